@@ -1,0 +1,440 @@
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "id.h"
+#include "json.h"
+#include "log.h"
+#include "timeutil.h"
+#include "util.h"
+
+struct ecs_http_server {
+	struct MHD_Daemon *mhd;
+	struct ecs_http_server_config cfg;
+	char *name;
+	struct ecs_http_route *routes;
+	size_t n_routes;
+	uint16_t port;
+};
+
+/* One per request, from the first callback until the completion notice. */
+struct request_ctx {
+	char rid[ECS_REQUEST_ID_LEN + 1];
+	char *method;
+	char *path;
+	char *body;
+	size_t body_len, body_cap;
+	bool too_large;
+	bool answered;
+	int64_t start_ms;
+	int status;
+	size_t resp_bytes;
+};
+
+static const struct {
+	const char *code;
+	int status;
+} http_errors[_ECS_HTTP_ERROR_MAX] = {
+	[ECS_HTTP_ERROR_NOT_FOUND] = { "NotFound", 404 },
+	[ECS_HTTP_ERROR_METHOD] = { "MethodNotAllowed", 405 },
+	[ECS_HTTP_ERROR_BODY_TOO_LARGE] = { "EntityTooLarge", 413 },
+	[ECS_HTTP_ERROR_INTERNAL] = { "InternalError", 500 },
+};
+
+const char *ecs_http_error_code(enum ecs_http_error err)
+{
+	return err < _ECS_HTTP_ERROR_MAX ? http_errors[err].code : "InternalError";
+}
+
+static void response_clear_body(struct ecs_http_response *resp)
+{
+	free(resp->body);
+	free(resp->content_type);
+	resp->body = NULL;
+	resp->content_type = NULL;
+	resp->body_len = 0;
+}
+
+int ecs_http_reply_take(struct ecs_http_response *resp, int status, const char *content_type, char *body,
+			size_t len)
+{
+	char *ct = strdup(content_type ? content_type : "application/octet-stream");
+
+	if (!ct) {
+		free(body);
+		return -ENOMEM;
+	}
+	response_clear_body(resp);
+	resp->status = status;
+	resp->content_type = ct;
+	resp->body = body;
+	resp->body_len = len;
+	return 0;
+}
+
+int ecs_http_reply(struct ecs_http_response *resp, int status, const char *content_type, const void *body,
+		   size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (!copy)
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, body, len);
+	copy[len] = '\0';
+	return ecs_http_reply_take(resp, status, content_type, copy, len);
+}
+
+int ecs_http_reply_json(struct ecs_http_response *resp, int status, struct json_object *obj)
+{
+	size_t len;
+	const char *text = ecs_json_text(obj, &len);
+
+	if (!text)
+		return -ENOMEM;
+	return ecs_http_reply(resp, status, "application/json;charset=utf-8", text, len);
+}
+
+int ecs_http_add_header(struct ecs_http_response *resp, const char *name, const char *value)
+{
+	return ecs_kvlist_add(&resp->headers, name, value);
+}
+
+void ecs_http_default_error(const struct ecs_http_request *req, struct ecs_http_response *resp,
+			    enum ecs_http_error err, int status, const char *message)
+{
+	struct json_object *o = json_object_new_object();
+
+	ecs_jb_str(o, "RequestId", req->request_id);
+	ecs_jb_str(o, "Code", ecs_http_error_code(err));
+	ecs_jb_str(o, "Message", message);
+	ecs_http_reply_json(resp, status, o);
+	json_object_put(o);
+}
+
+static void raise_error(struct ecs_http_server *srv, const struct ecs_http_request *req,
+			struct ecs_http_response *resp, enum ecs_http_error err, const char *message)
+{
+	ecs_http_error_fn fn = srv->cfg.error_fn ? srv->cfg.error_fn : ecs_http_default_error;
+
+	fn(req, resp, err, http_errors[err].status, message);
+}
+
+/* Accept an incoming request id only if it is short and plain (it goes into logs). */
+static bool request_id_acceptable(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return false;
+	for (; s[n]; n++)
+		if (n >= ECS_REQUEST_ID_LEN ||
+		    !strchr("0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZghijklmnopqrstuvwxyz-_.", s[n]))
+			return false;
+	return n > 0;
+}
+
+static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	return ecs_kvlist_add(cls, key, value) < 0 ? MHD_NO : MHD_YES;
+}
+
+static const struct ecs_http_route *route_find(struct ecs_http_server *srv, const char *method,
+					       const char *path, bool *ret_path_known)
+{
+	*ret_path_known = false;
+	for (size_t i = 0; i < srv->n_routes; i++) {
+		const struct ecs_http_route *rt = &srv->routes[i];
+		bool match = rt->prefix ? str_has_prefix(path, rt->path) : streq(path, rt->path);
+
+		if (!match)
+			continue;
+		*ret_path_known = true;
+		if (!rt->method || streq(rt->method, method))
+			return rt;
+	}
+	return NULL;
+}
+
+static void peer_address(struct MHD_Connection *c, char *buf, size_t size)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	buf[0] = '\0';
+	if (!ci || !ci->client_addr)
+		return;
+	if (getnameinfo(ci->client_addr,
+			ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							       : sizeof(struct sockaddr_in),
+			buf, (socklen_t)size, NULL, 0, NI_NUMERICHOST) != 0)
+		buf[0] = '\0';
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct request_ctx *ctx,
+				     struct ecs_http_response *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	int status = resp->status ? resp->status : 500;
+
+	r = MHD_create_response_from_buffer(resp->body_len, resp->body ? resp->body : (void *)"",
+					    resp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	resp->body = NULL; /* owned by MHD now */
+	if (resp->content_type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+	MHD_add_response_header(r, ECS_HTTP_RESPONSE_ID_HEADER, ctx->rid);
+	for (size_t i = 0; i < resp->headers.n; i++)
+		MHD_add_response_header(r, resp->headers.items[i].key, resp->headers.items[i].value);
+	ctx->status = status;
+	ctx->resp_bytes = resp->body_len;
+	ctx->answered = true;
+	ret = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	struct ecs_http_server *srv = cls;
+	struct request_ctx *ctx = *con_cls;
+	struct ecs_kvlist query = ECS_KVLIST_INIT, headers = ECS_KVLIST_INIT;
+	struct ecs_http_response resp = { 0 };
+	struct ecs_http_request req;
+	const struct ecs_http_route *rt;
+	char peer[INET6_ADDRSTRLEN + 8];
+	enum MHD_Result ret;
+	bool path_known;
+
+	(void)version;
+	if (!ctx) {
+		const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, ECS_HTTP_REQUEST_ID_HEADER);
+		const char *clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		long long n;
+
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return MHD_NO;
+		*con_cls = ctx;
+		ctx->start_ms = ecs_now_mono_ms();
+		ctx->method = strdup(method);
+		ctx->path = strdup(url);
+		if (request_id_acceptable(rid))
+			ecs_strlcpy(ctx->rid, rid, sizeof(ctx->rid));
+		else
+			ecs_request_id_new(ctx->rid);
+		if (!ctx->method || !ctx->path)
+			return MHD_NO;
+		/* Refuse an announced oversized body before reading a byte of it. */
+		if (clen && ecs_parse_int64(clen, 0, INT64_MAX, &n) == 0 && (size_t)n > srv->cfg.max_body)
+			ctx->too_large = true;
+		else
+			return MHD_YES;
+	} else if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		/* libmicrohttpd accepts no answer while a body is arriving: past the limit,
+		 * keep nothing and answer 413 once the body has ended. */
+		if (ctx->too_large || ctx->body_len + n > srv->cfg.max_body) {
+			ctx->too_large = true;
+			return MHD_YES;
+		}
+		if (ctx->body_len + n + 1 > ctx->body_cap) {
+			size_t ncap = ctx->body_cap ? ctx->body_cap : 4096;
+			char *nb;
+
+			while (ncap < ctx->body_len + n + 1)
+				ncap *= 2;
+			nb = realloc(ctx->body, ncap);
+			if (!nb)
+				return MHD_NO;
+			ctx->body = nb;
+			ctx->body_cap = ncap;
+		}
+		memcpy(ctx->body + ctx->body_len, upload_data, n);
+		ctx->body_len += n;
+		ctx->body[ctx->body_len] = '\0';
+		return MHD_YES;
+	}
+
+	if (ctx->answered)
+		return MHD_YES; /* body still arriving after an early answer: discard it */
+
+	ecs_log_set_request_id(ctx->rid);
+	peer_address(c, peer, sizeof(peer));
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &query);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_kv, &headers);
+	req = (struct ecs_http_request){
+		.method = method,
+		.path = url,
+		.query = &query,
+		.headers = &headers,
+		.body = ctx->body ? ctx->body : "",
+		.body_len = ctx->body_len,
+		.request_id = ctx->rid,
+		.remote_addr = peer,
+		.userdata = srv->cfg.userdata,
+	};
+
+	if (ctx->too_large) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "the request body is larger than %zu bytes", srv->cfg.max_body);
+		raise_error(srv, &req, &resp, ECS_HTTP_ERROR_BODY_TOO_LARGE, msg);
+		/* The rest of the body is not read: the connection must not be reused. */
+		ecs_http_add_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	} else {
+		rt = route_find(srv, method, url, &path_known);
+		if (rt)
+			rt->handler(&req, &resp);
+		else if (path_known)
+			raise_error(srv, &req, &resp, ECS_HTTP_ERROR_METHOD, "the method is not allowed here");
+		else
+			raise_error(srv, &req, &resp, ECS_HTTP_ERROR_NOT_FOUND, "no such resource");
+		if (!resp.status)
+			raise_error(srv, &req, &resp, ECS_HTTP_ERROR_INTERNAL, "the handler gave no answer");
+	}
+	ret = send_response(c, ctx, &resp);
+	response_clear_body(&resp);
+	ecs_kvlist_clear(&resp.headers);
+	ecs_kvlist_clear(&query);
+	ecs_kvlist_clear(&headers);
+	ecs_log_set_request_id(NULL);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct ecs_http_server *srv = cls;
+	struct request_ctx *ctx = *con_cls;
+
+	(void)c;
+	if (!ctx)
+		return;
+	if (srv->cfg.access_log) {
+		char qpath[512];
+
+		ecs_log_set_request_id(ctx->rid);
+		log_info("http request", "server=%s method=%s path=%s status=%d bytes=%zu dur_ms=%lld%s", srv->name,
+			 strempty(ctx->method), ecs_log_quote(ctx->path, qpath, sizeof(qpath)), ctx->status,
+			 ctx->resp_bytes, (long long)(ecs_now_mono_ms() - ctx->start_ms),
+			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
+		ecs_log_set_request_id(NULL);
+	}
+	free(ctx->method);
+	free(ctx->path);
+	free(ctx->body);
+	free(ctx);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct ecs_http_server *srv = cls;
+	char msg[512], q[600];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warn("http server", "server=%s detail=%s", srv->name, ecs_log_quote(msg, q, sizeof(q)));
+}
+
+int ecs_http_server_start(const struct ecs_http_server_config *cfg, const struct ecs_http_route *routes,
+			  size_t n_routes, struct ecs_http_server **ret)
+{
+	struct ecs_http_server *srv;
+	struct sockaddr_storage ss = { 0 };
+	const char *addr = cfg->address ? cfg->address : "127.0.0.1";
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
+	const union MHD_DaemonInfo *info;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = *cfg;
+	srv->name = strdup(cfg->name ? cfg->name : "http");
+	srv->routes = calloc(n_routes ? n_routes : 1, sizeof(*routes));
+	if (!srv->name || !srv->routes) {
+		ecs_http_server_stop(srv);
+		return -ENOMEM;
+	}
+	memcpy(srv->routes, routes, n_routes * sizeof(*routes));
+	srv->n_routes = n_routes;
+	if (!srv->cfg.threads)
+		srv->cfg.threads = 4;
+	if (!srv->cfg.max_body)
+		srv->cfg.max_body = 1024 * 1024;
+	if (!srv->cfg.timeout_s)
+		srv->cfg.timeout_s = 60;
+	if (!srv->cfg.max_connections)
+		srv->cfg.max_connections = 1024;
+
+	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(cfg->port);
+	} else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(cfg->port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		log_error("bad listen address", "server=%s address=%s", srv->name, addr);
+		ecs_http_server_stop(srv);
+		return -EINVAL;
+	}
+
+	srv->mhd = MHD_start_daemon(
+		flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s,
+		MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+		srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+	if (!srv->mhd) {
+		int r = errno ? -errno : -EADDRINUSE;
+
+		log_error("cannot start http server", "server=%s address=%s port=%u error=%s", srv->name, addr,
+			  cfg->port, strerror(-r));
+		ecs_http_server_stop(srv);
+		return r;
+	}
+	info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info ? info->port : cfg->port;
+	log_info("http server listening", "server=%s address=%s port=%u threads=%u", srv->name, addr, srv->port,
+		 srv->cfg.threads);
+	*ret = srv;
+	return 0;
+}
+
+uint16_t ecs_http_server_port(const struct ecs_http_server *srv)
+{
+	return srv->port;
+}
+
+void ecs_http_server_stop(struct ecs_http_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->mhd)
+		MHD_stop_daemon(srv->mhd);
+	free(srv->routes);
+	free(srv->name);
+	free(srv);
+}

@@ -1,0 +1,98 @@
+/* http_server.h: an HTTP server over libmicrohttpd for the project's APIs.
+ *
+ * A thread pool serves requests; each is routed by method and path to a handler that fills
+ * a response. The server enforces the request-body limit (413 before the body is read when
+ * Content-Length says so), gives each request an id (taken from an incoming
+ * X-Ecs-Request-Id when well formed, so one id follows a call across services), sets it as
+ * the thread's log request id, returns it in X-Acs-Request-Id, and writes one access-log
+ * line per request. Errors the server itself raises (no route, wrong method, body too
+ * large) are rendered by the API's own error function, so each API keeps its error format. */
+#ifndef ECS_HTTP_SERVER_H
+#define ECS_HTTP_SERVER_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv.h"
+
+#define ECS_HTTP_REQUEST_ID_HEADER "X-Ecs-Request-Id"
+#define ECS_HTTP_RESPONSE_ID_HEADER "X-Acs-Request-Id"
+
+struct ecs_http_request {
+	const char *method;
+	const char *path;		  /* without the query string */
+	const struct ecs_kvlist *query;	  /* decoded query parameters, in order */
+	const struct ecs_kvlist *headers; /* request headers as received */
+	const char *body;		  /* NUL-terminated; body_len excludes the NUL */
+	size_t body_len;
+	const char *request_id;
+	const char *remote_addr;	  /* numeric address of the peer */
+	void *userdata;			  /* the server's userdata */
+};
+
+struct ecs_http_response {
+	int status;
+	char *content_type;
+	char *body;
+	size_t body_len;
+	struct ecs_kvlist headers;
+};
+
+/* Errors the server raises before any handler runs. */
+enum ecs_http_error {
+	ECS_HTTP_ERROR_NOT_FOUND,	 /* 404: no route for the path */
+	ECS_HTTP_ERROR_METHOD,		 /* 405: the path exists, not with this method */
+	ECS_HTTP_ERROR_BODY_TOO_LARGE,	 /* 413 */
+	ECS_HTTP_ERROR_INTERNAL,	 /* 500: out of memory and the like */
+	_ECS_HTTP_ERROR_MAX,
+};
+
+typedef void (*ecs_http_handler_fn)(const struct ecs_http_request *req, struct ecs_http_response *resp);
+typedef void (*ecs_http_error_fn)(const struct ecs_http_request *req, struct ecs_http_response *resp,
+				  enum ecs_http_error err, int status, const char *message);
+
+struct ecs_http_route {
+	const char *method; /* NULL: any */
+	const char *path;
+	bool prefix;	    /* match path as a prefix */
+	ecs_http_handler_fn handler;
+};
+
+struct ecs_http_server_config {
+	const char *name;	 /* for logs, e.g. "agent-api" */
+	const char *address;	 /* numeric IPv4 or IPv6; NULL: 127.0.0.1 */
+	uint16_t port;		 /* 0: any free port (see ecs_http_server_port) */
+	unsigned threads;	 /* 0: 4 */
+	size_t max_body;	 /* 0: 1 MiB */
+	unsigned timeout_s;	 /* idle connection timeout; 0: 60 */
+	unsigned max_connections; /* 0: 1024 */
+	bool access_log;
+	ecs_http_error_fn error_fn; /* NULL: JSON {"RequestId","Code","Message"} */
+	void *userdata;
+};
+
+struct ecs_http_server;
+
+int ecs_http_server_start(const struct ecs_http_server_config *cfg, const struct ecs_http_route *routes,
+			  size_t n_routes, struct ecs_http_server **ret);
+uint16_t ecs_http_server_port(const struct ecs_http_server *srv);
+/* Stop accepting, finish nothing further, free. Accepts NULL. */
+void ecs_http_server_stop(struct ecs_http_server *srv);
+
+/* Fill the response. Each replaces any earlier body. */
+int ecs_http_reply(struct ecs_http_response *resp, int status, const char *content_type, const void *body,
+		   size_t len);
+/* Takes ownership of body (malloc'd). */
+int ecs_http_reply_take(struct ecs_http_response *resp, int status, const char *content_type, char *body,
+			size_t len);
+int ecs_http_reply_json(struct ecs_http_response *resp, int status, struct json_object *obj);
+int ecs_http_add_header(struct ecs_http_response *resp, const char *name, const char *value);
+
+/* The default error body: {"RequestId","Code","Message"}. */
+void ecs_http_default_error(const struct ecs_http_request *req, struct ecs_http_response *resp,
+			    enum ecs_http_error err, int status, const char *message);
+const char *ecs_http_error_code(enum ecs_http_error err);
+
+#endif

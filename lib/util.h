@@ -1,0 +1,83 @@
+/* util.h: small helpers every module uses: cleanup attributes, string equality,
+ * checked allocation. Functions return 0 or a negative errno; free functions accept NULL. */
+#ifndef ECS_UTIL_H
+#define ECS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline bool streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static inline bool strcaseeq(const char *a, const char *b)
+{
+	return a && b && strcasecmp(a, b) == 0;
+}
+
+static inline bool str_has_prefix(const char *s, const char *prefix)
+{
+	return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static inline const char *strempty(const char *s)
+{
+	return s ? s : "";
+}
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Hand ownership of *p to the caller and leave NULL behind (for cleanup variables). */
+#define TAKE_PTR(p)                           \
+	({                                    \
+		__typeof__(p) _tp_ = (p);     \
+		(p) = NULL;                   \
+		_tp_;                         \
+	})
+
+/* asprintf that returns NULL on failure. */
+char *ecs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Copy src into dst[size]; -ENAMETOOLONG (dst untouched) if it does not fit. */
+int ecs_strlcpy(char *dst, const char *src, size_t size);
+
+/* Parse a whole decimal integer in [min, max]; -EINVAL on syntax, -ERANGE outside. */
+int ecs_parse_int64(const char *s, long long min, long long max, long long *ret);
+
+/* Parse "true"/"false" (also 1/0, yes/no, on/off), case-insensitive. */
+int ecs_parse_bool(const char *s, bool *ret);
+
+/* Read a whole file of at most max bytes (NUL-terminated); -EFBIG past the bound. */
+int ecs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* Write a file atomically: temp file, fsync, rename. */
+int ecs_write_file_atomic(const char *path, const void *data, size_t len, int mode);
+
+#endif

@@ -1,0 +1,22 @@
+#!/bin/sh
+# make down: stop what `make up` started (recorded under $ECS_RUN_DIR/started) and
+# nothing else. Guests keep running: qemu outlives libvirtd, which re-attaches on start.
+set -eu
+cd "$(dirname "$0")/.."
+. scripts/lib/daemon.sh
+
+RUN_DIR=${ECS_RUN_DIR:-/run/ecs}
+STARTED="$RUN_DIR/started"
+
+stopped=0
+# Reverse start order: our daemons first, libvirt last.
+for d in libvirtd virtlogd; do
+	[ -e "$STARTED/$d" ] || continue
+	if pid=$(daemon_pid "/run/$d.pid" "$d"); then
+		stop_pid "$pid" "$d"
+		echo "stopped $d (pid $pid)"
+		stopped=$((stopped + 1))
+	fi
+	rm -f "$STARTED/$d"
+done
+[ "$stopped" -gt 0 ] || echo "make down: nothing that make up started is running"

@@ -1,0 +1,125 @@
+/* Tests for lib/id.c, lib/timeutil.c and lib/util.c. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "id.h"
+#include "timeutil.h"
+#include "util.h"
+
+static void test_resource_ids(void **state)
+{
+	static const char *const want[_ECS_ID_KIND_MAX] = { "i-", "d-", "s-", "m-", "sg-", "lb-", "sp-", "kp-" };
+	char a[ECS_ID_MAX], b[ECS_ID_MAX];
+
+	(void)state;
+	for (int k = 0; k < _ECS_ID_KIND_MAX; k++) {
+		assert_int_equal(ecs_id_new((enum ecs_id_kind)k, a), 0);
+		assert_true(str_has_prefix(a, want[k]));
+		assert_int_equal(strlen(a), strlen(want[k]) + ECS_ID_RANDOM_LEN);
+		assert_true(ecs_id_valid((enum ecs_id_kind)k, a));
+		assert_int_equal(ecs_id_new((enum ecs_id_kind)k, b), 0);
+		assert_string_not_equal(a, b);
+	}
+	assert_int_equal(ecs_id_new(_ECS_ID_KIND_MAX, a), -EINVAL);
+	assert_false(ecs_id_valid(ECS_ID_INSTANCE, "i-short"));
+	assert_false(ecs_id_valid(ECS_ID_INSTANCE, "d-aaaaaaaaaaaaaaaaaaaa"));
+	assert_false(ecs_id_valid(ECS_ID_INSTANCE, "i-AAAAAAAAAAAAAAAAAAAA"));
+	assert_false(ecs_id_valid(ECS_ID_INSTANCE, "i-aaaaaaaaaaaaaaaaaaa1"));
+	assert_true(ecs_id_valid(ECS_ID_INSTANCE, "i-aaaaaaaaaaaaaaaaaaa7"));
+	assert_false(ecs_id_valid(ECS_ID_INSTANCE, NULL));
+}
+
+static void test_request_ids(void **state)
+{
+	char a[ECS_REQUEST_ID_LEN + 1], b[ECS_REQUEST_ID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(ecs_request_id_new(a), 0);
+	assert_int_equal(ecs_request_id_new(b), 0);
+	assert_int_equal(strlen(a), 36);
+	assert_string_not_equal(a, b);
+	assert_int_equal(a[8], '-');
+	assert_int_equal(a[14], '4');
+	assert_non_null(strchr("89AB", a[19]));
+	for (int i = 0; i < 36; i++)
+		assert_non_null(strchr("0123456789ABCDEF-", a[i]));
+}
+
+static void test_time(void **state)
+{
+	char buf[ECS_ISO8601_LEN + 1];
+	time_t t;
+
+	(void)state;
+	ecs_time_format(1456231584, buf);
+	assert_string_equal(buf, "2016-02-23T12:46:24Z");
+	assert_int_equal(ecs_time_parse("2016-02-23T12:46:24Z", &t), 0);
+	assert_int_equal(t, 1456231584);
+	assert_int_equal(ecs_time_parse("2016-02-23T12:46Z", &t), 0);
+	assert_int_equal(t, 1456231560);
+	assert_int_equal(ecs_time_parse("2016-02-23 12:46:24", &t), -EINVAL);
+	assert_int_equal(ecs_time_parse("2016-13-23T12:46:24Z", &t), -EINVAL);
+	assert_int_equal(ecs_time_parse("2016-02-23T12:46:24Zjunk", &t), -EINVAL);
+	assert_true(ecs_now_mono_ms() > 0);
+}
+
+static void test_parse_helpers(void **state)
+{
+	long long v;
+	bool b;
+
+	(void)state;
+	assert_int_equal(ecs_parse_int64("42", 0, 100, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(ecs_parse_int64("-1", -1, 100, &v), 0);
+	assert_int_equal(ecs_parse_int64("101", 0, 100, &v), -ERANGE);
+	assert_int_equal(ecs_parse_int64("99999999999999999999", 0, 100, &v), -ERANGE);
+	assert_int_equal(ecs_parse_int64(" 4", 0, 100, &v), -EINVAL);
+	assert_int_equal(ecs_parse_int64("+4", 0, 100, &v), -EINVAL);
+	assert_int_equal(ecs_parse_int64("4x", 0, 100, &v), -EINVAL);
+	assert_int_equal(ecs_parse_int64("", 0, 100, &v), -EINVAL);
+	assert_int_equal(ecs_parse_bool("TRUE", &b), 0);
+	assert_true(b);
+	assert_int_equal(ecs_parse_bool("off", &b), 0);
+	assert_false(b);
+	assert_int_equal(ecs_parse_bool("2", &b), -EINVAL);
+}
+
+static void test_files(void **state)
+{
+	char path[64];
+	_cleanup_free_ char *data = NULL;
+	char *big = NULL;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/ecs-test-util-%d", getpid());
+	assert_int_equal(ecs_write_file_atomic(path, "hello\n", 6, 0600), 0);
+	assert_int_equal(ecs_read_file(path, 6, &data, &len), 0);
+	assert_string_equal(data, "hello\n");
+	assert_int_equal(len, 6);
+	assert_int_equal(ecs_read_file(path, 5, &big, &len), -EFBIG);
+	assert_null(big);
+	unlink(path);
+	assert_int_equal(ecs_read_file(path, 5, &big, &len), -ENOENT);
+	assert_int_equal(ecs_write_file_atomic("/nonexistent/dir/x", "a", 1, 0600), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resource_ids), cmocka_unit_test(test_request_ids),
+		cmocka_unit_test(test_time),	     cmocka_unit_test(test_parse_helpers),
+		cmocka_unit_test(test_files),
+	};
+
+	return cmocka_run_group_tests_name("id", tests, NULL, NULL);
+}
