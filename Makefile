@@ -2,6 +2,8 @@
 #
 #   make            build every library and binary
 #   make check      unit tests (cmocka)
+#   make memcheck   unit tests under valgrind (leaks and memory errors fail)
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 15)
 #   make test       install what is missing, build, run unit and end-to-end tests
 #   make bench      benchmarks (each prints the peer's figure beside ours)
 #   make image      build the tiny guest image
@@ -38,11 +40,15 @@ BINS :=
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 
+# --- benchmarks: tests/bench/bench_<name>.c -> build/tests/bench/bench_<name> --
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+
 # Keep objects made through pattern chains (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all check test e2e bench image up down install clean deps fuzz
-all: $(LIBECS) $(BINS) $(UNIT_BINS)
+.PHONY: all check memcheck test e2e bench image up down install clean deps fuzz
+all: $(LIBECS) $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -53,11 +59,36 @@ $(LIBECS): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBECS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBECS) $(PKG_LIBS) $(LDLIBS)
+
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBECS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
 
 check: $(UNIT_BINS)
 	tests/unit/run.sh $(UNIT_BINS)
+
+memcheck: $(UNIT_BINS)
+	ECS_UNIT_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9" \
+		tests/unit/run.sh $(UNIT_BINS)
+
+# --- fuzz: tests/fuzz/fuzz_<name>.c, built with clang, ASan and UBSan ---------
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:lib/%.c=$(BUILD)/fuzz/lib/%.o)
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+
+$(BUILD)/fuzz/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS) $(LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_BINS)
 
 deps:
 	scripts/install-deps.sh
@@ -67,13 +98,15 @@ test: deps
 	$(MAKE) all
 	$(MAKE) image
 	$(MAKE) check
+	$(MAKE) memcheck
+	$(MAKE) fuzz
 	$(MAKE) e2e
 
 e2e: all image
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 
-bench: all
-	tests/bench/run.sh
+bench: $(BENCH_BINS)
+	tests/bench/run.sh $(BENCH_BINS)
 
 image:
 	images/build.sh $(BUILD)/images/tiny
@@ -94,7 +127,7 @@ install: all
 	fi
 
 clean:
-	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/bin $(BUILD)/agent $(BUILD)/controller $(BUILD)/ecsctl \
+	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/bin $(BUILD)/fuzz/lib $(BUILD)/fuzz/fuzz_* $(BUILD)/agent $(BUILD)/controller $(BUILD)/ecsctl \
 		$(BUILD)/netfilter $(BUILD)/storage
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -19,8 +19,9 @@ e2fsprogs openssh-client ca-certificates"
 # Guest image: busybox and dropbear are copied into the image; cpio packs the initramfs.
 IMAGE="busybox-static dropbear-bin cpio kmod"
 
-# Tests: pytest drives the binaries, cron runs the snapshot schedule test.
-TEST="python3 python3-pytest python3-requests cron"
+# Tests: pytest drives the binaries, cron runs the snapshot schedule test, clang builds
+# the libFuzzer targets, valgrind checks the unit tests for leaks, wrk loads benchmarks.
+TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valgrind wrk"
 
 missing=""
 for p in $BUILD $RUNTIME $IMAGE $TEST; do

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Run every benchmark binary; each prints our figure beside its peer's from the same run.
+set -u
+failed=0
+for b in "$@"; do
+	echo "== $(basename "$b")"
+	"$b" || { failed=$((failed + 1)); echo "FAILED: $b"; }
+done
+echo "bench: $# benchmarks, $failed failed"
+[ "$failed" -eq 0 ]
