@@ -34,6 +34,14 @@ if ! cmp -s "$img_src/manifest.json" "$img_dst/manifest.json" 2>/dev/null; then
 	echo "installed image tiny into $img_dst"
 fi
 
+# Without udev /dev/kvm is root-only (0600). libvirt's qemu user then cannot open it and
+# libvirt, finding KVM "enabled when probing but not available now", throws its
+# capabilities cache away on every call (a define takes a minute). Do what udev's rule does.
+# Guests still use TCG unless the CPU has vmx/svm: the agent decides, not libvirt.
+if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
+	chgrp kvm /dev/kvm && chmod 660 /dev/kvm
+fi
+
 # libvirt, unless something else already runs it. Debian's daemons write /run/*.pid.
 start_libvirt_daemon() { # NAME
 	if daemon_pid "/run/$1.pid" "$1" >/dev/null; then
