@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 #include "timeutil.h"
 #include "util.h"
@@ -172,8 +173,8 @@ static char *find_program(const char *name)
 
 struct capture {
 	int fd;
-	char *buf;
-	size_t len, cap, max;
+	struct ecs_buf buf;
+	size_t max;
 	bool overflow;
 };
 
@@ -186,26 +187,17 @@ static int capture_read(struct capture *c)
 		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
 	if (n == 0)
 		return 0;
-	if (c->len + (size_t)n > c->max) {
-		c->overflow = true; /* keep draining so the child is not blocked */
+	if (c->overflow)
+		return 1; /* keep draining so the child is not blocked */
+	switch (ecs_buf_append(&c->buf, tmp, (size_t)n, c->max)) {
+	case 0:
 		return 1;
+	case -EFBIG:
+		c->overflow = true;
+		return 1;
+	default:
+		return -ENOMEM;
 	}
-	if (c->len + (size_t)n + 1 > c->cap) {
-		size_t ncap = c->cap ? c->cap : 4096;
-		char *nb;
-
-		while (ncap < c->len + (size_t)n + 1)
-			ncap *= 2;
-		nb = realloc(c->buf, ncap);
-		if (!nb)
-			return -ENOMEM;
-		c->buf = nb;
-		c->cap = ncap;
-	}
-	memcpy(c->buf + c->len, tmp, (size_t)n);
-	c->len += (size_t)n;
-	c->buf[c->len] = '\0';
-	return 1;
 }
 
 static void child_exec(const char *prog, const char *const *argv, int in, int out, int err)
@@ -380,15 +372,15 @@ out_close:
 	if (err.fd >= 0)
 		close(err.fd);
 	if (r < 0) {
-		free(out.buf);
-		free(err.buf);
+		ecs_buf_free(&out.buf);
+		ecs_buf_free(&err.buf);
 		return r;
 	}
 	ret->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	ret->out = out.buf ? out.buf : strdup("");
-	ret->err = err.buf ? err.buf : strdup("");
-	ret->out_len = out.len;
-	ret->err_len = err.len;
+	ret->out_len = out.buf.len;
+	ret->err_len = err.buf.len;
+	ret->out = ecs_buf_steal(&out.buf);
+	ret->err = ecs_buf_steal(&err.buf);
 	if (!ret->out || !ret->err) {
 		ecs_cmd_result_clear(ret);
 		return -ENOMEM;

@@ -115,23 +115,12 @@ void ecs_hex_encode(const void *data, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ecs_hex_decode(const char *s, uint8_t *out, size_t out_len)
 {
 	if (strlen(s) != 2 * out_len)
 		return -EINVAL;
 	for (size_t i = 0; i < out_len; i++) {
-		int hi = hexdigit(s[2 * i]), lo = hexdigit(s[2 * i + 1]);
+		int hi = ecs_hex_digit(s[2 * i]), lo = ecs_hex_digit(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

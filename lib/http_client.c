@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "log.h"
 #include "util.h"
@@ -112,36 +113,20 @@ static void handle_put(struct ecs_http_client *c, CURL *h, long new_connections)
 
 struct sink {
 	struct ecs_http_reply *reply;
-	size_t cap, max;
+	struct ecs_buf body;
+	size_t max;
 	bool overflow;
 };
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct sink *s = userp;
-	struct ecs_http_reply *r = s->reply;
 	size_t n = size * nmemb;
+	int r = ecs_buf_append(&s->body, data, n, s->max);
 
-	if (r->body_len + n > s->max) {
+	if (r == -EFBIG)
 		s->overflow = true;
-		return 0; /* makes curl fail with CURLE_WRITE_ERROR */
-	}
-	if (r->body_len + n + 1 > s->cap) {
-		size_t ncap = s->cap ? s->cap : 4096;
-		char *nb;
-
-		while (ncap < r->body_len + n + 1)
-			ncap *= 2;
-		nb = realloc(r->body, ncap);
-		if (!nb)
-			return 0;
-		r->body = nb;
-		s->cap = ncap;
-	}
-	memcpy(r->body + r->body_len, data, n);
-	r->body_len += n;
-	r->body[r->body_len] = '\0';
-	return n;
+	return r < 0 ? 0 : n; /* 0 makes curl fail with CURLE_WRITE_ERROR */
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
@@ -267,12 +252,12 @@ static int attempt(struct ecs_http_client *c, const struct ecs_http_call *call, 
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);
-	if (!reply->body) {
-		reply->body = strdup("");
-		if (!reply->body)
-			r = -ENOMEM;
-	}
+	reply->body_len = sink.body.len;
+	reply->body = ecs_buf_steal(&sink.body);
+	if (!reply->body)
+		r = -ENOMEM;
 out:
+	ecs_buf_free(&sink.body);
 	curl_slist_free_all(hdrs);
 	/* A handle whose transfer failed may hold a broken connection: do not pool it. */
 	if (r < 0) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "buf.h"
 #include "id.h"
 #include "json.h"
 #include "log.h"
@@ -30,8 +31,7 @@ struct request_ctx {
 	char rid[ECS_REQUEST_ID_LEN + 1];
 	char *method;
 	char *path;
-	char *body;
-	size_t body_len, body_cap;
+	struct ecs_buf body;
 	bool too_large;
 	bool answered;
 	int64_t start_ms;
@@ -248,25 +248,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_data_size = 0;
 		/* libmicrohttpd accepts no answer while a body is arriving: past the limit,
 		 * keep nothing and answer 413 once the body has ended. */
-		if (ctx->too_large || ctx->body_len + n > srv->cfg.max_body) {
-			ctx->too_large = true;
-			return MHD_YES;
-		}
-		if (ctx->body_len + n + 1 > ctx->body_cap) {
-			size_t ncap = ctx->body_cap ? ctx->body_cap : 4096;
-			char *nb;
+		if (!ctx->too_large) {
+			int r = ecs_buf_append(&ctx->body, upload_data, n, srv->cfg.max_body);
 
-			while (ncap < ctx->body_len + n + 1)
-				ncap *= 2;
-			nb = realloc(ctx->body, ncap);
-			if (!nb)
+			if (r == -EFBIG)
+				ctx->too_large = true;
+			else if (r < 0)
 				return MHD_NO;
-			ctx->body = nb;
-			ctx->body_cap = ncap;
 		}
-		memcpy(ctx->body + ctx->body_len, upload_data, n);
-		ctx->body_len += n;
-		ctx->body[ctx->body_len] = '\0';
 		return MHD_YES;
 	}
 
@@ -282,8 +271,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.path = url,
 		.query = &query,
 		.headers = &headers,
-		.body = ctx->body ? ctx->body : "",
-		.body_len = ctx->body_len,
+		.body = ctx->body.data ? ctx->body.data : "",
+		.body_len = ctx->body.len,
 		.request_id = ctx->rid,
 		.remote_addr = peer,
 		.userdata = srv->cfg.userdata,
@@ -336,7 +325,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	}
 	free(ctx->method);
 	free(ctx->path);
-	free(ctx->body);
+	ecs_buf_free(&ctx->body);
 	free(ctx);
 	*con_cls = NULL;
 }

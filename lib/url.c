@@ -39,17 +39,6 @@ char *ecs_percent_encode(const char *s)
 	return ecs_percent_encode_n(s, strlen(s));
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int ecs_percent_decode(const char *s, size_t len, bool plus_is_space, char **ret)
 {
 	_cleanup_free_ char *out = malloc(len + 1);
@@ -63,8 +52,8 @@ int ecs_percent_decode(const char *s, size_t len, bool plus_is_space, char **ret
 
 			if (len - i < 3)
 				return -EINVAL;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = ecs_hex_digit(s[i + 1]);
+			lo = ecs_hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -EINVAL;
 			*p++ = (char)(hi << 4 | lo);

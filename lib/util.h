@@ -62,6 +62,18 @@ static inline void closep(int *fd)
 		_tp_;                         \
 	})
 
+/* The value of a hex digit, or -1. */
+static inline int ecs_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* asprintf that returns NULL on failure. */
 char *ecs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

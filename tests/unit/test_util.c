@@ -1,4 +1,4 @@
-/* Tests for lib/id.c, lib/timeutil.c and lib/util.c. */
+/* Tests for lib/id.c, lib/timeutil.c, lib/buf.c and lib/util.c. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "id.h"
 #include "timeutil.h"
 #include "util.h"
@@ -113,13 +114,35 @@ static void test_files(void **state)
 	assert_int_equal(ecs_write_file_atomic("/nonexistent/dir/x", "a", 1, 0600), -ENOENT);
 }
 
+static void test_buf_bound(void **state)
+{
+	struct ecs_buf b = { 0 };
+	_cleanup_free_ char *s = NULL;
+
+	(void)state;
+	assert_int_equal(ecs_buf_append(&b, "abc", 3, 5), 0);
+	assert_int_equal(ecs_buf_append(&b, "de", 2, 5), 0);
+	assert_string_equal(b.data, "abcde");
+	/* Past the bound: refused, nothing appended. */
+	assert_int_equal(ecs_buf_append(&b, "f", 1, 5), -EFBIG);
+	assert_int_equal(b.len, 5);
+	assert_int_equal(ecs_buf_append(&b, "x", (size_t)-1, 5), -EFBIG);
+	s = ecs_buf_steal(&b);
+	assert_string_equal(s, "abcde");
+	assert_null(b.data);
+	ecs_buf_free(&b);
+	free(s);
+	s = ecs_buf_steal(&b); /* empty: "" */
+	assert_string_equal(s, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resource_ids), cmocka_unit_test(test_request_ids),
 		cmocka_unit_test(test_time),	     cmocka_unit_test(test_parse_helpers),
-		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_files),	     cmocka_unit_test(test_buf_bound),
 	};
 
-	return cmocka_run_group_tests_name("id", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
