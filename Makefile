@@ -19,13 +19,15 @@ PYTEST_ARGS ?=
 
 # Lazy (=): pkg-config runs only when a rule needs it, after install-deps.
 LIB_PKGS := json-c libmicrohttpd libcurl openssl
-PKG_CFLAGS = $(shell pkg-config --cflags $(LIB_PKGS))
+AGENT_PKGS := libvirt libnl-3.0 libnl-route-3.0 libcap-ng sqlite3 libxml-2.0
+PKG_CFLAGS = $(shell pkg-config --cflags $(LIB_PKGS) $(AGENT_PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
+AGENT_LIBS = $(shell pkg-config --libs $(AGENT_PKGS))
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
-CPPFLAGS += -Ilib
+CPPFLAGS += -Ilib -Iagent
 LDLIBS += -lpthread
 
 # --- libecs -----------------------------------------------------------------
@@ -33,8 +35,13 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIBECS := $(BUILD)/lib/libecs.a
 
-# --- binaries (each folder that has a main adds itself here) -----------------
-BINS :=
+# --- ecs-agent: agent/*.c; all but main.c also form libagent for unit tests ----
+AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/%.o)
+LIBAGENT := $(BUILD)/agent/libagent.a
+
+# --- binaries ----------------------------------------------------------------
+BINS := $(BUILD)/bin/ecs-agent
 
 # --- unit tests: tests/unit/test_<module>.c -> build/tests/unit/test_<module> --
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -59,11 +66,20 @@ $(LIBECS): $(LIB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(LIBAGENT): $(AGENT_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBECS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(LDLIBS)
+
 $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBECS) $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBECS)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBECS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBECS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
 
 check: $(UNIT_BINS)
 	tests/unit/run.sh $(UNIT_BINS)

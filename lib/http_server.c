@@ -390,12 +390,16 @@ int ecs_http_server_start(const struct ecs_http_server_config *cfg, const struct
 		return -EINVAL;
 	}
 
+	if (cfg->thread_per_connection)
+		flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_THREAD_PER_CONNECTION;
+	/* The logger goes first so that MHD reports errors in the other options through it. */
 	srv->mhd = MHD_start_daemon(
-		flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s,
+		flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, cfg->thread_per_connection ? 0 : srv->cfg.threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s,
 		MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-		srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
 	if (!srv->mhd) {
 		int r = errno ? -errno : -EADDRINUSE;
 

@@ -65,6 +65,8 @@ struct ecs_http_server_config {
 	const char *address;	 /* numeric IPv4 or IPv6; NULL: 127.0.0.1 */
 	uint16_t port;		 /* 0: any free port (see ecs_http_server_port) */
 	unsigned threads;	 /* 0: 4 */
+	bool thread_per_connection; /* handlers that block (waiting on a guest): one thread
+				     * each, so a slow call stalls no other (threads unused) */
 	size_t max_body;	 /* 0: 1 MiB */
 	unsigned timeout_s;	 /* idle connection timeout; 0: 60 */
 	unsigned max_connections; /* 0: 1024 */

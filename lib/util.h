@@ -27,6 +27,13 @@ static inline bool str_has_prefix(const char *s, const char *prefix)
 	return s && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+static inline bool str_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = s ? strlen(s) : 0, m = strlen(suffix);
+
+	return s && n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 static inline const char *strempty(const char *s)
 {
 	return s ? s : "";

@@ -355,6 +355,25 @@ static void test_client_timeouts_and_bounds(void **state)
 	ecs_http_client_free(c);
 }
 
+static void test_thread_per_connection(void **state)
+{
+	struct ecs_http_server_config cfg = { .name = "tpc", .thread_per_connection = true, .max_body = MAX_BODY };
+	struct ecs_http_server *s = NULL;
+	struct ecs_http_client *c;
+	struct ecs_http_reply rep;
+	char url[64];
+
+	(void)state;
+	assert_int_equal(ecs_http_server_start(&cfg, routes, ARRAY_SIZE(routes), &s), 0);
+	assert_int_equal(ecs_http_client_new(NULL, &c), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/hello", ecs_http_server_port(s));
+	assert_int_equal(ecs_http_client_do(c, &(struct ecs_http_call){ .method = "GET", .url = url, .idempotent = -1 }, &rep), 0);
+	assert_int_equal(rep.status, 200);
+	ecs_http_reply_clear(&rep);
+	ecs_http_client_free(c);
+	ecs_http_server_stop(s);
+}
+
 static void test_bad_listen_address(void **state)
 {
 	struct ecs_http_server_config cfg = { .name = "bad", .address = "not-an-ip" };
@@ -381,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_client_retries_idempotent_only),
 		cmocka_unit_test(test_client_connection_reuse),
 		cmocka_unit_test(test_client_timeouts_and_bounds),
+		cmocka_unit_test(test_thread_per_connection),
 		cmocka_unit_test(test_bad_listen_address),
 	};
 

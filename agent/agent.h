@@ -1,0 +1,62 @@
+/* agent.h: the agent's shared state, wired by main.c, used by every module. */
+#ifndef AGENT_AGENT_H
+#define AGENT_AGENT_H
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include "agent_config.h"
+
+#define AGENT_LOCK_STRIPES 64
+#define AGENT_VERSION "0.1.0"
+
+struct agent_store;
+struct agent_virt;
+struct agent_net;
+struct agent_blob;
+struct agent_metrics;
+struct agent_metadata;
+struct ecs_http_server;
+struct ecs_http_client;
+struct ecs_nonce_cache;
+
+struct agent {
+	struct agent_config cfg;
+	char *host_key;
+	const char *domain_type; /* "kvm" or "qemu" */
+	char *images_dir, *disks_dir, *instances_dir, *snapshots_dir, *tmp_dir;
+	char *image_source_dir; /* where `make up` installs images: <data_dir>/../images */
+
+	struct agent_store *store;
+	struct agent_virt *virt;
+	struct agent_net *net;
+	struct agent_blob *blob;
+	struct agent_metrics *metrics;
+	struct agent_metadata *metadata;
+	struct ecs_http_server *api;
+	struct ecs_nonce_cache *nonces;
+	struct ecs_http_client *controller;
+
+	/* Operations on one resource are serialised by the stripe its id hashes to. */
+	pthread_mutex_t stripes[AGENT_LOCK_STRIPES];
+	/* Short critical sections over disk/instance documents (attachment bookkeeping). */
+	pthread_mutex_t docs_lock;
+	/* Wakes the reconciler early (libvirt events, reconnects). */
+	pthread_mutex_t wake_lock;
+	pthread_cond_t wake;
+	bool wake_pending;
+	volatile sig_atomic_t stopping;
+};
+
+void agent_lock(struct agent *a, const char *id);
+void agent_unlock(struct agent *a, const char *id);
+/* Ask the reconciler to run now. */
+void agent_kick(struct agent *a);
+
+/* Test-only fault points: with [test] fault_points on and ECS_AGENT_FAULT=NAME in the
+ * environment, the agent dies (SIGKILL on itself) when it reaches point NAME. */
+void agent_fault_point(struct agent *a, const char *name);
+
+#endif

@@ -1,0 +1,122 @@
+#include "agent_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+
+static const struct ecs_config_option agent_options[] = {
+	{ "agent", "host_id", ECS_CONFIG_STRING, "", 0, 0, "this host's id (default: the hostname)" },
+	{ "agent", "region", ECS_CONFIG_STRING, "cn-local", 0, 0, "region id reported to guests" },
+	{ "agent", "zone", ECS_CONFIG_STRING, "cn-local-a", 0, 0, "zone id of this host" },
+	{ "agent", "data_dir", ECS_CONFIG_STRING, "/var/lib/ecs/agent", 0, 0, "images, disks, state" },
+	{ "agent", "libvirt_uri", ECS_CONFIG_STRING, "qemu:///system", 0, 0, "libvirt connection" },
+	{ "agent", "domain_type", ECS_CONFIG_STRING, "auto", 0, 0, "auto, kvm or qemu" },
+	{ "agent", "listen_address", ECS_CONFIG_STRING, "127.0.0.1", 0, 0, "agent API address" },
+	{ "agent", "port", ECS_CONFIG_INT, "8774", 0, 65535, "agent API port (0: any, tests)" },
+	{ "agent", "host_key_file", ECS_CONFIG_STRING, "/etc/ecs/host.key", 0, 0, "shared key for signed calls" },
+	{ "agent", "controller_url", ECS_CONFIG_STRING, "", 0, 0, "controller base URL; empty: standalone" },
+	{ "agent", "blob_dir", ECS_CONFIG_STRING, "", 0, 0, "snapshot/image store; empty: DATA_DIR/blobs" },
+	{ "agent", "reconcile_interval_s", ECS_CONFIG_INT, "30", 1, 3600, "periodic reconciliation" },
+	{ "agent", "metrics_interval_s", ECS_CONFIG_INT, "15", 1, 3600, "metric sampling" },
+	{ "agent", "heartbeat_interval_s", ECS_CONFIG_INT, "10", 1, 3600, "heartbeat to the controller" },
+	{ "agent", "orphan_grace_s", ECS_CONFIG_INT, "600", 0, 86400 * 30, "age before unknown files go" },
+	{ "agent", "stop_timeout_s", ECS_CONFIG_INT, "60", 1, 3600, "ACPI shutdown wait before force" },
+	{ "agent", "max_instances", ECS_CONFIG_INT, "256", 1, 100000, "instances this host accepts" },
+	{ "agent", "log_level", ECS_CONFIG_STRING, "info", 0, 0, "debug, info, warn, error" },
+	{ "agent", "keep_caps", ECS_CONFIG_BOOL, "false", 0, 0, "keep all capabilities (debugging)" },
+	{ "network", "bridge", ECS_CONFIG_STRING, "ecsbr0", 0, 0, "host bridge for instances" },
+	{ "network", "gateway_cidrs", ECS_CONFIG_STRING, "10.240.0.1/16", 0, 0, "addresses on the bridge" },
+	{ "network", "tap_prefix", ECS_CONFIG_STRING, "ecst", 0, 0, "instance tap name prefix" },
+	{ "network", "metadata_ip", ECS_CONFIG_STRING, "100.100.100.200", 0, 0, "metadata address" },
+	{ "network", "metadata_port", ECS_CONFIG_INT, "80", 0, 65535, "metadata port" },
+	{ "network", "chain_prefix", ECS_CONFIG_STRING, "ECS", 0, 0, "iptables chain prefix" },
+	{ "test", "fault_points", ECS_CONFIG_BOOL, "false", 0, 0, "test-only: honour ECS_AGENT_FAULT" },
+};
+
+static bool name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.", *s))
+			return false;
+	return true;
+}
+
+int agent_config_load(const char *path, struct agent_config *ret, struct ecs_config **ret_raw, char **ret_error)
+{
+	struct ecs_config *c = NULL;
+	struct agent_config a;
+	static char hostname[256];
+	int r;
+
+	r = ecs_config_load(agent_options, ARRAY_SIZE(agent_options), path, &c, ret_error);
+	if (r < 0)
+		return r;
+	a = (struct agent_config){
+		.host_id = ecs_config_str(c, "agent", "host_id"),
+		.region = ecs_config_str(c, "agent", "region"),
+		.zone = ecs_config_str(c, "agent", "zone"),
+		.data_dir = ecs_config_str(c, "agent", "data_dir"),
+		.libvirt_uri = ecs_config_str(c, "agent", "libvirt_uri"),
+		.domain_type = ecs_config_str(c, "agent", "domain_type"),
+		.listen_address = ecs_config_str(c, "agent", "listen_address"),
+		.port = (uint16_t)ecs_config_int(c, "agent", "port"),
+		.host_key_file = ecs_config_str(c, "agent", "host_key_file"),
+		.controller_url = ecs_config_str(c, "agent", "controller_url"),
+		.blob_dir = ecs_config_str(c, "agent", "blob_dir"),
+		.reconcile_interval_s = (int)ecs_config_int(c, "agent", "reconcile_interval_s"),
+		.metrics_interval_s = (int)ecs_config_int(c, "agent", "metrics_interval_s"),
+		.heartbeat_interval_s = (int)ecs_config_int(c, "agent", "heartbeat_interval_s"),
+		.orphan_grace_s = (int)ecs_config_int(c, "agent", "orphan_grace_s"),
+		.stop_timeout_s = (int)ecs_config_int(c, "agent", "stop_timeout_s"),
+		.max_instances = (int)ecs_config_int(c, "agent", "max_instances"),
+		.log_level = ecs_config_str(c, "agent", "log_level"),
+		.keep_caps = ecs_config_bool(c, "agent", "keep_caps"),
+		.bridge = ecs_config_str(c, "network", "bridge"),
+		.gateway_cidrs = ecs_config_str(c, "network", "gateway_cidrs"),
+		.tap_prefix = ecs_config_str(c, "network", "tap_prefix"),
+		.metadata_ip = ecs_config_str(c, "network", "metadata_ip"),
+		.metadata_port = (int)ecs_config_int(c, "network", "metadata_port"),
+		.chain_prefix = ecs_config_str(c, "network", "chain_prefix"),
+		.fault_points = ecs_config_bool(c, "test", "fault_points"),
+	};
+	if (!*a.host_id) {
+		if (gethostname(hostname, sizeof(hostname) - 1) < 0)
+			snprintf(hostname, sizeof(hostname), "localhost");
+		a.host_id = hostname;
+	}
+	if (!streq(a.domain_type, "auto") && !streq(a.domain_type, "kvm") && !streq(a.domain_type, "qemu")) {
+		*ret_error = ecs_strdup_printf("[agent] domain_type: \"%s\" is not auto, kvm or qemu", a.domain_type);
+		r = -EINVAL;
+		goto fail;
+	}
+	/* Link names are at most 15 characters; a tap is the prefix plus 8. */
+	if (!name_ok(a.bridge, 15) || !name_ok(a.tap_prefix, 7)) {
+		*ret_error = ecs_strdup_printf("[network] bridge must be 1-15 and tap_prefix 1-7 characters of [A-Za-z0-9_.-]");
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!name_ok(a.chain_prefix, 16)) {
+		*ret_error = ecs_strdup_printf("[network] chain_prefix must be 1-16 characters of [A-Za-z0-9_.-]");
+		r = -EINVAL;
+		goto fail;
+	}
+	if (a.data_dir[0] != '/') {
+		*ret_error = ecs_strdup_printf("[agent] data_dir must be an absolute path");
+		r = -EINVAL;
+		goto fail;
+	}
+	*ret = a;
+	*ret_raw = c;
+	return 0;
+fail:
+	ecs_config_free(c);
+	return r;
+}

@@ -1,0 +1,44 @@
+/* agent_config.h: the agent's configuration (INI file + ECS_* environment, see docs/configuration.md). */
+#ifndef AGENT_CONFIG_H
+#define AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct agent_config {
+	const char *host_id;
+	const char *region;
+	const char *zone;
+	const char *data_dir;
+	const char *libvirt_uri;
+	const char *domain_type; /* "auto", "kvm" or "qemu" */
+	const char *listen_address;
+	uint16_t port;
+	const char *host_key_file;
+	const char *controller_url; /* "" when standalone */
+	const char *blob_dir;	    /* "" = <data_dir>/blobs */
+	int reconcile_interval_s;
+	int metrics_interval_s;
+	int heartbeat_interval_s;
+	int orphan_grace_s;
+	int stop_timeout_s;
+	int max_instances;
+	const char *log_level;
+	bool keep_caps; /* do not drop capabilities (debugging) */
+
+	const char *bridge;
+	const char *gateway_cidrs; /* comma-separated CIDRs on the bridge */
+	const char *tap_prefix;
+	const char *metadata_ip;
+	int metadata_port;
+	const char *chain_prefix;
+
+	bool fault_points; /* test-only: honour ECS_AGENT_FAULT */
+};
+
+struct ecs_config;
+
+/* Load path (may be NULL) and the environment. On error a message in *ret_error. */
+int agent_config_load(const char *path, struct agent_config *ret, struct ecs_config **ret_raw, char **ret_error);
+
+#endif

@@ -1,0 +1,195 @@
+#include "controller_link.h"
+
+#include <errno.h>
+#include <libvirt/libvirt.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "hostauth.h"
+#include "http_client.h"
+#include "instance.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+#include "virt.h"
+
+static pthread_t hb_thread;
+static pthread_mutex_t hb_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hb_cond = PTHREAD_COND_INITIALIZER;
+static bool hb_now, hb_started;
+
+/* A signed call; *ret_status the HTTP status, *ret_body (optional) the parsed body. */
+static int call(struct agent *a, const char *method, const char *path, struct json_object *body, long *ret_status,
+		struct json_object **ret_body)
+{
+	struct ecs_kvlist headers = ECS_KVLIST_INIT;
+	_cleanup_free_ char *url = ecs_strdup_printf("%s%s", a->cfg.controller_url, path);
+	const char *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
+	size_t len = text ? strlen(text) : 0;
+	struct ecs_http_reply rep;
+	const char *perr;
+	int r;
+
+	if (!url)
+		return -ENOMEM;
+	r = ecs_hostauth_add_headers(a->host_key, method, path, NULL, text, len, &headers);
+	if (r == 0 && text)
+		r = ecs_kvlist_add(&headers, "Content-Type", "application/json");
+	if (r == 0)
+		r = ecs_kvlist_add(&headers, "X-Ecs-Host-Id", a->cfg.host_id);
+	if (r < 0)
+		goto out;
+	r = ecs_http_client_do(a->controller,
+			       &(struct ecs_http_call){ .method = method, .url = url, .headers = &headers,
+							.body = text, .body_len = len, .idempotent = -1 },
+			       &rep);
+	if (r < 0)
+		goto out;
+	*ret_status = rep.status;
+	if (ret_body) {
+		*ret_body = NULL;
+		if (rep.body_len && ecs_json_parse(rep.body, rep.body_len, ret_body, &perr) < 0)
+			*ret_body = NULL;
+	}
+	ecs_http_reply_clear(&rep);
+out:
+	ecs_kvlist_clear(&headers);
+	return r;
+}
+
+struct json_object *agent_host_facts(struct agent *a)
+{
+	struct json_object *o = json_object_new_object(), *list = NULL;
+	virConnectPtr conn = agent_virt_conn(a->virt);
+	virNodeInfo ni;
+	struct statvfs sv;
+
+	ecs_jb_str(o, "host_id", a->cfg.host_id);
+	ecs_jb_str(o, "region_id", a->cfg.region);
+	ecs_jb_str(o, "zone_id", a->cfg.zone);
+	ecs_jb_str(o, "agent_version", AGENT_VERSION);
+	ecs_jb_str(o, "hypervisor", a->domain_type);
+	ecs_jb_bool(o, "libvirt_connected", conn != NULL);
+	if (conn && virNodeGetInfo(conn, &ni) == 0) {
+		ecs_jb_int(o, "vcpus", ni.cpus);
+		ecs_jb_int(o, "memory_mib", (int64_t)(ni.memory / 1024));
+	} else {
+		ecs_jb_int(o, "vcpus", sysconf(_SC_NPROCESSORS_ONLN));
+		ecs_jb_int(o, "memory_mib", (int64_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) / (1024 * 1024));
+	}
+	if (conn)
+		virConnectClose(conn);
+	if (statvfs(a->cfg.data_dir, &sv) == 0) {
+		ecs_jb_int(o, "disk_total_gib", (int64_t)((unsigned long long)sv.f_blocks * sv.f_frsize >> 30));
+		ecs_jb_int(o, "disk_free_gib", (int64_t)((unsigned long long)sv.f_bavail * sv.f_frsize >> 30));
+	}
+	ecs_jb_int(o, "max_instances", a->cfg.max_instances);
+	if (agent_instance_list(a, &list) == 0)
+		json_object_object_add(o, "instances", list);
+	return o;
+}
+
+static void heartbeat(struct agent *a)
+{
+	struct json_object *facts = agent_host_facts(a);
+	long status = 0;
+	int r;
+
+	ecs_jb_int(facts, "sent_at", time(NULL));
+	r = call(a, "POST", "/agent/v1/heartbeat", facts, &status, NULL);
+	if (r < 0 || status != 200)
+		log_warn("heartbeat not accepted", "controller=%s status=%ld error=%s", a->cfg.controller_url, status,
+			 r < 0 ? strerror(-r) : "none");
+	json_object_put(facts);
+}
+
+static void *heartbeat_loop(void *arg)
+{
+	struct agent *a = arg;
+
+	pthread_mutex_lock(&hb_lock);
+	while (!a->stopping) {
+		struct timespec ts;
+
+		pthread_mutex_unlock(&hb_lock);
+		heartbeat(a);
+		pthread_mutex_lock(&hb_lock);
+		if (hb_now) {
+			hb_now = false;
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += a->cfg.heartbeat_interval_s;
+		while (!a->stopping && !hb_now && pthread_cond_timedwait(&hb_cond, &hb_lock, &ts) == 0)
+			;
+		hb_now = false;
+	}
+	pthread_mutex_unlock(&hb_lock);
+	return NULL;
+}
+
+int agent_controller_start(struct agent *a)
+{
+	struct ecs_http_client_config cfg = {
+		.connect_timeout_ms = 2000, .timeout_ms = 10000, .retries = 2, .user_agent = "ecs-agent/" AGENT_VERSION,
+	};
+	int r;
+
+	if (!*a->cfg.controller_url)
+		return 0;
+	r = ecs_http_client_new(&cfg, &a->controller);
+	if (r < 0)
+		return r;
+	if (pthread_create(&hb_thread, NULL, heartbeat_loop, a) != 0)
+		return -EAGAIN;
+	hb_started = true;
+	return 0;
+}
+
+void agent_controller_stop(struct agent *a)
+{
+	if (hb_started) {
+		pthread_mutex_lock(&hb_lock);
+		pthread_cond_broadcast(&hb_cond);
+		pthread_mutex_unlock(&hb_lock);
+		pthread_join(hb_thread, NULL);
+		hb_started = false;
+	}
+	ecs_http_client_free(a->controller);
+	a->controller = NULL;
+}
+
+void agent_controller_notify(struct agent *a)
+{
+	(void)a;
+	pthread_mutex_lock(&hb_lock);
+	hb_now = true;
+	pthread_cond_broadcast(&hb_cond);
+	pthread_mutex_unlock(&hb_lock);
+}
+
+enum agent_wanted agent_controller_wanted(struct agent *a, const char *instance_id)
+{
+	_cleanup_free_ char *path = ecs_strdup_printf("/agent/v1/instances/%s", instance_id);
+	struct json_object *body = NULL, *w;
+	enum agent_wanted ans = AGENT_WANTED_UNKNOWN;
+	long status = 0;
+
+	if (!a->controller || !path)
+		return AGENT_WANTED_UNKNOWN;
+	if (call(a, "GET", path, NULL, &status, &body) < 0)
+		return AGENT_WANTED_UNKNOWN;
+	if (status == 404)
+		ans = AGENT_WANTED_NO;
+	else if (status == 200 && body && json_object_object_get_ex(body, "wanted", &w) &&
+		 json_object_is_type(w, json_type_boolean))
+		ans = json_object_get_boolean(w) ? AGENT_WANTED_YES : AGENT_WANTED_NO;
+	json_object_put(body);
+	return ans;
+}

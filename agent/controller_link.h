@@ -1,0 +1,33 @@
+/* controller_link.h: the agent's calls to the controller, signed with the host key.
+ *
+ *   POST {controller}/agent/v1/heartbeat     host facts and every instance's state; sent
+ *                                            every heartbeat_interval_s and at once after a
+ *                                            lifecycle event
+ *   GET  {controller}/agent/v1/instances/ID  is an instance this host runs but does not
+ *                                            know wanted? 200 {"wanted": bool}; 404: no
+ *
+ * Standalone (no controller_url): no heartbeat, and no unknown domain is ever removed. */
+#ifndef AGENT_CONTROLLER_LINK_H
+#define AGENT_CONTROLLER_LINK_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+struct agent;
+
+int agent_controller_start(struct agent *a);
+void agent_controller_stop(struct agent *a);
+/* Send a heartbeat soon (after a state change). */
+void agent_controller_notify(struct agent *a);
+
+enum agent_wanted {
+	AGENT_WANTED_YES,
+	AGENT_WANTED_NO,
+	AGENT_WANTED_UNKNOWN, /* standalone, or the controller did not answer */
+};
+enum agent_wanted agent_controller_wanted(struct agent *a, const char *instance_id);
+
+/* Host facts (shared with the API's GET /v1/host). */
+struct json_object *agent_host_facts(struct agent *a);
+
+#endif

@@ -1,0 +1,534 @@
+#include "domain.h"
+
+#include <errno.h>
+#include <libvirt/virterror.h>
+#include <libxml/tree.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+const char *agent_domain_detect_type(void)
+{
+	_cleanup_free_ char *cpuinfo = NULL;
+	char *save = NULL;
+
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		return "qemu";
+	if (ecs_read_file("/proc/cpuinfo", 8 * 1024 * 1024, &cpuinfo, NULL) < 0)
+		return "qemu";
+	for (char *line = strtok_r(cpuinfo, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!str_has_prefix(line, "flags"))
+			continue;
+		if (strstr(line, " vmx") || strstr(line, " svm"))
+			return "kvm";
+		break;
+	}
+	return "qemu";
+}
+
+static const char *const state_names[_AGENT_DOMAIN_STATE_MAX] = {
+	[AGENT_DOMAIN_MISSING] = "missing", [AGENT_DOMAIN_SHUTOFF] = "shutoff", [AGENT_DOMAIN_RUNNING] = "running",
+	[AGENT_DOMAIN_PAUSED] = "paused",   [AGENT_DOMAIN_SHUTDOWN] = "shutdown", [AGENT_DOMAIN_CRASHED] = "crashed",
+	[AGENT_DOMAIN_OTHER] = "other",
+};
+
+const char *agent_domain_state_to_string(enum agent_domain_state s)
+{
+	return s < _AGENT_DOMAIN_STATE_MAX ? state_names[s] : "?";
+}
+
+/* ---- XML ---- */
+
+static xmlNodePtr child(xmlNodePtr parent, const char *name, const char *text)
+{
+	return xmlNewTextChild(parent, NULL, BAD_CAST name, text ? BAD_CAST text : NULL);
+}
+
+static void attr(xmlNodePtr n, const char *name, const char *value)
+{
+	xmlNewProp(n, BAD_CAST name, BAD_CAST value);
+}
+
+static void add_disk(xmlNodePtr devices, const struct agent_domain_disk *d)
+{
+	xmlNodePtr disk = child(devices, "disk", NULL), n;
+
+	attr(disk, "type", "file");
+	attr(disk, "device", "disk");
+	n = child(disk, "driver", NULL);
+	attr(n, "name", "qemu");
+	attr(n, "type", "qcow2");
+	attr(n, "discard", "unmap");
+	attr(child(disk, "source", NULL), "file", d->path);
+	n = child(disk, "target", NULL);
+	attr(n, "dev", d->target);
+	attr(n, "bus", "virtio");
+	if (d->serial)
+		child(disk, "serial", d->serial);
+}
+
+static char *doc_to_string(xmlDocPtr doc, xmlNodePtr root)
+{
+	xmlBufferPtr buf = xmlBufferCreate();
+	char *out = NULL;
+
+	if (!buf)
+		return NULL;
+	if (xmlNodeDump(buf, doc, root, 0, 1) >= 0)
+		out = strdup((const char *)xmlBufferContent(buf));
+	xmlBufferFree(buf);
+	return out;
+}
+
+static bool disk_ok(const struct agent_domain_disk *d)
+{
+	return d->path && d->path[0] == '/' && d->target && str_has_prefix(d->target, "vd") &&
+	       strlen(d->target) == 3 && (!d->serial || strlen(d->serial) <= 20);
+}
+
+char *agent_domain_disk_xml(const struct agent_domain_disk *disk)
+{
+	xmlDocPtr doc;
+	xmlNodePtr root;
+	char *out;
+
+	if (!disk_ok(disk))
+		return NULL;
+	doc = xmlNewDoc(BAD_CAST "1.0");
+	root = xmlNewNode(NULL, BAD_CAST "devices");
+	xmlDocSetRootElement(doc, root);
+	add_disk(root, disk);
+	out = doc_to_string(doc, root->children);
+	xmlFreeDoc(doc);
+	return out;
+}
+
+char *agent_domain_xml(const struct agent_domain_spec *s)
+{
+	xmlDocPtr doc;
+	xmlNodePtr dom, os, n, devices;
+	char buf[32];
+	char *out = NULL;
+
+	if (!s->name || !s->type || s->vcpus < 1 || s->memory_mib < 16 || !s->console_log)
+		return NULL;
+	for (size_t i = 0; i < s->n_disks; i++)
+		if (!disk_ok(&s->disks[i]))
+			return NULL;
+	doc = xmlNewDoc(BAD_CAST "1.0");
+	if (!doc)
+		return NULL;
+	dom = xmlNewNode(NULL, BAD_CAST "domain");
+	xmlDocSetRootElement(doc, dom);
+	attr(dom, "type", s->type);
+	child(dom, "name", s->name);
+	if (s->instance_id) {
+		xmlNodePtr md = child(dom, "metadata", NULL);
+		xmlNsPtr ns = xmlNewNs(NULL, BAD_CAST "https://ecs.local/xmlns/instance/1", BAD_CAST "ecs");
+		xmlNodePtr inst = xmlNewChild(md, NULL, BAD_CAST "instance", NULL);
+
+		xmlSetNs(inst, ns);
+		inst->nsDef = ns;
+		attr(inst, "id", s->instance_id);
+	}
+	snprintf(buf, sizeof(buf), "%d", s->memory_mib);
+	attr(child(dom, "memory", buf), "unit", "MiB");
+	snprintf(buf, sizeof(buf), "%d", s->vcpus);
+	child(dom, "vcpu", buf);
+
+	os = child(dom, "os", NULL);
+	n = child(os, "type", "hvm");
+	attr(n, "arch", "x86_64");
+	attr(n, "machine", "pc");
+	if (s->kernel) {
+		child(os, "kernel", s->kernel);
+		if (s->initrd)
+			child(os, "initrd", s->initrd);
+		if (s->cmdline)
+			child(os, "cmdline", s->cmdline);
+	} else {
+		attr(child(os, "boot", NULL), "dev", "hd");
+	}
+	/* ACPI: libvirt's shutdown and reboot press the power button. No <cpu>: TCG's default
+	 * model is fine and kvm picks its own. */
+	child(child(dom, "features", NULL), "acpi", NULL);
+	child(dom, "on_poweroff", "destroy");
+	child(dom, "on_reboot", "restart");
+	child(dom, "on_crash", "destroy");
+
+	devices = child(dom, "devices", NULL);
+	for (size_t i = 0; i < s->n_disks; i++)
+		add_disk(devices, &s->disks[i]);
+	if (s->cdrom) {
+		n = child(devices, "disk", NULL);
+		attr(n, "type", "file");
+		attr(n, "device", "cdrom");
+		xmlNodePtr d = child(n, "driver", NULL);
+		attr(d, "name", "qemu");
+		attr(d, "type", "raw");
+		attr(child(n, "source", NULL), "file", s->cdrom);
+		d = child(n, "target", NULL);
+		attr(d, "dev", "hdc");
+		attr(d, "bus", "ide");
+		child(n, "readonly", NULL);
+	}
+	for (size_t i = 0; i < s->n_nics; i++) {
+		xmlNodePtr t;
+
+		n = child(devices, "interface", NULL);
+		attr(n, "type", "ethernet");
+		attr(child(n, "mac", NULL), "address", s->nics[i].mac);
+		t = child(n, "target", NULL);
+		attr(t, "dev", s->nics[i].tap);
+		attr(t, "managed", "no");
+		attr(child(n, "model", NULL), "type", "virtio");
+	}
+	n = child(devices, "serial", NULL);
+	attr(n, "type", "file");
+	attr(child(n, "source", NULL), "path", s->console_log);
+	attr(child(n, "target", NULL), "port", "0");
+	n = child(devices, "console", NULL);
+	attr(n, "type", "file");
+	attr(child(n, "source", NULL), "path", s->console_log);
+	xmlNodePtr t = child(n, "target", NULL);
+	attr(t, "type", "serial");
+	attr(t, "port", "0");
+	/* Entropy for the guest's first-boot SSH host key. */
+	n = child(devices, "rng", NULL);
+	attr(n, "model", "virtio");
+	attr(child(n, "backend", "/dev/urandom"), "model", "random");
+	/* Balloon statistics every 10 s give the guest's own memory figures for metrics. */
+	n = child(devices, "memballoon", NULL);
+	attr(n, "model", "virtio");
+	attr(child(n, "stats", NULL), "period", "10");
+
+	out = doc_to_string(doc, dom);
+	xmlFreeDoc(doc);
+	return out;
+}
+
+/* ---- lifecycle ---- */
+
+static const char *virt_error(void)
+{
+	virErrorPtr e = virGetLastError();
+
+	return e && e->message ? e->message : "unknown libvirt error";
+}
+
+static int lookup(virConnectPtr conn, const char *name, virDomainPtr *ret)
+{
+	virDomainPtr d = virDomainLookupByName(conn, name);
+
+	if (!d) {
+		virErrorPtr e = virGetLastError();
+
+		if (e && e->code == VIR_ERR_NO_DOMAIN)
+			return -ENOENT;
+		log_error("libvirt lookup failed", "domain=%s error=\"%s\"", name, virt_error());
+		return -EIO;
+	}
+	*ret = d;
+	return 0;
+}
+
+int agent_domain_get_state(virConnectPtr conn, const char *name, enum agent_domain_state *ret, int *ret_reason)
+{
+	virDomainPtr d;
+	int state = 0, reason = 0, r;
+
+	r = lookup(conn, name, &d);
+	if (r == -ENOENT) {
+		*ret = AGENT_DOMAIN_MISSING;
+		if (ret_reason)
+			*ret_reason = 0;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	r = virDomainGetState(d, &state, &reason, 0);
+	virDomainFree(d);
+	if (r < 0) {
+		/* Undefined between lookup and query. */
+		*ret = AGENT_DOMAIN_MISSING;
+		return 0;
+	}
+	switch (state) {
+	case VIR_DOMAIN_RUNNING:
+		*ret = AGENT_DOMAIN_RUNNING;
+		break;
+	case VIR_DOMAIN_SHUTOFF:
+		*ret = AGENT_DOMAIN_SHUTOFF;
+		break;
+	case VIR_DOMAIN_PAUSED:
+	case VIR_DOMAIN_PMSUSPENDED:
+		*ret = AGENT_DOMAIN_PAUSED;
+		break;
+	case VIR_DOMAIN_SHUTDOWN:
+		*ret = AGENT_DOMAIN_SHUTDOWN;
+		break;
+	case VIR_DOMAIN_CRASHED:
+		*ret = AGENT_DOMAIN_CRASHED;
+		break;
+	default:
+		*ret = AGENT_DOMAIN_OTHER;
+	}
+	if (ret_reason)
+		*ret_reason = reason;
+	return 0;
+}
+
+int agent_domain_define(virConnectPtr conn, const char *xml)
+{
+	virDomainPtr d = virDomainDefineXML(conn, xml);
+
+	if (!d) {
+		log_error("libvirt define failed", "error=\"%s\"", virt_error());
+		return -EIO;
+	}
+	virDomainFree(d);
+	return 0;
+}
+
+int agent_domain_start(virConnectPtr conn, const char *name)
+{
+	virDomainPtr d;
+	int r = lookup(conn, name, &d);
+
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(d) == 1) {
+		r = 0;
+	} else if (virDomainCreate(d) < 0) {
+		/* Started by someone else in between is fine. */
+		r = virDomainIsActive(d) == 1 ? 0 : -EIO;
+		if (r < 0)
+			log_error("libvirt start failed", "domain=%s error=\"%s\"", name, virt_error());
+	}
+	virDomainFree(d);
+	return r;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static int destroy(virDomainPtr d, const char *name)
+{
+	if (virDomainIsActive(d) != 1)
+		return 0;
+	if (virDomainDestroy(d) < 0 && virDomainIsActive(d) == 1) {
+		log_error("libvirt destroy failed", "domain=%s error=\"%s\"", name, virt_error());
+		return -EIO;
+	}
+	return 0;
+}
+
+int agent_domain_stop(virConnectPtr conn, const char *name, bool force, int timeout_ms)
+{
+	virDomainPtr d;
+	int r = lookup(conn, name, &d);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(d) != 1 || force) {
+		r = destroy(d, name);
+		goto out;
+	}
+	if (virDomainShutdown(d) < 0 && virDomainIsActive(d) == 1)
+		log_warn("ACPI shutdown refused; powering off", "domain=%s error=\"%s\"", name, virt_error());
+	for (int waited = 0; waited < timeout_ms && virDomainIsActive(d) == 1; waited += 200)
+		sleep_ms(200);
+	if (virDomainIsActive(d) == 1)
+		log_info("guest did not shut down in time; powering off", "domain=%s timeout_ms=%d", name, timeout_ms);
+	r = destroy(d, name);
+out:
+	virDomainFree(d);
+	return r;
+}
+
+int agent_domain_reboot(virConnectPtr conn, const char *name, bool force)
+{
+	virDomainPtr d;
+	int r = lookup(conn, name, &d);
+
+	if (r < 0)
+		return r;
+	if (virDomainIsActive(d) != 1) {
+		r = -ESRCH; /* a stopped instance cannot reboot */
+	} else if (force ? virDomainReset(d, 0) : virDomainReboot(d, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN)) {
+		log_error("libvirt reboot failed", "domain=%s force=%d error=\"%s\"", name, force, virt_error());
+		r = -EIO;
+	}
+	virDomainFree(d);
+	return r;
+}
+
+int agent_domain_remove(virConnectPtr conn, const char *name)
+{
+	virDomainPtr d;
+	int r = lookup(conn, name, &d);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = destroy(d, name);
+	if (r == 0 && virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_NVRAM) < 0) {
+		virErrorPtr e = virGetLastError();
+
+		if (!e || e->code != VIR_ERR_NO_DOMAIN) {
+			log_error("libvirt undefine failed", "domain=%s error=\"%s\"", name, virt_error());
+			r = -EIO;
+		}
+	}
+	virDomainFree(d);
+	return r;
+}
+
+int agent_domain_has_disk(virConnectPtr conn, const char *name, const char *target, bool *ret)
+{
+	virDomainPtr d;
+	_cleanup_free_ char *needle = ecs_strdup_printf("<target dev='%s'", target);
+	char *xml;
+	int r = lookup(conn, name, &d);
+
+	if (r < 0)
+		return r;
+	xml = virDomainGetXMLDesc(d, 0);
+	virDomainFree(d);
+	if (!xml)
+		return -EIO;
+	*ret = needle && strstr(xml, needle);
+	free(xml);
+	return 0;
+}
+
+static unsigned disk_flags(virDomainPtr d)
+{
+	return virDomainIsActive(d) == 1 ? VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG : VIR_DOMAIN_AFFECT_CONFIG;
+}
+
+int agent_domain_attach_disk(virConnectPtr conn, const char *name, const struct agent_domain_disk *disk)
+{
+	_cleanup_free_ char *xml = agent_domain_disk_xml(disk);
+	virDomainPtr d;
+	bool present = false;
+	int r;
+
+	if (!xml)
+		return -EINVAL;
+	r = agent_domain_has_disk(conn, name, disk->target, &present);
+	if (r < 0)
+		return r;
+	if (present)
+		return 0;
+	r = lookup(conn, name, &d);
+	if (r < 0)
+		return r;
+	if (virDomainAttachDeviceFlags(d, xml, disk_flags(d)) < 0) {
+		log_error("libvirt attach failed", "domain=%s target=%s error=\"%s\"", name, disk->target, virt_error());
+		r = -EIO;
+	}
+	virDomainFree(d);
+	return r;
+}
+
+int agent_domain_detach_disk(virConnectPtr conn, const char *name, const struct agent_domain_disk *disk,
+			     int timeout_ms)
+{
+	_cleanup_free_ char *xml = agent_domain_disk_xml(disk);
+	virDomainPtr d;
+	bool present = true, live;
+	int r;
+
+	if (!xml)
+		return -EINVAL;
+	r = lookup(conn, name, &d);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	live = virDomainIsActive(d) == 1;
+	r = agent_domain_has_disk(conn, name, disk->target, &present);
+	if (r < 0 || !present)
+		goto persistent;
+	if (virDomainDetachDeviceFlags(d, xml, disk_flags(d)) < 0) {
+		log_error("libvirt detach failed", "domain=%s target=%s error=\"%s\"", name, disk->target, virt_error());
+		r = -EIO;
+		goto out;
+	}
+	/* Unplugging from a running guest completes when the guest lets go of the device. */
+	for (int waited = 0; live && present && waited < timeout_ms; waited += 200) {
+		sleep_ms(200);
+		if (agent_domain_has_disk(conn, name, disk->target, &present) < 0)
+			break;
+	}
+	if (present) {
+		log_error("guest did not release the disk", "domain=%s target=%s", name, disk->target);
+		r = -ETIMEDOUT;
+		goto out;
+	}
+persistent:
+	/* The live device may be gone while the persistent definition still has it. */
+	if (live) {
+		virDomainDetachDeviceFlags(d, xml, VIR_DOMAIN_AFFECT_CONFIG);
+		virResetLastError();
+	}
+	r = 0;
+out:
+	virDomainFree(d);
+	return r;
+}
+
+int agent_domain_resize_disk(virConnectPtr conn, const char *name, const char *target, unsigned long long bytes)
+{
+	virDomainPtr d;
+	int r = lookup(conn, name, &d);
+
+	if (r < 0)
+		return r;
+	if (virDomainBlockResize(d, target, bytes, VIR_DOMAIN_BLOCK_RESIZE_BYTES) < 0) {
+		log_error("libvirt block resize failed", "domain=%s target=%s error=\"%s\"", name, target, virt_error());
+		r = -EIO;
+	}
+	virDomainFree(d);
+	return r;
+}
+
+int agent_domain_list(virConnectPtr conn, char ***ret_names, size_t *ret_n)
+{
+	virDomainPtr *doms = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	int count = virConnectListAllDomains(conn, &doms, 0);
+
+	if (count < 0) {
+		log_error("libvirt list failed", "error=\"%s\"", virt_error());
+		return -EIO;
+	}
+	names = calloc((size_t)count + 1, sizeof(*names));
+	for (int i = 0; i < count; i++) {
+		const char *nm = virDomainGetName(doms[i]);
+
+		if (names && nm && str_has_prefix(nm, AGENT_DOMAIN_PREFIX))
+			names[n++] = strdup(nm);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	if (!names)
+		return -ENOMEM;
+	*ret_names = names;
+	*ret_n = n;
+	return 0;
+}

@@ -1,0 +1,1072 @@
+#include "instance.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "configdrive.h"
+#include "controller_link.h"
+#include "crypto.h"
+#include "domain.h"
+#include "id.h"
+#include "image.h"
+#include "json.h"
+#include "log.h"
+#include "metadata.h"
+#include "metrics.h"
+#include "net.h"
+#include "store.h"
+#include "util.h"
+#include "virt.h"
+#include "volume.h"
+
+/* ---- names ---- */
+
+char *agent_instance_domain_name(const char *id)
+{
+	return ecs_strdup_printf("%s%s", AGENT_DOMAIN_PREFIX, id);
+}
+
+char *agent_instance_tap_name(struct agent *a, const char *id, unsigned nic)
+{
+	/* prefix + as much of the id's random part as fits + the NIC's index: 15 characters. */
+	const char *rnd = strchr(id, '-') ? strchr(id, '-') + 1 : id;
+	int keep = 15 - (int)strlen(a->cfg.tap_prefix) - 1;
+
+	return ecs_strdup_printf("%s%.*s%u", a->cfg.tap_prefix, keep, rnd, nic % 10);
+}
+
+char *agent_instance_dir(struct agent *a, const char *id)
+{
+	return ecs_strdup_printf("%s/%s", a->instances_dir, id);
+}
+
+/* ---- documents ---- */
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static long long jint(struct json_object *o, const char *key, long long def)
+{
+	struct json_object *v = jget(o, key);
+
+	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : def;
+}
+
+static bool jbool(struct json_object *o, const char *key)
+{
+	struct json_object *v = jget(o, key);
+
+	return v && json_object_get_boolean(v);
+}
+
+static int load(struct agent *a, const char *id, struct json_object **ret, struct agent_err *err)
+{
+	int r;
+
+	if (!ecs_id_valid(ECS_ID_INSTANCE, id))
+		return agent_fail(err, -EINVAL, 400, "InvalidInstanceId.Malformed", "%s is not an instance id", id);
+	r = agent_store_get(a->store, "instance", id, ret);
+	if (r == -ENOENT)
+		return agent_fail(err, r, 404, "InvalidInstanceId.NotFound", "instance %s is not on this host", id);
+	if (r < 0)
+		return agent_fail(err, r, 500, "InternalError", "cannot read the state of %s", id);
+	if (jbool(*ret, "deleting")) {
+		json_object_put(*ret);
+		return agent_fail(err, -ENOENT, 404, "InvalidInstanceId.NotFound", "instance %s is being deleted", id);
+	}
+	return 0;
+}
+
+static int save(struct agent *a, const char *id, struct json_object *doc, struct agent_err *err)
+{
+	int r = agent_store_put(a->store, "instance", id, doc);
+
+	return r < 0 ? agent_fail(err, r, 500, "InternalError", "cannot record the state of %s", id) : 0;
+}
+
+static void set_error(struct agent *a, const char *id, struct json_object *doc, const char *msg)
+{
+	ecs_jb_str(doc, "error", msg);
+	agent_store_put(a->store, "instance", id, doc);
+}
+
+/* ---- spec validation ---- */
+
+static bool hostname_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n == 0 || n > 64 || h[0] == '-' || h[0] == '.')
+		return false;
+	for (; *h; h++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-", *h))
+			return false;
+	return true;
+}
+
+static bool ipv4_ok(const char *s)
+{
+	struct in_addr in;
+
+	return s && inet_pton(AF_INET, s, &in) == 1;
+}
+
+static bool mac_ok(const char *m)
+{
+	unsigned b[6];
+	char tail;
+
+	if (!m || strlen(m) != 17 ||
+	    sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+		return false;
+	return !(b[0] & 1); /* unicast */
+}
+
+static void check_disk(struct ecs_jreader *jr, struct json_object *d, const char *what, bool data)
+{
+	struct ecs_jreader r;
+	const char *id, *snap;
+
+	ecs_jr_init(&r, d);
+	id = ecs_jr_str(&r, "disk_id", ECS_JR_REQUIRED, 64, NULL);
+	ecs_jr_int(&r, "size_gib", ECS_JR_REQUIRED, 1, AGENT_MAX_DISK_GIB, 0);
+	snap = data ? ecs_jr_str(&r, "snapshot_id", 0, 64, NULL) : NULL;
+	if (ecs_jr_finish(&r, true) < 0) {
+		ecs_jr_fail(jr, r.rc, what, "%s: %s", what, r.message);
+		return;
+	}
+	if (!ecs_id_valid(ECS_ID_DISK, id))
+		ecs_jr_fail(jr, -EINVAL, what, "%s.disk_id: %s is not a disk id", what, id);
+	if (snap && *snap && !ecs_id_valid(ECS_ID_SNAPSHOT, snap))
+		ecs_jr_fail(jr, -EINVAL, what, "%s.snapshot_id: %s is not a snapshot id", what, snap);
+}
+
+static void check_nic(struct ecs_jreader *jr, struct json_object *n, const char *what)
+{
+	struct ecs_jreader r;
+	struct json_object *dns;
+	const char *mac, *ip, *gw;
+
+	ecs_jr_init(&r, n);
+	mac = ecs_jr_str(&r, "mac", ECS_JR_REQUIRED, 17, NULL);
+	ip = ecs_jr_str(&r, "ip", ECS_JR_REQUIRED, 15, NULL);
+	ecs_jr_int(&r, "prefix_len", ECS_JR_REQUIRED, 1, 32, 0);
+	gw = ecs_jr_str(&r, "gateway", 0, 15, NULL);
+	dns = ecs_jr_array(&r, "dns", 0, 4);
+	if (ecs_jr_finish(&r, true) < 0) {
+		ecs_jr_fail(jr, r.rc, what, "%s: %s", what, r.message);
+		return;
+	}
+	if (!mac_ok(mac))
+		ecs_jr_fail(jr, -EINVAL, what, "%s.mac: %s is not a unicast MAC address", what, mac);
+	if (!ipv4_ok(ip))
+		ecs_jr_fail(jr, -EINVAL, what, "%s.ip: %s is not an IPv4 address", what, ip);
+	if (gw && !ipv4_ok(gw))
+		ecs_jr_fail(jr, -EINVAL, what, "%s.gateway: %s is not an IPv4 address", what, gw);
+	for (size_t i = 0; dns && i < json_object_array_length(dns); i++)
+		if (!ipv4_ok(json_object_get_string(json_object_array_get_idx(dns, i))))
+			ecs_jr_fail(jr, -EINVAL, what, "%s.dns: every item must be an IPv4 address", what);
+}
+
+/* Check every field of a create body (unknown fields refused). */
+static int check_spec(struct json_object *spec, struct agent_err *err)
+{
+	struct ecs_jreader jr;
+	struct json_object *sys, *data, *nics, *keys;
+	const char *id, *host, *image, *pw, *ud;
+	char what[48];
+
+	ecs_jr_init(&jr, spec);
+	id = ecs_jr_str(&jr, "instance_id", ECS_JR_REQUIRED, 64, NULL);
+	host = ecs_jr_str(&jr, "hostname", ECS_JR_REQUIRED, 64, NULL);
+	ecs_jr_int(&jr, "vcpus", ECS_JR_REQUIRED, 1, 64, 0);
+	ecs_jr_int(&jr, "memory_mib", ECS_JR_REQUIRED, 64, 262144, 0);
+	image = ecs_jr_str(&jr, "image_id", ECS_JR_REQUIRED, 128, NULL);
+	sys = ecs_jr_object(&jr, "system_disk", ECS_JR_REQUIRED);
+	data = ecs_jr_array(&jr, "data_disks", 0, AGENT_MAX_DATA_DISKS);
+	nics = ecs_jr_array(&jr, "nics", ECS_JR_REQUIRED, AGENT_MAX_NICS);
+	ecs_jr_str(&jr, "key_pair_name", 0, 128, NULL);
+	keys = ecs_jr_array(&jr, "public_keys", 0, 16);
+	pw = ecs_jr_str(&jr, "password_hash", 0, 256, NULL);
+	ud = ecs_jr_str(&jr, "user_data", 0, AGENT_MAX_USER_DATA * 4 / 3 + 4, NULL);
+	ecs_jr_bool(&jr, "start", 0, true);
+	if (ecs_jr_finish(&jr, true) == 0) {
+		if (!ecs_id_valid(ECS_ID_INSTANCE, id))
+			ecs_jr_fail(&jr, -EINVAL, "instance_id", "instance_id: %s is not an instance id", id);
+		if (!hostname_ok(host))
+			ecs_jr_fail(&jr, -EINVAL, "hostname", "hostname: 1-64 letters, digits, '.' and '-'");
+		if (!agent_image_id_valid(image))
+			ecs_jr_fail(&jr, -EINVAL, "image_id", "image_id: %s is not an image id", image);
+		check_disk(&jr, sys, "system_disk", false);
+		for (size_t i = 0; data && i < json_object_array_length(data); i++) {
+			snprintf(what, sizeof(what), "data_disks[%zu]", i);
+			check_disk(&jr, json_object_array_get_idx(data, i), what, true);
+		}
+		if (json_object_array_length(nics) < 1)
+			ecs_jr_fail(&jr, -EINVAL, "nics", "nics: at least one NIC");
+		for (size_t i = 0; i < json_object_array_length(nics); i++) {
+			snprintf(what, sizeof(what), "nics[%zu]", i);
+			check_nic(&jr, json_object_array_get_idx(nics, i), what);
+		}
+		for (size_t i = 0; keys && i < json_object_array_length(keys); i++) {
+			struct json_object *k = json_object_array_get_idx(keys, i);
+
+			if (!json_object_is_type(k, json_type_string) || json_object_get_string_len(k) > 8192 ||
+			    json_object_get_string_len(k) == 0 || strpbrk(json_object_get_string(k), "\r\n"))
+				ecs_jr_fail(&jr, -EINVAL, "public_keys", "public_keys: one-line OpenSSH keys, each ≤ 8192");
+		}
+		if (pw && (pw[0] != '$' || strpbrk(pw, "\r\n\"")))
+			ecs_jr_fail(&jr, -EINVAL, "password_hash", "password_hash: a crypt(3) hash such as $6$...");
+		if (ud && *ud) {
+			uint8_t *raw = NULL;
+			size_t len = 0;
+
+			if (ecs_base64_decode(ud, strlen(ud), &raw, &len) < 0)
+				ecs_jr_fail(&jr, -EINVAL, "user_data", "user_data: not valid base64");
+			else if (len > AGENT_MAX_USER_DATA)
+				ecs_jr_fail(&jr, -EINVAL, "user_data", "user_data: more than %d bytes", AGENT_MAX_USER_DATA);
+			free(raw);
+		}
+	}
+	if (jr.rc)
+		return agent_fail(err, jr.rc, 400, jr.rc == -ENOENT ? "MissingParameter" : "InvalidParameter", "%s",
+				  jr.message);
+	return 0;
+}
+
+/* ---- converging ---- */
+
+static const char *nic_str(struct json_object *spec, unsigned i, const char *key)
+{
+	struct json_object *nics = jget(spec, "nics");
+
+	return nics ? jstr(json_object_array_get_idx(nics, i), key) : NULL;
+}
+
+static int build_config_drive(const char *id, struct json_object *spec, const char *path)
+{
+	struct json_object *keys = jget(spec, "public_keys"), *nic, *dns;
+	const char *key_list[16], *dns_list[4];
+	struct agent_configdrive cd = { 0 };
+	_cleanup_free_ uint8_t *ud = NULL;
+	size_t n_keys = 0, n_dns = 0, ud_len = 0;
+	const char *ud64 = jstr(spec, "user_data");
+
+	nic = json_object_array_get_idx(jget(spec, "nics"), 0);
+	dns = jget(nic, "dns");
+	for (size_t i = 0; keys && i < json_object_array_length(keys) && n_keys < ARRAY_SIZE(key_list); i++)
+		key_list[n_keys++] = json_object_get_string(json_object_array_get_idx(keys, i));
+	for (size_t i = 0; dns && i < json_object_array_length(dns) && n_dns < ARRAY_SIZE(dns_list); i++)
+		dns_list[n_dns++] = json_object_get_string(json_object_array_get_idx(dns, i));
+	if (ud64 && *ud64 && ecs_base64_decode(ud64, strlen(ud64), &ud, &ud_len) < 0)
+		return -EINVAL;
+	cd = (struct agent_configdrive){
+		.instance_id = id,
+		.hostname = jstr(spec, "hostname"),
+		.public_keys = key_list,
+		.n_keys = n_keys,
+		.mac = jstr(nic, "mac"),
+		.ip = jstr(nic, "ip"),
+		.prefix_len = (int)jint(nic, "prefix_len", 24),
+		.gateway = jstr(nic, "gateway"),
+		.dns = dns_list,
+		.n_dns = n_dns,
+		.user_data = ud,
+		.user_data_len = ud_len,
+		.password_hash = jstr(spec, "password_hash"),
+	};
+	return agent_configdrive_build(&cd, path);
+}
+
+/* The domain XML for the instance as its documents say now. */
+static char *domain_xml(struct agent *a, const char *id, struct json_object *spec, struct json_object *disks)
+{
+	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *iso = NULL, *console = NULL;
+	struct agent_domain_disk dd[AGENT_MAX_DATA_DISKS + 1];
+	struct agent_domain_nic nn[AGENT_MAX_NICS];
+	char *paths[AGENT_MAX_DATA_DISKS + 1] = { NULL }, *taps[AGENT_MAX_NICS] = { NULL };
+	size_t n_disks = 0, n_nics = json_object_array_length(jget(spec, "nics"));
+	struct json_object *manifest = NULL;
+	const char *image = jstr(spec, "image_id");
+	char *xml = NULL;
+
+	if (!dom || !dir)
+		return NULL;
+	if (agent_image_ensure(a, image, &manifest) < 0)
+		return NULL;
+	kernel = jstr(manifest, "kernel") ? agent_image_file(a, image, "kernel") : NULL;
+	initrd = jstr(manifest, "initrd") ? agent_image_file(a, image, "initrd") : NULL;
+	iso = ecs_strdup_printf("%s/config.iso", dir);
+	console = ecs_strdup_printf("%s/console.log", dir);
+	for (size_t i = 0; i < json_object_array_length(disks) && n_disks < ARRAY_SIZE(dd); i++) {
+		struct json_object *d = json_object_array_get_idx(disks, i);
+		const char *did = jstr(d, "disk_id");
+
+		paths[n_disks] = agent_volume_path(a, did);
+		dd[n_disks] = (struct agent_domain_disk){ paths[n_disks], jstr(d, "device"), did + 2 };
+		n_disks++;
+	}
+	for (size_t i = 0; i < n_nics && i < AGENT_MAX_NICS; i++) {
+		taps[i] = agent_instance_tap_name(a, id, (unsigned)i);
+		nn[i] = (struct agent_domain_nic){ taps[i], nic_str(spec, (unsigned)i, "mac") };
+	}
+	struct agent_domain_spec ds = {
+		.name = dom,
+		.instance_id = id,
+		.type = a->domain_type,
+		.vcpus = (int)jint(spec, "vcpus", 1),
+		.memory_mib = (int)jint(spec, "memory_mib", 256),
+		.kernel = kernel,
+		.initrd = initrd,
+		.cmdline = jstr(manifest, "cmdline"),
+		.disks = dd,
+		.n_disks = n_disks,
+		.cdrom = iso,
+		.nics = nn,
+		.n_nics = n_nics,
+		.console_log = console,
+	};
+	xml = agent_domain_xml(&ds);
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
+		free(paths[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(taps); i++)
+		free(taps[i]);
+	json_object_put(manifest);
+	return xml;
+}
+
+static int ensure_taps(struct agent *a, const char *id, struct json_object *spec)
+{
+	size_t n = json_object_array_length(jget(spec, "nics"));
+
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *tap = agent_instance_tap_name(a, id, (unsigned)i);
+		int r = tap ? agent_net_ensure_tap(a->net, tap, a->cfg.bridge) : -ENOMEM;
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void remove_taps(struct agent *a, const char *id, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *tap = agent_instance_tap_name(a, id, (unsigned)i);
+
+		if (tap)
+			agent_net_delete_link(a->net, tap);
+	}
+}
+
+/* Bring one instance to its document. Called with its lock held. */
+static int converge_locked(struct agent *a, const char *id, struct json_object *doc, struct agent_err *err)
+{
+	struct json_object *spec = jget(doc, "spec"), *disks = NULL;
+	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
+	_cleanup_free_ char *xml = NULL, *iso = NULL;
+	bool want_running = streq(jstr(doc, "power"), "running");
+	enum agent_domain_state st;
+	virConnectPtr conn = NULL;
+	int r;
+
+	if (!dom || !dir)
+		return -ENOMEM;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return agent_fail(err, -errno, 500, "InternalError", "cannot make %s", dir);
+	r = agent_image_ensure(a, jstr(spec, "image_id"), NULL);
+	if (r < 0)
+		return agent_fail(err, r, r == -ENOENT ? 404 : 500, r == -ENOENT ? "InvalidImageId.NotFound" : "InternalError",
+				  "image %s is not available on this host", jstr(spec, "image_id"));
+	r = agent_volume_of_instance(a, id, &disks);
+	if (r < 0)
+		return agent_fail(err, r, 500, "InternalError", "cannot read the disks of %s", id);
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		r = agent_volume_ensure_file(a, jstr(json_object_array_get_idx(disks, i), "disk_id"));
+		if (r < 0) {
+			agent_fail(err, r, 500, "InternalError", "cannot make disk %s",
+				   jstr(json_object_array_get_idx(disks, i), "disk_id"));
+			goto out;
+		}
+	}
+	agent_fault_point(a, "create.after_disks");
+	r = ensure_taps(a, id, spec);
+	if (r < 0) {
+		agent_fail(err, r, 500, "InternalError", "cannot make the taps of %s", id);
+		goto out;
+	}
+	conn = agent_virt_conn(a->virt);
+	if (!conn) {
+		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+		goto out;
+	}
+	r = agent_domain_get_state(conn, dom, &st, NULL);
+	if (r < 0) {
+		agent_fail(err, r, 500, "InternalError", "cannot read the domain of %s", id);
+		goto out;
+	}
+	if (st == AGENT_DOMAIN_RUNNING || st == AGENT_DOMAIN_PAUSED || st == AGENT_DOMAIN_SHUTDOWN) {
+		if (!want_running)
+			r = agent_domain_stop(conn, dom, false, a->cfg.stop_timeout_s * 1000);
+		goto out;
+	}
+	/* Not running: (re)define from the documents, so the definition is always current. */
+	xml = domain_xml(a, id, spec, disks);
+	if (!xml) {
+		r = agent_fail(err, -EINVAL, 500, "InternalError", "cannot build the domain of %s", id);
+		goto out;
+	}
+	if (want_running) {
+		/* Rebuilt at every start: a password changed meanwhile takes effect now. */
+		iso = ecs_strdup_printf("%s/config.iso", dir);
+		r = iso ? build_config_drive(id, spec, iso) : -ENOMEM;
+		if (r < 0) {
+			agent_fail(err, r, 500, "InternalError", "cannot build the config drive of %s", id);
+			goto out;
+		}
+	}
+	r = agent_domain_define(conn, xml);
+	if (r < 0) {
+		agent_fail(err, r, 500, "InternalError", "libvirt refused the domain of %s", id);
+		goto out;
+	}
+	agent_fault_point(a, "create.after_define");
+	if (want_running) {
+		r = agent_domain_start(conn, dom);
+		if (r < 0)
+			agent_fail(err, r, 500, "InternalError", "libvirt could not start %s", id);
+	}
+out:
+	if (conn)
+		virConnectClose(conn);
+	json_object_put(disks);
+	return r;
+}
+
+int agent_instance_converge(struct agent *a, const char *id)
+{
+	struct agent_err err = { 0 };
+	struct json_object *doc = NULL;
+	int r;
+
+	agent_lock(a, id);
+	r = agent_store_get(a->store, "instance", id, &doc);
+	if (r == 0 && jbool(doc, "deleting")) {
+		json_object_put(doc);
+		agent_unlock(a, id);
+		return agent_instance_finish_delete(a, id);
+	}
+	if (r == 0) {
+		r = converge_locked(a, id, doc, &err);
+		if (r < 0 && r != -EAGAIN)
+			set_error(a, id, doc, err.message);
+		else if (r == 0 && jstr(doc, "error") && *jstr(doc, "error"))
+			set_error(a, id, doc, "");
+	}
+	agent_unlock(a, id);
+	json_object_put(doc);
+	return r;
+}
+
+/* ---- operations ---- */
+
+static struct json_object *describe_doc(struct agent *a, const char *id, struct json_object *doc)
+{
+	struct json_object *spec = jget(doc, "spec"), *out = json_object_new_object(), *disks = NULL, *list;
+	_cleanup_free_ char *dom = agent_instance_domain_name(id);
+	enum agent_domain_state st = AGENT_DOMAIN_MISSING;
+	bool want = streq(jstr(doc, "power"), "running");
+	virConnectPtr conn = agent_virt_conn(a->virt);
+	const char *status;
+
+	if (conn) {
+		agent_domain_get_state(conn, dom, &st, NULL);
+		virConnectClose(conn);
+	}
+	/* ECS's statuses from what is wanted and what is. */
+	if (st == AGENT_DOMAIN_RUNNING)
+		status = want ? "Running" : "Stopping";
+	else if (st == AGENT_DOMAIN_MISSING && want)
+		status = "Pending";
+	else
+		status = want ? "Starting" : "Stopped";
+	ecs_jb_str(out, "instance_id", id);
+	ecs_jb_str(out, "status", status);
+	ecs_jb_str(out, "power", jstr(doc, "power"));
+	ecs_jb_str(out, "domain_state", agent_domain_state_to_string(st));
+	ecs_jb_str(out, "domain_type", a->domain_type);
+	ecs_jb_str(out, "host_id", a->cfg.host_id);
+	ecs_jb_str(out, "error", jstr(doc, "error"));
+	ecs_jb_int(out, "created_at", jint(doc, "created_at", 0));
+	json_object_object_foreach(spec, k, v)
+	{
+		if (!streq(k, "password_hash") && !streq(k, "user_data") && !streq(k, "instance_id"))
+			json_object_object_add(out, k, json_object_get(v));
+	}
+	ecs_jb_bool(out, "has_password", jstr(spec, "password_hash") != NULL);
+	list = json_object_new_array();
+	if (agent_volume_of_instance(a, id, &disks) == 0) {
+		for (size_t i = 0; i < json_object_array_length(disks); i++)
+			json_object_array_add(list, json_object_get(json_object_array_get_idx(disks, i)));
+		json_object_put(disks);
+	}
+	json_object_object_add(out, "disks", list);
+	return out;
+}
+
+int agent_instance_describe(struct agent *a, const char *id, struct json_object **ret, struct agent_err *err)
+{
+	struct json_object *doc;
+	int r = load(a, id, &doc, err);
+
+	if (r < 0)
+		return r;
+	*ret = describe_doc(a, id, doc);
+	json_object_put(doc);
+	return 0;
+}
+
+int agent_instance_list(struct agent *a, struct json_object **ret)
+{
+	struct json_object *all = NULL, *out;
+	int r = agent_store_list(a->store, "instance", &all);
+
+	if (r < 0)
+		return r;
+	out = json_object_new_array();
+	json_object_object_foreach(all, id, doc)
+	{
+		if (!jbool(doc, "deleting"))
+			json_object_array_add(out, describe_doc(a, id, doc));
+	}
+	json_object_put(all);
+	*ret = out;
+	return 0;
+}
+
+/* Do two create bodies ask for the same instance? (idempotent create) */
+static bool same_spec(struct json_object *a, struct json_object *b)
+{
+	return json_object_equal(a, b);
+}
+
+int agent_instance_create(struct agent *a, struct json_object *spec, struct json_object **ret, struct agent_err *err)
+{
+	struct json_object *doc = NULL, *sys, *data, *disk;
+	const char *id;
+	size_t count = 0;
+	int r;
+
+	r = check_spec(spec, err);
+	if (r < 0)
+		return r;
+	id = jstr(spec, "instance_id");
+	agent_lock(a, id);
+	if (agent_store_get(a->store, "instance", id, &doc) == 0) {
+		/* Repeated create: the same spec is the same instance; another one is a conflict. */
+		if (jbool(doc, "deleting"))
+			r = agent_fail(err, -EBUSY, 409, "IncorrectInstanceStatus", "instance %s is being deleted", id);
+		else if (!same_spec(jget(doc, "spec"), spec))
+			r = agent_fail(err, -EEXIST, 409, "InstanceIdConflict",
+				       "instance %s exists with another specification", id);
+		else
+			r = 0;
+		goto out;
+	}
+	if (agent_store_count(a->store, "instance", &count) == 0 && count >= (size_t)a->cfg.max_instances) {
+		r = agent_fail(err, -ENOSPC, 403, "QuotaExceeded", "this host takes at most %d instances",
+			       a->cfg.max_instances);
+		goto out;
+	}
+	/* The disks must be new, or free (a data disk of a deleted instance must not be reused
+	 * by mistake). Checked before anything is written. */
+	pthread_mutex_lock(&a->docs_lock);
+	sys = jget(spec, "system_disk");
+	data = jget(spec, "data_disks");
+	for (size_t i = 0; i <= (data ? json_object_array_length(data) : 0); i++) {
+		struct json_object *d = i == 0 ? sys : json_object_array_get_idx(data, i - 1), *existing;
+
+		if (agent_store_get(a->store, "disk", jstr(d, "disk_id"), &existing) == 0) {
+			json_object_put(existing);
+			pthread_mutex_unlock(&a->docs_lock);
+			r = agent_fail(err, -EEXIST, 409, "InvalidDiskId.Conflict", "disk %s exists already",
+				       jstr(d, "disk_id"));
+			goto out;
+		}
+	}
+	/* Intent first: the documents, durably; then the host. */
+	disk = agent_volume_doc(jstr(sys, "disk_id"), "system", jint(sys, "size_gib", 1), id, "vda",
+				jstr(spec, "image_id"), NULL, true);
+	r = agent_store_put(a->store, "disk", jstr(sys, "disk_id"), disk);
+	json_object_put(disk);
+	for (size_t i = 0; r == 0 && data && i < json_object_array_length(data); i++) {
+		struct json_object *d = json_object_array_get_idx(data, i);
+		char dev[4] = { 'v', 'd', (char)('b' + i), '\0' };
+
+		disk = agent_volume_doc(jstr(d, "disk_id"), "data", jint(d, "size_gib", 1), id, dev, NULL,
+					jstr(d, "snapshot_id"), true);
+		r = agent_store_put(a->store, "disk", jstr(d, "disk_id"), disk);
+		json_object_put(disk);
+	}
+	pthread_mutex_unlock(&a->docs_lock);
+	if (r < 0) {
+		r = agent_fail(err, r, 500, "InternalError", "cannot record the disks of %s", id);
+		goto out;
+	}
+	doc = json_object_new_object();
+	json_object_object_add(doc, "spec", json_object_get(spec));
+	ecs_jb_str(doc, "power", jget(spec, "start") && !jbool(spec, "start") ? "stopped" : "running");
+	ecs_jb_bool(doc, "deleting", false);
+	ecs_jb_str(doc, "error", "");
+	ecs_jb_int(doc, "created_at", time(NULL));
+	r = save(a, id, doc, err);
+	if (r < 0)
+		goto out;
+	agent_fault_point(a, "create.after_store");
+	log_info("instance created", "instance=%s image=%s", id, jstr(spec, "image_id"));
+	r = converge_locked(a, id, doc, err);
+	if (r < 0)
+		set_error(a, id, doc, err->message);
+	else
+		agent_instance_refresh_guard(a);
+out:
+	agent_unlock(a, id);
+	if (r == 0 && ret) {
+		struct json_object *cur = NULL;
+
+		if (agent_store_get(a->store, "instance", id, &cur) == 0) {
+			*ret = describe_doc(a, id, cur);
+			json_object_put(cur);
+		}
+	}
+	json_object_put(doc);
+	return r;
+}
+
+static int set_power(struct agent *a, const char *id, const char *power, struct json_object **ret_doc,
+		     struct agent_err *err)
+{
+	struct json_object *doc;
+	int r = load(a, id, &doc, err);
+
+	if (r < 0)
+		return r;
+	if (!streq(jstr(doc, "power"), power)) {
+		ecs_jb_str(doc, "power", power);
+		r = save(a, id, doc, err);
+		if (r < 0) {
+			json_object_put(doc);
+			return r;
+		}
+	}
+	*ret_doc = doc;
+	return 0;
+}
+
+int agent_instance_start(struct agent *a, const char *id, struct agent_err *err)
+{
+	struct json_object *doc = NULL;
+	int r;
+
+	agent_lock(a, id);
+	r = set_power(a, id, "running", &doc, err);
+	if (r == 0)
+		r = converge_locked(a, id, doc, err);
+	agent_unlock(a, id);
+	json_object_put(doc);
+	return r;
+}
+
+int agent_instance_stop(struct agent *a, const char *id, bool force, int timeout_s, struct agent_err *err)
+{
+	_cleanup_free_ char *dom = agent_instance_domain_name(id);
+	struct json_object *doc = NULL;
+	virConnectPtr conn;
+	int r;
+
+	agent_lock(a, id);
+	r = set_power(a, id, "stopped", &doc, err);
+	if (r < 0)
+		goto out;
+	conn = agent_virt_conn(a->virt);
+	if (!conn) {
+		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+		goto out;
+	}
+	r = agent_domain_stop(conn, dom, force, (timeout_s > 0 ? timeout_s : a->cfg.stop_timeout_s) * 1000);
+	virConnectClose(conn);
+	if (r < 0)
+		agent_fail(err, r, 500, "InternalError", "libvirt could not stop %s", id);
+out:
+	agent_unlock(a, id);
+	json_object_put(doc);
+	return r;
+}
+
+int agent_instance_reboot(struct agent *a, const char *id, bool force, struct agent_err *err)
+{
+	_cleanup_free_ char *dom = agent_instance_domain_name(id);
+	struct json_object *doc = NULL;
+	virConnectPtr conn;
+	int r;
+
+	agent_lock(a, id);
+	r = load(a, id, &doc, err);
+	if (r < 0)
+		goto out;
+	if (!streq(jstr(doc, "power"), "running")) {
+		r = agent_fail(err, -ESRCH, 409, "IncorrectInstanceStatus", "instance %s is not running", id);
+		goto out;
+	}
+	conn = agent_virt_conn(a->virt);
+	if (!conn) {
+		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+		goto out;
+	}
+	r = agent_domain_reboot(conn, dom, force);
+	virConnectClose(conn);
+	if (r == -ESRCH)
+		agent_fail(err, r, 409, "IncorrectInstanceStatus", "instance %s is not running", id);
+	else if (r < 0)
+		agent_fail(err, r, 500, "InternalError", "libvirt could not reboot %s", id);
+out:
+	agent_unlock(a, id);
+	json_object_put(doc);
+	return r;
+}
+
+static int remove_tree_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+
+		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+			continue;
+		p = ecs_strdup_printf("%s/%s", dir, e->d_name);
+		if (p)
+			unlink(p);
+	}
+	closedir(d);
+	return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+/* Delete what the document marked for deletion. Called with the lock held. */
+static int finish_delete_locked(struct agent *a, const char *id, struct json_object *doc)
+{
+	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
+	struct json_object *disks = NULL, *spec = jget(doc, "spec");
+	virConnectPtr conn = agent_virt_conn(a->virt);
+	int r;
+
+	if (!conn)
+		return -EAGAIN;
+	r = agent_domain_remove(conn, dom);
+	virConnectClose(conn);
+	if (r < 0)
+		return r;
+	agent_fault_point(a, "delete.after_domain");
+	remove_taps(a, id, json_object_array_length(jget(spec, "nics")));
+	r = agent_volume_of_instance(a, id, &disks);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < json_object_array_length(disks); i++) {
+		struct json_object *d = json_object_array_get_idx(disks, i);
+		const char *did = jstr(d, "disk_id");
+
+		if (jbool(d, "delete_with_instance") || streq(jstr(d, "kind"), "system")) {
+			r = agent_volume_destroy(a, did);
+		} else {
+			/* Kept: detached, as ECS does for a disk not deleted with its instance. */
+			pthread_mutex_lock(&a->docs_lock);
+			ecs_jb_str(d, "instance_id", "");
+			ecs_jb_str(d, "device", "");
+			r = agent_store_put(a->store, "disk", did, d);
+			pthread_mutex_unlock(&a->docs_lock);
+		}
+		if (r < 0)
+			break;
+	}
+	json_object_put(disks);
+	if (r < 0)
+		return r;
+	remove_tree_files(dir);
+	if (a->metrics)
+		agent_metrics_forget(a->metrics, id);
+	r = agent_store_delete(a->store, "instance", id);
+	if (r == 0)
+		log_info("instance deleted", "instance=%s", id);
+	return r;
+}
+
+int agent_instance_finish_delete(struct agent *a, const char *id)
+{
+	struct json_object *doc = NULL;
+	int r;
+
+	agent_lock(a, id);
+	r = agent_store_get(a->store, "instance", id, &doc);
+	if (r == 0)
+		r = finish_delete_locked(a, id, doc);
+	else if (r == -ENOENT)
+		r = 0;
+	agent_unlock(a, id);
+	json_object_put(doc);
+	if (r == 0)
+		agent_instance_refresh_guard(a);
+	return r;
+}
+
+int agent_instance_delete(struct agent *a, const char *id, struct agent_err *err)
+{
+	struct json_object *doc = NULL;
+	int r;
+
+	if (!ecs_id_valid(ECS_ID_INSTANCE, id))
+		return agent_fail(err, -EINVAL, 400, "InvalidInstanceId.Malformed", "%s is not an instance id", id);
+	agent_lock(a, id);
+	r = agent_store_get(a->store, "instance", id, &doc);
+	if (r == -ENOENT) {
+		r = 0; /* deleting what is gone succeeds */
+		goto out;
+	}
+	if (r < 0) {
+		agent_fail(err, r, 500, "InternalError", "cannot read the state of %s", id);
+		goto out;
+	}
+	ecs_jb_bool(doc, "deleting", true);
+	r = save(a, id, doc, err);
+	if (r < 0)
+		goto out;
+	agent_fault_point(a, "delete.after_mark");
+	r = finish_delete_locked(a, id, doc);
+	if (r < 0)
+		agent_fail(err, r, r == -EAGAIN ? 503 : 500, "InternalError",
+			   "instance %s is marked for deletion; the rest will be retried", id);
+out:
+	agent_unlock(a, id);
+	json_object_put(doc);
+	if (r == 0)
+		agent_instance_refresh_guard(a);
+	return r;
+}
+
+static bool domain_stopped(struct agent *a, const char *id)
+{
+	_cleanup_free_ char *dom = agent_instance_domain_name(id);
+	enum agent_domain_state st = AGENT_DOMAIN_OTHER;
+	virConnectPtr conn = agent_virt_conn(a->virt);
+
+	if (!conn)
+		return false;
+	agent_domain_get_state(conn, dom, &st, NULL);
+	virConnectClose(conn);
+	return st == AGENT_DOMAIN_SHUTOFF || st == AGENT_DOMAIN_MISSING || st == AGENT_DOMAIN_CRASHED;
+}
+
+int agent_instance_reinit(struct agent *a, const char *id, const char *image_id, struct agent_err *err)
+{
+	struct json_object *doc = NULL, *disks = NULL, *sys = NULL;
+	int r;
+
+	if (image_id && !agent_image_id_valid(image_id))
+		return agent_fail(err, -EINVAL, 400, "InvalidImageId.Malformed", "%s is not an image id", image_id);
+	agent_lock(a, id);
+	r = load(a, id, &doc, err);
+	if (r < 0)
+		goto out;
+	if (!streq(jstr(doc, "power"), "stopped") || !domain_stopped(a, id)) {
+		r = agent_fail(err, -EBUSY, 409, "IncorrectInstanceStatus", "instance %s must be stopped", id);
+		goto out;
+	}
+	if (image_id && agent_image_ensure(a, image_id, NULL) < 0) {
+		r = agent_fail(err, -ENOENT, 404, "InvalidImageId.NotFound", "image %s is not available", image_id);
+		goto out;
+	}
+	r = agent_volume_of_instance(a, id, &disks);
+	for (size_t i = 0; r == 0 && i < json_object_array_length(disks); i++)
+		if (streq(jstr(json_object_array_get_idx(disks, i), "kind"), "system"))
+			sys = json_object_array_get_idx(disks, i);
+	if (!sys) {
+		r = agent_fail(err, -ENOENT, 500, "InternalError", "instance %s has no system disk", id);
+		goto out;
+	}
+	if (image_id) {
+		ecs_jb_str(jget(doc, "spec"), "image_id", image_id);
+		ecs_jb_str(sys, "image_id", image_id);
+	}
+	/* A fresh overlay on the image: "remake" makes the volume code replace the file. */
+	ecs_jb_bool(sys, "ready", false);
+	ecs_jb_bool(sys, "remake", true);
+	ecs_jb_str(sys, "snapshot_id", "");
+	r = agent_store_put(a->store, "disk", jstr(sys, "disk_id"), sys);
+	if (r == 0)
+		r = save(a, id, doc, err);
+	if (r == 0)
+		r = converge_locked(a, id, doc, err);
+out:
+	agent_unlock(a, id);
+	json_object_put(disks);
+	json_object_put(doc);
+	return r;
+}
+
+int agent_instance_modify(struct agent *a, const char *id, struct json_object *changes, struct agent_err *err)
+{
+	struct json_object *doc = NULL, *spec, *test;
+	struct ecs_jreader jr;
+	int r;
+
+	ecs_jr_init(&jr, changes);
+	ecs_jr_str(&jr, "hostname", 0, 64, NULL);
+	ecs_jr_str(&jr, "password_hash", 0, 256, NULL);
+	ecs_jr_array(&jr, "public_keys", 0, 16);
+	ecs_jr_str(&jr, "user_data", 0, AGENT_MAX_USER_DATA * 4 / 3 + 4, NULL);
+	ecs_jr_str(&jr, "key_pair_name", 0, 128, NULL);
+	if (ecs_jr_finish(&jr, true) < 0)
+		return agent_fail(err, jr.rc, 400, "InvalidParameter", "%s", jr.message);
+	agent_lock(a, id);
+	r = load(a, id, &doc, err);
+	if (r < 0)
+		goto out;
+	spec = jget(doc, "spec");
+	/* Validate the spec as it would become, with the same rules as create. */
+	test = NULL;
+	json_object_deep_copy(spec, &test, NULL);
+	json_object_object_foreach(changes, k, v)
+	{
+		json_object_object_add(test, k, json_object_get(v));
+	}
+	r = check_spec(test, err);
+	if (r == 0) {
+		json_object_object_add(doc, "spec", test);
+		r = save(a, id, doc, err);
+	} else {
+		json_object_put(test);
+	}
+out:
+	agent_unlock(a, id);
+	json_object_put(doc);
+	return r;
+}
+
+int agent_instance_console(struct agent *a, const char *id, size_t max, char **ret, size_t *ret_len,
+			   struct agent_err *err)
+{
+	_cleanup_free_ char *dir = agent_instance_dir(a, id), *path = NULL;
+	_cleanup_close_ int fd = -1;
+	struct json_object *doc;
+	char *buf;
+	off_t size, start;
+	ssize_t n;
+	int r = load(a, id, &doc, err);
+
+	if (r < 0)
+		return r;
+	json_object_put(doc);
+	path = ecs_strdup_printf("%s/console.log", dir);
+	if (!path)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*ret = strdup("");
+		*ret_len = 0;
+		return *ret ? 0 : -ENOMEM;
+	}
+	size = lseek(fd, 0, SEEK_END);
+	start = size > (off_t)max ? size - (off_t)max : 0;
+	buf = malloc((size_t)(size - start) + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = pread(fd, buf, (size_t)(size - start), start);
+	if (n < 0) {
+		free(buf);
+		return agent_fail(err, -errno, 500, "InternalError", "cannot read the console of %s", id);
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+int agent_instance_refresh_guard(struct agent *a)
+{
+	struct json_object *all = NULL;
+	struct agent_metadata_nic nics[512];
+	char *taps[512];
+	size_t n = 0;
+	int r;
+
+	r = agent_store_list(a->store, "instance", &all);
+	if (r < 0)
+		return r;
+	json_object_object_foreach(all, id, doc)
+	{
+		struct json_object *spec = jget(doc, "spec");
+		size_t k = json_object_array_length(jget(spec, "nics"));
+
+		if (jbool(doc, "deleting"))
+			continue;
+		for (size_t i = 0; i < k && n < ARRAY_SIZE(nics); i++) {
+			taps[n] = agent_instance_tap_name(a, id, (unsigned)i);
+			nics[n] = (struct agent_metadata_nic){ taps[n], nic_str(spec, (unsigned)i, "ip"),
+							       nic_str(spec, (unsigned)i, "mac") };
+			n++;
+		}
+	}
+	r = agent_metadata_guard_apply(a->cfg.chain_prefix, a->cfg.metadata_ip, nics, n);
+	for (size_t i = 0; i < n; i++)
+		free(taps[i]);
+	json_object_put(all);
+	return r;
+}
+
+void agent_instance_on_event(struct agent *a, const char *domain, int event, int detail)
+{
+	const char *id;
+	struct json_object *doc = NULL;
+
+	if (!str_has_prefix(domain, AGENT_DOMAIN_PREFIX))
+		return;
+	id = domain + strlen(AGENT_DOMAIN_PREFIX);
+	log_info("domain event", "instance=%s event=%d detail=%d", id, event, detail);
+	/* The guest powered itself off: the instance is Stopped, as in ECS; it is not the
+	 * agent's place to start it again. (A crash or a kill is restarted.) */
+	if (event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN &&
+	    agent_store_get(a->store, "instance", id, &doc) == 0) {
+		if (streq(jstr(doc, "power"), "running") && !jbool(doc, "deleting")) {
+			ecs_jb_str(doc, "power", "stopped");
+			agent_store_put(a->store, "instance", id, doc);
+			log_info("guest shut itself down; instance is stopped", "instance=%s", id);
+		}
+		json_object_put(doc);
+	}
+	agent_controller_notify(a);
+	agent_kick(a);
+}

@@ -1,0 +1,58 @@
+/* instance.h: instances on this host. Each operation records the desired state in the
+ * store first (durably), then converges the host to it step by step; every step is
+ * idempotent, so the reconciler can finish whatever a crash interrupted.
+ *
+ * The instance document (kind "instance"):
+ *   {"spec": {...as created...}, "power": "running"|"stopped", "deleting": bool,
+ *    "error": "last failure", "created_at": unix}
+ * The spec (the agent API's create body, checked field by field, unknown fields refused):
+ *   instance_id, hostname, vcpus, memory_mib, image_id,
+ *   system_disk {disk_id, size_gib}, data_disks [{disk_id, size_gib, snapshot_id?}],
+ *   nics [{mac, ip, prefix_len, gateway?, dns?}], key_pair_name?, public_keys?,
+ *   password_hash?, user_data? (base64), start? (default true) */
+#ifndef AGENT_INSTANCE_H
+#define AGENT_INSTANCE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "errors.h"
+
+struct agent;
+
+#define AGENT_MAX_DATA_DISKS 16
+#define AGENT_MAX_NICS 8
+#define AGENT_MAX_USER_DATA 32768
+
+int agent_instance_create(struct agent *a, struct json_object *spec, struct json_object **ret, struct agent_err *err);
+int agent_instance_start(struct agent *a, const char *id, struct agent_err *err);
+int agent_instance_stop(struct agent *a, const char *id, bool force, int timeout_s, struct agent_err *err);
+int agent_instance_reboot(struct agent *a, const char *id, bool force, struct agent_err *err);
+int agent_instance_delete(struct agent *a, const char *id, struct agent_err *err);
+/* Recreate the system disk from its image (instance stopped). */
+int agent_instance_reinit(struct agent *a, const char *id, const char *image_id, struct agent_err *err);
+/* Change hostname, password_hash, public_keys, user_data: effective at the next start. */
+int agent_instance_modify(struct agent *a, const char *id, struct json_object *changes, struct agent_err *err);
+int agent_instance_describe(struct agent *a, const char *id, struct json_object **ret, struct agent_err *err);
+int agent_instance_list(struct agent *a, struct json_object **ret);
+/* The last max bytes of the serial console. */
+int agent_instance_console(struct agent *a, const char *id, size_t max, char **ret, size_t *ret_len,
+			   struct agent_err *err);
+
+/* Converge one instance to its document (takes the instance's lock). */
+int agent_instance_converge(struct agent *a, const char *id);
+/* Finish a delete the document says is under way (takes the lock). */
+int agent_instance_finish_delete(struct agent *a, const char *id);
+/* A libvirt lifecycle event for domain name. */
+void agent_instance_on_event(struct agent *a, const char *domain, int event, int detail);
+
+/* Names the agent derives from an instance id. Caller frees. */
+char *agent_instance_domain_name(const char *id);
+char *agent_instance_tap_name(struct agent *a, const char *id, unsigned nic);
+char *agent_instance_dir(struct agent *a, const char *id);
+
+/* Re-apply the metadata guard rules for every NIC of every instance. */
+int agent_instance_refresh_guard(struct agent *a);
+
+#endif

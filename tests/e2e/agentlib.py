@@ -1,0 +1,203 @@
+"""Talk to ecs-agent as the controller does: JSON over HTTP, signed with the host key
+(lib/hostauth.h: ECS1-HMAC-SHA256 over method, path, canonical query, date, nonce and the
+body's SHA-256). Also runs an agent for a test: config, host key, start, wait, stop."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+AGENT_BIN = REPO / "build/bin/ecs-agent"
+
+
+def rfc3986(s: str) -> str:
+    return urllib.parse.quote(s, safe="-_.~")
+
+
+def sign(key: str, method: str, path: str, query: dict | None, date: int, nonce: str, body: bytes) -> str:
+    canon = "&".join(f"{rfc3986(k)}={rfc3986(str(v))}" for k, v in sorted((query or {}).items()))
+    sts = "\n".join(
+        ["ECS1-HMAC-SHA256", method, path, canon, str(date), nonce, hashlib.sha256(body).hexdigest()]
+    )
+    return hmac.new(key.encode(), sts.encode(), hashlib.sha256).hexdigest()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: dict):
+        super().__init__(f"{status} {body.get('code')}: {body.get('message')}")
+        self.status = status
+        self.code = body.get("code")
+        self.body = body
+
+
+@dataclass
+class AgentClient:
+    base: str  # http://127.0.0.1:PORT
+    key: str
+    timeout: float = 180
+
+    def raw(self, method: str, path: str, body=None, query: dict | None = None, *, headers: dict | None = None,
+            signed: bool = True, date: int | None = None, nonce: str | None = None):
+        """Send a request; returns (status, parsed body or text, headers)."""
+        data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        qs = ("?" + urllib.parse.urlencode(query)) if query else ""
+        h = {"Content-Type": "application/json"} if data else {}
+        if signed:
+            date = int(time.time()) if date is None else date
+            nonce = nonce or secrets.token_hex(16)
+            h.update({"X-Ecs-Date": str(date), "X-Ecs-Nonce": nonce,
+                      "Authorization": "ECS1-HMAC-SHA256 " + sign(self.key, method, path, query, date, nonce, data)})
+        h.update(headers or {})
+        req = urllib.request.Request(self.base + path + qs, data=data if method not in ("GET", "DELETE") or data else None,
+                                     method=method, headers=h)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(req, timeout=self.timeout) as r:
+                text = r.read()
+                status, hdrs = r.status, dict(r.headers)
+        except urllib.error.HTTPError as e:
+            text, status, hdrs = e.read(), e.code, dict(e.headers)
+        try:
+            parsed = json.loads(text) if text else {}
+        except ValueError:
+            parsed = text.decode(errors="replace")
+        return status, parsed, hdrs
+
+    def call(self, method: str, path: str, body=None, query: dict | None = None):
+        status, parsed, _ = self.raw(method, path, body, query)
+        if status != 200:
+            raise ApiError(status, parsed if isinstance(parsed, dict) else {"message": parsed})
+        return parsed
+
+    # Convenience.
+    def get(self, path, **q):
+        return self.call("GET", path, query=q or None)
+
+    def put(self, path, body):
+        return self.call("PUT", path, body)
+
+    def post(self, path, body=None):
+        return self.call("POST", path, body or {})
+
+    def delete(self, path):
+        return self.call("DELETE", path)
+
+
+def random_id(prefix: str) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    return prefix + "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+@dataclass
+class AgentProcess:
+    """One ecs-agent with its own data dir, bridge, ports and chain prefix."""
+
+    workdir: Path
+    bridge: str
+    gateway: str  # e.g. 10.91.3.1/24
+    metadata_ip: str
+    metadata_port: int
+    chain_prefix: str
+    tap_prefix: str
+    controller_url: str = ""
+    extra: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    proc: subprocess.Popen | None = None
+    port: int = 0
+    key: str = field(default_factory=lambda: secrets.token_hex(24))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "agent"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "agent.log"
+
+    def write_config(self):
+        (self.workdir / "host.key").write_text(self.key + "\n")
+        (self.workdir / "host.key").chmod(0o600)
+        agent = {
+            "data_dir": self.data_dir, "port": 0, "listen_address": "127.0.0.1",
+            "host_key_file": self.workdir / "host.key", "controller_url": self.controller_url,
+            "reconcile_interval_s": 5, "orphan_grace_s": 5, "stop_timeout_s": 30, "log_level": "debug",
+            "blob_dir": self.workdir / "blobs",
+        }
+        network = {
+            "bridge": self.bridge, "gateway_cidrs": self.gateway, "tap_prefix": self.tap_prefix,
+            "metadata_ip": self.metadata_ip, "metadata_port": self.metadata_port,
+            "chain_prefix": self.chain_prefix,
+        }
+        test = {"fault_points": "true"}
+        for k, v in self.extra.items():
+            sec, key = k.split(".", 1)
+            {"agent": agent, "network": network, "test": test}[sec][key] = v
+        lines = []
+        for name, sec in (("agent", agent), ("network", network), ("test", test)):
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {v}" for k, v in sec.items()]
+        (self.workdir / "agent.ini").write_text("\n".join(lines) + "\n")
+
+    def start(self, timeout: float = 30, env: dict | None = None) -> "AgentProcess":
+        self.write_config()
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        e = dict(os.environ, **self.env, **(env or {}))
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(AGENT_BIN), "-c", str(self.workdir / "agent.ini")], stdout=log,
+                                     stderr=subprocess.STDOUT, env=e, stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")[offset:]
+            for line in text.splitlines():
+                if 'msg="agent ready"' in line:
+                    self.port = int(line.split(" api=")[1].split()[0].rsplit(":", 1)[1])
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ecs-agent exited {self.proc.returncode}:\n{self.log_tail()}")
+            time.sleep(0.1)
+        raise RuntimeError(f"ecs-agent not ready in {timeout}s:\n{self.log_tail()}")
+
+    def client(self) -> AgentClient:
+        return AgentClient(f"http://127.0.0.1:{self.port}", self.key)
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def wait_exit(self, timeout: float = 60) -> int:
+        """Wait for the agent to exit by itself (a fault point); return its status."""
+        assert self.proc
+        rc = self.proc.wait(timeout)
+        self.proc = None
+        return rc
