@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <libvirt/virterror.h>
 #include <libxml/tree.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "log.h"
 #include "util.h"
 
@@ -40,6 +42,17 @@ static const char *const state_names[_AGENT_DOMAIN_STATE_MAX] = {
 const char *agent_domain_state_to_string(enum agent_domain_state s)
 {
 	return s < _AGENT_DOMAIN_STATE_MAX ? state_names[s] : "?";
+}
+
+void agent_domain_uuid(const char *instance_id, char buf[37])
+{
+	uint8_t h[ECS_SHA256_LEN];
+
+	ecs_sha256(instance_id, strlen(instance_id), h);
+	h[6] = (uint8_t)((h[6] & 0x0f) | 0x80); /* version 8: custom */
+	h[8] = (uint8_t)((h[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2],
+		 h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]);
 }
 
 /* ---- XML ---- */
@@ -127,6 +140,12 @@ char *agent_domain_xml(const struct agent_domain_spec *s)
 	xmlDocSetRootElement(doc, dom);
 	attr(dom, "type", s->type);
 	child(dom, "name", s->name);
+	if (s->instance_id) {
+		char uuid[37];
+
+		agent_domain_uuid(s->instance_id, uuid);
+		child(dom, "uuid", uuid);
+	}
 	if (s->instance_id) {
 		xmlNodePtr md = child(dom, "metadata", NULL);
 		xmlNsPtr ns = xmlNewNs(NULL, BAD_CAST "https://ecs.local/xmlns/instance/1", BAD_CAST "ecs");

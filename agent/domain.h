@@ -28,7 +28,7 @@ struct agent_domain_nic {
 
 struct agent_domain_spec {
 	const char *name;
-	const char *instance_id;
+	const char *instance_id; /* also gives the domain a stable UUID, so a redefine updates it */
 	const char *type; /* "kvm" or "qemu" */
 	int vcpus;
 	int memory_mib;
@@ -44,6 +44,10 @@ struct agent_domain_spec {
 /* "kvm" when the CPU has vmx or svm and /dev/kvm exists, else "qemu" (TCG). A /dev/kvm
  * without them (PVM here) cannot boot a stock kernel, whatever libvirt advertises. */
 const char *agent_domain_detect_type(void);
+
+/* A UUID derived from the instance id (SHA-256, RFC 4122 variant, version 8): the same
+ * id always gives the same domain UUID. buf holds 37 bytes. */
+void agent_domain_uuid(const char *instance_id, char buf[37]);
 
 /* The domain XML (caller frees), or NULL on bad spec / no memory. */
 char *agent_domain_xml(const struct agent_domain_spec *spec);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <libvirt/virterror.h>
 
 #include "agent.h"
 #include "configdrive.h"
@@ -428,8 +429,21 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 		goto out;
 	}
 	if (st == AGENT_DOMAIN_RUNNING || st == AGENT_DOMAIN_PAUSED || st == AGENT_DOMAIN_SHUTDOWN) {
-		if (!want_running)
+		if (!want_running) {
 			r = agent_domain_stop(conn, dom, false, a->cfg.stop_timeout_s * 1000);
+			goto out;
+		}
+		/* Running: every disk the documents attach must be attached (an attach
+		 * interrupted by a crash is completed here). Idempotent per disk. */
+		for (size_t i = 1; i < json_object_array_length(disks); i++) {
+			struct json_object *d = json_object_array_get_idx(disks, i);
+			_cleanup_free_ char *path = agent_volume_path(a, jstr(d, "disk_id"));
+			struct agent_domain_disk dd = { path, jstr(d, "device"), jstr(d, "disk_id") + 2 };
+
+			if (path && agent_domain_attach_disk(conn, dom, &dd) < 0)
+				r = agent_fail(err, -EIO, 500, "InternalError", "cannot attach %s to %s", jstr(d, "disk_id"),
+					       id);
+		}
 		goto out;
 	}
 	/* Not running: (re)define from the documents, so the definition is always current. */
@@ -449,14 +463,16 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	}
 	r = agent_domain_define(conn, xml);
 	if (r < 0) {
-		agent_fail(err, r, 500, "InternalError", "libvirt refused the domain of %s", id);
+		agent_fail(err, r, 500, "InternalError", "libvirt refused the domain of %s: %s", id,
+			   virGetLastErrorMessage());
 		goto out;
 	}
 	agent_fault_point(a, "create.after_define");
 	if (want_running) {
 		r = agent_domain_start(conn, dom);
 		if (r < 0)
-			agent_fail(err, r, 500, "InternalError", "libvirt could not start %s", id);
+			agent_fail(err, r, 500, "InternalError", "libvirt could not start %s: %s", id,
+				   virGetLastErrorMessage());
 	}
 out:
 	if (conn)

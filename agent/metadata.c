@@ -543,7 +543,7 @@ int agent_metadata_guard_apply(const char *prefix, const char *metadata_ip, cons
 	r = guard_restore(rules);
 	if (r < 0)
 		goto out_unlock;
-	log_info("metadata guard applied", "chain=%s-META metadata_ip=%s nics=%zu", prefix, metadata_ip, n_nics);
+	log_debug("metadata guard applied", "chain=%s-META metadata_ip=%s nics=%zu", prefix, metadata_ip, n_nics);
 out_unlock:
 	pthread_mutex_unlock(&guard_lock);
 	return r;

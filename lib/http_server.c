@@ -390,16 +390,27 @@ int ecs_http_server_start(const struct ecs_http_server_config *cfg, const struct
 		return -EINVAL;
 	}
 
-	if (cfg->thread_per_connection)
-		flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_THREAD_PER_CONNECTION;
-	/* The logger goes first so that MHD reports errors in the other options through it. */
-	srv->mhd = MHD_start_daemon(
-		flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, cfg->thread_per_connection ? 0 : srv->cfg.threads,
-		MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s,
-		MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
+	{
+		/* The logger goes first so that MHD reports errors in the other options through it. */
+		struct MHD_OptionItem opts[] = {
+			{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, srv },
+			{ MHD_OPTION_SOCK_ADDR, 0, &ss },
+			{ MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.timeout_s, NULL },
+			{ MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, NULL },
+			{ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL },
+			{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv },
+			{ MHD_OPTION_THREAD_POOL_SIZE, srv->cfg.threads, NULL },
+			{ MHD_OPTION_END, 0, NULL },
+		};
+
+		if (cfg->thread_per_connection) {
+			/* One thread a connection: no pool (MHD warns about a pool of 0). */
+			flags = (flags & ~(unsigned)MHD_USE_EPOLL) | MHD_USE_THREAD_PER_CONNECTION;
+			opts[ARRAY_SIZE(opts) - 2] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+		}
+		srv->mhd = MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, opts,
+					    MHD_OPTION_END);
+	}
 	if (!srv->mhd) {
 		int r = errno ? -errno : -EADDRINUSE;
 

@@ -596,3 +596,32 @@ def pytest_runtest_makereport(item, call):
             with contextlib.suppress(OSError):
                 qemu = g.qemu_log.read_text(errors="replace").splitlines()[-15:]
                 rep.sections.append((f"qemu log {g.name} (tail)", "\n".join(qemu)))
+
+
+# ---------------------------------------------------------------- agents
+
+
+@pytest.fixture(scope="module")
+def agent_env(tiny_image):
+    """One simulated host with an ecs-agent (tests/e2e/agentenv.py), shared by a module."""
+    from agentenv import AgentEnv
+
+    env = AgentEnv(tiny_image.dir)
+    try:
+        env.start()
+        yield env
+    finally:
+        env.close()
+
+
+@pytest.fixture
+def fresh_agent_env(tiny_image):
+    """A simulated host for one test (for tests that crash or restart things)."""
+    from agentenv import AgentEnv
+
+    env = AgentEnv(tiny_image.dir)
+    try:
+        env.start()
+        yield env
+    finally:
+        env.close()

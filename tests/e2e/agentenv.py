@@ -1,0 +1,226 @@
+"""One simulated host for agent tests: a private libvirtd (hostsim), its own bridge on a
+free 10.x.y.0/24, its own tap, chain and metadata settings, an ecs-agent, and helpers to
+make instance specs and reach guests. close() removes everything it made: domains, taps,
+the bridge, iptables chains, files."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from agentlib import AgentClient, AgentProcess, ApiError, random_id
+from conftest import REPO, _used_networks, run, wait_until
+from hostsim import PrivateLibvirt
+
+SSH_OPTS = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=4"]
+
+
+def free_subnet() -> ipaddress.IPv4Network:
+    used = _used_networks()
+    for _ in range(200):
+        net = ipaddress.ip_network(f"10.{secrets.randbelow(190) + 64}.{secrets.randbelow(256)}.0/24")
+        if not any(net.overlaps(u) for u in used if u.prefixlen > 0):
+            return net
+    raise RuntimeError("no free 10.x.y.0/24")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AgentEnv:
+    def __init__(self, image_dir: Path, controller_url: str = "", extra: dict | None = None):
+        tag = secrets.token_hex(2)
+        self.tag = tag
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"ecs-agent-{tag}-"))
+        self.workdir.chmod(0o755)
+        self.net = free_subnet()
+        self.gw = str(self.net.network_address + 1)
+        self._next_ip = 10
+        self.bridge = f"ecsbr{tag}"
+        self.tap_prefix = f"et{tag}"
+        self.chain_prefix = f"ECSE{tag.upper()}"
+        self.libvirt = PrivateLibvirt(self.workdir / "libvirt")
+        # The agent finds images in <data_dir>/../images, as under `make up`.
+        (self.workdir / "images").mkdir()
+        os.symlink(image_dir, self.workdir / "images" / "tiny")
+        self.agent = AgentProcess(
+            self.workdir, bridge=self.bridge, gateway=f"{self.gw}/{self.net.prefixlen}",
+            metadata_ip=self.gw, metadata_port=free_port(), chain_prefix=self.chain_prefix,
+            tap_prefix=self.tap_prefix, controller_url=controller_url,
+            extra={"agent.libvirt_uri": "", **(extra or {})})
+        self.key_path = self.workdir / "id_ed25519"
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ecs-e2e", "-f", self.key_path])
+        self.pubkey = (self.workdir / "id_ed25519.pub").read_text().strip()
+
+    # ---- lifecycle ----
+
+    def start(self) -> "AgentEnv":
+        self.libvirt.start()
+        self.agent.extra["agent.libvirt_uri"] = self.libvirt.uri
+        self.agent.start()
+        return self
+
+    @property
+    def client(self) -> AgentClient:
+        return self.agent.client()
+
+    def restart_agent(self, env: dict | None = None):
+        self.agent.stop()
+        self.agent.start(env=env)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.agent.stop()
+        with contextlib.suppress(Exception):
+            self.libvirt.close()
+        for link in run(["ip", "-o", "link", "show"], check=False).stdout.splitlines():
+            name = link.split(":")[1].strip().split("@")[0]
+            if name.startswith(self.tap_prefix) or name == self.bridge:
+                run(["ip", "link", "del", name], check=False)
+        self.remove_chains()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def remove_chains(self):
+        chain = f"{self.chain_prefix}-META"
+        rules = run(["iptables", "-w", "-S", "INPUT"], check=False).stdout.splitlines()
+        for r in rules:
+            if f"-j {chain}" in r:
+                run(["iptables", "-w", *r.replace("-A INPUT", "-D INPUT", 1).split()], check=False)
+        run(["iptables", "-w", "-F", chain], check=False)
+        run(["iptables", "-w", "-X", chain], check=False)
+
+    # ---- specs ----
+
+    def allocate_ip(self) -> str:
+        ip = str(self.net.network_address + self._next_ip)
+        self._next_ip += 1
+        return ip
+
+    def spec(self, *, hostname: str | None = None, user_data: str | None = None, data_disks=(), image="tiny",
+             start=True, memory_mib=256, password_hash: str | None = None) -> dict:
+        iid = random_id("i-")
+        ip = self.allocate_ip()
+        s = {
+            "instance_id": iid,
+            "hostname": hostname or f"vm-{iid[2:8]}",
+            "vcpus": 1, "memory_mib": memory_mib, "image_id": image,
+            "system_disk": {"disk_id": random_id("d-"), "size_gib": 1},
+            "nics": [{"mac": "52:54:00:%02x:%02x:%02x" % tuple(secrets.token_bytes(3)), "ip": ip,
+                      "prefix_len": self.net.prefixlen, "gateway": self.gw, "dns": [self.gw]}],
+            "public_keys": [self.pubkey],
+            "start": start,
+        }
+        if data_disks:
+            s["data_disks"] = list(data_disks)
+        if user_data is not None:
+            s["user_data"] = base64.b64encode(user_data.encode()).decode()
+        if password_hash:
+            s["password_hash"] = password_hash
+        return s
+
+    def create(self, spec: dict) -> dict:
+        return self.client.put(f"/v1/instances/{spec['instance_id']}", spec)
+
+    # ---- guests ----
+
+    @staticmethod
+    def ip_of(spec: dict) -> str:
+        return spec["nics"][0]["ip"]
+
+    def ssh(self, spec: dict, command: str, *, check=True, timeout=30) -> subprocess.CompletedProcess:
+        p = subprocess.run(["ssh", *SSH_OPTS, "-i", str(self.key_path), f"root@{self.ip_of(spec)}", command],
+                           capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(self.explain(spec, f"ssh {command!r} exited {p.returncode}: {p.stderr.strip()}"))
+        return p
+
+    def wait_ssh(self, spec: dict, timeout: float = 150) -> float:
+        t0 = time.monotonic()
+        deadline = t0 + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.ip_of(spec), 22), timeout=2):
+                    pass
+                p = self.ssh(spec, "true", check=False, timeout=15)
+                if p.returncode == 0:
+                    return time.monotonic() - t0
+                last = p.stderr.strip()
+            except (OSError, subprocess.TimeoutExpired) as e:
+                last = str(e)
+            time.sleep(0.5)
+        raise AssertionError(self.explain(spec, f"no SSH to {self.ip_of(spec)} in {timeout:.0f}s: {last}"))
+
+    def console(self, spec: dict) -> str:
+        try:
+            out = self.client.get(f"/v1/instances/{spec['instance_id']}/console")
+            return base64.b64decode(out["console_output"]).decode(errors="replace")
+        except Exception as e:  # noqa: BLE001 - only for diagnostics
+            return f"(no console: {e})"
+
+    def wait_console(self, spec: dict, text: str, timeout: float = 60, after: int = 0) -> bool:
+        return bool(wait_until(lambda: text in self.console(spec)[after:], timeout, 0.5))
+
+    def explain(self, spec: dict, msg: str) -> str:
+        tail = "\n".join(self.console(spec).splitlines()[-30:])
+        return f"{msg}\n--- console tail ---\n{tail}\n--- agent log tail ---\n{self.agent.log_tail(30)}"
+
+    def describe(self, spec_or_id) -> dict:
+        iid = spec_or_id if isinstance(spec_or_id, str) else spec_or_id["instance_id"]
+        return self.client.get(f"/v1/instances/{iid}")
+
+    def wait_status(self, spec, status: str, timeout: float = 60) -> dict:
+        last = {}
+
+        def ok():
+            nonlocal last
+            last = self.describe(spec)
+            return last["status"] == status
+
+        if not wait_until(ok, timeout, 0.3):
+            raise AssertionError(f"status {last.get('status')!r} (domain {last.get('domain_state')!r}, "
+                                 f"error {last.get('error')!r}), wanted {status!r}")
+        return last
+
+    # ---- what is on the host ----
+
+    def taps(self) -> list[str]:
+        out = run(["ip", "-o", "link", "show"]).stdout
+        return sorted(l.split(":")[1].strip().split("@")[0] for l in out.splitlines()
+                      if l.split(":")[1].strip().startswith(self.tap_prefix))
+
+    def files(self, sub: str) -> list[str]:
+        d = self.agent.data_dir / sub
+        return sorted(p.name for p in d.iterdir()) if d.exists() else []
+
+    def host_state(self) -> dict:
+        """Everything this agent could leave behind."""
+        return {"domains": sorted(self.libvirt.domains()), "taps": self.taps(), "disks": self.files("disks"),
+                "instances": self.files("instances"), "snapshots": self.files("snapshots"),
+                "tmp": self.files("tmp")}
+
+    def wait_converged(self, predicate, timeout: float = 60, what: str = "convergence"):
+        last = None
+
+        def ok():
+            nonlocal last
+            last = self.host_state()
+            return predicate(last)
+
+        if not wait_until(ok, timeout, 0.5):
+            raise AssertionError(f"no {what} in {timeout}s: {json.dumps(last, indent=1)}\n{self.agent.log_tail(40)}")
+        return last

@@ -1,0 +1,167 @@
+"""Bad requests to the agent get clear errors and change nothing: unsigned, stale,
+replayed or tampered calls, oversized and malformed bodies, unknown fields, wrong types,
+unknown and malformed ids. No guest is booted: creates that must fail fail before."""
+
+import json
+import time
+
+import pytest
+
+from agentlib import AgentClient, random_id, sign
+
+
+@pytest.fixture(scope="module")
+def env(agent_env):
+    return agent_env
+
+
+def snapshot_of_state(env):
+    c = env.client
+    return {
+        "instances": c.get("/v1/instances")["instances"],
+        "disks": c.get("/v1/disks")["disks"],
+        "snapshots": c.get("/v1/snapshots")["snapshots"],
+        "host": env.host_state(),
+    }
+
+
+@pytest.fixture
+def unchanged(env):
+    """The test body must leave the agent's state and the host exactly as they were."""
+    before = snapshot_of_state(env)
+    yield
+    assert snapshot_of_state(env) == before
+
+
+def expect(env, method, path, body=None, *, status, code=None, query=None, **kw):
+    st, parsed, _ = env.client.raw(method, path, body, query, **kw)
+    assert st == status, (st, parsed)
+    if code:
+        assert parsed["code"] == code, parsed
+        assert parsed["message"] and parsed["request_id"]
+    return parsed
+
+
+def test_unsigned_and_badly_signed(env, unchanged):
+    spec = env.spec()
+    path = f"/v1/instances/{spec['instance_id']}"
+    expect(env, "PUT", path, spec, status=401, code="Unauthorized", signed=False)
+    expect(env, "GET", "/v1/host", status=401, code="Unauthorized", signed=False)
+    # Signed with another key.
+    other = AgentClient(env.client.base, "another-key-of-enough-length")
+    st, parsed, _ = other.raw("PUT", path, spec)
+    assert st == 401 and parsed["message"] == "signature does not match"
+    # Stale: signed 10 minutes ago.
+    p = expect(env, "PUT", path, spec, status=401, code="Unauthorized", date=int(time.time()) - 600)
+    assert p["message"].startswith("stale request")
+
+
+def test_replayed_and_tampered(env, unchanged):
+    c = env.client
+    body = json.dumps({"size_gib": 1}).encode()
+    did = random_id("d-")
+    path = f"/v1/disks/{did}"
+    date, nonce = int(time.time()), "replay-nonce-" + did[2:14]
+    auth = "ECS1-HMAC-SHA256 " + sign(c.key, "PUT", path, None, date, nonce, body)
+    headers = {"X-Ecs-Date": str(date), "X-Ecs-Nonce": nonce, "Authorization": auth}
+    # A tampered body under a good signature.
+    st, parsed, _ = c.raw("PUT", path, json.dumps({"size_gib": 2}).encode(), signed=False, headers=headers)
+    assert st == 401 and parsed["message"] == "signature does not match"
+    # The genuine one passes once (this creates a disk: delete it after)...
+    st, parsed, _ = c.raw("PUT", path, body, signed=False, headers=headers)
+    assert st == 200, parsed
+    c.delete(path)
+    # ...and never again.
+    st, parsed, _ = c.raw("PUT", path, body, signed=False, headers=headers)
+    assert st == 401 and parsed["message"].startswith("replayed request")
+
+
+def test_oversized_body(env, unchanged):
+    spec = env.spec()
+    spec["user_data"] = "A" * (300 * 1024)
+    expect(env, "PUT", f"/v1/instances/{spec['instance_id']}", spec, status=413, code="EntityTooLarge")
+
+
+def test_user_data_over_its_limit(env, unchanged):
+    import base64
+
+    spec = env.spec()
+    spec["user_data"] = base64.b64encode(b"x" * 32769).decode()
+    p = expect(env, "PUT", f"/v1/instances/{spec['instance_id']}", spec, status=400, code="InvalidParameter")
+    assert "user_data" in p["message"]
+
+
+def test_malformed_json(env, unchanged):
+    iid = random_id("i-")
+    for raw in (b"{", b"[1,2]", b'{"hostname": "a",}', b"\xff\xfe", b'{"a":1} trailing'):
+        expect(env, "PUT", f"/v1/instances/{iid}", raw, status=400, code="MalformedJSON")
+
+
+@pytest.mark.parametrize("field,value,code,needle", [
+    ("vcpus", "2", "InvalidParameter", "vcpus must be an integer"),
+    ("vcpus", 0, "InvalidParameter", "vcpus must be in 1..64"),
+    ("memory_mib", 1 << 40, "InvalidParameter", "memory_mib must be in"),
+    ("hostname", "bad host!", "InvalidParameter", "hostname"),
+    ("hostname", 12, "InvalidParameter", "hostname must be a string"),
+    ("image_id", "../etc", "InvalidParameter", "image_id"),
+    ("nics", [], "InvalidParameter", "at least one NIC"),
+    ("nics", [{"mac": "01:00:00:00:00:01", "ip": "10.0.0.2", "prefix_len": 24}], "InvalidParameter", "unicast"),
+    ("nics", [{"mac": "52:54:00:00:00:01", "ip": "10.0.0.300", "prefix_len": 24}], "InvalidParameter", "IPv4"),
+    ("system_disk", {"disk_id": "d-x", "size_gib": 1}, "InvalidParameter", "not a disk id"),
+    ("system_disk", {"disk_id": random_id("d-"), "size_gib": 99999}, "InvalidParameter", "size_gib must be in"),
+    ("password_hash", "plaintext", "InvalidParameter", "crypt"),
+    ("user_data", "not base64!", "InvalidParameter", "base64"),
+    ("public_keys", ["ssh-ed25519 AAA\nsecond"], "InvalidParameter", "one-line"),
+    ("colour", "blue", "InvalidParameter", "unknown field colour"),
+    ("start", "yes", "InvalidParameter", "start must be true or false"),
+])
+def test_bad_fields(env, unchanged, field, value, code, needle):
+    spec = env.spec()
+    spec[field] = value
+    p = expect(env, "PUT", f"/v1/instances/{spec['instance_id']}", spec, status=400, code=code)
+    assert needle in p["message"], p
+
+
+def test_missing_fields(env, unchanged):
+    spec = env.spec()
+    del spec["image_id"]
+    p = expect(env, "PUT", f"/v1/instances/{spec['instance_id']}", spec, status=400, code="MissingParameter")
+    assert "image_id" in p["message"]
+
+
+def test_path_and_body_disagree(env, unchanged):
+    spec = env.spec()
+    expect(env, "PUT", f"/v1/instances/{random_id('i-')}", spec, status=400, code="InvalidParameter")
+
+
+def test_unknown_and_malformed_ids(env, unchanged):
+    expect(env, "GET", f"/v1/instances/{random_id('i-')}", status=404, code="InvalidInstanceId.NotFound")
+    expect(env, "GET", "/v1/instances/i-NOT-AN-ID", status=400, code="InvalidInstanceId.Malformed")
+    expect(env, "POST", f"/v1/instances/{random_id('i-')}/start", {}, status=404, code="InvalidInstanceId.NotFound")
+    expect(env, "POST", f"/v1/instances/{random_id('i-')}/stop", {"force": True}, status=404,
+           code="InvalidInstanceId.NotFound")
+    expect(env, "GET", f"/v1/disks/{random_id('d-')}", status=404, code="InvalidDiskId.NotFound")
+    expect(env, "POST", f"/v1/disks/{random_id('d-')}/attach", {"instance_id": random_id("i-")}, status=404,
+           code="InvalidInstanceId.NotFound")
+    expect(env, "GET", f"/v1/snapshots/{random_id('s-')}", status=404, code="InvalidSnapshotId.NotFound")
+    expect(env, "PUT", f"/v1/snapshots/{random_id('s-')}", {"disk_id": random_id("d-")}, status=404,
+           code="InvalidDiskId.NotFound")
+    expect(env, "GET", "/v1/images/no-such-image", status=404, code="InvalidImageId.NotFound")
+    expect(env, "PUT", f"/v1/disks/{random_id('d-')}", {"size_gib": 1, "snapshot_id": random_id("s-")},
+           status=404, code="InvalidSnapshotId.NotFound")
+    expect(env, "GET", "/v1/nothing", status=404, code="NotFound")
+    expect(env, "POST", f"/v1/instances/{random_id('i-')}/explode", {}, status=404)
+
+
+def test_action_bodies_are_strict(env, unchanged):
+    iid = random_id("i-")
+    expect(env, "POST", f"/v1/instances/{iid}/stop", {"forse": True}, status=400, code="InvalidParameter")
+    expect(env, "POST", f"/v1/instances/{iid}/stop", {"timeout_s": "soon"}, status=400, code="InvalidParameter")
+    expect(env, "POST", f"/v1/disks/{random_id('d-')}/resize", {"size_gib": "big"}, status=400,
+           code="MissingParameter")
+    expect(env, "GET", f"/v1/instances/{iid}/metrics", status=400, code="InvalidParameter")
+
+
+def test_wrong_methods(env, unchanged):
+    expect(env, "DELETE", "/v1/host", status=405, code="MethodNotAllowed")
+    expect(env, "POST", "/v1/instances", {}, status=405, code="MethodNotAllowed")

@@ -1,0 +1,171 @@
+"""The agent killed with SIGKILL at each step of create, delete, snapshot and attach (test-only
+fault points), then restarted: the host converges to the documents with no orphan domain,
+disk, tap or file. Also: libvirtd restarted under a running agent (it reconnects and keeps
+reporting to the controller), and a domain nobody knows is removed only when the
+controller says it is not wanted."""
+
+import time
+
+import pytest
+
+from agentenv import AgentEnv
+from agentlib import ApiError, random_id
+from conftest import wait_until
+from fakecontroller import FakeController
+
+
+@pytest.fixture(scope="module")
+def env(tiny_image):
+    env = AgentEnv(tiny_image.dir)
+    fc = FakeController(env.agent.key)
+    env.agent.controller_url = fc.url
+    env.controller = fc
+    try:
+        env.start()
+        yield env
+    finally:
+        env.close()
+        fc.close()
+
+
+def crash_at(env, point: str, call):
+    """Restart the agent armed to die at point, run call (which must hit it), restart clean."""
+    env.restart_agent(env={"ECS_AGENT_FAULT": point})
+    with pytest.raises(Exception):
+        call()
+    rc = env.agent.wait_exit(30)
+    assert rc == -9, f"the agent exited {rc}, not killed at {point}"
+    env.agent.start()
+
+
+def no_orphans(env, instance_ids=(), disk_ids=()):
+    """The host holds exactly what these instances and disks need."""
+    def ok(s):
+        want_domains = sorted(f"ecs-{i}" for i in instance_ids)
+        return (s["domains"] == want_domains and s["tmp"] == [] and
+                sorted(s["instances"]) == sorted(instance_ids) and
+                sorted(s["disks"]) == sorted(f"{d}.qcow2" for d in disk_ids) and
+                len(s["taps"]) == len(instance_ids))
+    return ok
+
+
+@pytest.mark.parametrize("point", ["create.after_store", "create.after_disks", "create.after_define"])
+def test_kill_during_create_converges(env, point):
+    spec = env.spec(hostname="crash-c")
+    crash_at(env, point, lambda: env.create(spec))
+    # The document was written before the crash: the reconciler finishes the create.
+    d = env.wait_status(spec, "Running", 60)
+    assert d["error"] == ""
+    env.wait_converged(no_orphans(env, [spec["instance_id"]], [spec["system_disk"]["disk_id"]]), 30)
+    # A repeated create (the controller retrying) is the same instance.
+    assert env.create(spec)["status"] == "Running"
+    env.client.delete(f"/v1/instances/{spec['instance_id']}")
+    env.wait_converged(no_orphans(env), 30)
+
+
+@pytest.mark.parametrize("point", ["delete.after_mark", "delete.after_domain"])
+def test_kill_during_delete_converges(env, point):
+    spec = env.spec(hostname="crash-d")
+    env.create(spec)
+    crash_at(env, point, lambda: env.client.delete(f"/v1/instances/{spec['instance_id']}"))
+    # Marked for deletion before the crash: the reconciler finishes it.
+    env.wait_converged(no_orphans(env), 60, "the delete to finish")
+    with pytest.raises(ApiError) as e:
+        env.describe(spec)
+    assert e.value.status == 404
+
+
+def test_kill_during_snapshot_marks_it_failed(env):
+    spec = env.spec(hostname="crash-s", start=False)
+    env.create(spec)
+    sid = random_id("s-")
+    disk = spec["system_disk"]["disk_id"]
+    crash_at(env, "snapshot.after_mark", lambda: env.client.put(f"/v1/snapshots/{sid}", {"disk_id": disk}))
+    assert wait_until(lambda: env.client.get(f"/v1/snapshots/{sid}")["status"] == "failed", 30)
+    assert env.files("snapshots") == []
+    # The disk is intact and a new snapshot works.
+    sid2 = random_id("s-")
+    assert env.client.put(f"/v1/snapshots/{sid2}", {"disk_id": disk})["status"] == "accomplished"
+    for s in (sid, sid2):
+        env.client.delete(f"/v1/snapshots/{s}")
+    env.client.delete(f"/v1/instances/{spec['instance_id']}")
+    env.wait_converged(lambda s: no_orphans(env)(s) and s["snapshots"] == [], 30)
+
+
+def test_kill_during_attach_converges(env):
+    spec = env.spec(hostname="crash-a")
+    env.create(spec)
+    did = random_id("d-")
+    env.client.put(f"/v1/disks/{did}", {"size_gib": 1})
+    crash_at(env, "attach.after_mark",
+             lambda: env.client.post(f"/v1/disks/{did}/attach", {"instance_id": spec["instance_id"]}))
+    # Recorded as attached: the reconciler makes libvirt agree.
+    dom = f"ecs-{spec['instance_id']}"
+
+    def attached():
+        xml = env.libvirt.virsh("dumpxml", dom, check=False).stdout
+        return "<target dev='vdb'" in xml
+
+    assert wait_until(attached, 30), env.agent.log_tail(30)
+    assert env.client.get(f"/v1/disks/{did}")["device"] == "vdb"
+    env.client.delete(f"/v1/instances/{spec['instance_id']}")
+    # Not deleted with the instance (attach's default): detached, kept.
+    assert env.client.get(f"/v1/disks/{did}")["status"] == "Available"
+    env.client.delete(f"/v1/disks/{did}")
+    env.wait_converged(no_orphans(env), 30)
+
+
+def test_libvirtd_restart_under_a_running_agent(env):
+    spec = env.spec(hostname="lv-restart")
+    env.create(spec)
+    env.wait_ssh(spec)
+    env.libvirt.stop_libvirtd()
+    # The agent notices and answers "unavailable" rather than hanging or lying.
+    assert wait_until(lambda: env.client.get("/v1/host")["libvirt_connected"] is False, 30)
+    env.libvirt.start_libvirtd()
+    assert wait_until(lambda: env.client.get("/v1/host")["libvirt_connected"] is True, 30), env.agent.log_tail(20)
+    # The guest lived on; the agent sees it running and keeps reporting it.
+    assert env.describe(spec)["status"] == "Running"
+    seen = env.controller.heartbeat_count()
+
+    def reported_running():
+        hb = env.controller.last_heartbeat()
+        return env.controller.heartbeat_count() > seen and any(
+            i["instance_id"] == spec["instance_id"] and i["status"] == "Running" for i in hb["instances"])
+
+    assert wait_until(reported_running, 30)
+    assert env.controller.rejected == 0
+    # And it still drives libvirt.
+    env.client.post(f"/v1/instances/{spec['instance_id']}/stop", {"force": True})
+    assert env.describe(spec)["domain_state"] == "shutoff"
+    env.client.delete(f"/v1/instances/{spec['instance_id']}")
+
+
+def test_lifecycle_events_reach_the_controller_at_once(env):
+    spec = env.spec(hostname="events")
+    env.create(spec)
+    seen = env.controller.heartbeat_count()
+    env.client.post(f"/v1/instances/{spec['instance_id']}/stop", {"force": True})
+    # Well before the 10 s heartbeat interval.
+    assert wait_until(lambda: env.controller.heartbeat_count() > seen and any(
+        i["instance_id"] == spec["instance_id"] and i["status"] == "Stopped"
+        for i in env.controller.last_heartbeat()["instances"]), 5)
+    env.client.delete(f"/v1/instances/{spec['instance_id']}")
+
+
+def test_unknown_domain_removed_only_when_not_wanted(env):
+    # A domain named like ours that no document knows (e.g. left by a lost agent state).
+    iid = random_id("i-")
+    xml = f"""<domain type='qemu'><name>ecs-{iid}</name><memory unit='MiB'>64</memory>
+<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>"""
+    path = env.workdir / "stray.xml"
+    path.write_text(xml)
+    # The controller says it is wanted (before the define: its event starts a reconcile at
+    # once): kept across reconcile passes.
+    env.controller.wanted[iid] = True
+    env.libvirt.virsh("define", path)
+    time.sleep(12)
+    assert f"ecs-{iid}" in env.libvirt.domains(), env.agent.log_tail(40)
+    # Not wanted: removed.
+    env.controller.wanted[iid] = False
+    assert wait_until(lambda: f"ecs-{iid}" not in env.libvirt.domains(), 30), env.agent.log_tail(20)

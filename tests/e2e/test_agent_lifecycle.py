@@ -1,0 +1,146 @@
+"""An instance's life through the agent API on a real libvirt guest: create and SSH in,
+its config drive and metadata, stop (ACPI) and start, soft and forced reboot, forced stop,
+console output, and a delete that leaves no domain, disk, tap or config drive behind.
+The tests of this module run in order on one guest."""
+
+import time
+
+import pytest
+
+from agentlib import ApiError
+
+USER_DATA = "#!/bin/sh\necho ran >> /root/user-data-ran\n"
+
+
+@pytest.fixture(scope="module")
+def inst(agent_env):
+    spec = agent_env.spec(hostname="life-1", user_data=USER_DATA)
+    t0 = time.monotonic()
+    desc = agent_env.create(spec)
+    create_s = time.monotonic() - t0
+    assert desc["status"] == "Running", desc
+    assert desc["domain_state"] == "running"
+    print(f"\ncreate call: {create_s:.2f}s; boot-to-ssh: {agent_env.wait_ssh(spec):.1f}s")
+    return spec
+
+
+def test_create_then_ssh(agent_env, inst):
+    assert agent_env.ssh(inst, "hostname").stdout.strip() == "life-1"
+    addr = agent_env.ssh(inst, "ip -4 addr show").stdout
+    assert f"inet {agent_env.ip_of(inst)}/24" in addr
+    assert agent_env.wait_console(inst, "user-data finished rc=0", 60), agent_env.explain(inst, "user-data")
+    assert agent_env.ssh(inst, "cat /root/user-data-ran").stdout == "ran\n"
+
+
+def test_describe_and_idempotent_create(agent_env, inst):
+    d = agent_env.describe(inst)
+    assert d["instance_id"] == inst["instance_id"]
+    assert d["hostname"] == "life-1"
+    assert d["disks"][0]["device"] == "vda" and d["disks"][0]["kind"] == "system"
+    assert "user_data" not in d and "password_hash" not in d
+    # The same create again answers the same instance and changes nothing.
+    again = agent_env.create(inst)
+    assert again["instance_id"] == inst["instance_id"] and again["status"] == "Running"
+    # Another spec under the same id is a conflict.
+    other = dict(inst, hostname="other")
+    with pytest.raises(ApiError) as e:
+        agent_env.create(other)
+    assert e.value.status == 409 and e.value.code == "InstanceIdConflict"
+
+
+def test_metadata_service_answers_the_guest_about_itself(agent_env, inst):
+    base = f"http://{agent_env.gw}:{agent_env.agent.metadata_port}/latest"
+    out = agent_env.ssh(inst, f"wget -qO- {base}/meta-data/instance-id; echo; wget -qO- {base}/meta-data/hostname; "
+                              f"echo; wget -qO- {base}/user-data").stdout
+    lines = out.splitlines()
+    assert lines[0] == inst["instance_id"]
+    assert lines[1] == "life-1"
+    assert "echo ran >> /root/user-data-ran" in out
+
+
+def test_console_output(agent_env, inst):
+    assert "ecs-tiny: sshd started" in agent_env.console(inst)
+
+
+def test_stop_acpi_then_start(agent_env, inst):
+    t0 = time.monotonic()
+    d = agent_env.client.post(f"/v1/instances/{inst['instance_id']}/stop", {"timeout_s": 60})
+    stop_s = time.monotonic() - t0
+    assert d["status"] == "Stopped", d
+    assert d["domain_state"] == "shutoff"
+    # A clean ACPI shutdown, not the forced power-off at the timeout.
+    assert stop_s < 55, f"stop took {stop_s:.1f}s: the guest ignored ACPI?"
+    assert "reached target" not in agent_env.agent.log_tail(5)
+    d = agent_env.client.post(f"/v1/instances/{inst['instance_id']}/start")
+    assert d["status"] == "Running"
+    agent_env.wait_ssh(inst)
+    assert agent_env.ssh(inst, "hostname").stdout.strip() == "life-1"
+    # user-data ran once, at the first boot only.
+    assert agent_env.ssh(inst, "cat /root/user-data-ran").stdout == "ran\n"
+
+
+def boot_id(env, inst) -> str:
+    return env.ssh(inst, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+
+
+def test_soft_reboot(agent_env, inst):
+    before = boot_id(agent_env, inst)
+    agent_env.client.post(f"/v1/instances/{inst['instance_id']}/reboot")
+    assert agent_env.describe(inst)["power"] == "running"
+
+    def rebooted():
+        try:
+            return boot_id(agent_env, inst) != before
+        except (AssertionError, Exception):
+            return False
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not rebooted():
+        time.sleep(1)
+    assert rebooted(), agent_env.explain(inst, "no new boot after a soft reboot")
+    assert agent_env.describe(inst)["status"] == "Running"
+
+
+def test_forced_reboot(agent_env, inst):
+    before = boot_id(agent_env, inst)
+    agent_env.client.post(f"/v1/instances/{inst['instance_id']}/reboot", {"force": True})
+    agent_env.wait_ssh(inst)
+    assert boot_id(agent_env, inst) != before
+
+
+def test_forced_stop_and_reboot_of_stopped(agent_env, inst):
+    t0 = time.monotonic()
+    d = agent_env.client.post(f"/v1/instances/{inst['instance_id']}/stop", {"force": True})
+    assert d["status"] == "Stopped"
+    assert time.monotonic() - t0 < 10
+    with pytest.raises(ApiError) as e:
+        agent_env.client.post(f"/v1/instances/{inst['instance_id']}/reboot")
+    assert e.value.status == 409 and e.value.code == "IncorrectInstanceStatus"
+    # The reconciler does not start an instance that is meant to be stopped.
+    time.sleep(6)
+    assert agent_env.describe(inst)["domain_state"] == "shutoff"
+
+
+def test_guest_poweroff_leaves_it_stopped(agent_env, inst):
+    agent_env.client.post(f"/v1/instances/{inst['instance_id']}/start")
+    agent_env.wait_ssh(inst)
+    agent_env.ssh(inst, "poweroff", check=False)
+    d = agent_env.wait_status(inst, "Stopped", 60)
+    assert d["power"] == "stopped"
+    time.sleep(6)  # a reconcile pass
+    assert agent_env.describe(inst)["domain_state"] == "shutoff"
+
+
+def test_delete_leaves_nothing(agent_env, inst):
+    agent_env.client.post(f"/v1/instances/{inst['instance_id']}/start")
+    agent_env.client.delete(f"/v1/instances/{inst['instance_id']}")
+    state = agent_env.host_state()
+    assert state["domains"] == [], state
+    assert state["taps"] == [], state
+    assert state["disks"] == [], state
+    assert state["instances"] == [], state  # the config drive and console log lived there
+    with pytest.raises(ApiError) as e:
+        agent_env.describe(inst)
+    assert e.value.status == 404
+    # Deleting again succeeds (idempotent).
+    agent_env.client.delete(f"/v1/instances/{inst['instance_id']}")
