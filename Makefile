@@ -121,8 +121,8 @@ test: deps
 e2e: all image
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
 
-bench: $(BENCH_BINS)
-	tests/bench/run.sh $(BENCH_BINS)
+bench: all image
+	tests/bench/run.sh $(BENCH_BINS) $(wildcard tests/bench/bench_*.py)
 
 image:
 	images/build.sh $(BUILD)/images/tiny

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "id.h"
 #include "log.h"
 #include "util.h"
 
@@ -540,7 +541,10 @@ int agent_domain_list(virConnectPtr conn, char ***ret_names, size_t *ret_n)
 	for (int i = 0; i < count; i++) {
 		const char *nm = virDomainGetName(doms[i]);
 
-		if (names && nm && str_has_prefix(nm, AGENT_DOMAIN_PREFIX))
+		/* Only "ecs-" + an instance id: another domain that happens to start with
+		 * "ecs-" is not ours to judge. */
+		if (names && nm && str_has_prefix(nm, AGENT_DOMAIN_PREFIX) &&
+		    ecs_id_valid(ECS_ID_INSTANCE, nm + strlen(AGENT_DOMAIN_PREFIX)))
 			names[n++] = strdup(nm);
 		virDomainFree(doms[i]);
 	}

@@ -85,7 +85,7 @@ int agent_domain_detach_disk(virConnectPtr conn, const char *name, const struct 
 			     int timeout_ms);
 /* Grow a disk of a running domain (bytes). */
 int agent_domain_resize_disk(virConnectPtr conn, const char *name, const char *target, unsigned long long bytes);
-/* Names of all domains (defined or running) whose name starts with AGENT_DOMAIN_PREFIX. */
+/* Names of all domains (defined or running) named AGENT_DOMAIN_PREFIX + an instance id. */
 int agent_domain_list(virConnectPtr conn, char ***ret_names, size_t *ret_n);
 /* Is target (vdb…) present in the live domain? */
 int agent_domain_has_disk(virConnectPtr conn, const char *name, const char *target, bool *ret);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make down: stop what `make up` started (recorded under $ECS_RUN_DIR/started) and
-# nothing else. Guests keep running: qemu outlives libvirtd, which re-attaches on start.
+# nothing else. Guests keep running: qemu outlives libvirtd, which re-attaches on start,
+# and the agent's bridge (ecsbr0) stays for them.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/lib/daemon.sh
@@ -10,6 +11,15 @@ STARTED="$RUN_DIR/started"
 
 stopped=0
 # Reverse start order: our daemons first, libvirt last.
+for d in ecs-agent; do
+	[ -e "$STARTED/$d" ] || continue
+	if pid=$(daemon_pid "$RUN_DIR/$d.pid" "$d"); then
+		stop_pid "$pid" "$d"
+		echo "stopped $d (pid $pid)"
+		stopped=$((stopped + 1))
+	fi
+	rm -f "$STARTED/$d" "$RUN_DIR/$d.pid"
+done
 for d in libvirtd virtlogd; do
 	[ -e "$STARTED/$d" ] || continue
 	if pid=$(daemon_pid "/run/$d.pid" "$d"); then

@@ -58,6 +58,38 @@ if ! wait_for 30 virsh -c qemu:///system version; then
 	exit 1
 fi
 
+# The host key signs every call between the controller and this host's agent.
+KEY=${ECS_HOST_KEY_FILE:-/etc/ecs/host.key}
+if [ ! -s "$KEY" ]; then
+	mkdir -p "$(dirname "$KEY")"
+	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$KEY")
+	echo "made host key $KEY"
+fi
+
+# start_daemon NAME READY_PATTERN CMD...: start unless running; wait for the ready line.
+start_daemon() {
+	name=$1 ready=$2
+	shift 2
+	pidfile="$RUN_DIR/$name.pid"
+	log="$LOG_DIR/$name.log"
+	if daemon_pid "$pidfile" "$name" >/dev/null; then
+		return 0
+	fi
+	offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
+	setsid "$@" >>"$log" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+	touch "$STARTED/$name"
+	if ! wait_for 30 sh -c "tail -c +$((offset + 1)) '$log' | grep -q '$ready'"; then
+		echo "make up: $name did not start; the end of $log:" >&2
+		tail -n 20 "$log" >&2
+		exit 1
+	fi
+	echo "started $name"
+}
+
+start_daemon ecs-agent 'msg="agent ready"' env ECS_AGENT_HOST_KEY_FILE="$KEY" \
+	ECS_AGENT_DATA_DIR="$DATA_DIR/agent" build/bin/ecs-agent
+
 echo
 echo "Running:"
 for d in virtlogd libvirtd; do
@@ -67,7 +99,13 @@ for d in virtlogd libvirtd; do
 		echo "  $d (pid $pid, $how)"
 	fi
 done
+for d in ecs-agent; do
+	if pid=$(daemon_pid "$RUN_DIR/$d.pid" "$d"); then
+		echo "  $d (pid $pid, log $LOG_DIR/$d.log)"
+	fi
+done
 echo "  image tiny: $img_dst"
+echo "  agent API: http://127.0.0.1:8774 (signed with $KEY; see docs/agent-api.md)"
 echo
 echo "Next:"
 echo "  make test                       run every test"

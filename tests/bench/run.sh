@@ -4,7 +4,10 @@ set -u
 failed=0
 for b in "$@"; do
 	echo "== $(basename "$b")"
-	"$b" || { failed=$((failed + 1)); echo "FAILED: $b"; }
+	case "$b" in
+	*.py) /usr/bin/python3 "$b" ;;
+	*) "$b" ;;
+	esac || { failed=$((failed + 1)); echo "FAILED: $b"; }
 done
 echo "bench: $# benchmarks, $failed failed"
 [ "$failed" -eq 0 ]

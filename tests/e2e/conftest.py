@@ -13,8 +13,9 @@
     module_net, module_make_guest
                  the same, shared by the tests of one module (boot once)
 
-Every name carries a per-run random suffix (bridge ecsbr<hex>, tap ecst<hex>,
-domain ecs-test-<hex>) and teardown removes only what these fixtures made.
+Every name carries a per-run random suffix (bridge ecsbr<hex>, tap eimg<hex>,
+domain ecsimg-<hex>), outside the prefixes a running agent owns (ecs-i-…, ecst…), and
+teardown removes only what these fixtures made.
 When a test fails, the tail of each live guest's serial console is added to
 its report. Traffic goes only to the guests on the test bridge.
 """
@@ -512,11 +513,11 @@ class GuestFactory:
         workdir = Path(tempfile.mkdtemp(prefix=f"ecs-e2e-{hexid}-"))
         workdir.chmod(0o755)
         g = Guest(
-            name=f"ecs-test-{hexid}",
+            name=f"ecsimg-{hexid}",
             workdir=workdir,
             ip=net.allocate_ip(),
             mac="52:54:00:%02x:%02x:%02x" % tuple(secrets.token_bytes(3)),
-            tap=f"ecst{hexid}",
+            tap=f"eimg{hexid}",
             hostname=hostname or f"tiny-{hexid}",
             instance_id=f"i-e2e{hexid}",
             key=workdir / "id_ed25519",
