@@ -105,26 +105,6 @@ static int verify_dir(const char *dir, struct json_object *m)
 	return 0;
 }
 
-static int remove_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d))) {
-		_cleanup_free_ char *p = NULL;
-
-		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
-			continue;
-		p = ecs_strdup_printf("%s/%s", dir, e->d_name);
-		if (p)
-			unlink(p);
-	}
-	closedir(d);
-	return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
-}
-
 static bool cached(struct agent *a, const char *id)
 {
 	struct json_object *doc;
@@ -148,7 +128,7 @@ static int install_from_dir(struct agent *a, const char *id, const char *dir, st
 	r = verify_dir(dir, m);
 	if (r < 0)
 		return r;
-	remove_tree(tmp);
+	ecs_remove_tree(tmp);
 	if (mkdir(tmp, 0755) < 0)
 		return -errno;
 	for (size_t i = 0; i < ARRAY_SIZE(image_files) + 1; i++) {
@@ -170,7 +150,7 @@ static int install_from_dir(struct agent *a, const char *id, const char *dir, st
 	r = verify_dir(tmp, m);
 	if (r < 0)
 		goto fail;
-	remove_tree(dst);
+	ecs_remove_tree(dst);
 	if (rename(tmp, dst) < 0) {
 		r = -errno;
 		goto fail;
@@ -185,7 +165,7 @@ static int install_from_dir(struct agent *a, const char *id, const char *dir, st
 		log_info("image cached", "image=%s from=%s", id, dir);
 	return r;
 fail:
-	remove_tree(tmp);
+	ecs_remove_tree(tmp);
 	return r;
 }
 
@@ -225,7 +205,7 @@ static int fetch_from_blob(struct agent *a, const char *id)
 
 	if (!key || !dir)
 		return -ENOMEM;
-	remove_tree(dir);
+	ecs_remove_tree(dir);
 	if (mkdir(dir, 0755) < 0)
 		return -errno;
 	mpath = ecs_strdup_printf("%s/manifest.json", dir);
@@ -254,7 +234,7 @@ static int fetch_from_blob(struct agent *a, const char *id)
 	r = install_from_dir(a, id, dir, m);
 out:
 	json_object_put(m);
-	remove_tree(dir);
+	ecs_remove_tree(dir);
 	return r;
 }
 
@@ -388,7 +368,7 @@ int agent_image_delete(struct agent *a, const char *id, bool purge)
 	}
 	r = agent_store_delete(a->store, "image", id);
 	if (r == 0)
-		r = remove_tree(dir);
+		r = ecs_remove_tree(dir);
 out:
 	agent_unlock(a, id);
 	json_object_put(m);
@@ -407,7 +387,7 @@ int agent_image_create_from_disk(struct agent *a, const char *id, const char *na
 	r = agent_image_ensure(a, boot_image_id, &bm);
 	if (r < 0)
 		return r;
-	remove_tree(dir);
+	ecs_remove_tree(dir);
 	if (mkdir(dir, 0755) < 0) {
 		r = -errno;
 		goto out;
@@ -459,6 +439,6 @@ out:
 	json_object_put(sums);
 	json_object_put(m);
 	json_object_put(bm);
-	remove_tree(dir);
+	ecs_remove_tree(dir);
 	return r;
 }

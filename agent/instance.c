@@ -52,34 +52,11 @@ char *agent_instance_dir(struct agent *a, const char *id)
 
 /* ---- documents ---- */
 
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	json_object_object_get_ex(o, key, &v);
-	return v;
-}
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static long long jint(struct json_object *o, const char *key, long long def)
-{
-	struct json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : def;
-}
-
-static bool jbool(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-
-	return v && json_object_get_boolean(v);
-}
+/* Documents are the agent's own: absent fields read as NULL / def / false. */
+#define jget ecs_json_get
+#define jstr(o, key) ecs_json_str(o, key, NULL)
+#define jint ecs_json_int
+#define jbool ecs_json_bool
 
 static int load(struct agent *a, const char *id, struct json_object **ret, struct agent_err *err)
 {
@@ -382,8 +359,11 @@ static void remove_taps(struct agent *a, const char *id, size_t n)
 	}
 }
 
-/* Bring one instance to its document. Called with its lock held. */
-static int converge_locked(struct agent *a, const char *id, struct json_object *doc, struct agent_err *err)
+/* Bring one instance to its document. Called with its lock held. explicit_start: a start
+ * was asked for now (create, start); otherwise (the reconciler) a domain the guest shut
+ * down cleanly is not started again: the instance becomes Stopped, as in ECS. */
+static int converge_locked(struct agent *a, const char *id, struct json_object *doc, bool explicit_start,
+			   struct agent_err *err)
 {
 	struct json_object *spec = jget(doc, "spec"), *disks = NULL;
 	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
@@ -391,7 +371,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	bool want_running = streq(jstr(doc, "power"), "running");
 	enum agent_domain_state st;
 	virConnectPtr conn = NULL;
-	int r;
+	int reason = 0, r;
 
 	if (!dom || !dir)
 		return -ENOMEM;
@@ -423,9 +403,21 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
 		goto out;
 	}
-	r = agent_domain_get_state(conn, dom, &st, NULL);
+	r = agent_domain_get_state(conn, dom, &st, &reason);
 	if (r < 0) {
 		agent_fail(err, r, 500, "InternalError", "cannot read the domain of %s", id);
+		goto out;
+	}
+	/* Decided here, under the lock, from libvirt's own reason: a clean shutdown came from
+	 * inside the guest (the agent's own stops record "stopped" first). A crash, a kill or
+	 * an interrupted create is started again. */
+	if (want_running && !explicit_start && st == AGENT_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN) {
+		ecs_jb_str(doc, "power", "stopped");
+		r = agent_store_put(a->store, "instance", id, doc);
+		if (r == 0) {
+			log_info("guest shut itself down; instance is stopped", "instance=%s", id);
+			agent_controller_notify(a);
+		}
 		goto out;
 	}
 	if (st == AGENT_DOMAIN_RUNNING || st == AGENT_DOMAIN_PAUSED || st == AGENT_DOMAIN_SHUTDOWN) {
@@ -495,7 +487,7 @@ int agent_instance_converge(struct agent *a, const char *id)
 		return agent_instance_finish_delete(a, id);
 	}
 	if (r == 0) {
-		r = converge_locked(a, id, doc, &err);
+		r = converge_locked(a, id, doc, false, &err);
 		if (r < 0 && r != -EAGAIN)
 			set_error(a, id, doc, err.message);
 		else if (r == 0 && jstr(doc, "error") && *jstr(doc, "error"))
@@ -662,7 +654,7 @@ int agent_instance_create(struct agent *a, struct json_object *spec, struct json
 		goto out;
 	agent_fault_point(a, "create.after_store");
 	log_info("instance created", "instance=%s image=%s", id, jstr(spec, "image_id"));
-	r = converge_locked(a, id, doc, err);
+	r = converge_locked(a, id, doc, true, err);
 	if (r < 0)
 		set_error(a, id, doc, err->message);
 	else
@@ -709,7 +701,7 @@ int agent_instance_start(struct agent *a, const char *id, struct agent_err *err)
 	agent_lock(a, id);
 	r = set_power(a, id, "running", &doc, err);
 	if (r == 0)
-		r = converge_locked(a, id, doc, err);
+		r = converge_locked(a, id, doc, true, err);
 	agent_unlock(a, id);
 	json_object_put(doc);
 	return r;
@@ -773,26 +765,6 @@ out:
 	return r;
 }
 
-static int remove_tree_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d))) {
-		_cleanup_free_ char *p = NULL;
-
-		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
-			continue;
-		p = ecs_strdup_printf("%s/%s", dir, e->d_name);
-		if (p)
-			unlink(p);
-	}
-	closedir(d);
-	return rmdir(dir) < 0 && errno != ENOENT ? -errno : 0;
-}
-
 /* Delete what the document marked for deletion. Called with the lock held. */
 static int finish_delete_locked(struct agent *a, const char *id, struct json_object *doc)
 {
@@ -832,7 +804,7 @@ static int finish_delete_locked(struct agent *a, const char *id, struct json_obj
 	json_object_put(disks);
 	if (r < 0)
 		return r;
-	remove_tree_files(dir);
+	ecs_remove_tree(dir);
 	if (a->metrics)
 		agent_metrics_forget(a->metrics, id);
 	r = agent_store_delete(a->store, "instance", id);
@@ -893,7 +865,7 @@ out:
 	return r;
 }
 
-static bool domain_stopped(struct agent *a, const char *id)
+bool agent_instance_is_stopped(struct agent *a, const char *id)
 {
 	_cleanup_free_ char *dom = agent_instance_domain_name(id);
 	enum agent_domain_state st = AGENT_DOMAIN_OTHER;
@@ -917,7 +889,7 @@ int agent_instance_reinit(struct agent *a, const char *id, const char *image_id,
 	r = load(a, id, &doc, err);
 	if (r < 0)
 		goto out;
-	if (!streq(jstr(doc, "power"), "stopped") || !domain_stopped(a, id)) {
+	if (!streq(jstr(doc, "power"), "stopped") || !agent_instance_is_stopped(a, id)) {
 		r = agent_fail(err, -EBUSY, 409, "IncorrectInstanceStatus", "instance %s must be stopped", id);
 		goto out;
 	}
@@ -945,7 +917,7 @@ int agent_instance_reinit(struct agent *a, const char *id, const char *image_id,
 	if (r == 0)
 		r = save(a, id, doc, err);
 	if (r == 0)
-		r = converge_locked(a, id, doc, err);
+		r = converge_locked(a, id, doc, false, err);
 out:
 	agent_unlock(a, id);
 	json_object_put(disks);
@@ -1065,24 +1037,13 @@ int agent_instance_refresh_guard(struct agent *a)
 
 void agent_instance_on_event(struct agent *a, const char *domain, int event, int detail)
 {
-	const char *id;
-	struct json_object *doc = NULL;
-
 	if (!str_has_prefix(domain, AGENT_DOMAIN_PREFIX))
 		return;
-	id = domain + strlen(AGENT_DOMAIN_PREFIX);
-	log_info("domain event", "instance=%s event=%d detail=%d", id, event, detail);
-	/* The guest powered itself off: the instance is Stopped, as in ECS; it is not the
-	 * agent's place to start it again. (A crash or a kill is restarted.) */
-	if (event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN &&
-	    agent_store_get(a->store, "instance", id, &doc) == 0) {
-		if (streq(jstr(doc, "power"), "running") && !jbool(doc, "deleting")) {
-			ecs_jb_str(doc, "power", "stopped");
-			agent_store_put(a->store, "instance", id, doc);
-			log_info("guest shut itself down; instance is stopped", "instance=%s", id);
-		}
-		json_object_put(doc);
-	}
-	agent_controller_notify(a);
+	log_info("domain event", "instance=%s event=%d detail=%d", domain + strlen(AGENT_DOMAIN_PREFIX), event,
+		 detail);
+	/* No state is written here: libvirt's event thread must not wait for an instance's
+	 * lock, and a write without it could be lost under a converge in progress. The
+	 * reconciler, woken now, decides under the lock (a clean guest shutdown: Stopped). */
 	agent_kick(a);
+	agent_controller_notify(a);
 }

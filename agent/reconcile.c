@@ -35,32 +35,6 @@ static bool older_than(const char *path, int seconds)
 	return time(NULL) - st.st_mtime >= seconds;
 }
 
-static int remove_path(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path) < 0 ? -errno : 0;
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		_cleanup_free_ char *p = NULL;
-
-		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
-			continue;
-		p = ecs_strdup_printf("%s/%s", path, e->d_name);
-		if (p)
-			remove_path(p);
-	}
-	closedir(d);
-	return rmdir(path) < 0 ? -errno : 0;
-}
-
 /* Is name (a file in dir) referenced? keep() decides from the documents. */
 typedef bool (*keep_fn)(struct json_object *docs, const char *name);
 
@@ -108,7 +82,7 @@ static int collect(struct agent *a, const char *dir, const char *kind, keep_fn k
 		p = ecs_strdup_printf("%s/%s", dir, e->d_name);
 		if (!p || !older_than(p, a->cfg.orphan_grace_s))
 			continue;
-		if (remove_path(p) == 0) {
+		if (ecs_remove_tree(p) == 0) {
 			log_info("orphan removed", "path=%s", p);
 			removed++;
 		}

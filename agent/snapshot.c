@@ -25,20 +25,9 @@
 
 #define BACKUP_TIMEOUT_MS (30 * 60 * 1000)
 
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	json_object_object_get_ex(o, key, &v);
-	return v;
-}
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-}
+/* Documents are the agent's own: absent fields read as "" / false. */
+#define jget ecs_json_get
+#define jstr(o, key) ecs_json_str(o, key, "")
 
 static char *local_path(struct agent *a, const char *id)
 {

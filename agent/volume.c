@@ -19,27 +19,11 @@
 #include "util.h"
 #include "virt.h"
 
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
+/* Documents are the agent's own: absent fields read as "" / false. */
+#define jget ecs_json_get
+#define jstr(o, key) ecs_json_str(o, key, "")
 
-	json_object_object_get_ex(o, key, &v);
-	return v;
-}
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-}
-
-static bool jbool(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-
-	return v && json_object_get_boolean(v);
-}
+#define jbool ecs_json_bool
 
 char *agent_volume_path(struct agent *a, const char *disk_id)
 {
@@ -468,19 +452,6 @@ out:
 	return r;
 }
 
-static bool instance_running(struct agent *a, const char *instance_id)
-{
-	_cleanup_free_ char *dom = agent_instance_domain_name(instance_id);
-	enum agent_domain_state st = AGENT_DOMAIN_OTHER;
-	virConnectPtr conn = agent_virt_conn(a->virt);
-
-	if (!conn)
-		return true; /* unknown: assume the worst */
-	agent_domain_get_state(conn, dom, &st, NULL);
-	virConnectClose(conn);
-	return !(st == AGENT_DOMAIN_SHUTOFF || st == AGENT_DOMAIN_MISSING || st == AGENT_DOMAIN_CRASHED);
-}
-
 /* Lock whatever the disk belongs to: its instance, or itself when detached. Returns the
  * id locked (caller frees and unlocks). */
 static char *lock_owner(struct agent *a, const char *disk_id)
@@ -539,7 +510,7 @@ int agent_volume_resize(struct agent *a, const char *disk_id, long long size_gib
 	if (size_gib == have)
 		goto out;
 	r = agent_volume_ensure_file(a, disk_id);
-	if (r == 0 && *jstr(d, "instance_id") && instance_running(a, jstr(d, "instance_id"))) {
+	if (r == 0 && *jstr(d, "instance_id") && !agent_instance_is_stopped(a, jstr(d, "instance_id"))) {
 		_cleanup_free_ char *dom = agent_instance_domain_name(jstr(d, "instance_id"));
 		virConnectPtr conn = agent_virt_conn(a->virt);
 
@@ -618,7 +589,7 @@ int agent_volume_reset(struct agent *a, const char *disk_id, const char *snapsho
 	r = load(a, disk_id, &d, err);
 	if (r < 0)
 		goto out;
-	if (*jstr(d, "instance_id") && instance_running(a, jstr(d, "instance_id"))) {
+	if (*jstr(d, "instance_id") && !agent_instance_is_stopped(a, jstr(d, "instance_id"))) {
 		r = agent_fail(err, -EBUSY, 403, "IncorrectInstanceStatus", "instance %s must be stopped",
 			       jstr(d, "instance_id"));
 		goto out;

@@ -270,8 +270,11 @@ int ecs_cmd_run(const char *const *argv, const struct ecs_cmd_opts *opts, struct
 	close(out_pipe[1]);
 	close(err_pipe[1]);
 	in_pipe[0] = out_pipe[1] = err_pipe[1] = -1;
+	/* The captures own the read ends from here: each number is closed exactly once, or a
+	 * second close could hit a descriptor another thread has opened since. */
 	out.fd = out_pipe[0];
 	err.fd = err_pipe[0];
+	out_pipe[0] = err_pipe[0] = -1;
 	if (in_pipe[1] >= 0) {
 		fcntl(in_pipe[1], F_SETFL, O_NONBLOCK);
 		if (in_len == 0) {
@@ -362,9 +365,9 @@ out_close:
 	for (int i = 0; i < 2; i++) {
 		if (in_pipe[i] >= 0)
 			close(in_pipe[i]);
-		if (out_pipe[i] >= 0 && out_pipe[i] != out.fd)
+		if (out_pipe[i] >= 0)
 			close(out_pipe[i]);
-		if (err_pipe[i] >= 0 && err_pipe[i] != err.fd)
+		if (err_pipe[i] >= 0)
 			close(err_pipe[i]);
 	}
 	if (out.fd >= 0)

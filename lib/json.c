@@ -229,6 +229,36 @@ struct json_object *ecs_jb_list(struct json_object *o, const char *outer, const 
 	return arr;
 }
 
+struct json_object *ecs_json_get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (o)
+		json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+const char *ecs_json_str(struct json_object *o, const char *key, const char *def)
+{
+	struct json_object *v = ecs_json_get(o, key);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : def;
+}
+
+int64_t ecs_json_int(struct json_object *o, const char *key, int64_t def)
+{
+	struct json_object *v = ecs_json_get(o, key);
+
+	return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : def;
+}
+
+bool ecs_json_bool(struct json_object *o, const char *key)
+{
+	struct json_object *v = ecs_json_get(o, key);
+
+	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
 const char *ecs_json_text(struct json_object *o, size_t *ret_len)
 {
 	return json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,

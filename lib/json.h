@@ -64,6 +64,13 @@ struct json_object *ecs_jb_list(struct json_object *o, const char *outer, const 
 /* Add an empty object under key and return it. */
 struct json_object *ecs_jb_obj(struct json_object *o, const char *key);
 
+/* Reading documents the program wrote itself (no error reporting): the value under key,
+ * or def when absent or of another type. */
+struct json_object *ecs_json_get(struct json_object *o, const char *key);
+const char *ecs_json_str(struct json_object *o, const char *key, const char *def);
+int64_t ecs_json_int(struct json_object *o, const char *key, int64_t def);
+bool ecs_json_bool(struct json_object *o, const char *key);
+
 /* Compact text of o, owned by o. */
 const char *ecs_json_text(struct json_object *o, size_t *ret_len);
 

@@ -1,5 +1,6 @@
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -107,6 +108,37 @@ int ecs_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	if (ret_len)
 		*ret_len = len;
 	return 0;
+}
+
+int ecs_remove_tree(const char *path)
+{
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int r = 0;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *p = NULL;
+		int q;
+
+		if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+			continue;
+		p = ecs_strdup_printf("%s/%s", path, e->d_name);
+		q = p ? ecs_remove_tree(p) : -ENOMEM;
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	closedir(d);
+	if (rmdir(path) < 0 && errno != ENOENT && r == 0)
+		r = -errno;
+	return r;
 }
 
 int ecs_write_file_atomic(const char *path, const void *data, size_t len, int mode)

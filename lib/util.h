@@ -96,6 +96,10 @@ int ecs_parse_bool(const char *s, bool *ret);
 /* Read a whole file of at most max bytes (NUL-terminated); -EFBIG past the bound. */
 int ecs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 
+/* Remove a file or a directory tree (symlinks are removed, never followed); 0 when the
+ * path does not exist. */
+int ecs_remove_tree(const char *path);
+
 /* Write a file atomically: temp file, fsync, rename. */
 int ecs_write_file_atomic(const char *path, const void *data, size_t len, int mode);
 

@@ -148,6 +148,19 @@ class AgentEnv:
             raise AssertionError(self.explain(spec, f"ssh {command!r} exited {p.returncode}: {p.stderr.strip()}"))
         return p
 
+    def ssh_password(self, spec: dict, command: str, password: str, timeout: float = 30):
+        """Log in with a password (OpenSSH reads it from SSH_ASKPASS)."""
+        askpass = self.workdir / "askpass"
+        askpass.write_text(f"#!/bin/sh\nprintf '%s\\n' '{password}'\n")
+        askpass.chmod(0o700)
+        env = dict(os.environ, SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
+        argv = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
+                "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5",
+                f"root@{self.ip_of(spec)}", command]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
+                              stdin=subprocess.DEVNULL)
+
     def wait_ssh(self, spec: dict, timeout: float = 150) -> float:
         t0 = time.monotonic()
         deadline = t0 + timeout

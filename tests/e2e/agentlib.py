@@ -133,6 +133,7 @@ class AgentProcess:
             "data_dir": self.data_dir, "port": 0, "listen_address": "127.0.0.1",
             "host_key_file": self.workdir / "host.key", "controller_url": self.controller_url,
             "reconcile_interval_s": 5, "orphan_grace_s": 5, "stop_timeout_s": 30, "log_level": "debug",
+            "metrics_interval_s": 3,
             "blob_dir": self.workdir / "blobs",
         }
         network = {

@@ -162,6 +162,22 @@ def test_action_bodies_are_strict(env, unchanged):
     expect(env, "GET", f"/v1/instances/{iid}/metrics", status=400, code="InvalidParameter")
 
 
+def test_image_with_a_bad_checksum_is_refused(env, unchanged, tmp_path):
+    import shutil
+
+    src = env.workdir / "images" / "tiny"
+    bad = tmp_path / "bad"
+    shutil.copytree(src, bad)
+    bad.chmod(0o755)
+    with open(bad / "initrd.img", "ab") as f:
+        f.write(b"tampered")
+    p = expect(env, "PUT", "/v1/images/bad-image", {"source_dir": str(bad)}, status=400,
+               code="InvalidImage.Checksum")
+    assert "sha256" in p["message"]
+    assert "bad-image" not in [i["image_id"] for i in env.client.get("/v1/images")["images"]]
+    assert not (env.agent.data_dir / "images" / "bad-image").exists()
+
+
 def test_wrong_methods(env, unchanged):
     expect(env, "DELETE", "/v1/host", status=405, code="MethodNotAllowed")
     expect(env, "POST", "/v1/instances", {}, status=405, code="MethodNotAllowed")

@@ -62,6 +62,32 @@ def test_console_output(agent_env, inst):
     assert "ecs-tiny: sshd started" in agent_env.console(inst)
 
 
+def test_metrics_sampled_from_the_running_guest(agent_env, inst):
+    """The agent samples libvirt (every 3 s here) into 60 s points for DescribeInstanceMonitorData."""
+    now = int(time.time())
+    q = {"start": now - 600, "end": now + 120, "period": 60}
+    deadline = time.monotonic() + 30
+    while True:
+        points = agent_env.client.get(f"/v1/instances/{inst['instance_id']}/metrics", **q)["points"]
+        # SSH and metadata traffic went both ways; the guest used some CPU booting.
+        if points and sum(p["IntranetRX"] for p in points) > 0 and sum(p["IntranetTX"] for p in points) > 0:
+            break
+        assert time.monotonic() < deadline, points
+        agent_env.ssh(inst, "true")
+        time.sleep(2)
+    p = points[-1]
+    assert p["InstanceId"] == inst["instance_id"]
+    assert 0 <= p["CPU"] <= 100
+    assert p["TimeStamp"].endswith("Z")
+    assert {"IOPSRead", "IOPSWrite", "BPSRead", "BPSWrite", "InternetRX"} <= set(p)
+    # Bounds as the API documents them.
+    st, body, _ = agent_env.client.raw("GET", f"/v1/instances/{inst['instance_id']}/metrics", query=dict(q, period=61))
+    assert st == 400
+    st, body, _ = agent_env.client.raw("GET", f"/v1/instances/{inst['instance_id']}/metrics",
+                                       query={"start": 0, "end": 60 * 401, "period": 60})
+    assert st == 400 and "400 points" in body["message"]
+
+
 def test_stop_acpi_then_start(agent_env, inst):
     t0 = time.monotonic()
     d = agent_env.client.post(f"/v1/instances/{inst['instance_id']}/stop", {"timeout_s": 60})
@@ -129,6 +155,41 @@ def test_guest_poweroff_leaves_it_stopped(agent_env, inst):
     assert d["power"] == "stopped"
     time.sleep(6)  # a reconcile pass
     assert agent_env.describe(inst)["domain_state"] == "shutoff"
+
+
+def test_password_changed_while_running_applies_at_next_start(agent_env, inst):
+    import subprocess
+
+    c = agent_env.client
+    password = "Agent-e2e-pass1"
+    c.post(f"/v1/instances/{inst['instance_id']}/start")  # the previous test left it stopped
+    agent_env.wait_ssh(inst)
+    c.call("PATCH", f"/v1/instances/{inst['instance_id']}",
+           {"password_hash": subprocess.run(["openssl", "passwd", "-6", password], capture_output=True, text=True,
+                                            check=True).stdout.strip()})
+    assert c.get(f"/v1/instances/{inst['instance_id']}")["has_password"] is True
+    # Not yet: the running guest keeps its old (no) password.
+    assert agent_env.ssh_password(inst, "id -u", password).returncode != 0
+    c.post(f"/v1/instances/{inst['instance_id']}/stop", {"timeout_s": 60})
+    c.post(f"/v1/instances/{inst['instance_id']}/start")
+    agent_env.wait_ssh(inst)
+    p = agent_env.ssh_password(inst, "id -u", password)
+    assert (p.returncode, p.stdout.strip()) == (0, "0"), agent_env.explain(inst, p.stderr)
+    assert agent_env.ssh_password(inst, "id -u", "wrong" + password).returncode != 0
+
+
+def test_reinit_gives_a_fresh_system_disk(agent_env, inst):
+    c = agent_env.client
+    agent_env.ssh(inst, "echo mine > /root/mine && sync")
+    with pytest.raises(ApiError) as e:
+        c.post(f"/v1/instances/{inst['instance_id']}/reinit")
+    assert e.value.code == "IncorrectInstanceStatus"
+    c.post(f"/v1/instances/{inst['instance_id']}/stop", {"force": True})
+    c.post(f"/v1/instances/{inst['instance_id']}/reinit")
+    c.post(f"/v1/instances/{inst['instance_id']}/start")
+    agent_env.wait_ssh(inst)
+    assert agent_env.ssh(inst, "test -e /root/mine", check=False).returncode != 0
+    assert agent_env.ssh(inst, "hostname").stdout.strip() == "life-1"
 
 
 def test_delete_leaves_nothing(agent_env, inst):

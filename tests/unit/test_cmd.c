@@ -2,6 +2,7 @@
  * descriptor hygiene) and the dry-run recorder against a golden file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,6 +121,45 @@ static void test_fds_closed_in_child(void **state)
 	close(fd);
 }
 
+/* Another thread's descriptors must survive commands run meanwhile: a runner that closes
+ * a number twice closes whatever that thread opened under it in between. */
+static volatile int stop_opener;
+static volatile int stolen;
+
+static void *opener(void *arg)
+{
+	(void)arg;
+	while (!stop_opener) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		for (int i = 0; i < 50; i++)
+			if (fcntl(fd, F_GETFD) < 0)
+				stolen = 1;
+		close(fd);
+	}
+	return NULL;
+}
+
+static void test_no_double_close_across_threads(void **state)
+{
+	const char *argv[] = { "true", NULL };
+	pthread_t t;
+
+	(void)state;
+	stop_opener = 0;
+	stolen = 0;
+	pthread_create(&t, NULL, opener, NULL);
+	for (int i = 0; i < 300 && !stolen; i++) {
+		struct ecs_cmd_result r;
+
+		assert_int_equal(ecs_cmd_run(argv, NULL, &r), 0);
+		ecs_cmd_result_clear(&r);
+	}
+	stop_opener = 1;
+	pthread_join(t, NULL);
+	assert_false(stolen);
+}
+
 static void fake_output(const char *const *argv, const char *stdin_text, char **out, int *status, void *ud)
 {
 	(void)stdin_text;
@@ -164,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_stdin),		cmocka_unit_test(test_not_found),
 		cmocka_unit_test(test_timeout_kills_group), cmocka_unit_test(test_output_bound),
 		cmocka_unit_test(test_fds_closed_in_child), cmocka_unit_test(test_dry_run_golden),
+		cmocka_unit_test(test_no_double_close_across_threads),
 	};
 
 	return cmocka_run_group_tests_name("cmd", tests, NULL, NULL);

@@ -171,12 +171,30 @@ static void test_builders(void **state)
 	json_object_put(o);
 }
 
+static void test_document_getters(void **state)
+{
+	struct json_object *o = parse("{\"s\":\"x\",\"i\":7,\"b\":true,\"n\":null,\"bs\":\"true\"}");
+
+	(void)state;
+	assert_string_equal(ecs_json_str(o, "s", NULL), "x");
+	assert_null(ecs_json_str(o, "i", NULL));
+	assert_string_equal(ecs_json_str(o, "missing", ""), "");
+	assert_int_equal(ecs_json_int(o, "i", -1), 7);
+	assert_int_equal(ecs_json_int(o, "s", -1), -1);
+	assert_true(ecs_json_bool(o, "b"));
+	assert_false(ecs_json_bool(o, "bs")); /* a string is not a boolean */
+	assert_false(ecs_json_bool(o, "missing"));
+	assert_null(ecs_json_get(NULL, "s"));
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_rejects),	cmocka_unit_test(test_parse_depth_limit),
 		cmocka_unit_test(test_reader_happy),	cmocka_unit_test(test_reader_errors),
 		cmocka_unit_test(test_reader_strict_unknown_field), cmocka_unit_test(test_builders),
+		cmocka_unit_test(test_document_getters),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -136,12 +137,36 @@ static void test_buf_bound(void **state)
 	assert_string_equal(s, "");
 }
 
+static void test_remove_tree(void **state)
+{
+	char root[64], path[128];
+	FILE *f;
+
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/ecs-test-tree-%d", getpid());
+	assert_int_equal(mkdir(root, 0755), 0);
+	snprintf(path, sizeof(path), "%s/a", root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/a/f", root);
+	f = fopen(path, "w");
+	fputs("x", f);
+	fclose(f);
+	/* A symlink to outside is removed, its target untouched. */
+	snprintf(path, sizeof(path), "%s/link", root);
+	assert_int_equal(symlink("/etc/hostname", path), 0);
+	assert_int_equal(ecs_remove_tree(root), 0);
+	assert_int_equal(access(root, F_OK), -1);
+	assert_int_equal(access("/etc/hostname", F_OK), 0);
+	assert_int_equal(ecs_remove_tree(root), 0); /* absent: fine */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resource_ids), cmocka_unit_test(test_request_ids),
 		cmocka_unit_test(test_time),	     cmocka_unit_test(test_parse_helpers),
 		cmocka_unit_test(test_files),	     cmocka_unit_test(test_buf_bound),
+		cmocka_unit_test(test_remove_tree),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
