@@ -1,13 +1,13 @@
 #include "hostauth.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crypto.h"
+#include "nonce.h"
 #include "url.h"
 #include "util.h"
 
@@ -76,82 +76,15 @@ int ecs_hostauth_add_headers(const char *key, const char *method, const char *pa
 	return 0;
 }
 
-/* Open addressing on a fixed table; an entry is free once its expiry has passed, so the
- * table never holds more than the nonces of one window and never grows. */
-struct nonce_entry {
-	char nonce[ECS_HOSTAUTH_NONCE_MAX + 1];
-	time_t expires;
-};
-
-struct ecs_nonce_cache {
-	pthread_mutex_t lock;
-	struct nonce_entry *slots;
-	size_t cap;
-};
-
+/* The agent's nonce cache is a nonce set (lib/nonce.h) under the API's old names. */
 int ecs_nonce_cache_new(size_t capacity, struct ecs_nonce_cache **ret)
 {
-	struct ecs_nonce_cache *c = calloc(1, sizeof(*c));
-
-	if (!c)
-		return -ENOMEM;
-	c->cap = capacity ? capacity : 65536;
-	c->slots = calloc(c->cap, sizeof(*c->slots));
-	if (!c->slots) {
-		free(c);
-		return -ENOMEM;
-	}
-	pthread_mutex_init(&c->lock, NULL);
-	*ret = c;
-	return 0;
+	return ecs_nonce_set_new(capacity, (struct ecs_nonce_set **)ret);
 }
 
 void ecs_nonce_cache_free(struct ecs_nonce_cache *c)
 {
-	if (!c)
-		return;
-	pthread_mutex_destroy(&c->lock);
-	free(c->slots);
-	free(c);
-}
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* Remember nonce until expires. -EEXIST if live already, -ENOSPC if the table is full of
- * live nonces (then the request is refused: better than forgetting one). */
-static int nonce_remember(struct ecs_nonce_cache *c, const char *nonce, time_t now, time_t expires)
-{
-	size_t i = hash_str(nonce) % c->cap, free_slot = SIZE_MAX;
-	int r = -ENOSPC;
-
-	pthread_mutex_lock(&c->lock);
-	for (size_t probes = 0; probes < c->cap; probes++, i = (i + 1) % c->cap) {
-		struct nonce_entry *e = &c->slots[i];
-
-		if (e->expires > now && streq(e->nonce, nonce)) {
-			r = -EEXIST;
-			goto out;
-		}
-		if (e->expires <= now && free_slot == SIZE_MAX)
-			free_slot = i;
-		if (e->expires == 0)
-			break; /* never used: the nonce cannot be further on */
-	}
-	if (free_slot != SIZE_MAX) {
-		snprintf(c->slots[free_slot].nonce, sizeof(c->slots[free_slot].nonce), "%s", nonce);
-		c->slots[free_slot].expires = expires;
-		r = 0;
-	}
-out:
-	pthread_mutex_unlock(&c->lock);
-	return r;
+	ecs_nonce_set_free((struct ecs_nonce_set *)c);
 }
 
 static bool nonce_well_formed(const char *n)
@@ -208,7 +141,7 @@ int ecs_hostauth_verify(const char *key, struct ecs_nonce_cache *nonces, const c
 		return -EACCES;
 	}
 	/* Only a good signature may take a place in the cache. */
-	r = nonce_remember(nonces, nonce, now, (time_t)date + ECS_HOSTAUTH_WINDOW_S + 1);
+	r = ecs_nonce_set_add((struct ecs_nonce_set *)nonces, nonce, now, (time_t)date + ECS_HOSTAUTH_WINDOW_S + 1);
 	if (r == -EEXIST) {
 		*ret_reason = "replayed request (nonce already used)";
 		return -EACCES;

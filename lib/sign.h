@@ -19,4 +19,30 @@ char *ecs_rpc_sign(const char *method, const struct ecs_kvlist *params, const ch
  * absent. On mismatch *ret_sts (if given) receives the server's string to sign. */
 int ecs_rpc_verify(const char *method, const struct ecs_kvlist *params, const char *secret, char **ret_sts);
 
+/* ACS3-HMAC-SHA256 (the V3 signature current SDKs send in the Authorization header):
+ *
+ *   canonical = METHOD \n PATH \n CANONICAL_QUERY \n
+ *               (name:value\n for each signed header, names lower case, sorted) \n
+ *               signed;header;names \n HASHED_PAYLOAD (x-acs-content-sha256)
+ *   string to sign = "ACS3-HMAC-SHA256\n" hex(sha256(canonical))
+ *   Signature = hex(HMAC-SHA256(secret, string to sign))
+ *   Authorization: ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=a;b,Signature=HEX
+ *
+ * headers are looked up case-insensitively; values are trimmed. */
+#define ECS_ACS3_SCHEME "ACS3-HMAC-SHA256"
+
+char *ecs_acs3_canonical_request(const char *method, const char *path, const struct ecs_kvlist *query,
+				 const struct ecs_kvlist *headers, const char *signed_headers,
+				 const char *hashed_payload);
+/* hex signature (65 bytes with NUL) of a canonical request. */
+int ecs_acs3_sign(const char *secret, const char *canonical, char out[65]);
+
+struct ecs_acs3_auth {
+	char access_key_id[128];
+	char signed_headers[1024];
+	char signature[65];
+};
+/* Parse an Authorization header value; -EINVAL when it is not a well-formed ACS3 one. */
+int ecs_acs3_parse(const char *authorization, struct ecs_acs3_auth *ret);
+
 #endif

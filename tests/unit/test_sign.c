@@ -199,6 +199,42 @@ static void test_kvlist(void **state)
 	ecs_kvlist_clear(&l); /* idempotent */
 }
 
+/* A vector made with Alibaba Cloud's own @alicloud/openapi-util 0.3.2 (getAuthorization),
+ * the code the current SDKs sign V3 requests with. */
+static void test_acs3_vector(void **state)
+{
+	struct ecs_kvlist q = ECS_KVLIST_INIT, h = ECS_KVLIST_INIT;
+	_cleanup_free_ char *canon = NULL;
+	struct ecs_acs3_auth auth;
+	char sig[65];
+
+	(void)state;
+	ecs_kvlist_add(&q, "RegionId", "cn-hangzhou");
+	ecs_kvlist_add(&q, "InstanceIds", "[\"i-abc\"]");
+	ecs_kvlist_add(&q, "InstanceName", "a b*~/\xe4\xb8\xad");
+	ecs_kvlist_add(&h, "Host", "ecs.example.com");
+	ecs_kvlist_add(&h, "x-acs-action", "DescribeInstances");
+	ecs_kvlist_add(&h, "x-acs-version", "2014-05-26");
+	ecs_kvlist_add(&h, "x-acs-date", "2024-01-01T00:00:00Z");
+	ecs_kvlist_add(&h, "X-Acs-Signature-Nonce", "3f1c0a7e-nonce");
+	ecs_kvlist_add(&h, "x-acs-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_int_equal(ecs_acs3_parse("ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-action;"
+					"x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,"
+					"Signature=e413f1f9c15a531eb986fb5efdfccd4b00e3de1e02e9111582516b4be903d94e",
+					&auth),
+			 0);
+	assert_string_equal(auth.access_key_id, "testid");
+	canon = ecs_acs3_canonical_request("POST", "/", &q, &h, auth.signed_headers,
+					   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_non_null(canon);
+	assert_int_equal(ecs_acs3_sign("testsecret", canon, sig), 0);
+	assert_string_equal(sig, auth.signature);
+	assert_int_equal(ecs_acs3_parse("ACS3-HMAC-SHA256 Credential=,SignedHeaders=a,Signature=b", &auth), -EINVAL);
+	assert_int_equal(ecs_acs3_parse("OSS abc:def", &auth), -EINVAL);
+	ecs_kvlist_clear(&q);
+	ecs_kvlist_clear(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_form_parse),
 		cmocka_unit_test(test_form_build_round_trip),
 		cmocka_unit_test(test_kvlist),
+		cmocka_unit_test(test_acs3_vector),
 	};
 
 	return cmocka_run_group_tests_name("sign", tests, NULL, NULL);
