@@ -27,7 +27,10 @@ TEST_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
-CPPFLAGS += -Ilib -Iagent
+CPPFLAGS += -Ilib
+# agent/ and controller/ both have e.g. instance.h: each test sees only its daemon's headers.
+$(BUILD)/tests/unit/test_agent_%.o: CPPFLAGS += -Iagent
+$(BUILD)/tests/unit/test_ctl_%.o: CPPFLAGS += -Icontroller
 LDLIBS += -lpthread
 
 # --- libecs -----------------------------------------------------------------
@@ -40,8 +43,13 @@ AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
 AGENT_OBJS := $(AGENT_SRCS:%.c=$(BUILD)/%.o)
 LIBAGENT := $(BUILD)/agent/libagent.a
 
+# --- ecs-controller: controller/*.c; all but main.c form libcontroller ----------
+CTL_SRCS := $(filter-out controller/main.c,$(wildcard controller/*.c))
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
+LIBCTL := $(BUILD)/controller/libcontroller.a
+
 # --- binaries ----------------------------------------------------------------
-BINS := $(BUILD)/bin/ecs-agent
+BINS := $(BUILD)/bin/ecs-agent $(BUILD)/bin/ecs-controller
 
 # --- unit tests: tests/unit/test_<module>.c -> build/tests/unit/test_<module> --
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -71,6 +79,15 @@ $(LIBAGENT): $(AGENT_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
+$(LIBCTL): $(CTL_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/ecs-controller: $(BUILD)/controller/main.o $(LIBCTL) $(LIBECS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBCTL) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) -lcrypt $(LDLIBS)
+
 $(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBECS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(LDLIBS)
@@ -78,8 +95,8 @@ $(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBECS)
 $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBECS) $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBECS)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBCTL) $(LIBECS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCTL) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(TEST_LIBS) -lcrypt $(LDLIBS)
 
 check: $(UNIT_BINS)
 	tests/unit/run.sh $(UNIT_BINS)

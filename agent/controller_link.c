@@ -1,5 +1,6 @@
 #include "controller_link.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libvirt/libvirt.h>
 #include <sys/statvfs.h>
@@ -13,6 +14,8 @@
 #include "agent.h"
 #include "hostauth.h"
 #include "http_client.h"
+#include "http_server.h"
+#include "image.h"
 #include "instance.h"
 #include "json.h"
 #include "log.h"
@@ -90,6 +93,41 @@ struct json_object *agent_host_facts(struct agent *a)
 		ecs_jb_int(o, "disk_free_gib", (int64_t)((unsigned long long)sv.f_bavail * sv.f_frsize >> 30));
 	}
 	ecs_jb_int(o, "max_instances", a->cfg.max_instances);
+	{
+		/* Where the controller reaches this agent. */
+		char url[128];
+
+		snprintf(url, sizeof(url), "http://%s:%u", a->cfg.listen_address, a->api ? ecs_http_server_port(a->api) : 0);
+		ecs_jb_str(o, "api_url", url);
+	}
+	/* Images this host can boot without the blob store: cached, or in the local source. */
+	{
+		struct json_object *imgs = json_object_new_array(), *cached = NULL;
+		DIR *d = opendir(a->image_source_dir);
+		struct dirent *e;
+
+		if (agent_image_list(a, &cached) == 0) {
+			json_object_object_foreach(cached, id, doc)
+			{
+				(void)doc;
+				json_object_array_add(imgs, json_object_new_string(id));
+			}
+			json_object_put(cached);
+		}
+		while (d && (e = readdir(d))) {
+			bool have = false;
+
+			if (e->d_name[0] == '.' || !agent_image_id_valid(e->d_name))
+				continue;
+			for (size_t i = 0; i < json_object_array_length(imgs) && !have; i++)
+				have = streq(json_object_get_string(json_object_array_get_idx(imgs, i)), e->d_name);
+			if (!have)
+				json_object_array_add(imgs, json_object_new_string(e->d_name));
+		}
+		if (d)
+			closedir(d);
+		json_object_object_add(o, "images", imgs);
+	}
 	if (agent_instance_list(a, &list) == 0)
 		json_object_object_add(o, "instances", list);
 	return o;

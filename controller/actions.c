@@ -1,0 +1,37 @@
+/* actions.c: every API action the controller answers, by name. */
+#include <stddef.h>
+
+#include "ctl.h"
+#include "instance.h"
+#include "region.h"
+#include "util.h"
+
+#define ECS(name, fn, mut) { name, fn, CTL_API_VERSION, mut }
+
+static const struct ctl_action actions[] = {
+	ECS("DescribeRegions", ctl_region_describe_regions, false),
+	ECS("DescribeZones", ctl_region_describe_zones, false),
+	ECS("DescribeInstanceTypes", ctl_region_describe_instance_types, false),
+	ECS("RunInstances", ctl_instance_run, true),
+	ECS("CreateInstance", ctl_instance_create, true),
+	ECS("StartInstance", ctl_instance_start, true),
+	ECS("StopInstance", ctl_instance_stop, true),
+	ECS("RebootInstance", ctl_instance_reboot, true),
+	ECS("DeleteInstance", ctl_instance_delete, true),
+	ECS("DescribeInstances", ctl_instance_describe, false),
+	ECS("DescribeInstanceStatus", ctl_instance_describe_status, false),
+	ECS("DescribeInstanceAttribute", ctl_instance_describe_attribute, false),
+	ECS("ModifyInstanceAttribute", ctl_instance_modify, true),
+	ECS("DescribeUserData", ctl_instance_user_data, false),
+	ECS("GetInstanceConsoleOutput", ctl_instance_console, false),
+	ECS("ReplaceSystemDisk", ctl_instance_replace_system_disk, true),
+	ECS("DescribeInstanceMonitorData", ctl_instance_monitor_data, false),
+};
+
+const struct ctl_action *ctl_action_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
+		if (streq(actions[i].name, name))
+			return &actions[i];
+	return NULL;
+}

@@ -1,0 +1,156 @@
+#include "ctl_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util.h"
+
+static const struct ecs_config_option options[] = {
+	{ "controller", "listen_address", ECS_CONFIG_STRING, "127.0.0.1", 0, 0, "API address" },
+	{ "controller", "port", ECS_CONFIG_INT, "8773", 0, 65535, "API port (0: any, tests)" },
+	{ "controller", "data_dir", ECS_CONFIG_STRING, "/var/lib/ecs/controller", 0, 0, "state (controller.db)" },
+	{ "controller", "host_key_file", ECS_CONFIG_STRING, "/etc/ecs/host.key", 0, 0, "signs calls to agents" },
+	{ "controller", "region_id", ECS_CONFIG_STRING, "cn-local", 0, 0, "this region" },
+	{ "controller", "region_name", ECS_CONFIG_STRING, "Local", 0, 0, "its LocalName" },
+	{ "controller", "endpoint", ECS_CONFIG_STRING, "127.0.0.1:8773", 0, 0, "RegionEndpoint reported" },
+	{ "controller", "zones", ECS_CONFIG_STRING, "cn-local-a", 0, 0, "zone ids, comma-separated" },
+	{ "controller", "instance_types", ECS_CONFIG_STRING,
+	  "ecs.t1.small:1:256,ecs.t1.medium:1:512,ecs.s1.large:2:1024,ecs.s1.xlarge:4:2048", 0, 0,
+	  "ID:VCPUS:MEMORY_MIB, comma-separated" },
+	{ "controller", "default_image", ECS_CONFIG_STRING, "tiny", 0, 0, "the system image" },
+	{ "controller", "host_dead_after_s", ECS_CONFIG_INT, "30", 1, 86400, "missed heartbeats" },
+	{ "controller", "transition_timeout_s", ECS_CONFIG_INT, "300", 1, 86400, "stuck Starting/Stopping" },
+	{ "controller", "throttle_rate", ECS_CONFIG_DOUBLE, "200", 0.1, 1e6, "requests/s per account" },
+	{ "controller", "throttle_burst", ECS_CONFIG_INT, "400", 1, 10000000, "burst per account" },
+	{ "controller", "max_params", ECS_CONFIG_INT, "1000", 10, 100000, "parameters in a request" },
+	{ "scheduler", "cpu_ratio", ECS_CONFIG_DOUBLE, "16.0", 0.1, 1000, "vCPU overcommit" },
+	{ "scheduler", "ram_ratio", ECS_CONFIG_DOUBLE, "1.5", 0.1, 100, "RAM overcommit" },
+	{ "scheduler", "disk_ratio", ECS_CONFIG_DOUBLE, "1.0", 0.1, 100, "disk overcommit" },
+	{ "scheduler", "reserved_host_memory_mib", ECS_CONFIG_INT, "512", 0, 1048576, "kept for the host" },
+	{ "scheduler", "weigher", ECS_CONFIG_STRING, "spread", 0, 0, "spread (by free RAM) or stack" },
+	{ "scheduler", "attempts", ECS_CONFIG_INT, "3", 1, 10, "hosts tried when an agent fails" },
+	{ "policy", "utc_offset_h", ECS_CONFIG_INT, "8", -12, 14, "time zone of time points" },
+	{ "policy", "tick_s", ECS_CONFIG_INT, "60", 1, 3600, "how often time points are checked" },
+	{ "quota", "instances", ECS_CONFIG_INT, "100", 0, 1000000, "per account" },
+	{ "quota", "vcpus", ECS_CONFIG_INT, "400", 0, 10000000, "per account" },
+	{ "quota", "disks", ECS_CONFIG_INT, "400", 0, 10000000, "per account" },
+	{ "quota", "snapshots", ECS_CONFIG_INT, "1000", 0, 10000000, "per account" },
+	{ "network", "ip_pool", ECS_CONFIG_STRING, "10.240.0.0/16", 0, 0, "private addresses" },
+	{ "controller", "log_level", ECS_CONFIG_STRING, "info", 0, 0, "debug, info, warn, error" },
+};
+
+static int parse_types(const char *text, struct ctl_config *c, char **ret_error)
+{
+	_cleanup_free_ char *copy = strdup(text);
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	c->n_types = 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		struct ctl_instance_type *it;
+		char id[64];
+		int v, m;
+
+		if (c->n_types == CTL_MAX_INSTANCE_TYPES || sscanf(t, " %63[^:]:%d:%d", id, &v, &m) != 3 || v < 1 ||
+		    v > 64 || m < 64 || m > 262144) {
+			*ret_error = ecs_strdup_printf("[controller] instance_types: \"%s\" is not ID:VCPUS:MEMORY_MIB", t);
+			return -EINVAL;
+		}
+		it = &c->types[c->n_types++];
+		snprintf(it->id, sizeof(it->id), "%s", id);
+		it->vcpus = v;
+		it->memory_mib = m;
+		/* ecs.t1.small -> ecs.t1 */
+		snprintf(it->family, sizeof(it->family), "%.*s", strrchr(id, '.') ? (int)(strrchr(id, '.') - id) : (int)strlen(id),
+			 id);
+	}
+	return 0;
+}
+
+int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config **ret_raw, char **ret_error)
+{
+	struct ecs_config *raw = NULL;
+	struct ctl_config c = { 0 };
+	_cleanup_free_ char *zones = NULL;
+	char *save = NULL;
+	int r;
+
+	r = ecs_config_load(options, ARRAY_SIZE(options), path, &raw, ret_error);
+	if (r < 0)
+		return r;
+	c.listen_address = ecs_config_str(raw, "controller", "listen_address");
+	c.port = (uint16_t)ecs_config_int(raw, "controller", "port");
+	c.data_dir = ecs_config_str(raw, "controller", "data_dir");
+	c.host_key_file = ecs_config_str(raw, "controller", "host_key_file");
+	c.region_id = ecs_config_str(raw, "controller", "region_id");
+	c.region_name = ecs_config_str(raw, "controller", "region_name");
+	c.endpoint = ecs_config_str(raw, "controller", "endpoint");
+	c.default_image = ecs_config_str(raw, "controller", "default_image");
+	c.host_dead_after_s = (int)ecs_config_int(raw, "controller", "host_dead_after_s");
+	c.transition_timeout_s = (int)ecs_config_int(raw, "controller", "transition_timeout_s");
+	c.throttle_rate = ecs_config_double(raw, "controller", "throttle_rate");
+	c.throttle_burst = (int)ecs_config_int(raw, "controller", "throttle_burst");
+	c.max_params = (int)ecs_config_int(raw, "controller", "max_params");
+	c.cpu_ratio = ecs_config_double(raw, "scheduler", "cpu_ratio");
+	c.ram_ratio = ecs_config_double(raw, "scheduler", "ram_ratio");
+	c.disk_ratio = ecs_config_double(raw, "scheduler", "disk_ratio");
+	c.reserved_host_memory_mib = (int)ecs_config_int(raw, "scheduler", "reserved_host_memory_mib");
+	c.schedule_attempts = (int)ecs_config_int(raw, "scheduler", "attempts");
+	c.policy_utc_offset_h = (int)ecs_config_int(raw, "policy", "utc_offset_h");
+	c.policy_tick_s = (int)ecs_config_int(raw, "policy", "tick_s");
+	c.quota_instances = ecs_config_int(raw, "quota", "instances");
+	c.quota_vcpus = ecs_config_int(raw, "quota", "vcpus");
+	c.quota_disks = ecs_config_int(raw, "quota", "disks");
+	c.quota_snapshots = ecs_config_int(raw, "quota", "snapshots");
+	c.ip_pool = ecs_config_str(raw, "network", "ip_pool");
+	c.log_level = ecs_config_str(raw, "controller", "log_level");
+
+	if (streq(ecs_config_str(raw, "scheduler", "weigher"), "stack")) {
+		c.stack = true;
+	} else if (!streq(ecs_config_str(raw, "scheduler", "weigher"), "spread")) {
+		*ret_error = ecs_strdup_printf("[scheduler] weigher must be spread or stack");
+		r = -EINVAL;
+		goto fail;
+	}
+	r = parse_types(ecs_config_str(raw, "controller", "instance_types"), &c, ret_error);
+	if (r < 0)
+		goto fail;
+	zones = strdup(ecs_config_str(raw, "controller", "zones"));
+	if (!zones) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (char *z = strtok_r(zones, ", ", &save); z && c.n_zones < CTL_MAX_ZONES; z = strtok_r(NULL, ", ", &save))
+		snprintf(c.zones[c.n_zones++], sizeof(c.zones[0]), "%s", z);
+	if (c.n_zones == 0) {
+		*ret_error = ecs_strdup_printf("[controller] zones: at least one zone");
+		r = -EINVAL;
+		goto fail;
+	}
+	*ret = c;
+	*ret_raw = raw;
+	return 0;
+fail:
+	ecs_config_free(raw);
+	return r;
+}
+
+const struct ctl_instance_type *ctl_config_type(const struct ctl_config *c, const char *id)
+{
+	for (size_t i = 0; id && i < c->n_types; i++)
+		if (streq(c->types[i].id, id))
+			return &c->types[i];
+	return NULL;
+}
+
+bool ctl_config_zone_known(const struct ctl_config *c, const char *zone)
+{
+	for (size_t i = 0; zone && i < c->n_zones; i++)
+		if (streq(c->zones[i], zone))
+			return true;
+	return false;
+}

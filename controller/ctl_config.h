@@ -1,0 +1,59 @@
+/* ctl_config.h: ecs-controller's configuration (INI + ECS_* environment; docs/configuration.md). */
+#ifndef CTL_CONFIG_H
+#define CTL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ctl_instance_type {
+	char id[64];
+	int vcpus;
+	int memory_mib;
+	char family[32];
+};
+
+#define CTL_MAX_INSTANCE_TYPES 64
+#define CTL_MAX_ZONES 16
+
+struct ctl_config {
+	const char *listen_address;
+	uint16_t port;
+	const char *data_dir;
+	const char *host_key_file;
+	const char *region_id;
+	const char *region_name;
+	const char *endpoint; /* as reported by DescribeRegions */
+	char zones[CTL_MAX_ZONES][64];
+	size_t n_zones;
+	struct ctl_instance_type types[CTL_MAX_INSTANCE_TYPES];
+	size_t n_types;
+	const char *default_image; /* DescribeImages' system image */
+
+	int host_dead_after_s;	    /* no heartbeat for this long: the host is down */
+	int transition_timeout_s;   /* a Starting/Stopping stuck this long turns into an error */
+	double throttle_rate;	    /* requests per second per account */
+	int throttle_burst;
+	int max_params;		    /* parameters in one request */
+
+	double cpu_ratio, ram_ratio, disk_ratio;
+	int reserved_host_memory_mib;
+	bool stack;		    /* weigher: fill hosts (true) or spread by free RAM */
+	int schedule_attempts;
+
+	int policy_utc_offset_h;    /* auto-snapshot policies' time zone; ECS: UTC+8 */
+	int policy_tick_s;	    /* how often time points are checked (tests: 1) */
+
+	long long quota_instances, quota_vcpus, quota_disks, quota_snapshots;
+
+	const char *ip_pool; /* instances' private addresses, e.g. 10.240.0.0/16 (.1 is the gateway) */
+	const char *log_level;
+};
+
+struct ecs_config;
+
+int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config **ret_raw, char **ret_error);
+const struct ctl_instance_type *ctl_config_type(const struct ctl_config *c, const char *id);
+bool ctl_config_zone_known(const struct ctl_config *c, const char *zone);
+
+#endif

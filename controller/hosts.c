@@ -1,0 +1,192 @@
+#include "hosts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "hostauth.h"
+#include "http_client.h"
+#include "instance.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+static void reply(struct ecs_http_response *resp, int status, const char *code, const char *message)
+{
+	struct json_object *o = json_object_new_object();
+
+	ecs_jb_str(o, "code", code);
+	ecs_jb_str(o, "message", message);
+	ecs_http_reply_json(resp, status, o);
+	json_object_put(o);
+}
+
+static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	struct json_object *facts = NULL, *insts;
+	const char *perr, *host, *api;
+	struct ecs_jreader jr;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int r;
+
+	if (ecs_json_parse(req->body, req->body_len, &facts, &perr) < 0)
+		return reply(resp, 400, "MalformedJSON", perr);
+	ecs_jr_init(&jr, facts);
+	host = ecs_jr_str(&jr, "host_id", ECS_JR_REQUIRED | ECS_JR_NONEMPTY, 64, NULL);
+	api = ecs_jr_str(&jr, "api_url", ECS_JR_REQUIRED, 256, NULL);
+	insts = ecs_jr_array(&jr, "instances", 0, 100000);
+	if (jr.rc) {
+		json_object_put(facts);
+		return reply(resp, 400, "InvalidParameter", jr.message);
+	}
+	/* A host reports for itself only. */
+	if (!streq(ecs_kvlist_get_case(req->headers, "X-Ecs-Host-Id"), host)) {
+		json_object_put(facts);
+		return reply(resp, 403, "Forbidden", "host_id differs from X-Ecs-Host-Id");
+	}
+	db = ctl_db_get(c->store);
+	st = db ? ctl_db_prepare(db, "INSERT INTO hosts (host_id, api_url, zone_id, hypervisor, vcpus, memory_mib,"
+				     " disk_gib, max_instances, images, last_seen, state)"
+				     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'up')"
+				     " ON CONFLICT (host_id) DO UPDATE SET api_url = excluded.api_url,"
+				     " zone_id = excluded.zone_id, hypervisor = excluded.hypervisor, vcpus = excluded.vcpus,"
+				     " memory_mib = excluded.memory_mib, disk_gib = excluded.disk_gib,"
+				     " max_instances = excluded.max_instances, images = excluded.images,"
+				     " last_seen = excluded.last_seen, state = 'up'")
+		: NULL;
+	if (!st) {
+		ctl_db_put(c->store, db);
+		json_object_put(facts);
+		return reply(resp, 500, "InternalError", "cannot record the heartbeat");
+	}
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, api, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ecs_json_str(facts, "zone_id", ""), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, ecs_json_str(facts, "hypervisor", ""), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, ecs_json_int(facts, "vcpus", 0));
+	sqlite3_bind_int64(st, 6, ecs_json_int(facts, "memory_mib", 0));
+	sqlite3_bind_int64(st, 7, ecs_json_int(facts, "disk_total_gib", 0));
+	sqlite3_bind_int64(st, 8, ecs_json_int(facts, "max_instances", 0));
+	sqlite3_bind_text(st, 9, ecs_json_get(facts, "images") ? ecs_json_text(ecs_json_get(facts, "images"), NULL) : "[]",
+			  -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 10, time(NULL));
+	r = ctl_db_step_done(st);
+	sqlite3_finalize(st);
+	ctl_db_put(c->store, db);
+	if (r == 0)
+		ctl_instance_sync_host(c, host, insts);
+	json_object_put(facts);
+	if (r < 0)
+		return reply(resp, 500, "InternalError", "cannot record the heartbeat");
+	ecs_http_reply(resp, 200, "application/json", "{}", 2);
+}
+
+static void wanted(struct ctl *c, const char *host, const char *instance_id, struct ecs_http_response *resp)
+{
+	sqlite3 *db = ctl_db_get(c->store);
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT host_id FROM instances WHERE instance_id = ?1 AND deleted = 0")
+			      : NULL;
+	int r;
+
+	if (!st) {
+		ctl_db_put(c->store, db);
+		return reply(resp, 500, "InternalError", "cannot read instances");
+	}
+	sqlite3_bind_text(st, 1, instance_id, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 0);
+		bool yes = h && streq(h, host);
+
+		ecs_http_reply(resp, 200, "application/json", yes ? "{\"wanted\":true}" : "{\"wanted\":false}",
+			       yes ? 15 : 16);
+	} else {
+		reply(resp, 404, "InvalidInstanceId.NotFound", "no such instance");
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(c->store, db);
+}
+
+void ctl_hosts_handle(const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	struct ctl *c = req->userdata;
+	const char *why = NULL, *host = ecs_kvlist_get_case(req->headers, "X-Ecs-Host-Id");
+
+	if (ecs_hostauth_verify(c->host_key, c->host_nonces, req->method, req->path, req->query, req->headers, req->body,
+				req->body_len, time(NULL), &why) < 0) {
+		log_warn("agent call refused", "remote=%s reason=\"%s\"", req->remote_addr, why);
+		return reply(resp, 401, "Unauthorized", why);
+	}
+	if (!host || !*host)
+		return reply(resp, 400, "MissingParameter", "X-Ecs-Host-Id is required");
+	if (streq(req->method, "POST") && streq(req->path, "/agent/v1/heartbeat"))
+		return heartbeat(c, req, resp);
+	if (streq(req->method, "GET") && str_has_prefix(req->path, "/agent/v1/instances/") &&
+	    !strchr(req->path + strlen("/agent/v1/instances/"), '/'))
+		return wanted(c, host, req->path + strlen("/agent/v1/instances/"), resp);
+	reply(resp, 404, "NotFound", "no such resource");
+}
+
+bool ctl_host_alive(struct ctl *c, const char *host_id)
+{
+	sqlite3 *db = ctl_db_get(c->store);
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT last_seen FROM hosts WHERE host_id = ?1") : NULL;
+	bool alive = false;
+
+	if (st) {
+		sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+		alive = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) >= time(NULL) - c->cfg.host_dead_after_s;
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(c->store, db);
+	return alive;
+}
+
+int ctl_agent_call(struct ctl *c, const char *host_id, const char *method, const char *path, struct json_object *body,
+		   long *ret_status, struct json_object **ret_body)
+{
+	struct ecs_kvlist headers = ECS_KVLIST_INIT;
+	sqlite3 *db = ctl_db_get(c->store);
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT api_url FROM hosts WHERE host_id = ?1") : NULL;
+	const char *text = body ? ecs_json_text(body, NULL) : NULL;
+	_cleanup_free_ char *url = NULL;
+	struct ecs_http_reply rep;
+	const char *perr;
+	int r;
+
+	if (st) {
+		sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			url = ecs_strdup_printf("%s%s", sqlite3_column_text(st, 0), path);
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(c->store, db);
+	if (!url)
+		return -EHOSTDOWN;
+	r = ecs_hostauth_add_headers(c->host_key, method, path, NULL, text, text ? strlen(text) : 0, &headers);
+	if (r == 0 && text)
+		r = ecs_kvlist_add(&headers, "Content-Type", "application/json");
+	if (r < 0)
+		goto out;
+	r = ecs_http_client_do(c->agents,
+			       &(struct ecs_http_call){ .method = method, .url = url, .headers = &headers, .body = text,
+							.body_len = text ? strlen(text) : 0, .idempotent = 0 },
+			       &rep);
+	if (r < 0) {
+		log_warn("agent unreachable", "host=%s path=%s error=%s", host_id, path, strerror(-r));
+		goto out;
+	}
+	*ret_status = rep.status;
+	if (ret_body) {
+		*ret_body = NULL;
+		if (rep.body_len)
+			ecs_json_parse(rep.body, rep.body_len, ret_body, &perr);
+	}
+	ecs_http_reply_clear(&rep);
+out:
+	ecs_kvlist_clear(&headers);
+	return r;
+}

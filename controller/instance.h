@@ -1,0 +1,42 @@
+/* instance.h: ECS instances: the actions (RunInstances, CreateInstance, Start/Stop/Reboot/
+ * DeleteInstance, Describe*, ModifyInstanceAttribute, DescribeUserData,
+ * GetInstanceConsoleOutput, ReplaceSystemDisk, DescribeInstanceMonitorData), the jobs
+ * that carry them to the agents, and the statuses the agents report.
+ *
+ * Statuses follow ECS: Pending → Starting → Running → Stopping → Stopped. An action sets
+ * the transitional status and queues a job; the status after that comes only from what
+ * the agent answers or reports (a heartbeat), never assumed. A job that cannot finish in
+ * transition_timeout_s leaves the instance with an OperationLocks entry giving the reason. */
+#ifndef CTL_INSTANCE_H
+#define CTL_INSTANCE_H
+
+#include <json-c/json.h>
+
+#include "ctl.h"
+
+int ctl_instance_run(struct ctl_call *call, struct json_object *out);	 /* RunInstances */
+int ctl_instance_create(struct ctl_call *call, struct json_object *out); /* CreateInstance */
+int ctl_instance_start(struct ctl_call *call, struct json_object *out);
+int ctl_instance_stop(struct ctl_call *call, struct json_object *out);
+int ctl_instance_reboot(struct ctl_call *call, struct json_object *out);
+int ctl_instance_delete(struct ctl_call *call, struct json_object *out);
+int ctl_instance_describe(struct ctl_call *call, struct json_object *out);
+int ctl_instance_describe_status(struct ctl_call *call, struct json_object *out);
+int ctl_instance_describe_attribute(struct ctl_call *call, struct json_object *out);
+int ctl_instance_modify(struct ctl_call *call, struct json_object *out);
+int ctl_instance_user_data(struct ctl_call *call, struct json_object *out);
+int ctl_instance_console(struct ctl_call *call, struct json_object *out);
+int ctl_instance_replace_system_disk(struct ctl_call *call, struct json_object *out);
+int ctl_instance_monitor_data(struct ctl_call *call, struct json_object *out);
+
+/* The job handler for kind "instance" (registered by main). */
+void ctl_instance_register_jobs(void);
+
+/* A host's heartbeat reported these instances (the agent's instance objects). */
+void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_object *instances);
+
+/* Status checks shared with the disk actions: the instance's status and host (for the
+ * caller's account), or a *.NotFound failure on the call. */
+int ctl_instance_lookup(struct ctl_call *call, const char *instance_id, char status[32], char host_id[64]);
+
+#endif

@@ -1,0 +1,237 @@
+/* ecs-controller: the ECS API, accounts, the desired state, scheduling and the agents.
+ *
+ *   ecs-controller [-c CONFIG] [serve]
+ *   ecs-controller [-c CONFIG] account create NAME     prints the AccessKeyId and secret
+ *   ecs-controller [-c CONFIG] account list */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "config.h"
+#include "ctl.h"
+#include "hostauth.h"
+#include "http_client.h"
+#include "http_server.h"
+#include "instance.h"
+#include "jobs.h"
+#include "log.h"
+#include "nonce.h"
+#include "rpc.h"
+#include "store.h"
+#include "util.h"
+
+static struct ctl ctl;
+
+static int mkdirs(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (!s)
+			return 0;
+		*s = '/';
+	}
+}
+
+static int read_key(const char *path, char **ret)
+{
+	_cleanup_free_ char *key = NULL;
+	size_t len;
+	int r = ecs_read_file(path, 4096, &key, &len);
+
+	if (r < 0) {
+		fprintf(stderr, "ecs-controller: cannot read the host key %s: %s\n", path, strerror(-r));
+		return r;
+	}
+	while (len && strchr("\r\n ", key[len - 1]))
+		key[--len] = '\0';
+	if (len < 16) {
+		fprintf(stderr, "ecs-controller: the host key in %s is shorter than 16 characters\n", path);
+		return -EINVAL;
+	}
+	*ret = TAKE_PTR(key);
+	return 0;
+}
+
+/* The system image every host carries (make up installs it). */
+static int ensure_system_image(struct ctl *c)
+{
+	sqlite3 *db = ctl_db_get(c->store);
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "INSERT OR IGNORE INTO images (image_id, account_id, name, description,"
+						   " size_gib, os_name, os_type, architecture, status, source_snapshot_id,"
+						   " owner_alias, created_at) VALUES (?1, NULL, ?1, 'Debian with a busybox"
+						   " userland', 1, 'Debian tiny (busybox)', 'linux', 'x86_64', 'Available', '',"
+						   " 'system', ?2)")
+			      : NULL;
+	int r = -EIO;
+
+	if (st) {
+		sqlite3_bind_text(st, 1, c->cfg.default_image, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, time(NULL));
+		r = ctl_db_step_done(st);
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(c->store, db);
+	return r;
+}
+
+static void usage(void)
+{
+	printf("usage: ecs-controller [-c CONFIG] [serve]\n"
+	       "       ecs-controller [-c CONFIG] account create NAME\n"
+	       "       ecs-controller [-c CONFIG] account list\n"
+	       "See docs/ecs-api.md and docs/configuration.md.\n");
+}
+
+static int open_state(struct ctl *c)
+{
+	_cleanup_free_ char *db = ecs_strdup_printf("%s/controller.db", c->cfg.data_dir);
+	int r;
+
+	r = mkdirs(c->cfg.data_dir);
+	if (r < 0) {
+		fprintf(stderr, "ecs-controller: cannot make %s: %s\n", c->cfg.data_dir, strerror(-r));
+		return r;
+	}
+	chmod(c->cfg.data_dir, 0700); /* secrets live in the database */
+	r = db ? ctl_store_open(db, &c->store) : -ENOMEM;
+	if (r < 0)
+		fprintf(stderr, "ecs-controller: cannot open %s\n", db ? db : "the database");
+	return r;
+}
+
+static int account_cmd(struct ctl *c, int argc, char **argv)
+{
+	struct ctl_account a;
+	int r;
+
+	if (argc >= 1 && streq(argv[0], "list"))
+		return ctl_account_list(c) < 0 ? 1 : 0;
+	if (argc != 2 || !streq(argv[0], "create")) {
+		usage();
+		return 2;
+	}
+	r = ctl_account_create(c, argv[1], &a);
+	if (r == -EEXIST) {
+		fprintf(stderr, "ecs-controller: an account named %s exists\n", argv[1]);
+		return 1;
+	}
+	if (r == -EINVAL) {
+		fprintf(stderr, "ecs-controller: an account name is 1-64 of [A-Za-z0-9._-]\n");
+		return 2;
+	}
+	if (r < 0) {
+		fprintf(stderr, "ecs-controller: cannot create the account: %s\n", strerror(-r));
+		return 1;
+	}
+	printf("AccountId: %s\nAccessKeyId: %s\nAccessKeySecret: %s\n", a.account_id, a.access_key_id,
+	       a.access_key_secret);
+	return 0;
+}
+
+static int serve(struct ctl *c)
+{
+	struct ecs_http_client_config hc = {
+		.connect_timeout_ms = 3000, .timeout_ms = 300000, .retries = 0, .max_response = 8 << 20,
+		.user_agent = "ecs-controller/" CTL_VERSION,
+	};
+	sigset_t sigs;
+	int sig, r;
+
+	r = read_key(c->cfg.host_key_file, &c->host_key);
+	if (r < 0)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	pthread_mutex_init(&c->sched_lock, NULL);
+	if (ensure_system_image(c) < 0 || ecs_http_client_new(&hc, &c->agents) < 0 ||
+	    ecs_nonce_set_new(4u << 20, &c->sig_nonces) < 0 || ecs_nonce_cache_new(1u << 20, &c->host_nonces) < 0 ||
+	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0)
+		return 1;
+	ctl_instance_register_jobs();
+	r = ctl_jobs_start(c, 16);
+	if (r < 0)
+		return 1;
+	r = ctl_rpc_start(c);
+	if (r < 0) {
+		log_error("cannot start the API", "address=%s port=%u", c->cfg.listen_address, c->cfg.port);
+		return 1;
+	}
+	log_info("controller ready", "api=%s:%u region=%s", c->cfg.listen_address, ecs_http_server_port(c->api),
+		 c->cfg.region_id);
+	while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
+		;
+	log_info("controller stopping", "signal=%d", sig);
+	c->stopping = 1;
+	ctl_rpc_stop(c);
+	ctl_jobs_stop(c);
+	ecs_http_client_free(c->agents);
+	ecs_nonce_set_free(c->sig_nonces);
+	ecs_nonce_cache_free(c->host_nonces);
+	ctl_throttle_free(c->throttle);
+	log_info("controller stopped", NULL);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	struct ecs_config *raw = NULL;
+	_cleanup_free_ char *err = NULL;
+	const char *config = NULL;
+	enum ecs_log_level level;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	r = ctl_config_load(config, &ctl.cfg, &raw, &err);
+	if (r < 0) {
+		fprintf(stderr, "ecs-controller: %s\n", err ? err : strerror(-r));
+		return 2;
+	}
+	ecs_log_set_component("controller");
+	if (ecs_log_level_from_string(ctl.cfg.log_level, &level) == 0)
+		ecs_log_set_level(level);
+	if (open_state(&ctl) < 0)
+		return 1;
+	if (optind < argc && streq(argv[optind], "account"))
+		r = account_cmd(&ctl, argc - optind - 1, argv + optind + 1);
+	else if (optind == argc || streq(argv[optind], "serve"))
+		r = serve(&ctl);
+	else {
+		usage();
+		r = 2;
+	}
+	ctl_store_close(ctl.store);
+	ecs_config_free(raw);
+	return r;
+}

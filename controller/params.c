@@ -1,0 +1,254 @@
+#include "params.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "util.h"
+
+const char *ctl_param(struct ctl_call *call, const char *name, unsigned flags)
+{
+	const char *v = (flags & CTL_CI) ? ecs_kvlist_get_case(call->params, name) : ecs_kvlist_get(call->params, name);
+
+	if (v && !*v && (flags & CTL_NONEMPTY))
+		return NULL;
+	return v;
+}
+
+static int missing(struct ctl_call *call, const char *name)
+{
+	return ctl_fail(call, 400, "MissingParameter",
+			"The input parameter \"%s\" that is mandatory for processing this request is not supplied.",
+			name);
+}
+
+static int invalid(struct ctl_call *call, const char *name, const char *why)
+{
+	return ctl_fail(call, 400, "InvalidParameter", "The specified parameter \"%s\" is not valid: %s", name, why);
+}
+
+/* The value, or NULL (0) when absent and optional, or an error when absent and required. */
+static int get(struct ctl_call *call, const char *name, unsigned flags, const char **ret)
+{
+	const char *v = ctl_param(call, name, flags);
+
+	if (!v && (flags & CTL_REQUIRED))
+		return missing(call, name);
+	*ret = v;
+	return 0;
+}
+
+int ctl_param_str(struct ctl_call *call, const char *name, unsigned flags, size_t maxlen, const char *def,
+		  const char **ret)
+{
+	const char *v;
+	int r = get(call, name, flags, &v);
+
+	if (r < 0)
+		return r;
+	if (!v) {
+		*ret = def;
+		return 0;
+	}
+	if (strlen(v) > maxlen) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "longer than %zu characters", maxlen);
+		return invalid(call, name, why);
+	}
+	*ret = v;
+	return 0;
+}
+
+int ctl_param_int(struct ctl_call *call, const char *name, unsigned flags, long long min, long long max,
+		  long long def, long long *ret)
+{
+	const char *v;
+	char why[96];
+	int r = get(call, name, flags, &v);
+
+	if (r < 0)
+		return r;
+	if (!v || !*v) {
+		if (v && (flags & CTL_REQUIRED))
+			return missing(call, name);
+		*ret = def;
+		return 0;
+	}
+	r = ecs_parse_int64(v, min, max, ret);
+	if (r == -EINVAL)
+		return invalid(call, name, "not an integer");
+	if (r < 0) {
+		snprintf(why, sizeof(why), "must be in %lld..%lld", min, max);
+		return invalid(call, name, why);
+	}
+	return 0;
+}
+
+int ctl_param_bool(struct ctl_call *call, const char *name, unsigned flags, bool def, bool *ret)
+{
+	const char *v;
+	int r = get(call, name, flags, &v);
+
+	if (r < 0)
+		return r;
+	if (!v || !*v) {
+		*ret = def;
+		return 0;
+	}
+	/* The wire carries "true"/"false" (ECS-WIRE.md); accept their case variants. */
+	if (strcaseeq(v, "true"))
+		*ret = true;
+	else if (strcaseeq(v, "false"))
+		*ret = false;
+	else
+		return invalid(call, name, "must be true or false");
+	return 0;
+}
+
+int ctl_param_enum(struct ctl_call *call, const char *name, unsigned flags, const char *const *allowed,
+		   const char *def, const char **ret)
+{
+	const char *v;
+	int r = get(call, name, flags | CTL_NONEMPTY, &v);
+
+	if (r < 0)
+		return r;
+	if (!v) {
+		*ret = def;
+		return 0;
+	}
+	for (size_t i = 0; allowed[i]; i++) {
+		if (streq(v, allowed[i])) {
+			*ret = allowed[i];
+			return 0;
+		}
+	}
+	return invalid(call, name, "not one of the allowed values");
+}
+
+int ctl_param_json_list(struct ctl_call *call, const char *name, unsigned flags, size_t max,
+			struct json_object **ret)
+{
+	struct json_object *o = NULL;
+	const char *v, *perr;
+	char why[64];
+	int r = get(call, name, flags | CTL_NONEMPTY, &v);
+
+	*ret = NULL;
+	if (r < 0 || !v)
+		return r;
+	if (ecs_json_parse(v, strlen(v), &o, &perr) < 0 || !json_object_is_type(o, json_type_array)) {
+		json_object_put(o);
+		return invalid(call, name, "not a JSON array of strings");
+	}
+	if (json_object_array_length(o) > max) {
+		json_object_put(o);
+		snprintf(why, sizeof(why), "more than %zu items", max);
+		return invalid(call, name, why);
+	}
+	for (size_t i = 0; i < json_object_array_length(o); i++) {
+		struct json_object *it = json_object_array_get_idx(o, i);
+
+		if (!json_object_is_type(it, json_type_string) || json_object_get_string_len(it) > 256) {
+			json_object_put(o);
+			return invalid(call, name, "not a JSON array of strings");
+		}
+	}
+	*ret = o;
+	return 0;
+}
+
+int ctl_param_repeat(struct ctl_call *call, const char *name, const char *const *subs, size_t max,
+		     struct json_object **ret)
+{
+	struct json_object *arr = json_object_new_array();
+	size_t plen = strlen(name);
+
+	/* Gather by index: Name.N or Name.N.Sub. */
+	for (size_t n = 1; n <= max; n++) {
+		char key[160];
+		struct json_object *item = NULL;
+
+		if (!subs) {
+			const char *v;
+
+			snprintf(key, sizeof(key), "%s.%zu", name, n);
+			v = ecs_kvlist_get(call->params, key);
+			if (v)
+				json_object_array_add(arr, json_object_new_string(v));
+			continue;
+		}
+		for (size_t s = 0; subs[s]; s++) {
+			const char *v;
+
+			snprintf(key, sizeof(key), "%s.%zu.%s", name, n, subs[s]);
+			v = ecs_kvlist_get(call->params, key);
+			if (!v)
+				continue;
+			if (!item)
+				item = json_object_new_object();
+			ecs_jb_str(item, subs[s], v);
+		}
+		if (item)
+			json_object_array_add(arr, item);
+	}
+	/* An index past max, or an unknown sub-field, is an error rather than silently lost. */
+	for (size_t i = 0; i < call->params->n; i++) {
+		const char *k = call->params->items[i].key;
+		char *end;
+		unsigned long idx;
+
+		if (strncmp(k, name, plen) != 0 || k[plen] != '.')
+			continue;
+		idx = strtoul(k + plen + 1, &end, 10);
+		if (end == k + plen + 1)
+			continue; /* Name.Sub (no index): another parameter */
+		if (idx < 1 || idx > max) {
+			char why[64];
+
+			json_object_put(arr);
+			snprintf(why, sizeof(why), "index must be in 1..%zu", max);
+			return invalid(call, k, why);
+		}
+		if (subs) {
+			bool known = false;
+
+			for (size_t s = 0; subs[s] && !known; s++)
+				known = *end == '.' && streq(end + 1, subs[s]);
+			if (!known) {
+				json_object_put(arr);
+				return invalid(call, k, "unknown field");
+			}
+		} else if (*end) {
+			json_object_put(arr);
+			return invalid(call, k, "unknown field");
+		}
+	}
+	*ret = arr;
+	return 0;
+}
+
+int ctl_param_paging(struct ctl_call *call, long long *ret_number, long long *ret_size)
+{
+	int r = ctl_param_int(call, "PageNumber", 0, 1, 1000000, 1, ret_number);
+
+	if (r == 0)
+		r = ctl_param_int(call, "PageSize", 0, 1, 100, 10, ret_size);
+	return r;
+}
+
+int ctl_param_id(struct ctl_call *call, const char *name, unsigned flags, const char *prefix, const char **ret)
+{
+	const char *v;
+	int r = ctl_param_str(call, name, flags | CTL_NONEMPTY, 64, NULL, &v);
+
+	if (r < 0)
+		return r;
+	if (v && !str_has_prefix(v, prefix))
+		return invalid(call, name, "not an id of the right kind");
+	*ret = v;
+	return 0;
+}

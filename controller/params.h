@@ -1,0 +1,46 @@
+/* params.h: reading an action's parameters with ECS's errors. Each reader records
+ * MissingParameter or InvalidParameter (naming the parameter) on the call and returns a
+ * negative errno; the action returns that at once. Names are matched exactly, except with
+ * CTL_CI (the lower-case names ECS mixes in: timePoints, diskIds, …). */
+#ifndef CTL_PARAMS_H
+#define CTL_PARAMS_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ctl.h"
+
+enum {
+	CTL_REQUIRED = 1 << 0,
+	CTL_CI = 1 << 1,       /* match the name case-insensitively */
+	CTL_NONEMPTY = 1 << 2, /* "" counts as absent */
+};
+
+/* The raw value, or NULL. */
+const char *ctl_param(struct ctl_call *call, const char *name, unsigned flags);
+
+/* A string of at most maxlen characters; *ret = def when absent. */
+int ctl_param_str(struct ctl_call *call, const char *name, unsigned flags, size_t maxlen, const char *def,
+		  const char **ret);
+int ctl_param_int(struct ctl_call *call, const char *name, unsigned flags, long long min, long long max,
+		  long long def, long long *ret);
+int ctl_param_bool(struct ctl_call *call, const char *name, unsigned flags, bool def, bool *ret);
+/* One of allowed (case-sensitive, as ECS); *ret = def when absent. */
+int ctl_param_enum(struct ctl_call *call, const char *name, unsigned flags, const char *const *allowed,
+		   const char *def, const char **ret);
+/* A JSON array of strings given as a string ('["a","b"]'); at most max items, each ≤ 256.
+ * *ret NULL when absent. */
+int ctl_param_json_list(struct ctl_call *call, const char *name, unsigned flags, size_t max,
+			struct json_object **ret);
+/* A RepeatList: Name.1, Name.2, … (or Name.N.Sub with subs) gathered into a JSON array of
+ * strings (no subs) or objects {Sub: value}. Indexes 1..max, in order. */
+int ctl_param_repeat(struct ctl_call *call, const char *name, const char *const *subs, size_t max,
+		     struct json_object **ret);
+/* PageNumber (from 1) and PageSize (1..100, default 10), as ECS. */
+int ctl_param_paging(struct ctl_call *call, long long *ret_number, long long *ret_size);
+
+/* A resource id of the expected prefix; InvalidParameter-like errors use code_malformed. */
+int ctl_param_id(struct ctl_call *call, const char *name, unsigned flags, const char *prefix, const char **ret);
+
+#endif

@@ -1,0 +1,72 @@
+#include "scheduler.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+static bool has_image(const char *images_json, const char *image)
+{
+	struct json_object *arr = NULL;
+	const char *perr;
+	bool found = false;
+
+	if (ecs_json_parse(images_json, strlen(images_json), &arr, &perr) < 0)
+		return false;
+	for (size_t i = 0; json_object_is_type(arr, json_type_array) && i < json_object_array_length(arr); i++)
+		found = found || streq(json_object_get_string(json_object_array_get_idx(arr, i)), image);
+	json_object_put(arr);
+	return found;
+}
+
+int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq, char ret_host[64])
+{
+	/* Room used on each host by every instance booked there. */
+	sqlite3_stmt *st = ctl_db_prepare(
+		db, "SELECT h.host_id, h.zone_id, h.vcpus, h.memory_mib, h.disk_gib, h.max_instances, h.images,"
+		    " COALESCE(u.vcpus, 0), COALESCE(u.memory_mib, 0), COALESCE(u.n, 0), COALESCE(d.disk_gib, 0)"
+		    " FROM hosts h"
+		    " LEFT JOIN (SELECT host_id, sum(vcpus) AS vcpus, sum(memory_mib) AS memory_mib, count(*) AS n"
+		    "            FROM instances WHERE deleted = 0 GROUP BY host_id) u ON u.host_id = h.host_id"
+		    " LEFT JOIN (SELECT host_id, sum(size_gib) AS disk_gib FROM disks WHERE deleted = 0"
+		    "            GROUP BY host_id) d ON d.host_id = h.host_id"
+		    " WHERE h.last_seen >= ?1 ORDER BY h.host_id");
+	double best = 0;
+	bool found = false;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *host = (const char *)sqlite3_column_text(st, 0);
+		const char *zone = (const char *)sqlite3_column_text(st, 1);
+		double cpu_cap = sqlite3_column_int(st, 2) * c->cfg.cpu_ratio;
+		double mem_cap = (sqlite3_column_int(st, 3) - c->cfg.reserved_host_memory_mib) * c->cfg.ram_ratio;
+		double disk_cap = sqlite3_column_int(st, 4) * c->cfg.disk_ratio;
+		int max_inst = sqlite3_column_int(st, 5);
+		double free_mem = mem_cap - sqlite3_column_int64(st, 8);
+		bool excluded = false, fits;
+
+		for (size_t i = 0; i < rq->n_exclude && !excluded; i++)
+			excluded = streq(rq->exclude[i], host);
+		fits = !excluded && (!rq->zone_id || streq(rq->zone_id, zone)) &&
+		       (!rq->system_image || has_image((const char *)sqlite3_column_text(st, 6), rq->image_id)) &&
+		       sqlite3_column_int64(st, 7) + rq->vcpus <= cpu_cap && rq->memory_mib <= free_mem &&
+		       sqlite3_column_int64(st, 10) + rq->disk_gib <= disk_cap && sqlite3_column_int(st, 9) < max_inst;
+		if (!fits)
+			continue;
+		/* Spread: the most free memory; stack: the least that still fits. */
+		if (!found || (c->cfg.stack ? free_mem < best : free_mem > best)) {
+			best = free_mem;
+			snprintf(ret_host, 64, "%s", host);
+			found = true;
+		}
+	}
+	sqlite3_finalize(st);
+	return found ? 0 : -ENOSPC;
+}

@@ -1,0 +1,33 @@
+/* scheduler.h: where a new instance runs.
+ *
+ * Filters: the host is up (a heartbeat within host_dead_after_s), in the zone asked for (if
+ * any), can boot the image (a system image must be on the host; an account's images come
+ * from the blob store, so any host), and has room: vCPUs ≤ host vCPUs × cpu_ratio,
+ * memory ≤ (host memory − reserved) × ram_ratio, disk ≤ host disk × disk_ratio, and fewer
+ * instances than its max. Room counts every instance booked there (any status but deleted).
+ * Weigher: the most free memory (spread), or the least that fits (stack).
+ *
+ * Call it inside an IMMEDIATE transaction that also books the instance on the host chosen:
+ * then no two placements can both take the last room on a host. */
+#ifndef CTL_SCHEDULER_H
+#define CTL_SCHEDULER_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ctl.h"
+
+struct ctl_sched_request {
+	const char *zone_id; /* NULL: any zone */
+	int vcpus, memory_mib, disk_gib;
+	const char *image_id;
+	bool system_image;
+	const char *const *exclude; /* hosts already tried */
+	size_t n_exclude;
+};
+
+/* 0 and the host in ret_host; -ENOSPC when no host fits. */
+int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq, char ret_host[64]);
+
+#endif

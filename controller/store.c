@@ -1,0 +1,262 @@
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+struct ctl_store {
+	char *path;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	sqlite3 *free[CTL_DB_POOL];
+	size_t n_free, n_open;
+};
+
+/* Migrations, in order. Never edit one that has shipped: add the next. */
+static const char *const migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE accounts ("
+	"  account_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, access_key_id TEXT NOT NULL UNIQUE,"
+	"  access_key_secret TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	"  quota_instances INTEGER, quota_vcpus INTEGER, quota_disks INTEGER, quota_snapshots INTEGER);"
+	"CREATE TABLE hosts ("
+	"  host_id TEXT PRIMARY KEY, api_url TEXT NOT NULL, zone_id TEXT NOT NULL, hypervisor TEXT NOT NULL,"
+	"  vcpus INTEGER NOT NULL, memory_mib INTEGER NOT NULL, disk_gib INTEGER NOT NULL,"
+	"  max_instances INTEGER NOT NULL, images TEXT NOT NULL DEFAULT '[]',"
+	"  last_seen INTEGER NOT NULL, state TEXT NOT NULL);"
+	"CREATE TABLE instances ("
+	"  instance_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
+	"  hostname TEXT NOT NULL, image_id TEXT NOT NULL, instance_type TEXT NOT NULL, vcpus INTEGER NOT NULL,"
+	"  memory_mib INTEGER NOT NULL, zone_id TEXT NOT NULL, host_id TEXT, status TEXT NOT NULL,"
+	"  desired TEXT NOT NULL, private_ip TEXT, mac TEXT NOT NULL, key_pair_name TEXT NOT NULL,"
+	"  password_hash TEXT NOT NULL, user_data TEXT NOT NULL, internet_max_bandwidth_out INTEGER NOT NULL,"
+	"  tags TEXT NOT NULL DEFAULT '[]', error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
+	"  started_at INTEGER, transition_at INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX instances_account ON instances (account_id, deleted, instance_id);"
+	"CREATE INDEX instances_host ON instances (host_id);"
+	"CREATE TABLE disks ("
+	"  disk_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, zone_id TEXT NOT NULL, name TEXT NOT NULL,"
+	"  description TEXT NOT NULL, type TEXT NOT NULL, category TEXT NOT NULL, size_gib INTEGER NOT NULL,"
+	"  image_id TEXT NOT NULL, source_snapshot_id TEXT NOT NULL, status TEXT NOT NULL, instance_id TEXT,"
+	"  device TEXT NOT NULL DEFAULT '', host_id TEXT, delete_with_instance INTEGER NOT NULL,"
+	"  policy_id TEXT, created_at INTEGER NOT NULL, attached_at INTEGER, deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX disks_account ON disks (account_id, deleted, disk_id);"
+	"CREATE INDEX disks_instance ON disks (instance_id);"
+	"CREATE TABLE snapshots ("
+	"  snapshot_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
+	"  disk_id TEXT NOT NULL, disk_type TEXT NOT NULL, disk_size INTEGER NOT NULL, status TEXT NOT NULL,"
+	"  host_id TEXT, policy_id TEXT, created_at INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX snapshots_account ON snapshots (account_id, deleted, disk_id);"
+	"CREATE TABLE images ("
+	"  image_id TEXT PRIMARY KEY, account_id TEXT, name TEXT NOT NULL, description TEXT NOT NULL,"
+	"  size_gib INTEGER NOT NULL, os_name TEXT NOT NULL, os_type TEXT NOT NULL, architecture TEXT NOT NULL,"
+	"  status TEXT NOT NULL, source_snapshot_id TEXT NOT NULL, owner_alias TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE key_pairs ("
+	"  account_id TEXT NOT NULL, name TEXT NOT NULL, fingerprint TEXT NOT NULL, public_key TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL, PRIMARY KEY (account_id, name));"
+	"CREATE TABLE auto_snapshot_policies ("
+	"  policy_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, time_points TEXT NOT NULL,"
+	"  repeat_weekdays TEXT NOT NULL, retention_days INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE policy_runs ("
+	"  disk_id TEXT NOT NULL, slot TEXT NOT NULL, snapshot_id TEXT NOT NULL, PRIMARY KEY (disk_id, slot));"
+	"CREATE TABLE signature_nonces ("
+	"  access_key_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (access_key_id, nonce));"
+	"CREATE TABLE client_tokens ("
+	"  account_id TEXT NOT NULL, action TEXT NOT NULL, token TEXT NOT NULL, status INTEGER NOT NULL,"
+	"  body TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, action, token));"
+	"CREATE TABLE ip_leases (ip TEXT PRIMARY KEY, instance_id TEXT NOT NULL);"
+	"CREATE TABLE jobs ("
+	"  job_id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, resource_id TEXT NOT NULL, op TEXT NOT NULL,"
+	"  args TEXT NOT NULL DEFAULT '{}', created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX jobs_resource ON jobs (resource_id);",
+};
+
+int ctl_store_schema_version(void)
+{
+	return (int)ARRAY_SIZE(migrations);
+}
+
+int ctl_db_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("controller db: statement failed", "sql=\"%.80s\" error=\"%s\"", sql, err ? err : "?");
+		sqlite3_free(err);
+		return -EIO;
+	}
+	return 0;
+}
+
+sqlite3_stmt *ctl_db_prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_error("controller db: prepare failed", "sql=\"%.80s\" error=\"%s\"", sql, sqlite3_errmsg(db));
+		return NULL;
+	}
+	return st;
+}
+
+int ctl_db_step_done(sqlite3_stmt *st)
+{
+	int r = sqlite3_step(st);
+
+	if (r == SQLITE_DONE)
+		return 0;
+	if ((r & 0xff) == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	log_error("controller db: step failed", "error=\"%s\"", sqlite3_errmsg(sqlite3_db_handle(st)));
+	return -EIO;
+}
+
+int ctl_db_tx_begin(sqlite3 *db)
+{
+	return ctl_db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int ctl_db_tx_commit(sqlite3 *db)
+{
+	return ctl_db_exec(db, "COMMIT");
+}
+
+void ctl_db_tx_rollback(sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static sqlite3 *open_conn(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		log_error("controller db: cannot open", "path=%s error=\"%s\"", path, db ? sqlite3_errmsg(db) : "?");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	/* FULL: an answered request survives a crash of the controller or the machine. */
+	if (ctl_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") < 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static int migrate(sqlite3 *db)
+{
+	sqlite3_stmt *st = ctl_db_prepare(db, "PRAGMA user_version");
+	int version = 0;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > ctl_store_schema_version()) {
+		log_error("controller db is newer than this controller", "version=%d supported=%d", version,
+			  ctl_store_schema_version());
+		return -EPROTO;
+	}
+	for (int v = version + 1; v <= ctl_store_schema_version(); v++) {
+		_cleanup_free_ char *sql = ecs_strdup_printf("PRAGMA user_version = %d;", v);
+
+		if (!sql || ctl_db_tx_begin(db) < 0)
+			return -EIO;
+		if (ctl_db_exec(db, migrations[v - 1]) < 0 || ctl_db_exec(db, sql) < 0) {
+			ctl_db_tx_rollback(db);
+			return -EIO;
+		}
+		if (ctl_db_tx_commit(db) < 0)
+			return -EIO;
+		log_info("controller db migrated", "version=%d", v);
+	}
+	return 0;
+}
+
+int ctl_store_open(const char *path, struct ctl_store **ret)
+{
+	struct ctl_store *s = calloc(1, sizeof(*s));
+	sqlite3 *db;
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->path = strdup(path);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	db = s->path ? open_conn(path) : NULL;
+	if (!db) {
+		ctl_store_close(s);
+		return -EIO;
+	}
+	r = migrate(db);
+	if (r < 0) {
+		sqlite3_close(db);
+		ctl_store_close(s);
+		return r;
+	}
+	s->free[s->n_free++] = db;
+	s->n_open = 1;
+	*ret = s;
+	return 0;
+}
+
+void ctl_store_close(struct ctl_store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_free; i++)
+		sqlite3_close(s->free[i]);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s->path);
+	free(s);
+}
+
+sqlite3 *ctl_db_get(struct ctl_store *s)
+{
+	sqlite3 *db = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		if (s->n_free) {
+			db = s->free[--s->n_free];
+			break;
+		}
+		if (s->n_open < CTL_DB_POOL) {
+			s->n_open++;
+			pthread_mutex_unlock(&s->lock);
+			db = open_conn(s->path);
+			pthread_mutex_lock(&s->lock);
+			if (!db)
+				s->n_open--;
+			break;
+		}
+		pthread_cond_wait(&s->cond, &s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return db;
+}
+
+void ctl_db_put(struct ctl_store *s, sqlite3 *db)
+{
+	if (!db)
+		return;
+	/* A connection must come back clean: an open transaction would hold the write lock. */
+	ctl_db_tx_rollback(db);
+	pthread_mutex_lock(&s->lock);
+	s->free[s->n_free++] = db;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}

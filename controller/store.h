@@ -1,0 +1,39 @@
+/* store.h: the controller's state in SQLite (WAL): one file, schema migrations applied in
+ * order at start (PRAGMA user_version), a small pool of connections so that readers run
+ * beside the one writer WAL allows.
+ *
+ * Modules write their own SQL against the tables the migrations define (store.c). A
+ * connection is taken with ctl_db_get and given back with ctl_db_put; ctl_db_tx_begin
+ * starts an IMMEDIATE transaction (takes the write lock at once, so check-then-book
+ * sequences such as scheduling cannot interleave). */
+#ifndef CTL_STORE_H
+#define CTL_STORE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#define CTL_DB_POOL 16
+
+struct ctl_store;
+
+int ctl_store_open(const char *path, struct ctl_store **ret);
+void ctl_store_close(struct ctl_store *s);
+
+sqlite3 *ctl_db_get(struct ctl_store *s);
+void ctl_db_put(struct ctl_store *s, sqlite3 *db);
+
+int ctl_db_tx_begin(sqlite3 *db);
+int ctl_db_tx_commit(sqlite3 *db);
+void ctl_db_tx_rollback(sqlite3 *db);
+
+/* Run SQL without results; -EIO (logged) on error. */
+int ctl_db_exec(sqlite3 *db, const char *sql);
+/* Prepare (cached by SQLite's statement cache is not available: plain prepare). */
+sqlite3_stmt *ctl_db_prepare(sqlite3 *db, const char *sql);
+/* Step a statement that returns no row; 0, -EEXIST on a constraint, -EIO. */
+int ctl_db_step_done(sqlite3_stmt *st);
+
+/* The schema version this controller writes. */
+int ctl_store_schema_version(void);
+
+#endif
