@@ -2,8 +2,11 @@
 #include <stddef.h>
 
 #include "ctl.h"
+#include "disk.h"
+#include "image.h"
 #include "instance.h"
 #include "region.h"
+#include "snapshot.h"
 #include "util.h"
 
 #define ECS(name, fn, mut) { name, fn, CTL_API_VERSION, mut }
@@ -26,6 +29,21 @@ static const struct ctl_action actions[] = {
 	ECS("GetInstanceConsoleOutput", ctl_instance_console, false),
 	ECS("ReplaceSystemDisk", ctl_instance_replace_system_disk, true),
 	ECS("DescribeInstanceMonitorData", ctl_instance_monitor_data, false),
+	ECS("CreateDisk", ctl_disk_create, true),
+	ECS("AttachDisk", ctl_disk_attach, true),
+	ECS("DetachDisk", ctl_disk_detach, true),
+	ECS("DeleteDisk", ctl_disk_delete, true),
+	ECS("DescribeDisks", ctl_disk_describe, false),
+	ECS("ResizeDisk", ctl_disk_resize, true),
+	ECS("ResetDisk", ctl_disk_reset, true),
+	ECS("ReInitDisk", ctl_disk_reinit, true),
+	ECS("CreateSnapshot", ctl_snapshot_create, true),
+	ECS("DeleteSnapshot", ctl_snapshot_delete, true),
+	ECS("DescribeSnapshots", ctl_snapshot_describe, false),
+	ECS("CreateImage", ctl_image_create, true),
+	ECS("DescribeImages", ctl_image_describe, false),
+	ECS("DeleteImage", ctl_image_delete, true),
+	ECS("ImportImage", ctl_image_import, true),
 };
 
 const struct ctl_action *ctl_action_find(const char *name)

@@ -19,7 +19,10 @@
 #include "hostauth.h"
 #include "http_client.h"
 #include "http_server.h"
+#include "disk.h"
+#include "image.h"
 #include "instance.h"
+#include "snapshot.h"
 #include "jobs.h"
 #include "log.h"
 #include "nonce.h"
@@ -165,6 +168,9 @@ static int serve(struct ctl *c)
 	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0)
 		return 1;
 	ctl_instance_register_jobs();
+	ctl_disk_register_jobs();
+	ctl_snapshot_register_jobs();
+	ctl_image_register_jobs();
 	r = ctl_jobs_start(c, 16);
 	if (r < 0)
 		return 1;

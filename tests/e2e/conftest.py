@@ -626,3 +626,16 @@ def fresh_agent_env(tiny_image):
         yield env
     finally:
         env.close()
+
+
+@pytest.fixture(scope="module")
+def cloud(tiny_image):
+    """A controller with one simulated host, shared by a module (tests/e2e/cloudenv.py)."""
+    from cloudenv import CloudEnv
+
+    env = CloudEnv(tiny_image.dir)
+    try:
+        env.start()
+        yield env
+    finally:
+        env.close()

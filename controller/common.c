@@ -1,0 +1,78 @@
+#include "common.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "jobs.h"
+#include "store.h"
+#include "util.h"
+
+int ctl_db_failure(struct ctl_call *call)
+{
+	return ctl_fail(call, 500, "InternalError", "The request processing has failed due to some unknown error.");
+}
+
+int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n)
+{
+	sqlite3_stmt *st = ctl_db_prepare(db, sql);
+	int r;
+
+	if (!st)
+		return -EIO;
+	for (int i = 0; i < n; i++)
+		if (args[i])
+			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	r = ctl_db_step_done(st);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int ctl_change_and_queue(struct ctl_call *call, const struct ctl_change *ch)
+{
+	sqlite3 *db = ctl_db_get(call->c->store);
+	sqlite3_stmt *st;
+	char state[64] = "";
+	bool found = false, allowed = false;
+	int r;
+
+	if (!db || ctl_db_tx_begin(db) < 0) {
+		ctl_db_put(call->c->store, db);
+		return ctl_db_failure(call);
+	}
+	st = ctl_db_prepare(db, ch->check_sql);
+	if (!st) {
+		r = ctl_db_failure(call);
+		goto out;
+	}
+	for (int i = 0; i < ch->n_args; i++)
+		if (ch->args[i])
+			sqlite3_bind_text(st, i + 1, ch->args[i], -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		found = true;
+		snprintf(state, sizeof(state), "%s", ctl_col(st, 0));
+	}
+	sqlite3_finalize(st);
+	if (!found) {
+		r = ctl_fail(call, 404, ch->not_found_code, "%s", ch->not_found_message);
+		goto out;
+	}
+	for (size_t i = 0; ch->allowed && ch->allowed[i] && !allowed; i++)
+		allowed = streq(ch->allowed[i], state);
+	if (ch->allowed && !allowed) {
+		r = ctl_fail(call, 403, ch->state_code, "%s", ch->state_message);
+		goto out;
+	}
+	r = ch->update_sql ? ctl_db_run(db, ch->update_sql, ch->args, ch->n_args) : 0;
+	if (r == 0 && ch->job_kind)
+		r = ctl_jobs_add(db, ch->job_kind, ch->job_resource, ch->job_op, ch->job_args);
+	if (r == 0)
+		r = ctl_db_tx_commit(db);
+	if (r < 0)
+		r = ctl_db_failure(call);
+out:
+	ctl_db_tx_rollback(db);
+	ctl_db_put(call->c->store, db);
+	if (r == 0 && ch->job_kind)
+		ctl_jobs_kick(call->c);
+	return r;
+}

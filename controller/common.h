@@ -1,0 +1,49 @@
+/* common.h: small helpers the action modules share: column reading, ISO times, the
+ * failure for a broken database, and "change a row and queue its job" in one transaction. */
+#ifndef CTL_COMMON_H
+#define CTL_COMMON_H
+
+#include <json-c/json.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "ctl.h"
+#include "timeutil.h"
+
+static inline const char *ctl_col(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+
+	return s ? s : "";
+}
+
+static inline void ctl_time_str(long long t, char buf[ECS_ISO8601_LEN + 1])
+{
+	if (t > 0)
+		ecs_time_format((time_t)t, buf);
+	else
+		buf[0] = '\0';
+}
+
+int ctl_db_failure(struct ctl_call *call);
+
+/* Run sql (binding the strings in args, ?1…?n) on db; -EIO/-EEXIST. */
+int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n);
+
+/* In one transaction: check that `check_sql` (bound to args) returns a row and its first
+ * column is one of `allowed` (else the caller's not_found / wrong_state failure), run
+ * `update_sql` (same args), and queue job kind/op for resource with job_args. Kicks the
+ * workers. */
+struct ctl_change {
+	const char *check_sql, *update_sql;
+	const char *const *args;
+	int n_args;
+	const char *const *allowed;
+	const char *not_found_code, *not_found_message;
+	const char *state_code, *state_message;
+	const char *job_kind, *job_resource, *job_op;
+	struct json_object *job_args;
+};
+int ctl_change_and_queue(struct ctl_call *call, const struct ctl_change *ch);
+
+#endif

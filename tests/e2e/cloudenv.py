@@ -1,0 +1,121 @@
+"""A one-host cloud for controller tests: an AgentEnv (private libvirtd, bridge, agent) plus
+an ecs-controller on its own port and data dir whose address pool is the host's subnet.
+Accounts are made with `ecs-controller account create`."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+from pathlib import Path
+
+from agentenv import AgentEnv, free_port
+from conftest import REPO
+from ecsapi import EcsClient
+
+CTL_BIN = REPO / "build/bin/ecs-controller"
+
+
+class CloudEnv:
+    def __init__(self, image_dir: Path, ctl_extra: str = "", agent_extra: dict | None = None):
+        self.host = AgentEnv(image_dir, extra=agent_extra)
+        self.port = free_port()
+        self.dir = self.host.workdir / "controller"
+        self.dir.mkdir()
+        self.key_file = self.host.workdir / "cluster.key"
+        self.key_file.write_text(self.host.agent.key + "\n")
+        self.key_file.chmod(0o600)
+        self.config = self.dir / "controller.ini"
+        self.config.write_text(
+            f"[controller]\nport = {self.port}\ndata_dir = {self.dir / 'data'}\nhost_key_file = {self.key_file}\n"
+            f"log_level = debug\nhost_dead_after_s = 30\n{ctl_extra}\n[network]\nip_pool = {self.host.net}\n")
+        self.proc: subprocess.Popen | None = None
+        self.host.agent.controller_url = f"http://127.0.0.1:{self.port}"
+        self.host.agent.extra["agent.heartbeat_interval_s"] = 2
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "controller.log"
+
+    def log_tail(self, n: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+    def start_controller(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(CTL_BIN), "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if 'msg="controller ready"' in self.log_path.read_text(errors="replace"):
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ecs-controller exited:\n{self.log_tail()}")
+            time.sleep(0.1)
+        raise RuntimeError("ecs-controller not ready")
+
+    def stop_controller(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def start(self) -> "CloudEnv":
+        self.start_controller()
+        self.host.start()
+        # The host is schedulable once its first heartbeat is in.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if "/agent/v1/heartbeat" in self.log_path.read_text(errors="replace"):
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"no heartbeat from the agent:\n{self.host.agent.log_tail()}")
+
+    def account(self, name: str) -> EcsClient:
+        out = subprocess.run([str(CTL_BIN), "-c", str(self.config), "account", "create", name], capture_output=True,
+                             text=True, check=True).stdout
+        kv = dict(line.split(": ", 1) for line in out.strip().splitlines())
+        return EcsClient(self.endpoint, kv["AccessKeyId"], kv["AccessKeySecret"])
+
+    def close(self):
+        self.stop_controller()
+        self.host.close()
+
+    # ---- waiting on the API ----
+
+    @staticmethod
+    def wait_for(pred, timeout: float, what: str, interval: float = 0.5):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = pred()
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out waiting for {what} (last: {last})")
+
+    def instance(self, api: EcsClient, iid: str) -> dict:
+        import json
+
+        out = api.call("DescribeInstances", InstanceIds=json.dumps([iid]))["Instances"]["Instance"]
+        return out[0] if out else {}
+
+    def wait_status(self, api: EcsClient, iid: str, status: str, timeout: float = 90) -> dict:
+        def ok():
+            i = self.instance(api, iid)
+            return i if i.get("Status") == status else None
+
+        try:
+            return self.wait_for(ok, timeout, f"{iid} {status}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{self.instance(api, iid)}\n{self.log_tail(20)}") from None
