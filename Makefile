@@ -20,9 +20,11 @@ PYTEST_ARGS ?=
 # Lazy (=): pkg-config runs only when a rule needs it, after install-deps.
 LIB_PKGS := json-c libmicrohttpd libcurl openssl
 AGENT_PKGS := libvirt libnl-3.0 libnl-route-3.0 libcap-ng sqlite3 libxml-2.0
-PKG_CFLAGS = $(shell pkg-config --cflags $(LIB_PKGS) $(AGENT_PKGS))
+ECSCTL_PKGS := libssh
+PKG_CFLAGS = $(shell pkg-config --cflags $(LIB_PKGS) $(AGENT_PKGS) $(ECSCTL_PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
 AGENT_LIBS = $(shell pkg-config --libs $(AGENT_PKGS))
+ECSCTL_LIBS = $(shell pkg-config --libs $(ECSCTL_PKGS))
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS ?= -O2 -g
@@ -48,8 +50,13 @@ CTL_SRCS := $(filter-out controller/main.c,$(wildcard controller/*.c))
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
 LIBCTL := $(BUILD)/controller/libcontroller.a
 
+# --- ecsctl: ecsctl/*.c; all but main.c also form libecsctl for unit tests -----
+ECSCTL_SRCS := $(filter-out ecsctl/main.c,$(wildcard ecsctl/*.c))
+ECSCTL_OBJS := $(ECSCTL_SRCS:%.c=$(BUILD)/%.o)
+LIBECSCTL := $(BUILD)/ecsctl/libecsctl.a
+
 # --- binaries ----------------------------------------------------------------
-BINS := $(BUILD)/bin/ecs-agent $(BUILD)/bin/ecs-controller
+BINS := $(BUILD)/bin/ecs-agent $(BUILD)/bin/ecsctl $(BUILD)/bin/ecs-controller
 
 # --- unit tests: tests/unit/test_<module>.c -> build/tests/unit/test_<module> --
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -91,6 +98,21 @@ $(BUILD)/bin/ecs-controller: $(BUILD)/controller/main.o $(LIBCTL) $(LIBECS)
 $(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBECS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(LDLIBS)
+
+# ecsctl's headers (profile.h, client.h, …) for its own objects and tests only.
+$(BUILD)/ecsctl/%.o $(BUILD)/tests/unit/test_ecsctl_%.o: CPPFLAGS += -Iecsctl
+
+$(LIBECSCTL): $(ECSCTL_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/ecsctl: $(BUILD)/ecsctl/main.o $(LIBECSCTL) $(LIBECS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBECSCTL) $(LIBECS) $(ECSCTL_LIBS) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/unit/test_ecsctl_%: $(BUILD)/tests/unit/test_ecsctl_%.o $(LIBECSCTL) $(LIBECS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBECSCTL) $(LIBECS) $(ECSCTL_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBECS) $(PKG_LIBS) $(LDLIBS)
@@ -153,6 +175,7 @@ down:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ecs/images/tiny
 	$(if $(BINS),install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
+	install -D -m 644 ecsctl/ecsctl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ecsctl
 	if [ -f $(BUILD)/images/tiny/manifest.json ]; then \
 		install -m 644 $(BUILD)/images/tiny/manifest.json $(BUILD)/images/tiny/disk.qcow2 \
 			$(BUILD)/images/tiny/vmlinuz $(BUILD)/images/tiny/initrd.img \

@@ -1,0 +1,225 @@
+#include "verbs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "util.h"
+#include "wait.h"
+
+const struct ecsctl_group ecsctl_groups[] = {
+	{ "disk", "data disks: create, ls, attach, detach, resize, rm" },
+	{ "snapshot", "disk snapshots: create, ls, rm, prune" },
+	{ "image", "images: create, ls, rm, import" },
+	{ "keypair", "SSH key pairs: create, import, ls, rm" },
+	{ "policy", "automatic snapshot policies: create, ls, apply, cancel, rm" },
+	{ NULL },
+};
+
+static const struct ecsctl_verb *const tables[] = {
+	ecsctl_instance_verbs, ecsctl_ssh_verbs,    ecsctl_disk_verbs,	 ecsctl_snapshot_verbs,
+	ecsctl_image_verbs,    ecsctl_keypair_verbs, ecsctl_policy_verbs, ecsctl_api_verbs,
+	ecsctl_help_verbs,
+};
+
+const struct ecsctl_verb *ecsctl_verb_at(size_t i)
+{
+	for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
+		for (const struct ecsctl_verb *v = tables[t]; v->name; v++) {
+			if (i == 0)
+				return v;
+			i--;
+		}
+	}
+	return NULL;
+}
+
+const struct ecsctl_verb *ecsctl_verb_find(const char *group, const char *name)
+{
+	const struct ecsctl_verb *v;
+
+	for (size_t i = 0; (v = ecsctl_verb_at(i)); i++)
+		if (streq(v->name, name) && (group ? streq(v->group, group) : !v->group))
+			return v;
+	return NULL;
+}
+
+const struct ecsctl_group *ecsctl_group_find(const char *name)
+{
+	for (const struct ecsctl_group *g = ecsctl_groups; g->name; g++)
+		if (streq(g->name, name))
+			return g;
+	return NULL;
+}
+
+const struct ecsctl_flag *ecsctl_flag_find(const struct ecsctl_flag *flags, const char *name)
+{
+	for (const struct ecsctl_flag *f = flags; f && f->name; f++)
+		if (streq(f->name, name))
+			return f;
+	return NULL;
+}
+
+void ecsctl_verb_fullname(const struct ecsctl_verb *v, char *buf, size_t size)
+{
+	if (v->group)
+		snprintf(buf, size, "ecsctl %s %s", v->group, v->name);
+	else
+		snprintf(buf, size, "ecsctl %s", v->name);
+}
+
+int ecsctl_flag_int(struct ecsctl *ctx, const struct ecsctl_args *a, const char *flag, long long min,
+		    long long max, long long def, long long *ret)
+{
+	const char *s = ecsctl_args_get(a, flag);
+
+	if (!s) {
+		*ret = def;
+		return 0;
+	}
+	if (ecs_parse_int64(s, min, max, ret) < 0)
+		return ecsctl_usage_error(ctx, "--%s takes a whole number in %lld..%lld, not \"%s\"", flag, min, max,
+					  s);
+	return 0;
+}
+
+int ecsctl_flag_timeout(struct ecsctl *ctx, const struct ecsctl_args *a, long *ret)
+{
+	long long t;
+	int r = ecsctl_flag_int(ctx, a, "timeout", 0, 7 * 24 * 3600, ECSCTL_WAIT_TIMEOUT_S, &t);
+
+	if (r < 0)
+		return r;
+	*ret = (long)t;
+	return 0;
+}
+
+char *ecsctl_json_string_array(const char *const *items, size_t n)
+{
+	struct json_object *arr = json_object_new_array();
+	char *s = NULL;
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (json_object_array_add(arr, json_object_new_string(items[i])) < 0)
+			goto out;
+	s = strdup(ecs_json_text(arr, NULL));
+out:
+	json_object_put(arr);
+	return s;
+}
+
+struct json_object *ecsctl_reply_list(struct json_object *reply, const char *outer, const char *inner)
+{
+	struct json_object *list = ecs_json_get(ecs_json_get(reply, outer), inner);
+
+	return list && json_object_is_type(list, json_type_array) ? list : NULL;
+}
+
+int ecsctl_describe_all(struct ecsctl *ctx, const char *action, const struct ecs_kvlist *params,
+			const char *outer, const char *inner, unsigned page_size, struct json_object **ret)
+{
+	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	struct json_object *all = json_object_new_array();
+	char size[16], number[16];
+	int r = 0;
+
+	if (!all)
+		return -ENOMEM;
+	snprintf(size, sizeof(size), "%u", page_size);
+	for (size_t i = 0; params && i < params->n; i++)
+		if ((r = ecs_kvlist_add(&p, params->items[i].key, params->items[i].value)) < 0)
+			goto fail;
+	for (unsigned page = 1;; page++) {
+		struct json_object *reply = NULL, *list;
+		int64_t total;
+		size_t n;
+
+		snprintf(number, sizeof(number), "%u", page);
+		if ((r = ecs_kvlist_set(&p, "PageNumber", number)) < 0 ||
+		    (r = ecs_kvlist_set(&p, "PageSize", size)) < 0)
+			goto fail;
+		r = ecsctl_call(ctx, action, &p, &reply);
+		if (r < 0)
+			goto fail;
+		list = ecsctl_reply_list(reply, outer, inner);
+		if (!list) {
+			json_object_put(reply);
+			r = ecsctl_fail(ctx, -EBADMSG, "the reply to %s has no %s.%s list", action, outer, inner);
+			goto fail;
+		}
+		n = json_object_array_length(list);
+		total = ecs_json_int(reply, "TotalCount", -1);
+		for (size_t j = 0; j < n; j++)
+			json_object_array_add(all, json_object_get(json_object_array_get_idx(list, j)));
+		json_object_put(reply);
+		if (json_object_array_length(all) > ECSCTL_LIST_MAX) {
+			r = ecsctl_fail(ctx, -E2BIG, "%s lists more than %d items", action, ECSCTL_LIST_MAX);
+			goto fail;
+		}
+		/* The last page: short, empty, or everything counted. */
+		if (n < page_size || (total >= 0 && json_object_array_length(all) >= (size_t)total))
+			break;
+	}
+	ecs_kvlist_clear(&p);
+	*ret = all;
+	return 0;
+fail:
+	ecs_kvlist_clear(&p);
+	json_object_put(all);
+	return r;
+}
+
+int ecsctl_print_list(struct ecsctl *ctx, struct json_object *items, const char *outer, const char *inner,
+		      const struct ecsctl_column *cols, size_t n_cols, const char *id_key)
+{
+	struct json_object *o;
+
+	switch (ctx->output) {
+	case ECSCTL_OUTPUT_JSON:
+		o = json_object_new_object();
+		if (!o)
+			return -ENOMEM;
+		ecs_jb_int(o, "TotalCount", (int64_t)json_object_array_length(items));
+		json_object_object_add(ecs_jb_obj(o, outer), inner, json_object_get(items));
+		ecsctl_print_json(ctx->out, o);
+		json_object_put(o);
+		return 0;
+	case ECSCTL_OUTPUT_TEXT:
+		return ecsctl_print_ids(ctx->out, items, id_key);
+	default:
+		return ecsctl_print_table(ctx->out, cols, n_cols, items);
+	}
+}
+
+int ecsctl_print_created(struct ecsctl *ctx, struct json_object *reply, const char *path)
+{
+	_cleanup_free_ char *id = NULL;
+
+	if (ctx->output == ECSCTL_OUTPUT_JSON) {
+		ecsctl_print_json(ctx->out, reply);
+		return 0;
+	}
+	id = ecsctl_field_text(reply, path);
+	if (!id)
+		return -ENOMEM;
+	ecsctl_print_safe(ctx->out, id);
+	fputc('\n', ctx->out);
+	return 0;
+}
+
+void ecsctl_print_done(struct ecsctl *ctx, struct json_object *reply)
+{
+	if (ctx->output == ECSCTL_OUTPUT_JSON)
+		ecsctl_print_json(ctx->out, reply);
+}
+
+int ecsctl_param_from_flag(struct ecs_kvlist *params, const struct ecsctl_args *a, const char *flag,
+			   const char *param)
+{
+	const char *v = ecsctl_args_get(a, flag);
+
+	return v ? ecs_kvlist_add(params, param, v) : 0;
+}

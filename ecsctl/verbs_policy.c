@@ -1,0 +1,210 @@
+/* verbs_policy.c: policy create, ls, apply, cancel, rm (automatic snapshot policies).
+ *
+ * ECS names these parameters in lower camel case (timePoints, repeatWeekdays,
+ * retentionDays, autoSnapshotPolicyId, diskIds) and takes the lists as JSON arrays of
+ * strings: timePoints='["0","12"]'. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "util.h"
+#include "verbs.h"
+
+static const struct ecsctl_column policy_columns[] = {
+	{ "ID", "AutoSnapshotPolicyId" }, { "NAME", "AutoSnapshotPolicyName" },
+	{ "TIME POINTS", "TimePoints" },  { "WEEKDAYS", "RepeatWeekdays" },
+	{ "RETENTION", "RetentionDays" }, { "DISKS", "DiskNums" },
+	{ "STATUS", "Status" },
+};
+
+/* "0,12" -> '["0","12"]', each a whole number in [min, max], at most max_items. */
+static int number_list(struct ecsctl *ctx, const char *flag, const char *in, long long min, long long max,
+		       size_t max_items, char **ret)
+{
+	_cleanup_free_ char *copy = strdup(in);
+	const char *items[32];
+	size_t n = 0;
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		long long v;
+
+		while (*tok == ' ')
+			tok++;
+		if (ecs_parse_int64(tok, min, max, &v) < 0)
+			return ecsctl_usage_error(ctx,
+						  "--%s takes numbers in %lld..%lld separated by commas, not \"%s\"",
+						  flag, min, max, in);
+		for (size_t i = 0; i < n; i++)
+			if (streq(items[i], tok))
+				return ecsctl_usage_error(ctx, "--%s: %s given twice", flag, tok);
+		if (n == max_items || n == ARRAY_SIZE(items))
+			return ecsctl_usage_error(ctx, "--%s: at most %zu values", flag, max_items);
+		items[n++] = tok;
+	}
+	if (!n)
+		return ecsctl_usage_error(ctx, "--%s needs at least one value", flag);
+	*ret = ecsctl_json_string_array(items, n);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
+{
+	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	struct json_object *reply = NULL;
+	_cleanup_free_ char *points = NULL, *days = NULL;
+	const char *retention = ecsctl_args_get(a, "retention-days");
+	long long v;
+	int r;
+
+	if ((r = number_list(ctx, "time-points", ecsctl_args_get(a, "time-points"), 0, 23, 24, &points)) < 0 ||
+	    (r = number_list(ctx, "weekdays", ecsctl_args_get(a, "weekdays"), 1, 7, 7, &days)) < 0)
+		return r;
+	if (ecs_parse_int64(retention, -1, 65536, &v) < 0 || v == 0)
+		return ecsctl_usage_error(ctx, "--retention-days takes -1 (keep for ever) or 1..65536, not \"%s\"",
+					  retention);
+	if ((r = ecs_kvlist_add(&p, "autoSnapshotPolicyName", ecsctl_args_get(a, "name"))) < 0 ||
+	    (r = ecs_kvlist_add(&p, "timePoints", points)) < 0 ||
+	    (r = ecs_kvlist_add(&p, "repeatWeekdays", days)) < 0 ||
+	    (r = ecs_kvlist_add(&p, "retentionDays", retention)) < 0)
+		goto out;
+	r = ecsctl_call(ctx, "CreateAutoSnapshotPolicy", &p, &reply);
+	if (r >= 0)
+		r = ecsctl_print_created(ctx, reply, "AutoSnapshotPolicyId");
+out:
+	json_object_put(reply);
+	ecs_kvlist_clear(&p);
+	return r;
+}
+
+static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
+{
+	struct json_object *items = NULL;
+	int r;
+
+	(void)a;
+	r = ecsctl_describe_all(ctx, "DescribeAutoSnapshotPolicyEx", NULL, "AutoSnapshotPolicies",
+				"AutoSnapshotPolicy", 100, &items);
+	if (r < 0)
+		return r;
+	r = ecsctl_print_list(ctx, items, "AutoSnapshotPolicies", "AutoSnapshotPolicy", policy_columns,
+			      ARRAY_SIZE(policy_columns), "AutoSnapshotPolicyId");
+	json_object_put(items);
+	return r;
+}
+
+/* action with an optional policy id and the disks as diskIds. */
+static int policy_disks(struct ecsctl *ctx, const char *action, const char *policy, const char *const *disks,
+			size_t n)
+{
+	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	struct json_object *reply = NULL;
+	_cleanup_free_ char *list = NULL;
+	int r = 0;
+
+	if (policy && (r = ecs_kvlist_add(&p, "autoSnapshotPolicyId", policy)) < 0)
+		goto out;
+	if (n) {
+		list = ecsctl_json_string_array(disks, n);
+		if (!list || (r = ecs_kvlist_add(&p, "diskIds", list)) < 0) {
+			r = r < 0 ? r : -ENOMEM;
+			goto out;
+		}
+	}
+	r = ecsctl_call(ctx, action, &p, &reply);
+	if (r >= 0)
+		ecsctl_print_done(ctx, reply);
+out:
+	json_object_put(reply);
+	ecs_kvlist_clear(&p);
+	return r;
+}
+
+static int apply_run(struct ecsctl *ctx, const struct ecsctl_args *a)
+{
+	return policy_disks(ctx, "ApplyAutoSnapshotPolicy", a->pos[0], a->pos + 1, a->n_pos - 1);
+}
+
+static int cancel_run(struct ecsctl *ctx, const struct ecsctl_args *a)
+{
+	return policy_disks(ctx, "CancelAutoSnapshotPolicy", NULL, a->pos, a->n_pos);
+}
+
+static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
+{
+	for (size_t i = 0; i < a->n_pos; i++) {
+		int r = policy_disks(ctx, "DeleteAutoSnapshotPolicy", a->pos[i], NULL, 0);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static const struct ecsctl_flag create_flags[] = {
+	{ "name", ECSCTL_FLAG_VALUE, true, "NAME", "autoSnapshotPolicyName" },
+	{ "time-points", ECSCTL_FLAG_VALUE, true, "H,H...", "timePoints: hours 0-23 (the policy's time zone)" },
+	{ "weekdays", ECSCTL_FLAG_VALUE, true, "D,D...", "repeatWeekdays: 1 (Monday) to 7 (Sunday)" },
+	{ "retention-days", ECSCTL_FLAG_VALUE, true, "DAYS", "retentionDays: 1-65536, or -1 to keep for ever" },
+	{ NULL },
+};
+
+static const struct ecsctl_flag no_flags[] = { { NULL } };
+
+const struct ecsctl_verb ecsctl_policy_verbs[] = {
+	{
+		.group = "policy",
+		.name = "create",
+		.flags = create_flags,
+		.actions = "CreateAutoSnapshotPolicy",
+		.summary = "create an automatic snapshot policy; prints its id",
+		.details = "  ecsctl policy create --name nightly --time-points 0,12 --weekdays 1,2,3,4,5 \\\n"
+			   "      --retention-days 7",
+		.run = create_run,
+	},
+	{
+		.group = "policy",
+		.name = "ls",
+		.flags = no_flags,
+		.actions = "DescribeAutoSnapshotPolicyEx (every page)",
+		.summary = "list policies",
+		.run = ls_run,
+	},
+	{
+		.group = "policy",
+		.name = "apply",
+		.synopsis = "POLICY DISK...",
+		.min_pos = 2,
+		.max_pos = ECSCTL_ARGS_MAX + 1,
+		.flags = no_flags,
+		.actions = "ApplyAutoSnapshotPolicy",
+		.summary = "apply a policy to disks",
+		.run = apply_run,
+	},
+	{
+		.group = "policy",
+		.name = "cancel",
+		.synopsis = "DISK...",
+		.min_pos = 1,
+		.max_pos = ECSCTL_ARGS_MAX,
+		.flags = no_flags,
+		.actions = "CancelAutoSnapshotPolicy",
+		.summary = "take disks off their policy",
+		.run = cancel_run,
+	},
+	{
+		.group = "policy",
+		.name = "rm",
+		.synopsis = "POLICY...",
+		.min_pos = 1,
+		.max_pos = ECSCTL_ARGS_MAX,
+		.flags = no_flags,
+		.actions = "DeleteAutoSnapshotPolicy",
+		.summary = "delete policies",
+		.run = rm_run,
+	},
+	{ .name = NULL },
+};
