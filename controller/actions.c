@@ -5,6 +5,8 @@
 #include "disk.h"
 #include "image.h"
 #include "instance.h"
+#include "keypair.h"
+#include "policy.h"
 #include "region.h"
 #include "snapshot.h"
 #include "util.h"
@@ -44,6 +46,18 @@ static const struct ctl_action actions[] = {
 	ECS("DescribeImages", ctl_image_describe, false),
 	ECS("DeleteImage", ctl_image_delete, true),
 	ECS("ImportImage", ctl_image_import, true),
+	ECS("CreateKeyPair", ctl_keypair_create, true),
+	ECS("ImportKeyPair", ctl_keypair_import, true),
+	ECS("DescribeKeyPairs", ctl_keypair_describe, false),
+	ECS("DeleteKeyPairs", ctl_keypair_delete, true),
+	ECS("AttachKeyPair", ctl_keypair_attach, true),
+	ECS("DetachKeyPair", ctl_keypair_detach, true),
+	ECS("CreateAutoSnapshotPolicy", ctl_policy_create, true),
+	ECS("DescribeAutoSnapshotPolicyEx", ctl_policy_describe, false),
+	ECS("ModifyAutoSnapshotPolicyEx", ctl_policy_modify, true),
+	ECS("ApplyAutoSnapshotPolicy", ctl_policy_apply, true),
+	ECS("CancelAutoSnapshotPolicy", ctl_policy_cancel, true),
+	ECS("DeleteAutoSnapshotPolicy", ctl_policy_delete, true),
 };
 
 const struct ctl_action *ctl_action_find(const char *name)

@@ -26,6 +26,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "nonce.h"
+#include "policy.h"
 #include "rpc.h"
 #include "store.h"
 #include "util.h"
@@ -174,6 +175,10 @@ static int serve(struct ctl *c)
 	r = ctl_jobs_start(c, 16);
 	if (r < 0)
 		return 1;
+	/* Auto-snapshot policies (policy.c): the runner thread, beside the job workers. */
+	r = ctl_policy_start(c);
+	if (r < 0)
+		return 1;
 	r = ctl_rpc_start(c);
 	if (r < 0) {
 		log_error("cannot start the API", "address=%s port=%u", c->cfg.listen_address, c->cfg.port);
@@ -186,6 +191,7 @@ static int serve(struct ctl *c)
 	log_info("controller stopping", "signal=%d", sig);
 	c->stopping = 1;
 	ctl_rpc_stop(c);
+	ctl_policy_stop(c); /* it queues jobs: before the workers stop */
 	ctl_jobs_stop(c);
 	ecs_http_client_free(c->agents);
 	ecs_nonce_set_free(c->sig_nonces);
