@@ -272,8 +272,10 @@ int ctl_image_delete(struct ctl_call *call, struct json_object *out)
 		/* Only the account's own; an image instances run from needs Force, as in ECS. */
 		const char *a[] = { id, call->account->account_id, force ? "1" : "0" };
 		struct ctl_change ch = {
+			/* An instance being deleted does not hold its image (it is gone from Describe). */
 			.check_sql = "SELECT CASE WHEN ?3 = '0' AND EXISTS (SELECT 1 FROM instances WHERE image_id = ?1 AND"
-				     " deleted = 0) THEN 'InUse' ELSE status END FROM images WHERE image_id = ?1 AND"
+				     " deleted = 0 AND desired != 'deleted') THEN 'InUse' ELSE status END FROM images WHERE"
+				     " image_id = ?1 AND"
 				     " account_id = ?2 AND deleted = 0",
 			.update_sql = "UPDATE images SET deleted = 1 WHERE image_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL",
 			.args = a, .n_args = 3, .allowed = deletable,

@@ -87,8 +87,26 @@ start_daemon() {
 	echo "started $name"
 }
 
+start_daemon ecs-controller 'msg="controller ready"' env ECS_CONTROLLER_HOST_KEY_FILE="$KEY" \
+	ECS_CONTROLLER_DATA_DIR="$DATA_DIR/controller" build/bin/ecs-controller
 start_daemon ecs-agent 'msg="agent ready"' env ECS_AGENT_HOST_KEY_FILE="$KEY" \
-	ECS_AGENT_DATA_DIR="$DATA_DIR/agent" build/bin/ecs-agent
+	ECS_AGENT_DATA_DIR="$DATA_DIR/agent" ECS_AGENT_CONTROLLER_URL=http://127.0.0.1:8773 build/bin/ecs-agent
+
+# The default account, made once, and ecsctl's profile for it.
+ctl() { env ECS_CONTROLLER_HOST_KEY_FILE="$KEY" ECS_CONTROLLER_DATA_DIR="$DATA_DIR/controller" \
+	build/bin/ecs-controller "$@"; }
+ECSCTL_DIR=${HOME:-/root}/.ecsctl
+if ! ctl account list | grep -q '^default	'; then
+	keys=$(ctl account create default)
+	ak=$(echo "$keys" | sed -n 's/^AccessKeyId: //p')
+	sk=$(echo "$keys" | sed -n 's/^AccessKeySecret: //p')
+	mkdir -p "$ECSCTL_DIR"
+	chmod 700 "$ECSCTL_DIR"
+	(umask 077 && printf '[default]\nendpoint = http://127.0.0.1:8773/\naccess_key_id = %s\naccess_key_secret = %s\nregion = cn-local\n' \
+		"$ak" "$sk" >"$ECSCTL_DIR/config")
+	echo "made the default account; ecsctl's profile is $ECSCTL_DIR/config"
+fi
+ln -sf "$(pwd)/build/bin/ecsctl" /usr/local/bin/ecsctl
 
 echo
 echo "Running:"
@@ -99,15 +117,18 @@ for d in virtlogd libvirtd; do
 		echo "  $d (pid $pid, $how)"
 	fi
 done
-for d in ecs-agent; do
+for d in ecs-controller ecs-agent; do
 	if pid=$(daemon_pid "$RUN_DIR/$d.pid" "$d"); then
 		echo "  $d (pid $pid, log $LOG_DIR/$d.log)"
 	fi
 done
 echo "  image tiny: $img_dst"
-echo "  agent API: http://127.0.0.1:8774 (signed with $KEY; see docs/agent-api.md)"
+echo "  ECS API: http://127.0.0.1:8773 (account default, profile $ECSCTL_DIR/config)"
 echo
 echo "Next:"
+echo "  ecsctl keypair create k"
+echo "  ecsctl run --image tiny --type ecs.t1.small --keypair k --wait"
+echo "  ecsctl ssh <instance-id> -- uname -a"
 echo "  make test                       run every test"
 echo "  virsh -c qemu:///system list    libvirt guests on this host"
 echo "  make down                       stop what make up started"

@@ -22,8 +22,6 @@ from conftest import REPO
 
 ECSCTL = REPO / "build/bin/ecsctl"
 
-pytestmark = pytest.mark.skipif(not ECSCTL.exists(), reason="build/bin/ecsctl is not built")
-
 
 class Ctl:
     """Runs build/bin/ecsctl for one account, as a new user would, from a bare environment."""
@@ -123,8 +121,7 @@ def test_new_user_tour(ctl):
 @pytest.fixture
 def cron_daemon():
     """Debian's cron: the running one, or one started here (and stopped after)."""
-    if not Path("/usr/sbin/cron").exists():
-        pytest.skip("cron is not installed")
+    assert Path("/usr/sbin/cron").exists(), "cron is not installed: scripts/install-deps.sh installs it"
     if subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0:
         yield None
         return
