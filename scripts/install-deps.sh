@@ -20,8 +20,9 @@ e2fsprogs openssh-client ca-certificates"
 IMAGE="busybox-static dropbear-bin cpio kmod"
 
 # Tests: pytest drives the binaries, cron runs the snapshot schedule test, clang builds
-# the libFuzzer targets, valgrind checks the unit tests for leaks, wrk loads benchmarks.
-TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valgrind wrk"
+# the libFuzzer targets, valgrind checks the unit tests for leaks, wrk loads benchmarks,
+# node runs Alibaba Cloud's own SDKs (from npm) against the API.
+TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valgrind wrk nodejs"
 
 missing=""
 for p in $BUILD $RUNTIME $IMAGE $TEST; do
@@ -31,6 +32,9 @@ for p in $BUILD $RUNTIME $IMAGE $TEST; do
 	*) missing="$missing $p" ;;
 	esac
 done
+
+# Debian packages npm apart from nodejs (nodesource's nodejs carries it).
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
