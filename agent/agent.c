@@ -27,6 +27,16 @@ void agent_unlock(struct agent *a, const char *id)
 	pthread_mutex_unlock(&a->stripes[stripe_of(id)]);
 }
 
+void agent_image_lock(struct agent *a, const char *image_id)
+{
+	pthread_mutex_lock(&a->image_stripes[stripe_of(image_id)]);
+}
+
+void agent_image_unlock(struct agent *a, const char *image_id)
+{
+	pthread_mutex_unlock(&a->image_stripes[stripe_of(image_id)]);
+}
+
 void agent_kick(struct agent *a)
 {
 	pthread_mutex_lock(&a->wake_lock);

@@ -41,6 +41,9 @@ struct agent {
 
 	/* Operations on one resource are serialised by the stripe its id hashes to. */
 	pthread_mutex_t stripes[AGENT_LOCK_STRIPES];
+	/* Images have stripes of their own: an instance's or a disk's operation takes its
+	 * image's lock while holding its own, and two ids of one stripe would deadlock. */
+	pthread_mutex_t image_stripes[AGENT_LOCK_STRIPES];
 	/* Short critical sections over disk/instance documents (attachment bookkeeping). */
 	pthread_mutex_t docs_lock;
 	/* Wakes the reconciler early (libvirt events, reconnects). */
@@ -52,6 +55,9 @@ struct agent {
 
 void agent_lock(struct agent *a, const char *id);
 void agent_unlock(struct agent *a, const char *id);
+/* For image ids only: may be taken while holding agent_lock, never the other way round. */
+void agent_image_lock(struct agent *a, const char *image_id);
+void agent_image_unlock(struct agent *a, const char *image_id);
 /* Ask the reconciler to run now. */
 void agent_kick(struct agent *a);
 

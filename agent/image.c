@@ -248,7 +248,7 @@ int agent_image_import_dir(struct agent *a, const char *id, const char *dir)
 		return -EINVAL;
 	if (!mpath)
 		return -ENOMEM;
-	agent_lock(a, id);
+	agent_image_lock(a, id);
 	if (cached(a, id)) {
 		r = 0;
 		goto out;
@@ -260,7 +260,7 @@ int agent_image_import_dir(struct agent *a, const char *id, const char *dir)
 	if (r == 0)
 		r = publish(a, id, m);
 out:
-	agent_unlock(a, id);
+	agent_image_unlock(a, id);
 	json_object_put(m);
 	if (r < 0)
 		log_error("image import failed", "image=%s dir=%s error=%s", id, dir, strerror(-r));
@@ -275,9 +275,9 @@ int agent_image_ensure(struct agent *a, const char *id, struct json_object **ret
 	if (!agent_image_id_valid(id))
 		return -EINVAL;
 	if (!cached(a, id)) {
-		agent_lock(a, id);
+		agent_image_lock(a, id);
 		r = cached(a, id) ? 0 : fetch_from_blob(a, id);
-		agent_unlock(a, id);
+		agent_image_unlock(a, id);
 		if (r == -ENOENT) {
 			_cleanup_free_ char *src = ecs_strdup_printf("%s/%s", a->image_source_dir, id);
 
@@ -349,7 +349,7 @@ int agent_image_delete(struct agent *a, const char *id, bool purge)
 
 	if (!agent_image_id_valid(id))
 		return -EINVAL;
-	agent_lock(a, id);
+	agent_image_lock(a, id);
 	if (image_in_use(a, id)) {
 		r = -EBUSY;
 		goto out;
@@ -370,7 +370,7 @@ int agent_image_delete(struct agent *a, const char *id, bool purge)
 	if (r == 0)
 		r = ecs_remove_tree(dir);
 out:
-	agent_unlock(a, id);
+	agent_image_unlock(a, id);
 	json_object_put(m);
 	return r;
 }

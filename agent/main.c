@@ -176,8 +176,10 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	for (int i = 0; i < AGENT_LOCK_STRIPES; i++)
+	for (int i = 0; i < AGENT_LOCK_STRIPES; i++) {
 		pthread_mutex_init(&a->stripes[i], NULL);
+		pthread_mutex_init(&a->image_stripes[i], NULL);
+	}
 	pthread_mutex_init(&a->docs_lock, NULL);
 	pthread_mutex_init(&a->wake_lock, NULL);
 	pthread_cond_init(&a->wake, NULL);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
 #include "crypto.h"
 #include "hosts.h"
 #include "id.h"
@@ -191,10 +192,10 @@ static int exec_bind1(sqlite3 *db, const char *sql, const char *a)
 
 /* ---- reading instances ---- */
 
-#define INSTANCE_COLUMNS                                                                                        \
-	"instance_id, name, description, hostname, image_id, instance_type, vcpus, memory_mib, zone_id, host_id," \
-	" status, private_ip, mac, key_pair_name, internet_max_bandwidth_out, tags, error, created_at, started_at," \
-	" desired"
+#define INSTANCE_COLUMNS                                                                                   \
+	"i.instance_id, i.name, i.description, i.hostname, i.image_id, i.instance_type, i.vcpus, i.memory_mib,"   \
+	" i.zone_id, i.host_id, i.status, i.private_ip, i.mac, i.key_pair_name, i.internet_max_bandwidth_out,"     \
+	" i.tags, i.error, i.created_at, i.started_at, i.desired"
 
 static struct json_object *instance_json(struct ctl *c, sqlite3_stmt *st)
 {
@@ -831,12 +832,13 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 {
 	static const char *const statuses[] = { "Pending", "Starting", "Running", "Stopping", "Stopped", NULL };
 	struct json_object *ids = NULL, *list;
-	const char *status = NULL, *zone = NULL, *name = NULL;
+	const char *status = NULL, *zone = NULL, *name = NULL, *binds[4];
 	long long page, size, total = 0;
-	char sql[1024];
+	char from[512], where[256] = "", sql[1200];
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	int r;
+	int r, n_binds = 0;
+	bool filtered;
 
 	if ((r = ctl_param_json_list(call, "InstanceIds", 0, 100, &ids)) < 0 ||
 	    (r = ctl_param_enum(call, "Status", 0, statuses, NULL, &status)) < 0 ||
@@ -844,41 +846,53 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "InstanceName", CTL_NONEMPTY, 128, NULL, &name)) < 0 ||
 	    (r = ctl_param_paging(call, &page, &size)) < 0)
 		goto out;
-	/* The filters bind to fixed placeholders; an absent one matches everything. */
-	snprintf(sql, sizeof(sql),
-		 " FROM instances WHERE account_id = ?1 AND deleted = 0 AND desired != 'deleted'"
-		 " AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR zone_id = ?3) AND (?4 IS NULL OR name = ?4)"
-		 " AND (?5 IS NULL OR instance_id IN (SELECT value FROM json_each(?5)))");
+	/* Only the filters given go into the query, so SQLite can walk instances_list in
+	 * order; InstanceIds drive a join from their (≤ 100) values. ?1 is the account. */
+	if (ids)
+		snprintf(from, sizeof(from), "FROM (SELECT DISTINCT value AS id FROM json_each(?2)) j CROSS JOIN instances i"
+					     " ON i.instance_id = j.id");
+	else
+		snprintf(from, sizeof(from), "FROM instances i");
+	binds[n_binds++] = ids ? ecs_json_text(ids, NULL) : NULL;
+#define FILTER(val, col)                                                                                      \
+	if (val) {                                                                                            \
+		binds[n_binds++] = val;                                                                       \
+		snprintf(where + strlen(where), sizeof(where) - strlen(where), " AND i." col " = ?%d", n_binds + 1); \
+	}
+	FILTER(status, "status")
+	FILTER(zone, "zone_id")
+	FILTER(name, "name")
+#undef FILTER
+	filtered = ids || status || zone || name;
 	db = ctl_db_get(call->c->store);
 	if (!db) {
-		r = db_fail(call);
+		r = ctl_db_failure(call);
 		goto out;
 	}
+	/* TotalCount: the trigger-kept count when nothing filters, else counted. */
+	if (filtered)
+		snprintf(sql, sizeof(sql), "SELECT count(*) %s WHERE i.account_id = ?1 AND i.deleted = 0 AND"
+					   " i.desired != 'deleted'%s", from, where);
+	else
+		snprintf(sql, sizeof(sql), "SELECT n FROM instance_counts WHERE account_id = ?1 AND ?2 IS NULL");
 	for (int pass = 0; pass < 2; pass++) {
-		char full[1400];
-
-		snprintf(full, sizeof(full), pass == 0 ? "SELECT count(*)%s" : "SELECT " INSTANCE_COLUMNS "%s"
-			 " ORDER BY created_at DESC, instance_id LIMIT ?6 OFFSET ?7", sql);
-		st = ctl_db_prepare(db, full);
+		if (pass == 1)
+			snprintf(sql, sizeof(sql), "SELECT " INSTANCE_COLUMNS " %s WHERE i.account_id = ?1 AND i.deleted = 0"
+						   " AND i.desired != 'deleted'%s ORDER BY i.created_at DESC, i.instance_id"
+						   " LIMIT %lld OFFSET %lld", from, where, size, (page - 1) * size);
+		st = ctl_db_prepare(db, sql);
 		if (!st) {
-			r = db_fail(call);
+			r = ctl_db_failure(call);
 			goto out;
 		}
 		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (status)
-			sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-		if (zone)
-			sqlite3_bind_text(st, 3, zone, -1, SQLITE_STATIC);
-		if (name)
-			sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-		if (ids)
-			sqlite3_bind_text(st, 5, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
+		for (int i = 0; i < n_binds; i++)
+			if (binds[i])
+				sqlite3_bind_text(st, i + 2, binds[i], -1, SQLITE_TRANSIENT);
 		if (pass == 0) {
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
 		} else {
-			sqlite3_bind_int64(st, 6, size);
-			sqlite3_bind_int64(st, 7, (page - 1) * size);
 			ecs_jb_int(out, "TotalCount", total);
 			ecs_jb_int(out, "PageNumber", page);
 			ecs_jb_int(out, "PageSize", size);
@@ -900,7 +914,7 @@ out:
 static int one_instance(struct ctl_call *call, const char *id, struct json_object **ret)
 {
 	sqlite3 *db = ctl_db_get(call->c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances WHERE instance_id = ?1 AND"
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE instance_id = ?1 AND"
 						   " account_id = ?2 AND deleted = 0 AND desired != 'deleted'")
 			      : NULL;
 	int r;
@@ -1308,7 +1322,8 @@ static void apply_agent_state(struct ctl *c, const char *id, struct json_object 
 	st = db ? ctl_db_prepare(db, "UPDATE instances SET status = ?2, error = '', transition_at = ?3,"
 				     " started_at = CASE WHEN ?2 = 'Running' AND status != 'Running' THEN ?3 ELSE started_at END,"
 				     " desired = CASE WHEN ?2 = 'Stopped' AND desired = 'running' AND status = 'Running'"
-				     " THEN 'stopped' ELSE desired END WHERE instance_id = ?1 AND deleted = 0")
+				     " THEN 'stopped' ELSE desired END WHERE instance_id = ?1 AND deleted = 0 AND"
+				     " (status != ?2 OR error != '')")
 		: NULL;
 	if (st) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);

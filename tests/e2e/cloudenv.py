@@ -47,13 +47,15 @@ class CloudEnv:
         return ""
 
     def start_controller(self):
+        # Only lines from this start count (a restart appends to the same log).
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(CTL_BIN), "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if 'msg="controller ready"' in self.log_path.read_text(errors="replace"):
+            if 'msg="controller ready"' in self.log_path.read_text(errors="replace")[offset:]:
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"ecs-controller exited:\n{self.log_tail()}")

@@ -181,3 +181,27 @@ def test_image_with_a_bad_checksum_is_refused(env, unchanged, tmp_path):
 def test_wrong_methods(env, unchanged):
     expect(env, "DELETE", "/v1/host", status=405, code="MethodNotAllowed")
     expect(env, "POST", "/v1/instances", {}, status=405, code="MethodNotAllowed")
+
+
+def _stripe(s: str) -> int:
+    """agent/agent.c's stripe_of: FNV-1a (32 bit) modulo the 64 stripes."""
+    h = 2166136261
+    for b in s.encode():
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h % 64
+
+
+def test_instance_sharing_a_lock_stripe_with_its_image(env):
+    """An instance whose id hashes to the stripe of its (not yet cached) image: the create
+    holds the instance's lock while it caches the image; one lock set for both deadlocked."""
+    assert not [i for i in env.client.get("/v1/images")["images"] if i["image_id"] == "tiny"], "tiny is cached already"
+    spec = env.spec(start=False)
+    while _stripe(spec["instance_id"]) != _stripe("tiny"):
+        spec["instance_id"] = random_id("i-")
+    env.client.timeout = 60
+    try:
+        d = env.create(spec)
+    finally:
+        env.client.timeout = 180
+    assert d["status"] == "Stopped"
+    env.client.delete(f"/v1/instances/{spec['instance_id']}")
