@@ -29,7 +29,7 @@ TEST_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
-CPPFLAGS += -Ilib
+CPPFLAGS += -Ilib -Inetfilter
 # agent/ and controller/ both have e.g. instance.h: each test sees only its daemon's headers.
 $(BUILD)/tests/unit/test_agent_%.o: CPPFLAGS += -Iagent
 $(BUILD)/tests/unit/test_ctl_%.o: CPPFLAGS += -Icontroller
@@ -39,6 +39,11 @@ LDLIBS += -lpthread
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIBECS := $(BUILD)/lib/libecs.a
+
+# --- libecsnf: netfilter/*.c, security-group and SLB rules rendered for iptables ---
+NF_SRCS := $(wildcard netfilter/*.c)
+NF_OBJS := $(NF_SRCS:%.c=$(BUILD)/%.o)
+LIBNF := $(BUILD)/netfilter/libecsnf.a
 
 # --- ecs-agent: agent/*.c; all but main.c also form libagent for unit tests ----
 AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -70,13 +75,18 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 .SECONDARY:
 
 .PHONY: all check memcheck test e2e bench image up down install clean deps fuzz
-all: $(LIBECS) $(BINS) $(UNIT_BINS) $(BENCH_BINS)
+all: $(LIBECS) $(LIBNF) $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(LIBECS): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIBNF): $(NF_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -95,9 +105,9 @@ $(BUILD)/bin/ecs-controller: $(BUILD)/controller/main.o $(LIBCTL) $(LIBECS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBCTL) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) -lcrypt $(LDLIBS)
 
-$(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBECS)
+$(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBNF) $(LIBECS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBNF) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 # ecsctl's headers (profile.h, client.h, …) for its own objects and tests only.
 $(BUILD)/ecsctl/%.o $(BUILD)/tests/unit/test_ecsctl_%.o: CPPFLAGS += -Iecsctl
@@ -114,11 +124,11 @@ $(BUILD)/bin/ecsctl: $(BUILD)/ecsctl/main.o $(LIBECSCTL) $(LIBECS)
 $(BUILD)/tests/unit/test_ecsctl_%: $(BUILD)/tests/unit/test_ecsctl_%.o $(LIBECSCTL) $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBECSCTL) $(LIBECS) $(ECSCTL_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBECS)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBECS) $(PKG_LIBS) $(LDLIBS)
+$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBNF) $(LIBECS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBNF) $(LIBECS) $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBCTL) $(LIBECS)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCTL) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(TEST_LIBS) -lcrypt $(LDLIBS)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBCTL) $(LIBNF) $(LIBECS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCTL) $(LIBNF) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(TEST_LIBS) -lcrypt $(LDLIBS)
 
 check: $(UNIT_BINS)
 	tests/unit/run.sh $(UNIT_BINS)

@@ -18,6 +18,8 @@ struct agent_net;
 struct agent_blob;
 struct agent_metrics;
 struct agent_metadata;
+struct agent_secgroups;
+struct agent_slb;
 struct ecs_http_server;
 struct ecs_http_client;
 struct ecs_nonce_cache;
@@ -38,6 +40,8 @@ struct agent {
 	struct ecs_http_server *api;
 	struct ecs_nonce_cache *nonces;
 	struct ecs_http_client *controller;
+	struct agent_secgroups *secgroups;
+	struct agent_slb *slb;
 
 	/* Operations on one resource are serialised by the stripe its id hashes to. */
 	pthread_mutex_t stripes[AGENT_LOCK_STRIPES];

@@ -103,8 +103,9 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 		r = -EINVAL;
 		goto fail;
 	}
-	if (!name_ok(a.chain_prefix, 16)) {
-		*ret_error = ecs_strdup_printf("[network] chain_prefix must be 1-16 characters of [A-Za-z0-9_.-]");
+	/* Chains are P-I-<tap>: 28 characters at most, with a 15-character tap. */
+	if (!name_ok(a.chain_prefix, 8) || strpbrk(a.chain_prefix, ".-")) {
+		*ret_error = ecs_strdup_printf("[network] chain_prefix must be 1-8 characters of [A-Za-z0-9_]");
 		r = -EINVAL;
 		goto fail;
 	}

@@ -17,6 +17,8 @@
 #include "instance.h"
 #include "json.h"
 #include "log.h"
+#include "secgroup.h"
+#include "slb.h"
 #include "metrics.h"
 #include "snapshot.h"
 #include "util.h"
@@ -474,6 +476,53 @@ static void route_images(struct call *c)
 	reply_ok(c, 200, out);
 }
 
+/* ---- security groups ---- */
+
+static void route_security(struct call *c)
+{
+	long long gen = 0;
+	int r;
+
+	if (c->n_seg == 1) {
+		if (!method(c, "GET"))
+			return reply_error(c->req, c->resp, 405, "MethodNotAllowed", "GET only");
+		return reply_ok(c, 200, agent_secgroup_status(c->a));
+	}
+	if (c->n_seg != 2 || !streq(c->seg[1], "sync"))
+		return reply_error(c->req, c->resp, 404, "NotFound", "no such resource");
+	if (!method(c, "POST"))
+		return reply_error(c->req, c->resp, 405, "MethodNotAllowed", "POST only");
+	if (action_body(c, NULL, 0) < 0)
+		return;
+	r = agent_secgroup_sync(c->a, &gen);
+	if (r == -ENOTCONN)
+		return reply_error(c->req, c->resp, 409, "InvalidOperation", "this agent has no controller");
+	if (r < 0)
+		return reply_error(c->req, c->resp, 503, "ServiceUnavailable", "the security groups could not be applied");
+	{
+		struct json_object *o = json_object_new_object();
+
+		ecs_jb_int(o, "generation", gen);
+		reply_ok(c, 200, o);
+	}
+}
+
+/* ---- load balancers and public IPs (agent/slb.h) ---- */
+
+static void route_slb(struct call *c)
+{
+	struct agent_err err = { 0 };
+	struct json_object *out = NULL;
+	int r;
+
+	if (c->n_seg > 2)
+		return reply_error(c->req, c->resp, 404, "NotFound", "no such resource");
+	r = agent_slb_call(c->a, c->req->method, c->seg[0], c->n_seg > 1 ? c->seg[1] : NULL, c->body, &out, &err);
+	if (r < 0)
+		return reply_err(c, r, &err);
+	reply_ok(c, 200, out);
+}
+
 /* ---- dispatch ---- */
 
 static void handle(const struct ecs_http_request *req, struct ecs_http_response *resp)
@@ -510,6 +559,10 @@ static void handle(const struct ecs_http_request *req, struct ecs_http_response 
 		route_snapshots(&c);
 	else if (streq(c.seg[0], "images"))
 		route_images(&c);
+	else if (streq(c.seg[0], "security"))
+		route_security(&c);
+	else if (streq(c.seg[0], "load-balancers") || streq(c.seg[0], "public-ips"))
+		route_slb(&c);
 	else
 		reply_error(req, resp, 404, "NotFound", "no such resource");
 	json_object_put(c.body);

@@ -19,6 +19,7 @@
 #include "instance.h"
 #include "json.h"
 #include "log.h"
+#include "secgroup.h"
 #include "util.h"
 #include "virt.h"
 
@@ -28,8 +29,8 @@ static pthread_cond_t hb_cond = PTHREAD_COND_INITIALIZER;
 static bool hb_now, hb_started;
 
 /* A signed call; *ret_status the HTTP status, *ret_body (optional) the parsed body. */
-static int call(struct agent *a, const char *method, const char *path, struct json_object *body, long *ret_status,
-		struct json_object **ret_body)
+int agent_controller_call(struct agent *a, const char *method, const char *path, struct json_object *body,
+			  long *ret_status, struct json_object **ret_body)
 {
 	struct ecs_kvlist headers = ECS_KVLIST_INIT;
 	_cleanup_free_ char *url = ecs_strdup_printf("%s%s", a->cfg.controller_url, path);
@@ -135,15 +136,20 @@ struct json_object *agent_host_facts(struct agent *a)
 
 static void heartbeat(struct agent *a)
 {
-	struct json_object *facts = agent_host_facts(a);
+	struct json_object *facts = agent_host_facts(a), *answer = NULL, *gen;
 	long status = 0;
 	int r;
 
 	ecs_jb_int(facts, "sent_at", time(NULL));
-	r = call(a, "POST", "/agent/v1/heartbeat", facts, &status, NULL);
+	r = agent_controller_call(a, "POST", "/agent/v1/heartbeat", facts, &status, &answer);
 	if (r < 0 || status != 200)
 		log_warn("heartbeat not accepted", "controller=%s status=%ld error=%s", a->cfg.controller_url, status,
 			 r < 0 ? strerror(-r) : "none");
+	/* The security view's generation: a missed nudge is caught up here. */
+	else if (json_object_object_get_ex(answer, "security_generation", &gen) &&
+		 json_object_is_type(gen, json_type_int))
+		agent_secgroup_generation_seen(a, json_object_get_int64(gen));
+	json_object_put(answer);
 	json_object_put(facts);
 }
 
@@ -221,7 +227,7 @@ enum agent_wanted agent_controller_wanted(struct agent *a, const char *instance_
 
 	if (!a->controller || !path)
 		return AGENT_WANTED_UNKNOWN;
-	if (call(a, "GET", path, NULL, &status, &body) < 0)
+	if (agent_controller_call(a, "GET", path, NULL, &status, &body) < 0)
 		return AGENT_WANTED_UNKNOWN;
 	if (status == 404)
 		ans = AGENT_WANTED_NO;

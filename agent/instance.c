@@ -24,6 +24,8 @@
 #include "metadata.h"
 #include "metrics.h"
 #include "net.h"
+#include "nf_secgroup.h"
+#include "secgroup.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -171,7 +173,7 @@ static void check_nic(struct ecs_jreader *jr, struct json_object *n, const char 
 static int check_spec(struct json_object *spec, struct agent_err *err)
 {
 	struct ecs_jreader jr;
-	struct json_object *sys, *data, *nics, *keys;
+	struct json_object *sys, *data, *nics, *keys, *groups;
 	const char *id, *host, *image, *pw, *ud;
 	char what[48];
 
@@ -185,6 +187,7 @@ static int check_spec(struct json_object *spec, struct agent_err *err)
 	data = ecs_jr_array(&jr, "data_disks", 0, AGENT_MAX_DATA_DISKS);
 	nics = ecs_jr_array(&jr, "nics", ECS_JR_REQUIRED, AGENT_MAX_NICS);
 	ecs_jr_str(&jr, "key_pair_name", 0, 128, NULL);
+	groups = ecs_jr_array(&jr, "security_group_ids", 0, NF_GROUPS_PER_NIC_MAX);
 	keys = ecs_jr_array(&jr, "public_keys", 0, 16);
 	pw = ecs_jr_str(&jr, "password_hash", 0, 256, NULL);
 	ud = ecs_jr_str(&jr, "user_data", 0, AGENT_MAX_USER_DATA * 4 / 3 + 4, NULL);
@@ -206,6 +209,13 @@ static int check_spec(struct json_object *spec, struct agent_err *err)
 		for (size_t i = 0; i < json_object_array_length(nics); i++) {
 			snprintf(what, sizeof(what), "nics[%zu]", i);
 			check_nic(&jr, json_object_array_get_idx(nics, i), what);
+		}
+		for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
+			struct json_object *g = json_object_array_get_idx(groups, i);
+
+			if (!json_object_is_type(g, json_type_string) || !ecs_id_valid(ECS_ID_SECURITY_GROUP, json_object_get_string(g)))
+				ecs_jr_fail(&jr, -EINVAL, "security_group_ids",
+					    "security_group_ids: every item must be a security group id");
 		}
 		for (size_t i = 0; keys && i < json_object_array_length(keys); i++) {
 			struct json_object *k = json_object_array_get_idx(keys, i);
@@ -398,6 +408,9 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 		agent_fail(err, r, 500, "InternalError", "cannot make the taps of %s", id);
 		goto out;
 	}
+	/* The NIC's rules are in place before the guest can send (a create or a start). */
+	if (explicit_start)
+		agent_secgroup_apply(a, false);
 	conn = agent_virt_conn(a->virt);
 	if (!conn) {
 		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
@@ -591,6 +604,8 @@ int agent_instance_create(struct agent *a, struct json_object *spec, struct json
 	if (r < 0)
 		return r;
 	id = jstr(spec, "instance_id");
+	/* Its groups' rules known before its NIC exists (a pull when the nudge is late). */
+	agent_secgroup_prepare(a, spec);
 	agent_lock(a, id);
 	if (agent_store_get(a->store, "instance", id, &doc) == 0) {
 		/* Repeated create: the same spec is the same instance; another one is a conflict. */
@@ -826,8 +841,10 @@ int agent_instance_finish_delete(struct agent *a, const char *id)
 		r = 0;
 	agent_unlock(a, id);
 	json_object_put(doc);
-	if (r == 0)
+	if (r == 0) {
 		agent_instance_refresh_guard(a);
+		agent_secgroup_apply(a, false);
+	}
 	return r;
 }
 
@@ -860,8 +877,10 @@ int agent_instance_delete(struct agent *a, const char *id, struct agent_err *err
 out:
 	agent_unlock(a, id);
 	json_object_put(doc);
-	if (r == 0)
+	if (r == 0) {
 		agent_instance_refresh_guard(a);
+		agent_secgroup_apply(a, false);
+	}
 	return r;
 }
 

@@ -22,6 +22,8 @@
 #include "http_server.h"
 #include "instance.h"
 #include "log.h"
+#include "secgroup.h"
+#include "slb.h"
 #include "metadata.h"
 #include "metrics.h"
 #include "net.h"
@@ -261,6 +263,12 @@ int main(int argc, char **argv)
 	if (r < 0)
 		log_warn("metadata service not started", "address=%s port=%d error=%s", a->cfg.metadata_ip,
 			 a->cfg.metadata_port, strerror(-r));
+	r = agent_secgroup_init(a);
+	if (r < 0)
+		return 1;
+	r = agent_slb_init(a);
+	if (r < 0)
+		return 1;
 	r = agent_api_start(a);
 	if (r < 0) {
 		log_error("cannot start the agent API", "address=%s port=%u", a->cfg.listen_address, a->cfg.port);
@@ -287,6 +295,8 @@ int main(int argc, char **argv)
 	agent_metadata_stop(a->metadata);
 	agent_reconcile_stop(a);
 	agent_controller_stop(a);
+	agent_secgroup_free(a);
+	agent_slb_free(a);
 	if (a->metrics)
 		pthread_join(metrics_thread, NULL);
 	agent_virt_close(a->virt);

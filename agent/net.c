@@ -501,6 +501,86 @@ out:
 	return r;
 }
 
+/* Parse cidr and find the link's index, for the address calls. */
+static int addr_target(struct agent_net *net, const char *name, const char *cidr, struct nl_addr **ret_addr,
+		       int *ret_ifindex)
+{
+	_cleanup_(link_putp) struct rtnl_link *link = NULL;
+	int r;
+
+	r = name_check_owned(net, name);
+	if (r < 0)
+		return r;
+	if (cidr_parse(cidr, ret_addr) < 0) {
+		char q[64];
+
+		log_error("net: bad address, want IPv4 A.B.C.D/N", "link=%s address=%s", name,
+			  ecs_log_quote(strempty(cidr), q, sizeof(q)));
+		return -EINVAL;
+	}
+	r = link_get(net, name, &link);
+	if (r < 0) {
+		nl_addr_put(*ret_addr);
+		*ret_addr = NULL;
+		return r;
+	}
+	*ret_ifindex = rtnl_link_get_ifindex(link);
+	return 0;
+}
+
+int agent_net_addr_add(struct agent_net *net, const char *name, const char *cidr)
+{
+	struct nl_addr *local = NULL;
+	int ifindex, r;
+
+	pthread_mutex_lock(&net->lock);
+	r = addr_target(net, name, cidr, &local, &ifindex);
+	if (r == 0)
+		r = bridge_addr_ensure(net, name, ifindex, local, cidr);
+	pthread_mutex_unlock(&net->lock);
+	nl_addr_put(local);
+	return r;
+}
+
+int agent_net_addr_del(struct agent_net *net, const char *name, const char *cidr)
+{
+	struct nl_addr *local = NULL;
+	struct rtnl_addr *a = NULL;
+	int ifindex, r;
+
+	pthread_mutex_lock(&net->lock);
+	r = addr_target(net, name, cidr, &local, &ifindex);
+	if (r == -ENODEV)
+		r = 0; /* no link, no address */
+	if (r < 0 || !local)
+		goto unlock;
+	a = rtnl_addr_alloc();
+	if (!a) {
+		r = -ENOMEM;
+		goto unlock;
+	}
+	rtnl_addr_set_ifindex(a, ifindex);
+	r = rtnl_addr_set_local(a, local);
+	if (r >= 0)
+		r = rtnl_addr_delete(net->sock, a, 0);
+	if (r == -NLE_NOADDR || r == -NLE_OBJ_NOTFOUND) {
+		r = 0;
+		goto unlock;
+	}
+	if (r < 0) {
+		log_error("net: cannot delete address", "link=%s address=%s error=\"%s\"", name, cidr, nl_geterror(r));
+		r = nlerr_to_errno(r);
+		goto unlock;
+	}
+	log_info("net: address deleted", "link=%s address=%s", name, cidr);
+unlock:
+	pthread_mutex_unlock(&net->lock);
+	if (a)
+		rtnl_addr_put(a);
+	nl_addr_put(local);
+	return r;
+}
+
 /* Create a persistent tap. IFF_TUN_EXCL makes this create or fail, never attach to (and so
  * rewrite the flags of) an existing device: EBUSY means the name exists, which the caller
  * then checks. Closing the fd leaves the device behind only once it is persistent. */

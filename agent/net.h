@@ -28,6 +28,13 @@ void agent_net_close(struct agent_net *net);
  * (-EINVAL otherwise, before any change); -EEXIST when the name is another kind of link. */
 int agent_net_ensure_bridge(struct agent_net *net, const char *bridge, const char *const *addrs, size_t n_addrs);
 
+/* Add an IPv4 address "A.B.C.D/N" to a link we own (it must exist: -ENODEV); 0 when it is
+ * there already. The load balancers' VIPs and the public IPs go on the bridge as /32. */
+int agent_net_addr_add(struct agent_net *net, const char *link, const char *cidr);
+/* Remove that address (address and prefix length both match); 0 when it is not there or
+ * the link is gone. */
+int agent_net_addr_del(struct agent_net *net, const char *link, const char *cidr);
+
 /* Create a persistent tap (IFF_TAP | IFF_NO_PI, owned by root) if missing, enslave it to
  * bridge and bring it up. libvirt attaches the guest to it with
  * <interface type='ethernet'><target dev='NAME' managed='no'/>. The tap is single-queue:

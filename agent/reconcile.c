@@ -17,6 +17,8 @@
 #include "instance.h"
 #include "log.h"
 #include "net.h"
+#include "secgroup.h"
+#include "slb.h"
 #include "snapshot.h"
 #include "store.h"
 #include "util.h"
@@ -179,6 +181,9 @@ int agent_reconcile_once(struct agent *a)
 	collect(a, a->images_dir, "image", keep_by_id);
 	collect(a, a->tmp_dir, NULL, NULL);
 	agent_instance_refresh_guard(a);
+	if (agent_secgroup_apply(a, true) < 0)
+		problems++;
+	problems += agent_slb_converge(a);
 	return problems;
 }
 

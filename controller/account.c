@@ -61,7 +61,8 @@ static int lookup(struct ctl *c, const char *column, const char *value, struct c
 		" quota_snapshots FROM accounts WHERE %s = ?1",
 		column);
 	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db && sql ? ctl_db_prepare(db, sql) : NULL;
+	/* Every signed request comes here: its statement stays prepared. */
+	sqlite3_stmt *st = db && sql ? ctl_db_prepare_cached(db, sql) : NULL;
 	int r = -EIO;
 
 	if (st) {
@@ -74,7 +75,7 @@ static int lookup(struct ctl *c, const char *column, const char *value, struct c
 			r = r == SQLITE_DONE ? -ENOENT : -EIO;
 		}
 	}
-	sqlite3_finalize(st);
+	ctl_db_release(st);
 	ctl_db_put(c->store, db);
 	return r;
 }

@@ -1,17 +1,22 @@
-/* actions.c: every API action the controller answers, by name. */
+/* actions.c: every API action the controller answers, by name and API version: the ECS
+ * actions under 2014-05-26, the SLB ones under 2014-05-15. */
 #include <stddef.h>
 
 #include "ctl.h"
 #include "disk.h"
+#include "eip.h"
 #include "image.h"
 #include "instance.h"
 #include "keypair.h"
 #include "policy.h"
 #include "region.h"
+#include "secgroup.h"
+#include "slb.h"
 #include "snapshot.h"
 #include "util.h"
 
 #define ECS(name, fn, mut) { name, fn, CTL_API_VERSION, mut }
+#define SLB(name, fn, mut) { name, fn, CTL_SLB_API_VERSION, mut }
 
 static const struct ctl_action actions[] = {
 	ECS("DescribeRegions", ctl_region_describe_regions, false),
@@ -58,12 +63,43 @@ static const struct ctl_action actions[] = {
 	ECS("ApplyAutoSnapshotPolicy", ctl_policy_apply, true),
 	ECS("CancelAutoSnapshotPolicy", ctl_policy_cancel, true),
 	ECS("DeleteAutoSnapshotPolicy", ctl_policy_delete, true),
+	ECS("CreateSecurityGroup", ctl_sg_create, true),
+	ECS("DeleteSecurityGroup", ctl_sg_delete, true),
+	ECS("DescribeSecurityGroups", ctl_sg_describe, false),
+	ECS("DescribeSecurityGroupAttribute", ctl_sg_describe_attribute, false),
+	ECS("ModifySecurityGroupAttribute", ctl_sg_modify, true),
+	ECS("AuthorizeSecurityGroup", ctl_sg_authorize, true),
+	ECS("AuthorizeSecurityGroupEgress", ctl_sg_authorize_egress, true),
+	ECS("RevokeSecurityGroup", ctl_sg_revoke, true),
+	ECS("RevokeSecurityGroupEgress", ctl_sg_revoke_egress, true),
+	ECS("JoinSecurityGroup", ctl_sg_join, true),
+	ECS("LeaveSecurityGroup", ctl_sg_leave, true),
+	ECS("AllocatePublicIpAddress", ctl_eip_allocate, true),
+	ECS("ReleasePublicIpAddress", ctl_eip_release, true),
+	SLB("CreateLoadBalancer", ctl_slb_create, true),
+	SLB("DeleteLoadBalancer", ctl_slb_delete, true),
+	SLB("DescribeLoadBalancers", ctl_slb_describe, false),
+	SLB("DescribeLoadBalancerAttribute", ctl_slb_describe_attribute, false),
+	SLB("SetLoadBalancerStatus", ctl_slb_set_status, true),
+	SLB("CreateLoadBalancerTCPListener", ctl_slb_listener_create_tcp, true),
+	SLB("CreateLoadBalancerUDPListener", ctl_slb_listener_create_udp, true),
+	SLB("SetLoadBalancerTCPListenerAttribute", ctl_slb_listener_set_tcp, true),
+	SLB("SetLoadBalancerUDPListenerAttribute", ctl_slb_listener_set_udp, true),
+	SLB("DescribeLoadBalancerTCPListenerAttribute", ctl_slb_listener_describe_tcp, false),
+	SLB("DescribeLoadBalancerUDPListenerAttribute", ctl_slb_listener_describe_udp, false),
+	SLB("StartLoadBalancerListener", ctl_slb_listener_start, true),
+	SLB("StopLoadBalancerListener", ctl_slb_listener_stop, true),
+	SLB("DeleteLoadBalancerListener", ctl_slb_listener_delete, true),
+	SLB("AddBackendServers", ctl_slb_add_backends, true),
+	SLB("RemoveBackendServers", ctl_slb_remove_backends, true),
+	SLB("SetBackendServers", ctl_slb_set_backends, true),
+	SLB("DescribeHealthStatus", ctl_slb_health, false),
 };
 
-const struct ctl_action *ctl_action_find(const char *name)
+const struct ctl_action *ctl_action_find(const char *name, const char *version)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
-		if (streq(actions[i].name, name))
+		if (streq(actions[i].name, name) && (!version || streq(actions[i].version, version)))
 			return &actions[i];
 	return NULL;
 }

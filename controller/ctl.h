@@ -31,6 +31,7 @@ struct ctl {
 	struct ctl_store *store;
 	struct ecs_http_server *api;
 	struct ecs_http_client *agents;	    /* calls to agents, signed with the host key */
+	struct ecs_http_client *nudges;	    /* the same, short timeouts: nudges nobody waits for */
 	struct ecs_nonce_set *sig_nonces;   /* SignatureNonce, 15 min */
 	struct ecs_nonce_cache *host_nonces; /* agents' calls to us */
 	struct ctl_throttle *throttle;
@@ -74,8 +75,10 @@ struct ctl_action {
 	bool mutating;	     /* honours ClientToken */
 };
 
-/* The table of every action (actions.c). */
-const struct ctl_action *ctl_action_find(const char *name);
+/* The table of every action (actions.c): the action `name` of API `version` (NULL: of any
+ * version). The version names the namespace: an ECS action under the SLB version is not
+ * found, and the other way round. */
+const struct ctl_action *ctl_action_find(const char *name, const char *version);
 
 /* The time now, or the test clock. */
 long long ctl_now(struct ctl *c);

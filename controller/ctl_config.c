@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addrpool.h"
 #include "config.h"
 #include "util.h"
 
@@ -38,7 +39,14 @@ static const struct ecs_config_option options[] = {
 	{ "quota", "vcpus", ECS_CONFIG_INT, "400", 0, 10000000, "per account" },
 	{ "quota", "disks", ECS_CONFIG_INT, "400", 0, 10000000, "per account" },
 	{ "quota", "snapshots", ECS_CONFIG_INT, "1000", 0, 10000000, "per account" },
+	{ "quota", "security_groups", ECS_CONFIG_INT, "100", 0, 1000000, "per account (ECS: 100)" },
+	{ "quota", "load_balancers", ECS_CONFIG_INT, "60", 0, 1000000, "per account (SLB: 60)" },
+	{ "quota", "public_ips", ECS_CONFIG_INT, "20", 0, 1000000, "instances' public IPs per account" },
 	{ "network", "ip_pool", ECS_CONFIG_STRING, "10.240.0.0/16", 0, 0, "private addresses" },
+	{ "network", "public_ip_pool", ECS_CONFIG_STRING, "203.0.113.0/24", 0, 0,
+	  "internet LB addresses and public IPs (a placeholder: set your routable range)" },
+	{ "slb", "sync_interval_s", ECS_CONFIG_INT, "60", 1, 86400,
+	  "how often a host's LBs and public IPs are checked against its agent" },
 	{ "controller", "log_level", ECS_CONFIG_STRING, "info", 0, 0, "debug, info, warn, error" },
 };
 
@@ -67,6 +75,29 @@ static int parse_types(const char *text, struct ctl_config *c, char **ret_error)
 		/* ecs.t1.small -> ecs.t1 */
 		snprintf(it->family, sizeof(it->family), "%.*s", strrchr(id, '.') ? (int)(strrchr(id, '.') - id) : (int)strlen(id),
 			 id);
+	}
+	return 0;
+}
+
+/* The private pool leaves room for a gateway and one address; the public one may be a
+ * single address; they must not overlap (an address would be leased twice). */
+static int check_pools(const struct ctl_config *c, char **ret_error)
+{
+	struct ctl_pool priv, pub;
+
+	if (ctl_pool_parse(c->ip_pool, 8, 30, &priv) < 0) {
+		*ret_error = ecs_strdup_printf("[network] ip_pool: \"%s\" is not an IPv4 CIDR block of /8 to /30", c->ip_pool);
+		return -EINVAL;
+	}
+	if (ctl_pool_parse(c->public_ip_pool, 8, 32, &pub) < 0) {
+		*ret_error = ecs_strdup_printf("[network] public_ip_pool: \"%s\" is not an IPv4 CIDR block of /8 to /32",
+					       c->public_ip_pool);
+		return -EINVAL;
+	}
+	if ((priv.net & pub.mask) == pub.net || (pub.net & priv.mask) == priv.net) {
+		*ret_error = ecs_strdup_printf("[network] public_ip_pool %s overlaps ip_pool %s", c->public_ip_pool,
+					       c->ip_pool);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -106,7 +137,12 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.quota_vcpus = ecs_config_int(raw, "quota", "vcpus");
 	c.quota_disks = ecs_config_int(raw, "quota", "disks");
 	c.quota_snapshots = ecs_config_int(raw, "quota", "snapshots");
+	c.quota_security_groups = ecs_config_int(raw, "quota", "security_groups");
+	c.quota_load_balancers = ecs_config_int(raw, "quota", "load_balancers");
+	c.quota_public_ips = ecs_config_int(raw, "quota", "public_ips");
 	c.ip_pool = ecs_config_str(raw, "network", "ip_pool");
+	c.public_ip_pool = ecs_config_str(raw, "network", "public_ip_pool");
+	c.slb_sync_interval_s = (int)ecs_config_int(raw, "slb", "sync_interval_s");
 	c.log_level = ecs_config_str(raw, "controller", "log_level");
 
 	if (streq(ecs_config_str(raw, "scheduler", "weigher"), "stack")) {
@@ -116,6 +152,9 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 		r = -EINVAL;
 		goto fail;
 	}
+	r = check_pools(&c, ret_error);
+	if (r < 0)
+		goto fail;
 	r = parse_types(ecs_config_str(raw, "controller", "instance_types"), &c, ret_error);
 	if (r < 0)
 		goto fail;

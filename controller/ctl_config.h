@@ -45,8 +45,13 @@ struct ctl_config {
 	int policy_tick_s;	    /* how often time points are checked (tests: 1) */
 
 	long long quota_instances, quota_vcpus, quota_disks, quota_snapshots;
+	long long quota_security_groups; /* per account (QuotaExceed.SecurityGroup) */
+	long long quota_load_balancers;	 /* per account (OverQuota) */
+	long long quota_public_ips;	 /* instances' public IPs per account (QuotaExceeded) */
 
 	const char *ip_pool; /* instances' private addresses, e.g. 10.240.0.0/16 (.1 is the gateway) */
+	const char *public_ip_pool; /* internet LBs' VIPs and instances' public IPs */
+	int slb_sync_interval_s;    /* a host's LBs and public IPs checked against its agent this often */
 	const char *log_level;
 };
 

@@ -10,6 +10,8 @@
 #include "instance.h"
 #include "json.h"
 #include "log.h"
+#include "sgsync.h"
+#include "slbsync.h"
 #include "store.h"
 #include "util.h"
 
@@ -25,8 +27,9 @@ static void reply(struct ecs_http_response *resp, int status, const char *code, 
 
 static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	struct json_object *facts = NULL, *insts;
+	struct json_object *facts = NULL, *insts, *answer;
 	const char *perr, *host, *api;
+	long long gen;
 	struct ecs_jreader jr;
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -76,12 +79,24 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
-	if (r == 0)
+	if (r == 0) {
 		ctl_instance_sync_host(c, host, insts);
+		/* Its load balancers and public IPs are compared with the agent's now and then. */
+		ctl_slbsync_heartbeat(c, host);
+	}
 	json_object_put(facts);
 	if (r < 0)
 		return reply(resp, 500, "InternalError", "cannot record the heartbeat");
-	ecs_http_reply(resp, 200, "application/json", "{}", 2);
+	/* The security generation: an agent that applied another one pulls its view again. */
+	db = ctl_db_get(c->store);
+	gen = db ? ctl_sgsync_generation(db) : -1;
+	ctl_db_put(c->store, db);
+	if (gen < 0)
+		return reply(resp, 500, "InternalError", "cannot read the security generation");
+	answer = json_object_new_object();
+	ecs_jb_int(answer, "security_generation", gen);
+	ecs_http_reply_json(resp, 200, answer);
+	json_object_put(answer);
 }
 
 static void wanted(struct ctl *c, const char *host, const char *instance_id, struct ecs_http_response *resp)
@@ -124,6 +139,8 @@ void ctl_hosts_handle(const struct ecs_http_request *req, struct ecs_http_respon
 		return reply(resp, 400, "MissingParameter", "X-Ecs-Host-Id is required");
 	if (streq(req->method, "POST") && streq(req->path, "/agent/v1/heartbeat"))
 		return heartbeat(c, req, resp);
+	if (streq(req->method, "GET") && streq(req->path, "/agent/v1/security-groups"))
+		return ctl_sgsync_view(c, host, resp);
 	if (streq(req->method, "GET") && str_has_prefix(req->path, "/agent/v1/instances/") &&
 	    !strchr(req->path + strlen("/agent/v1/instances/"), '/'))
 		return wanted(c, host, req->path + strlen("/agent/v1/instances/"), resp);
@@ -145,8 +162,8 @@ bool ctl_host_alive(struct ctl *c, const char *host_id)
 	return alive;
 }
 
-int ctl_agent_call(struct ctl *c, const char *host_id, const char *method, const char *path, struct json_object *body,
-		   long *ret_status, struct json_object **ret_body)
+static int agent_call(struct ctl *c, struct ecs_http_client *client, const char *host_id, const char *method,
+		      const char *path, struct json_object *body, long *ret_status, struct json_object **ret_body)
 {
 	struct ecs_kvlist headers = ECS_KVLIST_INIT;
 	sqlite3 *db = ctl_db_get(c->store);
@@ -171,7 +188,7 @@ int ctl_agent_call(struct ctl *c, const char *host_id, const char *method, const
 		r = ecs_kvlist_add(&headers, "Content-Type", "application/json");
 	if (r < 0)
 		goto out;
-	r = ecs_http_client_do(c->agents,
+	r = ecs_http_client_do(client,
 			       &(struct ecs_http_call){ .method = method, .url = url, .headers = &headers, .body = text,
 							.body_len = text ? strlen(text) : 0, .idempotent = 0 },
 			       &rep);
@@ -189,4 +206,16 @@ int ctl_agent_call(struct ctl *c, const char *host_id, const char *method, const
 out:
 	ecs_kvlist_clear(&headers);
 	return r;
+}
+
+int ctl_agent_call(struct ctl *c, const char *host_id, const char *method, const char *path, struct json_object *body,
+		   long *ret_status, struct json_object **ret_body)
+{
+	return agent_call(c, c->agents, host_id, method, path, body, ret_status, ret_body);
+}
+
+int ctl_agent_call_short(struct ctl *c, const char *host_id, const char *method, const char *path,
+			 struct json_object *body, long *ret_status, struct json_object **ret_body)
+{
+	return agent_call(c, c->nudges ? c->nudges : c->agents, host_id, method, path, body, ret_status, ret_body);
 }

@@ -1,6 +1,5 @@
 #include "instance.h"
 
-#include <arpa/inet.h>
 #include <crypt.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addrpool.h"
 #include "common.h"
 #include "crypto.h"
 #include "hosts.h"
@@ -17,6 +17,9 @@
 #include "log.h"
 #include "params.h"
 #include "scheduler.h"
+#include "secgroup.h"
+#include "sgsync.h"
+#include "slbsync.h"
 #include "store.h"
 #include "timeutil.h"
 #include "util.h"
@@ -112,71 +115,6 @@ static bool hostname_ok(const char *h)
 	return true;
 }
 
-/* ---- addresses ---- */
-
-struct pool {
-	uint32_t net, mask;
-	int prefix;
-};
-
-static int pool_parse(const char *cidr, struct pool *p)
-{
-	char addr[32];
-	struct in_addr in;
-	int prefix;
-
-	if (sscanf(cidr, "%31[^/]/%d", addr, &prefix) != 2 || prefix < 8 || prefix > 30 ||
-	    inet_pton(AF_INET, addr, &in) != 1)
-		return -EINVAL;
-	p->prefix = prefix;
-	p->mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
-	p->mask = ntohl(p->mask);
-	p->net = ntohl(in.s_addr) & p->mask;
-	return 0;
-}
-
-static void ip_str(uint32_t ip, char buf[16])
-{
-	struct in_addr in = { htonl(ip) };
-
-	inet_ntop(AF_INET, &in, buf, 16);
-}
-
-/* Lease the lowest free address (network+2 …; network+1 is the gateway). In the caller's
- * transaction. */
-static int ip_lease(struct ctl *c, sqlite3 *db, const char *instance_id, char ret[16])
-{
-	struct pool p;
-	sqlite3_stmt *st;
-	uint32_t last;
-	int r = -ENOSPC;
-
-	if (pool_parse(c->cfg.ip_pool, &p) < 0)
-		return -EINVAL;
-	last = p.net | ~p.mask;
-	st = ctl_db_prepare(db, "INSERT INTO ip_leases (ip, instance_id) VALUES (?1, ?2)");
-	if (!st)
-		return -EIO;
-	for (uint32_t ip = p.net + 2; ip < last; ip++) {
-		char s[16];
-
-		ip_str(ip, s);
-		sqlite3_reset(st);
-		sqlite3_bind_text(st, 1, s, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, instance_id, -1, SQLITE_STATIC);
-		r = ctl_db_step_done(st);
-		if (r == 0) {
-			memcpy(ret, s, 16);
-			break;
-		}
-		if (r != -EEXIST)
-			break;
-		r = -ENOSPC;
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 static int exec_bind1(sqlite3 *db, const char *sql, const char *a)
 {
 	sqlite3_stmt *st = ctl_db_prepare(db, sql);
@@ -195,7 +133,41 @@ static int exec_bind1(sqlite3 *db, const char *sql, const char *a)
 #define INSTANCE_COLUMNS                                                                                   \
 	"i.instance_id, i.name, i.description, i.hostname, i.image_id, i.instance_type, i.vcpus, i.memory_mib,"   \
 	" i.zone_id, i.host_id, i.status, i.private_ip, i.mac, i.key_pair_name, i.internet_max_bandwidth_out,"     \
-	" i.tags, i.error, i.created_at, i.started_at, i.desired"
+	" i.tags, i.error, i.created_at, i.started_at, i.desired,"                                                \
+	" (SELECT group_concat(s.position || ':' || s.group_id) FROM instance_security_groups s"                  \
+	"  WHERE s.instance_id = i.instance_id),"                                                                  \
+	" (SELECT p.address FROM public_ips p WHERE p.owner_id = i.instance_id AND p.state = 'active')"
+
+struct sg_pos {
+	long long pos;
+	const char *id;
+};
+
+static int sg_pos_cmp(const void *a, const void *b)
+{
+	const struct sg_pos *x = a, *y = b;
+
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* "2:sg-b,1:sg-a" (position:group, in no particular order) into the ids, in order. */
+static void security_group_ids(struct json_object *list, const char *text)
+{
+	struct sg_pos items[CTL_SG_MAX_PER_INSTANCE];
+	_cleanup_free_ char *copy = strdup(text);
+	char *save = NULL;
+	size_t n = 0;
+
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n < ARRAY_SIZE(items); t = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(t, ':');
+
+		if (colon)
+			items[n++] = (struct sg_pos){ strtoll(t, NULL, 10), colon + 1 };
+	}
+	qsort(items, n, sizeof(items[0]), sg_pos_cmp);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(list, json_object_new_string(items[i].id));
+}
 
 static struct json_object *instance_json(struct ctl *c, sqlite3_stmt *st)
 {
@@ -230,8 +202,10 @@ static struct json_object *instance_json(struct ctl *c, sqlite3_stmt *st)
 	ecs_jb_bool(o, "IoOptimized", true);
 	ecs_jb_str(o, "KeyPairName", col(st, 13));
 	ecs_jb_str(o, "StoppedMode", "Not-applicable");
-	ecs_jb_list(o, "SecurityGroupIds", "SecurityGroupId");
-	ecs_jb_list(o, "PublicIpAddress", "IpAddress");
+	security_group_ids(ecs_jb_list(o, "SecurityGroupIds", "SecurityGroupId"), col(st, 20));
+	v = ecs_jb_list(o, "PublicIpAddress", "IpAddress");
+	if (*col(st, 21))
+		json_object_array_add(v, json_object_new_string(col(st, 21)));
 	v = ecs_jb_list(o, "InnerIpAddress", "IpAddress");
 	if (*col(st, 11))
 		json_object_array_add(v, json_object_new_string(col(st, 11)));
@@ -312,6 +286,8 @@ struct create_args {
 	size_t n_data;
 	struct json_object *disks; /* owns the data disks' strings */
 	struct json_object *tags;  /* [{TagKey, TagValue}] */
+	struct json_object *groups; /* security group ids, in order (1-5 once resolved) */
+	struct json_object *nudge; /* hosts whose security view the booking changes (a set) */
 	const struct ctl_instance_type *type;
 	bool system_image;
 	int image_min_gib;
@@ -321,6 +297,8 @@ static void create_args_clear(struct create_args *a)
 {
 	json_object_put(a->disks);
 	json_object_put(a->tags);
+	json_object_put(a->groups);
+	json_object_put(a->nudge);
 	free(a->password_hash);
 }
 
@@ -458,6 +436,10 @@ static int read_create_args(struct ctl_call *call, bool run, struct create_args 
 		json_object_array_add(a->tags, o);
 	}
 	json_object_put(tags);
+	r = ctl_sg_instance_groups_read(call, run, &a->groups);
+	if (r < 0)
+		return r;
+	a->nudge = json_object_new_object();
 	if (password) {
 		a->password_hash = password_hash(password);
 		if (!a->password_hash)
@@ -576,7 +558,7 @@ static int book_one(struct ctl_call *call, sqlite3 *db, const struct create_args
 	    ecs_random_bytes(rnd, sizeof(rnd)) < 0)
 		return db_fail(call);
 	snprintf(mac, sizeof(mac), "52:54:00:%02x:%02x:%02x", rnd[0], rnd[1], rnd[2]);
-	r = ip_lease(call->c, db, ret_id, ip);
+	r = ctl_ip_lease(call->c, db, ret_id, ip);
 	if (r == -ENOSPC)
 		return ctl_fail(call, 403, "InvalidVSwitchId.IpNotEnough", "The private address pool has no free address.");
 	if (r < 0)
@@ -626,6 +608,8 @@ static int book_one(struct ctl_call *call, sqlite3 *db, const struct create_args
 			r = insert_disk(db, did, call->account->account_id, zone, a->data[i].name, "data", a->data[i].size, "",
 					a->data[i].snapshot_id, ret_id, dev, host, a->data[i].delete_with_instance, now);
 	}
+	if (r == 0)
+		r = ctl_sg_instance_join_all(db, ret_id, a->groups, a->nudge);
 	args = json_object_new_object();
 	ecs_jb_bool(args, "start", start);
 	if (r == 0)
@@ -653,7 +637,10 @@ static int create_common(struct ctl_call *call, struct json_object *out, bool ru
 		r = db_fail(call);
 		goto out;
 	}
-	r = check_quota(call, db, &a);
+	/* The groups first (made "default" is rolled back with the rest on a refusal). */
+	r = ctl_sg_instance_groups_resolve(call, db, a.groups);
+	if (r == 0)
+		r = check_quota(call, db, &a);
 	if (r == 0) {
 		ids = json_object_new_array();
 		for (long long i = 0; i < a.amount && r == 0; i++) {
@@ -672,6 +659,7 @@ static int create_common(struct ctl_call *call, struct json_object *out, bool ru
 	if (r < 0)
 		goto out;
 	ctl_jobs_kick(call->c);
+	ctl_sgsync_nudge(call->c, a.nudge);
 	if (run) {
 		json_object_object_add(ecs_jb_obj(out, "InstanceIdSets"), "InstanceIdSet", json_object_get(ids));
 	} else {
@@ -832,9 +820,9 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 {
 	static const char *const statuses[] = { "Pending", "Starting", "Running", "Stopping", "Stopped", NULL };
 	struct json_object *ids = NULL, *list;
-	const char *status = NULL, *zone = NULL, *name = NULL, *binds[4];
+	const char *status = NULL, *zone = NULL, *name = NULL, *group = NULL, *binds[5];
 	long long page, size, total = 0;
-	char from[512], where[256] = "", sql[1200];
+	char from[512], where[512] = "", sql[1600];
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int r, n_binds = 0;
@@ -844,6 +832,7 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_enum(call, "Status", 0, statuses, NULL, &status)) < 0 ||
 	    (r = ctl_param_str(call, "ZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
 	    (r = ctl_param_str(call, "InstanceName", CTL_NONEMPTY, 128, NULL, &name)) < 0 ||
+	    (r = ctl_param_str(call, "SecurityGroupId", CTL_NONEMPTY, 64, NULL, &group)) < 0 ||
 	    (r = ctl_param_paging(call, &page, &size)) < 0)
 		goto out;
 	/* Only the filters given go into the query, so SQLite can walk instances_list in
@@ -863,7 +852,13 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 	FILTER(zone, "zone_id")
 	FILTER(name, "name")
 #undef FILTER
-	filtered = ids || status || zone || name;
+	if (group) {
+		binds[n_binds++] = group;
+		snprintf(where + strlen(where), sizeof(where) - strlen(where),
+			 " AND EXISTS (SELECT 1 FROM instance_security_groups s WHERE s.instance_id = i.instance_id AND"
+			 " s.group_id = ?%d)", n_binds + 1);
+	}
+	filtered = ids || status || zone || name || group;
 	db = ctl_db_get(call->c->store);
 	if (!db) {
 		r = ctl_db_failure(call);
@@ -876,11 +871,13 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 	else
 		snprintf(sql, sizeof(sql), "SELECT n FROM instance_counts WHERE account_id = ?1 AND ?2 IS NULL");
 	for (int pass = 0; pass < 2; pass++) {
+		/* LIMIT and OFFSET are bound, so the statement is the same for every page and
+		 * stays prepared. */
 		if (pass == 1)
 			snprintf(sql, sizeof(sql), "SELECT " INSTANCE_COLUMNS " %s WHERE i.account_id = ?1 AND i.deleted = 0"
 						   " AND i.desired != 'deleted'%s ORDER BY i.created_at DESC, i.instance_id"
-						   " LIMIT %lld OFFSET %lld", from, where, size, (page - 1) * size);
-		st = ctl_db_prepare(db, sql);
+						   " LIMIT ?%d OFFSET ?%d", from, where, n_binds + 2, n_binds + 3);
+		st = ctl_db_prepare_cached(db, sql);
 		if (!st) {
 			r = ctl_db_failure(call);
 			goto out;
@@ -889,6 +886,10 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 		for (int i = 0; i < n_binds; i++)
 			if (binds[i])
 				sqlite3_bind_text(st, i + 2, binds[i], -1, SQLITE_TRANSIENT);
+		if (pass == 1) {
+			sqlite3_bind_int64(st, n_binds + 2, size);
+			sqlite3_bind_int64(st, n_binds + 3, (page - 1) * size);
+		}
 		if (pass == 0) {
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
@@ -900,7 +901,7 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 			while (sqlite3_step(st) == SQLITE_ROW)
 				json_object_array_add(list, instance_json(call->c, st));
 		}
-		sqlite3_finalize(st);
+		ctl_db_release(st);
 		st = NULL;
 	}
 out:
@@ -1240,13 +1241,13 @@ static struct json_object *agent_spec(struct ctl *c, sqlite3 *db, const char *id
 		    " i.password_hash, i.user_data, k.public_key, i.account_id FROM instances i LEFT JOIN key_pairs k ON"
 		    " k.account_id = i.account_id AND k.name = i.key_pair_name WHERE i.instance_id = ?1");
 	struct json_object *spec = NULL, *nics, *nic, *data, *dns;
-	struct pool p;
-	char gw[16];
+	struct ctl_pool p;
+	char gw[CTL_IP_MAX];
 
 	if (!st)
 		return NULL;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW || pool_parse(c->cfg.ip_pool, &p) < 0) {
+	if (sqlite3_step(st) != SQLITE_ROW || ctl_pool_parse(c->cfg.ip_pool, 8, 30, &p) < 0) {
 		sqlite3_finalize(st);
 		return NULL;
 	}
@@ -1258,7 +1259,7 @@ static struct json_object *agent_spec(struct ctl *c, sqlite3 *db, const char *id
 	ecs_jb_str(spec, "image_id", col(st, 3));
 	nics = json_object_new_array();
 	nic = json_object_new_object();
-	ip_str(p.net + 1, gw);
+	ctl_pool_ip_str(p.net + 1, gw);
 	ecs_jb_str(nic, "mac", col(st, 5));
 	ecs_jb_str(nic, "ip", col(st, 4));
 	ecs_jb_int(nic, "prefix_len", p.prefix);
@@ -1282,6 +1283,21 @@ static struct json_object *agent_spec(struct ctl *c, sqlite3 *db, const char *id
 		ecs_jb_str(spec, "user_data", col(st, 8));
 	ecs_jb_bool(spec, "start", start);
 	sqlite3_finalize(st);
+
+	/* Its groups: the agent pulls their rules before the NIC exists if it lacks them. */
+	st = ctl_db_prepare(db, "SELECT group_id FROM instance_security_groups WHERE instance_id = ?1 ORDER BY position");
+	if (st) {
+		struct json_object *groups = json_object_new_array();
+
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			json_object_array_add(groups, json_object_new_string(col(st, 0)));
+		sqlite3_finalize(st);
+		if (json_object_array_length(groups))
+			json_object_object_add(spec, "security_group_ids", groups);
+		else
+			json_object_put(groups);
+	}
 
 	st = ctl_db_prepare(db, "SELECT disk_id, size_gib, type, source_snapshot_id FROM disks WHERE instance_id = ?1"
 				" AND deleted = 0 ORDER BY device");
@@ -1367,6 +1383,7 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	struct ctl_sched_request rq = { 0 };
+	struct json_object *nudge = NULL;
 	bool moved = false;
 
 	if (!tried) {
@@ -1378,6 +1395,7 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 		return false;
 	for (size_t i = 0; i < json_object_array_length(tried) && n < ARRAY_SIZE(exclude); i++)
 		exclude[n++] = json_object_get_string(json_object_array_get_idx(tried, i));
+	nudge = json_object_new_object();
 	db = ctl_db_get(c->store);
 	pthread_mutex_lock(&c->sched_lock);
 	if (!db || ctl_db_tx_begin(db) < 0)
@@ -1407,7 +1425,8 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 					sqlite3_bind_text(u, 2, host, -1, SQLITE_STATIC);
 					sqlite3_bind_text(d, 1, job->resource_id, -1, SQLITE_STATIC);
 					sqlite3_bind_text(d, 2, host, -1, SQLITE_STATIC);
-					moved = ctl_db_step_done(u) == 0 && ctl_db_step_done(d) == 0;
+					moved = ctl_db_step_done(u) == 0 && ctl_db_step_done(d) == 0 &&
+						ctl_sg_instance_moved(db, job->resource_id, failed_host, nudge) == 0;
 				}
 				sqlite3_finalize(u);
 				sqlite3_finalize(d);
@@ -1415,16 +1434,19 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 		}
 		sqlite3_finalize(st);
 	}
-	if (moved && ctl_db_tx_commit(db) == 0)
+	if (moved && ctl_db_tx_commit(db) == 0) {
 		log_warn("instance moved to another host", "instance=%s from=%s to=%s", job->resource_id, failed_host, host);
-	else
+		ctl_sgsync_nudge(c, nudge);
+	} else {
 		moved = false;
+	}
 out:
 	if (db) {
 		ctl_db_tx_rollback(db);
 		ctl_db_put(c->store, db);
 	}
 	pthread_mutex_unlock(&c->sched_lock);
+	json_object_put(nudge);
 	return moved;
 }
 
@@ -1432,13 +1454,21 @@ out:
 static int forget_instance(struct ctl *c, const char *id)
 {
 	sqlite3 *db = ctl_db_get(c->store);
+	struct json_object *nudge;
 	int r;
 
 	if (!db || ctl_db_tx_begin(db) < 0) {
 		ctl_db_put(c->store, db);
 		return -EIO;
 	}
-	r = exec_bind1(db, "UPDATE instances SET deleted = 1, status = 'Stopped' WHERE instance_id = ?1", id);
+	/* Its groups lose a member: while it still counts, to find whose view changes. */
+	nudge = json_object_new_object();
+	r = ctl_sg_instance_forget(db, id, nudge);
+	if (r == 0)
+		r = exec_bind1(db, "UPDATE instances SET deleted = 1, status = 'Stopped' WHERE instance_id = ?1", id);
+	/* It leaves its load balancers; its public IP is released. */
+	if (r == 0)
+		r = ctl_slbsync_instance_forget(db, id);
 	if (r == 0)
 		r = exec_bind1(db, "DELETE FROM ip_leases WHERE instance_id = ?1", id);
 	if (r == 0)
@@ -1454,8 +1484,12 @@ static int forget_instance(struct ctl *c, const char *id)
 		r = ctl_db_tx_commit(db);
 	ctl_db_tx_rollback(db);
 	ctl_db_put(c->store, db);
-	if (r == 0)
+	if (r == 0) {
 		log_info("instance deleted", "instance=%s", id);
+		ctl_jobs_kick(c);
+		ctl_sgsync_nudge(c, nudge);
+	}
+	json_object_put(nudge);
 	return r;
 }
 

@@ -11,7 +11,7 @@
 #include "store.h"
 #include "util.h"
 
-#define MAX_KINDS 8
+#define MAX_KINDS 16
 #define MAX_WORKERS 32
 #define MAX_BACKOFF_S 30
 

@@ -30,7 +30,8 @@ struct ctl_job {
 
 typedef enum ctl_job_result (*ctl_job_fn)(struct ctl *c, struct ctl_job *job, char *why, size_t why_size);
 
-/* Handlers by kind ("instance", "disk", "snapshot", "image"); registered before start. */
+/* Handlers by kind ("instance", "disk", "snapshot", "image", "lb", "eip", "lbsync");
+ * registered before start. */
 void ctl_jobs_register(const char *kind, ctl_job_fn fn);
 
 /* Add a job using db (inside the caller's transaction, if any). args may be NULL. */

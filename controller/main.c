@@ -28,6 +28,8 @@
 #include "nonce.h"
 #include "policy.h"
 #include "rpc.h"
+#include "sgsync.h"
+#include "slbsync.h"
 #include "store.h"
 #include "util.h"
 
@@ -152,6 +154,12 @@ static int serve(struct ctl *c)
 		.connect_timeout_ms = 3000, .timeout_ms = 300000, .retries = 0, .max_response = 8 << 20,
 		.user_agent = "ecs-controller/" CTL_VERSION,
 	};
+	/* A nudge waits for the agent to pull and apply, but never long: the heartbeat is the
+	 * fallback. */
+	struct ecs_http_client_config nc = {
+		.connect_timeout_ms = 1000, .timeout_ms = 15000, .retries = 0, .max_response = 1 << 20,
+		.user_agent = "ecs-controller/" CTL_VERSION,
+	};
 	sigset_t sigs;
 	int sig, r;
 
@@ -165,6 +173,7 @@ static int serve(struct ctl *c)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	pthread_mutex_init(&c->sched_lock, NULL);
 	if (ensure_system_image(c) < 0 || ecs_http_client_new(&hc, &c->agents) < 0 ||
+	    ecs_http_client_new(&nc, &c->nudges) < 0 ||
 	    ecs_nonce_set_new(4u << 20, &c->sig_nonces) < 0 || ecs_nonce_cache_new(1u << 20, &c->host_nonces) < 0 ||
 	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0)
 		return 1;
@@ -172,7 +181,12 @@ static int serve(struct ctl *c)
 	ctl_disk_register_jobs();
 	ctl_snapshot_register_jobs();
 	ctl_image_register_jobs();
+	ctl_slbsync_register_jobs();
 	r = ctl_jobs_start(c, 16);
+	if (r < 0)
+		return 1;
+	/* Security-group nudges (sgsync.c): background threads, never on the API's path. */
+	r = ctl_sgsync_start(c);
 	if (r < 0)
 		return 1;
 	/* Auto-snapshot policies (policy.c): the runner thread, beside the job workers. */
@@ -193,7 +207,9 @@ static int serve(struct ctl *c)
 	ctl_rpc_stop(c);
 	ctl_policy_stop(c); /* it queues jobs: before the workers stop */
 	ctl_jobs_stop(c);
+	ctl_sgsync_stop(c);
 	ecs_http_client_free(c->agents);
+	ecs_http_client_free(c->nudges);
 	ecs_nonce_set_free(c->sig_nonces);
 	ecs_nonce_cache_free(c->host_nonces);
 	ctl_throttle_free(c->throttle);

@@ -431,18 +431,21 @@ static void handle_rpc(const struct ecs_http_request *req, struct ecs_http_respo
 		ctl_fail(&call, 400, "Throttling", "Request was denied due to request throttling.");
 		goto fail;
 	}
-	act = ctl_action_find(call.action);
 	if (!version || !*version) {
 		ctl_fail(&call, 400, "MissingParameter",
 			 "The input parameter \"Version\" that is mandatory for processing this request is not supplied.");
 		goto fail;
 	}
-	if (!act) {
-		ctl_fail(&call, 404, "InvalidApi.NotFound", "Specified api is not found, please check your url and method.");
+	/* The version is the namespace: 2014-05-26 ECS, 2014-05-15 SLB. An action of the other
+	 * API is unknown there; a version of neither is refused when the action exists. */
+	act = ctl_action_find(call.action, version);
+	if (!act && !streq(version, CTL_API_VERSION) && !streq(version, CTL_SLB_API_VERSION) &&
+	    ctl_action_find(call.action, NULL)) {
+		ctl_fail(&call, 400, "InvalidVersion", "Specified parameter Version is not valid.");
 		goto fail;
 	}
-	if (!streq(version, act->version)) {
-		ctl_fail(&call, 400, "InvalidVersion", "Specified parameter Version is not valid.");
+	if (!act) {
+		ctl_fail(&call, 404, "InvalidApi.NotFound", "Specified api is not found, please check your url and method.");
 		goto fail;
 	}
 	region = ctl_param(&call, "RegionId", CTL_NONEMPTY);

@@ -96,6 +96,62 @@ static const char *const migrations[] = {
 	" WHERE account_id = new.account_id; END;"
 	"CREATE TRIGGER instances_count_delete AFTER DELETE ON instances WHEN old.deleted = 0 AND old.desired != 'deleted'"
 	" BEGIN UPDATE instance_counts SET n = n - 1 WHERE account_id = old.account_id; END;",
+	/* 3: security groups (secgroup.h). A rule is one row; its identity (what makes two
+	 * AuthorizeSecurityGroup calls the same rule) is the UNIQUE tuple, the description is
+	 * not part of it. peer_group_id is '' or a group of the same account (checked by the
+	 * actions; '' cannot be a foreign key). An instance is in 1-5 groups, ordered by
+	 * position. The security generation is one counter, bumped in the transaction of every
+	 * change an agent must enforce; agents compare it with what they applied. */
+	"CREATE TABLE security_groups ("
+	"  group_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,"
+	"  vpc_id TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);"
+	"CREATE INDEX security_groups_account ON security_groups (account_id, created_at);"
+	"CREATE TABLE security_group_rules ("
+	"  rule_id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  group_id TEXT NOT NULL REFERENCES security_groups (group_id) ON DELETE CASCADE,"
+	"  direction TEXT NOT NULL, ip_protocol TEXT NOT NULL, port_range TEXT NOT NULL, cidr TEXT NOT NULL,"
+	"  peer_group_id TEXT NOT NULL, policy TEXT NOT NULL, priority INTEGER NOT NULL, nic_type TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
+	"  UNIQUE (group_id, direction, ip_protocol, port_range, cidr, peer_group_id, policy, priority, nic_type));"
+	"CREATE INDEX security_group_rules_peer ON security_group_rules (peer_group_id);"
+	"CREATE TABLE instance_security_groups ("
+	"  instance_id TEXT NOT NULL, group_id TEXT NOT NULL REFERENCES security_groups (group_id),"
+	"  position INTEGER NOT NULL, PRIMARY KEY (instance_id, group_id));"
+	"CREATE INDEX instance_security_groups_group ON instance_security_groups (group_id);"
+	"CREATE TABLE security_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);"
+	"INSERT INTO security_generation VALUES (1, 0);",
+	/* 4: load balancers and public IPs (slb.h, eip.h). An LB lives on one host (host_id); a
+	 * deleted one keeps its row (deleted = 1) and its address until its agent let go of
+	 * it. Listeners are keyed by (protocol, port): a TCP and a UDP listener may share a
+	 * port. A backend is an instance of the LB's account. public_ips leases the public pool:
+	 * an internet LB's VIP (owner_id lb-…) or an instance's public IP (owner_id i-…, on the
+	 * instance's host; "releasing" until its agent let go of it). hosts.lb_synced_at: when
+	 * the host's agent was last compared with these tables. */
+	"ALTER TABLE hosts ADD COLUMN lb_synced_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE load_balancers ("
+	"  lb_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL, address TEXT NOT NULL UNIQUE,"
+	"  address_type TEXT NOT NULL, network_type TEXT NOT NULL, vpc_id TEXT NOT NULL, vswitch_id TEXT NOT NULL,"
+	"  spec TEXT NOT NULL, charge_type TEXT NOT NULL, bandwidth INTEGER NOT NULL, zone_id TEXT NOT NULL,"
+	"  status TEXT NOT NULL, host_id TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
+	"  deleted INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX load_balancers_account ON load_balancers (account_id, deleted, created_at);"
+	"CREATE INDEX load_balancers_host ON load_balancers (host_id);"
+	"CREATE TABLE lb_listeners ("
+	"  lb_id TEXT NOT NULL REFERENCES load_balancers (lb_id) ON DELETE CASCADE, protocol TEXT NOT NULL,"
+	"  port INTEGER NOT NULL, backend_port INTEGER NOT NULL, bandwidth INTEGER NOT NULL, scheduler TEXT NOT NULL,"
+	"  status TEXT NOT NULL, hc_enabled INTEGER NOT NULL, hc_type TEXT NOT NULL, hc_port INTEGER NOT NULL,"
+	"  hc_uri TEXT NOT NULL, hc_domain TEXT NOT NULL, hc_codes TEXT NOT NULL, hc_interval INTEGER NOT NULL,"
+	"  hc_timeout INTEGER NOT NULL, healthy_threshold INTEGER NOT NULL, unhealthy_threshold INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL, PRIMARY KEY (lb_id, protocol, port));"
+	"CREATE TABLE lb_backends ("
+	"  lb_id TEXT NOT NULL REFERENCES load_balancers (lb_id) ON DELETE CASCADE, instance_id TEXT NOT NULL,"
+	"  weight INTEGER NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (lb_id, instance_id));"
+	"CREATE INDEX lb_backends_instance ON lb_backends (instance_id);"
+	"CREATE TABLE public_ips ("
+	"  address TEXT PRIMARY KEY, account_id TEXT NOT NULL, owner_id TEXT NOT NULL, host_id TEXT NOT NULL,"
+	"  state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);"
+	"CREATE INDEX public_ips_owner ON public_ips (owner_id, state);"
+	"CREATE INDEX public_ips_host ON public_ips (host_id);",
 };
 
 int ctl_store_schema_version(void)
@@ -152,6 +208,86 @@ void ctl_db_tx_rollback(sqlite3 *db)
 {
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- prepared statements kept per connection ---- */
+
+#define STMT_CACHE_SLOTS (CTL_DB_POOL * 24)
+
+static struct stmt_slot {
+	sqlite3 *db;	   /* NULL: a free slot */
+	char *sql;
+	sqlite3_stmt *st;
+	bool in_use;
+} stmt_slots[STMT_CACHE_SLOTS];
+static pthread_mutex_t stmt_lock = PTHREAD_MUTEX_INITIALIZER;
+
+sqlite3_stmt *ctl_db_prepare_cached(sqlite3 *db, const char *sql)
+{
+	struct stmt_slot *empty = NULL;
+	sqlite3_stmt *st = NULL;
+
+	pthread_mutex_lock(&stmt_lock);
+	for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
+		struct stmt_slot *s = &stmt_slots[i];
+
+		if (!s->db) {
+			if (!empty)
+				empty = s;
+		} else if (s->db == db && !s->in_use && streq(s->sql, sql)) {
+			s->in_use = true;
+			pthread_mutex_unlock(&stmt_lock);
+			return s->st;
+		}
+	}
+	if (empty) {
+		empty->sql = strdup(sql);
+		if (empty->sql && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) == SQLITE_OK) {
+			*empty = (struct stmt_slot){ .db = db, .sql = empty->sql, .st = st, .in_use = true };
+		} else {
+			if (empty->sql)
+				log_error("controller db: prepare failed", "sql=\"%.80s\" error=\"%s\"", sql, sqlite3_errmsg(db));
+			free(empty->sql);
+			empty->sql = NULL;
+			st = NULL;
+		}
+		pthread_mutex_unlock(&stmt_lock);
+		return st;
+	}
+	pthread_mutex_unlock(&stmt_lock);
+	return ctl_db_prepare(db, sql);
+}
+
+void ctl_db_release(sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&stmt_lock);
+	for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
+		if (stmt_slots[i].st == st && stmt_slots[i].db) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			stmt_slots[i].in_use = false;
+			pthread_mutex_unlock(&stmt_lock);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&stmt_lock);
+	sqlite3_finalize(st);
+}
+
+/* Before a connection closes: its kept statements go (sqlite3_close refuses while any lives). */
+static void stmt_cache_drop(sqlite3 *db)
+{
+	pthread_mutex_lock(&stmt_lock);
+	for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
+		if (stmt_slots[i].db == db) {
+			sqlite3_finalize(stmt_slots[i].st);
+			free(stmt_slots[i].sql);
+			stmt_slots[i] = (struct stmt_slot){ 0 };
+		}
+	}
+	pthread_mutex_unlock(&stmt_lock);
 }
 
 static sqlite3 *open_conn(const char *path)
@@ -236,8 +372,10 @@ void ctl_store_close(struct ctl_store *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n_free; i++)
+	for (size_t i = 0; i < s->n_free; i++) {
+		stmt_cache_drop(s->free[i]);
 		sqlite3_close(s->free[i]);
+	}
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	free(s->path);

@@ -30,6 +30,12 @@ void ctl_db_tx_rollback(sqlite3 *db);
 int ctl_db_exec(sqlite3 *db, const char *sql);
 /* Prepare (cached by SQLite's statement cache is not available: plain prepare). */
 sqlite3_stmt *ctl_db_prepare(sqlite3 *db, const char *sql);
+/* For the hot paths (every request's account lookup, DescribeInstances): a statement kept
+ * prepared per connection, handed out again for the same SQL once released. Give it back
+ * with ctl_db_release (never sqlite3_finalize). Falls back to a plain prepare (which
+ * ctl_db_release then finalizes) when the cache is full. */
+sqlite3_stmt *ctl_db_prepare_cached(sqlite3 *db, const char *sql);
+void ctl_db_release(sqlite3_stmt *st);
 /* Step a statement that returns no row; 0, -EEXIST on a constraint, -EIO. */
 int ctl_db_step_done(sqlite3_stmt *st);
 

@@ -28,6 +28,25 @@ struct ecsctl_client {
 	unsigned last_attempts;
 };
 
+const char *ecsctl_action_version(const char *action)
+{
+	/* SLB 2014-05-15: every action that names a load balancer or its parts. */
+	static const char *const slb[] = {
+		"CreateLoadBalancer", "DeleteLoadBalancer", "DescribeLoadBalancers", "DescribeLoadBalancerAttribute",
+		"SetLoadBalancerStatus", "SetLoadBalancerName", "CreateLoadBalancerTCPListener",
+		"CreateLoadBalancerUDPListener", "SetLoadBalancerTCPListenerAttribute",
+		"SetLoadBalancerUDPListenerAttribute", "DescribeLoadBalancerTCPListenerAttribute",
+		"DescribeLoadBalancerUDPListenerAttribute", "StartLoadBalancerListener", "StopLoadBalancerListener",
+		"DeleteLoadBalancerListener", "AddBackendServers", "RemoveBackendServers", "SetBackendServers",
+		"DescribeHealthStatus", NULL,
+	};
+
+	for (size_t i = 0; slb[i]; i++)
+		if (streq(slb[i], action))
+			return ECSCTL_SLB_API_VERSION;
+	return ECSCTL_API_VERSION;
+}
+
 bool ecsctl_action_read_only(const char *action)
 {
 	return str_has_prefix(action, "Describe");
@@ -116,7 +135,7 @@ int ecsctl_client_sign(struct ecsctl_client *c, const char *action, const struct
 	    (r = ecs_kvlist_add(&l, "SignatureNonce", nonce)) < 0 ||
 	    (r = ecs_kvlist_add(&l, "SignatureVersion", "1.0")) < 0 ||
 	    (r = ecs_kvlist_add(&l, "Timestamp", ts)) < 0 ||
-	    (r = ecs_kvlist_add(&l, "Version", ECSCTL_API_VERSION)) < 0)
+	    (r = ecs_kvlist_add(&l, "Version", ecsctl_action_version(action))) < 0)
 		goto fail;
 	for (size_t i = 0; params && i < params->n; i++) {
 		if (streq(params->items[i].key, "Signature"))

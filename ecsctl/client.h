@@ -2,8 +2,8 @@
  *
  * Each call sends, beside its own parameters, AccessKeyId, Action, Format=JSON, RegionId,
  * SignatureMethod=HMAC-SHA1, SignatureNonce (a fresh UUID), SignatureVersion=1.0,
- * Timestamp (UTC, yyyy-MM-ddTHH:mm:ssZ) and Version=2014-05-26, then Signature over all of
- * them (lib/sign.h). A parameter of the call replaces a common one of the same name
+ * Timestamp (UTC, yyyy-MM-ddTHH:mm:ssZ) and Version (ecsctl_action_version: 2014-05-15 for
+ * the SLB actions, 2014-05-26 for the rest), then Signature over all of them (lib/sign.h). A parameter of the call replaces a common one of the same name
  * (`ecsctl api … --RegionId x`). POST sends every parameter in the form body; GET in the
  * query. The headers x-acs-action and x-acs-version repeat the action and version.
  *
@@ -66,6 +66,10 @@ int ecsctl_client_call(struct ecsctl_client *c, const char *action, const struct
 
 /* Attempts made by the last call (1 + retries). */
 unsigned ecsctl_client_last_attempts(const struct ecsctl_client *c);
+
+/* The API version an action belongs to: ECSCTL_SLB_API_VERSION for SLB's (load balancers,
+ * listeners, backend servers, health), else ECSCTL_API_VERSION. */
+const char *ecsctl_action_version(const char *action);
 
 /* True for the actions that change nothing (Describe*), which may be retried. */
 bool ecsctl_action_read_only(const char *action);

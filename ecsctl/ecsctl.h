@@ -21,6 +21,7 @@
 
 #define ECSCTL_VERSION "1.0.0"
 #define ECSCTL_API_VERSION "2014-05-26"
+#define ECSCTL_SLB_API_VERSION "2014-05-15" /* the SLB actions (ecsctl_action_version) */
 
 enum ecsctl_exit {
 	ECSCTL_EXIT_OK = 0,

@@ -14,13 +14,16 @@ const struct ecsctl_group ecsctl_groups[] = {
 	{ "image", "images: create, ls, rm, import" },
 	{ "keypair", "SSH key pairs: create, import, ls, rm" },
 	{ "policy", "automatic snapshot policies: create, ls, apply, cancel, rm" },
+	{ "sg", "security groups: create, ls, show, allow, deny, revoke, join, leave, rm" },
+	{ "lb", "load balancers (SLB): create, ls, show, rm, listener-…, backend-…, health" },
+	{ "eip", "public IPs of instances: allocate, release, ls" },
 	{ NULL },
 };
 
 static const struct ecsctl_verb *const tables[] = {
 	ecsctl_instance_verbs, ecsctl_ssh_verbs,    ecsctl_disk_verbs,	 ecsctl_snapshot_verbs,
-	ecsctl_image_verbs,    ecsctl_keypair_verbs, ecsctl_policy_verbs, ecsctl_api_verbs,
-	ecsctl_help_verbs,
+	ecsctl_image_verbs,    ecsctl_keypair_verbs, ecsctl_policy_verbs, ecsctl_sg_verbs, ecsctl_lb_verbs,
+	ecsctl_eip_verbs,      ecsctl_api_verbs,     ecsctl_help_verbs,
 };
 
 const struct ecsctl_verb *ecsctl_verb_at(size_t i)
@@ -214,6 +217,18 @@ void ecsctl_print_done(struct ecsctl *ctx, struct json_object *reply)
 {
 	if (ctx->output == ECSCTL_OUTPUT_JSON)
 		ecsctl_print_json(ctx->out, reply);
+}
+
+int ecsctl_call_done(struct ecsctl *ctx, const char *action, struct ecs_kvlist *params)
+{
+	struct json_object *reply = NULL;
+	int r = ecsctl_call(ctx, action, params, &reply);
+
+	if (r >= 0)
+		ecsctl_print_done(ctx, reply);
+	json_object_put(reply);
+	ecs_kvlist_clear(params);
+	return r;
 }
 
 int ecsctl_param_from_flag(struct ecs_kvlist *params, const struct ecsctl_args *a, const char *flag,

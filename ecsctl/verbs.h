@@ -48,6 +48,9 @@ extern const struct ecsctl_verb ecsctl_snapshot_verbs[];
 extern const struct ecsctl_verb ecsctl_image_verbs[];
 extern const struct ecsctl_verb ecsctl_keypair_verbs[];
 extern const struct ecsctl_verb ecsctl_policy_verbs[];
+extern const struct ecsctl_verb ecsctl_sg_verbs[];
+extern const struct ecsctl_verb ecsctl_lb_verbs[];
+extern const struct ecsctl_verb ecsctl_eip_verbs[];
 extern const struct ecsctl_verb ecsctl_ssh_verbs[];
 extern const struct ecsctl_verb ecsctl_help_verbs[];
 
@@ -85,6 +88,8 @@ int ecsctl_print_list(struct ecsctl *ctx, struct json_object *items, const char 
 int ecsctl_print_created(struct ecsctl *ctx, struct json_object *reply, const char *path);
 /* What a verb that changes something prints: the reply with -o json, else nothing. */
 void ecsctl_print_done(struct ecsctl *ctx, struct json_object *reply);
+/* Call action with params, print what a change prints, and clear params. */
+int ecsctl_call_done(struct ecsctl *ctx, const char *action, struct ecs_kvlist *params);
 
 /* Add --flag's value as param when given. */
 int ecsctl_param_from_flag(struct ecs_kvlist *params, const struct ecsctl_args *a, const char *flag,

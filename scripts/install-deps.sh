@@ -22,7 +22,7 @@ IMAGE="busybox-static dropbear-bin cpio kmod"
 # Tests: pytest drives the binaries, cron runs the snapshot schedule test, clang builds
 # the libFuzzer targets, valgrind checks the unit tests for leaks, wrk loads benchmarks,
 # node runs Alibaba Cloud's own SDKs (from npm) against the API.
-TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valgrind wrk nodejs"
+TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valgrind wrk iperf3 nodejs"
 
 missing=""
 for p in $BUILD $RUNTIME $IMAGE $TEST; do

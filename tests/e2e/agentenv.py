@@ -41,6 +41,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def remove_netfilter(prefix: str):
+    """Remove every chain named PREFIX-* of the filter and nat tables (security groups, the
+    metadata guard, load balancers and public IPs), every rule jumping to one, and every
+    ipset named PREFIX-*; nothing else."""
+    own = f"{prefix}-"
+    for table in ("filter", "nat"):
+        rules = run(["iptables-save", "-t", table], check=False).stdout.splitlines()
+        chains = [line[1:].split()[0] for line in rules if line.startswith(":") and line[1:].startswith(own)]
+        for r in rules:
+            parts = r.split()
+            if r.startswith("-A ") and not parts[1].startswith(own) and "-j" in parts \
+                    and parts[parts.index("-j") + 1].startswith(own):
+                run(["iptables", "-w", "-t", table, "-D", *parts[1:]], check=False)
+        for c in chains:
+            run(["iptables", "-w", "-t", table, "-F", c], check=False)
+        for c in chains:
+            run(["iptables", "-w", "-t", table, "-X", c], check=False)
+    for name in run(["ipset", "list", "-n"], check=False).stdout.split():
+        if name.startswith(own):
+            run(["ipset", "destroy", name], check=False)
+
+
 class AgentEnv:
     def __init__(self, image_dir: Path, controller_url: str = "", extra: dict | None = None):
         tag = secrets.token_hex(2)
@@ -95,13 +117,9 @@ class AgentEnv:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def remove_chains(self):
-        chain = f"{self.chain_prefix}-META"
-        rules = run(["iptables", "-w", "-S", "INPUT"], check=False).stdout.splitlines()
-        for r in rules:
-            if f"-j {chain}" in r:
-                run(["iptables", "-w", *r.replace("-A INPUT", "-D INPUT", 1).split()], check=False)
-        run(["iptables", "-w", "-F", chain], check=False)
-        run(["iptables", "-w", "-X", chain], check=False)
+        """The agent's chains (PREFIX-META, PREFIX-FWD, PREFIX-I-tap, PREFIX-PRE, ...), the jumps
+        to them and its ipsets: whatever a run left, even after a failure."""
+        remove_netfilter(self.chain_prefix)
 
     # ---- specs ----
 

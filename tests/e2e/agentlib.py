@@ -16,6 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +33,35 @@ def sign(key: str, method: str, path: str, query: dict | None, date: int, nonce:
         ["ECS1-HMAC-SHA256", method, path, canon, str(date), nonce, hashlib.sha256(body).hexdigest()]
     )
     return hmac.new(key.encode(), sts.encode(), hashlib.sha256).hexdigest()
+
+
+class SignedJsonHandler(BaseHTTPRequestHandler):
+    """A quiet request handler for stand-ins of the project's services (a fake controller, a
+    fake agent): checks a request's host-key signature as lib/hostauth.c does, answers JSON.
+    A subclass sets `key`."""
+
+    key = ""
+
+    def log_message(self, *a):
+        pass
+
+    def signed(self, body: bytes) -> bool:
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
+        auth = self.headers.get("Authorization", "")
+        date, nonce = self.headers.get("X-Ecs-Date", ""), self.headers.get("X-Ecs-Nonce", "")
+        if not auth.startswith("ECS1-HMAC-SHA256 ") or not date.isdigit():
+            return False
+        want = sign(self.key, self.command, u.path, q, int(date), nonce, body)
+        return hmac.compare_digest(want, auth.split(" ", 1)[1]) and abs(int(date) - time.time()) < 300
+
+    def reply_json(self, status: int, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class ApiError(Exception):

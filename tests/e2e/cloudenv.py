@@ -16,6 +16,44 @@ from ecsapi import EcsClient
 CTL_BIN = REPO / "build/bin/ecs-controller"
 
 
+def start_controller(config: Path, log_path: Path, timeout: float = 20) -> subprocess.Popen:
+    """Start `ecs-controller -c config`, its output appended to log_path, and return once it
+    logged "controller ready" (only lines from this start count: a restart appends)."""
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([str(CTL_BIN), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if 'msg="controller ready"' in log_path.read_text(errors="replace")[offset:]:
+            return proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"ecs-controller exited:\n{log_path.read_text(errors='replace')[offset:][-3000:]}")
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError("ecs-controller not ready")
+
+
+def stop_controller(proc: subprocess.Popen | None):
+    """SIGTERM, then SIGKILL after 20 s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def make_account(config: Path, endpoint: str, name: str) -> EcsClient:
+    """`ecs-controller account create name`, as a client of endpoint."""
+    out = subprocess.run([str(CTL_BIN), "-c", str(config), "account", "create", name], capture_output=True,
+                         text=True, check=True).stdout
+    kv = dict(line.split(": ", 1) for line in out.strip().splitlines())
+    return EcsClient(endpoint, kv["AccessKeyId"], kv["AccessKeySecret"])
+
+
 class CloudEnv:
     def __init__(self, image_dir: Path, ctl_extra: str = "", agent_extra: dict | None = None):
         self.host = AgentEnv(image_dir, extra=agent_extra)
@@ -47,29 +85,10 @@ class CloudEnv:
         return ""
 
     def start_controller(self):
-        # Only lines from this start count (a restart appends to the same log).
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(CTL_BIN), "-c", str(self.config)], stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-        log.close()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if 'msg="controller ready"' in self.log_path.read_text(errors="replace")[offset:]:
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ecs-controller exited:\n{self.log_tail()}")
-            time.sleep(0.1)
-        raise RuntimeError("ecs-controller not ready")
+        self.proc = start_controller(self.config, self.log_path)
 
     def stop_controller(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_controller(self.proc)
         self.proc = None
 
     def start(self) -> "CloudEnv":
@@ -84,10 +103,7 @@ class CloudEnv:
         raise RuntimeError(f"no heartbeat from the agent:\n{self.host.agent.log_tail()}")
 
     def account(self, name: str) -> EcsClient:
-        out = subprocess.run([str(CTL_BIN), "-c", str(self.config), "account", "create", name], capture_output=True,
-                             text=True, check=True).stdout
-        kv = dict(line.split(": ", 1) for line in out.strip().splitlines())
-        return EcsClient(self.endpoint, kv["AccessKeyId"], kv["AccessKeySecret"])
+        return make_account(self.config, self.endpoint, name)
 
     def close(self):
         self.stop_controller()

@@ -71,6 +71,31 @@ def test_exit_codes(ctl):
     assert p.returncode == 1 and "SignatureDoesNotMatch" in p.stderr
 
 
+def test_security_group_verbs(ctl):
+    sg = ctl("sg", "create", "--name", "web", "--description", "the web tier", "-o", "text").strip()
+    assert sg.startswith("sg-")
+    assert sg in ctl("sg", "ls", "-o", "text").split()
+    ctl("sg", "allow", sg, "--protocol", "tcp", "--port", "80")
+    ctl("sg", "deny", sg, "--protocol", "tcp", "--port", "8000/8080", "--cidr", "10.0.0.0/8", "--priority", "5")
+    ctl("sg", "allow", sg, "--egress", "--protocol", "udp", "--port", "53", "--cidr", "10.1.2.3/32")
+    rules = ctl.json("sg", "show", sg)["Permissions"]["Permission"]
+    got = sorted((r["Direction"], r["IpProtocol"].lower(), r["PortRange"], r["Policy"].lower(), r["Priority"])
+                 for r in rules)
+    assert got == [("egress", "udp", "53/53", "accept", 1), ("ingress", "tcp", "80/80", "accept", 1),
+                   ("ingress", "tcp", "8000/8080", "drop", 5)]
+    table = ctl("sg", "show", sg, "-o", "table")
+    assert "DIRECTION" in table and "8000/8080" in table
+    ctl("sg", "revoke", sg, "--protocol", "tcp", "--port", "8000/8080", "--cidr", "10.0.0.0/8", "--priority", "5",
+        "--policy", "drop")
+    assert len(ctl.json("sg", "show", sg)["Permissions"]["Permission"]) == 2
+    # Bad input: the API's own code, exit 1; both peers at once is a usage error, exit 2.
+    p = ctl.run("sg", "allow", sg, "--protocol", "tcp", "--port", "0/99999", check=False)
+    assert p.returncode == 1 and "InvalidIpPortRange" in p.stderr, p.stderr
+    assert ctl.run("sg", "allow", sg, "--cidr", "1.2.3.4/32", "--group", sg, check=False).returncode == 2
+    ctl("sg", "rm", sg)
+    assert sg not in ctl("sg", "ls", "-o", "text").split()
+
+
 def test_new_user_tour(ctl):
     ctl("keypair", "create", "k")
     pem = ctl.home / ".ecsctl/keys/k.pem"

@@ -103,6 +103,49 @@ static const struct row rows[] = {
 	  "ApplyAutoSnapshotPolicy autoSnapshotPolicyId=sp-1 diskIds=[\"d-1\",\"d-2\"]\n", "" },
 	{ "policy cancel d-1", 0, "CancelAutoSnapshotPolicy diskIds=[\"d-1\"]\n", "" },
 	{ "policy rm sp-1", 0, "DeleteAutoSnapshotPolicy autoSnapshotPolicyId=sp-1\n", "" },
+	/* lb (SLB's version, 2014-05-15, checked by the fake) */
+	{ "lb create", 0, "CreateLoadBalancer\n", "lb-fake\n" },
+	{ "lb create --name web --type intranet --zone z", 0,
+	  "CreateLoadBalancer LoadBalancerName=web AddressType=intranet MasterZoneId=z\n", "lb-fake\n" },
+	{ "lb ls", 0, "DescribeLoadBalancers PageNumber=1 PageSize=100\n", "" },
+	{ "lb show lb-1", 0, "DescribeLoadBalancerAttribute LoadBalancerId=lb-1\n", NULL },
+	{ "lb rm lb-1 lb-2", 0, "DeleteLoadBalancer LoadBalancerId=lb-1\nDeleteLoadBalancer LoadBalancerId=lb-2\n", "" },
+	{ "lb set-status lb-1 inactive", 0, "SetLoadBalancerStatus LoadBalancerId=lb-1 LoadBalancerStatus=inactive\n", "" },
+	{ "lb listener-add lb-1 --protocol tcp --port 80", 0,
+	  "CreateLoadBalancerTCPListener LoadBalancerId=lb-1 ListenerPort=80 BackendServerPort=80 Bandwidth=-1\n", "" },
+	{ "lb listener-add lb-1 --protocol tcp --port 80 --backend-port 8080 --scheduler rr --bandwidth 10 "
+	  "--health-check http --check-port 81 --uri /health --domain www.example.com --http-codes http_2xx,http_3xx "
+	  "--interval 3 --timeout 4 --healthy 2 --unhealthy 5 --start",
+	  0,
+	  "CreateLoadBalancerTCPListener LoadBalancerId=lb-1 ListenerPort=80 BackendServerPort=8080 Bandwidth=10 "
+	  "Scheduler=rr HealthCheckType=http HealthCheckConnectPort=81 HealthCheckInterval=3 HealthCheckConnectTimeout=4 "
+	  "HealthyThreshold=2 UnhealthyThreshold=5 HealthCheckURI=/health HealthCheckDomain=www.example.com "
+	  "HealthCheckHttpCode=http_2xx,http_3xx\n"
+	  "StartLoadBalancerListener LoadBalancerId=lb-1 ListenerPort=80 ListenerProtocol=tcp\n",
+	  "" },
+	{ "lb listener-add lb-1 --protocol udp --port 53 --health-check off", 0,
+	  "CreateLoadBalancerUDPListener LoadBalancerId=lb-1 ListenerPort=53 BackendServerPort=53 Bandwidth=-1 "
+	  "HealthCheck=off\n",
+	  "" },
+	{ "lb listener-start lb-1 80", 0, "StartLoadBalancerListener LoadBalancerId=lb-1 ListenerPort=80\n", "" },
+	{ "lb listener-stop lb-1 53 --protocol udp", 0,
+	  "StopLoadBalancerListener LoadBalancerId=lb-1 ListenerPort=53 ListenerProtocol=udp\n", "" },
+	{ "lb listener-rm lb-1 80", 0, "DeleteLoadBalancerListener LoadBalancerId=lb-1 ListenerPort=80\n", "" },
+	{ "lb backend-add lb-1 i-1:50 i-2", 0,
+	  "AddBackendServers LoadBalancerId=lb-1 BackendServers=[{\"ServerId\":\"i-1\",\"Weight\":\"50\"},"
+	  "{\"ServerId\":\"i-2\",\"Weight\":\"100\"}]\n",
+	  "" },
+	{ "lb backend-rm lb-1 i-1", 0, "RemoveBackendServers LoadBalancerId=lb-1 BackendServers=[{\"ServerId\":\"i-1\"}]\n",
+	  "" },
+	{ "lb backend-set lb-1 i-1:0", 0,
+	  "SetBackendServers LoadBalancerId=lb-1 BackendServers=[{\"ServerId\":\"i-1\",\"Weight\":\"0\"}]\n", "" },
+	{ "lb health lb-1 --port 80", 0, "DescribeHealthStatus LoadBalancerId=lb-1 ListenerPort=80\n", "i-1\n" },
+	/* eip */
+	{ "eip allocate i-1", 0, "AllocatePublicIpAddress InstanceId=i-1\n", "192.0.2.1\n" },
+	{ "eip allocate i-1 --address 192.0.2.7", 0, "AllocatePublicIpAddress InstanceId=i-1 IpAddress=192.0.2.7\n",
+	  "192.0.2.1\n" },
+	{ "eip release 192.0.2.1 i-1", 0, "ReleasePublicIpAddress PublicIpAddress=192.0.2.1 InstanceId=i-1\n", "" },
+	{ "eip ls", 0, "DescribeInstances PageNumber=1 PageSize=100\n", "" },
 	/* api */
 	{ "api DescribeRegions", 0, "DescribeRegions\n", NULL },
 	{ "api DescribeInstances --InstanceIds '[\"i-x\"]' --Tag.1.Key k --PageSize=5", 0,
@@ -165,6 +208,21 @@ static const struct row rows[] = {
 	{ "ls -x", 2, "", "" },
 	{ "-- ls", 2, "", "" },
 	{ "help nothing", 2, "", "" },
+	{ "lb listener-add lb-1 --port 80", 2, "", "" },
+	{ "lb listener-add lb-1 --protocol sctp --port 80", 2, "", "" },
+	{ "lb listener-add lb-1 --protocol tcp --port 0", 2, "", "" },
+	{ "lb listener-add lb-1 --protocol tcp --port 80 --interval 51", 2, "", "" },
+	{ "lb listener-add lb-1 --protocol tcp --port 80 --health-check icmp", 2, "", "" },
+	{ "lb listener-start lb-1 http", 2, "", "" },
+	{ "lb create --type public", 2, "", "" },
+	{ "lb set-status lb-1 on", 2, "", "" },
+	{ "lb backend-add lb-1 i-1:101", 2, "", "" },
+	{ "lb backend-add lb-1 :5", 2, "", "" },
+	{ "lb backend-add lb-1", 2, "", "" },
+	{ "lb backend-set lb-1 i-1", 2, "", "" },
+	{ "lb backend-rm lb-1 i-1:5", 2, "", "" },
+	{ "eip release", 2, "", "" },
+	{ "eip allocate i-1 i-2", 2, "", "" },
 };
 
 static int setup(void **state)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "ecsctl.h"
 #include "http_server.h"
 #include "json.h"
@@ -296,6 +297,21 @@ static inline void fake_simulate(const char *action, const struct ecs_kvlist *p,
 		ecs_jb_int(o, "TotalCount", 0);
 	} else if (streq(action, "CreateAutoSnapshotPolicy")) {
 		ecs_jb_str(o, "AutoSnapshotPolicyId", "sp-fake");
+	} else if (streq(action, "CreateLoadBalancer")) {
+		ecs_jb_str(o, "LoadBalancerId", "lb-fake");
+		ecs_jb_str(o, "Address", "10.240.0.9");
+	} else if (streq(action, "DescribeLoadBalancers")) {
+		ecs_jb_list(o, "LoadBalancers", "LoadBalancer");
+		ecs_jb_int(o, "TotalCount", 0);
+	} else if (streq(action, "DescribeHealthStatus")) {
+		struct json_object *b = json_object_new_object();
+
+		ecs_jb_int(b, "ListenerPort", 80);
+		ecs_jb_str(b, "ServerId", "i-1");
+		ecs_jb_str(b, "ServerHealthStatus", "normal");
+		json_object_array_add(ecs_jb_list(o, "BackendServers", "BackendServer"), b);
+	} else if (streq(action, "AllocatePublicIpAddress")) {
+		ecs_jb_str(o, "IpAddress", "192.0.2.1");
 	}
 	ecs_http_reply_json(resp, 200, o);
 out:
@@ -342,6 +358,9 @@ static inline void fake_handler(const struct ecs_http_request *req, struct ecs_h
 			fake.bad++;
 	if (!streq(ecs_kvlist_get(&p, "AccessKeyId"), FAKE_KEY_ID) || !streq(ha, action) ||
 	    !streq(hv, ecs_kvlist_get(&p, "Version")))
+		fake.bad++;
+	/* Each action under its API's version: SLB's 2014-05-15, ECS's 2014-05-26. */
+	if (action && !streq(ecs_kvlist_get(&p, "Version"), ecsctl_action_version(action)))
 		fake.bad++;
 	if (ecs_kvlist_get_case(&fake.nonces, ecs_kvlist_get(&p, "SignatureNonce")))
 		fake.bad++;

@@ -1,0 +1,66 @@
+/* nf_internal.h: what nf_secgroup.c (the model and its rendering), nf_state.c (reading
+ * iptables-save text) and nf_apply.c (the commands) share inside libecsnf. */
+#ifndef ECS_NF_INTERNAL_H
+#define ECS_NF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "nf_secgroup.h"
+
+#define NF_CMD_TIMEOUT_MS 30000
+
+/* A checked model with its lookups built (groups by id, NICs by tap, set names). */
+struct nf_ctx;
+
+/* Check h and build the context; -EINVAL with a message in *ret_error (malloc'd). */
+int nf_ctx_new(const struct nf_host *h, struct nf_ctx **ret, char **ret_error);
+void nf_ctx_free(struct nf_ctx *c);
+/* Like nf_ctx_new, with a bad model logged once (what: the caller's name for the log). */
+int nf_ctx_new_logged(const struct nf_host *h, const char *what, struct nf_ctx **ret);
+
+bool nf_ctx_has_tap(const struct nf_ctx *c, const char *tap);
+/* Whether the host needs the set of this name. */
+bool nf_ctx_needs_set(const struct nf_ctx *c, const char *set);
+
+int nf_ctx_render_sets(const struct nf_ctx *c, char **ret);
+int nf_ctx_render_filter(const struct nf_ctx *c, const char *const *only_taps, size_t n_only, bool with_dispatch,
+			 int existing_forward_jumps, int existing_input_jumps, const char *const *stale_taps,
+			 size_t n_stale, char **ret);
+
+bool nf_prefix_valid(const char *prefix);
+bool nf_tap_valid(const char *tap);
+bool nf_ipv4_valid(const char *ip);
+
+/* The kinds of security-group chain. */
+enum nf_chain_kind {
+	NF_CHAIN_FWD,
+	NF_CHAIN_INP,
+	NF_CHAIN_INGRESS,
+	NF_CHAIN_EGRESS,
+	NF_CHAIN_SPOOF,
+	_NF_CHAIN_KIND_MAX,
+};
+
+/* Whether the len bytes at name are one of the prefix's security-group chains (P-FWD,
+ * P-INP, or P-I-/P-O-/P-S- and a valid tap name); *ret_tap (may be NULL) points at the tap
+ * part inside name for the per-NIC kinds. */
+bool nf_chain_parse(const char *prefix, const char *name, size_t len, enum nf_chain_kind *ret_kind,
+		    const char **ret_tap);
+
+/* Whether name is one of the prefix's sets (P-<10 hex> or P-<10 hex>-t). */
+bool nf_set_is_ours(const char *prefix, const char *name);
+
+/* iptables-save (or iptables-restore) text reduced to the security-group chains. */
+struct nf_state {
+	char *text;	     /* their "-A" lines, grouped by chain, chains sorted */
+	char **chains;	     /* their names (declared or with lines), sorted, unique */
+	size_t n_chains;
+	int forward_jumps;   /* "-A FORWARD -j P-FWD" lines */
+	int input_jumps;     /* "-A INPUT -j P-INP" lines */
+};
+
+int nf_state_parse(const char *prefix, const char *save, struct nf_state *ret);
+void nf_state_clear(struct nf_state *s);
+
+#endif

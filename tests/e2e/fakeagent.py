@@ -1,0 +1,182 @@
+"""A controller on its own and stand-ins for its agents, for controller tests that need
+hosts but no libvirt.
+
+    ctl = LoneController(workdir, extra={"quota": {"security_groups": 10}}).start()
+    api = ctl.account("alice")                     # an ecsapi.EcsClient
+    host = FakeAgent(ctl, "h-1").start()           # registered by a signed heartbeat
+                                                   # (max_instances=0: the scheduler never picks it)
+    host.view()                                    # GET /agent/v1/security-groups as the host
+
+A FakeAgent answers the controller's calls (docs/agent-api.md) on 127.0.0.1: it verifies each
+request's host-key signature, records it, and makes instances exist at once (a create answers
+Running or Stopped as the spec's `start` says). POST /v1/security/sync pulls the host's view
+from the controller and answers its generation, or, as `sync_mode` says, answers 404 (an
+agent without the endpoint) or answers late (`slow`)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+import threading
+import time
+import urllib.parse
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from agentenv import free_port
+from agentlib import AgentClient, SignedJsonHandler
+from cloudenv import make_account, start_controller, stop_controller
+from ecsapi import EcsClient
+
+
+class LoneController:
+    """ecs-controller on a free loopback port, its own data dir and host key."""
+
+    def __init__(self, workdir: Path, extra: dict | None = None):
+        self.dir = Path(workdir)
+        self.port = free_port()
+        self.key = secrets.token_hex(24)
+        settings = {
+            "controller": {"port": self.port, "data_dir": self.dir / "data", "host_key_file": self.dir / "host.key",
+                           "log_level": "debug", "host_dead_after_s": 86400,
+                           "throttle_rate": 100000, "throttle_burst": 100000},
+        }
+        for sec, kv in (extra or {}).items():
+            settings.setdefault(sec, {}).update(kv)
+        self.config = self.dir / "controller.ini"
+        self.proc: subprocess.Popen | None = None
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "host.key").write_text(self.key + "\n")
+        (self.dir / "host.key").chmod(0o600)
+        self.config.write_text("".join(f"[{sec}]\n" + "".join(f"{k} = {v}\n" for k, v in kv.items())
+                                       for sec, kv in settings.items()))
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "controller.log"
+
+    def start(self) -> "LoneController":
+        self.proc = start_controller(self.config, self.log_path)
+        return self
+
+    def stop(self):
+        stop_controller(self.proc)
+        self.proc = None
+
+    def account(self, name: str) -> EcsClient:
+        return make_account(self.config, self.endpoint, name)
+
+    def agent_client(self, host_id: str) -> "HostClient":
+        """Calls to the controller's /agent/v1/ as host_id would make them."""
+        return HostClient(self.endpoint, self.key, host_id)
+
+
+class HostClient:
+    """A host's signed calls to the controller (X-Ecs-Host-Id and the host key)."""
+
+    def __init__(self, endpoint: str, key: str, host_id: str):
+        self.client = AgentClient(endpoint, key, timeout=30)
+        self.host_id = host_id
+
+    def raw(self, method: str, path: str, body=None, *, signed: bool = True):
+        status, parsed, _ = self.client.raw(method, path, body, headers={"X-Ecs-Host-Id": self.host_id}, signed=signed)
+        return status, parsed
+
+    def view(self) -> dict:
+        status, body = self.raw("GET", "/agent/v1/security-groups")
+        assert status == 200, (status, body)
+        return body
+
+    def heartbeat(self, api_url: str, instances: list | None = None, max_instances: int = 256) -> dict:
+        facts = {"host_id": self.host_id, "api_url": api_url, "zone_id": "cn-local-a", "hypervisor": "qemu",
+                 "vcpus": 64, "memory_mib": 65536, "disk_total_gib": 1000, "disk_free_gib": 1000,
+                 "max_instances": max_instances, "images": ["tiny"], "instances": instances or [],
+                 "sent_at": int(time.time())}
+        status, body = self.raw("POST", "/agent/v1/heartbeat", facts)
+        assert status == 200, (status, body)
+        return body
+
+
+class FakeAgent:
+    """A host that answers the controller's calls at once and records them."""
+
+    def __init__(self, ctl: LoneController, host_id: str, max_instances: int = 256):
+        self.ctl, self.host_id, self.max_instances = ctl, host_id, max_instances
+        self.host = ctl.agent_client(host_id)
+        self.calls: list[dict] = []  # {method, path, body, signed}
+        self.instances: dict[str, str] = {}  # instance id -> status
+        self.sync_mode = "pull"  # pull | 404 | slow
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(SignedJsonHandler):
+            key = ctl.key
+
+            def _handle(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                signed = self.signed(body)
+                path = urllib.parse.urlsplit(self.path).path
+                with outer.lock:
+                    outer.calls.append({"method": self.command, "path": path, "body": body.decode(), "signed": signed,
+                                        "at": time.monotonic()})
+                if not signed:
+                    return self.reply_json(401, {"code": "Unauthorized", "message": "bad signature"})
+                parts = path.strip("/").split("/")
+                if path == "/v1/security/sync" and self.command == "POST":
+                    if outer.sync_mode == "404":
+                        return self.reply_json(404, {"code": "NotFound", "message": "no such resource"})
+                    if outer.sync_mode == "slow":
+                        time.sleep(5)
+                    return self.reply_json(200, {"generation": outer.host.view()["generation"]})
+                if len(parts) >= 3 and parts[:2] == ["v1", "instances"]:
+                    iid = parts[2]
+                    if self.command == "PUT" and len(parts) == 3:
+                        spec = json.loads(body or b"{}")
+                        status = "Running" if spec.get("start", True) else "Stopped"
+                    elif self.command == "DELETE" and len(parts) == 3:
+                        with outer.lock:
+                            outer.instances.pop(iid, None)
+                        return self.reply_json(200, {})
+                    elif len(parts) == 4 and parts[3] in ("start", "reboot"):
+                        status = "Running"
+                    elif len(parts) == 4 and parts[3] == "stop":
+                        status = "Stopped"
+                    else:
+                        return self.reply_json(200, {"instance_id": iid})
+                    with outer.lock:
+                        outer.instances[iid] = status
+                    return self.reply_json(200, {"instance_id": iid, "status": status})
+                return self.reply_json(404, {"code": "NotFound", "message": "no such resource"})
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "FakeAgent":
+        self.thread.start()
+        self.heartbeat()
+        return self
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def heartbeat(self) -> dict:
+        with self.lock:
+            insts = [{"instance_id": i, "status": s} for i, s in self.instances.items()]
+        return self.host.heartbeat(self.url, insts, self.max_instances)
+
+    def view(self) -> dict:
+        return self.host.view()
+
+    def nudges(self, since: float = 0.0) -> list[dict]:
+        with self.lock:
+            return [c for c in self.calls if c["path"] == "/v1/security/sync" and c["at"] >= since]
