@@ -338,8 +338,10 @@ static int apply_locked(struct agent *a, struct json_object *view, bool verify)
 	r = model_build(a, view, &m, &missing);
 	if (r < 0)
 		goto out;
-	if (m.host.n_nics == 0 && !s->applied_once && !s->taps_key) {
-		/* Nothing to enforce and nothing enforced by this agent yet: make no chains. */
+	if (m.host.n_nics == 0 && !s->taps_key) {
+		/* Nothing to enforce and nothing enforced by this agent yet: make no chains (but
+		 * count the view as applied, or every heartbeat would pull it again). */
+		s->applied_once = true;
 		r = 0;
 		goto out;
 	}
