@@ -761,7 +761,8 @@ int ctl_instance_start(struct ctl_call *call, struct json_object *out)
 	return r < 0 ? r : transition(call, id, from, "Starting", "running", "start", NULL);
 }
 
-int ctl_instance_stop(struct ctl_call *call, struct json_object *out)
+/* StopInstance and RebootInstance: a Running instance, ForceStop carried to the agent. */
+static int forced_transition(struct ctl_call *call, const char *status, const char *desired, const char *kind)
 {
 	static const char *const from[] = { "Running", NULL };
 	struct json_object *args;
@@ -769,34 +770,26 @@ int ctl_instance_stop(struct ctl_call *call, struct json_object *out)
 	bool force;
 	int r;
 
-	(void)out;
 	if ((r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &id)) < 0 ||
 	    (r = ctl_param_bool(call, "ForceStop", 0, false, &force)) < 0)
 		return r;
 	args = json_object_new_object();
 	ecs_jb_bool(args, "force", force);
-	r = transition(call, id, from, "Stopping", "stopped", "stop", args);
+	r = transition(call, id, from, status, desired, kind, args);
 	json_object_put(args);
 	return r;
 }
 
+int ctl_instance_stop(struct ctl_call *call, struct json_object *out)
+{
+	(void)out;
+	return forced_transition(call, "Stopping", "stopped", "stop");
+}
+
 int ctl_instance_reboot(struct ctl_call *call, struct json_object *out)
 {
-	static const char *const from[] = { "Running", NULL };
-	struct json_object *args;
-	const char *id;
-	bool force;
-	int r;
-
 	(void)out;
-	if ((r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &id)) < 0 ||
-	    (r = ctl_param_bool(call, "ForceStop", 0, false, &force)) < 0)
-		return r;
-	args = json_object_new_object();
-	ecs_jb_bool(args, "force", force);
-	r = transition(call, id, from, "Starting", "running", "reboot", args);
-	json_object_put(args);
-	return r;
+	return forced_transition(call, "Starting", "running", "reboot");
 }
 
 int ctl_instance_delete(struct ctl_call *call, struct json_object *out)

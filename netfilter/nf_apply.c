@@ -44,7 +44,7 @@ static int restore(const char *const *argv, const char *text)
 	return ecs_cmd_run_ok(argv, &opts, NULL);
 }
 
-static int iptables_restore(const char *text)
+int nf_iptables_restore(const char *text)
 {
 	const char *argv[] = { "iptables-restore", "-w", "--noflush", NULL };
 
@@ -254,7 +254,7 @@ int nf_apply_host(const struct nf_host *h)
 	r = ipset_restore(sets);
 	if (r < 0)
 		goto out_unlock;
-	r = iptables_restore(filter);
+	r = nf_iptables_restore(filter);
 	if (r < 0)
 		goto out_unlock;
 	if (destroy_sets(h->prefix, c) < 0)
@@ -295,7 +295,7 @@ int nf_apply_nics(const struct nf_host *h, const char *const *taps, size_t n_tap
 	pthread_mutex_lock(&apply_lock);
 	r = ipset_restore_changed(sets);
 	if (r == 0 && filter)
-		r = iptables_restore(filter);
+		r = nf_iptables_restore(filter);
 	pthread_mutex_unlock(&apply_lock);
 	if (r == 0)
 		log_debug("security groups applied to nics", "prefix=%s nics=%zu", h->prefix, n_taps);
@@ -347,7 +347,7 @@ int nf_remove_all(const char *prefix)
 			r = -ENOMEM;
 			goto out_unlock;
 		}
-		r = iptables_restore(text);
+		r = nf_iptables_restore(text);
 		if (r < 0)
 			goto out_unlock;
 	}

@@ -10,6 +10,9 @@
 
 #define NF_CMD_TIMEOUT_MS 30000
 
+/* One `iptables-restore -w --noflush` transaction (security groups and SLB alike). */
+int nf_iptables_restore(const char *text);
+
 /* A checked model with its lookups built (groups by id, NICs by tap, set names). */
 struct nf_ctx;
 

@@ -140,8 +140,10 @@ int nf_apply_nics(const struct nf_host *h, const char *const *taps, size_t n_tap
  * P-FWD and P-INP, and every set named P-<10 hex digits> (or its -t twin). */
 int nf_remove_all(const char *prefix);
 
-/* Delete the conntrack entries of flows to or from ip (after an accept rule of its NIC went:
- * flows still allowed are picked up again as new by conntrack's loose tracking and pass; the
+/* Delete the conntrack entries of flows to or from ip. The agent does not need it to cut a
+ * revoked rule's flows (the rules see every original-direction packet, see the ingress chain
+ * in nf_secgroup.c); it is for an operator clearing a NIC's flows. Flows still allowed are
+ * picked up again as new by conntrack's loose tracking and pass; the
  * rest are dropped). */
 int nf_conntrack_flush_ip(const char *ip);
 

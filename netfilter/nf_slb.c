@@ -18,7 +18,6 @@
 #include "nf_internal.h"
 #include "util.h"
 
-#define SLB_CMD_TIMEOUT_MS 30000
 #define SLB_MAX_SAVE (64 * 1024 * 1024)
 
 static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -964,7 +963,7 @@ fail:
 int nf_slb_read_state(const char *prefix, struct nf_slb_state *ret)
 {
 	const char *argv[] = { "iptables-save", NULL };
-	const struct ecs_cmd_opts opts = { .timeout_ms = SLB_CMD_TIMEOUT_MS, .max_output = SLB_MAX_SAVE };
+	const struct ecs_cmd_opts opts = { .timeout_ms = NF_CMD_TIMEOUT_MS, .max_output = SLB_MAX_SAVE };
 	struct ecs_cmd_result res = { 0 };
 	int r;
 
@@ -977,14 +976,6 @@ int nf_slb_read_state(const char *prefix, struct nf_slb_state *ret)
 }
 
 /* ---- applying -------------------------------------------------------------------- */
-
-static int restore(const char *text)
-{
-	const char *argv[] = { "iptables-restore", "-w", "--noflush", NULL };
-	const struct ecs_cmd_opts opts = { .stdin_text = text, .timeout_ms = SLB_CMD_TIMEOUT_MS };
-
-	return ecs_cmd_run_ok(argv, &opts, NULL);
-}
 
 /* Whether the kernel holds exactly what h wants. */
 static bool state_matches(const struct nf_slb_host *h, const struct nf_slb_state *s, const char *expected)
@@ -1030,7 +1021,7 @@ int nf_slb_apply(const struct nf_slb_host *h, bool only_if_different, bool *ret_
 	r = restore_text(h, &now, &text);
 	if (r < 0 || !*text)
 		goto out;
-	r = restore(text);
+	r = nf_iptables_restore(text);
 	if (r < 0)
 		goto out;
 	changed = true;
@@ -1052,7 +1043,7 @@ int nf_slb_apply_lb(const struct nf_slb_host *h, const char *lb_id)
 	if (r < 0 || !*text)
 		return r;
 	pthread_mutex_lock(&apply_lock);
-	r = restore(text);
+	r = nf_iptables_restore(text);
 	pthread_mutex_unlock(&apply_lock);
 	return r;
 }
@@ -1070,7 +1061,7 @@ int nf_slb_conntrack_forget(const char *vip, int port, const char *backend_ip)
 	char port_text[8];
 	const char *argv[] = { "conntrack", "-D", "-p", "udp", "--orig-dst", vip, "--orig-port-dst", port_text,
 			       "--reply-src", backend_ip, NULL };
-	const struct ecs_cmd_opts opts = { .timeout_ms = SLB_CMD_TIMEOUT_MS };
+	const struct ecs_cmd_opts opts = { .timeout_ms = NF_CMD_TIMEOUT_MS };
 	struct ecs_cmd_result res = { 0 };
 	int r;
 
