@@ -42,6 +42,8 @@ struct agent {
 	struct ecs_http_client *controller;
 	struct agent_secgroups *secgroups;
 	struct agent_slb *slb;
+	/* The overlay device's MTU, given to guests (0: no overlay). */
+	unsigned overlay_mtu;
 
 	/* Operations on one resource are serialised by the stripe its id hashes to. */
 	pthread_mutex_t stripes[AGENT_LOCK_STRIPES];

@@ -1,5 +1,6 @@
 #include "agent_config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,10 @@ static const struct ecs_config_option agent_options[] = {
 	{ "network", "metadata_ip", ECS_CONFIG_STRING, "100.100.100.200", 0, 0, "metadata address" },
 	{ "network", "metadata_port", ECS_CONFIG_INT, "80", 0, 65535, "metadata port" },
 	{ "network", "chain_prefix", ECS_CONFIG_STRING, "ECS", 0, 0, "iptables chain prefix" },
+	{ "network", "vxlan_vni", ECS_CONFIG_INT, "0", 0, 16777215, "overlay VNI joining the hosts; 0: none" },
+	{ "network", "vxlan_name", ECS_CONFIG_STRING, "ecsvx0", 0, 0, "overlay device on the bridge" },
+	{ "network", "vxlan_port", ECS_CONFIG_INT, "4789", 1, 65535, "overlay UDP port" },
+	{ "network", "underlay_ip", ECS_CONFIG_STRING, "", 0, 0, "this host's overlay address (with vxlan_vni)" },
 	{ "test", "fault_points", ECS_CONFIG_BOOL, "false", 0, 0, "test-only: honour ECS_AGENT_FAULT" },
 };
 
@@ -85,6 +90,10 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 		.metadata_ip = ecs_config_str(c, "network", "metadata_ip"),
 		.metadata_port = (int)ecs_config_int(c, "network", "metadata_port"),
 		.chain_prefix = ecs_config_str(c, "network", "chain_prefix"),
+		.vxlan_vni = (int)ecs_config_int(c, "network", "vxlan_vni"),
+		.vxlan_name = ecs_config_str(c, "network", "vxlan_name"),
+		.vxlan_port = (int)ecs_config_int(c, "network", "vxlan_port"),
+		.underlay_ip = ecs_config_str(c, "network", "underlay_ip"),
 		.fault_points = ecs_config_bool(c, "test", "fault_points"),
 	};
 	if (!*a.host_id) {
@@ -106,6 +115,12 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 	/* Chains are P-I-<tap>: 28 characters at most, with a 15-character tap. */
 	if (!name_ok(a.chain_prefix, 8) || strpbrk(a.chain_prefix, ".-")) {
 		*ret_error = ecs_strdup_printf("[network] chain_prefix must be 1-8 characters of [A-Za-z0-9_]");
+		r = -EINVAL;
+		goto fail;
+	}
+	if (a.vxlan_vni && (!name_ok(a.vxlan_name, 15) || inet_pton(AF_INET, a.underlay_ip, &(struct in_addr){ 0 }) != 1)) {
+		*ret_error = ecs_strdup_printf("[network] vxlan_vni needs underlay_ip (an IPv4 address) and vxlan_name "
+					       "(1-15 characters of [A-Za-z0-9_.-])");
 		r = -EINVAL;
 		goto fail;
 	}

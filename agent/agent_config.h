@@ -32,6 +32,12 @@ struct agent_config {
 	const char *metadata_ip;
 	int metadata_port;
 	const char *chain_prefix;
+	/* The overlay joining the hosts' bridges (docs/architecture.md, "Network"): VNI 0 is
+	 * none (one host); peers come from the controller's heartbeat answers. */
+	int vxlan_vni;
+	const char *vxlan_name;
+	int vxlan_port;
+	const char *underlay_ip; /* this host's address on the underlay */
 
 	bool fault_points; /* test-only: honour ECS_AGENT_FAULT */
 };

@@ -71,6 +71,8 @@ char *agent_configdrive_network_config(const struct agent_configdrive *cd)
 		put_str(f, cd->gateway);
 		fputs("\n", f);
 	}
+	if (cd->mtu)
+		fprintf(f, "    mtu: %u\n", cd->mtu);
 	if (cd->n_dns) {
 		fputs("    nameservers:\n      addresses: [", f);
 		for (size_t i = 0; i < cd->n_dns; i++) {

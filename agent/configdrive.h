@@ -23,6 +23,7 @@ struct agent_configdrive {
 	const char *ip;
 	int prefix_len;
 	const char *gateway; /* may be NULL */
+	unsigned mtu;	     /* 0: the guest's default */
 	const char *const *dns;
 	size_t n_dns;
 	const void *user_data; /* raw bytes; NULL when none */

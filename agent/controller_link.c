@@ -19,6 +19,7 @@
 #include "instance.h"
 #include "json.h"
 #include "log.h"
+#include "overlay.h"
 #include "secgroup.h"
 #include "util.h"
 #include "virt.h"
@@ -131,6 +132,23 @@ struct json_object *agent_host_facts(struct agent *a)
 	}
 	if (agent_instance_list(a, &list) == 0)
 		json_object_object_add(o, "instances", list);
+	/* The bridge's addresses (the controller gives instances their host's gateway) and the
+	 * overlay end, whose peers the answer names. */
+	{
+		struct json_object *cidrs = json_object_new_array();
+		_cleanup_free_ char *copy = strdup(a->cfg.gateway_cidrs);
+		char *save = NULL;
+
+		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+			json_object_array_add(cidrs, json_object_new_string(t));
+		json_object_object_add(o, "gateway_cidrs", cidrs);
+	}
+	if (a->cfg.vxlan_vni) {
+		struct json_object *ov = ecs_jb_obj(o, "overlay");
+
+		ecs_jb_int(ov, "vni", a->cfg.vxlan_vni);
+		ecs_jb_str(ov, "underlay_ip", a->cfg.underlay_ip);
+	}
 	return o;
 }
 
@@ -145,10 +163,12 @@ static void heartbeat(struct agent *a)
 	if (r < 0 || status != 200)
 		log_warn("heartbeat not accepted", "controller=%s status=%ld error=%s", a->cfg.controller_url, status,
 			 r < 0 ? strerror(-r) : "none");
-	/* The security view's generation: a missed nudge is caught up here. */
-	else if (json_object_object_get_ex(answer, "security_generation", &gen) &&
-		 json_object_is_type(gen, json_type_int))
-		agent_secgroup_generation_seen(a, json_object_get_int64(gen));
+	else {
+		/* The security view's generation: a missed nudge is caught up here. */
+		if (json_object_object_get_ex(answer, "security_generation", &gen) && json_object_is_type(gen, json_type_int))
+			agent_secgroup_generation_seen(a, json_object_get_int64(gen));
+		agent_overlay_peers(a, ecs_json_get(answer, "overlay_peers"));
+	}
 	json_object_put(answer);
 	json_object_put(facts);
 }

@@ -252,7 +252,7 @@ static const char *nic_str(struct json_object *spec, unsigned i, const char *key
 	return nics ? jstr(json_object_array_get_idx(nics, i), key) : NULL;
 }
 
-static int build_config_drive(const char *id, struct json_object *spec, const char *path)
+static int build_config_drive(struct agent *a, const char *id, struct json_object *spec, const char *path)
 {
 	struct json_object *keys = jget(spec, "public_keys"), *nic, *dns;
 	const char *key_list[16], *dns_list[4];
@@ -278,6 +278,7 @@ static int build_config_drive(const char *id, struct json_object *spec, const ch
 		.ip = jstr(nic, "ip"),
 		.prefix_len = (int)jint(nic, "prefix_len", 24),
 		.gateway = jstr(nic, "gateway"),
+		.mtu = a->overlay_mtu,
 		.dns = dns_list,
 		.n_dns = n_dns,
 		.user_data = ud,
@@ -460,7 +461,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	if (want_running) {
 		/* Rebuilt at every start: a password changed meanwhile takes effect now. */
 		iso = ecs_strdup_printf("%s/config.iso", dir);
-		r = iso ? build_config_drive(id, spec, iso) : -ENOMEM;
+		r = iso ? build_config_drive(a, id, spec, iso) : -ENOMEM;
 		if (r < 0) {
 			agent_fail(err, r, 500, "InternalError", "cannot build the config drive of %s", id);
 			goto out;

@@ -27,6 +27,7 @@
 #include "metadata.h"
 #include "metrics.h"
 #include "net.h"
+#include "overlay.h"
 #include "reconcile.h"
 #include "store.h"
 #include "util.h"
@@ -231,7 +232,8 @@ int main(int argc, char **argv)
 
 	/* Host networking: the bridge with the gateway and metadata addresses. */
 	{
-		const char *prefixes[] = { a->cfg.bridge, a->cfg.tap_prefix, NULL };
+		const char *prefixes[] = { a->cfg.bridge, a->cfg.tap_prefix, a->cfg.vxlan_vni ? a->cfg.vxlan_name : NULL,
+					   NULL };
 		_cleanup_free_ char *cidrs = strdup(a->cfg.gateway_cidrs);
 		_cleanup_free_ char *meta = ecs_strdup_printf("%s/32", a->cfg.metadata_ip);
 		const char *addrs[17];
@@ -250,6 +252,9 @@ int main(int argc, char **argv)
 			log_error("cannot set up the bridge", "bridge=%s error=%s", a->cfg.bridge, strerror(-r));
 			return 1;
 		}
+		/* The overlay: its flood list comes with the heartbeat answers. */
+		if (agent_overlay_ensure(a) < 0)
+			return 1;
 		enable_bridge_netfilter();
 	}
 

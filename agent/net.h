@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct agent_net;
 
@@ -54,5 +55,45 @@ int agent_net_list_links(struct agent_net *net, const char *prefix, char ***ret_
 /* The master (bridge) of a link into buf; -ENOENT when it has none, -ENODEV when the link
  * does not exist, -ENAMETOOLONG when buf is too small. */
 int agent_net_link_master(struct agent_net *net, const char *name, char *buf, size_t size);
+
+/* The link's MAC address as "aa:bb:cc:dd:ee:ff"; -ENODEV when it does not exist. */
+int agent_net_link_mac(struct agent_net *net, const char *name, char buf[18]);
+
+/* Give link name (ours) the MAC address of link from; 0 when it has it already. The
+ * overlay device carries its bridge's MAC so frames for the host arrive as its own
+ * (agent/overlay.c). -ENODEV when either is missing. */
+int agent_net_copy_mac(struct agent_net *net, const char *name, const char *from);
+
+/* The link's MTU; -ENODEV when it does not exist. */
+int agent_net_link_mtu(struct agent_net *net, const char *name, unsigned *ret_mtu);
+
+/* The overlay: hosts' bridges joined at L2 by a VXLAN device on each, flooding broadcast
+ * and unknown unicast to every peer (head-end replication, no multicast) and learning the
+ * remote MACs from what it receives.
+ *
+ * Create the vxlan link if missing: VNI 1..16777215, local_ip a unicast IPv4 address
+ * "A.B.C.D" (the underlay source), dstport (e.g. 4789, not 0), learning on, no lower device
+ * and no group or remote; enslave it to bridge (which must exist: -ENODEV, and be a bridge:
+ * -EINVAL) and bring it up, IPv6 disabled on it. Bad arguments are -EINVAL before any change.
+ * An existing vxlan of that name with other settings is deleted and made anew, which drops
+ * its peers: set them after this. -EEXIST when the name is another kind of link, or when
+ * another device has the same VNI and port (the kernel allows one per namespace). The MTU
+ * is the kernel's default (1500, no lower device): the encapsulated frames are 50 bytes longer. */
+int agent_net_ensure_vxlan(struct agent_net *net, const char *name, uint32_t vni, const char *local_ip,
+			   uint16_t dstport, const char *bridge);
+
+/* Make the flood list of the vxlan link exactly peers (unicast IPv4 "A.B.C.D", duplicates
+ * allowed, at most 1024: -E2BIG): one FDB entry 00:00:00:00:00:00 dst PEER (permanent, on
+ * the device itself) each, as `bridge fdb append` makes. Entries already there are left as
+ * they are; all-zeros entries to other addresses are deleted; learnt and other non-zero
+ * entries, and all-zeros entries made by hand with their own port, VNI or device, are
+ * never touched. A bad address is -EINVAL before any change; -ENODEV when the link does not
+ * exist, -EINVAL when it is not a vxlan. An empty list removes the whole flood list. */
+int agent_net_set_vxlan_peers(struct agent_net *net, const char *name, const char *const *peers, size_t n_peers);
+
+/* The destinations of the link's flood entries, sorted by address (10.0.0.9 before 10.0.0.10),
+ * unique (caller frees each and the array, as with agent_net_list_links); -ENODEV when the
+ * link does not exist. */
+int agent_net_get_vxlan_peers(struct agent_net *net, const char *name, char ***ret, size_t *ret_n);
 
 #endif

@@ -17,6 +17,7 @@
 #include "instance.h"
 #include "log.h"
 #include "net.h"
+#include "overlay.h"
 #include "secgroup.h"
 #include "slb.h"
 #include "snapshot.h"
@@ -184,6 +185,8 @@ int agent_reconcile_once(struct agent *a)
 	if (agent_secgroup_apply(a, true) < 0)
 		problems++;
 	problems += agent_slb_converge(a);
+	if (a->net && agent_overlay_ensure(a) < 0)
+		problems++;
 	return problems;
 }
 

@@ -21,6 +21,7 @@
 #include "errors.h"
 #include "id.h"
 #include "json.h"
+#include "garp.h"
 #include "log.h"
 #include "net.h"
 #include "nf_slb.h"
@@ -641,6 +642,14 @@ static int addr_change(struct agent_slb *s, const char *ip, bool add)
 		   : agent_net_addr_del(s->a->net, s->a->cfg.bridge, cidr);
 }
 
+/* A VIP or public IP put here may have been on another host a moment ago (failover): the
+ * neighbours on the bridge and the overlay learn its new MAC now. Best effort. */
+static void announce(struct agent_slb *s, const char *ip)
+{
+	if (s->a->net)
+		(void)agent_garp_announce(s->a->cfg.bridge, ip, 2);
+}
+
 /* DNAT to addresses on the bridge is forwarding: the kernel must do it. */
 static void ensure_forwarding(struct agent_slb *s)
 {
@@ -938,6 +947,8 @@ static int lb_put(struct agent_slb *s, const char *id, struct json_object *body,
 		r = apply_all(s, NULL);
 	if (r == 0 && *old_address && !streq(old_address, s->lbs[i]->address))
 		r = addr_change(s, old_address, false);
+	if (r == 0)
+		announce(s, s->lbs[i]->address);
 	if (r < 0) {
 		r = agent_fail(err, r, 500, "InternalError",
 			       "load balancer %s is recorded but not applied yet (the agent retries)", id);
@@ -1072,6 +1083,8 @@ static int eip_put(struct agent_slb *s, const char *ip, struct json_object *body
 	}
 	if (r == 0)
 		r = apply_all(s, NULL);
+	if (r == 0)
+		announce(s, ip);
 	if (r < 0) {
 		r = agent_fail(err, r, 500, "InternalError", "public IP %s is recorded but not applied yet (the agent retries)",
 			       ip);
@@ -1494,9 +1507,13 @@ static int64_t schedule(struct agent_slb *s, int64_t now)
 	return next;
 }
 
-static void probe_free(struct probe *p)
+static void probe_free(struct agent_slb *s, struct probe *p)
 {
 	if (p->fd >= 0) {
+		/* Out of the epoll set before the close: a child forked meanwhile (any command the
+		 * agent runs) holds the socket until its exec, and the set would still report it,
+		 * with p freed. */
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 		/* No TIME_WAIT on the host for every check: close with a reset, as SLB's checks do. */
 		if (p->type != HC_UDP) {
 			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -1555,7 +1572,7 @@ static void *checker(void *arg)
 			*pp = p->next;
 			s->n_probes--;
 			probe_record(s, p, now);
-			probe_free(p);
+			probe_free(s, p);
 		}
 		pthread_mutex_unlock(&s->lock);
 	}
@@ -1674,7 +1691,7 @@ void agent_slb_free(struct agent *a)
 		struct probe *p = s->probes;
 
 		s->probes = p->next;
-		probe_free(p);
+		probe_free(s, p);
 	}
 	close(s->epfd);
 	close(s->wakefd);

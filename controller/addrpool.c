@@ -48,7 +48,7 @@ bool ctl_pool_contains(const struct ctl_pool *p, const char *ip)
 	return (ntohl(in.s_addr) & p->mask) == p->net;
 }
 
-void ctl_pool_range(const struct ctl_pool *p, bool is_public, uint32_t *ret_first, uint32_t *ret_last)
+void ctl_pool_range(const struct ctl_pool *p, bool is_public, int gateways, uint32_t *ret_first, uint32_t *ret_last)
 {
 	uint32_t broadcast = p->net | ~p->mask;
 
@@ -57,8 +57,19 @@ void ctl_pool_range(const struct ctl_pool *p, bool is_public, uint32_t *ret_firs
 		*ret_last = broadcast;
 		return;
 	}
-	*ret_first = p->net + (is_public ? 1 : 2);
+	*ret_first = p->net + (is_public ? 1 : 1 + (uint32_t)(gateways > 0 ? gateways : 1));
 	*ret_last = broadcast - 1;
+}
+
+bool ctl_pool_is_gateway(const struct ctl_pool *p, int gateways, const char *ip)
+{
+	struct in_addr in;
+	uint32_t v;
+
+	if (!ctl_pool_contains(p, ip) || inet_pton(AF_INET, ip, &in) != 1)
+		return false;
+	v = ntohl(in.s_addr);
+	return v > p->net && v <= p->net + (uint32_t)gateways;
 }
 
 /* Insert the lowest address of [first, last] the statement (bound at ?1 per try) accepts. */
@@ -91,7 +102,7 @@ int ctl_ip_lease(struct ctl *c, sqlite3 *db, const char *owner_id, char ret[CTL_
 
 	if (ctl_pool_parse(c->cfg.ip_pool, 8, 30, &p) < 0)
 		return -EINVAL;
-	ctl_pool_range(&p, false, &first, &last);
+	ctl_pool_range(&p, false, c->cfg.host_gateways, &first, &last);
 	st = ctl_db_prepare(db, "INSERT INTO ip_leases (ip, instance_id) VALUES (?1, ?2)");
 	if (!st)
 		return -EIO;
@@ -111,7 +122,7 @@ int ctl_public_lease(struct ctl *c, sqlite3 *db, const char *account_id, const c
 
 	if (ctl_pool_parse(c->cfg.public_ip_pool, 8, 32, &p) < 0)
 		return -EINVAL;
-	ctl_pool_range(&p, true, &first, &last);
+	ctl_pool_range(&p, true, 0, &first, &last);
 	st = ctl_db_prepare(db, "INSERT INTO public_ips (address, account_id, owner_id, host_id, state, created_at)"
 				" VALUES (?1, ?2, ?3, ?4, 'active', ?5)");
 	if (!st)

@@ -43,6 +43,8 @@ static const struct ecs_config_option options[] = {
 	{ "quota", "load_balancers", ECS_CONFIG_INT, "60", 0, 1000000, "per account (SLB: 60)" },
 	{ "quota", "public_ips", ECS_CONFIG_INT, "20", 0, 1000000, "instances' public IPs per account" },
 	{ "network", "ip_pool", ECS_CONFIG_STRING, "10.240.0.0/16", 0, 0, "private addresses" },
+	{ "network", "host_gateways", ECS_CONFIG_INT, "1", 1, 4096,
+	  "the pool's first addresses kept for the hosts' bridges (one per host on a cluster)" },
 	{ "network", "public_ip_pool", ECS_CONFIG_STRING, "203.0.113.0/24", 0, 0,
 	  "internet LB addresses and public IPs (a placeholder: set your routable range)" },
 	{ "slb", "sync_interval_s", ECS_CONFIG_INT, "60", 1, 86400,
@@ -79,7 +81,7 @@ static int parse_types(const char *text, struct ctl_config *c, char **ret_error)
 	return 0;
 }
 
-/* The private pool leaves room for a gateway and one address; the public one may be a
+/* The private pool leaves room for its gateways and one address; the public one may be a
  * single address; they must not overlap (an address would be leased twice). */
 static int check_pools(const struct ctl_config *c, char **ret_error)
 {
@@ -92,6 +94,11 @@ static int check_pools(const struct ctl_config *c, char **ret_error)
 	if (ctl_pool_parse(c->public_ip_pool, 8, 32, &pub) < 0) {
 		*ret_error = ecs_strdup_printf("[network] public_ip_pool: \"%s\" is not an IPv4 CIDR block of /8 to /32",
 					       c->public_ip_pool);
+		return -EINVAL;
+	}
+	if ((uint64_t)c->host_gateways + 3 > (uint64_t)1 << (32 - priv.prefix)) {
+		*ret_error = ecs_strdup_printf("[network] host_gateways = %d leaves no address of ip_pool %s for instances",
+					       c->host_gateways, c->ip_pool);
 		return -EINVAL;
 	}
 	if ((priv.net & pub.mask) == pub.net || (pub.net & priv.mask) == priv.net) {
@@ -142,6 +149,7 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.quota_public_ips = ecs_config_int(raw, "quota", "public_ips");
 	c.ip_pool = ecs_config_str(raw, "network", "ip_pool");
 	c.public_ip_pool = ecs_config_str(raw, "network", "public_ip_pool");
+	c.host_gateways = (int)ecs_config_int(raw, "network", "host_gateways");
 	c.slb_sync_interval_s = (int)ecs_config_int(raw, "slb", "sync_interval_s");
 	c.log_level = ecs_config_str(raw, "controller", "log_level");
 

@@ -49,7 +49,8 @@ struct ctl_config {
 	long long quota_load_balancers;	 /* per account (OverQuota) */
 	long long quota_public_ips;	 /* instances' public IPs per account (QuotaExceeded) */
 
-	const char *ip_pool; /* instances' private addresses, e.g. 10.240.0.0/16 (.1 is the gateway) */
+	const char *ip_pool; /* instances' private addresses, e.g. 10.240.0.0/16 */
+	int host_gateways;   /* the pool's first addresses kept for hosts' bridges (.1 … .N) */
 	const char *public_ip_pool; /* internet LBs' VIPs and instances' public IPs */
 	int slb_sync_interval_s;    /* a host's LBs and public IPs checked against its agent this often */
 	const char *log_level;

@@ -1,10 +1,13 @@
 #include "hosts.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "addrpool.h"
+#include "common.h"
 #include "hostauth.h"
 #include "http_client.h"
 #include "instance.h"
@@ -25,11 +28,56 @@ static void reply(struct ecs_http_response *resp, int status, const char *code, 
 	json_object_put(o);
 }
 
+#define VNI_MAX 16777215
+
+/* The host's gateway: the first of its bridge's addresses ("A.B.C.D/N") that is one of the
+ * pool's gateway addresses, or "" (its instances are then given network+1). */
+static void pick_gateway(struct ctl *c, struct json_object *cidrs, char ret[CTL_IP_MAX])
+{
+	struct ctl_pool p;
+
+	ret[0] = '\0';
+	if (!cidrs || ctl_pool_parse(c->cfg.ip_pool, 8, 30, &p) < 0)
+		return;
+	for (size_t i = 0; i < json_object_array_length(cidrs); i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(cidrs, i));
+		char ip[CTL_IP_MAX];
+
+		if (!s || !json_object_is_type(json_object_array_get_idx(cidrs, i), json_type_string))
+			continue;
+		snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(s, "/"), s);
+		if (ctl_pool_is_gateway(&p, c->cfg.host_gateways, ip)) {
+			snprintf(ret, CTL_IP_MAX, "%s", ip);
+			return;
+		}
+	}
+}
+
+/* The underlay addresses of the other alive hosts of the same VNI. */
+static struct json_object *overlay_peers(struct ctl *c, sqlite3 *db, const char *host, long long vni)
+{
+	sqlite3_stmt *st = ctl_db_prepare(db, "SELECT DISTINCT underlay_ip FROM hosts WHERE vni = ?1 AND host_id != ?2 AND"
+					      " underlay_ip != '' AND last_seen >= ?3 ORDER BY underlay_ip");
+	struct json_object *list;
+
+	if (!st)
+		return NULL;
+	list = json_object_new_array();
+	sqlite3_bind_int64(st, 1, vni);
+	sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, time(NULL) - c->cfg.host_dead_after_s);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_object_array_add(list, json_object_new_string(ctl_col(st, 0)));
+	sqlite3_finalize(st);
+	return list;
+}
+
 static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	struct json_object *facts = NULL, *insts, *answer;
-	const char *perr, *host, *api;
-	long long gen;
+	struct json_object *facts = NULL, *insts, *answer, *cidrs, *overlay, *peers = NULL;
+	const char *perr, *host, *api, *underlay = "";
+	char gateway[CTL_IP_MAX];
+	long long gen, vni = 0;
 	struct ecs_jreader jr;
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -41,6 +89,24 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	host = ecs_jr_str(&jr, "host_id", ECS_JR_REQUIRED | ECS_JR_NONEMPTY, 64, NULL);
 	api = ecs_jr_str(&jr, "api_url", ECS_JR_REQUIRED, 256, NULL);
 	insts = ecs_jr_array(&jr, "instances", 0, 100000);
+	cidrs = ecs_jr_array(&jr, "gateway_cidrs", 0, 64);
+	overlay = ecs_jr_object(&jr, "overlay", 0);
+	if (overlay && jr.rc == 0) {
+		struct ecs_jreader jo;
+		struct in_addr in;
+
+		ecs_jr_init(&jo, overlay);
+		vni = ecs_jr_int(&jo, "vni", ECS_JR_REQUIRED, 1, VNI_MAX, 0);
+		underlay = ecs_jr_str(&jo, "underlay_ip", ECS_JR_REQUIRED | ECS_JR_NONEMPTY, 15, NULL);
+		if (jo.rc == 0 && inet_pton(AF_INET, underlay, &in) != 1)
+			ecs_jr_fail(&jo, -EINVAL, "underlay_ip", "overlay.underlay_ip: %s is not an IPv4 address", underlay);
+		if (jo.rc) {
+			_cleanup_free_ char *m = ecs_strdup_printf("overlay: %s", jo.message);
+
+			json_object_put(facts);
+			return reply(resp, 400, "InvalidParameter", m ? m : "overlay");
+		}
+	}
 	if (jr.rc) {
 		json_object_put(facts);
 		return reply(resp, 400, "InvalidParameter", jr.message);
@@ -52,13 +118,16 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	}
 	db = ctl_db_get(c->store);
 	st = db ? ctl_db_prepare(db, "INSERT INTO hosts (host_id, api_url, zone_id, hypervisor, vcpus, memory_mib,"
-				     " disk_gib, max_instances, images, last_seen, state)"
-				     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'up')"
+				     " disk_gib, max_instances, images, last_seen, state, gateway, underlay_ip, vni)"
+				     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'up', ?11, ?12, ?13)"
 				     " ON CONFLICT (host_id) DO UPDATE SET api_url = excluded.api_url,"
 				     " zone_id = excluded.zone_id, hypervisor = excluded.hypervisor, vcpus = excluded.vcpus,"
 				     " memory_mib = excluded.memory_mib, disk_gib = excluded.disk_gib,"
 				     " max_instances = excluded.max_instances, images = excluded.images,"
-				     " last_seen = excluded.last_seen, state = 'up'")
+				     " last_seen = excluded.last_seen, state = 'up', gateway = excluded.gateway,"
+				     " underlay_ip = excluded.underlay_ip, vni = excluded.vni,"
+				     /* Back from the dead: what was moved away is removed from it at once. */
+				     " lb_synced_at = CASE WHEN last_seen < ?14 THEN -1 ELSE lb_synced_at END")
 		: NULL;
 	if (!st) {
 		ctl_db_put(c->store, db);
@@ -76,6 +145,11 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	sqlite3_bind_text(st, 9, ecs_json_get(facts, "images") ? ecs_json_text(ecs_json_get(facts, "images"), NULL) : "[]",
 			  -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 10, time(NULL));
+	pick_gateway(c, cidrs, gateway);
+	sqlite3_bind_text(st, 11, gateway, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, underlay, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 13, vni);
+	sqlite3_bind_int64(st, 14, time(NULL) - c->cfg.host_dead_after_s);
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
@@ -83,18 +157,26 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 		ctl_instance_sync_host(c, host, insts);
 		/* Its load balancers and public IPs are compared with the agent's now and then. */
 		ctl_slbsync_heartbeat(c, host);
+		/* Any live host's heartbeat moves LBs off hosts that stopped beating. */
+		ctl_slbsync_failover(c);
 	}
-	json_object_put(facts);
-	if (r < 0)
+	if (r < 0) {
+		json_object_put(facts);
 		return reply(resp, 500, "InternalError", "cannot record the heartbeat");
+	}
 	/* The security generation: an agent that applied another one pulls its view again. */
 	db = ctl_db_get(c->store);
 	gen = db ? ctl_sgsync_generation(db) : -1;
+	if (gen >= 0 && vni > 0 && !(peers = overlay_peers(c, db, host, vni)))
+		gen = -1;
 	ctl_db_put(c->store, db);
+	json_object_put(facts);
 	if (gen < 0)
-		return reply(resp, 500, "InternalError", "cannot read the security generation");
+		return reply(resp, 500, "InternalError", "cannot read the security generation or the overlay");
 	answer = json_object_new_object();
 	ecs_jb_int(answer, "security_generation", gen);
+	if (peers)
+		json_object_object_add(answer, "overlay_peers", peers);
 	ecs_http_reply_json(resp, 200, answer);
 	json_object_put(answer);
 }

@@ -1231,8 +1231,9 @@ static struct json_object *agent_spec(struct ctl *c, sqlite3 *db, const char *id
 {
 	sqlite3_stmt *st = ctl_db_prepare(
 		db, "SELECT i.hostname, i.vcpus, i.memory_mib, i.image_id, i.private_ip, i.mac, i.key_pair_name,"
-		    " i.password_hash, i.user_data, k.public_key, i.account_id FROM instances i LEFT JOIN key_pairs k ON"
-		    " k.account_id = i.account_id AND k.name = i.key_pair_name WHERE i.instance_id = ?1");
+		    " i.password_hash, i.user_data, k.public_key, i.account_id, h.gateway FROM instances i LEFT JOIN"
+		    " key_pairs k ON k.account_id = i.account_id AND k.name = i.key_pair_name LEFT JOIN hosts h ON"
+		    " h.host_id = i.host_id WHERE i.instance_id = ?1");
 	struct json_object *spec = NULL, *nics, *nic, *data, *dns;
 	struct ctl_pool p;
 	char gw[CTL_IP_MAX];
@@ -1252,7 +1253,12 @@ static struct json_object *agent_spec(struct ctl *c, sqlite3 *db, const char *id
 	ecs_jb_str(spec, "image_id", col(st, 3));
 	nics = json_object_new_array();
 	nic = json_object_new_object();
-	ctl_pool_ip_str(p.net + 1, gw);
+	/* The gateway is the bridge of the instance's host (hosts joined by the overlay each
+	 * have their own); network+1 for a host that reported none. */
+	if (ctl_pool_is_gateway(&p, c->cfg.host_gateways, col(st, 11)))
+		snprintf(gw, sizeof(gw), "%s", col(st, 11));
+	else
+		ctl_pool_ip_str(p.net + 1, gw);
 	ecs_jb_str(nic, "mac", col(st, 5));
 	ecs_jb_str(nic, "ip", col(st, 4));
 	ecs_jb_int(nic, "prefix_len", p.prefix);

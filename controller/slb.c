@@ -147,7 +147,7 @@ static int read_create_args(struct ctl_call *call, struct create_args *a)
 }
 
 /* The alive host (of zone, if given) holding the fewest LBs and public IPs. */
-static int place(struct ctl *c, sqlite3 *db, const char *zone, char host[64], char zone_out[64])
+int ctl_slb_place(struct ctl *c, sqlite3 *db, const char *zone, char host[64], char zone_out[64])
 {
 	sqlite3_stmt *st = ctl_db_prepare(
 		db, "SELECT h.host_id, h.zone_id FROM hosts h WHERE h.last_seen >= ?1 AND (?2 IS NULL OR h.zone_id = ?2)"
@@ -244,7 +244,7 @@ int ctl_slb_create(struct ctl_call *call, struct json_object *out)
 			     call->c->cfg.quota_load_balancers);
 		goto out;
 	}
-	r = place(call->c, db, a.zone, host, zone);
+	r = ctl_slb_place(call->c, db, a.zone, host, zone);
 	if (r == -ENOSPC) {
 		r = ctl_fail(call, 503, "ServiceUnavailable", "No host can hold the load balancer now; please try again later.");
 		goto out;

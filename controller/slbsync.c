@@ -1,6 +1,7 @@
 #include "slbsync.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "log.h"
+#include "slb.h"
 #include "store.h"
 #include "util.h"
 
@@ -408,9 +410,10 @@ void ctl_slbsync_heartbeat(struct ctl *c, const char *host_id)
 	_cleanup_free_ char *resource = ecs_strdup_printf(SYNC_PREFIX "%s", host_id);
 	sqlite3 *db = ctl_db_get(c->store);
 	sqlite3_stmt *st = db && resource ? ctl_db_prepare(
-		db, "UPDATE hosts SET lb_synced_at = ?2 WHERE host_id = ?1 AND lb_synced_at <= ?2 - ?3 AND"
-		    " (EXISTS (SELECT 1 FROM load_balancers WHERE host_id = ?1) OR EXISTS (SELECT 1 FROM public_ips WHERE"
-		    " host_id = ?1 AND owner_id LIKE 'i-%')) AND NOT EXISTS (SELECT 1 FROM jobs WHERE resource_id = ?4)")
+		db, "UPDATE hosts SET lb_synced_at = ?2 WHERE host_id = ?1 AND (lb_synced_at < 0 OR (lb_synced_at <= ?2 - ?3"
+		    " AND (EXISTS (SELECT 1 FROM load_balancers WHERE host_id = ?1) OR EXISTS (SELECT 1 FROM public_ips"
+		    " WHERE host_id = ?1 AND owner_id LIKE 'i-%')))) AND NOT EXISTS (SELECT 1 FROM jobs WHERE"
+		    " resource_id = ?4)")
 					  : NULL;
 	bool due = false;
 
@@ -426,6 +429,82 @@ void ctl_slbsync_heartbeat(struct ctl *c, const char *host_id)
 	if (due && ctl_jobs_add(db, "lbsync", resource, "sync", NULL) == 0)
 		ctl_jobs_kick(c);
 	ctl_db_put(c->store, db);
+}
+
+/* ---- failover ---- */
+
+/* Move lb_id (zone) off dead_host, in the caller's transaction: 1 when moved, 0 when no
+ * host of its zone is alive. */
+static int move_lb(struct ctl *c, sqlite3 *db, const char *lb_id, const char *zone, const char *dead_host)
+{
+	char host[64], zone_out[64];
+	const char *args[] = { lb_id, NULL, dead_host };
+	int r;
+
+	r = ctl_slb_place(c, db, *zone ? zone : NULL, host, zone_out);
+	if (r == -ENOSPC)
+		return 0;
+	if (r < 0)
+		return r;
+	args[1] = host;
+	r = ctl_db_run(db, "UPDATE load_balancers SET host_id = ?2 WHERE lb_id = ?1 AND host_id = ?3", args, 3);
+	if (r == 0)
+		r = ctl_db_run(db, "UPDATE public_ips SET host_id = ?2 WHERE owner_id = ?1 AND host_id = ?3", args, 3);
+	if (r == 0)
+		r = ctl_slbsync_queue(db, "lb", lb_id, "put");
+	if (r == 0)
+		log_warn("load balancer moved off a dead host", "lb=%s from=%s to=%s", lb_id, dead_host, host);
+	return r < 0 ? r : 1;
+}
+
+void ctl_slbsync_failover(struct ctl *c)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static time_t first, last;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int r = 0, moved = 0;
+
+	pthread_mutex_lock(&lock);
+	/* Once a second; and not before every live host had time to beat since this controller
+	 * started (after a long stop every host looks dead). */
+	if (!first)
+		first = time(NULL);
+	if (last == time(NULL) || time(NULL) < first + c->cfg.host_dead_after_s) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	last = time(NULL);
+	db = ctl_db_get(c->store);
+	if (!db || ctl_db_tx_begin(db) < 0) {
+		ctl_db_put(c->store, db);
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	st = ctl_db_prepare(db, "SELECT l.lb_id, l.zone_id, l.host_id FROM load_balancers l WHERE l.deleted = 0 AND"
+				" NOT EXISTS (SELECT 1 FROM hosts h WHERE h.host_id = l.host_id AND h.last_seen >= ?1)"
+				" ORDER BY l.lb_id LIMIT 256");
+	if (st) {
+		sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
+		while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+			r = move_lb(c, db, ctl_col(st, 0), ctl_col(st, 1), ctl_col(st, 2));
+			moved += r > 0;
+		}
+		sqlite3_finalize(st);
+	} else {
+		r = -EIO;
+	}
+	if (r >= 0 && ctl_db_tx_commit(db) < 0)
+		r = -EIO;
+	if (r >= 0) {
+		if (moved)
+			ctl_jobs_kick(c);
+	} else {
+		ctl_db_tx_rollback(db);
+		log_error("load balancer failover failed, tried again at the next heartbeat", "error=%s", strerror(-r));
+	}
+	ctl_db_put(c->store, db);
+	pthread_mutex_unlock(&lock);
 }
 
 /* ---- instances going away ---- */

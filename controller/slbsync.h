@@ -36,6 +36,12 @@ int ctl_slbsync_instance_forget(sqlite3 *db, const char *instance_id);
 /* A heartbeat came from host_id. */
 void ctl_slbsync_heartbeat(struct ctl *c, const char *host_id);
 
+/* Failover: each LB (not deleted) whose host has been down for host_dead_after_s moves to
+ * the alive host of its zone with the fewest (ctl_slb_place), its public VIP's row with it,
+ * and a put is queued there. A host back from the dead is re-synced at its first heartbeat,
+ * which removes what moved away. Runs at most once a second; called from heartbeats. */
+void ctl_slbsync_failover(struct ctl *c);
+
 /* The agent's copy of an LB with its health (GET /v1/load-balancers/ID, the short timeouts):
  * 0 and *ret, or a negative errno (host down, unreachable, not there: -ENOENT). */
 int ctl_slbsync_agent_lb(struct ctl *c, const char *host_id, const char *lb_id, struct json_object **ret);

@@ -152,6 +152,13 @@ static const char *const migrations[] = {
 	"  state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL);"
 	"CREATE INDEX public_ips_owner ON public_ips (owner_id, state);"
 	"CREATE INDEX public_ips_host ON public_ips (host_id);",
+	/* 5: hosts joined by the overlay (docs/architecture.md, "Network"). gateway: the address
+	 * of the host's bridge its instances route through (one of the pool's host_gateways);
+	 * underlay_ip and vni: its VXLAN end ('' and 0 without an overlay). lb_synced_at = -1
+	 * asks for a re-sync at the host's next heartbeat (a host back from the dead). */
+	"ALTER TABLE hosts ADD COLUMN gateway TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN underlay_ip TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN vni INTEGER NOT NULL DEFAULT 0;",
 };
 
 int ctl_store_schema_version(void)

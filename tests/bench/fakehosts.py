@@ -132,6 +132,8 @@ class HostSpec:
     memory_mib: int | None = None
     max_instances: int = 256
     zone: str = "cn-local-a"
+    heartbeat_interval_s: int = 5
+    network: dict | None = None  # extra [network] keys of agent.ini (the overlay, gateways)
 
 
 @dataclass
@@ -176,11 +178,11 @@ listen_address = {self.ip}
 port = {AGENT_PORT}
 host_key_file = {cloud.host_key_file}
 controller_url = http://{self.hub_ip}:{CONTROLLER_PORT}
-heartbeat_interval_s = 5
+heartbeat_interval_s = {spec.heartbeat_interval_s}
 reconcile_interval_s = 3600
 metrics_interval_s = 3600
 max_instances = {spec.max_instances}
-""")
+""" + (("[network]\n" + "".join(f"{k} = {v}\n" for k, v in spec.network.items())) if spec.network else ""))
 
     def start(self):
         with open(self.log, "ab") as log:
@@ -192,6 +194,9 @@ max_instances = {spec.max_instances}
         if self.proc.poll() is not None:
             raise RuntimeError(f"ecs-agent {self.spec.host_id} exited {self.proc.returncode}:\n{self.log_tail()}")
         return self.log.exists() and 'msg="agent ready"' in self.log.read_text(errors="replace")
+
+    def stop(self):
+        _stop([self.proc])
 
     def client(self) -> AgentClient:
         """The agent's own API, signed with the host key (call it from a hub thread)."""
@@ -270,6 +275,7 @@ class FakeCloud:
         fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
         self.account_id, self.ak, self.secret = fields["AccountId"], fields["AccessKeyId"], fields["AccessKeySecret"]
         self.netns = Netns()
+        subprocess.run(self.netns.argv(["sysctl", "-qw", "net.ipv4.ip_forward=1"]), check=True, timeout=30)
         self.pool = concurrent.futures.ThreadPoolExecutor(self.threads, initializer=self.netns.enter)
         self.controller_log = self.workdir / "controller.log"
         with open(self.controller_log, "ab") as log:
@@ -325,7 +331,9 @@ class FakeCloud:
             f"link add {h.veth} type veth peer name eth0 netns {h.netns.holder.pid}",
             f"addr add {h.hub_ip}/30 dev {h.veth}", f"link set {h.veth} up")])
         for h in new:
-            h.netns.ip_batch([f"addr add {h.ip}/30 dev eth0", "link set eth0 up"])
+            # Hosts reach each other through the hub (an overlay's underlay).
+            h.netns.ip_batch([f"addr add {h.ip}/30 dev eth0", "link set eth0 up",
+                              f"route add {LINKS} via {h.hub_ip}"])
             h.start()
         pending = list(new)
 

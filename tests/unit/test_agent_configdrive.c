@@ -64,7 +64,19 @@ static void test_minimal(void **state)
 	assert_string_equal(m, "instance-id: \"i-1\"\nlocal-hostname: \"h\"\n");
 	assert_null(strstr(n, "gateway4"));
 	assert_null(strstr(n, "nameservers"));
+	assert_null(strstr(n, "mtu"));
 	assert_string_equal(v, "#cloud-config\n");
+}
+
+/* Behind the overlay the guest is told the MTU that leaves room for VXLAN's headers. */
+static void test_mtu(void **state)
+{
+	struct agent_configdrive cd = { .instance_id = "i-1", .hostname = "h", .mac = "52:54:00:00:00:01",
+					.ip = "10.0.0.2", .prefix_len = 16, .gateway = "10.0.0.1", .mtu = 1450 };
+	_cleanup_free_ char *n = agent_configdrive_network_config(&cd);
+
+	(void)state;
+	assert_non_null(strstr(n, "    gateway4: \"10.0.0.1\"\n    mtu: 1450\n"));
 }
 
 static char *iso_file(const char *iso, const char *name)
@@ -128,6 +140,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_texts_golden),
 		cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_mtu),
 		cmocka_unit_test(test_iso_round_trip),
 	};
 

@@ -1,11 +1,16 @@
 /* Tests for agent/net.c against the real kernel, in a private network namespace made at the
  * start of main(): bridges, persistent taps, the prefix guard, races between threads and
- * between handles, and the tap flags libvirt attaches with. Nothing reaches the host's
- * network; whatever a failed test leaves behind dies with the namespace. Needs root. */
+ * between handles, the tap flags libvirt attaches with, and the VXLAN overlay (its flood
+ * list, and traffic between two guests over two "hosts", namespaces made inside that one).
+ * Nothing reaches the host's network; whatever a failed test leaves behind dies with the
+ * namespace. Needs root. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
@@ -21,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/socket.h>
@@ -31,6 +37,8 @@
 #include "util.h"
 
 static const char *const prefixes[] = { "ecsbr", "ecst", NULL };
+/* agent_net_set_vxlan_peers() takes at most this many. */
+#define NET_TEST_MAX_PEERS 1024
 
 /* ---- helpers: look at the namespace without going through the code under test ---- */
 
@@ -73,37 +81,41 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
-/* The link's flags straight from rtnetlink; -1 when it does not exist. */
-static long link_flags(const char *name)
+/* The link straight from rtnetlink (the caller puts it); NULL when it does not exist. */
+static struct rtnl_link *kernel_link(const char *name)
 {
 	struct nl_sock *sk = nl_socket_alloc();
 	struct rtnl_link *link = NULL;
-	long flags = -1;
 
 	assert_non_null(sk);
 	assert_int_equal(nl_connect(sk, NETLINK_ROUTE), 0);
-	if (rtnl_link_get_kernel(sk, 0, name, &link) == 0) {
-		flags = rtnl_link_get_flags(link);
-		rtnl_link_put(link);
-	}
+	if (rtnl_link_get_kernel(sk, 0, name, &link) < 0)
+		link = NULL;
 	nl_socket_free(sk);
+	return link;
+}
+
+/* The link's flags; -1 when it does not exist. */
+static long link_flags(const char *name)
+{
+	struct rtnl_link *link = kernel_link(name);
+	long flags = link ? (long)rtnl_link_get_flags(link) : -1;
+
+	if (link)
+		rtnl_link_put(link);
 	return flags;
 }
 
 /* The link's MAC address as text. Caller frees. */
 static char *link_mac(const char *name)
 {
-	struct nl_sock *sk = nl_socket_alloc();
-	struct rtnl_link *link = NULL;
+	struct rtnl_link *link = kernel_link(name);
 	char buf[32];
 	char *mac;
 
-	assert_non_null(sk);
-	assert_int_equal(nl_connect(sk, NETLINK_ROUTE), 0);
-	assert_int_equal(rtnl_link_get_kernel(sk, 0, name, &link), 0);
+	assert_non_null(link);
 	mac = strdup(nl_addr2str(rtnl_link_get_addr(link), buf, sizeof(buf)));
 	rtnl_link_put(link);
-	nl_socket_free(sk);
 	assert_non_null(mac);
 	return mac;
 }
@@ -705,6 +717,665 @@ static int cleanup_links(void **state)
 	return 0;
 }
 
+/* ---- VXLAN overlay ---- */
+
+/* The link's index; -1 when it does not exist. */
+static int link_ifindex(const char *name)
+{
+	struct rtnl_link *link = kernel_link(name);
+	int ifindex = link ? rtnl_link_get_ifindex(link) : -1;
+
+	if (link)
+		rtnl_link_put(link);
+	return ifindex;
+}
+
+/* `bridge fdb show dev NAME`: one entry a line, e.g. "00:00:00:00:00:00 dst 10.0.0.2 self permanent". */
+static char *fdb_show(const char *name)
+{
+	const char *argv[] = { "bridge", "fdb", "show", "dev", name, NULL };
+
+	return run(argv);
+}
+
+static void assert_peers(struct agent_net *net, const char *name, const char *const *want, size_t n_want)
+{
+	char **peers = NULL;
+	size_t n = 99;
+
+	assert_int_equal(agent_net_get_vxlan_peers(net, name, &peers, &n), 0);
+	assert_non_null(peers);
+	assert_int_equal(n, n_want);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(peers[i], want[i]);
+	free_names(peers, n);
+}
+
+/* The kernel's FDB notifications (RTM_NEWNEIGH / RTM_DELNEIGH, family AF_BRIDGE), to see
+ * exactly what a call changed: "new MAC DST" / "del MAC DST" lines in the order sent. */
+struct fdb_events {
+	struct nl_sock *sk;
+	char text[4096];
+	size_t len;
+};
+
+static int fdb_event(struct nl_msg *msg, void *arg)
+{
+	struct fdb_events *ev = arg;
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[NDA_MAX + 1];
+	char dst[INET_ADDRSTRLEN] = "-", mac[18] = "-";
+	const struct ndmsg *ndm;
+	int n;
+
+	if ((h->nlmsg_type != RTM_NEWNEIGH && h->nlmsg_type != RTM_DELNEIGH) ||
+	    nlmsg_parse(h, sizeof(*ndm), tb, NDA_MAX, NULL) < 0)
+		return NL_OK;
+	ndm = nlmsg_data(h);
+	if (ndm->ndm_family != AF_BRIDGE)
+		return NL_OK;
+	if (tb[NDA_DST] && nla_len(tb[NDA_DST]) == 4)
+		inet_ntop(AF_INET, nla_data(tb[NDA_DST]), dst, sizeof(dst));
+	if (tb[NDA_LLADDR] && nla_len(tb[NDA_LLADDR]) == 6) {
+		const unsigned char *m = nla_data(tb[NDA_LLADDR]);
+
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+	}
+	n = snprintf(ev->text + ev->len, sizeof(ev->text) - ev->len, "%s %s %s\n",
+		     h->nlmsg_type == RTM_NEWNEIGH ? "new" : "del", mac, dst);
+	assert_true(n > 0 && (size_t)n < sizeof(ev->text) - ev->len);
+	ev->len += n;
+	return NL_OK;
+}
+
+static void fdb_events_start(struct fdb_events *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->sk = nl_socket_alloc();
+	assert_non_null(ev->sk);
+	nl_socket_disable_seq_check(ev->sk);
+	assert_int_equal(nl_socket_modify_cb(ev->sk, NL_CB_VALID, NL_CB_CUSTOM, fdb_event, ev), 0);
+	assert_int_equal(nl_connect(ev->sk, NETLINK_ROUTE), 0);
+	assert_int_equal(nl_socket_add_membership(ev->sk, RTNLGRP_NEIGH), 0);
+	assert_int_equal(nl_socket_set_nonblocking(ev->sk), 0);
+}
+
+/* What was notified since the last call (the kernel queues it before it acknowledges the
+ * change, so nothing is still on its way). Caller frees. */
+static char *fdb_events_take(struct fdb_events *ev)
+{
+	char *text;
+
+	while (nl_recvmsgs_default(ev->sk) >= 0)
+		;
+	text = strdup(ev->text);
+	assert_non_null(text);
+	ev->len = 0;
+	ev->text[0] = '\0';
+	return text;
+}
+
+static void fdb_events_stop(struct fdb_events *ev)
+{
+	nl_socket_free(ev->sk);
+	ev->sk = NULL;
+}
+
+static void test_vxlan_create_idempotent(void **state)
+{
+	struct agent_net *net = *state;
+	const char *unplug[] = { "ip", "link", "set", "ecstvx0", "nomaster", "down", NULL };
+	_cleanup_free_ char *detail = NULL, *v6 = NULL, *again = NULL, *mtu_text = NULL;
+	unsigned mtu = 0;
+	int ifindex;
+
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr0"), 0);
+	assert_true(agent_net_link_exists(net, "ecstvx0"));
+
+	detail = link_detail("ecstvx0");
+	/* iproute2 prints group/remote after the id and dev after local: neither is there. */
+	assert_non_null(strstr(detail, " vxlan id 100 local 10.0.0.1 srcport 0 0 dstport 4789 "));
+	assert_null(strstr(detail, "nolearning"));
+	assert_non_null(strstr(detail, " master ecsbr0 "));
+	assert_true(link_flags("ecstvx0") & IFF_UP);
+	assert_master(net, "ecstvx0", "ecsbr0");
+	v6 = read_text("/proc/sys/net/ipv6/conf/ecstvx0/disable_ipv6");
+	assert_string_equal(v6, "1\n");
+	ifindex = link_ifindex("ecstvx0");
+	assert_true(ifindex > 0);
+
+	/* Twice: the same link, nothing changed. */
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr0"), 0);
+	assert_int_equal(link_ifindex("ecstvx0"), ifindex);
+
+	/* Unplugged and down: put back and up, still the same link. */
+	run_ok(unplug);
+	assert_false(link_flags("ecstvx0") & IFF_UP);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr0"), 0);
+	assert_int_equal(link_ifindex("ecstvx0"), ifindex);
+	assert_master(net, "ecstvx0", "ecsbr0");
+	assert_true(link_flags("ecstvx0") & IFF_UP);
+
+	/* Its MTU, as ip sees it. */
+	assert_int_equal(agent_net_link_mtu(net, "ecstvx0", &mtu), 0);
+	again = link_detail("ecstvx0");
+	mtu_text = ecs_strdup_printf(" mtu %u ", mtu);
+	assert_non_null(strstr(again, mtu_text));
+
+	/* Ensuring it on another bridge of ours moves it. */
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr1", NULL, 0), 0);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr1"), 0);
+	assert_int_equal(link_ifindex("ecstvx0"), ifindex);
+	assert_master(net, "ecstvx0", "ecsbr1");
+
+	/* The largest VNI. */
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx1", 16777215, "10.0.0.1", 4789, "ecsbr0"), 0);
+	free(detail);
+	detail = link_detail("ecstvx1");
+	assert_non_null(strstr(detail, " vxlan id 16777215 "));
+
+	assert_int_equal(agent_net_delete_link(net, "ecstvx0"), 0);
+	assert_int_equal(agent_net_delete_link(net, "ecstvx1"), 0);
+	assert_false(agent_net_link_exists(net, "ecstvx0"));
+	assert_int_equal(agent_net_delete_link(net, "ecsbr1"), 0);
+	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+}
+
+static void test_vxlan_recreated_when_different(void **state)
+{
+	struct agent_net *net = *state;
+	const char *peers[] = { "10.0.0.2" };
+	const char *nolearning[] = { "ip", "link", "set", "ecstvx0", "type", "vxlan", "nolearning", NULL };
+	/* Each of VNI, local address and port in turn. */
+	const struct {
+		uint32_t vni;
+		const char *local;
+		uint16_t port;
+		const char *want;
+	} steps[] = {
+		{ 101, "10.0.0.1", 4789, " vxlan id 101 local 10.0.0.1 srcport 0 0 dstport 4789 " },
+		{ 101, "10.0.0.2", 4789, " vxlan id 101 local 10.0.0.2 srcport 0 0 dstport 4789 " },
+		{ 101, "10.0.0.2", 8472, " vxlan id 101 local 10.0.0.2 srcport 0 0 dstport 8472 " },
+	};
+	int before, after;
+
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr0"), 0);
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", peers, 1), 0);
+	before = link_ifindex("ecstvx0");
+
+	/* Each change: a new link, configured, enslaved and up. */
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		_cleanup_free_ char *detail = NULL, *v6 = NULL;
+		int r = agent_net_ensure_vxlan(net, "ecstvx0", steps[i].vni, steps[i].local, steps[i].port, "ecsbr0");
+
+		assert_int_equal(r, 0);
+		after = link_ifindex("ecstvx0");
+		assert_true(after > 0);
+		assert_int_not_equal(after, before);
+		detail = link_detail("ecstvx0");
+		assert_non_null(strstr(detail, steps[i].want));
+		assert_non_null(strstr(detail, " master ecsbr0 "));
+		assert_true(link_flags("ecstvx0") & IFF_UP);
+		v6 = read_text("/proc/sys/net/ipv6/conf/ecstvx0/disable_ipv6");
+		assert_string_equal(v6, "1\n");
+		/* A new link has no peers: the caller sets them again. */
+		assert_peers(net, "ecstvx0", NULL, 0);
+		before = after;
+	}
+
+	/* Learning turned off by hand: made anew with learning on. */
+	run_ok(nolearning);
+	{
+		_cleanup_free_ char *off = link_detail("ecstvx0"), *on = NULL;
+
+		assert_non_null(strstr(off, "nolearning"));
+		assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 101, "10.0.0.2", 8472, "ecsbr0"), 0);
+		on = link_detail("ecstvx0");
+		assert_null(strstr(on, "nolearning"));
+		assert_int_not_equal(link_ifindex("ecstvx0"), before);
+	}
+	assert_int_equal(agent_net_delete_link(net, "ecstvx0"), 0);
+	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+}
+
+static void test_vxlan_bad_arguments(void **state)
+{
+	struct agent_net *net = *state;
+	const char *bad_ips[] = { "10.0.0",  "10.0.0.256", "fd00::1",    "",	   "0.0.0.0",  "255.255.255.255",
+				  "224.0.0.1", " 10.0.0.1", "10.0.0.1/24", "10.0.0.1 ", "localhost" };
+	const char *bad_names[] = { "ecst0123456789ab", "ecst 1", "ecst/1", "ecst:1", "" };
+
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 0, "10.0.0.1", 4789, "ecsbr0"), -EINVAL);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 16777216, "10.0.0.1", 4789, "ecsbr0"), -EINVAL);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", UINT32_MAX, "10.0.0.1", 4789, "ecsbr0"), -EINVAL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad_ips); i++)
+		assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, bad_ips[i], 4789, "ecsbr0"), -EINVAL);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, NULL, 4789, "ecsbr0"), -EINVAL);
+	/* Port 0 would silently become the kernel's default 8472. */
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 0, "ecsbr0"), -EINVAL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+		assert_int_equal(agent_net_ensure_vxlan(net, bad_names[i], 100, "10.0.0.1", 4789, "ecsbr0"), -EINVAL);
+		assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, bad_names[i]), -EINVAL);
+	}
+	assert_int_equal(agent_net_ensure_vxlan(net, NULL, 100, "10.0.0.1", 4789, "ecsbr0"), -EINVAL);
+	/* Not our names. */
+	assert_int_equal(agent_net_ensure_vxlan(net, "vxlan0", 100, "10.0.0.1", 4789, "ecsbr0"), -EPERM);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "other0"), -EPERM);
+	/* No such bridge; a bridge's name on another kind of link. */
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr5"), -ENODEV);
+	add_plain_link("ecsbr7");
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr7"), -EINVAL);
+
+	/* Refused before anything was made. */
+	assert_false(agent_net_link_exists(net, "ecstvx0"));
+	assert_false(agent_net_link_exists(net, "vxlan0"));
+	assert_int_equal(agent_net_delete_link(net, "ecsbr7"), 0);
+	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+}
+
+static void test_vxlan_name_or_vni_taken(void **state)
+{
+	struct agent_net *net = *state;
+	const char *foreign[] = { "ip",	    "link", "add",   "other0", "type",	    "vxlan", "id",
+				  "200",    "dstport", "4789", "local", "10.0.0.9", NULL };
+	_cleanup_free_ char *ifb = NULL, *tap = NULL, *before = NULL, *after = NULL;
+
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
+	/* Another kind of link has the name: left as it is. */
+	add_plain_link("ecstvx9");
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx9", 100, "10.0.0.1", 4789, "ecsbr0"), -EEXIST);
+	ifb = link_detail("ecstvx9");
+	assert_non_null(strstr(ifb, " ifb "));
+	assert_int_equal(agent_net_ensure_tap(net, "ecst8", "ecsbr0"), 0);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecst8", 100, "10.0.0.1", 4789, "ecsbr0"), -EEXIST);
+	tap = link_detail("ecst8");
+	assert_non_null(strstr(tap, " tun type tap "));
+	/* Nor does ensuring a tap take a vxlan's name. */
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr0"), 0);
+	assert_int_equal(agent_net_ensure_tap(net, "ecstvx0", "ecsbr0"), -EEXIST);
+
+	/* A device that is not ours holds the VNI and port: -EEXIST, nothing made, it untouched. */
+	run_ok(foreign);
+	before = link_detail("other0");
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx1", 200, "10.0.0.1", 4789, "ecsbr0"), -EEXIST);
+	assert_false(agent_net_link_exists(net, "ecstvx1"));
+	after = link_detail("other0");
+	assert_string_equal(after, before);
+	/* Same VNI on another port is another segment: fine. */
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx1", 200, "10.0.0.1", 4790, "ecsbr0"), 0);
+	del_link_ip("other0");
+}
+
+static void test_vxlan_peers_converge(void **state)
+{
+	struct agent_net *net = *state;
+	const char *ab[] = { "10.0.0.2", "10.0.0.3" };
+	const char *bc[] = { "10.0.0.4", "10.0.0.3", "10.0.0.4", "10.0.0.3" };
+	const char *bc_sorted[] = { "10.0.0.3", "10.0.0.4" };
+	const char *order[] = { "10.0.0.10", "10.0.0.9", "9.255.255.255" };
+	const char *order_sorted[] = { "9.255.255.255", "10.0.0.9", "10.0.0.10" };
+	struct fdb_events ev;
+	_cleanup_free_ char *fdb1 = NULL, *fdb2 = NULL, *ev1 = NULL, *ev2 = NULL, *ev3 = NULL;
+
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr0"), 0);
+	assert_peers(net, "ecstvx0", NULL, 0);
+	fdb_events_start(&ev);
+
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", ab, ARRAY_SIZE(ab)), 0);
+	fdb1 = fdb_show("ecstvx0");
+	assert_int_equal(count(fdb1, "00:00:00:00:00:00 "), 2);
+	assert_int_equal(count(fdb1, "00:00:00:00:00:00 dst 10.0.0.2 self permanent\n"), 1);
+	assert_int_equal(count(fdb1, "00:00:00:00:00:00 dst 10.0.0.3 self permanent\n"), 1);
+	assert_peers(net, "ecstvx0", ab, ARRAY_SIZE(ab));
+	ev1 = fdb_events_take(&ev);
+	assert_string_equal(ev1, "new 00:00:00:00:00:00 10.0.0.2\nnew 00:00:00:00:00:00 10.0.0.3\n");
+
+	/* {A,B} to {B,C} (with duplicates): C added, A deleted, B not touched. */
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", bc, ARRAY_SIZE(bc)), 0);
+	fdb2 = fdb_show("ecstvx0");
+	assert_int_equal(count(fdb2, "00:00:00:00:00:00 "), 2);
+	assert_int_equal(count(fdb2, "00:00:00:00:00:00 dst 10.0.0.3 self permanent\n"), 1);
+	assert_int_equal(count(fdb2, "00:00:00:00:00:00 dst 10.0.0.4 self permanent\n"), 1);
+	assert_peers(net, "ecstvx0", bc_sorted, ARRAY_SIZE(bc_sorted));
+	ev2 = fdb_events_take(&ev);
+	assert_string_equal(ev2, "new 00:00:00:00:00:00 10.0.0.4\ndel 00:00:00:00:00:00 10.0.0.2\n");
+
+	/* The same list again: nothing sent to the kernel at all. */
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", bc_sorted, ARRAY_SIZE(bc_sorted)), 0);
+	ev3 = fdb_events_take(&ev);
+	assert_string_equal(ev3, "");
+	fdb_events_stop(&ev);
+
+	/* Sorted by address, not as text. */
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", order, ARRAY_SIZE(order)), 0);
+	assert_peers(net, "ecstvx0", order_sorted, ARRAY_SIZE(order_sorted));
+
+	/* An empty list empties the flood list. */
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", NULL, 0), 0);
+	assert_peers(net, "ecstvx0", NULL, 0);
+	{
+		_cleanup_free_ char *fdb = fdb_show("ecstvx0");
+
+		assert_int_equal(count(fdb, "00:00:00:00:00:00 "), 0);
+	}
+}
+
+static void test_vxlan_peers_leave_other_entries(void **state)
+{
+	struct agent_net *net = *state;
+	const char *stat[] = { "bridge", "fdb", "add", "02:00:00:00:00:0a", "dev", "ecstvx0", "dst", "10.0.0.7",
+			       "self", "permanent", NULL };
+	const char *own_port[] = { "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "ecstvx0", "dst", "10.0.0.8",
+				   "port", "9999", NULL };
+	const char *by_hand[] = { "bridge", "fdb", "append", "00:00:00:00:00:00", "dev", "ecstvx0", "dst", "10.0.0.9",
+				  NULL };
+	const char *one[] = { "10.0.0.3" };
+	_cleanup_free_ char *fdb1 = NULL, *fdb2 = NULL;
+
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr0"), 0);
+	run_ok(stat);
+	run_ok(own_port);
+	run_ok(by_hand);
+	assert_peers(net, "ecstvx0", (const char *[]){ "10.0.0.9" }, 1);
+
+	/* A plain all-zeros entry made by hand is part of the flood list: replaced. The static
+	 * entry for a MAC, and an all-zeros one with its own port, are not ours: they stay. */
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", one, 1), 0);
+	fdb1 = fdb_show("ecstvx0");
+	assert_int_equal(count(fdb1, "02:00:00:00:00:0a dst 10.0.0.7 self permanent\n"), 1);
+	assert_int_equal(count(fdb1, "00:00:00:00:00:00 dst 10.0.0.8 port 9999 self permanent\n"), 1);
+	assert_int_equal(count(fdb1, "00:00:00:00:00:00 dst 10.0.0.3 self permanent\n"), 1);
+	assert_int_equal(count(fdb1, "10.0.0.9"), 0);
+	assert_peers(net, "ecstvx0", one, 1);
+
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", NULL, 0), 0);
+	fdb2 = fdb_show("ecstvx0");
+	assert_int_equal(count(fdb2, "02:00:00:00:00:0a dst 10.0.0.7 self permanent\n"), 1);
+	assert_int_equal(count(fdb2, "00:00:00:00:00:00 dst 10.0.0.8 port 9999 self permanent\n"), 1);
+	assert_int_equal(count(fdb2, "10.0.0.3"), 0);
+	assert_peers(net, "ecstvx0", NULL, 0);
+}
+
+static void test_vxlan_peers_errors(void **state)
+{
+	struct agent_net *net = *state;
+	const char *one[] = { "10.0.0.2" };
+	const char *bad[] = { "garbage", "10.0.0",  "0.0.0.0",     "255.255.255.255",
+			      "239.1.1.1", "fd00::1", "10.0.0.3/32", "" };
+	const char *many[NET_TEST_MAX_PEERS + 1];
+	char **peers = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(many); i++)
+		many[i] = "10.0.0.2";
+	/* No such link. */
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", one, 1), -ENODEV);
+	assert_int_equal(agent_net_get_vxlan_peers(net, "ecstvx0", &peers, &n), -ENODEV);
+	assert_null(peers);
+
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
+	assert_int_equal(agent_net_ensure_vxlan(net, "ecstvx0", 100, "10.0.0.1", 4789, "ecsbr0"), 0);
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", one, 1), 0);
+
+	/* A bad address anywhere in the list: nothing changes. */
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		const char *list[] = { "10.0.0.3", bad[i] };
+
+		assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", list, 2), -EINVAL);
+	}
+	{
+		const char *list[] = { "10.0.0.3", NULL };
+
+		assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", list, 2), -EINVAL);
+	}
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", NULL, 1), -EINVAL);
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", many, ARRAY_SIZE(many)), -E2BIG);
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecstvx0", many, ARRAY_SIZE(many) - 1), 0);
+	assert_peers(net, "ecstvx0", one, 1);
+
+	/* Not ours, not a vxlan, not a name. */
+	assert_int_equal(agent_net_set_vxlan_peers(net, "other0", one, 1), -EPERM);
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecsbr0", one, 1), -EINVAL);
+	assert_int_equal(agent_net_set_vxlan_peers(net, "ecst/0", one, 1), -EINVAL);
+	assert_int_equal(agent_net_get_vxlan_peers(net, "ecst/0", &peers, &n), -EINVAL);
+	assert_int_equal(agent_net_get_vxlan_peers(net, "ecstvx0", NULL, &n), -EINVAL);
+	/* A bridge has no flood list of its own. */
+	assert_int_equal(agent_net_get_vxlan_peers(net, "ecsbr0", &peers, &n), 0);
+	assert_int_equal(n, 0);
+	free_names(peers, n);
+	{
+		_cleanup_free_ char *fdb = fdb_show("ecstvx0");
+
+		assert_int_equal(count(fdb, "00:00:00:00:00:00 "), 1);
+	}
+}
+
+static void test_link_mtu(void **state)
+{
+	struct agent_net *net = *state;
+	const char *mtu1400[] = { "ip", "link", "set", "other0", "mtu", "1400", NULL };
+	unsigned mtu = 7;
+
+	assert_int_equal(agent_net_link_mtu(net, "ecstvx0", &mtu), -ENODEV);
+	assert_int_equal(agent_net_link_mtu(net, "ecst/0", &mtu), -EINVAL);
+	assert_int_equal(agent_net_link_mtu(net, "lo", NULL), -EINVAL);
+	assert_int_equal(mtu, 7);
+	/* Reading is allowed on any link. */
+	assert_int_equal(agent_net_link_mtu(net, "lo", &mtu), 0);
+	assert_int_equal(mtu, 65536);
+	add_plain_link("other0");
+	run_ok(mtu1400);
+	assert_int_equal(agent_net_link_mtu(net, "other0", &mtu), 0);
+	assert_int_equal(mtu, 1400);
+	del_link_ip("other0");
+}
+
+static void test_link_mac_copied(void **state)
+{
+	struct agent_net *net = *state;
+	char mac[18] = "", other[18] = "";
+
+	assert_int_equal(agent_net_link_mac(net, "ecsbr9", mac), -ENODEV);
+	assert_int_equal(agent_net_copy_mac(net, "ecsbr9", "lo"), -ENODEV);
+	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr9", NULL, 0), 0);
+	assert_int_equal(agent_net_ensure_tap(net, "ecst9", "ecsbr9"), 0);
+	assert_int_equal(agent_net_link_mac(net, "ecsbr9", mac), 0);
+	assert_int_equal(strlen(mac), 17);
+	assert_int_equal(agent_net_link_mac(net, "ecst9", other), 0);
+	assert_string_not_equal(mac, other);
+	/* Only links we own change; the source may be any. */
+	add_plain_link("other0");
+	assert_int_equal(agent_net_copy_mac(net, "other0", "ecsbr9"), -EPERM);
+	assert_int_equal(agent_net_copy_mac(net, "ecst9", "nosuch0"), -ENODEV);
+	assert_int_equal(agent_net_copy_mac(net, "ecst9", "ecsbr9"), 0);
+	assert_int_equal(agent_net_link_mac(net, "ecst9", other), 0);
+	assert_string_equal(mac, other);
+	assert_int_equal(agent_net_copy_mac(net, "ecst9", "ecsbr9"), 0); /* already: nothing sent */
+	/* The bridge's MAC is pinned: a port with the same MAC does not move it. */
+	assert_int_equal(agent_net_link_mac(net, "ecsbr9", other), 0);
+	assert_string_equal(mac, other);
+	del_link_ip("other0");
+}
+
+/* ---- overlay traffic: two hosts joined by a veth underlay, each with a bridge and a vxlan
+ * made by agent_net and a guest (a veth in a namespace of its own) on the bridge. Every
+ * namespace is made inside the test's own and dies with its descriptor. ---- */
+
+struct overlay {
+	int home; /* the test's namespace, to return to */
+	int host[2], guest[2];
+	struct agent_net *net[2];
+};
+
+static struct overlay ov = { .home = -1, .host = { -1, -1 }, .guest = { -1, -1 } };
+
+static void ns_enter(int fd)
+{
+	assert_int_equal(setns(fd, CLONE_NEWNET), 0);
+}
+
+/* A new network namespace with lo up, held by the returned descriptor. */
+static int ns_make(void)
+{
+	const char *lo_up[] = { "ip", "link", "set", "lo", "up", NULL };
+	int fd;
+
+	assert_int_equal(unshare(CLONE_NEWNET), 0);
+	fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	run_ok(lo_up);
+	ns_enter(ov.home);
+	return fd;
+}
+
+/* ip's name for a namespace held by one of our descriptors (a path: "netns PATH"). */
+static char *ns_path(int fd)
+{
+	char *path = ecs_strdup_printf("/proc/%d/fd/%d", (int)getpid(), fd);
+
+	assert_non_null(path);
+	return path;
+}
+
+/* Move link (in the current namespace) to the one held by fd. */
+static void link_to_ns(const char *link, int fd)
+{
+	_cleanup_free_ char *path = ns_path(fd);
+	const char *argv[] = { "ip", "link", "set", link, "netns", path, NULL };
+
+	run_ok(argv);
+}
+
+/* busybox ping (the host has no ping binary) from the current namespace; its exit status. */
+static int ping(const char *ip, const char *wait_s)
+{
+	const char *argv[] = { "busybox", "ping", "-c1", "-W", wait_s, ip, NULL };
+	struct ecs_cmd_result res;
+	int status;
+
+	assert_int_equal(ecs_cmd_run(argv, NULL, &res), 0);
+	status = res.status;
+	ecs_cmd_result_clear(&res);
+	return status;
+}
+
+/* Host i (0 or 1): underlay 10.99.0.(i+1)/24 on veth ecstu<i>, bridge ecsbr0, vxlan
+ * ecstvx0 (VNI 4242), and guest i's veth ecstg<i>a on the bridge, its peer ecstg<i>b in
+ * the guest's namespace as 192.168.77.(i+1)/24 with MAC 02:00:00:00:77:0(i+1). */
+static void overlay_host(int i)
+{
+	char local[16], u[IFNAMSIZ], ga[IFNAMSIZ], gb[IFNAMSIZ], ip[32], mac[32], cidr[32];
+
+	snprintf(local, sizeof(local), "10.99.0.%d", i + 1);
+	snprintf(u, sizeof(u), "ecstu%d", i);
+	snprintf(ga, sizeof(ga), "ecstg%da", i);
+	snprintf(gb, sizeof(gb), "ecstg%db", i);
+	snprintf(ip, sizeof(ip), "192.168.77.%d/24", i + 1);
+	snprintf(mac, sizeof(mac), "02:00:00:00:77:0%d", i + 1);
+	snprintf(cidr, sizeof(cidr), "%s/24", local);
+
+	ns_enter(ov.host[i]);
+	{
+		const char *addr[] = { "ip", "addr", "add", cidr, "dev", u, NULL };
+		const char *up[] = { "ip", "link", "set", u, "up", NULL };
+		const char *guest[] = { "ip", "link", "add", ga, "type", "veth", "peer", "name", gb, NULL };
+		const char *port[] = { "ip", "link", "set", ga, "master", "ecsbr0", "up", NULL };
+
+		run_ok(addr);
+		run_ok(up);
+		/* The handle's socket is bound to the namespace it is opened in. */
+		assert_int_equal(agent_net_open(prefixes, &ov.net[i]), 0);
+		assert_int_equal(agent_net_ensure_bridge(ov.net[i], "ecsbr0", NULL, 0), 0);
+		assert_int_equal(agent_net_ensure_vxlan(ov.net[i], "ecstvx0", 4242, local, 4789, "ecsbr0"), 0);
+		run_ok(guest);
+		run_ok(port);
+		link_to_ns(gb, ov.guest[i]);
+	}
+	ns_enter(ov.guest[i]);
+	{
+		const char *hw[] = { "ip", "link", "set", gb, "address", mac, NULL };
+		const char *addr[] = { "ip", "addr", "add", ip, "dev", gb, NULL };
+		const char *up[] = { "ip", "link", "set", gb, "up", NULL };
+
+		run_ok(hw);
+		run_ok(addr);
+		run_ok(up);
+	}
+	ns_enter(ov.home);
+}
+
+static void test_vxlan_traffic(void **state)
+{
+	const char *underlay[] = { "ip", "link", "add", "ecstu0", "type", "veth", "peer", "name", "ecstu1", NULL };
+	const char *peer_of[2][1] = { { "10.99.0.2" }, { "10.99.0.1" } };
+	_cleanup_free_ char *fdb = NULL, *after = NULL;
+	int status = -1;
+
+	(void)state;
+	ov.home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	assert_true(ov.home >= 0);
+	for (int i = 0; i < 2; i++) {
+		ov.host[i] = ns_make();
+		ov.guest[i] = ns_make();
+	}
+	/* The underlay: one veth pair between the two hosts. */
+	ns_enter(ov.host[0]);
+	run_ok(underlay);
+	link_to_ns("ecstu1", ov.host[1]);
+	ns_enter(ov.home);
+	overlay_host(0);
+	overlay_host(1);
+
+	/* No peers yet: the ARP request floods to nowhere. */
+	ns_enter(ov.guest[0]);
+	assert_int_not_equal(ping("192.168.77.2", "1"), 0);
+
+	for (int i = 0; i < 2; i++) {
+		ns_enter(ov.host[i]);
+		assert_int_equal(agent_net_set_vxlan_peers(ov.net[i], "ecstvx0", peer_of[i], 1), 0);
+	}
+	ns_enter(ov.guest[0]);
+	for (int tries = 0; tries < 3 && status != 0; tries++)
+		status = ping("192.168.77.2", "2");
+	assert_int_equal(status, 0);
+
+	/* Host 0 learnt guest 1's MAC behind host 1; emptying the flood list leaves that alone. */
+	ns_enter(ov.host[0]);
+	fdb = fdb_show("ecstvx0");
+	assert_non_null(strstr(fdb, "02:00:00:00:77:02 dst 10.99.0.2 self"));
+	assert_non_null(strstr(fdb, "00:00:00:00:00:00 dst 10.99.0.2 self permanent"));
+	assert_int_equal(agent_net_set_vxlan_peers(ov.net[0], "ecstvx0", NULL, 0), 0);
+	after = fdb_show("ecstvx0");
+	assert_non_null(strstr(after, "02:00:00:00:77:02 dst 10.99.0.2 self"));
+	assert_null(strstr(after, "00:00:00:00:00:00"));
+	ns_enter(ov.home);
+}
+
+/* Back to the test's namespace whatever happened, and let the others go. */
+static int overlay_teardown(void **state)
+{
+	if (ov.home >= 0 && setns(ov.home, CLONE_NEWNET) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		agent_net_close(ov.net[i]);
+		ov.net[i] = NULL;
+		if (ov.host[i] >= 0)
+			close(ov.host[i]);
+		if (ov.guest[i] >= 0)
+			close(ov.guest[i]);
+		ov.host[i] = ov.guest[i] = -1;
+	}
+	if (ov.home >= 0)
+		close(ov.home);
+	ov.home = -1;
+	return cleanup_links(state);
+}
+
 static int group_setup(void **state)
 {
 	struct agent_net *net = NULL;
@@ -741,6 +1412,16 @@ int main(void)
 		cmocka_unit_test_teardown(test_names, cleanup_links),
 		cmocka_unit_test_teardown(test_list_links, cleanup_links),
 		cmocka_unit_test_teardown(test_concurrent_ensure, cleanup_links),
+		cmocka_unit_test_teardown(test_vxlan_create_idempotent, cleanup_links),
+		cmocka_unit_test_teardown(test_vxlan_recreated_when_different, cleanup_links),
+		cmocka_unit_test_teardown(test_vxlan_bad_arguments, cleanup_links),
+		cmocka_unit_test_teardown(test_vxlan_name_or_vni_taken, cleanup_links),
+		cmocka_unit_test_teardown(test_vxlan_peers_converge, cleanup_links),
+		cmocka_unit_test_teardown(test_vxlan_peers_leave_other_entries, cleanup_links),
+		cmocka_unit_test_teardown(test_vxlan_peers_errors, cleanup_links),
+		cmocka_unit_test_teardown(test_link_mtu, cleanup_links),
+		cmocka_unit_test_teardown(test_link_mac_copied, cleanup_links),
+		cmocka_unit_test_teardown(test_vxlan_traffic, overlay_teardown),
 	};
 
 	/* Never the host's network: everything below lives and dies in this namespace. */

@@ -34,14 +34,14 @@ static void test_parse(void **state)
 	assert_int_equal(ctl_pool_parse(NULL, 8, 30, &p), -EINVAL);
 }
 
-static void range_is(const char *cidr, bool is_public, const char *first, const char *last)
+static void range_is(const char *cidr, bool is_public, int gateways, const char *first, const char *last)
 {
 	struct ctl_pool p;
 	uint32_t a, b;
 	char x[CTL_IP_MAX], y[CTL_IP_MAX];
 
 	assert_int_equal(ctl_pool_parse(cidr, 8, 32, &p), 0);
-	ctl_pool_range(&p, is_public, &a, &b);
+	ctl_pool_range(&p, is_public, gateways, &a, &b);
 	ctl_pool_ip_str(a, x);
 	ctl_pool_ip_str(b, y);
 	assert_string_equal(x, first);
@@ -53,10 +53,18 @@ static void test_ranges_and_addresses(void **state)
 	struct ctl_pool p;
 
 	(void)state;
-	range_is("10.9.0.0/24", false, "10.9.0.2", "10.9.0.254"); /* .1 is the gateway */
-	range_is("192.0.2.0/29", true, "192.0.2.1", "192.0.2.6");
-	range_is("192.0.2.0/31", true, "192.0.2.0", "192.0.2.1");
-	range_is("192.0.2.9/32", true, "192.0.2.9", "192.0.2.9");
+	range_is("10.9.0.0/24", false, 1, "10.9.0.2", "10.9.0.254"); /* .1 is the gateway */
+	range_is("10.9.0.0/24", false, 16, "10.9.0.17", "10.9.0.254"); /* .1-.16: 16 hosts' bridges */
+	range_is("192.0.2.0/29", true, 16, "192.0.2.1", "192.0.2.6");
+	range_is("192.0.2.0/31", true, 0, "192.0.2.0", "192.0.2.1");
+	range_is("192.0.2.9/32", true, 0, "192.0.2.9", "192.0.2.9");
+	assert_int_equal(ctl_pool_parse("10.9.0.0/24", 8, 30, &p), 0);
+	assert_false(ctl_pool_is_gateway(&p, 2, "10.9.0.0"));
+	assert_true(ctl_pool_is_gateway(&p, 2, "10.9.0.1"));
+	assert_true(ctl_pool_is_gateway(&p, 2, "10.9.0.2"));
+	assert_false(ctl_pool_is_gateway(&p, 2, "10.9.0.3"));
+	assert_false(ctl_pool_is_gateway(&p, 2, "10.9.1.1"));
+	assert_false(ctl_pool_is_gateway(&p, 2, "10.9.0.01"));
 	assert_true(ctl_ip_valid("10.0.0.5"));
 	assert_false(ctl_ip_valid("10.0.0.05"));
 	assert_false(ctl_ip_valid("10.0.0"));
@@ -85,6 +93,7 @@ static int setup(void **state)
 	path = ecs_strdup_printf("%s/controller.db", e->dir);
 	assert_int_equal(ctl_store_open(path, &e->c.store), 0);
 	e->c.cfg.ip_pool = "10.9.0.0/29";	 /* .2 - .6 */
+	e->c.cfg.host_gateways = 1;
 	e->c.cfg.public_ip_pool = "192.0.2.0/30"; /* .1 - .2 */
 	e->db = ctl_db_get(e->c.store);
 	assert_non_null(e->db);
