@@ -246,6 +246,73 @@ def test_public_ip_both_ways(env, api, client, vms):
     assert client.sh(f"curl -s -m 2 http://{ip}/ || echo unreachable").stdout.strip() == "unreachable"
 
 
+class Uplink:
+    """A namespace routed to the host over a veth pair of its own, not on the bridge: where
+    traffic from beyond the host (an uplink) comes from."""
+
+    def __init__(self, env):
+        tag = secrets.token_hex(2)
+        base = ipaddress.ip_address(env.outside) + 24  # .224/30 of the test's block
+        self.ns, self.host_ip, self.ip = f"ecsu{tag}", str(base + 1), str(base + 2)
+        run(["ip", "netns", "add", self.ns])
+        try:
+            run(["ip", "link", "add", f"vu{tag}", "type", "veth", "peer", "name", f"vup{tag}"])
+            run(["ip", "link", "set", f"vup{tag}", "netns", self.ns])
+            run(["ip", "addr", "add", f"{self.host_ip}/30", "dev", f"vu{tag}"])
+            run(["ip", "link", "set", f"vu{tag}", "up"])
+            self.sh(f"ip link set lo up && ip addr add {self.ip}/30 dev vup{tag} && ip link set vup{tag} up && "
+                    f"ip route add default via {self.host_ip}")
+        except Exception:
+            self.close()
+            raise
+
+    def sh(self, command: str, timeout: float = 30) -> subprocess.CompletedProcess:
+        return run(["ip", "netns", "exec", self.ns, "sh", "-c", command], timeout=timeout)
+
+    def get(self, ip: str) -> list[str]:
+        return self.sh(f"curl -s -m 3 http://{ip}/ || true").stdout.split()[:1]
+
+    def close(self):
+        run(["ip", "netns", "del", self.ns], check=False)  # the veth pair goes with it
+
+
+def test_from_an_uplink(env, api, slb, vms):
+    """Routed in from beyond the host (not over the bridge): an internet LB's VIP and a public
+    IP reach the guests, through their security groups' ingress chains."""
+    up = Uplink(env)
+    made = slb.call("CreateLoadBalancer", AddressType="internet", LoadBalancerName="edge")
+    lb_id, vip = made["LoadBalancerId"], made["Address"]
+    eip = None
+    try:
+        assert ipaddress.ip_address(vip) in env.pool
+        slb.call("CreateLoadBalancerTCPListener", LoadBalancerId=lb_id, ListenerPort=80, BackendServerPort=80,
+                 Bandwidth=-1, Scheduler="rr", HealthCheckType="tcp", HealthCheckInterval=1)
+        slb.call("AddBackendServers", LoadBalancerId=lb_id,
+                 BackendServers=json.dumps([{"ServerId": v["id"], "Weight": "100"} for v in vms[:2]]))
+        slb.call("StartLoadBalancerListener", LoadBalancerId=lb_id, ListenerPort=80)
+        env.wait_for(lambda: up.get(vip), 30, "the internet LB from the uplink")
+        got = {up.get(vip)[0] for _ in range(10)}
+        assert got == {vms[0]["name"], vms[1]["name"]}, got
+        eip = api.call("AllocatePublicIpAddress", InstanceId=vms[1]["id"])["IpAddress"]
+        env.wait_for(lambda: up.get(eip) == [vms[1]["name"]], 30, "the guest's public IP from the uplink")
+        # The guest's group still decides for traffic from outside: without its tcp 80 rule
+        # the public IP is shut, and open again with it.
+        sg = env.instance(api, vms[1]["id"])["SecurityGroupIds"]["SecurityGroupId"][0]
+        rule = dict(SecurityGroupId=sg, IpProtocol="tcp", PortRange="80/80", SourceCidrIp="0.0.0.0/0")
+        api.call("RevokeSecurityGroup", **rule)
+        try:
+            env.wait_for(lambda: not up.get(eip), 30, "the public IP shut by the group")
+        finally:
+            api.call("AuthorizeSecurityGroup", **rule)
+        env.wait_for(lambda: up.get(eip) == [vms[1]["name"]], 30, "the public IP open again")
+    finally:
+        if eip:
+            api.call("ReleasePublicIpAddress", PublicIpAddress=eip, InstanceId=vms[1]["id"])
+        slb.call("DeleteLoadBalancer", LoadBalancerId=lb_id)
+        up.close()
+    env.wait_for(lambda: env.host.client.raw("GET", f"/v1/load-balancers/{lb_id}")[0] == 404, 30, "the LB gone")
+
+
 def test_deleted_instances_leave(env, api, slb, client, vms, lb):
     gone = vms[2]
     ip = api.call("AllocatePublicIpAddress", InstanceId=gone["id"])["IpAddress"]
