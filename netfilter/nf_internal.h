@@ -1,5 +1,5 @@
 /* nf_internal.h: what nf_secgroup.c (the model and its rendering), nf_state.c (reading
- * iptables-save text) and nf_apply.c (the commands) share inside libecsnf. */
+ * iptables-save text), nf_apply.c (the commands) and nf_slb.c share inside libecsnf. */
 #ifndef ECS_NF_INTERNAL_H
 #define ECS_NF_INTERNAL_H
 
@@ -54,10 +54,49 @@ bool nf_chain_parse(const char *prefix, const char *name, size_t len, enum nf_ch
 /* Whether name is one of the prefix's sets (P-<10 hex> or P-<10 hex>-t). */
 bool nf_set_is_ours(const char *prefix, const char *name);
 
-/* iptables-save (or iptables-restore) text reduced to the security-group chains. */
+/* iptables-save (or iptables-restore) text reduced to the lines of the chains a module owns
+ * (the security groups' here, the SLB's in nf_slb.c): the same reduction of the kernel's
+ * text and of the rendered text is what makes the two comparable. */
+enum {
+	NF_TABLE_FILTER = 1 << 0,
+	NF_TABLE_NAT = 1 << 1,
+};
+
+#define NF_REDUCE_JUMPS_MAX 8
+
+/* The line "-A <from> -j <prefix>-<to>", counted in table (0: in any). */
+struct nf_reduce_jump {
+	const char *from;
+	const char *to;
+	unsigned table;
+};
+
+struct nf_reduce_spec {
+	const char *prefix;
+	/* NF_TABLE_* of the tables read (a "*table" line starts one; lines before any are
+	 * read by none); 0: every line, whatever its table, and no table is tracked. */
+	unsigned tables;
+	bool strip_cr;		/* a line's trailing '\r' taken off first */
+	bool chains_with_lines; /* a chain with "-A" lines is listed even undeclared */
+	/* Whether the len bytes at name are one of ours in table (an NF_TABLE_*; 0 when
+	 * tables is 0). */
+	bool (*owned)(const char *prefix, const char *name, size_t len, unsigned table);
+	const struct nf_reduce_jump *jumps;
+	size_t n_jumps;		/* at most NF_REDUCE_JUMPS_MAX */
+};
+
+/* *ret_text: our chains' "-A" lines, grouped by chain (chains sorted, lines in their order);
+ * *ret_chains: our chains' names declared (":name ...") and, if asked, with lines: sorted,
+ * unique, each malloc'd; ret_jumps[i]: how many lines are spec->jumps[i]. */
+int nf_reduce(const struct nf_reduce_spec *spec, const char *save, char **ret_text, char ***ret_chains,
+	      size_t *ret_n_chains, int *ret_jumps);
+/* Free what nf_reduce returned (NULLs accepted). */
+void nf_reduce_free(char *text, char **chains, size_t n_chains);
+
+/* The security-group chains. */
 struct nf_state {
 	char *text;	     /* their "-A" lines, grouped by chain, chains sorted */
-	char **chains;	     /* their names (declared or with lines), sorted, unique */
+	char **chains;	     /* their names (declared), sorted, unique */
 	size_t n_chains;
 	int forward_jumps;   /* "-A FORWARD -j P-FWD" lines */
 	int input_jumps;     /* "-A INPUT -j P-INP" lines */

@@ -784,8 +784,8 @@ int nf_slb_render_lb(const struct nf_slb_host *h, const char *lb_id, char **ret)
 
 /* ---- the kernel's state ---------------------------------------------------------- */
 
-/* Whether name (len bytes) is one of our chains in that table. */
-static bool chain_ours(const char *prefix, const char *name, size_t len, bool filter)
+/* Whether name (len bytes) is one of our chains in that table (an NF_TABLE_*). */
+static bool chain_ours(const char *prefix, const char *name, size_t len, unsigned table)
 {
 	size_t pl = strlen(prefix);
 	const char *rest = name + pl + 1;
@@ -794,7 +794,7 @@ static bool chain_ours(const char *prefix, const char *name, size_t len, bool fi
 	if (len <= pl + 1 || memcmp(name, prefix, pl) != 0 || name[pl] != '-')
 		return false;
 	rl = len - pl - 1;
-	if (filter)
+	if (table == NF_TABLE_FILTER)
 		return rl == 3 && memcmp(rest, "LBF", 3) == 0;
 	if ((rl == 3 && memcmp(rest, "PRE", 3) == 0) || (rl == 4 && memcmp(rest, "DOUT", 4) == 0) ||
 	    (rl == 4 && memcmp(rest, "POST", 4) == 0))
@@ -814,150 +814,46 @@ static bool chain_ours(const char *prefix, const char *name, size_t len, bool fi
 	return true;
 }
 
-struct state_line {
-	const char *chain;
-	size_t chain_len;
-	const char *text;
-	size_t index;
-};
-
-static int state_line_cmp(const void *x, const void *y)
-{
-	const struct state_line *a = x, *b = y;
-	size_t n = a->chain_len < b->chain_len ? a->chain_len : b->chain_len;
-	int c = memcmp(a->chain, b->chain, n);
-
-	if (c == 0)
-		c = (a->chain_len > b->chain_len) - (a->chain_len < b->chain_len);
-	return c ? c : (a->index > b->index) - (a->index < b->index);
-}
-
-static int str_ptr_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 void nf_slb_state_clear(struct nf_slb_state *s)
 {
 	if (!s)
 		return;
-	free(s->text);
-	for (size_t i = 0; i < s->n_chains; i++)
-		free(s->chains[i]);
-	free(s->chains);
+	nf_reduce_free(s->text, s->chains, s->n_chains);
 	memset(s, 0, sizeof(*s));
-}
-
-static int add_chain(struct nf_slb_state *s, const char *name, size_t len)
-{
-	char **nc;
-
-	for (size_t i = 0; i < s->n_chains; i++)
-		if (strlen(s->chains[i]) == len && memcmp(s->chains[i], name, len) == 0)
-			return 0;
-	nc = realloc(s->chains, (s->n_chains + 1) * sizeof(*nc));
-	if (!nc)
-		return -ENOMEM;
-	s->chains = nc;
-	s->chains[s->n_chains] = strndup(name, len);
-	if (!s->chains[s->n_chains])
-		return -ENOMEM;
-	s->n_chains++;
-	return 0;
 }
 
 int nf_slb_state_parse(const char *prefix, const char *save, struct nf_slb_state *ret)
 {
-	_cleanup_free_ char *copy = NULL, *jpre = NULL, *jout = NULL, *jpost = NULL, *jfwd = NULL;
-	_cleanup_free_ struct state_line *lines = NULL;
+	static const struct nf_reduce_jump jumps[] = {
+		{ "PREROUTING", "PRE", NF_TABLE_NAT },
+		{ "OUTPUT", "DOUT", NF_TABLE_NAT },
+		{ "POSTROUTING", "POST", NF_TABLE_NAT },
+		{ "FORWARD", "LBF", NF_TABLE_FILTER },
+	};
+	const struct nf_reduce_spec spec = {
+		.prefix = prefix,
+		.tables = NF_TABLE_NAT | NF_TABLE_FILTER,
+		.strip_cr = true,
+		.chains_with_lines = true,
+		.owned = chain_ours,
+		.jumps = jumps,
+		.n_jumps = ARRAY_SIZE(jumps),
+	};
 	struct nf_slb_state s = { 0 };
-	size_t n = 0, cap = 0, size = 0;
-	char *line, *save_ptr = NULL;
-	enum { T_OTHER, T_NAT, T_FILTER } table = T_OTHER;
-	FILE *f;
-	int r = 0;
+	int counts[ARRAY_SIZE(jumps)];
+	int r;
 
 	if (!nf_prefix_valid(prefix) || !save)
 		return -EINVAL;
-	copy = strdup(save);
-	jpre = ecs_strdup_printf("-A PREROUTING -j %s-PRE", prefix);
-	jout = ecs_strdup_printf("-A OUTPUT -j %s-DOUT", prefix);
-	jpost = ecs_strdup_printf("-A POSTROUTING -j %s-POST", prefix);
-	jfwd = ecs_strdup_printf("-A FORWARD -j %s-LBF", prefix);
-	if (!copy || !jpre || !jout || !jpost || !jfwd)
-		return -ENOMEM;
-	for (line = strtok_r(copy, "\n", &save_ptr); line; line = strtok_r(NULL, "\n", &save_ptr)) {
-		size_t len = strlen(line);
-
-		if (len && line[len - 1] == '\r')
-			line[--len] = '\0';
-		if (line[0] == '*') {
-			table = streq(line, "*nat") ? T_NAT : streq(line, "*filter") ? T_FILTER : T_OTHER;
-			continue;
-		}
-		if (table == T_OTHER)
-			continue;
-		if (line[0] == ':') {
-			size_t nl = strcspn(line + 1, " ");
-
-			if (chain_ours(prefix, line + 1, nl, table == T_FILTER)) {
-				r = add_chain(&s, line + 1, nl);
-				if (r < 0)
-					goto fail;
-			}
-			continue;
-		}
-		if (strncmp(line, "-A ", 3) != 0)
-			continue;
-		if (table == T_NAT) {
-			s.pre_jumps += streq(line, jpre);
-			s.out_jumps += streq(line, jout);
-			s.post_jumps += streq(line, jpost);
-		} else {
-			s.fwd_jumps += streq(line, jfwd);
-		}
-		{
-			const char *chain = line + 3;
-			size_t cl = strcspn(chain, " ");
-
-			if (!chain_ours(prefix, chain, cl, table == T_FILTER))
-				continue;
-			if (n == cap) {
-				size_t nc = cap ? 2 * cap : 64;
-				struct state_line *nl = realloc(lines, nc * sizeof(*nl));
-
-				if (!nl) {
-					r = -ENOMEM;
-					goto fail;
-				}
-				lines = nl;
-				cap = nc;
-			}
-			lines[n] = (struct state_line){ .chain = chain, .chain_len = cl, .text = line, .index = n };
-			n++;
-			r = add_chain(&s, chain, cl);
-			if (r < 0)
-				goto fail;
-		}
-	}
-	qsort(lines, n, sizeof(*lines), state_line_cmp);
-	f = open_memstream(&s.text, &size);
-	if (!f) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s\n", lines[i].text);
-	if (fclose(f) != 0) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	qsort(s.chains, s.n_chains, sizeof(*s.chains), str_ptr_cmp);
+	r = nf_reduce(&spec, save, &s.text, &s.chains, &s.n_chains, counts);
+	if (r < 0)
+		return r;
+	s.pre_jumps = counts[0];
+	s.out_jumps = counts[1];
+	s.post_jumps = counts[2];
+	s.fwd_jumps = counts[3];
 	*ret = s;
 	return 0;
-fail:
-	nf_slb_state_clear(&s);
-	return r;
 }
 
 int nf_slb_read_state(const char *prefix, struct nf_slb_state *ret)

@@ -1,7 +1,8 @@
-/* nf_state.c: iptables-save text (or our own iptables-restore text) reduced to the
- * security-group chains: their lines grouped by chain in a stable order, their names, and
- * the jumps to the dispatch chains. The same reduction of the kernel's text and of the
- * rendered text is what makes the two comparable. */
+/* nf_state.c: iptables-save text (or our own iptables-restore text) reduced to the chains
+ * of one module: their lines grouped by chain in a stable order, their names, and the jumps
+ * to its dispatch chains (nf_reduce, for the security groups here and for nf_slb.c). The
+ * same reduction of the kernel's text and of the rendered text is what makes the two
+ * comparable. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,10 +52,13 @@ bool nf_chain_parse(const char *prefix, const char *name, size_t len, enum nf_ch
 	return true;
 }
 
+/* ---- the reduction -------------------------------------------------------------- */
+
 struct line {
 	const char *chain; /* inside text, not terminated */
 	size_t chain_len;
 	const char *text;  /* the whole line, terminated */
+	size_t len;	   /* strlen(text) */
 	size_t index;	   /* its place in the input, for a stable sort */
 };
 
@@ -94,110 +98,192 @@ static void *grow(void *v, size_t *cap, size_t n, size_t size)
 	return p;
 }
 
-void nf_state_clear(struct nf_state *s)
+static int add_chain(char ***chains, size_t *n, size_t *cap, const char *name, size_t len)
 {
-	if (!s)
-		return;
-	free(s->text);
-	for (size_t i = 0; i < s->n_chains; i++)
-		free(s->chains[i]);
-	free(s->chains);
-	memset(s, 0, sizeof(*s));
-}
+	char **v = grow(*chains, cap, *n, sizeof(**chains));
 
-static int add_chain(struct nf_state *st, size_t *cap, const char *name, size_t len)
-{
-	char **chains = grow(st->chains, cap, st->n_chains, sizeof(*st->chains));
-
-	if (!chains)
+	if (!v)
 		return -ENOMEM;
-	st->chains = chains;
-	st->chains[st->n_chains] = strndup(name, len);
-	if (!st->chains[st->n_chains])
+	*chains = v;
+	v[*n] = strndup(name, len);
+	if (!v[*n])
 		return -ENOMEM;
-	st->n_chains++;
+	(*n)++;
 	return 0;
 }
 
-int nf_state_parse(const char *prefix, const char *save, struct nf_state *ret)
+/* The lines, each ended by '\n', in one string ("" for none). */
+static char *join(const struct line *lines, size_t n)
 {
-	_cleanup_free_ char *copy = strdup(save), *fwd_jump = NULL, *inp_jump = NULL;
+	size_t size = 1;
+	char *text, *p;
+
+	for (size_t i = 0; i < n; i++)
+		size += lines[i].len + 1;
+	text = malloc(size);
+	if (!text)
+		return NULL;
+	p = text;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, lines[i].text, lines[i].len);
+		p += lines[i].len;
+		*p++ = '\n';
+	}
+	*p = '\0';
+	return text;
+}
+
+static unsigned table_of(const char *line)
+{
+	return streq(line, "*filter") ? NF_TABLE_FILTER : streq(line, "*nat") ? NF_TABLE_NAT : 0;
+}
+
+void nf_reduce_free(char *text, char **chains, size_t n_chains)
+{
+	free(text);
+	for (size_t i = 0; i < n_chains; i++)
+		free(chains[i]);
+	free(chains);
+}
+
+int nf_reduce(const struct nf_reduce_spec *spec, const char *save, char **ret_text, char ***ret_chains,
+	      size_t *ret_n_chains, int *ret_jumps)
+{
+	_cleanup_free_ char *copy = NULL;
 	_cleanup_free_ struct line *lines = NULL;
-	struct nf_state st = { 0 };
-	size_t n = 0, cap = 0, chains_cap = 0, index = 0, size = 0;
-	char *line, *save_ptr = NULL, *text = NULL;
-	FILE *f;
-	int r;
+	char *jumps[NF_REDUCE_JUMPS_MAX] = { NULL };
+	int counts[NF_REDUCE_JUMPS_MAX] = { 0 };
+	char **chains = NULL, *text, *line, *save_ptr = NULL;
+	size_t n = 0, cap = 0, n_chains = 0, chains_cap = 0, index = 0, k = 0;
+	unsigned table = 0;
+	int r = -ENOMEM;
 
-	fwd_jump = ecs_strdup_printf("-A FORWARD -j %s-FWD", prefix);
-	inp_jump = ecs_strdup_printf("-A INPUT -j %s-INP", prefix);
-	if (!copy || !fwd_jump || !inp_jump)
-		return -ENOMEM;
+	if (spec->n_jumps > NF_REDUCE_JUMPS_MAX)
+		return -EINVAL;
+	copy = strdup(save);
+	if (!copy)
+		goto out;
+	for (size_t i = 0; i < spec->n_jumps; i++) {
+		jumps[i] = ecs_strdup_printf("-A %s -j %s-%s", spec->jumps[i].from, spec->prefix, spec->jumps[i].to);
+		if (!jumps[i])
+			goto out;
+	}
 	for (line = strtok_r(copy, "\n", &save_ptr); line; line = strtok_r(NULL, "\n", &save_ptr), index++) {
+		size_t len = strlen(line), chain_len;
 		const char *chain;
-		size_t len;
+		struct line *more;
 
+		if (spec->strip_cr && len && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (spec->tables) {
+			if (line[0] == '*') {
+				table = table_of(line);
+				continue;
+			}
+			if (!(table & spec->tables))
+				continue;
+		}
 		if (line[0] == ':') {
 			chain = line + 1;
-			len = strcspn(chain, " ");
-			if (!nf_chain_parse(prefix, chain, len, NULL, NULL))
+			chain_len = strcspn(chain, " ");
+			if (!spec->owned(spec->prefix, chain, chain_len, table))
 				continue;
-			r = add_chain(&st, &chains_cap, chain, len);
+			r = add_chain(&chains, &n_chains, &chains_cap, chain, chain_len);
 			if (r < 0)
-				goto fail;
+				goto out;
 			continue;
 		}
 		if (strncmp(line, "-A ", 3) != 0)
 			continue;
+		for (size_t i = 0; i < spec->n_jumps; i++)
+			if ((!spec->jumps[i].table || spec->jumps[i].table == table) && streq(line, jumps[i]))
+				counts[i]++;
 		chain = line + 3;
-		len = strcspn(chain, " ");
-		if (streq(line, fwd_jump))
-			st.forward_jumps++;
-		else if (streq(line, inp_jump))
-			st.input_jumps++;
-		if (!nf_chain_parse(prefix, chain, len, NULL, NULL))
+		chain_len = strcspn(chain, " ");
+		if (!spec->owned(spec->prefix, chain, chain_len, table))
 			continue;
-		struct line *more = grow(lines, &cap, n, sizeof(*lines));
-
+		more = grow(lines, &cap, n, sizeof(*lines));
 		if (!more) {
 			r = -ENOMEM;
-			goto fail;
+			goto out;
 		}
 		lines = more;
-		lines[n++] = (struct line){ .chain = chain, .chain_len = len, .text = line, .index = index };
+		lines[n++] = (struct line){ .chain = chain, .chain_len = chain_len, .text = line, .len = len,
+					    .index = index };
 	}
 
 	qsort(lines, n, sizeof(*lines), line_cmp);
-	f = open_memstream(&text, &size);
-	if (!f) {
+	/* Grouped by chain now: each chain with lines once. */
+	for (size_t i = 0; spec->chains_with_lines && i < n; i++) {
+		if (i > 0 && chain_cmp(lines[i - 1].chain, lines[i - 1].chain_len, lines[i].chain, lines[i].chain_len) == 0)
+			continue;
+		r = add_chain(&chains, &n_chains, &chains_cap, lines[i].chain, lines[i].chain_len);
+		if (r < 0)
+			goto out;
+	}
+	qsort(chains, n_chains, sizeof(*chains), name_cmp);
+	for (size_t i = 0; i < n_chains; i++) {
+		if (k > 0 && streq(chains[k - 1], chains[i]))
+			free(chains[i]);
+		else
+			chains[k++] = chains[i];
+	}
+	n_chains = k;
+	text = join(lines, n);
+	if (!text) {
 		r = -ENOMEM;
-		goto fail;
+		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s\n", lines[i].text);
-	if (fclose(f) != 0) {
-		free(text);
-		r = -ENOMEM;
-		goto fail;
-	}
-	st.text = text;
+	*ret_text = text;
+	*ret_chains = TAKE_PTR(chains);
+	*ret_n_chains = n_chains;
+	for (size_t i = 0; i < spec->n_jumps; i++)
+		ret_jumps[i] = counts[i];
+	n_chains = 0;
+	r = 0;
+out:
+	nf_reduce_free(NULL, chains, n_chains);
+	for (size_t i = 0; i < spec->n_jumps; i++)
+		free(jumps[i]);
+	return r;
+}
 
-	qsort(st.chains, st.n_chains, sizeof(*st.chains), name_cmp);
-	{
-		size_t k = 0;
+/* ---- the security groups' view --------------------------------------------------- */
 
-		for (size_t i = 0; i < st.n_chains; i++) {
-			if (k > 0 && streq(st.chains[k - 1], st.chains[i]))
-				free(st.chains[i]);
-			else
-				st.chains[k++] = st.chains[i];
-		}
-		st.n_chains = k;
-	}
+static bool sg_chain_owned(const char *prefix, const char *name, size_t len, unsigned table)
+{
+	(void)table;
+	return nf_chain_parse(prefix, name, len, NULL, NULL);
+}
+
+void nf_state_clear(struct nf_state *s)
+{
+	if (!s)
+		return;
+	nf_reduce_free(s->text, s->chains, s->n_chains);
+	memset(s, 0, sizeof(*s));
+}
+
+int nf_state_parse(const char *prefix, const char *save, struct nf_state *ret)
+{
+	/* The text is `iptables-save -t filter`'s or our rendering, *filter alone: every line is
+	 * read, whatever table it is in, and the jumps count anywhere. */
+	static const struct nf_reduce_jump jumps[] = { { "FORWARD", "FWD", 0 }, { "INPUT", "INP", 0 } };
+	const struct nf_reduce_spec spec = {
+		.prefix = prefix,
+		.owned = sg_chain_owned,
+		.jumps = jumps,
+		.n_jumps = ARRAY_SIZE(jumps),
+	};
+	struct nf_state st = { 0 };
+	int counts[ARRAY_SIZE(jumps)];
+	int r;
+
+	r = nf_reduce(&spec, save, &st.text, &st.chains, &st.n_chains, counts);
+	if (r < 0)
+		return r;
+	st.forward_jumps = counts[0];
+	st.input_jumps = counts[1];
 	*ret = st;
 	return 0;
-
-fail:
-	nf_state_clear(&st);
-	return r;
 }

@@ -596,6 +596,53 @@ static void test_state_parse(void **state)
 	assert_false(nf_set_is_ours("ECS", "OTHER"));
 }
 
+/* The details of the reduction: every line is read whatever its table (the text comes from
+ * `iptables-save -t filter` or our own rendering) and before any table line; a chain is
+ * listed when declared (once however often), not for having lines; a jump counts only as
+ * the exact line (no '\r' is taken off: it stays in the text too). */
+static void test_state_parse_details(void **state)
+{
+	static const char save[] = "-A ECS-FWD -j ACCEPT\n"
+				   "*nat\n"
+				   ":ECS-I-t9 - [0:0]\n"
+				   "-A FORWARD -j ECS-FWD\n"
+				   "-A ECS-I-t9 -j DROP\n"
+				   "COMMIT\n"
+				   "*filter\n"
+				   ":ECS-FWD - [0:0]\n"
+				   ":ECS-FWD - [0:0]\n"
+				   ":ECS-INP - [0:0]\n"
+				   ":ECS-O-t1\r\n"
+				   "-A INPUT -j ECS-INP\r\n"
+				   "-A INPUT -j ECS-INP\n"
+				   "-A ECS-S-t2 -j DROP\n"
+				   "\n"
+				   "-A ECS-FWD -j DROP\r\n"
+				   "COMMIT\n";
+	struct nf_state st = { 0 };
+
+	(void)state;
+	assert_int_equal(nf_state_parse("ECS", save, &st), 0);
+	assert_string_equal(st.text, "-A ECS-FWD -j ACCEPT\n"
+				     "-A ECS-FWD -j DROP\r\n"
+				     "-A ECS-I-t9 -j DROP\n"
+				     "-A ECS-S-t2 -j DROP\n");
+	assert_int_equal(st.forward_jumps, 1);
+	assert_int_equal(st.input_jumps, 1);
+	assert_int_equal(st.n_chains, 3);
+	assert_string_equal(st.chains[0], "ECS-FWD");
+	assert_string_equal(st.chains[1], "ECS-I-t9");
+	assert_string_equal(st.chains[2], "ECS-INP");
+	nf_state_clear(&st);
+
+	/* Nothing at all: an empty text, no chains. */
+	assert_int_equal(nf_state_parse("ECS", "", &st), 0);
+	assert_string_equal(st.text, "");
+	assert_int_equal(st.n_chains, 0);
+	assert_int_equal(st.forward_jumps + st.input_jumps, 0);
+	nf_state_clear(&st);
+}
+
 /* ---- the commands, recorded ------------------------------------------------------ */
 
 /* A kernel holding: our jump once in FORWARD and twice in INPUT, the chains of a NIC gone
@@ -673,6 +720,7 @@ int main(void)
 		cmocka_unit_test(test_validate_ok),
 		cmocka_unit_test(test_validate_rejects),
 		cmocka_unit_test(test_state_parse),
+		cmocka_unit_test(test_state_parse_details),
 		cmocka_unit_test(test_apply_dry_run),
 		cmocka_unit_test(test_apply_rejects),
 	};

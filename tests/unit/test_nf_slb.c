@@ -292,6 +292,65 @@ static void test_stale_and_expected(void **state)
 	nf_slb_state_clear(&now);
 }
 
+/* The details of reading iptables-save: only *nat and *filter are read (nothing before a
+ * table line either), a chain is ours by its table (P-LBF in filter, the rest in nat), one
+ * with lines is listed even undeclared, a declaration twice lists it once, each jump counts
+ * in its own table only, and a '\r' ending is taken off. */
+static void test_state_parse_details(void **state)
+{
+	static const char save[] = "-A PREROUTING -j ECS-PRE\n"
+				   ":ECS-DOUT - [0:0]\n"
+				   "*mangle\n"
+				   ":ECS-POST - [0:0]\n"
+				   "-A PREROUTING -j ECS-PRE\n"
+				   "-A ECS-PRE -j ACCEPT\n"
+				   "COMMIT\n"
+				   "*nat\r\n"
+				   ":ECS-PRE - [0:0]\r\n"
+				   ":ECS-PRE - [0:0]\n"
+				   ":ECS-LBF - [0:0]\n"
+				   "-A PREROUTING -j ECS-PRE\r\n"
+				   "-A FORWARD -j ECS-LBF\n"
+				   "-A ECS-L-0badc0de-53u -p udp -j DNAT --to-destination 10.1.1.2:53\r\n"
+				   "-A ECS-LBF -j ACCEPT\n"
+				   "\r\n"
+				   "COMMIT\r\n"
+				   "*filter\n"
+				   ":ECS-POST - [0:0]\n"
+				   "-A PREROUTING -j ECS-PRE\n"
+				   "-A OUTPUT -j ECS-DOUT\n"
+				   "-A FORWARD -j ECS-LBF\r\n"
+				   "-A FORWARD -j ECS-LBF\n"
+				   "-A ECS-LBF -j ACCEPT\n"
+				   "-A ECS-POST -j RETURN\n"
+				   "COMMIT\n";
+	struct nf_slb_state s = { 0 };
+
+	(void)state;
+	assert_int_equal(nf_slb_state_parse("ECS", save, &s), 0);
+	assert_string_equal(s.text, "-A ECS-L-0badc0de-53u -p udp -j DNAT --to-destination 10.1.1.2:53\n"
+				    "-A ECS-LBF -j ACCEPT\n");
+	assert_int_equal(s.n_chains, 3);
+	assert_string_equal(s.chains[0], "ECS-L-0badc0de-53u");
+	assert_string_equal(s.chains[1], "ECS-LBF");
+	assert_string_equal(s.chains[2], "ECS-PRE");
+	assert_int_equal(s.pre_jumps, 1);
+	assert_int_equal(s.out_jumps, 0);
+	assert_int_equal(s.post_jumps, 0);
+	assert_int_equal(s.fwd_jumps, 2);
+	nf_slb_state_clear(&s);
+
+	/* Nothing at all: an empty text, no chains. */
+	assert_int_equal(nf_slb_state_parse("ECS", "", &s), 0);
+	assert_string_equal(s.text, "");
+	assert_int_equal(s.n_chains, 0);
+	nf_slb_state_clear(&s);
+
+	assert_int_equal(nf_slb_state_parse("no-no", save, &s), -EINVAL);
+	assert_int_equal(nf_slb_state_parse("ECS", NULL, &s), -EINVAL);
+	assert_null(s.text);
+}
+
 static void test_render_lb(void **state)
 {
 	_cleanup_free_ char *text = NULL, *none = NULL;
@@ -605,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_public_ips),
 		cmocka_unit_test(test_order_independent),
 		cmocka_unit_test(test_stale_and_expected),
+		cmocka_unit_test(test_state_parse_details),
 		cmocka_unit_test(test_render_lb),
 		cmocka_unit_test(test_chain_names),
 		cmocka_unit_test(test_validate_ok),
