@@ -21,6 +21,7 @@
 #include "log.h"
 #include "overlay.h"
 #include "secgroup.h"
+#include "slb.h"
 #include "util.h"
 #include "virt.h"
 
@@ -143,6 +144,7 @@ struct json_object *agent_host_facts(struct agent *a)
 			json_object_array_add(cidrs, json_object_new_string(t));
 		json_object_object_add(o, "gateway_cidrs", cidrs);
 	}
+	agent_slb_held(a, o);
 	if (a->cfg.vxlan_vni) {
 		struct json_object *ov = ecs_jb_obj(o, "overlay");
 

@@ -1579,6 +1579,27 @@ static void *checker(void *arg)
 	return NULL;
 }
 
+void agent_slb_held(struct agent *a, struct json_object *facts)
+{
+	struct agent_slb *s = a->slb;
+	struct json_object *lbs, *eips;
+
+	if (!s)
+		return;
+	lbs = json_object_new_array();
+	eips = json_object_new_array();
+	pthread_mutex_lock(&s->lock);
+	for (size_t k = 0; k < s->n_lbs; k++)
+		if (!s->lbs[k]->deleting)
+			json_object_array_add(lbs, json_object_new_string(s->lbs[k]->id));
+	for (size_t k = 0; k < s->n_eips; k++)
+		if (!s->eips[k].deleting)
+			json_object_array_add(eips, json_object_new_string(s->eips[k].public_ip));
+	pthread_mutex_unlock(&s->lock);
+	json_object_object_add(facts, "load_balancers", lbs);
+	json_object_object_add(facts, "public_ips", eips);
+}
+
 /* ---- start and stop ------------------------------------------------------------------------ */
 
 static void load_docs(struct agent_slb *s)

@@ -32,6 +32,12 @@ void agent_slb_free(struct agent *a);
  * the rendering and re-apply on a difference. Returns how many problems it saw. */
 int agent_slb_converge(struct agent *a);
 
+/* What the agent holds, as GET /v1/load-balancers and /v1/public-ips list it, by id: added
+ * to the heartbeat's facts as "load_balancers" and "public_ips" (arrays of strings), so the
+ * controller compares them with what it wants on this host at every heartbeat. Nothing
+ * when load balancing is not running. */
+void agent_slb_held(struct agent *a, struct json_object *facts);
+
 /* The API: method, resource ("load-balancers" or "public-ips"), id (NULL: the list) and the
  * PUT body. The answer in *ret; errors in err (400, 404, 405, 409, 500). */
 int agent_slb_call(struct agent *a, const char *method, const char *resource, const char *id,

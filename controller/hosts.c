@@ -156,7 +156,7 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	if (r == 0) {
 		ctl_instance_sync_host(c, host, insts);
 		/* Its load balancers and public IPs are compared with the agent's now and then. */
-		ctl_slbsync_heartbeat(c, host);
+		ctl_slbsync_heartbeat(c, host, ecs_json_get(facts, "load_balancers"), ecs_json_get(facts, "public_ips"));
 		/* Any live host's heartbeat moves LBs off hosts that stopped beating. */
 		ctl_slbsync_failover(c);
 	}

@@ -405,7 +405,93 @@ out:
 	return r < 0 ? CTL_JOB_RETRY : CTL_JOB_DONE;
 }
 
-void ctl_slbsync_heartbeat(struct ctl *c, const char *host_id)
+static void periodic(struct ctl *c, const char *host_id);
+
+/* The strings of a JSON array as a set (an object with those keys); NULL when list is not
+ * an array of strings. */
+static struct json_object *id_set(struct json_object *list)
+{
+	struct json_object *set;
+
+	if (!list || !json_object_is_type(list, json_type_array))
+		return NULL;
+	set = json_object_new_object();
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *v = json_object_array_get_idx(list, i);
+
+		if (!json_object_is_type(v, json_type_string)) {
+			json_object_put(set);
+			return NULL;
+		}
+		json_object_object_add(set, json_object_get_string(v), NULL);
+	}
+	return set;
+}
+
+/* Compare what the heartbeat says the agent holds with what is wanted there, at once. */
+static void compare_now(struct ctl *c, const char *host_id, struct json_object *lbs, struct json_object *eips)
+{
+	const char *args[] = { host_id };
+	sqlite3 *db = ctl_db_get(c->store);
+	bool kick = false;
+	int r;
+
+	/* Most hosts hold none and should hold none: no write transaction for them. */
+	if (db && json_object_object_length(lbs) == 0 && json_object_object_length(eips) == 0) {
+		sqlite3_stmt *st = ctl_db_prepare(
+			db, "SELECT EXISTS (SELECT 1 FROM load_balancers WHERE host_id = ?1 AND deleted = 0) OR EXISTS"
+			    " (SELECT 1 FROM public_ips WHERE host_id = ?1 AND owner_id LIKE 'i-%' AND state = 'active')");
+		bool none = false;
+
+		if (st) {
+			sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+			none = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
+		}
+		sqlite3_finalize(st);
+		if (none) {
+			ctl_db_put(c->store, db);
+			return;
+		}
+	}
+	r = db && ctl_db_tx_begin(db) == 0 ? 0 : -EIO;
+
+	if (r == 0)
+		r = resync(db, &lb_target, host_id, lbs, &kick);
+	if (r == 0)
+		r = resync(db, &eip_target, host_id, eips, &kick);
+	if (r == 0)
+		r = ctl_db_run(db, "UPDATE hosts SET lb_synced_at = strftime('%s', 'now') WHERE host_id = ?1 AND"
+				   " lb_synced_at < 0", args, 1);
+	if (r == 0)
+		r = ctl_db_tx_commit(db);
+	else if (db)
+		ctl_db_tx_rollback(db);
+	if (r < 0)
+		log_warn("cannot compare a host's load balancers with its heartbeat, the next one tries again",
+			 "host=%s error=%s", host_id, strerror(-r));
+	else if (kick)
+		ctl_jobs_kick(c);
+	ctl_db_put(c->store, db);
+}
+
+void ctl_slbsync_heartbeat(struct ctl *c, const char *host_id, struct json_object *held_lbs,
+			   struct json_object *held_eips)
+{
+	struct json_object *lbs = id_set(held_lbs), *eips = id_set(held_eips);
+
+	if (lbs && eips) {
+		compare_now(c, host_id, lbs, eips);
+		json_object_put(lbs);
+		json_object_put(eips);
+		return;
+	}
+	json_object_put(lbs);
+	json_object_put(eips);
+	periodic(c, host_id);
+}
+
+/* An agent that does not say what it holds is asked now and then. */
+static void periodic(struct ctl *c, const char *host_id)
 {
 	_cleanup_free_ char *resource = ecs_strdup_printf(SYNC_PREFIX "%s", host_id);
 	sqlite3 *db = ctl_db_get(c->store);

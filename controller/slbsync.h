@@ -33,8 +33,12 @@ int ctl_slbsync_queue(sqlite3 *db, const char *kind, const char *resource_id, co
  * its public IP is released. */
 int ctl_slbsync_instance_forget(sqlite3 *db, const char *instance_id);
 
-/* A heartbeat came from host_id. */
-void ctl_slbsync_heartbeat(struct ctl *c, const char *host_id);
+/* A heartbeat came from host_id, saying which LBs and public IPs its agent holds
+ * (held_lbs, held_eips: arrays of ids, from the facts): what it lacks is put, what it holds
+ * and should not is purged, at once. A heartbeat without them (NULL) queues the re-sync job
+ * that asks the agent, at most every sync_interval_s. */
+void ctl_slbsync_heartbeat(struct ctl *c, const char *host_id, struct json_object *held_lbs,
+			   struct json_object *held_eips);
 
 /* Failover: each LB (not deleted) whose host has been down for host_dead_after_s moves to
  * the alive host of its zone with the fewest (ctl_slb_place), its public VIP's row with it,

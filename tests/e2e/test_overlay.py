@@ -110,8 +110,9 @@ class Guest:
 
 @pytest.fixture
 def cloud():
+    # No periodic re-sync: what the agents hold is compared at each heartbeat.
     settings = {"controller": {"host_dead_after_s": DEAD_AFTER_S}, "network": {"host_gateways": GATEWAYS},
-                "slb": {"sync_interval_s": 2}}
+                "slb": {"sync_interval_s": 3600}}
     with FakeCloud(controller=settings, threads=8) as c:
         c.guests = []
         try:
@@ -244,6 +245,33 @@ def test_lb_serves_a_backend_on_another_host_and_survives_its_host(cloud):
     assert sum(client.get(vip, 80) == "backend" for _ in range(10)) == 10
     assert vip not in sh(a.netns, f"ip -4 addr show dev {BRIDGE}").stdout
 
+
+
+def test_heartbeat_says_what_the_agent_holds(cloud):
+    """An LB the agent lost comes back, and one it should not hold goes, within a heartbeat
+    or two (the facts list what the agent holds; the periodic re-sync is an hour here)."""
+    (a,) = cloud.add_hosts([spec(0, "ovl-a")])
+    ecs = cloud.client()
+    slb = EcsClient(ecs.endpoint, ecs.ak, ecs.secret, timeout=60, version="2014-05-15")
+    lb = cloud.run(slb.call, "CreateLoadBalancer", AddressType="intranet", LoadBalancerName="kept")["LoadBalancerId"]
+    agent = a.client()
+
+    def held() -> list[str]:
+        return [x["load_balancer_id"] for x in cloud.run(agent.get, "/v1/load-balancers")["load_balancers"]]
+
+    wait_for(lambda: held() == [lb], 10, "the LB on its host")
+    cloud.run(agent.delete, f"/v1/load-balancers/{lb}")  # behind the controller's back
+    assert held() == []
+    t0 = time.monotonic()
+    wait_for(lambda: held() == [lb], 10, "the lost LB sent again")
+    back = time.monotonic() - t0
+    stray = "lb-" + "s" * 20
+    cloud.run(agent.put, f"/v1/load-balancers/{stray}", {"address": "10.240.0.250", "status": "active",
+                                                          "listeners": [], "backends": []})
+    t0 = time.monotonic()
+    wait_for(lambda: held() == [lb], 10, "the stray LB removed")
+    print(f"\nlost LB back on its host in {back:.1f} s, stray removed in {time.monotonic() - t0:.1f} s "
+          f"(heartbeats every 1 s)")
 
 def test_heartbeat_overlay_fields(tmp_path):
     """The controller's side alone: what a heartbeat may say of the overlay, and which
