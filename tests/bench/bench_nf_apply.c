@@ -7,7 +7,9 @@
  *    beside a bare `iptables-restore --noflush` of the same rendered text (sets made
  *    beforehand, untimed) and beside the same rules added with one `iptables -A` (or -N,
  *    -I) command each. Every run starts from nothing of ours. Targets (issue 5): ours
- *    <= 3x the bare restore, >= 50x faster than a command per rule.
+ *    <= 3x the bare restore, >= 50x faster than a command per rule. The command-a-rule peer
+ *    is timed with UDP ports spelled both ways (libecsnf's `-m multiport --dports`, and
+ *    `-m udp --dport`) and the faster counts, so the spelling cannot flatter the ratio.
  * 2. 100 NICs with 100 rules each: the whole host applied (beside a bare restore of the same
  *    text), then a one-rule change to one NIC through nf_apply_nics (beside a bare restore
  *    of just that NIC's chains), and the check the agent runs periodically (nf_read_state
@@ -101,6 +103,27 @@ static int per_rule(const char *text)
 		r = ecs_cmd_run_ok(argv, &(struct ecs_cmd_opts){ .timeout_ms = 30000 }, NULL);
 	}
 	return r;
+}
+
+/* The same text with UDP ports in the udp match's spelling (the usual hand-written one). */
+static char *udp_spelling(const char *text)
+{
+	static const char from[] = " -p udp -m multiport --dports ", to[] = " -p udp -m udp --dport ";
+	size_t n = strlen(text);
+	char *out = malloc(n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*text) {
+		if (strncmp(text, from, sizeof(from) - 1) == 0) {
+			o = stpcpy(o, to); /* shorter than from: fits */
+			text += sizeof(from) - 1;
+		} else {
+			*o++ = *text++;
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 /* ---- models ------------------------------------------------------------------------ */
@@ -212,13 +235,30 @@ static int time_whole(const struct nf_host *h, const char *text, int runs, doubl
 	return r;
 }
 
+/* runs the text as one iptables command a rule, from nothing of ours but the sets. */
+static int time_per_rule(const struct nf_host *h, const char *text, int runs, double *each)
+{
+	int r = 0;
+
+	for (int i = 0; i < runs && r == 0; i++) {
+		double t0;
+
+		if ((r = nf_remove_all(PREFIX)) < 0 || (r = make_sets(h)) < 0)
+			break;
+		t0 = now_ms();
+		r = per_rule(text);
+		each[i] = now_ms() - t0;
+	}
+	return r;
+}
+
 /* ---- 1. one NIC, 1,000 rules ------------------------------------------------------- */
 
 static int bench_one_nic(int runs)
 {
 	struct model m;
-	_cleanup_free_ char *text = NULL, *error = NULL, *nic_text = NULL;
-	double ours[runs], bare[runs], each[3], change[runs], bare_change[runs];
+	_cleanup_free_ char *text = NULL, *error = NULL, *nic_text = NULL, *udp_text = NULL;
+	double ours[runs], bare[runs], each[3], each_udp[3], change[runs], bare_change[runs];
 	int per_runs = runs < 3 ? runs : 3, r;
 
 	r = model_make(&m, 1, BIG_GROUPS, NF_RULES_PER_GROUP_MAX);
@@ -230,15 +270,12 @@ static int bench_one_nic(int runs)
 		r = nf_render_filter(&m.h, NULL, 0, true, 0, 0, NULL, 0, &text);
 	if (r == 0)
 		r = time_whole(&m.h, text, runs, ours, bare);
-	for (int i = 0; i < per_runs && r == 0; i++) {
-		double t0;
-
-		if ((r = nf_remove_all(PREFIX)) < 0 || (r = make_sets(&m.h)) < 0)
-			break;
-		t0 = now_ms();
-		r = per_rule(text);
-		each[i] = now_ms() - t0;
-	}
+	if (r == 0)
+		r = time_per_rule(&m.h, text, per_runs, each);
+	if (r == 0 && !(udp_text = udp_spelling(text)))
+		r = -ENOMEM;
+	if (r == 0)
+		r = time_per_rule(&m.h, udp_text, per_runs, each_udp);
 	/* The agent's path when the group's rules change: the NIC's chains rewritten in one
 	 * transaction (its chains and sets exist already), beside a bare restore of that text. */
 	if (r == 0 && (r = nf_remove_all(PREFIX)) == 0 && (r = nf_apply_host(&m.h)) == 0)
@@ -257,17 +294,19 @@ static int bench_one_nic(int runs)
 		r = nf_remove_all(PREFIX);
 	if (r == 0) {
 		double o = median(ours, runs), b = median(bare, runs), e = median(each, per_runs);
+		double eu = median(each_udp, per_runs), fast = eu < e ? eu : e;
 		double c = median(change, runs), bc = median(bare_change, runs);
 
 		printf("bench_nf_apply: 1 NIC, %d rules: nf_apply_host %.1f ms, bare iptables-restore %.1f ms "
 		       "(ours/bare %.2fx, target <= 3x), one iptables command a rule %.0f ms "
-		       "(%.0fx slower than ours, target >= 50x; %.0fx slower than the bare restore)\n",
-		       BIG_GROUPS * NF_RULES_PER_GROUP_MAX, o, b, b > 0 ? o / b : 0, e, o > 0 ? e / o : 0,
-		       b > 0 ? e / b : 0);
+		       "(UDP as multiport %.0f ms, as -m udp %.0f ms: the faster counts; "
+		       "%.0fx slower than ours, target >= 50x; %.0fx slower than the bare restore)\n",
+		       BIG_GROUPS * NF_RULES_PER_GROUP_MAX, o, b, b > 0 ? o / b : 0, fast, e, eu,
+		       o > 0 ? fast / o : 0, b > 0 ? fast / b : 0);
 		printf("bench_nf_apply: 1 NIC, %d rules rewritten (the agent's path for a rules change): "
 		       "nf_apply_nics %.1f ms, bare iptables-restore of that text %.1f ms (ours/bare %.2fx, target <= 3x; "
 		       "%.0fx faster than one iptables command a rule, target >= 50x)\n",
-		       BIG_GROUPS * NF_RULES_PER_GROUP_MAX, c, bc, bc > 0 ? c / bc : 0, c > 0 ? e / c : 0);
+		       BIG_GROUPS * NF_RULES_PER_GROUP_MAX, c, bc, bc > 0 ? c / bc : 0, c > 0 ? fast / c : 0);
 	}
 	model_free(&m);
 	return r;
