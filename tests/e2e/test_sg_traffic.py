@@ -219,6 +219,14 @@ def test_port_range_edges(api, client, groups, vms):
     assert client.probe("tcp", ip, 8003) == "dropped"
     revoke(api, sg, "tcp", "8000/8002")
     eventually(lambda: client.probe("tcp", ip, 8000), "dropped", what="range revoked")
+    # UDP ranges are rendered through another match (multiport): their edges too.
+    allow(api, sg, "udp", "6000/6002")
+    eventually(lambda: client.probe("udp", ip, 6000), "reached", what="the udp range's first port")
+    assert client.probe("udp", ip, 6002) == "reached"
+    assert client.probe("udp", ip, 5999) == "dropped"
+    assert client.probe("udp", ip, 6003) == "dropped"
+    revoke(api, sg, "udp", "6000/6002")
+    eventually(lambda: client.probe("udp", ip, 6000), "dropped", what="udp range revoked")
 
 
 def test_priority_and_drop_over_accept(api, client, groups, vms):
