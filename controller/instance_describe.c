@@ -1,0 +1,448 @@
+#include "instance.h"
+
+#include "common.h"
+#include "hosts.h"
+#include "json.h"
+#include "params.h"
+#include "secgroup.h"
+#include "store.h"
+#include "util.h"
+
+/* ---- reading instances ---- */
+
+#define INSTANCE_COLUMNS                                                                                   \
+	"i.instance_id, i.name, i.description, i.hostname, i.image_id, i.instance_type, i.vcpus, i.memory_mib,"   \
+	" i.zone_id, i.host_id, i.status, i.private_ip, i.mac, i.key_pair_name, i.internet_max_bandwidth_out,"     \
+	" i.tags, i.error, i.created_at, i.started_at, i.desired,"                                                \
+	" (SELECT group_concat(s.position || ':' || s.group_id) FROM instance_security_groups s"                  \
+	"  WHERE s.instance_id = i.instance_id),"                                                                  \
+	" (SELECT p.address FROM public_ips p WHERE p.owner_id = i.instance_id AND p.state = 'active')"
+
+struct sg_pos {
+	long long pos;
+	const char *id;
+};
+
+static int sg_pos_cmp(const void *a, const void *b)
+{
+	const struct sg_pos *x = a, *y = b;
+
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* "2:sg-b,1:sg-a" (position:group, in no particular order) into the ids, in order. */
+static void security_group_ids(struct json_object *list, const char *text)
+{
+	struct sg_pos items[CTL_SG_MAX_PER_INSTANCE];
+	_cleanup_free_ char *copy = strdup(text);
+	char *save = NULL;
+	size_t n = 0;
+
+	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n < ARRAY_SIZE(items); t = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(t, ':');
+
+		if (colon)
+			items[n++] = (struct sg_pos){ strtoll(t, NULL, 10), colon + 1 };
+	}
+	qsort(items, n, sizeof(items[0]), sg_pos_cmp);
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(list, json_object_new_string(items[i].id));
+}
+
+static struct json_object *instance_json(struct ctl *c, sqlite3_stmt *st)
+{
+	struct json_object *o = json_object_new_object(), *v, *tags_in = NULL, *tags, *locks;
+	const struct ctl_instance_type *t = ctl_config_type(&c->cfg, ctl_col(st, 5));
+	char created[ECS_ISO8601_LEN + 1], started[ECS_ISO8601_LEN + 1];
+	const char *perr;
+
+	ctl_time_str(sqlite3_column_int64(st, 17), created);
+	ctl_time_str(sqlite3_column_int64(st, 18), started);
+	ecs_jb_str(o, "InstanceId", ctl_col(st, 0));
+	ecs_jb_str(o, "InstanceName", ctl_col(st, 1));
+	ecs_jb_str(o, "Description", ctl_col(st, 2));
+	ecs_jb_str(o, "HostName", ctl_col(st, 3));
+	ecs_jb_str(o, "ImageId", ctl_col(st, 4));
+	ecs_jb_str(o, "OSName", "Debian tiny (busybox)");
+	ecs_jb_str(o, "OSType", "linux");
+	ecs_jb_str(o, "RegionId", c->cfg.region_id);
+	ecs_jb_str(o, "ZoneId", ctl_col(st, 8));
+	ecs_jb_str(o, "InstanceType", ctl_col(st, 5));
+	ecs_jb_str(o, "InstanceTypeFamily", t ? t->family : "");
+	ecs_jb_int(o, "Cpu", sqlite3_column_int(st, 6));
+	ecs_jb_int(o, "Memory", sqlite3_column_int(st, 7));
+	ecs_jb_str(o, "Status", ctl_col(st, 10));
+	ecs_jb_str(o, "CreationTime", created);
+	ecs_jb_str(o, "StartTime", started);
+	ecs_jb_str(o, "ExpiredTime", "2099-12-31T15:59Z");
+	ecs_jb_str(o, "InstanceNetworkType", "vpc");
+	ecs_jb_str(o, "InstanceChargeType", "PostPaid");
+	ecs_jb_str(o, "InternetChargeType", "PayByTraffic");
+	ecs_jb_int(o, "InternetMaxBandwidthOut", sqlite3_column_int(st, 14));
+	ecs_jb_bool(o, "IoOptimized", true);
+	ecs_jb_str(o, "KeyPairName", ctl_col(st, 13));
+	ecs_jb_str(o, "StoppedMode", "Not-applicable");
+	security_group_ids(ecs_jb_list(o, "SecurityGroupIds", "SecurityGroupId"), ctl_col(st, 20));
+	v = ecs_jb_list(o, "PublicIpAddress", "IpAddress");
+	if (*ctl_col(st, 21))
+		json_object_array_add(v, json_object_new_string(ctl_col(st, 21)));
+	v = ecs_jb_list(o, "InnerIpAddress", "IpAddress");
+	if (*ctl_col(st, 11))
+		json_object_array_add(v, json_object_new_string(ctl_col(st, 11)));
+	v = ecs_jb_obj(o, "VpcAttributes");
+	ecs_jb_str(v, "VpcId", "");
+	ecs_jb_str(v, "VSwitchId", "");
+	ecs_jb_str(v, "NatIpAddress", "");
+	v = ecs_jb_list(v, "PrivateIpAddress", "IpAddress");
+	if (*ctl_col(st, 11))
+		json_object_array_add(v, json_object_new_string(ctl_col(st, 11)));
+	v = ecs_jb_obj(o, "EipAddress");
+	ecs_jb_str(v, "AllocationId", "");
+	ecs_jb_str(v, "IpAddress", "");
+	ecs_jb_int(v, "Bandwidth", 0);
+	locks = ecs_jb_list(o, "OperationLocks", "LockReason");
+	if (*ctl_col(st, 16)) {
+		/* A job that could not finish: its reason, in ECS's lock shape. */
+		struct json_object *l = json_object_new_object();
+
+		ecs_jb_str(l, "LockReason", "failed");
+		ecs_jb_str(l, "LockMsg", ctl_col(st, 16));
+		json_object_array_add(locks, l);
+	}
+	tags = ecs_jb_list(o, "Tags", "Tag");
+	if (ecs_json_parse(ctl_col(st, 15), strlen(ctl_col(st, 15)), &tags_in, &perr) == 0 &&
+	    json_object_is_type(tags_in, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(tags_in); i++)
+			json_object_array_add(tags, json_object_get(json_object_array_get_idx(tags_in, i)));
+	json_object_put(tags_in);
+	/* Not in ECS: the host it runs on (ecsctl show). */
+	ecs_jb_str(o, "HostId", ctl_col(st, 9));
+	return o;
+}
+
+int ctl_instance_lookup(struct ctl_call *call, const char *instance_id, char status[32], char host_id[64])
+{
+	sqlite3 *db = ctl_db_get(call->c->store);
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT status, host_id FROM instances WHERE instance_id = ?1 AND"
+						   " account_id = ?2 AND deleted = 0 AND desired != 'deleted'")
+			      : NULL;
+	int r;
+
+	if (!st) {
+		ctl_db_put(call->c->store, db);
+		return ctl_db_failure(call);
+	}
+	sqlite3_bind_text(st, 1, instance_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		snprintf(status, 32, "%s", ctl_col(st, 0));
+		if (host_id)
+			snprintf(host_id, 64, "%s", ctl_col(st, 1));
+		r = 0;
+	} else {
+		/* Another account's instance answers exactly as a missing one. */
+		r = ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(call->c->store, db);
+	return r;
+}
+
+/* ---- describing ---- */
+
+int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
+{
+	static const char *const statuses[] = { "Pending", "Starting", "Running", "Stopping", "Stopped", NULL };
+	struct json_object *ids = NULL, *list;
+	const char *status = NULL, *zone = NULL, *name = NULL, *group = NULL, *binds[5];
+	long long page, size, total = 0;
+	char from[512], where[512] = "", sql[1600];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int r, n_binds = 0;
+	bool filtered;
+
+	if ((r = ctl_param_json_list(call, "InstanceIds", 0, 100, &ids)) < 0 ||
+	    (r = ctl_param_enum(call, "Status", 0, statuses, NULL, &status)) < 0 ||
+	    (r = ctl_param_str(call, "ZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
+	    (r = ctl_param_str(call, "InstanceName", CTL_NONEMPTY, 128, NULL, &name)) < 0 ||
+	    (r = ctl_param_str(call, "SecurityGroupId", CTL_NONEMPTY, 64, NULL, &group)) < 0 ||
+	    (r = ctl_param_paging(call, &page, &size)) < 0)
+		goto out;
+	/* Only the filters given go into the query, so SQLite can walk instances_list in
+	 * order; InstanceIds drive a join from their (≤ 100) values. ?1 is the account. */
+	if (ids)
+		snprintf(from, sizeof(from), "FROM (SELECT DISTINCT value AS id FROM json_each(?2)) j CROSS JOIN instances i"
+					     " ON i.instance_id = j.id");
+	else
+		snprintf(from, sizeof(from), "FROM instances i");
+	binds[n_binds++] = ids ? ecs_json_text(ids, NULL) : NULL;
+#define FILTER(val, col)                                                                                      \
+	if (val) {                                                                                            \
+		binds[n_binds++] = val;                                                                       \
+		snprintf(where + strlen(where), sizeof(where) - strlen(where), " AND i." col " = ?%d", n_binds + 1); \
+	}
+	FILTER(status, "status")
+	FILTER(zone, "zone_id")
+	FILTER(name, "name")
+#undef FILTER
+	if (group) {
+		binds[n_binds++] = group;
+		snprintf(where + strlen(where), sizeof(where) - strlen(where),
+			 " AND EXISTS (SELECT 1 FROM instance_security_groups s WHERE s.instance_id = i.instance_id AND"
+			 " s.group_id = ?%d)", n_binds + 1);
+	}
+	filtered = ids || status || zone || name || group;
+	db = ctl_db_get(call->c->store);
+	if (!db) {
+		r = ctl_db_failure(call);
+		goto out;
+	}
+	/* TotalCount: the trigger-kept count when nothing filters, else counted. */
+	if (filtered)
+		snprintf(sql, sizeof(sql), "SELECT count(*) %s WHERE i.account_id = ?1 AND i.deleted = 0 AND"
+					   " i.desired != 'deleted'%s", from, where);
+	else
+		snprintf(sql, sizeof(sql), "SELECT n FROM instance_counts WHERE account_id = ?1 AND ?2 IS NULL");
+	for (int pass = 0; pass < 2; pass++) {
+		/* LIMIT and OFFSET are bound, so the statement is the same for every page and
+		 * stays prepared. */
+		if (pass == 1)
+			snprintf(sql, sizeof(sql), "SELECT " INSTANCE_COLUMNS " %s WHERE i.account_id = ?1 AND i.deleted = 0"
+						   " AND i.desired != 'deleted'%s ORDER BY i.created_at DESC, i.instance_id"
+						   " LIMIT ?%d OFFSET ?%d", from, where, n_binds + 2, n_binds + 3);
+		st = ctl_db_prepare_cached(db, sql);
+		if (!st) {
+			r = ctl_db_failure(call);
+			goto out;
+		}
+		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
+		for (int i = 0; i < n_binds; i++)
+			if (binds[i])
+				sqlite3_bind_text(st, i + 2, binds[i], -1, SQLITE_TRANSIENT);
+		if (pass == 1) {
+			sqlite3_bind_int64(st, n_binds + 2, size);
+			sqlite3_bind_int64(st, n_binds + 3, (page - 1) * size);
+		}
+		if (pass == 0) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				total = sqlite3_column_int64(st, 0);
+		} else {
+			ecs_jb_int(out, "TotalCount", total);
+			ecs_jb_int(out, "PageNumber", page);
+			ecs_jb_int(out, "PageSize", size);
+			list = ecs_jb_list(out, "Instances", "Instance");
+			while (sqlite3_step(st) == SQLITE_ROW)
+				json_object_array_add(list, instance_json(call->c, st));
+		}
+		ctl_db_release(st);
+		st = NULL;
+	}
+out:
+	if (db)
+		ctl_db_put(call->c->store, db);
+	json_object_put(ids);
+	return r;
+}
+
+/* One instance of the caller's, as DescribeInstances shows it. */
+static int one_instance(struct ctl_call *call, const char *id, struct json_object **ret)
+{
+	sqlite3 *db = ctl_db_get(call->c->store);
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE instance_id = ?1 AND"
+						   " account_id = ?2 AND deleted = 0 AND desired != 'deleted'")
+			      : NULL;
+	int r;
+
+	if (!st) {
+		ctl_db_put(call->c->store, db);
+		return ctl_db_failure(call);
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*ret = instance_json(call->c, st);
+		r = 0;
+	} else {
+		r = ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(call->c->store, db);
+	return r;
+}
+
+int ctl_instance_describe_attribute(struct ctl_call *call, struct json_object *out)
+{
+	struct json_object *inst = NULL;
+	const char *id;
+	int r;
+
+	if ((r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &id)) < 0 || (r = one_instance(call, id, &inst)) < 0)
+		return r;
+	json_object_object_foreach(inst, k, v)
+	{
+		json_object_object_add(out, k, json_object_get(v));
+	}
+	json_object_put(inst);
+	return 0;
+}
+
+int ctl_instance_describe_status(struct ctl_call *call, struct json_object *out)
+{
+	struct json_object *ids = NULL, *list;
+	long long page, size, total = 0;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = ctl_param_repeat(call, "InstanceId", NULL, 100, &ids)) < 0 || (r = ctl_param_paging(call, &page, &size)) < 0)
+		goto out;
+	db = ctl_db_get(call->c->store);
+	st = db ? ctl_db_prepare(db, "SELECT instance_id, status, count(*) OVER () FROM instances WHERE account_id = ?1"
+				     " AND deleted = 0 AND desired != 'deleted' AND (?2 = 0 OR instance_id IN (SELECT value"
+				     " FROM json_each(?3))) ORDER BY created_at DESC, instance_id LIMIT ?4 OFFSET ?5")
+		: NULL;
+	if (!st) {
+		r = ctl_db_failure(call);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)json_object_array_length(ids));
+	sqlite3_bind_text(st, 3, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, size);
+	sqlite3_bind_int64(st, 5, (page - 1) * size);
+	list = json_object_new_array();
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct json_object *o = json_object_new_object();
+
+		ecs_jb_str(o, "InstanceId", ctl_col(st, 0));
+		ecs_jb_str(o, "Status", ctl_col(st, 1));
+		total = sqlite3_column_int64(st, 2);
+		json_object_array_add(list, o);
+	}
+	ecs_jb_int(out, "TotalCount", total);
+	ecs_jb_int(out, "PageNumber", page);
+	ecs_jb_int(out, "PageSize", size);
+	json_object_object_add(ecs_jb_obj(out, "InstanceStatuses"), "InstanceStatus", list);
+out:
+	sqlite3_finalize(st);
+	if (db)
+		ctl_db_put(call->c->store, db);
+	json_object_put(ids);
+	return r;
+}
+
+int ctl_instance_user_data(struct ctl_call *call, struct json_object *out)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	const char *id;
+	int r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &id);
+
+	if (r < 0)
+		return r;
+	db = ctl_db_get(call->c->store);
+	st = db ? ctl_db_prepare(db, "SELECT user_data FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND"
+				     " deleted = 0 AND desired != 'deleted'")
+		: NULL;
+	if (!st) {
+		ctl_db_put(call->c->store, db);
+		return ctl_db_failure(call);
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		ecs_jb_str(out, "RegionId", call->region_id);
+		ecs_jb_str(out, "InstanceId", id);
+		ecs_jb_str(out, "UserData", ctl_col(st, 0));
+	} else {
+		r = ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(call->c->store, db);
+	return r;
+}
+
+/* A call to the agent of one of the caller's instances, for read-only actions. */
+static int ask_agent(struct ctl_call *call, const char *id, const char *path, struct json_object **ret)
+{
+	char status[32], host[64];
+	long http = 0;
+	int r = ctl_instance_lookup(call, id, status, host);
+
+	if (r < 0)
+		return r;
+	if (!host[0] || !ctl_host_alive(call->c, host))
+		return ctl_fail(call, 503, "ServiceUnavailable", "The host of the instance does not answer now.");
+	r = ctl_agent_call(call->c, host, "GET", path, NULL, &http, ret);
+	if (r < 0 || http != 200) {
+		json_object_put(r == 0 ? *ret : NULL);
+		*ret = NULL;
+		return ctl_fail(call, 503, "ServiceUnavailable", "The host of the instance does not answer now.");
+	}
+	return 0;
+}
+
+int ctl_instance_console(struct ctl_call *call, struct json_object *out)
+{
+	_cleanup_free_ char *path = NULL;
+	struct json_object *ans = NULL;
+	char now[ECS_ISO8601_LEN + 1];
+	const char *id;
+	int r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &id);
+
+	if (r < 0)
+		return r;
+	path = ecs_strdup_printf("/v1/instances/%s/console", id);
+	if (!path)
+		return ctl_db_failure(call);
+	r = ask_agent(call, id, path, &ans);
+	if (r < 0)
+		return r;
+	ecs_time_format(time(NULL), now);
+	ecs_jb_str(out, "InstanceId", id);
+	ecs_jb_str(out, "ConsoleOutput", ecs_json_str(ans, "console_output", ""));
+	ecs_jb_str(out, "LastUpdateTime", now);
+	json_object_put(ans);
+	return 0;
+}
+
+int ctl_instance_monitor_data(struct ctl_call *call, struct json_object *out)
+{
+	const char *id, *start_s, *end_s;
+	long long period;
+	time_t start, end;
+	_cleanup_free_ char *path = NULL;
+	struct json_object *ans = NULL, *list, *points;
+	int r;
+
+	if ((r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &id)) < 0 ||
+	    (r = ctl_param_str(call, "StartTime", CTL_REQUIRED | CTL_NONEMPTY, 32, NULL, &start_s)) < 0 ||
+	    (r = ctl_param_str(call, "EndTime", CTL_REQUIRED | CTL_NONEMPTY, 32, NULL, &end_s)) < 0 ||
+	    (r = ctl_param_int(call, "Period", 0, 60, 3600, 60, &period)) < 0)
+		return r;
+	if (period != 60 && period != 600 && period != 3600)
+		return ctl_fail(call, 400, "InvalidParameter", "The specified parameter \"Period\" is not valid: 60, 600 or 3600");
+	if (ecs_time_parse(start_s, &start) < 0)
+		return ctl_fail(call, 400, "InvalidStartTime.Malformed", "The specified parameter \"StartTime\" is not valid.");
+	if (ecs_time_parse(end_s, &end) < 0)
+		return ctl_fail(call, 400, "InvalidEndTime.Malformed", "The specified parameter \"EndTime\" is not valid.");
+	if (end <= start)
+		return ctl_fail(call, 400, "InvalidParameter", "EndTime must be later than StartTime.");
+	if ((end - start) / period > 400)
+		return ctl_fail(call, 400, "Throttling.TooManyPoints", "At most 400 points may be asked for at a time.");
+	path = ecs_strdup_printf("/v1/instances/%s/metrics?start=%lld&end=%lld&period=%lld", id, (long long)start,
+				 (long long)end, period);
+	/* The query is part of what the agent checks the signature over: send it as a path. */
+	r = path ? ask_agent(call, id, path, &ans) : ctl_db_failure(call);
+	if (r < 0)
+		return r;
+	list = json_object_new_array();
+	points = ecs_json_get(ans, "points");
+	for (size_t i = 0; points && i < json_object_array_length(points); i++)
+		json_object_array_add(list, json_object_get(json_object_array_get_idx(points, i)));
+	json_object_object_add(ecs_jb_obj(out, "MonitorData"), "InstanceMonitorData", list);
+	json_object_put(ans);
+	return 0;
+}
