@@ -1,3 +1,5 @@
+/* net.c: the links side of net.h: the netlink handle, the bridge and its addresses, taps,
+ * and link queries. The overlay (vxlan device, flood list) is agent/net_vxlan.c. */
 #include "net.h"
 
 #include <arpa/inet.h>
@@ -7,7 +9,6 @@
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
-#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -26,46 +27,21 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
-#include <netlink/route/link/vxlan.h>
-#include <netlink/route/neighbour.h>
 #include <netlink/socket.h>
 
 #include "log.h"
+#include "net-internal.h"
 #include "util.h"
 
 /* A bridge carries a handful of gateway addresses; more is a caller's bug. */
 #define NET_MAX_ADDRS 64
-/* Link dumps interrupted by concurrent changes (NLE_DUMP_INTR) are retried this often. */
-#define NET_DUMP_TRIES 3
-/* Head-end replication sends each broadcast frame once to every peer: a flood list far
- * beyond a cluster's hosts is a caller's bug. */
-#define NET_MAX_PEERS 1024
 
 /* libvirt opens the tap with IFF_TAP | IFF_NO_PI (| IFF_VNET_HDR for virtio models): the
  * kernel replaces the feature flags with the attacher's, so ours only have to agree on
  * the type and on IFF_MULTI_QUEUE, which must stay off (libvirt attaches one queue). */
 #define NET_TAP_FLAGS (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR)
 
-struct agent_net {
-	pthread_mutex_t lock; /* serialises every use of sock */
-	struct nl_sock *sock;
-	char **prefixes;
-	size_t n_prefixes;
-};
-
-static inline void link_putp(struct rtnl_link **l)
-{
-	if (*l)
-		rtnl_link_put(*l);
-}
-
-static inline void cache_freep(struct nl_cache **c)
-{
-	if (*c)
-		nl_cache_free(*c);
-}
-
-static int nlerr_to_errno(int nlerr)
+int net_nlerr_to_errno(int nlerr)
 {
 	switch (abs(nlerr)) {
 	case NLE_SUCCESS:
@@ -108,9 +84,7 @@ static int nlerr_to_errno(int nlerr)
 	}
 }
 
-/* A name the kernel would accept (dev_valid_name): 1..IFNAMSIZ-1 bytes, no '/', ':' or
- * blanks, not "." or "..". */
-static bool name_valid(const char *name)
+bool net_name_valid(const char *name)
 {
 	size_t len;
 
@@ -135,11 +109,11 @@ static bool name_owned(const struct agent_net *net, const char *name)
 
 /* The check before every change: -EINVAL for a name the kernel would refuse, -EPERM for
  * one that is not ours. */
-static int name_check_owned(const struct agent_net *net, const char *name)
+int net_name_check_owned(const struct agent_net *net, const char *name)
 {
 	char q[64];
 
-	if (!name_valid(name)) {
+	if (!net_name_valid(name)) {
 		log_error("net: invalid link name", "link=%s", ecs_log_quote(strempty(name), q, sizeof(q)));
 		return -EINVAL;
 	}
@@ -191,7 +165,7 @@ int agent_net_open(const char *const *prefixes, struct agent_net **ret)
 	r = nl_connect(net->sock, NETLINK_ROUTE);
 	if (r < 0) {
 		log_error("net: cannot open rtnetlink socket", "error=\"%s\"", nl_geterror(r));
-		r = nlerr_to_errno(r);
+		r = net_nlerr_to_errno(r);
 		goto fail;
 	}
 	*ret = net;
@@ -217,14 +191,14 @@ void agent_net_close(struct agent_net *net)
 
 /* The link named name into *ret (the caller puts it); -ENODEV when there is none.
  * Called with the lock held; does not log. */
-static int link_get(struct agent_net *net, const char *name, struct rtnl_link **ret)
+int net_link_get(struct agent_net *net, const char *name, struct rtnl_link **ret)
 {
 	struct rtnl_link *link = NULL;
 	int r;
 
 	r = rtnl_link_get_kernel(net->sock, 0, name, &link);
 	if (r < 0) {
-		r = nlerr_to_errno(r);
+		r = net_nlerr_to_errno(r);
 		return r == -ENOENT ? -ENODEV : r;
 	}
 	*ret = link;
@@ -233,7 +207,7 @@ static int link_get(struct agent_net *net, const char *name, struct rtnl_link **
 
 /* Make link a port of master_ifindex (when > 0) and administratively up; sends nothing
  * when both hold already. Called with the lock held. */
-static int link_converge(struct agent_net *net, struct rtnl_link *link, int master_ifindex)
+int net_link_converge(struct agent_net *net, struct rtnl_link *link, int master_ifindex)
 {
 	_cleanup_(link_putp) struct rtnl_link *change = NULL;
 	const char *name = rtnl_link_get_name(link);
@@ -257,7 +231,7 @@ static int link_converge(struct agent_net *net, struct rtnl_link *link, int mast
 	if (r < 0) {
 		log_error("net: cannot change link", "link=%s master_ifindex=%d error=\"%s\"",
 			  strempty(name), master_ifindex, nl_geterror(r));
-		return nlerr_to_errno(r);
+		return net_nlerr_to_errno(r);
 	}
 	return 0;
 }
@@ -309,7 +283,7 @@ static int bridge_pin_mac(struct agent_net *net, const char *name, struct rtnl_l
 	r = rtnl_link_change(net->sock, link, change, 0);
 	if (r < 0) {
 		log_error("net: cannot set bridge MAC address", "bridge=%s error=\"%s\"", name, nl_geterror(r));
-		return nlerr_to_errno(r);
+		return net_nlerr_to_errno(r);
 	}
 	return 0;
 }
@@ -323,7 +297,7 @@ static int bridge_get_or_create(struct agent_net *net, const char *name, struct 
 	const char *kind;
 	int r;
 
-	r = link_get(net, name, &link);
+	r = net_link_get(net, name, &link);
 	if (r == -ENODEV) {
 		struct rtnl_link *nb = rtnl_link_bridge_alloc();
 
@@ -337,9 +311,9 @@ static int bridge_get_or_create(struct agent_net *net, const char *name, struct 
 			log_info("net: bridge created", "bridge=%s", name);
 		} else if (r != -NLE_EXIST) { /* EEXIST: a concurrent caller made it first */
 			log_error("net: cannot create bridge", "bridge=%s error=\"%s\"", name, nl_geterror(r));
-			return nlerr_to_errno(r);
+			return net_nlerr_to_errno(r);
 		}
-		r = link_get(net, name, &link);
+		r = net_link_get(net, name, &link);
 	}
 	if (r < 0) {
 		log_error("net: cannot read link", "bridge=%s error=\"%s\"", name, strerror(-r));
@@ -384,7 +358,7 @@ static int bridge_set_u32(struct agent_net *net, int ifindex, int attr, uint32_t
 	nla_nest_end(msg, data);
 	nla_nest_end(msg, info);
 	r = nl_send_sync(net->sock, msg); /* frees msg */
-	return r < 0 ? nlerr_to_errno(r) : 0;
+	return r < 0 ? net_nlerr_to_errno(r) : 0;
 }
 
 /* STP off, then forward delay 0: the kernel refuses a zero delay while STP runs, and it
@@ -402,7 +376,7 @@ static int bridge_configure(struct agent_net *net, const char *name, int ifindex
 }
 
 /* Through the calling thread's network namespace (/proc/sys/net follows it, unlike /sys). */
-static int link_disable_ipv6(const char *name)
+int net_link_disable_ipv6(const char *name)
 {
 	_cleanup_free_ char *path = ecs_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
 	_cleanup_close_ int fd = -1;
@@ -447,7 +421,7 @@ static int bridge_addr_ensure(struct agent_net *net, const char *bridge, int ifi
 	if (r < 0) {
 		log_error("net: cannot add address to bridge", "bridge=%s address=%s error=\"%s\"", bridge, text,
 			  nl_geterror(r));
-		return nlerr_to_errno(r);
+		return net_nlerr_to_errno(r);
 	}
 	log_info("net: address added", "bridge=%s address=%s", bridge, text);
 	return 0;
@@ -460,7 +434,7 @@ int agent_net_ensure_bridge(struct agent_net *net, const char *bridge, const cha
 	size_t i;
 	int ifindex, r;
 
-	r = name_check_owned(net, bridge);
+	r = net_name_check_owned(net, bridge);
 	if (r < 0)
 		return r;
 	if (n_addrs > NET_MAX_ADDRS || (n_addrs && !addrs)) {
@@ -491,7 +465,7 @@ int agent_net_ensure_bridge(struct agent_net *net, const char *bridge, const cha
 	if (r < 0)
 		goto unlock;
 	/* Before the bridge goes up, so it never gets an IPv6 link-local address. */
-	r = link_disable_ipv6(bridge);
+	r = net_link_disable_ipv6(bridge);
 	if (r < 0)
 		goto unlock;
 	for (i = 0; i < n_addrs; i++) {
@@ -499,7 +473,7 @@ int agent_net_ensure_bridge(struct agent_net *net, const char *bridge, const cha
 		if (r < 0)
 			goto unlock;
 	}
-	r = link_converge(net, link, 0);
+	r = net_link_converge(net, link, 0);
 unlock:
 	pthread_mutex_unlock(&net->lock);
 out:
@@ -516,7 +490,7 @@ static int addr_target(struct agent_net *net, const char *name, const char *cidr
 	_cleanup_(link_putp) struct rtnl_link *link = NULL;
 	int r;
 
-	r = name_check_owned(net, name);
+	r = net_name_check_owned(net, name);
 	if (r < 0)
 		return r;
 	if (cidr_parse(cidr, ret_addr) < 0) {
@@ -526,7 +500,7 @@ static int addr_target(struct agent_net *net, const char *name, const char *cidr
 			  ecs_log_quote(strempty(cidr), q, sizeof(q)));
 		return -EINVAL;
 	}
-	r = link_get(net, name, &link);
+	r = net_link_get(net, name, &link);
 	if (r < 0) {
 		nl_addr_put(*ret_addr);
 		*ret_addr = NULL;
@@ -577,7 +551,7 @@ int agent_net_addr_del(struct agent_net *net, const char *name, const char *cidr
 	}
 	if (r < 0) {
 		log_error("net: cannot delete address", "link=%s address=%s error=\"%s\"", name, cidr, nl_geterror(r));
-		r = nlerr_to_errno(r);
+		r = net_nlerr_to_errno(r);
 		goto unlock;
 	}
 	log_info("net: address deleted", "link=%s address=%s", name, cidr);
@@ -629,15 +603,15 @@ int agent_net_ensure_tap(struct agent_net *net, const char *tap, const char *bri
 	const char *kind;
 	int r;
 
-	r = name_check_owned(net, tap);
+	r = net_name_check_owned(net, tap);
 	if (r < 0)
 		return r;
-	r = name_check_owned(net, bridge);
+	r = net_name_check_owned(net, bridge);
 	if (r < 0)
 		return r;
 
 	pthread_mutex_lock(&net->lock);
-	r = link_get(net, bridge, &br);
+	r = net_link_get(net, bridge, &br);
 	if (r < 0) {
 		log_error("net: cannot read bridge", "tap=%s bridge=%s error=\"%s\"", tap, bridge, strerror(-r));
 		goto unlock;
@@ -648,12 +622,12 @@ int agent_net_ensure_tap(struct agent_net *net, const char *tap, const char *bri
 		r = -EINVAL;
 		goto unlock;
 	}
-	r = link_get(net, tap, &link);
+	r = net_link_get(net, tap, &link);
 	if (r == -ENODEV) {
 		r = tap_create(tap);
 		if (r < 0)
 			goto unlock;
-		r = link_get(net, tap, &link);
+		r = net_link_get(net, tap, &link);
 	}
 	if (r < 0) {
 		log_error("net: cannot read tap", "tap=%s error=\"%s\"", tap, strerror(-r));
@@ -667,10 +641,10 @@ int agent_net_ensure_tap(struct agent_net *net, const char *tap, const char *bri
 	}
 	/* Else the host gives the port a link-local address once a guest attaches (carrier
 	 * on) and sends router solicitations and MLD reports into the guest's segment. */
-	r = link_disable_ipv6(tap);
+	r = net_link_disable_ipv6(tap);
 	if (r < 0)
 		goto unlock;
-	r = link_converge(net, link, rtnl_link_get_ifindex(br));
+	r = net_link_converge(net, link, rtnl_link_get_ifindex(br));
 unlock:
 	pthread_mutex_unlock(&net->lock);
 	return r;
@@ -681,7 +655,7 @@ int agent_net_delete_link(struct agent_net *net, const char *name)
 	_cleanup_(link_putp) struct rtnl_link *link = NULL;
 	int r;
 
-	r = name_check_owned(net, name);
+	r = net_name_check_owned(net, name);
 	if (r < 0)
 		return r;
 	link = rtnl_link_alloc();
@@ -697,7 +671,7 @@ int agent_net_delete_link(struct agent_net *net, const char *name)
 		return 0;
 	if (r < 0) {
 		log_error("net: cannot delete link", "link=%s error=\"%s\"", name, nl_geterror(r));
-		return nlerr_to_errno(r);
+		return net_nlerr_to_errno(r);
 	}
 	log_info("net: link deleted", "link=%s", name);
 	return 0;
@@ -708,10 +682,10 @@ bool agent_net_link_exists(struct agent_net *net, const char *name)
 	_cleanup_(link_putp) struct rtnl_link *link = NULL;
 	int r;
 
-	if (!name_valid(name))
+	if (!net_name_valid(name))
 		return false;
 	pthread_mutex_lock(&net->lock);
-	r = link_get(net, name, &link);
+	r = net_link_get(net, name, &link);
 	pthread_mutex_unlock(&net->lock);
 	if (r < 0 && r != -ENODEV)
 		log_error("net: cannot read link", "link=%s error=\"%s\"", name, strerror(-r));
@@ -742,7 +716,7 @@ int agent_net_list_links(struct agent_net *net, const char *prefix, char ***ret_
 	pthread_mutex_unlock(&net->lock);
 	if (r < 0) {
 		log_error("net: cannot list links", "error=\"%s\"", nl_geterror(r));
-		return nlerr_to_errno(r);
+		return net_nlerr_to_errno(r);
 	}
 
 	names = calloc(nl_cache_nitems(cache) + 1, sizeof(*names));
@@ -777,10 +751,10 @@ int agent_net_link_master(struct agent_net *net, const char *name, char *buf, si
 	_cleanup_(link_putp) struct rtnl_link *link = NULL, *master = NULL;
 	int ifindex, r;
 
-	if (!name_valid(name) || !buf)
+	if (!net_name_valid(name) || !buf)
 		return -EINVAL;
 	pthread_mutex_lock(&net->lock);
-	r = link_get(net, name, &link);
+	r = net_link_get(net, name, &link);
 	if (r < 0)
 		goto unlock;
 	ifindex = rtnl_link_get_master(link);
@@ -790,7 +764,7 @@ int agent_net_link_master(struct agent_net *net, const char *name, char *buf, si
 	}
 	r = rtnl_link_get_kernel(net->sock, ifindex, NULL, &master);
 	if (r < 0) {
-		r = nlerr_to_errno(r);
+		r = net_nlerr_to_errno(r);
 		/* The master went away between the two reads: the link has none now. */
 		if (r == -ENODEV || r == -ENOENT)
 			r = -ENOENT;
@@ -811,10 +785,10 @@ int agent_net_link_mtu(struct agent_net *net, const char *name, unsigned *ret_mt
 	_cleanup_(link_putp) struct rtnl_link *link = NULL;
 	int r;
 
-	if (!name_valid(name) || !ret_mtu)
+	if (!net_name_valid(name) || !ret_mtu)
 		return -EINVAL;
 	pthread_mutex_lock(&net->lock);
-	r = link_get(net, name, &link);
+	r = net_link_get(net, name, &link);
 	pthread_mutex_unlock(&net->lock);
 	if (r < 0) {
 		if (r != -ENODEV)
@@ -831,10 +805,10 @@ int agent_net_link_mac(struct agent_net *net, const char *name, char buf[18])
 	struct nl_addr *mac;
 	int r;
 
-	if (!name_valid(name))
+	if (!net_name_valid(name))
 		return -EINVAL;
 	pthread_mutex_lock(&net->lock);
-	r = link_get(net, name, &link);
+	r = net_link_get(net, name, &link);
 	pthread_mutex_unlock(&net->lock);
 	if (r < 0)
 		return r;
@@ -851,18 +825,18 @@ int agent_net_copy_mac(struct agent_net *net, const char *name, const char *from
 	struct nl_addr *mac;
 	int r;
 
-	if (!name_valid(name) || !name_valid(from))
+	if (!net_name_valid(name) || !net_name_valid(from))
 		return -EINVAL;
-	r = name_check_owned(net, name);
+	r = net_name_check_owned(net, name);
 	if (r < 0)
 		return r;
 	change = rtnl_link_alloc();
 	if (!change)
 		return -ENOMEM;
 	pthread_mutex_lock(&net->lock);
-	r = link_get(net, name, &link);
+	r = net_link_get(net, name, &link);
 	if (r == 0)
-		r = link_get(net, from, &src);
+		r = net_link_get(net, from, &src);
 	mac = r == 0 ? rtnl_link_get_addr(src) : NULL;
 	if (r == 0 && !mac)
 		r = -EINVAL;
@@ -871,490 +845,9 @@ int agent_net_copy_mac(struct agent_net *net, const char *name, const char *from
 		r = rtnl_link_change(net->sock, link, change, 0);
 		if (r < 0) {
 			log_error("net: cannot set MAC address", "link=%s from=%s error=\"%s\"", name, from, nl_geterror(r));
-			r = nlerr_to_errno(r);
+			r = net_nlerr_to_errno(r);
 		}
 	}
 	pthread_mutex_unlock(&net->lock);
 	return r;
-}
-
-/* ---- VXLAN overlay ---- */
-
-/* A unicast IPv4 address in dotted-quad form: not 0.0.0.0, broadcast or multicast. */
-static int ipv4_unicast_parse(const char *s, struct in_addr *ret)
-{
-	struct in_addr in;
-	uint32_t h;
-
-	if (!s || inet_pton(AF_INET, s, &in) != 1)
-		return -EINVAL;
-	h = ntohl(in.s_addr);
-	if (h == INADDR_ANY || h == INADDR_BROADCAST || IN_MULTICAST(h))
-		return -EINVAL;
-	*ret = in;
-	return 0;
-}
-
-static int in_addr_cmp(const void *a, const void *b)
-{
-	uint32_t x = ntohl(((const struct in_addr *)a)->s_addr), y = ntohl(((const struct in_addr *)b)->s_addr);
-
-	return x < y ? -1 : x > y;
-}
-
-/* Sort by address and drop duplicates; returns the new count. */
-static size_t in_addr_sort_unique(struct in_addr *addrs, size_t n)
-{
-	size_t out = 0;
-
-	if (n == 0)
-		return 0;
-	qsort(addrs, n, sizeof(*addrs), in_addr_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (addrs[i].s_addr != addrs[out].s_addr)
-			addrs[++out] = addrs[i];
-	return out + 1;
-}
-
-static bool in_addr_in(const struct in_addr *sorted, size_t n, struct in_addr a)
-{
-	return n > 0 && bsearch(&a, sorted, n, sizeof(*sorted), in_addr_cmp);
-}
-
-/* The existing bridge a link of ours is to join: -ENODEV when missing, -EINVAL when the
- * name is another kind of link. Called with the lock held. */
-static int master_bridge_get(struct agent_net *net, const char *name, const char *bridge, struct rtnl_link **ret)
-{
-	struct rtnl_link *br = NULL;
-	const char *kind;
-	int r;
-
-	r = link_get(net, bridge, &br);
-	if (r < 0) {
-		log_error("net: cannot read bridge", "link=%s bridge=%s error=\"%s\"", name, bridge, strerror(-r));
-		return r;
-	}
-	kind = rtnl_link_get_type(br);
-	if (!streq(kind, "bridge")) {
-		log_error("net: master is not a bridge", "link=%s bridge=%s kind=%s", name, bridge,
-			  kind ? kind : "none");
-		rtnl_link_put(br);
-		return -EINVAL;
-	}
-	*ret = br;
-	return 0;
-}
-
-/* Whether an existing vxlan link is what vxlan_create() makes: the same VNI, local address
- * and port, learning on, no lower device and no default remote (group). */
-static bool vxlan_matches(struct rtnl_link *link, uint32_t vni, struct in_addr local, uint16_t port)
-{
-	struct nl_addr *addr = NULL;
-	uint32_t id, p, lower;
-	bool same;
-
-	if (!rtnl_link_is_vxlan(link))
-		return false;
-	if (rtnl_link_vxlan_get_id(link, &id) < 0 || id != vni)
-		return false;
-	if (rtnl_link_vxlan_get_port(link, &p) < 0 || p != port)
-		return false;
-	if (rtnl_link_vxlan_get_learning(link) <= 0)
-		return false;
-	if (rtnl_link_vxlan_get_link(link, &lower) == 0 && lower != 0)
-		return false;
-	if (rtnl_link_vxlan_get_group(link, &addr) == 0) {
-		nl_addr_put(addr);
-		return false;
-	}
-	if (rtnl_link_vxlan_get_local(link, &addr) < 0 || !addr)
-		return false;
-	same = nl_addr_get_family(addr) == AF_INET && nl_addr_get_len(addr) == sizeof(local) &&
-	       memcmp(nl_addr_get_binary_addr(addr), &local, sizeof(local)) == 0;
-	nl_addr_put(addr);
-	return same;
-}
-
-/* Create the vxlan link: { IFNAME, LINKINFO { KIND "vxlan", DATA { ID, LOCAL, PORT, LEARNING 1 } } },
- * with no lower device and no group or remote, so that it floods to its FDB's all-zeros
- * entries only. Built here rather than with rtnl_link_vxlan_set_port() and rtnl_link_add():
- * libnl 3.7 sends IFLA_VXLAN_PORT as a u32, which the kernel reads right only on a
- * little-endian host, logging "attribute type 15 has an invalid length" each time.
- * Called with the lock held; returns a libnl error code. */
-static int vxlan_create(struct agent_net *net, const char *name, uint32_t vni, struct in_addr local, uint16_t port)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	struct nlattr *info, *data;
-	struct nl_msg *msg;
-
-	msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
-	if (!msg)
-		return -NLE_NOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 || nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
-	    !(info = nla_nest_start(msg, IFLA_LINKINFO)) || nla_put_string(msg, IFLA_INFO_KIND, "vxlan") < 0 ||
-	    !(data = nla_nest_start(msg, IFLA_INFO_DATA)) || nla_put_u32(msg, IFLA_VXLAN_ID, vni) < 0 ||
-	    nla_put(msg, IFLA_VXLAN_LOCAL, sizeof(local), &local) < 0 ||
-	    nla_put_u16(msg, IFLA_VXLAN_PORT, htons(port)) < 0 || nla_put_u8(msg, IFLA_VXLAN_LEARNING, 1) < 0) {
-		nlmsg_free(msg);
-		return -NLE_MSGSIZE;
-	}
-	nla_nest_end(msg, data);
-	nla_nest_end(msg, info);
-	return nl_send_sync(net->sock, msg); /* frees msg */
-}
-
-/* Get the vxlan link name as vni/local/port asks, creating it when missing and recreating
- * it when it differs (the kernel changes neither VNI nor port in place); -EEXIST when the
- * name is another kind of link or another device has the VNI and port. Called with the
- * lock held. */
-static int vxlan_get_or_create(struct agent_net *net, const char *name, uint32_t vni, struct in_addr local,
-			       uint16_t port, struct rtnl_link **ret)
-{
-	struct rtnl_link *link = NULL;
-	char ip[INET_ADDRSTRLEN];
-	const char *kind;
-	int r;
-
-	inet_ntop(AF_INET, &local, ip, sizeof(ip));
-	r = link_get(net, name, &link);
-	if (r == 0) {
-		kind = rtnl_link_get_type(link);
-		if (!streq(kind, "vxlan")) {
-			log_error("net: link exists and is not a vxlan", "vxlan=%s kind=%s", name,
-				  kind ? kind : "none");
-			rtnl_link_put(link);
-			return -EEXIST;
-		}
-		if (vxlan_matches(link, vni, local, port)) {
-			*ret = link;
-			return 0;
-		}
-		/* Ours, but made for another VNI, address or port: replace it. */
-		r = rtnl_link_delete(net->sock, link);
-		rtnl_link_put(link);
-		link = NULL;
-		if (r < 0 && r != -NLE_NODEV && r != -NLE_OBJ_NOTFOUND) {
-			log_error("net: cannot delete vxlan to recreate it", "vxlan=%s error=\"%s\"", name,
-				  nl_geterror(r));
-			return nlerr_to_errno(r);
-		}
-		log_info("net: vxlan differs, recreating it", "vxlan=%s vni=%u local=%s dstport=%u", name, vni, ip,
-			 port);
-		r = -ENODEV;
-	}
-	if (r == -ENODEV) {
-		int nlr = vxlan_create(net, name, vni, local, port);
-
-		if (nlr < 0 && nlr != -NLE_EXIST) {
-			log_error("net: cannot create vxlan", "vxlan=%s vni=%u local=%s dstport=%u error=\"%s\"", name,
-				  vni, ip, port, nl_geterror(nlr));
-			return nlerr_to_errno(nlr);
-		}
-		/* EEXIST: a concurrent caller made it first, or another device has this VNI and
-		 * port (the kernel allows one per namespace), which the lookup below tells apart. */
-		r = link_get(net, name, &link);
-		if (nlr == -NLE_EXIST && r == -ENODEV) {
-			log_error("net: another vxlan device has this VNI and port", "vxlan=%s vni=%u dstport=%u", name,
-				  vni, port);
-			return -EEXIST;
-		}
-		if (nlr == 0)
-			log_info("net: vxlan created", "vxlan=%s vni=%u local=%s dstport=%u", name, vni, ip, port);
-	}
-	if (r < 0) {
-		log_error("net: cannot read link", "vxlan=%s error=\"%s\"", name, strerror(-r));
-		return r;
-	}
-	kind = rtnl_link_get_type(link);
-	if (!streq(kind, "vxlan")) {
-		log_error("net: link exists and is not a vxlan", "vxlan=%s kind=%s", name, kind ? kind : "none");
-		rtnl_link_put(link);
-		return -EEXIST;
-	}
-	*ret = link;
-	return 0;
-}
-
-int agent_net_ensure_vxlan(struct agent_net *net, const char *name, uint32_t vni, const char *local_ip,
-			   uint16_t dstport, const char *bridge)
-{
-	_cleanup_(link_putp) struct rtnl_link *link = NULL, *br = NULL;
-	struct in_addr local;
-	char q[64];
-	int r;
-
-	r = name_check_owned(net, name);
-	if (r < 0)
-		return r;
-	r = name_check_owned(net, bridge);
-	if (r < 0)
-		return r;
-	if (vni < 1 || vni > VXLAN_ID_MAX) {
-		log_error("net: bad VNI, want 1..16777215", "vxlan=%s vni=%u", name, vni);
-		return -EINVAL;
-	}
-	if (dstport == 0) {
-		log_error("net: bad vxlan port", "vxlan=%s dstport=0", name);
-		return -EINVAL;
-	}
-	if (ipv4_unicast_parse(local_ip, &local) < 0) {
-		log_error("net: bad vxlan local address, want unicast IPv4 A.B.C.D", "vxlan=%s local=%s", name,
-			  ecs_log_quote(strempty(local_ip), q, sizeof(q)));
-		return -EINVAL;
-	}
-
-	pthread_mutex_lock(&net->lock);
-	r = master_bridge_get(net, name, bridge, &br);
-	if (r < 0)
-		goto unlock;
-	r = vxlan_get_or_create(net, name, vni, local, dstport, &link);
-	if (r < 0)
-		goto unlock;
-	/* Before it goes up, so it never gets an IPv6 link-local address. */
-	r = link_disable_ipv6(name);
-	if (r < 0)
-		goto unlock;
-	r = link_converge(net, link, rtnl_link_get_ifindex(br));
-unlock:
-	pthread_mutex_unlock(&net->lock);
-	return r;
-}
-
-struct fdb_dump {
-	int ifindex;
-	struct in_addr *dsts;
-	size_t n, cap;
-	int r; /* -ENOMEM from the callback, which keeps reading to the end of the dump */
-};
-
-/* One entry of the FDB dump: keep the destination of a flood entry, i.e. the device's own
- * (NTF_SELF) all-zeros entry to an IPv4 address, with the device's own port and VNI and no
- * outgoing device of its own (which `bridge fdb append ... port/vni/via` would add: not
- * ours, left alone). Parsed here rather than with rtnl_neigh_parse(), which drops
- * NDA_PORT, NDA_VNI and NDA_IFINDEX. */
-static int fdb_dump_entry(struct nl_msg *msg, void *arg)
-{
-	static const uint8_t zero_mac[ETH_ALEN];
-	struct fdb_dump *d = arg;
-	struct nlmsghdr *h = nlmsg_hdr(msg);
-	struct nlattr *tb[NDA_MAX + 1];
-	const struct ndmsg *ndm;
-
-	if (h->nlmsg_type != RTM_NEWNEIGH || nlmsg_parse(h, sizeof(*ndm), tb, NDA_MAX, NULL) < 0)
-		return NL_SKIP;
-	ndm = nlmsg_data(h);
-	if (ndm->ndm_family != AF_BRIDGE || ndm->ndm_ifindex != d->ifindex || !(ndm->ndm_flags & NTF_SELF))
-		return NL_SKIP;
-	if (!tb[NDA_LLADDR] || nla_len(tb[NDA_LLADDR]) != ETH_ALEN ||
-	    memcmp(nla_data(tb[NDA_LLADDR]), zero_mac, ETH_ALEN) != 0)
-		return NL_SKIP;
-	if (!tb[NDA_DST] || nla_len(tb[NDA_DST]) != sizeof(struct in_addr) || tb[NDA_PORT] || tb[NDA_VNI] ||
-	    tb[NDA_IFINDEX] || tb[NDA_SRC_VNI])
-		return NL_SKIP;
-	if (d->r < 0)
-		return NL_SKIP;
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 16;
-		struct in_addr *more = reallocarray(d->dsts, cap, sizeof(*more));
-
-		if (!more) {
-			d->r = -ENOMEM;
-			return NL_SKIP;
-		}
-		d->dsts = more;
-		d->cap = cap;
-	}
-	memcpy(&d->dsts[d->n++], nla_data(tb[NDA_DST]), sizeof(struct in_addr));
-	return NL_OK;
-}
-
-/* The destinations of the flood entries of ifindex, sorted by address, unique (caller
- * frees). The request carries an ifinfomsg naming the device: the kernel's FDB dump then
- * returns its entries only (and the bridge's entries for it, skipped by NTF_SELF). libnl's
- * neighbour cache cannot be used: it merges FDB entries by MAC, and the flood list is one
- * MAC with many destinations. Called with the lock held. */
-static int fdb_flood_dump(struct agent_net *net, int ifindex, struct in_addr **ret, size_t *ret_n)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE, .ifi_index = ifindex };
-	struct fdb_dump d = { .ifindex = ifindex };
-	struct nl_cb *cb, *sock_cb;
-	int r = 0;
-
-	sock_cb = nl_socket_get_cb(net->sock);
-	cb = nl_cb_clone(sock_cb);
-	nl_cb_put(sock_cb);
-	if (!cb)
-		return -ENOMEM;
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fdb_dump_entry, &d);
-	for (int tries = 0; tries < NET_DUMP_TRIES; tries++) {
-		d.n = 0;
-		d.r = 0;
-		r = nl_send_simple(net->sock, RTM_GETNEIGH, NLM_F_DUMP, &ifi, sizeof(ifi));
-		if (r >= 0)
-			r = nl_recvmsgs(net->sock, cb);
-		if (r != -NLE_DUMP_INTR)
-			break;
-	}
-	nl_cb_put(cb);
-	r = r < 0 ? nlerr_to_errno(r) : d.r;
-	if (r < 0) {
-		free(d.dsts);
-		return r;
-	}
-	*ret_n = in_addr_sort_unique(d.dsts, d.n);
-	*ret = d.dsts;
-	return 0;
-}
-
-/* Add (NLM_F_CREATE | NLM_F_APPEND, as `bridge fdb append 00:00:00:00:00:00 dev NAME dst IP`)
- * or delete one flood entry of the vxlan device ifindex. Called with the lock held. */
-static int fdb_flood_change(struct agent_net *net, const char *name, int ifindex, struct in_addr dst, bool add)
-{
-	static const uint8_t zero_mac[ETH_ALEN];
-	struct rtnl_neigh *neigh = NULL;
-	struct nl_addr *mac = NULL, *ip = NULL;
-	char text[INET_ADDRSTRLEN];
-	int r;
-
-	inet_ntop(AF_INET, &dst, text, sizeof(text));
-	neigh = rtnl_neigh_alloc();
-	mac = nl_addr_build(AF_LLC, zero_mac, sizeof(zero_mac));
-	ip = nl_addr_build(AF_INET, &dst, sizeof(dst));
-	if (!neigh || !mac || !ip) {
-		r = -ENOMEM;
-		goto out;
-	}
-	rtnl_neigh_set_ifindex(neigh, ifindex);
-	/* The destination first: libnl refuses one whose family is not the entry's. */
-	r = rtnl_neigh_set_dst(neigh, ip);
-	if (r < 0) {
-		r = nlerr_to_errno(r);
-		goto out;
-	}
-	rtnl_neigh_set_family(neigh, AF_BRIDGE);
-	rtnl_neigh_set_lladdr(neigh, mac);
-	rtnl_neigh_set_state(neigh, NUD_PERMANENT);
-	rtnl_neigh_set_flags(neigh, NTF_SELF);
-	if (add)
-		r = rtnl_neigh_add(net->sock, neigh, NLM_F_CREATE | NLM_F_APPEND);
-	else
-		r = rtnl_neigh_delete(net->sock, neigh, 0);
-	if (!add && (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)) {
-		r = 0; /* gone already */
-		goto out;
-	}
-	if (r < 0) {
-		log_error(add ? "net: cannot add vxlan peer" : "net: cannot delete vxlan peer",
-			  "vxlan=%s peer=%s error=\"%s\"", name, text, nl_geterror(r));
-		r = nlerr_to_errno(r);
-		goto out;
-	}
-	log_info(add ? "net: vxlan peer added" : "net: vxlan peer deleted", "vxlan=%s peer=%s", name, text);
-out:
-	if (neigh)
-		rtnl_neigh_put(neigh);
-	nl_addr_put(mac);
-	nl_addr_put(ip);
-	return r;
-}
-
-int agent_net_set_vxlan_peers(struct agent_net *net, const char *name, const char *const *peers, size_t n_peers)
-{
-	_cleanup_(link_putp) struct rtnl_link *link = NULL;
-	_cleanup_free_ struct in_addr *want = NULL, *have = NULL;
-	size_t n_want, n_have = 0, i;
-	const char *kind;
-	int ifindex, r;
-
-	r = name_check_owned(net, name);
-	if (r < 0)
-		return r;
-	if (n_peers > NET_MAX_PEERS || (n_peers && !peers)) {
-		log_error("net: bad vxlan peer list", "vxlan=%s n_peers=%zu", name, n_peers);
-		return n_peers > NET_MAX_PEERS ? -E2BIG : -EINVAL;
-	}
-	want = calloc(n_peers ? n_peers : 1, sizeof(*want));
-	if (!want)
-		return -ENOMEM;
-	/* Refuse a bad address before changing anything. */
-	for (i = 0; i < n_peers; i++) {
-		if (ipv4_unicast_parse(peers[i], &want[i]) < 0) {
-			char q[64];
-
-			log_error("net: bad vxlan peer, want unicast IPv4 A.B.C.D", "vxlan=%s peer=%s", name,
-				  ecs_log_quote(strempty(peers[i]), q, sizeof(q)));
-			return -EINVAL;
-		}
-	}
-	n_want = in_addr_sort_unique(want, n_peers);
-
-	pthread_mutex_lock(&net->lock);
-	r = link_get(net, name, &link);
-	if (r < 0) {
-		log_error("net: cannot read vxlan", "vxlan=%s error=\"%s\"", name, strerror(-r));
-		goto unlock;
-	}
-	kind = rtnl_link_get_type(link);
-	if (!streq(kind, "vxlan")) {
-		log_error("net: link is not a vxlan", "vxlan=%s kind=%s", name, kind ? kind : "none");
-		r = -EINVAL;
-		goto unlock;
-	}
-	ifindex = rtnl_link_get_ifindex(link);
-	r = fdb_flood_dump(net, ifindex, &have, &n_have);
-	if (r < 0) {
-		log_error("net: cannot read vxlan FDB", "vxlan=%s error=\"%s\"", name, strerror(-r));
-		goto unlock;
-	}
-	/* New peers first, then the stale ones go; entries that stay are not touched. */
-	for (i = 0; i < n_want && r >= 0; i++)
-		if (!in_addr_in(have, n_have, want[i]))
-			r = fdb_flood_change(net, name, ifindex, want[i], true);
-	for (i = 0; i < n_have && r >= 0; i++)
-		if (!in_addr_in(want, n_want, have[i]))
-			r = fdb_flood_change(net, name, ifindex, have[i], false);
-unlock:
-	pthread_mutex_unlock(&net->lock);
-	return r;
-}
-
-int agent_net_get_vxlan_peers(struct agent_net *net, const char *name, char ***ret, size_t *ret_n)
-{
-	_cleanup_(link_putp) struct rtnl_link *link = NULL;
-	_cleanup_free_ struct in_addr *dsts = NULL;
-	char **peers = NULL;
-	size_t n = 0, i;
-	int r;
-
-	if (!name_valid(name) || !ret || !ret_n)
-		return -EINVAL;
-	pthread_mutex_lock(&net->lock);
-	r = link_get(net, name, &link);
-	if (r == 0)
-		r = fdb_flood_dump(net, rtnl_link_get_ifindex(link), &dsts, &n);
-	pthread_mutex_unlock(&net->lock);
-	if (r < 0) {
-		if (r != -ENODEV)
-			log_error("net: cannot read vxlan FDB", "vxlan=%s error=\"%s\"", name, strerror(-r));
-		return r;
-	}
-
-	peers = calloc(n + 1, sizeof(*peers));
-	if (!peers)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		char text[INET_ADDRSTRLEN];
-
-		inet_ntop(AF_INET, &dsts[i], text, sizeof(text));
-		peers[i] = strdup(text);
-		if (!peers[i]) {
-			while (i > 0)
-				free(peers[--i]);
-			free(peers);
-			return -ENOMEM;
-		}
-	}
-	*ret = peers;
-	*ret_n = n;
-	return 0;
 }

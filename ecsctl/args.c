@@ -8,7 +8,7 @@
 
 #include "ecsctl.h"
 #include "util.h"
-#include "verbs.h"
+#include "verbtable.h"
 
 const struct ecsctl_flag ecsctl_global_flags[] = {
 	{ "output", ECSCTL_FLAG_VALUE, false, "FORMAT",

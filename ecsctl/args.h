@@ -19,24 +19,9 @@
 #include <stddef.h>
 
 #include "kv.h"
+#include "verbtable.h"
 
 struct ecsctl;
-struct ecsctl_verb;
-
-enum ecsctl_flag_kind {
-	ECSCTL_FLAG_VALUE, /* --name VALUE, at most once */
-	ECSCTL_FLAG_BOOL,  /* --name */
-	ECSCTL_FLAG_LIST,  /* --name VALUE, repeatable */
-	_ECSCTL_FLAG_KIND_MAX,
-};
-
-struct ecsctl_flag {
-	const char *name; /* without "--" */
-	enum ecsctl_flag_kind kind;
-	bool required;
-	const char *metavar; /* "SIZE_GIB" */
-	const char *help;
-};
 
 struct ecsctl_args {
 	const struct ecsctl_verb *verb; /* NULL: none given */

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "ecsctl.h"
 #include "http_client.h"
 #include "id.h"
 #include "json.h"

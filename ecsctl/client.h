@@ -22,6 +22,9 @@
 
 #include "kv.h"
 
+#define ECSCTL_VERSION "1.0.0"
+#define ECSCTL_API_VERSION "2014-05-26"
+#define ECSCTL_SLB_API_VERSION "2014-05-15" /* the SLB actions (ecsctl_action_version) */
 #define ECSCTL_MAX_REPLY (16 * 1024 * 1024)
 
 struct ecsctl_client_config {

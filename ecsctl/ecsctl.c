@@ -5,10 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
 #include "client.h"
+#include "json.h"
 #include "util.h"
-#include "verbs.h"
 
 void ecsctl_init(struct ecsctl *ctx, FILE *out, FILE *err)
 {
@@ -160,45 +159,25 @@ int ecsctl_call(struct ecsctl *ctx, const char *action, const struct ecs_kvlist 
 	return r;
 }
 
-int ecsctl_main(struct ecsctl *ctx, int argc, char **argv)
+char *ecsctl_json_string_array(const char *const *items, size_t n)
 {
-	struct ecsctl_args a;
-	int r;
+	struct json_object *arr = json_object_new_array();
+	char *s = NULL;
 
-	r = ecsctl_args_parse(ctx, argc, argv, &a);
-	if (r < 0)
-		return ecsctl_exit_status(r);
-	if (!ctx->output_set)
-		ctx->output = ctx->out_tty ? ECSCTL_OUTPUT_TABLE : ECSCTL_OUTPUT_TEXT;
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (json_object_array_add(arr, json_object_new_string(items[i])) < 0)
+			goto out;
+	s = strdup(ecs_json_text(arr, NULL));
+out:
+	json_object_put(arr);
+	return s;
+}
 
-	if (a.version) {
-		fprintf(ctx->out, "ecsctl %s (ECS API %s)\n", ECSCTL_VERSION, ECSCTL_API_VERSION);
-		r = 0;
-	} else if (a.help) {
-		if (a.verb)
-			ecsctl_help_verb(ctx->out, a.verb);
-		else if (a.group)
-			ecsctl_help_group(ctx->out, a.group);
-		else
-			ecsctl_help_overview(ctx->out);
-		r = 0;
-	} else if (!a.verb) {
-		if (a.group) {
-			fprintf(ctx->err, "ecsctl: '%s' needs a command\n\n", a.group);
-			ecsctl_help_group(ctx->err, a.group);
-		} else {
-			ecsctl_help_overview(ctx->err);
-		}
-		r = -EINVAL;
-	} else {
-		r = a.verb->run(ctx, &a);
-	}
-	ecsctl_args_clear(&a);
-	/* Output lost (a full disk, a closed pipe) must not pass for success in a script. */
-	if ((fflush(ctx->out) != 0 || ferror(ctx->out)) && r >= 0)
-		r = ecsctl_fail(ctx, -EIO, "cannot write the output: %s", strerror(errno));
-	fflush(ctx->err);
-	if (r >= 0 && ctx->exit_status)
-		return ctx->exit_status;
-	return ecsctl_exit_status(r);
+struct json_object *ecsctl_reply_list(struct json_object *reply, const char *outer, const char *inner)
+{
+	struct json_object *list = ecs_json_get(ecs_json_get(reply, outer), inner);
+
+	return list && json_object_is_type(list, json_type_array) ? list : NULL;
 }

@@ -1,6 +1,6 @@
 /* ecsctl.h: the command line's shared state and conventions.
  *
- * ecsctl_main() runs one command line against ctx and returns the process exit status:
+ * ecsctl_main() (run.h) runs one command line against ctx and returns the process exit status:
  *   0 ok, 1 an API error (or no answer from the endpoint), 2 usage or configuration,
  *   3 a timeout (a --wait, `ecsctl wait`, or a request that got no answer in time).
  * Inside, functions return 0 or a negative errno; ecsctl_exit_status() maps them:
@@ -13,15 +13,14 @@
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "kv.h"
 #include "output.h"
 #include "profile.h"
 
-#define ECSCTL_VERSION "1.0.0"
-#define ECSCTL_API_VERSION "2014-05-26"
-#define ECSCTL_SLB_API_VERSION "2014-05-15" /* the SLB actions (ecsctl_action_version) */
+#define ECSCTL_ARGS_MAX 100 /* ids a verb takes at once (ECS's limit for InstanceIds) */
 
 enum ecsctl_exit {
 	ECSCTL_EXIT_OK = 0,
@@ -55,9 +54,6 @@ void ecsctl_init(struct ecsctl *ctx, FILE *out, FILE *err);
 /* Free what ctx holds (the streams stay open). */
 void ecsctl_done(struct ecsctl *ctx);
 
-/* Run the command line argv[1..argc-1]; returns the exit status. */
-int ecsctl_main(struct ecsctl *ctx, int argc, char **argv);
-
 int ecsctl_exit_status(int r);
 
 /* Print "ecsctl: MESSAGE" and a hint to see `ecsctl help [VERB]`; returns -EINVAL. */
@@ -77,5 +73,10 @@ int ecsctl_call_quiet(struct ecsctl *ctx, const char *action, const struct ecs_k
 		      struct json_object **ret, struct ecsctl_api_error *err);
 /* Print an error the way ecsctl_call does. */
 void ecsctl_print_api_error(struct ecsctl *ctx, const struct ecsctl_api_error *err);
+
+/* '["a","b"]': the JSON-array string ECS takes for InstanceIds and the like. */
+char *ecsctl_json_string_array(const char *const *items, size_t n);
+/* The array at reply[outer][inner] (NULL when absent). */
+struct json_object *ecsctl_reply_list(struct json_object *reply, const char *outer, const char *inner);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "client.h"
 #include "profile.h"
 #include "util.h"
 #include "verbs.h"

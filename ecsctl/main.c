@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "ecsctl.h"
+#include "run.h"
 #include "verbs.h"
 
 int main(int argc, char **argv)

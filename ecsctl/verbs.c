@@ -8,70 +8,6 @@
 #include "util.h"
 #include "wait.h"
 
-const struct ecsctl_group ecsctl_groups[] = {
-	{ "disk", "data disks: create, ls, attach, detach, resize, rm" },
-	{ "snapshot", "disk snapshots: create, ls, rm, prune" },
-	{ "image", "images: create, ls, rm, import" },
-	{ "keypair", "SSH key pairs: create, import, ls, rm" },
-	{ "policy", "automatic snapshot policies: create, ls, apply, cancel, rm" },
-	{ "sg", "security groups: create, ls, show, allow, deny, revoke, join, leave, rm" },
-	{ "lb", "load balancers (SLB): create, ls, show, rm, listener-…, backend-…, health" },
-	{ "eip", "public IPs of instances: allocate, release, ls" },
-	{ NULL },
-};
-
-static const struct ecsctl_verb *const tables[] = {
-	ecsctl_instance_verbs, ecsctl_ssh_verbs,    ecsctl_disk_verbs,	 ecsctl_snapshot_verbs,
-	ecsctl_image_verbs,    ecsctl_keypair_verbs, ecsctl_policy_verbs, ecsctl_sg_verbs, ecsctl_lb_verbs,
-	ecsctl_eip_verbs,      ecsctl_api_verbs,     ecsctl_help_verbs,
-};
-
-const struct ecsctl_verb *ecsctl_verb_at(size_t i)
-{
-	for (size_t t = 0; t < ARRAY_SIZE(tables); t++) {
-		for (const struct ecsctl_verb *v = tables[t]; v->name; v++) {
-			if (i == 0)
-				return v;
-			i--;
-		}
-	}
-	return NULL;
-}
-
-const struct ecsctl_verb *ecsctl_verb_find(const char *group, const char *name)
-{
-	const struct ecsctl_verb *v;
-
-	for (size_t i = 0; (v = ecsctl_verb_at(i)); i++)
-		if (streq(v->name, name) && (group ? streq(v->group, group) : !v->group))
-			return v;
-	return NULL;
-}
-
-const struct ecsctl_group *ecsctl_group_find(const char *name)
-{
-	for (const struct ecsctl_group *g = ecsctl_groups; g->name; g++)
-		if (streq(g->name, name))
-			return g;
-	return NULL;
-}
-
-const struct ecsctl_flag *ecsctl_flag_find(const struct ecsctl_flag *flags, const char *name)
-{
-	for (const struct ecsctl_flag *f = flags; f && f->name; f++)
-		if (streq(f->name, name))
-			return f;
-	return NULL;
-}
-
-void ecsctl_verb_fullname(const struct ecsctl_verb *v, char *buf, size_t size)
-{
-	if (v->group)
-		snprintf(buf, size, "ecsctl %s %s", v->group, v->name);
-	else
-		snprintf(buf, size, "ecsctl %s", v->name);
-}
-
 int ecsctl_flag_int(struct ecsctl *ctx, const struct ecsctl_args *a, const char *flag, long long min,
 		    long long max, long long def, long long *ret)
 {
@@ -96,29 +32,6 @@ int ecsctl_flag_timeout(struct ecsctl *ctx, const struct ecsctl_args *a, long *r
 		return r;
 	*ret = (long)t;
 	return 0;
-}
-
-char *ecsctl_json_string_array(const char *const *items, size_t n)
-{
-	struct json_object *arr = json_object_new_array();
-	char *s = NULL;
-
-	if (!arr)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (json_object_array_add(arr, json_object_new_string(items[i])) < 0)
-			goto out;
-	s = strdup(ecs_json_text(arr, NULL));
-out:
-	json_object_put(arr);
-	return s;
-}
-
-struct json_object *ecsctl_reply_list(struct json_object *reply, const char *outer, const char *inner)
-{
-	struct json_object *list = ecs_json_get(ecs_json_get(reply, outer), inner);
-
-	return list && json_object_is_type(list, json_type_array) ? list : NULL;
 }
 
 int ecsctl_describe_all(struct ecsctl *ctx, const char *action, const struct ecs_kvlist *params,

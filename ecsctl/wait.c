@@ -10,7 +10,6 @@
 #include "json.h"
 #include "timeutil.h"
 #include "util.h"
-#include "verbs.h"
 
 static const char *const instance_failed[] = { NULL };
 static const char *const disk_failed[] = { NULL };

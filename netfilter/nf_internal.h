@@ -1,5 +1,6 @@
 /* nf_internal.h: what nf_secgroup.c (the model and its rendering), nf_state.c (reading
- * iptables-save text), nf_apply.c (the commands) and nf_slb.c share inside libecsnf. */
+ * iptables-save text), nf_apply.c (the commands) and the SLB files (nf_slb_internal.h)
+ * share inside libecsnf. */
 #ifndef ECS_NF_INTERNAL_H
 #define ECS_NF_INTERNAL_H
 

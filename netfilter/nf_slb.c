@@ -1,26 +1,20 @@
 /* nf_slb.c: load balancers and public IPs as iptables nat chains (see nf_slb.h and
- * docs/slb.md): the model's checks, its rendering (pure), the kernel's state read back from
- * iptables-save, and the commands that apply one to the other. */
+ * docs/slb.md): the model's checks and its rendering. Pure: no command runs here. The
+ * kernel's state is read back in nf_slb_state.c and applied in nf_slb_apply.c. */
 #include "nf_slb.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
 #include "crypto.h"
 #include "log.h"
-#include "nf_internal.h"
+#include "nf_slb_internal.h"
 #include "util.h"
-
-#define SLB_MAX_SAVE (64 * 1024 * 1024)
-
-static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- small checks ---------------------------------------------------------------- */
 
@@ -288,7 +282,7 @@ int nf_slb_validate(const struct nf_slb_host *h, char **ret_error)
 	return 0;
 }
 
-static int validate_logged(const struct nf_slb_host *h, const char *what)
+int nf_slb_validate_logged(const struct nf_slb_host *h, const char *what)
 {
 	_cleanup_free_ char *msg = NULL;
 	char q[300];
@@ -638,16 +632,16 @@ static void write_expected(FILE *f, const struct nf_slb_host *h, const struct pl
 		fputs(p->b[i].text, f);
 }
 
-static int expected_text(const struct nf_slb_host *h, char **ret)
+int nf_slb_expected_text(const struct nf_slb_host *h, char **ret)
 {
 	return render_plan(h, write_expected, NULL, ret);
 }
 
 int nf_slb_render_expected(const struct nf_slb_host *h, char **ret)
 {
-	int r = validate_logged(h, "expected");
+	int r = nf_slb_validate_logged(h, "expected");
 
-	return r < 0 ? r : expected_text(h, ret);
+	return r < 0 ? r : nf_slb_expected_text(h, ret);
 }
 
 static bool plan_has(const struct plan *p, const char *name)
@@ -724,16 +718,16 @@ static void write_restore(FILE *f, const struct nf_slb_host *h, const struct pla
 	write_table(f, h, p, arg, true);
 }
 
-static int restore_text(const struct nf_slb_host *h, const struct nf_slb_state *now, char **ret)
+int nf_slb_restore_text(const struct nf_slb_host *h, const struct nf_slb_state *now, char **ret)
 {
 	return render_plan(h, write_restore, now, ret);
 }
 
 int nf_slb_render(const struct nf_slb_host *h, const struct nf_slb_state *now, char **ret)
 {
-	int r = validate_logged(h, "render");
+	int r = nf_slb_validate_logged(h, "render");
 
-	return r < 0 ? r : restore_text(h, now, ret);
+	return r < 0 ? r : nf_slb_restore_text(h, now, ret);
 }
 
 /* The listener chains of one LB: declared, then filled. */
@@ -771,7 +765,7 @@ int nf_slb_render_lb(const struct nf_slb_host *h, const char *lb_id, char **ret)
 	const struct nf_slb_lb *lb = NULL;
 	int r;
 
-	r = validate_logged(h, "render_lb");
+	r = nf_slb_validate_logged(h, "render_lb");
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < h->n_lbs && !lb; i++)
@@ -782,105 +776,11 @@ int nf_slb_render_lb(const struct nf_slb_host *h, const char *lb_id, char **ret)
 	return render_plan(h, write_lb, lb, ret);
 }
 
-/* ---- the kernel's state ---------------------------------------------------------- */
-
-/* Whether name (len bytes) is one of our chains in that table (an NF_TABLE_*). */
-static bool chain_ours(const char *prefix, const char *name, size_t len, unsigned table)
-{
-	size_t pl = strlen(prefix);
-	const char *rest = name + pl + 1;
-	size_t rl, digits;
-
-	if (len <= pl + 1 || memcmp(name, prefix, pl) != 0 || name[pl] != '-')
-		return false;
-	rl = len - pl - 1;
-	if (table == NF_TABLE_FILTER)
-		return rl == 3 && memcmp(rest, "LBF", 3) == 0;
-	if ((rl == 3 && memcmp(rest, "PRE", 3) == 0) || (rl == 4 && memcmp(rest, "DOUT", 4) == 0) ||
-	    (rl == 4 && memcmp(rest, "POST", 4) == 0))
-		return true;
-	/* L-<8 lower-case hex>-<port>[u] */
-	if (rl < 12 || memcmp(rest, "L-", 2) != 0 || rest[10] != '-')
-		return false;
-	for (size_t i = 2; i < 10; i++)
-		if (!strchr("0123456789abcdef", rest[i]))
-			return false;
-	digits = rl - 11 - (rest[rl - 1] == 'u');
-	if (digits < 1 || digits > 5 || rest[11] == '0')
-		return false;
-	for (size_t i = 11; i < 11 + digits; i++)
-		if (rest[i] < '0' || rest[i] > '9')
-			return false;
-	return true;
-}
-
-void nf_slb_state_clear(struct nf_slb_state *s)
-{
-	if (!s)
-		return;
-	nf_reduce_free(s->text, s->chains, s->n_chains);
-	memset(s, 0, sizeof(*s));
-}
-
-int nf_slb_state_parse(const char *prefix, const char *save, struct nf_slb_state *ret)
-{
-	static const struct nf_reduce_jump jumps[] = {
-		{ "PREROUTING", "PRE", NF_TABLE_NAT },
-		{ "OUTPUT", "DOUT", NF_TABLE_NAT },
-		{ "POSTROUTING", "POST", NF_TABLE_NAT },
-		{ "FORWARD", "LBF", NF_TABLE_FILTER },
-	};
-	const struct nf_reduce_spec spec = {
-		.prefix = prefix,
-		.tables = NF_TABLE_NAT | NF_TABLE_FILTER,
-		.strip_cr = true,
-		.chains_with_lines = true,
-		.owned = chain_ours,
-		.jumps = jumps,
-		.n_jumps = ARRAY_SIZE(jumps),
-	};
-	struct nf_slb_state s = { 0 };
-	int counts[ARRAY_SIZE(jumps)];
-	int r;
-
-	if (!nf_prefix_valid(prefix) || !save)
-		return -EINVAL;
-	r = nf_reduce(&spec, save, &s.text, &s.chains, &s.n_chains, counts);
-	if (r < 0)
-		return r;
-	s.pre_jumps = counts[0];
-	s.out_jumps = counts[1];
-	s.post_jumps = counts[2];
-	s.fwd_jumps = counts[3];
-	*ret = s;
-	return 0;
-}
-
-int nf_slb_read_state(const char *prefix, struct nf_slb_state *ret)
-{
-	const char *argv[] = { "iptables-save", NULL };
-	const struct ecs_cmd_opts opts = { .timeout_ms = NF_CMD_TIMEOUT_MS, .max_output = SLB_MAX_SAVE };
-	struct ecs_cmd_result res = { 0 };
-	int r;
-
-	r = ecs_cmd_run_ok(argv, &opts, &res);
-	if (r < 0)
-		return r; /* logged by the runner */
-	r = nf_slb_state_parse(prefix, res.out, ret);
-	ecs_cmd_result_clear(&res);
-	return r;
-}
-
-/* ---- applying -------------------------------------------------------------------- */
-
-/* Whether the kernel holds exactly what h wants. */
-static bool state_matches(const struct nf_slb_host *h, const struct nf_slb_state *s, const char *expected)
+bool nf_slb_chains_match(const struct nf_slb_host *h, const struct nf_slb_state *s)
 {
 	struct plan p;
 	bool same;
 
-	if (!streq(s->text, expected))
-		return false;
 	if (plan_build(h, &p) < 0)
 		return false;
 	same = s->n_chains == p.n;
@@ -893,79 +793,4 @@ static bool state_matches(const struct nf_slb_host *h, const struct nf_slb_state
 	}
 	plan_clear(&p);
 	return same;
-}
-
-int nf_slb_apply(const struct nf_slb_host *h, bool only_if_different, bool *ret_changed)
-{
-	_cleanup_free_ char *expected = NULL, *text = NULL;
-	struct nf_slb_state now = { 0 };
-	bool changed = false;
-	int r;
-
-	r = validate_logged(h, "apply");
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&apply_lock);
-	r = nf_slb_read_state(h->prefix, &now);
-	if (r < 0)
-		goto out;
-	r = expected_text(h, &expected);
-	if (r < 0)
-		goto out;
-	if (only_if_different && state_matches(h, &now, expected))
-		goto out;
-	r = restore_text(h, &now, &text);
-	if (r < 0 || !*text)
-		goto out;
-	r = nf_iptables_restore(text);
-	if (r < 0)
-		goto out;
-	changed = true;
-	log_debug("slb: rules applied", "prefix=%s lbs=%zu public_ips=%zu", h->prefix, h->n_lbs, h->n_eips);
-out:
-	pthread_mutex_unlock(&apply_lock);
-	nf_slb_state_clear(&now);
-	if (r == 0 && ret_changed)
-		*ret_changed = changed;
-	return r;
-}
-
-int nf_slb_apply_lb(const struct nf_slb_host *h, const char *lb_id)
-{
-	_cleanup_free_ char *text = NULL;
-	int r;
-
-	r = nf_slb_render_lb(h, lb_id, &text);
-	if (r < 0 || !*text)
-		return r;
-	pthread_mutex_lock(&apply_lock);
-	r = nf_iptables_restore(text);
-	pthread_mutex_unlock(&apply_lock);
-	return r;
-}
-
-int nf_slb_remove_all(const char *prefix)
-{
-	/* Any valid addresses: an empty model renders no rule with them. */
-	const struct nf_slb_host empty = { .prefix = prefix, .snat_ip = "192.0.2.1", .bridge = "none" };
-
-	return nf_slb_apply(&empty, true, NULL);
-}
-
-int nf_slb_conntrack_forget(const char *vip, int port, const char *backend_ip)
-{
-	char port_text[8];
-	const char *argv[] = { "conntrack", "-D", "-p", "udp", "--orig-dst", vip, "--orig-port-dst", port_text,
-			       "--reply-src", backend_ip, NULL };
-	const struct ecs_cmd_opts opts = { .timeout_ms = NF_CMD_TIMEOUT_MS };
-	struct ecs_cmd_result res = { 0 };
-	int r;
-
-	if (!nf_ipv4_valid(vip) || !nf_ipv4_valid(backend_ip) || port < 1 || port > 65535)
-		return -EINVAL;
-	snprintf(port_text, sizeof(port_text), "%d", port);
-	/* conntrack exits 1 when it deleted nothing: only not running at all is an error. */
-	r = ecs_cmd_run(argv, &opts, &res);
-	ecs_cmd_result_clear(&res);
-	return r;
 }

@@ -22,6 +22,7 @@
 #include "json.h"
 #include "kv.h"
 #include "log.h"
+#include "run.h"
 #include "sign.h"
 #include "url.h"
 #include "util.h"

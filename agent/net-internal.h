@@ -1,0 +1,59 @@
+/* net-internal.h: what agent/net.c (links: bridge, addresses, taps, queries) shares with
+ * agent/net_vxlan.c (the overlay device and its flood list). Not for other files: they use
+ * net.h.
+ *
+ * Every helper here is called with net->lock held (except net_name_valid and
+ * net_link_disable_ipv6, which touch no socket) and returns 0 or a negative errno. */
+#ifndef AGENT_NET_INTERNAL_H
+#define AGENT_NET_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <netlink/cache.h>
+#include <netlink/route/link.h>
+
+#include "net.h"
+
+/* Link and neighbour dumps interrupted by concurrent changes (NLE_DUMP_INTR) are retried
+ * this often. */
+#define NET_DUMP_TRIES 3
+
+struct agent_net {
+	pthread_mutex_t lock; /* serialises every use of sock */
+	struct nl_sock *sock;
+	char **prefixes;
+	size_t n_prefixes;
+};
+
+static inline void link_putp(struct rtnl_link **l)
+{
+	if (*l)
+		rtnl_link_put(*l);
+}
+
+static inline void cache_freep(struct nl_cache **c)
+{
+	if (*c)
+		nl_cache_free(*c);
+}
+
+/* A libnl error (NLE_*, either sign) as a negative errno. */
+int net_nlerr_to_errno(int nlerr);
+/* A name the kernel would accept (dev_valid_name): 1..IFNAMSIZ-1 bytes, no '/', ':' or
+ * blanks, not "." or "..". */
+bool net_name_valid(const char *name);
+/* The check before every change: -EINVAL for a name the kernel would refuse, -EPERM for
+ * one that is not ours (logged). */
+int net_name_check_owned(const struct agent_net *net, const char *name);
+/* The link named name into *ret (the caller puts it); -ENODEV when there is none. Does not log. */
+int net_link_get(struct agent_net *net, const char *name, struct rtnl_link **ret);
+/* Make link a port of master_ifindex (when > 0) and administratively up; sends nothing
+ * when both hold already. */
+int net_link_converge(struct agent_net *net, struct rtnl_link *link, int master_ifindex);
+/* Turn IPv6 off on a link, through the calling thread's network namespace; 0 when the
+ * kernel has no IPv6. */
+int net_link_disable_ipv6(const char *name);
+
+#endif

@@ -1,0 +1,73 @@
+/* verbtable.h: what a verb is (its group, name, arguments, flags, the actions it calls,
+ * help and run function) and the table of every verb, which help, argument checking
+ * (args.h) and completion all read. Each verbs_<thing>.c declares its own verbs beside the
+ * functions that run them; verbtable.c gathers the tables. */
+#ifndef ECSCTL_VERBTABLE_H
+#define ECSCTL_VERBTABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ecsctl;
+struct ecsctl_args;
+
+enum ecsctl_flag_kind {
+	ECSCTL_FLAG_VALUE, /* --name VALUE, at most once */
+	ECSCTL_FLAG_BOOL,  /* --name */
+	ECSCTL_FLAG_LIST,  /* --name VALUE, repeatable */
+	_ECSCTL_FLAG_KIND_MAX,
+};
+
+struct ecsctl_flag {
+	const char *name; /* without "--" */
+	enum ecsctl_flag_kind kind;
+	bool required;
+	const char *metavar; /* "SIZE_GIB" */
+	const char *help;
+};
+
+struct ecsctl_verb {
+	const char *group;	/* "disk", "snapshot", … or NULL for a top-level verb */
+	const char *name;
+	const char *synopsis;	/* the arguments, e.g. "ID..." */
+	unsigned min_pos, max_pos;
+	bool rest;		/* takes "-- CMD..." */
+	bool any_flags;		/* every --Name VALUE is an API parameter */
+	const struct ecsctl_flag *flags; /* ends with { NULL } */
+	const char *actions;	/* the API actions it calls */
+	const char *summary;
+	const char *details;	/* a paragraph for `ecsctl help VERB`, or NULL */
+	int (*run)(struct ecsctl *ctx, const struct ecsctl_args *a);
+};
+
+struct ecsctl_group {
+	const char *name;
+	const char *summary;
+};
+
+extern const struct ecsctl_group ecsctl_groups[]; /* ends with { NULL } */
+
+/* Per file, each ending with { .name = NULL }. */
+extern const struct ecsctl_verb ecsctl_api_verbs[];
+extern const struct ecsctl_verb ecsctl_instance_verbs[];
+extern const struct ecsctl_verb ecsctl_disk_verbs[];
+extern const struct ecsctl_verb ecsctl_snapshot_verbs[];
+extern const struct ecsctl_verb ecsctl_image_verbs[];
+extern const struct ecsctl_verb ecsctl_keypair_verbs[];
+extern const struct ecsctl_verb ecsctl_policy_verbs[];
+extern const struct ecsctl_verb ecsctl_sg_verbs[];
+extern const struct ecsctl_verb ecsctl_lb_verbs[];
+extern const struct ecsctl_verb ecsctl_eip_verbs[];
+extern const struct ecsctl_verb ecsctl_ssh_verbs[];
+extern const struct ecsctl_verb ecsctl_help_verbs[];
+
+/* Every verb, in help order; NULL past the end. */
+const struct ecsctl_verb *ecsctl_verb_at(size_t i);
+const struct ecsctl_verb *ecsctl_verb_find(const char *group, const char *name);
+const struct ecsctl_group *ecsctl_group_find(const char *name);
+const struct ecsctl_flag *ecsctl_flag_find(const struct ecsctl_flag *flags, const char *name);
+
+/* "ecsctl disk create" */
+void ecsctl_verb_fullname(const struct ecsctl_verb *v, char *buf, size_t size);
+
+#endif
