@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 from agentlib import AgentClient  # noqa: E402
 from ecsapi import EcsClient  # noqa: E402
+from waiting import wait_for, wait_log_line  # noqa: E402
 
 CONTROLLER_BIN = Path(os.environ.get("ECS_CONTROLLER_BIN", REPO / "build/bin/ecs-controller"))
 AGENT_BIN = Path(os.environ.get("ECS_AGENT_BIN", REPO / "build/bin/ecs-agent"))
@@ -282,8 +283,8 @@ class FakeCloud:
             self.controller_proc = subprocess.Popen(self.netns.argv([CONTROLLER_BIN, "-c", self.ini, "serve"]),
                                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                                     preexec_fn=_die_with_parent)
-        self._wait(lambda: 'msg="controller ready"' in self.controller_log.read_text(errors="replace"), 20,
-                   "the controller to start", self.controller_proc)
+        wait_log_line(self.controller_log, 'msg="controller ready"', 20, "the controller to start",
+                      proc=self.controller_proc)
 
     def close(self):
         # Calls still under way fail fast once the processes are gone: do not wait for them.
@@ -302,17 +303,6 @@ class FakeCloud:
             self.netns.close()
             self.netns = None
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def _wait(self, pred, timeout: float, what: str, proc: subprocess.Popen | None = None):
-        deadline = time.monotonic() + timeout
-        while True:
-            if pred():
-                return
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"waiting for {what}: the process exited {proc.returncode}\n{self.controller_tail()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"waiting for {what} ({timeout:.0f} s)\n{self.controller_tail()}")
-            time.sleep(0.05)
 
     def controller_tail(self, n: int = 30) -> str:
         with contextlib.suppress(OSError):
@@ -341,9 +331,10 @@ class FakeCloud:
             pending[:] = [h for h in pending if not h.ready()]
             return not pending
 
-        self._wait(all_ready, timeout, f"{len(new)} agents to be ready")
+        wait_for(all_ready, timeout, f"{len(new)} agents to be ready", 0.05, detail=self.controller_tail)
         want = {h.spec.host_id for h in new}
-        self._wait(lambda: want <= set(self.host_rows()), timeout, "the controller to hear every host")
+        wait_for(lambda: set(self.host_rows()), timeout, "the controller to hear every host", 0.05,
+                 until=lambda heard: want <= heard, detail=self.controller_tail)
         # Cache the image on each host before anything is measured. Needed too: a first
         # create that must cache the image deadlocks when its instance id falls in the
         # image id's lock stripe (agent/image.c takes agent_lock(image) under

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import ipaddress
-import json
 import os
 import secrets
 import shutil
@@ -19,7 +18,8 @@ import time
 from pathlib import Path
 
 from agentlib import AgentClient, AgentProcess, ApiError, random_id
-from conftest import REPO, _used_networks, run, wait_until
+from conftest import REPO, _used_networks, run
+from waiting import wait_for
 from hostsim import PrivateLibvirt
 
 SSH_OPTS = ["-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -180,21 +180,21 @@ class AgentEnv:
                               stdin=subprocess.DEVNULL)
 
     def wait_ssh(self, spec: dict, timeout: float = 150) -> float:
+        """Wait until an SSH command succeeds; return the seconds it took."""
         t0 = time.monotonic()
-        deadline = t0 + timeout
-        last = ""
-        while time.monotonic() < deadline:
+
+        def try_ssh():
             try:
                 with socket.create_connection((self.ip_of(spec), 22), timeout=2):
                     pass
                 p = self.ssh(spec, "true", check=False, timeout=15)
-                if p.returncode == 0:
-                    return time.monotonic() - t0
-                last = p.stderr.strip()
+                return 0 if p.returncode == 0 else p.stderr.strip() or f"ssh exited {p.returncode}"
             except (OSError, subprocess.TimeoutExpired) as e:
-                last = str(e)
-            time.sleep(0.5)
-        raise AssertionError(self.explain(spec, f"no SSH to {self.ip_of(spec)} in {timeout:.0f}s: {last}"))
+                return str(e)
+
+        wait_for(try_ssh, timeout, f"SSH to {self.ip_of(spec)}", until=lambda r: r == 0,
+                 detail=lambda: self.explain(spec, ""))
+        return time.monotonic() - t0
 
     def console(self, spec: dict) -> str:
         try:
@@ -203,8 +203,9 @@ class AgentEnv:
         except Exception as e:  # noqa: BLE001 - only for diagnostics
             return f"(no console: {e})"
 
-    def wait_console(self, spec: dict, text: str, timeout: float = 60, after: int = 0) -> bool:
-        return bool(wait_until(lambda: text in self.console(spec)[after:], timeout, 0.5))
+    def wait_console(self, spec: dict, text: str, timeout: float = 60, after: int = 0):
+        wait_for(lambda: text in self.console(spec)[after:], timeout, f"{text!r} on the console",
+                 detail=lambda: self.explain(spec, ""))
 
     def explain(self, spec: dict, msg: str) -> str:
         tail = "\n".join(self.console(spec).splitlines()[-30:])
@@ -215,17 +216,13 @@ class AgentEnv:
         return self.client.get(f"/v1/instances/{iid}")
 
     def wait_status(self, spec, status: str, timeout: float = 60) -> dict:
-        last = {}
+        """Wait for the agent to report the instance in `status`; return its description."""
 
-        def ok():
-            nonlocal last
-            last = self.describe(spec)
-            return last["status"] == status
+        def described():
+            d = self.describe(spec)
+            return {k: d.get(k) for k in ("status", "domain_state", "error")}, d
 
-        if not wait_until(ok, timeout, 0.3):
-            raise AssertionError(f"status {last.get('status')!r} (domain {last.get('domain_state')!r}, "
-                                 f"error {last.get('error')!r}), wanted {status!r}")
-        return last
+        return wait_for(described, timeout, f"status {status!r}", 0.3, until=lambda r: r[0]["status"] == status)[1]
 
     # ---- what is on the host ----
 
@@ -245,13 +242,5 @@ class AgentEnv:
                 "tmp": self.files("tmp")}
 
     def wait_converged(self, predicate, timeout: float = 60, what: str = "convergence"):
-        last = None
-
-        def ok():
-            nonlocal last
-            last = self.host_state()
-            return predicate(last)
-
-        if not wait_until(ok, timeout, 0.5):
-            raise AssertionError(f"no {what} in {timeout}s: {json.dumps(last, indent=1)}\n{self.agent.log_tail(40)}")
-        return last
+        """Wait until predicate(host_state()) holds; return that state."""
+        return wait_for(self.host_state, timeout, what, until=predicate, detail=lambda: self.agent.log_tail(40))

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from waiting import wait_log_line
+
 REPO = Path(__file__).resolve().parents[2]
 AGENT_BIN = REPO / "build/bin/ecs-agent"
 
@@ -189,17 +191,10 @@ class AgentProcess:
         self.proc = subprocess.Popen([str(AGENT_BIN), "-c", str(self.workdir / "agent.ini")], stdout=log,
                                      stderr=subprocess.STDOUT, env=e, stdin=subprocess.DEVNULL)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = self.log_path.read_text(errors="replace")[offset:]
-            for line in text.splitlines():
-                if 'msg="agent ready"' in line:
-                    self.port = int(line.split(" api=")[1].split()[0].rsplit(":", 1)[1])
-                    return self
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"ecs-agent exited {self.proc.returncode}:\n{self.log_tail()}")
-            time.sleep(0.1)
-        raise RuntimeError(f"ecs-agent not ready in {timeout}s:\n{self.log_tail()}")
+        line = wait_log_line(self.log_path, 'msg="agent ready"', timeout, "ecs-agent ready", proc=self.proc,
+                             offset=offset)
+        self.port = int(line.split(" api=")[1].split()[0].rsplit(":", 1)[1])
+        return self
 
     def client(self) -> AgentClient:
         return AgentClient(f"http://127.0.0.1:{self.port}", self.key)

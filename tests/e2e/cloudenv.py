@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import time
 from pathlib import Path
 
 from agentenv import AgentEnv, free_port
 from conftest import REPO
 from ecsapi import EcsClient
+from waiting import WaitTimeout, wait_for, wait_log_line
 
 CTL_BIN = REPO / "build/bin/ecs-controller"
 
@@ -23,16 +23,13 @@ def start_controller(config: Path, log_path: Path, timeout: float = 20) -> subpr
     with open(log_path, "ab") as log:
         proc = subprocess.Popen([str(CTL_BIN), "-c", str(config)], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if 'msg="controller ready"' in log_path.read_text(errors="replace")[offset:]:
-            return proc
-        if proc.poll() is not None:
-            raise RuntimeError(f"ecs-controller exited:\n{log_path.read_text(errors='replace')[offset:][-3000:]}")
-        time.sleep(0.1)
-    proc.kill()
-    proc.wait()
-    raise RuntimeError("ecs-controller not ready")
+    try:
+        wait_log_line(log_path, 'msg="controller ready"', timeout, "ecs-controller ready", proc=proc, offset=offset)
+    except WaitTimeout:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
 
 
 def stop_controller(proc: subprocess.Popen | None):
@@ -95,12 +92,9 @@ class CloudEnv:
         self.start_controller()
         self.host.start()
         # The host is schedulable once its first heartbeat is in.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if "/agent/v1/heartbeat" in self.log_path.read_text(errors="replace"):
-                return self
-            time.sleep(0.2)
-        raise RuntimeError(f"no heartbeat from the agent:\n{self.host.agent.log_tail()}")
+        wait_for(lambda: "/agent/v1/heartbeat" in self.log_path.read_text(errors="replace"), 30,
+                 "a heartbeat from the agent", 0.2, detail=self.host.agent.log_tail)
+        return self
 
     def account(self, name: str) -> EcsClient:
         return make_account(self.config, self.endpoint, name)
@@ -111,16 +105,7 @@ class CloudEnv:
 
     # ---- waiting on the API ----
 
-    @staticmethod
-    def wait_for(pred, timeout: float, what: str, interval: float = 0.5):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = pred()
-            if last:
-                return last
-            time.sleep(interval)
-        raise AssertionError(f"timed out waiting for {what} (last: {last})")
+    wait_for = staticmethod(wait_for)  # waiting.wait_for, as cloud.wait_for / env.wait_for
 
     def instance(self, api: EcsClient, iid: str) -> dict:
         import json
@@ -129,11 +114,5 @@ class CloudEnv:
         return out[0] if out else {}
 
     def wait_status(self, api: EcsClient, iid: str, status: str, timeout: float = 90) -> dict:
-        def ok():
-            i = self.instance(api, iid)
-            return i if i.get("Status") == status else None
-
-        try:
-            return self.wait_for(ok, timeout, f"{iid} {status}")
-        except AssertionError as e:
-            raise AssertionError(f"{e}\n{self.instance(api, iid)}\n{self.log_tail(20)}") from None
+        return wait_for(lambda: self.instance(api, iid), timeout, f"{iid} {status}",
+                        until=lambda i: i.get("Status") == status, detail=lambda: self.log_tail(20))

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from waiting import pid_exited, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 URI = "qemu:///system"
@@ -72,16 +73,6 @@ def domain_type() -> str:
         return "qemu"
     has = any(w in ("vmx", "svm") for line in flags.splitlines() if line.startswith("flags") for w in line.split())
     return "kvm" if has and os.path.exists("/dev/kvm") else "qemu"
-
-
-def wait_until(pred, timeout: float, interval: float = 0.5):
-    """Call pred() until it returns a true value or timeout passes; return the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(interval)
 
 
 def _unix_listening(path: str) -> bool:
@@ -115,7 +106,7 @@ def _stop_pidfile(pidfile: Path):
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    if not wait_until(lambda: not Path(f"/proc/{pid}").exists(), 10, 0.1):
+    if not pid_exited(pid, 10, pidfile.name):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -171,8 +162,7 @@ def libvirt(tmp_path_factory):
             pid = d / "libvirtd.pid"
             run(["libvirtd", "-d", "-p", pid])
             started.append(pid)
-            if not wait_until(_virsh_ok, 60, 0.3):
-                raise RuntimeError("libvirtd did not answer on qemu:///system within 60 s")
+            wait_for(_virsh_ok, 60, "libvirtd to answer on qemu:///system", 0.3)
             yield URI
         finally:
             for pid in reversed(started):
@@ -379,38 +369,37 @@ class Guest:
         ]  # fmt: skip
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
 
-    def wait_console(self, text: str, timeout: float = 60, after: int = 0) -> bool:
+    def wait_console(self, text: str, timeout: float = 60, after: int = 0):
         """Wait for text on the serial console (past offset `after`)."""
-        return bool(wait_until(lambda: text in self.console()[after:], timeout, 0.2))
-
-    def wait_port(self, port: int, timeout: float) -> bool:
-        def up():
-            try:
-                with socket.create_connection((self.ip, port), timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        return bool(wait_until(up, timeout, 0.3))
+        wait_for(lambda: text in self.console()[after:], timeout, f"{text!r} on {self.name}'s console", 0.2,
+                 detail=lambda: self.explain(f"domain {self.state()!r}"))
 
     def wait_ssh(self, timeout: float = SSH_TIMEOUT) -> float:
-        """Wait until an SSH command succeeds; return seconds since start."""
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            st = self.state()
-            if st not in ("running", "in shutdown"):
-                raise AssertionError(self.explain(f"domain is {st!r} while waiting for SSH"))
-            if self.wait_port(22, min(5, max(0.1, deadline - time.monotonic()))):
-                try:
-                    p = subprocess.run(self.ssh_argv("true"), capture_output=True, text=True, timeout=15)
-                    if p.returncode == 0:
-                        return time.monotonic() - self.started_at
-                    last = p.stderr.strip()
-                except subprocess.TimeoutExpired:
-                    last = "ssh timed out"
-                time.sleep(0.5)
-        raise AssertionError(self.explain(f"no SSH on {self.ip} within {timeout:.0f} s (last error: {last})"))
+        """Wait until an SSH command succeeds; return seconds since start. A domain that stops
+        running meanwhile fails at once (its state is read every 5 s)."""
+        next_state_check = 0.0
+
+        def try_ssh():
+            nonlocal next_state_check
+            if time.monotonic() >= next_state_check:
+                st = self.state()
+                if st not in ("running", "in shutdown"):
+                    raise AssertionError(self.explain(f"domain is {st!r} while waiting for SSH"))
+                next_state_check = time.monotonic() + 5
+            try:
+                with socket.create_connection((self.ip, 22), timeout=1):
+                    pass
+            except OSError as e:
+                return f"port 22: {e}"
+            try:
+                p = subprocess.run(self.ssh_argv("true"), capture_output=True, text=True, timeout=15)
+            except subprocess.TimeoutExpired:
+                return "ssh timed out"
+            return 0 if p.returncode == 0 else p.stderr.strip() or f"ssh exited {p.returncode}"
+
+        wait_for(try_ssh, timeout, f"SSH on {self.ip}", 0.3, until=lambda r: r == 0,
+                 detail=lambda: self.explain(f"domain {self.state()!r}"))
+        return time.monotonic() - self.started_at
 
     def http_get(self, path: str = "/", port: int = 80, timeout: float = 5) -> str:
         """GET from the guest directly: proxies from the environment are ignored."""

@@ -110,7 +110,9 @@ class FakeAgent:
         self.host = ctl.agent_client(host_id)
         self.calls: list[dict] = []  # {method, path, body, signed}
         self.instances: dict[str, str] = {}  # instance id -> status
-        self.sync_mode = "pull"  # pull | 404 | slow
+        self.sync_mode = "pull"  # pull | 404 | slow (a nudge is answered once release is set, or after 30 s)
+        self.release = threading.Event()
+        self.release.set()
         self.lock = threading.Lock()
         outer = self
 
@@ -131,7 +133,7 @@ class FakeAgent:
                     if outer.sync_mode == "404":
                         return self.reply_json(404, {"code": "NotFound", "message": "no such resource"})
                     if outer.sync_mode == "slow":
-                        time.sleep(5)
+                        outer.release.wait(30)
                     return self.reply_json(200, {"generation": outer.host.view()["generation"]})
                 if len(parts) >= 3 and parts[:2] == ["v1", "instances"]:
                     iid = parts[2]

@@ -12,8 +12,9 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
+
+from waiting import log_tail, pid_exited, wait_for
 
 LIBVIRT_DIRS = {  # mount point -> folder under the host's dir
     "/run/libvirt": "run",
@@ -80,14 +81,14 @@ exec libvirtd -p {self.root}/libvirtd.pid
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def answers():
             if self.proc.poll() is not None:
                 raise RuntimeError(f"private libvirtd exited: {(self.root / 'libvirtd.out').read_text()[-2000:]}")
-            if self.socket.exists() and self._answers():
-                return self
-            time.sleep(0.2)
-        raise RuntimeError("private libvirtd did not answer in time")
+            return self.socket.exists() and self._answers()
+
+        wait_for(answers, timeout, "the private libvirtd to answer", 0.2,
+                 detail=lambda: log_tail(self.root / "libvirtd.out"))
+        return self
 
     def libvirtd_pid(self) -> int | None:
         return _read_pid(self.root / "libvirtd.pid")
@@ -100,10 +101,7 @@ exec libvirtd -p {self.root}/libvirtd.pid
         pid = self.libvirtd_pid()
         if pid and _alive(pid):
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid):
+            if not pid_exited(pid, timeout, "libvirtd"):
                 os.kill(pid, signal.SIGKILL)
         if self.proc:
             try:
@@ -121,12 +119,8 @@ exec libvirtd -p {self.root}/libvirtd.pid
                                       str(self.root / "libvirtd.pid")],
                                      stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._answers():
-                return
-            time.sleep(0.2)
-        raise RuntimeError("libvirtd did not come back")
+        wait_for(self._answers, timeout, "the private libvirtd to come back", 0.2,
+                 detail=lambda: log_tail(self.root / "libvirtd.out"))
 
     def domains(self) -> list[str]:
         p = self.virsh("list", "--all", "--name")
@@ -141,9 +135,7 @@ exec libvirtd -p {self.root}/libvirtd.pid
         pid = self.virtlogd_pid()
         if pid and _alive(pid):
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            pid_exited(pid, 10, "virtlogd")
         # qemu processes of this host that outlived libvirtd (a killed test) are in its namespace.
         for p in Path("/proc").iterdir():
             if not p.name.isdigit():

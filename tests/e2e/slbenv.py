@@ -26,13 +26,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from agentlib import AgentClient  # noqa: E402
+from waiting import wait_for, wait_log_line  # noqa: E402
 
 REPO = HERE.parents[1]
 AGENT_BIN = Path(os.environ.get("ECS_AGENT_BIN", REPO / "build/bin/ecs-agent"))
@@ -181,14 +181,9 @@ class Backend:
         if self.server is None or self.server.poll() is not None:
             self.server = self.ns.popen(["/usr/bin/python3", "-c", SERVER, self.name], stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.ns.run(["/usr/bin/python3", "-c",
-                            f"import socket; socket.create_connection(('127.0.0.1', 8080), timeout=1).close()"],
-                           check=False).returncode == 0:
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"backend {self.name}'s server does not listen")
+        probe = ["/usr/bin/python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 8080), timeout=1)"]
+        wait_for(lambda: self.ns.run(probe, check=False).returncode == 0, 10,
+                 f"backend {self.name}'s server to listen on 8080", 0.05)
 
     def stop(self):
         _stop(self.server, 5)
@@ -295,16 +290,9 @@ chain_prefix = {CHAIN_PREFIX}
         with open(self.log_path, "ab") as log:
             self.agent = self.ns.popen([AGENT_BIN, "-c", self.workdir / "agent.ini"], stdin=subprocess.DEVNULL,
                                        stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in self.log_path.read_text(errors="replace")[offset:].splitlines():
-                if 'msg="agent ready"' in line:
-                    self.port = int(line.split(" api=")[1].split()[0].rsplit(":", 1)[1])
-                    return
-            if self.agent.poll() is not None:
-                raise RuntimeError(f"ecs-agent exited {self.agent.returncode}:\n{self.log_tail()}")
-            time.sleep(0.05)
-        raise RuntimeError(f"ecs-agent not ready in {timeout}s:\n{self.log_tail()}")
+        line = wait_log_line(self.log_path, 'msg="agent ready"', timeout, "ecs-agent ready", proc=self.agent,
+                             offset=offset)
+        self.port = int(line.split(" api=")[1].split()[0].rsplit(":", 1)[1])
 
     def stop_agent(self):
         _stop(self.agent)

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from agentlib import ApiError, random_id
+from waiting import wait_for
 
 MARK = "ecs-disk-mark-7b1e"
 
@@ -30,6 +31,10 @@ def block_devices(env, vm):
     return env.ssh(vm, "ls /sys/block").stdout.split()
 
 
+def wait_devices(env, vm, until, what: str):
+    wait_for(lambda: block_devices(env, vm), 30, what, until=until, detail=lambda: env.explain(vm, ""))
+
+
 def test_data_disk_attached_live_shows_up(agent_env, vm, data_disk):
     c = agent_env.client
     d = c.put(f"/v1/disks/{data_disk}", {"size_gib": 1})
@@ -37,7 +42,7 @@ def test_data_disk_attached_live_shows_up(agent_env, vm, data_disk):
     assert "vdb" not in block_devices(agent_env, vm)
     d = c.post(f"/v1/disks/{data_disk}/attach", {"instance_id": vm["instance_id"]})
     assert d["status"] == "In_use" and d["device"] == "vdb"
-    assert _wait_for(lambda: "vdb" in block_devices(agent_env, vm), 30), agent_env.explain(vm, "no vdb")
+    wait_devices(agent_env, vm, lambda devs: "vdb" in devs, "vdb in the guest")
     # The disk's id is its serial: the guest finds it by id.
     serial = agent_env.ssh(vm, "cat /sys/block/vdb/serial").stdout.strip()
     assert serial == data_disk[2:]
@@ -45,31 +50,22 @@ def test_data_disk_attached_live_shows_up(agent_env, vm, data_disk):
     assert c.post(f"/v1/disks/{data_disk}/attach", {"instance_id": vm["instance_id"]})["device"] == "vdb"
 
 
-def _wait_for(pred, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.5)
-    return False
-
-
 def test_data_survives_detach_and_attach(agent_env, vm, data_disk):
     c = agent_env.client
     agent_env.ssh(vm, f"echo {MARK} | dd of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null")
     c.post(f"/v1/disks/{data_disk}/detach")
-    assert _wait_for(lambda: "vdb" not in block_devices(agent_env, vm), 30)
+    wait_devices(agent_env, vm, lambda devs: "vdb" not in devs, "vdb gone from the guest")
     assert c.get(f"/v1/disks/{data_disk}")["status"] == "Available"
     c.post(f"/v1/disks/{data_disk}/attach", {"instance_id": vm["instance_id"]})
-    assert _wait_for(lambda: "vdb" in block_devices(agent_env, vm), 30)
+    wait_devices(agent_env, vm, lambda devs: "vdb" in devs, "vdb back in the guest")
     assert agent_env.ssh(vm, "dd if=/dev/vdb bs=512 count=1 2>/dev/null | head -n 1").stdout.strip() == MARK
 
 
 def test_grow_live_and_refuse_shrink(agent_env, vm, data_disk):
     c = agent_env.client
     c.post(f"/v1/disks/{data_disk}/resize", {"size_gib": 2})
-    assert _wait_for(lambda: agent_env.ssh(vm, "cat /sys/block/vdb/size").stdout.strip() == str(2 * 1024**3 // 512),
-                     20)
+    wait_for(lambda: agent_env.ssh(vm, "cat /sys/block/vdb/size").stdout.strip(), 20, "vdb of 2 GiB in the guest",
+             until=lambda sectors: sectors == str(2 * 1024**3 // 512))
     with pytest.raises(ApiError) as e:
         c.post(f"/v1/disks/{data_disk}/resize", {"size_gib": 1})
     assert e.value.status == 400

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from agentlib import ApiError
+from waiting import wait_for
 
 USER_DATA = "#!/bin/sh\necho ran >> /root/user-data-ran\n"
 
@@ -28,7 +29,7 @@ def test_create_then_ssh(agent_env, inst):
     assert agent_env.ssh(inst, "hostname").stdout.strip() == "life-1"
     addr = agent_env.ssh(inst, "ip -4 addr show").stdout
     assert f"inet {agent_env.ip_of(inst)}/24" in addr
-    assert agent_env.wait_console(inst, "user-data finished rc=0", 60), agent_env.explain(inst, "user-data")
+    agent_env.wait_console(inst, "user-data finished rc=0", 60)
     assert agent_env.ssh(inst, "cat /root/user-data-ran").stdout == "ran\n"
 
 
@@ -66,15 +67,15 @@ def test_metrics_sampled_from_the_running_guest(agent_env, inst):
     """The agent samples libvirt (every 3 s here) into 60 s points for DescribeInstanceMonitorData."""
     now = int(time.time())
     q = {"start": now - 600, "end": now + 120, "period": 60}
-    deadline = time.monotonic() + 30
-    while True:
-        points = agent_env.client.get(f"/v1/instances/{inst['instance_id']}/metrics", **q)["points"]
-        # SSH and metadata traffic went both ways; the guest used some CPU booting.
-        if points and sum(p["IntranetRX"] for p in points) > 0 and sum(p["IntranetTX"] for p in points) > 0:
-            break
-        assert time.monotonic() < deadline, points
-        agent_env.ssh(inst, "true")
-        time.sleep(2)
+
+    def sampled():
+        agent_env.ssh(inst, "true")  # traffic both ways for the next sample
+        return agent_env.client.get(f"/v1/instances/{inst['instance_id']}/metrics", **q)["points"]
+
+    # SSH and metadata traffic went both ways; the guest used some CPU booting.
+    points = wait_for(sampled, 30, "metrics with traffic both ways", 2,
+                      until=lambda ps: ps and sum(p["IntranetRX"] for p in ps) > 0 and
+                      sum(p["IntranetTX"] for p in ps) > 0)
     p = points[-1]
     assert p["InstanceId"] == inst["instance_id"]
     assert 0 <= p["CPU"] <= 100
@@ -88,14 +89,22 @@ def test_metrics_sampled_from_the_running_guest(agent_env, inst):
     assert st == 400 and "400 points" in body["message"]
 
 
+SHUTTING_DOWN = "ecs-tiny: shutting down"  # the tiny image's rcK, on the console
+
+
 def test_stop_acpi_then_start(agent_env, inst):
+    assert SHUTTING_DOWN not in agent_env.console(inst)
+    log_at = agent_env.agent.log_path.stat().st_size
     t0 = time.monotonic()
     d = agent_env.client.post(f"/v1/instances/{inst['instance_id']}/stop", {"timeout_s": 60})
-    stop_s = time.monotonic() - t0
+    print(f"\nACPI stop: {time.monotonic() - t0:.1f}s")
     assert d["status"] == "Stopped", d
     assert d["domain_state"] == "shutoff"
-    # A clean ACPI shutdown, not the forced power-off at the timeout.
-    assert stop_s < 55, f"stop took {stop_s:.1f}s: the guest ignored ACPI?"
+    # A clean ACPI shutdown (the guest ran its shutdown script), not the forced power-off
+    # at the timeout (agent/domain.c logs that).
+    assert SHUTTING_DOWN in agent_env.console(inst), agent_env.explain(inst, "the guest did not shut down itself")
+    log = agent_env.agent.log_path.read_bytes()[log_at:].decode(errors="replace")
+    assert "powering off" not in log, log
     assert "reached target" not in agent_env.agent.log_tail(5)
     d = agent_env.client.post(f"/v1/instances/{inst['instance_id']}/start")
     assert d["status"] == "Running"
@@ -120,10 +129,7 @@ def test_soft_reboot(agent_env, inst):
         except (AssertionError, Exception):
             return False
 
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not rebooted():
-        time.sleep(1)
-    assert rebooted(), agent_env.explain(inst, "no new boot after a soft reboot")
+    wait_for(rebooted, 120, "a new boot after a soft reboot", 1, detail=lambda: agent_env.explain(inst, ""))
     assert agent_env.describe(inst)["status"] == "Running"
 
 
@@ -135,10 +141,13 @@ def test_forced_reboot(agent_env, inst):
 
 
 def test_forced_stop_and_reboot_of_stopped(agent_env, inst):
+    # Forced: the guest is powered off, never asked (its shutdown script does not run).
+    shutdowns = agent_env.console(inst).count(SHUTTING_DOWN)
     t0 = time.monotonic()
     d = agent_env.client.post(f"/v1/instances/{inst['instance_id']}/stop", {"force": True})
+    print(f"\nforced stop: {time.monotonic() - t0:.2f}s")
     assert d["status"] == "Stopped"
-    assert time.monotonic() - t0 < 10
+    assert agent_env.console(inst).count(SHUTTING_DOWN) == shutdowns, agent_env.explain(inst, "asked the guest")
     with pytest.raises(ApiError) as e:
         agent_env.client.post(f"/v1/instances/{inst['instance_id']}/reboot")
     assert e.value.status == 409 and e.value.code == "IncorrectInstanceStatus"

@@ -2,8 +2,6 @@
 data; a guest that takes its neighbour's address gets nothing (the guard drops it at the
 host). Also: the running agent holds only the capabilities docs/agent-api.md lists."""
 
-import time
-
 import pytest
 
 
@@ -33,6 +31,9 @@ def test_each_guest_reads_its_own(agent_env, pair):
     assert agent_env.ssh(b, f"wget -qO- {base}", check=False).returncode != 0
 
 
+DONE = "ecs-test: spoof done"
+
+
 def test_a_guest_posing_as_its_neighbour_gets_nothing(agent_env, pair):
     a, b = pair
     ip_a, ip_b, gw = agent_env.ip_of(a), agent_env.ip_of(b), agent_env.gw
@@ -40,10 +41,11 @@ def test_a_guest_posing_as_its_neighbour_gets_nothing(agent_env, pair):
     # write what came back, and put A's own address back.
     script = (f"(sleep 1; ip addr flush dev eth0; ip addr add {ip_b}/24 dev eth0; "
               f"wget -T 5 -qO- {url(agent_env)} > /root/spoof.out 2>/root/spoof.err; echo rc=$? >> /root/spoof.out; "
-              f"ip addr flush dev eth0; ip addr add {ip_a}/24 dev eth0; ip route add default via {gw}) "
-              f">/dev/null 2>&1 </dev/null &")
+              f"ip addr flush dev eth0; ip addr add {ip_a}/24 dev eth0; ip route add default via {gw}; "
+              f"echo {DONE} > /dev/console) >/dev/null 2>&1 </dev/null &")
     agent_env.ssh(a, script, check=False)
-    time.sleep(10)
+    # SSH cannot reach A meanwhile: the script says on the serial console when it is done.
+    agent_env.wait_console(a, DONE, 60)
     # The host may have learnt B's address at A's MAC meanwhile: forget that.
     import subprocess
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from fakehosts import FakeCloud, HostSpec  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces for the fake hosts need root")
 
@@ -57,13 +57,8 @@ def placements(cloud: FakeCloud) -> tuple[Counter, dict[str, str]]:
 
 def wait_running(cloud: FakeCloud, ids: list[str], timeout: float = 60):
     ecs = cloud.client()
-    deadline = time.monotonic() + timeout
-    while True:
-        st = cloud.statuses(ecs)
-        if all(st.get(i) == "Running" for i in ids):
-            return
-        assert time.monotonic() < deadline, f"not Running after {timeout} s: {Counter(st.get(i) for i in ids)}"
-        time.sleep(0.3)
+    wait_for(lambda: Counter(cloud.statuses(ecs).get(i) for i in ids), timeout, f"{len(ids)} instances Running", 0.3,
+             until=lambda by_status: set(by_status) <= {"Running"})
 
 
 def room_of(c) -> int:

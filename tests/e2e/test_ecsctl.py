@@ -13,12 +13,12 @@ import re
 import secrets
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO
+from waiting import wait_for
 
 ECSCTL = REPO / "build/bin/ecsctl"
 
@@ -170,24 +170,17 @@ def test_cron_snapshot_and_prune(ctl, cron_daemon):
     cronfile.write_text(f"SHELL=/bin/sh\nPATH=/usr/bin:/bin\nECSCTL_CONFIG={ctl.config}\n"
                         f"* * * * * root echo START >>{log}; {job}\n")
     cronfile.chmod(0o644)
+
+    def cron_log() -> str:
+        return log.read_text() if log.exists() else ""
+
     try:
-        deadline = time.monotonic() + 8 * 60
-        while time.monotonic() < deadline:
-            text = log.read_text() if log.exists() else ""
-            if text.count("PRUNED") >= 4:
-                break
-            time.sleep(5)
-        else:
-            raise AssertionError(f"fewer than 4 cron runs completed:\n{log.read_text() if log.exists() else ''}")
+        wait_for(cron_log, 8 * 60, "4 cron runs completed", 5, until=lambda text: text.count("PRUNED") >= 4)
     finally:
         cronfile.unlink()
     # Let a run that started before the file went finish.
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        text = log.read_text()
-        if text.count("START") == text.count("PRUNED"):
-            break
-        time.sleep(2)
+    wait_for(cron_log, 180, "the last cron run to finish", 2,
+             until=lambda text: text.count("START") == text.count("PRUNED"))
     snaps = ctl.json("snapshot", "ls", "--disk", disk)["Snapshots"]["Snapshot"]
     assert len(snaps) == 2, (snaps, log.read_text())
     assert all(s["Status"] == "accomplished" for s in snaps), snaps

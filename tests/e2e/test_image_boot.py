@@ -9,7 +9,8 @@ A second guest gets "#cloud-config" user-data instead of a script.
 
 import pytest
 
-from conftest import domain_type, run, wait_until
+from conftest import domain_type, run
+from waiting import wait_for
 
 # Appends, so that a second run would show as a second line.
 USER_DATA = """#!/bin/sh
@@ -27,7 +28,7 @@ def guest(module_make_guest, module_net, tiny_image):
 def test_boot_to_ssh(guest, capsys):
     with capsys.disabled():
         print(f"\nboot-to-ssh: {guest.boot_to_ssh:.1f}s (domain type {domain_type()})")
-    assert guest.wait_console("ecs-tiny: sshd started", 0), guest.explain("no 'sshd started' on the console")
+    guest.wait_console("ecs-tiny: sshd started", 0)
 
 
 def test_hostname_from_meta_data(guest):
@@ -53,7 +54,7 @@ def test_root_filesystem_grown_to_disk(guest):
 
 
 def test_user_data_script_ran(guest):
-    assert guest.wait_console("ecs-tiny: user-data finished rc=0", 30), guest.explain("user-data did not finish")
+    guest.wait_console("ecs-tiny: user-data finished rc=0", 30)
     assert guest.ssh("cat /root/user-data-ran").stdout == "ran\n"
 
 
@@ -65,7 +66,8 @@ def test_http_responder_answers_hostname(guest):
     with pytest.raises(OSError):
         guest.http_get("/", timeout=3)
     guest.ssh("/usr/sbin/ecs-httpd start")
-    assert wait_until(lambda: guest.ssh("/usr/sbin/ecs-httpd status", check=False).returncode == 0, 10)
+    wait_for(lambda: guest.ssh("/usr/sbin/ecs-httpd status", check=False).returncode, 10, "ecs-httpd running again",
+             until=lambda rc: rc == 0)
     assert guest.http_get("/").strip() == guest.hostname
 
 
@@ -73,7 +75,7 @@ def test_user_data_not_rerun_after_reboot(guest):
     mark = len(guest.console())
     guest.ssh("reboot", check=False)  # the connection may drop before ssh returns
     # The old sshd may still answer for a moment: wait for the new boot first.
-    assert guest.wait_console("ecs-tiny: sshd started", 120, after=mark), guest.explain("guest did not boot again")
+    guest.wait_console("ecs-tiny: sshd started", 120, after=mark)
     guest.wait_ssh()
     assert guest.ssh("hostname").stdout.strip() == guest.hostname
     # The config drive was read before sshd started: nothing was queued to run.
@@ -84,7 +86,8 @@ def test_user_data_not_rerun_after_reboot(guest):
 
 def test_acpi_shutdown_powers_off(guest):
     guest.virsh("shutdown", guest.name)
-    assert wait_until(lambda: guest.state() == "shut off", 60), guest.explain(f"still {guest.state()!r} 60 s after shutdown")
+    wait_for(guest.state, 60, f"{guest.name} shut off", until=lambda st: st == "shut off",
+             detail=lambda: guest.explain("after virsh shutdown"))
 
 
 def test_cloud_config_user_data(make_guest, module_net, tiny_image, tmp_path):
@@ -108,7 +111,7 @@ runcmd:
     g = make_guest(module_net, tiny_image, user_data=user_data)
     g.wait_ssh()
     assert g.ssh("hostname", key=tmp_path / "second").stdout.strip() == g.hostname
-    assert g.wait_console("ecs-tiny: user-data finished rc=0", 30), g.explain("runcmd did not finish")
+    g.wait_console("ecs-tiny: user-data finished rc=0", 30)
     assert g.ssh("cat /root/runcmd-ran").stdout == "shell-form\nlist-form\n"
     assert g.ssh("grep ^root: /etc/shadow").stdout.split(":")[1] == hashed
     p = g.ssh_password("id -u", password)

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from ecsapi import EcsClient  # noqa: E402
 from fakehosts import LINKS, FakeCloud, FakeHost, HostSpec, Netns  # noqa: E402
+from waiting import wait_for, wait_log_line  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces for the fake hosts need root")
 
@@ -50,17 +51,6 @@ def spec(index: int, host_id: str, **kw) -> HostSpec:
 
 def host_gateway(h: FakeHost) -> str:
     return f"10.240.0.{h.index + 1}"
-
-
-def wait_for(pred, timeout: float, what: str, step: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waiting for {what} ({timeout:.0f} s)")
-        time.sleep(step)
 
 
 def sh(ns: Netns, command: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -139,8 +129,7 @@ def revive_host(cloud: FakeCloud, h: FakeHost):
     h.netns.ip_batch([f"route replace {LINKS} via {h.hub_ip}"])
     offset = h.log.stat().st_size
     h.start()
-    wait_for(lambda: 'msg="agent ready"' in h.log.read_text(errors="replace")[offset:], 30,
-             f"{h.spec.host_id}'s agent")
+    wait_log_line(h.log, 'msg="agent ready"', 30, f"{h.spec.host_id}'s agent ready", proc=h.proc, offset=offset)
 
 
 def test_flood_lists_follow_alive_hosts_and_guests_reach_across(cloud):
@@ -148,7 +137,7 @@ def test_flood_lists_follow_alive_hosts_and_guests_reach_across(cloud):
     ips = {h.spec.host_id: underlay_ip(h.index) for h in (a, b, c)}
     for h in (a, b, c):
         want = set(ips.values()) - {ips[h.spec.host_id]}
-        wait_for(lambda: flood_list(h) == want, 15, f"{h.spec.host_id}'s flood list {want}")
+        wait_for(lambda: flood_list(h), 15, f"{h.spec.host_id}'s flood list {want}", until=lambda fl: fl == want)
     rows = cloud.host_rows()
     assert {h: (r["vni"], r["underlay_ip"], r["gateway"]) for h, r in rows.items()} == {
         h.spec.host_id: (VNI, ips[h.spec.host_id], host_gateway(h)) for h in (a, b, c)}
@@ -229,7 +218,7 @@ def test_lb_serves_a_backend_on_another_host_and_survives_its_host(cloud):
     kill_host(cloud, a)
     t0 = time.monotonic()
     wait_for(lambda: client.get(vip, 80) == "backend", DEAD_AFTER_S + 30, "the VIP served again after ovl-a died",
-             step=0.5)
+             0.5)
     took = time.monotonic() - t0
     with contextlib.closing(cloud.db()) as db:
         moved_to = db.execute("SELECT host_id FROM load_balancers WHERE lb_id = ?", (lb,)).fetchone()[0]
@@ -259,17 +248,17 @@ def test_heartbeat_says_what_the_agent_holds(cloud):
     def held() -> list[str]:
         return [x["load_balancer_id"] for x in cloud.run(agent.get, "/v1/load-balancers")["load_balancers"]]
 
-    wait_for(lambda: held() == [lb], 10, "the LB on its host")
+    wait_for(held, 10, "the LB on its host", until=lambda h: h == [lb])
     cloud.run(agent.delete, f"/v1/load-balancers/{lb}")  # behind the controller's back
     assert held() == []
     t0 = time.monotonic()
-    wait_for(lambda: held() == [lb], 10, "the lost LB sent again")
+    wait_for(held, 10, "the lost LB sent again", 0.2, until=lambda h: h == [lb])
     back = time.monotonic() - t0
     stray = "lb-" + "s" * 20
     cloud.run(agent.put, f"/v1/load-balancers/{stray}", {"address": "10.240.0.250", "status": "active",
                                                           "listeners": [], "backends": []})
     t0 = time.monotonic()
-    wait_for(lambda: held() == [lb], 10, "the stray LB removed")
+    wait_for(held, 10, "the stray LB removed", 0.2, until=lambda h: h == [lb])
     print(f"\nlost LB back on its host in {back:.1f} s, stray removed in {time.monotonic() - t0:.1f} s "
           f"(heartbeats every 1 s)")
 

@@ -12,6 +12,7 @@ real ecs-agent processes on libvirt's test driver (tests/bench/fakehosts.py)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from fakeagent import FakeAgent, LoneController
+import waiting
 
 QUOTA = 12  # [quota] security_groups for this module's controller
 
@@ -117,31 +119,21 @@ def tcp(gid, port, **kw) -> dict:
     return {"SecurityGroupId": gid, "IpProtocol": "tcp", "PortRange": f"{port}/{port}", "SourceCidrIp": "0.0.0.0/0", **kw}
 
 
-def wait_for(pred, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        assert time.monotonic() < deadline, f"timed out waiting for {what} (last: {v})"
-        time.sleep(interval)
+wait_for = functools.partial(waiting.wait_for, interval=0.1)  # the stand-in hosts answer at once
 
 
 def create_instance(api, host, status="Stopped", **params) -> str:
     action = "CreateInstance" if status == "Stopped" else "RunInstances"
     body = api.call(action, ImageId="tiny", InstanceType="ecs.t1.small", **params)
     iid = body["InstanceId"] if status == "Stopped" else body["InstanceIdSets"]["InstanceIdSet"][0]
-    wait_for(lambda: api.call("DescribeInstances", InstanceIds=json.dumps([iid]))["Instances"]["Instance"][0]["Status"]
-             == status, 30, f"{iid} {status}")
+    wait_for(lambda: api.call("DescribeInstances", InstanceIds=json.dumps([iid]))["Instances"]["Instance"][0]["Status"],
+             30, f"{iid} {status}", until=lambda st: st == status)
     return iid
 
 
 def wait_settled(api, iid) -> str:
-    def status():
-        s = api.call("DescribeInstances", InstanceIds=json.dumps([iid]))["Instances"]["Instance"][0]["Status"]
-        return s if s in ("Running", "Stopped") else None
-
-    return wait_for(status, 30, f"{iid} Running or Stopped")
+    return wait_for(lambda: api.call("DescribeInstances", InstanceIds=json.dumps([iid]))["Instances"]["Instance"][0][
+        "Status"], 30, f"{iid} Running or Stopped", until=lambda st: st in ("Running", "Stopped"))
 
 
 def delete_instance(api, iid, host):
@@ -730,17 +722,23 @@ def test_nudges(ctl, host, idle_host, api):
     assert host.nudges(t1) == [] and idle_host.nudges() == []
 
     # An agent without the endpoint (404) or a slow one: the API call neither fails nor waits.
+    # The slow host holds each nudge until released (at most 30 s), so an API call that waited
+    # for it would take the nudge timeout, 15 s; the bound of 10 s for both calls is far from
+    # that and from the milliseconds they take.
     try:
         host.sync_mode = "404"
         api.call("AuthorizeSecurityGroup", **tcp(web, 8081))
         host.sync_mode = "slow"
+        host.release.clear()
         t2 = time.monotonic()
         api.call("AuthorizeSecurityGroup", **tcp(web, 8082))
         api.call("RevokeSecurityGroup", **tcp(web, 8082))
-        assert time.monotonic() - t2 < 2.5
+        took = time.monotonic() - t2
+        assert took < 10, f"the API waited {took:.1f} s for a slow host's nudge"
         wait_for(lambda: host.nudges(t2), 10, "the slow nudge")
     finally:
         host.sync_mode = "pull"
+        host.release.set()
     delete_instance(api, iid, host)
 
 

@@ -17,11 +17,12 @@ import json
 import secrets
 import subprocess
 import textwrap
-import time
 
 import pytest
 
 from conftest import run
+from fakeagent import HostClient
+from waiting import wait_for
 
 PROBE = textwrap.dedent("""
     import socket, sys, time
@@ -124,14 +125,16 @@ def revoke(api, sg, proto, ports="-1/-1", cidr="0.0.0.0/0", egress=False, **kw):
 
 def eventually(fn, want, timeout=15.0, what=""):
     """Rules reach the host after the API answers (a nudge, or the next heartbeat)."""
-    deadline = time.monotonic() + timeout
-    got = None
-    while time.monotonic() < deadline:
-        got = fn()
-        if got == want:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{what}: wanted {want!r}, last {got!r}\n{rules_now()}")
+    wait_for(fn, timeout, f"{what} ({want!r})", until=lambda got: got == want, detail=rules_now)
+
+
+def wait_applied(cloud):
+    """Until the host applied the security generation the controller holds now, so that a
+    change that must not alter traffic is known to be in the host's chains."""
+    host_id = cloud.host.client.get("/v1/host")["host_id"]
+    want = HostClient(cloud.endpoint, cloud.host.agent.key, host_id).view()["generation"]
+    wait_for(lambda: cloud.host.client.get("/v1/security")["generation"], 30, f"security generation {want} applied",
+             until=lambda applied: applied >= want, detail=rules_now)
 
 
 def rules_now() -> str:
@@ -229,21 +232,21 @@ def test_port_range_edges(api, client, groups, vms):
     eventually(lambda: client.probe("udp", ip, 6000), "dropped", what="udp range revoked")
 
 
-def test_priority_and_drop_over_accept(api, client, groups, vms):
+def test_priority_and_drop_over_accept(api, cloud, client, groups, vms):
     sg, ip = groups["app"], vms["vm2"]["ip"]
     me = f"{client.ip}/32"
     allow(api, sg, "tcp", "80/80", Priority="5")
     eventually(lambda: client.probe("tcp", ip, 80), "reached", what="accept at 5")
     # A drop with a larger number loses to the accept...
     allow(api, sg, "tcp", "80/80", cidr=me, Policy="drop", Priority="10")
-    time.sleep(3)
+    wait_applied(cloud)
     assert client.probe("tcp", ip, 80) == "reached", "accept at 5 beats drop at 10"
     # ...a drop with a smaller number wins...
     allow(api, sg, "tcp", "80/80", cidr=me, Policy="drop", Priority="1")
     eventually(lambda: client.probe("tcp", ip, 80), "dropped", what="drop at 1 over accept at 5")
     # ...and at equal priority the drop wins too.
     allow(api, sg, "tcp", "80/80", cidr=me, Policy="accept", Priority="1")
-    time.sleep(3)
+    wait_applied(cloud)
     assert client.probe("tcp", ip, 80) == "dropped", "at equal priority drop beats accept"
     revoke(api, sg, "tcp", "80/80", cidr=me, Policy="drop", Priority="1")
     eventually(lambda: client.probe("tcp", ip, 80), "reached", what="the drop at 1 revoked")
@@ -380,6 +383,7 @@ SNIFF = textwrap.dedent("""
     import socket, sys, time
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     s.settimeout(0.5)
+    print("ready", flush=True)
     end = time.monotonic() + float(sys.argv[1])
     seen = set()
     while time.monotonic() < end:
@@ -395,7 +399,7 @@ SNIFF = textwrap.dedent("""
 
 def sniff_while(client: Client, seconds: float, action) -> set:
     p = client.popen(["/usr/bin/python3", "-c", SNIFF, str(seconds)], stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    assert p.stdout.readline().strip() == "ready"  # the socket is open: nothing is missed
     action()
     out, _ = p.communicate(timeout=seconds + 20)
     return set(out.split())

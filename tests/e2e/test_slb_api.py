@@ -29,9 +29,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from cloudenv import CloudEnv  # noqa: E402
 from ecsapi import EcsClient  # noqa: E402
 from fakehosts import CONTROLLER_BIN, FakeCloud, HostSpec, _die_with_parent  # noqa: E402
+from waiting import wait_for, wait_log_line  # noqa: E402
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces for the fake hosts need root")
 
@@ -83,7 +83,6 @@ class Api:
 
 
 _names = itertools.count()
-wait_for = CloudEnv.wait_for
 
 
 @pytest.fixture
@@ -180,7 +179,8 @@ def stop_agent(host):
 def start_agent(host):
     offset = host.log.stat().st_size
     host.start()
-    wait_for(lambda: 'msg="agent ready"' in host.log.read_text(errors="replace")[offset:], 30, "the agent ready")
+    wait_log_line(host.log, 'msg="agent ready"', 30, f"{host.spec.host_id}'s agent ready", proc=host.proc,
+                  offset=offset)
 
 
 def backends_json(items) -> str:
@@ -813,8 +813,8 @@ def _restart_controller(cloud: FakeCloud):
         cloud.controller_proc = subprocess.Popen(cloud.netns.argv([CONTROLLER_BIN, "-c", cloud.ini, "serve"]),
                                                  stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                                  preexec_fn=_die_with_parent)
-    wait_for(lambda: 'msg="controller ready"' in cloud.controller_log.read_text(errors="replace")[offset:], 20,
-             "the controller ready again")
+    wait_log_line(cloud.controller_log, 'msg="controller ready"', 20, "the controller ready again",
+                  proc=cloud.controller_proc, offset=offset)
 
 
 def test_jobs_survive_a_controller_restart(cloud, api):
