@@ -1,7 +1,7 @@
 #include "instance.h"
 
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "json.h"
 #include "params.h"
 #include "secgroup.h"

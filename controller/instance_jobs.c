@@ -3,8 +3,8 @@
 #include <errno.h>
 
 #include "addrpool.h"
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "instance_int.h"
 #include "jobs.h"
 #include "json.h"

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "id.h"
 #include "jobs.h"
 #include "json.h"
