@@ -11,17 +11,14 @@
 
 bool ctl_host_alive(struct ctl *c, const char *host_id)
 {
-	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT last_seen FROM hosts WHERE host_id = ?1") : NULL;
-	bool alive = false;
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(c->store);
+	_cleanup_stmt_ sqlite3_stmt *st =
+		conn.db ? ctl_db_prepare(conn.db, "SELECT last_seen FROM hosts WHERE host_id = ?1") : NULL;
 
-	if (st) {
-		sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
-		alive = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) >= time(NULL) - c->cfg.host_dead_after_s;
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(c->store, db);
-	return alive;
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) >= time(NULL) - c->cfg.host_dead_after_s;
 }
 
 static int agent_call(struct ctl *c, struct ecs_http_client *client, const char *host_id, const char *method,

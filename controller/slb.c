@@ -381,7 +381,8 @@ int ctl_slb_describe(struct ctl_call *call, struct json_object *out)
 	static const char *const networks[] = { "classic", "vpc", NULL };
 	struct json_object *ids = NULL, *list;
 	const char *name, *address, *type, *status, *network, *vpc, *vswitch, *server, *zone;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	char sql[1600];
@@ -397,8 +398,7 @@ int ctl_slb_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "VSwitchId", CTL_NONEMPTY, 64, NULL, &vswitch)) < 0 ||
 	    (r = ctl_param_str(call, "ServerId", CTL_NONEMPTY, 64, NULL, &server)) < 0 ||
 	    (r = ctl_param_str(call, "MasterZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
-	    (r = ctl_param_int(call, "PageNumber", 0, 1, 1000000, 1, &page)) < 0 ||
-	    (r = ctl_param_int(call, "PageSize", 0, 1, 100, SLB_PAGE_SIZE, &size)) < 0)
+	    (r = ctl_param_paging(call, 100, SLB_PAGE_SIZE, &page)) < 0)
 		goto out;
 	db = ctl_db_get(call->c->store);
 	if (!db) {
@@ -432,11 +432,8 @@ int ctl_slb_describe(struct ctl_call *call, struct json_object *out)
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
 		} else {
-			sqlite3_bind_int64(st, 12, size);
-			sqlite3_bind_int64(st, 13, (page - 1) * size);
-			ecs_jb_int(out, "TotalCount", total);
-			ecs_jb_int(out, "PageNumber", page);
-			ecs_jb_int(out, "PageSize", size);
+			ctl_page_bind(st, 12, &page);
+			ctl_page_answer(out, &page, total);
 			list = ecs_jb_list(out, "LoadBalancers", "LoadBalancer");
 			while (sqlite3_step(st) == SQLITE_ROW)
 				json_object_array_add(list, lb_json(call, st));
