@@ -403,7 +403,7 @@ static bool is_form(const struct ecs_http_request *req)
 	return ct && str_has_prefix(ct, "application/x-www-form-urlencoded");
 }
 
-static void handle_rpc(const struct ecs_http_request *req, struct ecs_http_response *resp)
+void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
 	struct ctl *c = req->userdata;
 	struct ecs_kvlist params = ECS_KVLIST_INIT;
@@ -538,7 +538,7 @@ out:
 int ctl_rpc_start(struct ctl *c)
 {
 	static const struct ecs_http_route routes[] = {
-		{ NULL, "/", false, handle_rpc },
+		{ NULL, "/", false, ctl_rpc_handle },
 		{ NULL, "/agent/v1/", true, ctl_hosts_handle },
 	};
 	struct ecs_http_server_config cfg = {
