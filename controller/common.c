@@ -12,6 +12,17 @@ int ctl_db_failure(struct ctl_call *call)
 	return ctl_fail(call, 500, "InternalError", "The request processing has failed due to some unknown error.");
 }
 
+sqlite3_stmt *ctl_db_prepare_owned(struct ctl_call *call, sqlite3 *db, const char *sql, const char *id)
+{
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, sql) : NULL;
+
+	if (st) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
+	}
+	return st;
+}
+
 int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n)
 {
 	sqlite3_stmt *st = ctl_db_prepare(db, sql);

@@ -25,7 +25,18 @@ static inline void ctl_time_str(long long t, char buf[ECS_ISO8601_LEN + 1])
 		buf[0] = '\0';
 }
 
+/* A json-c object put when the variable leaves its scope (json_object_put accepts NULL). */
+static inline void ctl_json_putp(struct json_object **o)
+{
+	json_object_put(*o);
+}
+#define _cleanup_json_ __attribute__((cleanup(ctl_json_putp)))
+
 int ctl_db_failure(struct ctl_call *call);
+
+/* The shape of every "the caller's X" lookup: sql prepared on db (may be NULL) with ?1
+ * bound to id and ?2 to the caller's account; NULL when db is NULL or the SQL fails. */
+sqlite3_stmt *ctl_db_prepare_owned(struct ctl_call *call, sqlite3 *db, const char *sql, const char *id);
 
 /* Run sql (binding the strings in args, ?1…?n) on db; -EIO/-EEXIST. */
 int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n);

@@ -62,7 +62,10 @@ struct ctl_call {
 	char message[1024];
 };
 
-/* Record the failure (the first one wins) and return -EINVAL-like rc. */
+/* Record the failure (the first one wins) and return the negative errno of the recorded
+ * failure's status: -EINVAL (4xx), -EACCES (403), -ENOENT (404), -EEXIST (409), -EAGAIN
+ * (429, 503), -EIO (other 5xx). errno is left as the caller had it, so "%m" in fmt and a
+ * caller's later -errno still mean the caller's failure. */
 int ctl_fail(struct ctl_call *call, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addrpool.h"
+#include "ippool.h"
 #include "config.h"
 #include "util.h"
 

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "id.h"
 #include "instance.h"
 #include "jobs.h"
@@ -312,30 +312,21 @@ int ctl_disk_resize(struct ctl_call *call, struct json_object *out)
 /* The instance a disk is attached to must be stopped (ECS: ResetDisk, ReInitDisk). */
 static int attached_instance_stopped(struct ctl_call *call, const char *disk, char ret_instance[64])
 {
-	sqlite3 *db = ctl_db_get(call->c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT d.instance_id, i.status FROM disks d LEFT JOIN instances i ON"
-						   " i.instance_id = d.instance_id WHERE d.disk_id = ?1 AND d.account_id = ?2"
-						   " AND d.deleted = 0")
-			      : NULL;
-	int r;
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(call->c->store);
+	_cleanup_stmt_ sqlite3_stmt *st =
+		ctl_db_prepare_owned(call, conn.db,
+				     "SELECT d.instance_id, i.status FROM disks d LEFT JOIN instances i ON"
+				     " i.instance_id = d.instance_id WHERE d.disk_id = ?1 AND d.account_id = ?2 AND d.deleted = 0",
+				     disk);
 
-	if (!st) {
-		ctl_db_put(call->c->store, db);
+	if (!st)
 		return ctl_db_failure(call);
-	}
-	sqlite3_bind_text(st, 1, disk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW)
-		r = ctl_fail(call, 404, "InvalidDiskId.NotFound", "The specified DiskId does not exist.");
-	else if (*ctl_col(st, 0) && !streq(ctl_col(st, 1), "Stopped"))
-		r = ctl_fail(call, 403, "IncorrectInstanceStatus", "The instance of the disk must be Stopped.");
-	else {
-		snprintf(ret_instance, 64, "%s", ctl_col(st, 0));
-		r = 0;
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(call->c->store, db);
-	return r;
+		return ctl_fail(call, 404, "InvalidDiskId.NotFound", "The specified DiskId does not exist.");
+	if (*ctl_col(st, 0) && !streq(ctl_col(st, 1), "Stopped"))
+		return ctl_fail(call, 403, "IncorrectInstanceStatus", "The instance of the disk must be Stopped.");
+	snprintf(ret_instance, 64, "%s", ctl_col(st, 0));
+	return 0;
 }
 
 int ctl_disk_reset(struct ctl_call *call, struct json_object *out)
@@ -412,7 +403,8 @@ int ctl_disk_describe(struct ctl_call *call, struct json_object *out)
 						 "All", NULL };
 	struct json_object *ids = NULL, *list;
 	const char *inst = NULL, *type, *status, *zone = NULL;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -422,7 +414,7 @@ int ctl_disk_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_enum(call, "DiskType", 0, types, "all", &type)) < 0 ||
 	    (r = ctl_param_enum(call, "Status", 0, statuses, "All", &status)) < 0 ||
 	    (r = ctl_param_str(call, "ZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
-	    (r = ctl_param_paging(call, &page, &size)) < 0)
+	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		goto out;
 	db = ctl_db_get(call->c->store);
 	st = db ? ctl_db_prepare(db, "SELECT " DISK_COLUMNS ", count(*) OVER () FROM disks WHERE account_id = ?1 AND"
@@ -444,16 +436,13 @@ int ctl_disk_describe(struct ctl_call *call, struct json_object *out)
 		sqlite3_bind_text(st, 5, zone, -1, SQLITE_STATIC);
 	if (ids)
 		sqlite3_bind_text(st, 6, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 7, size);
-	sqlite3_bind_int64(st, 8, (page - 1) * size);
+	ctl_page_bind(st, 7, &page);
 	list = json_object_new_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		total = sqlite3_column_int64(st, 16);
 		json_object_array_add(list, disk_json(call->c, st));
 	}
-	ecs_jb_int(out, "TotalCount", total);
-	ecs_jb_int(out, "PageNumber", page);
-	ecs_jb_int(out, "PageSize", size);
+	ctl_page_answer(out, &page, total);
 	json_object_object_add(ecs_jb_obj(out, "Disks"), "Disk", list);
 out:
 	sqlite3_finalize(st);

@@ -9,7 +9,6 @@
 #include "addrpool.h"
 #include "common.h"
 #include "hostauth.h"
-#include "http_client.h"
 #include "instance.h"
 #include "json.h"
 #include "log.h"
@@ -227,77 +226,4 @@ void ctl_hosts_handle(const struct ecs_http_request *req, struct ecs_http_respon
 	    !strchr(req->path + strlen("/agent/v1/instances/"), '/'))
 		return wanted(c, host, req->path + strlen("/agent/v1/instances/"), resp);
 	reply(resp, 404, "NotFound", "no such resource");
-}
-
-bool ctl_host_alive(struct ctl *c, const char *host_id)
-{
-	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT last_seen FROM hosts WHERE host_id = ?1") : NULL;
-	bool alive = false;
-
-	if (st) {
-		sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
-		alive = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) >= time(NULL) - c->cfg.host_dead_after_s;
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(c->store, db);
-	return alive;
-}
-
-static int agent_call(struct ctl *c, struct ecs_http_client *client, const char *host_id, const char *method,
-		      const char *path, struct json_object *body, long *ret_status, struct json_object **ret_body)
-{
-	struct ecs_kvlist headers = ECS_KVLIST_INIT;
-	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT api_url FROM hosts WHERE host_id = ?1") : NULL;
-	const char *text = body ? ecs_json_text(body, NULL) : NULL;
-	_cleanup_free_ char *url = NULL;
-	struct ecs_http_reply rep;
-	const char *perr;
-	int r;
-
-	if (st) {
-		sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			url = ecs_strdup_printf("%s%s", sqlite3_column_text(st, 0), path);
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(c->store, db);
-	if (!url)
-		return -EHOSTDOWN;
-	r = ecs_hostauth_add_headers(c->host_key, method, path, NULL, text, text ? strlen(text) : 0, &headers);
-	if (r == 0 && text)
-		r = ecs_kvlist_add(&headers, "Content-Type", "application/json");
-	if (r < 0)
-		goto out;
-	r = ecs_http_client_do(client,
-			       &(struct ecs_http_call){ .method = method, .url = url, .headers = &headers, .body = text,
-							.body_len = text ? strlen(text) : 0, .idempotent = 0 },
-			       &rep);
-	if (r < 0) {
-		log_warn("agent unreachable", "host=%s path=%s error=%s", host_id, path, strerror(-r));
-		goto out;
-	}
-	*ret_status = rep.status;
-	if (ret_body) {
-		*ret_body = NULL;
-		if (rep.body_len)
-			ecs_json_parse(rep.body, rep.body_len, ret_body, &perr);
-	}
-	ecs_http_reply_clear(&rep);
-out:
-	ecs_kvlist_clear(&headers);
-	return r;
-}
-
-int ctl_agent_call(struct ctl *c, const char *host_id, const char *method, const char *path, struct json_object *body,
-		   long *ret_status, struct json_object **ret_body)
-{
-	return agent_call(c, c->agents, host_id, method, path, body, ret_status, ret_body);
-}
-
-int ctl_agent_call_short(struct ctl *c, const char *host_id, const char *method, const char *path,
-			 struct json_object *body, long *ret_status, struct json_object **ret_body)
-{
-	return agent_call(c, c->nudges ? c->nudges : c->agents, host_id, method, path, body, ret_status, ret_body);
 }

@@ -4,7 +4,7 @@
  * heartbeat for host_dead_after_s is down. GET /agent/v1/instances/ID answers whether an
  * instance the host runs is still wanted there; GET /agent/v1/security-groups answers the
  * host's security view (sgsync.h), and the heartbeat's answer carries the security
- * generation. ctl_agent_call makes signed calls to an agent's API. */
+ * generation. The calls the other way, to an agent, are agents.h's. */
 #ifndef CTL_HOSTS_H
 #define CTL_HOSTS_H
 
@@ -15,16 +15,5 @@
 #include "http_server.h"
 
 void ctl_hosts_handle(const struct ecs_http_request *req, struct ecs_http_response *resp);
-
-/* A signed call to host_id's agent. 0 with *ret_status (and *ret_body, may be NULL) when it
- * answered; -EHOSTDOWN when the host is unknown or down; -ECONNREFUSED/-ETIMEDOUT/-EIO. */
-int ctl_agent_call(struct ctl *c, const char *host_id, const char *method, const char *path, struct json_object *body,
-		   long *ret_status, struct json_object **ret_body);
-
-/* The same with the short timeouts of c->nudges (a call nobody waits for: a nudge). */
-int ctl_agent_call_short(struct ctl *c, const char *host_id, const char *method, const char *path,
-			 struct json_object *body, long *ret_status, struct json_object **ret_body);
-
-bool ctl_host_alive(struct ctl *c, const char *host_id);
 
 #endif

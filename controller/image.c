@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "id.h"
 #include "instance.h"
 #include "jobs.h"
@@ -181,7 +181,8 @@ int ctl_image_describe(struct ctl_call *call, struct json_object *out)
 {
 	static const char *const owners[] = { "system", "self", "others", "marketplace", NULL };
 	const char *ids, *owner, *status, *name;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	struct json_object *list;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -191,7 +192,7 @@ int ctl_image_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_enum(call, "ImageOwnerAlias", 0, owners, NULL, &owner)) < 0 ||
 	    (r = ctl_param_str(call, "Status", CTL_NONEMPTY, 256, "Available", &status)) < 0 ||
 	    (r = ctl_param_str(call, "ImageName", CTL_NONEMPTY, 128, NULL, &name)) < 0 ||
-	    (r = ctl_param_paging(call, &page, &size)) < 0)
+	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		return r;
 	db = ctl_db_get(call->c->store);
 	/* ImageId and Status are comma lists (ECS-WIRE.md). */
@@ -216,8 +217,7 @@ int ctl_image_describe(struct ctl_call *call, struct json_object *out)
 	sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
 	if (name)
 		sqlite3_bind_text(st, 5, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, size);
-	sqlite3_bind_int64(st, 7, (page - 1) * size);
+	ctl_page_bind(st, 6, &page);
 	list = json_object_new_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct json_object *o = json_object_new_object(), *maps, *m;
@@ -250,9 +250,7 @@ int ctl_image_describe(struct ctl_call *call, struct json_object *out)
 	sqlite3_finalize(st);
 	ctl_db_put(call->c->store, db);
 	ecs_jb_str(out, "RegionId", call->region_id);
-	ecs_jb_int(out, "TotalCount", total);
-	ecs_jb_int(out, "PageNumber", page);
-	ecs_jb_int(out, "PageSize", size);
+	ctl_page_answer(out, &page, total);
 	json_object_object_add(ecs_jb_obj(out, "Images"), "Image", list);
 	return 0;
 }

@@ -123,49 +123,33 @@ static void create_args_clear(struct create_args *a)
 
 static int check_image(struct ctl_call *call, struct create_args *a)
 {
-	sqlite3 *db = ctl_db_get(call->c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT account_id, size_gib FROM images WHERE image_id = ?1 AND"
-						   " deleted = 0 AND status = 'Available' AND (account_id IS NULL OR"
-						   " account_id = ?2)")
-			      : NULL;
-	int r;
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(call->c->store);
+	_cleanup_stmt_ sqlite3_stmt *st =
+		ctl_db_prepare_owned(call, conn.db,
+				     "SELECT account_id, size_gib FROM images WHERE image_id = ?1 AND deleted = 0 AND"
+				     " status = 'Available' AND (account_id IS NULL OR account_id = ?2)",
+				     a->image_id);
 
-	if (!st) {
-		ctl_db_put(call->c->store, db);
+	if (!st)
 		return ctl_db_failure(call);
-	}
-	sqlite3_bind_text(st, 1, a->image_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		a->system_image = sqlite3_column_type(st, 0) == SQLITE_NULL;
-		a->image_min_gib = sqlite3_column_int(st, 1);
-		r = 0;
-	} else {
-		r = ctl_fail(call, 404, "InvalidImageId.NotFound", "The specified ImageId does not exist.");
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(call->c->store, db);
-	return r;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return ctl_fail(call, 404, "InvalidImageId.NotFound", "The specified ImageId does not exist.");
+	a->system_image = sqlite3_column_type(st, 0) == SQLITE_NULL;
+	a->image_min_gib = sqlite3_column_int(st, 1);
+	return 0;
 }
 
 static int check_key_pair(struct ctl_call *call, const char *name)
 {
-	sqlite3 *db = ctl_db_get(call->c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT 1 FROM key_pairs WHERE account_id = ?1 AND name = ?2") : NULL;
-	int r;
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(call->c->store);
+	_cleanup_stmt_ sqlite3_stmt *st =
+		ctl_db_prepare_owned(call, conn.db, "SELECT 1 FROM key_pairs WHERE name = ?1 AND account_id = ?2", name);
 
-	if (!st) {
-		ctl_db_put(call->c->store, db);
+	if (!st)
 		return ctl_db_failure(call);
-	}
-	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	r = sqlite3_step(st) == SQLITE_ROW
-		    ? 0
-		    : ctl_fail(call, 404, "InvalidKeyPairName.NotFound", "The specified KeyPairName does not exist.");
-	sqlite3_finalize(st);
-	ctl_db_put(call->c->store, db);
-	return r;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return ctl_fail(call, 404, "InvalidKeyPairName.NotFound", "The specified KeyPairName does not exist.");
+	return 0;
 }
 
 static int read_create_args(struct ctl_call *call, bool run, struct create_args *a)

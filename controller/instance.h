@@ -11,6 +11,8 @@
 #define CTL_INSTANCE_H
 
 #include <json-c/json.h>
+#include <sqlite3.h>
+#include <stdbool.h>
 
 #include "ctl.h"
 
@@ -28,6 +30,11 @@ int ctl_instance_user_data(struct ctl_call *call, struct json_object *out);
 int ctl_instance_console(struct ctl_call *call, struct json_object *out);
 int ctl_instance_replace_system_disk(struct ctl_call *call, struct json_object *out);
 int ctl_instance_monitor_data(struct ctl_call *call, struct json_object *out);
+
+/* The instance spec: the body of the create call to the agent (docs/architecture.md), from
+ * the rows of instance id in db (its NIC, key, password hash, user data, groups, disks);
+ * NULL when there is no such instance. The caller puts it. */
+struct json_object *ctl_instance_agent_spec(struct ctl *c, sqlite3 *db, const char *id, bool start);
 
 /* The job handler for kind "instance" (registered by main). */
 void ctl_instance_register_jobs(void);

@@ -1,7 +1,7 @@
 #include "instance.h"
 
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "json.h"
 #include "params.h"
 #include "secgroup.h"
@@ -122,31 +122,22 @@ static struct json_object *instance_json(struct ctl *c, sqlite3_stmt *st)
 
 int ctl_instance_lookup(struct ctl_call *call, const char *instance_id, char status[32], char host_id[64])
 {
-	sqlite3 *db = ctl_db_get(call->c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT status, host_id FROM instances WHERE instance_id = ?1 AND"
-						   " account_id = ?2 AND deleted = 0 AND desired != 'deleted'")
-			      : NULL;
-	int r;
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(call->c->store);
+	_cleanup_stmt_ sqlite3_stmt *st =
+		ctl_db_prepare_owned(call, conn.db,
+				     "SELECT status, host_id FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND"
+				     " deleted = 0 AND desired != 'deleted'",
+				     instance_id);
 
-	if (!st) {
-		ctl_db_put(call->c->store, db);
+	if (!st)
 		return ctl_db_failure(call);
-	}
-	sqlite3_bind_text(st, 1, instance_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		snprintf(status, 32, "%s", ctl_col(st, 0));
-		if (host_id)
-			snprintf(host_id, 64, "%s", ctl_col(st, 1));
-		r = 0;
-	} else {
-		/* Another account's instance answers exactly as a missing one. */
-		r = ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(call->c->store, db);
-	return r;
+	/* Another account's instance answers exactly as a missing one. */
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
+	snprintf(status, 32, "%s", ctl_col(st, 0));
+	if (host_id)
+		snprintf(host_id, 64, "%s", ctl_col(st, 1));
+	return 0;
 }
 
 /* ---- describing ---- */
@@ -156,7 +147,8 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 	static const char *const statuses[] = { "Pending", "Starting", "Running", "Stopping", "Stopped", NULL };
 	struct json_object *ids = NULL, *list;
 	const char *status = NULL, *zone = NULL, *name = NULL, *group = NULL, *binds[5];
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	char from[512], where[512] = "", sql[1600];
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -168,7 +160,7 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "ZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
 	    (r = ctl_param_str(call, "InstanceName", CTL_NONEMPTY, 128, NULL, &name)) < 0 ||
 	    (r = ctl_param_str(call, "SecurityGroupId", CTL_NONEMPTY, 64, NULL, &group)) < 0 ||
-	    (r = ctl_param_paging(call, &page, &size)) < 0)
+	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		goto out;
 	/* Only the filters given go into the query, so SQLite can walk instances_list in
 	 * order; InstanceIds drive a join from their (≤ 100) values. ?1 is the account. */
@@ -222,16 +214,13 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 			if (binds[i])
 				sqlite3_bind_text(st, i + 2, binds[i], -1, SQLITE_TRANSIENT);
 		if (pass == 1) {
-			sqlite3_bind_int64(st, n_binds + 2, size);
-			sqlite3_bind_int64(st, n_binds + 3, (page - 1) * size);
+			ctl_page_bind(st, n_binds + 2, &page);
 		}
 		if (pass == 0) {
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
 		} else {
-			ecs_jb_int(out, "TotalCount", total);
-			ecs_jb_int(out, "PageNumber", page);
-			ecs_jb_int(out, "PageSize", size);
+			ctl_page_answer(out, &page, total);
 			list = ecs_jb_list(out, "Instances", "Instance");
 			while (sqlite3_step(st) == SQLITE_ROW)
 				json_object_array_add(list, instance_json(call->c, st));
@@ -249,27 +238,19 @@ out:
 /* One instance of the caller's, as DescribeInstances shows it. */
 static int one_instance(struct ctl_call *call, const char *id, struct json_object **ret)
 {
-	sqlite3 *db = ctl_db_get(call->c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE instance_id = ?1 AND"
-						   " account_id = ?2 AND deleted = 0 AND desired != 'deleted'")
-			      : NULL;
-	int r;
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(call->c->store);
+	_cleanup_stmt_ sqlite3_stmt *st =
+		ctl_db_prepare_owned(call, conn.db,
+				     "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE instance_id = ?1 AND"
+				     " account_id = ?2 AND deleted = 0 AND desired != 'deleted'",
+				     id);
 
-	if (!st) {
-		ctl_db_put(call->c->store, db);
+	if (!st)
 		return ctl_db_failure(call);
-	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*ret = instance_json(call->c, st);
-		r = 0;
-	} else {
-		r = ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(call->c->store, db);
-	return r;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
+	*ret = instance_json(call->c, st);
+	return 0;
 }
 
 int ctl_instance_describe_attribute(struct ctl_call *call, struct json_object *out)
@@ -291,12 +272,13 @@ int ctl_instance_describe_attribute(struct ctl_call *call, struct json_object *o
 int ctl_instance_describe_status(struct ctl_call *call, struct json_object *out)
 {
 	struct json_object *ids = NULL, *list;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = ctl_param_repeat(call, "InstanceId", NULL, 100, &ids)) < 0 || (r = ctl_param_paging(call, &page, &size)) < 0)
+	if ((r = ctl_param_repeat(call, "InstanceId", NULL, 100, &ids)) < 0 || (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		goto out;
 	db = ctl_db_get(call->c->store);
 	st = db ? ctl_db_prepare(db, "SELECT instance_id, status, count(*) OVER () FROM instances WHERE account_id = ?1"
@@ -310,8 +292,7 @@ int ctl_instance_describe_status(struct ctl_call *call, struct json_object *out)
 	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, (int)json_object_array_length(ids));
 	sqlite3_bind_text(st, 3, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 4, size);
-	sqlite3_bind_int64(st, 5, (page - 1) * size);
+	ctl_page_bind(st, 4, &page);
 	list = json_object_new_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct json_object *o = json_object_new_object();
@@ -321,9 +302,7 @@ int ctl_instance_describe_status(struct ctl_call *call, struct json_object *out)
 		total = sqlite3_column_int64(st, 2);
 		json_object_array_add(list, o);
 	}
-	ecs_jb_int(out, "TotalCount", total);
-	ecs_jb_int(out, "PageNumber", page);
-	ecs_jb_int(out, "PageSize", size);
+	ctl_page_answer(out, &page, total);
 	json_object_object_add(ecs_jb_obj(out, "InstanceStatuses"), "InstanceStatus", list);
 out:
 	sqlite3_finalize(st);
@@ -335,33 +314,26 @@ out:
 
 int ctl_instance_user_data(struct ctl_call *call, struct json_object *out)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	_cleanup_db_ struct ctl_db_conn conn = { call->c->store, NULL };
+	_cleanup_stmt_ sqlite3_stmt *st = NULL;
 	const char *id;
 	int r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &id);
 
 	if (r < 0)
 		return r;
-	db = ctl_db_get(call->c->store);
-	st = db ? ctl_db_prepare(db, "SELECT user_data FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND"
-				     " deleted = 0 AND desired != 'deleted'")
-		: NULL;
-	if (!st) {
-		ctl_db_put(call->c->store, db);
+	conn = ctl_db_take(call->c->store);
+	st = ctl_db_prepare_owned(call, conn.db,
+				  "SELECT user_data FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0"
+				  " AND desired != 'deleted'",
+				  id);
+	if (!st)
 		return ctl_db_failure(call);
-	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		ecs_jb_str(out, "RegionId", call->region_id);
-		ecs_jb_str(out, "InstanceId", id);
-		ecs_jb_str(out, "UserData", ctl_col(st, 0));
-	} else {
-		r = ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(call->c->store, db);
-	return r;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
+	ecs_jb_str(out, "RegionId", call->region_id);
+	ecs_jb_str(out, "InstanceId", id);
+	ecs_jb_str(out, "UserData", ctl_col(st, 0));
+	return 0;
 }
 
 /* A call to the agent of one of the caller's instances, for read-only actions. */

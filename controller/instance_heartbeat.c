@@ -12,14 +12,13 @@
 
 void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_object *instances)
 {
-	sqlite3 *db = ctl_db_get(c->store);
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(c->store);
+	_cleanup_json_ struct json_object *seen = json_object_new_object();
+	sqlite3 *db = conn.db;
 	sqlite3_stmt *st;
-	struct json_object *seen = json_object_new_object();
 
-	if (!db) {
-		json_object_put(seen);
+	if (!db)
 		return;
-	}
 	/* The agent's word for instances with no job under way. */
 	for (size_t i = 0; instances && i < json_object_array_length(instances); i++) {
 		struct json_object *inst = json_object_array_get_idx(instances, i);
@@ -69,6 +68,4 @@ void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_obje
 		if (kick)
 			ctl_jobs_kick(c);
 	}
-	ctl_db_put(c->store, db);
-	json_object_put(seen);
 }

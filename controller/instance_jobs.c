@@ -3,8 +3,8 @@
 #include <errno.h>
 
 #include "addrpool.h"
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "instance_int.h"
 #include "jobs.h"
 #include "json.h"
@@ -31,8 +31,7 @@ static int exec_bind1(sqlite3 *db, const char *sql, const char *a)
 
 /* ---- jobs: carrying the actions to the agents ---- */
 
-/* The agent's create body, from the instance's rows. */
-static struct json_object *agent_spec(struct ctl *c, sqlite3 *db, const char *id, bool start)
+struct json_object *ctl_instance_agent_spec(struct ctl *c, sqlite3 *db, const char *id, bool start)
 {
 	sqlite3_stmt *st = ctl_db_prepare(
 		db, "SELECT i.hostname, i.vcpus, i.memory_mib, i.image_id, i.private_ip, i.mac, i.key_pair_name,"
@@ -332,7 +331,7 @@ static enum ctl_job_result instance_job(struct ctl *c, struct ctl_job *job, char
 	if (streq(job->op, "create")) {
 		method = "PUT";
 		path = ecs_strdup_printf("/v1/instances/%s", id);
-		body = agent_spec(c, db, id, ecs_json_bool(job->args, "start"));
+		body = ctl_instance_agent_spec(c, db, id, ecs_json_bool(job->args, "start"));
 	} else if (streq(job->op, "start")) {
 		path = ecs_strdup_printf("/v1/instances/%s/start", id);
 	} else if (streq(job->op, "stop") || streq(job->op, "reboot")) {

@@ -452,7 +452,8 @@ int ctl_keypair_describe(struct ctl_call *call, struct json_object *out)
 					 " (?3 IS NULL OR fingerprint = lower(?3))";
 	_cleanup_free_ char *glob = NULL;
 	const char *name, *fp;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	bool include_public;
 	struct json_object *list;
 	sqlite3 *db = NULL;
@@ -462,8 +463,7 @@ int ctl_keypair_describe(struct ctl_call *call, struct json_object *out)
 	if ((r = ctl_param_str(call, "KeyPairName", CTL_NONEMPTY, 256, NULL, &name)) < 0 ||
 	    (r = ctl_param_str(call, "KeyPairFingerPrint", CTL_NONEMPTY, 128, NULL, &fp)) < 0 ||
 	    (r = ctl_param_bool(call, "IncludePublicKey", 0, false, &include_public)) < 0 ||
-	    (r = ctl_param_int(call, "PageNumber", 0, 1, 1000000, 1, &page)) < 0 ||
-	    (r = ctl_param_int(call, "PageSize", 0, 1, MAX_PAGE_SIZE, 10, &size)) < 0)
+	    (r = ctl_param_paging(call, MAX_PAGE_SIZE, 10, &page)) < 0)
 		return r;
 	if (name && !(glob = name_glob(name)))
 		return ctl_db_failure(call);
@@ -493,11 +493,8 @@ int ctl_keypair_describe(struct ctl_call *call, struct json_object *out)
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
 		} else {
-			sqlite3_bind_int64(st, 4, size);
-			sqlite3_bind_int64(st, 5, (page - 1) * size);
-			ecs_jb_int(out, "TotalCount", total);
-			ecs_jb_int(out, "PageNumber", page);
-			ecs_jb_int(out, "PageSize", size);
+			ctl_page_bind(st, 4, &page);
+			ctl_page_answer(out, &page, total);
 			list = ecs_jb_list(out, "KeyPairs", "KeyPair");
 			while (sqlite3_step(st) == SQLITE_ROW) {
 				struct json_object *o = json_object_new_object();

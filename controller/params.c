@@ -231,13 +231,29 @@ int ctl_param_repeat(struct ctl_call *call, const char *name, const char *const 
 	return 0;
 }
 
-int ctl_param_paging(struct ctl_call *call, long long *ret_number, long long *ret_size)
+int ctl_param_paging(struct ctl_call *call, long long max_size, long long def_size, struct ctl_page *ret)
 {
-	int r = ctl_param_int(call, "PageNumber", 0, 1, 1000000, 1, ret_number);
+	struct ctl_page p;
+	int r = ctl_param_int(call, "PageNumber", 0, 1, 1000000, 1, &p.number);
 
 	if (r == 0)
-		r = ctl_param_int(call, "PageSize", 0, 1, 100, 10, ret_size);
+		r = ctl_param_int(call, "PageSize", 0, 1, max_size, def_size, &p.size);
+	if (r == 0)
+		*ret = p;
 	return r;
+}
+
+void ctl_page_bind(sqlite3_stmt *st, int idx, const struct ctl_page *page)
+{
+	sqlite3_bind_int64(st, idx, page->size);
+	sqlite3_bind_int64(st, idx + 1, (page->number - 1) * page->size);
+}
+
+void ctl_page_answer(struct json_object *out, const struct ctl_page *page, long long total)
+{
+	ecs_jb_int(out, "TotalCount", total);
+	ecs_jb_int(out, "PageNumber", page->number);
+	ecs_jb_int(out, "PageSize", page->size);
 }
 
 int ctl_param_id(struct ctl_call *call, const char *name, unsigned flags, const char *prefix, const char **ret)

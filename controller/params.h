@@ -6,6 +6,7 @@
 #define CTL_PARAMS_H
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,8 +38,20 @@ int ctl_param_json_list(struct ctl_call *call, const char *name, unsigned flags,
  * strings (no subs) or objects {Sub: value}. Indexes 1..max, in order. */
 int ctl_param_repeat(struct ctl_call *call, const char *name, const char *const *subs, size_t max,
 		     struct json_object **ret);
-/* PageNumber (from 1) and PageSize (1..100, default 10), as ECS. */
-int ctl_param_paging(struct ctl_call *call, long long *ret_number, long long *ret_size);
+/* One page of a Describe* answer: every Describe* reads it with ctl_param_paging, binds it
+ * as "LIMIT ?n OFFSET ?n+1" with ctl_page_bind and answers TotalCount, PageNumber and
+ * PageSize with ctl_page_answer. */
+struct ctl_page {
+	long long number; /* from 1 */
+	long long size;
+};
+/* PageNumber (1..1000000, default 1) and PageSize (1..max_size, default def_size): ECS's
+ * are 100 and 10; DescribeKeyPairs' 50 and 10; SLB's DescribeLoadBalancers' 100 and 50. */
+int ctl_param_paging(struct ctl_call *call, long long max_size, long long def_size, struct ctl_page *ret);
+/* Bind the page's size at ?idx (LIMIT) and its offset at ?idx+1 (OFFSET). */
+void ctl_page_bind(sqlite3_stmt *st, int idx, const struct ctl_page *page);
+/* TotalCount, PageNumber and PageSize into out. */
+void ctl_page_answer(struct json_object *out, const struct ctl_page *page, long long total);
 
 /* A resource id of the expected prefix; InvalidParameter-like errors use code_malformed. */
 int ctl_param_id(struct ctl_call *call, const char *name, unsigned flags, const char *prefix, const char **ret);

@@ -214,7 +214,8 @@ int ctl_policy_describe(struct ctl_call *call, struct json_object *out)
 	static const char *const where = " FROM auto_snapshot_policies p WHERE p.account_id = ?1 AND (?2 IS NULL OR"
 					 " p.policy_id = ?2) AND (?3 IS NULL OR p.name = ?3)";
 	const char *id, *name;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	struct json_object *list;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -222,7 +223,7 @@ int ctl_policy_describe(struct ctl_call *call, struct json_object *out)
 
 	if ((r = read_policy_id(call, 0, &id)) < 0 ||
 	    (r = ctl_param_str(call, "autoSnapshotPolicyName", CTL_CI | CTL_NONEMPTY, 128, NULL, &name)) < 0 ||
-	    (r = ctl_param_paging(call, &page, &size)) < 0)
+	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		return r;
 	db = ctl_db_get(call->c->store);
 	if (!db) {
@@ -251,11 +252,8 @@ int ctl_policy_describe(struct ctl_call *call, struct json_object *out)
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
 		} else {
-			sqlite3_bind_int64(st, 4, size);
-			sqlite3_bind_int64(st, 5, (page - 1) * size);
-			ecs_jb_int(out, "TotalCount", total);
-			ecs_jb_int(out, "PageNumber", page);
-			ecs_jb_int(out, "PageSize", size);
+			ctl_page_bind(st, 4, &page);
+			ctl_page_answer(out, &page, total);
 			list = ecs_jb_list(out, "AutoSnapshotPolicies", "AutoSnapshotPolicy");
 			while (sqlite3_step(st) == SQLITE_ROW) {
 				struct json_object *o = json_object_new_object();

@@ -23,18 +23,39 @@
 #include "util.h"
 #include "xml.h"
 
+/* The errno a failure of this HTTP status stands for. */
+static int status_errno(int status)
+{
+	switch (status) {
+	case 403:
+		return -EACCES;
+	case 404:
+		return -ENOENT;
+	case 409:
+		return -EEXIST;
+	case 429:
+	case 503:
+		return -EAGAIN;
+	default:
+		return status >= 500 ? -EIO : -EINVAL;
+	}
+}
+
 int ctl_fail(struct ctl_call *call, int status, const char *code, const char *fmt, ...)
 {
+	int saved_errno = errno;
 	va_list ap;
 
+	/* The first failure stays the call's: a later one returns the first one's errno. */
 	if (call->status)
-		return -EINVAL;
+		return status_errno(call->status);
 	call->status = status;
 	snprintf(call->code, sizeof(call->code), "%s", code);
 	va_start(ap, fmt);
 	vsnprintf(call->message, sizeof(call->message), fmt, ap);
 	va_end(ap);
-	return -EINVAL;
+	errno = saved_errno;
+	return status_errno(status);
 }
 
 long long ctl_now(struct ctl *c)
@@ -382,7 +403,7 @@ static bool is_form(const struct ecs_http_request *req)
 	return ct && str_has_prefix(ct, "application/x-www-form-urlencoded");
 }
 
-static void handle_rpc(const struct ecs_http_request *req, struct ecs_http_response *resp)
+void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
 	struct ctl *c = req->userdata;
 	struct ecs_kvlist params = ECS_KVLIST_INIT;
@@ -517,7 +538,7 @@ out:
 int ctl_rpc_start(struct ctl *c)
 {
 	static const struct ecs_http_route routes[] = {
-		{ NULL, "/", false, handle_rpc },
+		{ NULL, "/", false, ctl_rpc_handle },
 		{ NULL, "/agent/v1/", true, ctl_hosts_handle },
 	};
 	struct ecs_http_server_config cfg = {

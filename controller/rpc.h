@@ -10,12 +10,17 @@
 #define CTL_RPC_H
 
 #include "ctl.h"
+#include "http_server.h"
 
 #define CTL_TIMESTAMP_WINDOW_S 900
 #define CTL_MAX_BODY (1024 * 1024)
 
 int ctl_rpc_start(struct ctl *c);
 void ctl_rpc_stop(struct ctl *c);
+
+/* One call on "/" (req->userdata is the struct ctl): what the server's route runs, and
+ * what the unit tests call without a socket. */
+void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response *resp);
 
 /* Per-account token buckets. */
 int ctl_throttle_new(double rate, int burst, struct ctl_throttle **ret);

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
 #include "json.h"
-#include "log.h"
 #include "store.h"
 #include "util.h"
 
@@ -69,4 +69,28 @@ int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq,
 	}
 	sqlite3_finalize(st);
 	return found ? 0 : -ENOSPC;
+}
+
+/* The alive host (of zone, if given) holding the fewest LBs and public IPs. */
+int ctl_schedule_lb(struct ctl *c, sqlite3 *db, const char *zone, char host[64], char zone_out[64])
+{
+	sqlite3_stmt *st = ctl_db_prepare(
+		db, "SELECT h.host_id, h.zone_id FROM hosts h WHERE h.last_seen >= ?1 AND (?2 IS NULL OR h.zone_id = ?2)"
+		    " ORDER BY (SELECT count(*) FROM load_balancers l WHERE l.host_id = h.host_id AND l.deleted = 0) +"
+		    " (SELECT count(*) FROM public_ips p WHERE p.host_id = h.host_id AND p.owner_id LIKE 'i-%'),"
+		    " h.host_id LIMIT 1");
+	int r = -ENOSPC;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
+	if (zone)
+		sqlite3_bind_text(st, 2, zone, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(host, 64, "%s", ctl_col(st, 0));
+		snprintf(zone_out, 64, "%s", ctl_col(st, 1));
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
 }

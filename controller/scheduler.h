@@ -7,6 +7,8 @@
  * instances than its max. Room counts every instance booked there (any status but deleted).
  * Weigher: the most free memory (spread), or the least that fits (stack).
  *
+ * ctl_schedule_lb places a load balancer (or a public IP) by count, not by room.
+ *
  * Call it inside an IMMEDIATE transaction that also books the instance on the host chosen:
  * then no two placements can both take the last room on a host. */
 #ifndef CTL_SCHEDULER_H
@@ -29,5 +31,9 @@ struct ctl_sched_request {
 
 /* 0 and the host in ret_host; -ENOSPC when no host fits. */
 int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq, char ret_host[64]);
+
+/* Where a load balancer goes: the alive host (of zone, if not NULL) holding the fewest
+ * LBs and public IPs, and its zone; -ENOSPC when no host is alive there. */
+int ctl_schedule_lb(struct ctl *c, sqlite3 *db, const char *zone, char host[64], char zone_out[64]);
 
 #endif

@@ -321,7 +321,8 @@ int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
 {
 	struct json_object *ids = NULL, *list;
 	const char *one, *name, *vpc;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	char sql[1024];
@@ -331,7 +332,7 @@ int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "SecurityGroupId", CTL_NONEMPTY, 64, NULL, &one)) < 0 ||
 	    (r = ctl_param_str(call, "SecurityGroupName", CTL_NONEMPTY, 4096, NULL, &name)) < 0 ||
 	    (r = ctl_param_str(call, "VpcId", CTL_NONEMPTY, 64, NULL, &vpc)) < 0 ||
-	    (r = ctl_param_paging(call, &page, &size)) < 0)
+	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		goto out;
 	db = ctl_db_get(call->c->store);
 	if (!db) {
@@ -366,12 +367,9 @@ int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
 		} else {
-			sqlite3_bind_int64(st, 6, size);
-			sqlite3_bind_int64(st, 7, (page - 1) * size);
+			ctl_page_bind(st, 6, &page);
 			ecs_jb_str(out, "RegionId", call->region_id);
-			ecs_jb_int(out, "TotalCount", total);
-			ecs_jb_int(out, "PageNumber", page);
-			ecs_jb_int(out, "PageSize", size);
+			ctl_page_answer(out, &page, total);
 			list = ecs_jb_list(out, "SecurityGroups", "SecurityGroup");
 			while (sqlite3_step(st) == SQLITE_ROW)
 				json_object_array_add(list, group_json(call, st));

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "json.h"
 #include "log.h"
 #include "store.h"

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "params.h"
+#include "scheduler.h"
 #include "slbsync.h"
 #include "store.h"
 #include "util.h"
@@ -146,30 +147,6 @@ static int read_create_args(struct ctl_call *call, struct create_args *a)
 	return 0;
 }
 
-/* The alive host (of zone, if given) holding the fewest LBs and public IPs. */
-int ctl_slb_place(struct ctl *c, sqlite3 *db, const char *zone, char host[64], char zone_out[64])
-{
-	sqlite3_stmt *st = ctl_db_prepare(
-		db, "SELECT h.host_id, h.zone_id FROM hosts h WHERE h.last_seen >= ?1 AND (?2 IS NULL OR h.zone_id = ?2)"
-		    " ORDER BY (SELECT count(*) FROM load_balancers l WHERE l.host_id = h.host_id AND l.deleted = 0) +"
-		    " (SELECT count(*) FROM public_ips p WHERE p.host_id = h.host_id AND p.owner_id LIKE 'i-%'),"
-		    " h.host_id LIMIT 1");
-	int r = -ENOSPC;
-
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
-	if (zone)
-		sqlite3_bind_text(st, 2, zone, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(host, 64, "%s", ctl_col(st, 0));
-		snprintf(zone_out, 64, "%s", ctl_col(st, 1));
-		r = 0;
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 static int count_lbs(sqlite3 *db, const char *account_id, long long *ret)
 {
 	sqlite3_stmt *st = ctl_db_prepare(db, "SELECT count(*) FROM load_balancers WHERE account_id = ?1 AND deleted = 0");
@@ -244,7 +221,7 @@ int ctl_slb_create(struct ctl_call *call, struct json_object *out)
 			     call->c->cfg.quota_load_balancers);
 		goto out;
 	}
-	r = ctl_slb_place(call->c, db, a.zone, host, zone);
+	r = ctl_schedule_lb(call->c, db, a.zone, host, zone);
 	if (r == -ENOSPC) {
 		r = ctl_fail(call, 503, "ServiceUnavailable", "No host can hold the load balancer now; please try again later.");
 		goto out;
@@ -404,7 +381,8 @@ int ctl_slb_describe(struct ctl_call *call, struct json_object *out)
 	static const char *const networks[] = { "classic", "vpc", NULL };
 	struct json_object *ids = NULL, *list;
 	const char *name, *address, *type, *status, *network, *vpc, *vswitch, *server, *zone;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	char sql[1600];
@@ -420,8 +398,7 @@ int ctl_slb_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "VSwitchId", CTL_NONEMPTY, 64, NULL, &vswitch)) < 0 ||
 	    (r = ctl_param_str(call, "ServerId", CTL_NONEMPTY, 64, NULL, &server)) < 0 ||
 	    (r = ctl_param_str(call, "MasterZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
-	    (r = ctl_param_int(call, "PageNumber", 0, 1, 1000000, 1, &page)) < 0 ||
-	    (r = ctl_param_int(call, "PageSize", 0, 1, 100, SLB_PAGE_SIZE, &size)) < 0)
+	    (r = ctl_param_paging(call, 100, SLB_PAGE_SIZE, &page)) < 0)
 		goto out;
 	db = ctl_db_get(call->c->store);
 	if (!db) {
@@ -455,11 +432,8 @@ int ctl_slb_describe(struct ctl_call *call, struct json_object *out)
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
 		} else {
-			sqlite3_bind_int64(st, 12, size);
-			sqlite3_bind_int64(st, 13, (page - 1) * size);
-			ecs_jb_int(out, "TotalCount", total);
-			ecs_jb_int(out, "PageNumber", page);
-			ecs_jb_int(out, "PageSize", size);
+			ctl_page_bind(st, 12, &page);
+			ctl_page_answer(out, &page, total);
 			list = ecs_jb_list(out, "LoadBalancers", "LoadBalancer");
 			while (sqlite3_step(st) == SQLITE_ROW)
 				json_object_array_add(list, lb_json(call, st));

@@ -23,10 +23,6 @@
 #define CTL_SLB_MAX_BACKENDS_CALL 20 /* BackendServers in one call (SLB) */
 
 /* slb.c: load balancers, backends, health */
-/* The alive host (of zone, if not NULL) holding the fewest LBs and public IPs, and its
- * zone; -ENOSPC when no host is alive there. */
-int ctl_slb_place(struct ctl *c, sqlite3 *db, const char *zone, char host[64], char zone_out[64]);
-
 int ctl_slb_create(struct ctl_call *call, struct json_object *out);		/* CreateLoadBalancer */
 int ctl_slb_delete(struct ctl_call *call, struct json_object *out);		/* DeleteLoadBalancer */
 int ctl_slb_describe(struct ctl_call *call, struct json_object *out);		/* DescribeLoadBalancers */

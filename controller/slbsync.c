@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "jobs.h"
 #include "json.h"
 #include "log.h"
-#include "slb.h"
+#include "scheduler.h"
 #include "store.h"
 #include "util.h"
 
@@ -527,7 +527,7 @@ static int move_lb(struct ctl *c, sqlite3 *db, const char *lb_id, const char *zo
 	const char *args[] = { lb_id, NULL, dead_host };
 	int r;
 
-	r = ctl_slb_place(c, db, *zone ? zone : NULL, host, zone_out);
+	r = ctl_schedule_lb(c, db, *zone ? zone : NULL, host, zone_out);
 	if (r == -ENOSPC)
 		return 0;
 	if (r < 0)

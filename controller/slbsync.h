@@ -41,7 +41,7 @@ void ctl_slbsync_heartbeat(struct ctl *c, const char *host_id, struct json_objec
 			   struct json_object *held_eips);
 
 /* Failover: each LB (not deleted) whose host has been down for host_dead_after_s moves to
- * the alive host of its zone with the fewest (ctl_slb_place), its public VIP's row with it,
+ * the alive host of its zone with the fewest (ctl_schedule_lb), its public VIP's row with it,
  * and a put is queued there. A host back from the dead is re-synced at its first heartbeat,
  * which removes what moved away. Runs at most once a second; called from heartbeats. */
 void ctl_slbsync_failover(struct ctl *c);

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "agents.h"
 #include "common.h"
-#include "hosts.h"
 #include "id.h"
 #include "jobs.h"
 #include "json.h"
@@ -240,7 +240,8 @@ int ctl_snapshot_describe(struct ctl_call *call, struct json_object *out)
 	static const char *const types[] = { "auto", "user", "all", NULL };
 	struct json_object *ids = NULL, *list;
 	const char *disk = NULL, *status, *type;
-	long long page, size, total = 0;
+	struct ctl_page page;
+	long long total = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -249,7 +250,7 @@ int ctl_snapshot_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_id(call, "DiskId", 0, "d-", &disk)) < 0 ||
 	    (r = ctl_param_enum(call, "Status", 0, statuses, "all", &status)) < 0 ||
 	    (r = ctl_param_enum(call, "SnapshotType", 0, types, "all", &type)) < 0 ||
-	    (r = ctl_param_paging(call, &page, &size)) < 0)
+	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		goto out;
 	db = ctl_db_get(call->c->store);
 	st = db ? ctl_db_prepare(db, "SELECT " SNAPSHOT_COLUMNS ", (SELECT count(*) FROM images i WHERE"
@@ -270,16 +271,13 @@ int ctl_snapshot_describe(struct ctl_call *call, struct json_object *out)
 	sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
 	if (ids)
 		sqlite3_bind_text(st, 5, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 6, size);
-	sqlite3_bind_int64(st, 7, (page - 1) * size);
+	ctl_page_bind(st, 6, &page);
 	list = json_object_new_array();
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		total = sqlite3_column_int64(st, 10);
 		json_object_array_add(list, snapshot_json(st, sqlite3_column_int(st, 9) ? "image" : "none"));
 	}
-	ecs_jb_int(out, "TotalCount", total);
-	ecs_jb_int(out, "PageNumber", page);
-	ecs_jb_int(out, "PageSize", size);
+	ctl_page_answer(out, &page, total);
 	json_object_object_add(ecs_jb_obj(out, "Snapshots"), "Snapshot", list);
 out:
 	sqlite3_finalize(st);

@@ -39,6 +39,30 @@ void ctl_db_release(sqlite3_stmt *st);
 /* Step a statement that returns no row; 0, -EEXIST on a constraint, -EIO. */
 int ctl_db_step_done(sqlite3_stmt *st);
 
+/* Cleanup helpers (lib/util.h's _cleanup_free_ for the store's kinds): a statement is
+ * finalized, a pooled connection given back, when the variable leaves its scope. Declare
+ * the connection before its statements: cleanups run in reverse order.
+ *	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(store);
+ *	_cleanup_stmt_ sqlite3_stmt *st = conn.db ? ctl_db_prepare(conn.db, "...") : NULL; */
+struct ctl_db_conn {
+	struct ctl_store *store;
+	sqlite3 *db; /* NULL when the pool failed */
+};
+static inline struct ctl_db_conn ctl_db_take(struct ctl_store *s)
+{
+	return (struct ctl_db_conn){ s, ctl_db_get(s) };
+}
+static inline void ctl_db_conn_putp(struct ctl_db_conn *conn)
+{
+	ctl_db_put(conn->store, conn->db);
+}
+static inline void ctl_db_stmt_finalizep(sqlite3_stmt **st)
+{
+	sqlite3_finalize(*st);
+}
+#define _cleanup_db_ __attribute__((cleanup(ctl_db_conn_putp)))
+#define _cleanup_stmt_ __attribute__((cleanup(ctl_db_stmt_finalizep)))
+
 /* The schema version this controller writes. */
 int ctl_store_schema_version(void);
 

@@ -1,0 +1,280 @@
+/* Tests for controller/scheduler.c: the filters (alive, zone, image, vCPU / memory / disk
+ * room with the overcommit ratios, the instance count, hosts already tried) and the weighers
+ * (spread by free memory, stack), on hosts and instances written straight into a controller
+ * state in a temporary SQLite file; and ctl_schedule_lb (the fewest LBs and public IPs). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "ctl_env.h"
+#include "scheduler.h"
+#include "store.h"
+#include "util.h"
+
+struct env {
+	struct ctl_test_env t;
+	int n_instances;
+};
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	ctl_test_env_open(&e->t, "test_ctl_scheduler");
+	/* Round ratios, so that each edge below is plain arithmetic. */
+	e->t.c.cfg.cpu_ratio = 4.0;
+	e->t.c.cfg.ram_ratio = 1.5;
+	e->t.c.cfg.disk_ratio = 1.0;
+	e->t.c.cfg.reserved_host_memory_mib = 512;
+	e->t.c.cfg.host_dead_after_s = 30;
+	e->t.c.cfg.stack = false;
+	*state = e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	ctl_test_env_close(&e->t);
+	free(e);
+	return 0;
+}
+
+static void exec(struct env *e, const char *sql)
+{
+	assert_int_equal(ctl_db_exec(e->t.db, sql), 0);
+}
+
+/* A host heard from `age` seconds ago. */
+static void add_host(struct env *e, const char *id, const char *zone, int vcpus, int memory_mib, int disk_gib,
+		     int max_instances, const char *images, long long age)
+{
+	_cleanup_free_ char *sql = ecs_strdup_printf(
+		"INSERT INTO hosts (host_id, api_url, zone_id, hypervisor, vcpus, memory_mib, disk_gib, max_instances,"
+		" images, last_seen, state) VALUES ('%s', 'http://127.0.0.1:1', '%s', 'kvm', %d, %d, %d, %d, '%s', %lld,"
+		" 'up')",
+		id, zone, vcpus, memory_mib, disk_gib, max_instances, images, (long long)time(NULL) - age);
+
+	exec(e, sql);
+}
+
+/* An instance booked on host (any status: room counts every booked instance). */
+static void add_instance(struct env *e, const char *host, int vcpus, int memory_mib, const char *status)
+{
+	_cleanup_free_ char *sql = ecs_strdup_printf(
+		"INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id, instance_type,"
+		" vcpus, memory_mib, zone_id, host_id, status, desired, mac, key_pair_name, password_hash, user_data,"
+		" internet_max_bandwidth_out, created_at, transition_at) VALUES ('i-test%d', 'acc', '', '', 'h', 'img',"
+		" 't', %d, %d, 'z', '%s', '%s', 'running', '52:54:00:00:00:01', '', '', '', 0, 0, 0)",
+		e->n_instances++, vcpus, memory_mib, host, status);
+
+	exec(e, sql);
+}
+
+static void add_disk(struct env *e, const char *host, int size_gib)
+{
+	_cleanup_free_ char *sql = ecs_strdup_printf(
+		"INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib, image_id,"
+		" source_snapshot_id, status, host_id, delete_with_instance, created_at) VALUES ('d-test%d', 'acc', 'z',"
+		" '', '', 'data', 'cloud', %d, '', '', 'Available', '%s', 0, 0)",
+		e->n_instances++, size_gib, host);
+
+	exec(e, sql);
+}
+
+/* The host ctl_schedule picks for rq, or "" when it answers -ENOSPC. */
+static const char *pick(struct env *e, struct ctl_sched_request rq)
+{
+	static char host[64];
+	int r = ctl_schedule(&e->t.c, e->t.db, &rq, host);
+
+	if (r == -ENOSPC)
+		return "";
+	assert_int_equal(r, 0);
+	return host;
+}
+
+static struct ctl_sched_request small(int vcpus, int memory_mib)
+{
+	return (struct ctl_sched_request){ .vcpus = vcpus, .memory_mib = memory_mib, .disk_gib = 1 };
+}
+
+static void test_no_host(void **state)
+{
+	struct env *e = *state;
+
+	assert_string_equal(pick(e, small(1, 256)), "");
+}
+
+static void test_dead_host_skipped(void **state)
+{
+	struct env *e = *state;
+
+	add_host(e, "h-dead", "z1", 64, 65536, 1000, 100, "[]", 31);
+	assert_string_equal(pick(e, small(1, 256)), "");
+	add_host(e, "h-alive", "z1", 2, 2048, 100, 100, "[]", 29);
+	assert_string_equal(pick(e, small(1, 256)), "h-alive");
+}
+
+/* vCPUs: used + asked <= host vCPUs x cpu_ratio (2 x 4 = 8). */
+static void test_vcpu_overcommit(void **state)
+{
+	struct env *e = *state;
+
+	add_host(e, "h1", "z1", 2, 65536, 1000, 100, "[]", 0);
+	add_instance(e, "h1", 4, 256, "Running");
+	add_instance(e, "h1", 3, 256, "Stopped"); /* a stopped instance keeps its room */
+	assert_string_equal(pick(e, small(1, 256)), "h1");
+	assert_string_equal(pick(e, small(2, 256)), "");
+}
+
+/* Memory: used + asked <= (host memory - reserved) x ram_ratio ((2048 - 512) x 1.5 = 2304). */
+static void test_memory_overcommit(void **state)
+{
+	struct env *e = *state;
+
+	add_host(e, "h1", "z1", 64, 2048, 1000, 100, "[]", 0);
+	add_instance(e, "h1", 1, 2048, "Running");
+	assert_string_equal(pick(e, small(1, 256)), "h1");
+	assert_string_equal(pick(e, small(1, 257)), "");
+}
+
+/* Disk: the sizes of the disks booked there + asked <= host disk x disk_ratio. */
+static void test_disk_room(void **state)
+{
+	struct env *e = *state;
+	struct ctl_sched_request rq = small(1, 256);
+
+	add_host(e, "h1", "z1", 64, 65536, 100, 100, "[]", 0);
+	add_disk(e, "h1", 60);
+	rq.disk_gib = 40;
+	assert_string_equal(pick(e, rq), "h1");
+	rq.disk_gib = 41;
+	assert_string_equal(pick(e, rq), "");
+}
+
+static void test_max_instances(void **state)
+{
+	struct env *e = *state;
+
+	add_host(e, "h1", "z1", 64, 65536, 1000, 2, "[]", 0);
+	add_instance(e, "h1", 1, 256, "Running");
+	assert_string_equal(pick(e, small(1, 256)), "h1");
+	add_instance(e, "h1", 1, 256, "Running");
+	assert_string_equal(pick(e, small(1, 256)), "");
+}
+
+static void test_zone(void **state)
+{
+	struct env *e = *state;
+	struct ctl_sched_request rq = small(1, 256);
+
+	add_host(e, "h-big", "z1", 64, 65536, 1000, 100, "[]", 0);
+	add_host(e, "h-small", "z2", 2, 2048, 100, 100, "[]", 0);
+	rq.zone_id = "z2";
+	assert_string_equal(pick(e, rq), "h-small");
+	rq.zone_id = "z3";
+	assert_string_equal(pick(e, rq), "");
+	rq.zone_id = NULL;
+	assert_string_equal(pick(e, rq), "h-big");
+}
+
+/* A system image must be on the host; an account's image (from the blob store) anywhere. */
+static void test_system_image(void **state)
+{
+	struct env *e = *state;
+	struct ctl_sched_request rq = small(1, 256);
+
+	add_host(e, "h-without", "z1", 64, 65536, 1000, 100, "[\"other\"]", 0);
+	add_host(e, "h-with", "z1", 2, 2048, 100, 100, "[\"other\", \"img-a\"]", 0);
+	rq.image_id = "img-a";
+	rq.system_image = true;
+	assert_string_equal(pick(e, rq), "h-with");
+	rq.image_id = "img-b";
+	assert_string_equal(pick(e, rq), "");
+	rq.system_image = false;
+	assert_string_equal(pick(e, rq), "h-without");
+}
+
+/* Hosts already tried (a failed create moving on) are never picked again. */
+static void test_exclude(void **state)
+{
+	struct env *e = *state;
+	const char *tried[] = { "h-a", "h-b" };
+	struct ctl_sched_request rq = small(1, 256);
+
+	add_host(e, "h-a", "z1", 64, 65536, 1000, 100, "[]", 0);
+	add_host(e, "h-b", "z1", 64, 32768, 1000, 100, "[]", 0);
+	rq.exclude = tried;
+	rq.n_exclude = 1;
+	assert_string_equal(pick(e, rq), "h-b");
+	rq.n_exclude = 2;
+	assert_string_equal(pick(e, rq), "");
+}
+
+/* Spread: the most free memory (after what is booked); stack: the least that still fits. */
+static void test_weighers(void **state)
+{
+	struct env *e = *state;
+
+	add_host(e, "h-a", "z1", 64, 8192, 1000, 100, "[]", 0); /* (8192-512)*1.5 = 11520 */
+	add_host(e, "h-b", "z1", 64, 4096, 1000, 100, "[]", 0); /* 5376 */
+	add_host(e, "h-c", "z1", 64, 6144, 1000, 100, "[]", 0); /* 8448 */
+	assert_string_equal(pick(e, small(1, 256)), "h-a");
+	add_instance(e, "h-a", 1, 4096, "Running"); /* h-a: 7424 free, h-c: 8448 */
+	assert_string_equal(pick(e, small(1, 256)), "h-c");
+	e->t.c.cfg.stack = true;
+	assert_string_equal(pick(e, small(1, 256)), "h-b");
+	/* Stack still never picks a host without room. */
+	assert_string_equal(pick(e, small(1, 6000)), "h-a");
+}
+
+/* Load balancers: the alive host of the zone with the fewest LBs and instances' public IPs. */
+static void test_schedule_lb(void **state)
+{
+	struct env *e = *state;
+	char host[64], zone[64];
+
+	assert_int_equal(ctl_schedule_lb(&e->t.c, e->t.db, NULL, host, zone), -ENOSPC);
+	add_host(e, "h-a", "z1", 1, 1024, 10, 1, "[]", 0);
+	add_host(e, "h-b", "z2", 1, 1024, 10, 1, "[]", 0);
+	add_host(e, "h-dead", "z2", 1, 1024, 10, 1, "[]", 100);
+	exec(e, "INSERT INTO public_ips (address, account_id, owner_id, host_id, state, created_at)"
+		" VALUES ('192.0.2.1', 'acc', 'i-x', 'h-a', 'active', 0)");
+	assert_int_equal(ctl_schedule_lb(&e->t.c, e->t.db, NULL, host, zone), 0);
+	assert_string_equal(host, "h-b");
+	assert_string_equal(zone, "z2");
+	assert_int_equal(ctl_schedule_lb(&e->t.c, e->t.db, "z1", host, zone), 0);
+	assert_string_equal(host, "h-a");
+	assert_int_equal(ctl_schedule_lb(&e->t.c, e->t.db, "z9", host, zone), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_no_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_host_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vcpu_overcommit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memory_overcommit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_room, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_instances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_system_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exclude, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_weighers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schedule_lb, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
