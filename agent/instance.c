@@ -379,7 +379,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	struct json_object *spec = jget(doc, "spec"), *disks = NULL;
 	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
 	_cleanup_free_ char *xml = NULL, *iso = NULL;
-	bool want_running = streq(jstr(doc, "power"), "running");
+	bool want_running = streq(jstr(doc, "power"), "running"), current = false;
 	enum agent_domain_state st;
 	virConnectPtr conn = NULL;
 	int reason = 0, r;
@@ -467,7 +467,15 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 			goto out;
 		}
 	}
-	r = agent_domain_define(conn, xml);
+	/* Defined only when it changed: a redefine makes libvirt fire DEFINED, which wakes the
+	 * reconciler (our own define's event is announced, so it does not). */
+	r = agent_domain_is_current(conn, dom, xml, &current);
+	if (r == 0 && !current) {
+		agent_virt_expect(a->virt, dom, VIR_DOMAIN_EVENT_DEFINED);
+		r = agent_domain_define(conn, xml);
+		if (r == 0)
+			log_info("domain defined", "instance=%s", id);
+	}
 	if (r < 0) {
 		agent_fail(err, r, 500, "InternalError", "libvirt refused the domain of %s: %s", id,
 			   virGetLastErrorMessage());
@@ -791,6 +799,7 @@ static int finish_delete_locked(struct agent *a, const char *id, struct json_obj
 
 	if (!conn)
 		return -EAGAIN;
+	agent_virt_expect(a->virt, dom, VIR_DOMAIN_EVENT_UNDEFINED);
 	r = agent_domain_remove(conn, dom);
 	virConnectClose(conn);
 	if (r < 0)
