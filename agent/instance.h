@@ -5,11 +5,7 @@
  * The instance document (kind "instance"):
  *   {"spec": {...as created...}, "power": "running"|"stopped", "deleting": bool,
  *    "error": "last failure", "created_at": unix}
- * The spec (the agent API's create body, checked field by field, unknown fields refused):
- *   instance_id, hostname, vcpus, memory_mib, image_id,
- *   system_disk {disk_id, size_gib}, data_disks [{disk_id, size_gib, snapshot_id?}],
- *   nics [{mac, ip, prefix_len, gateway?, dns?}], key_pair_name?, public_keys?,
- *   password_hash?, user_data? (base64), start? (default true) */
+ * The spec is the agent API's create body, decoded by spec.h. */
 #ifndef AGENT_INSTANCE_H
 #define AGENT_INSTANCE_H
 
@@ -18,12 +14,9 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "spec.h"
 
 struct agent;
-
-#define AGENT_MAX_DATA_DISKS 16
-#define AGENT_MAX_NICS 8
-#define AGENT_MAX_USER_DATA 32768
 
 int agent_instance_create(struct agent *a, struct json_object *spec, struct json_object **ret, struct agent_err *err);
 int agent_instance_start(struct agent *a, const char *id, struct agent_err *err);

@@ -18,6 +18,7 @@
 #include "instance.h"
 #include "json.h"
 #include "log.h"
+#include "spec.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -206,8 +207,13 @@ int agent_snapshot_create(struct agent *a, struct json_object *body, struct json
 	ecs_jb_int(doc, "size_gib", json_object_get_int64(jget(disk, "size_gib")));
 	ecs_jb_str(doc, "base_image", jstr(disk, "base_image"));
 	ecs_jb_str(doc, "boot_image", "");
-	if (*jstr(disk, "instance_id") && agent_store_get(a->store, "instance", jstr(disk, "instance_id"), &inst) == 0)
-		ecs_jb_str(doc, "boot_image", jstr(jget(inst, "spec"), "image_id"));
+	if (*jstr(disk, "instance_id") && agent_store_get(a->store, "instance", jstr(disk, "instance_id"), &inst) == 0) {
+		_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+		struct agent_err ignored = { 0 };
+
+		if (agent_instance_spec_of_doc(inst, &spec, &ignored) == 0)
+			ecs_jb_str(doc, "boot_image", spec->image_id);
+	}
 	ecs_jb_str(doc, "error", "");
 	ecs_jb_int(doc, "created_at", time(NULL));
 	ecs_jb_int(doc, "pid", getpid());
