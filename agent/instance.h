@@ -40,14 +40,6 @@ int agent_instance_finish_delete(struct agent *a, const char *id);
 /* A libvirt lifecycle event for domain name. */
 void agent_instance_on_event(struct agent *a, const char *domain, int event, int detail);
 
-/* Names the agent derives from an instance id. Caller frees. */
-char *agent_instance_domain_name(const char *id);
-char *agent_instance_tap_name(struct agent *a, const char *id, unsigned nic);
-char *agent_instance_dir(struct agent *a, const char *id);
-
-/* Is the instance's domain shut off (or absent)? false when libvirt cannot say. */
-bool agent_instance_is_stopped(struct agent *a, const char *id);
-
 /* Re-apply the metadata guard rules for every NIC of every instance. */
 int agent_instance_refresh_guard(struct agent *a);
 

@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "caps.h"
 #include "config.h"
+#include "controller_call.h"
 #include "controller_link.h"
 #include "domain.h"
 #include "hostauth.h"

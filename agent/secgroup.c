@@ -8,8 +8,8 @@
 #include <time.h>
 
 #include "agent.h"
-#include "controller_link.h"
-#include "instance.h"
+#include "controller_call.h"
+#include "instance_names.h"
 #include "json.h"
 #include "log.h"
 #include "nf_secgroup.h"
