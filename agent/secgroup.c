@@ -187,26 +187,31 @@ static int add_group(struct model *m, struct json_object *g)
 	return 0;
 }
 
-/* The groups an instance is in: the view's word, else its spec's; NULL when neither names
- * any (not even an empty list). The array is the caller's; its strings are the view's or
- * the spec's. *ret_missing: some named group is not in the view (pull it). */
-static const char **instance_groups(struct json_object *view, const char *id, const struct agent_instance_spec *spec,
-				    size_t *ret_n, bool *ret_missing)
+/* The groups an instance is in: the view's word, else its spec's; *ret_ids NULL when
+ * neither names any (not even an empty list). The array is the caller's; its strings are
+ * the view's or the spec's. *ret_missing: some named group is not in the view (pull it). */
+static int instance_groups(struct json_object *view, const char *id, const struct agent_instance_spec *spec,
+			   const char ***ret_ids, size_t *ret_n, bool *ret_missing)
 {
 	struct json_object *list = jget(jget(view, "instances"), id);
 	size_t n = list ? json_object_array_length(list) : spec->n_security_groups;
 	const char **ids;
 
+	*ret_ids = NULL;
+	*ret_n = 0;
 	if (!list && !spec->has_security_groups)
-		return NULL;
+		return 0;
 	ids = calloc(n + 1, sizeof(*ids));
-	for (size_t i = 0; ids && i < n; i++) {
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
 		ids[i] = list ? json_object_get_string(json_object_array_get_idx(list, i)) : spec->security_group_ids[i];
 		if (!view_group(view, ids[i]))
 			*ret_missing = true;
 	}
+	*ret_ids = ids;
 	*ret_n = n;
-	return ids;
+	return 0;
 }
 
 static int model_build(struct agent *a, struct json_object *view, struct model *m, bool *ret_missing)
@@ -249,7 +254,8 @@ static int model_build(struct agent *a, struct json_object *view, struct model *
 
 		if (ecs_json_bool(doc, "deleting") || agent_instance_spec_of_doc(doc, &spec, &ignored) < 0)
 			continue;
-		list = instance_groups(view, id, spec, &n_list, ret_missing);
+		if (instance_groups(view, id, spec, &list, &n_list, ret_missing) < 0)
+			return -ENOMEM;
 		if (!list)
 			continue; /* no groups at all: not filtered (a standalone agent's) */
 		for (size_t n = 0; n < spec->n_nics; n++) {
