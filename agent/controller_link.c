@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "agent.h"
-#include "hostauth.h"
+#include "controller_call.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "image.h"
@@ -26,48 +26,7 @@
 #include "virt.h"
 
 static pthread_t hb_thread;
-static pthread_mutex_t hb_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hb_cond = PTHREAD_COND_INITIALIZER;
-static bool hb_now, hb_started;
-
-/* A signed call; *ret_status the HTTP status, *ret_body (optional) the parsed body. */
-int agent_controller_call(struct agent *a, const char *method, const char *path, struct json_object *body,
-			  long *ret_status, struct json_object **ret_body)
-{
-	struct ecs_kvlist headers = ECS_KVLIST_INIT;
-	_cleanup_free_ char *url = ecs_strdup_printf("%s%s", a->cfg.controller_url, path);
-	const char *text = body ? json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN) : NULL;
-	size_t len = text ? strlen(text) : 0;
-	struct ecs_http_reply rep;
-	const char *perr;
-	int r;
-
-	if (!url)
-		return -ENOMEM;
-	r = ecs_hostauth_add_headers(a->host_key, method, path, NULL, text, len, &headers);
-	if (r == 0 && text)
-		r = ecs_kvlist_add(&headers, "Content-Type", "application/json");
-	if (r == 0)
-		r = ecs_kvlist_add(&headers, "X-Ecs-Host-Id", a->cfg.host_id);
-	if (r < 0)
-		goto out;
-	r = ecs_http_client_do(a->controller,
-			       &(struct ecs_http_call){ .method = method, .url = url, .headers = &headers,
-							.body = text, .body_len = len, .idempotent = -1 },
-			       &rep);
-	if (r < 0)
-		goto out;
-	*ret_status = rep.status;
-	if (ret_body) {
-		*ret_body = NULL;
-		if (rep.body_len && ecs_json_parse(rep.body, rep.body_len, ret_body, &perr) < 0)
-			*ret_body = NULL;
-	}
-	ecs_http_reply_clear(&rep);
-out:
-	ecs_kvlist_clear(&headers);
-	return r;
-}
+static bool hb_started;
 
 struct json_object *agent_host_facts(struct agent *a)
 {
@@ -179,24 +138,10 @@ static void *heartbeat_loop(void *arg)
 {
 	struct agent *a = arg;
 
-	pthread_mutex_lock(&hb_lock);
 	while (!a->stopping) {
-		struct timespec ts;
-
-		pthread_mutex_unlock(&hb_lock);
 		heartbeat(a);
-		pthread_mutex_lock(&hb_lock);
-		if (hb_now) {
-			hb_now = false;
-			continue;
-		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += a->cfg.heartbeat_interval_s;
-		while (!a->stopping && !hb_now && pthread_cond_timedwait(&hb_cond, &hb_lock, &ts) == 0)
-			;
-		hb_now = false;
+		agent_controller_wait(a, a->cfg.heartbeat_interval_s);
 	}
-	pthread_mutex_unlock(&hb_lock);
 	return NULL;
 }
 
@@ -221,41 +166,10 @@ int agent_controller_start(struct agent *a)
 void agent_controller_stop(struct agent *a)
 {
 	if (hb_started) {
-		pthread_mutex_lock(&hb_lock);
-		pthread_cond_broadcast(&hb_cond);
-		pthread_mutex_unlock(&hb_lock);
+		agent_controller_notify(a);
 		pthread_join(hb_thread, NULL);
 		hb_started = false;
 	}
 	ecs_http_client_free(a->controller);
 	a->controller = NULL;
-}
-
-void agent_controller_notify(struct agent *a)
-{
-	(void)a;
-	pthread_mutex_lock(&hb_lock);
-	hb_now = true;
-	pthread_cond_broadcast(&hb_cond);
-	pthread_mutex_unlock(&hb_lock);
-}
-
-enum agent_wanted agent_controller_wanted(struct agent *a, const char *instance_id)
-{
-	_cleanup_free_ char *path = ecs_strdup_printf("/agent/v1/instances/%s", instance_id);
-	struct json_object *body = NULL, *w;
-	enum agent_wanted ans = AGENT_WANTED_UNKNOWN;
-	long status = 0;
-
-	if (!a->controller || !path)
-		return AGENT_WANTED_UNKNOWN;
-	if (agent_controller_call(a, "GET", path, NULL, &status, &body) < 0)
-		return AGENT_WANTED_UNKNOWN;
-	if (status == 404)
-		ans = AGENT_WANTED_NO;
-	else if (status == 200 && body && json_object_object_get_ex(body, "wanted", &w) &&
-		 json_object_is_type(w, json_type_boolean))
-		ans = json_object_get_boolean(w) ? AGENT_WANTED_YES : AGENT_WANTED_NO;
-	json_object_put(body);
-	return ans;
 }

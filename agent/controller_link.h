@@ -1,13 +1,11 @@
-/* controller_link.h: the agent's calls to the controller, signed with the host key.
+/* controller_link.h: the agent's heartbeat to the controller, signed with the host key.
  *
  *   POST {controller}/agent/v1/heartbeat     host facts and every instance's state; sent
  *                                            every heartbeat_interval_s and at once after a
  *                                            lifecycle event
- *   GET  {controller}/agent/v1/instances/ID  is an instance this host runs but does not
- *                                            know wanted? 200 {"wanted": bool}; 404: no
- *   GET  {controller}/agent/v1/security-groups the host's security view (secgroup.h)
  *
- * Standalone (no controller_url): no heartbeat, and no unknown domain is ever removed. */
+ * The calls themselves, the nudge and the "wanted?" question are controller_call.h, below
+ * this file. Standalone (no controller_url): no heartbeat. */
 #ifndef AGENT_CONTROLLER_LINK_H
 #define AGENT_CONTROLLER_LINK_H
 
@@ -18,21 +16,6 @@ struct agent;
 
 int agent_controller_start(struct agent *a);
 void agent_controller_stop(struct agent *a);
-/* Send a heartbeat soon (after a state change). */
-void agent_controller_notify(struct agent *a);
-
-enum agent_wanted {
-	AGENT_WANTED_YES,
-	AGENT_WANTED_NO,
-	AGENT_WANTED_UNKNOWN, /* standalone, or the controller did not answer */
-};
-enum agent_wanted agent_controller_wanted(struct agent *a, const char *instance_id);
-
-/* A signed call to the controller; *ret_status its HTTP status, *ret_body (optional) the
- * parsed body (NULL when there is none or it is not JSON). */
-int agent_controller_call(struct agent *a, const char *method, const char *path, struct json_object *body,
-			  long *ret_status, struct json_object **ret_body);
-
 /* Host facts (shared with the API's GET /v1/host). */
 struct json_object *agent_host_facts(struct agent *a);
 

@@ -125,7 +125,7 @@ char *agent_domain_disk_xml(const struct agent_domain_disk *disk)
 char *agent_domain_xml(const struct agent_domain_spec *s)
 {
 	xmlDocPtr doc;
-	xmlNodePtr dom, os, n, devices;
+	xmlNodePtr dom, os, n, devices, inst = NULL;
 	char buf[32];
 	char *out = NULL;
 
@@ -149,9 +149,9 @@ char *agent_domain_xml(const struct agent_domain_spec *s)
 	}
 	if (s->instance_id) {
 		xmlNodePtr md = child(dom, "metadata", NULL);
-		xmlNsPtr ns = xmlNewNs(NULL, BAD_CAST "https://ecs.local/xmlns/instance/1", BAD_CAST "ecs");
-		xmlNodePtr inst = xmlNewChild(md, NULL, BAD_CAST "instance", NULL);
+		xmlNsPtr ns = xmlNewNs(NULL, BAD_CAST AGENT_DOMAIN_XMLNS, BAD_CAST "ecs");
 
+		inst = xmlNewChild(md, NULL, BAD_CAST "instance", NULL);
 		xmlSetNs(inst, ns);
 		inst->nsDef = ns;
 		attr(inst, "id", s->instance_id);
@@ -228,6 +228,18 @@ char *agent_domain_xml(const struct agent_domain_spec *s)
 	attr(child(n, "stats", NULL), "period", "10");
 
 	out = doc_to_string(doc, dom);
+	if (out && inst) {
+		/* The digest of the XML without it, kept in the domain's own metadata: what
+		 * libvirt holds is current when it carries the digest of what we would define. */
+		uint8_t h[ECS_SHA256_LEN];
+		char hex[2 * ECS_SHA256_LEN + 1];
+
+		ecs_sha256(out, strlen(out), h);
+		ecs_hex_encode(h, sizeof(h), hex);
+		attr(inst, "digest", hex);
+		free(out);
+		out = doc_to_string(doc, dom);
+	}
 	xmlFreeDoc(doc);
 	return out;
 }
@@ -300,6 +312,48 @@ int agent_domain_get_state(virConnectPtr conn, const char *name, enum agent_doma
 	}
 	if (ret_reason)
 		*ret_reason = reason;
+	return 0;
+}
+
+/* The digest agent_domain_xml wrote into xml: digest="<64 hex>". */
+static bool xml_digest(const char *xml, char hex[2 * ECS_SHA256_LEN + 1])
+{
+	const char *p = xml ? strstr(xml, "digest=\"") : NULL;
+
+	if (!p)
+		return false;
+	p += strlen("digest=\"");
+	if (strspn(p, "0123456789abcdef") != 2 * ECS_SHA256_LEN || p[2 * ECS_SHA256_LEN] != '"')
+		return false;
+	memcpy(hex, p, 2 * ECS_SHA256_LEN);
+	hex[2 * ECS_SHA256_LEN] = '\0';
+	return true;
+}
+
+int agent_domain_is_current(virConnectPtr conn, const char *name, const char *xml, bool *ret)
+{
+	char want[2 * ECS_SHA256_LEN + 1];
+	virDomainPtr d;
+	char *meta;
+	int r;
+
+	if (!xml_digest(xml, want)) {
+		*ret = false;
+		return 0;
+	}
+	r = lookup(conn, name, &d);
+	if (r == -ENOENT) {
+		*ret = false;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	/* The persistent definition's metadata (absent: an older agent's, or not ours). */
+	meta = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, AGENT_DOMAIN_XMLNS, VIR_DOMAIN_AFFECT_CONFIG);
+	virResetLastError();
+	virDomainFree(d);
+	*ret = meta && strstr(meta, want);
+	free(meta);
 	return 0;
 }
 

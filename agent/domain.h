@@ -14,6 +14,8 @@
 #include <stddef.h>
 
 #define AGENT_DOMAIN_PREFIX "ecs-"
+/* The namespace of the domain's <metadata>: <ecs:instance id= digest=>. */
+#define AGENT_DOMAIN_XMLNS "https://ecs.local/xmlns/instance/1"
 
 struct agent_domain_disk {
 	const char *path;   /* qcow2 file */
@@ -49,7 +51,8 @@ const char *agent_domain_detect_type(void);
  * id always gives the same domain UUID. buf holds 37 bytes. */
 void agent_domain_uuid(const char *instance_id, char buf[37]);
 
-/* The domain XML (caller frees), or NULL on bad spec / no memory. */
+/* The domain XML (caller frees), or NULL on bad spec / no memory. With an instance id it
+ * carries, in its metadata, the SHA-256 of itself without it (digest="..."). */
 char *agent_domain_xml(const struct agent_domain_spec *spec);
 /* The XML of one disk for attach/detach. */
 char *agent_domain_disk_xml(const struct agent_domain_disk *disk);
@@ -70,6 +73,9 @@ const char *agent_domain_state_to_string(enum agent_domain_state s);
 /* State and libvirt's reason code (virDomainShutoffReason etc.). */
 int agent_domain_get_state(virConnectPtr conn, const char *name, enum agent_domain_state *ret, int *ret_reason);
 
+/* Does libvirt's persistent definition of name carry the digest of xml? Then defining xml
+ * again would change nothing (and only make libvirt fire a DEFINED event). */
+int agent_domain_is_current(virConnectPtr conn, const char *name, const char *xml, bool *ret);
 int agent_domain_define(virConnectPtr conn, const char *xml);
 int agent_domain_start(virConnectPtr conn, const char *name);
 /* ACPI shutdown, waiting up to timeout_ms, then power off; force: power off at once. */

@@ -14,11 +14,12 @@
 
 #include "agent.h"
 #include "configdrive.h"
-#include "controller_link.h"
+#include "controller_call.h"
 #include "crypto.h"
 #include "domain.h"
 #include "id.h"
 #include "image.h"
+#include "instance_names.h"
 #include "json.h"
 #include "log.h"
 #include "metadata.h"
@@ -30,27 +31,6 @@
 #include "util.h"
 #include "virt.h"
 #include "volume.h"
-
-/* ---- names ---- */
-
-char *agent_instance_domain_name(const char *id)
-{
-	return ecs_strdup_printf("%s%s", AGENT_DOMAIN_PREFIX, id);
-}
-
-char *agent_instance_tap_name(struct agent *a, const char *id, unsigned nic)
-{
-	/* prefix + as much of the id's random part as fits + the NIC's index: 15 characters. */
-	const char *rnd = strchr(id, '-') ? strchr(id, '-') + 1 : id;
-	int keep = 15 - (int)strlen(a->cfg.tap_prefix) - 1;
-
-	return ecs_strdup_printf("%s%.*s%u", a->cfg.tap_prefix, keep, rnd, nic % 10);
-}
-
-char *agent_instance_dir(struct agent *a, const char *id)
-{
-	return ecs_strdup_printf("%s/%s", a->instances_dir, id);
-}
 
 /* ---- documents ---- */
 
@@ -91,222 +71,50 @@ static void set_error(struct agent *a, const char *id, struct json_object *doc, 
 	agent_store_put(a->store, "instance", id, doc);
 }
 
-/* ---- spec validation ---- */
-
-static bool hostname_ok(const char *h)
-{
-	size_t n = strlen(h);
-
-	if (n == 0 || n > 64 || h[0] == '-' || h[0] == '.')
-		return false;
-	for (; *h; h++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-", *h))
-			return false;
-	return true;
-}
-
-static bool ipv4_ok(const char *s)
-{
-	struct in_addr in;
-
-	return s && inet_pton(AF_INET, s, &in) == 1;
-}
-
-static bool mac_ok(const char *m)
-{
-	unsigned b[6];
-	char tail;
-
-	if (!m || strlen(m) != 17 ||
-	    sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return false;
-	return !(b[0] & 1); /* unicast */
-}
-
-static void check_disk(struct ecs_jreader *jr, struct json_object *d, const char *what, bool data)
-{
-	struct ecs_jreader r;
-	const char *id, *snap;
-
-	ecs_jr_init(&r, d);
-	id = ecs_jr_str(&r, "disk_id", ECS_JR_REQUIRED, 64, NULL);
-	ecs_jr_int(&r, "size_gib", ECS_JR_REQUIRED, 1, AGENT_MAX_DISK_GIB, 0);
-	snap = data ? ecs_jr_str(&r, "snapshot_id", 0, 64, NULL) : NULL;
-	if (ecs_jr_finish(&r, true) < 0) {
-		ecs_jr_fail(jr, r.rc, what, "%s: %s", what, r.message);
-		return;
-	}
-	if (!ecs_id_valid(ECS_ID_DISK, id))
-		ecs_jr_fail(jr, -EINVAL, what, "%s.disk_id: %s is not a disk id", what, id);
-	if (snap && *snap && !ecs_id_valid(ECS_ID_SNAPSHOT, snap))
-		ecs_jr_fail(jr, -EINVAL, what, "%s.snapshot_id: %s is not a snapshot id", what, snap);
-}
-
-static void check_nic(struct ecs_jreader *jr, struct json_object *n, const char *what)
-{
-	struct ecs_jreader r;
-	struct json_object *dns;
-	const char *mac, *ip, *gw;
-
-	ecs_jr_init(&r, n);
-	mac = ecs_jr_str(&r, "mac", ECS_JR_REQUIRED, 17, NULL);
-	ip = ecs_jr_str(&r, "ip", ECS_JR_REQUIRED, 15, NULL);
-	ecs_jr_int(&r, "prefix_len", ECS_JR_REQUIRED, 1, 32, 0);
-	gw = ecs_jr_str(&r, "gateway", 0, 15, NULL);
-	dns = ecs_jr_array(&r, "dns", 0, 4);
-	if (ecs_jr_finish(&r, true) < 0) {
-		ecs_jr_fail(jr, r.rc, what, "%s: %s", what, r.message);
-		return;
-	}
-	if (!mac_ok(mac))
-		ecs_jr_fail(jr, -EINVAL, what, "%s.mac: %s is not a unicast MAC address", what, mac);
-	if (!ipv4_ok(ip))
-		ecs_jr_fail(jr, -EINVAL, what, "%s.ip: %s is not an IPv4 address", what, ip);
-	if (gw && !ipv4_ok(gw))
-		ecs_jr_fail(jr, -EINVAL, what, "%s.gateway: %s is not an IPv4 address", what, gw);
-	for (size_t i = 0; dns && i < json_object_array_length(dns); i++)
-		if (!ipv4_ok(json_object_get_string(json_object_array_get_idx(dns, i))))
-			ecs_jr_fail(jr, -EINVAL, what, "%s.dns: every item must be an IPv4 address", what);
-}
-
-/* Check every field of a create body (unknown fields refused). */
-static int check_spec(struct json_object *spec, struct agent_err *err)
-{
-	struct ecs_jreader jr;
-	struct json_object *sys, *data, *nics, *keys, *groups;
-	const char *id, *host, *image, *pw, *ud;
-	char what[48];
-
-	ecs_jr_init(&jr, spec);
-	id = ecs_jr_str(&jr, "instance_id", ECS_JR_REQUIRED, 64, NULL);
-	host = ecs_jr_str(&jr, "hostname", ECS_JR_REQUIRED, 64, NULL);
-	ecs_jr_int(&jr, "vcpus", ECS_JR_REQUIRED, 1, 64, 0);
-	ecs_jr_int(&jr, "memory_mib", ECS_JR_REQUIRED, 64, 262144, 0);
-	image = ecs_jr_str(&jr, "image_id", ECS_JR_REQUIRED, 128, NULL);
-	sys = ecs_jr_object(&jr, "system_disk", ECS_JR_REQUIRED);
-	data = ecs_jr_array(&jr, "data_disks", 0, AGENT_MAX_DATA_DISKS);
-	nics = ecs_jr_array(&jr, "nics", ECS_JR_REQUIRED, AGENT_MAX_NICS);
-	ecs_jr_str(&jr, "key_pair_name", 0, 128, NULL);
-	groups = ecs_jr_array(&jr, "security_group_ids", 0, NF_GROUPS_PER_NIC_MAX);
-	keys = ecs_jr_array(&jr, "public_keys", 0, 16);
-	pw = ecs_jr_str(&jr, "password_hash", 0, 256, NULL);
-	ud = ecs_jr_str(&jr, "user_data", 0, AGENT_MAX_USER_DATA * 4 / 3 + 4, NULL);
-	ecs_jr_bool(&jr, "start", 0, true);
-	if (ecs_jr_finish(&jr, true) == 0) {
-		if (!ecs_id_valid(ECS_ID_INSTANCE, id))
-			ecs_jr_fail(&jr, -EINVAL, "instance_id", "instance_id: %s is not an instance id", id);
-		if (!hostname_ok(host))
-			ecs_jr_fail(&jr, -EINVAL, "hostname", "hostname: 1-64 letters, digits, '.' and '-'");
-		if (!agent_image_id_valid(image))
-			ecs_jr_fail(&jr, -EINVAL, "image_id", "image_id: %s is not an image id", image);
-		check_disk(&jr, sys, "system_disk", false);
-		for (size_t i = 0; data && i < json_object_array_length(data); i++) {
-			snprintf(what, sizeof(what), "data_disks[%zu]", i);
-			check_disk(&jr, json_object_array_get_idx(data, i), what, true);
-		}
-		if (json_object_array_length(nics) < 1)
-			ecs_jr_fail(&jr, -EINVAL, "nics", "nics: at least one NIC");
-		for (size_t i = 0; i < json_object_array_length(nics); i++) {
-			snprintf(what, sizeof(what), "nics[%zu]", i);
-			check_nic(&jr, json_object_array_get_idx(nics, i), what);
-		}
-		for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
-			struct json_object *g = json_object_array_get_idx(groups, i);
-
-			if (!json_object_is_type(g, json_type_string) || !ecs_id_valid(ECS_ID_SECURITY_GROUP, json_object_get_string(g)))
-				ecs_jr_fail(&jr, -EINVAL, "security_group_ids",
-					    "security_group_ids: every item must be a security group id");
-		}
-		for (size_t i = 0; keys && i < json_object_array_length(keys); i++) {
-			struct json_object *k = json_object_array_get_idx(keys, i);
-
-			if (!json_object_is_type(k, json_type_string) || json_object_get_string_len(k) > 8192 ||
-			    json_object_get_string_len(k) == 0 || strpbrk(json_object_get_string(k), "\r\n"))
-				ecs_jr_fail(&jr, -EINVAL, "public_keys", "public_keys: one-line OpenSSH keys, each ≤ 8192");
-		}
-		if (pw && (pw[0] != '$' || strpbrk(pw, "\r\n\"")))
-			ecs_jr_fail(&jr, -EINVAL, "password_hash", "password_hash: a crypt(3) hash such as $6$...");
-		if (ud && *ud) {
-			uint8_t *raw = NULL;
-			size_t len = 0;
-
-			if (ecs_base64_decode(ud, strlen(ud), &raw, &len) < 0)
-				ecs_jr_fail(&jr, -EINVAL, "user_data", "user_data: not valid base64");
-			else if (len > AGENT_MAX_USER_DATA)
-				ecs_jr_fail(&jr, -EINVAL, "user_data", "user_data: more than %d bytes", AGENT_MAX_USER_DATA);
-			free(raw);
-		}
-	}
-	if (jr.rc)
-		return agent_fail(err, jr.rc, 400, jr.rc == -ENOENT ? "MissingParameter" : "InvalidParameter", "%s",
-				  jr.message);
-	return 0;
-}
-
 /* ---- converging ---- */
 
-static const char *nic_str(struct json_object *spec, unsigned i, const char *key)
+static int build_config_drive(struct agent *a, const struct agent_instance_spec *spec, const char *path)
 {
-	struct json_object *nics = jget(spec, "nics");
-
-	return nics ? jstr(json_object_array_get_idx(nics, i), key) : NULL;
-}
-
-static int build_config_drive(struct agent *a, const char *id, struct json_object *spec, const char *path)
-{
-	struct json_object *keys = jget(spec, "public_keys"), *nic, *dns;
-	const char *key_list[16], *dns_list[4];
-	struct agent_configdrive cd = { 0 };
-	_cleanup_free_ uint8_t *ud = NULL;
-	size_t n_keys = 0, n_dns = 0, ud_len = 0;
-	const char *ud64 = jstr(spec, "user_data");
-
-	nic = json_object_array_get_idx(jget(spec, "nics"), 0);
-	dns = jget(nic, "dns");
-	for (size_t i = 0; keys && i < json_object_array_length(keys) && n_keys < ARRAY_SIZE(key_list); i++)
-		key_list[n_keys++] = json_object_get_string(json_object_array_get_idx(keys, i));
-	for (size_t i = 0; dns && i < json_object_array_length(dns) && n_dns < ARRAY_SIZE(dns_list); i++)
-		dns_list[n_dns++] = json_object_get_string(json_object_array_get_idx(dns, i));
-	if (ud64 && *ud64 && ecs_base64_decode(ud64, strlen(ud64), &ud, &ud_len) < 0)
-		return -EINVAL;
-	cd = (struct agent_configdrive){
-		.instance_id = id,
-		.hostname = jstr(spec, "hostname"),
-		.public_keys = key_list,
-		.n_keys = n_keys,
-		.mac = jstr(nic, "mac"),
-		.ip = jstr(nic, "ip"),
-		.prefix_len = (int)jint(nic, "prefix_len", 24),
-		.gateway = jstr(nic, "gateway"),
+	const struct agent_spec_nic *nic = &spec->nics[0];
+	struct agent_configdrive cd = {
+		.instance_id = spec->instance_id,
+		.hostname = spec->hostname,
+		.public_keys = spec->public_keys,
+		.n_keys = spec->n_public_keys,
+		.mac = nic->mac,
+		.ip = nic->ip,
+		.prefix_len = nic->prefix_len,
+		.gateway = nic->gateway,
 		.mtu = a->overlay_mtu,
-		.dns = dns_list,
-		.n_dns = n_dns,
-		.user_data = ud,
-		.user_data_len = ud_len,
-		.password_hash = jstr(spec, "password_hash"),
+		.dns = nic->dns,
+		.n_dns = nic->n_dns,
+		.user_data = spec->user_data,
+		.user_data_len = spec->user_data_len,
+		.password_hash = spec->password_hash,
 	};
+
 	return agent_configdrive_build(&cd, path);
 }
 
 /* The domain XML for the instance as its documents say now. */
-static char *domain_xml(struct agent *a, const char *id, struct json_object *spec, struct json_object *disks)
+static char *domain_xml(struct agent *a, const struct agent_instance_spec *spec, struct json_object *disks)
 {
+	const char *id = spec->instance_id;
 	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
 	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *iso = NULL, *console = NULL;
 	struct agent_domain_disk dd[AGENT_MAX_DATA_DISKS + 1];
 	struct agent_domain_nic nn[AGENT_MAX_NICS];
 	char *paths[AGENT_MAX_DATA_DISKS + 1] = { NULL }, *taps[AGENT_MAX_NICS] = { NULL };
-	size_t n_disks = 0, n_nics = json_object_array_length(jget(spec, "nics"));
+	size_t n_disks = 0;
 	struct json_object *manifest = NULL;
-	const char *image = jstr(spec, "image_id");
 	char *xml = NULL;
 
 	if (!dom || !dir)
 		return NULL;
-	if (agent_image_ensure(a, image, &manifest) < 0)
+	if (agent_image_ensure(a, spec->image_id, &manifest) < 0)
 		return NULL;
-	kernel = jstr(manifest, "kernel") ? agent_image_file(a, image, "kernel") : NULL;
-	initrd = jstr(manifest, "initrd") ? agent_image_file(a, image, "initrd") : NULL;
+	kernel = jstr(manifest, "kernel") ? agent_image_file(a, spec->image_id, "kernel") : NULL;
+	initrd = jstr(manifest, "initrd") ? agent_image_file(a, spec->image_id, "initrd") : NULL;
 	iso = ecs_strdup_printf("%s/config.iso", dir);
 	console = ecs_strdup_printf("%s/console.log", dir);
 	for (size_t i = 0; i < json_object_array_length(disks) && n_disks < ARRAY_SIZE(dd); i++) {
@@ -317,16 +125,16 @@ static char *domain_xml(struct agent *a, const char *id, struct json_object *spe
 		dd[n_disks] = (struct agent_domain_disk){ paths[n_disks], jstr(d, "device"), did + 2 };
 		n_disks++;
 	}
-	for (size_t i = 0; i < n_nics && i < AGENT_MAX_NICS; i++) {
+	for (size_t i = 0; i < spec->n_nics; i++) {
 		taps[i] = agent_instance_tap_name(a, id, (unsigned)i);
-		nn[i] = (struct agent_domain_nic){ taps[i], nic_str(spec, (unsigned)i, "mac") };
+		nn[i] = (struct agent_domain_nic){ taps[i], spec->nics[i].mac };
 	}
 	struct agent_domain_spec ds = {
 		.name = dom,
 		.instance_id = id,
 		.type = a->domain_type,
-		.vcpus = (int)jint(spec, "vcpus", 1),
-		.memory_mib = (int)jint(spec, "memory_mib", 256),
+		.vcpus = spec->vcpus,
+		.memory_mib = spec->memory_mib,
 		.kernel = kernel,
 		.initrd = initrd,
 		.cmdline = jstr(manifest, "cmdline"),
@@ -334,7 +142,7 @@ static char *domain_xml(struct agent *a, const char *id, struct json_object *spe
 		.n_disks = n_disks,
 		.cdrom = iso,
 		.nics = nn,
-		.n_nics = n_nics,
+		.n_nics = spec->n_nics,
 		.console_log = console,
 	};
 	xml = agent_domain_xml(&ds);
@@ -346,12 +154,10 @@ static char *domain_xml(struct agent *a, const char *id, struct json_object *spe
 	return xml;
 }
 
-static int ensure_taps(struct agent *a, const char *id, struct json_object *spec)
+static int ensure_taps(struct agent *a, const struct agent_instance_spec *spec)
 {
-	size_t n = json_object_array_length(jget(spec, "nics"));
-
-	for (size_t i = 0; i < n; i++) {
-		_cleanup_free_ char *tap = agent_instance_tap_name(a, id, (unsigned)i);
+	for (size_t i = 0; i < spec->n_nics; i++) {
+		_cleanup_free_ char *tap = agent_instance_tap_name(a, spec->instance_id, (unsigned)i);
 		int r = tap ? agent_net_ensure_tap(a->net, tap, a->cfg.bridge) : -ENOMEM;
 
 		if (r < 0)
@@ -376,22 +182,26 @@ static void remove_taps(struct agent *a, const char *id, size_t n)
 static int converge_locked(struct agent *a, const char *id, struct json_object *doc, bool explicit_start,
 			   struct agent_err *err)
 {
-	struct json_object *spec = jget(doc, "spec"), *disks = NULL;
+	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+	struct json_object *disks = NULL;
 	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
 	_cleanup_free_ char *xml = NULL, *iso = NULL;
-	bool want_running = streq(jstr(doc, "power"), "running");
+	bool want_running = streq(jstr(doc, "power"), "running"), current = false;
 	enum agent_domain_state st;
 	virConnectPtr conn = NULL;
 	int reason = 0, r;
 
 	if (!dom || !dir)
 		return -ENOMEM;
+	r = agent_instance_spec_of_doc(doc, &spec, err);
+	if (r < 0)
+		return r;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return agent_fail(err, -errno, 500, "InternalError", "cannot make %s", dir);
-	r = agent_image_ensure(a, jstr(spec, "image_id"), NULL);
+	r = agent_image_ensure(a, spec->image_id, NULL);
 	if (r < 0)
 		return agent_fail(err, r, r == -ENOENT ? 404 : 500, r == -ENOENT ? "InvalidImageId.NotFound" : "InternalError",
-				  "image %s is not available on this host", jstr(spec, "image_id"));
+				  "image %s is not available on this host", spec->image_id);
 	r = agent_volume_of_instance(a, id, &disks);
 	if (r < 0)
 		return agent_fail(err, r, 500, "InternalError", "cannot read the disks of %s", id);
@@ -404,7 +214,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 		}
 	}
 	agent_fault_point(a, "create.after_disks");
-	r = ensure_taps(a, id, spec);
+	r = ensure_taps(a, spec);
 	if (r < 0) {
 		agent_fail(err, r, 500, "InternalError", "cannot make the taps of %s", id);
 		goto out;
@@ -453,7 +263,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 		goto out;
 	}
 	/* Not running: (re)define from the documents, so the definition is always current. */
-	xml = domain_xml(a, id, spec, disks);
+	xml = domain_xml(a, spec, disks);
 	if (!xml) {
 		r = agent_fail(err, -EINVAL, 500, "InternalError", "cannot build the domain of %s", id);
 		goto out;
@@ -461,13 +271,21 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	if (want_running) {
 		/* Rebuilt at every start: a password changed meanwhile takes effect now. */
 		iso = ecs_strdup_printf("%s/config.iso", dir);
-		r = iso ? build_config_drive(a, id, spec, iso) : -ENOMEM;
+		r = iso ? build_config_drive(a, spec, iso) : -ENOMEM;
 		if (r < 0) {
 			agent_fail(err, r, 500, "InternalError", "cannot build the config drive of %s", id);
 			goto out;
 		}
 	}
-	r = agent_domain_define(conn, xml);
+	/* Defined only when it changed: a redefine makes libvirt fire DEFINED, which wakes the
+	 * reconciler (our own define's event is announced, so it does not). */
+	r = agent_domain_is_current(conn, dom, xml, &current);
+	if (r == 0 && !current) {
+		agent_virt_expect(a->virt, dom, VIR_DOMAIN_EVENT_DEFINED);
+		r = agent_domain_define(conn, xml);
+		if (r == 0)
+			log_info("domain defined", "instance=%s", id);
+	}
 	if (r < 0) {
 		agent_fail(err, r, 500, "InternalError", "libvirt refused the domain of %s: %s", id,
 			   virGetLastErrorMessage());
@@ -594,17 +412,18 @@ static bool same_spec(struct json_object *a, struct json_object *b)
 	return json_object_equal(a, b);
 }
 
-int agent_instance_create(struct agent *a, struct json_object *spec, struct json_object **ret, struct agent_err *err)
+int agent_instance_create(struct agent *a, struct json_object *body, struct json_object **ret, struct agent_err *err)
 {
-	struct json_object *doc = NULL, *sys, *data, *disk;
+	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+	struct json_object *doc = NULL, *disk;
 	const char *id;
 	size_t count = 0;
 	int r;
 
-	r = check_spec(spec, err);
+	r = agent_instance_spec_decode(body, &spec, err);
 	if (r < 0)
 		return r;
-	id = jstr(spec, "instance_id");
+	id = spec->instance_id;
 	/* Its groups' rules known before its NIC exists (a pull when the nudge is late). */
 	agent_secgroup_prepare(a, spec);
 	agent_lock(a, id);
@@ -612,7 +431,7 @@ int agent_instance_create(struct agent *a, struct json_object *spec, struct json
 		/* Repeated create: the same spec is the same instance; another one is a conflict. */
 		if (jbool(doc, "deleting"))
 			r = agent_fail(err, -EBUSY, 409, "IncorrectInstanceStatus", "instance %s is being deleted", id);
-		else if (!same_spec(jget(doc, "spec"), spec))
+		else if (!same_spec(jget(doc, "spec"), body))
 			r = agent_fail(err, -EEXIST, 409, "InstanceIdConflict",
 				       "instance %s exists with another specification", id);
 		else
@@ -627,31 +446,28 @@ int agent_instance_create(struct agent *a, struct json_object *spec, struct json
 	/* The disks must be new, or free (a data disk of a deleted instance must not be reused
 	 * by mistake). Checked before anything is written. */
 	pthread_mutex_lock(&a->docs_lock);
-	sys = jget(spec, "system_disk");
-	data = jget(spec, "data_disks");
-	for (size_t i = 0; i <= (data ? json_object_array_length(data) : 0); i++) {
-		struct json_object *d = i == 0 ? sys : json_object_array_get_idx(data, i - 1), *existing;
+	for (size_t i = 0; i <= spec->n_data_disks; i++) {
+		const struct agent_spec_disk *d = i == 0 ? &spec->system_disk : &spec->data_disks[i - 1];
+		struct json_object *existing;
 
-		if (agent_store_get(a->store, "disk", jstr(d, "disk_id"), &existing) == 0) {
+		if (agent_store_get(a->store, "disk", d->disk_id, &existing) == 0) {
 			json_object_put(existing);
 			pthread_mutex_unlock(&a->docs_lock);
-			r = agent_fail(err, -EEXIST, 409, "InvalidDiskId.Conflict", "disk %s exists already",
-				       jstr(d, "disk_id"));
+			r = agent_fail(err, -EEXIST, 409, "InvalidDiskId.Conflict", "disk %s exists already", d->disk_id);
 			goto out;
 		}
 	}
 	/* Intent first: the documents, durably; then the host. */
-	disk = agent_volume_doc(jstr(sys, "disk_id"), "system", jint(sys, "size_gib", 1), id, "vda",
-				jstr(spec, "image_id"), NULL, true);
-	r = agent_store_put(a->store, "disk", jstr(sys, "disk_id"), disk);
+	disk = agent_volume_doc(spec->system_disk.disk_id, "system", spec->system_disk.size_gib, id, "vda",
+				spec->image_id, NULL, true);
+	r = agent_store_put(a->store, "disk", spec->system_disk.disk_id, disk);
 	json_object_put(disk);
-	for (size_t i = 0; r == 0 && data && i < json_object_array_length(data); i++) {
-		struct json_object *d = json_object_array_get_idx(data, i);
+	for (size_t i = 0; r == 0 && i < spec->n_data_disks; i++) {
+		const struct agent_spec_disk *d = &spec->data_disks[i];
 		char dev[4] = { 'v', 'd', (char)('b' + i), '\0' };
 
-		disk = agent_volume_doc(jstr(d, "disk_id"), "data", jint(d, "size_gib", 1), id, dev, NULL,
-					jstr(d, "snapshot_id"), true);
-		r = agent_store_put(a->store, "disk", jstr(d, "disk_id"), disk);
+		disk = agent_volume_doc(d->disk_id, "data", d->size_gib, id, dev, NULL, d->snapshot_id, true);
+		r = agent_store_put(a->store, "disk", d->disk_id, disk);
 		json_object_put(disk);
 	}
 	pthread_mutex_unlock(&a->docs_lock);
@@ -660,8 +476,8 @@ int agent_instance_create(struct agent *a, struct json_object *spec, struct json
 		goto out;
 	}
 	doc = json_object_new_object();
-	json_object_object_add(doc, "spec", json_object_get(spec));
-	ecs_jb_str(doc, "power", jget(spec, "start") && !jbool(spec, "start") ? "stopped" : "running");
+	json_object_object_add(doc, "spec", json_object_get(body));
+	ecs_jb_str(doc, "power", spec->start ? "running" : "stopped");
 	ecs_jb_bool(doc, "deleting", false);
 	ecs_jb_str(doc, "error", "");
 	ecs_jb_int(doc, "created_at", time(NULL));
@@ -669,7 +485,7 @@ int agent_instance_create(struct agent *a, struct json_object *spec, struct json
 	if (r < 0)
 		goto out;
 	agent_fault_point(a, "create.after_store");
-	log_info("instance created", "instance=%s image=%s", id, jstr(spec, "image_id"));
+	log_info("instance created", "instance=%s image=%s", id, spec->image_id);
 	r = converge_locked(a, id, doc, true, err);
 	if (r < 0)
 		set_error(a, id, doc, err->message);
@@ -785,18 +601,22 @@ out:
 static int finish_delete_locked(struct agent *a, const char *id, struct json_object *doc)
 {
 	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
-	struct json_object *disks = NULL, *spec = jget(doc, "spec");
+	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+	struct agent_err ignored = { 0 };
+	struct json_object *disks = NULL;
 	virConnectPtr conn = agent_virt_conn(a->virt);
 	int r;
 
 	if (!conn)
 		return -EAGAIN;
+	agent_virt_expect(a->virt, dom, VIR_DOMAIN_EVENT_UNDEFINED);
 	r = agent_domain_remove(conn, dom);
 	virConnectClose(conn);
 	if (r < 0)
 		return r;
 	agent_fault_point(a, "delete.after_domain");
-	remove_taps(a, id, json_object_array_length(jget(spec, "nics")));
+	/* A spec that does not decode any more still has its taps removed. */
+	remove_taps(a, id, agent_instance_spec_of_doc(doc, &spec, &ignored) == 0 ? spec->n_nics : AGENT_MAX_NICS);
 	r = agent_volume_of_instance(a, id, &disks);
 	if (r < 0)
 		return r;
@@ -885,19 +705,6 @@ out:
 	return r;
 }
 
-bool agent_instance_is_stopped(struct agent *a, const char *id)
-{
-	_cleanup_free_ char *dom = agent_instance_domain_name(id);
-	enum agent_domain_state st = AGENT_DOMAIN_OTHER;
-	virConnectPtr conn = agent_virt_conn(a->virt);
-
-	if (!conn)
-		return false;
-	agent_domain_get_state(conn, dom, &st, NULL);
-	virConnectClose(conn);
-	return st == AGENT_DOMAIN_SHUTOFF || st == AGENT_DOMAIN_MISSING || st == AGENT_DOMAIN_CRASHED;
-}
-
 int agent_instance_reinit(struct agent *a, const char *id, const char *image_id, struct agent_err *err)
 {
 	struct json_object *doc = NULL, *disks = NULL, *sys = NULL;
@@ -947,6 +754,7 @@ out:
 
 int agent_instance_modify(struct agent *a, const char *id, struct json_object *changes, struct agent_err *err)
 {
+	struct agent_instance_spec *decoded = NULL;
 	struct json_object *doc = NULL, *spec, *test;
 	struct ecs_jreader jr;
 	int r;
@@ -971,7 +779,8 @@ int agent_instance_modify(struct agent *a, const char *id, struct json_object *c
 	{
 		json_object_object_add(test, k, json_object_get(v));
 	}
-	r = check_spec(test, err);
+	r = agent_instance_spec_decode(test, &decoded, err);
+	agent_instance_spec_free(decoded);
 	if (r == 0) {
 		json_object_object_add(doc, "spec", test);
 		r = save(a, id, doc, err);
@@ -1036,15 +845,15 @@ int agent_instance_refresh_guard(struct agent *a)
 		return r;
 	json_object_object_foreach(all, id, doc)
 	{
-		struct json_object *spec = jget(doc, "spec");
-		size_t k = json_object_array_length(jget(spec, "nics"));
+		_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+		struct agent_err ignored = { 0 };
 
-		if (jbool(doc, "deleting"))
+		/* The strings point into all, which outlives the loop. */
+		if (jbool(doc, "deleting") || agent_instance_spec_of_doc(doc, &spec, &ignored) < 0)
 			continue;
-		for (size_t i = 0; i < k && n < ARRAY_SIZE(nics); i++) {
+		for (size_t i = 0; i < spec->n_nics && n < ARRAY_SIZE(nics); i++) {
 			taps[n] = agent_instance_tap_name(a, id, (unsigned)i);
-			nics[n] = (struct agent_metadata_nic){ taps[n], nic_str(spec, (unsigned)i, "ip"),
-							       nic_str(spec, (unsigned)i, "mac") };
+			nics[n] = (struct agent_metadata_nic){ taps[n], spec->nics[i].ip, spec->nics[i].mac };
 			n++;
 		}
 	}

@@ -5,11 +5,7 @@
  * The instance document (kind "instance"):
  *   {"spec": {...as created...}, "power": "running"|"stopped", "deleting": bool,
  *    "error": "last failure", "created_at": unix}
- * The spec (the agent API's create body, checked field by field, unknown fields refused):
- *   instance_id, hostname, vcpus, memory_mib, image_id,
- *   system_disk {disk_id, size_gib}, data_disks [{disk_id, size_gib, snapshot_id?}],
- *   nics [{mac, ip, prefix_len, gateway?, dns?}], key_pair_name?, public_keys?,
- *   password_hash?, user_data? (base64), start? (default true) */
+ * The spec is the agent API's create body, decoded by spec.h. */
 #ifndef AGENT_INSTANCE_H
 #define AGENT_INSTANCE_H
 
@@ -18,12 +14,9 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "spec.h"
 
 struct agent;
-
-#define AGENT_MAX_DATA_DISKS 16
-#define AGENT_MAX_NICS 8
-#define AGENT_MAX_USER_DATA 32768
 
 int agent_instance_create(struct agent *a, struct json_object *spec, struct json_object **ret, struct agent_err *err);
 int agent_instance_start(struct agent *a, const char *id, struct agent_err *err);
@@ -46,14 +39,6 @@ int agent_instance_converge(struct agent *a, const char *id);
 int agent_instance_finish_delete(struct agent *a, const char *id);
 /* A libvirt lifecycle event for domain name. */
 void agent_instance_on_event(struct agent *a, const char *domain, int event, int detail);
-
-/* Names the agent derives from an instance id. Caller frees. */
-char *agent_instance_domain_name(const char *id);
-char *agent_instance_tap_name(struct agent *a, const char *id, unsigned nic);
-char *agent_instance_dir(struct agent *a, const char *id);
-
-/* Is the instance's domain shut off (or absent)? false when libvirt cannot say. */
-bool agent_instance_is_stopped(struct agent *a, const char *id);
 
 /* Re-apply the metadata guard rules for every NIC of every instance. */
 int agent_instance_refresh_guard(struct agent *a);

@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "caps.h"
 #include "config.h"
+#include "controller_call.h"
 #include "controller_link.h"
 #include "domain.h"
 #include "hostauth.h"
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "secgroup.h"
 #include "slb.h"
+#include "spec.h"
 #include "metadata.h"
 #include "metrics.h"
 #include "net.h"
@@ -315,7 +317,7 @@ int main(int argc, char **argv)
 	return 0;
 }
 
-/* The metadata service asks who has this address. */
+/* The metadata service asks who has this address (a NIC's first address). */
 static int metadata_lookup(const char *ip, struct agent_metadata_instance *ret, void *userdata)
 {
 	struct agent *a = userdata;
@@ -326,37 +328,27 @@ static int metadata_lookup(const char *ip, struct agent_metadata_instance *ret, 
 		return -EIO;
 	json_object_object_foreach(all, id, doc)
 	{
-		struct json_object *spec, *nics, *nic, *v, *keys;
+		_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+		struct agent_err ignored = { 0 };
 
 		if (r == 0)
 			break;
-		if (!json_object_object_get_ex(doc, "spec", &spec) || !json_object_object_get_ex(spec, "nics", &nics))
-			continue;
-		nic = json_object_array_get_idx(nics, 0);
-		if (!json_object_object_get_ex(nic, "ip", &v) || !streq(json_object_get_string(v), ip))
+		if (agent_instance_spec_of_doc(doc, &spec, &ignored) < 0 || !streq(spec->nics[0].ip, ip))
 			continue;
 		memset(ret, 0, sizeof(*ret));
 		ret->instance_id = strdup(id);
 		ret->private_ip = strdup(ip);
-		json_object_object_get_ex(nic, "mac", &v);
-		ret->mac = strdup(json_object_get_string(v));
-		json_object_object_get_ex(spec, "hostname", &v);
-		ret->hostname = strdup(json_object_get_string(v));
+		ret->mac = strdup(spec->nics[0].mac);
+		ret->hostname = strdup(spec->hostname);
 		ret->region_id = strdup(a->cfg.region);
 		ret->zone_id = strdup(a->cfg.zone);
-		if (json_object_object_get_ex(spec, "key_pair_name", &v))
-			ret->key_pair_name = strdup(json_object_get_string(v));
-		if (json_object_object_get_ex(spec, "public_keys", &keys) && json_object_array_length(keys) > 0)
-			ret->public_key = strdup(json_object_get_string(json_object_array_get_idx(keys, 0)));
-		if (json_object_object_get_ex(spec, "user_data", &v) && json_object_get_string_len(v) > 0) {
-			uint8_t *raw = NULL;
-			size_t len = 0;
-
-			if (ecs_base64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), &raw,
-					      &len) == 0) {
-				ret->user_data = (char *)raw;
-				ret->user_data_len = len;
-			}
+		if (spec->key_pair_name)
+			ret->key_pair_name = strdup(spec->key_pair_name);
+		if (spec->n_public_keys > 0)
+			ret->public_key = strdup(spec->public_keys[0]);
+		if (spec->user_data_len > 0) {
+			ret->user_data = (char *)TAKE_PTR(spec->user_data);
+			ret->user_data_len = spec->user_data_len;
 		}
 		r = 0;
 	}

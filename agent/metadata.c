@@ -315,6 +315,8 @@ void agent_metadata_stop(struct agent_metadata *md)
 
 /* apply and remove read INPUT, then write it: one at a time. */
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The rules last applied (under guard_lock), to log only a change. */
+static char *guard_last;
 
 /* A chain name iptables reads as one: no option-like leading '-'. */
 static bool prefix_valid(const char *s)
@@ -543,7 +545,13 @@ int agent_metadata_guard_apply(const char *prefix, const char *metadata_ip, cons
 	r = guard_restore(rules);
 	if (r < 0)
 		goto out_unlock;
-	log_debug("metadata guard applied", "chain=%s-META metadata_ip=%s nics=%zu", prefix, metadata_ip, n_nics);
+	/* Applied at every reconcile pass; logged when the rules differ from the last ones. */
+	if (!guard_last || !streq(guard_last, rules)) {
+		log_debug("metadata guard applied", "chain=%s-META metadata_ip=%s nics=%zu", prefix, metadata_ip,
+			  n_nics);
+		free(guard_last);
+		guard_last = TAKE_PTR(rules);
+	}
 out_unlock:
 	pthread_mutex_unlock(&guard_lock);
 	return r;
@@ -586,6 +594,8 @@ int agent_metadata_guard_remove(const char *prefix, const char *metadata_ip)
 	if (r < 0)
 		goto out_unlock;
 	log_info("metadata guard removed", "chain=%s-META metadata_ip=%s", prefix, metadata_ip);
+	free(guard_last);
+	guard_last = NULL;
 out_unlock:
 	pthread_mutex_unlock(&guard_lock);
 	return r;

@@ -11,10 +11,11 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "controller_link.h"
+#include "controller_call.h"
 #include "domain.h"
 #include "id.h"
 #include "instance.h"
+#include "instance_names.h"
 #include "log.h"
 #include "net.h"
 #include "overlay.h"

@@ -8,11 +8,12 @@
 #include <time.h>
 
 #include "agent.h"
-#include "controller_link.h"
-#include "instance.h"
+#include "controller_call.h"
+#include "instance_names.h"
 #include "json.h"
 #include "log.h"
 #include "nf_secgroup.h"
+#include "spec.h"
 #include "store.h"
 #include "util.h"
 
@@ -186,19 +187,31 @@ static int add_group(struct model *m, struct json_object *g)
 	return 0;
 }
 
-/* The groups an instance is in: the view's word, else its spec's. *ret_missing: some named
- * group is not in the view (pull it). */
-static struct json_object *instance_groups(struct json_object *view, const char *id, struct json_object *spec,
-					   bool *ret_missing)
+/* The groups an instance is in: the view's word, else its spec's; *ret_ids NULL when
+ * neither names any (not even an empty list). The array is the caller's; its strings are
+ * the view's or the spec's. *ret_missing: some named group is not in the view (pull it). */
+static int instance_groups(struct json_object *view, const char *id, const struct agent_instance_spec *spec,
+			   const char ***ret_ids, size_t *ret_n, bool *ret_missing)
 {
 	struct json_object *list = jget(jget(view, "instances"), id);
+	size_t n = list ? json_object_array_length(list) : spec->n_security_groups;
+	const char **ids;
 
-	if (!list)
-		list = jget(spec, "security_group_ids");
-	for (size_t i = 0; list && i < json_object_array_length(list); i++)
-		if (!view_group(view, json_object_get_string(json_object_array_get_idx(list, i))))
+	*ret_ids = NULL;
+	*ret_n = 0;
+	if (!list && !spec->has_security_groups)
+		return 0;
+	ids = calloc(n + 1, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = list ? json_object_get_string(json_object_array_get_idx(list, i)) : spec->security_group_ids[i];
+		if (!view_group(view, ids[i]))
 			*ret_missing = true;
-	return list;
+	}
+	*ret_ids = ids;
+	*ret_n = n;
+	return 0;
 }
 
 static int model_build(struct agent *a, struct json_object *view, struct model *m, bool *ret_missing)
@@ -215,7 +228,8 @@ static int model_build(struct agent *a, struct json_object *view, struct model *
 	json_object_object_foreach(m->instances, id0, doc0)
 	{
 		(void)id0;
-		n_nics += json_object_array_length(jget(jget(doc0, "spec"), "nics"));
+		(void)doc0;
+		n_nics += AGENT_MAX_NICS;
 	}
 	m->groups = calloc(n_groups + 1, sizeof(*m->groups));
 	m->rules = calloc(n_groups + 1, sizeof(*m->rules));
@@ -232,43 +246,45 @@ static int model_build(struct agent *a, struct json_object *view, struct model *
 	}
 	json_object_object_foreach(m->instances, id, doc)
 	{
-		struct json_object *spec = jget(doc, "spec"), *nics = jget(spec, "nics");
-		struct json_object *list;
-		size_t k = 0;
+		/* The spec's strings point into m->instances, which the model keeps. */
+		_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+		_cleanup_free_ const char **list = NULL;
+		struct agent_err ignored = { 0 };
+		size_t k = 0, n_list = 0;
 
-		if (ecs_json_bool(doc, "deleting"))
+		if (ecs_json_bool(doc, "deleting") || agent_instance_spec_of_doc(doc, &spec, &ignored) < 0)
 			continue;
-		list = instance_groups(view, id, spec, ret_missing);
+		if (instance_groups(view, id, spec, &list, &n_list, ret_missing) < 0)
+			return -ENOMEM;
 		if (!list)
 			continue; /* no groups at all: not filtered (a standalone agent's) */
-		for (size_t n = 0; n < json_object_array_length(nics); n++) {
+		for (size_t n = 0; n < spec->n_nics; n++) {
 			size_t i = m->host.n_nics;
-			struct json_object *nic = json_object_array_get_idx(nics, n), *st, *ids;
+			const struct agent_spec_nic *nic = &spec->nics[n];
+			struct json_object *st, *ids;
 
 			m->taps[i] = agent_instance_tap_name(a, id, (unsigned)n);
-			m->nic_groups[i] = calloc(json_object_array_length(list) + 1, sizeof(char *));
+			m->nic_groups[i] = calloc(n_list + 1, sizeof(char *));
 			m->n_alloc_nics = i + 1;
 			if (!m->taps[i] || !m->nic_groups[i])
 				return -ENOMEM;
 			k = 0;
-			for (size_t g = 0; g < json_object_array_length(list); g++) {
-				const char *gid = json_object_get_string(json_object_array_get_idx(list, g));
-
-				if (view_group(view, gid))
-					m->nic_groups[i][k++] = gid;
+			for (size_t g = 0; g < n_list; g++) {
+				if (view_group(view, list[g]))
+					m->nic_groups[i][k++] = list[g];
 			}
 			if (k == 0) {
 				m->nic_groups[i][k++] = ISOLATED_GROUP;
 				isolated = true;
 			}
-			m->nics[i] = (struct nf_nic){ .tap = m->taps[i], .mac = jstr(nic, "mac"), .ip = jstr(nic, "ip"),
+			m->nics[i] = (struct nf_nic){ .tap = m->taps[i], .mac = nic->mac, .ip = nic->ip,
 						      .group_ids = m->nic_groups[i], .n_groups = k };
 			m->host.n_nics++;
 			st = json_object_new_object();
 			ecs_jb_str(st, "instance_id", id);
 			ecs_jb_str(st, "tap", m->taps[i]);
-			ecs_jb_str(st, "ip", strempty(jstr(nic, "ip")));
-			ecs_jb_str(st, "mac", strempty(jstr(nic, "mac")));
+			ecs_jb_str(st, "ip", nic->ip);
+			ecs_jb_str(st, "mac", nic->mac);
 			ids = json_object_new_array();
 			for (size_t g = 0; g < k; g++)
 				json_object_array_add(ids, json_object_new_string(m->nic_groups[i][g]));
@@ -501,17 +517,16 @@ void agent_secgroup_generation_seen(struct agent *a, long long generation)
 		agent_secgroup_sync(a, NULL);
 }
 
-int agent_secgroup_prepare(struct agent *a, struct json_object *spec)
+int agent_secgroup_prepare(struct agent *a, const struct agent_instance_spec *spec)
 {
 	struct agent_secgroups *s = a->secgroups;
-	struct json_object *list = jget(spec, "security_group_ids");
 	bool missing = false;
 
-	if (!s || !list || !*a->cfg.controller_url)
+	if (!s || !spec->has_security_groups || !*a->cfg.controller_url)
 		return 0;
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < json_object_array_length(list); i++)
-		if (!view_group(s->view, json_object_get_string(json_object_array_get_idx(list, i))))
+	for (size_t i = 0; i < spec->n_security_groups; i++)
+		if (!view_group(s->view, spec->security_group_ids[i]))
 			missing = true;
 	pthread_mutex_unlock(&s->lock);
 	return missing ? agent_secgroup_sync(a, NULL) : 0;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 struct agent;
+struct agent_instance_spec;
 
 int agent_secgroup_init(struct agent *a);
 void agent_secgroup_free(struct agent *a);
@@ -28,7 +29,7 @@ void agent_secgroup_generation_seen(struct agent *a, long long generation);
  * difference (the reconciler's periodic check). */
 int agent_secgroup_apply(struct agent *a, bool verify);
 /* Groups named by an instance spec that the view lacks: pull the view first. */
-int agent_secgroup_prepare(struct agent *a, struct json_object *spec);
+int agent_secgroup_prepare(struct agent *a, const struct agent_instance_spec *spec);
 /* GET /v1/security: {generation, applied_at, nics: [...]} */
 struct json_object *agent_secgroup_status(struct agent *a);
 

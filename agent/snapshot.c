@@ -15,9 +15,11 @@
 #include "domain.h"
 #include "id.h"
 #include "image.h"
-#include "instance.h"
+#include "instance_names.h"
 #include "json.h"
 #include "log.h"
+#include "snapshot_file.h"
+#include "spec.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -28,16 +30,6 @@
 /* Documents are the agent's own: absent fields read as "" / false. */
 #define jget ecs_json_get
 #define jstr(o, key) ecs_json_str(o, key, "")
-
-static char *local_path(struct agent *a, const char *id)
-{
-	return ecs_strdup_printf("%s/%s.qcow2", a->snapshots_dir, id);
-}
-
-static char *blob_key(const char *id, const char *ext)
-{
-	return ecs_strdup_printf("snapshots/%s.%s", id, ext);
-}
 
 static int load(struct agent *a, const char *id, struct json_object **ret, struct agent_err *err)
 {
@@ -137,7 +129,7 @@ static int take(struct agent *a, struct json_object *disk, const char *path)
 
 static int publish(struct agent *a, const char *id, struct json_object *doc, const char *path)
 {
-	_cleanup_free_ char *kq = blob_key(id, "qcow2"), *kj = blob_key(id, "json"), *jp = NULL;
+	_cleanup_free_ char *kq = agent_snapshot_blob_key(id, "qcow2"), *kj = agent_snapshot_blob_key(id, "json"), *jp = NULL;
 	const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
 	int r;
 
@@ -175,7 +167,7 @@ int agent_snapshot_create(struct agent *a, struct json_object *body, struct json
 		return agent_fail(err, -EINVAL, 400, "InvalidSnapshotId.Malformed", "%s is not a snapshot id", id);
 	if (!ecs_id_valid(ECS_ID_DISK, disk_id))
 		return agent_fail(err, -EINVAL, 400, "InvalidDiskId.Malformed", "%s is not a disk id", disk_id);
-	path = local_path(a, id);
+	path = agent_snapshot_path(a, id);
 	if (!path)
 		return -ENOMEM;
 	/* The disk's owner (its instance, or itself) is locked: no start/stop/attach meanwhile. */
@@ -206,8 +198,13 @@ int agent_snapshot_create(struct agent *a, struct json_object *body, struct json
 	ecs_jb_int(doc, "size_gib", json_object_get_int64(jget(disk, "size_gib")));
 	ecs_jb_str(doc, "base_image", jstr(disk, "base_image"));
 	ecs_jb_str(doc, "boot_image", "");
-	if (*jstr(disk, "instance_id") && agent_store_get(a->store, "instance", jstr(disk, "instance_id"), &inst) == 0)
-		ecs_jb_str(doc, "boot_image", jstr(jget(inst, "spec"), "image_id"));
+	if (*jstr(disk, "instance_id") && agent_store_get(a->store, "instance", jstr(disk, "instance_id"), &inst) == 0) {
+		_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+		struct agent_err ignored = { 0 };
+
+		if (agent_instance_spec_of_doc(inst, &spec, &ignored) == 0)
+			ecs_jb_str(doc, "boot_image", spec->image_id);
+	}
 	ecs_jb_str(doc, "error", "");
 	ecs_jb_int(doc, "created_at", time(NULL));
 	ecs_jb_int(doc, "pid", getpid());
@@ -248,13 +245,13 @@ out:
 
 int agent_snapshot_delete(struct agent *a, const char *id, struct agent_err *err)
 {
-	_cleanup_free_ char *path = NULL, *kq = blob_key(id, "qcow2"), *kj = blob_key(id, "json");
+	_cleanup_free_ char *path = NULL, *kq = agent_snapshot_blob_key(id, "qcow2"), *kj = agent_snapshot_blob_key(id, "json");
 	struct json_object *doc = NULL;
 	int r;
 
 	if (!ecs_id_valid(ECS_ID_SNAPSHOT, id))
 		return agent_fail(err, -EINVAL, 400, "InvalidSnapshotId.Malformed", "%s is not a snapshot id", id);
-	path = local_path(a, id);
+	path = agent_snapshot_path(a, id);
 	if (!path || !kq || !kj)
 		return -ENOMEM;
 	agent_lock(a, id);
@@ -302,55 +299,6 @@ int agent_snapshot_list(struct agent *a, struct json_object **ret)
 	return 0;
 }
 
-int agent_snapshot_fetch(struct agent *a, const char *id, char **ret_path, struct json_object **ret_doc)
-{
-	_cleanup_free_ char *path = local_path(a, id), *kq = blob_key(id, "qcow2"), *kj = blob_key(id, "json");
-	_cleanup_free_ char *jpath = NULL, *text = NULL;
-	struct json_object *doc = NULL;
-	const char *perr;
-	size_t len;
-	int r;
-
-	if (!path || !kq || !kj)
-		return -ENOMEM;
-	r = agent_store_get(a->store, "snapshot", id, &doc);
-	if (r == -ENOENT) {
-		/* Taken on another host: its document and file come from the blob store. */
-		jpath = ecs_strdup_printf("%s.json", path);
-		if (!jpath)
-			return -ENOMEM;
-		r = agent_blob_get_file(a->blob, kj, jpath);
-		if (r == 0)
-			r = ecs_read_file(jpath, 1 << 20, &text, &len);
-		unlink(jpath);
-		if (r < 0)
-			return r;
-		r = ecs_json_parse(text, len, &doc, &perr);
-		if (r < 0)
-			return r;
-		agent_store_put(a->store, "snapshot", id, doc);
-	} else if (r < 0) {
-		return r;
-	}
-	if (!streq(jstr(doc, "status"), "accomplished")) {
-		json_object_put(doc);
-		return -ENOENT;
-	}
-	if (access(path, F_OK) < 0) {
-		r = agent_blob_get_file(a->blob, kq, path);
-		if (r < 0) {
-			json_object_put(doc);
-			return r;
-		}
-	}
-	*ret_path = TAKE_PTR(path);
-	if (ret_doc)
-		*ret_doc = doc;
-	else
-		json_object_put(doc);
-	return 0;
-}
-
 int agent_snapshot_to_image(struct agent *a, const char *id, const char *image_id, const char *name,
 			    struct agent_err *err)
 {
@@ -393,7 +341,7 @@ int agent_snapshot_recover(struct agent *a)
 
 		if (!streq(jstr(doc, "status"), "progressing") || json_object_get_int64(jget(doc, "pid")) == getpid())
 			continue;
-		path = local_path(a, id);
+		path = agent_snapshot_path(a, id);
 		tmp = ecs_strdup_printf("%s.tmp", path ? path : "");
 		if (tmp)
 			unlink(tmp);

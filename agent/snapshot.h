@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "errors.h"
+#include "snapshot_file.h"
 
 struct agent;
 
@@ -27,9 +28,6 @@ int agent_snapshot_list(struct agent *a, struct json_object **ret);
 /* Make an image from a snapshot: its content with the boot files of its boot image. */
 int agent_snapshot_to_image(struct agent *a, const char *snapshot_id, const char *image_id, const char *name,
 			    struct agent_err *err);
-/* The local file of an accomplished snapshot, fetched from the blob store when needed;
- * *ret_doc (optional) its document. */
-int agent_snapshot_fetch(struct agent *a, const char *snapshot_id, char **ret_path, struct json_object **ret_doc);
 /* Mark snapshots interrupted by an earlier crash as failed and remove their partial files. */
 int agent_snapshot_recover(struct agent *a);
 

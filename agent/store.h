@@ -1,8 +1,16 @@
 /* store.h: the agent's desired state, kept in SQLite (WAL, synchronous=FULL) so that the
  * agent can restart, even after kill -9, while the controller is away.
  *
- * Objects are JSON documents keyed by (kind, id): "instance", "disk", "snapshot", "image".
- * A put is durable when it returns. The modules that own each kind define its document. */
+ * Objects are JSON documents keyed by (kind, id). A put is durable when it returns. Every
+ * kind stored, keyed by, and the module that owns (and documents) it:
+ *   "instance"  instance id   instance.c  (instance.h; its "spec" is decoded by spec.h)
+ *   "disk"      disk id       volume.c    (volume.h)
+ *   "snapshot"  snapshot id   snapshot.c  (snapshot.h; fetched ones by snapshot_file.c)
+ *   "image"     image id      image.c     (image.h: what is cached)
+ *   "lb"        LB id         slb.c       (slb.h: a load balancer as applied)
+ *   "eip"       public IP     slb.c       (slb.h: a public IP's mapping)
+ *   "lbhealth"  LB id         slb.c       (slb.h: the backends last seen abnormal)
+ * A new kind is added to this list. */
 #ifndef AGENT_STORE_H
 #define AGENT_STORE_H
 

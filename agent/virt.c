@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +27,13 @@ struct agent_virt {
 	pthread_t loop_thread, watch_thread;
 	atomic_bool loop_run;
 	int wake_timer;
+	/* Events the agent is about to cause itself (agent_virt_expect), under expect_lock. */
+	pthread_mutex_t expect_lock;
+	struct expected {
+		char domain[80];
+		int event;
+		time_t until;
+	} expected[AGENT_VIRT_EXPECT_MAX];
 };
 
 /* libvirt prints every error to stderr by default; ours are logged where handled. */
@@ -35,12 +43,57 @@ static void quiet_errors(void *userdata, virErrorPtr err)
 	(void)err;
 }
 
+void agent_virt_expect(struct agent_virt *v, const char *domain, int event)
+{
+	time_t now = time(NULL);
+	struct expected *slot = NULL;
+
+	if (!v || strlen(domain) >= sizeof(v->expected[0].domain))
+		return;
+	pthread_mutex_lock(&v->expect_lock);
+	for (size_t i = 0; i < ARRAY_SIZE(v->expected); i++) {
+		struct expected *e = &v->expected[i];
+
+		if (e->until < now || (e->event == event && streq(e->domain, domain))) {
+			slot = e;
+			break;
+		}
+	}
+	if (slot) { /* full: the event is simply handled */
+		snprintf(slot->domain, sizeof(slot->domain), "%s", domain);
+		slot->event = event;
+		slot->until = now + AGENT_VIRT_EXPECT_S;
+	}
+	pthread_mutex_unlock(&v->expect_lock);
+}
+
+/* Was this event announced by agent_virt_expect? Consumes the announcement. */
+static bool expected_event(struct agent_virt *v, const char *domain, int event)
+{
+	time_t now = time(NULL);
+	bool found = false;
+
+	pthread_mutex_lock(&v->expect_lock);
+	for (size_t i = 0; i < ARRAY_SIZE(v->expected) && !found; i++) {
+		struct expected *e = &v->expected[i];
+
+		if (e->until >= now && e->event == event && streq(e->domain, domain)) {
+			e->until = 0;
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&v->expect_lock);
+	return found;
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
 	struct agent_virt *v = opaque;
+	const char *name = virDomainGetName(dom);
 
 	(void)conn;
-	v->fn(virDomainGetName(dom), event, detail, v->userdata);
+	if (name && !expected_event(v, name, event))
+		v->fn(name, event, detail, v->userdata);
 	return 0;
 }
 
@@ -164,6 +217,7 @@ int agent_virt_open(const char *uri, agent_virt_event_fn fn, void *userdata, str
 	v->callback_id = -1;
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->cond, NULL);
+	pthread_mutex_init(&v->expect_lock, NULL);
 	atomic_store(&v->loop_run, true);
 	/* A timer that fires every second keeps the loop turning, so it notices loop_run. */
 	v->wake_timer = virEventAddTimeout(1000, timer_noop, NULL, NULL);
@@ -202,6 +256,7 @@ void agent_virt_close(struct agent_virt *v)
 		virEventRemoveTimeout(v->wake_timer);
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->expect_lock);
 	free(v->uri);
 	free(v);
 }

@@ -21,6 +21,12 @@ struct agent_virt;
 int agent_virt_open(const char *uri, agent_virt_event_fn fn, void *userdata, struct agent_virt **ret);
 void agent_virt_close(struct agent_virt *v);
 virConnectPtr agent_virt_conn(struct agent_virt *v);
+/* The agent is about to cause event (a virDomainEventType) on domain itself (defining,
+ * undefining): that event, if it comes within AGENT_VIRT_EXPECT_S, is not passed on. An
+ * event passed on wakes the reconciler, which would otherwise answer its own work. */
+#define AGENT_VIRT_EXPECT_MAX 64
+#define AGENT_VIRT_EXPECT_S 10
+void agent_virt_expect(struct agent_virt *v, const char *domain, int event);
 /* How many times the connection was (re)established; 1 after the first connect. */
 unsigned agent_virt_generation(struct agent_virt *v);
 

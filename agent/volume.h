@@ -14,10 +14,9 @@
 #include <stdbool.h>
 
 #include "errors.h"
+#include "spec.h" /* AGENT_MAX_DISK_GIB */
 
 struct agent;
-
-#define AGENT_MAX_DISK_GIB 2048
 
 char *agent_volume_path(struct agent *a, const char *disk_id);
 /* Make the disk's file if it is missing; marks the document ready. */
