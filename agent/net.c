@@ -29,6 +29,7 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/socket.h>
 
+#include "addr.h"
 #include "log.h"
 #include "net-internal.h"
 #include "util.h"
@@ -239,27 +240,17 @@ int net_link_converge(struct agent_net *net, struct rtnl_link *link, int master_
 /* "A.B.C.D/N" into an nl_addr with its prefix length. IPv4 only: IPv6 is off on the bridge. */
 static int cidr_parse(const char *s, struct nl_addr **ret)
 {
-	char ip[INET_ADDRSTRLEN];
+	struct ecs_cidr c;
 	struct in_addr in;
 	struct nl_addr *a;
-	const char *slash;
-	long long plen;
 
-	if (!s)
+	if (ecs_cidr_parse(s, 0, &c) < 0)
 		return -EINVAL;
-	slash = strchr(s, '/');
-	if (!slash || (size_t)(slash - s) >= sizeof(ip))
-		return -EINVAL;
-	memcpy(ip, s, slash - s);
-	ip[slash - s] = '\0';
-	if (inet_pton(AF_INET, ip, &in) != 1)
-		return -EINVAL;
-	if (ecs_parse_int64(slash + 1, 1, 32, &plen) < 0)
-		return -EINVAL;
+	in.s_addr = htonl(c.addr);
 	a = nl_addr_build(AF_INET, &in, sizeof(in));
 	if (!a)
 		return -ENOMEM;
-	nl_addr_set_prefixlen(a, (int)plen);
+	nl_addr_set_prefixlen(a, c.len);
 	*ret = a;
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <netlink/route/neighbour.h>
 #include <netlink/socket.h>
 
+#include "addr.h"
 #include "log.h"
 #include "net-internal.h"
 #include "util.h"
@@ -35,15 +36,11 @@
 /* A unicast IPv4 address in dotted-quad form: not 0.0.0.0, broadcast or multicast. */
 static int ipv4_unicast_parse(const char *s, struct in_addr *ret)
 {
-	struct in_addr in;
-	uint32_t h;
+	uint32_t v;
 
-	if (!s || inet_pton(AF_INET, s, &in) != 1)
+	if (ecs_ipv4_parse(s, &v) < 0 || !ecs_ipv4_unicast(v))
 		return -EINVAL;
-	h = ntohl(in.s_addr);
-	if (h == INADDR_ANY || h == INADDR_BROADCAST || IN_MULTICAST(h))
-		return -EINVAL;
-	*ret = in;
+	ret->s_addr = htonl(v);
 	return 0;
 }
 
