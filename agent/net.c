@@ -30,8 +30,10 @@
 #include <netlink/socket.h>
 
 #include "addr.h"
+#include "cmd.h"
 #include "log.h"
 #include "net-internal.h"
+#include "sysctl.h"
 #include "util.h"
 
 /* A bridge carries a handful of gateway addresses; more is a caller's bug. */
@@ -369,26 +371,34 @@ static int bridge_configure(struct agent_net *net, const char *name, int ifindex
 /* Through the calling thread's network namespace (/proc/sys/net follows it, unlike /sys). */
 int net_link_disable_ipv6(const char *name)
 {
-	_cleanup_free_ char *path = ecs_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
-	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *key = ecs_strdup_printf("net/ipv6/conf/%s/disable_ipv6", name);
 	int r;
 
-	if (!path)
+	if (!key)
 		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT && access("/proc/sys/net/ipv6", F_OK) < 0)
-			return 0; /* no IPv6 in this kernel: nothing to disable */
+	r = ecs_sysctl_write(key, "1");
+	if (r == -ENOENT && access("/proc/sys/net/ipv6", F_OK) < 0)
+		return 0; /* no IPv6 in this kernel: nothing to disable */
+	if (r < 0)
 		log_error("net: cannot disable IPv6", "link=%s error=\"%s\"", name, strerror(-r));
-		return r;
+	return r;
+}
+
+void agent_net_enable_bridge_netfilter(void)
+{
+	static const char key[] = "net/bridge/bridge-nf-call-iptables";
+	const char *modprobe[] = { "modprobe", "br_netfilter", NULL };
+	int r = ecs_sysctl_write(key, "1");
+
+	if (r == -ENOENT) {
+		struct ecs_cmd_result res = { 0 };
+
+		ecs_cmd_run(modprobe, NULL, &res);
+		ecs_cmd_result_clear(&res);
+		r = ecs_sysctl_write(key, "1");
 	}
-	if (write(fd, "1\n", 2) != 2) {
-		r = errno ? -errno : -EIO;
-		log_error("net: cannot disable IPv6", "link=%s error=\"%s\"", name, strerror(-r));
-		return r;
-	}
-	return 0;
+	if (r < 0)
+		log_warn("bridge netfilter unavailable: guards will not match", "error=\"%s\"", strerror(-r));
 }
 
 /* Add local/prefix to ifindex unless it is there (the kernel answers EEXIST for an equal

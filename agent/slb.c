@@ -20,6 +20,7 @@
 #include "net.h"
 #include "slb-internal.h"
 #include "store.h"
+#include "sysctl.h"
 #include "util.h"
 
 /* ---- host state: addresses and forwarding ------------------------------------------------ */
@@ -46,27 +47,19 @@ static void announce(struct agent_slb *s, const char *ip)
 /* DNAT to addresses on the bridge is forwarding: the kernel must do it. */
 static void ensure_forwarding(struct agent_slb *s)
 {
-	static const char path[] = "/proc/sys/net/ipv4/ip_forward";
-	char v = '0';
-	FILE *f;
+	bool changed = false;
+	int r;
 
 	if (s->forwarding)
 		return;
-	f = fopen(path, "re");
-	if (f) {
-		if (fread(&v, 1, 1, f) != 1)
-			v = '0';
-		fclose(f);
+	r = ecs_sysctl_ensure("net/ipv4/ip_forward", "1", &changed);
+	if (r < 0) {
+		log_error("slb: cannot enable IP forwarding: load balancers and public IPs will not forward",
+			  "key=net.ipv4.ip_forward error=\"%s\"", strerror(-r));
+		return;
 	}
-	if (v != '1') {
-		f = fopen(path, "we");
-		if (!f || fputs("1\n", f) < 0 || fclose(f) != 0) {
-			log_error("slb: cannot enable IP forwarding: load balancers and public IPs will not forward",
-				  "path=%s error=\"%s\"", path, strerror(errno));
-			return;
-		}
+	if (changed)
 		log_info("slb: IP forwarding enabled (net.ipv4.ip_forward=1) for load balancers and public IPs", NULL);
-	}
 	s->forwarding = true;
 }
 
