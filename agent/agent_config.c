@@ -1,11 +1,11 @@
 #include "agent_config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "config.h"
 #include "util.h"
 
@@ -118,7 +118,7 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 		r = -EINVAL;
 		goto fail;
 	}
-	if (a.vxlan_vni && (!name_ok(a.vxlan_name, 15) || inet_pton(AF_INET, a.underlay_ip, &(struct in_addr){ 0 }) != 1)) {
+	if (a.vxlan_vni && (!name_ok(a.vxlan_name, 15) || !ecs_ipv4_valid(a.underlay_ip))) {
 		*ret_error = ecs_strdup_printf("[network] vxlan_vni needs underlay_ip (an IPv4 address) and vxlan_name "
 					       "(1-15 characters of [A-Za-z0-9_.-])");
 		r = -EINVAL;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 #include "util.h"
 
@@ -30,10 +31,12 @@ int agent_garp_announce(const char *ifname, const char *ip, int count)
 	struct arp_ipv4 p = { .htype = htons(ARPHRD_ETHER), .ptype = htons(ETH_P_IP), .hlen = ETH_ALEN, .plen = 4 };
 	struct ifreq ifr = { 0 };
 	struct in_addr addr;
+	uint32_t v;
 	int fd, r = 0;
 
-	if (!ifname || strlen(ifname) >= IFNAMSIZ || !ip || inet_pton(AF_INET, ip, &addr) != 1)
+	if (!ifname || strlen(ifname) >= IFNAMSIZ || ecs_ipv4_parse(ip, &v) < 0)
 		return -EINVAL;
+	addr.s_addr = htonl(v);
 	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

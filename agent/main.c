@@ -12,7 +12,6 @@
 #include "agent.h"
 #include "api.h"
 #include "blob.h"
-#include "cmd.h"
 #include "crypto.h"
 #include "caps.h"
 #include "config.h"
@@ -37,63 +36,9 @@
 
 static struct agent agent;
 
-static int mkdirs(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-		if (s)
-			*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		if (!s)
-			return 0;
-		*s = '/';
-	}
-}
-
 static char *path_in(const char *dir, const char *name)
 {
 	return ecs_strdup_printf("%s/%s", dir, name);
-}
-
-static int read_host_key(const char *path, char **ret)
-{
-	_cleanup_free_ char *key = NULL;
-	size_t len;
-	int r = ecs_read_file(path, 4096, &key, &len);
-
-	if (r < 0) {
-		fprintf(stderr, "ecs-agent: cannot read the host key %s: %s\n", path, strerror(-r));
-		return r;
-	}
-	while (len && (key[len - 1] == '\n' || key[len - 1] == '\r' || key[len - 1] == ' '))
-		key[--len] = '\0';
-	if (len < 16) {
-		fprintf(stderr, "ecs-agent: the host key in %s is shorter than 16 characters\n", path);
-		return -EINVAL;
-	}
-	*ret = TAKE_PTR(key);
-	return 0;
-}
-
-/* Bridged frames must traverse iptables, or the guard and security groups match nothing. */
-static void enable_bridge_netfilter(void)
-{
-	const char *modprobe[] = { "modprobe", "br_netfilter", NULL };
-	FILE *f;
-
-	if (access("/proc/sys/net/bridge/bridge-nf-call-iptables", F_OK) < 0)
-		ecs_cmd_run(modprobe, NULL, &(struct ecs_cmd_result){ 0 });
-	f = fopen("/proc/sys/net/bridge/bridge-nf-call-iptables", "we");
-	if (!f) {
-		log_warn("bridge netfilter unavailable: guards will not match", NULL);
-		return;
-	}
-	fputs("1\n", f);
-	fclose(f);
 }
 
 static void on_virt_event(const char *domain, int event, int detail, void *userdata)
@@ -171,8 +116,12 @@ int main(int argc, char **argv)
 	ecs_log_set_component("agent");
 	if (ecs_log_level_from_string(a->cfg.log_level, &level) == 0)
 		ecs_log_set_level(level);
-	if (read_host_key(a->cfg.host_key_file, &a->host_key) < 0)
+	r = ecs_hostauth_read_key(a->cfg.host_key_file, &a->host_key);
+	if (r < 0) {
+		fprintf(stderr, "ecs-agent: cannot read the host key %s: %s\n", a->cfg.host_key_file,
+			r == -EINVAL ? "shorter than 16 characters" : strerror(-r));
 		return 2;
+	}
 
 	/* Signals are taken by sigwait below; every thread inherits the mask. */
 	signal(SIGPIPE, SIG_IGN);
@@ -207,7 +156,7 @@ int main(int argc, char **argv)
 				       a->snapshots_dir, a->tmp_dir };
 
 		for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-			r = mkdirs(dirs[i]);
+			r = ecs_mkdirs(dirs[i], 0755);
 			if (r < 0) {
 				log_error("cannot make directory", "path=%s error=%s", dirs[i], strerror(-r));
 				return 1;
@@ -257,7 +206,7 @@ int main(int argc, char **argv)
 		/* The overlay: its flood list comes with the heartbeat answers. */
 		if (agent_overlay_ensure(a) < 0)
 			return 1;
-		enable_bridge_netfilter();
+		agent_net_enable_bridge_netfilter();
 	}
 
 	if (!a->cfg.keep_caps && agent_caps_drop() < 0)

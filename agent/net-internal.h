@@ -52,6 +52,17 @@ int net_link_get(struct agent_net *net, const char *name, struct rtnl_link **ret
 /* Make link a port of master_ifindex (when > 0) and administratively up; sends nothing
  * when both hold already. */
 int net_link_converge(struct agent_net *net, struct rtnl_link *link, int master_ifindex);
+/* Log an argument refused before any change (want: what it should have been, value
+ * quoted); returns -EINVAL. */
+int net_refuse(const char *link, const char *want, const char *value);
+/* A list argument of n items, at most max: -E2BIG past it, -EINVAL when NULL with items
+ * (logged). */
+int net_list_check(const char *link, const char *what, const void *list, size_t n, size_t max);
+/* 0 when link is of kind ("bridge", "tun", "vxlan"); else logs and returns err. */
+int net_link_want_kind(struct rtnl_link *link, const char *kind, int err);
+/* The bridge named bridge, that link name is to be a port of, into *ret (the caller puts
+ * it); logs and returns -ENODEV when missing, -EINVAL when it is no bridge. */
+int net_master_bridge_get(struct agent_net *net, const char *name, const char *bridge, struct rtnl_link **ret);
 /* Turn IPv6 off on a link, through the calling thread's network namespace; 0 when the
  * kernel has no IPv6. */
 int net_link_disable_ipv6(const char *name);

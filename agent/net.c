@@ -29,8 +29,11 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/socket.h>
 
+#include "addr.h"
+#include "cmd.h"
 #include "log.h"
 #include "net-internal.h"
+#include "sysctl.h"
 #include "util.h"
 
 /* A bridge carries a handful of gateway addresses; more is a caller's bug. */
@@ -236,30 +239,67 @@ int net_link_converge(struct agent_net *net, struct rtnl_link *link, int master_
 	return 0;
 }
 
+int net_refuse(const char *link, const char *want, const char *value)
+{
+	char q[64];
+
+	log_error("net: bad argument, nothing changed", "link=%s want=\"%s\" value=%s", link, want,
+		  ecs_log_quote(strempty(value), q, sizeof(q)));
+	return -EINVAL;
+}
+
+int net_list_check(const char *link, const char *what, const void *list, size_t n, size_t max)
+{
+	if (n <= max && (list || n == 0))
+		return 0;
+	log_error("net: bad list", "link=%s list=%s n=%zu max=%zu", link, what, n, max);
+	return n > max ? -E2BIG : -EINVAL;
+}
+
+int net_link_want_kind(struct rtnl_link *link, const char *kind, int err)
+{
+	const char *is = rtnl_link_get_type(link);
+
+	if (streq(is, kind))
+		return 0;
+	log_error("net: link is of another kind", "link=%s want=%s kind=%s", strempty(rtnl_link_get_name(link)), kind,
+		  is ? is : "none");
+	return err;
+}
+
+int net_master_bridge_get(struct agent_net *net, const char *name, const char *bridge, struct rtnl_link **ret)
+{
+	struct rtnl_link *br = NULL;
+	int r;
+
+	r = net_link_get(net, bridge, &br);
+	if (r < 0) {
+		log_error("net: cannot read bridge", "link=%s bridge=%s error=\"%s\"", name, bridge, strerror(-r));
+		return r;
+	}
+	r = net_link_want_kind(br, "bridge", -EINVAL);
+	if (r < 0) {
+		rtnl_link_put(br);
+		return r;
+	}
+	*ret = br;
+	return 0;
+}
+
 /* "A.B.C.D/N" into an nl_addr with its prefix length. IPv4 only: IPv6 is off on the bridge. */
 static int cidr_parse(const char *s, struct nl_addr **ret)
 {
-	char ip[INET_ADDRSTRLEN];
+	struct ecs_cidr c;
 	struct in_addr in;
 	struct nl_addr *a;
-	const char *slash;
-	long long plen;
 
-	if (!s)
+	if (ecs_cidr_parse(s, 0, &c) < 0)
 		return -EINVAL;
-	slash = strchr(s, '/');
-	if (!slash || (size_t)(slash - s) >= sizeof(ip))
-		return -EINVAL;
-	memcpy(ip, s, slash - s);
-	ip[slash - s] = '\0';
-	if (inet_pton(AF_INET, ip, &in) != 1)
-		return -EINVAL;
-	if (ecs_parse_int64(slash + 1, 1, 32, &plen) < 0)
-		return -EINVAL;
+	in.s_addr = htonl(c.addr);
 	a = nl_addr_build(AF_INET, &in, sizeof(in));
 	if (!a)
 		return -ENOMEM;
-	nl_addr_set_prefixlen(a, (int)plen);
+	nl_addr_set_prefixlen(a, c.len);
 	*ret = a;
 	return 0;
 }
@@ -294,7 +334,6 @@ static int bridge_get_or_create(struct agent_net *net, const char *name, struct 
 {
 	struct rtnl_link *link = NULL;
 	bool created = false;
-	const char *kind;
 	int r;
 
 	r = net_link_get(net, name, &link);
@@ -319,11 +358,10 @@ static int bridge_get_or_create(struct agent_net *net, const char *name, struct 
 		log_error("net: cannot read link", "bridge=%s error=\"%s\"", name, strerror(-r));
 		return r;
 	}
-	kind = rtnl_link_get_type(link);
-	if (!streq(kind, "bridge")) {
-		log_error("net: link exists and is not a bridge", "bridge=%s kind=%s", name, kind ? kind : "none");
+	r = net_link_want_kind(link, "bridge", -EEXIST);
+	if (r < 0) {
 		rtnl_link_put(link);
-		return -EEXIST;
+		return r;
 	}
 	if (created) {
 		r = bridge_pin_mac(net, name, link);
@@ -378,26 +416,34 @@ static int bridge_configure(struct agent_net *net, const char *name, int ifindex
 /* Through the calling thread's network namespace (/proc/sys/net follows it, unlike /sys). */
 int net_link_disable_ipv6(const char *name)
 {
-	_cleanup_free_ char *path = ecs_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
-	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *key = ecs_strdup_printf("net/ipv6/conf/%s/disable_ipv6", name);
 	int r;
 
-	if (!path)
+	if (!key)
 		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT && access("/proc/sys/net/ipv6", F_OK) < 0)
-			return 0; /* no IPv6 in this kernel: nothing to disable */
+	r = ecs_sysctl_write(key, "1");
+	if (r == -ENOENT && access("/proc/sys/net/ipv6", F_OK) < 0)
+		return 0; /* no IPv6 in this kernel: nothing to disable */
+	if (r < 0)
 		log_error("net: cannot disable IPv6", "link=%s error=\"%s\"", name, strerror(-r));
-		return r;
+	return r;
+}
+
+void agent_net_enable_bridge_netfilter(void)
+{
+	static const char key[] = "net/bridge/bridge-nf-call-iptables";
+	const char *modprobe[] = { "modprobe", "br_netfilter", NULL };
+	int r = ecs_sysctl_write(key, "1");
+
+	if (r == -ENOENT) {
+		struct ecs_cmd_result res = { 0 };
+
+		ecs_cmd_run(modprobe, NULL, &res);
+		ecs_cmd_result_clear(&res);
+		r = ecs_sysctl_write(key, "1");
 	}
-	if (write(fd, "1\n", 2) != 2) {
-		r = errno ? -errno : -EIO;
-		log_error("net: cannot disable IPv6", "link=%s error=\"%s\"", name, strerror(-r));
-		return r;
-	}
-	return 0;
+	if (r < 0)
+		log_warn("bridge netfilter unavailable: guards will not match", "error=\"%s\"", strerror(-r));
 }
 
 /* Add local/prefix to ifindex unless it is there (the kernel answers EEXIST for an equal
@@ -437,10 +483,9 @@ int agent_net_ensure_bridge(struct agent_net *net, const char *bridge, const cha
 	r = net_name_check_owned(net, bridge);
 	if (r < 0)
 		return r;
-	if (n_addrs > NET_MAX_ADDRS || (n_addrs && !addrs)) {
-		log_error("net: bad address list", "bridge=%s n_addrs=%zu", bridge, n_addrs);
-		return n_addrs > NET_MAX_ADDRS ? -E2BIG : -EINVAL;
-	}
+	r = net_list_check(bridge, "addresses", addrs, n_addrs, NET_MAX_ADDRS);
+	if (r < 0)
+		return r;
 	parsed = calloc(n_addrs ? n_addrs : 1, sizeof(*parsed));
 	if (!parsed)
 		return -ENOMEM;
@@ -448,10 +493,8 @@ int agent_net_ensure_bridge(struct agent_net *net, const char *bridge, const cha
 	for (i = 0; i < n_addrs; i++) {
 		r = cidr_parse(addrs[i], &parsed[i]);
 		if (r < 0) {
-			char q[64];
-
-			log_error("net: bad bridge address, want IPv4 A.B.C.D/N", "bridge=%s address=%s", bridge,
-				  ecs_log_quote(strempty(addrs[i]), q, sizeof(q)));
+			if (r == -EINVAL)
+				net_refuse(bridge, "IPv4 A.B.C.D/N", addrs[i]);
 			goto out;
 		}
 	}
@@ -493,13 +536,8 @@ static int addr_target(struct agent_net *net, const char *name, const char *cidr
 	r = net_name_check_owned(net, name);
 	if (r < 0)
 		return r;
-	if (cidr_parse(cidr, ret_addr) < 0) {
-		char q[64];
-
-		log_error("net: bad address, want IPv4 A.B.C.D/N", "link=%s address=%s", name,
-			  ecs_log_quote(strempty(cidr), q, sizeof(q)));
-		return -EINVAL;
-	}
+	if (cidr_parse(cidr, ret_addr) < 0)
+		return net_refuse(name, "IPv4 A.B.C.D/N", cidr);
 	r = net_link_get(net, name, &link);
 	if (r < 0) {
 		nl_addr_put(*ret_addr);
@@ -600,7 +638,6 @@ static int tap_create(const char *name)
 int agent_net_ensure_tap(struct agent_net *net, const char *tap, const char *bridge)
 {
 	_cleanup_(link_putp) struct rtnl_link *link = NULL, *br = NULL;
-	const char *kind;
 	int r;
 
 	r = net_name_check_owned(net, tap);
@@ -611,17 +648,9 @@ int agent_net_ensure_tap(struct agent_net *net, const char *tap, const char *bri
 		return r;
 
 	pthread_mutex_lock(&net->lock);
-	r = net_link_get(net, bridge, &br);
-	if (r < 0) {
-		log_error("net: cannot read bridge", "tap=%s bridge=%s error=\"%s\"", tap, bridge, strerror(-r));
+	r = net_master_bridge_get(net, tap, bridge, &br);
+	if (r < 0)
 		goto unlock;
-	}
-	kind = rtnl_link_get_type(br);
-	if (!streq(kind, "bridge")) {
-		log_error("net: master is not a bridge", "tap=%s bridge=%s kind=%s", tap, bridge, kind ? kind : "none");
-		r = -EINVAL;
-		goto unlock;
-	}
 	r = net_link_get(net, tap, &link);
 	if (r == -ENODEV) {
 		r = tap_create(tap);
@@ -633,12 +662,9 @@ int agent_net_ensure_tap(struct agent_net *net, const char *tap, const char *bri
 		log_error("net: cannot read tap", "tap=%s error=\"%s\"", tap, strerror(-r));
 		goto unlock;
 	}
-	kind = rtnl_link_get_type(link);
-	if (!streq(kind, "tun")) {
-		log_error("net: link exists and is not a tap", "tap=%s kind=%s", tap, kind ? kind : "none");
-		r = -EEXIST;
+	r = net_link_want_kind(link, "tun", -EEXIST);
+	if (r < 0)
 		goto unlock;
-	}
 	/* Else the host gives the port a link-local address once a guest attaches (carrier
 	 * on) and sends router solicitations and MLD reports into the guest's segment. */
 	r = net_link_disable_ipv6(tap);

@@ -67,6 +67,11 @@ int agent_net_copy_mac(struct agent_net *net, const char *name, const char *from
 /* The link's MTU; -ENODEV when it does not exist. */
 int agent_net_link_mtu(struct agent_net *net, const char *name, unsigned *ret_mtu);
 
+/* Make bridged frames traverse iptables (net.bridge.bridge-nf-call-iptables=1, loading
+ * br_netfilter when the setting is missing), or the guards and security groups match
+ * nothing. Logs a warning when it cannot. */
+void agent_net_enable_bridge_netfilter(void);
+
 /* The overlay: hosts' bridges joined at L2 by a VXLAN device on each, flooding broadcast
  * and unknown unicast to every peer (head-end replication, no multicast) and learning the
  * remote MACs from what it receives.

@@ -24,6 +24,7 @@
 #include <netlink/route/neighbour.h>
 #include <netlink/socket.h>
 
+#include "addr.h"
 #include "log.h"
 #include "net-internal.h"
 #include "util.h"
@@ -35,15 +36,11 @@
 /* A unicast IPv4 address in dotted-quad form: not 0.0.0.0, broadcast or multicast. */
 static int ipv4_unicast_parse(const char *s, struct in_addr *ret)
 {
-	struct in_addr in;
-	uint32_t h;
+	uint32_t v;
 
-	if (!s || inet_pton(AF_INET, s, &in) != 1)
+	if (ecs_ipv4_parse(s, &v) < 0 || !ecs_ipv4_unicast(v))
 		return -EINVAL;
-	h = ntohl(in.s_addr);
-	if (h == INADDR_ANY || h == INADDR_BROADCAST || IN_MULTICAST(h))
-		return -EINVAL;
-	*ret = in;
+	ret->s_addr = htonl(v);
 	return 0;
 }
 
@@ -75,28 +72,6 @@ static bool in_addr_in(const struct in_addr *sorted, size_t n, struct in_addr a)
 
 /* The existing bridge a link of ours is to join: -ENODEV when missing, -EINVAL when the
  * name is another kind of link. Called with the lock held. */
-static int master_bridge_get(struct agent_net *net, const char *name, const char *bridge, struct rtnl_link **ret)
-{
-	struct rtnl_link *br = NULL;
-	const char *kind;
-	int r;
-
-	r = net_link_get(net, bridge, &br);
-	if (r < 0) {
-		log_error("net: cannot read bridge", "link=%s bridge=%s error=\"%s\"", name, bridge, strerror(-r));
-		return r;
-	}
-	kind = rtnl_link_get_type(br);
-	if (!streq(kind, "bridge")) {
-		log_error("net: master is not a bridge", "link=%s bridge=%s kind=%s", name, bridge,
-			  kind ? kind : "none");
-		rtnl_link_put(br);
-		return -EINVAL;
-	}
-	*ret = br;
-	return 0;
-}
-
 /* Whether an existing vxlan link is what vxlan_create() makes: the same VNI, local address
  * and port, learning on, no lower device and no default remote (group). */
 static bool vxlan_matches(struct rtnl_link *link, uint32_t vni, struct in_addr local, uint16_t port)
@@ -164,18 +139,15 @@ static int vxlan_get_or_create(struct agent_net *net, const char *name, uint32_t
 {
 	struct rtnl_link *link = NULL;
 	char ip[INET_ADDRSTRLEN];
-	const char *kind;
 	int r;
 
 	inet_ntop(AF_INET, &local, ip, sizeof(ip));
 	r = net_link_get(net, name, &link);
 	if (r == 0) {
-		kind = rtnl_link_get_type(link);
-		if (!streq(kind, "vxlan")) {
-			log_error("net: link exists and is not a vxlan", "vxlan=%s kind=%s", name,
-				  kind ? kind : "none");
+		r = net_link_want_kind(link, "vxlan", -EEXIST);
+		if (r < 0) {
 			rtnl_link_put(link);
-			return -EEXIST;
+			return r;
 		}
 		if (vxlan_matches(link, vni, local, port)) {
 			*ret = link;
@@ -217,11 +189,10 @@ static int vxlan_get_or_create(struct agent_net *net, const char *name, uint32_t
 		log_error("net: cannot read link", "vxlan=%s error=\"%s\"", name, strerror(-r));
 		return r;
 	}
-	kind = rtnl_link_get_type(link);
-	if (!streq(kind, "vxlan")) {
-		log_error("net: link exists and is not a vxlan", "vxlan=%s kind=%s", name, kind ? kind : "none");
+	r = net_link_want_kind(link, "vxlan", -EEXIST);
+	if (r < 0) {
 		rtnl_link_put(link);
-		return -EEXIST;
+		return r;
 	}
 	*ret = link;
 	return 0;
@@ -232,7 +203,6 @@ int agent_net_ensure_vxlan(struct agent_net *net, const char *name, uint32_t vni
 {
 	_cleanup_(link_putp) struct rtnl_link *link = NULL, *br = NULL;
 	struct in_addr local;
-	char q[64];
 	int r;
 
 	r = net_name_check_owned(net, name);
@@ -249,14 +219,11 @@ int agent_net_ensure_vxlan(struct agent_net *net, const char *name, uint32_t vni
 		log_error("net: bad vxlan port", "vxlan=%s dstport=0", name);
 		return -EINVAL;
 	}
-	if (ipv4_unicast_parse(local_ip, &local) < 0) {
-		log_error("net: bad vxlan local address, want unicast IPv4 A.B.C.D", "vxlan=%s local=%s", name,
-			  ecs_log_quote(strempty(local_ip), q, sizeof(q)));
-		return -EINVAL;
-	}
+	if (ipv4_unicast_parse(local_ip, &local) < 0)
+		return net_refuse(name, "a unicast IPv4 local address A.B.C.D", local_ip);
 
 	pthread_mutex_lock(&net->lock);
-	r = master_bridge_get(net, name, bridge, &br);
+	r = net_master_bridge_get(net, name, bridge, &br);
 	if (r < 0)
 		goto unlock;
 	r = vxlan_get_or_create(net, name, vni, local, dstport, &link);
@@ -415,28 +382,21 @@ int agent_net_set_vxlan_peers(struct agent_net *net, const char *name, const cha
 	_cleanup_(link_putp) struct rtnl_link *link = NULL;
 	_cleanup_free_ struct in_addr *want = NULL, *have = NULL;
 	size_t n_want, n_have = 0, i;
-	const char *kind;
 	int ifindex, r;
 
 	r = net_name_check_owned(net, name);
 	if (r < 0)
 		return r;
-	if (n_peers > NET_MAX_PEERS || (n_peers && !peers)) {
-		log_error("net: bad vxlan peer list", "vxlan=%s n_peers=%zu", name, n_peers);
-		return n_peers > NET_MAX_PEERS ? -E2BIG : -EINVAL;
-	}
+	r = net_list_check(name, "peers", peers, n_peers, NET_MAX_PEERS);
+	if (r < 0)
+		return r;
 	want = calloc(n_peers ? n_peers : 1, sizeof(*want));
 	if (!want)
 		return -ENOMEM;
 	/* Refuse a bad address before changing anything. */
 	for (i = 0; i < n_peers; i++) {
-		if (ipv4_unicast_parse(peers[i], &want[i]) < 0) {
-			char q[64];
-
-			log_error("net: bad vxlan peer, want unicast IPv4 A.B.C.D", "vxlan=%s peer=%s", name,
-				  ecs_log_quote(strempty(peers[i]), q, sizeof(q)));
-			return -EINVAL;
-		}
+		if (ipv4_unicast_parse(peers[i], &want[i]) < 0)
+			return net_refuse(name, "a unicast IPv4 peer A.B.C.D", peers[i]);
 	}
 	n_want = in_addr_sort_unique(want, n_peers);
 
@@ -446,12 +406,9 @@ int agent_net_set_vxlan_peers(struct agent_net *net, const char *name, const cha
 		log_error("net: cannot read vxlan", "vxlan=%s error=\"%s\"", name, strerror(-r));
 		goto unlock;
 	}
-	kind = rtnl_link_get_type(link);
-	if (!streq(kind, "vxlan")) {
-		log_error("net: link is not a vxlan", "vxlan=%s kind=%s", name, kind ? kind : "none");
-		r = -EINVAL;
+	r = net_link_want_kind(link, "vxlan", -EINVAL);
+	if (r < 0)
 		goto unlock;
-	}
 	ifindex = rtnl_link_get_ifindex(link);
 	r = fdb_flood_dump(net, ifindex, &have, &n_have);
 	if (r < 0) {

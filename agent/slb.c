@@ -20,6 +20,7 @@
 #include "net.h"
 #include "slb-internal.h"
 #include "store.h"
+#include "sysctl.h"
 #include "util.h"
 
 /* ---- host state: addresses and forwarding ------------------------------------------------ */
@@ -46,27 +47,19 @@ static void announce(struct agent_slb *s, const char *ip)
 /* DNAT to addresses on the bridge is forwarding: the kernel must do it. */
 static void ensure_forwarding(struct agent_slb *s)
 {
-	static const char path[] = "/proc/sys/net/ipv4/ip_forward";
-	char v = '0';
-	FILE *f;
+	bool changed = false;
+	int r;
 
 	if (s->forwarding)
 		return;
-	f = fopen(path, "re");
-	if (f) {
-		if (fread(&v, 1, 1, f) != 1)
-			v = '0';
-		fclose(f);
+	r = ecs_sysctl_ensure("net/ipv4/ip_forward", "1", &changed);
+	if (r < 0) {
+		log_error("slb: cannot enable IP forwarding: load balancers and public IPs will not forward",
+			  "key=net.ipv4.ip_forward error=\"%s\"", strerror(-r));
+		return;
 	}
-	if (v != '1') {
-		f = fopen(path, "we");
-		if (!f || fputs("1\n", f) < 0 || fclose(f) != 0) {
-			log_error("slb: cannot enable IP forwarding: load balancers and public IPs will not forward",
-				  "path=%s error=\"%s\"", path, strerror(errno));
-			return;
-		}
+	if (changed)
 		log_info("slb: IP forwarding enabled (net.ipv4.ip_forward=1) for load balancers and public IPs", NULL);
-	}
 	s->forwarding = true;
 }
 
@@ -92,6 +85,21 @@ static const char *address_user(const struct agent_slb *s, const char *ip, const
 		if (!s->eips[i].deleting && streq(s->eips[i].public_ip, ip) && !streq(s->eips[i].public_ip, self_eip))
 			return "a public IP";
 	return NULL;
+}
+
+/* 409 when ip is the host's own address or another LB's or public IP's (not self_lb's or
+ * self_eip's). */
+static int address_free(const struct agent_slb *s, const char *ip, const char *self_lb, const char *self_eip,
+			struct agent_err *err)
+{
+	const char *user;
+
+	if (address_reserved(s, ip))
+		return agent_fail(err, -EEXIST, 409, "InvalidAddress.Conflict", "%s is the host's own address", ip);
+	user = address_user(s, ip, self_lb, self_eip);
+	if (user)
+		return agent_fail(err, -EEXIST, 409, "InvalidAddress.Conflict", "%s is used by %s", ip, user);
+	return 0;
 }
 
 /* ---- the in-memory lists ------------------------------------------------------------------ */
@@ -179,7 +187,6 @@ static int lb_put(struct agent_slb *s, const char *id, struct json_object *body,
 	_cleanup_(slb_lb_freep) struct slb_lb *lb = NULL;
 	struct json_object *doc = NULL;
 	char old_address[SLB_IP_MAX] = "";
-	const char *user;
 	ssize_t i;
 	size_t live = 0;
 	int r;
@@ -196,15 +203,9 @@ static int lb_put(struct agent_slb *s, const char *id, struct json_object *body,
 			       NF_SLB_LBS_MAX);
 		goto out;
 	}
-	if (address_reserved(s, lb->address)) {
-		r = agent_fail(err, -EEXIST, 409, "InvalidAddress.Conflict", "%s is the host's own address", lb->address);
+	r = address_free(s, lb->address, id, NULL, err);
+	if (r < 0)
 		goto out;
-	}
-	user = address_user(s, lb->address, id, NULL);
-	if (user) {
-		r = agent_fail(err, -EEXIST, 409, "InvalidAddress.Conflict", "%s is used by %s", lb->address, user);
-		goto out;
-	}
 	r = slb_check_model(s, lb, NULL, err);
 	if (r < 0)
 		goto out;
@@ -321,7 +322,6 @@ static int eip_put(struct agent_slb *s, const char *ip, struct json_object *body
 {
 	struct json_object *doc;
 	struct slb_eip e;
-	const char *user;
 	size_t live = 0;
 	ssize_t i;
 	int r;
@@ -337,15 +337,9 @@ static int eip_put(struct agent_slb *s, const char *ip, struct json_object *body
 		r = agent_fail(err, -ENOSPC, 403, "QuotaExceeded", "this host holds %d public IPs already", NF_SLB_EIPS_MAX);
 		goto out;
 	}
-	if (address_reserved(s, ip)) {
-		r = agent_fail(err, -EEXIST, 409, "InvalidAddress.Conflict", "%s is the host's own address", ip);
+	r = address_free(s, ip, NULL, ip, err);
+	if (r < 0)
 		goto out;
-	}
-	user = address_user(s, ip, NULL, ip);
-	if (user) {
-		r = agent_fail(err, -EEXIST, 409, "InvalidAddress.Conflict", "%s is used by %s", ip, user);
-		goto out;
-	}
 	for (size_t k = 0; k < s->n_eips; k++) {
 		if (!s->eips[k].deleting && streq(s->eips[k].private_ip, e.private_ip) && !streq(s->eips[k].public_ip, ip)) {
 			r = agent_fail(err, -EEXIST, 409, "InvalidAddress.Conflict", "%s has the public IP %s already",

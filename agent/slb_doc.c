@@ -1,7 +1,6 @@
 /* slb_doc.c: the documents of load balancers and public IPs (docs/agent-api.md, "Load
  * balancers and public IPs"): a PUT body checked strictly, every default filled in, and a
  * kept document read back the same way. See slb-internal.h. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -9,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "json.h"
 #include "slb-internal.h"
 #include "util.h"
@@ -20,15 +20,11 @@ static const char *const code_names[] = { "http_2xx", "http_3xx", "http_4xx", "h
 /* A dotted quad in its one canonical spelling, unicast (not 0/8, loopback, multicast, broadcast). */
 bool slb_ip_unicast(const char *s)
 {
-	struct in_addr a;
-	char back[SLB_IP_MAX];
 	uint32_t v;
 
-	if (!s || inet_pton(AF_INET, s, &a) != 1 || !inet_ntop(AF_INET, &a, back, sizeof(back)) || !streq(back, s))
-		return false;
-	v = ntohl(a.s_addr);
-	return (v >> 24) != 0 && (v >> 24) != 127 && (v >> 28) < 0xe;
+	return ecs_ipv4_parse(s, &v) == 0 && ecs_ipv4_assignable(v);
 }
+
 static bool server_id_valid(const char *s)
 {
 	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

@@ -35,43 +35,6 @@
 
 static struct ctl ctl;
 
-static int mkdirs(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
-		if (s)
-			*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		if (!s)
-			return 0;
-		*s = '/';
-	}
-}
-
-static int read_key(const char *path, char **ret)
-{
-	_cleanup_free_ char *key = NULL;
-	size_t len;
-	int r = ecs_read_file(path, 4096, &key, &len);
-
-	if (r < 0) {
-		fprintf(stderr, "ecs-controller: cannot read the host key %s: %s\n", path, strerror(-r));
-		return r;
-	}
-	while (len && strchr("\r\n ", key[len - 1]))
-		key[--len] = '\0';
-	if (len < 16) {
-		fprintf(stderr, "ecs-controller: the host key in %s is shorter than 16 characters\n", path);
-		return -EINVAL;
-	}
-	*ret = TAKE_PTR(key);
-	return 0;
-}
-
 /* The system image every host carries (make up installs it). */
 static int ensure_system_image(struct ctl *c)
 {
@@ -107,7 +70,7 @@ static int open_state(struct ctl *c)
 	_cleanup_free_ char *db = ecs_strdup_printf("%s/controller.db", c->cfg.data_dir);
 	int r;
 
-	r = mkdirs(c->cfg.data_dir);
+	r = ecs_mkdirs(c->cfg.data_dir, 0755);
 	if (r < 0) {
 		fprintf(stderr, "ecs-controller: cannot make %s: %s\n", c->cfg.data_dir, strerror(-r));
 		return r;
@@ -163,9 +126,12 @@ static int serve(struct ctl *c)
 	sigset_t sigs;
 	int sig, r;
 
-	r = read_key(c->cfg.host_key_file, &c->host_key);
-	if (r < 0)
+	r = ecs_hostauth_read_key(c->cfg.host_key_file, &c->host_key);
+	if (r < 0) {
+		fprintf(stderr, "ecs-controller: cannot read the host key %s: %s\n", c->cfg.host_key_file,
+			r == -EINVAL ? "shorter than 16 characters" : strerror(-r));
 		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

@@ -152,3 +152,19 @@ int ecs_hostauth_verify(const char *key, struct ecs_nonce_cache *nonces, const c
 	}
 	return 0;
 }
+
+int ecs_hostauth_read_key(const char *path, char **ret)
+{
+	_cleanup_free_ char *key = NULL;
+	size_t len;
+	int r = ecs_read_file(path, ECS_HOSTAUTH_KEY_MAX, &key, &len);
+
+	if (r < 0)
+		return r;
+	while (len && (key[len - 1] == '\n' || key[len - 1] == '\r' || key[len - 1] == ' '))
+		key[--len] = '\0';
+	if (len < ECS_HOSTAUTH_KEY_MIN)
+		return -EINVAL;
+	*ret = TAKE_PTR(key);
+	return 0;
+}

@@ -23,6 +23,14 @@
 #define ECS_HOSTAUTH_WINDOW_S 300 /* a request older or newer than this is stale */
 #define ECS_HOSTAUTH_NONCE_MAX 64
 
+#define ECS_HOSTAUTH_KEY_MIN 16	 /* characters of a host key, at least */
+#define ECS_HOSTAUTH_KEY_MAX 4096 /* bytes of its file, at most */
+
+/* The host key from its file, trailing newlines and blanks taken off (*ret: caller frees).
+ * -EINVAL when it is shorter than ECS_HOSTAUTH_KEY_MIN; -EFBIG past ECS_HOSTAUTH_KEY_MAX;
+ * otherwise the file's errno. */
+int ecs_hostauth_read_key(const char *path, char **ret);
+
 /* Compute the signature (64 hex characters + NUL). */
 int ecs_hostauth_sign(const char *key, const char *method, const char *path, const struct ecs_kvlist *query,
 		      time_t date, const char *nonce, const void *body, size_t body_len, char out[65]);

@@ -185,3 +185,22 @@ fail:
 	unlink(tmp);
 	return r;
 }
+
+int ecs_mkdirs(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = path && *path ? strdup(path) : NULL;
+
+	if (!path || !*path)
+		return -EINVAL;
+	if (!p)
+		return -ENOMEM;
+	for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		if (!s)
+			return 0;
+		*s = '/';
+	}
+}

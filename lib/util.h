@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -99,6 +100,9 @@ int ecs_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Remove a file or a directory tree (symlinks are removed, never followed); 0 when the
  * path does not exist. */
 int ecs_remove_tree(const char *path);
+
+/* mkdir -p: path and every missing parent made with mode (0 when they exist). */
+int ecs_mkdirs(const char *path, mode_t mode);
 
 /* Write a file atomically: temp file, fsync, rename. */
 int ecs_write_file_atomic(const char *path, const void *data, size_t len, int mode);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "cmd.h"
 #include "log.h"
 #include "nf_internal.h"
@@ -375,7 +376,7 @@ int nf_conntrack_flush_ip(const char *ip)
 	char q[256];
 	int r;
 
-	if (!nf_ipv4_valid(ip)) {
+	if (!ecs_ipv4_valid(ip)) {
 		log_error("conntrack flush: bad address", "ip=%s", ecs_log_quote(strempty(ip), q, sizeof(q)));
 		return -EINVAL;
 	}

@@ -34,7 +34,6 @@ int nf_ctx_render_filter(const struct nf_ctx *c, const char *const *only_taps, s
 
 bool nf_prefix_valid(const char *prefix);
 bool nf_tap_valid(const char *tap);
-bool nf_ipv4_valid(const char *ip);
 
 /* The kinds of security-group chain. */
 enum nf_chain_kind {

@@ -8,7 +8,6 @@
  * iptables. */
 #include "nf_secgroup.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -16,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "crypto.h"
 #include "log.h"
 #include "nf_internal.h"
@@ -89,73 +89,6 @@ bool nf_tap_valid(const char *tap)
 static bool group_id_valid(const char *id)
 {
 	return charset_ok(id, 1, NF_GROUP_ID_MAX, "_-");
-}
-
-/* A dotted quad in its one canonical spelling (no leading zeros, no spaces). */
-static bool ipv4_parse(const char *s, uint32_t *ret)
-{
-	struct in_addr a;
-	char back[INET_ADDRSTRLEN];
-
-	if (!s || inet_pton(AF_INET, s, &a) != 1 || !inet_ntop(AF_INET, &a, back, sizeof(back)) || !streq(back, s))
-		return false;
-	if (ret)
-		*ret = ntohl(a.s_addr);
-	return true;
-}
-
-bool nf_ipv4_valid(const char *ip)
-{
-	return ipv4_parse(ip, NULL);
-}
-
-static void ipv4_format(uint32_t addr, char out[INET_ADDRSTRLEN])
-{
-	struct in_addr a = { .s_addr = htonl(addr) };
-
-	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
-}
-
-/* "a.b.c.d" (= /32) or "a.b.c.d/len", len 0-32 without leading zeros; the address is
- * masked to the prefix as iptables stores it. */
-static bool cidr_parse(const char *s, uint32_t *ret_addr, int *ret_len)
-{
-	char addr[INET_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	uint32_t a;
-	int len = 32;
-
-	if (slash) {
-		const char *l = slash + 1;
-		size_t n = strlen(l);
-
-		if ((size_t)(slash - s) >= sizeof(addr) || n == 0 || n > 2 || strspn(l, "0123456789") != n ||
-		    (n == 2 && l[0] == '0'))
-			return false;
-		len = atoi(l);
-		if (len > 32)
-			return false;
-		memcpy(addr, s, (size_t)(slash - s));
-		addr[slash - s] = '\0';
-	} else if (ecs_strlcpy(addr, s, sizeof(addr)) < 0) {
-		return false;
-	}
-	if (!ipv4_parse(addr, &a))
-		return false;
-	*ret_addr = len == 0 ? 0 : a & (0xffffffffu << (32 - len));
-	*ret_len = len;
-	return true;
-}
-
-/* "xx:xx:xx:xx:xx:xx" in hex digits of either case. */
-static bool mac_valid(const char *s)
-{
-	if (!s || strlen(s) != 17)
-		return false;
-	for (size_t i = 0; i < 17; i++)
-		if (i % 3 == 2 ? s[i] != ':' : ecs_hex_digit(s[i]) < 0)
-			return false;
-	return true;
 }
 
 int nf_set_name(const char *prefix, const char *group_id, char *out)
@@ -281,6 +214,7 @@ static int check_rule(const struct nf_ctx *c, const struct nf_sg_group *sg, size
 	struct nf_sg_rule *out = &sg->rules[i];
 	const char *gid = sg->g->group_id;
 	bool ports = r->proto == NF_PROTO_TCP || r->proto == NF_PROTO_UDP;
+	struct ecs_cidr cidr;
 
 	if (r->direction != NF_INGRESS && r->direction != NF_EGRESS)
 		return bad(ret_error, "group %s rule %zu: unknown direction %d", gid, i, (int)r->direction);
@@ -310,9 +244,12 @@ static int check_rule(const struct nf_ctx *c, const struct nf_sg_group *sg, size
 				    .priority = r->priority };
 	if (!!r->cidr == !!r->peer_group_id)
 		return bad(ret_error, "group %s rule %zu: give exactly one of a CIDR and a peer group", gid, i);
-	if (r->cidr && !cidr_parse(r->cidr, &out->addr, &out->len))
+	if (r->cidr && ecs_cidr_parse(r->cidr, ECS_CIDR_BARE | ECS_CIDR_LEN0, &cidr) < 0)
 		return bad(ret_error, "group %s rule %zu: \"%.*s\" is no IPv4 CIDR (a.b.c.d or a.b.c.d/0-32)", gid,
 			   i, SHOW, r->cidr);
+	/* Masked to the prefix, as iptables stores it. */
+	out->addr = r->cidr ? cidr.net : 0;
+	out->len = r->cidr ? cidr.len : 0;
 	if (r->peer_group_id) {
 		out->peer = group_find(c, r->peer_group_id);
 		if (!out->peer)
@@ -338,7 +275,7 @@ static int check_group(const struct nf_ctx *c, struct nf_sg_group *sg, char **re
 	if (g->n_members && !g->members)
 		return bad(ret_error, "group %s: %zu members but no member array", g->group_id, g->n_members);
 	for (size_t i = 0; i < g->n_members; i++)
-		if (!nf_ipv4_valid(g->members[i]))
+		if (!ecs_ipv4_valid(g->members[i]))
 			return bad(ret_error, "group %s member %zu: \"%.*s\" is no IPv4 address", g->group_id, i, SHOW,
 				   strempty(g->members[i]));
 	sg->rules = calloc(g->n_rules ? g->n_rules : 1, sizeof(*sg->rules));
@@ -360,9 +297,9 @@ static int check_nic(struct nf_ctx *c, const struct nf_nic *n, size_t i, char **
 		return bad(ret_error,
 			   "nic %zu: tap \"%.*s\" is no interface name ([A-Za-z0-9_.-], 1-%d, no leading '-')", i,
 			   SHOW, tap, NF_TAP_MAX);
-	if (!mac_valid(n->mac))
+	if (!ecs_mac_valid(n->mac))
 		return bad(ret_error, "nic %s: MAC \"%.*s\" is not xx:xx:xx:xx:xx:xx", tap, SHOW, strempty(n->mac));
-	if (!nf_ipv4_valid(n->ip))
+	if (!ecs_ipv4_valid(n->ip))
 		return bad(ret_error, "nic %s: \"%.*s\" is no IPv4 address (canonical dotted quad)", tap, SHOW,
 			   strempty(n->ip));
 	if (n->n_groups < 1 || n->n_groups > NF_GROUPS_PER_NIC_MAX)
@@ -568,9 +505,9 @@ static void render_rule(FILE *f, const char *chain, const struct nf_sg_rule *r)
 
 	fprintf(f, "-A %s", chain);
 	if (!r->peer && r->len > 0) {
-		char a[INET_ADDRSTRLEN];
+		char a[ECS_IPV4_MAX];
 
-		ipv4_format(r->addr, a);
+		ecs_ipv4_format(r->addr, a);
 		fprintf(f, " %s %s/%d", in ? "-s" : "-d", a, r->len);
 	}
 	if (r->proto != NF_PROTO_ALL)
@@ -805,17 +742,17 @@ static int render_set(FILE *f, const struct nf_sg_group *sg)
 	if (!addrs)
 		return -ENOMEM;
 	for (size_t i = 0; i < g->n_members; i++)
-		ipv4_parse(g->members[i], &addrs[i]);
+		ecs_ipv4_parse(g->members[i], &addrs[i]);
 	qsort(addrs, g->n_members, sizeof(*addrs), addr_cmp);
 	fprintf(f, "create %s hash:ip family inet -exist\n", sg->set);
 	/* The twin may be left over from an apply that failed half way: emptied first. */
 	fprintf(f, "create %s-t hash:ip family inet -exist\nflush %s-t\n", sg->set, sg->set);
 	for (size_t i = 0; i < g->n_members; i++) {
-		char a[INET_ADDRSTRLEN];
+		char a[ECS_IPV4_MAX];
 
 		if (i > 0 && addrs[i] == addrs[i - 1])
 			continue;
-		ipv4_format(addrs[i], a);
+		ecs_ipv4_format(addrs[i], a);
 		fprintf(f, "add %s-t %s\n", sg->set, a);
 	}
 	fprintf(f, "swap %s-t %s\ndestroy %s-t\n", sg->set, sg->set, sg->set);

@@ -3,7 +3,6 @@
  * kernel's state is read back in nf_slb_state.c and applied in nf_slb_apply.c. */
 #include "nf_slb.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -11,54 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "crypto.h"
 #include "log.h"
 #include "nf_slb_internal.h"
 #include "util.h"
 
 /* ---- small checks ---------------------------------------------------------------- */
-
-static bool ipv4_value(const char *s, uint32_t *ret)
-{
-	struct in_addr a;
-
-	if (!nf_ipv4_valid(s) || inet_pton(AF_INET, s, &a) != 1)
-		return false;
-	*ret = ntohl(a.s_addr);
-	return true;
-}
-
-static void ipv4_text(uint32_t v, char out[INET_ADDRSTRLEN])
-{
-	struct in_addr a = { .s_addr = htonl(v) };
-
-	inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
-}
-
-/* "a.b.c.d/len" (len 1-32): the network, masked, as iptables prints it. */
-static bool cidr_value(const char *s, uint32_t *ret_net, int *ret_len)
-{
-	char addr[INET_ADDRSTRLEN];
-	const char *slash = s ? strchr(s, '/') : NULL;
-	long long len;
-	uint32_t v;
-
-	if (!slash || (size_t)(slash - s) >= sizeof(addr))
-		return false;
-	memcpy(addr, s, (size_t)(slash - s));
-	addr[slash - s] = '\0';
-	if (!ipv4_value(addr, &v) || ecs_parse_int64(slash + 1, 1, 32, &len) < 0)
-		return false;
-	*ret_net = v & (uint32_t)(0xffffffffu << (32 - len));
-	*ret_len = (int)len;
-	return true;
-}
-
-/* An address a VIP or a public IP may be: not 0/8, loopback, multicast or broadcast. */
-static bool unicast(uint32_t v)
-{
-	return (v >> 24) != 0 && (v >> 24) != 127 && (v >> 28) != 0xe && (v >> 28) != 0xf;
-}
 
 static bool id_valid(const char *s)
 {
@@ -141,7 +99,7 @@ static int validate_lb(const struct nf_slb_lb *lb, char **ret_error)
 	if (!id_valid(lb->id))
 		return fail(ret_error, "load balancer id \"%s\" is not 1-%d of [A-Za-z0-9_-]", strempty(lb->id),
 			    NF_SLB_ID_MAX);
-	if (!ipv4_value(lb->address, &v) || !unicast(v))
+	if (ecs_ipv4_parse(lb->address, &v) < 0 || !ecs_ipv4_assignable(v))
 		return fail(ret_error, "load balancer %s: address \"%s\" is not a unicast IPv4 address", lb->id,
 			    strempty(lb->address));
 	if (lb->n_listeners > NF_SLB_LISTENERS_MAX)
@@ -175,7 +133,7 @@ static int validate_lb(const struct nf_slb_lb *lb, char **ret_error)
 		if (!id_valid(b->server_id))
 			return fail(ret_error, "load balancer %s: backend %zu: server_id \"%s\" is not 1-%d of [A-Za-z0-9_-]",
 				    lb->id, i, strempty(b->server_id), NF_SLB_ID_MAX);
-		if (!ipv4_value(b->ip, &v) || !unicast(v))
+		if (ecs_ipv4_parse(b->ip, &v) < 0 || !ecs_ipv4_assignable(v))
 			return fail(ret_error, "load balancer %s: backend %s: ip \"%s\" is not a unicast IPv4 address",
 				    lb->id, b->server_id, strempty(b->ip));
 		if (b->weight < 0 || b->weight > NF_SLB_WEIGHT_MAX)
@@ -196,8 +154,8 @@ int nf_slb_validate(const struct nf_slb_host *h, char **ret_error)
 {
 	_cleanup_free_ uint32_t *addrs = NULL, *privs = NULL, *hashes = NULL;
 	size_t n_addrs = 0;
-	uint32_t snat, v = 0, net;
-	int len, r;
+	uint32_t snat, v = 0;
+	int r;
 
 	if (ret_error)
 		*ret_error = NULL;
@@ -206,14 +164,14 @@ int nf_slb_validate(const struct nf_slb_host *h, char **ret_error)
 	if (!nf_prefix_valid(h->prefix))
 		return fail(ret_error, "chain prefix \"%s\" is not 1-%d of [A-Za-z0-9_]", strempty(h->prefix),
 			    NF_PREFIX_MAX);
-	if (!ipv4_value(h->snat_ip, &snat))
+	if (ecs_ipv4_parse(h->snat_ip, &snat) < 0)
 		return fail(ret_error, "SNAT address \"%s\" is not an IPv4 address", strempty(h->snat_ip));
 	if (!ifname_valid(h->bridge))
 		return fail(ret_error, "bridge \"%s\" is not an interface name", strempty(h->bridge));
 	if (h->n_local_cidrs > NF_SLB_LOCAL_CIDRS_MAX || (h->n_local_cidrs && !h->local_cidrs))
 		return fail(ret_error, "more than %d local subnets", NF_SLB_LOCAL_CIDRS_MAX);
 	for (size_t i = 0; i < h->n_local_cidrs; i++)
-		if (!cidr_value(h->local_cidrs[i], &net, &len))
+		if (ecs_cidr_parse(h->local_cidrs[i], 0, NULL) < 0)
 			return fail(ret_error, "local subnet \"%s\" is not a.b.c.d/len", strempty(h->local_cidrs[i]));
 	if (h->n_lbs > NF_SLB_LBS_MAX)
 		return fail(ret_error, "more than %d load balancers", NF_SLB_LBS_MAX);
@@ -233,7 +191,7 @@ int nf_slb_validate(const struct nf_slb_host *h, char **ret_error)
 		r = validate_lb(&h->lbs[i], ret_error);
 		if (r < 0)
 			return r;
-		ipv4_value(h->lbs[i].address, &v);
+		ecs_ipv4_parse(h->lbs[i].address, &v);
 		if (v == snat)
 			return fail(ret_error, "load balancer %s: address %s is the host's own", h->lbs[i].id, h->lbs[i].address);
 		addrs[n_addrs++] = v;
@@ -245,12 +203,12 @@ int nf_slb_validate(const struct nf_slb_host *h, char **ret_error)
 	for (size_t i = 0; i < h->n_eips; i++) {
 		const struct nf_slb_eip *e = &h->eips[i];
 
-		if (!ipv4_value(e->public_ip, &v) || !unicast(v))
+		if (ecs_ipv4_parse(e->public_ip, &v) < 0 || !ecs_ipv4_assignable(v))
 			return fail(ret_error, "public IP \"%s\" is not a unicast IPv4 address", strempty(e->public_ip));
 		if (v == snat)
 			return fail(ret_error, "public IP %s is the host's own address", e->public_ip);
 		addrs[n_addrs++] = v;
-		if (!ipv4_value(e->private_ip, &privs[i]) || !unicast(privs[i]))
+		if (ecs_ipv4_parse(e->private_ip, &privs[i]) < 0 || !ecs_ipv4_assignable(privs[i]))
 			return fail(ret_error, "public IP %s: private_ip \"%s\" is not a unicast IPv4 address", e->public_ip,
 				    strempty(e->private_ip));
 		if (privs[i] == v)
@@ -259,18 +217,18 @@ int nf_slb_validate(const struct nf_slb_host *h, char **ret_error)
 	qsort(addrs, n_addrs, sizeof(*addrs), u32_cmp);
 	for (size_t i = 1; i < n_addrs; i++) {
 		if (addrs[i] == addrs[i - 1]) {
-			char t[INET_ADDRSTRLEN];
+			char t[ECS_IPV4_MAX];
 
-			ipv4_text(addrs[i], t);
+			ecs_ipv4_format(addrs[i], t);
 			return fail(ret_error, "address %s is used twice (load balancers and public IPs)", t);
 		}
 	}
 	qsort(privs, h->n_eips, sizeof(*privs), u32_cmp);
 	for (size_t i = 1; i < h->n_eips; i++) {
 		if (privs[i] == privs[i - 1]) {
-			char t[INET_ADDRSTRLEN];
+			char t[ECS_IPV4_MAX];
 
-			ipv4_text(privs[i], t);
+			ecs_ipv4_format(privs[i], t);
 			return fail(ret_error, "private address %s has two public IPs", t);
 		}
 	}
@@ -393,7 +351,7 @@ static uint32_t addr_of(const char *ip)
 {
 	uint32_t v = 0;
 
-	ipv4_value(ip, &v);
+	ecs_ipv4_parse(ip, &v);
 	return v;
 }
 
@@ -461,12 +419,11 @@ static int local_subnets(const struct nf_slb_host *h, char (*out)[24], size_t *r
 	size_t n = 0;
 
 	for (size_t i = 0; i < h->n_local_cidrs; i++) {
-		uint32_t net;
-		int len;
+		struct ecs_cidr c;
 
-		if (!cidr_value(h->local_cidrs[i], &net, &len))
+		if (ecs_cidr_parse(h->local_cidrs[i], 0, &c) < 0)
 			return -EINVAL;
-		keys[n++] = ((uint64_t)net << 8) | (uint64_t)len;
+		keys[n++] = ((uint64_t)c.net << 8) | (uint64_t)c.len;
 	}
 	for (size_t i = 1; i < n; i++) /* insertion sort: at most 16 */
 		for (size_t j = i; j > 0 && keys[j - 1] > keys[j]; j--) {
@@ -477,11 +434,11 @@ static int local_subnets(const struct nf_slb_host *h, char (*out)[24], size_t *r
 		}
 	*ret_n = 0;
 	for (size_t i = 0; i < n; i++) {
-		char t[INET_ADDRSTRLEN];
+		char t[ECS_IPV4_MAX];
 
 		if (i > 0 && keys[i] == keys[i - 1])
 			continue;
-		ipv4_text((uint32_t)(keys[i] >> 8), t);
+		ecs_ipv4_format((uint32_t)(keys[i] >> 8), t);
 		snprintf(out[(*ret_n)++], 24, "%s/%u", t, (unsigned)(keys[i] & 0x3f));
 	}
 	return 0;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "addr.h"
 #include "cmd.h"
 #include "log.h"
 #include "nf_slb_internal.h"
@@ -92,7 +93,7 @@ int nf_slb_conntrack_forget(const char *vip, int port, const char *backend_ip)
 	struct ecs_cmd_result res = { 0 };
 	int r;
 
-	if (!nf_ipv4_valid(vip) || !nf_ipv4_valid(backend_ip) || port < 1 || port > 65535)
+	if (!ecs_ipv4_valid(vip) || !ecs_ipv4_valid(backend_ip) || port < 1 || port > 65535)
 		return -EINVAL;
 	snprintf(port_text, sizeof(port_text), "%d", port);
 	/* conntrack exits 1 when it deleted nothing: only not running at all is an error. */

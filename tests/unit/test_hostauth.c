@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -137,6 +138,38 @@ static void test_cache_full_refuses(void **state)
 	ecs_nonce_cache_free(c);
 }
 
+static void test_read_key(void **state)
+{
+	char path[64];
+	char *key = NULL;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/ecs-test-hostkey-%d", getpid());
+	/* Trailing newlines, carriage returns and blanks are no part of the key. */
+	assert_int_equal(ecs_write_file_atomic(path, "0123456789abcdef \r\n\n", 20, 0600), 0);
+	assert_int_equal(ecs_hostauth_read_key(path, &key), 0);
+	assert_string_equal(key, "0123456789abcdef");
+	free(key);
+	key = NULL;
+	/* 15 characters, padded: too short. */
+	assert_int_equal(ecs_write_file_atomic(path, "0123456789abcde\n  \n", 19, 0600), 0);
+	assert_int_equal(ecs_hostauth_read_key(path, &key), -EINVAL);
+	assert_null(key);
+	/* A file past the bound. */
+	{
+		char *big = malloc(ECS_HOSTAUTH_KEY_MAX + 1);
+
+		assert_non_null(big);
+		memset(big, 'k', ECS_HOSTAUTH_KEY_MAX + 1);
+		assert_int_equal(ecs_write_file_atomic(path, big, ECS_HOSTAUTH_KEY_MAX + 1, 0600), 0);
+		free(big);
+	}
+	assert_int_equal(ecs_hostauth_read_key(path, &key), -EFBIG);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(ecs_hostauth_read_key(path, &key), -ENOENT);
+	assert_null(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_tampering),
 		cmocka_unit_test(test_stale_and_missing),
 		cmocka_unit_test(test_cache_full_refuses),
+		cmocka_unit_test(test_read_key),
 	};
 
 	return cmocka_run_group_tests_name("hostauth", tests, NULL, NULL);

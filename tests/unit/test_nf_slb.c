@@ -91,14 +91,25 @@ static void shares(const char *text, const char *chain, double *out, size_t *ret
 	*ret_n = n;
 }
 
+/* The shares of lb-web's tcp/80 chain in text are want[0..n_want-1]. */
+static void assert_shares(const char *text, const double *want, size_t n_want)
+{
+	char chain[NF_SLB_CHAIN_MAX + 1];
+	double s[8];
+	size_t n;
+
+	assert_int_equal(nf_slb_chain_name("ECS", "lb-web", NF_SLB_TCP, 80, chain), 0);
+	shares(text, chain, s, &n);
+	assert_int_equal(n, n_want);
+	for (size_t i = 0; i < n; i++)
+		assert_true(fabs(s[i] - want[i]) < 1e-9);
+}
+
 /* ---- rendering --------------------------------------------------------------------- */
 
 static void test_wrr(void **state)
 {
 	_cleanup_free_ char *text = NULL;
-	char chain[NF_SLB_CHAIN_MAX + 1];
-	double s[8];
-	size_t n;
 	struct fx f;
 
 	(void)state;
@@ -107,18 +118,12 @@ static void test_wrr(void **state)
 	f.lbs[0].n_listeners = 1;
 	text = render_new(&f.host);
 	assert_golden("nf_slb_wrr.txt", text);
-	assert_int_equal(nf_slb_chain_name("ECS", "lb-web", NF_SLB_TCP, 80, chain), 0);
-	shares(text, chain, s, &n);
-	assert_int_equal(n, 3);
-	assert_true(fabs(s[0] - 0.50) < 1e-9 && fabs(s[1] - 0.25) < 1e-9 && fabs(s[2] - 0.25) < 1e-9);
+	assert_shares(text, (const double[]){ 0.50, 0.25, 0.25 }, 3);
 }
 
 static void test_wrr_zero_weight(void **state)
 {
 	_cleanup_free_ char *text = NULL;
-	char chain[NF_SLB_CHAIN_MAX + 1];
-	double s[8];
-	size_t n;
 	struct fx f;
 
 	(void)state;
@@ -130,10 +135,7 @@ static void test_wrr_zero_weight(void **state)
 	text = render_new(&f.host);
 	assert_golden("nf_slb_wrr_zero.txt", text);
 	assert_null(strstr(text, "10.240.0.6:")); /* weight 0: no traffic */
-	assert_int_equal(nf_slb_chain_name("ECS", "lb-web", NF_SLB_TCP, 80, chain), 0);
-	shares(text, chain, s, &n);
-	assert_int_equal(n, 2);
-	assert_true(fabs(s[0] - 0.25) < 1e-9 && fabs(s[1] - 0.75) < 1e-9);
+	assert_shares(text, (const double[]){ 0.25, 0.75 }, 2);
 }
 
 static void test_rr(void **state)

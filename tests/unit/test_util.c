@@ -160,13 +160,37 @@ static void test_remove_tree(void **state)
 	assert_int_equal(ecs_remove_tree(root), 0); /* absent: fine */
 }
 
+static void test_mkdirs(void **state)
+{
+	char root[64], path[128];
+	struct stat st;
+
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/ecs-test-mkdirs-%d", getpid());
+	snprintf(path, sizeof(path), "%s/a/b/c", root);
+	assert_int_equal(ecs_mkdirs(path, 0750), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(ecs_mkdirs(path, 0750), 0); /* there already: fine */
+	snprintf(path, sizeof(path), "%s/a/b/c/", root);
+	assert_int_equal(ecs_mkdirs(path, 0750), 0); /* a trailing '/' */
+	/* A file in the way. */
+	snprintf(path, sizeof(path), "%s/f", root);
+	assert_int_equal(ecs_write_file_atomic(path, "x", 1, 0600), 0);
+	snprintf(path, sizeof(path), "%s/f/g", root);
+	assert_int_equal(ecs_mkdirs(path, 0750), -ENOTDIR);
+	assert_int_equal(ecs_mkdirs("", 0750), -EINVAL);
+	assert_int_equal(ecs_mkdirs(NULL, 0750), -EINVAL);
+	assert_int_equal(ecs_remove_tree(root), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resource_ids), cmocka_unit_test(test_request_ids),
 		cmocka_unit_test(test_time),	     cmocka_unit_test(test_parse_helpers),
 		cmocka_unit_test(test_files),	     cmocka_unit_test(test_buf_bound),
-		cmocka_unit_test(test_remove_tree),
+		cmocka_unit_test(test_remove_tree),     cmocka_unit_test(test_mkdirs),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
