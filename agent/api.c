@@ -533,7 +533,7 @@ static void handle(const struct ecs_http_request *req, struct ecs_http_response 
 	char *p, *save = NULL;
 
 	/* Every call is signed with the host key; nothing is read before that holds. */
-	if (ecs_hostauth_verify(a->host_key, a->nonces, req->method, req->path, req->query, req->headers, req->body,
+	if (ecs_hostauth_verify(a->host_key, a->cfg.host_id, a->nonces, req->method, req->path, req->query, req->headers, req->body,
 				req->body_len, time(NULL), &why) < 0) {
 		log_warn("agent API: request refused", "remote=%s reason=\"%s\"", req->remote_addr, why);
 		return reply_error(req, resp, 401, "Unauthorized", why);

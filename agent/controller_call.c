@@ -32,7 +32,7 @@ int agent_controller_call(struct agent *a, const char *method, const char *path,
 
 	if (!url)
 		return -ENOMEM;
-	r = ecs_hostauth_add_headers(a->host_key, method, path, NULL, text, len, &headers);
+	r = ecs_hostauth_add_headers(a->host_key, "", method, path, NULL, text, len, &headers);
 	if (r == 0 && text)
 		r = ecs_kvlist_add(&headers, "Content-Type", "application/json");
 	if (r == 0)

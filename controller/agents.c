@@ -7,6 +7,7 @@
 #include "json.h"
 #include "log.h"
 #include "store.h"
+#include "url.h"
 #include "util.h"
 
 bool ctl_host_alive(struct ctl *c, const char *host_id)
@@ -24,11 +25,11 @@ bool ctl_host_alive(struct ctl *c, const char *host_id)
 static int agent_call(struct ctl *c, struct ecs_http_client *client, const char *host_id, const char *method,
 		      const char *path, struct json_object *body, long *ret_status, struct json_object **ret_body)
 {
-	struct ecs_kvlist headers = ECS_KVLIST_INIT;
+	struct ecs_kvlist headers = ECS_KVLIST_INIT, query = ECS_KVLIST_INIT;
 	sqlite3 *db = ctl_db_get(c->store);
 	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT api_url FROM hosts WHERE host_id = ?1") : NULL;
-	const char *text = body ? ecs_json_text(body, NULL) : NULL;
-	_cleanup_free_ char *url = NULL;
+	const char *text = body ? ecs_json_text(body, NULL) : NULL, *qs;
+	_cleanup_free_ char *url = NULL, *spath = NULL;
 	struct ecs_http_reply rep;
 	const char *perr;
 	int r;
@@ -42,7 +43,15 @@ static int agent_call(struct ctl *c, struct ecs_http_client *client, const char 
 	ctl_db_put(c->store, db);
 	if (!url)
 		return -EHOSTDOWN;
-	r = ecs_hostauth_add_headers(c->host_key, method, path, NULL, text, text ? strlen(text) : 0, &headers);
+	/* Signed for this host only; a query ("?a=1") is signed as the agent reads it, decoded. */
+	qs = strchr(path, '?');
+	spath = qs ? strndup(path, (size_t)(qs - path)) : strdup(path);
+	r = spath ? 0 : -ENOMEM;
+	if (r == 0 && qs)
+		r = ecs_form_parse(qs + 1, strlen(qs + 1), 64, &query);
+	if (r == 0)
+		r = ecs_hostauth_add_headers(c->host_key, host_id, method, spath, &query, text, text ? strlen(text) : 0,
+					     &headers);
 	if (r == 0 && text)
 		r = ecs_kvlist_add(&headers, "Content-Type", "application/json");
 	if (r < 0)
@@ -64,6 +73,7 @@ static int agent_call(struct ctl *c, struct ecs_http_client *client, const char 
 	ecs_http_reply_clear(&rep);
 out:
 	ecs_kvlist_clear(&headers);
+	ecs_kvlist_clear(&query);
 	return r;
 }
 

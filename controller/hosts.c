@@ -211,7 +211,7 @@ void ctl_hosts_handle(const struct ecs_http_request *req, struct ecs_http_respon
 	struct ctl *c = req->userdata;
 	const char *why = NULL, *host = ecs_kvlist_get_case(req->headers, "X-Ecs-Host-Id");
 
-	if (ecs_hostauth_verify(c->host_key, c->host_nonces, req->method, req->path, req->query, req->headers, req->body,
+	if (ecs_hostauth_verify(c->host_key, "", c->host_nonces, req->method, req->path, req->query, req->headers, req->body,
 				req->body_len, time(NULL), &why) < 0) {
 		log_warn("agent call refused", "remote=%s reason=\"%s\"", req->remote_addr, why);
 		return reply(resp, 401, "Unauthorized", why);

@@ -27,21 +27,36 @@ done:
 	return out;
 }
 
-int ecs_hostauth_sign(const char *key, const char *method, const char *path, const struct ecs_kvlist *query,
-		      time_t date, const char *nonce, const void *body, size_t body_len, char out[65])
+/* A host name is one line of the string to sign: no control character may end it early. */
+static bool host_ok(const char *host)
 {
-	_cleanup_free_ char *cq = canonical_query(query), *sts = NULL;
+	if (strlen(host) > ECS_HOSTAUTH_HOST_MAX)
+		return false;
+	for (; *host; host++)
+		if ((unsigned char)*host < 0x20 || *host == 0x7f)
+			return false;
+	return true;
+}
+
+int ecs_hostauth_sign(const char *key, const char *host, const char *method, const char *path,
+		      const struct ecs_kvlist *query, time_t date, const char *nonce, const void *body, size_t body_len,
+		      char out[65])
+{
+	_cleanup_free_ char *cq = NULL, *sts = NULL;
 	uint8_t h[ECS_SHA256_LEN], mac[ECS_SHA256_LEN];
 	char hh[2 * ECS_SHA256_LEN + 1];
 	int r;
 
+	if (!host_ok(host))
+		return -EINVAL;
+	cq = canonical_query(query);
 	if (!cq)
 		return -ENOMEM;
 	r = ecs_sha256(body ? body : "", body ? body_len : 0, h);
 	if (r < 0)
 		return r;
 	ecs_hex_encode(h, sizeof(h), hh);
-	sts = ecs_strdup_printf("%s\n%s\n%s\n%s\n%lld\n%s\n%s", ECS_HOSTAUTH_SCHEME, method, path, cq,
+	sts = ecs_strdup_printf("%s\n%s\n%s\n%s\n%s\n%lld\n%s\n%s", ECS_HOSTAUTH_SCHEME, host, method, path, cq,
 				(long long)date, nonce, hh);
 	if (!sts)
 		return -ENOMEM;
@@ -52,7 +67,7 @@ int ecs_hostauth_sign(const char *key, const char *method, const char *path, con
 	return 0;
 }
 
-int ecs_hostauth_add_headers(const char *key, const char *method, const char *path,
+int ecs_hostauth_add_headers(const char *key, const char *host, const char *method, const char *path,
 			     const struct ecs_kvlist *query, const void *body, size_t body_len,
 			     struct ecs_kvlist *headers)
 {
@@ -65,7 +80,7 @@ int ecs_hostauth_add_headers(const char *key, const char *method, const char *pa
 	if (r < 0)
 		return r;
 	ecs_hex_encode(rnd, sizeof(rnd), nonce);
-	r = ecs_hostauth_sign(key, method, path, query, now, nonce, body, body_len, sig);
+	r = ecs_hostauth_sign(key, host, method, path, query, now, nonce, body, body_len, sig);
 	if (r < 0)
 		return r;
 	snprintf(date, sizeof(date), "%lld", (long long)now);
@@ -99,9 +114,9 @@ static bool nonce_well_formed(const char *n)
 	return true;
 }
 
-int ecs_hostauth_verify(const char *key, struct ecs_nonce_cache *nonces, const char *method, const char *path,
-			const struct ecs_kvlist *query, const struct ecs_kvlist *headers, const void *body,
-			size_t body_len, time_t now, const char **ret_reason)
+int ecs_hostauth_verify(const char *key, const char *host, struct ecs_nonce_cache *nonces, const char *method,
+			const char *path, const struct ecs_kvlist *query, const struct ecs_kvlist *headers,
+			const void *body, size_t body_len, time_t now, const char **ret_reason)
 {
 	const char *auth = ecs_kvlist_get_case(headers, "Authorization");
 	const char *date_s = ecs_kvlist_get_case(headers, "X-Ecs-Date");
@@ -116,7 +131,10 @@ int ecs_hostauth_verify(const char *key, struct ecs_nonce_cache *nonces, const c
 		return -EACCES;
 	}
 	if (strncmp(auth, ECS_HOSTAUTH_SCHEME, plen) != 0 || auth[plen] != ' ') {
-		*ret_reason = "unknown signature scheme";
+		*ret_reason = strncmp(auth, "ECS1-HMAC-SHA256 ", plen + 1) == 0
+				      ? "unknown signature scheme (ECS1 names no host: upgrade the controller and the agents "
+					"together)"
+				      : "unknown signature scheme";
 		return -EACCES;
 	}
 	if (ecs_parse_int64(date_s, 0, INT64_MAX / 2, &date) < 0) {
@@ -131,7 +149,7 @@ int ecs_hostauth_verify(const char *key, struct ecs_nonce_cache *nonces, const c
 		*ret_reason = "stale request (X-Ecs-Date outside the accepted window)";
 		return -EACCES;
 	}
-	r = ecs_hostauth_sign(key, method, path, query, (time_t)date, nonce, body, body_len, want);
+	r = ecs_hostauth_sign(key, host, method, path, query, (time_t)date, nonce, body, body_len, want);
 	if (r < 0) {
 		*ret_reason = "internal error";
 		return r;

@@ -201,7 +201,8 @@ max_instances = {spec.max_instances}
 
     def client(self) -> AgentClient:
         """The agent's own API, signed with the host key (call it from a hub thread)."""
-        return AgentClient(f"http://{self.ip}:{AGENT_PORT}", self.cloud.host_key, timeout=60)
+        return AgentClient(f"http://{self.ip}:{AGENT_PORT}", self.cloud.host_key, timeout=60,
+                           host_id=self.spec.host_id)
 
     def log_tail(self, n: int = 30) -> str:
         with contextlib.suppress(OSError):

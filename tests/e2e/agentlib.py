@@ -1,6 +1,6 @@
 """Talk to ecs-agent as the controller does: JSON over HTTP, signed with the host key
-(lib/hostauth.h: ECS1-HMAC-SHA256 over method, path, canonical query, date, nonce and the
-body's SHA-256). Also runs an agent for a test: config, host key, start, wait, stop."""
+(lib/hostauth.h: ECS2-HMAC-SHA256 over the receiver's host id ("" for the controller), method,
+path, canonical query, date, nonce and the body's SHA-256). Also runs an agent for a test: config, host key, start, wait, stop."""
 
 from __future__ import annotations
 
@@ -29,10 +29,14 @@ def rfc3986(s: str) -> str:
     return urllib.parse.quote(s, safe="-_.~")
 
 
-def sign(key: str, method: str, path: str, query: dict | None, date: int, nonce: str, body: bytes) -> str:
+SCHEME = "ECS2-HMAC-SHA256"
+
+
+def sign(key: str, host: str, method: str, path: str, query: dict | None, date: int, nonce: str, body: bytes) -> str:
+    """host: the receiver's host id, "" for the controller."""
     canon = "&".join(f"{rfc3986(k)}={rfc3986(str(v))}" for k, v in sorted((query or {}).items()))
     sts = "\n".join(
-        ["ECS1-HMAC-SHA256", method, path, canon, str(date), nonce, hashlib.sha256(body).hexdigest()]
+        [SCHEME, host, method, path, canon, str(date), nonce, hashlib.sha256(body).hexdigest()]
     )
     return hmac.new(key.encode(), sts.encode(), hashlib.sha256).hexdigest()
 
@@ -40,9 +44,11 @@ def sign(key: str, method: str, path: str, query: dict | None, date: int, nonce:
 class SignedJsonHandler(BaseHTTPRequestHandler):
     """A quiet request handler for stand-ins of the project's services (a fake controller, a
     fake agent): checks a request's host-key signature as lib/hostauth.c does, answers JSON.
-    A subclass sets `key`."""
+    A subclass sets `key`, and `host_id` when it stands in for an agent (requests are
+    signed for one host; "" is the controller)."""
 
     key = ""
+    host_id = ""
 
     def log_message(self, *a):
         pass
@@ -52,9 +58,9 @@ class SignedJsonHandler(BaseHTTPRequestHandler):
         q = dict(urllib.parse.parse_qsl(u.query, keep_blank_values=True))
         auth = self.headers.get("Authorization", "")
         date, nonce = self.headers.get("X-Ecs-Date", ""), self.headers.get("X-Ecs-Nonce", "")
-        if not auth.startswith("ECS1-HMAC-SHA256 ") or not date.isdigit():
+        if not auth.startswith(SCHEME + " ") or not date.isdigit():
             return False
-        want = sign(self.key, self.command, u.path, q, int(date), nonce, body)
+        want = sign(self.key, self.host_id, self.command, u.path, q, int(date), nonce, body)
         return hmac.compare_digest(want, auth.split(" ", 1)[1]) and abs(int(date) - time.time()) < 300
 
     def reply_json(self, status: int, obj):
@@ -79,6 +85,7 @@ class AgentClient:
     base: str  # http://127.0.0.1:PORT
     key: str
     timeout: float = 180
+    host_id: str = ""  # the agent's [agent] host_id; "" when talking to the controller
 
     def raw(self, method: str, path: str, body=None, query: dict | None = None, *, headers: dict | None = None,
             signed: bool = True, date: int | None = None, nonce: str | None = None):
@@ -90,7 +97,8 @@ class AgentClient:
             date = int(time.time()) if date is None else date
             nonce = nonce or secrets.token_hex(16)
             h.update({"X-Ecs-Date": str(date), "X-Ecs-Nonce": nonce,
-                      "Authorization": "ECS1-HMAC-SHA256 " + sign(self.key, method, path, query, date, nonce, data)})
+                      "Authorization": f"{SCHEME} " + sign(self.key, self.host_id, method, path, query, date, nonce,
+                                                                   data)})
         h.update(headers or {})
         req = urllib.request.Request(self.base + path + qs, data=data if method not in ("GET", "DELETE") or data else None,
                                      method=method, headers=h)
@@ -148,6 +156,7 @@ class AgentProcess:
     env: dict = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     port: int = 0
+    host_id: str = ""  # as the agent logged it when ready
     key: str = field(default_factory=lambda: secrets.token_hex(24))
 
     @property
@@ -194,10 +203,11 @@ class AgentProcess:
         line = wait_log_line(self.log_path, 'msg="agent ready"', timeout, "ecs-agent ready", proc=self.proc,
                              offset=offset)
         self.port = int(line.split(" api=")[1].split()[0].rsplit(":", 1)[1])
+        self.host_id = line.split(" host=")[1].split()[0]
         return self
 
     def client(self) -> AgentClient:
-        return AgentClient(f"http://127.0.0.1:{self.port}", self.key)
+        return AgentClient(f"http://127.0.0.1:{self.port}", self.key, host_id=self.host_id)
 
     def log_tail(self, n: int = 60) -> str:
         try:

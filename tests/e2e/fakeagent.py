@@ -118,6 +118,7 @@ class FakeAgent:
 
         class Handler(SignedJsonHandler):
             key = ctl.key
+            host_id = outer.host_id
 
             def _handle(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

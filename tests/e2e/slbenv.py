@@ -309,7 +309,7 @@ chain_prefix = {CHAIN_PREFIX}
 
     def api(self, method: str, path: str, body=None):
         """(status, body) of a signed call, made from inside the agent's namespace."""
-        c = AgentClient(f"http://127.0.0.1:{self.port}", self.key, timeout=60)
+        c = AgentClient(f"http://127.0.0.1:{self.port}", self.key, timeout=60, host_id=self.tag)
         status, parsed, _ = self.pool.submit(c.raw, method, path, body).result()
         return status, parsed
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from agentlib import AgentClient, random_id, sign
+from agentlib import SCHEME, AgentClient, random_id, sign
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_unsigned_and_badly_signed(env, unchanged):
     expect(env, "PUT", path, spec, status=401, code="Unauthorized", signed=False)
     expect(env, "GET", "/v1/host", status=401, code="Unauthorized", signed=False)
     # Signed with another key.
-    other = AgentClient(env.client.base, "another-key-of-enough-length")
+    other = AgentClient(env.client.base, "another-key-of-enough-length", host_id=env.client.host_id)
     st, parsed, _ = other.raw("PUT", path, spec)
     assert st == 401 and parsed["message"] == "signature does not match"
     # Stale: signed 10 minutes ago.
@@ -62,7 +62,7 @@ def test_replayed_and_tampered(env, unchanged):
     did = random_id("d-")
     path = f"/v1/disks/{did}"
     date, nonce = int(time.time()), "replay-nonce-" + did[2:14]
-    auth = "ECS1-HMAC-SHA256 " + sign(c.key, "PUT", path, None, date, nonce, body)
+    auth = f"{SCHEME} " + sign(c.key, c.host_id, "PUT", path, None, date, nonce, body)
     headers = {"X-Ecs-Date": str(date), "X-Ecs-Nonce": nonce, "Authorization": auth}
     # A tampered body under a good signature.
     st, parsed, _ = c.raw("PUT", path, json.dumps({"size_gib": 2}).encode(), signed=False, headers=headers)
@@ -205,3 +205,25 @@ def test_instance_sharing_a_lock_stripe_with_its_image(env):
         env.client.timeout = 180
     assert d["status"] == "Stopped"
     env.client.delete(f"/v1/instances/{spec['instance_id']}")
+
+
+def test_a_request_signed_for_one_host_is_refused_by_another(env, tiny_image):
+    """Two agents sharing the cluster key: a request captured on its way to one is refused by
+    the other (its signature names the host it is meant for), and still good for its own."""
+    from agentenv import AgentEnv
+
+    other = AgentEnv(tiny_image.dir, extra={"agent.host_id": f"other-{env.tag}"})
+    other.agent.key = env.agent.key
+    try:
+        other.start()
+        date, nonce = int(time.time()), "captured-" + random_id("x")[1:17]
+        auth = f"{SCHEME} " + sign(env.client.key, env.client.host_id, "GET", "/v1/host", None, date, nonce, b"")
+        headers = {"X-Ecs-Date": str(date), "X-Ecs-Nonce": nonce, "Authorization": auth}
+        st, parsed, _ = other.client.raw("GET", "/v1/host", signed=False, headers=headers)
+        assert st == 401 and parsed["message"] == "signature does not match", (st, parsed)
+        st, parsed, _ = env.client.raw("GET", "/v1/host", signed=False, headers=headers)
+        assert st == 200 and parsed["host_id"] != f"other-{env.tag}", parsed
+        # And the other way round: the other agent's own calls pass there only.
+        assert other.client.get("/v1/host")["host_id"] == f"other-{env.tag}"
+    finally:
+        other.close()
