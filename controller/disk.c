@@ -15,6 +15,7 @@
 #include "log.h"
 #include "params.h"
 #include "scheduler.h"
+#include "snapshot.h"
 #include "store.h"
 #include "util.h"
 
@@ -57,26 +58,6 @@ static struct json_object *disk_json(struct ctl *c, sqlite3_stmt *st)
 
 /* ---- CreateDisk ---- */
 
-static int snapshot_size(struct ctl_call *call, sqlite3 *db, const char *snapshot_id, long long *ret)
-{
-	sqlite3_stmt *st = ctl_db_prepare(db, "SELECT disk_size FROM snapshots WHERE snapshot_id = ?1 AND account_id = ?2"
-					      " AND deleted = 0 AND status = 'accomplished'");
-	int r;
-
-	if (!st)
-		return ctl_db_failure(call);
-	sqlite3_bind_text(st, 1, snapshot_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(st, 0);
-		r = 0;
-	} else {
-		r = ctl_fail(call, 404, "InvalidSnapshotId.NotFound", "The specified SnapshotId does not exist.");
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 int ctl_disk_create(struct ctl_call *call, struct json_object *out)
 {
 	static const char *const categories[] = { "cloud", "cloud_efficiency", "cloud_ssd", "cloud_essd", NULL };
@@ -104,7 +85,7 @@ int ctl_disk_create(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	if (snap && (r = snapshot_size(call, db, snap, &snap_size)) < 0)
+	if (snap && (r = ctl_snapshot_size(call, db, snap, &snap_size)) < 0)
 		goto out;
 	if (!size)
 		size = snap_size;

@@ -14,6 +14,7 @@
 #include "scheduler.h"
 #include "secgroup.h"
 #include "sgsync.h"
+#include "snapshot.h"
 #include "store.h"
 #include "util.h"
 
@@ -217,7 +218,9 @@ static int read_create_args(struct ctl_call *call, bool run, struct create_args 
 		long long size = 0;
 		const char *snap = ecs_json_str(d, "SnapshotId", "");
 
-		if (!ecs_json_str(d, "Size", NULL) || ecs_parse_int64(ecs_json_str(d, "Size", ""), 1, 32768, &size) < 0)
+		/* Without a Size, a disk from a snapshot takes the snapshot's (resolve_data_disks). */
+		if ((!*snap || ecs_json_str(d, "Size", NULL)) &&
+		    (!ecs_json_str(d, "Size", NULL) || ecs_parse_int64(ecs_json_str(d, "Size", ""), 1, 32768, &size) < 0))
 			return ctl_fail(call, 400, "InvalidDataDiskSize.ValueNotSupported",
 					"The specified DataDisk.%zu.Size is not valid.", i + 1);
 		if (*snap && !ecs_id_valid(ECS_ID_SNAPSHOT, snap))
@@ -265,6 +268,30 @@ static int count_owned(sqlite3 *db, const char *sql, const char *account_id, lon
 	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+/* Inside the booking transaction: each data disk's snapshot must be the caller's and
+ * accomplished (the check CreateDisk makes); a disk without a Size takes the snapshot's,
+ * one with a Size must hold it. */
+static int resolve_data_disks(struct ctl_call *call, sqlite3 *db, struct create_args *a)
+{
+	for (size_t i = 0; i < a->n_data; i++) {
+		long long snap_size;
+		int r;
+
+		if (!*a->data[i].snapshot_id)
+			continue;
+		r = ctl_snapshot_size(call, db, a->data[i].snapshot_id, &snap_size);
+		if (r < 0)
+			return r;
+		if (!a->data[i].size)
+			a->data[i].size = snap_size;
+		if (a->data[i].size < snap_size)
+			return ctl_fail(call, 400, "InvalidDataDiskSize.ValueNotSupported",
+					"The specified DataDisk.%zu.Size is less than the size of its snapshot (%lld GiB).",
+					i + 1, snap_size);
+	}
+	return 0;
 }
 
 /* Quotas, inside the booking transaction. */
@@ -440,8 +467,11 @@ static int create_common(struct ctl_call *call, struct json_object *out, bool ru
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	/* The groups first (made "default" is rolled back with the rest on a refusal). */
-	r = ctl_sg_instance_groups_resolve(call, db, a.groups);
+	/* The data disks' snapshots and the groups first (a "default" group made here is rolled
+	 * back with the rest on a refusal). */
+	r = resolve_data_disks(call, db, &a);
+	if (r == 0)
+		r = ctl_sg_instance_groups_resolve(call, db, a.groups);
 	if (r == 0)
 		r = check_quota(call, db, &a);
 	if (r == 0) {

@@ -287,6 +287,22 @@ out:
 	return r;
 }
 
+int ctl_snapshot_size(struct ctl_call *call, sqlite3 *db, const char *snapshot_id, long long *ret_size)
+{
+	_cleanup_stmt_ sqlite3_stmt *st =
+		ctl_db_prepare_owned(call, db,
+				     "SELECT disk_size FROM snapshots WHERE snapshot_id = ?1 AND account_id = ?2 AND"
+				     " deleted = 0 AND status = 'accomplished'",
+				     snapshot_id);
+
+	if (!st)
+		return ctl_db_failure(call);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return ctl_fail(call, 404, "InvalidSnapshotId.NotFound", "The specified SnapshotId does not exist.");
+	*ret_size = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
 /* ---- the job ---- */
 
 static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char *why, size_t why_size)

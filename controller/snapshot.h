@@ -5,6 +5,7 @@
 #define CTL_SNAPSHOT_H
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,6 +23,13 @@ int ctl_snapshot_take(struct ctl *c, const char *account_id, const char *disk_id
 		      const char *policy_id, char ret_snapshot_id[32]);
 /* Delete a snapshot (the runner's retention). 0 also when already gone. */
 int ctl_snapshot_remove(struct ctl *c, const char *account_id, const char *snapshot_id);
+
+/* The size (GiB) of the disk the caller's snapshot snapshot_id was taken of, read in db
+ * (the caller's transaction): the one check of a SnapshotId a disk is made from (CreateDisk,
+ * CreateInstance/RunInstances' DataDisk.N.SnapshotId). InvalidSnapshotId.NotFound on the
+ * call when it does not exist, is not accomplished, or is another account's (which
+ * answers as a missing one). */
+int ctl_snapshot_size(struct ctl_call *call, sqlite3 *db, const char *snapshot_id, long long *ret_size);
 
 void ctl_snapshot_register_jobs(void);
 

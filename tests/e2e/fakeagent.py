@@ -154,6 +154,10 @@ class FakeAgent:
                     with outer.lock:
                         outer.instances[iid] = status
                     return self.reply_json(200, {"instance_id": iid, "status": status})
+                if len(parts) == 3 and parts[:2] in (["v1", "disks"], ["v1", "snapshots"]) and \
+                        self.command in ("PUT", "DELETE"):
+                    # Disks and snapshots are made (and removed) at once.
+                    return self.reply_json(200, {"status": "accomplished"} if parts[1] == "snapshots" else {})
                 return self.reply_json(404, {"code": "NotFound", "message": "no such resource"})
 
             do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
