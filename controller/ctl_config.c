@@ -26,6 +26,8 @@ static const struct ecs_config_option options[] = {
 	{ "controller", "transition_timeout_s", ECS_CONFIG_INT, "300", 1, 86400, "stuck Starting/Stopping" },
 	{ "controller", "throttle_rate", ECS_CONFIG_DOUBLE, "200", 0.1, 1e6, "requests/s per account" },
 	{ "controller", "throttle_burst", ECS_CONFIG_INT, "400", 1, 10000000, "burst per account" },
+	{ "controller", "nonces_per_account", ECS_CONFIG_INT, "1048576", 16, 16777216,
+	  "SignatureNonces one account may hold in the window" },
 	{ "controller", "max_params", ECS_CONFIG_INT, "1000", 10, 100000, "parameters in a request" },
 	{ "scheduler", "cpu_ratio", ECS_CONFIG_DOUBLE, "16.0", 0.1, 1000, "vCPU overcommit" },
 	{ "scheduler", "ram_ratio", ECS_CONFIG_DOUBLE, "1.5", 0.1, 100, "RAM overcommit" },
@@ -132,6 +134,7 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.transition_timeout_s = (int)ecs_config_int(raw, "controller", "transition_timeout_s");
 	c.throttle_rate = ecs_config_double(raw, "controller", "throttle_rate");
 	c.throttle_burst = (int)ecs_config_int(raw, "controller", "throttle_burst");
+	c.nonces_per_account = ecs_config_int(raw, "controller", "nonces_per_account");
 	c.max_params = (int)ecs_config_int(raw, "controller", "max_params");
 	c.cpu_ratio = ecs_config_double(raw, "scheduler", "cpu_ratio");
 	c.ram_ratio = ecs_config_double(raw, "scheduler", "ram_ratio");

@@ -34,6 +34,7 @@ struct ctl_config {
 	int transition_timeout_s;   /* a Starting/Stopping stuck this long turns into an error */
 	double throttle_rate;	    /* requests per second per account */
 	int throttle_burst;
+	long long nonces_per_account; /* live SignatureNonces an account may hold */
 	int max_params;		    /* parameters in one request */
 
 	double cpu_ratio, ram_ratio, disk_ratio;

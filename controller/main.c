@@ -140,7 +140,7 @@ static int serve(struct ctl *c)
 	pthread_mutex_init(&c->sched_lock, NULL);
 	if (ensure_system_image(c) < 0 || ecs_http_client_new(&hc, &c->agents) < 0 ||
 	    ecs_http_client_new(&nc, &c->nudges) < 0 ||
-	    ecs_nonce_set_new(4u << 20, &c->sig_nonces) < 0 || ecs_nonce_cache_new(1u << 20, &c->host_nonces) < 0 ||
+	    ecs_nonce_set_new((size_t)c->cfg.nonces_per_account, &c->sig_nonces) < 0 || ecs_nonce_cache_new(1u << 20, &c->host_nonces) < 0 ||
 	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0)
 		return 1;
 	ctl_instance_register_jobs();

@@ -254,9 +254,15 @@ static int auth_v1(struct ctl_call *call, const struct ecs_http_request *req, st
 	return 0;
 }
 
+/* What a V3 signature must cover: whom it is for, what it asks and when (ECS's SDKs sign
+ * these and every other x-acs-* header). */
+static const char *const acs3_required[] = { "host", "x-acs-action", "x-acs-content-sha256", "x-acs-date",
+					     "x-acs-signature-nonce", "x-acs-version", NULL };
+
 static int auth_v3(struct ctl_call *call, const struct ecs_http_request *req, const char *authorization,
 		   struct auth *ret)
 {
+	const char *missing = NULL;
 	const char *hashed = ecs_kvlist_get_case(req->headers, "x-acs-content-sha256");
 	_cleanup_free_ char *canon = NULL;
 	struct ecs_acs3_auth a;
@@ -275,8 +281,12 @@ static int auth_v3(struct ctl_call *call, const struct ecs_http_request *req, co
 	if (!hashed || !strcaseeq(hashed, hex))
 		return ctl_fail(call, 400, "SignatureDoesNotMatch",
 				"Specified signature is not matched with our calculation. x-acs-content-sha256 is not the body's");
-	if (!strstr(a.signed_headers, "x-acs-date") || !strstr(a.signed_headers, "x-acs-signature-nonce"))
-		return ctl_fail(call, 400, "IncompleteSignature", "SignedHeaders must cover x-acs-date and x-acs-signature-nonce.");
+	r = ecs_acs3_signed_headers_check(a.signed_headers, acs3_required, &missing);
+	if (r == -ENOENT)
+		return ctl_fail(call, 400, "IncompleteSignature", "SignedHeaders must cover %s.", missing);
+	if (r < 0)
+		return ctl_fail(call, 400, "IncompleteSignature",
+				"SignedHeaders is not a sorted list of distinct lower-case header names.");
 	canon = ecs_acs3_canonical_request(req->method, req->path, req->query, req->headers, a.signed_headers, hashed);
 	if (!canon || ecs_acs3_sign(ret->account.access_key_secret, canon, sig) < 0)
 		return ctl_fail(call, 500, "InternalError", "The request processing has failed due to some unknown error.");
@@ -292,7 +302,6 @@ static int auth_v3(struct ctl_call *call, const struct ecs_http_request *req, co
 
 static int check_nonce(struct ctl_call *call, const struct auth *a)
 {
-	_cleanup_free_ char *key = NULL;
 	int r;
 
 	if (!a->nonce || !*a->nonce)
@@ -300,8 +309,11 @@ static int check_nonce(struct ctl_call *call, const struct auth *a)
 				"The input parameter \"SignatureNonce\" that is mandatory for processing this request is not supplied.");
 	if (strlen(a->nonce) > 128)
 		return ctl_fail(call, 400, "InvalidParameter", "The specified parameter \"SignatureNonce\" is not valid: too long");
-	key = ecs_strdup_printf("%s\n%s", a->account.access_key_id, a->nonce);
-	r = key ? ecs_nonce_set_add(call->c->sig_nonces, key, time(NULL), time(NULL) + CTL_TIMESTAMP_WINDOW_S + 1) : -ENOMEM;
+	/* Kept until the request's own timestamp leaves the window, in the account's share. */
+	r = ecs_nonce_set_claim(call->c->sig_nonces, a->account.account_id, a->nonce, a->timestamp, time(NULL),
+				CTL_TIMESTAMP_WINDOW_S);
+	if (r == -ERANGE)
+		return ctl_fail(call, 400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
 	if (r == -EEXIST)
 		return ctl_fail(call, 400, "SignatureNonceUsed", "Specified signature nonce was used already.");
 	if (r < 0)
@@ -444,14 +456,15 @@ void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response
 	}
 	if ((v3 ? auth_v3(&call, req, authorization, &auth) : auth_v1(&call, req, &auth)) < 0)
 		goto fail;
-	if (check_nonce(&call, &auth) < 0)
-		goto fail;
 	call.account = &auth.account;
 	ecs_log_set_request_id(req->request_id);
+	/* A throttled request leaves no nonce behind: it may not fill the account's share. */
 	if (!ctl_throttle_take(c->throttle, auth.account.account_id, ecs_now_mono_ms())) {
 		ctl_fail(&call, 400, "Throttling", "Request was denied due to request throttling.");
 		goto fail;
 	}
+	if (check_nonce(&call, &auth) < 0)
+		goto fail;
 	if (!version || !*version) {
 		ctl_fail(&call, 400, "MissingParameter",
 			 "The input parameter \"Version\" that is mandatory for processing this request is not supplied.");

@@ -1,6 +1,7 @@
 #include "sign.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -183,5 +184,47 @@ int ecs_acs3_parse(const char *authorization, struct ecs_acs3_auth *ret)
 	    auth_field(authorization, "SignedHeaders=", ret->signed_headers, sizeof(ret->signed_headers)) < 0 ||
 	    auth_field(authorization, "Signature=", ret->signature, sizeof(ret->signature)) < 0)
 		return -EINVAL;
+	return 0;
+}
+
+int ecs_acs3_signed_headers_check(const char *signed_headers, const char *const *required,
+				  const char **ret_missing)
+{
+	const char *p = signed_headers, *prev = NULL;
+	size_t prev_len = 0;
+
+	for (;;) {
+		size_t len = strcspn(p, ";");
+
+		if (len == 0)
+			return -EINVAL;
+		for (size_t i = 0; i < len; i++)
+			if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
+				return -EINVAL;
+		/* Strictly ascending: sorted and no duplicate. */
+		if (prev) {
+			int c = strncmp(prev, p, prev_len < len ? prev_len : len);
+
+			if (c > 0 || (c == 0 && prev_len >= len))
+				return -EINVAL;
+		}
+		prev = p;
+		prev_len = len;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	for (size_t r = 0; required && required[r]; r++) {
+		size_t n = strlen(required[r]);
+		bool found = false;
+
+		for (p = signed_headers; *p && !found; p += strcspn(p, ";") + (p[strcspn(p, ";")] ? 1 : 0))
+			found = strncmp(p, required[r], n) == 0 && (p[n] == ';' || !p[n]);
+		if (!found) {
+			if (ret_missing)
+				*ret_missing = required[r];
+			return -ENOENT;
+		}
+	}
 	return 0;
 }

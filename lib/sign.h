@@ -45,4 +45,10 @@ struct ecs_acs3_auth {
 /* Parse an Authorization header value; -EINVAL when it is not a well-formed ACS3 one. */
 int ecs_acs3_parse(const char *authorization, struct ecs_acs3_auth *ret);
 
+/* Check a SignedHeaders list exactly: ';'-separated names of [a-z0-9-], sorted, no empty
+ * item, no duplicate (-EINVAL otherwise), naming each of required (NULL-terminated;
+ * -ENOENT when one is missing, *ret_missing (if given) pointing at it). */
+int ecs_acs3_signed_headers_check(const char *signed_headers, const char *const *required,
+				  const char **ret_missing);
+
 #endif

@@ -235,6 +235,43 @@ static void test_acs3_vector(void **state)
 	ecs_kvlist_clear(&h);
 }
 
+/* SignedHeaders is parsed exactly (issue 11, defect 6): lookalike names, empty items,
+ * unsorted or repeated names and a missing required header are refused. */
+static void test_acs3_signed_headers(void **state)
+{
+	static const char *const req[] = { "host", "x-acs-action", "x-acs-content-sha256", "x-acs-date",
+					   "x-acs-signature-nonce", "x-acs-version", NULL };
+	const char *missing = NULL;
+
+	(void)state;
+	assert_int_equal(ecs_acs3_signed_headers_check("host;x-acs-action;x-acs-content-sha256;x-acs-date;"
+						       "x-acs-signature-nonce;x-acs-version", req, NULL), 0);
+	assert_int_equal(ecs_acs3_signed_headers_check("content-type;host;x-acs-action;x-acs-content-sha256;"
+						       "x-acs-date;x-acs-signature-nonce;x-acs-version", req, NULL), 0);
+	/* Lookalikes of the date and nonce do not count. */
+	assert_int_equal(ecs_acs3_signed_headers_check("host;x-acs-action;x-acs-content-sha256;x-acs-date-x;"
+						       "x-acs-signature-nonce-x;x-acs-version", req, &missing), -ENOENT);
+	assert_string_equal(missing, "x-acs-date");
+	assert_int_equal(ecs_acs3_signed_headers_check("x-acs-content-sha256;x-acs-date;x-acs-signature-nonce",
+						       req, &missing), -ENOENT);
+	assert_string_equal(missing, "host");
+	assert_int_equal(ecs_acs3_signed_headers_check("host;x-acs-action;x-acs-content-sha256;x-acs-date;"
+						       "x-acs-signature-nonce", req, &missing), -ENOENT);
+	assert_string_equal(missing, "x-acs-version");
+	/* Malformed lists. */
+	assert_int_equal(ecs_acs3_signed_headers_check("", req, NULL), -EINVAL);
+	assert_int_equal(ecs_acs3_signed_headers_check("host;;x-acs-date", NULL, NULL), -EINVAL);
+	assert_int_equal(ecs_acs3_signed_headers_check("host;", NULL, NULL), -EINVAL);
+	assert_int_equal(ecs_acs3_signed_headers_check(";host", NULL, NULL), -EINVAL);
+	assert_int_equal(ecs_acs3_signed_headers_check("x-acs-date;host", NULL, NULL), -EINVAL);
+	assert_int_equal(ecs_acs3_signed_headers_check("host;host", NULL, NULL), -EINVAL);
+	assert_int_equal(ecs_acs3_signed_headers_check("Host;x-acs-date", NULL, NULL), -EINVAL);
+	assert_int_equal(ecs_acs3_signed_headers_check("host; x-acs-date", NULL, NULL), -EINVAL);
+	/* A prefix sorts first: "x-acs-date" before "x-acs-date-x". */
+	assert_int_equal(ecs_acs3_signed_headers_check("x-acs-date;x-acs-date-x", NULL, NULL), 0);
+	assert_int_equal(ecs_acs3_signed_headers_check("x-acs-date-x;x-acs-date", NULL, NULL), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_form_build_round_trip),
 		cmocka_unit_test(test_kvlist),
 		cmocka_unit_test(test_acs3_vector),
+		cmocka_unit_test(test_acs3_signed_headers),
 	};
 
 	return cmocka_run_group_tests_name("sign", tests, NULL, NULL);
