@@ -7,8 +7,7 @@ set -eu
 # Build: compiler, pkg-config and the -dev package of each library we link.
 BUILD="build-essential pkg-config
 libvirt-dev libnl-3-dev libnl-route-3-dev libcap-ng-dev libjson-c-dev libssh-dev
-libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libraft-dev libuv1-dev
-liblmdb-dev libxml2-dev libcmocka-dev"
+libmicrohttpd-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev libxml2-dev libcmocka-dev"
 
 # Run time: libvirt (sysv flavour: these hosts have no systemd), qemu, disk and ISO tools,
 # the kernel's network tools.

@@ -24,121 +24,21 @@
 #include "store.h"
 #include "util.h"
 
-struct env {
-	char dir[64];
-	struct ctl c;
-	struct ecs_config *raw;
-	struct ctl_account alice, bob;
-};
+#include "test_ctl_env.h"
 
 static int setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
-	_cleanup_free_ char *err = NULL, *path = NULL;
-
-	assert_non_null(e);
-	snprintf(e->dir, sizeof(e->dir), "/tmp/test_ctl_keypair.XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
-	assert_int_equal(ctl_config_load(NULL, &e->c.cfg, &e->raw, &err), 0);
-	path = ecs_strdup_printf("%s/controller.db", e->dir);
-	assert_int_equal(ctl_store_open(path, &e->c.store), 0);
-	assert_int_equal(ctl_account_create(&e->c, "alice", &e->alice), 0);
-	assert_int_equal(ctl_account_create(&e->c, "bob", &e->bob), 0);
-	*state = e;
+	*state = env_new("test_ctl_keypair");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct env *e = *state;
-
-	ctl_store_close(e->c.store);
-	ecs_config_free(e->raw);
-	ecs_remove_tree(e->dir);
-	free(e);
+	env_free(*state);
 	return 0;
 }
 
-/* ---- calling actions ---- */
-
-struct answer {
-	int rc, status;
-	char code[96];
-	struct json_object *out;
-};
-
-/* Call fn as account with the parameters given as name, value, …, NULL. */
-static struct answer act(struct env *e, ctl_action_fn fn, const struct ctl_account *account, ...)
-{
-	struct ecs_kvlist params = ECS_KVLIST_INIT;
-	struct ctl_call call = { .c = &e->c, .action = "Test", .request_id = "R", .account = account,
-				 .params = &params, .region_id = e->c.cfg.region_id };
-	struct answer a = { 0 };
-	const char *k;
-	va_list ap;
-
-	va_start(ap, account);
-	while ((k = va_arg(ap, const char *)))
-		assert_int_equal(ecs_kvlist_add(&params, k, va_arg(ap, const char *)), 0);
-	va_end(ap);
-	a.out = json_object_new_object();
-	a.rc = fn(&call, a.out);
-	a.status = call.status;
-	snprintf(a.code, sizeof(a.code), "%s", call.code);
-	/* A failure is always recorded on the call, and a success never. */
-	assert_true((a.rc < 0) == (a.status != 0));
-	ecs_kvlist_clear(&params);
-	return a;
-}
-
-static void expect_error(struct answer a, int status, const char *code)
-{
-	assert_int_equal(a.status, status);
-	assert_string_equal(a.code, code);
-	json_object_put(a.out);
-}
-
-static void expect_ok(struct answer a)
-{
-	assert_int_equal(a.rc, 0);
-	json_object_put(a.out);
-}
-
 /* ---- the database ---- */
-
-static void sql(struct env *e, const char *fmt, ...)
-{
-	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->c.store);
-	va_list ap;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&q, fmt, ap) >= 0);
-	va_end(ap);
-	assert_int_equal(ctl_db_exec(db, q), 0);
-	ctl_db_put(e->c.store, db);
-}
-
-/* The first column of the first row, as text (caller frees; NULL when no row). */
-static char *sql_text(struct env *e, const char *fmt, ...)
-{
-	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->c.store);
-	sqlite3_stmt *st;
-	char *v = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&q, fmt, ap) >= 0);
-	va_end(ap);
-	st = ctl_db_prepare(db, q);
-	assert_non_null(st);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
-	sqlite3_finalize(st);
-	ctl_db_put(e->c.store, db);
-	return v;
-}
 
 static long long sql_int(struct env *e, const char *fmt, const char *arg)
 {

@@ -225,23 +225,6 @@ static const struct row rows[] = {
 	{ "eip allocate i-1 i-2", 2, "", "" },
 };
 
-static int setup(void **state)
-{
-	(void)state;
-	if (fake_start() < 0)
-		return -1;
-	fake_env();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	fake_env_done();
-	fake_stop();
-	return 0;
-}
-
 static void test_rows(void **state)
 {
 	unsigned failed = 0;
@@ -353,5 +336,5 @@ int main(void)
 		cmocka_unit_test(test_complete),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
 }

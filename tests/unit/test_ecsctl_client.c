@@ -23,23 +23,6 @@
 #include "test_ecsctl_fake.h"
 #include "timeutil.h"
 
-static int setup(void **state)
-{
-	(void)state;
-	if (fake_start() < 0)
-		return -1;
-	fake_env();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	fake_env_done();
-	fake_stop();
-	return 0;
-}
-
 static struct ecsctl_client *new_client(const char *endpoint, const char *secret, const char *method)
 {
 	struct ecsctl_client_config cfg = {
@@ -406,5 +389,5 @@ int main(void)
 		cmocka_unit_test(test_no_credentials),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
 }

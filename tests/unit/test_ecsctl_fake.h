@@ -569,4 +569,22 @@ static inline void fake_env_done(void)
 	ecs_remove_tree(fake_home);
 }
 
+/* The group set-up and tear-down of most ecsctl tests: the fake running, ecsctl pointed at it. */
+static inline int fake_group_setup(void **state)
+{
+	(void)state;
+	if (fake_start() < 0)
+		return -1;
+	fake_env();
+	return 0;
+}
+
+static inline int fake_group_teardown(void **state)
+{
+	(void)state;
+	fake_env_done();
+	fake_stop();
+	return 0;
+}
+
 #endif

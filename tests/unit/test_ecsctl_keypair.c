@@ -16,23 +16,6 @@
 
 #define PEM "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----"
 
-static int setup(void **state)
-{
-	(void)state;
-	if (fake_start() < 0)
-		return -1;
-	fake_env();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	fake_env_done();
-	fake_stop();
-	return 0;
-}
-
 static void test_create(void **state)
 {
 	char keys[128], pem[160], want[200];
@@ -158,5 +141,5 @@ int main(void)
 		cmocka_unit_test(test_import),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
 }

@@ -46,19 +46,13 @@ static int setup(void **state)
 	(void)state;
 	if (ecs_json_parse(fixture, strlen(fixture), &rows, &err) < 0)
 		return -1;
-	if (fake_start() < 0)
-		return -1;
-	fake_env();
-	return 0;
+	return fake_group_setup(state);
 }
 
 static int teardown(void **state)
 {
-	(void)state;
 	json_object_put(rows);
-	fake_env_done();
-	fake_stop();
-	return 0;
+	return fake_group_teardown(state);
 }
 
 #define CAPTURE(var, stmt)                                \

@@ -13,23 +13,6 @@
 #include "prune.h"
 #include "test_ecsctl_fake.h"
 
-static int setup(void **state)
-{
-	(void)state;
-	if (fake_start() < 0)
-		return -1;
-	fake_env();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	fake_env_done();
-	fake_stop();
-	return 0;
-}
-
 static struct json_object *snap(const char *id, const char *disk, const char *status, const char *time,
 				const char *usage)
 {
@@ -229,5 +212,5 @@ int main(void)
 		cmocka_unit_test(test_cron_line),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
 }

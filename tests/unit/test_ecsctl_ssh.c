@@ -231,10 +231,8 @@ static int setup(void **state)
 {
 	char keys[128];
 
-	(void)state;
-	if (fake_start() < 0)
+	if (fake_group_setup(state) < 0)
 		return -1;
-	fake_env();
 	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &host_a) != SSH_OK ||
 	    ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &host_b) != SSH_OK ||
 	    ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &client_key) != SSH_OK ||
@@ -253,14 +251,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	(void)state;
 	ssh_key_free(host_a);
 	ssh_key_free(host_b);
 	ssh_key_free(client_key);
 	ssh_key_free(other_key);
-	fake_env_done();
-	fake_stop();
-	return 0;
+	return fake_group_teardown(state);
 }
 
 static void test_run_command(void **state)
