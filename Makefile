@@ -1,7 +1,7 @@
 # ECS: a self-hosted elastic compute service. See README.md.
 #
 #   make            build every library and binary
-#   make check      unit tests (cmocka)
+#   make check      unit tests (cmocka) and the structure lint (include cycles, file sizes)
 #   make memcheck   unit tests under valgrind (leaks and memory errors fail)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 15)
 #   make test       install what is missing, build, run unit and end-to-end tests
@@ -131,6 +131,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBCTL) $(LIBNF) $(
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCTL) $(LIBNF) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(TEST_LIBS) -lcrypt $(LDLIBS)
 
 check: $(UNIT_BINS)
+	$(PYTHON) scripts/lint/structure.py
 	tests/unit/run.sh $(UNIT_BINS)
 
 memcheck: $(UNIT_BINS)
