@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "jobs.h"
+#include "json.h"
+#include "params.h"
 #include "store.h"
 #include "util.h"
 
@@ -21,6 +23,41 @@ sqlite3_stmt *ctl_db_prepare_owned(struct ctl_call *call, sqlite3 *db, const cha
 		sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
 	}
 	return st;
+}
+
+static sqlite3_stmt *page_statement(struct ctl_call *call, sqlite3 *db, const char *sql,
+				    const struct ctl_page_query *q)
+{
+	sqlite3_stmt *st = sql ? ctl_db_prepare(db, sql) : NULL;
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < q->n_args; i++)
+		if (q->args[i])
+			sqlite3_bind_text(st, (int)i + 2, q->args[i], -1, SQLITE_STATIC);
+	return st;
+}
+
+int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const struct ctl_page_query *q,
+		   struct json_object *out)
+{
+	_cleanup_free_ char *count_sql = ecs_strdup_printf("SELECT count(*)%s", q->from);
+	_cleanup_free_ char *page_sql = ecs_strdup_printf("SELECT %s%s%s LIMIT ?%zu OFFSET ?%zu", q->columns, q->from,
+							  q->order, q->n_args + 2, q->n_args + 3);
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(call->c->store);
+	_cleanup_stmt_ sqlite3_stmt *count = conn.db ? page_statement(call, conn.db, count_sql, q) : NULL;
+	_cleanup_stmt_ sqlite3_stmt *rows = conn.db ? page_statement(call, conn.db, page_sql, q) : NULL;
+	struct json_object *list;
+
+	if (!count || !rows || sqlite3_step(count) != SQLITE_ROW)
+		return ctl_db_failure(call);
+	ctl_page_bind(rows, (int)q->n_args + 2, page);
+	ctl_page_answer(out, page, sqlite3_column_int64(count, 0));
+	list = ecs_jb_list(out, q->list_key, q->item_key);
+	while (sqlite3_step(rows) == SQLITE_ROW)
+		json_object_array_add(list, q->row(call, rows, q->arg));
+	return 0;
 }
 
 int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n)

@@ -38,6 +38,22 @@ int ctl_db_failure(struct ctl_call *call);
  * bound to id and ?2 to the caller's account; NULL when db is NULL or the SQL fails. */
 sqlite3_stmt *ctl_db_prepare_owned(struct ctl_call *call, sqlite3 *db, const char *sql, const char *id);
 
+/* One page of a Describe* over the caller's rows: count(*) FROM `from`, then `columns` FROM
+ * `from` `order` LIMIT/OFFSET the page; TotalCount, PageNumber, PageSize and
+ * out.list_key.item_key[] (one row(call, st, arg) each) are added to out. In `from`, ?1 is
+ * the caller's account and ?2… are args (a NULL arg stays SQL NULL, for "?k IS NULL OR …"). */
+struct ctl_page;
+struct ctl_page_query {
+	const char *columns, *from, *order;
+	const char *const *args;
+	size_t n_args;
+	const char *list_key, *item_key;
+	struct json_object *(*row)(struct ctl_call *call, sqlite3_stmt *st, void *arg);
+	void *arg;
+};
+int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const struct ctl_page_query *q,
+		   struct json_object *out);
+
 /* Run sql (binding the strings in args, ?1…?n) on db; -EIO/-EEXIST. */
 int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n);
 

@@ -23,17 +23,18 @@
 	"disk_id, zone_id, name, description, type, category, size_gib, image_id, source_snapshot_id, status,"   \
 	" instance_id, device, delete_with_instance, created_at, attached_at, policy_id"
 
-static struct json_object *disk_json(struct ctl *c, sqlite3_stmt *st)
+static struct json_object *disk_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
 {
 	struct json_object *o = json_object_new_object();
 	char created[ECS_ISO8601_LEN + 1], attached[ECS_ISO8601_LEN + 1], dev[32] = "";
 
+	(void)arg;
 	ctl_time_str(sqlite3_column_int64(st, 13), created);
 	ctl_time_str(sqlite3_column_type(st, 10) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14), attached);
 	if (*ctl_col(st, 11))
 		snprintf(dev, sizeof(dev), "/dev/%s", ctl_col(st, 11));
 	ecs_jb_str(o, "DiskId", ctl_col(st, 0));
-	ecs_jb_str(o, "RegionId", c->cfg.region_id);
+	ecs_jb_str(o, "RegionId", call->c->cfg.region_id);
 	ecs_jb_str(o, "ZoneId", ctl_col(st, 1));
 	ecs_jb_str(o, "DiskName", ctl_col(st, 2));
 	ecs_jb_str(o, "Description", ctl_col(st, 3));
@@ -382,12 +383,9 @@ int ctl_disk_describe(struct ctl_call *call, struct json_object *out)
 	static const char *const types[] = { "all", "system", "data", NULL };
 	static const char *const statuses[] = { "Creating", "Available", "Attaching", "In_use", "Detaching", "ReIniting",
 						 "All", NULL };
-	struct json_object *ids = NULL, *list;
+	_cleanup_json_ struct json_object *ids = NULL;
 	const char *inst = NULL, *type, *status, *zone = NULL;
 	struct ctl_page page;
-	long long total = 0;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = ctl_param_json_list(call, "DiskIds", 0, 100, &ids)) < 0 ||
@@ -396,41 +394,22 @@ int ctl_disk_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_enum(call, "Status", 0, statuses, "All", &status)) < 0 ||
 	    (r = ctl_param_str(call, "ZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
 	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
-		goto out;
-	db = ctl_db_get(call->c->store);
-	st = db ? ctl_db_prepare(db, "SELECT " DISK_COLUMNS ", count(*) OVER () FROM disks WHERE account_id = ?1 AND"
-				     " deleted = 0 AND (?2 IS NULL OR instance_id = ?2) AND (?3 = 'all' OR type = ?3) AND"
-				     " (?4 = 'All' OR status = ?4) AND (?5 IS NULL OR zone_id = ?5) AND (?6 IS NULL OR"
-				     " disk_id IN (SELECT value FROM json_each(?6))) ORDER BY created_at DESC, disk_id"
-				     " LIMIT ?7 OFFSET ?8")
-		: NULL;
-	if (!st) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-	if (inst)
-		sqlite3_bind_text(st, 2, inst, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
-	if (zone)
-		sqlite3_bind_text(st, 5, zone, -1, SQLITE_STATIC);
-	if (ids)
-		sqlite3_bind_text(st, 6, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
-	ctl_page_bind(st, 7, &page);
-	list = json_object_new_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		total = sqlite3_column_int64(st, 16);
-		json_object_array_add(list, disk_json(call->c, st));
-	}
-	ctl_page_answer(out, &page, total);
-	json_object_object_add(ecs_jb_obj(out, "Disks"), "Disk", list);
-out:
-	sqlite3_finalize(st);
-	if (db)
-		ctl_db_put(call->c->store, db);
-	json_object_put(ids);
-	return r;
+		return r;
+	return ctl_page_query(
+		call, &page,
+		&(struct ctl_page_query){
+			.columns = DISK_COLUMNS,
+			.from = " FROM disks WHERE account_id = ?1 AND deleted = 0 AND (?2 IS NULL OR instance_id = ?2) AND"
+				" (?3 = 'all' OR type = ?3) AND (?4 = 'All' OR status = ?4) AND (?5 IS NULL OR"
+				" zone_id = ?5) AND (?6 IS NULL OR disk_id IN (SELECT value FROM json_each(?6)))",
+			.order = " ORDER BY created_at DESC, disk_id",
+			.args = (const char *const[]){ inst, type, status, zone, ids ? ecs_json_text(ids, NULL) : NULL },
+			.n_args = 5,
+			.list_key = "Disks",
+			.item_key = "Disk",
+			.row = disk_json,
+		},
+		out);
 }
 
 /* ---- the job ---- */

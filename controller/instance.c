@@ -646,7 +646,6 @@ int ctl_instance_modify(struct ctl_call *call, struct json_object *out)
 	_cleanup_free_ char *hash = NULL;
 	struct json_object *push = json_object_new_object();
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
 	char status[32];
 	int r;
 
@@ -695,26 +694,11 @@ int ctl_instance_modify(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "UPDATE instances SET name = COALESCE(?2, name), description = COALESCE(?3, description),"
-				" hostname = COALESCE(?4, hostname), password_hash = COALESCE(?5, password_hash),"
-				" user_data = COALESCE(?6, user_data) WHERE instance_id = ?1");
-	if (!st) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (name)
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (desc)
-		sqlite3_bind_text(st, 3, desc, -1, SQLITE_STATIC);
-	if (host)
-		sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
-	if (hash)
-		sqlite3_bind_text(st, 5, hash, -1, SQLITE_STATIC);
-	if (user_data)
-		sqlite3_bind_text(st, 6, user_data, -1, SQLITE_STATIC);
-	r = ctl_db_step_done(st);
-	sqlite3_finalize(st);
+	r = ctl_db_run(db,
+		       "UPDATE instances SET name = COALESCE(?2, name), description = COALESCE(?3, description),"
+		       " hostname = COALESCE(?4, hostname), password_hash = COALESCE(?5, password_hash),"
+		       " user_data = COALESCE(?6, user_data) WHERE instance_id = ?1",
+		       (const char *const[]){ id, name, desc, host, hash, user_data }, 6);
 	/* What the guest sees (hostname, password, user-data) reaches the agent, effective
 	 * at the next start as in ECS. */
 	if (r == 0 && json_object_object_length(push) > 0)

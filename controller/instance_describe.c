@@ -269,47 +269,39 @@ int ctl_instance_describe_attribute(struct ctl_call *call, struct json_object *o
 	return 0;
 }
 
+static struct json_object *status_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
+{
+	struct json_object *o = json_object_new_object();
+
+	(void)call;
+	(void)arg;
+	ecs_jb_str(o, "InstanceId", ctl_col(st, 0));
+	ecs_jb_str(o, "Status", ctl_col(st, 1));
+	return o;
+}
+
 int ctl_instance_describe_status(struct ctl_call *call, struct json_object *out)
 {
-	struct json_object *ids = NULL, *list;
+	_cleanup_json_ struct json_object *ids = NULL;
 	struct ctl_page page;
-	long long total = 0;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = ctl_param_repeat(call, "InstanceId", NULL, 100, &ids)) < 0 || (r = ctl_param_paging(call, 100, 10, &page)) < 0)
-		goto out;
-	db = ctl_db_get(call->c->store);
-	st = db ? ctl_db_prepare(db, "SELECT instance_id, status, count(*) OVER () FROM instances WHERE account_id = ?1"
-				     " AND deleted = 0 AND desired != 'deleted' AND (?2 = 0 OR instance_id IN (SELECT value"
-				     " FROM json_each(?3))) ORDER BY created_at DESC, instance_id LIMIT ?4 OFFSET ?5")
-		: NULL;
-	if (!st) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)json_object_array_length(ids));
-	sqlite3_bind_text(st, 3, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
-	ctl_page_bind(st, 4, &page);
-	list = json_object_new_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct json_object *o = json_object_new_object();
-
-		ecs_jb_str(o, "InstanceId", ctl_col(st, 0));
-		ecs_jb_str(o, "Status", ctl_col(st, 1));
-		total = sqlite3_column_int64(st, 2);
-		json_object_array_add(list, o);
-	}
-	ctl_page_answer(out, &page, total);
-	json_object_object_add(ecs_jb_obj(out, "InstanceStatuses"), "InstanceStatus", list);
-out:
-	sqlite3_finalize(st);
-	if (db)
-		ctl_db_put(call->c->store, db);
-	json_object_put(ids);
-	return r;
+		return r;
+	return ctl_page_query(
+		call, &page,
+		&(struct ctl_page_query){
+			.columns = "instance_id, status",
+			.from = " FROM instances WHERE account_id = ?1 AND deleted = 0 AND desired != 'deleted' AND"
+				" (?2 IS NULL OR instance_id IN (SELECT value FROM json_each(?2)))",
+			.order = " ORDER BY created_at DESC, instance_id",
+			.args = (const char *const[]){ json_object_array_length(ids) ? ecs_json_text(ids, NULL) : NULL },
+			.n_args = 1,
+			.list_key = "InstanceStatuses",
+			.item_key = "InstanceStatus",
+			.row = status_json,
+		},
+		out);
 }
 
 int ctl_instance_user_data(struct ctl_call *call, struct json_object *out)

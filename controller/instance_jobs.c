@@ -16,17 +16,10 @@
 #include "store.h"
 #include "util.h"
 
-static int exec_bind1(sqlite3 *db, const char *sql, const char *a)
+/* Run sql with ?1 bound to id. */
+static int run_for(sqlite3 *db, const char *sql, const char *id)
 {
-	sqlite3_stmt *st = ctl_db_prepare(db, sql);
-	int r;
-
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	r = ctl_db_step_done(st);
-	sqlite3_finalize(st);
-	return r;
+	return ctl_db_run(db, sql, &id, 1);
 }
 
 /* ---- jobs: carrying the actions to the agents ---- */
@@ -219,7 +212,7 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 			st = NULL;
 			/* The instance's own booking does not count against the new host. */
 			if (ctl_schedule(c, db, &rq, host) == 0 &&
-			    exec_bind1(db, "UPDATE instances SET host_id = NULL WHERE instance_id = ?1", job->resource_id) == 0) {
+			    run_for(db, "UPDATE instances SET host_id = NULL WHERE instance_id = ?1", job->resource_id) == 0) {
 				sqlite3_stmt *u = ctl_db_prepare(db, "UPDATE instances SET host_id = ?2 WHERE instance_id = ?1");
 				sqlite3_stmt *d = ctl_db_prepare(db, "UPDATE disks SET host_id = ?2 WHERE instance_id = ?1");
 
@@ -268,19 +261,19 @@ static int forget_instance(struct ctl *c, const char *id)
 	nudge = json_object_new_object();
 	r = ctl_sg_instance_forget(db, id, nudge);
 	if (r == 0)
-		r = exec_bind1(db, "UPDATE instances SET deleted = 1, status = 'Stopped' WHERE instance_id = ?1", id);
+		r = run_for(db, "UPDATE instances SET deleted = 1, status = 'Stopped' WHERE instance_id = ?1", id);
 	/* It leaves its load balancers; its public IP is released. */
 	if (r == 0)
 		r = ctl_slbsync_instance_forget(db, id);
 	if (r == 0)
-		r = exec_bind1(db, "DELETE FROM ip_leases WHERE instance_id = ?1", id);
+		r = run_for(db, "DELETE FROM ip_leases WHERE instance_id = ?1", id);
 	if (r == 0)
-		r = exec_bind1(db, "UPDATE disks SET deleted = 1, status = 'Deleted' WHERE instance_id = ?1 AND"
+		r = run_for(db, "UPDATE disks SET deleted = 1, status = 'Deleted' WHERE instance_id = ?1 AND"
 				   " (delete_with_instance = 1 OR type = 'system')",
 			       id);
 	/* Kept disks stay where their file is, detached. */
 	if (r == 0)
-		r = exec_bind1(db, "UPDATE disks SET instance_id = NULL, device = '', status = 'Available' WHERE"
+		r = run_for(db, "UPDATE disks SET instance_id = NULL, device = '', status = 'Available' WHERE"
 				   " instance_id = ?1 AND deleted = 0",
 			       id);
 	if (r == 0)

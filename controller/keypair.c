@@ -446,18 +446,29 @@ static char *name_glob(const char *pattern)
 	return g;
 }
 
+static struct json_object *keypair_json(struct ctl_call *call, sqlite3_stmt *st, void *include_public)
+{
+	struct json_object *o = json_object_new_object();
+	char created[ECS_ISO8601_LEN + 1];
+
+	(void)call;
+	ctl_time_str(sqlite3_column_int64(st, 2), created);
+	ecs_jb_str(o, "KeyPairName", ctl_col(st, 0));
+	ecs_jb_str(o, "KeyPairFingerPrint", ctl_col(st, 1));
+	ecs_jb_str(o, "CreationTime", created);
+	ecs_jb_str(o, "ResourceGroupId", "");
+	if (*(bool *)include_public)
+		ecs_jb_str(o, "PublicKey", ctl_col(st, 3));
+	ecs_jb_list(o, "Tags", "Tag");
+	return o;
+}
+
 int ctl_keypair_describe(struct ctl_call *call, struct json_object *out)
 {
-	static const char *const where = " FROM key_pairs WHERE account_id = ?1 AND (?2 IS NULL OR name GLOB ?2) AND"
-					 " (?3 IS NULL OR fingerprint = lower(?3))";
 	_cleanup_free_ char *glob = NULL;
 	const char *name, *fp;
 	struct ctl_page page;
-	long long total = 0;
 	bool include_public;
-	struct json_object *list;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = ctl_param_str(call, "KeyPairName", CTL_NONEMPTY, 256, NULL, &name)) < 0 ||
@@ -467,58 +478,20 @@ int ctl_keypair_describe(struct ctl_call *call, struct json_object *out)
 		return r;
 	if (name && !(glob = name_glob(name)))
 		return ctl_db_failure(call);
-	db = ctl_db_get(call->c->store);
-	if (!db) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		_cleanup_free_ char *sql = ecs_strdup_printf(
-			pass == 0 ? "SELECT count(*)%s"
-				  : "SELECT name, fingerprint, created_at, public_key%s ORDER BY created_at DESC, name"
-				    " LIMIT ?4 OFFSET ?5",
-			where);
-
-		st = sql ? ctl_db_prepare(db, sql) : NULL;
-		if (!st) {
-			r = ctl_db_failure(call);
-			goto out;
-		}
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (glob)
-			sqlite3_bind_text(st, 2, glob, -1, SQLITE_STATIC);
-		if (fp)
-			sqlite3_bind_text(st, 3, fp, -1, SQLITE_STATIC);
-		if (pass == 0) {
-			if (sqlite3_step(st) == SQLITE_ROW)
-				total = sqlite3_column_int64(st, 0);
-		} else {
-			ctl_page_bind(st, 4, &page);
-			ctl_page_answer(out, &page, total);
-			list = ecs_jb_list(out, "KeyPairs", "KeyPair");
-			while (sqlite3_step(st) == SQLITE_ROW) {
-				struct json_object *o = json_object_new_object();
-				char created[ECS_ISO8601_LEN + 1];
-
-				ctl_time_str(sqlite3_column_int64(st, 2), created);
-				ecs_jb_str(o, "KeyPairName", ctl_col(st, 0));
-				ecs_jb_str(o, "KeyPairFingerPrint", ctl_col(st, 1));
-				ecs_jb_str(o, "CreationTime", created);
-				ecs_jb_str(o, "ResourceGroupId", "");
-				if (include_public)
-					ecs_jb_str(o, "PublicKey", ctl_col(st, 3));
-				ecs_jb_list(o, "Tags", "Tag");
-				json_object_array_add(list, o);
-			}
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-out:
-	sqlite3_finalize(st);
-	if (db)
-		ctl_db_put(call->c->store, db);
-	return r;
+	return ctl_page_query(call, &page,
+			      &(struct ctl_page_query){
+				      .columns = "name, fingerprint, created_at, public_key",
+				      .from = " FROM key_pairs WHERE account_id = ?1 AND (?2 IS NULL OR name GLOB ?2) AND"
+					      " (?3 IS NULL OR fingerprint = lower(?3))",
+				      .order = " ORDER BY created_at DESC, name",
+				      .args = (const char *const[]){ glob, fp },
+				      .n_args = 2,
+				      .list_key = "KeyPairs",
+				      .item_key = "KeyPair",
+				      .row = keypair_json,
+				      .arg = &include_public,
+			      },
+			      out);
 }
 
 /* ---- deleting ---- */

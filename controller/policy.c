@@ -209,84 +209,57 @@ out:
 	return r;
 }
 
+static struct json_object *policy_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
+{
+	struct json_object *o = json_object_new_object();
+	char created[ECS_ISO8601_LEN + 1];
+
+	(void)arg;
+	ctl_time_str(sqlite3_column_int64(st, 5), created);
+	ecs_jb_str(o, "AutoSnapshotPolicyId", ctl_col(st, 0));
+	ecs_jb_str(o, "AutoSnapshotPolicyName", ctl_col(st, 1));
+	/* Strings holding a JSON array, as ECS answers them. */
+	ecs_jb_str(o, "TimePoints", ctl_col(st, 2));
+	ecs_jb_str(o, "RepeatWeekdays", ctl_col(st, 3));
+	ecs_jb_int(o, "RetentionDays", sqlite3_column_int64(st, 4));
+	ecs_jb_int(o, "DiskNums", sqlite3_column_int64(st, 6));
+	ecs_jb_int(o, "VolumeNums", 0);
+	ecs_jb_str(o, "CreationTime", created);
+	ecs_jb_str(o, "Status", "Normal");
+	ecs_jb_str(o, "RegionId", call->region_id ? call->region_id : call->c->cfg.region_id);
+	ecs_jb_str(o, "Type", "Custom");
+	ecs_jb_str(o, "ResourceGroupId", "");
+	ecs_jb_bool(o, "EnableCrossRegionCopy", false);
+	ecs_jb_str(o, "TargetCopyRegions", "");
+	ecs_jb_list(o, "Tags", "Tag");
+	return o;
+}
+
 int ctl_policy_describe(struct ctl_call *call, struct json_object *out)
 {
-	static const char *const where = " FROM auto_snapshot_policies p WHERE p.account_id = ?1 AND (?2 IS NULL OR"
-					 " p.policy_id = ?2) AND (?3 IS NULL OR p.name = ?3)";
 	const char *id, *name;
 	struct ctl_page page;
-	long long total = 0;
-	struct json_object *list;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = read_policy_id(call, 0, &id)) < 0 ||
 	    (r = ctl_param_str(call, "autoSnapshotPolicyName", CTL_CI | CTL_NONEMPTY, 128, NULL, &name)) < 0 ||
 	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		return r;
-	db = ctl_db_get(call->c->store);
-	if (!db) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		_cleanup_free_ char *sql = ecs_strdup_printf(
-			pass == 0 ? "SELECT count(*)%s"
-				  : "SELECT p.policy_id, p.name, p.time_points, p.repeat_weekdays, p.retention_days,"
-				    " p.created_at, (SELECT count(*) FROM disks d WHERE d.policy_id = p.policy_id AND"
-				    " d.deleted = 0)%s ORDER BY p.created_at DESC, p.policy_id LIMIT ?4 OFFSET ?5",
-			where);
-
-		st = sql ? ctl_db_prepare(db, sql) : NULL;
-		if (!st) {
-			r = ctl_db_failure(call);
-			goto out;
-		}
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (id)
-			sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-		if (name)
-			sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-		if (pass == 0) {
-			if (sqlite3_step(st) == SQLITE_ROW)
-				total = sqlite3_column_int64(st, 0);
-		} else {
-			ctl_page_bind(st, 4, &page);
-			ctl_page_answer(out, &page, total);
-			list = ecs_jb_list(out, "AutoSnapshotPolicies", "AutoSnapshotPolicy");
-			while (sqlite3_step(st) == SQLITE_ROW) {
-				struct json_object *o = json_object_new_object();
-				char created[ECS_ISO8601_LEN + 1];
-
-				ctl_time_str(sqlite3_column_int64(st, 5), created);
-				ecs_jb_str(o, "AutoSnapshotPolicyId", ctl_col(st, 0));
-				ecs_jb_str(o, "AutoSnapshotPolicyName", ctl_col(st, 1));
-				/* Strings holding a JSON array, as ECS answers them. */
-				ecs_jb_str(o, "TimePoints", ctl_col(st, 2));
-				ecs_jb_str(o, "RepeatWeekdays", ctl_col(st, 3));
-				ecs_jb_int(o, "RetentionDays", sqlite3_column_int64(st, 4));
-				ecs_jb_int(o, "DiskNums", sqlite3_column_int64(st, 6));
-				ecs_jb_int(o, "VolumeNums", 0);
-				ecs_jb_str(o, "CreationTime", created);
-				ecs_jb_str(o, "Status", "Normal");
-				ecs_jb_str(o, "RegionId", call->region_id ? call->region_id : call->c->cfg.region_id);
-				ecs_jb_str(o, "Type", "Custom");
-				ecs_jb_str(o, "ResourceGroupId", "");
-				ecs_jb_bool(o, "EnableCrossRegionCopy", false);
-				ecs_jb_str(o, "TargetCopyRegions", "");
-				ecs_jb_list(o, "Tags", "Tag");
-				json_object_array_add(list, o);
-			}
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-out:
-	sqlite3_finalize(st);
-	if (db)
-		ctl_db_put(call->c->store, db);
-	return r;
+	return ctl_page_query(call, &page,
+			      &(struct ctl_page_query){
+				      .columns = "p.policy_id, p.name, p.time_points, p.repeat_weekdays, p.retention_days,"
+						 " p.created_at, (SELECT count(*) FROM disks d WHERE d.policy_id = p.policy_id"
+						 " AND d.deleted = 0)",
+				      .from = " FROM auto_snapshot_policies p WHERE p.account_id = ?1 AND (?2 IS NULL OR"
+					      " p.policy_id = ?2) AND (?3 IS NULL OR p.name = ?3)",
+				      .order = " ORDER BY p.created_at DESC, p.policy_id",
+				      .args = (const char *const[]){ id, name },
+				      .n_args = 2,
+				      .list_key = "AutoSnapshotPolicies",
+				      .item_key = "AutoSnapshotPolicy",
+				      .row = policy_json,
+			      },
+			      out);
 }
 
 int ctl_policy_modify(struct ctl_call *call, struct json_object *out)

@@ -254,7 +254,6 @@ int ctl_sg_modify(struct ctl_call *call, struct json_object *out)
 {
 	const char *id, *name, *desc;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
 	int r;
 
 	(void)out;
@@ -273,19 +272,10 @@ int ctl_sg_modify(struct ctl_call *call, struct json_object *out)
 	}
 	if ((r = ctl_sg_group_check(call, db, id, NULL)) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "UPDATE security_groups SET name = COALESCE(?2, name), description = COALESCE(?3, description)"
-				" WHERE group_id = ?1");
-	if (!st) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (name)
-		sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (desc)
-		sqlite3_bind_text(st, 3, desc, -1, SQLITE_STATIC);
-	r = ctl_db_step_done(st);
-	sqlite3_finalize(st);
+	r = ctl_db_run(db,
+		       "UPDATE security_groups SET name = COALESCE(?2, name), description = COALESCE(?3, description)"
+		       " WHERE group_id = ?1",
+		       (const char *const[]){ id, name, desc }, 3);
 	if (r == 0)
 		r = ctl_db_tx_commit(db);
 	if (r < 0)
@@ -297,11 +287,12 @@ out:
 
 /* ---- describing ---- */
 
-static struct json_object *group_json(struct ctl_call *call, sqlite3_stmt *st)
+static struct json_object *group_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
 {
 	struct json_object *g = json_object_new_object();
 	char created[ECS_ISO8601_LEN + 1];
 
+	(void)arg;
 	ctl_time_str(sqlite3_column_int64(st, 4), created);
 	ecs_jb_str(g, "SecurityGroupId", ctl_col(st, 0));
 	ecs_jb_str(g, "SecurityGroupName", ctl_col(st, 1));
@@ -319,13 +310,9 @@ static struct json_object *group_json(struct ctl_call *call, sqlite3_stmt *st)
 
 int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
 {
-	struct json_object *ids = NULL, *list;
+	_cleanup_json_ struct json_object *ids = NULL;
 	const char *one, *name, *vpc;
 	struct ctl_page page;
-	long long total = 0;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	char sql[1024];
 	int r;
 
 	if ((r = ctl_param_json_list(call, "SecurityGroupIds", 0, MAX_DESCRIBE_IDS, &ids)) < 0 ||
@@ -333,55 +320,25 @@ int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "SecurityGroupName", CTL_NONEMPTY, 4096, NULL, &name)) < 0 ||
 	    (r = ctl_param_str(call, "VpcId", CTL_NONEMPTY, 64, NULL, &vpc)) < 0 ||
 	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
-		goto out;
-	db = ctl_db_get(call->c->store);
-	if (!db) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-#define WHERE                                                                                                  \
-	" FROM security_groups g WHERE g.account_id = ?1 AND (?2 IS NULL OR g.group_id IN (SELECT value FROM"   \
-	" json_each(?2))) AND (?3 IS NULL OR g.group_id = ?3) AND (?4 IS NULL OR g.name = ?4) AND (?5 IS NULL OR" \
-	" g.vpc_id = ?5)"
-	for (int pass = 0; pass < 2; pass++) {
-		snprintf(sql, sizeof(sql), pass == 0 ? "SELECT count(*)" WHERE
-					       : "SELECT g.group_id, g.name, g.description, g.vpc_id, g.created_at,"
-						 " (SELECT count(*) FROM instance_security_groups m JOIN instances i ON"
-						 " i.instance_id = m.instance_id WHERE m.group_id = g.group_id AND i.deleted = 0)"
-						 WHERE " ORDER BY g.created_at DESC, g.rowid DESC LIMIT ?6 OFFSET ?7");
-		st = ctl_db_prepare(db, sql);
-		if (!st) {
-			r = ctl_db_failure(call);
-			goto out;
-		}
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (ids)
-			sqlite3_bind_text(st, 2, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
-		if (one)
-			sqlite3_bind_text(st, 3, one, -1, SQLITE_STATIC);
-		if (name)
-			sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-		if (vpc)
-			sqlite3_bind_text(st, 5, vpc, -1, SQLITE_STATIC);
-		if (pass == 0) {
-			if (sqlite3_step(st) == SQLITE_ROW)
-				total = sqlite3_column_int64(st, 0);
-		} else {
-			ctl_page_bind(st, 6, &page);
-			ecs_jb_str(out, "RegionId", call->region_id);
-			ctl_page_answer(out, &page, total);
-			list = ecs_jb_list(out, "SecurityGroups", "SecurityGroup");
-			while (sqlite3_step(st) == SQLITE_ROW)
-				json_object_array_add(list, group_json(call, st));
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-#undef WHERE
-out:
-	ctl_db_put(call->c->store, db);
-	json_object_put(ids);
-	return r;
+		return r;
+	ecs_jb_str(out, "RegionId", call->region_id);
+	return ctl_page_query(
+		call, &page,
+		&(struct ctl_page_query){
+			.columns = "g.group_id, g.name, g.description, g.vpc_id, g.created_at, (SELECT count(*) FROM"
+				   " instance_security_groups m JOIN instances i ON i.instance_id = m.instance_id WHERE"
+				   " m.group_id = g.group_id AND i.deleted = 0)",
+			.from = " FROM security_groups g WHERE g.account_id = ?1 AND (?2 IS NULL OR g.group_id IN (SELECT"
+				" value FROM json_each(?2))) AND (?3 IS NULL OR g.group_id = ?3) AND (?4 IS NULL OR"
+				" g.name = ?4) AND (?5 IS NULL OR g.vpc_id = ?5)",
+			.order = " ORDER BY g.created_at DESC, g.rowid DESC",
+			.args = (const char *const[]){ ids ? ecs_json_text(ids, NULL) : NULL, one, name, vpc },
+			.n_args = 4,
+			.list_key = "SecurityGroups",
+			.item_key = "SecurityGroup",
+			.row = group_json,
+		},
+		out);
 }
 
 /* "TCP", "Accept": how ECS's DescribeSecurityGroupAttribute spells them. */

@@ -314,12 +314,13 @@ int ctl_slb_set_status(struct ctl_call *call, struct json_object *out)
 	"l.lb_id, l.name, l.status, l.address, l.address_type, l.network_type, l.vpc_id, l.vswitch_id, l.spec," \
 	" l.charge_type, l.bandwidth, l.zone_id, l.created_at, l.host_id"
 
-static struct json_object *lb_json(struct ctl_call *call, sqlite3_stmt *st)
+static struct json_object *lb_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
 {
 	struct json_object *o = json_object_new_object();
 	char created[ECS_ISO8601_LEN + 1];
 	long long t = sqlite3_column_int64(st, 12);
 
+	(void)arg;
 	ctl_time_str(t, created);
 	ecs_jb_str(o, "LoadBalancerId", ctl_col(st, 0));
 	ecs_jb_str(o, "LoadBalancerName", ctl_col(st, 1));
@@ -379,13 +380,9 @@ int ctl_slb_describe(struct ctl_call *call, struct json_object *out)
 	static const char *const types[] = { "internet", "intranet", NULL };
 	static const char *const statuses[] = { "active", "inactive", "locked", NULL };
 	static const char *const networks[] = { "classic", "vpc", NULL };
-	struct json_object *ids = NULL, *list;
+	_cleanup_json_ struct json_object *ids = NULL;
 	const char *name, *address, *type, *status, *network, *vpc, *vswitch, *server, *zone;
 	struct ctl_page page;
-	long long total = 0;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	char sql[1600];
 	int r;
 
 	if ((r = read_ids(call, &ids)) < 0 ||
@@ -399,53 +396,27 @@ int ctl_slb_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "ServerId", CTL_NONEMPTY, 64, NULL, &server)) < 0 ||
 	    (r = ctl_param_str(call, "MasterZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
 	    (r = ctl_param_paging(call, 100, SLB_PAGE_SIZE, &page)) < 0)
-		goto out;
-	db = ctl_db_get(call->c->store);
-	if (!db) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-#define WHERE                                                                                                   \
-	" FROM load_balancers l WHERE l.account_id = ?1 AND l.deleted = 0 AND (?2 IS NULL OR l.lb_id IN (SELECT"  \
-	" value FROM json_each(?2))) AND (?3 IS NULL OR l.name = ?3) AND (?4 IS NULL OR l.address = ?4) AND"      \
-	" (?5 IS NULL OR l.address_type = ?5) AND (?6 IS NULL OR l.status = ?6) AND (?7 IS NULL OR"               \
-	" l.network_type = ?7) AND (?8 IS NULL OR l.vpc_id = ?8) AND (?9 IS NULL OR l.vswitch_id = ?9) AND"       \
-	" (?10 IS NULL OR EXISTS (SELECT 1 FROM lb_backends b WHERE b.lb_id = l.lb_id AND b.instance_id = ?10))"   \
-	" AND (?11 IS NULL OR l.zone_id = ?11)"
-	for (int pass = 0; pass < 2; pass++) {
-		const char *binds[] = { ids ? ecs_json_text(ids, NULL) : NULL, name, address, type, status, network, vpc,
-					vswitch, server, zone };
-
-		snprintf(sql, sizeof(sql), "%s", pass == 0 ? "SELECT count(*)" WHERE
-							    : "SELECT " LB_COLUMNS WHERE
-							      " ORDER BY l.created_at DESC, l.rowid DESC LIMIT ?12 OFFSET ?13");
-		st = ctl_db_prepare(db, sql);
-		if (!st) {
-			r = ctl_db_failure(call);
-			goto out;
-		}
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		for (size_t i = 0; i < ARRAY_SIZE(binds); i++)
-			if (binds[i])
-				sqlite3_bind_text(st, (int)i + 2, binds[i], -1, SQLITE_TRANSIENT);
-		if (pass == 0) {
-			if (sqlite3_step(st) == SQLITE_ROW)
-				total = sqlite3_column_int64(st, 0);
-		} else {
-			ctl_page_bind(st, 12, &page);
-			ctl_page_answer(out, &page, total);
-			list = ecs_jb_list(out, "LoadBalancers", "LoadBalancer");
-			while (sqlite3_step(st) == SQLITE_ROW)
-				json_object_array_add(list, lb_json(call, st));
-		}
-		sqlite3_finalize(st);
-		st = NULL;
-	}
-#undef WHERE
-out:
-	ctl_db_put(call->c->store, db);
-	json_object_put(ids);
-	return r;
+		return r;
+	return ctl_page_query(
+		call, &page,
+		&(struct ctl_page_query){
+			.columns = LB_COLUMNS,
+			.from = " FROM load_balancers l WHERE l.account_id = ?1 AND l.deleted = 0 AND (?2 IS NULL OR"
+				" l.lb_id IN (SELECT value FROM json_each(?2))) AND (?3 IS NULL OR l.name = ?3) AND"
+				" (?4 IS NULL OR l.address = ?4) AND (?5 IS NULL OR l.address_type = ?5) AND (?6 IS NULL"
+				" OR l.status = ?6) AND (?7 IS NULL OR l.network_type = ?7) AND (?8 IS NULL OR"
+				" l.vpc_id = ?8) AND (?9 IS NULL OR l.vswitch_id = ?9) AND (?10 IS NULL OR EXISTS (SELECT"
+				" 1 FROM lb_backends b WHERE b.lb_id = l.lb_id AND b.instance_id = ?10)) AND (?11 IS NULL"
+				" OR l.zone_id = ?11)",
+			.order = " ORDER BY l.created_at DESC, l.rowid DESC",
+			.args = (const char *const[]){ ids ? ecs_json_text(ids, NULL) : NULL, name, address, type, status,
+						       network, vpc, vswitch, server, zone },
+			.n_args = 10,
+			.list_key = "LoadBalancers",
+			.item_key = "LoadBalancer",
+			.row = lb_json,
+		},
+		out);
 }
 
 /* BackendServers.BackendServer[] of lb_id, in instance id order; weight_text: Weight as a
@@ -496,7 +467,7 @@ int ctl_slb_describe_attribute(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	lb = lb_json(call, st);
+	lb = lb_json(call, st, NULL);
 	json_object_object_foreach(lb, k, v)
 	{
 		json_object_object_add(out, k, json_object_get(v));

@@ -234,16 +234,20 @@ int ctl_snapshot_remove(struct ctl *c, const char *account_id, const char *snaps
 	return r == -ENOENT ? 0 : r;
 }
 
+static struct json_object *snapshot_row(struct ctl_call *call, sqlite3_stmt *st, void *arg)
+{
+	(void)call;
+	(void)arg;
+	return snapshot_json(st, sqlite3_column_int(st, 9) ? "image" : "none");
+}
+
 int ctl_snapshot_describe(struct ctl_call *call, struct json_object *out)
 {
 	static const char *const statuses[] = { "progressing", "accomplished", "failed", "all", NULL };
 	static const char *const types[] = { "auto", "user", "all", NULL };
-	struct json_object *ids = NULL, *list;
+	_cleanup_json_ struct json_object *ids = NULL;
 	const char *disk = NULL, *status, *type;
 	struct ctl_page page;
-	long long total = 0;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 	int r;
 
 	if ((r = ctl_param_json_list(call, "SnapshotIds", 0, 100, &ids)) < 0 ||
@@ -251,40 +255,24 @@ int ctl_snapshot_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_enum(call, "Status", 0, statuses, "all", &status)) < 0 ||
 	    (r = ctl_param_enum(call, "SnapshotType", 0, types, "all", &type)) < 0 ||
 	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
-		goto out;
-	db = ctl_db_get(call->c->store);
-	st = db ? ctl_db_prepare(db, "SELECT " SNAPSHOT_COLUMNS ", (SELECT count(*) FROM images i WHERE"
-				     " i.source_snapshot_id = s.snapshot_id AND i.deleted = 0), count(*) OVER () FROM"
-				     " snapshots s WHERE s.account_id = ?1 AND s.deleted = 0 AND (?2 IS NULL OR"
-				     " s.disk_id = ?2) AND (?3 = 'all' OR s.status = ?3) AND (?4 = 'all' OR (?4 = 'auto') ="
-				     " (s.policy_id IS NOT NULL)) AND (?5 IS NULL OR s.snapshot_id IN (SELECT value FROM"
-				     " json_each(?5))) ORDER BY s.created_at DESC, s.snapshot_id LIMIT ?6 OFFSET ?7")
-		: NULL;
-	if (!st) {
-		r = ctl_db_failure(call);
-		goto out;
-	}
-	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-	if (disk)
-		sqlite3_bind_text(st, 2, disk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
-	if (ids)
-		sqlite3_bind_text(st, 5, ecs_json_text(ids, NULL), -1, SQLITE_TRANSIENT);
-	ctl_page_bind(st, 6, &page);
-	list = json_object_new_array();
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		total = sqlite3_column_int64(st, 10);
-		json_object_array_add(list, snapshot_json(st, sqlite3_column_int(st, 9) ? "image" : "none"));
-	}
-	ctl_page_answer(out, &page, total);
-	json_object_object_add(ecs_jb_obj(out, "Snapshots"), "Snapshot", list);
-out:
-	sqlite3_finalize(st);
-	if (db)
-		ctl_db_put(call->c->store, db);
-	json_object_put(ids);
-	return r;
+		return r;
+	return ctl_page_query(
+		call, &page,
+		&(struct ctl_page_query){
+			.columns = SNAPSHOT_COLUMNS ", (SELECT count(*) FROM images i WHERE i.source_snapshot_id ="
+						    " s.snapshot_id AND i.deleted = 0)",
+			.from = " FROM snapshots s WHERE s.account_id = ?1 AND s.deleted = 0 AND (?2 IS NULL OR"
+				" s.disk_id = ?2) AND (?3 = 'all' OR s.status = ?3) AND (?4 = 'all' OR (?4 = 'auto') ="
+				" (s.policy_id IS NOT NULL)) AND (?5 IS NULL OR s.snapshot_id IN (SELECT value FROM"
+				" json_each(?5)))",
+			.order = " ORDER BY s.created_at DESC, s.snapshot_id",
+			.args = (const char *const[]){ disk, status, type, ids ? ecs_json_text(ids, NULL) : NULL },
+			.n_args = 4,
+			.list_key = "Snapshots",
+			.item_key = "Snapshot",
+			.row = snapshot_row,
+		},
+		out);
 }
 
 int ctl_snapshot_size(struct ctl_call *call, sqlite3 *db, const char *snapshot_id, long long *ret_size)

@@ -364,6 +364,31 @@ static void test_parameters(void **state)
 	}
 }
 
+/* A Describe* gives its pooled connection back exactly once: two connections taken
+ * afterwards are two (one given back twice would be handed to two callers). */
+static void test_describe_returns_connection_once(void **state)
+{
+	static const char *const actions[] = { "DescribeKeyPairs", "DescribeAutoSnapshotPolicyEx",
+					       "DescribeSecurityGroups", "DescribeInstances", "DescribeDisks",
+					       "DescribeSnapshots", "DescribeImages", "DescribeInstanceStatus" };
+	struct env *e = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
+		struct answer a = call_signed(e, "Action", actions[i], "Version", CTL_API_VERSION, NULL);
+		sqlite3 *one, *two;
+
+		if (a.status != 200)
+			fail_msg("%s: %d %s", actions[i], a.status, a.body);
+		answer_clear(&a);
+		one = ctl_db_get(e->t.c.store);
+		two = ctl_db_get(e->t.c.store);
+		if (one == two)
+			fail_msg("%s gave its connection back twice", actions[i]);
+		ctl_db_put(e->t.c.store, two);
+		ctl_db_put(e->t.c.store, one);
+	}
+}
+
 /* More parameters than [controller] max_params: refused before any other check. */
 static void test_too_many_parameters(void **state)
 {
@@ -406,6 +431,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_method, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parameters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_parameters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_describe_returns_connection_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
