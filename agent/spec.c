@@ -1,11 +1,11 @@
 #include "spec.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "crypto.h"
 #include "id.h"
 #include "image.h"
@@ -19,24 +19,6 @@ static bool hostname_ok(const char *h)
 	if (n == 0 || n > 64 || h[0] == '-' || h[0] == '.')
 		return false;
 	return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == n;
-}
-
-static bool ipv4_ok(const char *s)
-{
-	struct in_addr in;
-
-	return s && inet_pton(AF_INET, s, &in) == 1;
-}
-
-static bool mac_ok(const char *m)
-{
-	unsigned b[6];
-	char tail;
-
-	if (!m || strlen(m) != 17 ||
-	    sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return false;
-	return !(b[0] & 1); /* unicast */
 }
 
 /* The string items of an array, each checked by ok; false when one is not a string or not ok. */
@@ -91,13 +73,13 @@ static void decode_nic(struct ecs_jreader *jr, struct json_object *o, const char
 		ecs_jr_fail(jr, r.rc, what, "%s: %s", what, r.message);
 		return;
 	}
-	if (!mac_ok(n->mac))
+	if (!ecs_mac_unicast(n->mac))
 		ecs_jr_fail(jr, -EINVAL, what, "%s.mac: %s is not a unicast MAC address", what, n->mac);
-	if (!ipv4_ok(n->ip))
+	if (!ecs_ipv4_valid(n->ip))
 		ecs_jr_fail(jr, -EINVAL, what, "%s.ip: %s is not an IPv4 address", what, n->ip);
-	if (n->gateway && !ipv4_ok(n->gateway))
+	if (n->gateway && !ecs_ipv4_valid(n->gateway))
 		ecs_jr_fail(jr, -EINVAL, what, "%s.gateway: %s is not an IPv4 address", what, n->gateway);
-	if (!strings(dns, n->dns, AGENT_SPEC_MAX_DNS, &n->n_dns, ipv4_ok))
+	if (!strings(dns, n->dns, AGENT_SPEC_MAX_DNS, &n->n_dns, ecs_ipv4_valid))
 		ecs_jr_fail(jr, -EINVAL, what, "%s.dns: every item must be an IPv4 address", what);
 }
 
