@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "ctl.h"
+#include "ctl_env.h"
 #include "json.h"
 #include "keypair.h"
 #include "log.h"
@@ -25,25 +26,18 @@
 #include "util.h"
 
 struct env {
-	char dir[64];
-	struct ctl c;
-	struct ecs_config *raw;
+	struct ctl_test_env t;
 	struct ctl_account alice, bob;
 };
 
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	_cleanup_free_ char *err = NULL, *path = NULL;
 
 	assert_non_null(e);
-	snprintf(e->dir, sizeof(e->dir), "/tmp/test_ctl_keypair.XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
-	assert_int_equal(ctl_config_load(NULL, &e->c.cfg, &e->raw, &err), 0);
-	path = ecs_strdup_printf("%s/controller.db", e->dir);
-	assert_int_equal(ctl_store_open(path, &e->c.store), 0);
-	assert_int_equal(ctl_account_create(&e->c, "alice", &e->alice), 0);
-	assert_int_equal(ctl_account_create(&e->c, "bob", &e->bob), 0);
+	ctl_test_env_open(&e->t, "test_ctl_keypair");
+	assert_int_equal(ctl_account_create(&e->t.c, "alice", &e->alice), 0);
+	assert_int_equal(ctl_account_create(&e->t.c, "bob", &e->bob), 0);
 	*state = e;
 	return 0;
 }
@@ -52,78 +46,33 @@ static int teardown(void **state)
 {
 	struct env *e = *state;
 
-	ctl_store_close(e->c.store);
-	ecs_config_free(e->raw);
-	ecs_remove_tree(e->dir);
+	ctl_test_env_close(&e->t);
 	free(e);
 	return 0;
 }
 
 /* ---- calling actions ---- */
 
-struct answer {
-	int rc, status;
-	char code[96];
-	struct json_object *out;
-};
-
-/* Call fn as account with the parameters given as name, value, …, NULL. */
-static struct answer act(struct env *e, ctl_action_fn fn, const struct ctl_account *account, ...)
-{
-	struct ecs_kvlist params = ECS_KVLIST_INIT;
-	struct ctl_call call = { .c = &e->c, .action = "Test", .request_id = "R", .account = account,
-				 .params = &params, .region_id = e->c.cfg.region_id };
-	struct answer a = { 0 };
-	const char *k;
-	va_list ap;
-
-	va_start(ap, account);
-	while ((k = va_arg(ap, const char *)))
-		assert_int_equal(ecs_kvlist_add(&params, k, va_arg(ap, const char *)), 0);
-	va_end(ap);
-	a.out = json_object_new_object();
-	a.rc = fn(&call, a.out);
-	a.status = call.status;
-	snprintf(a.code, sizeof(a.code), "%s", call.code);
-	/* A failure is always recorded on the call, and a success never. */
-	assert_true((a.rc < 0) == (a.status != 0));
-	ecs_kvlist_clear(&params);
-	return a;
-}
-
-static void expect_error(struct answer a, int status, const char *code)
-{
-	assert_int_equal(a.status, status);
-	assert_string_equal(a.code, code);
-	json_object_put(a.out);
-}
-
-static void expect_ok(struct answer a)
-{
-	assert_int_equal(a.rc, 0);
-	json_object_put(a.out);
-}
-
 /* ---- the database ---- */
 
 static void sql(struct env *e, const char *fmt, ...)
 {
 	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->c.store);
+	sqlite3 *db = ctl_db_get(e->t.c.store);
 	va_list ap;
 
 	va_start(ap, fmt);
 	assert_true(vasprintf(&q, fmt, ap) >= 0);
 	va_end(ap);
 	assert_int_equal(ctl_db_exec(db, q), 0);
-	ctl_db_put(e->c.store, db);
+	ctl_db_put(e->t.c.store, db);
 }
 
 /* The first column of the first row, as text (caller frees; NULL when no row). */
 static char *sql_text(struct env *e, const char *fmt, ...)
 {
 	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->c.store);
+	sqlite3 *db = ctl_db_get(e->t.c.store);
 	sqlite3_stmt *st;
 	char *v = NULL;
 	va_list ap;
@@ -136,7 +85,7 @@ static char *sql_text(struct env *e, const char *fmt, ...)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
 	sqlite3_finalize(st);
-	ctl_db_put(e->c.store, db);
+	ctl_db_put(e->t.c.store, db);
 	return v;
 }
 
@@ -175,7 +124,7 @@ static char *run(const char *const *argv)
 /* A new key of type in dir; its public line (caller frees). */
 static char *keygen(struct env *e, const char *type, const char *file)
 {
-	_cleanup_free_ char *path = ecs_strdup_printf("%s/%s", e->dir, file), *pub = NULL, *line = NULL;
+	_cleanup_free_ char *path = ecs_strdup_printf("%s/%s", e->t.dir, file), *pub = NULL, *line = NULL;
 	const char *argv[] = { "ssh-keygen", "-q", "-t", type, "-N", "", "-C", "me@test", "-f", path, NULL };
 	size_t len;
 
@@ -197,7 +146,7 @@ static char *md5_of(const char *path)
 	return strndup(p, strcspn(p, " "));
 }
 
-static const char *fingerprint_of(struct answer *a)
+static const char *fingerprint_of(struct ctl_test_answer *a)
 {
 	return ecs_json_str(a->out, "KeyPairFingerPrint", "");
 }
@@ -207,14 +156,14 @@ static const char *fingerprint_of(struct answer *a)
 static void test_create_describe_delete(void **state)
 {
 	struct env *e = *state;
-	_cleanup_free_ char *keyfile = ecs_strdup_printf("%s/created", e->dir), *fp = NULL, *derived = NULL,
+	_cleanup_free_ char *keyfile = ecs_strdup_printf("%s/created", e->t.dir), *fp = NULL, *derived = NULL,
 			      *stored = NULL;
 	const char *argv[] = { "ssh-keygen", "-y", "-f", keyfile, NULL };
-	struct answer a, d;
+	struct ctl_test_answer a, d;
 	struct json_object *list, *k;
 	const char *pem;
 
-	a = act(e, ctl_keypair_create, &e->alice, "KeyPairName", "web-1", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_create, &e->alice, "KeyPairName", "web-1", NULL);
 	assert_int_equal(a.rc, 0);
 	assert_string_equal(ecs_json_str(a.out, "KeyPairName", ""), "web-1");
 	assert_true(str_has_prefix(ecs_json_str(a.out, "KeyPairId", ""), "kp-"));
@@ -236,7 +185,7 @@ static void test_create_describe_delete(void **state)
 	assert_null(sql_text(e, "SELECT 1 FROM key_pairs WHERE public_key LIKE '%%PRIVATE%%'"));
 	json_object_put(a.out);
 
-	d = act(e, ctl_keypair_describe, &e->alice, NULL);
+	d = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, NULL);
 	assert_int_equal(d.rc, 0);
 	assert_true(json_object_is_type(ecs_json_get(d.out, "TotalCount"), json_type_int));
 	assert_int_equal(ecs_json_int(d.out, "TotalCount", -1), 1);
@@ -253,13 +202,13 @@ static void test_create_describe_delete(void **state)
 	assert_non_null(ecs_json_get(ecs_json_get(k, "Tags"), "Tag"));
 	json_object_put(d.out);
 
-	d = act(e, ctl_keypair_describe, &e->alice, "IncludePublicKey", "true", NULL);
+	d = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "IncludePublicKey", "true", NULL);
 	k = json_object_array_get_idx(ecs_json_get(ecs_json_get(d.out, "KeyPairs"), "KeyPair"), 0);
 	assert_string_equal(ecs_json_str(k, "PublicKey", ""), stored);
 	json_object_put(d.out);
 
-	expect_ok(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"web-1\"]", NULL));
-	d = act(e, ctl_keypair_describe, &e->alice, NULL);
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"web-1\"]", NULL));
+	d = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, NULL);
 	assert_int_equal(ecs_json_int(d.out, "TotalCount", -1), 0);
 	assert_int_equal(json_object_array_length(ecs_json_get(ecs_json_get(d.out, "KeyPairs"), "KeyPair")), 0);
 	json_object_put(d.out);
@@ -273,22 +222,22 @@ static void test_names(void **state)
 	char long_name[130];
 
 	for (size_t i = 0; bad[i]; i++) {
-		expect_error(act(e, ctl_keypair_create, &e->alice, "KeyPairName", bad[i], NULL), 400,
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_create, &e->alice, "KeyPairName", bad[i], NULL), 400,
 			     "InvalidKeyPairName.Malformed");
-		expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", bad[i], "PublicKeyBody", line, NULL), 400,
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", bad[i], "PublicKeyBody", line, NULL), 400,
 			     "InvalidKeyPairName.Malformed");
 	}
 	memset(long_name, 'k', 129);
 	long_name[129] = '\0';
-	expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", long_name, "PublicKeyBody", line, NULL), 400,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", long_name, "PublicKeyBody", line, NULL), 400,
 		     "InvalidKeyPairName.Malformed");
 	long_name[128] = '\0';
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", long_name, "PublicKeyBody", line, NULL));
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "Ab.c_d:e-9", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", long_name, "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "Ab.c_d:e-9", "PublicKeyBody", line, NULL));
 	/* One letter is accepted (the tour's "k"), unlike ECS's 2-128. */
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "k", "PublicKeyBody", line, NULL));
-	expect_error(act(e, ctl_keypair_create, &e->alice, NULL), 400, "MissingParameter");
-	expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "nokey", NULL), 400, "MissingParameter");
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "k", "PublicKeyBody", line, NULL));
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_create, &e->alice, NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "nokey", NULL), 400, "MissingParameter");
 }
 
 static void test_import(void **state)
@@ -297,9 +246,9 @@ static void test_import(void **state)
 	struct env *e = *state;
 
 	for (size_t i = 0; types[i]; i++) {
-		_cleanup_free_ char *line = keygen(e, types[i], types[i]), *pub = ecs_strdup_printf("%s/%s.pub", e->dir, types[i]),
+		_cleanup_free_ char *line = keygen(e, types[i], types[i]), *pub = ecs_strdup_printf("%s/%s.pub", e->t.dir, types[i]),
 				    *fp = md5_of(pub), *name = ecs_strdup_printf("imported-%s", types[i]), *stored = NULL;
-		struct answer a = act(e, ctl_keypair_import, &e->alice, "KeyPairName", name, "PublicKeyBody", line, NULL);
+		struct ctl_test_answer a = ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", name, "PublicKeyBody", line, NULL);
 
 		assert_int_equal(a.rc, 0);
 		assert_string_equal(ecs_json_str(a.out, "KeyPairName", ""), name);
@@ -311,7 +260,7 @@ static void test_import(void **state)
 		stored = sql_text(e, "SELECT public_key FROM key_pairs WHERE name = '%s'", name);
 		assert_string_equal(stored, line);
 		/* Found by its fingerprint. */
-		a = act(e, ctl_keypair_describe, &e->alice, "KeyPairFingerPrint", fp, NULL);
+		a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "KeyPairFingerPrint", fp, NULL);
 		assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 1);
 		json_object_put(a.out);
 	}
@@ -346,13 +295,13 @@ static void test_import_invalid(void **state)
 	bodies[n++] = "-----BEGIN RSA PRIVATE KEY-----";
 	bodies[n++] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOnly+for/testing";
 	for (size_t i = 0; i < n; i++)
-		expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "bad", "PublicKeyBody", bodies[i], NULL),
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "bad", "PublicKeyBody", bodies[i], NULL),
 			     400, "InvalidPublicKeyBody.Malformed");
 	/* Surrounding blanks and a trailing line break are fine. */
 	{
 		_cleanup_free_ char *padded = ecs_strdup_printf("  %s \r\n", ed);
 
-		expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "padded", "PublicKeyBody", padded, NULL));
+		ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "padded", "PublicKeyBody", padded, NULL));
 	}
 	/* Nothing but "padded" was stored. */
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM key_pairs WHERE account_id = '%s'", e->alice.account_id), 1);
@@ -362,26 +311,26 @@ static void test_duplicate_and_accounts(void **state)
 {
 	struct env *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "dup");
-	struct answer a;
+	struct ctl_test_answer a;
 
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "shared", "PublicKeyBody", line, NULL));
-	expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "shared", "PublicKeyBody", line, NULL), 400,
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "shared", "PublicKeyBody", line, NULL));
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "shared", "PublicKeyBody", line, NULL), 400,
 		     "KeyPair.AlreadyExist");
 	/* Another account has names of its own. */
-	expect_ok(act(e, ctl_keypair_import, &e->bob, "KeyPairName", "shared", "PublicKeyBody", line, NULL));
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "alice-only", "PublicKeyBody", line, NULL));
-	a = act(e, ctl_keypair_describe, &e->bob, NULL);
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->bob, "KeyPairName", "shared", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "alice-only", "PublicKeyBody", line, NULL));
+	a = ctl_test_act(&e->t, ctl_keypair_describe, &e->bob, NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 1);
 	json_object_put(a.out);
-	a = act(e, ctl_keypair_describe, &e->bob, "KeyPairName", "alice-only", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_describe, &e->bob, "KeyPairName", "alice-only", NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 0);
 	json_object_put(a.out);
-	expect_error(act(e, ctl_keypair_delete, &e->bob, "KeyPairNames", "[\"alice-only\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->bob, "KeyPairNames", "[\"alice-only\"]", NULL), 404,
 		     "InvalidKeyPair.NotFound");
-	expect_error(act(e, ctl_keypair_attach, &e->bob, "KeyPairName", "alice-only", "InstanceIds", "[\"i-x\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->bob, "KeyPairName", "alice-only", "InstanceIds", "[\"i-x\"]", NULL), 404,
 		     "InvalidKeyPairName.NotFound");
 	/* Bob deleting his "shared" leaves Alice's. */
-	expect_ok(act(e, ctl_keypair_delete, &e->bob, "KeyPairNames", "[\"shared\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_delete, &e->bob, "KeyPairNames", "[\"shared\"]", NULL));
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM key_pairs WHERE account_id = '%s'", e->alice.account_id), 2);
 }
 
@@ -390,7 +339,7 @@ static void test_describe_filters(void **state)
 	static const char *const names[] = { "SshKey", "mySshKey", "SshKeyTwo", "other", "a-SshKey-b", NULL };
 	struct env *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "filters");
-	struct answer a;
+	struct ctl_test_answer a;
 	struct {
 		const char *pattern;
 		int count;
@@ -398,9 +347,9 @@ static void test_describe_filters(void **state)
 		      { "?shKey", 0 }, { "[S]shKey", 0 }, { "sshkey", 0 } };
 
 	for (size_t i = 0; names[i]; i++)
-		expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", names[i], "PublicKeyBody", line, NULL));
+		ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", names[i], "PublicKeyBody", line, NULL));
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		a = act(e, ctl_keypair_describe, &e->alice, "KeyPairName", cases[i].pattern, NULL);
+		a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "KeyPairName", cases[i].pattern, NULL);
 		assert_int_equal(a.rc, 0);
 		if (ecs_json_int(a.out, "TotalCount", -1) != cases[i].count)
 			fail_msg("pattern %s: %d, not %d", cases[i].pattern, (int)ecs_json_int(a.out, "TotalCount", -1),
@@ -408,17 +357,17 @@ static void test_describe_filters(void **state)
 		json_object_put(a.out);
 	}
 	/* Pages: 5 key pairs, 2 a page. */
-	a = act(e, ctl_keypair_describe, &e->alice, "PageSize", "2", "PageNumber", "3", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "PageSize", "2", "PageNumber", "3", NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 5);
 	assert_int_equal(ecs_json_int(a.out, "PageNumber", -1), 3);
 	assert_int_equal(json_object_array_length(ecs_json_get(ecs_json_get(a.out, "KeyPairs"), "KeyPair")), 1);
 	json_object_put(a.out);
-	a = act(e, ctl_keypair_describe, &e->alice, "PageSize", "2", "PageNumber", "9", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "PageSize", "2", "PageNumber", "9", NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 5);
 	assert_int_equal(json_object_array_length(ecs_json_get(ecs_json_get(a.out, "KeyPairs"), "KeyPair")), 0);
 	json_object_put(a.out);
 	/* ECS pages key pairs by at most 50. */
-	expect_error(act(e, ctl_keypair_describe, &e->alice, "PageSize", "51", NULL), 400, "InvalidParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "PageSize", "51", NULL), 400, "InvalidParameter");
 }
 
 static void test_limit(void **state)
@@ -432,12 +381,12 @@ static void test_limit(void **state)
 	    " (account_id, name, fingerprint, public_key, created_at) SELECT '%s', 'k' || i, 'f', 'ssh-ed25519 x', 1"
 	    " FROM n",
 	    CTL_KEYPAIR_MAX - 1, e->alice.account_id);
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "last", "PublicKeyBody", line, NULL));
-	expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "one-more", "PublicKeyBody", line, NULL), 403,
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "last", "PublicKeyBody", line, NULL));
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "one-more", "PublicKeyBody", line, NULL), 403,
 		     "QuotaExceed.KeyPair");
-	expect_error(act(e, ctl_keypair_create, &e->alice, "KeyPairName", "one-more", NULL), 403, "QuotaExceed.KeyPair");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_create, &e->alice, "KeyPairName", "one-more", NULL), 403, "QuotaExceed.KeyPair");
 	/* The limit is the account's: Bob is not touched. */
-	expect_ok(act(e, ctl_keypair_import, &e->bob, "KeyPairName", "one-more", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->bob, "KeyPairName", "one-more", "PublicKeyBody", line, NULL));
 }
 
 /* The newest modify job of an instance, as its args. */
@@ -466,15 +415,15 @@ static void test_attach_detach(void **state)
 	struct env *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "attach"), *stored = NULL;
 	struct json_object *job, *results, *r0;
-	struct answer a;
+	struct ctl_test_answer a;
 
 	add_instance(e, "i-one", &e->alice, "");
 	add_instance(e, "i-two", &e->alice, "old");
 	add_instance(e, "i-bobs", &e->bob, "");
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "deploy", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "deploy", "PublicKeyBody", line, NULL));
 	stored = sql_text(e, "SELECT public_key FROM key_pairs WHERE name = '%s'", "deploy");
 
-	a = act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "deploy", "InstanceIds",
+	a = ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "deploy", "InstanceIds",
 		"[\"i-one\",\"i-two\",\"i-bobs\",\"i-none\"]", NULL);
 	assert_int_equal(a.rc, 0);
 	/* Strings, as ECS answers them. */
@@ -505,12 +454,12 @@ static void test_attach_detach(void **state)
 	json_object_put(job);
 
 	/* Bound: it cannot be deleted (ECS), and nothing else in the call is either. */
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "spare", "PublicKeyBody", line, NULL));
-	expect_error(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"spare\",\"deploy\"]", NULL), 400,
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "spare", "PublicKeyBody", line, NULL));
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"spare\",\"deploy\"]", NULL), 400,
 		     "InvalidParameter.KeypairAlreadyAttachedInstance");
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM key_pairs WHERE account_id = '%s'", e->alice.account_id), 2);
 
-	a = act(e, ctl_keypair_detach, &e->alice, "KeyPairName", "deploy", "InstanceIds", "[\"i-one\"]", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_detach, &e->alice, "KeyPairName", "deploy", "InstanceIds", "[\"i-one\"]", NULL);
 	assert_int_equal(a.rc, 0);
 	assert_string_equal(ecs_json_str(a.out, "FailCount", ""), "0");
 	json_object_put(a.out);
@@ -520,19 +469,19 @@ static void test_attach_detach(void **state)
 	assert_int_equal(json_object_array_length(ecs_json_get(job, "public_keys")), 0);
 	json_object_put(job);
 	/* An instance without this key pair is left as it is. */
-	a = act(e, ctl_keypair_detach, &e->alice, "KeyPairName", "spare", "InstanceIds", "[\"i-two\"]", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_detach, &e->alice, "KeyPairName", "spare", "InstanceIds", "[\"i-two\"]", NULL);
 	assert_string_equal(ecs_json_str(a.out, "FailCount", ""), "0");
 	json_object_put(a.out);
 	expect_instance_key(e, "i-two", "deploy");
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM jobs WHERE resource_id = '%s'", "i-two"), 1);
 
-	expect_ok(act(e, ctl_keypair_detach, &e->alice, "KeyPairName", "deploy", "InstanceIds", "[\"i-two\"]", NULL));
-	expect_ok(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"spare\",\"deploy\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_detach, &e->alice, "KeyPairName", "deploy", "InstanceIds", "[\"i-two\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"spare\",\"deploy\"]", NULL));
 
-	expect_error(act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", "[\"i-one\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", "[\"i-one\"]", NULL), 404,
 		     "InvalidKeyPairName.NotFound");
-	expect_error(act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", NULL), 400, "MissingParameter");
-	expect_error(act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", "i-one", NULL), 400,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", "i-one", NULL), 400,
 		     "InvalidParameter");
 	{
 		/* At most 50 instances in one call. */
@@ -541,7 +490,7 @@ static void test_attach_detach(void **state)
 		for (int i = 0; i < 51; i++)
 			strcat(ids, i ? ",\"i-x\"" : "\"i-x\"");
 		strcat(ids, "]");
-		expect_error(act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", ids, NULL), 400,
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", ids, NULL), 400,
 			     "InvalidParameter");
 	}
 }
@@ -551,15 +500,15 @@ static void test_delete_errors(void **state)
 	struct env *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "del");
 
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "keep", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "keep", "PublicKeyBody", line, NULL));
 	/* One unknown name: nothing is deleted. */
-	expect_error(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"keep\",\"unknown\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"keep\",\"unknown\"]", NULL), 404,
 		     "InvalidKeyPair.NotFound");
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM key_pairs WHERE account_id = '%s'", e->alice.account_id), 1);
-	expect_error(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[]", NULL), 400,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[]", NULL), 400,
 		     "InvalidKeyPairNames.ValueNotSupported");
-	expect_error(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "keep", NULL), 400, "InvalidParameter");
-	expect_error(act(e, ctl_keypair_delete, &e->alice, NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "keep", NULL), 400, "InvalidParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, NULL), 400, "MissingParameter");
 }
 
 static void test_parse_public(void **state)

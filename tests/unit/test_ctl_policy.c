@@ -18,6 +18,7 @@
 #include "account.h"
 #include "config.h"
 #include "ctl.h"
+#include "ctl_env.h"
 #include "json.h"
 #include "log.h"
 #include "policy.h"
@@ -33,26 +34,19 @@
 #define DAY 86400LL
 
 struct env {
-	char dir[64];
-	struct ctl c;
-	struct ecs_config *raw;
+	struct ctl_test_env t;
 	struct ctl_account alice, bob;
 };
 
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	_cleanup_free_ char *err = NULL, *path = NULL;
 
 	assert_non_null(e);
-	snprintf(e->dir, sizeof(e->dir), "/tmp/test_ctl_policy.XXXXXX");
-	assert_non_null(mkdtemp(e->dir));
-	assert_int_equal(ctl_config_load(NULL, &e->c.cfg, &e->raw, &err), 0);
-	assert_int_equal(e->c.cfg.policy_utc_offset_h, 8);
-	path = ecs_strdup_printf("%s/controller.db", e->dir);
-	assert_int_equal(ctl_store_open(path, &e->c.store), 0);
-	assert_int_equal(ctl_account_create(&e->c, "alice", &e->alice), 0);
-	assert_int_equal(ctl_account_create(&e->c, "bob", &e->bob), 0);
+	ctl_test_env_open(&e->t, "test_ctl_policy");
+	assert_int_equal(e->t.c.cfg.policy_utc_offset_h, 8);
+	assert_int_equal(ctl_account_create(&e->t.c, "alice", &e->alice), 0);
+	assert_int_equal(ctl_account_create(&e->t.c, "bob", &e->bob), 0);
 	*state = e;
 	return 0;
 }
@@ -62,63 +56,18 @@ static int teardown(void **state)
 	struct env *e = *state;
 
 	ctl_policy_set_snapshot_fns(NULL, NULL);
-	ctl_store_close(e->c.store);
-	ecs_config_free(e->raw);
-	ecs_remove_tree(e->dir);
+	ctl_test_env_close(&e->t);
 	free(e);
 	return 0;
 }
 
 /* ---- calling actions ---- */
 
-struct answer {
-	int rc, status;
-	char code[96];
-	struct json_object *out;
-};
-
-/* Call fn as account with the parameters given as name, value, …, NULL. */
-static struct answer act(struct env *e, ctl_action_fn fn, const struct ctl_account *account, ...)
-{
-	struct ecs_kvlist params = ECS_KVLIST_INIT;
-	struct ctl_call call = { .c = &e->c, .action = "Test", .request_id = "R", .account = account,
-				 .params = &params, .region_id = e->c.cfg.region_id };
-	struct answer a = { 0 };
-	const char *k;
-	va_list ap;
-
-	va_start(ap, account);
-	while ((k = va_arg(ap, const char *)))
-		assert_int_equal(ecs_kvlist_add(&params, k, va_arg(ap, const char *)), 0);
-	va_end(ap);
-	a.out = json_object_new_object();
-	a.rc = fn(&call, a.out);
-	a.status = call.status;
-	snprintf(a.code, sizeof(a.code), "%s", call.code);
-	assert_true((a.rc < 0) == (a.status != 0));
-	ecs_kvlist_clear(&params);
-	return a;
-}
-
-static void expect_error(struct answer a, int status, const char *code)
-{
-	if (a.status != status || !streq(a.code, code))
-		fail_msg("expected %d %s, got %d %s", status, code, a.status, a.code);
-	json_object_put(a.out);
-}
-
-static void expect_ok(struct answer a)
-{
-	if (a.rc != 0)
-		fail_msg("expected success, got %d %s", a.status, a.code);
-	json_object_put(a.out);
-}
-
 /* Create a policy; its id (caller frees). */
 static char *create_policy(struct env *e, const struct ctl_account *a, const char *hours, const char *days,
 			   const char *retention)
 {
-	struct answer r = act(e, ctl_policy_create, a, "timePoints", hours, "repeatWeekdays", days, "retentionDays",
+	struct ctl_test_answer r = ctl_test_act(&e->t, ctl_policy_create, a, "timePoints", hours, "repeatWeekdays", days, "retentionDays",
 			      retention, NULL);
 	char *id;
 
@@ -131,13 +80,13 @@ static char *create_policy(struct env *e, const struct ctl_account *a, const cha
 
 static void apply(struct env *e, const struct ctl_account *a, const char *policy, const char *disks)
 {
-	expect_ok(act(e, ctl_policy_apply, a, "autoSnapshotPolicyId", policy, "diskIds", disks, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_apply, a, "autoSnapshotPolicyId", policy, "diskIds", disks, NULL));
 }
 
 /* The one policy of a DescribeAutoSnapshotPolicyEx by id (put the answer's out). */
-static struct json_object *describe_one(struct env *e, const struct ctl_account *a, const char *id, struct answer *ret)
+static struct json_object *describe_one(struct env *e, const struct ctl_account *a, const char *id, struct ctl_test_answer *ret)
 {
-	*ret = act(e, ctl_policy_describe, a, "AutoSnapshotPolicyId", id, NULL);
+	*ret = ctl_test_act(&e->t, ctl_policy_describe, a, "AutoSnapshotPolicyId", id, NULL);
 	assert_int_equal(ret->rc, 0);
 	assert_int_equal(ecs_json_int(ret->out, "TotalCount", -1), 1);
 	return json_object_array_get_idx(ecs_json_get(ecs_json_get(ret->out, "AutoSnapshotPolicies"), "AutoSnapshotPolicy"), 0);
@@ -148,20 +97,20 @@ static struct json_object *describe_one(struct env *e, const struct ctl_account 
 static void sql(struct env *e, const char *fmt, ...)
 {
 	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->c.store);
+	sqlite3 *db = ctl_db_get(e->t.c.store);
 	va_list ap;
 
 	va_start(ap, fmt);
 	assert_true(vasprintf(&q, fmt, ap) >= 0);
 	va_end(ap);
 	assert_int_equal(ctl_db_exec(db, q), 0);
-	ctl_db_put(e->c.store, db);
+	ctl_db_put(e->t.c.store, db);
 }
 
 static char *sql_text(struct env *e, const char *fmt, ...)
 {
 	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->c.store);
+	sqlite3 *db = ctl_db_get(e->t.c.store);
 	sqlite3_stmt *st;
 	char *v = NULL;
 	va_list ap;
@@ -174,7 +123,7 @@ static char *sql_text(struct env *e, const char *fmt, ...)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
 	sqlite3_finalize(st);
-	ctl_db_put(e->c.store, db);
+	ctl_db_put(e->t.c.store, db);
 	return v;
 }
 
@@ -256,10 +205,10 @@ static void test_create_describe(void **state)
 {
 	struct env *e = *state;
 	struct json_object *p, *v;
-	struct answer a;
+	struct ctl_test_answer a;
 	_cleanup_free_ char *id = NULL, *id2 = NULL;
 
-	a = act(e, ctl_policy_create, &e->alice, "timePoints", "[\"12\",\"0\",\"00\"]", "repeatWeekdays", "[\"7\", \"1\"]",
+	a = ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "[\"12\",\"0\",\"00\"]", "repeatWeekdays", "[\"7\", \"1\"]",
 		"retentionDays", "30", "autoSnapshotPolicyName", "nightly", NULL);
 	assert_int_equal(a.rc, 0);
 	id = strdup(ecs_json_str(a.out, "AutoSnapshotPolicyId", ""));
@@ -280,13 +229,13 @@ static void test_create_describe(void **state)
 	assert_int_equal(ecs_json_int(p, "DiskNums", -1), 0);
 	assert_true(json_object_is_type(ecs_json_get(p, "VolumeNums"), json_type_int));
 	assert_string_equal(ecs_json_str(p, "Status", ""), "Normal");
-	assert_string_equal(ecs_json_str(p, "RegionId", ""), e->c.cfg.region_id);
+	assert_string_equal(ecs_json_str(p, "RegionId", ""), e->t.c.cfg.region_id);
 	assert_int_equal(strlen(ecs_json_str(p, "CreationTime", "")), 20);
 	assert_non_null(ecs_json_get(ecs_json_get(p, "Tags"), "Tag"));
 	json_object_put(a.out);
 
 	/* The capitalised names too; retention defaults to forever. */
-	a = act(e, ctl_policy_create, &e->alice, "TimePoints", "[\"5\"]", "RepeatWeekdays", "[\"3\"]",
+	a = ctl_test_act(&e->t, ctl_policy_create, &e->alice, "TimePoints", "[\"5\"]", "RepeatWeekdays", "[\"3\"]",
 		"AutoSnapshotPolicyName", "Daily-5", NULL);
 	assert_int_equal(a.rc, 0);
 	id2 = strdup(ecs_json_str(a.out, "AutoSnapshotPolicyId", ""));
@@ -297,18 +246,18 @@ static void test_create_describe(void **state)
 	assert_int_equal(ecs_json_int(p, "RetentionDays", 0), -1);
 	json_object_put(a.out);
 
-	a = act(e, ctl_policy_describe, &e->alice, NULL);
+	a = ctl_test_act(&e->t, ctl_policy_describe, &e->alice, NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 2);
 	assert_int_equal(ecs_json_int(a.out, "PageNumber", -1), 1);
 	assert_int_equal(ecs_json_int(a.out, "PageSize", -1), 10);
 	json_object_put(a.out);
-	a = act(e, ctl_policy_describe, &e->alice, "PageSize", "1", "PageNumber", "2", NULL);
+	a = ctl_test_act(&e->t, ctl_policy_describe, &e->alice, "PageSize", "1", "PageNumber", "2", NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 2);
 	assert_int_equal(
 		json_object_array_length(ecs_json_get(ecs_json_get(a.out, "AutoSnapshotPolicies"), "AutoSnapshotPolicy")), 1);
 	json_object_put(a.out);
 	/* An unknown id: an empty list, as Describe* answer. */
-	a = act(e, ctl_policy_describe, &e->alice, "AutoSnapshotPolicyId", "sp-unknown", NULL);
+	a = ctl_test_act(&e->t, ctl_policy_describe, &e->alice, "AutoSnapshotPolicyId", "sp-unknown", NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 0);
 	assert_non_null(ecs_json_get(ecs_json_get(a.out, "AutoSnapshotPolicies"), "AutoSnapshotPolicy"));
 	json_object_put(a.out);
@@ -323,25 +272,25 @@ static void test_validation(void **state)
 	_cleanup_free_ char *ok65536 = NULL;
 
 	for (size_t i = 0; bad_hours[i]; i++)
-		expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", bad_hours[i], "repeatWeekdays", "[\"1\"]", NULL),
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", bad_hours[i], "repeatWeekdays", "[\"1\"]", NULL),
 			     403, "ParameterInvalid");
 	for (size_t i = 0; bad_days[i]; i++)
-		expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", bad_days[i], NULL),
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", bad_days[i], NULL),
 			     403, "ParameterInvalid");
 	for (size_t i = 0; bad_retention[i]; i++)
-		expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", "[\"1\"]",
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", "[\"1\"]",
 				 "retentionDays", bad_retention[i], NULL),
 			     403, "ParameterInvalid");
-	expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", "1", "repeatWeekdays", "[\"1\"]", NULL), 400,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "1", "repeatWeekdays", "[\"1\"]", NULL), 400,
 		     "InvalidParameter");
-	expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", "[1]", "repeatWeekdays", "[\"1\"]", NULL), 400,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "[1]", "repeatWeekdays", "[\"1\"]", NULL), 400,
 		     "InvalidParameter");
-	expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", "[\"1\"]",
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", "[\"1\"]",
 			 "retentionDays", "ten", NULL),
 		     400, "InvalidParameter");
-	expect_error(act(e, ctl_policy_create, &e->alice, "repeatWeekdays", "[\"1\"]", NULL), 400, "MissingParameter");
-	expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", NULL), 400, "MissingParameter");
-	expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", "[\"1\"]",
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "repeatWeekdays", "[\"1\"]", NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", "[\"1\"]",
 			 "autoSnapshotPolicyName", "1st", NULL),
 		     403, "ParameterInvalid");
 	/* Nothing was made. */
@@ -357,7 +306,7 @@ static void test_quota(void **state)
 
 	for (int i = 0; i < CTL_POLICY_MAX; i++)
 		free(create_policy(e, &e->alice, "[\"1\"]", "[\"1\"]", "-1"));
-	expect_error(act(e, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", "[\"1\"]", NULL), 403,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_create, &e->alice, "timePoints", "[\"1\"]", "repeatWeekdays", "[\"1\"]", NULL), 403,
 		     "AutoSnapshotPolicy.QuotaExceed");
 	free(create_policy(e, &e->bob, "[\"1\"]", "[\"1\"]", "-1"));
 }
@@ -367,27 +316,27 @@ static void test_modify(void **state)
 	struct env *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"1\"]", "[\"2\"]", "7");
 	struct json_object *p;
-	struct answer a;
+	struct ctl_test_answer a;
 
-	expect_ok(act(e, ctl_policy_modify, &e->alice, "autoSnapshotPolicyId", id, "timePoints", "[\"3\",\"4\"]",
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_modify, &e->alice, "autoSnapshotPolicyId", id, "timePoints", "[\"3\",\"4\"]",
 		      "RetentionDays", "-1", NULL));
 	p = describe_one(e, &e->alice, id, &a);
 	assert_string_equal(ecs_json_str(p, "TimePoints", ""), "[\"3\",\"4\"]");
 	assert_string_equal(ecs_json_str(p, "RepeatWeekdays", ""), "[\"2\"]");
 	assert_int_equal(ecs_json_int(p, "RetentionDays", 0), -1);
 	json_object_put(a.out);
-	expect_ok(act(e, ctl_policy_modify, &e->alice, "AutoSnapshotPolicyId", id, "autoSnapshotPolicyName", "renamed", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_modify, &e->alice, "AutoSnapshotPolicyId", id, "autoSnapshotPolicyName", "renamed", NULL));
 	p = describe_one(e, &e->alice, id, &a);
 	assert_string_equal(ecs_json_str(p, "AutoSnapshotPolicyName", ""), "renamed");
 	assert_string_equal(ecs_json_str(p, "TimePoints", ""), "[\"3\",\"4\"]");
 	json_object_put(a.out);
-	expect_error(act(e, ctl_policy_modify, &e->alice, "autoSnapshotPolicyId", id, "repeatWeekdays", "[\"9\"]", NULL), 403,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_modify, &e->alice, "autoSnapshotPolicyId", id, "repeatWeekdays", "[\"9\"]", NULL), 403,
 		     "ParameterInvalid");
-	expect_error(act(e, ctl_policy_modify, &e->alice, "autoSnapshotPolicyId", "sp-none", "retentionDays", "3", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_modify, &e->alice, "autoSnapshotPolicyId", "sp-none", "retentionDays", "3", NULL), 404,
 		     "InvalidAutoSnapshotPolicyId.NotFound");
-	expect_error(act(e, ctl_policy_modify, &e->bob, "autoSnapshotPolicyId", id, "retentionDays", "3", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_modify, &e->bob, "autoSnapshotPolicyId", id, "retentionDays", "3", NULL), 404,
 		     "InvalidAutoSnapshotPolicyId.NotFound");
-	expect_error(act(e, ctl_policy_modify, &e->alice, "retentionDays", "3", NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_modify, &e->alice, "retentionDays", "3", NULL), 400, "MissingParameter");
 }
 
 static void test_apply_cancel_delete(void **state)
@@ -397,7 +346,7 @@ static void test_apply_cancel_delete(void **state)
 			    *other = create_policy(e, &e->alice, "[\"2\"]", "[\"1\"]", "-1"),
 			    *bobs = create_policy(e, &e->bob, "[\"1\"]", "[\"1\"]", "-1"), *pid = NULL;
 	struct json_object *p;
-	struct answer a;
+	struct ctl_test_answer a;
 
 	add_disk(e, "d-a1", &e->alice);
 	add_disk(e, "d-a2", &e->alice);
@@ -408,15 +357,15 @@ static void test_apply_cancel_delete(void **state)
 	json_object_put(a.out);
 
 	/* All or nothing: an unknown disk, or another account's, changes nothing. */
-	expect_error(act(e, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", other, "diskIds", "[\"d-a1\",\"d-zz\"]", NULL),
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", other, "diskIds", "[\"d-a1\",\"d-zz\"]", NULL),
 		     404, "InvalidDiskId.NotFound");
-	expect_error(act(e, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", other, "diskIds", "[\"d-a1\",\"d-b1\"]", NULL),
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", other, "diskIds", "[\"d-a1\",\"d-b1\"]", NULL),
 		     404, "InvalidDiskId.NotFound");
-	expect_error(act(e, ctl_policy_apply, &e->bob, "autoSnapshotPolicyId", id, "diskIds", "[\"d-b1\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_apply, &e->bob, "autoSnapshotPolicyId", id, "diskIds", "[\"d-b1\"]", NULL), 404,
 		     "InvalidAutoSnapshotPolicyId.NotFound");
-	expect_error(act(e, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", id, "diskIds", "[]", NULL), 403,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", id, "diskIds", "[]", NULL), 403,
 		     "ParameterInvalid");
-	expect_error(act(e, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", id, NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", id, NULL), 400, "MissingParameter");
 	pid = sql_text(e, "SELECT policy_id FROM disks WHERE disk_id = '%s'", "d-a1");
 	assert_string_equal(pid, id);
 
@@ -426,28 +375,28 @@ static void test_apply_cancel_delete(void **state)
 	assert_int_equal(ecs_json_int(p, "DiskNums", -1), 1);
 	json_object_put(a.out);
 
-	expect_ok(act(e, ctl_policy_cancel, &e->alice, "diskIds", "[\"d-a1\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_cancel, &e->alice, "diskIds", "[\"d-a1\"]", NULL));
 	assert_int_equal(count_where(e, "disks", "policy_id IS NOT NULL AND account_id != '' AND disk_id = 'd-a1'"), 0);
 	/* Cancel naming a policy leaves disks under another alone. */
 	apply(e, &e->alice, other, "[\"d-a1\"]");
-	expect_ok(act(e, ctl_policy_cancel, &e->alice, "autoSnapshotPolicyId", id, "diskIds", "[\"d-a1\",\"d-a2\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_cancel, &e->alice, "autoSnapshotPolicyId", id, "diskIds", "[\"d-a1\",\"d-a2\"]", NULL));
 	assert_int_equal(count_where(e, "disks", "disk_id = 'd-a1' AND policy_id IS NOT NULL"), 1);
 	assert_int_equal(count_where(e, "disks", "disk_id = 'd-a2' AND policy_id IS NULL"), 1);
-	expect_error(act(e, ctl_policy_cancel, &e->alice, "diskIds", "[\"d-b1\"]", NULL), 404, "InvalidDiskId.NotFound");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_cancel, &e->alice, "diskIds", "[\"d-b1\"]", NULL), 404, "InvalidDiskId.NotFound");
 
 	/* Delete: gone, and cancelled from its disks. */
 	apply(e, &e->bob, bobs, "[\"d-b1\"]");
-	expect_error(act(e, ctl_policy_delete, &e->alice, "autoSnapshotPolicyId", bobs, NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_delete, &e->alice, "autoSnapshotPolicyId", bobs, NULL), 404,
 		     "InvalidAutoSnapshotPolicyId.NotFound");
-	expect_ok(act(e, ctl_policy_delete, &e->alice, "AutoSnapshotPolicyId", other, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_delete, &e->alice, "AutoSnapshotPolicyId", other, NULL));
 	assert_int_equal(count_where(e, "disks", "policy_id IS NOT NULL"), 1);
-	a = act(e, ctl_policy_describe, &e->alice, NULL);
+	a = ctl_test_act(&e->t, ctl_policy_describe, &e->alice, NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 1);
 	json_object_put(a.out);
-	expect_error(act(e, ctl_policy_delete, &e->alice, "autoSnapshotPolicyId", other, NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_delete, &e->alice, "autoSnapshotPolicyId", other, NULL), 404,
 		     "InvalidAutoSnapshotPolicyId.NotFound");
 	/* Bob sees his own only. */
-	a = act(e, ctl_policy_describe, &e->bob, NULL);
+	a = ctl_test_act(&e->t, ctl_policy_describe, &e->bob, NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 1);
 	p = json_object_array_get_idx(ecs_json_get(ecs_json_get(a.out, "AutoSnapshotPolicies"), "AutoSnapshotPolicy"), 0);
 	assert_string_equal(ecs_json_str(p, "AutoSnapshotPolicyId", ""), bobs);
@@ -472,7 +421,7 @@ static void test_tick_once_per_slot(void **state)
 	apply(e, &e->bob, bobs, "[\"d-b1\"]");
 
 	/* Monday 10:30: one snapshot per disk with a policy. */
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
 	assert_int_equal(snapshots_of(e, "d-a2"), 1);
 	assert_int_equal(snapshots_of(e, "d-a3"), 0);
@@ -490,32 +439,32 @@ static void test_tick_once_per_slot(void **state)
 	assert_int_equal(count_where(e, "policy_runs", "snapshot_id LIKE 's-%'"), 3);
 
 	/* The same hour again, even once the snapshots are done: nothing more. */
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 600), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 600), 0);
 	finish_snapshots(e);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 1200), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 1200), 0);
 	assert_int_equal(count_where(e, "snapshots", "1"), 3);
 
 	/* 11:30: Alice's policy only. 12:30: no time point. */
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + HOUR), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + HOUR), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 2);
 	assert_int_equal(snapshots_of(e, "d-b1"), 1);
 	finish_snapshots(e);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 2 * HOUR), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 2 * HOUR), 0);
 	assert_int_equal(count_where(e, "snapshots", "1"), 5);
 
 	/* Tuesday 10:30: Bob's policy repeats on Tuesdays, Alice's does not. */
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + DAY), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + DAY), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 2);
 	assert_int_equal(snapshots_of(e, "d-b1"), 2);
 	/* Wednesday: neither. */
 	finish_snapshots(e);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 2 * DAY), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 2 * DAY), 0);
 	assert_int_equal(count_where(e, "snapshots", "1"), 6);
 
 	/* A cancelled disk is left alone; a deleted disk too. */
-	expect_ok(act(e, ctl_policy_cancel, &e->alice, "diskIds", "[\"d-a2\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_cancel, &e->alice, "diskIds", "[\"d-a2\"]", NULL));
 	sql(e, "UPDATE disks SET deleted = 1 WHERE disk_id = 'd-a1'");
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 7 * DAY), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 7 * DAY), 0);
 	assert_int_equal(count_where(e, "snapshots", "disk_id LIKE 'd-a%'"), 4);
 	assert_int_equal(snapshots_of(e, "d-b1"), 3);
 }
@@ -529,17 +478,17 @@ static void test_tick_skips_busy(void **state)
 	add_disk(e, "d-a1", &e->alice);
 	apply(e, &e->alice, id, "[\"d-a1\"]");
 	/* A snapshot of the disk still progressing at the time point: ECS skips it. */
-	assert_int_equal(ctl_snapshot_take(&e->c, e->alice.account_id, "d-a1", "manual", NULL, manual), 0);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030), 0);
+	assert_int_equal(ctl_snapshot_take(&e->t.c, e->alice.account_id, "d-a1", "manual", NULL, manual), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
 	st = run_state(e, "d-a1", "2024-01-01T10");
 	assert_string_equal(st, "skipped");
 	/* Not retried later in the hour once the other is done. */
 	finish_snapshots(e);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 900), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 900), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
 	/* The next time point is taken. */
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 7 * DAY), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 7 * DAY), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 2);
 }
 
@@ -567,17 +516,17 @@ static void test_tick_retention(void **state)
 	add_disk(e, "d-clone", &e->alice);
 	sql(e, "UPDATE disks SET source_snapshot_id = 's-cloned' WHERE disk_id = 'd-clone'");
 
-	assert_int_equal(ctl_policy_tick(&e->c, now), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, now), 0);
 	assert_int_equal(count_where(e, "snapshots", "deleted = 1"), 2);
 	assert_int_equal(count_where(e, "snapshots", "deleted = 1 AND snapshot_id IN ('s-old', 's-older')"), 2);
 	/* Deleted through snapshot.c: a job for the agent. */
 	assert_int_equal(count_where(e, "jobs", "kind = 'snapshot' AND op = 'delete' AND resource_id = 's-old'"), 1);
 	/* A week on, s-new is past too. */
-	assert_int_equal(ctl_policy_tick(&e->c, now + 2 * DAY), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, now + 2 * DAY), 0);
 	assert_int_equal(count_where(e, "snapshots", "deleted = 1"), 3);
 	/* Retention follows the policy as modified. */
-	expect_ok(act(e, ctl_policy_modify, &e->alice, "autoSnapshotPolicyId", forever, "retentionDays", "30", NULL));
-	assert_int_equal(ctl_policy_tick(&e->c, now + 2 * DAY), 0);
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_modify, &e->alice, "autoSnapshotPolicyId", forever, "retentionDays", "30", NULL));
+	assert_int_equal(ctl_policy_tick(&e->t.c, now + 2 * DAY), 0);
 	assert_int_equal(count_where(e, "snapshots", "deleted = 1 AND snapshot_id = 's-forever'"), 1);
 	assert_int_equal(count_where(e, "snapshots", "deleted = 0 AND snapshot_id IN ('s-manual', 's-imaged', 's-cloned',"
 						     " 's-running')"),
@@ -593,12 +542,12 @@ static void test_tick_utc_offset(void **state)
 	add_disk(e, "d-a1", &e->alice);
 	apply(e, &e->alice, id, "[\"d-a1\"]");
 	/* In UTC it is Sunday 16:30: neither the hour nor the day. */
-	e->c.cfg.policy_utc_offset_h = 0;
-	assert_int_equal(ctl_policy_tick(&e->c, SUN_1630_UTC), 0);
+	e->t.c.cfg.policy_utc_offset_h = 0;
+	assert_int_equal(ctl_policy_tick(&e->t.c, SUN_1630_UTC), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 0);
 	/* In UTC+8 the same instant is Monday 00:30: the snapshot is dated the 1st. */
-	e->c.cfg.policy_utc_offset_h = 8;
-	assert_int_equal(ctl_policy_tick(&e->c, SUN_1630_UTC), 0);
+	e->t.c.cfg.policy_utc_offset_h = 8;
+	assert_int_equal(ctl_policy_tick(&e->t.c, SUN_1630_UTC), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
 	name = sql_text(e, "SELECT name FROM snapshots WHERE disk_id = '%s'", "d-a1");
 	expect = ecs_strdup_printf("auto2.0_20240101_%s", id);
@@ -607,10 +556,10 @@ static void test_tick_utc_offset(void **state)
 	assert_string_equal(st, "taken");
 	/* West of UTC: the next Monday 00:30 at UTC-5 is 05:30 UTC. */
 	finish_snapshots(e);
-	e->c.cfg.policy_utc_offset_h = -5;
-	assert_int_equal(ctl_policy_tick(&e->c, 1704067200LL + 7 * DAY + 5 * HOUR + 1800 - HOUR), 0);
+	e->t.c.cfg.policy_utc_offset_h = -5;
+	assert_int_equal(ctl_policy_tick(&e->t.c, 1704067200LL + 7 * DAY + 5 * HOUR + 1800 - HOUR), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
-	assert_int_equal(ctl_policy_tick(&e->c, 1704067200LL + 7 * DAY + 5 * HOUR + 1800), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, 1704067200LL + 7 * DAY + 5 * HOUR + 1800), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 2);
 }
 
@@ -628,7 +577,7 @@ static void test_tick_after_restart(void **state)
 	       " '', '%s', 'pending', %lld), ('d-a2', '2024-01-01T10', '', '%s', 'pending', %lld)",
 	    id, t - 5, id, t - 5);
 	add_snapshot(e, "s-before-crash", &e->alice, "d-a1", id, "progressing", t);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
 	assert_int_equal(snapshots_of(e, "d-a2"), 1);
 	st = run_state(e, "d-a1", "2024-01-01T10");
@@ -653,19 +602,19 @@ static void test_tick_failures(void **state)
 	fake_takes = fake_removes = 0;
 	/* A passing failure: not recorded, retried at the next tick. */
 	fake_result = -EIO;
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030), 0);
 	assert_int_equal(fake_takes, 1);
 	assert_int_equal(count_where(e, "policy_runs", "1"), 0);
 	fake_result = 0;
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 60), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 60), 0);
 	assert_int_equal(fake_takes, 2);
 	st = run_state(e, "d-a1", "2024-01-01T10");
 	assert_string_equal(st, "taken");
 	/* A lasting one (the disk went away meanwhile): recorded, not retried. */
 	apply(e, &e->alice, id, "[\"d-a2\"]");
 	fake_result = -ENOENT;
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 120), 0);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 180), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 120), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 180), 0);
 	assert_int_equal(fake_takes, 3);
 	free(st);
 	st = run_state(e, "d-a2", "2024-01-01T10");
@@ -673,8 +622,8 @@ static void test_tick_failures(void **state)
 	/* A removal that fails is tried again at the next tick. */
 	add_snapshot(e, "s-old", &e->alice, "d-a1", id, "accomplished", MON_1030 - 2 * DAY);
 	fake_result = -EIO;
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 240), -EIO);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 300), -EIO);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 240), -EIO);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 300), -EIO);
 	assert_int_equal(fake_removes, 2);
 }
 
@@ -696,15 +645,15 @@ static void test_tick_bounded(void **state)
 	ctl_policy_set_snapshot_fns(fake_take, fake_remove);
 	fake_result = 0;
 	fake_takes = 0;
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030), 0);
 	assert_int_equal(fake_takes, 64);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 60), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 60), 0);
 	assert_int_equal(fake_takes, 70);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 120), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 120), 0);
 	assert_int_equal(fake_takes, 70);
 	/* Old slots are forgotten after a few days. */
 	assert_int_equal(count_where(e, "policy_runs", "1"), 70);
-	assert_int_equal(ctl_policy_tick(&e->c, MON_1030 + 4 * DAY), 0);
+	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 4 * DAY), 0);
 	assert_int_equal(count_where(e, "policy_runs", "1"), 0);
 }
 
@@ -716,12 +665,12 @@ static void test_runner_thread(void **state)
 	add_disk(e, "d-a1", &e->alice);
 	apply(e, &e->alice, id, "[\"d-a1\"]");
 	/* The runner ticks at once with the controller's clock. */
-	e->c.fake_now = MON_1030;
-	e->c.cfg.policy_tick_s = 1;
-	assert_int_equal(ctl_policy_start(&e->c), 0);
+	e->t.c.fake_now = MON_1030;
+	e->t.c.cfg.policy_tick_s = 1;
+	assert_int_equal(ctl_policy_start(&e->t.c), 0);
 	for (int i = 0; i < 200 && snapshots_of(e, "d-a1") == 0; i++)
 		usleep(50 * 1000);
-	ctl_policy_stop(&e->c);
+	ctl_policy_stop(&e->t.c);
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
 }
 
