@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -44,6 +45,40 @@ static inline void ctl_test_env_close(struct ctl_test_env *e)
 	ctl_store_close(e->c.store);
 	ecs_config_free(e->raw);
 	ecs_remove_tree(e->dir);
+}
+
+/* ---- the database ---- */
+
+/* Run the SQL made from fmt on the test's connection. */
+static inline __attribute__((format(printf, 2, 3))) void ctl_test_sql(struct ctl_test_env *e, const char *fmt, ...)
+{
+	_cleanup_free_ char *q = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	assert_true(vasprintf(&q, fmt, ap) >= 0);
+	va_end(ap);
+	assert_int_equal(ctl_db_exec(e->db, q), 0);
+}
+
+/* The first column of the first row, as text (caller frees; NULL when no row). */
+static inline __attribute__((format(printf, 2, 3))) char *ctl_test_sql_text(struct ctl_test_env *e, const char *fmt,
+									       ...)
+{
+	_cleanup_free_ char *q = NULL;
+	sqlite3_stmt *st;
+	char *v = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	assert_true(vasprintf(&q, fmt, ap) >= 0);
+	va_end(ap);
+	st = ctl_db_prepare(e->db, q);
+	assert_non_null(st);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
+	sqlite3_finalize(st);
+	return v;
 }
 
 /* ---- calling actions ---- */

@@ -55,43 +55,9 @@ static int teardown(void **state)
 
 /* ---- the database ---- */
 
-static void sql(struct env *e, const char *fmt, ...)
-{
-	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->t.c.store);
-	va_list ap;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&q, fmt, ap) >= 0);
-	va_end(ap);
-	assert_int_equal(ctl_db_exec(db, q), 0);
-	ctl_db_put(e->t.c.store, db);
-}
-
-/* The first column of the first row, as text (caller frees; NULL when no row). */
-static char *sql_text(struct env *e, const char *fmt, ...)
-{
-	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->t.c.store);
-	sqlite3_stmt *st;
-	char *v = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&q, fmt, ap) >= 0);
-	va_end(ap);
-	st = ctl_db_prepare(db, q);
-	assert_non_null(st);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
-	sqlite3_finalize(st);
-	ctl_db_put(e->t.c.store, db);
-	return v;
-}
-
 static long long sql_int(struct env *e, const char *fmt, const char *arg)
 {
-	_cleanup_free_ char *v = sql_text(e, fmt, arg);
+	_cleanup_free_ char *v = ctl_test_sql_text(&e->t, fmt, arg);
 
 	assert_non_null(v);
 	return atoll(v);
@@ -99,7 +65,7 @@ static long long sql_int(struct env *e, const char *fmt, const char *arg)
 
 static void add_instance(struct env *e, const char *id, const struct ctl_account *a, const char *key_pair)
 {
-	sql(e,
+	ctl_test_sql(&e->t,
 	    "INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id, instance_type, vcpus,"
 	    " memory_mib, zone_id, host_id, status, desired, private_ip, mac, key_pair_name, password_hash, user_data,"
 	    " internet_max_bandwidth_out, created_at, transition_at) VALUES ('%s', '%s', '%s', '', 'h', 'tiny',"
@@ -176,13 +142,13 @@ static void test_create_describe_delete(void **state)
 	fp = md5_of(keyfile);
 	assert_string_equal(fp, fingerprint_of(&a));
 	derived = run(argv);
-	stored = sql_text(e, "SELECT public_key FROM key_pairs WHERE name = '%s'", "web-1");
+	stored = ctl_test_sql_text(&e->t, "SELECT public_key FROM key_pairs WHERE name = '%s'", "web-1");
 	assert_true(str_has_prefix(stored, "ssh-rsa AAAA"));
 	assert_true(str_has_suffix(stored, " web-1"));
 	derived[strcspn(derived, "\n")] = '\0';
 	assert_true(str_has_prefix(stored, derived));
 	/* The private key is nowhere in the database. */
-	assert_null(sql_text(e, "SELECT 1 FROM key_pairs WHERE public_key LIKE '%%PRIVATE%%'"));
+	assert_null(ctl_test_sql_text(&e->t, "SELECT 1 FROM key_pairs WHERE public_key LIKE '%%PRIVATE%%'"));
 	json_object_put(a.out);
 
 	d = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, NULL);
@@ -257,7 +223,7 @@ static void test_import(void **state)
 		json_object_put(a.out);
 		/* Stored as one line, the comment kept. */
 		line[strcspn(line, "\n")] = '\0';
-		stored = sql_text(e, "SELECT public_key FROM key_pairs WHERE name = '%s'", name);
+		stored = ctl_test_sql_text(&e->t, "SELECT public_key FROM key_pairs WHERE name = '%s'", name);
 		assert_string_equal(stored, line);
 		/* Found by its fingerprint. */
 		a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "KeyPairFingerPrint", fp, NULL);
@@ -376,7 +342,7 @@ static void test_limit(void **state)
 	_cleanup_free_ char *line = keygen(e, "ed25519", "limit");
 
 	/* 499 stored at once, then the 500th through the action, then no more. */
-	sql(e,
+	ctl_test_sql(&e->t,
 	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) INSERT INTO key_pairs"
 	    " (account_id, name, fingerprint, public_key, created_at) SELECT '%s', 'k' || i, 'f', 'ssh-ed25519 x', 1"
 	    " FROM n",
@@ -392,7 +358,7 @@ static void test_limit(void **state)
 /* The newest modify job of an instance, as its args. */
 static struct json_object *modify_job(struct env *e, const char *id)
 {
-	_cleanup_free_ char *args = sql_text(e, "SELECT args FROM jobs WHERE resource_id = '%s' AND kind = 'instance' AND"
+	_cleanup_free_ char *args = ctl_test_sql_text(&e->t, "SELECT args FROM jobs WHERE resource_id = '%s' AND kind = 'instance' AND"
 						" op = 'modify' ORDER BY job_id DESC LIMIT 1", id);
 	struct json_object *o = NULL;
 	const char *perr;
@@ -404,7 +370,7 @@ static struct json_object *modify_job(struct env *e, const char *id)
 
 static void expect_instance_key(struct env *e, const char *id, const char *want)
 {
-	_cleanup_free_ char *kp = sql_text(e, "SELECT key_pair_name FROM instances WHERE instance_id = '%s'", id);
+	_cleanup_free_ char *kp = ctl_test_sql_text(&e->t, "SELECT key_pair_name FROM instances WHERE instance_id = '%s'", id);
 
 	assert_non_null(kp);
 	assert_string_equal(kp, want);
@@ -421,7 +387,7 @@ static void test_attach_detach(void **state)
 	add_instance(e, "i-two", &e->alice, "old");
 	add_instance(e, "i-bobs", &e->bob, "");
 	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "deploy", "PublicKeyBody", line, NULL));
-	stored = sql_text(e, "SELECT public_key FROM key_pairs WHERE name = '%s'", "deploy");
+	stored = ctl_test_sql_text(&e->t, "SELECT public_key FROM key_pairs WHERE name = '%s'", "deploy");
 
 	a = ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "deploy", "InstanceIds",
 		"[\"i-one\",\"i-two\",\"i-bobs\",\"i-none\"]", NULL);
@@ -446,7 +412,7 @@ static void test_attach_detach(void **state)
 
 	expect_instance_key(e, "i-two", "deploy");
 	expect_instance_key(e, "i-bobs", "");
-	assert_null(sql_text(e, "SELECT 1 FROM jobs WHERE resource_id = '%s'", "i-bobs"));
+	assert_null(ctl_test_sql_text(&e->t, "SELECT 1 FROM jobs WHERE resource_id = '%s'", "i-bobs"));
 	job = modify_job(e, "i-one");
 	assert_string_equal(ecs_json_str(job, "key_pair_name", ""), "deploy");
 	assert_int_equal(json_object_array_length(ecs_json_get(job, "public_keys")), 1);

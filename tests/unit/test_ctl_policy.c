@@ -94,42 +94,9 @@ static struct json_object *describe_one(struct env *e, const struct ctl_account 
 
 /* ---- the database ---- */
 
-static void sql(struct env *e, const char *fmt, ...)
-{
-	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->t.c.store);
-	va_list ap;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&q, fmt, ap) >= 0);
-	va_end(ap);
-	assert_int_equal(ctl_db_exec(db, q), 0);
-	ctl_db_put(e->t.c.store, db);
-}
-
-static char *sql_text(struct env *e, const char *fmt, ...)
-{
-	_cleanup_free_ char *q = NULL;
-	sqlite3 *db = ctl_db_get(e->t.c.store);
-	sqlite3_stmt *st;
-	char *v = NULL;
-	va_list ap;
-
-	va_start(ap, fmt);
-	assert_true(vasprintf(&q, fmt, ap) >= 0);
-	va_end(ap);
-	st = ctl_db_prepare(db, q);
-	assert_non_null(st);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = strdup(sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "");
-	sqlite3_finalize(st);
-	ctl_db_put(e->t.c.store, db);
-	return v;
-}
-
 static long long count_where(struct env *e, const char *table, const char *where)
 {
-	_cleanup_free_ char *v = sql_text(e, "SELECT count(*) FROM %s WHERE %s", table, where);
+	_cleanup_free_ char *v = ctl_test_sql_text(&e->t, "SELECT count(*) FROM %s WHERE %s", table, where);
 
 	assert_non_null(v);
 	return atoll(v);
@@ -137,7 +104,7 @@ static long long count_where(struct env *e, const char *table, const char *where
 
 static void add_disk(struct env *e, const char *id, const struct ctl_account *a)
 {
-	sql(e,
+	ctl_test_sql(&e->t,
 	    "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib, image_id,"
 	    " source_snapshot_id, status, instance_id, device, host_id, delete_with_instance, created_at) VALUES"
 	    " ('%s', '%s', 'cn-local-a', '', '', 'data', 'cloud_efficiency', 10, '', '', 'In_use', 'i-x', 'vdb', 'host-1',"
@@ -148,7 +115,7 @@ static void add_disk(struct env *e, const char *id, const struct ctl_account *a)
 static void add_snapshot(struct env *e, const char *id, const struct ctl_account *a, const char *disk, const char *policy,
 			 const char *status, long long created)
 {
-	sql(e,
+	ctl_test_sql(&e->t,
 	    "INSERT INTO snapshots (snapshot_id, account_id, name, description, disk_id, disk_type, disk_size, status,"
 	    " host_id, policy_id, created_at) VALUES ('%s', '%s', '%s', '', '%s', 'data', 10, '%s', 'host-1', %s%s%s, %lld)",
 	    id, a->account_id, id, disk, status, policy ? "'" : "", policy ? policy : "NULL", policy ? "'" : "", created);
@@ -163,12 +130,12 @@ static long long snapshots_of(struct env *e, const char *disk)
 
 static void finish_snapshots(struct env *e)
 {
-	sql(e, "UPDATE snapshots SET status = 'accomplished' WHERE status = 'progressing'");
+	ctl_test_sql(&e->t, "UPDATE snapshots SET status = 'accomplished' WHERE status = 'progressing'");
 }
 
 static char *run_state(struct env *e, const char *disk, const char *slot)
 {
-	return sql_text(e, "SELECT state FROM policy_runs WHERE disk_id = '%s' AND slot = '%s'", disk, slot);
+	return ctl_test_sql_text(&e->t, "SELECT state FROM policy_runs WHERE disk_id = '%s' AND slot = '%s'", disk, slot);
 }
 
 /* ---- test doubles ---- */
@@ -366,7 +333,7 @@ static void test_apply_cancel_delete(void **state)
 	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", id, "diskIds", "[]", NULL), 403,
 		     "ParameterInvalid");
 	ctl_test_expect_error(ctl_test_act(&e->t, ctl_policy_apply, &e->alice, "autoSnapshotPolicyId", id, NULL), 400, "MissingParameter");
-	pid = sql_text(e, "SELECT policy_id FROM disks WHERE disk_id = '%s'", "d-a1");
+	pid = ctl_test_sql_text(&e->t, "SELECT policy_id FROM disks WHERE disk_id = '%s'", "d-a1");
 	assert_string_equal(pid, id);
 
 	/* Another policy replaces the first (one policy a disk). */
@@ -426,11 +393,11 @@ static void test_tick_once_per_slot(void **state)
 	assert_int_equal(snapshots_of(e, "d-a2"), 1);
 	assert_int_equal(snapshots_of(e, "d-a3"), 0);
 	assert_int_equal(snapshots_of(e, "d-b1"), 1);
-	name = sql_text(e, "SELECT name FROM snapshots WHERE disk_id = '%s'", "d-a1");
+	name = ctl_test_sql_text(&e->t, "SELECT name FROM snapshots WHERE disk_id = '%s'", "d-a1");
 	expect = ecs_strdup_printf("auto2.0_20240101_%s", id);
 	assert_string_equal(name, expect);
 	free(name);
-	name = sql_text(e, "SELECT policy_id || ' ' || account_id FROM snapshots WHERE disk_id = '%s'", "d-b1");
+	name = ctl_test_sql_text(&e->t, "SELECT policy_id || ' ' || account_id FROM snapshots WHERE disk_id = '%s'", "d-b1");
 	free(expect);
 	expect = ecs_strdup_printf("%s %s", bobs, e->bob.account_id);
 	assert_string_equal(name, expect);
@@ -463,7 +430,7 @@ static void test_tick_once_per_slot(void **state)
 
 	/* A cancelled disk is left alone; a deleted disk too. */
 	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_cancel, &e->alice, "diskIds", "[\"d-a2\"]", NULL));
-	sql(e, "UPDATE disks SET deleted = 1 WHERE disk_id = 'd-a1'");
+	ctl_test_sql(&e->t, "UPDATE disks SET deleted = 1 WHERE disk_id = 'd-a1'");
 	assert_int_equal(ctl_policy_tick(&e->t.c, MON_1030 + 7 * DAY), 0);
 	assert_int_equal(count_where(e, "snapshots", "disk_id LIKE 'd-a%'"), 4);
 	assert_int_equal(snapshots_of(e, "d-b1"), 3);
@@ -508,13 +475,13 @@ static void test_tick_retention(void **state)
 	add_snapshot(e, "s-running", &e->alice, "d-a1", week, "progressing", now - 9 * DAY);
 	add_snapshot(e, "s-manual", &e->alice, "d-a1", NULL, "accomplished", now - 90 * DAY);
 	add_snapshot(e, "s-forever", &e->alice, "d-a1", forever, "accomplished", now - 90 * DAY);
-	sql(e,
+	ctl_test_sql(&e->t,
 	    "INSERT INTO images (image_id, account_id, name, description, size_gib, os_name, os_type, architecture, status,"
 	    " source_snapshot_id, owner_alias, created_at) VALUES ('m-1', '%s', 'img', '', 1, 'x', 'linux', 'x86_64',"
 	    " 'Available', 's-imaged', 'self', 1)",
 	    e->alice.account_id);
 	add_disk(e, "d-clone", &e->alice);
-	sql(e, "UPDATE disks SET source_snapshot_id = 's-cloned' WHERE disk_id = 'd-clone'");
+	ctl_test_sql(&e->t, "UPDATE disks SET source_snapshot_id = 's-cloned' WHERE disk_id = 'd-clone'");
 
 	assert_int_equal(ctl_policy_tick(&e->t.c, now), 0);
 	assert_int_equal(count_where(e, "snapshots", "deleted = 1"), 2);
@@ -549,7 +516,7 @@ static void test_tick_utc_offset(void **state)
 	e->t.c.cfg.policy_utc_offset_h = 8;
 	assert_int_equal(ctl_policy_tick(&e->t.c, SUN_1630_UTC), 0);
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
-	name = sql_text(e, "SELECT name FROM snapshots WHERE disk_id = '%s'", "d-a1");
+	name = ctl_test_sql_text(&e->t, "SELECT name FROM snapshots WHERE disk_id = '%s'", "d-a1");
 	expect = ecs_strdup_printf("auto2.0_20240101_%s", id);
 	assert_string_equal(name, expect);
 	st = run_state(e, "d-a1", "2024-01-01T00");
@@ -573,7 +540,7 @@ static void test_tick_after_restart(void **state)
 	add_disk(e, "d-a2", &e->alice);
 	apply(e, &e->alice, id, "[\"d-a1\",\"d-a2\"]");
 	/* A crash left two bookings: d-a1's snapshot had been asked for, d-a2's not. */
-	sql(e, "INSERT INTO policy_runs (disk_id, slot, snapshot_id, policy_id, state, at) VALUES ('d-a1', '2024-01-01T10',"
+	ctl_test_sql(&e->t, "INSERT INTO policy_runs (disk_id, slot, snapshot_id, policy_id, state, at) VALUES ('d-a1', '2024-01-01T10',"
 	       " '', '%s', 'pending', %lld), ('d-a2', '2024-01-01T10', '', '%s', 'pending', %lld)",
 	    id, t - 5, id, t - 5);
 	add_snapshot(e, "s-before-crash", &e->alice, "d-a1", id, "progressing", t);
@@ -582,7 +549,7 @@ static void test_tick_after_restart(void **state)
 	assert_int_equal(snapshots_of(e, "d-a2"), 1);
 	st = run_state(e, "d-a1", "2024-01-01T10");
 	assert_string_equal(st, "taken");
-	sid = sql_text(e, "SELECT snapshot_id FROM policy_runs WHERE disk_id = '%s'", "d-a1");
+	sid = ctl_test_sql_text(&e->t, "SELECT snapshot_id FROM policy_runs WHERE disk_id = '%s'", "d-a1");
 	assert_string_equal(sid, "s-before-crash");
 	free(st);
 	st = run_state(e, "d-a2", "2024-01-01T10");
