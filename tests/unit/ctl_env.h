@@ -47,6 +47,15 @@ static inline void ctl_test_env_close(struct ctl_test_env *e)
 	ecs_remove_tree(e->dir);
 }
 
+/* A cmocka teardown for a test state whose first member is its struct ctl_test_env and
+ * that holds nothing else to free. */
+static inline int ctl_test_env_teardown(void **state)
+{
+	ctl_test_env_close(*state);
+	free(*state);
+	return 0;
+}
+
 /* ---- the database ---- */
 
 /* Run the SQL made from fmt on the test's connection. */

@@ -26,7 +26,7 @@
 #include "util.h"
 
 struct env {
-	struct ctl_test_env t;
+	struct ctl_test_env t; /* first: ctl_test_env_teardown frees the whole */
 	struct ctl_account alice, bob;
 };
 
@@ -39,15 +39,6 @@ static int setup(void **state)
 	assert_int_equal(ctl_account_create(&e->t.c, "alice", &e->alice), 0);
 	assert_int_equal(ctl_account_create(&e->t.c, "bob", &e->bob), 0);
 	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	ctl_test_env_close(&e->t);
-	free(e);
 	return 0;
 }
 
@@ -504,15 +495,15 @@ static void test_parse_public(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_describe_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import_invalid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_and_accounts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_describe_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_detach, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_describe_delete, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_names, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_import, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_import_invalid, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_and_accounts, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_filters, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_limit, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_attach_detach, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_errors, setup, ctl_test_env_teardown),
 		cmocka_unit_test(test_parse_public),
 	};
 
