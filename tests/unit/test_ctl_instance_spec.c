@@ -24,7 +24,7 @@
 #include "util.h"
 
 struct env {
-	struct ctl_test_env t;
+	struct ctl_test_env t; /* first: ctl_test_env_teardown frees the whole */
 };
 
 static int setup(void **state)
@@ -49,15 +49,6 @@ static int setup(void **state)
 			    " ('sg-web', 'acc-1', 'web', '', 0), ('sg-ssh', 'acc-1', 'ssh', '', 0);"),
 		0);
 	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	ctl_test_env_close(&e->t);
-	free(e);
 	return 0;
 }
 
@@ -139,9 +130,9 @@ static void test_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_minimal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_minimal, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown, setup, ctl_test_env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

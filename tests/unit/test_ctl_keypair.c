@@ -18,31 +18,37 @@
 #include "cmd.h"
 #include "config.h"
 #include "ctl.h"
+#include "ctl_env.h"
 #include "json.h"
 #include "keypair.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
 
-#include "test_ctl_env.h"
+struct env {
+	struct ctl_test_env t; /* first: ctl_test_env_teardown frees the whole */
+	struct ctl_account alice, bob;
+};
 
 static int setup(void **state)
 {
-	*state = env_new("test_ctl_keypair");
+	struct env *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	ctl_test_env_open(&e->t, "test_ctl_keypair");
+	assert_int_equal(ctl_account_create(&e->t.c, "alice", &e->alice), 0);
+	assert_int_equal(ctl_account_create(&e->t.c, "bob", &e->bob), 0);
+	*state = e;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	env_free(*state);
-	return 0;
-}
+/* ---- calling actions ---- */
 
 /* ---- the database ---- */
 
 static long long sql_int(struct env *e, const char *fmt, const char *arg)
 {
-	_cleanup_free_ char *v = sql_text(e, fmt, arg);
+	_cleanup_free_ char *v = ctl_test_sql_text(&e->t, fmt, arg);
 
 	assert_non_null(v);
 	return atoll(v);
@@ -50,7 +56,7 @@ static long long sql_int(struct env *e, const char *fmt, const char *arg)
 
 static void add_instance(struct env *e, const char *id, const struct ctl_account *a, const char *key_pair)
 {
-	sql(e,
+	ctl_test_sql(&e->t,
 	    "INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id, instance_type, vcpus,"
 	    " memory_mib, zone_id, host_id, status, desired, private_ip, mac, key_pair_name, password_hash, user_data,"
 	    " internet_max_bandwidth_out, created_at, transition_at) VALUES ('%s', '%s', '%s', '', 'h', 'tiny',"
@@ -75,7 +81,7 @@ static char *run(const char *const *argv)
 /* A new key of type in dir; its public line (caller frees). */
 static char *keygen(struct env *e, const char *type, const char *file)
 {
-	_cleanup_free_ char *path = ecs_strdup_printf("%s/%s", e->dir, file), *pub = NULL, *line = NULL;
+	_cleanup_free_ char *path = ecs_strdup_printf("%s/%s", e->t.dir, file), *pub = NULL, *line = NULL;
 	const char *argv[] = { "ssh-keygen", "-q", "-t", type, "-N", "", "-C", "me@test", "-f", path, NULL };
 	size_t len;
 
@@ -97,7 +103,7 @@ static char *md5_of(const char *path)
 	return strndup(p, strcspn(p, " "));
 }
 
-static const char *fingerprint_of(struct answer *a)
+static const char *fingerprint_of(struct ctl_test_answer *a)
 {
 	return ecs_json_str(a->out, "KeyPairFingerPrint", "");
 }
@@ -107,14 +113,14 @@ static const char *fingerprint_of(struct answer *a)
 static void test_create_describe_delete(void **state)
 {
 	struct env *e = *state;
-	_cleanup_free_ char *keyfile = ecs_strdup_printf("%s/created", e->dir), *fp = NULL, *derived = NULL,
+	_cleanup_free_ char *keyfile = ecs_strdup_printf("%s/created", e->t.dir), *fp = NULL, *derived = NULL,
 			      *stored = NULL;
 	const char *argv[] = { "ssh-keygen", "-y", "-f", keyfile, NULL };
-	struct answer a, d;
+	struct ctl_test_answer a, d;
 	struct json_object *list, *k;
 	const char *pem;
 
-	a = act(e, ctl_keypair_create, &e->alice, "KeyPairName", "web-1", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_create, &e->alice, "KeyPairName", "web-1", NULL);
 	assert_int_equal(a.rc, 0);
 	assert_string_equal(ecs_json_str(a.out, "KeyPairName", ""), "web-1");
 	assert_true(str_has_prefix(ecs_json_str(a.out, "KeyPairId", ""), "kp-"));
@@ -127,16 +133,16 @@ static void test_create_describe_delete(void **state)
 	fp = md5_of(keyfile);
 	assert_string_equal(fp, fingerprint_of(&a));
 	derived = run(argv);
-	stored = sql_text(e, "SELECT public_key FROM key_pairs WHERE name = '%s'", "web-1");
+	stored = ctl_test_sql_text(&e->t, "SELECT public_key FROM key_pairs WHERE name = '%s'", "web-1");
 	assert_true(str_has_prefix(stored, "ssh-rsa AAAA"));
 	assert_true(str_has_suffix(stored, " web-1"));
 	derived[strcspn(derived, "\n")] = '\0';
 	assert_true(str_has_prefix(stored, derived));
 	/* The private key is nowhere in the database. */
-	assert_null(sql_text(e, "SELECT 1 FROM key_pairs WHERE public_key LIKE '%%PRIVATE%%'"));
+	assert_null(ctl_test_sql_text(&e->t, "SELECT 1 FROM key_pairs WHERE public_key LIKE '%%PRIVATE%%'"));
 	json_object_put(a.out);
 
-	d = act(e, ctl_keypair_describe, &e->alice, NULL);
+	d = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, NULL);
 	assert_int_equal(d.rc, 0);
 	assert_true(json_object_is_type(ecs_json_get(d.out, "TotalCount"), json_type_int));
 	assert_int_equal(ecs_json_int(d.out, "TotalCount", -1), 1);
@@ -153,13 +159,13 @@ static void test_create_describe_delete(void **state)
 	assert_non_null(ecs_json_get(ecs_json_get(k, "Tags"), "Tag"));
 	json_object_put(d.out);
 
-	d = act(e, ctl_keypair_describe, &e->alice, "IncludePublicKey", "true", NULL);
+	d = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "IncludePublicKey", "true", NULL);
 	k = json_object_array_get_idx(ecs_json_get(ecs_json_get(d.out, "KeyPairs"), "KeyPair"), 0);
 	assert_string_equal(ecs_json_str(k, "PublicKey", ""), stored);
 	json_object_put(d.out);
 
-	expect_ok(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"web-1\"]", NULL));
-	d = act(e, ctl_keypair_describe, &e->alice, NULL);
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"web-1\"]", NULL));
+	d = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, NULL);
 	assert_int_equal(ecs_json_int(d.out, "TotalCount", -1), 0);
 	assert_int_equal(json_object_array_length(ecs_json_get(ecs_json_get(d.out, "KeyPairs"), "KeyPair")), 0);
 	json_object_put(d.out);
@@ -173,22 +179,22 @@ static void test_names(void **state)
 	char long_name[130];
 
 	for (size_t i = 0; bad[i]; i++) {
-		expect_error(act(e, ctl_keypair_create, &e->alice, "KeyPairName", bad[i], NULL), 400,
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_create, &e->alice, "KeyPairName", bad[i], NULL), 400,
 			     "InvalidKeyPairName.Malformed");
-		expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", bad[i], "PublicKeyBody", line, NULL), 400,
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", bad[i], "PublicKeyBody", line, NULL), 400,
 			     "InvalidKeyPairName.Malformed");
 	}
 	memset(long_name, 'k', 129);
 	long_name[129] = '\0';
-	expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", long_name, "PublicKeyBody", line, NULL), 400,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", long_name, "PublicKeyBody", line, NULL), 400,
 		     "InvalidKeyPairName.Malformed");
 	long_name[128] = '\0';
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", long_name, "PublicKeyBody", line, NULL));
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "Ab.c_d:e-9", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", long_name, "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "Ab.c_d:e-9", "PublicKeyBody", line, NULL));
 	/* One letter is accepted (the tour's "k"), unlike ECS's 2-128. */
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "k", "PublicKeyBody", line, NULL));
-	expect_error(act(e, ctl_keypair_create, &e->alice, NULL), 400, "MissingParameter");
-	expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "nokey", NULL), 400, "MissingParameter");
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "k", "PublicKeyBody", line, NULL));
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_create, &e->alice, NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "nokey", NULL), 400, "MissingParameter");
 }
 
 static void test_import(void **state)
@@ -197,9 +203,9 @@ static void test_import(void **state)
 	struct env *e = *state;
 
 	for (size_t i = 0; types[i]; i++) {
-		_cleanup_free_ char *line = keygen(e, types[i], types[i]), *pub = ecs_strdup_printf("%s/%s.pub", e->dir, types[i]),
+		_cleanup_free_ char *line = keygen(e, types[i], types[i]), *pub = ecs_strdup_printf("%s/%s.pub", e->t.dir, types[i]),
 				    *fp = md5_of(pub), *name = ecs_strdup_printf("imported-%s", types[i]), *stored = NULL;
-		struct answer a = act(e, ctl_keypair_import, &e->alice, "KeyPairName", name, "PublicKeyBody", line, NULL);
+		struct ctl_test_answer a = ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", name, "PublicKeyBody", line, NULL);
 
 		assert_int_equal(a.rc, 0);
 		assert_string_equal(ecs_json_str(a.out, "KeyPairName", ""), name);
@@ -208,10 +214,10 @@ static void test_import(void **state)
 		json_object_put(a.out);
 		/* Stored as one line, the comment kept. */
 		line[strcspn(line, "\n")] = '\0';
-		stored = sql_text(e, "SELECT public_key FROM key_pairs WHERE name = '%s'", name);
+		stored = ctl_test_sql_text(&e->t, "SELECT public_key FROM key_pairs WHERE name = '%s'", name);
 		assert_string_equal(stored, line);
 		/* Found by its fingerprint. */
-		a = act(e, ctl_keypair_describe, &e->alice, "KeyPairFingerPrint", fp, NULL);
+		a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "KeyPairFingerPrint", fp, NULL);
 		assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 1);
 		json_object_put(a.out);
 	}
@@ -246,13 +252,13 @@ static void test_import_invalid(void **state)
 	bodies[n++] = "-----BEGIN RSA PRIVATE KEY-----";
 	bodies[n++] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOnly+for/testing";
 	for (size_t i = 0; i < n; i++)
-		expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "bad", "PublicKeyBody", bodies[i], NULL),
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "bad", "PublicKeyBody", bodies[i], NULL),
 			     400, "InvalidPublicKeyBody.Malformed");
 	/* Surrounding blanks and a trailing line break are fine. */
 	{
 		_cleanup_free_ char *padded = ecs_strdup_printf("  %s \r\n", ed);
 
-		expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "padded", "PublicKeyBody", padded, NULL));
+		ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "padded", "PublicKeyBody", padded, NULL));
 	}
 	/* Nothing but "padded" was stored. */
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM key_pairs WHERE account_id = '%s'", e->alice.account_id), 1);
@@ -262,26 +268,26 @@ static void test_duplicate_and_accounts(void **state)
 {
 	struct env *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "dup");
-	struct answer a;
+	struct ctl_test_answer a;
 
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "shared", "PublicKeyBody", line, NULL));
-	expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "shared", "PublicKeyBody", line, NULL), 400,
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "shared", "PublicKeyBody", line, NULL));
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "shared", "PublicKeyBody", line, NULL), 400,
 		     "KeyPair.AlreadyExist");
 	/* Another account has names of its own. */
-	expect_ok(act(e, ctl_keypair_import, &e->bob, "KeyPairName", "shared", "PublicKeyBody", line, NULL));
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "alice-only", "PublicKeyBody", line, NULL));
-	a = act(e, ctl_keypair_describe, &e->bob, NULL);
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->bob, "KeyPairName", "shared", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "alice-only", "PublicKeyBody", line, NULL));
+	a = ctl_test_act(&e->t, ctl_keypair_describe, &e->bob, NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 1);
 	json_object_put(a.out);
-	a = act(e, ctl_keypair_describe, &e->bob, "KeyPairName", "alice-only", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_describe, &e->bob, "KeyPairName", "alice-only", NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 0);
 	json_object_put(a.out);
-	expect_error(act(e, ctl_keypair_delete, &e->bob, "KeyPairNames", "[\"alice-only\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->bob, "KeyPairNames", "[\"alice-only\"]", NULL), 404,
 		     "InvalidKeyPair.NotFound");
-	expect_error(act(e, ctl_keypair_attach, &e->bob, "KeyPairName", "alice-only", "InstanceIds", "[\"i-x\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->bob, "KeyPairName", "alice-only", "InstanceIds", "[\"i-x\"]", NULL), 404,
 		     "InvalidKeyPairName.NotFound");
 	/* Bob deleting his "shared" leaves Alice's. */
-	expect_ok(act(e, ctl_keypair_delete, &e->bob, "KeyPairNames", "[\"shared\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_delete, &e->bob, "KeyPairNames", "[\"shared\"]", NULL));
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM key_pairs WHERE account_id = '%s'", e->alice.account_id), 2);
 }
 
@@ -290,7 +296,7 @@ static void test_describe_filters(void **state)
 	static const char *const names[] = { "SshKey", "mySshKey", "SshKeyTwo", "other", "a-SshKey-b", NULL };
 	struct env *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "filters");
-	struct answer a;
+	struct ctl_test_answer a;
 	struct {
 		const char *pattern;
 		int count;
@@ -298,9 +304,9 @@ static void test_describe_filters(void **state)
 		      { "?shKey", 0 }, { "[S]shKey", 0 }, { "sshkey", 0 } };
 
 	for (size_t i = 0; names[i]; i++)
-		expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", names[i], "PublicKeyBody", line, NULL));
+		ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", names[i], "PublicKeyBody", line, NULL));
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		a = act(e, ctl_keypair_describe, &e->alice, "KeyPairName", cases[i].pattern, NULL);
+		a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "KeyPairName", cases[i].pattern, NULL);
 		assert_int_equal(a.rc, 0);
 		if (ecs_json_int(a.out, "TotalCount", -1) != cases[i].count)
 			fail_msg("pattern %s: %d, not %d", cases[i].pattern, (int)ecs_json_int(a.out, "TotalCount", -1),
@@ -308,17 +314,17 @@ static void test_describe_filters(void **state)
 		json_object_put(a.out);
 	}
 	/* Pages: 5 key pairs, 2 a page. */
-	a = act(e, ctl_keypair_describe, &e->alice, "PageSize", "2", "PageNumber", "3", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "PageSize", "2", "PageNumber", "3", NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 5);
 	assert_int_equal(ecs_json_int(a.out, "PageNumber", -1), 3);
 	assert_int_equal(json_object_array_length(ecs_json_get(ecs_json_get(a.out, "KeyPairs"), "KeyPair")), 1);
 	json_object_put(a.out);
-	a = act(e, ctl_keypair_describe, &e->alice, "PageSize", "2", "PageNumber", "9", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "PageSize", "2", "PageNumber", "9", NULL);
 	assert_int_equal(ecs_json_int(a.out, "TotalCount", -1), 5);
 	assert_int_equal(json_object_array_length(ecs_json_get(ecs_json_get(a.out, "KeyPairs"), "KeyPair")), 0);
 	json_object_put(a.out);
 	/* ECS pages key pairs by at most 50. */
-	expect_error(act(e, ctl_keypair_describe, &e->alice, "PageSize", "51", NULL), 400, "InvalidParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_describe, &e->alice, "PageSize", "51", NULL), 400, "InvalidParameter");
 }
 
 static void test_limit(void **state)
@@ -327,23 +333,23 @@ static void test_limit(void **state)
 	_cleanup_free_ char *line = keygen(e, "ed25519", "limit");
 
 	/* 499 stored at once, then the 500th through the action, then no more. */
-	sql(e,
+	ctl_test_sql(&e->t,
 	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) INSERT INTO key_pairs"
 	    " (account_id, name, fingerprint, public_key, created_at) SELECT '%s', 'k' || i, 'f', 'ssh-ed25519 x', 1"
 	    " FROM n",
 	    CTL_KEYPAIR_MAX - 1, e->alice.account_id);
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "last", "PublicKeyBody", line, NULL));
-	expect_error(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "one-more", "PublicKeyBody", line, NULL), 403,
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "last", "PublicKeyBody", line, NULL));
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "one-more", "PublicKeyBody", line, NULL), 403,
 		     "QuotaExceed.KeyPair");
-	expect_error(act(e, ctl_keypair_create, &e->alice, "KeyPairName", "one-more", NULL), 403, "QuotaExceed.KeyPair");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_create, &e->alice, "KeyPairName", "one-more", NULL), 403, "QuotaExceed.KeyPair");
 	/* The limit is the account's: Bob is not touched. */
-	expect_ok(act(e, ctl_keypair_import, &e->bob, "KeyPairName", "one-more", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->bob, "KeyPairName", "one-more", "PublicKeyBody", line, NULL));
 }
 
 /* The newest modify job of an instance, as its args. */
 static struct json_object *modify_job(struct env *e, const char *id)
 {
-	_cleanup_free_ char *args = sql_text(e, "SELECT args FROM jobs WHERE resource_id = '%s' AND kind = 'instance' AND"
+	_cleanup_free_ char *args = ctl_test_sql_text(&e->t, "SELECT args FROM jobs WHERE resource_id = '%s' AND kind = 'instance' AND"
 						" op = 'modify' ORDER BY job_id DESC LIMIT 1", id);
 	struct json_object *o = NULL;
 	const char *perr;
@@ -355,7 +361,7 @@ static struct json_object *modify_job(struct env *e, const char *id)
 
 static void expect_instance_key(struct env *e, const char *id, const char *want)
 {
-	_cleanup_free_ char *kp = sql_text(e, "SELECT key_pair_name FROM instances WHERE instance_id = '%s'", id);
+	_cleanup_free_ char *kp = ctl_test_sql_text(&e->t, "SELECT key_pair_name FROM instances WHERE instance_id = '%s'", id);
 
 	assert_non_null(kp);
 	assert_string_equal(kp, want);
@@ -366,15 +372,15 @@ static void test_attach_detach(void **state)
 	struct env *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "attach"), *stored = NULL;
 	struct json_object *job, *results, *r0;
-	struct answer a;
+	struct ctl_test_answer a;
 
 	add_instance(e, "i-one", &e->alice, "");
 	add_instance(e, "i-two", &e->alice, "old");
 	add_instance(e, "i-bobs", &e->bob, "");
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "deploy", "PublicKeyBody", line, NULL));
-	stored = sql_text(e, "SELECT public_key FROM key_pairs WHERE name = '%s'", "deploy");
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "deploy", "PublicKeyBody", line, NULL));
+	stored = ctl_test_sql_text(&e->t, "SELECT public_key FROM key_pairs WHERE name = '%s'", "deploy");
 
-	a = act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "deploy", "InstanceIds",
+	a = ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "deploy", "InstanceIds",
 		"[\"i-one\",\"i-two\",\"i-bobs\",\"i-none\"]", NULL);
 	assert_int_equal(a.rc, 0);
 	/* Strings, as ECS answers them. */
@@ -397,7 +403,7 @@ static void test_attach_detach(void **state)
 
 	expect_instance_key(e, "i-two", "deploy");
 	expect_instance_key(e, "i-bobs", "");
-	assert_null(sql_text(e, "SELECT 1 FROM jobs WHERE resource_id = '%s'", "i-bobs"));
+	assert_null(ctl_test_sql_text(&e->t, "SELECT 1 FROM jobs WHERE resource_id = '%s'", "i-bobs"));
 	job = modify_job(e, "i-one");
 	assert_string_equal(ecs_json_str(job, "key_pair_name", ""), "deploy");
 	assert_int_equal(json_object_array_length(ecs_json_get(job, "public_keys")), 1);
@@ -405,12 +411,12 @@ static void test_attach_detach(void **state)
 	json_object_put(job);
 
 	/* Bound: it cannot be deleted (ECS), and nothing else in the call is either. */
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "spare", "PublicKeyBody", line, NULL));
-	expect_error(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"spare\",\"deploy\"]", NULL), 400,
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "spare", "PublicKeyBody", line, NULL));
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"spare\",\"deploy\"]", NULL), 400,
 		     "InvalidParameter.KeypairAlreadyAttachedInstance");
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM key_pairs WHERE account_id = '%s'", e->alice.account_id), 2);
 
-	a = act(e, ctl_keypair_detach, &e->alice, "KeyPairName", "deploy", "InstanceIds", "[\"i-one\"]", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_detach, &e->alice, "KeyPairName", "deploy", "InstanceIds", "[\"i-one\"]", NULL);
 	assert_int_equal(a.rc, 0);
 	assert_string_equal(ecs_json_str(a.out, "FailCount", ""), "0");
 	json_object_put(a.out);
@@ -420,19 +426,19 @@ static void test_attach_detach(void **state)
 	assert_int_equal(json_object_array_length(ecs_json_get(job, "public_keys")), 0);
 	json_object_put(job);
 	/* An instance without this key pair is left as it is. */
-	a = act(e, ctl_keypair_detach, &e->alice, "KeyPairName", "spare", "InstanceIds", "[\"i-two\"]", NULL);
+	a = ctl_test_act(&e->t, ctl_keypair_detach, &e->alice, "KeyPairName", "spare", "InstanceIds", "[\"i-two\"]", NULL);
 	assert_string_equal(ecs_json_str(a.out, "FailCount", ""), "0");
 	json_object_put(a.out);
 	expect_instance_key(e, "i-two", "deploy");
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM jobs WHERE resource_id = '%s'", "i-two"), 1);
 
-	expect_ok(act(e, ctl_keypair_detach, &e->alice, "KeyPairName", "deploy", "InstanceIds", "[\"i-two\"]", NULL));
-	expect_ok(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"spare\",\"deploy\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_detach, &e->alice, "KeyPairName", "deploy", "InstanceIds", "[\"i-two\"]", NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"spare\",\"deploy\"]", NULL));
 
-	expect_error(act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", "[\"i-one\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", "[\"i-one\"]", NULL), 404,
 		     "InvalidKeyPairName.NotFound");
-	expect_error(act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", NULL), 400, "MissingParameter");
-	expect_error(act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", "i-one", NULL), 400,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", "i-one", NULL), 400,
 		     "InvalidParameter");
 	{
 		/* At most 50 instances in one call. */
@@ -441,7 +447,7 @@ static void test_attach_detach(void **state)
 		for (int i = 0; i < 51; i++)
 			strcat(ids, i ? ",\"i-x\"" : "\"i-x\"");
 		strcat(ids, "]");
-		expect_error(act(e, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", ids, NULL), 400,
+		ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_attach, &e->alice, "KeyPairName", "gone", "InstanceIds", ids, NULL), 400,
 			     "InvalidParameter");
 	}
 }
@@ -451,15 +457,15 @@ static void test_delete_errors(void **state)
 	struct env *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "del");
 
-	expect_ok(act(e, ctl_keypair_import, &e->alice, "KeyPairName", "keep", "PublicKeyBody", line, NULL));
+	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "keep", "PublicKeyBody", line, NULL));
 	/* One unknown name: nothing is deleted. */
-	expect_error(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"keep\",\"unknown\"]", NULL), 404,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[\"keep\",\"unknown\"]", NULL), 404,
 		     "InvalidKeyPair.NotFound");
 	assert_int_equal(sql_int(e, "SELECT count(*) FROM key_pairs WHERE account_id = '%s'", e->alice.account_id), 1);
-	expect_error(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "[]", NULL), 400,
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "[]", NULL), 400,
 		     "InvalidKeyPairNames.ValueNotSupported");
-	expect_error(act(e, ctl_keypair_delete, &e->alice, "KeyPairNames", "keep", NULL), 400, "InvalidParameter");
-	expect_error(act(e, ctl_keypair_delete, &e->alice, NULL), 400, "MissingParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, "KeyPairNames", "keep", NULL), 400, "InvalidParameter");
+	ctl_test_expect_error(ctl_test_act(&e->t, ctl_keypair_delete, &e->alice, NULL), 400, "MissingParameter");
 }
 
 static void test_parse_public(void **state)
@@ -489,15 +495,15 @@ static void test_parse_public(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_describe_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import_invalid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_and_accounts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_describe_filters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_attach_detach, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_describe_delete, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_names, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_import, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_import_invalid, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_and_accounts, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_filters, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_limit, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_attach_detach, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_errors, setup, ctl_test_env_teardown),
 		cmocka_unit_test(test_parse_public),
 	};
 

@@ -21,7 +21,7 @@
 #include "util.h"
 
 struct env {
-	struct ctl_test_env t;
+	struct ctl_test_env t; /* first: ctl_test_env_teardown frees the whole */
 	int n_instances;
 };
 
@@ -39,15 +39,6 @@ static int setup(void **state)
 	e->t.c.cfg.host_dead_after_s = 30;
 	e->t.c.cfg.stack = false;
 	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	ctl_test_env_close(&e->t);
-	free(e);
 	return 0;
 }
 
@@ -263,17 +254,17 @@ static void test_schedule_lb(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_no_host, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dead_host_skipped, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vcpu_overcommit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory_overcommit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disk_room, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_max_instances, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_zone, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_system_image, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exclude, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_weighers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_schedule_lb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_host, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_dead_host_skipped, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_vcpu_overcommit, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_memory_overcommit, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_disk_room, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_max_instances, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_zone, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_system_image, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_exclude, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_weighers, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_schedule_lb, setup, ctl_test_env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
