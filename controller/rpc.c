@@ -467,6 +467,8 @@ static void handle_rpc(const struct ecs_http_request *req, struct ecs_http_respo
 		goto fail;
 	}
 	call.region_id = c->cfg.region_id;
+	if (ctl_params_check(&call, act->mutating) < 0)
+		goto fail;
 	if (act->mutating) {
 		token = ctl_param(&call, "ClientToken", CTL_NONEMPTY);
 		if (token && !token_ok(token)) {
