@@ -137,19 +137,137 @@ int ctl_account_create(struct ctl *c, const char *name, struct ctl_account *ret)
 	return 0;
 }
 
+/* Live rows of each kind (deleted ones keep their row with deleted = 1). */
+static const struct {
+	const char *name, *sql;
+} resources[_CTL_ACCOUNT_RESOURCE_MAX] = {
+	[CTL_ACCOUNT_INSTANCES] = { "instances", "SELECT COUNT(*) FROM instances WHERE account_id = ?1 AND deleted = 0" },
+	[CTL_ACCOUNT_DISKS] = { "disks", "SELECT COUNT(*) FROM disks WHERE account_id = ?1 AND deleted = 0" },
+	[CTL_ACCOUNT_SNAPSHOTS] = { "snapshots", "SELECT COUNT(*) FROM snapshots WHERE account_id = ?1 AND deleted = 0" },
+	[CTL_ACCOUNT_IMAGES] = { "images", "SELECT COUNT(*) FROM images WHERE account_id = ?1 AND deleted = 0" },
+	[CTL_ACCOUNT_KEY_PAIRS] = { "key pairs", "SELECT COUNT(*) FROM key_pairs WHERE account_id = ?1" },
+	[CTL_ACCOUNT_SECURITY_GROUPS] = { "security groups",
+					  "SELECT COUNT(*) FROM security_groups WHERE account_id = ?1" },
+	[CTL_ACCOUNT_LOAD_BALANCERS] = { "load balancers",
+					 "SELECT COUNT(*) FROM load_balancers WHERE account_id = ?1 AND deleted = 0" },
+	[CTL_ACCOUNT_POLICIES] = { "auto snapshot policies",
+				   "SELECT COUNT(*) FROM auto_snapshot_policies WHERE account_id = ?1" },
+	[CTL_ACCOUNT_PUBLIC_IPS] = { "public IPs", "SELECT COUNT(*) FROM public_ips WHERE account_id = ?1" },
+};
+
+const char *ctl_account_resource_name(enum ctl_account_resource r)
+{
+	return r < _CTL_ACCOUNT_RESOURCE_MAX ? resources[r].name : NULL;
+}
+
+static int count_resources(sqlite3 *db, const char *account_id, long long ret[_CTL_ACCOUNT_RESOURCE_MAX])
+{
+	for (size_t i = 0; i < _CTL_ACCOUNT_RESOURCE_MAX; i++) {
+		sqlite3_stmt *st = ctl_db_prepare(db, resources[i].sql);
+
+		if (!st)
+			return -EIO;
+		sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_finalize(st);
+			return -EIO;
+		}
+		ret[i] = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return 0;
+}
+
 int ctl_account_list(struct ctl *c)
 {
 	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT name, access_key_id, account_id FROM accounts ORDER BY name")
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT name, access_key_id, account_id, created_at FROM accounts"
+						   " ORDER BY name")
 			      : NULL;
+	int r = 0;
 
 	if (!st) {
 		ctl_db_put(c->store, db);
 		return -EIO;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW)
-		printf("%s\t%s\t%s\n", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
+	printf("NAME\tACCESS_KEY_ID\tCREATED");
+	for (size_t i = 0; i < _CTL_ACCOUNT_RESOURCE_MAX; i++) {
+		printf("\t");
+		for (const char *p = resources[i].name; *p; p++)
+			putchar(*p == ' ' ? '_' : (*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
+	}
+	printf("\n");
+	while (r == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		long long n[_CTL_ACCOUNT_RESOURCE_MAX];
+		time_t created = (time_t)sqlite3_column_int64(st, 3);
+		char when[32];
+		struct tm tm;
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&created, &tm));
+		r = count_resources(db, (const char *)sqlite3_column_text(st, 2), n);
+		if (r < 0)
+			break;
+		printf("%s\t%s\t%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1), when);
+		for (size_t i = 0; i < _CTL_ACCOUNT_RESOURCE_MAX; i++)
+			printf("\t%lld", n[i]);
+		printf("\n");
+	}
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
-	return 0;
+	return r;
+}
+
+int ctl_account_delete(struct ctl *c, const char *name, enum ctl_account_resource *ret_kind, long long *ret_count)
+{
+	static const char *const rows[] = {
+		"DELETE FROM client_tokens WHERE account_id = ?1",
+		"DELETE FROM instance_counts WHERE account_id = ?1",
+		"DELETE FROM signature_nonces WHERE access_key_id = ?2",
+		"DELETE FROM accounts WHERE account_id = ?1",
+	};
+	long long n[_CTL_ACCOUNT_RESOURCE_MAX];
+	struct ctl_account a;
+	sqlite3 *db;
+	int r;
+
+	r = ctl_account_by_name(c, name, &a);
+	if (r < 0)
+		return r;
+	db = ctl_db_get(c->store);
+	if (!db)
+		return -EIO;
+	/* Counted and deleted in one transaction: nothing may be made in between. */
+	r = ctl_db_tx_begin(db);
+	if (r < 0)
+		goto out;
+	r = count_resources(db, a.account_id, n);
+	for (size_t i = 0; r == 0 && i < _CTL_ACCOUNT_RESOURCE_MAX; i++) {
+		if (n[i] > 0) {
+			*ret_kind = (enum ctl_account_resource)i;
+			*ret_count = n[i];
+			r = -EBUSY;
+		}
+	}
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(rows); i++) {
+		sqlite3_stmt *st = ctl_db_prepare(db, rows[i]);
+
+		if (!st) {
+			r = -EIO;
+			break;
+		}
+		sqlite3_bind_text(st, 1, a.account_id, -1, SQLITE_STATIC);
+		if (sqlite3_bind_parameter_count(st) >= 2)
+			sqlite3_bind_text(st, 2, a.access_key_id, -1, SQLITE_STATIC);
+		r = ctl_db_step_done(st);
+		sqlite3_finalize(st);
+	}
+	if (r == 0)
+		r = ctl_db_tx_commit(db);
+	if (r < 0)
+		ctl_db_tx_rollback(db);
+	else
+		log_info("account deleted", "account=%s name=%s", a.account_id, name);
+out:
+	ctl_db_put(c->store, db);
+	return r;
 }

@@ -2,7 +2,8 @@
  *
  *   ecs-controller [-c CONFIG] [serve]
  *   ecs-controller [-c CONFIG] account create NAME     prints the AccessKeyId and secret
- *   ecs-controller [-c CONFIG] account list */
+ *   ecs-controller [-c CONFIG] account ls|list                 names, keys, resource counts
+ *   ecs-controller [-c CONFIG] account delete NAME     refused while it owns resources */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -61,7 +62,8 @@ static void usage(void)
 {
 	printf("usage: ecs-controller [-c CONFIG] [serve]\n"
 	       "       ecs-controller [-c CONFIG] account create NAME\n"
-	       "       ecs-controller [-c CONFIG] account list\n"
+	       "       ecs-controller [-c CONFIG] account ls\n"
+	       "       ecs-controller [-c CONFIG] account delete NAME\n"
 	       "See docs/ecs-api.md and docs/configuration.md.\n");
 }
 
@@ -82,13 +84,38 @@ static int open_state(struct ctl *c)
 	return r;
 }
 
+static int account_delete(struct ctl *c, const char *name)
+{
+	enum ctl_account_resource kind;
+	long long n = 0;
+	int r = ctl_account_delete(c, name, &kind, &n);
+
+	if (r == -ENOENT) {
+		fprintf(stderr, "ecs-controller: no account named %s\n", name);
+		return 1;
+	}
+	if (r == -EBUSY) {
+		fprintf(stderr, "ecs-controller: account %s still owns %lld %s; delete them first\n", name, n,
+			ctl_account_resource_name(kind));
+		return 1;
+	}
+	if (r < 0) {
+		fprintf(stderr, "ecs-controller: cannot delete the account: %s\n", strerror(-r));
+		return 1;
+	}
+	printf("deleted account %s\n", name);
+	return 0;
+}
+
 static int account_cmd(struct ctl *c, int argc, char **argv)
 {
 	struct ctl_account a;
 	int r;
 
-	if (argc >= 1 && streq(argv[0], "list"))
+	if (argc == 1 && (streq(argv[0], "ls") || streq(argv[0], "list")))
 		return ctl_account_list(c) < 0 ? 1 : 0;
+	if (argc == 2 && streq(argv[0], "delete"))
+		return account_delete(c, argv[1]);
 	if (argc != 2 || !streq(argv[0], "create")) {
 		usage();
 		return 2;

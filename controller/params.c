@@ -1,10 +1,12 @@
 #include "params.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "json.h"
 #include "util.h"
 
@@ -266,5 +268,151 @@ int ctl_param_id(struct ctl_call *call, const char *name, unsigned flags, const 
 	if (v && !str_has_prefix(v, prefix))
 		return invalid(call, name, "not an id of the right kind");
 	*ret = v;
+	return 0;
+}
+
+/* ---- text rules shared by every action ---- */
+
+/* The code point at s and its length in bytes, or -1 when s does not start with a
+ * well-formed UTF-8 sequence (RFC 3629: shortest form, no surrogates, ≤ U+10FFFF). */
+static int utf8_next(const unsigned char *s, uint32_t *ret_cp)
+{
+	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+	uint32_t cp;
+	int n;
+
+	if (s[0] < 0x80)
+		n = 1, cp = s[0];
+	else if ((s[0] & 0xe0) == 0xc0)
+		n = 2, cp = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, cp = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return -1;
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*ret_cp = cp;
+	return n;
+}
+
+bool ctl_utf8_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+
+	while (*p) {
+		int n = utf8_next(p, &cp);
+
+		if (n < 0)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+static bool is_cjk(uint32_t cp)
+{
+	return (cp >= 0x3040 && cp <= 0x30ff) ||   /* Hiragana, Katakana */
+	       (cp >= 0x3400 && cp <= 0x4dbf) ||   /* CJK Extension A */
+	       (cp >= 0x4e00 && cp <= 0x9fff) ||   /* CJK Unified Ideographs */
+	       (cp >= 0xac00 && cp <= 0xd7af) ||   /* Hangul syllables */
+	       (cp >= 0xf900 && cp <= 0xfaff) ||   /* CJK Compatibility Ideographs */
+	       (cp >= 0x20000 && cp <= 0x2fa1f);   /* Extensions B-F, Compatibility Supplement */
+}
+
+static bool is_ascii_letter(uint32_t cp)
+{
+	return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
+}
+
+bool ctl_name_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t chars = 0;
+	uint32_t cp;
+
+	while (*p) {
+		int n = utf8_next(p, &cp);
+
+		if (n < 0)
+			return false;
+		if (chars == 0 ? !(is_ascii_letter(cp) || is_cjk(cp))
+			       : !(is_ascii_letter(cp) || is_cjk(cp) || (cp >= '0' && cp <= '9') || (cp < 0x80 && strchr("._:-", (int)cp))))
+			return false;
+		chars++;
+		p += n;
+	}
+	return chars >= 2 && chars <= 128;
+}
+
+/* The name parameters a creating or changing action sets, and ECS's code for each. A
+ * DataDisk.N.DiskName matches by its last part. */
+static const struct {
+	const char *param, *code;
+} name_params[] = {
+	{ "InstanceName", "InvalidInstanceName.Malformed" },
+	{ "DiskName", "InvalidDiskName.Malformed" },
+	{ "SnapshotName", "InvalidSnapshotName.Malformed" },
+	{ "ImageName", "InvalidImageName.Malformed" },
+	{ "SecurityGroupName", "InvalidSecurityGroupName.Malformed" },
+	{ "SystemDisk.DiskName", "InvalidSystemDiskName.Malformed" },
+	{ ".DiskName", "InvalidDataDiskName.Malformed" },
+};
+
+static const char *name_code(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(name_params); i++) {
+		const char *p = name_params[i].param;
+
+		if (*p == '.' ? str_has_prefix(key, "DataDisk.") && str_has_suffix(key, p) : streq(key, p))
+			return name_params[i].code;
+	}
+	return NULL;
+}
+
+static int check_user_data(struct ctl_call *call, const char *v)
+{
+	_cleanup_free_ uint8_t *raw = NULL;
+	size_t len = 0, n = strlen(v);
+
+	if (n > (CTL_MAX_USER_DATA + 2) / 3 * 4)
+		return ctl_fail(call, 400, "InvalidUserData.SizeExceeded",
+				"The specified UserData exceeds %d bytes (before base64).", CTL_MAX_USER_DATA);
+	if (ecs_base64_decode(v, n, &raw, &len) < 0)
+		return ctl_fail(call, 400, "InvalidUserData.NotBase64", "The specified UserData is not base64 encoded.");
+	if (len > CTL_MAX_USER_DATA)
+		return ctl_fail(call, 400, "InvalidUserData.SizeExceeded",
+				"The specified UserData exceeds %d bytes (before base64).", CTL_MAX_USER_DATA);
+	return 0;
+}
+
+int ctl_params_check(struct ctl_call *call, bool mutating)
+{
+	for (size_t i = 0; i < call->params->n; i++) {
+		const char *k = call->params->items[i].key, *v = call->params->items[i].value, *code;
+
+		if (!ctl_utf8_ok(k))
+			return ctl_fail(call, 400, "InvalidParameter", "A parameter name is not valid UTF-8.");
+		if (!ctl_utf8_ok(v))
+			return invalid(call, k, "not valid UTF-8");
+		if (streq(k, "UserData") && *v) {
+			int r = check_user_data(call, v);
+
+			if (r < 0)
+				return r;
+		}
+		if (mutating && *v && (code = name_code(k)) && !ctl_name_ok(v))
+			return ctl_fail(call, 400, code,
+					"The specified parameter \"%s\" is not valid: 2-128 characters, a letter or CJK "
+					"character first, then letters, CJK characters, digits, '.', '_', ':', '-'.",
+					k);
+	}
 	return 0;
 }

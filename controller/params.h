@@ -56,4 +56,22 @@ void ctl_page_answer(struct json_object *out, const struct ctl_page *page, long 
 /* A resource id of the expected prefix; InvalidParameter-like errors use code_malformed. */
 int ctl_param_id(struct ctl_call *call, const char *name, unsigned flags, const char *prefix, const char **ret);
 
+/* The text rules every action shares, applied to a whole request before its action runs:
+ * - every parameter name and value is well-formed UTF-8 (no overlong form, no surrogate,
+ *   nothing past U+10FFFF; NUL cannot pass the form parser) → InvalidParameter;
+ * - on a creating or changing action (mutating), a resource name (InstanceName, DiskName,
+ *   SnapshotName, ImageName, SecurityGroupName, SystemDisk.DiskName, DataDisk.N.DiskName)
+ *   follows ctl_name_ok() → Invalid<Kind>Name.Malformed;
+ * - UserData is base64 (InvalidUserData.NotBase64) of at most CTL_MAX_USER_DATA bytes
+ *   once decoded (InvalidUserData.SizeExceeded, also for a longer text not decoded). */
+#define CTL_MAX_USER_DATA 32768
+int ctl_params_check(struct ctl_call *call, bool mutating);
+
+/* Well-formed UTF-8 (see ctl_params_check). */
+bool ctl_utf8_ok(const char *s);
+/* ECS's resource name: 2-128 characters, a letter (A-Z, a-z) or a CJK character first, then
+ * letters, CJK characters, digits, '.', '_', ':' and '-' (which rules out http:// and
+ * https://). CJK: kana, Hangul syllables and the CJK ideograph blocks. */
+bool ctl_name_ok(const char *s);
+
 #endif

@@ -488,6 +488,8 @@ void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response
 		goto fail;
 	}
 	call.region_id = c->cfg.region_id;
+	if (ctl_params_check(&call, act->mutating) < 0)
+		goto fail;
 	if (act->mutating) {
 		token = ctl_param(&call, "ClientToken", CTL_NONEMPTY);
 		if (token && !token_ok(token)) {

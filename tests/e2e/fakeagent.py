@@ -15,6 +15,7 @@ agent without the endpoint) or answers late (`slow`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import subprocess
@@ -74,6 +75,20 @@ class LoneController:
     def agent_client(self, host_id: str) -> "HostClient":
         """Calls to the controller's /agent/v1/ as host_id would make them."""
         return HostClient(self.endpoint, self.key, host_id)
+
+
+@contextlib.contextmanager
+def lone_cloud(workdir: Path, host_id: str, extra: dict | None = None):
+    """A started LoneController with one started FakeAgent; both stopped on exit."""
+    ctl = LoneController(workdir, extra).start()
+    try:
+        host = FakeAgent(ctl, host_id).start()
+        try:
+            yield ctl, host
+        finally:
+            host.close()
+    finally:
+        ctl.stop()
 
 
 class HostClient:

@@ -15,11 +15,9 @@ window test moves the controller's clock with libfaketime (Debian's faketime).""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 import urllib.parse
 import urllib.request
@@ -29,7 +27,8 @@ from pathlib import Path
 import pytest
 
 from ecsapi import EcsClient, enc, sign_v1
-from fakeagent import FakeAgent, LoneController
+from conftest import wait_until
+from fakeagent import LoneController, lone_cloud
 
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
@@ -83,21 +82,19 @@ def v3_send(api: EcsClient, action: str, params: dict, signed: list[str], *, aft
 
 
 @pytest.fixture(scope="module")
-def ctl(tmp_path_factory):
-    c = LoneController(tmp_path_factory.mktemp("isoctl"))
-    try:
-        yield c.start()
-    finally:
-        c.stop()
+def cloud_pair(tmp_path_factory):
+    with lone_cloud(tmp_path_factory.mktemp("isoctl"), "h-iso") as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
-def host(ctl):
-    h = FakeAgent(ctl, "h-iso").start()
-    try:
-        yield h
-    finally:
-        h.close()
+def ctl(cloud_pair):
+    return cloud_pair[0]
+
+
+@pytest.fixture(scope="module")
+def host(cloud_pair):
+    return cloud_pair[1]
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +205,330 @@ def test_full_nonce_share_throttles_only_its_account(tmp_path):
             assert status == 200, body
     finally:
         c.stop()
+
+
+# ---------------------------------------------------------------- two tenants' resources
+
+
+SLB_VERSION = "2014-05-15"
+
+
+def slb(api: EcsClient) -> EcsClient:
+    return EcsClient(api.endpoint, api.ak, api.secret, version=SLB_VERSION)
+
+
+def make_tenant(api: EcsClient, tag: str) -> dict:
+    """One of everything an account can own, each settled (no state moves on its own)."""
+    r: dict = {}
+    r["kp"] = api.call("CreateKeyPair", KeyPairName=f"kp{tag}")["KeyPairName"]
+    r["sg"] = api.call("CreateSecurityGroup", SecurityGroupName=f"sg{tag}")["SecurityGroupId"]
+    r["sg2"] = api.call("CreateSecurityGroup", SecurityGroupName=f"peer{tag}")["SecurityGroupId"]
+    api.call("AuthorizeSecurityGroup", SecurityGroupId=r["sg"], IpProtocol="tcp", PortRange="22/22",
+             SourceGroupId=r["sg2"])
+    r["inst"] = api.call("CreateInstance", ImageId="tiny", InstanceType="ecs.t1.small", SecurityGroupId=r["sg"],
+                         KeyPairName=r["kp"], InstanceName=f"vm{tag}")["InstanceId"]
+
+    def inst_status():
+        i = api.call("DescribeInstances", InstanceIds=json.dumps([r["inst"]]))["Instances"]["Instance"]
+        return i and i[0]["Status"] == "Stopped"
+
+    assert wait_until(inst_status, 30, 0.2), f"{r['inst']} not Stopped"
+    r["sysdisk"] = api.call("DescribeDisks", InstanceId=r["inst"])["Disks"]["Disk"][0]["DiskId"]
+    r["disk"] = api.call("CreateDisk", ZoneId="cn-local-a", Size=1, DiskName=f"disk{tag}")["DiskId"]
+    r["snap"] = api.call("CreateSnapshot", DiskId=r["sysdisk"], SnapshotName=f"snap{tag}")["SnapshotId"]
+    r["image"] = api.call("CreateImage", SnapshotId=r["snap"], ImageName=f"img{tag}")["ImageId"]
+    r["policy"] = api.call("CreateAutoSnapshotPolicy", timePoints='["1"]', repeatWeekdays='["1"]', retentionDays=1,
+                           autoSnapshotPolicyName=f"pol{tag}")["AutoSnapshotPolicyId"]
+    r["ip"] = api.call("AllocatePublicIpAddress", InstanceId=r["inst"])["IpAddress"]
+    lbapi = slb(api)
+    r["lb"] = lbapi.call("CreateLoadBalancer", AddressType="intranet", LoadBalancerName=f"lb{tag}")["LoadBalancerId"]
+    lbapi.call("CreateLoadBalancerTCPListener", LoadBalancerId=r["lb"], ListenerPort=80, BackendServerPort=80,
+               Bandwidth=-1)
+    lbapi.call("AddBackendServers", LoadBalancerId=r["lb"],
+               BackendServers=json.dumps([{"ServerId": r["inst"], "Weight": 50}]))
+    return r
+
+
+def tenant_view(api: EcsClient, r: dict) -> dict:
+    """Everything the account can see of its resources, for before/after comparison."""
+    lbapi = slb(api)
+    view = {
+        "instances": api.call("DescribeInstances", PageSize=100)["Instances"],
+        "attr": api.call("DescribeInstanceAttribute", InstanceId=r["inst"]),
+        "userdata": api.call("DescribeUserData", InstanceId=r["inst"])["UserData"],
+        "disks": api.call("DescribeDisks", PageSize=100)["Disks"],
+        "snapshots": api.call("DescribeSnapshots", PageSize=100)["Snapshots"],
+        "images": api.call("DescribeImages", ImageOwnerAlias="self", PageSize=100)["Images"],
+        "keypairs": api.call("DescribeKeyPairs", PageSize=50)["KeyPairs"],
+        "groups": api.call("DescribeSecurityGroups", PageSize=50)["SecurityGroups"],
+        "policies": api.call("DescribeAutoSnapshotPolicyEx", PageSize=50)["AutoSnapshotPolicies"],
+        "lbs": lbapi.call("DescribeLoadBalancers", PageSize=100)["LoadBalancers"],
+        "lb": lbapi.call("DescribeLoadBalancerAttribute", LoadBalancerId=r["lb"]),
+        "listener": lbapi.call("DescribeLoadBalancerTCPListenerAttribute", LoadBalancerId=r["lb"], ListenerPort=80),
+    }
+    for g in (r["sg"], r["sg2"]):
+        for d in ("ingress", "egress"):
+            view[f"{g}-{d}"] = api.call("DescribeSecurityGroupAttribute", SecurityGroupId=g, Direction=d)
+    for v in view.values():
+        if isinstance(v, dict):
+            v.pop("RequestId", None)
+    return view
+
+
+@pytest.fixture(scope="module")
+def tenants(ctl, host, a, b):
+    return make_tenant(a, "a"), make_tenant(b, "b")
+
+
+# Each case: (API, action, params); "A:x" is A's resource x, "B:x" B's own. B makes the call.
+ECS, SLB = "ecs", "slb"
+CASES = [
+    # instances
+    (ECS, "StartInstance", {"InstanceId": "A:inst"}),
+    (ECS, "StopInstance", {"InstanceId": "A:inst"}),
+    (ECS, "RebootInstance", {"InstanceId": "A:inst"}),
+    (ECS, "DeleteInstance", {"InstanceId": "A:inst", "Force": "true"}),
+    (ECS, "DescribeInstanceAttribute", {"InstanceId": "A:inst"}),
+    (ECS, "ModifyInstanceAttribute", {"InstanceId": "A:inst", "InstanceName": "stolen"}),
+    (ECS, "ModifyInstanceAttribute", {"InstanceId": "A:inst", "UserData": "ZXZpbA=="}),
+    (ECS, "DescribeUserData", {"InstanceId": "A:inst"}),
+    (ECS, "GetInstanceConsoleOutput", {"InstanceId": "A:inst"}),
+    (ECS, "ReplaceSystemDisk", {"InstanceId": "A:inst", "ImageId": "tiny"}),
+    (ECS, "ReplaceSystemDisk", {"InstanceId": "B:inst", "ImageId": "A:image"}),
+    (ECS, "DescribeInstanceMonitorData", {"InstanceId": "A:inst", "StartTime": "2026-01-01T00:00:00Z",
+                                          "EndTime": "2026-01-01T01:00:00Z"}),
+    (ECS, "CreateInstance", {"ImageId": "tiny", "InstanceType": "ecs.t1.small", "SecurityGroupId": "A:sg"}),
+    (ECS, "CreateInstance", {"ImageId": "A:image", "InstanceType": "ecs.t1.small"}),
+    (ECS, "CreateInstance", {"ImageId": "tiny", "InstanceType": "ecs.t1.small", "KeyPairName": "A:kp"}),
+    (ECS, "CreateInstance", {"ImageId": "tiny", "InstanceType": "ecs.t1.small", "DataDisk.1.SnapshotId": "A:snap"}),
+    (ECS, "RunInstances", {"ImageId": "tiny", "InstanceType": "ecs.t1.small", "SecurityGroupIds.1": "A:sg"}),
+    (ECS, "RunInstances", {"ImageId": "tiny", "InstanceType": "ecs.t1.small", "SecurityGroupIds.1": "B:sg",
+                           "SecurityGroupIds.2": "A:sg"}),
+    (ECS, "RunInstances", {"ImageId": "A:image", "InstanceType": "ecs.t1.small"}),
+    (ECS, "RunInstances", {"ImageId": "tiny", "InstanceType": "ecs.t1.small", "KeyPairName": "A:kp"}),
+    (ECS, "RunInstances", {"ImageId": "tiny", "InstanceType": "ecs.t1.small", "DataDisk.1.SnapshotId": "A:snap"}),
+    # disks
+    (ECS, "CreateDisk", {"ZoneId": "cn-local-a", "SnapshotId": "A:snap"}),
+    (ECS, "AttachDisk", {"DiskId": "A:disk", "InstanceId": "B:inst"}),
+    (ECS, "AttachDisk", {"DiskId": "B:disk", "InstanceId": "A:inst"}),
+    (ECS, "DetachDisk", {"DiskId": "A:sysdisk", "InstanceId": "A:inst"}),
+    (ECS, "DeleteDisk", {"DiskId": "A:disk"}),
+    (ECS, "ResizeDisk", {"DiskId": "A:disk", "NewSize": "2"}),
+    (ECS, "ResetDisk", {"DiskId": "A:sysdisk", "SnapshotId": "A:snap"}),
+    (ECS, "ResetDisk", {"DiskId": "B:sysdisk", "SnapshotId": "A:snap"}),
+    (ECS, "ReInitDisk", {"DiskId": "A:sysdisk"}),
+    # snapshots and images
+    (ECS, "CreateSnapshot", {"DiskId": "A:disk"}),
+    (ECS, "DeleteSnapshot", {"SnapshotId": "A:snap"}),
+    (ECS, "CreateImage", {"SnapshotId": "A:snap", "ImageName": "stolen"}),
+    (ECS, "CreateImage", {"InstanceId": "A:inst", "ImageName": "stolen"}),
+    (ECS, "DeleteImage", {"ImageId": "A:image"}),
+    # key pairs
+    (ECS, "AttachKeyPair", {"KeyPairName": "A:kp", "InstanceIds": '["B:inst"]'}),
+    (ECS, "AttachKeyPair", {"KeyPairName": "B:kp", "InstanceIds": '["A:inst"]'}),
+    (ECS, "DetachKeyPair", {"KeyPairName": "A:kp", "InstanceIds": '["A:inst"]'}),
+    (ECS, "DeleteKeyPairs", {"KeyPairNames": '["A:kp"]'}),
+    # auto snapshot policies
+    (ECS, "ModifyAutoSnapshotPolicyEx", {"autoSnapshotPolicyId": "A:policy", "retentionDays": "2"}),
+    (ECS, "ApplyAutoSnapshotPolicy", {"autoSnapshotPolicyId": "A:policy", "diskIds": '["B:disk"]'}),
+    (ECS, "ApplyAutoSnapshotPolicy", {"autoSnapshotPolicyId": "B:policy", "diskIds": '["A:disk"]'}),
+    (ECS, "CancelAutoSnapshotPolicy", {"diskIds": '["A:disk"]'}),
+    (ECS, "DeleteAutoSnapshotPolicy", {"autoSnapshotPolicyId": "A:policy"}),
+    # security groups
+    (ECS, "DeleteSecurityGroup", {"SecurityGroupId": "A:sg2"}),
+    (ECS, "DescribeSecurityGroupAttribute", {"SecurityGroupId": "A:sg"}),
+    (ECS, "ModifySecurityGroupAttribute", {"SecurityGroupId": "A:sg", "SecurityGroupName": "stolen"}),
+    (ECS, "AuthorizeSecurityGroup", {"SecurityGroupId": "A:sg", "IpProtocol": "tcp", "PortRange": "1/2",
+                                     "SourceCidrIp": "0.0.0.0/0"}),
+    (ECS, "AuthorizeSecurityGroup", {"SecurityGroupId": "B:sg", "IpProtocol": "tcp", "PortRange": "1/2",
+                                     "SourceGroupId": "A:sg"}),
+    (ECS, "AuthorizeSecurityGroupEgress", {"SecurityGroupId": "A:sg", "IpProtocol": "tcp", "PortRange": "1/2",
+                                           "DestCidrIp": "0.0.0.0/0"}),
+    (ECS, "AuthorizeSecurityGroupEgress", {"SecurityGroupId": "B:sg", "IpProtocol": "tcp", "PortRange": "1/2",
+                                           "DestGroupId": "A:sg"}),
+    (ECS, "RevokeSecurityGroup", {"SecurityGroupId": "A:sg", "IpProtocol": "tcp", "PortRange": "22/22",
+                                  "SourceGroupId": "A:sg2"}),
+    (ECS, "RevokeSecurityGroupEgress", {"SecurityGroupId": "A:sg", "IpProtocol": "all", "PortRange": "-1/-1",
+                                        "DestCidrIp": "0.0.0.0/0"}),
+    (ECS, "JoinSecurityGroup", {"InstanceId": "A:inst", "SecurityGroupId": "B:sg"}),
+    (ECS, "JoinSecurityGroup", {"InstanceId": "B:inst", "SecurityGroupId": "A:sg"}),
+    (ECS, "LeaveSecurityGroup", {"InstanceId": "A:inst", "SecurityGroupId": "A:sg"}),
+    # public IPs
+    (ECS, "AllocatePublicIpAddress", {"InstanceId": "A:inst"}),
+    (ECS, "ReleasePublicIpAddress", {"PublicIpAddress": "A:ip"}),
+    (ECS, "ReleasePublicIpAddress", {"PublicIpAddress": "A:ip", "InstanceId": "A:inst"}),
+    (ECS, "AllocatePublicIpAddress", {"InstanceId": "B:inst", "IpAddress": "A:ip"}),
+    # load balancers
+    (SLB, "DeleteLoadBalancer", {"LoadBalancerId": "A:lb"}),
+    (SLB, "DescribeLoadBalancerAttribute", {"LoadBalancerId": "A:lb"}),
+    (SLB, "SetLoadBalancerStatus", {"LoadBalancerId": "A:lb", "LoadBalancerStatus": "inactive"}),
+    (SLB, "CreateLoadBalancerTCPListener", {"LoadBalancerId": "A:lb", "ListenerPort": "81", "BackendServerPort": "81",
+                                            "Bandwidth": "-1"}),
+    (SLB, "CreateLoadBalancerUDPListener", {"LoadBalancerId": "A:lb", "ListenerPort": "81", "BackendServerPort": "81",
+                                            "Bandwidth": "-1"}),
+    (SLB, "SetLoadBalancerTCPListenerAttribute", {"LoadBalancerId": "A:lb", "ListenerPort": "80", "Bandwidth": "5"}),
+    (SLB, "SetLoadBalancerUDPListenerAttribute", {"LoadBalancerId": "A:lb", "ListenerPort": "80", "Bandwidth": "5"}),
+    (SLB, "DescribeLoadBalancerTCPListenerAttribute", {"LoadBalancerId": "A:lb", "ListenerPort": "80"}),
+    (SLB, "DescribeLoadBalancerUDPListenerAttribute", {"LoadBalancerId": "A:lb", "ListenerPort": "80"}),
+    (SLB, "StartLoadBalancerListener", {"LoadBalancerId": "A:lb", "ListenerPort": "80"}),
+    (SLB, "StopLoadBalancerListener", {"LoadBalancerId": "A:lb", "ListenerPort": "80"}),
+    (SLB, "DeleteLoadBalancerListener", {"LoadBalancerId": "A:lb", "ListenerPort": "80"}),
+    (SLB, "AddBackendServers", {"LoadBalancerId": "A:lb", "BackendServers": '[{"ServerId":"B:inst","Weight":1}]'}),
+    (SLB, "AddBackendServers", {"LoadBalancerId": "B:lb", "BackendServers": '[{"ServerId":"A:inst","Weight":1}]'}),
+    (SLB, "RemoveBackendServers", {"LoadBalancerId": "A:lb", "BackendServers": '[{"ServerId":"A:inst"}]'}),
+    (SLB, "SetBackendServers", {"LoadBalancerId": "A:lb", "BackendServers": '[{"ServerId":"A:inst","Weight":9}]'}),
+    (SLB, "SetBackendServers", {"LoadBalancerId": "B:lb", "BackendServers": '[{"ServerId":"A:inst","Weight":9}]'}),
+    (SLB, "DescribeHealthStatus", {"LoadBalancerId": "A:lb"}),
+]
+
+
+def fill(value: str, ra: dict, rb: dict) -> str:
+    """Put the tenants' ids in place of A:x / B:x (also inside JSON strings)."""
+    for who, r in (("A", ra), ("B", rb)):
+        for k, v in sorted(r.items(), key=lambda kv: -len(kv[0])):
+            value = value.replace(f"{who}:{k}", v)
+    return value
+
+
+def case_id(case) -> str:
+    _, action, params = case
+    return action + "-" + "-".join(f"{k}={v}" for k, v in params.items() if ":" in v[:3] or '"A:' in v or '"B:' in v)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
+def test_b_cannot_touch_a(a, b, tenants, case):
+    ra, rb = tenants
+    api_kind, action, params = case
+    params = {k: fill(v, ra, rb) for k, v in params.items()}
+    caller = b if api_kind == ECS else slb(b)
+    before = tenant_view(a, ra)
+    status, body = caller.raw(action, params)
+    assert status in (403, 404), (action, params, status, body)
+    assert "NotFound" in body["Code"] or "Forbidden" in body["Code"], (action, params, body)
+    assert tenant_view(a, ra) == before, (action, params)
+
+
+@pytest.mark.parametrize("action,params,key", [
+    ("DescribeInstances", {"InstanceIds": '["A:inst"]'}, ("Instances", "Instance")),
+    ("DescribeInstanceStatus", {"InstanceId.1": "A:inst"}, ("InstanceStatuses", "InstanceStatus")),
+    ("DescribeDisks", {"DiskIds": '["A:disk","A:sysdisk"]'}, ("Disks", "Disk")),
+    ("DescribeDisks", {"InstanceId": "A:inst"}, ("Disks", "Disk")),
+    ("DescribeSnapshots", {"SnapshotIds": '["A:snap"]'}, ("Snapshots", "Snapshot")),
+    ("DescribeSnapshots", {"DiskId": "A:sysdisk"}, ("Snapshots", "Snapshot")),
+    ("DescribeImages", {"ImageId": "A:image"}, ("Images", "Image")),
+    ("DescribeKeyPairs", {"KeyPairName": "A:kp"}, ("KeyPairs", "KeyPair")),
+    ("DescribeSecurityGroups", {"SecurityGroupIds": '["A:sg"]'}, ("SecurityGroups", "SecurityGroup")),
+    ("DescribeInstances", {"SecurityGroupId": "A:sg"}, ("Instances", "Instance")),
+    ("DescribeAutoSnapshotPolicyEx", {"AutoSnapshotPolicyId": "A:policy"},
+     ("AutoSnapshotPolicies", "AutoSnapshotPolicy")),
+    ("slb:DescribeLoadBalancers", {"LoadBalancerId": "A:lb"}, ("LoadBalancers", "LoadBalancer")),
+    ("slb:DescribeLoadBalancers", {"ServerId": "A:inst"}, ("LoadBalancers", "LoadBalancer")),
+])
+def test_b_describes_none_of_a(a, b, tenants, action, params, key):
+    """A describe with A's ids as filters answers B's own, none of A's (or A's id not found)."""
+    ra, rb = tenants
+    params = {k: fill(v, ra, rb) for k, v in params.items()}
+    caller = slb(b) if action.startswith("slb:") else b
+    status, body = caller.raw(action.removeprefix("slb:"), params)
+    if status != 200:
+        assert status in (403, 404) and "NotFound" in body["Code"], body
+        return
+    items = body[key[0]][key[1]]
+    text = json.dumps(items)
+    for rid in ra.values():
+        assert rid not in text, (action, params, items)
+
+
+def test_a_still_works_after_b(a, tenants):
+    """A's own calls on the same ids still succeed (the refusals were about B)."""
+    ra, _ = tenants
+    assert a.call("DescribeInstanceAttribute", InstanceId=ra["inst"])["InstanceId"] == ra["inst"]
+    assert slb(a).call("DescribeLoadBalancerAttribute", LoadBalancerId=ra["lb"])["LoadBalancerId"] == ra["lb"]
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def ctl_cli(c: LoneController, *args) -> "subprocess.CompletedProcess":
+    import subprocess
+
+    from cloudenv import CTL_BIN
+
+    return subprocess.run([str(CTL_BIN), "-c", str(c.config), "account", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def account_rows(c: LoneController) -> dict:
+    out = ctl_cli(c, "ls")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    head = lines[0].split("\t")
+    return {row.split("\t")[0]: dict(zip(head, row.split("\t"))) for row in lines[1:]}
+
+
+def test_account_ls_and_delete(tmp_path):
+    with lone_cloud(tmp_path / "ctl", "h-acct") as (c, _):
+        keep, gone = c.account("keeper"), c.account("leaver")
+        rows = account_rows(c)
+        assert set(rows) == {"keeper", "leaver"}
+        row = rows["leaver"]
+        assert row["ACCESS_KEY_ID"] == gone.ak and row["CREATED"].endswith("Z")
+        assert all(row[k] == "0" for k in ("INSTANCES", "DISKS", "SNAPSHOTS", "IMAGES", "KEY_PAIRS",
+                                           "SECURITY_GROUPS", "LOAD_BALANCERS", "AUTO_SNAPSHOT_POLICIES",
+                                           "PUBLIC_IPS")), row
+        assert gone.secret not in ctl_cli(c, "ls").stdout and keep.secret not in ctl_cli(c, "list").stdout
+
+        # Each kind of resource blocks the delete, named; once it is gone, the next one does.
+        gone.call("ImportKeyPair", KeyPairName="kp1", PublicKeyBody=gone_key())
+        gid = gone.call("CreateSecurityGroup", SecurityGroupName="web")["SecurityGroupId"]
+        did = gone.call("CreateDisk", ZoneId="cn-local-a", Size=1)["DiskId"]
+        pid = gone.call("CreateAutoSnapshotPolicy", timePoints='["1"]', repeatWeekdays='["1"]',
+                        retentionDays=1)["AutoSnapshotPolicyId"]
+        lbapi = slb(gone)
+        lb = lbapi.call("CreateLoadBalancer", AddressType="intranet")["LoadBalancerId"]
+        row = account_rows(c)["leaver"]
+        assert (row["KEY_PAIRS"], row["SECURITY_GROUPS"], row["DISKS"], row["AUTO_SNAPSHOT_POLICIES"],
+                row["LOAD_BALANCERS"]) == ("1", "1", "1", "1", "1"), row
+        for blocker, remove in [
+            ("disks", lambda: gone.call("DeleteDisk", DiskId=did)),
+            ("key pairs", lambda: gone.call("DeleteKeyPairs", KeyPairNames='["kp1"]')),
+            ("security groups", lambda: gone.call("DeleteSecurityGroup", SecurityGroupId=gid)),
+            ("load balancers", lambda: lbapi.call("DeleteLoadBalancer", LoadBalancerId=lb)),
+            ("auto snapshot policies", lambda: gone.call("DeleteAutoSnapshotPolicy", autoSnapshotPolicyId=pid)),
+        ]:
+            out = ctl_cli(c, "delete", "leaver")
+            assert out.returncode == 1 and blocker in out.stderr, (blocker, out.stderr)
+            assert gone.raw("DescribeRegions")[0] == 200
+            remove()
+        out = ctl_cli(c, "delete", "leaver")
+        assert out.returncode == 0, out.stderr
+        assert set(account_rows(c)) == {"keeper"}
+        # Its key stops working at once, in the running controller; the other account is untouched.
+        status, body = gone.raw("DescribeRegions")
+        assert (status, body["Code"]) == (404, "InvalidAccessKeyId.NotFound"), body
+        assert keep.raw("DescribeRegions")[0] == 200
+        out = ctl_cli(c, "delete", "leaver")
+        assert out.returncode == 1 and "no account named leaver" in out.stderr
+        # The name may be used again, with a new key.
+        again = c.account("leaver")
+        assert again.ak != gone.ak
+
+
+def test_account_delete_blocked_by_instance(tmp_path):
+    with lone_cloud(tmp_path / "ctl", "h-acct2") as (c, _):
+        api = c.account("owner")
+        iid = api.call("CreateInstance", ImageId="tiny", InstanceType="ecs.t1.small")["InstanceId"]
+        row = account_rows(c)["owner"]
+        assert row["INSTANCES"] == "1" and row["DISKS"] == "1", row
+        out = ctl_cli(c, "delete", "owner")
+        assert out.returncode == 1 and "1 instances" in out.stderr, out.stderr
+        assert api.call("DescribeInstanceAttribute", InstanceId=iid)["InstanceId"] == iid
+
+
+def gone_key() -> str:
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{d}/k"], check=True)
+        return Path(f"{d}/k.pub").read_text().strip()
