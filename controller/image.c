@@ -147,23 +147,35 @@ int ctl_image_create(struct ctl_call *call, struct json_object *out)
 
 int ctl_image_import(struct ctl_call *call, struct json_object *out)
 {
-	const char *name, *desc, *path;
+	const char *name, *desc, *path, *bucket, *object;
 	char id[ECS_ID_MAX];
 	struct json_object *args;
 	int r;
 
 	if ((r = ctl_param_str(call, "ImageName", 0, 128, "", &name)) < 0 ||
 	    (r = ctl_param_str(call, "Description", 0, 256, "", &desc)) < 0 ||
-	    (r = ctl_param_str(call, "DiskDeviceMapping.1.ImportPath", 0, 1024, NULL, &path)) < 0)
+	    (r = ctl_param_str(call, "DiskDeviceMapping.1.ImportPath", 0, 1024, NULL, &path)) < 0 ||
+	    (r = ctl_param_str(call, "DiskDeviceMapping.1.OSSBucket", 0, 63, NULL, &bucket)) < 0 ||
+	    (r = ctl_param_str(call, "DiskDeviceMapping.1.OSSObject", 0, 1023, NULL, &object)) < 0)
 		return r;
-	if (!path) {
-		if (ctl_param(call, "DiskDeviceMapping.1.OSSBucket", 0))
-			return ctl_fail(call, 400, "InvalidParameter",
-					"Importing from OSS is not available yet: give DiskDeviceMapping.1.ImportPath.");
+	if ((bucket || object) && path)
+		return ctl_fail(call, 400, "InvalidParameter.Conflict",
+				"Give DiskDeviceMapping.1.ImportPath, or OSSBucket and OSSObject, not both.");
+	if (bucket || object) {
+		if (!bucket || !object)
+			return ctl_fail(call, 400, "MissingParameter",
+					"The input parameter \"DiskDeviceMapping.1.%s\" that is mandatory for processing "
+					"this request is not supplied.",
+					bucket ? "OSSObject" : "OSSBucket");
+		/* The object store comes later (agent/blob.h names the place it plugs in). */
+		return ctl_fail(call, 403, "OperationDenied.OSSUnavailable",
+				"This cloud has no object store yet: import from a folder the operator allows, with "
+				"DiskDeviceMapping.1.ImportPath.");
+	}
+	if (!path)
 		return ctl_fail(call, 400, "MissingParameter",
 				"The input parameter \"DiskDeviceMapping.1.ImportPath\" that is mandatory for processing "
 				"this request is not supplied.");
-	}
 	if (path[0] != '/' || strstr(path, ".."))
 		return ctl_fail(call, 400, "InvalidParameter", "ImportPath must be an absolute path.");
 	if (ecs_id_new(ECS_ID_IMAGE, id) < 0)
