@@ -542,34 +542,36 @@ static bool image_in_use(struct agent *a, const char *id)
 int agent_image_delete(struct agent *a, const char *id, bool purge)
 {
 	_cleanup_free_ char *dir = ecs_strdup_printf("%s/%s", a->images_dir, id);
-	struct json_object *m = NULL;
+	_cleanup_free_ char *key = ecs_strdup_printf("images/%s", id);
 	int r = 0;
 
 	if (!agent_image_id_valid(id))
 		return -EINVAL;
+	if (!dir || !key)
+		return -ENOMEM;
 	agent_image_lock(a, id);
 	if (image_in_use(a, id)) {
 		r = -EBUSY;
 		goto out;
 	}
-	if (purge && agent_image_ensure(a, id, &m) == 0) {
-		for (size_t i = 0; i < ARRAY_SIZE(image_files) + 1; i++) {
-			const char *f = i < ARRAY_SIZE(image_files) ? manifest_str(m, image_files[i]) : "manifest.json";
-			_cleanup_free_ char *key = NULL;
-
-			if (!f)
-				continue;
-			key = ecs_strdup_printf("images/%s/%s", id, f);
-			if (key)
-				agent_blob_delete(a->blob, key);
-		}
+	/* The blob store's copy first (manifest.json included, so no host fetches a half
+	 * image), then the cache; each step is idempotent, so a repeated call finishes it. */
+	if (purge)
+		r = agent_blob_delete_prefix(a->blob, key);
+	if (r == 0) {
+		r = agent_store_delete(a->store, "image", id);
+		if (r == -ENOENT)
+			r = 0;
 	}
-	r = agent_store_delete(a->store, "image", id);
-	if (r == 0)
+	if (r == 0) {
 		r = ecs_remove_tree(dir);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r == 0)
+		log_info("image deleted", "image=%s purge=%s", id, purge ? "yes" : "no");
 out:
 	agent_image_unlock(a, id);
-	json_object_put(m);
 	return r;
 }
 

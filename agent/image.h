@@ -33,7 +33,8 @@ bool agent_image_import_dirs_valid(const char *list);
 /* Absolute path of one of the image's files ("disk", "kernel", "initrd"); NULL if the
  * manifest lacks it. The image must be cached. Caller frees. */
 char *agent_image_file(struct agent *a, const char *image_id, const char *what);
-/* Remove from the cache (and the blob store with purge); -EBUSY while a disk uses it. */
+/* Remove from the cache (and every file of it from the blob store with purge); -EBUSY while
+ * a disk here uses it. 0 also when it was not here. */
 int agent_image_delete(struct agent *a, const char *image_id, bool purge);
 /* Make an image from a standalone qcow2 (a snapshot) with the boot files of another image. */
 int agent_image_create_from_disk(struct agent *a, const char *image_id, const char *name, const char *qcow2,

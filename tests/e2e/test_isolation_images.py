@@ -131,3 +131,59 @@ def test_oss_import_is_refused_until_there_is_an_object_store(env, bob):
     assert st == 403 and body["Code"] == "OperationDenied.OSSUnavailable", body
     st, body = bob.raw("ImportImage", {"DiskDeviceMapping.1.OSSBucket": "bucket"})
     assert st == 400 and body["Code"] == "MissingParameter" and "OSSObject" in body["Message"], body
+
+
+def instance_gone(env, api, iid):
+    env.wait_for(lambda: not env.instance(api, iid), 90, f"{iid} to go")
+
+
+def test_delete_refused_while_used(env, alice, bob):
+    iid = env.alice_image
+    inst = alice.call("CreateInstance", ImageId=iid, InstanceType="ecs.t1.small")["InstanceId"]
+    env.wait_status(alice, inst, "Stopped")
+    sys_disk = alice.call("DescribeDisks", InstanceId=inst, DiskType="system")["Disks"]["Disk"][0]["DiskId"]
+
+    def refused():
+        for force in ("false", "true"):
+            st, body = alice.raw("DeleteImage", {"ImageId": iid, "Force": force})
+            assert st == 403 and body["Code"] == "ImageUsingByInstance", body
+        assert image(alice, iid)["Status"] == "Available"
+        assert (cache_dir(env, iid) / "manifest.json").exists() and (blob_dir(env, iid) / "manifest.json").exists()
+
+    refused()
+    # Another account cannot even see it.
+    st, body = bob.raw("DeleteImage", {"ImageId": iid})
+    assert st == 404 and body["Code"] == "InvalidImageId.NotFound", body
+    # A disk made from a snapshot of the instance's disk is an overlay on the image too.
+    sid = alice.call("CreateSnapshot", DiskId=sys_disk, SnapshotName="of-imported")["SnapshotId"]
+    env.wait_for(lambda: [s for s in alice.call("DescribeSnapshots", DiskId=sys_disk)["Snapshots"]["Snapshot"]
+                          if s["SnapshotId"] == sid and s["Status"] == "accomplished"], 90, "the snapshot")
+    did = alice.call("CreateDisk", SnapshotId=sid, ZoneId="cn-local-a")["DiskId"]
+    env.wait_for(lambda: alice.call("DescribeDisks", DiskIds=json.dumps([did]))["Disks"]["Disk"][0]["Status"] ==
+                 "Available", 60, "the disk")
+    alice.call("DeleteInstance", InstanceId=inst)
+    instance_gone(env, alice, inst)
+    refused()
+    alice.call("DeleteDisk", DiskId=did)
+    env.wait_for(lambda: alice.call("DescribeDisks", DiskIds=json.dumps([did]))["TotalCount"] == 0, 60, "the disk")
+
+
+def test_delete_removes_the_files_from_the_host(env, alice, bob):
+    iid = env.alice_image
+    cache, blob = cache_dir(env, iid), blob_dir(env, iid)
+    alice.call("DeleteImage", ImageId=iid)
+    assert not image(alice, iid)
+    env.wait_for(lambda: not cache.exists() and not blob.exists(), 60, "the image's files to leave the host")
+    assert iid not in cached_ids(env)
+    st, body, _ = env.host.client.raw("GET", f"/v1/images/{iid}")
+    assert st == 404, body
+    # Nothing brings it back: not by id, not by its former folders.
+    st, body = alice.raw("CreateInstance", {"ImageId": iid, "InstanceType": "ecs.t1.small"})
+    assert st == 404 and body["Code"] == "InvalidImageId.NotFound", body
+    for api in (alice, bob):
+        for path in (cache, blob):
+            again = import_path(api, path)
+            assert settled(env, api, again) == "CreateFailed", (api, path)
+    # A second delete finds nothing.
+    st, body = alice.raw("DeleteImage", {"ImageId": iid})
+    assert st == 404 and body["Code"] == "InvalidImageId.NotFound", body
