@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "image.h"
 #include "util.h"
 
 static const struct ecs_config_option agent_options[] = {
@@ -39,6 +40,7 @@ static const struct ecs_config_option agent_options[] = {
 	{ "network", "vxlan_name", ECS_CONFIG_STRING, "ecsvx0", 0, 0, "overlay device on the bridge" },
 	{ "network", "vxlan_port", ECS_CONFIG_INT, "4789", 1, 65535, "overlay UDP port" },
 	{ "network", "underlay_ip", ECS_CONFIG_STRING, "", 0, 0, "this host's overlay address (with vxlan_vni)" },
+	{ "images", "import_dirs", ECS_CONFIG_STRING, "", 0, 0, "folders images may be imported from (comma list)" },
 	{ "test", "fault_points", ECS_CONFIG_BOOL, "false", 0, 0, "test-only: honour ECS_AGENT_FAULT" },
 };
 
@@ -94,6 +96,7 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 		.vxlan_name = ecs_config_str(c, "network", "vxlan_name"),
 		.vxlan_port = (int)ecs_config_int(c, "network", "vxlan_port"),
 		.underlay_ip = ecs_config_str(c, "network", "underlay_ip"),
+		.import_dirs = ecs_config_str(c, "images", "import_dirs"),
 		.fault_points = ecs_config_bool(c, "test", "fault_points"),
 	};
 	if (!*a.host_id) {
@@ -121,6 +124,12 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 	if (a.vxlan_vni && (!name_ok(a.vxlan_name, 15) || !ecs_ipv4_valid(a.underlay_ip))) {
 		*ret_error = ecs_strdup_printf("[network] vxlan_vni needs underlay_ip (an IPv4 address) and vxlan_name "
 					       "(1-15 characters of [A-Za-z0-9_.-])");
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!agent_image_import_dirs_valid(a.import_dirs)) {
+		*ret_error = ecs_strdup_printf("[images] import_dirs must be absolute paths without \".\" or \"..\", "
+					       "separated by commas");
 		r = -EINVAL;
 		goto fail;
 	}

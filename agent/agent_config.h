@@ -39,6 +39,9 @@ struct agent_config {
 	int vxlan_port;
 	const char *underlay_ip; /* this host's address on the underlay */
 
+	/* Folders ImportImage may read (comma-separated absolute paths; "" none). */
+	const char *import_dirs;
+
 	bool fault_points; /* test-only: honour ECS_AGENT_FAULT */
 };
 

@@ -451,13 +451,13 @@ static void route_images(struct call *c)
 		if (r < 0)
 			return reply_err(c, r, &err);
 	} else if (json_object_object_get_ex(c->body, "source_dir", &v)) {
-		const char *dir = json_object_get_string(v);
-
-		if (!dir || dir[0] != '/' || strstr(dir, ".."))
-			return reply_error(c->req, c->resp, 400, "InvalidParameter", "source_dir must be an absolute path");
-		r = agent_image_import_dir(c->a, id, dir);
+		if (!json_object_is_type(v, json_type_string))
+			return reply_error(c->req, c->resp, 400, "InvalidParameter", "source_dir must be a string");
+		r = agent_image_import_path(c->a, id, json_object_get_string(v));
+		/* Missing or not allowed: one answer, which tells nothing about paths outside. */
 		if (r == -ENOENT)
-			return reply_error(c->req, c->resp, 404, "InvalidParameter", "no manifest.json in source_dir");
+			return reply_error(c->req, c->resp, 404, "InvalidImportPath.NotFound",
+					   "source_dir is no image folder inside this host's import folders");
 		if (r == -EBADMSG)
 			return reply_error(c->req, c->resp, 400, "InvalidImage.Checksum", "a file does not match its sha256");
 		if (r < 0)

@@ -80,16 +80,21 @@ static int mkdir_parents(const char *path)
 
 int agent_copy_file(const char *src, const char *dst)
 {
+	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+
+	if (in < 0)
+		return -errno;
+	return agent_copy_fd(in, dst);
+}
+
+int agent_copy_fd(int in, const char *dst)
+{
 	_cleanup_free_ char *tmp = ecs_strdup_printf("%s.tmp", dst);
-	_cleanup_close_ int in = -1;
 	int out = -1, r = 0;
 	struct stat st;
 
 	if (!tmp)
 		return -ENOMEM;
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return -errno;
 	if (fstat(in, &st) < 0)
 		return -errno;
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -175,5 +180,20 @@ int agent_blob_delete(struct agent_blob *b, const char *key)
 		return -EINVAL;
 	if (unlink(p) < 0 && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+int agent_blob_delete_prefix(struct agent_blob *b, const char *prefix)
+{
+	_cleanup_free_ char *p = blob_path(b, prefix);
+	int r;
+
+	if (!p)
+		return -EINVAL;
+	r = ecs_remove_tree(p);
+	if (r < 0 && r != -ENOENT) {
+		log_error("blob delete failed", "prefix=%s error=%s", prefix, strerror(-r));
+		return r;
+	}
 	return 0;
 }

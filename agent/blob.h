@@ -21,8 +21,12 @@ int agent_blob_get_file(struct agent_blob *b, const char *key, const char *path)
 int agent_blob_exists(struct agent_blob *b, const char *key, bool *ret);
 /* 0 also when absent. */
 int agent_blob_delete(struct agent_blob *b, const char *key);
+/* Every blob whose key is prefix or starts with prefix + "/"; 0 also when none. */
+int agent_blob_delete_prefix(struct agent_blob *b, const char *prefix);
 
-/* Copy src to dst atomically (temp + fsync + rename); exposed for the image cache. */
+/* Copy src (or the open file in) to dst atomically (temp + fsync + rename); exposed for the
+ * image cache. */
 int agent_copy_file(const char *src, const char *dst);
+int agent_copy_fd(int in, const char *dst);
 
 #endif

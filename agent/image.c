@@ -2,10 +2,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -254,9 +258,8 @@ int agent_image_import_dir(struct agent *a, const char *id, const char *dir)
 		goto out;
 	}
 	r = read_manifest(mpath, &m);
-	if (r < 0)
-		goto out;
-	r = install_from_dir(a, id, dir, m);
+	if (r == 0)
+		r = install_from_dir(a, id, dir, m);
 	if (r == 0)
 		r = publish(a, id, m);
 out:
@@ -264,6 +267,201 @@ out:
 	json_object_put(m);
 	if (r < 0)
 		log_error("image import failed", "image=%s dir=%s error=%s", id, dir, strerror(-r));
+	return r;
+}
+
+/* ---- imports from the operator's folders ([images] import_dirs) ---- */
+
+/* An absolute path without "." or ".." segments, shorter than PATH_MAX. */
+static bool path_plain(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n >= PATH_MAX || p[0] != '/')
+		return false;
+	for (const char *s = p; *s;) {
+		size_t len = strcspn(s + 1, "/");
+
+		if ((len == 1 && s[1] == '.') || (len == 2 && s[1] == '.' && s[2] == '.'))
+			return false;
+		s += 1 + len;
+	}
+	return true;
+}
+
+/* The next entry of a comma list, trimmed of blanks and trailing slashes ("/" stays);
+ * NULL at the end. *list moves past it. Caller frees. */
+static char *next_dir(const char **list)
+{
+	const char *s = *list, *e;
+	size_t n;
+	char *d;
+
+	while (*s == ' ' || *s == '\t' || *s == ',')
+		s++;
+	if (!*s)
+		return NULL;
+	e = s + strcspn(s, ",");
+	*list = e;
+	n = (size_t)(e - s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	d = strndup(s, n);
+	return d;
+}
+
+bool agent_image_import_dirs_valid(const char *list)
+{
+	char *d;
+	bool ok = true;
+
+	while (ok && (d = next_dir(&list))) {
+		ok = path_plain(d);
+		free(d);
+	}
+	return ok;
+}
+
+static bool path_within(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return streq(dir, "/") || (strncmp(p, dir, n) == 0 && (p[n] == '/' || p[n] == '\0'));
+}
+
+/* An import folder must neither hold nor lie in the agent's own data (its image cache, the
+ * blob store, disks): else any account could import another's image from there. */
+static bool apart_from_agent_data(struct agent *a, const char *dir)
+{
+	_cleanup_free_ char *blob_cfg = *a->cfg.blob_dir ? NULL : ecs_strdup_printf("%s/blobs", a->cfg.data_dir);
+	const char *own[] = { a->cfg.data_dir, *a->cfg.blob_dir ? a->cfg.blob_dir : blob_cfg };
+	char real[PATH_MAX], mine[PATH_MAX];
+
+	if (!realpath(dir, real))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+		if (!own[i] || !realpath(own[i], mine))
+			return false; /* when unsure, refuse */
+		if (path_within(real, mine) || path_within(mine, real)) {
+			log_error("[images] import_dirs entry overlaps the agent's own data: not used", "dir=%s data=%s",
+				  dir, own[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static int openat_beneath(int dirfd, const char *path, int flags, unsigned long long resolve)
+{
+	struct open_how how = { .flags = (unsigned long long)flags | O_CLOEXEC, .resolve = resolve };
+	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Open path as a folder inside one of the import folders, resolved beneath it: no "..", no
+ * symbolic link leading out, no magic link. Every refusal is -ENOENT, whether the path
+ * exists or not, so an answer tells nothing about folders outside. */
+static int open_import_dir(struct agent *a, const char *path, int *ret_fd)
+{
+	const char *list = a->cfg.import_dirs;
+	char *d;
+
+	if (!path_plain(path))
+		return -ENOENT;
+	while ((d = next_dir(&list))) {
+		_cleanup_free_ char *dir = d;
+		_cleanup_close_ int root = -1;
+		size_t n = strlen(dir);
+		const char *rel;
+		int fd;
+
+		if (!path_within(path, dir) || !apart_from_agent_data(a, dir))
+			continue;
+		rel = streq(dir, "/") ? path + 1 : path + n;
+		rel += *rel == '/';
+		root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (root < 0)
+			continue;
+		fd = openat_beneath(root, *rel ? rel : ".", O_PATH | O_DIRECTORY,
+				    RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+		if (fd >= 0) {
+			*ret_fd = fd;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Copy the regular file name of the folder dirfd (no link followed) to dst; at most max bytes
+ * when max > 0. */
+static int stage_file(int dirfd, const char *name, const char *dst, off_t max)
+{
+	_cleanup_close_ int fd = openat_beneath(dirfd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK,
+						RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -ENOENT;
+	if (max > 0 && st.st_size > max)
+		return -EINVAL;
+	return agent_copy_fd(fd, dst);
+}
+
+int agent_image_import_path(struct agent *a, const char *id, const char *path)
+{
+	_cleanup_free_ char *stage = ecs_strdup_printf("%s/import-%s", a->tmp_dir, id), *mpath = NULL;
+	_cleanup_close_ int dirfd = -1;
+	struct json_object *m = NULL;
+	int r;
+
+	if (!agent_image_id_valid(id))
+		return -EINVAL;
+	if (!stage)
+		return -ENOMEM;
+	agent_image_lock(a, id);
+	if (cached(a, id)) {
+		r = 0;
+		goto out;
+	}
+	r = open_import_dir(a, path, &dirfd);
+	if (r < 0)
+		goto out;
+	/* What is read is copied aside first, so nothing changes under the checks after. */
+	ecs_remove_tree(stage);
+	if (mkdir(stage, 0700) < 0) {
+		r = -errno;
+		goto out;
+	}
+	mpath = ecs_strdup_printf("%s/manifest.json", stage);
+	r = mpath ? stage_file(dirfd, "manifest.json", mpath, MANIFEST_MAX) : -ENOMEM;
+	if (r == 0)
+		r = read_manifest(mpath, &m) < 0 ? -EINVAL : 0;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(image_files); i++) {
+		const char *f = manifest_str(m, image_files[i]);
+		_cleanup_free_ char *dst = NULL;
+
+		if (!f)
+			continue;
+		if (!file_name_ok(f)) {
+			r = -EINVAL;
+			break;
+		}
+		dst = ecs_strdup_printf("%s/%s", stage, f);
+		r = dst ? stage_file(dirfd, f, dst, 0) : -ENOMEM;
+	}
+	if (r == 0)
+		r = install_from_dir(a, id, stage, m);
+	if (r == 0)
+		r = publish(a, id, m);
+out:
+	agent_image_unlock(a, id);
+	ecs_remove_tree(stage);
+	json_object_put(m);
+	if (r < 0)
+		log_warn("image import refused", "image=%s path=\"%s\" error=%s", id, path, strerror(-r));
 	return r;
 }
 
@@ -344,34 +542,36 @@ static bool image_in_use(struct agent *a, const char *id)
 int agent_image_delete(struct agent *a, const char *id, bool purge)
 {
 	_cleanup_free_ char *dir = ecs_strdup_printf("%s/%s", a->images_dir, id);
-	struct json_object *m = NULL;
+	_cleanup_free_ char *key = ecs_strdup_printf("images/%s", id);
 	int r = 0;
 
 	if (!agent_image_id_valid(id))
 		return -EINVAL;
+	if (!dir || !key)
+		return -ENOMEM;
 	agent_image_lock(a, id);
 	if (image_in_use(a, id)) {
 		r = -EBUSY;
 		goto out;
 	}
-	if (purge && agent_image_ensure(a, id, &m) == 0) {
-		for (size_t i = 0; i < ARRAY_SIZE(image_files) + 1; i++) {
-			const char *f = i < ARRAY_SIZE(image_files) ? manifest_str(m, image_files[i]) : "manifest.json";
-			_cleanup_free_ char *key = NULL;
-
-			if (!f)
-				continue;
-			key = ecs_strdup_printf("images/%s/%s", id, f);
-			if (key)
-				agent_blob_delete(a->blob, key);
-		}
+	/* The blob store's copy first (manifest.json included, so no host fetches a half
+	 * image), then the cache; each step is idempotent, so a repeated call finishes it. */
+	if (purge)
+		r = agent_blob_delete_prefix(a->blob, key);
+	if (r == 0) {
+		r = agent_store_delete(a->store, "image", id);
+		if (r == -ENOENT)
+			r = 0;
 	}
-	r = agent_store_delete(a->store, "image", id);
-	if (r == 0)
+	if (r == 0) {
 		r = ecs_remove_tree(dir);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r == 0)
+		log_info("image deleted", "image=%s purge=%s", id, purge ? "yes" : "no");
 out:
 	agent_image_unlock(a, id);
-	json_object_put(m);
 	return r;
 }
 

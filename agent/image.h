@@ -18,13 +18,23 @@ bool agent_image_id_valid(const char *id);
 
 /* Make sure image_id is cached; *ret_manifest (optional) gets a new reference. */
 int agent_image_ensure(struct agent *a, const char *image_id, struct json_object **ret_manifest);
-/* Import from a folder holding manifest.json (verify, copy into the cache, publish to the
- * blob store). Idempotent: an image already cached is left as it is. */
+/* Import from a folder of the agent's own holding manifest.json (verify, copy into the
+ * cache, publish to the blob store). Idempotent: an image already cached is left as it is. */
 int agent_image_import_dir(struct agent *a, const char *image_id, const char *dir);
+/* The same from a folder a caller names (ImportImage): only inside an operator's import
+ * folder ([images] import_dirs), resolved beneath it (no "..", no symbolic link leading out,
+ * no other file system), never one holding or inside the agent's data or blob store; files
+ * are read without following links. -ENOENT for a path missing and for one not allowed
+ * alike; -EINVAL for a folder that is not an image; -EBADMSG for a file not matching its
+ * sha256. */
+int agent_image_import_path(struct agent *a, const char *image_id, const char *path);
+/* "[images] import_dirs" is a comma list of absolute paths without "." or "..". */
+bool agent_image_import_dirs_valid(const char *list);
 /* Absolute path of one of the image's files ("disk", "kernel", "initrd"); NULL if the
  * manifest lacks it. The image must be cached. Caller frees. */
 char *agent_image_file(struct agent *a, const char *image_id, const char *what);
-/* Remove from the cache (and the blob store with purge); -EBUSY while a disk uses it. */
+/* Remove from the cache (and every file of it from the blob store with purge); -EBUSY while
+ * a disk here uses it. 0 also when it was not here. */
 int agent_image_delete(struct agent *a, const char *image_id, bool purge);
 /* Make an image from a standalone qcow2 (a snapshot) with the boot files of another image. */
 int agent_image_create_from_disk(struct agent *a, const char *image_id, const char *name, const char *qcow2,

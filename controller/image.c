@@ -147,23 +147,35 @@ int ctl_image_create(struct ctl_call *call, struct json_object *out)
 
 int ctl_image_import(struct ctl_call *call, struct json_object *out)
 {
-	const char *name, *desc, *path;
+	const char *name, *desc, *path, *bucket, *object;
 	char id[ECS_ID_MAX];
 	struct json_object *args;
 	int r;
 
 	if ((r = ctl_param_str(call, "ImageName", 0, 128, "", &name)) < 0 ||
 	    (r = ctl_param_str(call, "Description", 0, 256, "", &desc)) < 0 ||
-	    (r = ctl_param_str(call, "DiskDeviceMapping.1.ImportPath", 0, 1024, NULL, &path)) < 0)
+	    (r = ctl_param_str(call, "DiskDeviceMapping.1.ImportPath", 0, 1024, NULL, &path)) < 0 ||
+	    (r = ctl_param_str(call, "DiskDeviceMapping.1.OSSBucket", 0, 63, NULL, &bucket)) < 0 ||
+	    (r = ctl_param_str(call, "DiskDeviceMapping.1.OSSObject", 0, 1023, NULL, &object)) < 0)
 		return r;
-	if (!path) {
-		if (ctl_param(call, "DiskDeviceMapping.1.OSSBucket", 0))
-			return ctl_fail(call, 400, "InvalidParameter",
-					"Importing from OSS is not available yet: give DiskDeviceMapping.1.ImportPath.");
+	if ((bucket || object) && path)
+		return ctl_fail(call, 400, "InvalidParameter.Conflict",
+				"Give DiskDeviceMapping.1.ImportPath, or OSSBucket and OSSObject, not both.");
+	if (bucket || object) {
+		if (!bucket || !object)
+			return ctl_fail(call, 400, "MissingParameter",
+					"The input parameter \"DiskDeviceMapping.1.%s\" that is mandatory for processing "
+					"this request is not supplied.",
+					bucket ? "OSSObject" : "OSSBucket");
+		/* The object store comes later (agent/blob.h names the place it plugs in). */
+		return ctl_fail(call, 403, "OperationDenied.OSSUnavailable",
+				"This cloud has no object store yet: import from a folder the operator allows, with "
+				"DiskDeviceMapping.1.ImportPath.");
+	}
+	if (!path)
 		return ctl_fail(call, 400, "MissingParameter",
 				"The input parameter \"DiskDeviceMapping.1.ImportPath\" that is mandatory for processing "
 				"this request is not supplied.");
-	}
 	if (path[0] != '/' || strstr(path, ".."))
 		return ctl_fail(call, 400, "InvalidParameter", "ImportPath must be an absolute path.");
 	if (ecs_id_new(ECS_ID_IMAGE, id) < 0)
@@ -255,35 +267,69 @@ int ctl_image_describe(struct ctl_call *call, struct json_object *out)
 	return 0;
 }
 
+/* Whether anything not yet deleted needs image ?1: an instance made from it (being deleted
+ * too: its system disk is still an overlay on the image until its host let go of it), a disk
+ * made from it, or a disk made from a snapshot of such a disk, at any depth (a disk made from
+ * a snapshot is an overlay on the snapshot's image). */
+#define IMAGE_IN_USE_SQL                                                                                        \
+	"(EXISTS (SELECT 1 FROM instances WHERE image_id = ?1 AND deleted = 0) OR EXISTS (WITH RECURSIVE"        \
+	" dep(disk_id) AS (SELECT disk_id FROM disks WHERE image_id = ?1 UNION SELECT d.disk_id FROM disks d"   \
+	" JOIN snapshots s ON s.snapshot_id = d.source_snapshot_id JOIN dep ON dep.disk_id = s.disk_id)"         \
+	" SELECT 1 FROM dep JOIN disks USING (disk_id) WHERE disks.deleted = 0))"
+
 int ctl_image_delete(struct ctl_call *call, struct json_object *out)
 {
-	static const char *const deletable[] = { "Available", "CreateFailed", NULL };
 	const char *id;
-	bool force;
+	char status[32] = "";
+	bool force, found = false, used = false;
+	sqlite3 *db;
+	sqlite3_stmt *st;
 	int r;
 
 	(void)out;
 	if ((r = ctl_param_str(call, "ImageId", CTL_REQUIRED | CTL_NONEMPTY, 128, NULL, &id)) < 0 ||
 	    (r = ctl_param_bool(call, "Force", 0, false, &force)) < 0)
 		return r;
-	{
-		/* Only the account's own; an image instances run from needs Force, as in ECS. */
-		const char *a[] = { id, call->account->account_id, force ? "1" : "0" };
-		struct ctl_change ch = {
-			/* An instance being deleted does not hold its image (it is gone from Describe). */
-			.check_sql = "SELECT CASE WHEN ?3 = '0' AND EXISTS (SELECT 1 FROM instances WHERE image_id = ?1 AND"
-				     " deleted = 0 AND desired != 'deleted') THEN 'InUse' ELSE status END FROM images WHERE"
-				     " image_id = ?1 AND"
-				     " account_id = ?2 AND deleted = 0",
-			.update_sql = "UPDATE images SET deleted = 1 WHERE image_id = ?1 AND ?2 IS NOT NULL AND ?3 IS NOT NULL",
-			.args = a, .n_args = 3, .allowed = deletable,
-			.not_found_code = "InvalidImageId.NotFound", .not_found_message = "The specified ImageId does not exist.",
-			.state_code = "IncorrectImageStatus",
-			.state_message = "The image is being created, or instances use it (Force=true deletes it anyway).",
-		};
-
-		return ctl_change_and_queue(call, &ch);
+	db = ctl_db_get(call->c->store);
+	if (!db || ctl_db_tx_begin(db) < 0) {
+		ctl_db_put(call->c->store, db);
+		return ctl_db_failure(call);
 	}
+	/* Only the account's own. */
+	st = ctl_db_prepare(db, "SELECT status, " IMAGE_IN_USE_SQL " FROM images WHERE image_id = ?1 AND account_id = ?2"
+				" AND deleted = 0");
+	if (!st) {
+		r = ctl_db_failure(call);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		found = true;
+		snprintf(status, sizeof(status), "%s", ctl_col(st, 0));
+		used = sqlite3_column_int(st, 1) != 0;
+	}
+	sqlite3_finalize(st);
+	if (!found)
+		r = ctl_fail(call, 404, "InvalidImageId.NotFound", "The specified ImageId does not exist.");
+	else if (streq(status, "Creating"))
+		r = ctl_fail(call, 403, "IncorrectImageStatus", "The image is being created.");
+	/* Force does not override this: those disks are overlays on the image's file. */
+	else if (used)
+		r = ctl_fail(call, 403, "ImageUsingByInstance",
+			     "The specified image is used by instances or disks (or disks made from their snapshots); "
+			     "delete them first.");
+	else if ((r = ctl_db_run(db, "UPDATE images SET deleted = 1 WHERE image_id = ?1", &id, 1)) == 0 &&
+		 (r = ctl_jobs_add(db, "image", id, "delete", NULL)) == 0)
+		r = ctl_db_tx_commit(db);
+	if (r < 0 && !call->status)
+		r = ctl_db_failure(call);
+out:
+	ctl_db_tx_rollback(db);
+	ctl_db_put(call->c->store, db);
+	if (r == 0)
+		ctl_jobs_kick(call->c);
+	return r;
 }
 
 /* ---- the job ---- */
@@ -326,6 +372,80 @@ static void set_image(struct ctl *c, const char *id, const char *status, long lo
 	ctl_db_put(c->store, db);
 }
 
+/* A deleted image leaves every host: its cache there and its blob-store copy (purge). Each
+ * host that answered is kept in the job's "done"; a host that is down is waited for while its
+ * last heartbeat listed the image. The agent refuses (ImageInUse) while a disk of its own is
+ * an overlay on the image: the job waits for that too. */
+static enum ctl_job_result image_delete_job(struct ctl *c, struct ctl_job *job, char *why, size_t why_size)
+{
+	_cleanup_free_ char *path = ecs_strdup_printf("/v1/images/%s?purge=true", job->resource_id);
+	_cleanup_free_ char *quoted = ecs_strdup_printf("\"%s\"", job->resource_id);
+	struct json_object *done = ecs_json_get(job->args, "done"), *hosts = json_object_new_array();
+	sqlite3 *db = ctl_db_get(c->store);
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT host_id, last_seen >= ?1, instr(images, ?2) > 0 FROM hosts"
+						   " ORDER BY host_id")
+			      : NULL;
+	int waiting = 0;
+
+	if (!st || !path || !quoted) {
+		sqlite3_finalize(st);
+		ctl_db_put(c->store, db);
+		json_object_put(hosts);
+		snprintf(why, why_size, "cannot read the hosts");
+		return CTL_JOB_RETRY;
+	}
+	sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
+	sqlite3_bind_text(st, 2, quoted, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct json_object *h = json_object_new_object();
+
+		ecs_jb_str(h, "host", ctl_col(st, 0));
+		ecs_jb_bool(h, "alive", sqlite3_column_int(st, 1));
+		ecs_jb_bool(h, "listed", sqlite3_column_int(st, 2));
+		json_object_array_add(hosts, h);
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(c->store, db);
+	if (!done || !json_object_is_type(done, json_type_array)) {
+		done = json_object_new_array();
+		json_object_object_add(job->args, "done", done);
+	}
+	for (size_t i = 0; i < json_object_array_length(hosts); i++) {
+		struct json_object *h = json_object_array_get_idx(hosts, i), *ans = NULL;
+		const char *host = ecs_json_str(h, "host", "");
+		bool answered = false;
+		long status = 0;
+		int r;
+
+		for (size_t k = 0; k < json_object_array_length(done) && !answered; k++)
+			answered = streq(json_object_get_string(json_object_array_get_idx(done, k)), host);
+		if (answered)
+			continue;
+		if (!ecs_json_bool(h, "alive")) {
+			if (ecs_json_bool(h, "listed")) {
+				snprintf(why, why_size, "image %s: waiting for host %s (down) to come back", job->resource_id,
+					 host);
+				waiting++;
+			}
+			continue;
+		}
+		r = ctl_agent_call(c, host, "DELETE", path, NULL, &status, &ans);
+		if (r == 0 && status == 200) {
+			json_object_array_add(done, json_object_new_string(host));
+		} else {
+			snprintf(why, why_size, "image %s on %s: %s", job->resource_id, host,
+				 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
+			waiting++;
+		}
+		json_object_put(ans);
+	}
+	json_object_put(hosts);
+	if (waiting)
+		return CTL_JOB_RETRY;
+	log_info("image deleted from every host", "image=%s", job->resource_id);
+	return CTL_JOB_DONE;
+}
+
 static enum ctl_job_result image_job(struct ctl *c, struct ctl_job *job, char *why, size_t why_size)
 {
 	const char *snap = ecs_json_str(job->args, "snapshot_id", NULL), *dir = ecs_json_str(job->args, "source_dir", NULL);
@@ -336,6 +456,10 @@ static enum ctl_job_result image_job(struct ctl *c, struct ctl_job *job, char *w
 	long status = 0;
 	int r;
 
+	if (streq(job->op, "delete")) {
+		json_object_put(body);
+		return image_delete_job(c, job, why, why_size);
+	}
 	if (snap) {
 		/* An image from a snapshot waits for the snapshot. */
 		sqlite3 *db = ctl_db_get(c->store);

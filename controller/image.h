@@ -1,8 +1,10 @@
 /* image.h: ECS images: CreateImage (from a snapshot of a system disk, or from an
  * instance, whose system disk is snapshotted first), DescribeImages, DeleteImage,
- * ImportImage (DiskDeviceMapping.1.ImportPath: a folder with manifest.json on the hosts,
- * this service's stand-in for an OSS object until OSS exists). Images are published to the
- * blob store by the agent that makes them, so every host can boot them.
+ * ImportImage (DiskDeviceMapping.1.ImportPath: a folder with manifest.json inside the hosts'
+ * import folders, which the agent enforces; the OSS form is refused until OSS exists).
+ * Images are published to the blob store by the agent that makes them, so every host can
+ * boot them. DeleteImage is refused while anything not deleted needs the image, then a job
+ * removes it from every host's cache and from the blob store.
  * Statuses: Creating, Available, CreateFailed. */
 #ifndef CTL_IMAGE_H
 #define CTL_IMAGE_H

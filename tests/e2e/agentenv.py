@@ -79,11 +79,14 @@ class AgentEnv:
         # The agent finds images in <data_dir>/../images, as under `make up`.
         (self.workdir / "images").mkdir()
         os.symlink(image_dir, self.workdir / "images" / "tiny")
+        # The folder images may be imported from ([images] import_dirs).
+        self.import_dir = self.workdir / "import"
+        self.import_dir.mkdir()
         self.agent = AgentProcess(
             self.workdir, bridge=self.bridge, gateway=f"{self.gw}/{self.net.prefixlen}",
             metadata_ip=self.gw, metadata_port=free_port(), chain_prefix=self.chain_prefix,
             tap_prefix=self.tap_prefix, controller_url=controller_url,
-            extra={"agent.libvirt_uri": "", **(extra or {})})
+            extra={"agent.libvirt_uri": "", "images.import_dirs": str(self.import_dir), **(extra or {})})
         self.key_path = self.workdir / "id_ed25519"
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ecs-e2e", "-f", self.key_path])
         self.pubkey = (self.workdir / "id_ed25519.pub").read_text().strip()

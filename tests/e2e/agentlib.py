@@ -183,11 +183,12 @@ class AgentProcess:
             "chain_prefix": self.chain_prefix,
         }
         test = {"fault_points": "true"}
+        images = {}
         for k, v in self.extra.items():
             sec, key = k.split(".", 1)
-            {"agent": agent, "network": network, "test": test}[sec][key] = v
+            {"agent": agent, "network": network, "test": test, "images": images}[sec][key] = v
         lines = []
-        for name, sec in (("agent", agent), ("network", network), ("test", test)):
+        for name, sec in (("agent", agent), ("network", network), ("images", images), ("test", test)):
             lines.append(f"[{name}]")
             lines += [f"{k} = {v}" for k, v in sec.items()]
         (self.workdir / "agent.ini").write_text("\n".join(lines) + "\n")

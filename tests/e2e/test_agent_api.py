@@ -162,11 +162,11 @@ def test_action_bodies_are_strict(env, unchanged):
     expect(env, "GET", f"/v1/instances/{iid}/metrics", status=400, code="InvalidParameter")
 
 
-def test_image_with_a_bad_checksum_is_refused(env, unchanged, tmp_path):
+def test_image_with_a_bad_checksum_is_refused(env, unchanged):
     import shutil
 
     src = env.workdir / "images" / "tiny"
-    bad = tmp_path / "bad"
+    bad = env.import_dir / "bad"
     shutil.copytree(src, bad)
     bad.chmod(0o755)
     with open(bad / "initrd.img", "ab") as f:
