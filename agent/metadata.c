@@ -1,6 +1,5 @@
 #include "metadata.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -9,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "cmd.h"
 #include "http_server.h"
@@ -123,11 +123,9 @@ static int path_normalize(const char *path, char *buf, size_t size)
 /* The IPv4 address a request came from ("::ffff:a.b.c.d" when the socket is IPv6), or NULL. */
 static const char *source_ipv4(const char *remote_addr)
 {
-	struct in_addr a;
-
 	if (str_has_prefix(remote_addr, "::ffff:"))
 		remote_addr += strlen("::ffff:");
-	if (!remote_addr || inet_pton(AF_INET, remote_addr, &a) != 1)
+	if (!ecs_ipv4_valid(remote_addr))
 		return NULL;
 	return remote_addr;
 }
@@ -337,33 +335,11 @@ static bool tap_valid(const char *s)
 	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
-/* A dotted quad in its one canonical spelling (no leading zeros, no spaces). */
-static bool ipv4_valid(const char *s)
-{
-	struct in_addr a;
-	char back[INET_ADDRSTRLEN];
-
-	return s && inet_pton(AF_INET, s, &a) == 1 && inet_ntop(AF_INET, &a, back, sizeof(back)) &&
-	       streq(back, s);
-}
-
-/* "xx:xx:xx:xx:xx:xx" in hex digits of either case. */
-static bool mac_valid(const char *s)
-{
-	if (!s || strlen(s) != 17)
-		return false;
-	for (size_t i = 0; i < 17; i++) {
-		if (i % 3 == 2 ? s[i] != ':' : ecs_hex_digit(s[i]) < 0)
-			return false;
-	}
-	return true;
-}
-
 static int guard_validate_chain(const char *prefix, const char *metadata_ip)
 {
 	char q1[64], q2[64];
 
-	if (prefix_valid(prefix) && ipv4_valid(metadata_ip))
+	if (prefix_valid(prefix) && ecs_ipv4_valid(metadata_ip))
 		return 0;
 	log_error("metadata guard: bad prefix or address", "prefix=%s metadata_ip=%s",
 		  ecs_log_quote(strempty(prefix), q1, sizeof(q1)),
@@ -407,7 +383,7 @@ static int guard_validate(const char *prefix, const char *metadata_ip, const str
 	for (size_t i = 0; i < n_nics; i++) {
 		const struct agent_metadata_nic *nic = &nics[i];
 
-		if (!tap_valid(nic->tap) || !ipv4_valid(nic->ip) || !mac_valid(nic->mac)) {
+		if (!tap_valid(nic->tap) || !ecs_ipv4_valid(nic->ip) || !ecs_mac_valid(nic->mac)) {
 			log_error("metadata guard: bad nic", "tap=%s ip=%s mac=%s",
 				  ecs_log_quote(strempty(nic->tap), q1, sizeof(q1)),
 				  ecs_log_quote(strempty(nic->ip), q2, sizeof(q2)),

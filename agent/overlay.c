@@ -13,10 +13,12 @@
 #include "overlay.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "agent.h"
 #include "cmd.h"
 #include "log.h"
@@ -35,13 +37,13 @@ static int tc(const char *const *argv, struct ecs_cmd_result *res)
  * first two bytes are the low half of the word at -16, the other four the word at -12. */
 static int redirect_ensure(const char *dev, const char *bridge, const char *mac)
 {
-	unsigned b[6];
+	uint8_t b[6];
 	char hi[16], lo[16], want_hi[40], want_lo[40], want_to[64];
 	struct ecs_cmd_result res = { 0 };
 	bool present;
 	int r;
 
-	if (sscanf(mac, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+	if (ecs_mac_parse(mac, b) < 0)
 		return -EINVAL;
 	snprintf(hi, sizeof(hi), "0x%02x%02x", b[0], b[1]);
 	snprintf(lo, sizeof(lo), "0x%02x%02x%02x%02x", b[2], b[3], b[4], b[5]);

@@ -1,11 +1,11 @@
 #include "addrpool.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "store.h"
 
 /* Insert the lowest address of [first, last] the statement (bound at ?1 per try) accepts. */
@@ -68,12 +68,10 @@ int ctl_public_lease(struct ctl *c, sqlite3 *db, const char *account_id, const c
 	sqlite3_bind_text(st, 4, host_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, time(NULL));
 	if (want) {
-		struct in_addr in;
 		uint32_t v;
 
 		r = -EADDRNOTAVAIL;
-		if (ctl_pool_contains(&p, want) && inet_pton(AF_INET, want, &in) == 1) {
-			v = ntohl(in.s_addr);
+		if (ctl_pool_contains(&p, want) && ecs_ipv4_parse(want, &v) == 0) {
 			if (v >= first && v <= last) {
 				sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);
 				r = ctl_db_step_done(st);

@@ -1,11 +1,11 @@
 #include "hosts.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "addrpool.h"
 #include "common.h"
 #include "hostauth.h"
@@ -92,12 +92,11 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	overlay = ecs_jr_object(&jr, "overlay", 0);
 	if (overlay && jr.rc == 0) {
 		struct ecs_jreader jo;
-		struct in_addr in;
 
 		ecs_jr_init(&jo, overlay);
 		vni = ecs_jr_int(&jo, "vni", ECS_JR_REQUIRED, 1, VNI_MAX, 0);
 		underlay = ecs_jr_str(&jo, "underlay_ip", ECS_JR_REQUIRED | ECS_JR_NONEMPTY, 15, NULL);
-		if (jo.rc == 0 && inet_pton(AF_INET, underlay, &in) != 1)
+		if (jo.rc == 0 && !ecs_ipv4_valid(underlay))
 			ecs_jr_fail(&jo, -EINVAL, "underlay_ip", "overlay.underlay_ip: %s is not an IPv4 address", underlay);
 		if (jo.rc) {
 			_cleanup_free_ char *m = ecs_strdup_printf("overlay: %s", jo.message);

@@ -1,8 +1,8 @@
 #include "secgroup.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 
+#include "addr.h"
 #include "common.h"
 #include "json.h"
 #include "log.h"
@@ -66,27 +66,12 @@ static bool port_range_parse(const char *proto, const char *v, char out[16])
 	return true;
 }
 
-/* An IPv4 address in canonical dotted quad, with an optional /0-32. */
+/* An IPv4 address in canonical dotted quad, with an optional /0-32 (lib/addr.h). */
 static bool cidr_parse(const char *v, char out[32])
 {
-	const char *slash = strchr(v, '/');
-	char addr[INET_ADDRSTRLEN], back[INET_ADDRSTRLEN];
-	struct in_addr in;
-	long long len = -1;
-	size_t n = slash ? (size_t)(slash - v) : strlen(v);
-
-	if (n == 0 || n >= sizeof(addr))
+	if (ecs_cidr_parse(v, ECS_CIDR_BARE | ECS_CIDR_LEN0, NULL) < 0)
 		return false;
-	memcpy(addr, v, n);
-	addr[n] = '\0';
-	if (inet_pton(AF_INET, addr, &in) != 1 || !inet_ntop(AF_INET, &in, back, sizeof(back)) || !streq(addr, back))
-		return false;
-	if (slash && ecs_parse_int64(slash + 1, 0, 32, &len) < 0)
-		return false;
-	if (len >= 0)
-		snprintf(out, 32, "%s/%d", addr, (int)len);
-	else
-		snprintf(out, 32, "%s", addr);
+	snprintf(out, 32, "%s", v);
 	return true;
 }
 
