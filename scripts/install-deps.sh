@@ -21,9 +21,10 @@ IMAGE="busybox-static dropbear-bin cpio kmod"
 # Tests: pytest drives the binaries, cron runs the snapshot schedule test, clang builds
 # the libFuzzer targets, valgrind checks the unit tests for leaks, wrk loads benchmarks,
 # node runs Alibaba Cloud's own SDKs (from npm) against the API, faketime moves the
-# controller's clock past the signature window.
+# controller's clock past the signature window; haproxy is the peer of the SLB health-check
+# benchmark (bench_slb_failover.py).
 TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valgrind wrk iperf3 nodejs
-faketime"
+faketime haproxy"
 
 missing=""
 for p in $BUILD $RUNTIME $IMAGE $TEST; do
