@@ -1,13 +1,13 @@
 #include "agent_config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "config.h"
-#include "image.h"
 #include "util.h"
 
 static const struct ecs_config_option agent_options[] = {
@@ -127,7 +127,7 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 		r = -EINVAL;
 		goto fail;
 	}
-	if (!agent_image_import_dirs_valid(a.import_dirs)) {
+	if (!agent_config_import_dirs_valid(a.import_dirs)) {
 		*ret_error = ecs_strdup_printf("[images] import_dirs must be absolute paths without \".\" or \"..\", "
 					       "separated by commas");
 		r = -EINVAL;
@@ -144,4 +144,58 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 fail:
 	ecs_config_free(c);
 	return r;
+}
+
+/* ---- [images] import_dirs ---- */
+
+/* An absolute path without "." or ".." segments, shorter than PATH_MAX. */
+bool agent_config_path_plain(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n >= PATH_MAX || p[0] != '/')
+		return false;
+	for (const char *s = p; *s;) {
+		size_t len = strcspn(s + 1, "/");
+
+		if ((len == 1 && s[1] == '.') || (len == 2 && s[1] == '.' && s[2] == '.'))
+			return false;
+		s += 1 + len;
+	}
+	return true;
+}
+
+/* The next entry of a comma list, trimmed of blanks and trailing slashes ("/" stays);
+ * NULL at the end. *list moves past it. Caller frees. */
+char *agent_config_next_dir(const char **list)
+{
+	const char *s = *list, *e;
+	size_t n;
+	char *d;
+
+	while (*s == ' ' || *s == '\t' || *s == ',')
+		s++;
+	if (!*s)
+		return NULL;
+	e = s + strcspn(s, ",");
+	*list = e;
+	n = (size_t)(e - s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	d = strndup(s, n);
+	return d;
+}
+
+bool agent_config_import_dirs_valid(const char *list)
+{
+	char *d;
+	bool ok = true;
+
+	while (ok && (d = agent_config_next_dir(&list))) {
+		ok = agent_config_path_plain(d);
+		free(d);
+	}
+	return ok;
 }

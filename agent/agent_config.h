@@ -50,4 +50,12 @@ struct ecs_config;
 /* Load path (may be NULL) and the environment. On error a message in *ret_error. */
 int agent_config_load(const char *path, struct agent_config *ret, struct ecs_config **ret_raw, char **ret_error);
 
+/* "[images] import_dirs" is a comma list of absolute paths without "." or "..". */
+bool agent_config_import_dirs_valid(const char *list);
+/* An absolute path without "." or ".." segments, shorter than PATH_MAX. */
+bool agent_config_path_plain(const char *p);
+/* The next entry of such a comma list, trimmed of blanks and trailing slashes ("/" stays);
+ * NULL at the end. *list moves past it. Caller frees. */
+char *agent_config_next_dir(const char **list);
+
 #endif

@@ -272,58 +272,6 @@ out:
 
 /* ---- imports from the operator's folders ([images] import_dirs) ---- */
 
-/* An absolute path without "." or ".." segments, shorter than PATH_MAX. */
-static bool path_plain(const char *p)
-{
-	size_t n = strlen(p);
-
-	if (n == 0 || n >= PATH_MAX || p[0] != '/')
-		return false;
-	for (const char *s = p; *s;) {
-		size_t len = strcspn(s + 1, "/");
-
-		if ((len == 1 && s[1] == '.') || (len == 2 && s[1] == '.' && s[2] == '.'))
-			return false;
-		s += 1 + len;
-	}
-	return true;
-}
-
-/* The next entry of a comma list, trimmed of blanks and trailing slashes ("/" stays);
- * NULL at the end. *list moves past it. Caller frees. */
-static char *next_dir(const char **list)
-{
-	const char *s = *list, *e;
-	size_t n;
-	char *d;
-
-	while (*s == ' ' || *s == '\t' || *s == ',')
-		s++;
-	if (!*s)
-		return NULL;
-	e = s + strcspn(s, ",");
-	*list = e;
-	n = (size_t)(e - s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	while (n > 1 && s[n - 1] == '/')
-		n--;
-	d = strndup(s, n);
-	return d;
-}
-
-bool agent_image_import_dirs_valid(const char *list)
-{
-	char *d;
-	bool ok = true;
-
-	while (ok && (d = next_dir(&list))) {
-		ok = path_plain(d);
-		free(d);
-	}
-	return ok;
-}
-
 static bool path_within(const char *p, const char *dir)
 {
 	size_t n = strlen(dir);
@@ -369,9 +317,9 @@ static int open_import_dir(struct agent *a, const char *path, int *ret_fd)
 	const char *list = a->cfg.import_dirs;
 	char *d;
 
-	if (!path_plain(path))
+	if (!agent_config_path_plain(path))
 		return -ENOENT;
-	while ((d = next_dir(&list))) {
+	while ((d = agent_config_next_dir(&list))) {
 		_cleanup_free_ char *dir = d;
 		_cleanup_close_ int root = -1;
 		size_t n = strlen(dir);

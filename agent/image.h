@@ -28,8 +28,6 @@ int agent_image_import_dir(struct agent *a, const char *image_id, const char *di
  * alike; -EINVAL for a folder that is not an image; -EBADMSG for a file not matching its
  * sha256. */
 int agent_image_import_path(struct agent *a, const char *image_id, const char *path);
-/* "[images] import_dirs" is a comma list of absolute paths without "." or "..". */
-bool agent_image_import_dirs_valid(const char *list);
 /* Absolute path of one of the image's files ("disk", "kernel", "initrd"); NULL if the
  * manifest lacks it. The image must be cached. Caller frees. */
 char *agent_image_file(struct agent *a, const char *image_id, const char *what);
