@@ -12,98 +12,91 @@
 #include "log.h"
 #include "util.h"
 
-/* A YAML double-quoted scalar (JSON string syntax). */
-static void put_str(FILE *f, const char *s)
+/* pre, then s as a YAML double-quoted scalar (JSON string syntax), then post. */
+static void put_str(FILE *f, const char *pre, const char *s, const char *post)
 {
 	struct json_object *o = json_object_new_string(strempty(s));
 
+	fputs(pre, f);
 	fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), f);
+	fputs(post, f);
 	json_object_put(o);
 }
 
-/* open_memstream sets *buf only at fclose: pass its address, not its value. */
-static char *finish(FILE *f, char **buf)
+/* A document written into memory. open_memstream sets buf only at fclose. */
+struct doc {
+	char *buf;
+	size_t size;
+	FILE *f;
+};
+
+static bool doc_open(struct doc *d)
 {
-	if (fclose(f) != 0) {
-		free(*buf);
+	*d = (struct doc){ 0 };
+	d->f = open_memstream(&d->buf, &d->size);
+	return d->f != NULL;
+}
+
+static char *doc_finish(struct doc *d)
+{
+	if (fclose(d->f) != 0) {
+		free(d->buf);
 		return NULL;
 	}
-	return *buf;
+	return d->buf;
 }
 
 char *agent_configdrive_meta_data(const struct agent_configdrive *cd)
 {
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
+	struct doc d;
 
-	if (!f)
+	if (!doc_open(&d))
 		return NULL;
-	fputs("instance-id: ", f);
-	put_str(f, cd->instance_id);
-	fputs("\nlocal-hostname: ", f);
-	put_str(f, cd->hostname);
-	fputs("\n", f);
-	if (cd->n_keys) {
-		fputs("public-keys:\n", f);
-		for (size_t i = 0; i < cd->n_keys; i++) {
-			fputs("  - ", f);
-			put_str(f, cd->public_keys[i]);
-			fputs("\n", f);
-		}
-	}
-	return finish(f, &buf);
+	put_str(d.f, "instance-id: ", cd->instance_id, "\n");
+	put_str(d.f, "local-hostname: ", cd->hostname, "\n");
+	if (cd->n_keys)
+		fputs("public-keys:\n", d.f);
+	for (size_t i = 0; i < cd->n_keys; i++)
+		put_str(d.f, "  - ", cd->public_keys[i], "\n");
+	return doc_finish(&d);
 }
 
 char *agent_configdrive_network_config(const struct agent_configdrive *cd)
 {
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
+	struct doc d;
 
-	if (!f)
+	if (!doc_open(&d))
 		return NULL;
-	fputs("version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: ", f);
-	put_str(f, cd->mac);
-	fprintf(f, "\n    addresses: [\"%s/%d\"]\n", cd->ip, cd->prefix_len);
-	if (cd->gateway) {
-		fputs("    gateway4: ", f);
-		put_str(f, cd->gateway);
-		fputs("\n", f);
-	}
+	put_str(d.f, "version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: ", cd->mac, "\n");
+	fprintf(d.f, "    addresses: [\"%s/%d\"]\n", cd->ip, cd->prefix_len);
+	if (cd->gateway)
+		put_str(d.f, "    gateway4: ", cd->gateway, "\n");
 	if (cd->mtu)
-		fprintf(f, "    mtu: %u\n", cd->mtu);
+		fprintf(d.f, "    mtu: %u\n", cd->mtu);
 	if (cd->n_dns) {
-		fputs("    nameservers:\n      addresses: [", f);
-		for (size_t i = 0; i < cd->n_dns; i++) {
-			if (i)
-				fputs(", ", f);
-			put_str(f, cd->dns[i]);
-		}
-		fputs("]\n", f);
+		fputs("    nameservers:\n      addresses: [", d.f);
+		for (size_t i = 0; i < cd->n_dns; i++)
+			put_str(d.f, i ? ", " : "", cd->dns[i], "");
+		fputs("]\n", d.f);
 	}
-	return finish(f, &buf);
+	return doc_finish(&d);
 }
 
 char *agent_configdrive_vendor_data(const struct agent_configdrive *cd)
 {
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
+	struct doc d;
 
-	if (!f)
+	if (!doc_open(&d))
 		return NULL;
-	fputs("#cloud-config\n", f);
+	fputs("#cloud-config\n", d.f);
 	if (cd->password_hash) {
 		/* The list form: one "user:hash" item; a hash never holds a newline (checked by
 		 * the caller) or a quote that would end the scalar (put_str escapes it). */
 		_cleanup_free_ char *item = ecs_strdup_printf("root:%s", cd->password_hash);
 
-		fputs("chpasswd:\n  expire: false\n  list:\n    - ", f);
-		put_str(f, item);
-		fputs("\n", f);
+		put_str(d.f, "chpasswd:\n  expire: false\n  list:\n    - ", item, "\n");
 	}
-	return finish(f, &buf);
+	return doc_finish(&d);
 }
 
 static int write_all(const char *path, const void *data, size_t len)
