@@ -217,6 +217,9 @@ def slb(api: EcsClient) -> EcsClient:
     return EcsClient(api.endpoint, api.ak, api.secret, version=SLB_VERSION)
 
 
+ALL_IMAGES = "Creating,Waiting,Available,UnAvailable,CreateFailed"
+
+
 def make_tenant(api: EcsClient, tag: str) -> dict:
     """One of everything an account can own, each settled (no state moves on its own)."""
     r: dict = {}
@@ -239,7 +242,7 @@ def make_tenant(api: EcsClient, tag: str) -> dict:
     # A stand-in host takes no snapshot: the image and snapshot end CreateFailed / failed,
     # rows of the account all the same. Each is waited for, so nothing moves during a case.
     r["image"] = api.call("CreateImage", InstanceId=r["inst"], ImageName=f"img{tag}")["ImageId"]
-    assert wait_until(lambda: api.call("DescribeImages", ImageId=r["image"])["Images"]["Image"][0]["Status"]
+    assert wait_until(lambda: api.call("DescribeImages", ImageId=r["image"], Status=ALL_IMAGES)["Images"]["Image"][0]["Status"]
                       not in ("Creating", "Waiting"), 30, 0.2)
     assert wait_until(lambda: all(x["Status"] != "progressing" for x in
                                   api.call("DescribeSnapshots", PageSize=100)["Snapshots"]["Snapshot"]), 30, 0.2)
@@ -267,7 +270,7 @@ def tenant_view(api: EcsClient, r: dict) -> dict:
         "userdata": api.call("DescribeUserData", InstanceId=r["inst"])["UserData"],
         "disks": api.call("DescribeDisks", PageSize=100)["Disks"],
         "snapshots": api.call("DescribeSnapshots", PageSize=100)["Snapshots"],
-        "images": api.call("DescribeImages", ImageOwnerAlias="self", PageSize=100)["Images"],
+        "images": api.call("DescribeImages", ImageOwnerAlias="self", Status=ALL_IMAGES, PageSize=100)["Images"],
         "keypairs": api.call("DescribeKeyPairs", PageSize=50)["KeyPairs"],
         "groups": api.call("DescribeSecurityGroups", PageSize=50)["SecurityGroups"],
         "policies": api.call("DescribeAutoSnapshotPolicyEx", PageSize=50)["AutoSnapshotPolicies"],
@@ -430,7 +433,8 @@ def test_b_cannot_touch_a(a, b, tenants, case):
     ("DescribeDisks", {"InstanceId": "A:inst"}, ("Disks", "Disk")),
     ("DescribeSnapshots", {"SnapshotIds": '["A:snap"]'}, ("Snapshots", "Snapshot")),
     ("DescribeSnapshots", {"DiskId": "A:sysdisk"}, ("Snapshots", "Snapshot")),
-    ("DescribeImages", {"ImageId": "A:image"}, ("Images", "Image")),
+    ("DescribeImages", {"ImageId": "A:image", "Status": "Creating,Waiting,Available,UnAvailable,CreateFailed"},
+     ("Images", "Image")),
     ("DescribeKeyPairs", {"KeyPairName": "A:kp"}, ("KeyPairs", "KeyPair")),
     ("DescribeSecurityGroups", {"SecurityGroupIds": '["A:sg"]'}, ("SecurityGroups", "SecurityGroup")),
     ("DescribeInstances", {"SecurityGroupId": "A:sg"}, ("Instances", "Instance")),
