@@ -267,15 +267,18 @@ int ctl_image_describe(struct ctl_call *call, struct json_object *out)
 	return 0;
 }
 
-/* Whether anything not yet deleted needs image ?1: an instance made from it (being deleted
- * too: its system disk is still an overlay on the image until its host let go of it), a disk
+/* Whether anything the account still has needs image ?1: an instance made from it, a disk
  * made from it, or a disk made from a snapshot of such a disk, at any depth (a disk made from
- * a snapshot is an overlay on the snapshot's image). */
+ * a snapshot is an overlay on the snapshot's image). An instance being deleted, and the disks
+ * that go with it, no longer count (they are gone from Describe): the delete job waits for
+ * their host to let go of the image (the agent answers ImageInUse until then). */
 #define IMAGE_IN_USE_SQL                                                                                        \
-	"(EXISTS (SELECT 1 FROM instances WHERE image_id = ?1 AND deleted = 0) OR EXISTS (WITH RECURSIVE"        \
-	" dep(disk_id) AS (SELECT disk_id FROM disks WHERE image_id = ?1 UNION SELECT d.disk_id FROM disks d"   \
-	" JOIN snapshots s ON s.snapshot_id = d.source_snapshot_id JOIN dep ON dep.disk_id = s.disk_id)"         \
-	" SELECT 1 FROM dep JOIN disks USING (disk_id) WHERE disks.deleted = 0))"
+	"(EXISTS (SELECT 1 FROM instances WHERE image_id = ?1 AND deleted = 0 AND desired != 'deleted') OR"      \
+	" EXISTS (WITH RECURSIVE dep(disk_id) AS (SELECT disk_id FROM disks WHERE image_id = ?1 UNION SELECT"   \
+	" d.disk_id FROM disks d JOIN snapshots s ON s.snapshot_id = d.source_snapshot_id JOIN dep ON"          \
+	" dep.disk_id = s.disk_id) SELECT 1 FROM dep JOIN disks k USING (disk_id) WHERE k.deleted = 0 AND NOT"   \
+	" ((k.type = 'system' OR k.delete_with_instance = 1) AND k.instance_id IN (SELECT instance_id FROM"     \
+	" instances WHERE desired = 'deleted'))))"
 
 int ctl_image_delete(struct ctl_call *call, struct json_object *out)
 {
