@@ -10,7 +10,7 @@ RUN_DIR=${ECS_RUN_DIR:-/run/ecs}
 STARTED="$RUN_DIR/started"
 
 stopped=0
-# Reverse start order: our daemons first, libvirt last.
+# Reverse start order: our daemons first, then Ceph, libvirt last.
 for d in ecs-agent ecs-controller; do
 	[ -e "$STARTED/$d" ] || continue
 	if pid=$(daemon_pid "$RUN_DIR/$d.pid" "$d"); then
@@ -20,6 +20,10 @@ for d in ecs-agent ecs-controller; do
 	fi
 	rm -f "$STARTED/$d" "$RUN_DIR/$d.pid"
 done
+# The storage cluster after its clients (scripts/ceph.sh stops only its own daemons).
+ceph_out=$(scripts/ceph.sh down)
+echo "$ceph_out"
+case "$ceph_out" in *"stopped "*) stopped=$((stopped + 1)) ;; esac
 for d in libvirtd virtlogd; do
 	[ -e "$STARTED/$d" ] || continue
 	if pid=$(daemon_pid "/run/$d.pid" "$d"); then

@@ -15,6 +15,11 @@ RUNTIME="libvirt-daemon-system libvirt-daemon-system-sysv libvirt-daemon-driver-
 libvirt-clients qemu-system-x86 qemu-utils genisoimage iptables ipset conntrack iproute2
 e2fsprogs openssh-client ca-certificates"
 
+# Storage: the project's Ceph cluster (scripts/ceph.sh, docs/storage.md): its daemons and
+# command line, the RADOS and RBD libraries for the daemons and tests, QEMU's rbd driver.
+STORAGE="ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd librados-dev librbd-dev
+qemu-block-extra"
+
 # Guest image: busybox and dropbear are copied into the image; cpio packs the initramfs.
 IMAGE="busybox-static dropbear-bin cpio kmod"
 
@@ -27,7 +32,7 @@ TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valg
 faketime haproxy"
 
 missing=""
-for p in $BUILD $RUNTIME $IMAGE $TEST; do
+for p in $BUILD $RUNTIME $STORAGE $IMAGE $TEST; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
 	case "$st" in
 	*" installed") ;;

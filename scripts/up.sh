@@ -58,6 +58,10 @@ if ! wait_for 30 virsh -c qemu:///system version; then
 	exit 1
 fi
 
+# The storage cluster (docs/storage.md): made on a fresh machine, else only what is down is
+# started. Its settings: /etc/ecs/ceph.ini and ECS_CEPH_* (docs/configuration.md).
+scripts/ceph.sh up
+
 # The host key signs every call between the controller and this host's agent.
 KEY=${ECS_HOST_KEY_FILE:-/etc/ecs/host.key}
 if [ ! -s "$KEY" ]; then
@@ -122,6 +126,7 @@ for d in ecs-controller ecs-agent; do
 		echo "  $d (pid $pid, log $LOG_DIR/$d.log)"
 	fi
 done
+echo "  ceph: one mon, mgr and OSD (scripts/ceph.sh status; docs/storage.md)"
 echo "  image tiny: $img_dst"
 echo "  ECS API: http://127.0.0.1:8773 (account default, profile $ECSCTL_DIR/config)"
 echo

@@ -628,3 +628,19 @@ def cloud(tiny_image):
         yield env
     finally:
         env.close()
+
+
+# ---------------------------------------------------------------- ceph
+
+
+@pytest.fixture(scope="session")
+def ceph_cluster():
+    """The tests' own Ceph cluster (tests/e2e/cephenv.py), made on first use, once a session."""
+    from cephenv import CephCluster
+
+    cluster = CephCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
