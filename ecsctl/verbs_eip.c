@@ -27,14 +27,12 @@ static int allocate_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 
 static int release_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	int r;
 
 	if ((r = ecs_kvlist_add(&p, "PublicIpAddress", a->pos[0])) < 0 ||
-	    (a->n_pos > 1 && (r = ecs_kvlist_add(&p, "InstanceId", a->pos[1])) < 0)) {
-		ecs_kvlist_clear(&p);
+	    (a->n_pos > 1 && (r = ecs_kvlist_add(&p, "InstanceId", a->pos[1])) < 0))
 		return r;
-	}
 	return ecsctl_call_done(ctx, "ReleasePublicIpAddress", &p);
 }
 

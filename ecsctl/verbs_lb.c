@@ -121,16 +121,14 @@ static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 
 static int set_status_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	int r;
 
 	if (!streq(a->pos[1], "active") && !streq(a->pos[1], "inactive"))
 		return ecsctl_usage_error(ctx, "the status is active or inactive, not \"%s\"", a->pos[1]);
 	if ((r = ecs_kvlist_add(&p, "LoadBalancerId", a->pos[0])) < 0 ||
-	    (r = ecs_kvlist_add(&p, "LoadBalancerStatus", a->pos[1])) < 0) {
-		ecs_kvlist_clear(&p);
+	    (r = ecs_kvlist_add(&p, "LoadBalancerStatus", a->pos[1])) < 0)
 		return r;
-	}
 	return ecsctl_call_done(ctx, "SetLoadBalancerStatus", &p);
 }
 
@@ -221,7 +219,7 @@ fail:
 static int listener_verb(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action)
 {
 	static const char *const protocols[] = { "tcp", "udp", NULL };
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	const char *proto;
 	long long port;
 	int r;
@@ -232,10 +230,8 @@ static int listener_verb(struct ecsctl *ctx, const struct ecsctl_args *a, const 
 		return ecsctl_usage_error(ctx, "PORT is a number in 1..65535, not \"%s\"", a->pos[1]);
 	if ((r = ecs_kvlist_add(&p, "LoadBalancerId", a->pos[0])) < 0 ||
 	    (r = ecs_kvlist_add(&p, "ListenerPort", a->pos[1])) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "protocol", "ListenerProtocol")) < 0) {
-		ecs_kvlist_clear(&p);
+	    (r = ecsctl_param_from_flag(&p, a, "protocol", "ListenerProtocol")) < 0)
 		return r;
-	}
 	return ecsctl_call_done(ctx, action, &p);
 }
 

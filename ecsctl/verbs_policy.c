@@ -89,17 +89,15 @@ static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 static int policy_disks(struct ecsctl *ctx, const char *action, const char *policy, const char *const *disks,
 			size_t n)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	_cleanup_free_ char *list = ecsctl_json_string_array(disks, n);
 	int r;
 
 	if (!list)
 		return -ENOMEM;
 	if ((policy && (r = ecs_kvlist_add(&p, "autoSnapshotPolicyId", policy)) < 0) ||
-	    (r = ecs_kvlist_add(&p, "diskIds", list)) < 0) {
-		ecs_kvlist_clear(&p);
+	    (r = ecs_kvlist_add(&p, "diskIds", list)) < 0)
 		return r;
-	}
 	return ecsctl_call_done(ctx, action, &p);
 }
 

@@ -98,15 +98,13 @@ static int rule_params(struct ecsctl *ctx, const struct ecsctl_args *a, const ch
 
 static int rule_verb(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action, const char *policy)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	const char *suffix = "";
 	char name[64];
 	int r = rule_params(ctx, a, policy, &p, &suffix);
 
-	if (r < 0) {
-		ecs_kvlist_clear(&p);
+	if (r < 0)
 		return r;
-	}
 	snprintf(name, sizeof(name), "%s%s", action, suffix);
 	return ecsctl_call_done(ctx, name, &p);
 }
@@ -128,14 +126,12 @@ static int revoke_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 
 static int member_verb(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	int r;
 
 	if ((r = ecs_kvlist_add(&p, "SecurityGroupId", a->pos[0])) < 0 ||
-	    (r = ecs_kvlist_add(&p, "InstanceId", a->pos[1])) < 0) {
-		ecs_kvlist_clear(&p);
+	    (r = ecs_kvlist_add(&p, "InstanceId", a->pos[1])) < 0)
 		return r;
-	}
 	return ecsctl_call_done(ctx, action, &p);
 }
 
