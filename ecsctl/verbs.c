@@ -151,3 +151,75 @@ int ecsctl_param_from_flag(struct ecs_kvlist *params, const struct ecsctl_args *
 
 	return v ? ecs_kvlist_add(params, param, v) : 0;
 }
+
+int ecsctl_params_from_flags(struct ecs_kvlist *params, const struct ecsctl_args *a, const char *const *pairs)
+{
+	int r;
+
+	for (; pairs && pairs[0]; pairs += 2)
+		if ((r = ecsctl_param_from_flag(params, a, pairs[0], pairs[1])) < 0)
+			return r;
+	return 0;
+}
+
+int ecsctl_list(struct ecsctl *ctx, const struct ecsctl_args *a, const struct ecsctl_listing *l,
+		struct ecs_kvlist *params)
+{
+	struct ecs_kvlist own = ECS_KVLIST_INIT, *p = params ? params : &own;
+	struct json_object *items = NULL;
+	int r = ecsctl_params_from_flags(p, a, l->flag_params);
+
+	if (r >= 0)
+		r = ecsctl_describe_all(ctx, l->action, p, l->outer, l->inner, l->page_size, &items);
+	if (r >= 0)
+		r = ecsctl_print_list(ctx, items, l->outer, l->inner, l->cols, l->n_cols, l->id_key);
+	json_object_put(items);
+	ecs_kvlist_clear(p);
+	return r;
+}
+
+int ecsctl_create(struct ecsctl *ctx, const struct ecsctl_args *a, const struct ecsctl_creation *c,
+		  struct ecs_kvlist *params, long timeout_s)
+{
+	struct ecs_kvlist own = ECS_KVLIST_INIT, *p = params ? params : &own;
+	struct json_object *reply = NULL;
+	const char *id;
+	int r = ecsctl_params_from_flags(p, a, c->flag_params);
+
+	if (r >= 0)
+		r = ecsctl_call(ctx, c->action, p, &reply);
+	ecs_kvlist_clear(p);
+	if (r < 0)
+		goto out;
+	r = ecsctl_print_created(ctx, reply, c->id_path);
+	fflush(ctx->out);
+	if (r < 0 || !c->watch || !ecsctl_args_bool(a, "wait"))
+		goto out;
+	id = ecs_json_str(reply, c->id_path, NULL);
+	if (!id)
+		r = ecsctl_fail(ctx, -EBADMSG, "the reply to %s has no %s", c->action, c->id_path);
+	else
+		r = ecsctl_wait_for(ctx, c->watch, &id, 1, c->status, timeout_s);
+out:
+	json_object_put(reply);
+	return r;
+}
+
+int ecsctl_each_id(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action, const char *id_param,
+		   const char *force_param)
+{
+	for (size_t i = 0; i < a->n_pos; i++) {
+		struct ecs_kvlist p = ECS_KVLIST_INIT;
+		int r = ecs_kvlist_add(&p, id_param, a->pos[i]);
+
+		if (r >= 0 && force_param && ecsctl_args_bool(a, "force"))
+			r = ecs_kvlist_add(&p, force_param, "true");
+		if (r >= 0)
+			r = ecsctl_call_done(ctx, action, &p);
+		ecs_kvlist_clear(&p);
+		if (r < 0)
+			return r;
+	}
+	fflush(ctx->out);
+	return 0;
+}

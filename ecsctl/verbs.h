@@ -16,6 +16,8 @@
 #include "output.h"
 #include "verbtable.h"
 
+struct ecsctl_watch;
+
 /* The integer value of a flag in [min, max] (def when absent); a usage error otherwise. */
 int ecsctl_flag_int(struct ecsctl *ctx, const struct ecsctl_args *a, const char *flag, long long min,
 		    long long max, long long def, long long *ret);
@@ -39,9 +41,50 @@ void ecsctl_print_done(struct ecsctl *ctx, struct json_object *reply);
 /* Call action with params, print what a change prints, and clear params. */
 int ecsctl_call_done(struct ecsctl *ctx, const char *action, struct ecs_kvlist *params);
 
+/* A parameter list freed when it goes out of scope. */
+#define _cleanup_kvlist_ _cleanup_(ecs_kvlist_clear)
+
 /* Add --flag's value as param when given. */
 int ecsctl_param_from_flag(struct ecs_kvlist *params, const struct ecsctl_args *a, const char *flag,
 			   const char *param);
+/* The same for each pair of ECSCTL_PAIRS("flag", "Param", …) (NULL: none). */
+int ecsctl_params_from_flags(struct ecs_kvlist *params, const struct ecsctl_args *a, const char *const *pairs);
+#define ECSCTL_PAIRS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* What an ls verb lists: a Describe* action read page by page, printed as ecsctl_print_list
+ * does, with flag_params its flags as Describe* parameters (ECSCTL_PAIRS, or NULL). */
+struct ecsctl_listing {
+	const char *action, *outer, *inner;
+	unsigned page_size;
+	const struct ecsctl_column *cols;
+	size_t n_cols;
+	const char *id_key;
+	const char *const *flag_params;
+};
+/* cols, n_cols of a listing from one array (ARRAY_SIZE: util.h). */
+#define ECSCTL_COLUMNS(cols) (cols), ARRAY_SIZE(cols)
+/* List l's every item with params (may be NULL; cleared) and l's flags from a, and print them. */
+int ecsctl_list(struct ecsctl *ctx, const struct ecsctl_args *a, const struct ecsctl_listing *l,
+		struct ecs_kvlist *params);
+
+/* What a create verb calls: action with params and flag_params (ECSCTL_PAIRS, or NULL),
+ * printing the new id at id_path as ecsctl_print_created does; with watch and --wait, it
+ * then waits for the new one to have status (an id missing from the reply is an error). */
+struct ecsctl_creation {
+	const char *action, *id_path;
+	const char *const *flag_params;
+	const struct ecsctl_watch *watch;
+	const char *status;
+};
+/* Create as c says with params (may be NULL; cleared), waiting at most timeout_s. */
+int ecsctl_create(struct ecsctl *ctx, const struct ecsctl_args *a, const struct ecsctl_creation *c,
+		  struct ecs_kvlist *params, long timeout_s);
+
+/* For each argument, call action with id_param=ARG (and force_param=true
+ * when --force is given and force_param is not NULL), printing what a change prints; stops
+ * at the first error. */
+int ecsctl_each_id(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action, const char *id_param,
+		   const char *force_param);
 
 /* The instance as DescribeInstances lists it (*ret: a new reference); an instance not
  * listed is an error (printed, -ENOENT). In verbs_instance.c. */

@@ -47,12 +47,16 @@ static int pick_zone(struct ecsctl *ctx, const struct ecsctl_args *a, char **ret
 	return *ret ? 0 : -ENOMEM;
 }
 
+static const struct ecsctl_creation disk_create = {
+	"CreateDisk", "DiskId",
+	ECSCTL_PAIRS("size", "Size", "snapshot", "SnapshotId", "name", "DiskName", "category", "DiskCategory"),
+	&ecsctl_watch_disk, "Available",
+};
+
 static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	_cleanup_free_ char *zone = NULL;
-	const char *id;
 	long long size;
 	long timeout;
 	int r;
@@ -65,42 +69,16 @@ static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	r = pick_zone(ctx, a, &zone);
 	if (r < 0)
 		return r;
-	if ((r = ecs_kvlist_add(&p, "ZoneId", zone)) < 0 || (r = ecsctl_param_from_flag(&p, a, "size", "Size")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "snapshot", "SnapshotId")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "name", "DiskName")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "category", "DiskCategory")) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "CreateDisk", &p, &reply);
-	if (r < 0)
-		goto out;
-	r = ecsctl_print_created(ctx, reply, "DiskId");
-	fflush(ctx->out);
-	id = ecs_json_str(reply, "DiskId", NULL);
-	if (r >= 0 && ecsctl_args_bool(a, "wait") && id)
-		r = ecsctl_wait_for(ctx, &ecsctl_watch_disk, &id, 1, "Available", timeout);
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+	r = ecs_kvlist_add(&p, "ZoneId", zone);
+	return r < 0 ? r : ecsctl_create(ctx, a, &disk_create, &p, timeout);
 }
+
+static const struct ecsctl_listing disks = { "DescribeDisks", "Disks", "Disk", 100, ECSCTL_COLUMNS(disk_columns), "DiskId",
+					    ECSCTL_PAIRS("instance", "InstanceId", "status", "Status") };
 
 static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *items = NULL;
-	int r;
-
-	if ((r = ecsctl_param_from_flag(&p, a, "instance", "InstanceId")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "status", "Status")) < 0)
-		goto out;
-	r = ecsctl_describe_all(ctx, "DescribeDisks", &p, "Disks", "Disk", 100, &items);
-	if (r < 0)
-		goto out;
-	r = ecsctl_print_list(ctx, items, "Disks", "Disk", disk_columns, ARRAY_SIZE(disk_columns), "DiskId");
-out:
-	json_object_put(items);
-	ecs_kvlist_clear(&p);
-	return r;
+	return ecsctl_list(ctx, a, &disks, NULL);
 }
 
 /* Call action with the given parameters (NULL-terminated key, value pairs), then wait. */
@@ -156,14 +134,7 @@ static int resize_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 
 static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	for (size_t i = 0; i < a->n_pos; i++) {
-		const char *kv[] = { "DiskId", a->pos[i], NULL };
-		int r = simple(ctx, a, "DeleteDisk", NULL, kv);
-
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return ecsctl_each_id(ctx, a, "DeleteDisk", "DiskId", NULL);
 }
 
 #define WAIT_FLAGS                                                                 \

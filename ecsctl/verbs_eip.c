@@ -14,40 +14,26 @@ static const struct ecsctl_column eip_columns[] = {
 	{ "HOST", "HostId" },
 };
 
+static const struct ecsctl_creation eip_allocate = { "AllocatePublicIpAddress", "IpAddress",
+						     ECSCTL_PAIRS("address", "IpAddress"), NULL, NULL };
+
 static int allocate_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
-	int r;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
+	int r = ecs_kvlist_add(&p, "InstanceId", a->pos[0]);
 
-	if ((r = ecs_kvlist_add(&p, "InstanceId", a->pos[0])) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "address", "IpAddress")) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "AllocatePublicIpAddress", &p, &reply);
-	if (r >= 0)
-		r = ecsctl_print_created(ctx, reply, "IpAddress");
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+	return r < 0 ? r : ecsctl_create(ctx, a, &eip_allocate, &p, 0);
 }
 
 static int release_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	int r;
 
 	if ((r = ecs_kvlist_add(&p, "PublicIpAddress", a->pos[0])) < 0 ||
 	    (a->n_pos > 1 && (r = ecs_kvlist_add(&p, "InstanceId", a->pos[1])) < 0))
-		goto out;
-	r = ecsctl_call(ctx, "ReleasePublicIpAddress", &p, &reply);
-	if (r >= 0)
-		ecsctl_print_done(ctx, reply);
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+		return r;
+	return ecsctl_call_done(ctx, "ReleasePublicIpAddress", &p);
 }
 
 /* The instances that have a public IP, from DescribeInstances. */

@@ -15,24 +15,16 @@ static const struct ecsctl_column image_columns[] = {
 	{ "OS", "OSName" },	      { "CREATED", "CreationTime" },
 };
 
-/* Print the new image's id, then wait for it to be Available when asked. */
-static int created(struct ecsctl *ctx, const struct ecsctl_args *a, struct json_object *reply, long timeout)
-{
-	const char *id = ecs_json_str(reply, "ImageId", NULL);
-	int r = ecsctl_print_created(ctx, reply, "ImageId");
 
-	fflush(ctx->out);
-	if (r < 0 || !ecsctl_args_bool(a, "wait"))
-		return r;
-	if (!id)
-		return ecsctl_fail(ctx, -EBADMSG, "the reply has no ImageId");
-	return ecsctl_wait_for(ctx, &ecsctl_watch_image, &id, 1, "Available", timeout);
-}
+static const struct ecsctl_creation image_create = {
+	"CreateImage", "ImageId",
+	ECSCTL_PAIRS("snapshot", "SnapshotId", "instance", "InstanceId", "name", "ImageName", "description",
+		     "Description"),
+	&ecsctl_watch_image, "Available",
+};
 
 static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
 	bool snap = ecsctl_args_get(a, "snapshot"), inst = ecsctl_args_get(a, "instance");
 	long timeout;
 	int r;
@@ -40,61 +32,24 @@ static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	if (snap == inst)
 		return ecsctl_usage_error(ctx, "'ecsctl image create' takes --snapshot or --instance (one of them)");
 	r = ecsctl_flag_timeout(ctx, a, &timeout);
-	if (r < 0)
-		return r;
-	if ((r = ecsctl_param_from_flag(&p, a, "snapshot", "SnapshotId")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "instance", "InstanceId")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "name", "ImageName")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "description", "Description")) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "CreateImage", &p, &reply);
-	if (r >= 0)
-		r = created(ctx, a, reply, timeout);
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+	return r < 0 ? r : ecsctl_create(ctx, a, &image_create, NULL, timeout);
 }
+
+static const struct ecsctl_listing images = { "DescribeImages", "Images", "Image", 100, ECSCTL_COLUMNS(image_columns),
+					     "ImageId", ECSCTL_PAIRS("owner", "ImageOwnerAlias") };
 
 static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *items = NULL;
-	int r;
-
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	/* DescribeImages lists only Available images unless asked for others. */
-	if ((r = ecs_kvlist_add(&p, "Status", ecsctl_watch_image.extra_value)) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "owner", "ImageOwnerAlias")) < 0)
-		goto out;
-	r = ecsctl_describe_all(ctx, "DescribeImages", &p, "Images", "Image", 100, &items);
-	if (r < 0)
-		goto out;
-	r = ecsctl_print_list(ctx, items, "Images", "Image", image_columns, ARRAY_SIZE(image_columns), "ImageId");
-out:
-	json_object_put(items);
-	ecs_kvlist_clear(&p);
-	return r;
+	int r = ecs_kvlist_add(&p, "Status", ecsctl_watch_image.extra_value);
+
+	return r < 0 ? r : ecsctl_list(ctx, a, &images, &p);
 }
 
 static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	for (size_t i = 0; i < a->n_pos; i++) {
-		struct ecs_kvlist p = ECS_KVLIST_INIT;
-		struct json_object *reply = NULL;
-		int r = ecs_kvlist_add(&p, "ImageId", a->pos[i]);
-
-		if (r >= 0 && ecsctl_args_bool(a, "force"))
-			r = ecs_kvlist_add(&p, "Force", "true");
-		if (r >= 0)
-			r = ecsctl_call(ctx, "DeleteImage", &p, &reply);
-		if (r >= 0)
-			ecsctl_print_done(ctx, reply);
-		json_object_put(reply);
-		ecs_kvlist_clear(&p);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return ecsctl_each_id(ctx, a, "DeleteImage", "ImageId", "Force");
 }
 
 /* The path as the controller will read it: made absolute against our working directory. */
@@ -113,10 +68,15 @@ static int absolute_path(const char *path, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+static const struct ecsctl_creation image_import = {
+	"ImportImage", "ImageId",
+	ECSCTL_PAIRS("os-type", "OSType", "arch", "Architecture", "description", "Description"),
+	&ecsctl_watch_image, "Available",
+};
+
 static int import_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	_cleanup_free_ char *path = NULL;
 	long timeout;
 	int r;
@@ -128,18 +88,9 @@ static int import_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	if (r < 0)
 		return ecsctl_fail(ctx, r, "--path: %s", strerror(-r));
 	if ((r = ecsctl_param_from_flag(&p, a, "name", "ImageName")) < 0 ||
-	    (r = ecs_kvlist_add(&p, "DiskDeviceMapping.1.ImportPath", path)) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "os-type", "OSType")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "arch", "Architecture")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "description", "Description")) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "ImportImage", &p, &reply);
-	if (r >= 0)
-		r = created(ctx, a, reply, timeout);
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+	    (r = ecs_kvlist_add(&p, "DiskDeviceMapping.1.ImportPath", path)) < 0)
+		return r;
+	return ecsctl_create(ctx, a, &image_import, &p, timeout);
 }
 
 #define WAIT_FLAGS                                                                                     \

@@ -153,25 +153,14 @@ out:
 	return r;
 }
 
+static const struct ecsctl_listing instances = {
+	"DescribeInstances", "Instances", "Instance", 100, ECSCTL_COLUMNS(instance_columns), "InstanceId",
+	ECSCTL_PAIRS("status", "Status", "zone", "ZoneId", "name", "InstanceName"),
+};
+
 static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *items = NULL;
-	int r;
-
-	if ((r = ecsctl_param_from_flag(&p, a, "status", "Status")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "zone", "ZoneId")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "name", "InstanceName")) < 0)
-		goto out;
-	r = ecsctl_describe_all(ctx, "DescribeInstances", &p, "Instances", "Instance", 100, &items);
-	if (r < 0)
-		goto out;
-	r = ecsctl_print_list(ctx, items, "Instances", "Instance", instance_columns, ARRAY_SIZE(instance_columns),
-			      "InstanceId");
-out:
-	json_object_put(items);
-	ecs_kvlist_clear(&p);
-	return r;
+	return ecsctl_list(ctx, a, &instances, NULL);
 }
 
 int ecsctl_instance_describe(struct ecsctl *ctx, const char *id, struct json_object **ret)
@@ -228,25 +217,9 @@ static int each_instance(struct ecsctl *ctx, const struct ecsctl_args *a, const 
 
 	if (wait && (r = ecsctl_flag_timeout(ctx, a, &timeout)) < 0)
 		return r;
-	for (size_t i = 0; i < a->n_pos; i++) {
-		struct ecs_kvlist p = ECS_KVLIST_INIT;
-		struct json_object *reply = NULL;
-
-		r = ecs_kvlist_add(&p, "InstanceId", a->pos[i]);
-		if (r >= 0 && force_param && ecsctl_args_bool(a, "force"))
-			r = ecs_kvlist_add(&p, force_param, "true");
-		if (r >= 0)
-			r = ecsctl_call(ctx, action, &p, &reply);
-		if (r >= 0)
-			ecsctl_print_done(ctx, reply);
-		json_object_put(reply);
-		ecs_kvlist_clear(&p);
-		if (r < 0)
-			return r;
-	}
-	fflush(ctx->out);
-	if (!wait)
-		return 0;
+	r = ecsctl_each_id(ctx, a, action, "InstanceId", force_param);
+	if (r < 0 || !wait)
+		return r;
 	return ecsctl_wait_for(ctx, &ecsctl_watch_instance, a->pos, a->n_pos, status, timeout);
 }
 

@@ -83,7 +83,6 @@ static int write_private_key(const char *path, const char *pem)
 static int delete_keypairs(struct ecsctl *ctx, const char *const *names, size_t n)
 {
 	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
 	_cleanup_free_ char *list = ecsctl_json_string_array(names, n);
 	int r;
 
@@ -91,10 +90,7 @@ static int delete_keypairs(struct ecsctl *ctx, const char *const *names, size_t 
 		return -ENOMEM;
 	r = ecs_kvlist_add(&p, "KeyPairNames", list);
 	if (r >= 0)
-		r = ecsctl_call(ctx, "DeleteKeyPairs", &p, &reply);
-	if (r >= 0)
-		ecsctl_print_done(ctx, reply);
-	json_object_put(reply);
+		r = ecsctl_call_done(ctx, "DeleteKeyPairs", &p);
 	ecs_kvlist_clear(&p);
 	return r;
 }
@@ -160,11 +156,12 @@ out:
 	return r;
 }
 
+static const struct ecsctl_creation keypair_import = { "ImportKeyPair", "KeyPairName", NULL, NULL, NULL };
+
 static int import_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
 	const char *name = a->pos[0], *file = ecsctl_args_get(a, "public-key");
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	_cleanup_free_ char *key = NULL;
 	size_t len;
 	int r;
@@ -182,30 +179,17 @@ static int import_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 		return ecsctl_usage_error(ctx, "--public-key %s: not an OpenSSH public key (ssh-ed25519 AAAA…)",
 					  file);
 	if ((r = ecs_kvlist_add(&p, "KeyPairName", name)) < 0 || (r = ecs_kvlist_add(&p, "PublicKeyBody", key)) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "ImportKeyPair", &p, &reply);
-	if (r >= 0)
-		r = ecsctl_print_created(ctx, reply, "KeyPairName");
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+		return r;
+	return ecsctl_create(ctx, a, &keypair_import, &p, 0);
 }
+
+/* ECS pages key pairs by at most 50. */
+static const struct ecsctl_listing keypairs = { "DescribeKeyPairs", "KeyPairs", "KeyPair", 50,
+						ECSCTL_COLUMNS(keypair_columns), "KeyPairName", NULL };
 
 static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct json_object *items = NULL;
-	int r;
-
-	(void)a;
-	/* ECS pages key pairs by at most 50. */
-	r = ecsctl_describe_all(ctx, "DescribeKeyPairs", NULL, "KeyPairs", "KeyPair", 50, &items);
-	if (r < 0)
-		return r;
-	r = ecsctl_print_list(ctx, items, "KeyPairs", "KeyPair", keypair_columns, ARRAY_SIZE(keypair_columns),
-			      "KeyPairName");
-	json_object_put(items);
-	return r;
+	return ecsctl_list(ctx, a, &keypairs, NULL);
 }
 
 static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)

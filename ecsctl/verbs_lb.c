@@ -21,40 +21,26 @@ static const struct ecsctl_column health_columns[] = {
 	{ "IP", "ServerIp" },		{ "PORT", "Port" },	    { "STATUS", "ServerHealthStatus" },
 };
 
+static const struct ecsctl_creation lb_create = {
+	"CreateLoadBalancer", "LoadBalancerId",
+	ECSCTL_PAIRS("name", "LoadBalancerName", "type", "AddressType", "zone", "MasterZoneId"), NULL, NULL,
+};
+
 static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
 	const char *type = ecsctl_args_get(a, "type");
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
-	int r;
 
 	if (type && !streq(type, "internet") && !streq(type, "intranet"))
 		return ecsctl_usage_error(ctx, "--type takes internet or intranet, not \"%s\"", type);
-	if ((r = ecsctl_param_from_flag(&p, a, "name", "LoadBalancerName")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "type", "AddressType")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "zone", "MasterZoneId")) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "CreateLoadBalancer", &p, &reply);
-	if (r >= 0)
-		r = ecsctl_print_created(ctx, reply, "LoadBalancerId");
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+	return ecsctl_create(ctx, a, &lb_create, NULL, 0);
 }
+
+static const struct ecsctl_listing balancers = { "DescribeLoadBalancers", "LoadBalancers", "LoadBalancer", 100,
+						 ECSCTL_COLUMNS(lb_columns), "LoadBalancerId", NULL };
 
 static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct json_object *items = NULL;
-	int r;
-
-	(void)a;
-	r = ecsctl_describe_all(ctx, "DescribeLoadBalancers", NULL, "LoadBalancers", "LoadBalancer", 100, &items);
-	if (r >= 0)
-		r = ecsctl_print_list(ctx, items, "LoadBalancers", "LoadBalancer", lb_columns, ARRAY_SIZE(lb_columns),
-				      "LoadBalancerId");
-	json_object_put(items);
-	return r;
+	return ecsctl_list(ctx, a, &balancers, NULL);
 }
 
 /* "tcp/80,udp/53" and "i-a:50,i-b:30" from DescribeLoadBalancerAttribute. */
@@ -130,30 +116,19 @@ out:
 
 static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	for (size_t i = 0; i < a->n_pos; i++) {
-		struct ecs_kvlist p = ECS_KVLIST_INIT;
-		int r = ecs_kvlist_add(&p, "LoadBalancerId", a->pos[i]);
-
-		if (r < 0 || (r = ecsctl_call_done(ctx, "DeleteLoadBalancer", &p)) < 0) {
-			ecs_kvlist_clear(&p);
-			return r;
-		}
-	}
-	return 0;
+	return ecsctl_each_id(ctx, a, "DeleteLoadBalancer", "LoadBalancerId", NULL);
 }
 
 static int set_status_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	int r;
 
 	if (!streq(a->pos[1], "active") && !streq(a->pos[1], "inactive"))
 		return ecsctl_usage_error(ctx, "the status is active or inactive, not \"%s\"", a->pos[1]);
 	if ((r = ecs_kvlist_add(&p, "LoadBalancerId", a->pos[0])) < 0 ||
-	    (r = ecs_kvlist_add(&p, "LoadBalancerStatus", a->pos[1])) < 0) {
-		ecs_kvlist_clear(&p);
+	    (r = ecs_kvlist_add(&p, "LoadBalancerStatus", a->pos[1])) < 0)
 		return r;
-	}
 	return ecsctl_call_done(ctx, "SetLoadBalancerStatus", &p);
 }
 
@@ -244,7 +219,7 @@ fail:
 static int listener_verb(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action)
 {
 	static const char *const protocols[] = { "tcp", "udp", NULL };
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	const char *proto;
 	long long port;
 	int r;
@@ -255,10 +230,8 @@ static int listener_verb(struct ecsctl *ctx, const struct ecsctl_args *a, const 
 		return ecsctl_usage_error(ctx, "PORT is a number in 1..65535, not \"%s\"", a->pos[1]);
 	if ((r = ecs_kvlist_add(&p, "LoadBalancerId", a->pos[0])) < 0 ||
 	    (r = ecs_kvlist_add(&p, "ListenerPort", a->pos[1])) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "protocol", "ListenerProtocol")) < 0) {
-		ecs_kvlist_clear(&p);
+	    (r = ecsctl_param_from_flag(&p, a, "protocol", "ListenerProtocol")) < 0)
 		return r;
-	}
 	return ecsctl_call_done(ctx, action, &p);
 }
 

@@ -51,10 +51,12 @@ static int number_list(struct ecsctl *ctx, const char *flag, const char *in, lon
 	return *ret ? 0 : -ENOMEM;
 }
 
+static const struct ecsctl_creation policy_create = { "CreateAutoSnapshotPolicy", "AutoSnapshotPolicyId", NULL, NULL,
+						      NULL };
+
 static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	_cleanup_free_ char *points = NULL, *days = NULL;
 	const char *retention = ecsctl_args_get(a, "retention-days");
 	long long v;
@@ -70,57 +72,33 @@ static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	    (r = ecs_kvlist_add(&p, "timePoints", points)) < 0 ||
 	    (r = ecs_kvlist_add(&p, "repeatWeekdays", days)) < 0 ||
 	    (r = ecs_kvlist_add(&p, "retentionDays", retention)) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "CreateAutoSnapshotPolicy", &p, &reply);
-	if (r >= 0)
-		r = ecsctl_print_created(ctx, reply, "AutoSnapshotPolicyId");
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+		return r;
+	return ecsctl_create(ctx, a, &policy_create, &p, 0);
 }
+
+static const struct ecsctl_listing policies = { "DescribeAutoSnapshotPolicyEx", "AutoSnapshotPolicies",
+						"AutoSnapshotPolicy", 100, ECSCTL_COLUMNS(policy_columns),
+						"AutoSnapshotPolicyId", NULL };
 
 static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct json_object *items = NULL;
-	int r;
-
-	(void)a;
-	r = ecsctl_describe_all(ctx, "DescribeAutoSnapshotPolicyEx", NULL, "AutoSnapshotPolicies",
-				"AutoSnapshotPolicy", 100, &items);
-	if (r < 0)
-		return r;
-	r = ecsctl_print_list(ctx, items, "AutoSnapshotPolicies", "AutoSnapshotPolicy", policy_columns,
-			      ARRAY_SIZE(policy_columns), "AutoSnapshotPolicyId");
-	json_object_put(items);
-	return r;
+	return ecsctl_list(ctx, a, &policies, NULL);
 }
 
-/* action with an optional policy id and the disks as diskIds. */
+/* action with an optional policy id and the disks (one at least) as diskIds. */
 static int policy_disks(struct ecsctl *ctx, const char *action, const char *policy, const char *const *disks,
 			size_t n)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
-	_cleanup_free_ char *list = NULL;
-	int r = 0;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_free_ char *list = ecsctl_json_string_array(disks, n);
+	int r;
 
-	if (policy && (r = ecs_kvlist_add(&p, "autoSnapshotPolicyId", policy)) < 0)
-		goto out;
-	if (n) {
-		list = ecsctl_json_string_array(disks, n);
-		if (!list || (r = ecs_kvlist_add(&p, "diskIds", list)) < 0) {
-			r = r < 0 ? r : -ENOMEM;
-			goto out;
-		}
-	}
-	r = ecsctl_call(ctx, action, &p, &reply);
-	if (r >= 0)
-		ecsctl_print_done(ctx, reply);
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+	if (!list)
+		return -ENOMEM;
+	if ((policy && (r = ecs_kvlist_add(&p, "autoSnapshotPolicyId", policy)) < 0) ||
+	    (r = ecs_kvlist_add(&p, "diskIds", list)) < 0)
+		return r;
+	return ecsctl_call_done(ctx, action, &p);
 }
 
 static int apply_run(struct ecsctl *ctx, const struct ecsctl_args *a)
@@ -135,13 +113,7 @@ static int cancel_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 
 static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	for (size_t i = 0; i < a->n_pos; i++) {
-		int r = policy_disks(ctx, "DeleteAutoSnapshotPolicy", a->pos[i], NULL, 0);
-
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return ecsctl_each_id(ctx, a, "DeleteAutoSnapshotPolicy", "autoSnapshotPolicyId", NULL);
 }
 
 static const struct ecsctl_flag create_flags[] = {

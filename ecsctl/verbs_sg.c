@@ -20,40 +20,24 @@ static const struct ecsctl_column rule_columns[] = {
 	{ "DEST_GROUP", "DestGroupId" }, { "POLICY", "Policy" },	  { "PRIORITY", "Priority" },
 };
 
+static const struct ecsctl_creation sg_create = {
+	"CreateSecurityGroup", "SecurityGroupId", ECSCTL_PAIRS("name", "SecurityGroupName", "description", "Description"),
+	NULL, NULL,
+};
+
 static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
-	int r;
 
-	if ((r = ecsctl_param_from_flag(&p, a, "name", "SecurityGroupName")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "description", "Description")) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "CreateSecurityGroup", &p, &reply);
-	if (r >= 0)
-		r = ecsctl_print_created(ctx, reply, "SecurityGroupId");
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+	return ecsctl_create(ctx, a, &sg_create, NULL, 0);
 }
+
+static const struct ecsctl_listing groups = { "DescribeSecurityGroups", "SecurityGroups", "SecurityGroup", 50,
+					     ECSCTL_COLUMNS(sg_columns), "SecurityGroupId",
+					     ECSCTL_PAIRS("name", "SecurityGroupName") };
 
 static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *items = NULL;
-	int r;
-
-	if ((r = ecsctl_param_from_flag(&p, a, "name", "SecurityGroupName")) < 0)
-		goto out;
-	r = ecsctl_describe_all(ctx, "DescribeSecurityGroups", &p, "SecurityGroups", "SecurityGroup", 50, &items);
-	if (r >= 0)
-		r = ecsctl_print_list(ctx, items, "SecurityGroups", "SecurityGroup", sg_columns, ARRAY_SIZE(sg_columns),
-				      "SecurityGroupId");
-out:
-	json_object_put(items);
-	ecs_kvlist_clear(&p);
-	return r;
+	return ecsctl_list(ctx, a, &groups, NULL);
 }
 
 static int show_run(struct ecsctl *ctx, const struct ecsctl_args *a)
@@ -114,15 +98,13 @@ static int rule_params(struct ecsctl *ctx, const struct ecsctl_args *a, const ch
 
 static int rule_verb(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action, const char *policy)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	const char *suffix = "";
 	char name[64];
 	int r = rule_params(ctx, a, policy, &p, &suffix);
 
-	if (r < 0) {
-		ecs_kvlist_clear(&p);
+	if (r < 0)
 		return r;
-	}
 	snprintf(name, sizeof(name), "%s%s", action, suffix);
 	return ecsctl_call_done(ctx, name, &p);
 }
@@ -144,14 +126,12 @@ static int revoke_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 
 static int member_verb(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
 	int r;
 
 	if ((r = ecs_kvlist_add(&p, "SecurityGroupId", a->pos[0])) < 0 ||
-	    (r = ecs_kvlist_add(&p, "InstanceId", a->pos[1])) < 0) {
-		ecs_kvlist_clear(&p);
+	    (r = ecs_kvlist_add(&p, "InstanceId", a->pos[1])) < 0)
 		return r;
-	}
 	return ecsctl_call_done(ctx, action, &p);
 }
 
@@ -167,14 +147,7 @@ static int leave_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 
 static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	for (size_t i = 0; i < a->n_pos; i++) {
-		struct ecs_kvlist p = ECS_KVLIST_INIT;
-		int r = ecs_kvlist_add(&p, "SecurityGroupId", a->pos[i]);
-
-		if (r < 0 || (r = ecsctl_call_done(ctx, "DeleteSecurityGroup", &p)) < 0)
-			return r;
-	}
-	return 0;
+	return ecsctl_each_id(ctx, a, "DeleteSecurityGroup", "SecurityGroupId", NULL);
 }
 
 static const struct ecsctl_flag create_flags[] = {

@@ -15,38 +15,22 @@ static const struct ecsctl_column snapshot_columns[] = {
 	{ "USAGE", "Usage" },		{ "CREATED", "CreationTime" },
 };
 
+static const struct ecsctl_creation snapshot_create = {
+	"CreateSnapshot", "SnapshotId",
+	ECSCTL_PAIRS("disk", "DiskId", "name", "SnapshotName", "description", "Description"),
+	&ecsctl_watch_snapshot, "accomplished",
+};
+
 static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct ecs_kvlist p = ECS_KVLIST_INIT;
-	struct json_object *reply = NULL;
-	const char *id;
 	long timeout;
-	int r;
+	int r = ecsctl_flag_timeout(ctx, a, &timeout);
 
-	r = ecsctl_flag_timeout(ctx, a, &timeout);
-	if (r < 0)
-		return r;
-	if ((r = ecsctl_param_from_flag(&p, a, "disk", "DiskId")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "name", "SnapshotName")) < 0 ||
-	    (r = ecsctl_param_from_flag(&p, a, "description", "Description")) < 0)
-		goto out;
-	r = ecsctl_call(ctx, "CreateSnapshot", &p, &reply);
-	if (r < 0)
-		goto out;
-	r = ecsctl_print_created(ctx, reply, "SnapshotId");
-	fflush(ctx->out);
-	id = ecs_json_str(reply, "SnapshotId", NULL);
-	if (r >= 0 && ecsctl_args_bool(a, "wait")) {
-		if (!id)
-			r = ecsctl_fail(ctx, -EBADMSG, "the reply to CreateSnapshot has no SnapshotId");
-		else
-			r = ecsctl_wait_for(ctx, &ecsctl_watch_snapshot, &id, 1, "accomplished", timeout);
-	}
-out:
-	json_object_put(reply);
-	ecs_kvlist_clear(&p);
-	return r;
+	return r < 0 ? r : ecsctl_create(ctx, a, &snapshot_create, NULL, timeout);
 }
+
+static const struct ecsctl_listing snapshots = { "DescribeSnapshots", "Snapshots", "Snapshot", 100,
+						 ECSCTL_COLUMNS(snapshot_columns), "SnapshotId", ECSCTL_PAIRS("disk", "DiskId") };
 
 static int list_snapshots(struct ecsctl *ctx, const char *disk, struct json_object **ret)
 {
@@ -54,22 +38,15 @@ static int list_snapshots(struct ecsctl *ctx, const char *disk, struct json_obje
 	int r = disk ? ecs_kvlist_add(&p, "DiskId", disk) : 0;
 
 	if (r >= 0)
-		r = ecsctl_describe_all(ctx, "DescribeSnapshots", &p, "Snapshots", "Snapshot", 100, ret);
+		r = ecsctl_describe_all(ctx, snapshots.action, &p, snapshots.outer, snapshots.inner, snapshots.page_size,
+					ret);
 	ecs_kvlist_clear(&p);
 	return r;
 }
 
 static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
-	struct json_object *items = NULL;
-	int r = list_snapshots(ctx, ecsctl_args_get(a, "disk"), &items);
-
-	if (r < 0)
-		return r;
-	r = ecsctl_print_list(ctx, items, "Snapshots", "Snapshot", snapshot_columns, ARRAY_SIZE(snapshot_columns),
-			      "SnapshotId");
-	json_object_put(items);
-	return r;
+	return ecsctl_list(ctx, a, &snapshots, NULL);
 }
 
 static int delete_snapshot(struct ecsctl *ctx, const char *id)

@@ -259,16 +259,13 @@ static void test_rows(void **state)
 static void test_user_data(void **state)
 {
 	char path[128], big[128], line[512];
+	_cleanup_free_ char *log = NULL, *text = calloc(1, 32 * 1024 + 2);
 	struct run_result res;
-	_cleanup_free_ char *log = NULL;
-	FILE *f;
 
 	(void)state;
+	assert_non_null(text);
 	fake_reset();
-	snprintf(path, sizeof(path), "%s/ud.sh", fake_home);
-	f = fopen(path, "w");
-	fputs("#!/bin/sh\necho hi\n", f);
-	fclose(f);
+	fake_write_home("ud.sh", "#!/bin/sh\necho hi\n", path, sizeof(path));
 	snprintf(line, sizeof(line), "run --image tiny --type t --user-data %s", path);
 	res = run_ecsctl(line, false);
 	assert_int_equal(res.status, 0);
@@ -276,11 +273,8 @@ static void test_user_data(void **state)
 	assert_string_equal(log, "RunInstances ImageId=tiny InstanceType=t UserData=IyEvYmluL3NoCmVjaG8gaGkK\n");
 	run_result_clear(&res);
 
-	snprintf(big, sizeof(big), "%s/big", fake_home);
-	f = fopen(big, "w");
-	for (int i = 0; i < 32 * 1024 + 1; i++)
-		fputc('x', f);
-	fclose(f);
+	memset(text, 'x', 32 * 1024 + 1);
+	fake_write_home("big", text, big, sizeof(big));
 	snprintf(line, sizeof(line), "run --image tiny --type t --user-data %s", big);
 	res = run_ecsctl(line, false);
 	assert_int_equal(res.status, 2);

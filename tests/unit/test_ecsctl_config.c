@@ -86,6 +86,28 @@ static void load_ok(const struct ecsctl_overrides *o, struct ecsctl_profile *p)
 		fail_msg("load failed: %s", err);
 }
 
+static void assert_str_or_null(const char *field, const char *got, const char *want)
+{
+	if (want ? !got || !streq(got, want) : got != NULL)
+		fail_msg("%s is \"%s\", not \"%s\"", field, got ? got : "(null)", want ? want : "(null)");
+}
+
+/* Load with o: the profile holds exactly these values (NULL: unset). */
+static void load_expect(const struct ecsctl_overrides *o, const char *endpoint, const char *access_key_id,
+			const char *access_key_secret, const char *region, const char *zone, long request_timeout_s)
+{
+	struct ecsctl_profile p;
+
+	load_ok(o, &p);
+	assert_str_or_null("endpoint", p.endpoint, endpoint);
+	assert_str_or_null("access_key_id", p.access_key_id, access_key_id);
+	assert_str_or_null("access_key_secret", p.access_key_secret, access_key_secret);
+	assert_str_or_null("region", p.region, region);
+	assert_str_or_null("zone", p.zone, zone);
+	assert_int_equal(p.request_timeout_s, request_timeout_s);
+	ecsctl_profile_clear(&p);
+}
+
 static void load_fails(const struct ecsctl_overrides *o, int want, const char *message)
 {
 	struct ecsctl_profile p = { 0 };
@@ -109,13 +131,10 @@ static void test_default_profile(void **state)
 	assert_string_equal(p.name, "default");
 	assert_string_equal(p.path, path);
 	assert_true(p.file_found);
-	assert_string_equal(p.endpoint, "http://127.0.0.1:8773/");
-	assert_string_equal(p.access_key_id, "AKdef");
-	assert_string_equal(p.access_key_secret, "sec ret "); /* quotes keep the blank */
-	assert_string_equal(p.region, "cn-local");
-	assert_null(p.zone);
-	assert_int_equal(p.request_timeout_s, ECSCTL_DEFAULT_REQUEST_TIMEOUT_S);
 	ecsctl_profile_clear(&p);
+	/* Quotes keep the secret's blank. */
+	load_expect(&o, "http://127.0.0.1:8773/", "AKdef", "sec ret ", "cn-local", NULL,
+		    ECSCTL_DEFAULT_REQUEST_TIMEOUT_S);
 }
 
 static void test_named_profile(void **state)
@@ -128,13 +147,8 @@ static void test_named_profile(void **state)
 	setenv("ECSCTL_PROFILE", "prod", 1);
 	load_ok(&o, &p);
 	assert_string_equal(p.name, "prod");
-	assert_string_equal(p.endpoint, "https://ecs.example.com/");
-	assert_string_equal(p.access_key_id, "AKprod");
-	assert_string_equal(p.access_key_secret, "SKprod");
-	assert_string_equal(p.region, "cn-prod");
-	assert_string_equal(p.zone, "cn-prod-b");
-	assert_int_equal(p.request_timeout_s, 5);
 	ecsctl_profile_clear(&p);
+	load_expect(&o, "https://ecs.example.com/", "AKprod", "SKprod", "cn-prod", "cn-prod-b", 5);
 
 	/* --profile beats ECSCTL_PROFILE. */
 	o.profile = "default";
@@ -153,32 +167,21 @@ static void test_named_profile(void **state)
 static void test_precedence(void **state)
 {
 	struct ecsctl_overrides o = { 0 };
-	struct ecsctl_profile p;
 
 	(void)state;
 	setenv("ECSCTL_CONFIG", path, 1);
 	setenv("ECSCTL_REGION", "cn-env", 1);
 	setenv("ECSCTL_ENDPOINT", "http://10.0.0.1:9000", 1);
 	setenv("ECSCTL_ZONE", "cn-env-a", 1);
-	load_ok(&o, &p);
-	assert_string_equal(p.region, "cn-env");
-	assert_string_equal(p.endpoint, "http://10.0.0.1:9000/");
-	assert_string_equal(p.zone, "cn-env-a");
-	assert_string_equal(p.access_key_id, "AKdef");
-	ecsctl_profile_clear(&p);
+	load_expect(&o, "http://10.0.0.1:9000/", "AKdef", "sec ret ", "cn-env", "cn-env-a",
+		    ECSCTL_DEFAULT_REQUEST_TIMEOUT_S);
 
 	o.region = "cn-flag";
 	o.endpoint = "https://flag.example/ecs/";
 	o.access_key_id = "AKflag";
 	o.access_key_secret = "SKflag";
 	o.request_timeout = "7";
-	load_ok(&o, &p);
-	assert_string_equal(p.region, "cn-flag");
-	assert_string_equal(p.endpoint, "https://flag.example/ecs/");
-	assert_string_equal(p.access_key_id, "AKflag");
-	assert_string_equal(p.access_key_secret, "SKflag");
-	assert_int_equal(p.request_timeout_s, 7);
-	ecsctl_profile_clear(&p);
+	load_expect(&o, "https://flag.example/ecs/", "AKflag", "SKflag", "cn-flag", "cn-env-a", 7);
 
 	o.request_timeout = "0";
 	load_fails(&o, -EINVAL, "request_timeout \"0\"");

@@ -564,6 +564,19 @@ static inline void fake_env(void)
 	unsetenv("ECSCTL_REQUEST_TIMEOUT");
 }
 
+/* Write text to the file name in fake_home; its path in path. */
+static inline void fake_write_home(const char *name, const char *text, char *path, size_t size)
+{
+	FILE *f;
+
+	snprintf(path, size, "%s/%s", fake_home, name);
+	f = fopen(path, "w");
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
+}
+
 static inline void fake_env_done(void)
 {
 	ecs_remove_tree(fake_home);

@@ -106,14 +106,10 @@ static void test_import(void **state)
 	char pub[160], line[256];
 	struct run_result res;
 	_cleanup_free_ char *log = NULL;
-	FILE *f;
 
 	(void)state;
 	fake_reset();
-	snprintf(pub, sizeof(pub), "%s/id.pub", fake_home);
-	f = fopen(pub, "w");
-	fputs("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1 me@host\n\n", f);
-	fclose(f);
+	fake_write_home("id.pub", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1 me@host\n\n", pub, sizeof(pub));
 	snprintf(line, sizeof(line), "keypair import mine --public-key %s", pub);
 	res = run_ecsctl(line, false);
 	assert_int_equal(res.status, 0);
@@ -123,9 +119,7 @@ static void test_import(void **state)
 	assert_string_equal(log, "ImportKeyPair KeyPairName=mine PublicKeyBody=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1 "
 				 "me@host\n");
 
-	f = fopen(pub, "w");
-	fputs("-----BEGIN OPENSSH PRIVATE KEY-----\n", f);
-	fclose(f);
+	fake_write_home("id.pub", "-----BEGIN OPENSSH PRIVATE KEY-----\n", pub, sizeof(pub));
 	res = run_ecsctl(line, false);
 	assert_int_equal(res.status, 2);
 	assert_non_null(strstr(res.err, "not an OpenSSH public key"));

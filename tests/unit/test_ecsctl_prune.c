@@ -107,12 +107,10 @@ static void test_select(void **state)
 	expect(NULL, "d-1", 3, "", "", "");
 }
 
-static void test_prune_verb(void **state)
+/* The endpoint afresh, holding three accomplished snapshots of d-1 and one in progress, one
+ * of d-2, and one of d-1 an image was made from. */
+static void fake_reset_snapshots(void)
 {
-	struct run_result res;
-	_cleanup_free_ char *log = NULL, *after = NULL;
-
-	(void)state;
 	fake_reset();
 	fake_add_snapshot("s-1", "d-1", "accomplished", "2026-11-01T00:00:00Z", "none");
 	fake_add_snapshot("s-2", "d-1", "accomplished", "2026-11-02T00:00:00Z", "none");
@@ -120,7 +118,15 @@ static void test_prune_verb(void **state)
 	fake_add_snapshot("s-4", "d-1", "progressing", "2026-11-04T00:00:00Z", "none");
 	fake_add_snapshot("s-x", "d-2", "accomplished", "2026-10-01T00:00:00Z", "none");
 	fake_add_snapshot("s-i", "d-1", "accomplished", "2026-10-02T00:00:00Z", "image");
+}
 
+static void test_prune_verb(void **state)
+{
+	struct run_result res;
+	_cleanup_free_ char *log = NULL, *after = NULL;
+
+	(void)state;
+	fake_reset_snapshots();
 	res = run_ecsctl("snapshot prune --disk d-1 --keep 1 --dry-run", false);
 	assert_int_equal(res.status, 0);
 	assert_string_equal(res.out, "s-2\ns-1\n");
@@ -128,13 +134,7 @@ static void test_prune_verb(void **state)
 	assert_string_equal(log, "DescribeSnapshots DiskId=d-1 PageNumber=1 PageSize=100\n");
 	run_result_clear(&res);
 
-	fake_reset();
-	fake_add_snapshot("s-1", "d-1", "accomplished", "2026-11-01T00:00:00Z", "none");
-	fake_add_snapshot("s-2", "d-1", "accomplished", "2026-11-02T00:00:00Z", "none");
-	fake_add_snapshot("s-3", "d-1", "accomplished", "2026-11-03T00:00:00Z", "none");
-	fake_add_snapshot("s-4", "d-1", "progressing", "2026-11-04T00:00:00Z", "none");
-	fake_add_snapshot("s-x", "d-2", "accomplished", "2026-10-01T00:00:00Z", "none");
-	fake_add_snapshot("s-i", "d-1", "accomplished", "2026-10-02T00:00:00Z", "image");
+	fake_reset_snapshots();
 	res = run_ecsctl("snapshot prune --disk d-1 --keep 1", false);
 	assert_int_equal(res.status, 0);
 	assert_string_equal(res.out, "s-2\ns-1\n");
