@@ -75,6 +75,21 @@ int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n)
 	return r;
 }
 
+int ctl_db_count(sqlite3 *db, const char *sql, const char *const *args, int n, long long *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = ctl_db_prepare(db, sql);
+
+	if (!st)
+		return -EIO;
+	for (int i = 0; i < n; i++)
+		if (args[i])
+			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return -EIO;
+	*ret = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
 int ctl_change_and_queue(struct ctl_call *call, const struct ctl_change *ch)
 {
 	sqlite3 *db = ctl_db_get(call->c->store);

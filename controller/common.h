@@ -56,6 +56,9 @@ int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const str
 
 /* Run sql (binding the strings in args, ?1…?n) on db; -EIO/-EEXIST. */
 int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n);
+/* The one number a "SELECT count(*) ..." with text parameters ?1..?n answers, into
+ * *ret; -EIO when the statement fails. */
+int ctl_db_count(sqlite3 *db, const char *sql, const char *const *args, int n, long long *ret);
 
 /* In one transaction: check that `check_sql` (bound to args) returns a row and its first
  * column is one of `allowed` (else the caller's not_found / wrong_state failure), run

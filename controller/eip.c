@@ -19,17 +19,10 @@
  * -1 on error. */
 static long long count(sqlite3 *db, const char *sql, const char *a, const char *b)
 {
-	sqlite3_stmt *st = ctl_db_prepare(db, sql);
 	long long n = -1;
 
-	if (!st)
+	if (ctl_db_count(db, sql, (const char *const[]){ a, b }, 2, &n) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	return n;
 }
 

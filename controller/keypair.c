@@ -322,14 +322,9 @@ static int store_key(struct ctl_call *call, const char *name, const char *fp, co
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "SELECT count(*) FROM key_pairs WHERE account_id = ?1");
-	if (st) {
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (n < 0 || ecs_id_new(ECS_ID_KEY_PAIR, id) < 0) {
+	if (ctl_db_count(db, "SELECT count(*) FROM key_pairs WHERE account_id = ?1", (const char *const[]){ call->account->account_id }, 1,
+			 &n) < 0 ||
+	    ecs_id_new(ECS_ID_KEY_PAIR, id) < 0) {
 		r = ctl_db_failure(call);
 		goto out;
 	}

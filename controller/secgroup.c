@@ -142,7 +142,6 @@ int ctl_sg_create(struct ctl_call *call, struct json_object *out)
 	const char *name, *desc, *vpc;
 	char id[ECS_ID_MAX];
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
 	long long n = -1;
 	int r;
 
@@ -159,14 +158,8 @@ int ctl_sg_create(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "SELECT count(*) FROM security_groups WHERE account_id = ?1");
-	if (st) {
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (n < 0) {
+	if (ctl_db_count(db, "SELECT count(*) FROM security_groups WHERE account_id = ?1", (const char *const[]){ call->account->account_id },
+			 1, &n) < 0) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
