@@ -69,6 +69,18 @@ class LoneController:
         stop_controller(self.proc)
         self.proc = None
 
+    def __enter__(self) -> "LoneController":
+        """`with LoneController(...) as c`: started, and stopped on the way out (also when
+        the start failed half-way)."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def account(self, name: str) -> EcsClient:
         return make_account(self.config, self.endpoint, name)
 
@@ -80,15 +92,8 @@ class LoneController:
 @contextlib.contextmanager
 def lone_cloud(workdir: Path, host_id: str, extra: dict | None = None):
     """A started LoneController with one started FakeAgent; both stopped on exit."""
-    ctl = LoneController(workdir, extra).start()
-    try:
-        host = FakeAgent(ctl, host_id).start()
-        try:
-            yield ctl, host
-        finally:
-            host.close()
-    finally:
-        ctl.stop()
+    with LoneController(workdir, extra) as ctl, FakeAgent(ctl, host_id) as host:
+        yield ctl, host
 
 
 class HostClient:
@@ -190,6 +195,12 @@ class FakeAgent:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+    def __enter__(self) -> "FakeAgent":
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
 
     def heartbeat(self) -> dict:
         with self.lock:
