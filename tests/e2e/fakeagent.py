@@ -26,12 +26,12 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from agentenv import free_port
-from agentlib import AgentClient, SignedJsonHandler
+from agentlib import AgentClient, SignedJsonHandler, StartClose, write_host_key
 from cloudenv import make_account, start_controller, stop_controller
 from ecsapi import EcsClient
 
 
-class LoneController:
+class LoneController(StartClose):
     """ecs-controller on a free loopback port, its own data dir and host key."""
 
     def __init__(self, workdir: Path, extra: dict | None = None):
@@ -48,8 +48,7 @@ class LoneController:
         self.config = self.dir / "controller.ini"
         self.proc: subprocess.Popen | None = None
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "host.key").write_text(self.key + "\n")
-        (self.dir / "host.key").chmod(0o600)
+        write_host_key(self.dir / "host.key", self.key)
         self.config.write_text("".join(f"[{sec}]\n" + "".join(f"{k} = {v}\n" for k, v in kv.items())
                                        for sec, kv in settings.items()))
 
@@ -69,17 +68,7 @@ class LoneController:
         stop_controller(self.proc)
         self.proc = None
 
-    def __enter__(self) -> "LoneController":
-        """`with LoneController(...) as c`: started, and stopped on the way out (also when
-        the start failed half-way)."""
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc):
-        self.stop()
+    close = stop  # for StartClose
 
     def account(self, name: str) -> EcsClient:
         return make_account(self.config, self.endpoint, name)
@@ -122,7 +111,7 @@ class HostClient:
         return body
 
 
-class FakeAgent:
+class FakeAgent(StartClose):
     """A host that answers the controller's calls at once and records them."""
 
     def __init__(self, ctl: LoneController, host_id: str, max_instances: int = 256):
@@ -195,12 +184,6 @@ class FakeAgent:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-    def __enter__(self) -> "FakeAgent":
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
     def heartbeat(self) -> dict:
         with self.lock:
