@@ -140,10 +140,7 @@ int ctl_disk_create(struct ctl_call *call, struct json_object *out)
 	if (r < 0)
 		r = ctl_db_failure(call);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	pthread_mutex_unlock(&call->c->sched_lock);
 	json_object_put(args);
 	if (r == 0) {

@@ -79,11 +79,9 @@ int ctl_eip_allocate(struct ctl_call *call, struct json_object *out)
 		return r;
 	if (want && !ctl_ip_valid(want))
 		return ctl_fail(call, 400, "InvalidIpAddress.Malformed", "The specified parameter \"IpAddress\" is not valid.");
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	r = allocate(call, db, id, want, address);
 	if (r == 0 && ctl_db_tx_commit(db) < 0)
 		r = ctl_db_failure(call);
@@ -136,11 +134,9 @@ int ctl_eip_release(struct ctl_call *call, struct json_object *out)
 	if (!ctl_ip_valid(address))
 		return ctl_fail(call, 400, "InvalidPublicIpAddress.Malformed",
 				"The specified parameter \"PublicIpAddress\" is not valid.");
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	r = release(call, db, address, instance);
 	if (r == 0 && ctl_db_tx_commit(db) < 0)
 		r = ctl_db_failure(call);

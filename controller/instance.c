@@ -561,8 +561,6 @@ static int transition(struct ctl_call *call, const char *id, const char *const *
 	if (r < 0)
 		r = ctl_db_failure(call);
 out:
-	if (r < 0)
-		ctl_db_tx_rollback(db);
 	ctl_db_put(call->c->store, db);
 	if (r == 0)
 		ctl_jobs_kick(call->c);
@@ -674,11 +672,9 @@ int ctl_instance_modify(struct ctl_call *call, struct json_object *out)
 		ecs_jb_str(push, "hostname", host);
 	if (user_data)
 		ecs_jb_str(push, "user_data", user_data);
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	r = ctl_db_run(db,
 		       "UPDATE instances SET name = COALESCE(?2, name), description = COALESCE(?3, description),"
 		       " hostname = COALESCE(?4, hostname), password_hash = COALESCE(?5, password_hash),"
@@ -695,10 +691,7 @@ int ctl_instance_modify(struct ctl_call *call, struct json_object *out)
 	else
 		ctl_jobs_kick(call->c);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	json_object_put(push);
 	return r;
 }

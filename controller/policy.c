@@ -196,10 +196,7 @@ int ctl_policy_create(struct ctl_call *call, struct json_object *out)
 	log_info("auto snapshot policy created", "account=%s policy=%s time_points=%s weekdays=%s retention_days=%lld",
 		 call->account->account_id, id, a.time_points, a.weekdays, a.retention);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	return r;
 }
 
@@ -308,11 +305,9 @@ int ctl_policy_delete(struct ctl_call *call, struct json_object *out)
 	(void)out;
 	if ((r = read_policy_id(call, CTL_REQUIRED, &id)) < 0)
 		return r;
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	{
 		const char *args[] = { id, call->account->account_id };
 
@@ -333,10 +328,7 @@ int ctl_policy_delete(struct ctl_call *call, struct json_object *out)
 	}
 	log_info("auto snapshot policy deleted", "account=%s policy=%s", call->account->account_id, id);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	return r;
 }
 
@@ -392,11 +384,9 @@ static int set_disks_policy(struct ctl_call *call, bool apply)
 		r = ctl_fail(call, 403, "ParameterInvalid", "The specified DiskIds are invalid.");
 		goto out;
 	}
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	if ((id && (r = check_policy(call, db, id)) < 0) || (r = check_disks(call, db, disks)) < 0)
 		goto out;
 	{
@@ -417,10 +407,7 @@ static int set_disks_policy(struct ctl_call *call, bool apply)
 	log_info(apply ? "auto snapshot policy applied" : "auto snapshot policy cancelled", "account=%s policy=%s disks=%zu",
 		 call->account->account_id, id ? id : "any", json_object_array_length(disks));
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	json_object_put(disks);
 	return r;
 }

@@ -288,11 +288,9 @@ static int change_rules(struct ctl_call *call, bool egress, bool revoke)
 	if ((r = ctl_param_str(call, "SecurityGroupId", CTL_REQUIRED | CTL_NONEMPTY, 64, NULL, &id)) < 0 ||
 	    (r = read_rules(call, egress, &perms, &rules, &n)) < 0)
 		goto out;
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	if ((r = ctl_sg_group_check(call, db, id, NULL)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {

@@ -191,11 +191,9 @@ int ctl_slb_create(struct ctl_call *call, struct json_object *out)
 	internet = streq(a.address_type, "internet");
 	if (ecs_id_new(ECS_ID_LOAD_BALANCER, id) < 0)
 		return ctl_db_failure(call);
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	if (ctl_db_count(db, "SELECT count(*) FROM load_balancers WHERE account_id = ?1 AND deleted = 0",
 			 (const char *const[]){ call->account->account_id }, 1, &n) < 0) {
 		r = ctl_db_failure(call);

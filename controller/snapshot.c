@@ -51,10 +51,7 @@ static int queue_job(struct ctl *c, sqlite3 *db, int r, const char *snapshot_id,
 		r = ctl_jobs_add(db, "snapshot", snapshot_id, op, NULL);
 	if (r == 0)
 		r = ctl_db_tx_commit(db);
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(c->store, db);
-	}
+	ctl_db_put(c->store, db);
 	if (r == 0)
 		ctl_jobs_kick(c);
 	return r;
