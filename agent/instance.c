@@ -649,6 +649,19 @@ static int finish_delete_locked(struct agent *a, const char *id, struct json_obj
 	return r;
 }
 
+/* End of a deletion: the lock and the document let go; once the instance is gone, the guard
+ * and the security-group chains follow the instances left. Returns r. */
+static int delete_unlock(struct agent *a, const char *id, struct json_object *doc, int r)
+{
+	agent_unlock(a, id);
+	json_object_put(doc);
+	if (r == 0) {
+		agent_instance_refresh_guard(a);
+		agent_secgroup_apply(a, false);
+	}
+	return r;
+}
+
 int agent_instance_finish_delete(struct agent *a, const char *id)
 {
 	struct json_object *doc = NULL;
@@ -660,13 +673,7 @@ int agent_instance_finish_delete(struct agent *a, const char *id)
 		r = finish_delete_locked(a, id, doc);
 	else if (r == -ENOENT)
 		r = 0;
-	agent_unlock(a, id);
-	json_object_put(doc);
-	if (r == 0) {
-		agent_instance_refresh_guard(a);
-		agent_secgroup_apply(a, false);
-	}
-	return r;
+	return delete_unlock(a, id, doc, r);
 }
 
 int agent_instance_delete(struct agent *a, const char *id, struct agent_err *err)
@@ -696,13 +703,7 @@ int agent_instance_delete(struct agent *a, const char *id, struct agent_err *err
 		agent_fail(err, r, r == -EAGAIN ? 503 : 500, "InternalError",
 			   "instance %s is marked for deletion; the rest will be retried", id);
 out:
-	agent_unlock(a, id);
-	json_object_put(doc);
-	if (r == 0) {
-		agent_instance_refresh_guard(a);
-		agent_secgroup_apply(a, false);
-	}
-	return r;
+	return delete_unlock(a, id, doc, r);
 }
 
 int agent_instance_reinit(struct agent *a, const char *id, const char *image_id, struct agent_err *err)

@@ -1,7 +1,6 @@
 /* ecs-agent: one per host. Runs instances as libvirt domains and answers the controller.
  * See docs/agent-api.md and docs/architecture.md. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "config.h"
 #include "controller_call.h"
 #include "controller_link.h"
+#include "daemon.h"
 #include "domain.h"
 #include "hostauth.h"
 #include "http_server.h"
@@ -83,52 +83,28 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					      { "help", no_argument, NULL, 'h' },
-					      { NULL, 0, NULL, 0 } };
 	struct agent *a = &agent;
 	struct ecs_config *raw = NULL;
 	_cleanup_free_ char *err = NULL, *store_path = NULL, *metrics_path = NULL, *blob_dir = NULL;
 	const char *config = NULL;
-	enum ecs_log_level level;
 	pthread_t metrics_thread;
 	sigset_t sigs;
-	int c, sig, r;
+	int sig, r;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			usage();
-			return 2;
-		}
-	}
+	r = ecs_daemon_args(argc, argv, false, usage, &config);
+	if (r >= 0)
+		return r;
 	r = agent_config_load(config, &a->cfg, &raw, &err);
 	if (r < 0) {
 		fprintf(stderr, "ecs-agent: %s\n", err ? err : strerror(-r));
 		return 2;
 	}
-	ecs_log_set_component("agent");
-	if (ecs_log_level_from_string(a->cfg.log_level, &level) == 0)
-		ecs_log_set_level(level);
-	r = ecs_hostauth_read_key(a->cfg.host_key_file, &a->host_key);
-	if (r < 0) {
-		fprintf(stderr, "ecs-agent: cannot read the host key %s: %s\n", a->cfg.host_key_file,
-			r == -EINVAL ? "shorter than 16 characters" : strerror(-r));
+	ecs_daemon_log_setup("agent", a->cfg.log_level);
+	if (ecs_daemon_host_key("ecs-agent", a->cfg.host_key_file, &a->host_key) < 0)
 		return 2;
-	}
 
 	/* Signals are taken by sigwait below; every thread inherits the mask. */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	ecs_daemon_block_signals(&sigs);
 
 	for (int i = 0; i < AGENT_LOCK_STRIPES; i++) {
 		pthread_mutex_init(&a->stripes[i], NULL);

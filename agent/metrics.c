@@ -578,61 +578,91 @@ static int record_locked(struct agent_metrics *m, const char *instance_id, unsig
 	return store_sums(m, instance_id, cur->ts, &sums);
 }
 
-int metrics_record(struct agent_metrics *m, const char *instance_id, unsigned dom_id,
-		   const struct metrics_snapshot *cur)
+/* Run body in one transaction (m->lock held): committed when it returns >= 0, rolled back
+ * otherwise. */
+static int tx_locked(struct agent_metrics *m, int (*body)(struct agent_metrics *m, void *arg), void *arg)
 {
-	int r;
+	int r = db_exec(m, "BEGIN IMMEDIATE", "begin");
 
-	if (!instance_id_valid(instance_id))
-		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
-	r = db_exec(m, "BEGIN IMMEDIATE", "begin");
 	if (r < 0)
-		goto unlock;
-	r = record_locked(m, instance_id, dom_id, cur);
+		return r;
+	r = body(m, arg);
 	if (r >= 0)
 		r = db_exec(m, "COMMIT", "commit");
 	if (r < 0)
 		db_rollback(m);
-unlock:
-	pthread_mutex_unlock(&m->lock);
 	return r;
 }
 
-int metrics_sample_records(struct agent_metrics *m, virDomainStatsRecordPtr *records, size_t n,
-			   const char *domain_prefix, time_t now)
+static int tx(struct agent_metrics *m, int (*body)(struct agent_metrics *m, void *arg), void *arg)
 {
 	int r;
 
 	pthread_mutex_lock(&m->lock);
-	r = db_exec(m, "BEGIN IMMEDIATE", "begin");
-	if (r < 0)
-		goto unlock;
+	r = tx_locked(m, body, arg);
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+struct record_args {
+	const char *instance_id;
+	unsigned dom_id;
+	const struct metrics_snapshot *cur;
+};
+
+static int record_body(struct agent_metrics *m, void *arg)
+{
+	const struct record_args *a = arg;
+
+	return record_locked(m, a->instance_id, a->dom_id, a->cur);
+}
+
+int metrics_record(struct agent_metrics *m, const char *instance_id, unsigned dom_id,
+		   const struct metrics_snapshot *cur)
+{
+	if (!instance_id_valid(instance_id))
+		return -EINVAL;
+	return tx(m, record_body, &(struct record_args){ instance_id, dom_id, cur });
+}
+
+struct sample_args {
+	virDomainStatsRecordPtr *records;
+	size_t n;
+	const char *domain_prefix;
+	time_t now;
+};
+
+static int sample_body(struct agent_metrics *m, void *arg)
+{
+	const struct sample_args *a = arg;
+	virDomainStatsRecordPtr *records = a->records;
+	int r;
+
 	for (size_t i = 0; i < m->n_states; i++)
 		m->states[i].seen = false;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < a->n; i++) {
 		char id[METRICS_ID_MAX + 1];
 		struct metrics_snapshot snap;
 		const char *name = virDomainGetName(records[i]->dom);
 
-		if (!name || metrics_instance_id(name, domain_prefix, id) < 0)
+		if (!name || metrics_instance_id(name, a->domain_prefix, id) < 0)
 			continue;
-		if (metrics_snapshot_parse(records[i]->params, records[i]->nparams, now, &snap) < 0) {
+		if (metrics_snapshot_parse(records[i]->params, records[i]->nparams, a->now, &snap) < 0) {
 			log_debug("metrics: no stats for domain", "instance=%s", id);
 			continue;
 		}
 		r = record_locked(m, id, virDomainGetID(records[i]->dom), &snap);
 		if (r < 0)
-			goto rollback;
+			return r;
 	}
 	state_sweep(m);
-	r = db_exec(m, "COMMIT", "commit");
-rollback:
-	if (r < 0)
-		db_rollback(m);
-unlock:
-	pthread_mutex_unlock(&m->lock);
-	return r;
+	return 0;
+}
+
+int metrics_sample_records(struct agent_metrics *m, virDomainStatsRecordPtr *records, size_t n,
+			   const char *domain_prefix, time_t now)
+{
+	return tx(m, sample_body, &(struct sample_args){ records, n, domain_prefix, now });
 }
 
 int agent_metrics_sample(struct agent_metrics *m, virConnectPtr conn, const char *domain_prefix, time_t now)
@@ -769,27 +799,37 @@ fail:
 
 /* --- forgetting ------------------------------------------------------------------------- */
 
-int agent_metrics_prune(struct agent_metrics *m, time_t now)
+static int prune_body(struct agent_metrics *m, void *arg)
 {
+	time_t now = *(const time_t *)arg;
 	int r;
 
-	pthread_mutex_lock(&m->lock);
-	r = db_exec(m, "BEGIN IMMEDIATE", "begin");
-	if (r < 0)
-		goto unlock;
 	for (int i = 0; i < _METRICS_RES_MAX; i++) {
 		sqlite3_bind_int64(m->prune[i], 1, now - AGENT_METRICS_RETENTION_S);
 		r = db_step_done(m, m->prune[i], "prune", NULL);
 		if (r < 0)
-			goto rollback;
+			return r;
 	}
-	r = db_exec(m, "COMMIT", "commit");
-rollback:
-	if (r < 0)
-		db_rollback(m);
-unlock:
-	pthread_mutex_unlock(&m->lock);
-	return r;
+	return 0;
+}
+
+int agent_metrics_prune(struct agent_metrics *m, time_t now)
+{
+	return tx(m, prune_body, &now);
+}
+
+static int forget_body(struct agent_metrics *m, void *arg)
+{
+	const char *instance_id = arg;
+	int r;
+
+	for (int i = 0; i < _METRICS_RES_MAX; i++) {
+		sqlite3_bind_text(m->forget[i], 1, instance_id, -1, SQLITE_STATIC);
+		r = db_step_done(m, m->forget[i], "forget", instance_id);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int agent_metrics_forget(struct agent_metrics *m, const char *instance_id)
@@ -800,25 +840,12 @@ int agent_metrics_forget(struct agent_metrics *m, const char *instance_id)
 	if (!instance_id_valid(instance_id))
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	r = db_exec(m, "BEGIN IMMEDIATE", "begin");
-	if (r < 0)
-		goto unlock;
-	for (int i = 0; i < _METRICS_RES_MAX; i++) {
-		sqlite3_bind_text(m->forget[i], 1, instance_id, -1, SQLITE_STATIC);
-		r = db_step_done(m, m->forget[i], "forget", instance_id);
-		if (r < 0)
-			goto rollback;
+	r = tx_locked(m, forget_body, (void *)instance_id);
+	if (r == 0) {
+		st = state_find(m, instance_id);
+		if (st)
+			state_remove(m, st);
 	}
-	r = db_exec(m, "COMMIT", "commit");
-	if (r < 0)
-		goto rollback;
-	st = state_find(m, instance_id);
-	if (st)
-		state_remove(m, st);
-rollback:
-	if (r < 0)
-		db_rollback(m);
-unlock:
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }

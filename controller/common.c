@@ -75,6 +75,33 @@ int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n)
 	return r;
 }
 
+sqlite3 *ctl_db_begin(struct ctl_call *call, int *ret)
+{
+	sqlite3 *db = ctl_db_get(call->c->store);
+
+	if (!db || ctl_db_tx_begin(db) < 0) {
+		ctl_db_put(call->c->store, db);
+		*ret = ctl_db_failure(call);
+		return NULL;
+	}
+	return db;
+}
+
+int ctl_db_count(sqlite3 *db, const char *sql, const char *const *args, int n, long long *ret)
+{
+	_cleanup_stmt_ sqlite3_stmt *st = ctl_db_prepare(db, sql);
+
+	if (!st)
+		return -EIO;
+	for (int i = 0; i < n; i++)
+		if (args[i])
+			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return -EIO;
+	*ret = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
 int ctl_change_and_queue(struct ctl_call *call, const struct ctl_change *ch)
 {
 	sqlite3 *db = ctl_db_get(call->c->store);
@@ -118,7 +145,6 @@ int ctl_change_and_queue(struct ctl_call *call, const struct ctl_change *ch)
 	if (r < 0)
 		r = ctl_db_failure(call);
 out:
-	ctl_db_tx_rollback(db);
 	ctl_db_put(call->c->store, db);
 	if (r == 0 && ch->job_kind)
 		ctl_jobs_kick(call->c);

@@ -54,8 +54,16 @@ struct ctl_page_query {
 int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const struct ctl_page_query *q,
 		   struct json_object *out);
 
+/* A pooled connection with a transaction begun, for call; NULL when there is none, the call
+ * then failed as the store's failure (its code in *ret). Given back with ctl_db_put, which
+ * rolls back what was not committed. */
+sqlite3 *ctl_db_begin(struct ctl_call *call, int *ret);
+
 /* Run sql (binding the strings in args, ?1…?n) on db; -EIO/-EEXIST. */
 int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n);
+/* The one number a "SELECT count(*) ..." with text parameters ?1..?n answers, into
+ * *ret; -EIO when the statement fails. */
+int ctl_db_count(sqlite3 *db, const char *sql, const char *const *args, int n, long long *ret);
 
 /* In one transaction: check that `check_sql` (bound to args) returns a row and its first
  * column is one of `allowed` (else the caller's not_found / wrong_state failure), run

@@ -94,12 +94,10 @@ int ctl_disk_create(struct ctl_call *call, struct json_object *out)
 		r = ctl_fail(call, 400, "InvalidSize.ValueNotSupported", "The disk must not be smaller than the snapshot.");
 		goto out;
 	}
-	st = ctl_db_prepare(db, "SELECT count(*) FROM disks WHERE account_id = ?1 AND deleted = 0");
-	if (st) {
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+	if (ctl_db_count(db, "SELECT count(*) FROM disks WHERE account_id = ?1 AND deleted = 0",
+			 (const char *const[]){ call->account->account_id }, 1, &n) < 0) {
+		r = ctl_db_failure(call);
+		goto out;
 	}
 	if (n + 1 > call->account->quota_disks) {
 		r = ctl_fail(call, 400, "QuotaExceeded", "Disk quota exceeded (%lld of %lld).", n, call->account->quota_disks);
@@ -142,10 +140,7 @@ int ctl_disk_create(struct ctl_call *call, struct json_object *out)
 	if (r < 0)
 		r = ctl_db_failure(call);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	pthread_mutex_unlock(&call->c->sched_lock);
 	json_object_put(args);
 	if (r == 0) {

@@ -19,17 +19,10 @@
  * -1 on error. */
 static long long count(sqlite3 *db, const char *sql, const char *a, const char *b)
 {
-	sqlite3_stmt *st = ctl_db_prepare(db, sql);
 	long long n = -1;
 
-	if (!st)
+	if (ctl_db_count(db, sql, (const char *const[]){ a, b }, 2, &n) < 0)
 		return -1;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	return n;
 }
 
@@ -86,11 +79,9 @@ int ctl_eip_allocate(struct ctl_call *call, struct json_object *out)
 		return r;
 	if (want && !ctl_ip_valid(want))
 		return ctl_fail(call, 400, "InvalidIpAddress.Malformed", "The specified parameter \"IpAddress\" is not valid.");
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	r = allocate(call, db, id, want, address);
 	if (r == 0 && ctl_db_tx_commit(db) < 0)
 		r = ctl_db_failure(call);
@@ -143,11 +134,9 @@ int ctl_eip_release(struct ctl_call *call, struct json_object *out)
 	if (!ctl_ip_valid(address))
 		return ctl_fail(call, 400, "InvalidPublicIpAddress.Malformed",
 				"The specified parameter \"PublicIpAddress\" is not valid.");
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	r = release(call, db, address, instance);
 	if (r == 0 && ctl_db_tx_commit(db) < 0)
 		r = ctl_db_failure(call);

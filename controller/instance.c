@@ -254,22 +254,6 @@ static int read_create_args(struct ctl_call *call, bool run, struct create_args 
 	return 0;
 }
 
-static int count_owned(sqlite3 *db, const char *sql, const char *account_id, long long *ret)
-{
-	sqlite3_stmt *st = ctl_db_prepare(db, sql);
-	int r = -EIO;
-
-	if (!st)
-		return r;
-	sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(st, 0);
-		r = 0;
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 /* Inside the booking transaction: each data disk's snapshot must be the caller's and
  * accomplished (the check CreateDisk makes); a disk without a Size takes the snapshot's,
  * one with a Size must hold it. */
@@ -298,12 +282,13 @@ static int resolve_data_disks(struct ctl_call *call, sqlite3 *db, struct create_
 static int check_quota(struct ctl_call *call, sqlite3 *db, const struct create_args *a)
 {
 	const struct ctl_account *acc = call->account;
+	const char *const owner[] = { acc->account_id };
 	long long n = 0, vcpus = 0, disks = 0;
 
-	if (count_owned(db, "SELECT count(*) FROM instances WHERE account_id = ?1 AND deleted = 0", acc->account_id, &n) < 0 ||
-	    count_owned(db, "SELECT COALESCE(sum(vcpus), 0) FROM instances WHERE account_id = ?1 AND deleted = 0",
-			acc->account_id, &vcpus) < 0 ||
-	    count_owned(db, "SELECT count(*) FROM disks WHERE account_id = ?1 AND deleted = 0", acc->account_id, &disks) < 0)
+	if (ctl_db_count(db, "SELECT count(*) FROM instances WHERE account_id = ?1 AND deleted = 0", owner, 1, &n) < 0 ||
+	    ctl_db_count(db, "SELECT COALESCE(sum(vcpus), 0) FROM instances WHERE account_id = ?1 AND deleted = 0", owner,
+			 1, &vcpus) < 0 ||
+	    ctl_db_count(db, "SELECT count(*) FROM disks WHERE account_id = ?1 AND deleted = 0", owner, 1, &disks) < 0)
 		return ctl_db_failure(call);
 	if (n + a->amount > acc->quota_instances)
 		return ctl_fail(call, 400, "QuotaExceeded", "Living instances quota exceeded (%lld of %lld).", n,
@@ -576,8 +561,6 @@ static int transition(struct ctl_call *call, const char *id, const char *const *
 	if (r < 0)
 		r = ctl_db_failure(call);
 out:
-	if (r < 0)
-		ctl_db_tx_rollback(db);
 	ctl_db_put(call->c->store, db);
 	if (r == 0)
 		ctl_jobs_kick(call->c);
@@ -689,11 +672,9 @@ int ctl_instance_modify(struct ctl_call *call, struct json_object *out)
 		ecs_jb_str(push, "hostname", host);
 	if (user_data)
 		ecs_jb_str(push, "user_data", user_data);
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	r = ctl_db_run(db,
 		       "UPDATE instances SET name = COALESCE(?2, name), description = COALESCE(?3, description),"
 		       " hostname = COALESCE(?4, hostname), password_hash = COALESCE(?5, password_hash),"
@@ -710,10 +691,7 @@ int ctl_instance_modify(struct ctl_call *call, struct json_object *out)
 	else
 		ctl_jobs_kick(call->c);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	json_object_put(push);
 	return r;
 }

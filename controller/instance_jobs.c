@@ -237,10 +237,7 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 		moved = false;
 	}
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(c->store, db);
-	}
+	ctl_db_put(c->store, db);
 	pthread_mutex_unlock(&c->sched_lock);
 	json_object_put(nudge);
 	return moved;
@@ -278,7 +275,6 @@ static int forget_instance(struct ctl *c, const char *id)
 			       id);
 	if (r == 0)
 		r = ctl_db_tx_commit(db);
-	ctl_db_tx_rollback(db);
 	ctl_db_put(c->store, db);
 	if (r == 0) {
 		log_info("instance deleted", "instance=%s", id);

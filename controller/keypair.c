@@ -322,14 +322,9 @@ static int store_key(struct ctl_call *call, const char *name, const char *fp, co
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "SELECT count(*) FROM key_pairs WHERE account_id = ?1");
-	if (st) {
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (n < 0 || ecs_id_new(ECS_ID_KEY_PAIR, id) < 0) {
+	if (ctl_db_count(db, "SELECT count(*) FROM key_pairs WHERE account_id = ?1", (const char *const[]){ call->account->account_id }, 1,
+			 &n) < 0 ||
+	    ecs_id_new(ECS_ID_KEY_PAIR, id) < 0) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
@@ -363,10 +358,7 @@ static int store_key(struct ctl_call *call, const char *name, const char *fp, co
 	}
 	memcpy(ret_id, id, sizeof(id));
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	return r;
 }
 
@@ -514,11 +506,9 @@ int ctl_keypair_delete(struct ctl_call *call, struct json_object *out)
 			     "The specified parameter \"KeyPairNames\" is not valid.");
 		goto out;
 	}
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	/* All or nothing: every name must be the caller's and bound to no instance. */
 	st = ctl_db_prepare(db, "SELECT (SELECT count(*) FROM key_pairs WHERE account_id = ?1 AND name = ?2),"
 				" (SELECT count(*) FROM instances WHERE account_id = ?1 AND key_pair_name = ?2 AND"
@@ -560,10 +550,7 @@ int ctl_keypair_delete(struct ctl_call *call, struct json_object *out)
 	}
 	log_info("key pairs deleted", "account=%s count=%zu", call->account->account_id, n);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	json_object_put(names);
 	return r;
 }
@@ -611,11 +598,9 @@ static int bind_key(struct ctl_call *call, struct json_object *out, bool attach)
 	    (r = ctl_param_json_list(call, "InstanceIds", CTL_REQUIRED, MAX_BIND, &ids)) < 0)
 		goto out;
 	n = json_object_array_length(ids);
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	st = ctl_db_prepare(db, "SELECT public_key FROM key_pairs WHERE account_id = ?1 AND name = ?2");
 	if (!st) {
 		r = ctl_db_failure(call);
@@ -686,10 +671,7 @@ static int bind_key(struct ctl_call *call, struct json_object *out, bool attach)
 		 call->account->account_id, name, n, failed);
 out:
 	sqlite3_finalize(st);
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	json_object_put(args);
 	json_object_put(results);
 	json_object_put(ids);

@@ -17,6 +17,7 @@
 #include "account.h"
 #include "config.h"
 #include "ctl.h"
+#include "daemon.h"
 #include "hostauth.h"
 #include "http_client.h"
 #include "http_server.h"
@@ -153,17 +154,9 @@ static int serve(struct ctl *c)
 	sigset_t sigs;
 	int sig, r;
 
-	r = ecs_hostauth_read_key(c->cfg.host_key_file, &c->host_key);
-	if (r < 0) {
-		fprintf(stderr, "ecs-controller: cannot read the host key %s: %s\n", c->cfg.host_key_file,
-			r == -EINVAL ? "shorter than 16 characters" : strerror(-r));
+	if (ecs_daemon_host_key("ecs-controller", c->cfg.host_key_file, &c->host_key) < 0)
 		return 2;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	ecs_daemon_block_signals(&sigs);
 	pthread_mutex_init(&c->sched_lock, NULL);
 	if (ensure_system_image(c) < 0 || ecs_http_client_new(&hc, &c->agents) < 0 ||
 	    ecs_http_client_new(&nc, &c->nudges) < 0 ||
@@ -212,36 +205,20 @@ static int serve(struct ctl *c)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
-					      { "help", no_argument, NULL, 'h' },
-					      { NULL, 0, NULL, 0 } };
 	struct ecs_config *raw = NULL;
 	_cleanup_free_ char *err = NULL;
 	const char *config = NULL;
-	enum ecs_log_level level;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			usage();
-			return 0;
-		default:
-			usage();
-			return 2;
-		}
-	}
+	r = ecs_daemon_args(argc, argv, true, usage, &config);
+	if (r >= 0)
+		return r;
 	r = ctl_config_load(config, &ctl.cfg, &raw, &err);
 	if (r < 0) {
 		fprintf(stderr, "ecs-controller: %s\n", err ? err : strerror(-r));
 		return 2;
 	}
-	ecs_log_set_component("controller");
-	if (ecs_log_level_from_string(ctl.cfg.log_level, &level) == 0)
-		ecs_log_set_level(level);
+	ecs_daemon_log_setup("controller", ctl.cfg.log_level);
 	if (open_state(&ctl) < 0)
 		return 1;
 	if (optind < argc && streq(argv[optind], "account"))

@@ -161,14 +161,8 @@ int ctl_policy_create(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "SELECT count(*) FROM auto_snapshot_policies WHERE account_id = ?1");
-	if (st) {
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (n < 0) {
+	if (ctl_db_count(db, "SELECT count(*) FROM auto_snapshot_policies WHERE account_id = ?1",
+			 (const char *const[]){ call->account->account_id }, 1, &n) < 0) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
@@ -202,10 +196,7 @@ int ctl_policy_create(struct ctl_call *call, struct json_object *out)
 	log_info("auto snapshot policy created", "account=%s policy=%s time_points=%s weekdays=%s retention_days=%lld",
 		 call->account->account_id, id, a.time_points, a.weekdays, a.retention);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	return r;
 }
 
@@ -314,11 +305,9 @@ int ctl_policy_delete(struct ctl_call *call, struct json_object *out)
 	(void)out;
 	if ((r = read_policy_id(call, CTL_REQUIRED, &id)) < 0)
 		return r;
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	{
 		const char *args[] = { id, call->account->account_id };
 
@@ -339,10 +328,7 @@ int ctl_policy_delete(struct ctl_call *call, struct json_object *out)
 	}
 	log_info("auto snapshot policy deleted", "account=%s policy=%s", call->account->account_id, id);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	return r;
 }
 
@@ -398,11 +384,9 @@ static int set_disks_policy(struct ctl_call *call, bool apply)
 		r = ctl_fail(call, 403, "ParameterInvalid", "The specified DiskIds are invalid.");
 		goto out;
 	}
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	if ((id && (r = check_policy(call, db, id)) < 0) || (r = check_disks(call, db, disks)) < 0)
 		goto out;
 	{
@@ -423,10 +407,7 @@ static int set_disks_policy(struct ctl_call *call, bool apply)
 	log_info(apply ? "auto snapshot policy applied" : "auto snapshot policy cancelled", "account=%s policy=%s disks=%zu",
 		 call->account->account_id, id ? id : "any", json_object_array_length(disks));
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(call->c->store, db);
-	}
+	ctl_db_put(call->c->store, db);
 	json_object_put(disks);
 	return r;
 }
@@ -533,9 +514,35 @@ static int settle_pending(struct ctl *c)
 	return r;
 }
 
+/* A disk whose slot is due, or a snapshot past retention, with its owner and policy. */
 struct due {
-	char disk_id[64], account_id[64], policy_id[32];
+	char id[64], account_id[64], policy_id[32];
 };
+
+/* Up to max rows of (id, account, policy) that sql answers, bound by bind(st, arg), read into a
+ * new array; the connection is given back before the caller acts on them (each action makes
+ * its own transaction). */
+static int list_due(struct ctl *c, const char *sql, void (*bind)(sqlite3_stmt *st, const void *arg), const void *arg,
+		    size_t max, struct due **ret, size_t *ret_n)
+{
+	_cleanup_free_ struct due *due = calloc(max, sizeof(*due));
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(c->store);
+	_cleanup_stmt_ sqlite3_stmt *st = conn.db ? ctl_db_prepare(conn.db, sql) : NULL;
+	size_t n = 0;
+
+	if (!due || !st)
+		return -EIO;
+	bind(st, arg);
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(due[n].id, sizeof(due[n].id), "%s", ctl_col(st, 0));
+		snprintf(due[n].account_id, sizeof(due[n].account_id), "%s", ctl_col(st, 1));
+		snprintf(due[n].policy_id, sizeof(due[n].policy_id), "%s", ctl_col(st, 2));
+		n++;
+	}
+	*ret = TAKE_PTR(due);
+	*ret_n = n;
+	return 0;
+}
 
 static int run_book(struct ctl *c, const struct due *d, const struct slot *s)
 {
@@ -546,7 +553,7 @@ static int run_book(struct ctl *c, const struct due *d, const struct slot *s)
 	int r = -EIO;
 
 	if (st) {
-		sqlite3_bind_text(st, 1, d->disk_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, d->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, s->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, d->policy_id, -1, SQLITE_STATIC);
 		/* The snapshots' clock (created_at), for settle_pending. */
@@ -562,7 +569,7 @@ static int run_book(struct ctl *c, const struct due *d, const struct slot *s)
 static int run_finish(struct ctl *c, const struct due *d, const struct slot *s, const char *state,
 		      const char *snapshot_id)
 {
-	const char *args[] = { d->disk_id, s->id, state, snapshot_id };
+	const char *args[] = { d->id, s->id, state, snapshot_id };
 	sqlite3 *db = ctl_db_get(c->store);
 	int r;
 
@@ -587,16 +594,16 @@ static int take_one(struct ctl *c, const struct due *d, const struct slot *s)
 	if (r < 0)
 		return r;
 	snprintf(name, sizeof(name), "auto2.0_%s_%s", s->day, d->policy_id);
-	r = take_fn(c, d->account_id, d->disk_id, name, d->policy_id, id);
+	r = take_fn(c, d->account_id, d->id, name, d->policy_id, id);
 	switch (r) {
 	case 0:
 		state = "taken";
-		log_info("auto snapshot taken", "disk=%s policy=%s slot=%s snapshot=%s", d->disk_id, d->policy_id, s->id, id);
+		log_info("auto snapshot taken", "disk=%s policy=%s slot=%s snapshot=%s", d->id, d->policy_id, s->id, id);
 		break;
 	case -EBUSY:
 		state = "skipped";
 		log_info("auto snapshot skipped: the previous one is still progressing", "disk=%s policy=%s slot=%s",
-			 d->disk_id, d->policy_id, s->id);
+			 d->id, d->policy_id, s->id);
 		break;
 	case -EIO:
 	case -ENOMEM:
@@ -605,11 +612,11 @@ static int take_one(struct ctl *c, const struct due *d, const struct slot *s)
 	case -ETIMEDOUT:
 		state = NULL;
 		log_warn("auto snapshot not taken: retried at the next tick", "disk=%s policy=%s slot=%s error=\"%s\"",
-			 d->disk_id, d->policy_id, s->id, strerror(-r));
+			 d->id, d->policy_id, s->id, strerror(-r));
 		break;
 	default:
 		state = "failed";
-		log_warn("auto snapshot failed", "disk=%s policy=%s slot=%s error=\"%s\"", d->disk_id, d->policy_id, s->id,
+		log_warn("auto snapshot failed", "disk=%s policy=%s slot=%s error=\"%s\"", d->id, d->policy_id, s->id,
 			 strerror(-r));
 		break;
 	}
@@ -617,39 +624,32 @@ static int take_one(struct ctl *c, const struct due *d, const struct slot *s)
 	return run_finish(c, d, s, state, id);
 }
 
-/* Disks whose policy holds this hour and weekday and whose slot is not booked yet. */
-static int take_due(struct ctl *c, const struct slot *s)
+static void bind_slot(sqlite3_stmt *st, const void *arg)
 {
-	struct due *due = calloc(TICK_TAKES, sizeof(*due));
-	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
-	int r = -EIO;
+	const struct slot *s = arg;
 
-	if (!due || !db)
-		goto out;
-	st = ctl_db_prepare(db, "SELECT d.disk_id, d.account_id, p.policy_id FROM disks d JOIN auto_snapshot_policies p ON"
-				" p.policy_id = d.policy_id AND p.account_id = d.account_id WHERE d.deleted = 0 AND"
-				" EXISTS (SELECT 1 FROM json_each(p.time_points) WHERE CAST(value AS INTEGER) = ?2) AND"
-				" EXISTS (SELECT 1 FROM json_each(p.repeat_weekdays) WHERE CAST(value AS INTEGER) = ?3) AND"
-				" NOT EXISTS (SELECT 1 FROM policy_runs r WHERE r.disk_id = d.disk_id AND r.slot = ?1)"
-				" ORDER BY d.disk_id LIMIT ?4");
-	if (!st)
-		goto out;
 	sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, s->hour);
 	sqlite3_bind_int(st, 3, s->weekday);
 	sqlite3_bind_int(st, 4, TICK_TAKES);
-	while (n < TICK_TAKES && sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(due[n].disk_id, sizeof(due[n].disk_id), "%s", ctl_col(st, 0));
-		snprintf(due[n].account_id, sizeof(due[n].account_id), "%s", ctl_col(st, 1));
-		snprintf(due[n].policy_id, sizeof(due[n].policy_id), "%s", ctl_col(st, 2));
-		n++;
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(c->store, db);
-	db = NULL;
-	r = 0;
+}
+
+/* Disks whose policy holds this hour and weekday and whose slot is not booked yet. */
+static int take_due(struct ctl *c, const struct slot *s)
+{
+	_cleanup_free_ struct due *due = NULL;
+	size_t n;
+	int r;
+
+	r = list_due(c, "SELECT d.disk_id, d.account_id, p.policy_id FROM disks d JOIN auto_snapshot_policies p ON"
+			" p.policy_id = d.policy_id AND p.account_id = d.account_id WHERE d.deleted = 0 AND"
+			" EXISTS (SELECT 1 FROM json_each(p.time_points) WHERE CAST(value AS INTEGER) = ?2) AND"
+			" EXISTS (SELECT 1 FROM json_each(p.repeat_weekdays) WHERE CAST(value AS INTEGER) = ?3) AND"
+			" NOT EXISTS (SELECT 1 FROM policy_runs r WHERE r.disk_id = d.disk_id AND r.slot = ?1)"
+			" ORDER BY d.disk_id LIMIT ?4",
+		     bind_slot, s, TICK_TAKES, &due, &n);
+	if (r < 0)
+		return r;
 	/* Asked for outside any transaction: ctl_snapshot_take makes its own. */
 	for (size_t i = 0; i < n; i++) {
 		int k = take_one(c, &due[i], s);
@@ -657,65 +657,44 @@ static int take_due(struct ctl *c, const struct slot *s)
 		if (k < 0 && r == 0)
 			r = k;
 	}
-out:
-	if (db)
-		ctl_db_put(c->store, db);
-	free(due);
 	return r;
 }
 
-struct expired {
-	char snapshot_id[32], account_id[64], policy_id[32];
-};
+static void bind_expiry(sqlite3_stmt *st, const void *arg)
+{
+	sqlite3_bind_int64(st, 1, *(const long long *)arg);
+	sqlite3_bind_int(st, 2, TICK_REMOVALS);
+}
 
 /* The policies' snapshots past retention, but not those an image or a disk was made from. */
 static int expire(struct ctl *c, long long now)
 {
-	struct expired *ex = calloc(TICK_REMOVALS, sizeof(*ex));
-	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
-	int r = -EIO;
+	_cleanup_free_ struct due *ex = NULL;
+	size_t n;
+	int r;
 
-	if (!ex || !db)
-		goto out;
-	st = ctl_db_prepare(db, "SELECT s.snapshot_id, s.account_id, s.policy_id FROM snapshots s JOIN"
-				" auto_snapshot_policies p ON p.policy_id = s.policy_id AND p.account_id = s.account_id"
-				" WHERE s.deleted = 0 AND s.status != 'progressing' AND p.retention_days > 0 AND"
-				" s.created_at < ?1 - p.retention_days * 86400 AND NOT EXISTS (SELECT 1 FROM images i WHERE"
-				" i.source_snapshot_id = s.snapshot_id AND i.deleted = 0) AND NOT EXISTS (SELECT 1 FROM"
-				" disks d WHERE d.source_snapshot_id = s.snapshot_id AND d.deleted = 0)"
-				" ORDER BY s.created_at, s.snapshot_id LIMIT ?2");
-	if (!st)
-		goto out;
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_int(st, 2, TICK_REMOVALS);
-	while (n < TICK_REMOVALS && sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(ex[n].snapshot_id, sizeof(ex[n].snapshot_id), "%s", ctl_col(st, 0));
-		snprintf(ex[n].account_id, sizeof(ex[n].account_id), "%s", ctl_col(st, 1));
-		snprintf(ex[n].policy_id, sizeof(ex[n].policy_id), "%s", ctl_col(st, 2));
-		n++;
-	}
-	sqlite3_finalize(st);
-	ctl_db_put(c->store, db);
-	db = NULL;
-	r = 0;
+	r = list_due(c, "SELECT s.snapshot_id, s.account_id, s.policy_id FROM snapshots s JOIN"
+			" auto_snapshot_policies p ON p.policy_id = s.policy_id AND p.account_id = s.account_id"
+			" WHERE s.deleted = 0 AND s.status != 'progressing' AND p.retention_days > 0 AND"
+			" s.created_at < ?1 - p.retention_days * 86400 AND NOT EXISTS (SELECT 1 FROM images i WHERE"
+			" i.source_snapshot_id = s.snapshot_id AND i.deleted = 0) AND NOT EXISTS (SELECT 1 FROM"
+			" disks d WHERE d.source_snapshot_id = s.snapshot_id AND d.deleted = 0)"
+			" ORDER BY s.created_at, s.snapshot_id LIMIT ?2",
+		     bind_expiry, &now, TICK_REMOVALS, &ex, &n);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n; i++) {
-		int k = remove_fn(c, ex[i].account_id, ex[i].snapshot_id);
+		int k = remove_fn(c, ex[i].account_id, ex[i].id);
 
 		if (k == 0)
-			log_info("auto snapshot past retention deleted", "snapshot=%s policy=%s", ex[i].snapshot_id,
+			log_info("auto snapshot past retention deleted", "snapshot=%s policy=%s", ex[i].id,
 				 ex[i].policy_id);
 		else
 			log_warn("auto snapshot past retention not deleted", "snapshot=%s policy=%s error=\"%s\"",
-				 ex[i].snapshot_id, ex[i].policy_id, strerror(-k));
+				 ex[i].id, ex[i].policy_id, strerror(-k));
 		if (k < 0 && r == 0)
 			r = k;
 	}
-out:
-	if (db)
-		ctl_db_put(c->store, db);
-	free(ex);
 	return r;
 }
 

@@ -142,7 +142,6 @@ int ctl_sg_create(struct ctl_call *call, struct json_object *out)
 	const char *name, *desc, *vpc;
 	char id[ECS_ID_MAX];
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
 	long long n = -1;
 	int r;
 
@@ -154,19 +153,11 @@ int ctl_sg_create(struct ctl_call *call, struct json_object *out)
 		return ctl_sg_malformed(call, "InvalidSecurityGroupName.Malformed", "SecurityGroupName");
 	if (*desc && !ctl_sg_text_ok(desc, 2, 256))
 		return ctl_sg_malformed(call, "InvalidDescription.Malformed", "Description");
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
-	st = ctl_db_prepare(db, "SELECT count(*) FROM security_groups WHERE account_id = ?1");
-	if (st) {
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (n < 0) {
+	if (ctl_db_count(db, "SELECT count(*) FROM security_groups WHERE account_id = ?1", (const char *const[]){ call->account->account_id },
+			 1, &n) < 0) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
@@ -199,11 +190,9 @@ int ctl_sg_delete(struct ctl_call *call, struct json_object *out)
 	(void)out;
 	if ((r = ctl_param_str(call, "SecurityGroupId", CTL_REQUIRED | CTL_NONEMPTY, 64, NULL, &id)) < 0)
 		return r;
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	if ((r = ctl_sg_group_check(call, db, id, NULL)) < 0)
 		goto out;
 	st = ctl_db_prepare(db, "SELECT EXISTS (SELECT 1 FROM instance_security_groups m JOIN instances i ON"
@@ -265,11 +254,9 @@ int ctl_sg_modify(struct ctl_call *call, struct json_object *out)
 		return ctl_sg_malformed(call, "InvalidSecurityGroupName.Malformed", "SecurityGroupName");
 	if (desc && !ctl_sg_text_ok(desc, 2, 256))
 		return ctl_sg_malformed(call, "InvalidDescription.Malformed", "Description");
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	if ((r = ctl_sg_group_check(call, db, id, NULL)) < 0)
 		goto out;
 	r = ctl_db_run(db,
@@ -458,11 +445,9 @@ static int change_membership(struct ctl_call *call, bool join)
 	if ((r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &iid)) < 0 ||
 	    (r = ctl_param_str(call, "SecurityGroupId", CTL_REQUIRED | CTL_NONEMPTY, 64, NULL, &gid)) < 0)
 		goto out;
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	st = ctl_db_prepare(db, "SELECT status, (SELECT count(*) FROM instance_security_groups WHERE instance_id = ?1),"
 				" EXISTS (SELECT 1 FROM instance_security_groups WHERE instance_id = ?1 AND group_id = ?3)"
 				" FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0 AND"

@@ -281,7 +281,6 @@ static int change_rules(struct ctl_call *call, bool egress, bool revoke)
 	struct ctl_sg_rule *rules = NULL;
 	const char *id;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
 	size_t n = 0, changed = 0;
 	long long count = -1;
 	int r;
@@ -289,11 +288,9 @@ static int change_rules(struct ctl_call *call, bool egress, bool revoke)
 	if ((r = ctl_param_str(call, "SecurityGroupId", CTL_REQUIRED | CTL_NONEMPTY, 64, NULL, &id)) < 0 ||
 	    (r = read_rules(call, egress, &perms, &rules, &n)) < 0)
 		goto out;
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
 	if ((r = ctl_sg_group_check(call, db, id, NULL)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -327,14 +324,7 @@ static int change_rules(struct ctl_call *call, bool egress, bool revoke)
 		}
 		changed += did;
 	}
-	st = ctl_db_prepare(db, "SELECT count(*) FROM security_group_rules WHERE group_id = ?1");
-	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			count = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (count < 0) {
+	if (ctl_db_count(db, "SELECT count(*) FROM security_group_rules WHERE group_id = ?1", (const char *const[]){ id }, 1, &count) < 0) {
 		r = ctl_db_failure(call);
 		goto out;
 	}

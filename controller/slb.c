@@ -147,22 +147,6 @@ static int read_create_args(struct ctl_call *call, struct create_args *a)
 	return 0;
 }
 
-static int count_lbs(sqlite3 *db, const char *account_id, long long *ret)
-{
-	sqlite3_stmt *st = ctl_db_prepare(db, "SELECT count(*) FROM load_balancers WHERE account_id = ?1 AND deleted = 0");
-	int r = -EIO;
-
-	if (st) {
-		sqlite3_bind_text(st, 1, account_id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			*ret = sqlite3_column_int64(st, 0);
-			r = 0;
-		}
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
 static int insert_lb(struct ctl_call *call, sqlite3 *db, const struct create_args *a, const char *id,
 		     const char *name, const char *address, const char *host, const char *zone)
 {
@@ -207,12 +191,11 @@ int ctl_slb_create(struct ctl_call *call, struct json_object *out)
 	internet = streq(a.address_type, "internet");
 	if (ecs_id_new(ECS_ID_LOAD_BALANCER, id) < 0)
 		return ctl_db_failure(call);
-	db = ctl_db_get(call->c->store);
-	if (!db || ctl_db_tx_begin(db) < 0) {
-		r = ctl_db_failure(call);
+	db = ctl_db_begin(call, &r);
+	if (!db)
 		goto out;
-	}
-	if (count_lbs(db, call->account->account_id, &n) < 0) {
+	if (ctl_db_count(db, "SELECT count(*) FROM load_balancers WHERE account_id = ?1 AND deleted = 0",
+			 (const char *const[]){ call->account->account_id }, 1, &n) < 0) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
@@ -657,14 +640,8 @@ static int backends_fn(struct ctl_call *call, sqlite3 *db, const struct ctl_slb_
 			return ctl_db_failure(call);
 		changed |= sqlite3_changes(db) > 0;
 	}
-	st = ctl_db_prepare(db, "SELECT count(*) FROM lb_backends WHERE lb_id = ?1");
-	if (st) {
-		sqlite3_bind_text(st, 1, lb->id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (n < 0)
+	if (ctl_db_count(db, "SELECT count(*) FROM lb_backends WHERE lb_id = ?1", (const char *const[]){ lb->id }, 1,
+			 &n) < 0)
 		return ctl_db_failure(call);
 	if (n > CTL_SLB_MAX_BACKENDS)
 		return ctl_fail(call, 400, "TooManyBackendServers",

@@ -42,6 +42,21 @@ static struct json_object *snapshot_json(sqlite3_stmt *st, const char *usage)
 	return o;
 }
 
+/* The end of booking and of marking: with r == 0 the snapshot's job op is queued in db's
+ * transaction and committed, else it is rolled back; db goes back to the pool and the
+ * workers are woken for what committed. Returns r or the first error. */
+static int queue_job(struct ctl *c, sqlite3 *db, int r, const char *snapshot_id, const char *op)
+{
+	if (r == 0)
+		r = ctl_jobs_add(db, "snapshot", snapshot_id, op, NULL);
+	if (r == 0)
+		r = ctl_db_tx_commit(db);
+	ctl_db_put(c->store, db);
+	if (r == 0)
+		ctl_jobs_kick(c);
+	return r;
+}
+
 /* Book a snapshot of disk_id (in account_id) and queue its job. */
 static int book(struct ctl *c, const char *account_id, long long quota, const char *disk_id, const char *name,
 		const char *desc, const char *policy_id, char ret_id[ECS_ID_MAX], const char **ret_code)
@@ -107,18 +122,8 @@ static int book(struct ctl *c, const char *account_id, long long quota, const ch
 	sqlite3_bind_int64(st, 10, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
-	if (r == 0)
-		r = ctl_jobs_add(db, "snapshot", ret_id, "create", NULL);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(c->store, db);
-	}
-	if (r == 0)
-		ctl_jobs_kick(c);
-	return r;
+	return queue_job(c, db, r, ret_id, "create");
 }
 
 int ctl_snapshot_create(struct ctl_call *call, struct json_object *out)
@@ -194,18 +199,8 @@ static int mark_deleting(struct ctl *c, const char *account_id, const char *snap
 
 		r = ctl_db_run(db, "UPDATE snapshots SET deleted = 1, status = 'deleting' WHERE snapshot_id = ?1", a, 1);
 	}
-	if (r == 0)
-		r = ctl_jobs_add(db, "snapshot", snapshot_id, "delete", NULL);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
 out:
-	if (db) {
-		ctl_db_tx_rollback(db);
-		ctl_db_put(c->store, db);
-	}
-	if (r == 0)
-		ctl_jobs_kick(c);
-	return r;
+	return queue_job(c, db, r, snapshot_id, "delete");
 }
 
 int ctl_snapshot_delete(struct ctl_call *call, struct json_object *out)

@@ -46,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
-from agentlib import AgentClient  # noqa: E402
+from agentlib import AgentClient, StartClose, write_host_key  # noqa: E402
 from ecsapi import EcsClient  # noqa: E402
 from waiting import wait_for, wait_log_line  # noqa: E402
 
@@ -223,7 +223,7 @@ def _stop(procs: list[subprocess.Popen], timeout: float = 15):
             p.wait()
 
 
-class FakeCloud:
+class FakeCloud(StartClose):
     """A controller and fake hosts, each in a private network namespace; close() undoes all."""
 
     def __init__(self, workdir: Path | None = None, controller: dict | None = None, threads: int = 100):
@@ -246,17 +246,6 @@ class FakeCloud:
 
     # ---- lifecycle ----
 
-    def __enter__(self) -> "FakeCloud":
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     @property
     def host_key_file(self) -> Path:
         return self.workdir / "host.key"
@@ -265,8 +254,7 @@ class FakeCloud:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o755)
         self.host_key = hashlib.sha256(os.urandom(32)).hexdigest()
-        self.host_key_file.write_text(self.host_key + "\n")
-        self.host_key_file.chmod(0o600)
+        write_host_key(self.host_key_file, self.host_key)
         self.image_dir = self.workdir / "image"
         make_image(self.image_dir)
         self.ini = self.workdir / "controller.ini"

@@ -35,6 +35,16 @@ def free_subnet() -> ipaddress.IPv4Network:
     raise RuntimeError("no free 10.x.y.0/24")
 
 
+def started(env):
+    """For a fixture: `yield from started(SomeEnv(...))` starts env, yields it, and closes it
+    afterwards, also when the start failed half-way."""
+    try:
+        env.start()
+        yield env
+    finally:
+        env.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -135,6 +135,28 @@ class AgentClient:
         return self.call("DELETE", path)
 
 
+def write_host_key(path: Path, key: str):
+    """The shared host key file as the daemons want it: the key and a newline, mode 0600."""
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+
+
+class StartClose:
+    """`with X(...) as x`: x.start(), and x.close() on the way out, also when the start
+    failed half-way (close undoes whatever start got to)."""
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def random_id(prefix: str) -> str:
     alphabet = "abcdefghijklmnopqrstuvwxyz234567"
     return prefix + "".join(secrets.choice(alphabet) for _ in range(20))
@@ -168,8 +190,7 @@ class AgentProcess:
         return self.workdir / "agent.log"
 
     def write_config(self):
-        (self.workdir / "host.key").write_text(self.key + "\n")
-        (self.workdir / "host.key").chmod(0o600)
+        write_host_key(self.workdir / "host.key", self.key)
         agent = {
             "data_dir": self.data_dir, "port": 0, "listen_address": "127.0.0.1",
             "host_key_file": self.workdir / "host.key", "controller_url": self.controller_url,

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from agentenv import AgentEnv, free_port
+from agentlib import write_host_key
 from conftest import REPO
 from ecsapi import EcsClient
 from waiting import WaitTimeout, wait_for, wait_log_line
@@ -58,8 +59,7 @@ class CloudEnv:
         self.dir = self.host.workdir / "controller"
         self.dir.mkdir()
         self.key_file = self.host.workdir / "cluster.key"
-        self.key_file.write_text(self.host.agent.key + "\n")
-        self.key_file.chmod(0o600)
+        write_host_key(self.key_file, self.host.agent.key)
         self.config = self.dir / "controller.ini"
         self.config.write_text(
             f"[controller]\nport = {self.port}\ndata_dir = {self.dir / 'data'}\nhost_key_file = {self.key_file}\n"

@@ -594,40 +594,26 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="module")
 def agent_env(tiny_image):
     """One simulated host with an ecs-agent (tests/e2e/agentenv.py), shared by a module."""
-    from agentenv import AgentEnv
+    from agentenv import AgentEnv, started
 
-    env = AgentEnv(tiny_image.dir)
-    try:
-        env.start()
-        yield env
-    finally:
-        env.close()
+    yield from started(AgentEnv(tiny_image.dir))
 
 
 @pytest.fixture
 def fresh_agent_env(tiny_image):
     """A simulated host for one test (for tests that crash or restart things)."""
-    from agentenv import AgentEnv
+    from agentenv import AgentEnv, started
 
-    env = AgentEnv(tiny_image.dir)
-    try:
-        env.start()
-        yield env
-    finally:
-        env.close()
+    yield from started(AgentEnv(tiny_image.dir))
 
 
 @pytest.fixture(scope="module")
 def cloud(tiny_image):
     """A controller with one simulated host, shared by a module (tests/e2e/cloudenv.py)."""
+    from agentenv import started
     from cloudenv import CloudEnv
 
-    env = CloudEnv(tiny_image.dir)
-    try:
-        env.start()
-        yield env
-    finally:
-        env.close()
+    yield from started(CloudEnv(tiny_image.dir))
 
 
 # ---------------------------------------------------------------- ceph

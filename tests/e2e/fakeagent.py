@@ -26,12 +26,12 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from agentenv import free_port
-from agentlib import AgentClient, SignedJsonHandler
+from agentlib import AgentClient, SignedJsonHandler, StartClose, write_host_key
 from cloudenv import make_account, start_controller, stop_controller
 from ecsapi import EcsClient
 
 
-class LoneController:
+class LoneController(StartClose):
     """ecs-controller on a free loopback port, its own data dir and host key."""
 
     def __init__(self, workdir: Path, extra: dict | None = None):
@@ -48,8 +48,7 @@ class LoneController:
         self.config = self.dir / "controller.ini"
         self.proc: subprocess.Popen | None = None
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "host.key").write_text(self.key + "\n")
-        (self.dir / "host.key").chmod(0o600)
+        write_host_key(self.dir / "host.key", self.key)
         self.config.write_text("".join(f"[{sec}]\n" + "".join(f"{k} = {v}\n" for k, v in kv.items())
                                        for sec, kv in settings.items()))
 
@@ -69,6 +68,8 @@ class LoneController:
         stop_controller(self.proc)
         self.proc = None
 
+    close = stop  # for StartClose
+
     def account(self, name: str) -> EcsClient:
         return make_account(self.config, self.endpoint, name)
 
@@ -80,15 +81,8 @@ class LoneController:
 @contextlib.contextmanager
 def lone_cloud(workdir: Path, host_id: str, extra: dict | None = None):
     """A started LoneController with one started FakeAgent; both stopped on exit."""
-    ctl = LoneController(workdir, extra).start()
-    try:
-        host = FakeAgent(ctl, host_id).start()
-        try:
-            yield ctl, host
-        finally:
-            host.close()
-    finally:
-        ctl.stop()
+    with LoneController(workdir, extra) as ctl, FakeAgent(ctl, host_id) as host:
+        yield ctl, host
 
 
 class HostClient:
@@ -117,7 +111,7 @@ class HostClient:
         return body
 
 
-class FakeAgent:
+class FakeAgent(StartClose):
     """A host that answers the controller's calls at once and records them."""
 
     def __init__(self, ctl: LoneController, host_id: str, max_instances: int = 256):

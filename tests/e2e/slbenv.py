@@ -31,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from agentlib import AgentClient  # noqa: E402
+from agentlib import AgentClient, StartClose, write_host_key  # noqa: E402
 from waiting import wait_for, wait_log_line  # noqa: E402
 
 REPO = HERE.parents[1]
@@ -190,7 +190,7 @@ class Backend:
         self.server = None
 
 
-class SlbHost:
+class SlbHost(StartClose):
     def __init__(self, n_backends: int = 3, reconcile_interval_s: int = 3):
         self.tag = f"ecsslb{secrets.token_hex(3)}"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
@@ -204,17 +204,6 @@ class SlbHost:
         self.n_backends = n_backends
 
     # ---- lifecycle ----
-
-    def __enter__(self) -> "SlbHost":
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def start(self):
         self.ns = self._ns("agent")
@@ -264,8 +253,7 @@ class SlbHost:
         return self.workdir / "agent.log"
 
     def write_config(self):
-        (self.workdir / "host.key").write_text(self.key + "\n")
-        (self.workdir / "host.key").chmod(0o600)
+        write_host_key(self.workdir / "host.key", self.key)
         (self.workdir / "agent.ini").write_text(f"""[agent]
 host_id = {self.tag}
 data_dir = {self.workdir / 'agent'}

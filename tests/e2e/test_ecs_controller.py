@@ -11,19 +11,15 @@ import time
 
 import pytest
 
+from agentenv import started
 from cloudenv import CloudEnv
 from ecsapi import ApiError
 
 
 @pytest.fixture(scope="module")
 def env(tiny_image):
-    e = CloudEnv(tiny_image.dir, ctl_extra="transition_timeout_s = 15\nthrottle_rate = 20\nthrottle_burst = 20\n"
-                                          "[policy]\ntick_s = 1\n[quota]\ninstances = 3\nvcpus = 3\n")
-    try:
-        e.start()
-        yield e
-    finally:
-        e.close()
+    yield from started(CloudEnv(tiny_image.dir, ctl_extra="transition_timeout_s = 15\nthrottle_rate = 20\n"
+                                "throttle_burst = 20\n[policy]\ntick_s = 1\n[quota]\ninstances = 3\nvcpus = 3\n"))
 
 
 @pytest.fixture(scope="module")

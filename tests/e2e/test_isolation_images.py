@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from agentenv import started
 from cloudenv import CloudEnv
 from ecsapi import ApiError
 
@@ -30,12 +31,8 @@ def env(tiny_image, tmp_path_factory):
         d.mkdir(exist_ok=True)
         d.chmod(0o755)
     cloud = CloudEnv(tiny_image.dir, agent_extra={"images.import_dirs": str(allowed)})
-    try:
-        cloud.start()
-        cloud.allowed, cloud.outside, cloud.tiny = allowed, outside, tiny_image
-        yield cloud
-    finally:
-        cloud.close()
+    cloud.allowed, cloud.outside, cloud.tiny = allowed, outside, tiny_image
+    yield from started(cloud)
 
 
 @pytest.fixture(scope="module")

@@ -22,20 +22,14 @@ SNAP_DISK_GIB = 3
 
 @pytest.fixture(scope="module")
 def ctl(tmp_path_factory):
-    c = LoneController(tmp_path_factory.mktemp("isoctl"), extra={"quota": {"instances": 1}})
-    try:
-        yield c.start()
-    finally:
-        c.stop()
+    with LoneController(tmp_path_factory.mktemp("isoctl"), extra={"quota": {"instances": 1}}) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
 def host(ctl):
-    h = FakeAgent(ctl, "h-iso").start()
-    try:
+    with FakeAgent(ctl, "h-iso") as h:
         yield h
-    finally:
-        h.close()
 
 
 @pytest.fixture(scope="module")

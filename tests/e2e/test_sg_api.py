@@ -29,30 +29,21 @@ QUOTA = 12  # [quota] security_groups for this module's controller
 
 @pytest.fixture(scope="module")
 def ctl(tmp_path_factory):
-    c = LoneController(tmp_path_factory.mktemp("sgctl"), extra={"quota": {"security_groups": QUOTA}})
-    try:
-        yield c.start()
-    finally:
-        c.stop()
+    with LoneController(tmp_path_factory.mktemp("sgctl"), extra={"quota": {"security_groups": QUOTA}}) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
 def host(ctl):
-    h = FakeAgent(ctl, "h-one").start()
-    try:
+    with FakeAgent(ctl, "h-one") as h:
         yield h
-    finally:
-        h.close()
 
 
 @pytest.fixture(scope="module")
 def idle_host(ctl):
     """A host that never gets an instance here: nothing should nudge it."""
-    h = FakeAgent(ctl, "h-idle", max_instances=0).start()
-    try:
+    with FakeAgent(ctl, "h-idle", max_instances=0) as h:
         yield h
-    finally:
-        h.close()
 
 
 _accounts = iter(range(1000))

@@ -30,6 +30,7 @@
 #include "golden.h"
 #include "log.h"
 #include "metadata.h"
+#include "nstest.h"
 #include "util.h"
 
 #define PREFIX "ECST"
@@ -571,19 +572,6 @@ static void test_dry_run(void **state)
 
 /* ---- real iptables, in this process's own network namespace --------------------- */
 
-/* Run argv; its status, and its stdout in *ret_out when wanted. */
-static int run(const char *const *argv, char **ret_out)
-{
-	struct ecs_cmd_result r;
-	int status;
-
-	assert_int_equal(ecs_cmd_run(argv, &(struct ecs_cmd_opts){ .timeout_ms = 30000 }, &r), 0);
-	status = r.status;
-	if (ret_out)
-		*ret_out = TAKE_PTR(r.out);
-	ecs_cmd_result_clear(&r);
-	return status;
-}
 
 static void sh_ok(const char *script)
 {
@@ -601,7 +589,7 @@ static char *iptables_s(const char *chain, int *ret_status)
 	const char *argv[] = { "iptables", "-w", "-S", chain, NULL };
 	char *out = NULL;
 
-	*ret_status = run(argv, &out);
+	*ret_status = nstest_run(argv, &out);
 	return out;
 }
 
@@ -706,26 +694,7 @@ static void test_apply_remove(void **state)
 /* A child in a new network namespace of its own that waits to be killed. */
 static pid_t guest_spawn(void)
 {
-	int p[2];
-	char c;
-	pid_t pid;
-
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (unshare(CLONE_NEWNET) < 0)
-			_exit(1);
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	close(p[0]);
-	return pid;
+	return nstest_guest_spawn(NULL);
 }
 
 /* curl in the guest: its status, and the body in *ret_out. */
@@ -736,7 +705,7 @@ static int guest_curl(pid_t guest, const char *src, uint16_t port, char **ret_ou
 	const char *argv[] = { "nsenter", "-t", pid, "-n", "curl", "-s", "--connect-timeout", "1", "-m", "3",
 			       "--interface", src, url, NULL };
 
-	return run(argv, ret_out);
+	return nstest_run(argv, ret_out);
 }
 
 static bool bridge_nf_call_iptables(void)

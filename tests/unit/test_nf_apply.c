@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "cmd.h"
 #include "nf_secgroup.h"
+#include "nstest.h"
 #include "util.h"
 
 #define PREFIX "NT"
@@ -34,16 +35,7 @@
 /* Run a shell script; its status, and its stdout in *ret_out when wanted. */
 static int sh(const char *script, char **ret_out)
 {
-	const char *argv[] = { "sh", "-c", script, NULL };
-	struct ecs_cmd_result r;
-	int status;
-
-	assert_int_equal(ecs_cmd_run(argv, &(struct ecs_cmd_opts){ .timeout_ms = 30000 }, &r), 0);
-	status = r.status;
-	if (ret_out)
-		*ret_out = TAKE_PTR(r.out);
-	ecs_cmd_result_clear(&r);
-	return status;
+	return nstest_run((const char *const[]){ "sh", "-c", script, NULL }, ret_out);
 }
 
 static void sh_ok(const char *script)
@@ -342,37 +334,23 @@ static void test_conntrack_flush(void **state)
 
 /* ---- traffic: two guests on a bridge ------------------------------------------------ */
 
-/* A child in a network namespace of its own, listening on TCP 22, 23 and 24 (the kernel
- * completes handshakes for the backlog: nothing needs accepting), until killed. */
+/* In the guest: listen on TCP 22, 23 and 24 (the kernel completes handshakes for the
+ * backlog: nothing needs accepting). */
+static void guest_listen(void)
+{
+	for (int port = 22; port <= 24; port++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0)
+			_exit(1);
+	}
+}
+
+/* A child in a network namespace of its own, listening on TCP 22, 23 and 24, until killed. */
 static pid_t guest_spawn(void)
 {
-	int p[2];
-	char c;
-	pid_t pid;
-
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (unshare(CLONE_NEWNET) < 0)
-			_exit(1);
-		for (int port = 22; port <= 24; port++) {
-			struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-			int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-			if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0)
-				_exit(1);
-		}
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	assert_int_equal(read(p[0], &c, 1), 1);
-	close(p[0]);
-	return pid;
+	return nstest_guest_spawn(guest_listen);
 }
 
 /* Whether a TCP connection from src in guest to dst:port is made within half a second. */
