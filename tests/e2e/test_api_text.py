@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from ecsapi import sign_v1
-from conftest import wait_until
+from waiting import wait_for
 from fakeagent import lone_cloud
 
 
@@ -63,8 +63,8 @@ def world(api) -> tuple:
 @pytest.fixture(scope="module")
 def inst(api):
     iid = api.call("CreateInstance", ImageId="tiny", InstanceType="ecs.t1.small", InstanceName="text-vm")["InstanceId"]
-    assert wait_until(lambda: api.call("DescribeInstances", InstanceIds=json.dumps([iid]))["Instances"]["Instance"][0]
-                      ["Status"] == "Stopped", 30, 0.2), f"{iid} not Stopped"
+    wait_for(lambda: api.call("DescribeInstances", InstanceIds=json.dumps([iid]))["Instances"]["Instance"][0]
+             ["Status"] == "Stopped", 30, f"{iid} Stopped", 0.2)
     return iid
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from ecsapi import EcsClient, enc, sign_v1
-from conftest import wait_until
+from waiting import wait_for
 from fakeagent import LoneController, lone_cloud
 
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
@@ -235,20 +235,20 @@ def make_tenant(api: EcsClient, tag: str) -> dict:
         i = api.call("DescribeInstances", InstanceIds=json.dumps([r["inst"]]))["Instances"]["Instance"]
         return i and i[0]["Status"] == "Stopped"
 
-    assert wait_until(inst_status, 30, 0.2), f"{r['inst']} not Stopped"
+    wait_for(inst_status, 30, f"{r['inst']} Stopped", 0.2)
     # A stand-in host makes disks with an instance (a lone CreateDisk fails there).
     disks = {d["Type"]: d["DiskId"] for d in api.call("DescribeDisks", InstanceId=r["inst"])["Disks"]["Disk"]}
     r["sysdisk"], r["disk"] = disks["system"], disks["data"]
     # A stand-in host takes no snapshot: the image and snapshot end CreateFailed / failed,
     # rows of the account all the same. Each is waited for, so nothing moves during a case.
     r["image"] = api.call("CreateImage", InstanceId=r["inst"], ImageName=f"img{tag}")["ImageId"]
-    assert wait_until(lambda: api.call("DescribeImages", ImageId=r["image"], Status=ALL_IMAGES)["Images"]["Image"][0]["Status"]
-                      not in ("Creating", "Waiting"), 30, 0.2)
-    assert wait_until(lambda: all(x["Status"] != "progressing" for x in
-                                  api.call("DescribeSnapshots", PageSize=100)["Snapshots"]["Snapshot"]), 30, 0.2)
+    wait_for(lambda: api.call("DescribeImages", ImageId=r["image"], Status=ALL_IMAGES)["Images"]["Image"][0]["Status"]
+             not in ("Creating", "Waiting"), 30, f"image {r['image']} settled", 0.2)
+    wait_for(lambda: all(x["Status"] != "progressing" for x in
+                         api.call("DescribeSnapshots", PageSize=100)["Snapshots"]["Snapshot"]), 30, "snapshots settled", 0.2)
     r["snap"] = api.call("CreateSnapshot", DiskId=r["disk"], SnapshotName=f"snap{tag}")["SnapshotId"]
-    assert wait_until(lambda: api.call("DescribeSnapshots", SnapshotIds=json.dumps([r["snap"]]))["Snapshots"]
-                      ["Snapshot"][0]["Status"] != "progressing", 30, 0.2)
+    wait_for(lambda: api.call("DescribeSnapshots", SnapshotIds=json.dumps([r["snap"]]))["Snapshots"]
+             ["Snapshot"][0]["Status"] != "progressing", 30, f"snapshot {r['snap']} settled", 0.2)
     r["policy"] = api.call("CreateAutoSnapshotPolicy", timePoints='["1"]', repeatWeekdays='["1"]', retentionDays=1,
                            autoSnapshotPolicyName=f"pol{tag}")["AutoSnapshotPolicyId"]
     r["ip"] = api.call("AllocatePublicIpAddress", InstanceId=r["inst"])["IpAddress"]
