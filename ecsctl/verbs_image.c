@@ -52,7 +52,7 @@ static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return ecsctl_each_id(ctx, a, "DeleteImage", "ImageId", "Force");
 }
 
-/* The path as the controller will read it: made absolute against our working directory. */
+/* The path as the hosts' agents will read it: made absolute against our working directory. */
 static int absolute_path(const char *path, char **ret)
 {
 	_cleanup_free_ char *cwd = NULL;
@@ -120,8 +120,8 @@ static const struct ecsctl_flag rm_flags[] = {
 
 static const struct ecsctl_flag import_flags[] = {
 	{ "name", ECSCTL_FLAG_VALUE, true, "NAME", "ImageName" },
-	{ "path", ECSCTL_FLAG_VALUE, true, "DIR", "DiskDeviceMapping.1.ImportPath: a directory the controller "
-						  "reads (made absolute)" },
+	{ "path", ECSCTL_FLAG_VALUE, true, "DIR", "DiskDeviceMapping.1.ImportPath: a directory inside the "
+						  "hosts' [images] import_dirs (made absolute)" },
 	{ "os-type", ECSCTL_FLAG_VALUE, false, "TYPE", "OSType: linux or windows" },
 	{ "arch", ECSCTL_FLAG_VALUE, false, "ARCH", "Architecture: x86_64 or i386" },
 	{ "description", ECSCTL_FLAG_VALUE, false, "TEXT", "Description" },
@@ -162,10 +162,12 @@ const struct ecsctl_verb ecsctl_image_verbs[] = {
 		.name = "import",
 		.flags = import_flags,
 		.actions = "ImportImage; DescribeImages with --wait",
-		.summary = "import an image from a directory on the controller's host; prints its id",
+		.summary = "import an image from a directory the hosts' agents may read; prints its id",
 		.details = "ECS's ImportImage reads DiskDeviceMapping.N.OSSBucket/OSSObject; this controller also\n"
 			   "takes a local directory (as images/build.sh makes: manifest.json, disk.qcow2, …) in\n"
-			   "DiskDeviceMapping.1.ImportPath. Use `ecsctl api ImportImage …` for the OSS form.",
+			   "DiskDeviceMapping.1.ImportPath, read by an agent: it must lie inside an [images] import_dirs\n"
+			   "folder of the hosts' agent config (none by default) and be the same on every host.\n"
+			   "Use `ecsctl api ImportImage …` for the OSS form.",
 		.run = import_run,
 	},
 	{ .name = NULL },
