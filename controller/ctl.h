@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "ctl_config.h"
 #include "kv.h"
@@ -33,6 +34,9 @@ struct ctl {
 	struct ecs_http_client *agents;	    /* calls to agents, signed with the host key */
 	struct ecs_http_client *nudges;	    /* the same, short timeouts: nudges nobody waits for */
 	struct ecs_nonce_set *sig_nonces;   /* SignatureNonce, 15 min */
+	/* The first second this run serves. Nonces live only in memory, so a request dated
+	 * before it may have been served by an earlier run: refused as expired. */
+	time_t started_at;
 	struct ecs_nonce_cache *host_nonces; /* agents' calls to us */
 	struct ctl_throttle *throttle;
 	pthread_mutex_t sched_lock;	    /* one placement decision at a time */

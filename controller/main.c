@@ -139,6 +139,19 @@ static int account_cmd(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* Serve from the next whole second: a stamp has one-second steps, and the run before
+ * this one may have accepted requests dated this very second (its nonces are gone). */
+static void start_clean_second(struct ctl *c)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	c->started_at = now.tv_sec + 1;
+	struct timespec rest = { 0, 1000000000L - now.tv_nsec };
+	while (nanosleep(&rest, &rest) < 0 && errno == EINTR)
+		;
+}
+
 static int serve(struct ctl *c)
 {
 	struct ecs_http_client_config hc = {
@@ -179,6 +192,7 @@ static int serve(struct ctl *c)
 	r = ctl_policy_start(c);
 	if (r < 0)
 		return 1;
+	start_clean_second(c);
 	r = ctl_rpc_start(c);
 	if (r < 0) {
 		log_error("cannot start the API", "address=%s port=%u", c->cfg.listen_address, c->cfg.port);

@@ -309,6 +309,10 @@ static int check_nonce(struct ctl_call *call, const struct auth *a)
 				"The input parameter \"SignatureNonce\" that is mandatory for processing this request is not supplied.");
 	if (strlen(a->nonce) > 128)
 		return ctl_fail(call, 400, "InvalidParameter", "The specified parameter \"SignatureNonce\" is not valid: too long");
+	/* The nonce table does not outlive a restart: what is dated before this run began
+	 * may have been served by the last one, within its window. */
+	if (a->timestamp < call->c->started_at)
+		return ctl_fail(call, 400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
 	/* Kept until the request's own timestamp leaves the window, in the account's share. */
 	r = ecs_nonce_set_claim(call->c->sig_nonces, a->account.account_id, a->nonce, a->timestamp, time(NULL),
 				CTL_TIMESTAMP_WINDOW_S);

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import time
 from pathlib import Path
 
 from agentenv import AgentEnv, free_port
@@ -52,7 +53,22 @@ def make_account(config: Path, endpoint: str, name: str) -> EcsClient:
     return EcsClient(endpoint, kv["AccessKeyId"], kv["AccessKeySecret"])
 
 
-class CloudEnv:
+class ControllerPlace:
+    """Where a controller listens (127.0.0.1:self.port) and logs (in self.dir)."""
+
+    port: int
+    dir: Path
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "controller.log"
+
+
+class CloudEnv(ControllerPlace):
     def __init__(self, image_dir: Path, ctl_extra: str = "", agent_extra: dict | None = None):
         self.host = AgentEnv(image_dir, extra=agent_extra)
         self.port = free_port()
@@ -65,16 +81,9 @@ class CloudEnv:
             f"[controller]\nport = {self.port}\ndata_dir = {self.dir / 'data'}\nhost_key_file = {self.key_file}\n"
             f"log_level = debug\nhost_dead_after_s = 30\n{ctl_extra}\n[network]\nip_pool = {self.host.net}\n")
         self.proc: subprocess.Popen | None = None
+        self.ready_at = 0.0  # when the controller last said it was ready
         self.host.agent.controller_url = f"http://127.0.0.1:{self.port}"
         self.host.agent.extra["agent.heartbeat_interval_s"] = 2
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.dir / "controller.log"
 
     def log_tail(self, n: int = 40) -> str:
         with contextlib.suppress(OSError):
@@ -83,6 +92,7 @@ class CloudEnv:
 
     def start_controller(self):
         self.proc = start_controller(self.config, self.log_path)
+        self.ready_at = time.time()
 
     def stop_controller(self):
         stop_controller(self.proc)

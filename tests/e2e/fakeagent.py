@@ -27,11 +27,11 @@ from pathlib import Path
 
 from agentenv import free_port
 from agentlib import AgentClient, SignedJsonHandler, StartClose, write_host_key
-from cloudenv import make_account, start_controller, stop_controller
+from cloudenv import ControllerPlace, make_account, start_controller, stop_controller
 from ecsapi import EcsClient
 
 
-class LoneController(StartClose):
+class LoneController(StartClose, ControllerPlace):
     """ecs-controller on a free loopback port, its own data dir and host key."""
 
     def __init__(self, workdir: Path, extra: dict | None = None):
@@ -51,14 +51,6 @@ class LoneController(StartClose):
         write_host_key(self.dir / "host.key", self.key)
         self.config.write_text("".join(f"[{sec}]\n" + "".join(f"{k} = {v}\n" for k, v in kv.items())
                                        for sec, kv in settings.items()))
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.dir / "controller.log"
 
     def start(self) -> "LoneController":
         self.proc = start_controller(self.config, self.log_path)

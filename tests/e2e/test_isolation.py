@@ -20,13 +20,12 @@ import hmac
 import json
 import time
 import urllib.parse
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from ecsapi import EcsClient, enc, sign_v1
+from ecsapi import EcsClient, enc, post_json, sign_v1
 from waiting import wait_for
 from fakeagent import LoneController, lone_cloud
 
@@ -38,14 +37,7 @@ def iso(t: float) -> str:
 
 
 def post(endpoint: str, data: bytes, headers: dict, query: str = "") -> tuple[int, dict]:
-    req = urllib.request.Request(f"{endpoint}/{'?' + query if query else ''}", data=data, method="POST",
-                                 headers=headers)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    return post_json(f"{endpoint}/{'?' + query if query else ''}", data, headers)
 
 
 def v1_request(api: EcsClient, action: str, stamp: float, nonce: str, **params) -> bytes:
@@ -187,6 +179,25 @@ def test_future_dated_nonce_kept_until_its_timestamp_leaves(tmp_path, monkeypatc
         clock.write_text(f"+{int(time.time() - now) + 14 * 60 + 910}\n")
         status, body = post(api.endpoint, data, FORM)
         assert (status, body["Code"]) == (400, "InvalidTimeStamp.Expired"), body
+    finally:
+        c.stop()
+
+
+def test_replay_across_restart_refused(tmp_path):
+    """The nonce table lives in memory: a request served before a restart, replayed after it
+    inside its window, is refused as dated before the controller's start."""
+    c = LoneController(tmp_path / "ctl")
+    c.start()
+    try:
+        api = c.account("restarted")
+        data = v1_request(api, "DescribeRegions", time.time(), uuid.uuid4().hex)
+        assert post(api.endpoint, data, FORM)[0] == 200
+        c.stop()
+        c.start()
+        status, body = post(api.endpoint, data, FORM)
+        assert (status, body["Code"]) == (400, "InvalidTimeStamp.Expired"), body
+        # A request signed now is served.
+        assert api.raw("DescribeRegions")[0] == 200
     finally:
         c.stop()
 

@@ -293,6 +293,26 @@ static void test_timestamp(void **state)
 	}
 }
 
+/* Nonces do not outlive a restart: a request dated before this run began is refused even
+ * inside the window (an earlier run may have served it), one dated since is served. */
+static void test_dated_before_start(void **state)
+{
+	struct env *e = *state;
+	char before[ECS_ISO8601_LEN + 1], since[ECS_ISO8601_LEN + 1];
+	struct answer a;
+
+	e->t.c.started_at = time(NULL) - 60;
+	ecs_time_format(e->t.c.started_at - 1, before);
+	ecs_time_format(e->t.c.started_at, since);
+	expect_error(call_signed(e, "Action", "DescribeRegions", "Version", CTL_API_VERSION, "Timestamp", before,
+				 "SignatureNonce", "before", NULL),
+		     400, "InvalidTimeStamp.Expired");
+	a = call_signed(e, "Action", "DescribeRegions", "Version", CTL_API_VERSION, "Timestamp", since,
+			"SignatureNonce", "since", NULL);
+	assert_int_equal(a.status, 200);
+	answer_clear(&a);
+}
+
 static void test_nonce(void **state)
 {
 	struct env *e = *state;
@@ -426,6 +446,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_error_xml, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signature_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timestamp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dated_before_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonce, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_action_and_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_method, setup, teardown),
