@@ -25,6 +25,22 @@ def sign_v1(method: str, params: dict, secret: str) -> str:
     return base64.b64encode(hmac.new((secret + "&").encode(), sts.encode(), hashlib.sha1).digest()).decode()
 
 
+def open_request(req: urllib.request.Request, timeout: float) -> tuple[int, bytes, dict]:
+    """Send req past any proxy: (status, body, headers), an HTTP error status included."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=timeout) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def post_json(url: str, data: bytes, headers: dict, timeout: float = 30) -> tuple[int, dict]:
+    """POST data to url as it is: (status, the JSON answer)."""
+    status, body, _ = open_request(urllib.request.Request(url, data=data, method="POST", headers=headers), timeout)
+    return status, json.loads(body)
+
+
 class EcsClient:
     def __init__(self, endpoint: str, ak: str, secret: str, version: str = "2014-05-26", timeout: float = 60):
         self.endpoint = endpoint.rstrip("/")
@@ -36,12 +52,7 @@ class EcsClient:
                 "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
     def _open(self, req):
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(req, timeout=self.timeout) as r:
-                return r.status, r.read(), dict(r.headers)
-        except urllib.error.HTTPError as e:
-            return e.code, e.read(), dict(e.headers)
+        return open_request(req, self.timeout)
 
     def raw(self, action: str, params: dict | None = None, *, method: str = "POST", override: dict | None = None,
             secret: str | None = None, drop: tuple = ()):

@@ -11,11 +11,10 @@ import hashlib
 import hmac
 import json
 import urllib.parse
-import urllib.request
 
 import pytest
 
-from ecsapi import sign_v1
+from ecsapi import post_json, sign_v1
 from waiting import wait_for
 from fakeagent import lone_cloud
 
@@ -43,14 +42,7 @@ def raw_bytes(api, action: str, params: dict) -> tuple[int, dict]:
     sts = f"POST&%2F&{q(canon)}"
     sig = base64.b64encode(hmac.new((api.secret + "&").encode(), sts.encode(), hashlib.sha1).digest()).decode()
     body = (canon + "&Signature=" + q(sig)).encode()
-    req = urllib.request.Request(f"{api.endpoint}/", data=body, method="POST",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+    return post_json(f"{api.endpoint}/", body, {"Content-Type": "application/x-www-form-urlencoded"})
 
 
 def world(api) -> tuple:
@@ -129,12 +121,8 @@ def test_nul_refused(api, unchanged):
     p["Signature"] = sign_v1("POST", p, api.secret)
     body = urllib.parse.urlencode(p, quote_via=urllib.parse.quote).encode()
     assert b"%00" in body
-    req = urllib.request.Request(f"{api.endpoint}/", data=body, method="POST",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with pytest.raises(urllib.error.HTTPError) as e:
-        opener.open(req, timeout=30)
-    assert (e.value.code, json.loads(e.value.read())["Code"]) == (400, "InvalidParameter")
+    status, answer = post_json(f"{api.endpoint}/", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, answer["Code"]) == (400, "InvalidParameter")
 
 
 def test_valid_utf8_stored_and_echoed(api, inst):
