@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,19 +54,6 @@ static bool section_known(const struct ecs_config *cfg, const char *section)
 	return false;
 }
 
-static char *errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *errorf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /* Check text against the option's type and bounds and store it. */
 static int set_value(struct config_value *v, const char *text, const char *origin, char **ret_error)
 {
@@ -83,11 +69,11 @@ static int set_value(struct config_value *v, const char *text, const char *origi
 		int r = ecs_parse_int64(text, lo, hi, &n);
 
 		if (r == -EINVAL) {
-			*ret_error = errorf("%s: [%s] %s: \"%s\" is not an integer", origin, o->section, o->key, text);
+			*ret_error = ecs_strdup_printf("%s: [%s] %s: \"%s\" is not an integer", origin, o->section, o->key, text);
 			return r;
 		}
 		if (r < 0) {
-			*ret_error = errorf("%s: [%s] %s: %s is out of range %lld..%lld", origin, o->section,
+			*ret_error = ecs_strdup_printf("%s: [%s] %s: %s is out of range %lld..%lld", origin, o->section,
 					    o->key, text, lo, hi);
 			return r;
 		}
@@ -96,7 +82,7 @@ static int set_value(struct config_value *v, const char *text, const char *origi
 	}
 	case ECS_CONFIG_BOOL:
 		if (ecs_parse_bool(text, &v->b) < 0) {
-			*ret_error = errorf("%s: [%s] %s: \"%s\" is not a boolean (true/false)", origin,
+			*ret_error = ecs_strdup_printf("%s: [%s] %s: \"%s\" is not a boolean (true/false)", origin,
 					    o->section, o->key, text);
 			return -EINVAL;
 		}
@@ -108,11 +94,11 @@ static int set_value(struct config_value *v, const char *text, const char *origi
 		errno = 0;
 		d = strtod(text, &end);
 		if (!*text || *end || errno) {
-			*ret_error = errorf("%s: [%s] %s: \"%s\" is not a number", origin, o->section, o->key, text);
+			*ret_error = ecs_strdup_printf("%s: [%s] %s: \"%s\" is not a number", origin, o->section, o->key, text);
 			return -EINVAL;
 		}
 		if (bounded && (d < o->min || d > o->max)) {
-			*ret_error = errorf("%s: [%s] %s: %s is out of range %g..%g", origin, o->section, o->key,
+			*ret_error = ecs_strdup_printf("%s: [%s] %s: %s is out of range %g..%g", origin, o->section, o->key,
 					    text, o->min, o->max);
 			return -ERANGE;
 		}
@@ -159,7 +145,7 @@ static int parse_file(struct ecs_config *cfg, const char *path, char **ret_error
 
 	r = ecs_read_file(path, CONFIG_MAX_FILE, &buf, NULL);
 	if (r < 0) {
-		*ret_error = errorf("%s: cannot read: %s", path, r == -EFBIG ? "file too large" : strerror(-r));
+		*ret_error = ecs_strdup_printf("%s: cannot read: %s", path, r == -EFBIG ? "file too large" : strerror(-r));
 		return r;
 	}
 	/* strtok_r would merge empty lines and miscount; walk lines by hand. */
@@ -179,13 +165,13 @@ static int parse_file(struct ecs_config *cfg, const char *path, char **ret_error
 			char *end = strchr(s, ']');
 
 			if (!end || end[1] != '\0') {
-				*ret_error = errorf("%s: malformed section header", origin);
+				*ret_error = ecs_strdup_printf("%s: malformed section header", origin);
 				return -EINVAL;
 			}
 			*end = '\0';
 			s = strip(s + 1);
 			if (!section_known(cfg, s)) {
-				*ret_error = errorf("%s: unknown section [%s]", origin, s);
+				*ret_error = ecs_strdup_printf("%s: unknown section [%s]", origin, s);
 				return -EINVAL;
 			}
 			if (ecs_strlcpy(section, s, sizeof(section)) < 0)
@@ -194,19 +180,19 @@ static int parse_file(struct ecs_config *cfg, const char *path, char **ret_error
 		}
 		eq = strchr(s, '=');
 		if (!eq) {
-			*ret_error = errorf("%s: expected \"key = value\"", origin);
+			*ret_error = ecs_strdup_printf("%s: expected \"key = value\"", origin);
 			return -EINVAL;
 		}
 		*eq = '\0';
 		key = strip(s);
 		val = strip(eq + 1);
 		if (!section[0]) {
-			*ret_error = errorf("%s: \"%s\" outside any [section]", origin, key);
+			*ret_error = ecs_strdup_printf("%s: \"%s\" outside any [section]", origin, key);
 			return -EINVAL;
 		}
 		v = find(cfg, section, key);
 		if (!v) {
-			*ret_error = errorf("%s: unknown option \"%s\" in [%s]", origin, key, section);
+			*ret_error = ecs_strdup_printf("%s: unknown option \"%s\" in [%s]", origin, key, section);
 			return -EINVAL;
 		}
 		/* Allow "value" quoted to keep leading/trailing blanks. */
@@ -269,7 +255,7 @@ int ecs_config_load(const struct ecs_config_option *opts, size_t n_opts, const c
 			char name[256];
 
 			ecs_config_env_name(opts[i].section, opts[i].key, name, sizeof(name));
-			*ret_error = errorf("[%s] %s is required (set it in the file or as %s)", opts[i].section,
+			*ret_error = ecs_strdup_printf("[%s] %s is required (set it in the file or as %s)", opts[i].section,
 					    opts[i].key, name);
 			r = -EINVAL;
 			goto fail;

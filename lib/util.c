@@ -7,16 +7,22 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+char *ecs_strdup_vprintf(const char *fmt, va_list ap)
+{
+	char *s;
+
+	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
 char *ecs_strdup_printf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
-	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&s, fmt, ap);
+	s = ecs_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	return r < 0 ? NULL : s;
+	return s;
 }
 
 int ecs_strlcpy(char *dst, const char *src, size_t size)

@@ -3,6 +3,7 @@
 #ifndef ECS_UTIL_H
 #define ECS_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -84,6 +85,7 @@ static inline int ecs_hex_digit(char c)
 
 /* asprintf that returns NULL on failure. */
 char *ecs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *ecs_strdup_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Copy src into dst[size]; -ENAMETOOLONG (dst untouched) if it does not fit. */
 int ecs_strlcpy(char *dst, const char *src, size_t size);

@@ -127,11 +127,10 @@ static int bad(char **ret_error, const char *fmt, ...) __attribute__((format(pri
 static int bad(char **ret_error, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg = NULL;
+	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	msg = ecs_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	if (!msg)
 		return -ENOMEM;

@@ -437,33 +437,31 @@ static void test_cpu_capped_and_no_memory(void **state)
 	json_object_put(arr);
 }
 
+/* Record A's sample at ts (CPU cpu_ns, rx bytes on ecst0) under domain id domid; the
+ * points of [T0, T0 + 1 h] afterwards. */
+static size_t record_net(struct fixture *f, time_t ts, uint64_t cpu_ns, uint64_t rx, int domid)
+{
+	struct metrics_snapshot s;
+
+	snap_init(&s, ts, cpu_ns, 1);
+	snap_net(&s, "ecst0", rx, 0, 0, 0);
+	assert_int_equal(metrics_record(f->m, ID_A, domid, &s), 0);
+	return count_points(f->m, ID_A, T0, T0 + 3600, 60);
+}
+
 static void test_first_sample_and_resets(void **state)
 {
 	struct fixture *f = *state;
-	struct metrics_snapshot s;
 	struct json_object *arr;
 
-	snap_init(&s, T0 + 15, 1000000000000ULL, 1);
-	snap_net(&s, "ecst0", 5000000, 0, 0, 0);
-	assert_int_equal(metrics_record(f->m, ID_A, 3, &s), 0);
-	assert_int_equal(count_points(f->m, ID_A, T0, T0 + 3600, 60), 0);
-
+	assert_int_equal(record_net(f, T0 + 15, 1000000000000ULL, 5000000, 3), 0);
 	/* The domain restarted (a new id): its small counters are a new baseline. */
-	snap_init(&s, T0 + 30, 1000000000ULL, 1);
-	snap_net(&s, "ecst0", 1000, 0, 0, 0);
-	assert_int_equal(metrics_record(f->m, ID_A, 4, &s), 0);
-	assert_int_equal(count_points(f->m, ID_A, T0, T0 + 3600, 60), 0);
-
+	assert_int_equal(record_net(f, T0 + 30, 1000000000ULL, 1000, 4), 0);
 	/* A counter went backwards under the same domain id: afresh, no point. */
-	snap_init(&s, T0 + 45, 2000000000ULL, 1);
-	snap_net(&s, "ecst0", 500, 0, 0, 0);
-	assert_int_equal(metrics_record(f->m, ID_A, 4, &s), 0);
-	assert_int_equal(count_points(f->m, ID_A, T0, T0 + 3600, 60), 0);
+	assert_int_equal(record_net(f, T0 + 45, 2000000000ULL, 500, 4), 0);
 
 	/* From then on, rates again: 1.5 s of CPU and 15000 bytes in 15 s. */
-	snap_init(&s, T0 + 60, 3500000000ULL, 1);
-	snap_net(&s, "ecst0", 15500, 0, 0, 0);
-	assert_int_equal(metrics_record(f->m, ID_A, 4, &s), 0);
+	assert_int_equal(record_net(f, T0 + 60, 3500000000ULL, 15500, 4), 1);
 	arr = query(f->m, ID_A, T0, T0 + 3600, 60);
 	assert_int_equal(json_object_array_length(arr), 1);
 	assert_int_equal(field_int(json_object_array_get_idx(arr, 0), "CPU"), 10);
@@ -472,10 +470,7 @@ static void test_first_sample_and_resets(void **state)
 	json_object_put(arr);
 
 	/* A gap longer than METRICS_MAX_INTERVAL_S (the agent was down): afresh. */
-	snap_init(&s, T0 + 60 + METRICS_MAX_INTERVAL_S + 15, 9000000000ULL, 1);
-	snap_net(&s, "ecst0", 99999999, 0, 0, 0);
-	assert_int_equal(metrics_record(f->m, ID_A, 4, &s), 0);
-	assert_int_equal(count_points(f->m, ID_A, T0, T0 + 3600, 60), 1);
+	assert_int_equal(record_net(f, T0 + 60 + METRICS_MAX_INTERVAL_S + 15, 9000000000ULL, 99999999, 4), 1);
 }
 
 /* Four 15 s samples make one 60 s point: time-weighted CPU, summed traffic, average rates,
