@@ -109,6 +109,12 @@ class CloudEnv(ControllerPlace):
     def account(self, name: str) -> EcsClient:
         return make_account(self.config, self.endpoint, name)
 
+    def account_with_key(self, name: str) -> EcsClient:
+        """A new account holding the host's test key as key pair "e2e" (to ssh into guests)."""
+        a = self.account(name)
+        a.call("ImportKeyPair", KeyPairName="e2e", PublicKeyBody=self.host.pubkey)
+        return a
+
     def close(self):
         self.stop_controller()
         self.host.close()

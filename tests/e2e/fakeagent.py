@@ -25,6 +25,8 @@ import urllib.parse
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from agentenv import free_port
 from agentlib import AgentClient, SignedJsonHandler, StartClose, write_host_key
 from cloudenv import ControllerPlace, make_account, start_controller, stop_controller
@@ -75,6 +77,26 @@ def lone_cloud(workdir: Path, host_id: str, extra: dict | None = None):
     """A started LoneController with one started FakeAgent; both stopped on exit."""
     with LoneController(workdir, extra) as ctl, FakeAgent(ctl, host_id) as host:
         yield ctl, host
+
+
+def lone_cloud_fixtures(tmp_prefix: str, host_id: str, extra: dict | None = None):
+    """Module-scoped fixtures over one lone_cloud, for a test module to take as
+    `cloud_pair, ctl, host = lone_cloud_fixtures(...)`."""
+
+    @pytest.fixture(scope="module")
+    def cloud_pair(tmp_path_factory):
+        with lone_cloud(tmp_path_factory.mktemp(tmp_prefix), host_id, extra) as pair:
+            yield pair
+
+    @pytest.fixture(scope="module")
+    def ctl(cloud_pair):
+        return cloud_pair[0]
+
+    @pytest.fixture(scope="module")
+    def host(cloud_pair):
+        return cloud_pair[1]
+
+    return cloud_pair, ctl, host
 
 
 class HostClient:

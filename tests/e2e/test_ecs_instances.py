@@ -17,9 +17,7 @@ MARK = "made-before-the-snapshot"
 
 @pytest.fixture(scope="module")
 def api(cloud):
-    a = cloud.account("carol")
-    a.call("ImportKeyPair", KeyPairName="e2e", PublicKeyBody=cloud.host.pubkey)
-    return a
+    return cloud.account_with_key("carol")
 
 
 def ssh_spec(inst):

@@ -27,7 +27,7 @@ import pytest
 
 from ecsapi import EcsClient, enc, post_json, sign_v1
 from waiting import wait_for
-from fakeagent import LoneController, lone_cloud
+from fakeagent import LoneController, lone_cloud, lone_cloud_fixtures
 
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
@@ -73,20 +73,7 @@ def v3_send(api: EcsClient, action: str, params: dict, signed: list[str], *, aft
 # ---------------------------------------------------------------- the shared controller
 
 
-@pytest.fixture(scope="module")
-def cloud_pair(tmp_path_factory):
-    with lone_cloud(tmp_path_factory.mktemp("isoctl"), "h-iso") as pair:
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def ctl(cloud_pair):
-    return cloud_pair[0]
-
-
-@pytest.fixture(scope="module")
-def host(cloud_pair):
-    return cloud_pair[1]
+cloud_pair, ctl, host = lone_cloud_fixtures("isoctl", "h-iso")
 
 
 @pytest.fixture(scope="module")

@@ -13,23 +13,14 @@ import time
 import pytest
 
 from cloudenv import CloudEnv
-from fakeagent import FakeAgent, LoneController
+from fakeagent import lone_cloud_fixtures
 
 wait_for = CloudEnv.wait_for
 
 SNAP_DISK_GIB = 3
 
 
-@pytest.fixture(scope="module")
-def ctl(tmp_path_factory):
-    with LoneController(tmp_path_factory.mktemp("isoctl"), extra={"quota": {"instances": 1}}) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def host(ctl):
-    with FakeAgent(ctl, "h-iso") as h:
-        yield h
+cloud_pair, ctl, host = lone_cloud_fixtures("isoctl", "h-iso", {"quota": {"instances": 1}})
 
 
 @pytest.fixture(scope="module")

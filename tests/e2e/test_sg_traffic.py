@@ -89,9 +89,7 @@ class Client:
 
 @pytest.fixture(scope="module")
 def api(cloud):
-    a = cloud.account("sgt")
-    a.call("ImportKeyPair", KeyPairName="e2e", PublicKeyBody=cloud.host.pubkey)
-    return a
+    return cloud.account_with_key("sgt")
 
 
 @pytest.fixture(scope="module")

@@ -52,9 +52,7 @@ def env(tiny_image):
 
 @pytest.fixture(scope="module")
 def api(env):
-    a = env.account("slbt")
-    a.call("ImportKeyPair", KeyPairName="e2e", PublicKeyBody=env.host.pubkey)
-    return a
+    return env.account_with_key("slbt")
 
 
 @pytest.fixture(scope="module")
