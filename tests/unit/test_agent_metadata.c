@@ -31,6 +31,7 @@
 #include "log.h"
 #include "metadata.h"
 #include "nstest.h"
+#include "quiet.h"
 #include "util.h"
 
 #define PREFIX "ECST"
@@ -386,15 +387,13 @@ static void test_methods(void **state)
 static void test_start_errors(void **state)
 {
 	struct agent_metadata *m = (void *)0x1;
-	FILE *devnull = fopen("/dev/null", "we");
+	FILE *quiet = quiet_logs();
 
 	(void)state;
-	ecs_log_set_output(devnull);
 	assert_int_equal(agent_metadata_start("not-an-address", 0, lookup_http, NULL, &m), -EINVAL);
 	assert_int_equal(agent_metadata_start("127.0.0.1", 0, NULL, NULL, &m), -EINVAL);
 	assert_ptr_equal(m, (void *)0x1);
-	ecs_log_set_output(NULL);
-	fclose(devnull);
+	loud_logs(quiet);
 	agent_metadata_stop(NULL);
 	agent_metadata_instance_clear(NULL);
 }

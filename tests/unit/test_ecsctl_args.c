@@ -276,10 +276,7 @@ static void test_user_data(void **state)
 	memset(text, 'x', 32 * 1024 + 1);
 	fake_write_home("big", text, big, sizeof(big));
 	snprintf(line, sizeof(line), "run --image tiny --type t --user-data %s", big);
-	res = run_ecsctl(line, false);
-	assert_int_equal(res.status, 2);
-	assert_non_null(strstr(res.err, "32 KiB"));
-	run_result_clear(&res);
+	expect_run(line, 2, "32 KiB");
 }
 
 /* Completion offers what the parser accepts. */

@@ -173,9 +173,7 @@ static void test_api_error_exit(void **state)
 	assert_int_equal(res.status, 1);
 	assert_string_equal(res.err, "ecsctl: Forbidden: no (RequestId: R-2)\n");
 	run_result_clear(&res);
-	res = run_ecsctl("reboot i-1", false);
-	assert_int_equal(res.status, 0);
-	run_result_clear(&res);
+	expect_run("reboot i-1", 0, NULL);
 
 	/* A server's control characters never reach the terminal. */
 	fake_reset();
@@ -201,28 +199,18 @@ static void test_not_json(void **state)
 	assert_non_null(strstr(res.err, "HTTP 502"));
 	assert_non_null(strstr(res.err, "Bad Gateway"));
 	run_result_clear(&res);
-	res = run_ecsctl("stop i-1", false);
-	assert_int_equal(res.status, 1);
-	assert_non_null(strstr(res.err, "not a JSON object"));
-	run_result_clear(&res);
+	expect_run("stop i-1", 1, "not a JSON object");
 }
 
 /* An answer that does not come in time: exit 3, and never repeated (it may have happened). */
 static void test_request_timeout(void **state)
 {
-	struct run_result res;
-
 	(void)state;
 	fake_reset();
 	fake_set_reply("StartInstance", 200, "{\"RequestId\":\"R\"}", 2500, -1);
 	fake_set_reply("DescribeInstances", 200, "{\"RequestId\":\"R\"}", 2500, -1);
-	res = run_ecsctl("--request-timeout 1 start i-1", false);
-	assert_int_equal(res.status, 3);
-	assert_non_null(strstr(res.err, "did not answer StartInstance in time"));
-	run_result_clear(&res);
-	res = run_ecsctl("--request-timeout 1 ls", false);
-	assert_int_equal(res.status, 3);
-	run_result_clear(&res);
+	expect_run("--request-timeout 1 start i-1", 3, "did not answer StartInstance in time");
+	expect_run("--request-timeout 1 ls", 3, NULL);
 	usleep(1600 * 1000); /* let the fake finish its slow answers */
 	assert_int_equal(fake.requests, 2);
 }
@@ -237,7 +225,6 @@ static void test_connection_refused(void **state)
 	struct ecsctl_client *c;
 	struct ecsctl_api_error err;
 	struct json_object *reply = NULL;
-	struct run_result res;
 
 	(void)state;
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -254,10 +241,7 @@ static void test_connection_refused(void **state)
 	ecsctl_client_free(c);
 
 	snprintf(line, sizeof(line), "--endpoint %s ls", endpoint);
-	res = run_ecsctl(line, false);
-	assert_int_equal(res.status, 1);
-	assert_non_null(strstr(res.err, "cannot reach"));
-	run_result_clear(&res);
+	expect_run(line, 1, "cannot reach");
 }
 
 /* A server that accepts and hangs up: counts connections. */

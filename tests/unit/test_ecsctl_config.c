@@ -17,8 +17,9 @@
 #include "profile.h"
 #include "util.h"
 
-static char dir[64];
-static char path[128];
+#define TMPDIR_TAG "ecsctl-config"
+#define TMPDIR_FILE "config"
+#include "tmpdir.h"
 
 static const char config[] = "# ecsctl profiles\n"
 			     "[default]\n"
@@ -47,23 +48,6 @@ static void write_file(const char *p, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/ecsctl-config-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/config", dir);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ecs_remove_tree(dir);
-	return 0;
 }
 
 /* Each test starts with no variables and the config in place. */
@@ -359,5 +343,5 @@ int main(void)
 		cmocka_unit_test_setup(test_profile_names, reset),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

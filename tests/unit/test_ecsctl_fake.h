@@ -545,6 +545,19 @@ static inline void run_result_clear(struct run_result *r)
 	r->out = r->err = NULL;
 }
 
+/* Run a command line (no tty): it exits with status and, unless err_has is NULL, says
+ * err_has on stderr. */
+static inline void expect_run(const char *line, int status, const char *err_has)
+{
+	struct run_result res = run_ecsctl(line, false);
+
+	if (res.status != status)
+		fail_msg("ecsctl %s: exit %d, want %d; stderr: %s", line, res.status, status, res.err);
+	if (err_has && !strstr(res.err, err_has))
+		fail_msg("ecsctl %s: stderr lacks \"%s\": %s", line, err_has, res.err);
+	run_result_clear(&res);
+}
+
 /* Point ecsctl at the fake through the environment, with HOME a fresh directory. */
 static char fake_home[64];
 

@@ -44,10 +44,7 @@ static void test_create(void **state)
 
 	/* The file exists: refused before anything is sent. */
 	fake_reset();
-	res = run_ecsctl("keypair create k1", false);
-	assert_int_equal(res.status, 1);
-	assert_non_null(strstr(res.err, "k1.pem exists"));
-	run_result_clear(&res);
+	expect_run("keypair create k1", 1, "k1.pem exists");
 	free(log);
 	log = fake_log();
 	assert_string_equal(log, "");
@@ -120,10 +117,7 @@ static void test_import(void **state)
 				 "me@host\n");
 
 	fake_write_home("id.pub", "-----BEGIN OPENSSH PRIVATE KEY-----\n", pub, sizeof(pub));
-	res = run_ecsctl(line, false);
-	assert_int_equal(res.status, 2);
-	assert_non_null(strstr(res.err, "not an OpenSSH public key"));
-	run_result_clear(&res);
+	expect_run(line, 2, "not an OpenSSH public key");
 }
 
 int main(void)

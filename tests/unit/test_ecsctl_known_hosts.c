@@ -16,28 +16,12 @@
 #include "known_hosts.h"
 #include "util.h"
 
-static char dir[64];
-static char path[128];
+#define TMPDIR_TAG "ecsctl-kh"
+#define TMPDIR_FILE "known_hosts"
+#include "tmpdir.h"
 
 #define KEY_A "AAAAC3NzaC1lZDI1NTE5AAAAIK1"
 #define KEY_B "AAAAC3NzaC1lZDI1NTE5AAAAIK2"
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/ecsctl-kh-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	snprintf(path, sizeof(path), "%s/known_hosts", dir);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	ecs_remove_tree(dir);
-	return 0;
-}
 
 static int fresh(void **state)
 {
@@ -153,5 +137,5 @@ int main(void)
 		cmocka_unit_test_setup(test_bounds_and_symlinks, fresh),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -180,23 +180,17 @@ static void test_prune_partial_failure(void **state)
 /* The cron line: create and wait, then prune, repeated; exactly keep remain. */
 static void test_cron_line(void **state)
 {
-	struct run_result res;
-
 	(void)state;
 	fake_reset();
 	for (int i = 0; i < 4; i++) {
 		char t[32];
 
-		res = run_ecsctl("snapshot create --disk d-1 --wait", false);
-		assert_int_equal(res.status, 0);
-		run_result_clear(&res);
+		expect_run("snapshot create --disk d-1 --wait", 0, NULL);
 		/* The fake stamps every snapshot alike: give each its own minute. */
 		snprintf(t, sizeof(t), "2026-11-23T03:0%d:00Z", i);
 		ecs_jb_str(json_object_array_get_idx(fake.snapshots, json_object_array_length(fake.snapshots) - 1),
 			   "CreationTime", t);
-		res = run_ecsctl("snapshot prune --disk d-1 --keep 2", false);
-		assert_int_equal(res.status, 0);
-		run_result_clear(&res);
+		expect_run("snapshot prune --disk d-1 --keep 2", 0, NULL);
 	}
 	assert_int_equal(json_object_array_length(fake.snapshots), 2);
 	assert_string_equal(ecs_json_str(json_object_array_get_idx(fake.snapshots, 0), "SnapshotId", ""), "s-fake3");
