@@ -499,30 +499,54 @@ static int guard_restore(const char *rules)
 	return ecs_cmd_run_ok(restore, &opts, NULL);
 }
 
-int agent_metadata_guard_apply(const char *prefix, const char *metadata_ip, const struct agent_metadata_nic *nics,
-			       size_t n_nics)
+/* The rules that take the chain away: declaring it creates it when absent (so a second
+ * remove succeeds too) and flushes it, then it goes; one transaction. */
+static int guard_render_remove(const char *prefix, const char *metadata_ip, int input_jumps, char **ret)
 {
-	_cleanup_free_ const struct agent_metadata_nic **sorted = NULL;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	f = open_memstream(&text, &size);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "*filter\n:%s-META - [0:0]\n", prefix);
+	for (int i = 0; i < input_jumps; i++)
+		fprintf(f, "-D INPUT -d %s/32 -j %s-META\n", metadata_ip, prefix);
+	fprintf(f, "-X %s-META\nCOMMIT\n", prefix);
+	if (fclose(f) != 0) {
+		free(text);
+		return -ENOMEM;
+	}
+	*ret = text;
+	return 0;
+}
+
+/* Under the guard's lock: count INPUT's jumps, render the rules (sorted NICs, or the
+ * chain's removal when remove) and restore them. */
+static int guard_change(const char *prefix, const char *metadata_ip, const struct agent_metadata_nic **sorted,
+			size_t n_nics, bool remove)
+{
 	_cleanup_free_ char *rules = NULL;
 	int jumps, r;
-
-	/* Bad input runs no command at all. */
-	r = guard_validate(prefix, metadata_ip, nics, n_nics, &sorted);
-	if (r < 0)
-		return r;
 
 	pthread_mutex_lock(&guard_lock);
 	r = count_jumps(prefix, metadata_ip, &jumps);
 	if (r < 0)
 		goto out_unlock;
-	r = guard_render_sorted(prefix, metadata_ip, sorted, n_nics, jumps, &rules);
+	r = remove ? guard_render_remove(prefix, metadata_ip, jumps, &rules)
+		   : guard_render_sorted(prefix, metadata_ip, sorted, n_nics, jumps, &rules);
 	if (r < 0)
 		goto out_unlock;
 	r = guard_restore(rules);
 	if (r < 0)
 		goto out_unlock;
-	/* Applied at every reconcile pass; logged when the rules differ from the last ones. */
-	if (!guard_last || !streq(guard_last, rules)) {
+	if (remove) {
+		log_info("metadata guard removed", "chain=%s-META metadata_ip=%s", prefix, metadata_ip);
+		free(guard_last);
+		guard_last = NULL;
+	} else if (!guard_last || !streq(guard_last, rules)) {
+		/* Applied at every reconcile pass; logged when the rules differ from the last ones. */
 		log_debug("metadata guard applied", "chain=%s-META metadata_ip=%s nics=%zu", prefix, metadata_ip,
 			  n_nics);
 		free(guard_last);
@@ -533,46 +557,25 @@ out_unlock:
 	return r;
 }
 
+int agent_metadata_guard_apply(const char *prefix, const char *metadata_ip, const struct agent_metadata_nic *nics,
+			       size_t n_nics)
+{
+	_cleanup_free_ const struct agent_metadata_nic **sorted = NULL;
+	int r;
+
+	/* Bad input runs no command at all. */
+	r = guard_validate(prefix, metadata_ip, nics, n_nics, &sorted);
+	if (r < 0)
+		return r;
+	return guard_change(prefix, metadata_ip, sorted, n_nics, false);
+}
+
 int agent_metadata_guard_remove(const char *prefix, const char *metadata_ip)
 {
-	_cleanup_free_ char *rules = NULL;
-	char *text = NULL;
-	size_t size = 0;
-	FILE *f;
-	int jumps, r;
+	int r;
 
 	r = guard_validate_chain(prefix, metadata_ip);
 	if (r < 0)
 		return r;
-
-	pthread_mutex_lock(&guard_lock);
-	r = count_jumps(prefix, metadata_ip, &jumps);
-	if (r < 0)
-		goto out_unlock;
-	/* One transaction: declaring the chain creates it when absent (so a second remove
-	 * succeeds too) and flushes it, then it goes. */
-	f = open_memstream(&text, &size);
-	if (!f) {
-		r = -ENOMEM;
-		goto out_unlock;
-	}
-	fprintf(f, "*filter\n:%s-META - [0:0]\n", prefix);
-	for (int i = 0; i < jumps; i++)
-		fprintf(f, "-D INPUT -d %s/32 -j %s-META\n", metadata_ip, prefix);
-	fprintf(f, "-X %s-META\nCOMMIT\n", prefix);
-	if (fclose(f) != 0) {
-		free(text);
-		r = -ENOMEM;
-		goto out_unlock;
-	}
-	rules = text;
-	r = guard_restore(rules);
-	if (r < 0)
-		goto out_unlock;
-	log_info("metadata guard removed", "chain=%s-META metadata_ip=%s", prefix, metadata_ip);
-	free(guard_last);
-	guard_last = NULL;
-out_unlock:
-	pthread_mutex_unlock(&guard_lock);
-	return r;
+	return guard_change(prefix, metadata_ip, NULL, 0, true);
 }
