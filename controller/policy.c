@@ -86,13 +86,31 @@ struct policy_args {
 	long long retention; /* 0: not given */
 };
 
+/* Parameter name: a JSON list of whole numbers min..max (at most max - min + 1 of them),
+ * kept as text in buf; buf stays "" when it is not given. what names it in the error. */
+static int param_set(struct ctl_call *call, const char *name, unsigned flags, int min, int max, const char *what,
+		     char buf[160])
+{
+	struct json_object *list = NULL;
+	uint32_t set;
+	int r;
+
+	r = ctl_param_json_list(call, name, flags, (size_t)(max - min + 1), &list);
+	if (r < 0 || !list)
+		return r;
+	r = parse_set(list, min, max, &set);
+	json_object_put(list);
+	if (r < 0)
+		return parameter_invalid(call, what);
+	set_text(set, buf);
+	return 0;
+}
+
 /* The settings of Create (all but the name required; retention defaults to -1) or
  * Modify (each optional). */
 static int read_policy_args(struct ctl_call *call, bool create, struct policy_args *a)
 {
-	struct json_object *list = NULL;
 	unsigned req = create ? CTL_REQUIRED : 0;
-	uint32_t set;
 	int r;
 
 	memset(a, 0, sizeof(*a));
@@ -101,26 +119,12 @@ static int read_policy_args(struct ctl_call *call, bool create, struct policy_ar
 		return r;
 	if (a->name && *a->name && !name_ok(a->name))
 		return parameter_invalid(call, "AutoSnapshotPolicyName");
-	r = ctl_param_json_list(call, "timePoints", CTL_CI | req, 24, &list);
+	r = param_set(call, "timePoints", CTL_CI | req, 0, 23, "TimePoints", a->time_points);
 	if (r < 0)
 		return r;
-	if (list) {
-		r = parse_set(list, 0, 23, &set);
-		json_object_put(list);
-		if (r < 0)
-			return parameter_invalid(call, "TimePoints");
-		set_text(set, a->time_points);
-	}
-	r = ctl_param_json_list(call, "repeatWeekdays", CTL_CI | req, 7, &list);
+	r = param_set(call, "repeatWeekdays", CTL_CI | req, 1, 7, "RepeatWeekDays", a->weekdays);
 	if (r < 0)
 		return r;
-	if (list) {
-		r = parse_set(list, 1, 7, &set);
-		json_object_put(list);
-		if (r < 0)
-			return parameter_invalid(call, "RepeatWeekDays");
-		set_text(set, a->weekdays);
-	}
 	r = ctl_param_int(call, "retentionDays", CTL_CI, -1000000000, 1000000000, 0, &a->retention);
 	if (r < 0)
 		return r;
