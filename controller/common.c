@@ -25,10 +25,12 @@ sqlite3_stmt *ctl_db_prepare_owned(struct ctl_call *call, sqlite3 *db, const cha
 	return st;
 }
 
+/* The statements stay prepared per connection (ctl_db_prepare_cached): given back with
+ * ctl_db_release. */
 static sqlite3_stmt *page_statement(struct ctl_call *call, sqlite3 *db, const char *sql,
 				    const struct ctl_page_query *q)
 {
-	sqlite3_stmt *st = sql ? ctl_db_prepare(db, sql) : NULL;
+	sqlite3_stmt *st = sql ? ctl_db_prepare_cached(db, sql) : NULL;
 
 	if (!st)
 		return NULL;
@@ -39,6 +41,11 @@ static sqlite3_stmt *page_statement(struct ctl_call *call, sqlite3 *db, const ch
 	return st;
 }
 
+static void stmt_releasep(sqlite3_stmt **st)
+{
+	ctl_db_release(*st);
+}
+
 int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const struct ctl_page_query *q,
 		   struct json_object *out)
 {
@@ -46,8 +53,10 @@ int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const str
 	_cleanup_free_ char *page_sql = ecs_strdup_printf("SELECT %s%s%s LIMIT ?%zu OFFSET ?%zu", q->columns, q->from,
 							  q->order, q->n_args + 2, q->n_args + 3);
 	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(call->c->store);
-	_cleanup_stmt_ sqlite3_stmt *count = conn.db ? page_statement(call, conn.db, count_sql, q) : NULL;
-	_cleanup_stmt_ sqlite3_stmt *rows = conn.db ? page_statement(call, conn.db, page_sql, q) : NULL;
+	__attribute__((cleanup(stmt_releasep))) sqlite3_stmt *count =
+		conn.db ? page_statement(call, conn.db, count_sql, q) : NULL;
+	__attribute__((cleanup(stmt_releasep))) sqlite3_stmt *rows =
+		conn.db ? page_statement(call, conn.db, page_sql, q) : NULL;
 	struct json_object *list;
 
 	if (!count || !rows || sqlite3_step(count) != SQLITE_ROW)

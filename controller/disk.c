@@ -12,6 +12,7 @@
 #include "instance.h"
 #include "jobs.h"
 #include "json.h"
+#include "listcache.h"
 #include "log.h"
 #include "params.h"
 #include "scheduler.h"
@@ -33,27 +34,27 @@ static struct json_object *disk_json(struct ctl_call *call, sqlite3_stmt *st, vo
 	ctl_time_str(sqlite3_column_type(st, 10) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14), attached);
 	if (*ctl_col(st, 11))
 		snprintf(dev, sizeof(dev), "/dev/%s", ctl_col(st, 11));
-	ecs_jb_str(o, "DiskId", ctl_col(st, 0));
-	ecs_jb_str(o, "RegionId", call->c->cfg.region_id);
-	ecs_jb_str(o, "ZoneId", ctl_col(st, 1));
-	ecs_jb_str(o, "DiskName", ctl_col(st, 2));
-	ecs_jb_str(o, "Description", ctl_col(st, 3));
-	ecs_jb_str(o, "Type", ctl_col(st, 4));
-	ecs_jb_str(o, "Category", ctl_col(st, 5));
-	ecs_jb_int(o, "Size", sqlite3_column_int64(st, 6));
-	ecs_jb_str(o, "ImageId", ctl_col(st, 7));
-	ecs_jb_str(o, "SourceSnapshotId", ctl_col(st, 8));
-	ecs_jb_str(o, "Status", ctl_col(st, 9));
-	ecs_jb_str(o, "InstanceId", ctl_col(st, 10));
-	ecs_jb_str(o, "Device", dev);
-	ecs_jb_bool(o, "Portable", streq(ctl_col(st, 4), "data"));
-	ecs_jb_bool(o, "DeleteWithInstance", sqlite3_column_int(st, 12));
-	ecs_jb_str(o, "CreationTime", created);
-	ecs_jb_str(o, "AttachedTime", attached);
-	ecs_jb_bool(o, "Encrypted", false);
-	ecs_jb_bool(o, "EnableAutoSnapshot", *ctl_col(st, 15) != '\0');
-	ecs_jb_str(o, "AutoSnapshotPolicyId", ctl_col(st, 15));
-	ecs_jb_list(o, "Tags", "Tag");
+	ecs_jbk_str(o, "DiskId", ctl_col(st, 0));
+	ecs_jbk_str(o, "RegionId", call->c->cfg.region_id);
+	ecs_jbk_str(o, "ZoneId", ctl_col(st, 1));
+	ecs_jbk_str(o, "DiskName", ctl_col(st, 2));
+	ecs_jbk_str(o, "Description", ctl_col(st, 3));
+	ecs_jbk_str(o, "Type", ctl_col(st, 4));
+	ecs_jbk_str(o, "Category", ctl_col(st, 5));
+	ecs_jbk_int(o, "Size", sqlite3_column_int64(st, 6));
+	ecs_jbk_str(o, "ImageId", ctl_col(st, 7));
+	ecs_jbk_str(o, "SourceSnapshotId", ctl_col(st, 8));
+	ecs_jbk_str(o, "Status", ctl_col(st, 9));
+	ecs_jbk_str(o, "InstanceId", ctl_col(st, 10));
+	ecs_jbk_str(o, "Device", dev);
+	ecs_jbk_bool(o, "Portable", streq(ctl_col(st, 4), "data"));
+	ecs_jbk_bool(o, "DeleteWithInstance", sqlite3_column_int(st, 12));
+	ecs_jbk_str(o, "CreationTime", created);
+	ecs_jbk_str(o, "AttachedTime", attached);
+	ecs_jbk_bool(o, "Encrypted", false);
+	ecs_jbk_bool(o, "EnableAutoSnapshot", *ctl_col(st, 15) != '\0');
+	ecs_jbk_str(o, "AutoSnapshotPolicyId", ctl_col(st, 15));
+	ecs_jbk_list(o, "Tags", "Tag");
 	return o;
 }
 
@@ -390,13 +391,25 @@ int ctl_disk_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "ZoneId", CTL_NONEMPTY, 64, NULL, &zone)) < 0 ||
 	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		return r;
+	if (!inst && streq(type, "all") && streq(status, "All") && !zone && !ids)
+		return ctl_list_query(call, &page,
+				      &(struct ctl_list_query){ .kind = CTL_LIST_DISKS, .columns = DISK_COLUMNS,
+								.table = "disks", .id_column = "disk_id",
+								.account_column = "account_id", .list_key = "Disks",
+								.item_key = "Disk", .row = disk_json },
+				      out);
 	return ctl_page_query(
 		call, &page,
 		&(struct ctl_page_query){
 			.columns = DISK_COLUMNS,
-			.from = " FROM disks WHERE account_id = ?1 AND deleted = 0 AND (?2 IS NULL OR instance_id = ?2) AND"
-				" (?3 = 'all' OR type = ?3) AND (?4 = 'All' OR status = ?4) AND (?5 IS NULL OR"
-				" zone_id = ?5) AND (?6 IS NULL OR disk_id IN (SELECT value FROM json_each(?6)))",
+			/* DiskIds (<= 100) drive the query from their values, else the account's disks. */
+			.from = ids ? " FROM (SELECT DISTINCT value AS page_id FROM json_each(?6)) j CROSS JOIN disks ON"
+				      " disk_id = j.page_id WHERE account_id = ?1 AND deleted = 0 AND (?2 IS NULL OR"
+				      " instance_id = ?2) AND (?3 = 'all' OR type = ?3) AND (?4 = 'All' OR status = ?4) AND"
+				      " (?5 IS NULL OR zone_id = ?5)"
+				    : " FROM disks WHERE account_id = ?1 AND deleted = 0 AND (?2 IS NULL OR instance_id = ?2)"
+				      " AND (?3 = 'all' OR type = ?3) AND (?4 = 'All' OR status = ?4) AND (?5 IS NULL OR"
+				      " zone_id = ?5) AND ?6 IS NULL",
 			.order = " ORDER BY created_at DESC, disk_id",
 			.args = (const char *const[]){ inst, type, status, zone, ids ? ecs_json_text(ids, NULL) : NULL },
 			.n_args = 5,

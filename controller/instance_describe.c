@@ -3,6 +3,7 @@
 #include "agents.h"
 #include "common.h"
 #include "json.h"
+#include "listcache.h"
 #include "params.h"
 #include "secgroup.h"
 #include "store.h"
@@ -58,66 +59,72 @@ static struct json_object *instance_json(struct ctl *c, sqlite3_stmt *st)
 
 	ctl_time_str(sqlite3_column_int64(st, 17), created);
 	ctl_time_str(sqlite3_column_int64(st, 18), started);
-	ecs_jb_str(o, "InstanceId", ctl_col(st, 0));
-	ecs_jb_str(o, "InstanceName", ctl_col(st, 1));
-	ecs_jb_str(o, "Description", ctl_col(st, 2));
-	ecs_jb_str(o, "HostName", ctl_col(st, 3));
-	ecs_jb_str(o, "ImageId", ctl_col(st, 4));
-	ecs_jb_str(o, "OSName", "Debian tiny (busybox)");
-	ecs_jb_str(o, "OSType", "linux");
-	ecs_jb_str(o, "RegionId", c->cfg.region_id);
-	ecs_jb_str(o, "ZoneId", ctl_col(st, 8));
-	ecs_jb_str(o, "InstanceType", ctl_col(st, 5));
-	ecs_jb_str(o, "InstanceTypeFamily", t ? t->family : "");
-	ecs_jb_int(o, "Cpu", sqlite3_column_int(st, 6));
-	ecs_jb_int(o, "Memory", sqlite3_column_int(st, 7));
-	ecs_jb_str(o, "Status", ctl_col(st, 10));
-	ecs_jb_str(o, "CreationTime", created);
-	ecs_jb_str(o, "StartTime", started);
-	ecs_jb_str(o, "ExpiredTime", "2099-12-31T15:59Z");
-	ecs_jb_str(o, "InstanceNetworkType", "vpc");
-	ecs_jb_str(o, "InstanceChargeType", "PostPaid");
-	ecs_jb_str(o, "InternetChargeType", "PayByTraffic");
-	ecs_jb_int(o, "InternetMaxBandwidthOut", sqlite3_column_int(st, 14));
-	ecs_jb_bool(o, "IoOptimized", true);
-	ecs_jb_str(o, "KeyPairName", ctl_col(st, 13));
-	ecs_jb_str(o, "StoppedMode", "Not-applicable");
-	security_group_ids(ecs_jb_list(o, "SecurityGroupIds", "SecurityGroupId"), ctl_col(st, 20));
-	v = ecs_jb_list(o, "PublicIpAddress", "IpAddress");
+	ecs_jbk_str(o, "InstanceId", ctl_col(st, 0));
+	ecs_jbk_str(o, "InstanceName", ctl_col(st, 1));
+	ecs_jbk_str(o, "Description", ctl_col(st, 2));
+	ecs_jbk_str(o, "HostName", ctl_col(st, 3));
+	ecs_jbk_str(o, "ImageId", ctl_col(st, 4));
+	ecs_jbk_str(o, "OSName", "Debian tiny (busybox)");
+	ecs_jbk_str(o, "OSType", "linux");
+	ecs_jbk_str(o, "RegionId", c->cfg.region_id);
+	ecs_jbk_str(o, "ZoneId", ctl_col(st, 8));
+	ecs_jbk_str(o, "InstanceType", ctl_col(st, 5));
+	ecs_jbk_str(o, "InstanceTypeFamily", t ? t->family : "");
+	ecs_jbk_int(o, "Cpu", sqlite3_column_int(st, 6));
+	ecs_jbk_int(o, "Memory", sqlite3_column_int(st, 7));
+	ecs_jbk_str(o, "Status", ctl_col(st, 10));
+	ecs_jbk_str(o, "CreationTime", created);
+	ecs_jbk_str(o, "StartTime", started);
+	ecs_jbk_str(o, "ExpiredTime", "2099-12-31T15:59Z");
+	ecs_jbk_str(o, "InstanceNetworkType", "vpc");
+	ecs_jbk_str(o, "InstanceChargeType", "PostPaid");
+	ecs_jbk_str(o, "InternetChargeType", "PayByTraffic");
+	ecs_jbk_int(o, "InternetMaxBandwidthOut", sqlite3_column_int(st, 14));
+	ecs_jbk_bool(o, "IoOptimized", true);
+	ecs_jbk_str(o, "KeyPairName", ctl_col(st, 13));
+	ecs_jbk_str(o, "StoppedMode", "Not-applicable");
+	security_group_ids(ecs_jbk_list(o, "SecurityGroupIds", "SecurityGroupId"), ctl_col(st, 20));
+	v = ecs_jbk_list(o, "PublicIpAddress", "IpAddress");
 	if (*ctl_col(st, 21))
 		json_object_array_add(v, json_object_new_string(ctl_col(st, 21)));
-	v = ecs_jb_list(o, "InnerIpAddress", "IpAddress");
+	v = ecs_jbk_list(o, "InnerIpAddress", "IpAddress");
 	if (*ctl_col(st, 11))
 		json_object_array_add(v, json_object_new_string(ctl_col(st, 11)));
-	v = ecs_jb_obj(o, "VpcAttributes");
-	ecs_jb_str(v, "VpcId", "");
-	ecs_jb_str(v, "VSwitchId", "");
-	ecs_jb_str(v, "NatIpAddress", "");
-	v = ecs_jb_list(v, "PrivateIpAddress", "IpAddress");
+	v = ecs_jbk_obj(o, "VpcAttributes");
+	ecs_jbk_str(v, "VpcId", "");
+	ecs_jbk_str(v, "VSwitchId", "");
+	ecs_jbk_str(v, "NatIpAddress", "");
+	v = ecs_jbk_list(v, "PrivateIpAddress", "IpAddress");
 	if (*ctl_col(st, 11))
 		json_object_array_add(v, json_object_new_string(ctl_col(st, 11)));
-	v = ecs_jb_obj(o, "EipAddress");
-	ecs_jb_str(v, "AllocationId", "");
-	ecs_jb_str(v, "IpAddress", "");
-	ecs_jb_int(v, "Bandwidth", 0);
-	locks = ecs_jb_list(o, "OperationLocks", "LockReason");
+	v = ecs_jbk_obj(o, "EipAddress");
+	ecs_jbk_str(v, "AllocationId", "");
+	ecs_jbk_str(v, "IpAddress", "");
+	ecs_jbk_int(v, "Bandwidth", 0);
+	locks = ecs_jbk_list(o, "OperationLocks", "LockReason");
 	if (*ctl_col(st, 16)) {
 		/* A job that could not finish: its reason, in ECS's lock shape. */
 		struct json_object *l = json_object_new_object();
 
-		ecs_jb_str(l, "LockReason", "failed");
-		ecs_jb_str(l, "LockMsg", ctl_col(st, 16));
+		ecs_jbk_str(l, "LockReason", "failed");
+		ecs_jbk_str(l, "LockMsg", ctl_col(st, 16));
 		json_object_array_add(locks, l);
 	}
-	tags = ecs_jb_list(o, "Tags", "Tag");
-	if (ecs_json_parse(ctl_col(st, 15), strlen(ctl_col(st, 15)), &tags_in, &perr) == 0 &&
+	tags = ecs_jbk_list(o, "Tags", "Tag");
+	if (strcmp(ctl_col(st, 15), "[]") != 0 && ecs_json_parse(ctl_col(st, 15), strlen(ctl_col(st, 15)), &tags_in, &perr) == 0 &&
 	    json_object_is_type(tags_in, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(tags_in); i++)
 			json_object_array_add(tags, json_object_get(json_object_array_get_idx(tags_in, i)));
 	json_object_put(tags_in);
 	/* Not in ECS: the host it runs on (ecsctl show). */
-	ecs_jb_str(o, "HostId", ctl_col(st, 9));
+	ecs_jbk_str(o, "HostId", ctl_col(st, 9));
 	return o;
+}
+
+static struct json_object *instance_row(struct ctl_call *call, sqlite3_stmt *st, void *arg)
+{
+	(void)arg;
+	return instance_json(call->c, st);
 }
 
 int ctl_instance_lookup(struct ctl_call *call, const char *instance_id, char status[32], char host_id[64])
@@ -186,6 +193,15 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 			 " s.group_id = ?%d)", n_binds + 1);
 	}
 	filtered = ids || status || zone || name || group;
+	if (!filtered) {
+		r = ctl_list_query(call, &page,
+				   &(struct ctl_list_query){ .kind = CTL_LIST_INSTANCES, .columns = INSTANCE_COLUMNS,
+							     .table = "instances i", .id_column = "i.instance_id",
+							     .account_column = "i.account_id", .list_key = "Instances",
+							     .item_key = "Instance", .row = instance_row },
+				   out);
+		goto out;
+	}
 	db = ctl_db_get(call->c->store);
 	if (!db) {
 		r = ctl_db_failure(call);

@@ -6,6 +6,7 @@
 #include "common.h"
 #include "id.h"
 #include "json.h"
+#include "listcache.h"
 #include "log.h"
 #include "params.h"
 #include "secgroup_int.h"
@@ -274,6 +275,11 @@ out:
 
 /* ---- describing ---- */
 
+#define GROUP_COLUMNS                                                                                         \
+	"g.group_id, g.name, g.description, g.vpc_id, g.created_at, (SELECT count(*) FROM"                      \
+	" instance_security_groups m JOIN instances i ON i.instance_id = m.instance_id WHERE"                    \
+	" m.group_id = g.group_id AND i.deleted = 0)"
+
 static struct json_object *group_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
 {
 	struct json_object *g = json_object_new_object();
@@ -281,17 +287,17 @@ static struct json_object *group_json(struct ctl_call *call, sqlite3_stmt *st, v
 
 	(void)arg;
 	ctl_time_str(sqlite3_column_int64(st, 4), created);
-	ecs_jb_str(g, "SecurityGroupId", ctl_col(st, 0));
-	ecs_jb_str(g, "SecurityGroupName", ctl_col(st, 1));
-	ecs_jb_str(g, "Description", ctl_col(st, 2));
-	ecs_jb_str(g, "VpcId", ctl_col(st, 3));
-	ecs_jb_str(g, "CreationTime", created);
-	ecs_jb_str(g, "SecurityGroupType", "normal");
-	ecs_jb_str(g, "ResourceGroupId", "");
-	ecs_jb_bool(g, "ServiceManaged", false);
-	ecs_jb_int(g, "EcsCount", sqlite3_column_int64(st, 5));
-	ecs_jb_str(g, "RegionId", call->region_id);
-	ecs_jb_list(g, "Tags", "Tag");
+	ecs_jbk_str(g, "SecurityGroupId", ctl_col(st, 0));
+	ecs_jbk_str(g, "SecurityGroupName", ctl_col(st, 1));
+	ecs_jbk_str(g, "Description", ctl_col(st, 2));
+	ecs_jbk_str(g, "VpcId", ctl_col(st, 3));
+	ecs_jbk_str(g, "CreationTime", created);
+	ecs_jbk_str(g, "SecurityGroupType", "normal");
+	ecs_jbk_str(g, "ResourceGroupId", "");
+	ecs_jbk_bool(g, "ServiceManaged", false);
+	ecs_jbk_int(g, "EcsCount", sqlite3_column_int64(st, 5));
+	ecs_jbk_str(g, "RegionId", call->region_id);
+	ecs_jbk_list(g, "Tags", "Tag");
 	return g;
 }
 
@@ -309,15 +315,23 @@ int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_paging(call, 100, 10, &page)) < 0)
 		return r;
 	ecs_jb_str(out, "RegionId", call->region_id);
+	if (!ids && !one && !name && !vpc)
+		return ctl_list_query(call, &page,
+				      &(struct ctl_list_query){ .kind = CTL_LIST_GROUPS, .columns = GROUP_COLUMNS,
+								.table = "security_groups g", .id_column = "g.group_id",
+								.account_column = "g.account_id", .list_key = "SecurityGroups",
+								.item_key = "SecurityGroup", .row = group_json },
+				      out);
 	return ctl_page_query(
 		call, &page,
 		&(struct ctl_page_query){
-			.columns = "g.group_id, g.name, g.description, g.vpc_id, g.created_at, (SELECT count(*) FROM"
-				   " instance_security_groups m JOIN instances i ON i.instance_id = m.instance_id WHERE"
-				   " m.group_id = g.group_id AND i.deleted = 0)",
-			.from = " FROM security_groups g WHERE g.account_id = ?1 AND (?2 IS NULL OR g.group_id IN (SELECT"
-				" value FROM json_each(?2))) AND (?3 IS NULL OR g.group_id = ?3) AND (?4 IS NULL OR"
-				" g.name = ?4) AND (?5 IS NULL OR g.vpc_id = ?5)",
+			.columns = GROUP_COLUMNS,
+			/* SecurityGroupIds (<= 100) drive the query from their values. */
+			.from = ids ? " FROM (SELECT DISTINCT value AS page_id FROM json_each(?2)) j CROSS JOIN"
+				      " security_groups g ON g.group_id = j.page_id WHERE g.account_id = ?1 AND (?3 IS NULL"
+				      " OR g.group_id = ?3) AND (?4 IS NULL OR g.name = ?4) AND (?5 IS NULL OR g.vpc_id = ?5)"
+				    : " FROM security_groups g WHERE g.account_id = ?1 AND ?2 IS NULL AND (?3 IS NULL OR"
+				      " g.group_id = ?3) AND (?4 IS NULL OR g.name = ?4) AND (?5 IS NULL OR g.vpc_id = ?5)",
 			.order = " ORDER BY g.created_at DESC, g.rowid DESC",
 			.args = (const char *const[]){ ids ? ecs_json_text(ids, NULL) : NULL, one, name, vpc },
 			.n_args = 4,

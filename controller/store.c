@@ -159,6 +159,66 @@ static const char *const migrations[] = {
 	"ALTER TABLE hosts ADD COLUMN gateway TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE hosts ADD COLUMN underlay_ip TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE hosts ADD COLUMN vni INTEGER NOT NULL DEFAULT 0;",
+	/* 6: the unfiltered Describe pages from memory (listcache.h): each account's generation of
+	 * its visible instances, disks and security groups, bumped by these triggers in the
+	 * transaction of every change of which rows are visible or of their order. A row is
+	 * never deleted (a generation never comes back). */
+	"CREATE TABLE list_gens (kind TEXT NOT NULL, account_id TEXT NOT NULL, gen INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, account_id)) WITHOUT ROWID;"
+	/* and covering indexes for the nested lists of a page's rows: an instance's groups in
+	 * order, a group's live members (EcsCount), without a seek into the table per row. */
+	"CREATE INDEX instance_security_groups_order ON instance_security_groups (instance_id, position, group_id);"
+	"CREATE INDEX instances_live ON instances (instance_id, deleted);"
+	"INSERT INTO list_gens SELECT 'instances', account_id, 1 FROM instances GROUP BY account_id;"
+	"INSERT INTO list_gens SELECT 'disks', account_id, 1 FROM disks GROUP BY account_id;"
+	"INSERT INTO list_gens SELECT 'security_groups', account_id, 1 FROM security_groups GROUP BY account_id;"
+	"CREATE TRIGGER instances_gen_insert AFTER INSERT ON instances BEGIN"
+	" INSERT INTO list_gens VALUES ('instances', new.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;"
+	"CREATE TRIGGER instances_gen_update AFTER UPDATE OF deleted, desired, created_at, account_id ON instances"
+	" WHEN (old.deleted = 0 AND old.desired != 'deleted') != (new.deleted = 0 AND new.desired != 'deleted')"
+	"  OR old.created_at != new.created_at OR old.account_id != new.account_id BEGIN"
+	" INSERT INTO list_gens VALUES ('instances', old.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" INSERT INTO list_gens VALUES ('instances', new.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;"
+	"CREATE TRIGGER instances_gen_delete AFTER DELETE ON instances BEGIN"
+	" INSERT INTO list_gens VALUES ('instances', old.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;"
+	"CREATE TRIGGER disks_gen_insert AFTER INSERT ON disks BEGIN"
+	" INSERT INTO list_gens VALUES ('disks', new.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;"
+	"CREATE TRIGGER disks_gen_update AFTER UPDATE OF deleted, created_at, account_id ON disks"
+	" WHEN old.deleted != new.deleted"
+	"  OR old.created_at != new.created_at OR old.account_id != new.account_id BEGIN"
+	" INSERT INTO list_gens VALUES ('disks', old.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" INSERT INTO list_gens VALUES ('disks', new.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;"
+	"CREATE TRIGGER disks_gen_delete AFTER DELETE ON disks BEGIN"
+	" INSERT INTO list_gens VALUES ('disks', old.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;"
+	"CREATE TRIGGER security_groups_gen_insert AFTER INSERT ON security_groups BEGIN"
+	" INSERT INTO list_gens VALUES ('security_groups', new.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;"
+	"CREATE TRIGGER security_groups_gen_update AFTER UPDATE OF created_at, account_id ON security_groups"
+	" WHEN old.created_at != new.created_at OR old.account_id != new.account_id BEGIN"
+	" INSERT INTO list_gens VALUES ('security_groups', old.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" INSERT INTO list_gens VALUES ('security_groups', new.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;"
+	"CREATE TRIGGER security_groups_gen_delete AFTER DELETE ON security_groups BEGIN"
+	" INSERT INTO list_gens VALUES ('security_groups', old.account_id, 1)"
+	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
+	" END;",
 };
 
 int ctl_store_schema_version(void)
@@ -309,7 +369,10 @@ static sqlite3 *open_conn(const char *path)
 	}
 	sqlite3_busy_timeout(db, 10000);
 	/* FULL: an answered request survives a crash of the controller or the machine. */
-	if (ctl_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") < 0) {
+	/* mmap: readers take pages from the kernel's cache in place, not a pread copy into each
+	 * connection's own cache (WAL frames are still read). */
+	if (ctl_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+			    " PRAGMA mmap_size=268435456;") < 0) {
 		sqlite3_close(db);
 		return NULL;
 	}

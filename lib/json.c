@@ -229,6 +229,39 @@ struct json_object *ecs_jb_list(struct json_object *o, const char *outer, const 
 	return arr;
 }
 
+#define LITERAL_KEY (JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY)
+
+void ecs_jbk_str(struct json_object *o, const char *key, const char *val)
+{
+	json_object_object_add_ex(o, key, json_object_new_string(strempty(val)), LITERAL_KEY);
+}
+
+void ecs_jbk_int(struct json_object *o, const char *key, int64_t val)
+{
+	json_object_object_add_ex(o, key, json_object_new_int64(val), LITERAL_KEY);
+}
+
+void ecs_jbk_bool(struct json_object *o, const char *key, bool val)
+{
+	json_object_object_add_ex(o, key, json_object_new_boolean(val), LITERAL_KEY);
+}
+
+struct json_object *ecs_jbk_obj(struct json_object *o, const char *key)
+{
+	struct json_object *child = json_object_new_object();
+
+	json_object_object_add_ex(o, key, child, LITERAL_KEY);
+	return child;
+}
+
+struct json_object *ecs_jbk_list(struct json_object *o, const char *outer, const char *inner)
+{
+	struct json_object *arr = json_object_new_array();
+
+	json_object_object_add_ex(ecs_jbk_obj(o, outer), inner, arr, LITERAL_KEY);
+	return arr;
+}
+
 struct json_object *ecs_json_get(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;

@@ -64,6 +64,14 @@ struct json_object *ecs_jb_list(struct json_object *o, const char *outer, const 
 /* Add an empty object under key and return it. */
 struct json_object *ecs_jb_obj(struct json_object *o, const char *key);
 
+/* The same for the hot answers (a Describe page's rows): the key is a string literal (kept,
+ * not copied) and not yet in o. */
+void ecs_jbk_str(struct json_object *o, const char *key, const char *val);
+void ecs_jbk_int(struct json_object *o, const char *key, int64_t val);
+void ecs_jbk_bool(struct json_object *o, const char *key, bool val);
+struct json_object *ecs_jbk_list(struct json_object *o, const char *outer, const char *inner);
+struct json_object *ecs_jbk_obj(struct json_object *o, const char *key);
+
 /* Reading documents the program wrote itself (no error reporting): the value under key,
  * or def when absent or of another type. */
 struct json_object *ecs_json_get(struct json_object *o, const char *key);

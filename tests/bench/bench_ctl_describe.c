@@ -1,5 +1,8 @@
 /* bench_ctl_describe: signed DescribeInstances per second, and their latency, from an
- * ecs-controller holding 10,000 instances, beside two peers loaded the same way in the same
+ * ecs-controller holding 10,000 instances (or as many as asked for: 100,000 is the other size
+ * issue 16 measures), then DescribeDisks (one system disk an instance) and
+ * DescribeSecurityGroups (one group per ten instances, each instance in one), beside two
+ * peers loaded the same way in the same
  * run: DescribeRegions on the same controller (the whole request path: parsing, signature,
  * account, nonce, throttle, access log; no instance table) and a bare endpoint on lib/http_server
  * that only checks the signature 1.0 and answers fixed JSON. The differences are what the
@@ -14,11 +17,13 @@
  *
  * Load: CLIENTS threads, each with its own libcurl handle (one kept-alive connection),
  * POST form requests signed with HMAC-SHA1, a fresh SignatureNonce and Timestamp each. Of
- * the DescribeInstances calls, 4 in 5 ask PageSize 10 of a random page and 1 in 5 names 1-10
- * random InstanceIds; each answer must list those instances and the right TotalCount. A
+ * the Describe* calls, 4 in 5 ask PageSize 10 of a random page and 1 in 5 names 1-10 random
+ * ids (InstanceIds, DiskIds, SecurityGroupIds); each answer must list those and the right
+ * TotalCount. A
  * non-200 or wrong answer counts as an error.
  *
- * Target (issue 4): >= 2,000 DescribeInstances/s with p99 < 50 ms. Reported, not asserted:
+ * Targets (issue 16): DescribeInstances >= 50 % of the bare endpoint's req/s with p99 < 10 ms,
+ * DescribeDisks and DescribeSecurityGroups >= 40 % (issue 4's was 2,000/s). Reported, not asserted:
  * the exit status is 0 unless the benchmark itself broke (setup failed, or an error).
  *
  * Usage: bench_ctl_describe [SECONDS [CLIENTS [INSTANCES]]]     (default 5 16 10000)
@@ -65,12 +70,24 @@ struct bench {
 	pid_t ctl_pid;
 	uint16_t ctl_port;
 	int n_instances;
-	char (*ids)[24];
+	/* the stored ids of each listed kind (instances, disks, groups) */
+	int n_ids[3];
+	char (*ids[3])[24];
 };
 
 /* ---- one load phase ---- */
 
-enum phase_kind { PHASE_INSTANCES, PHASE_REGIONS, PHASE_BARE };
+enum phase_kind { PHASE_INSTANCES, PHASE_DISKS, PHASE_GROUPS, PHASE_REGIONS, PHASE_BARE };
+
+/* What a listing phase asks and what marks one item of its answer (the bare peer is asked
+ * DescribeInstances). */
+static const struct {
+	const char *action, *ids_param, *marker;
+} listing[] = {
+	[PHASE_INSTANCES] = { "DescribeInstances", "InstanceIds", "\"InstanceId\":" },
+	[PHASE_DISKS] = { "DescribeDisks", "DiskIds", "\"DiskId\":" },
+	[PHASE_GROUPS] = { "DescribeSecurityGroups", "SecurityGroupIds", "\"SecurityGroupId\":" },
+};
 
 struct phase {
 	const char *name;
@@ -124,6 +141,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 static char *build_request(struct client *cl, uint64_t seq, int *ret_count, int *ret_total)
 {
 	const struct bench *b = cl->b;
+	enum phase_kind kind = cl->ph->kind == PHASE_BARE ? PHASE_INSTANCES : cl->ph->kind;
+	int n_ids = kind <= PHASE_GROUPS ? b->n_ids[kind] : 0;
 	struct ecs_kvlist p = ECS_KVLIST_INIT;
 	char nonce[64], ts[ECS_ISO8601_LEN + 1], num[32];
 	_cleanup_free_ char *sig = NULL;
@@ -132,7 +151,7 @@ static char *build_request(struct client *cl, uint64_t seq, int *ret_count, int 
 	snprintf(nonce, sizeof(nonce), "%d-%d-%llu-%u", (int)getpid(), cl->index, (unsigned long long)seq,
 		 (unsigned)rand_r(&cl->seed));
 	ecs_time_format(time(NULL), ts);
-	ecs_kvlist_add(&p, "Action", cl->ph->kind == PHASE_REGIONS ? "DescribeRegions" : "DescribeInstances");
+	ecs_kvlist_add(&p, "Action", kind == PHASE_REGIONS ? "DescribeRegions" : listing[kind].action);
 	ecs_kvlist_add(&p, "Version", "2014-05-26");
 	ecs_kvlist_add(&p, "Format", "JSON");
 	ecs_kvlist_add(&p, "AccessKeyId", b->ak);
@@ -142,30 +161,30 @@ static char *build_request(struct client *cl, uint64_t seq, int *ret_count, int 
 	ecs_kvlist_add(&p, "Timestamp", ts);
 	ecs_kvlist_add(&p, "RegionId", "cn-local");
 	*ret_count = *ret_total = -1;
-	if (cl->ph->kind != PHASE_REGIONS) {
+	if (kind != PHASE_REGIONS) {
 		ecs_kvlist_add(&p, "PageSize", "10");
 		if (rand_r(&cl->seed) % 5 == 0) {
 			/* 1-10 distinct random ids as a JSON array. */
 			char list[24 * 10 + 64] = "[";
-			int n = 1 + rand_r(&cl->seed) % 10, first = rand_r(&cl->seed) % b->n_instances;
+			int n = 1 + rand_r(&cl->seed) % 10, first = rand_r(&cl->seed) % n_ids;
 
-			for (int i = 0; i < n && i < b->n_instances; i++) {
+			for (int i = 0; i < n && i < n_ids; i++) {
 				size_t at = strlen(list);
 
 				snprintf(list + at, sizeof(list) - at, "%s\"%s\"", i ? "," : "",
-					 b->ids[(first + i * 997) % b->n_instances]);
+					 b->ids[kind][(first + i * 997) % n_ids]);
 			}
 			strcat(list, "]");
-			ecs_kvlist_add(&p, "InstanceIds", list);
-			*ret_count = *ret_total = n < b->n_instances ? n : b->n_instances;
+			ecs_kvlist_add(&p, listing[kind].ids_param, list);
+			*ret_count = *ret_total = n < n_ids ? n : n_ids;
 		} else {
-			int pages = (b->n_instances + 9) / 10, page = 1 + rand_r(&cl->seed) % pages;
-			int left = b->n_instances - (page - 1) * 10;
+			int pages = (n_ids + 9) / 10, page = 1 + rand_r(&cl->seed) % pages;
+			int left = n_ids - (page - 1) * 10;
 
 			snprintf(num, sizeof(num), "%d", page);
 			ecs_kvlist_add(&p, "PageNumber", num);
 			*ret_count = left < 10 ? left : 10;
-			*ret_total = b->n_instances;
+			*ret_total = n_ids;
 		}
 	}
 	if (cl->ph->kind == PHASE_BARE) /* the same requests; its answer is fixed */
@@ -177,14 +196,14 @@ static char *build_request(struct client *cl, uint64_t seq, int *ret_count, int 
 	return form;
 }
 
-/* A DescribeInstances answer lists `count` instances of `total` (cheap string checks: the
- * clients share the machine with the server). */
-static bool answer_holds(const char *body, int count, int total)
+/* A listing's answer holds `count` items (each marked once) of `total` (cheap string checks:
+ * the clients share the machine with the server). */
+static bool answer_holds(const char *body, const char *marker, int count, int total)
 {
 	char want[48];
 	int n = 0;
 
-	for (const char *p = body; (p = strstr(p, "\"InstanceId\":")); p++)
+	for (const char *p = body; (p = strstr(p, marker)); p++)
 		n++;
 	snprintf(want, sizeof(want), "\"TotalCount\":%d,", total);
 	return n == count && strstr(body, want) != NULL;
@@ -246,10 +265,10 @@ static void *client_main(void *arg)
 			record_error(cl, what);
 			continue;
 		}
-		if (count >= 0 && !answer_holds(resp.data, count, total)) {
+		if (count >= 0 && !answer_holds(resp.data, listing[cl->ph->kind].marker, count, total)) {
 			char what[256];
 
-			snprintf(what, sizeof(what), "not %d instances of %d: %.180s", count, total, resp.data);
+			snprintf(what, sizeof(what), "not %d items of %d: %.180s", count, total, resp.data);
 			record_error(cl, what);
 			continue;
 		}
@@ -461,8 +480,12 @@ static void random_id(const char *prefix, unsigned *seed, char out[24])
 	out[n + 20] = '\0';
 }
 
-/* The instances, their system disks and addresses, as RunInstances books them: one
- * transaction through Python's sqlite3 (the controller's own schema, migration 1). */
+/* The instances, their system disks, addresses and security groups, as RunInstances and
+ * CreateSecurityGroup book them, in one transaction through Python's sqlite3 (the
+ * controller's own schema): the random ids go into two temporary tables in multi-row
+ * INSERTs, and each real table is filled from them by one INSERT ... SELECT, so that 100,000
+ * instances take seconds, not minutes. A path of the benchmark only: the controller is not
+ * serving yet. */
 static int insert_instances(struct bench *b)
 {
 	static const char script[] = "import sqlite3, sys\n"
@@ -474,36 +497,53 @@ static int insert_instances(struct bench *b)
 	size_t len = 0, cap = 0;
 	long long now = time(NULL);
 	unsigned seed = 12345;
-	int r;
+	int n = b->n_instances, n_groups = (n + 9) / 10, r;
 
-	b->ids = calloc((size_t)b->n_instances, sizeof(*b->ids));
-	if (!b->ids)
-		return -ENOMEM;
-	r = sql_add(&sql, &len, &cap, "BEGIN;\n");
-	for (int i = 0; r == 0 && i < b->n_instances; i++) {
-		char disk[24];
-		long long created = now - (b->n_instances - i); /* one a second, newest last */
-
-		random_id("i-", &seed, b->ids[i]);
-		random_id("d-", &seed, disk);
-		r = sql_add(&sql, &len, &cap,
-			    "INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id,"
-			    " instance_type, vcpus, memory_mib, zone_id, host_id, status, desired, private_ip, mac,"
-			    " key_pair_name, password_hash, user_data, internet_max_bandwidth_out, tags, created_at,"
-			    " started_at, transition_at) VALUES ('%s', '%s', 'bench-%d', '', 'iZ%sZ', 'tiny',"
-			    " 'ecs.t1.small', 1, 256, 'cn-local-a', 'bench-host-%02d', 'Running', 'running',"
-			    " '10.240.%d.%d', '52:54:00:%02x:%02x:%02x', '', '', '', 0, '[]', %lld, %lld, %lld);\n"
-			    "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib,"
-			    " image_id, source_snapshot_id, status, instance_id, device, host_id, delete_with_instance,"
-			    " created_at, attached_at) VALUES ('%s', '%s', 'cn-local-a', '', '', 'system',"
-			    " 'cloud_efficiency', 1, 'tiny', '', 'In_use', '%s', 'vda', 'bench-host-%02d', 1, %lld, %lld);\n"
-			    "INSERT INTO ip_leases (ip, instance_id) VALUES ('10.240.%d.%d', '%s');\n",
-			    b->ids[i], b->account_id, i, b->ids[i] + 2, i % 100, (i + 2) / 256, (i + 2) % 256,
-			    (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, created, created, created, disk, b->account_id,
-			    b->ids[i], i % 100, created, created, (i + 2) / 256, (i + 2) % 256, b->ids[i]);
+	b->n_ids[PHASE_INSTANCES] = b->n_ids[PHASE_DISKS] = n;
+	b->n_ids[PHASE_GROUPS] = n_groups;
+	for (int k = 0; k < 3; k++)
+		if (!(b->ids[k] = calloc((size_t)b->n_ids[k], sizeof(*b->ids[k]))))
+			return -ENOMEM;
+	r = sql_add(&sql, &len, &cap,
+		    "BEGIN;\n"
+		    "CREATE TEMP TABLE seed (i INTEGER PRIMARY KEY, iid TEXT NOT NULL, did TEXT NOT NULL);\n"
+		    "CREATE TEMP TABLE gseed (g INTEGER PRIMARY KEY, gid TEXT NOT NULL);\n");
+	for (int i = 0; r == 0 && i < n; i++) {
+		random_id("i-", &seed, b->ids[PHASE_INSTANCES][i]);
+		random_id("d-", &seed, b->ids[PHASE_DISKS][i]);
+		r = sql_add(&sql, &len, &cap, "%s(%d,'%s','%s')%s", i % 1000 ? "," : "INSERT INTO seed VALUES ", i,
+			    b->ids[PHASE_INSTANCES][i], b->ids[PHASE_DISKS][i], i % 1000 == 999 || i == n - 1 ? ";\n" : "");
+	}
+	for (int g = 0; r == 0 && g < n_groups; g++) {
+		random_id("sg-", &seed, b->ids[PHASE_GROUPS][g]);
+		r = sql_add(&sql, &len, &cap, "%s(%d,'%s')%s", g % 1000 ? "," : "INSERT INTO gseed VALUES ", g,
+			    b->ids[PHASE_GROUPS][g], g % 1000 == 999 || g == n_groups - 1 ? ";\n" : "");
 	}
 	if (r == 0)
-		r = sql_add(&sql, &len, &cap, "COMMIT;\n");
+		r = sql_add(
+			&sql, &len, &cap,
+			"INSERT INTO security_groups (group_id, account_id, name, description, vpc_id, created_at)"
+			" SELECT gid, '%1$s', 'bench-sg-' || g, '', '', %2$lld - (%4$d - g) FROM gseed;\n"
+			/* one a second, newest last */
+			"INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id,"
+			" instance_type, vcpus, memory_mib, zone_id, host_id, status, desired, private_ip, mac,"
+			" key_pair_name, password_hash, user_data, internet_max_bandwidth_out, tags, created_at,"
+			" started_at, transition_at) SELECT iid, '%1$s', 'bench-' || i, '', 'iZ' || substr(iid, 3) || 'Z',"
+			" 'tiny', 'ecs.t1.small', 1, 256, 'cn-local-a', printf('bench-host-%%02d', i %% 100), 'Running',"
+			" 'running', printf('10.%%d.%%d.%%d', 240 + (i + 2) / 65536, (i + 2) / 256 %% 256, (i + 2) %% 256),"
+			" printf('52:54:00:%%02x:%%02x:%%02x', (i >> 16) & 255, (i >> 8) & 255, i & 255), '', '', '', 0,"
+			" '[]', %2$lld - (%3$d - i), %2$lld - (%3$d - i), %2$lld - (%3$d - i) FROM seed;\n"
+			"INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib,"
+			" image_id, source_snapshot_id, status, instance_id, device, host_id, delete_with_instance,"
+			" created_at, attached_at) SELECT did, '%1$s', 'cn-local-a', '', '', 'system', 'cloud_efficiency',"
+			" 1, 'tiny', '', 'In_use', iid, 'vda', printf('bench-host-%%02d', i %% 100), 1, %2$lld - (%3$d - i),"
+			" %2$lld - (%3$d - i) FROM seed;\n"
+			"INSERT INTO ip_leases (ip, instance_id) SELECT printf('10.%%d.%%d.%%d', 240 + (i + 2) / 65536,"
+			" (i + 2) / 256 %% 256, (i + 2) %% 256), iid FROM seed;\n"
+			"INSERT INTO instance_security_groups (instance_id, group_id, position)"
+			" SELECT iid, gid, 1 FROM seed JOIN gseed ON g = i / 10;\n"
+			"COMMIT;\n",
+			b->account_id, now, n, n_groups);
 	if (r < 0)
 		return r;
 	return ecs_cmd_run_ok(argv, &(struct ecs_cmd_opts){ .stdin_text = sql, .stdin_len = len, .timeout_ms = 120000 },
@@ -616,7 +656,7 @@ int main(int argc, char **argv)
 	static const struct ecs_http_route routes[] = { { "POST", "/", false, h_bare } };
 	struct ecs_http_server_config pcfg = { .name = "bench-bare", .threads = 8, .max_connections = 4096 };
 	struct ecs_http_server *peer = NULL;
-	struct phase phases[3];
+	struct phase phases[5];
 	pthread_t sig_thread;
 	sigset_t sigs;
 	_cleanup_free_ char *ini = NULL;
@@ -696,12 +736,14 @@ int main(int argc, char **argv)
 				    .port = ecs_http_server_port(peer) };
 	phases[1] = (struct phase){ .name = "controller DescribeRegions (no instances)", .kind = PHASE_REGIONS,
 				    .port = b.ctl_port };
-	phases[2] = (struct phase){ .kind = PHASE_INSTANCES, .port = b.ctl_port };
 	{
-		static char name[64];
+		static char names[3][80];
+		static const char *const what[3] = { "DescribeInstances", "DescribeDisks", "DescribeSecurityGroups" };
 
-		snprintf(name, sizeof(name), "controller DescribeInstances (%d stored)", b.n_instances);
-		phases[2].name = name;
+		for (int k = 0; k < 3; k++) {
+			snprintf(names[k], sizeof(names[k]), "controller %s (%d stored)", what[k], b.n_ids[k]);
+			phases[2 + k] = (struct phase){ .name = names[k], .kind = (enum phase_kind)k, .port = b.ctl_port };
+		}
 	}
 	/* A short warm-up of each, then the measured runs. */
 	for (int w = 0; w < 2; w++)
@@ -722,19 +764,30 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	{
-		const struct phase *di = &phases[2], *dr = &phases[1], *bare = &phases[0];
-		double ours = (double)di->ok / di->seconds, regions = (double)dr->ok / dr->seconds,
-		       peer_rate = (double)bare->ok / bare->seconds;
-		bool met = ours >= 2000 && di->p99_ms < 50 && di->errors == 0;
+		const struct phase *bare = &phases[0];
+		double peer_rate = (double)bare->ok / bare->seconds;
+		bool met = true;
 
-		printf("bench_ctl_describe: DescribeInstances %.0f req/s p99 %.1f ms with %d instances stored; "
-		       "DescribeRegions %.0f req/s p99 %.1f ms; bare signed endpoint %.0f req/s p99 %.1f ms; "
-		       "ratio %.3f of bare (%d clients, %d s each, %ld CPUs; target >= 2000 req/s, p99 < 50 ms: %s)\n",
-		       ours, di->p99_ms, b.n_instances, regions, dr->p99_ms, peer_rate, bare->p99_ms,
-		       peer_rate > 0 ? ours / peer_rate : 0, clients, secs, sysconf(_SC_NPROCESSORS_ONLN),
-		       met ? "met" : "NOT met");
-		/* Broken, not slow: a phase with no answer, or a wrong one. */
-		rc = di->ok && dr->ok && bare->ok && !di->errors && !dr->errors && !bare->errors ? 0 : 1;
+		rc = 0;
+		for (size_t i = 0; i < ARRAY_SIZE(phases); i++) {
+			const struct phase *ph = &phases[i];
+			double rate = (double)ph->ok / ph->seconds, ratio = peer_rate > 0 ? rate / peer_rate : 0;
+
+			/* Broken, not slow: a phase with no answer, or a wrong one. */
+			if (!ph->ok || ph->errors)
+				rc = 1;
+			if (ph->kind == PHASE_INSTANCES)
+				met = met && ratio >= 0.5 && ph->p99_ms < 10;
+			else if (ph->kind == PHASE_DISKS || ph->kind == PHASE_GROUPS)
+				met = met && ratio >= 0.4;
+			if (i > 0)
+				printf("bench_ctl_describe: %s %.0f req/s p99 %.1f ms: ratio %.3f of bare\n", ph->name, rate,
+				       ph->p99_ms, ratio);
+		}
+		printf("bench_ctl_describe: bare signed endpoint %.0f req/s p99 %.1f ms (%d clients, %d s each, %ld CPUs);"
+		       " targets (DescribeInstances >= 0.5 of bare with p99 < 10 ms, DescribeDisks and"
+		       " DescribeSecurityGroups >= 0.4): %s\n",
+		       peer_rate, bare->p99_ms, clients, secs, sysconf(_SC_NPROCESSORS_ONLN), met ? "met" : "NOT met");
 	}
 out:
 	stop_controller(&b);
@@ -744,6 +797,7 @@ out:
 		print_log_tail(b.log);
 	if (b.dir[0])
 		ecs_remove_tree(b.dir);
-	free(b.ids);
+	for (int k = 0; k < 3; k++)
+		free(b.ids[k]);
 	return rc;
 }
