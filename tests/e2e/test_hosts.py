@@ -23,6 +23,7 @@ import pytest
 
 from ecsapi import ApiError
 from fakeagent import FakeAgent, LoneController
+from test_ecsctl import Ctl
 from waiting import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the test Ceph cluster needs root")
@@ -49,6 +50,15 @@ def cloud(tmp_path, ceph_cluster):
         admin, tenant = ctl.account("ops"), ctl.account("alice")
         with FakeAgent(ctl, crush_host(ceph_cluster)) as h1, FakeAgent(ctl, OTHER) as h2:
             yield ctl, admin, tenant, h1, h2
+
+
+@contextlib.contextmanager
+def ecsctl(ctl, api):
+    c = Ctl(ctl.endpoint, api.ak, api.secret)
+    try:
+        yield c
+    finally:
+        c.close()
 
 
 def hosts(admin, **params) -> dict:
@@ -123,6 +133,20 @@ def test_describe_hosts_shows_health_pools_and_osds(cloud, ceph_cluster):
     status, body = admin.raw("DescribeHosts", {"PageSize": 101})
     assert status == 400 and body["Code"].startswith("Invalid"), body
 
+    # ecsctl host ls / show: the same, as a table and as JSON.
+    with ecsctl(ctl, admin) as cli:
+        out = cli("host", "ls", "-o", "table")
+        assert "ceph: HEALTH_OK" in out and "ecs-rbd" in out, out
+        row = next(line for line in out.splitlines() if line.startswith(h1.host_id + " "))
+        assert "osd.0 up/in" in row and " ok " in row, out
+        js = cli.json("host", "ls")
+        assert js["TotalCount"] == 2 and js["Ceph"]["Health"] == "HEALTH_OK", js
+        assert [h["HostId"] for h in js["Hosts"]["Host"]] == sorted([h1.host_id, OTHER]), js
+        assert cli.json("host", "show", OTHER)["HostId"] == OTHER
+        assert cli("host", "ls", "-o", "text").split() == sorted([h1.host_id, OTHER])
+        p = cli.run("host", "show", "no-such-host", check=False)
+        assert p.returncode != 0 and "no host no-such-host" in p.stderr, p
+
 
 def test_describe_hosts_is_for_admins_only(cloud):
     ctl, admin, tenant, h1, h2 = cloud
@@ -132,6 +156,9 @@ def test_describe_hosts_is_for_admins_only(cloud):
     status, body = tenant.raw("DescribeHosts", {"HostId": h1.host_id})
     assert (status, body["Code"]) == (403, "Forbidden"), body
     assert "Hosts" not in body
+    with ecsctl(ctl, tenant) as cli:
+        p = cli.run("host", "ls", check=False)
+        assert p.returncode != 0 and "Forbidden" in p.stderr and h1.host_id not in p.stdout, p
 
 
 def test_host_with_storage_down_takes_no_instances(cloud, ceph_cluster):
@@ -151,6 +178,11 @@ def test_host_with_storage_down_takes_no_instances(cloud, ceph_cluster):
         # The host with the OSD down is filtered: everything goes to the other.
         assert run(tenant, 3) == [OTHER] * 3
         assert "storage down: osd.0 down" in ctl.log_path.read_text()
+        with ecsctl(ctl, admin) as cli:
+            out = cli("host", "ls", "-o", "table")
+            row = next(line for line in out.splitlines() if line.startswith(h1.host_id + " "))
+            assert "osd.0 down/in" in row and " down " in row, out
+            assert "OSD_DOWN: 1 osds down" in out, out
 
     wait_for(lambda: storage_of(admin, h1.host_id), 60, "storage ok again", 0.3, until=lambda s: s == "ok")
     # Spread: the OSD's host has 1 instance, the other 4: the next goes to the OSD's host.
