@@ -25,6 +25,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(LIB_PKGS) $(AGENT_PKGS) $(ECSCTL_PKGS
 PKG_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
 AGENT_LIBS = $(shell pkg-config --libs $(AGENT_PKGS))
 ECSCTL_LIBS = $(shell pkg-config --libs $(ECSCTL_PKGS))
+# librados has no pkg-config file in Debian (librados-dev).
+CTL_LIBS := -lrados
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS ?= -O2 -g
@@ -103,7 +105,7 @@ $(LIBCTL): $(CTL_OBJS)
 
 $(BUILD)/bin/ecs-controller: $(BUILD)/controller/main.o $(LIBCTL) $(LIBECS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBCTL) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) -lcrypt $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBCTL) $(LIBECS) $(AGENT_LIBS) $(CTL_LIBS) $(PKG_LIBS) -lcrypt $(LDLIBS)
 
 $(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBNF) $(LIBECS)
 	@mkdir -p $(@D)
@@ -128,7 +130,7 @@ $(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIBNF) $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBNF) $(LIBECS) $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBCTL) $(LIBNF) $(LIBECS)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCTL) $(LIBNF) $(LIBECS) $(AGENT_LIBS) $(PKG_LIBS) $(TEST_LIBS) -lcrypt $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAGENT) $(LIBCTL) $(LIBNF) $(LIBECS) $(AGENT_LIBS) $(CTL_LIBS) $(PKG_LIBS) $(TEST_LIBS) -lcrypt $(LDLIBS)
 
 check: $(UNIT_BINS)
 	$(PYTHON) scripts/lint/structure.py

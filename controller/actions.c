@@ -5,6 +5,7 @@
 #include "ctl.h"
 #include "disk.h"
 #include "eip.h"
+#include "hosts.h"
 #include "image.h"
 #include "instance.h"
 #include "keypair.h"
@@ -76,6 +77,8 @@ static const struct ctl_action actions[] = {
 	ECS("LeaveSecurityGroup", ctl_sg_leave, true),
 	ECS("AllocatePublicIpAddress", ctl_eip_allocate, true),
 	ECS("ReleasePublicIpAddress", ctl_eip_release, true),
+	/* Admin only ([controller] admin_accounts). */
+	ECS("DescribeHosts", ctl_hosts_describe, false),
 	SLB("CreateLoadBalancer", ctl_slb_create, true),
 	SLB("DeleteLoadBalancer", ctl_slb_delete, true),
 	SLB("DescribeLoadBalancers", ctl_slb_describe, false),

@@ -25,6 +25,7 @@ struct ecs_http_client;
 struct ecs_nonce_set;
 struct ecs_nonce_cache;
 struct ctl_throttle;
+struct ctl_ceph;
 
 struct ctl {
 	struct ctl_config cfg;
@@ -40,6 +41,7 @@ struct ctl {
 	struct ecs_nonce_cache *host_nonces; /* agents' calls to us */
 	struct ctl_throttle *throttle;
 	pthread_mutex_t sched_lock;	    /* one placement decision at a time */
+	struct ctl_ceph *ceph;		    /* the storage cluster watched (ceph.h); NULL: none */
 	volatile sig_atomic_t stopping;
 	/* Test hooks: the clock the auto-snapshot runner uses (0: real time). */
 	long long fake_now;

@@ -52,6 +52,13 @@ static const struct ecs_config_option options[] = {
 	{ "slb", "sync_interval_s", ECS_CONFIG_INT, "60", 1, 86400,
 	  "how often a host's LBs and public IPs are checked against its agent" },
 	{ "controller", "log_level", ECS_CONFIG_STRING, "info", 0, 0, "debug, info, warn, error" },
+	{ "controller", "admin_accounts", ECS_CONFIG_STRING, "", 0, 0,
+	  "account names allowed the admin actions (DescribeHosts), comma-separated" },
+	{ "ceph", "conf", ECS_CONFIG_STRING, "", 0, 0, "the storage cluster's ceph.conf (empty: no storage watched)" },
+	{ "ceph", "user", ECS_CONFIG_STRING, "ecs-controller", 0, 0, "the Ceph user, without client." },
+	{ "ceph", "keyring", ECS_CONFIG_STRING, "", 0, 0, "its keyring (empty: as ceph.conf says)" },
+	{ "ceph", "interval_s", ECS_CONFIG_INT, "10", 1, 3600, "how often the cluster's state is read" },
+	{ "ceph", "timeout_s", ECS_CONFIG_INT, "5", 1, 300, "each read's bound" },
 };
 
 static int parse_types(const char *text, struct ctl_config *c, char **ret_error)
@@ -155,6 +162,12 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.host_gateways = (int)ecs_config_int(raw, "network", "host_gateways");
 	c.slb_sync_interval_s = (int)ecs_config_int(raw, "slb", "sync_interval_s");
 	c.log_level = ecs_config_str(raw, "controller", "log_level");
+	c.admin_accounts = ecs_config_str(raw, "controller", "admin_accounts");
+	c.ceph_conf = ecs_config_str(raw, "ceph", "conf");
+	c.ceph_user = ecs_config_str(raw, "ceph", "user");
+	c.ceph_keyring = ecs_config_str(raw, "ceph", "keyring");
+	c.ceph_interval_s = (int)ecs_config_int(raw, "ceph", "interval_s");
+	c.ceph_timeout_s = (int)ecs_config_int(raw, "ceph", "timeout_s");
 
 	if (streq(ecs_config_str(raw, "scheduler", "weigher"), "stack")) {
 		c.stack = true;
@@ -202,5 +215,21 @@ bool ctl_config_zone_known(const struct ctl_config *c, const char *zone)
 	for (size_t i = 0; zone && i < c->n_zones; i++)
 		if (streq(c->zones[i], zone))
 			return true;
+	return false;
+}
+
+bool ctl_config_is_admin(const struct ctl_config *c, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = c->admin_accounts; p && *p && n;) {
+		size_t len;
+
+		p += strspn(p, ", ");
+		len = strcspn(p, ", ");
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		p += len;
+	}
 	return false;
 }

@@ -55,6 +55,12 @@ struct ctl_config {
 	const char *public_ip_pool; /* internet LBs' VIPs and instances' public IPs */
 	int slb_sync_interval_s;    /* a host's LBs and public IPs checked against its agent this often */
 	const char *log_level;
+
+	const char *admin_accounts; /* account names that may call admin actions (DescribeHosts) */
+
+	/* [ceph]: the storage cluster watched (ceph.h); conf "" = none. */
+	const char *ceph_conf, *ceph_user, *ceph_keyring;
+	int ceph_interval_s, ceph_timeout_s;
 };
 
 struct ecs_config;
@@ -62,5 +68,7 @@ struct ecs_config;
 int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config **ret_raw, char **ret_error);
 const struct ctl_instance_type *ctl_config_type(const struct ctl_config *c, const char *id);
 bool ctl_config_zone_known(const struct ctl_config *c, const char *zone);
+/* Whether the account named name is one of admin_accounts. */
+bool ctl_config_is_admin(const struct ctl_config *c, const char *name);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "addrpool.h"
+#include "ceph.h"
 #include "common.h"
 #include "hostauth.h"
 #include "instance.h"
@@ -73,8 +74,9 @@ static struct json_object *overlay_peers(struct ctl *c, sqlite3 *db, const char 
 
 static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	struct json_object *facts = NULL, *insts, *answer, *cidrs, *overlay, *peers = NULL;
-	const char *perr, *host, *api, *underlay = "";
+	struct json_object *facts = NULL, *insts, *answer, *cidrs, *overlay, *storage, *peers = NULL;
+	const char *perr, *host, *api, *underlay = "", *storage_message = "";
+	bool storage_reachable = true;
 	char gateway[CTL_IP_MAX];
 	long long gen, vni = 0;
 	struct ecs_jreader jr;
@@ -90,6 +92,22 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	insts = ecs_jr_array(&jr, "instances", 0, 100000);
 	cidrs = ecs_jr_array(&jr, "gateway_cidrs", 0, 64);
 	overlay = ecs_jr_object(&jr, "overlay", 0);
+	/* Optional: whether the host reaches the storage cluster (a host that does not takes no
+	 * new instances). */
+	storage = ecs_jr_object(&jr, "storage", 0);
+	if (storage && jr.rc == 0) {
+		struct ecs_jreader js;
+
+		ecs_jr_init(&js, storage);
+		storage_reachable = ecs_jr_bool(&js, "reachable", ECS_JR_REQUIRED, true);
+		storage_message = ecs_jr_str(&js, "message", 0, 160, "");
+		if (js.rc) {
+			_cleanup_free_ char *m = ecs_strdup_printf("storage: %s", js.message);
+
+			json_object_put(facts);
+			return reply(resp, 400, "InvalidParameter", m ? m : "storage");
+		}
+	}
 	if (overlay && jr.rc == 0) {
 		struct ecs_jreader jo;
 
@@ -152,6 +170,7 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
 	if (r == 0) {
+		ctl_ceph_agent_report(c, host, storage_reachable, storage_message);
 		ctl_instance_sync_host(c, host, insts);
 		/* Its load balancers and public IPs are compared with the agent's now and then. */
 		ctl_slbsync_heartbeat(c, host, ecs_json_get(facts, "load_balancers"), ecs_json_get(facts, "public_ips"));

@@ -16,4 +16,8 @@
 
 void ctl_hosts_handle(const struct ecs_http_request *req, struct ecs_http_response *resp);
 
+/* DescribeHosts (hosts_describe.c): the admin action listing hosts, their OSDs and storage
+ * state, and the storage cluster's health and pools. */
+int ctl_hosts_describe(struct ctl_call *call, struct json_object *out);
+
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "ceph.h"
 #include "config.h"
 #include "ctl.h"
 #include "daemon.h"
@@ -174,7 +175,7 @@ static int serve(struct ctl *c)
 	if (ensure_system_image(c) < 0 || ecs_http_client_new(&hc, &c->agents) < 0 ||
 	    ecs_http_client_new(&nc, &c->nudges) < 0 ||
 	    ecs_nonce_set_new((size_t)c->cfg.nonces_per_account, &c->sig_nonces) < 0 || ecs_nonce_cache_new(1u << 20, &c->host_nonces) < 0 ||
-	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0)
+	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0 || ctl_ceph_new(c) < 0)
 		return 1;
 	ctl_instance_register_jobs();
 	ctl_disk_register_jobs();
@@ -190,6 +191,10 @@ static int serve(struct ctl *c)
 		return 1;
 	/* Auto-snapshot policies (policy.c): the runner thread, beside the job workers. */
 	r = ctl_policy_start(c);
+	if (r < 0)
+		return 1;
+	/* The storage cluster's state (ceph.c): read on its own thread, never on the API's. */
+	r = ctl_ceph_start(c);
 	if (r < 0)
 		return 1;
 	start_clean_second(c);
@@ -208,6 +213,7 @@ static int serve(struct ctl *c)
 	ctl_policy_stop(c); /* it queues jobs: before the workers stop */
 	ctl_jobs_stop(c);
 	ctl_sgsync_stop(c);
+	ctl_ceph_free(c);
 	ecs_http_client_free(c->agents);
 	ecs_http_client_free(c->nudges);
 	ecs_nonce_set_free(c->sig_nonces);

@@ -5,8 +5,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "ceph.h"
 #include "common.h"
 #include "json.h"
+#include "log.h"
 #include "store.h"
 #include "util.h"
 
@@ -36,11 +38,13 @@ int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq,
 		    " LEFT JOIN (SELECT host_id, sum(size_gib) AS disk_gib FROM disks WHERE deleted = 0"
 		    "            GROUP BY host_id) d ON d.host_id = h.host_id"
 		    " WHERE h.last_seen >= ?1 ORDER BY h.host_id");
+	const struct ctl_ceph_snap *storage;
 	double best = 0;
 	bool found = false;
 
 	if (!st)
 		return -EIO;
+	storage = ctl_ceph_acquire(c);
 	sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *host = (const char *)sqlite3_column_text(st, 0);
@@ -60,6 +64,16 @@ int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq,
 		       sqlite3_column_int64(st, 10) + rq->disk_gib <= disk_cap && sqlite3_column_int(st, 9) < max_inst;
 		if (!fits)
 			continue;
+		/* Storage: a host whose OSDs are down, or whose agent cannot reach the cluster, would
+		 * only fail the instance's disks. */
+		{
+			char why[256];
+
+			if (ctl_ceph_host_state(c, storage, host, why, sizeof(why)) == CTL_STORAGE_DOWN) {
+				log_info("host skipped", "host=%s reason=\"storage down: %s\"", host, why);
+				continue;
+			}
+		}
 		/* Spread: the most free memory; stack: the least that still fits. */
 		if (!found || (c->cfg.stack ? free_mem < best : free_mem > best)) {
 			best = free_mem;
@@ -68,6 +82,7 @@ int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq,
 		}
 	}
 	sqlite3_finalize(st);
+	ctl_ceph_release(c, storage);
 	return found ? 0 : -ENOSPC;
 }
 

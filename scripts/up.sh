@@ -91,8 +91,13 @@ start_daemon() {
 	echo "started $name"
 }
 
+# The controller watches the cluster as client.ecs-controller (docs/storage.md, "The
+# controller's view"); the default account may call the admin actions (ecsctl host ls).
+CEPH_DIR=${ECS_CEPH_DATA_DIR:-$DATA_DIR/ceph}
 start_daemon ecs-controller 'msg="controller ready"' env ECS_CONTROLLER_HOST_KEY_FILE="$KEY" \
-	ECS_CONTROLLER_DATA_DIR="$DATA_DIR/controller" build/bin/ecs-controller
+	ECS_CONTROLLER_DATA_DIR="$DATA_DIR/controller" ECS_CONTROLLER_ADMIN_ACCOUNTS=default \
+	ECS_CEPH_CONF="${ECS_CEPH_CONF:-$CEPH_DIR/ceph.conf}" \
+	ECS_CEPH_KEYRING="$CEPH_DIR/keys/ceph.client.ecs-controller.keyring" build/bin/ecs-controller
 start_daemon ecs-agent 'msg="agent ready"' env ECS_AGENT_HOST_KEY_FILE="$KEY" \
 	ECS_AGENT_DATA_DIR="$DATA_DIR/agent" ECS_AGENT_CONTROLLER_URL=http://127.0.0.1:8773 build/bin/ecs-agent
 
@@ -135,5 +140,6 @@ echo "  ecsctl keypair create k"
 echo "  ecsctl run --image tiny --type ecs.t1.small --keypair k --wait"
 echo "  ecsctl ssh <instance-id> -- uname -a"
 echo "  make test                       run every test"
+echo "  ecsctl host ls                  hosts, their OSDs, Ceph health and pools"
 echo "  virsh -c qemu:///system list    libvirt guests on this host"
 echo "  make down                       stop what make up started"

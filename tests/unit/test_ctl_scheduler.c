@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "ceph.h"
 #include "config.h"
 #include "ctl.h"
 #include "ctl_env.h"
@@ -251,6 +252,65 @@ static void test_schedule_lb(void **state)
 	assert_int_equal(ctl_schedule_lb(&e->t.c, e->t.db, "z9", host, zone), -ENOSPC);
 }
 
+/* Storage: a host with an OSD down, or whose agent cannot reach the cluster, is filtered;
+ * one without OSDs, or with all up, is not; without [ceph] nothing is; a stale reading
+ * (unknown) filters nothing. */
+static struct ctl_ceph_snap *snap_with(const char *host, int osd, bool up, long long age)
+{
+	struct ctl_ceph_snap *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	s->taken_at = time(NULL) - age;
+	snprintf(s->health, sizeof(s->health), "%s", up ? "HEALTH_OK" : "HEALTH_WARN");
+	s->osds[0] = (struct ctl_ceph_osd){ .id = osd, .up = up, .in = true };
+	snprintf(s->osds[0].host, sizeof(s->osds[0].host), "%s", host);
+	s->n_osds = 1;
+	return s;
+}
+
+static void test_storage_down_filtered(void **state)
+{
+	struct env *e = *state;
+	const struct ctl_ceph_snap *held;
+	char why[256];
+
+	/* h-a has more free memory: spread picks it while its storage is fine. */
+	add_host(e, "h-a", "z1", 8, 8192, 100, 100, "[]", 0);
+	add_host(e, "h-b", "z1", 8, 4096, 100, 100, "[]", 0);
+	/* No [ceph]: storage none, no filter, even with an agent's report. */
+	ctl_ceph_agent_report(&e->t.c, "h-a", false, "ignored");
+	assert_int_equal(ctl_ceph_host_state(&e->t.c, NULL, "h-a", why, sizeof(why)), CTL_STORAGE_NONE);
+	assert_string_equal(pick(e, small(1, 256)), "h-a");
+
+	e->t.c.cfg.ceph_conf = "/nonexistent/ceph.conf";
+	assert_int_equal(ctl_ceph_new(&e->t.c), 0);
+	assert_non_null(e->t.c.ceph);
+	/* Not read yet: unknown, not filtered. */
+	assert_string_equal(pick(e, small(1, 256)), "h-a");
+	ctl_ceph_publish(&e->t.c, snap_with("h-a", 7, true, 0));
+	assert_string_equal(pick(e, small(1, 256)), "h-a");
+	ctl_ceph_publish(&e->t.c, snap_with("h-a", 7, false, 0));
+	held = ctl_ceph_acquire(&e->t.c);
+	assert_int_equal(ctl_ceph_host_state(&e->t.c, held, "h-a", why, sizeof(why)), CTL_STORAGE_DOWN);
+	assert_string_equal(why, "osd.7 down");
+	assert_int_equal(ctl_ceph_host_state(&e->t.c, held, "h-b", why, sizeof(why)), CTL_STORAGE_OK);
+	/* A reading replaced while held stays readable until released. */
+	ctl_ceph_publish(&e->t.c, snap_with("h-a", 7, false, 0));
+	assert_int_equal(held->osds[0].id, 7);
+	ctl_ceph_release(&e->t.c, held);
+	assert_string_equal(pick(e, small(1, 256)), "h-b");
+	/* Both filtered: no host. */
+	ctl_ceph_agent_report(&e->t.c, "h-b", false, "rados_connect: timed out");
+	assert_string_equal(pick(e, small(1, 256)), "");
+	/* A stale reading is no reason to filter h-a; h-b's agent still reports down. */
+	ctl_ceph_publish(&e->t.c, snap_with("h-a", 7, false, 3600));
+	assert_string_equal(pick(e, small(1, 256)), "h-a");
+	ctl_ceph_agent_report(&e->t.c, "h-b", true, "");
+	ctl_ceph_publish(&e->t.c, snap_with("h-a", 7, false, 0));
+	assert_string_equal(pick(e, small(1, 256)), "h-b");
+	ctl_ceph_free(&e->t.c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +325,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exclude, setup, ctl_test_env_teardown),
 		cmocka_unit_test_setup_teardown(test_weighers, setup, ctl_test_env_teardown),
 		cmocka_unit_test_setup_teardown(test_schedule_lb, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_storage_down_filtered, setup, ctl_test_env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
