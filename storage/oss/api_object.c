@@ -288,6 +288,12 @@ out:
 	oss_entry_clear(&e);
 }
 
+static long no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)cls, (void)pos, (void)buf, (void)max;
+	return -2;
+}
+
 static void object_meta(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
 	struct oss_entry e;
@@ -305,7 +311,11 @@ static void object_meta(struct oss_req *q, const struct ecs_http_request *req, s
 	etag_header(&e, etag);
 	oss_http_date_format(e.mtime, date);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)e.size);
-	ecs_http_reply(resp, 200, "application/xml", "", 0);
+	/* As OSS: a HEAD's Content-Length is the object's size (no reader runs for a HEAD). */
+	if (streq(req->method, "HEAD"))
+		ecs_http_reply_reader(resp, 200, "application/octet-stream", e.size, no_body, NULL, NULL);
+	else
+		ecs_http_reply(resp, 200, "application/xml", "", 0);
 	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
 	ecs_http_add_header(resp, "ETag", etag);
 	ecs_http_add_header(resp, "Last-Modified", date);
