@@ -174,6 +174,18 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS) $(LDLIBS)
 
+# fuzz_oss also takes ecs-ossd's parsers (storage/oss/sigv1.c, parse.c) and libxml2.
+FUZZ_OSS_OBJS := $(BUILD)/fuzz/oss/sigv1.o $(BUILD)/fuzz/oss/parse.o
+
+$(BUILD)/fuzz/oss/%.o: storage/oss/%.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Istorage/oss -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_oss: tests/fuzz/fuzz_oss.c $(FUZZ_OSS_OBJS) $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Istorage/oss -fsanitize=fuzzer -o $@ $< $(FUZZ_OSS_OBJS) $(FUZZ_LIB_OBJS) \
+		$(shell pkg-config --libs libxml-2.0) $(PKG_LIBS) $(LDLIBS)
+
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_BINS)
 
@@ -216,6 +228,6 @@ install: all
 
 clean:
 	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/bin $(BUILD)/fuzz/lib $(BUILD)/fuzz/fuzz_* $(BUILD)/agent $(BUILD)/controller $(BUILD)/ecsctl \
-		$(BUILD)/netfilter $(BUILD)/storage
+		$(BUILD)/netfilter $(BUILD)/storage $(BUILD)/fuzz/oss
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

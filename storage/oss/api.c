@@ -13,7 +13,7 @@
 #include "keys.h"
 #include "log.h"
 #include "parse.h"
-#include "sign.h"
+#include "sigv1.h"
 #include "util.h"
 
 #define SKEW_MAX_S (15 * 60)

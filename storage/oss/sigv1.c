@@ -1,4 +1,4 @@
-#include "sign.h"
+#include "sigv1.h"
 
 #include <errno.h>
 #include <stdlib.h>

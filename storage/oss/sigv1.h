@@ -1,4 +1,4 @@
-/* sign.h: OSS signature V1, as ali-oss and OSS's other clients sign and OSS checks it.
+/* sigv1.h: OSS signature V1, as ali-oss and OSS's other clients sign and OSS checks it.
  *
  *   Authorization: OSS <AccessKeyId>:<base64(HMAC-SHA1(secret, StringToSign))>
  *   StringToSign = VERB "\n" Content-MD5 "\n" Content-Type "\n" DATE "\n"
@@ -9,8 +9,8 @@
  *
  * DATE is x-oss-date when the request has one (ali-oss sends no Date), else Date; in a
  * signed URL (OSSAccessKeyId, Expires, Signature in the query) it is Expires. */
-#ifndef OSS_SIGN_H
-#define OSS_SIGN_H
+#ifndef OSS_SIGV1_H
+#define OSS_SIGV1_H
 
 #include <stdbool.h>
 
