@@ -71,6 +71,11 @@ static int oss_headers(const struct ecs_kvlist *h, struct ecs_kvlist *ret)
 	return 0;
 }
 
+static const char *header(const struct oss_sign_input *in, const char *name)
+{
+	return in->headers ? strempty(ecs_kvlist_get_case(in->headers, name)) : "";
+}
+
 char *oss_sign_string(const struct oss_sign_input *in)
 {
 	struct ecs_kvlist xh = ECS_KVLIST_INIT, sub = ECS_KVLIST_INIT;
@@ -79,9 +84,9 @@ char *oss_sign_string(const struct oss_sign_input *in)
 
 	r |= adds(&b, in->method);
 	r |= adds(&b, "\n");
-	r |= adds(&b, strempty(ecs_kvlist_get_case(in->headers, "Content-MD5")));
+	r |= adds(&b, header(in, "Content-MD5"));
 	r |= adds(&b, "\n");
-	r |= adds(&b, strempty(ecs_kvlist_get_case(in->headers, "Content-Type")));
+	r |= adds(&b, header(in, "Content-Type"));
 	r |= adds(&b, "\n");
 	r |= adds(&b, strempty(in->date));
 	r |= adds(&b, "\n");
