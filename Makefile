@@ -62,8 +62,14 @@ ECSCTL_SRCS := $(filter-out ecsctl/main.c,$(wildcard ecsctl/*.c))
 ECSCTL_OBJS := $(ECSCTL_SRCS:%.c=$(BUILD)/%.o)
 LIBECSCTL := $(BUILD)/ecsctl/libecsctl.a
 
+# --- ecs-ossd: storage/oss/*.c; all but main.c form libossd (unit tests, fuzz) ---
+OSS_SRCS := $(filter-out storage/oss/main.c,$(wildcard storage/oss/*.c))
+OSS_OBJS := $(OSS_SRCS:%.c=$(BUILD)/%.o)
+LIBOSS := $(BUILD)/storage/oss/libossd.a
+OSS_LIBS = -lrados $(shell pkg-config --libs libxml-2.0)
+
 # --- binaries ----------------------------------------------------------------
-BINS := $(BUILD)/bin/ecs-agent $(BUILD)/bin/ecsctl $(BUILD)/bin/ecs-controller
+BINS := $(BUILD)/bin/ecs-agent $(BUILD)/bin/ecsctl $(BUILD)/bin/ecs-controller $(BUILD)/bin/ecs-ossd
 
 # --- unit tests: tests/unit/test_<module>.c -> build/tests/unit/test_<module> --
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -106,6 +112,21 @@ $(LIBCTL): $(CTL_OBJS)
 $(BUILD)/bin/ecs-controller: $(BUILD)/controller/main.o $(LIBCTL) $(LIBECS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBCTL) $(LIBECS) $(AGENT_LIBS) $(CTL_LIBS) $(PKG_LIBS) -lcrypt $(LDLIBS)
+
+# ecs-ossd's headers (store.h, api.h, …) for its own objects and tests only.
+$(BUILD)/storage/oss/%.o $(BUILD)/tests/unit/test_oss_%.o: CPPFLAGS += -Istorage/oss
+
+$(LIBOSS): $(OSS_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/ecs-ossd: $(BUILD)/storage/oss/main.o $(LIBOSS) $(LIBECS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBOSS) $(LIBECS) $(OSS_LIBS) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/unit/test_oss_%: $(BUILD)/tests/unit/test_oss_%.o $(LIBOSS) $(LIBECS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBOSS) $(LIBECS) $(OSS_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
 
 $(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBNF) $(LIBECS)
 	@mkdir -p $(@D)
@@ -155,6 +176,18 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS) $(LDLIBS)
 
+# fuzz_oss also takes ecs-ossd's parsers (storage/oss/sigv1.c, parse.c) and libxml2.
+FUZZ_OSS_OBJS := $(BUILD)/fuzz/oss/sigv1.o $(BUILD)/fuzz/oss/parse.o
+
+$(BUILD)/fuzz/oss/%.o: storage/oss/%.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Istorage/oss -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_oss: tests/fuzz/fuzz_oss.c $(FUZZ_OSS_OBJS) $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Istorage/oss -fsanitize=fuzzer -o $@ $< $(FUZZ_OSS_OBJS) $(FUZZ_LIB_OBJS) \
+		$(shell pkg-config --libs libxml-2.0) $(PKG_LIBS) $(LDLIBS)
+
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_BINS)
 
@@ -197,6 +230,6 @@ install: all
 
 clean:
 	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/bin $(BUILD)/fuzz/lib $(BUILD)/fuzz/fuzz_* $(BUILD)/agent $(BUILD)/controller $(BUILD)/ecsctl \
-		$(BUILD)/netfilter $(BUILD)/storage
+		$(BUILD)/netfilter $(BUILD)/storage $(BUILD)/fuzz/oss
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

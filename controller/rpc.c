@@ -11,6 +11,7 @@
 #include "account.h"
 #include "crypto.h"
 #include "hosts.h"
+#include "storage_keys.h"
 #include "http_server.h"
 #include "json.h"
 #include "log.h"
@@ -559,6 +560,7 @@ int ctl_rpc_start(struct ctl *c)
 	static const struct ecs_http_route routes[] = {
 		{ NULL, "/", false, ctl_rpc_handle },
 		{ NULL, "/agent/v1/", true, ctl_hosts_handle },
+		{ NULL, "/storage/v1/", true, ctl_storage_keys_handle },
 	};
 	struct ecs_http_server_config cfg = {
 		.name = "ecs-api",

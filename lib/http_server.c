@@ -37,6 +37,9 @@ struct request_ctx {
 	int64_t start_ms;
 	int status;
 	size_t resp_bytes;
+	const struct ecs_http_stream_ops *stream;
+	void *stream_state;
+	bool stream_failed;
 };
 
 static const struct {
@@ -56,6 +59,12 @@ const char *ecs_http_error_code(enum ecs_http_error err)
 
 static void response_clear_body(struct ecs_http_response *resp)
 {
+	if (resp->reader_free && resp->reader_cls)
+		resp->reader_free(resp->reader_cls);
+	resp->reader = NULL;
+	resp->reader_free = NULL;
+	resp->reader_cls = NULL;
+	resp->reader_size = 0;
 	free(resp->body);
 	free(resp->content_type);
 	resp->body = NULL;
@@ -91,6 +100,23 @@ int ecs_http_reply(struct ecs_http_response *resp, int status, const char *conte
 		memcpy(copy, body, len);
 	copy[len] = '\0';
 	return ecs_http_reply_take(resp, status, content_type, copy, len);
+}
+
+int ecs_http_reply_reader(struct ecs_http_response *resp, int status, const char *content_type, uint64_t size,
+			  long (*reader)(void *, uint64_t, char *, size_t), void (*reader_free)(void *), void *cls)
+{
+	int r = ecs_http_reply_take(resp, status, content_type, NULL, 0);
+
+	if (r < 0) {
+		if (reader_free)
+			reader_free(cls);
+		return r;
+	}
+	resp->reader = reader;
+	resp->reader_free = reader_free;
+	resp->reader_cls = cls;
+	resp->reader_size = size;
+	return 0;
 }
 
 int ecs_http_reply_json(struct ecs_http_response *resp, int status, struct json_object *obj)
@@ -186,21 +212,67 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct request_ct
 	enum MHD_Result ret;
 	int status = resp->status ? resp->status : 500;
 
-	r = MHD_create_response_from_buffer(resp->body_len, resp->body ? resp->body : (void *)"",
-					    resp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	resp->body = NULL; /* owned by MHD now */
+	if (resp->reader) {
+		r = MHD_create_response_from_callback(resp->reader_size, 256 * 1024,
+						      (MHD_ContentReaderCallback)(void *)resp->reader, resp->reader_cls,
+						      resp->reader_free);
+		if (!r)
+			return MHD_NO;
+		resp->reader_cls = NULL; /* owned by MHD now */
+		resp->reader = NULL;
+	} else {
+		r = MHD_create_response_from_buffer(resp->body_len, resp->body ? resp->body : (void *)"",
+						    resp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+		if (!r)
+			return MHD_NO;
+		resp->body = NULL; /* owned by MHD now */
+	}
 	if (resp->content_type)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	MHD_add_response_header(r, ECS_HTTP_RESPONSE_ID_HEADER, ctx->rid);
 	for (size_t i = 0; i < resp->headers.n; i++)
 		MHD_add_response_header(r, resp->headers.items[i].key, resp->headers.items[i].value);
 	ctx->status = status;
-	ctx->resp_bytes = resp->body_len;
+	ctx->resp_bytes = resp->reader_size ? resp->reader_size : resp->body_len;
 	ctx->answered = true;
 	ret = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
+	return ret;
+}
+
+/* A streaming route's first call: begin() sees the headers and may answer at once. */
+static enum MHD_Result stream_begin(struct ecs_http_server *srv, struct MHD_Connection *c, struct request_ctx *ctx,
+				   const char *method, const char *url)
+{
+	struct ecs_kvlist query = ECS_KVLIST_INIT, headers = ECS_KVLIST_INIT;
+	struct ecs_http_response resp = { 0 };
+	char peer[INET6_ADDRSTRLEN + 8];
+	enum MHD_Result ret = MHD_YES;
+	struct ecs_http_request req;
+
+	ecs_log_set_request_id(ctx->rid);
+	peer_address(c, peer, sizeof(peer));
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &query);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_kv, &headers);
+	req = (struct ecs_http_request){
+		.method = method, .path = url, .query = &query, .headers = &headers, .body = "", .body_len = 0,
+		.request_id = ctx->rid, .remote_addr = peer, .userdata = srv->cfg.userdata,
+	};
+	ctx->stream->begin(&req, &resp, &ctx->stream_state);
+	if (resp.status) {
+		const char *clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		/* A body not read: the connection must not be reused. */
+		if ((clen && !streq(clen, "0")) ||
+		    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+			ecs_http_add_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close");
+		ret = send_response(c, ctx, &resp);
+	}
+	response_clear_body(&resp);
+	ecs_kvlist_clear(&resp.headers);
+	ecs_kvlist_clear(&query);
+	ecs_kvlist_clear(&headers);
+	ecs_log_set_request_id(NULL);
 	return ret;
 }
 
@@ -237,6 +309,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			ecs_request_id_new(ctx->rid);
 		if (!ctx->method || !ctx->path)
 			return MHD_NO;
+		if (srv->cfg.stream) {
+			ctx->stream = srv->cfg.stream;
+			return stream_begin(srv, c, ctx, method, url);
+		}
 		/* Refuse an announced oversized body before reading a byte of it. */
 		if (clen && ecs_parse_int64(clen, 0, INT64_MAX, &n) == 0 && (size_t)n > srv->cfg.max_body)
 			ctx->too_large = true;
@@ -246,6 +322,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		if (ctx->stream) {
+			if (!ctx->answered && !ctx->stream_failed && ctx->stream->data(ctx->stream_state, upload_data, n) < 0)
+				ctx->stream_failed = true;
+			return MHD_YES;
+		}
 		/* libmicrohttpd accepts no answer while a body is arriving: past the limit,
 		 * keep nothing and answer 413 once the body has ended. */
 		if (!ctx->too_large) {
@@ -278,7 +359,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.userdata = srv->cfg.userdata,
 	};
 
-	if (ctx->too_large) {
+	if (ctx->stream) {
+		ctx->stream->end(ctx->stream_state, &req, &resp);
+		if (!resp.status)
+			raise_error(srv, &req, &resp, ECS_HTTP_ERROR_INTERNAL, "the handler gave no answer");
+	} else if (ctx->too_large) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "the request body is larger than %zu bytes", srv->cfg.max_body);
@@ -323,6 +408,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
 		ecs_log_set_request_id(NULL);
 	}
+	if (ctx->stream && ctx->stream->free)
+		ctx->stream->free(ctx->stream_state);
 	free(ctx->method);
 	free(ctx->path);
 	ecs_buf_free(&ctx->body);

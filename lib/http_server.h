@@ -38,6 +38,14 @@ struct ecs_http_response {
 	char *body;
 	size_t body_len;
 	struct ecs_kvlist headers;
+	/* Instead of body: reader() produces reader_size bytes as the client takes them (it
+	 * returns how many it wrote to buf, at most max, or -1 to cut the answer short);
+	 * reader_free(reader_cls) is called once, also when the answer is never sent. For a
+	 * HEAD the reader is not called and reader_size is the Content-Length. */
+	long (*reader)(void *cls, uint64_t pos, char *buf, size_t max);
+	void (*reader_free)(void *cls);
+	void *reader_cls;
+	uint64_t reader_size;
 };
 
 /* Errors the server raises before any handler runs. */
@@ -52,6 +60,20 @@ enum ecs_http_error {
 typedef void (*ecs_http_handler_fn)(const struct ecs_http_request *req, struct ecs_http_response *resp);
 typedef void (*ecs_http_error_fn)(const struct ecs_http_request *req, struct ecs_http_response *resp,
 				  enum ecs_http_error err, int status, const char *message);
+
+/* A streaming server (config.stream): every request goes to these, no route is looked at;
+ * the request body is handed over as it arrives (max_body does not apply: the ops bound
+ * it), and begin() may answer before any of it is read. */
+struct ecs_http_stream_ops {
+	/* Headers are in, no body byte yet (req->body is empty). Set *ret_state; fill resp
+	 * (a status) to answer at once, the body then being discarded. */
+	void (*begin)(const struct ecs_http_request *req, struct ecs_http_response *resp, void **ret_state);
+	/* A piece of the body. A negative return discards the rest; end() is still called. */
+	int (*data)(void *state, const char *buf, size_t len);
+	/* The body has ended: fill resp. */
+	void (*end)(void *state, const struct ecs_http_request *req, struct ecs_http_response *resp);
+	void (*free)(void *state); /* accepts NULL */
+};
 
 struct ecs_http_route {
 	const char *method; /* NULL: any */
@@ -72,6 +94,7 @@ struct ecs_http_server_config {
 	unsigned max_connections; /* 0: 1024 */
 	bool access_log;
 	ecs_http_error_fn error_fn; /* NULL: JSON {"RequestId","Code","Message"} */
+	const struct ecs_http_stream_ops *stream; /* set: every request streams through it */
 	void *userdata;
 };
 
@@ -91,6 +114,9 @@ int ecs_http_reply_take(struct ecs_http_response *resp, int status, const char *
 			size_t len);
 int ecs_http_reply_json(struct ecs_http_response *resp, int status, struct json_object *obj);
 int ecs_http_add_header(struct ecs_http_response *resp, const char *name, const char *value);
+/* Answer with a reader (see struct ecs_http_response); takes ownership of cls. */
+int ecs_http_reply_reader(struct ecs_http_response *resp, int status, const char *content_type, uint64_t size,
+			  long (*reader)(void *, uint64_t, char *, size_t), void (*reader_free)(void *), void *cls);
 
 /* The default error body: {"RequestId","Code","Message"}. */
 void ecs_http_default_error(const struct ecs_http_request *req, struct ecs_http_response *resp,

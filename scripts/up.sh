@@ -100,6 +100,11 @@ start_daemon ecs-controller 'msg="controller ready"' env ECS_CONTROLLER_HOST_KEY
 	ECS_CEPH_KEYRING="$CEPH_DIR/keys/ceph.client.ecs-controller.keyring" build/bin/ecs-controller
 start_daemon ecs-agent 'msg="agent ready"' env ECS_AGENT_HOST_KEY_FILE="$KEY" \
 	ECS_AGENT_DATA_DIR="$DATA_DIR/agent" ECS_AGENT_CONTROLLER_URL=http://127.0.0.1:8773 build/bin/ecs-agent
+# The object service (docs/oss-api.md) on the cluster above, as client.ecs-ossd (its keyring
+# is keys/ceph.client.ecs-ossd.keyring beside ceph.conf, made by scripts/ceph.sh).
+start_daemon ecs-ossd 'msg="ossd ready"' env ECS_OSS_HOST_KEY_FILE="$KEY" \
+	ECS_OSS_CEPH_CONF="${ECS_CEPH_DATA_DIR:-/var/lib/ecs/ceph}/ceph.conf" \
+	ECS_OSS_CONTROLLER_URL=http://127.0.0.1:8773 build/bin/ecs-ossd
 
 # The default account, made once, and ecsctl's profile for it.
 ctl() { env ECS_CONTROLLER_HOST_KEY_FILE="$KEY" ECS_CONTROLLER_DATA_DIR="$DATA_DIR/controller" \
@@ -126,7 +131,7 @@ for d in virtlogd libvirtd; do
 		echo "  $d (pid $pid, $how)"
 	fi
 done
-for d in ecs-controller ecs-agent; do
+for d in ecs-controller ecs-agent ecs-ossd; do
 	if pid=$(daemon_pid "$RUN_DIR/$d.pid" "$d"); then
 		echo "  $d (pid $pid, log $LOG_DIR/$d.log)"
 	fi
@@ -134,6 +139,7 @@ done
 echo "  ceph: one mon, mgr and OSD (scripts/ceph.sh status; docs/storage.md)"
 echo "  image tiny: $img_dst"
 echo "  ECS API: http://127.0.0.1:8773 (account default, profile $ECSCTL_DIR/config)"
+echo "  OSS API: http://127.0.0.1:8775 (the same AccessKey pair)"
 echo
 echo "Next:"
 echo "  ecsctl keypair create k"

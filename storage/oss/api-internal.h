@@ -1,0 +1,67 @@
+/* api-internal.h: one request as api.c decoded it (target, caller, operation), shared with
+ * api_bucket.c and api_object.c, which carry out the operations. */
+#ifndef OSS_API_INTERNAL_H
+#define OSS_API_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "http_server.h"
+#include "oss.h"
+#include "store.h"
+
+enum oss_op {
+	OSS_OP_SERVICE_LIST,
+	OSS_OP_BUCKET_PUT,
+	OSS_OP_BUCKET_DELETE,
+	OSS_OP_BUCKET_LIST,
+	OSS_OP_BUCKET_INFO,
+	OSS_OP_BUCKET_LOCATION,
+	OSS_OP_BUCKET_ACL_GET,
+	OSS_OP_BUCKET_ACL_PUT,
+	OSS_OP_OBJECTS_DELETE,
+	OSS_OP_OBJECT_PUT,
+	OSS_OP_OBJECT_COPY,
+	OSS_OP_OBJECT_GET,
+	OSS_OP_OBJECT_HEAD,
+	OSS_OP_OBJECT_META,
+	OSS_OP_OBJECT_DELETE,
+	OSS_OP_NOT_IMPLEMENTED,
+	_OSS_OP_MAX,
+};
+
+#define OSS_SMALL_BODY_MAX (2 * 1024 * 1024) /* XML bodies of bucket and delete calls */
+#define OSS_META_MAX 8192
+
+struct oss_req {
+	struct oss *o;
+	enum oss_op op;
+	char bucket[64];
+	char *key;	     /* NULL: a bucket or service call */
+	char caller[64];     /* account id; "" when anonymous */
+	struct oss_bucket b; /* when bucket[0] and it exists */
+	bool bucket_found;
+	/* the body */
+	struct oss_writer *w; /* PutObject */
+	struct ecs_buf body;  /* the others, at most OSS_SMALL_BODY_MAX */
+	int body_error;
+	bool failed;
+};
+
+/* Answer an OSS error: XML with Code, Message, RequestId, HostId (and extra, already XML). */
+void oss_fail(const struct ecs_http_request *req, struct ecs_http_response *resp, int status, const char *code,
+	      const char *message, const char *extra_xml);
+/* Answer 200 with XML; takes body. */
+void oss_reply_xml(const struct ecs_http_request *req, struct ecs_http_response *resp, int status, char *body);
+/* The errno of a store call as the OSS error it is (500 InternalError by default). */
+void oss_fail_errno(const struct ecs_http_request *req, struct ecs_http_response *resp, int r);
+/* Whether the caller may read (write) what acl guards in q's bucket. */
+bool oss_allowed(const struct oss_req *q, const char *acl, bool write);
+
+void oss_bucket_op(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
+/* PutObject's start (in begin, before the body: the writer), and the other object calls. */
+int oss_object_put_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
+void oss_object_op(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
+
+#endif

@@ -1,0 +1,395 @@
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api-internal.h"
+#include "crypto.h"
+#include "keys.h"
+#include "log.h"
+#include "parse.h"
+#include "sigv1.h"
+#include "util.h"
+
+#define SKEW_MAX_S (15 * 60)
+
+void oss_reply_xml(const struct ecs_http_request *req, struct ecs_http_response *resp, int status, char *body)
+{
+	if (!body) {
+		oss_fail(req, resp, 500, "InternalError", "out of memory", NULL);
+		return;
+	}
+	ecs_http_reply_take(resp, status, "application/xml", body, strlen(body));
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+}
+
+void oss_fail(const struct ecs_http_request *req, struct ecs_http_response *resp, int status, const char *code,
+	      const char *message, const char *extra_xml)
+{
+	struct oss *o = req->userdata;
+	_cleanup_free_ char *m = oss_xml_escape(message);
+	char *body = ecs_strdup_printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>\n  <Code>%s</Code>\n"
+				       "  <Message>%s</Message>\n  <RequestId>%s</RequestId>\n  <HostId>%s</HostId>\n%s</Error>\n",
+				       code, m ? m : "", req->request_id, o && o->host_name ? o->host_name : "",
+				       extra_xml ? extra_xml : "");
+
+	if (!body) {
+		ecs_http_reply(resp, 500, "text/plain", "out of memory", 13);
+		return;
+	}
+	ecs_http_reply_take(resp, status, "application/xml", body, strlen(body));
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+	ecs_http_add_header(resp, "x-oss-ec", code);
+}
+
+void oss_fail_errno(const struct ecs_http_request *req, struct ecs_http_response *resp, int r)
+{
+	switch (r) {
+	case -ENOMEM:
+		return oss_fail(req, resp, 503, "ServiceUnavailable", "The service is out of memory.", NULL);
+	case -EBUSY:
+		return oss_fail(req, resp, 409, "OperationConflict", "The object is being changed; try again.", NULL);
+	default:
+		log_error("storage call failed", "error=%s", strerror(-r));
+		return oss_fail(req, resp, 500, "InternalError", "We encountered an internal error. Please try again.",
+				NULL);
+	}
+}
+
+static void server_error(const struct ecs_http_request *req, struct ecs_http_response *resp, enum ecs_http_error err,
+			 int status, const char *message)
+{
+	static const char *const codes[_ECS_HTTP_ERROR_MAX] = {
+		[ECS_HTTP_ERROR_NOT_FOUND] = "NotFound",
+		[ECS_HTTP_ERROR_METHOD] = "MethodNotAllowed",
+		[ECS_HTTP_ERROR_BODY_TOO_LARGE] = "EntityTooLarge",
+		[ECS_HTTP_ERROR_INTERNAL] = "InternalError",
+	};
+
+	oss_fail(req, resp, status, codes[err] ? codes[err] : "InternalError", message, NULL);
+}
+
+bool oss_allowed(const struct oss_req *q, const char *acl, bool write)
+{
+	if (q->caller[0] && streq(q->caller, q->b.owner))
+		return true;
+	if (streq(acl, "public-read-write"))
+		return true;
+	return !write && streq(acl, "public-read");
+}
+
+/* Whether host names us (path style) rather than a bucket (virtual-host style). */
+static bool host_is_ours(const char *host, size_t len)
+{
+	char h[256];
+	struct in_addr a4;
+
+	if (!len || len >= sizeof(h) || host[0] == '[')
+		return true;
+	memcpy(h, host, len);
+	h[len] = '\0';
+	return streq(h, "localhost") || inet_pton(AF_INET, h, &a4) == 1 || !strchr(h, '.');
+}
+
+/* Bucket and key from Host and the (decoded) path. -EINVAL: a bucket name that is not one. */
+static int target(const struct ecs_http_request *req, struct oss_req *q)
+{
+	const char *host = ecs_kvlist_get_case(req->headers, "Host"), *path = req->path, *key = NULL;
+	size_t hl = host ? strcspn(host, ":") : 0;
+
+	if (host && host[0] == '[')
+		hl = strlen(host);
+	if (path[0] != '/')
+		return -EINVAL;
+	if (!host_is_ours(host, hl)) {
+		size_t bl = strcspn(host, ".");
+
+		if (bl >= sizeof(q->bucket))
+			return -EINVAL;
+		memcpy(q->bucket, host, bl);
+		q->bucket[bl] = '\0';
+		key = path + 1;
+	} else if (path[1]) {
+		size_t bl = strcspn(path + 1, "/");
+
+		if (bl >= sizeof(q->bucket))
+			return -EINVAL;
+		memcpy(q->bucket, path + 1, bl);
+		q->bucket[bl] = '\0';
+		key = path[1 + bl] ? path + 2 + bl : "";
+	}
+	if (q->bucket[0] && !oss_bucket_name_valid(q->bucket))
+		return -EINVAL;
+	if (key && *key && !(q->key = strdup(key)))
+		return -ENOMEM;
+	return 0;
+}
+
+static bool has(const struct ecs_http_request *req, const char *name)
+{
+	return ecs_kvlist_get(req->query, name) != NULL;
+}
+
+static enum oss_op classify(const struct ecs_http_request *req, const struct oss_req *q)
+{
+	const char *m = req->method;
+
+	if (!q->bucket[0])
+		return streq(m, "GET") ? OSS_OP_SERVICE_LIST : OSS_OP_NOT_IMPLEMENTED;
+	if (has(req, "uploads") || has(req, "uploadId") || has(req, "append") || has(req, "tagging") ||
+	    has(req, "symlink") || has(req, "restore") || has(req, "versions") || has(req, "versionId") ||
+	    has(req, "x-oss-process"))
+		return OSS_OP_NOT_IMPLEMENTED;
+	if (!q->key) {
+		if (has(req, "acl"))
+			return streq(m, "GET") ? OSS_OP_BUCKET_ACL_GET : streq(m, "PUT") ? OSS_OP_BUCKET_ACL_PUT
+											   : OSS_OP_NOT_IMPLEMENTED;
+		if (has(req, "bucketInfo"))
+			return streq(m, "GET") ? OSS_OP_BUCKET_INFO : OSS_OP_NOT_IMPLEMENTED;
+		if (has(req, "location"))
+			return streq(m, "GET") ? OSS_OP_BUCKET_LOCATION : OSS_OP_NOT_IMPLEMENTED;
+		if (has(req, "delete"))
+			return streq(m, "POST") ? OSS_OP_OBJECTS_DELETE : OSS_OP_NOT_IMPLEMENTED;
+		for (size_t i = 0; i < req->query->n; i++)
+			if (oss_subresource_signed(req->query->items[i].key) &&
+			    !str_has_prefix(req->query->items[i].key, "continuation-token"))
+				return OSS_OP_NOT_IMPLEMENTED; /* cors, lifecycle, website, … */
+		if (streq(m, "PUT"))
+			return OSS_OP_BUCKET_PUT;
+		if (streq(m, "DELETE"))
+			return OSS_OP_BUCKET_DELETE;
+		if (streq(m, "GET"))
+			return OSS_OP_BUCKET_LIST;
+		return OSS_OP_NOT_IMPLEMENTED;
+	}
+	if (has(req, "acl"))
+		return OSS_OP_NOT_IMPLEMENTED;
+	if (has(req, "objectMeta"))
+		return streq(m, "GET") || streq(m, "HEAD") ? OSS_OP_OBJECT_META : OSS_OP_NOT_IMPLEMENTED;
+	if (streq(m, "PUT"))
+		return ecs_kvlist_get_case(req->headers, "x-oss-copy-source") ? OSS_OP_OBJECT_COPY : OSS_OP_OBJECT_PUT;
+	if (streq(m, "GET"))
+		return OSS_OP_OBJECT_GET;
+	if (streq(m, "HEAD"))
+		return OSS_OP_OBJECT_HEAD;
+	if (streq(m, "DELETE"))
+		return OSS_OP_OBJECT_DELETE;
+	return OSS_OP_NOT_IMPLEMENTED;
+}
+
+/* Who signed the request: q->caller, or "" when nobody did. 0, or an error answered. */
+static int authenticate(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	const char *auth = ecs_kvlist_get_case(req->headers, "Authorization");
+	const char *qak = ecs_kvlist_get(req->query, "OSSAccessKeyId");
+	char ak[OSS_AK_MAX], sig[OSS_SIG_MAX], want[29];
+	const char *date;
+	_cleanup_free_ char *sts = NULL;
+	struct oss_key key;
+	time_t t, now = time(NULL);
+	int r;
+
+	if (!auth && !qak)
+		return 0;
+	if (auth) {
+		if (oss_auth_header_parse(auth, ak, sig) < 0) {
+			oss_fail(req, resp, 400, "InvalidArgument", "Authorization header is invalid.", NULL);
+			return -EINVAL;
+		}
+		date = ecs_kvlist_get_case(req->headers, "x-oss-date");
+		if (!date)
+			date = ecs_kvlist_get_case(req->headers, "Date");
+		if (!date || oss_http_date_parse(date, &t) < 0) {
+			oss_fail(req, resp, 403, "AccessDenied", "Invalid date format or missing date.", NULL);
+			return -EACCES;
+		}
+		if (t > now + SKEW_MAX_S || t < now - SKEW_MAX_S) {
+			oss_fail(req, resp, 403, "RequestTimeTooSkewed",
+				 "The difference between the request time and the current time is too large.", NULL);
+			return -EACCES;
+		}
+	} else {
+		const char *s = ecs_kvlist_get(req->query, "Signature");
+		long long exp;
+
+		date = ecs_kvlist_get(req->query, "Expires");
+		if (!s || !date || ecs_parse_int64(date, 0, INT64_MAX, &exp) < 0 || ecs_strlcpy(ak, qak, sizeof(ak)) < 0 ||
+		    ecs_strlcpy(sig, s, sizeof(sig)) < 0) {
+			oss_fail(req, resp, 403, "AccessDenied", "The signed URL is missing Expires or Signature.", NULL);
+			return -EACCES;
+		}
+		if (exp < now) {
+			oss_fail(req, resp, 403, "AccessDenied", "Request has expired.", NULL);
+			return -EACCES;
+		}
+	}
+	r = oss_keys_get(q->o->keys, ak, &key);
+	if (r == -ENOENT) {
+		oss_fail(req, resp, 403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records.",
+			 NULL);
+		return r;
+	}
+	if (r < 0) {
+		oss_fail(req, resp, 503, "ServiceUnavailable", "The key service cannot be reached.", NULL);
+		return r;
+	}
+	{
+		struct oss_sign_input in = { .method = req->method, .date = date, .headers = req->headers,
+					     .query = req->query, .bucket = q->bucket, .key = q->key ? q->key : "" };
+
+		sts = oss_sign_string(&in);
+	}
+	snprintf(q->caller, sizeof(q->caller), "%s", key.account_id);
+	if (!sts || oss_sign_v1(key.secret, sts, want) < 0) {
+		explicit_bzero(&key, sizeof(key));
+		oss_fail(req, resp, 500, "InternalError", "out of memory", NULL);
+		return -ENOMEM;
+	}
+	explicit_bzero(&key, sizeof(key));
+	if (!ecs_streq_ct(want, sig)) {
+		q->caller[0] = '\0';
+		_cleanup_free_ char *e = oss_xml_escape(sts), *extra = NULL;
+
+		extra = ecs_strdup_printf("  <OSSAccessKeyId>%s</OSSAccessKeyId>\n  <StringToSign>%s</StringToSign>\n",
+					  "", e ? e : "");
+		oss_fail(req, resp, 403, "SignatureDoesNotMatch",
+			 "The request signature we calculated does not match the signature you provided.", extra);
+		return -EACCES;
+	}
+	if (!q->caller[0]) {
+		oss_fail(req, resp, 500, "InternalError", "The key has no account.", NULL);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void on_begin(const struct ecs_http_request *req, struct ecs_http_response *resp, void **ret_state)
+{
+	struct oss *o = req->userdata;
+	struct oss_req *q = calloc(1, sizeof(*q));
+	int r;
+
+	*ret_state = q;
+	if (!q)
+		return oss_fail(req, resp, 503, "ServiceUnavailable", "out of memory", NULL);
+	q->o = o;
+	r = target(req, q);
+	if (r == -ENOMEM)
+		goto fail_mem;
+	if (r < 0)
+		goto bad_name;
+	if (q->key && (r = oss_key_check(q->key)) < 0) {
+		q->failed = true;
+		if (r == -ENAMETOOLONG)
+			return oss_fail(req, resp, 400, "KeyTooLong", "The object name is longer than 1023 bytes.", NULL);
+		return oss_fail(req, resp, 400, "InvalidObjectName", "The object name is not valid.", NULL);
+	}
+	q->op = classify(req, q);
+	if (authenticate(q, req, resp) < 0) {
+		q->failed = true;
+		return;
+	}
+	if (q->op == OSS_OP_NOT_IMPLEMENTED) {
+		q->failed = true;
+		return oss_fail(req, resp, 501, "NotImplemented", "This operation is not implemented by ecs-ossd.", NULL);
+	}
+	if (q->bucket[0] && q->op != OSS_OP_BUCKET_PUT) {
+		r = oss_bucket_get(o, q->bucket, &q->b);
+		if (r == -ENOENT) {
+			char extra[128];
+
+			q->failed = true;
+			snprintf(extra, sizeof(extra), "  <BucketName>%s</BucketName>\n", q->bucket);
+			return oss_fail(req, resp, 404, "NoSuchBucket", "The specified bucket does not exist.", extra);
+		}
+		if (r < 0) {
+			q->failed = true;
+			return oss_fail_errno(req, resp, r);
+		}
+		q->bucket_found = true;
+	}
+	if (q->op == OSS_OP_OBJECT_PUT && oss_object_put_begin(q, req, resp) < 0)
+		q->failed = true;
+	return;
+bad_name:
+	q->failed = true;
+	return oss_fail(req, resp, 400, "InvalidBucketName", "The specified bucket is not valid.", NULL);
+fail_mem:
+	q->failed = true;
+	return oss_fail(req, resp, 503, "ServiceUnavailable", "out of memory", NULL);
+}
+
+static int on_data(void *state, const char *buf, size_t len)
+{
+	struct oss_req *q = state;
+	int r;
+
+	if (!q || q->failed || q->body_error)
+		return -EIO;
+	if (q->w)
+		r = oss_writer_write(q->w, buf, len);
+	else
+		r = ecs_buf_append(&q->body, buf, len, OSS_SMALL_BODY_MAX);
+	if (r < 0)
+		q->body_error = r;
+	return r;
+}
+
+static void on_end(void *state, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	struct oss_req *q = state;
+
+	if (!q)
+		return oss_fail(req, resp, 503, "ServiceUnavailable", "out of memory", NULL);
+	if (q->body_error == -EFBIG)
+		return oss_fail(req, resp, 400, q->w ? "EntityTooLarge" : "MalformedXML",
+				"Your proposed upload exceeds the maximum allowed size.", NULL);
+	if (q->body_error)
+		return oss_fail_errno(req, resp, q->body_error);
+	if (q->op == OSS_OP_SERVICE_LIST || (q->bucket[0] && !q->key && q->op != OSS_OP_OBJECTS_DELETE))
+		return oss_bucket_op(q, req, resp);
+	oss_object_op(q, req, resp);
+}
+
+static void on_free(void *state)
+{
+	struct oss_req *q = state;
+
+	if (!q)
+		return;
+	oss_writer_abort(q->w);
+	ecs_buf_free(&q->body);
+	free(q->key);
+	free(q);
+}
+
+static const struct ecs_http_stream_ops stream_ops = {
+	.begin = on_begin,
+	.data = on_data,
+	.end = on_end,
+	.free = on_free,
+};
+
+int oss_api_start(struct oss *o, const struct oss_api_config *cfg, struct ecs_http_server **ret)
+{
+	struct ecs_http_server_config sc = {
+		.name = "oss-api",
+		.address = cfg->address,
+		.port = cfg->port,
+		/* Handlers block on RADOS: one thread a connection, bounded in number. */
+		.thread_per_connection = true,
+		.max_connections = cfg->max_connections,
+		.timeout_s = 120,
+		.access_log = true,
+		.error_fn = server_error,
+		.stream = &stream_ops,
+		.userdata = o,
+	};
+
+	return ecs_http_server_start(&sc, NULL, 0, ret);
+}

@@ -1,0 +1,374 @@
+/* The service and bucket calls: GetService, PutBucket, DeleteBucket, GetBucket (ListObjects
+ * and ListObjectsV2), GetBucketInfo, GetBucketLocation, Get/PutBucketAcl. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api-internal.h"
+#include "crypto.h"
+#include "parse.h"
+#include "url.h"
+#include "util.h"
+
+#define XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+#define OUT_MAX (64 * 1024 * 1024)
+
+struct out {
+	struct ecs_buf b;
+	int error;
+};
+
+static void put(struct out *w, const char *s)
+{
+	if (!w->error)
+		w->error = ecs_buf_append(&w->b, s, strlen(s), OUT_MAX);
+}
+
+/* <tag>escaped text</tag>; with url, the text percent-encoded first (encoding-type=url). */
+static void el(struct out *w, const char *tag, const char *text, bool url)
+{
+	_cleanup_free_ char *enc = url ? ecs_percent_encode(text) : NULL;
+	_cleanup_free_ char *esc = oss_xml_escape(url && enc ? enc : text);
+
+	if (!esc) {
+		w->error = -ENOMEM;
+		return;
+	}
+	put(w, "<");
+	put(w, tag);
+	put(w, ">");
+	put(w, esc);
+	put(w, "</");
+	put(w, tag);
+	put(w, ">");
+}
+
+static void el_int(struct out *w, const char *tag, long long v)
+{
+	char n[32];
+
+	snprintf(n, sizeof(n), "%lld", v);
+	el(w, tag, n, false);
+}
+
+static char *finish(struct out *w)
+{
+	if (w->error) {
+		ecs_buf_free(&w->b);
+		return NULL;
+	}
+	return ecs_buf_steal(&w->b);
+}
+
+static void owner(struct out *w, const char *id)
+{
+	put(w, "<Owner>");
+	el(w, "ID", id, false);
+	el(w, "DisplayName", id, false);
+	put(w, "</Owner>");
+}
+
+static bool is_owner(const struct oss_req *q)
+{
+	return q->caller[0] && streq(q->caller, q->b.owner);
+}
+
+static void denied(const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	oss_fail(req, resp, 403, "AccessDenied", "You have no right to access this bucket.", NULL);
+}
+
+/* max-keys: 1-1000, default 100. */
+static int max_keys(const struct ecs_http_request *req, struct ecs_http_response *resp, unsigned *ret)
+{
+	const char *s = ecs_kvlist_get(req->query, "max-keys");
+	long long v = 100;
+
+	if (s && ecs_parse_int64(s, 1, 1000, &v) < 0) {
+		oss_fail(req, resp, 400, "InvalidArgument", "max-keys must be an integer from 1 to 1000.", NULL);
+		return -EINVAL;
+	}
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static void service_list(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	const char *prefix = strempty(ecs_kvlist_get(req->query, "prefix"));
+	const char *marker = strempty(ecs_kvlist_get(req->query, "marker"));
+	char **names = NULL;
+	size_t n = 0;
+	bool more = false;
+	unsigned max;
+	struct out w = { 0 };
+	int r;
+
+	if (!q->caller[0])
+		return oss_fail(req, resp, 403, "AccessDenied", "Anonymous access is forbidden for this operation.", NULL);
+	if (max_keys(req, resp, &max) < 0)
+		return;
+	if (!ecs_kvlist_get(req->query, "max-keys"))
+		max = 1000;
+	if ((r = oss_bucket_names(q->o, q->caller, prefix, marker, max, &names, &n, &more)) < 0)
+		return oss_fail_errno(req, resp, r);
+	put(&w, XML_HEAD "<ListAllMyBucketsResult>");
+	if (*prefix)
+		el(&w, "Prefix", prefix, false);
+	if (*marker)
+		el(&w, "Marker", marker, false);
+	if (ecs_kvlist_get(req->query, "max-keys"))
+		el_int(&w, "MaxKeys", max);
+	if (more) {
+		put(&w, "<IsTruncated>true</IsTruncated>");
+		el(&w, "NextMarker", n ? names[n - 1] : "", false);
+	}
+	owner(&w, q->caller);
+	put(&w, "<Buckets>");
+	for (size_t i = 0; i < n; i++) {
+		struct oss_bucket b;
+		char date[32];
+
+		if (oss_bucket_get(q->o, names[i], &b) < 0 || !streq(b.owner, q->caller))
+			continue;
+		oss_iso_date_format(b.created, date);
+		put(&w, "<Bucket>");
+		el(&w, "CreationDate", date, false);
+		put(&w, "<Location>oss-");
+		put(&w, q->o->region);
+		put(&w, "</Location>");
+		el(&w, "Name", b.name, false);
+		el(&w, "Region", q->o->region, false);
+		put(&w, "<StorageClass>Standard</StorageClass></Bucket>");
+	}
+	put(&w, "</Buckets></ListAllMyBucketsResult>\n");
+	oss_strv_free(names, n);
+	oss_reply_xml(req, resp, 200, finish(&w));
+}
+
+static void bucket_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	const char *acl_h = ecs_kvlist_get_case(req->headers, "x-oss-acl");
+	const char *acl = acl_h ? oss_acl_canonical(acl_h, false) : "private";
+	struct oss_bucket b = { 0 }, cur;
+	int r;
+
+	if (!q->caller[0])
+		return oss_fail(req, resp, 403, "AccessDenied", "Anonymous access is forbidden for this operation.", NULL);
+	if (!acl)
+		return oss_fail(req, resp, 400, "InvalidArgument", "no such bucket access control exists", NULL);
+	snprintf(b.name, sizeof(b.name), "%s", q->bucket);
+	snprintf(b.owner, sizeof(b.owner), "%s", q->caller);
+	snprintf(b.acl, sizeof(b.acl), "%s", acl);
+	oss_random_hex(b.id);
+	b.created = time(NULL);
+	r = oss_bucket_create(q->o, &b);
+	if (r == -EEXIST) {
+		/* The owner making it again is no error (OSS); the ACL given is applied. */
+		if (oss_bucket_get(q->o, q->bucket, &cur) == 0 && streq(cur.owner, q->caller)) {
+			if (acl_h && (r = oss_bucket_set_acl(q->o, &cur, acl)) < 0)
+				return oss_fail_errno(req, resp, r);
+			goto ok;
+		}
+		return oss_fail(req, resp, 409, "BucketAlreadyExists", "The requested bucket name is not available.", NULL);
+	}
+	if (r == -EDQUOT)
+		return oss_fail(req, resp, 400, "TooManyBuckets", "You have attempted to create more buckets than allowed.",
+				NULL);
+	if (r < 0)
+		return oss_fail_errno(req, resp, r);
+ok:
+	ecs_http_reply(resp, 200, "application/xml", "", 0);
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+	ecs_http_add_header(resp, "Location", "/");
+}
+
+static void bucket_delete(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	int r;
+
+	if (!is_owner(q))
+		return denied(req, resp);
+	r = oss_bucket_delete(q->o, &q->b);
+	if (r == -ENOTEMPTY)
+		return oss_fail(req, resp, 409, "BucketNotEmpty", "The bucket you tried to delete is not empty.", NULL);
+	if (r < 0)
+		return oss_fail_errno(req, resp, r);
+	ecs_http_reply(resp, 204, "application/xml", "", 0);
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+}
+
+static void contents(struct out *w, const struct oss_entry *e, const char *owner_id, bool url)
+{
+	char date[32], etag[40];
+
+	oss_iso_date_format(e->mtime, date);
+	snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
+	for (char *p = etag; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 32);
+	put(w, "<Contents>");
+	el(w, "Key", e->key, url);
+	el(w, "LastModified", date, false);
+	el(w, "ETag", etag, false);
+	put(w, "<Type>Normal</Type>");
+	el_int(w, "Size", (long long)e->size);
+	put(w, "<StorageClass>Standard</StorageClass>");
+	if (owner_id)
+		owner(w, owner_id);
+	put(w, "</Contents>");
+}
+
+static void bucket_list(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	const char *lt = ecs_kvlist_get(req->query, "list-type");
+	bool v2 = streq(lt, "2");
+	const char *prefix = strempty(ecs_kvlist_get(req->query, "prefix"));
+	const char *delim = strempty(ecs_kvlist_get(req->query, "delimiter"));
+	const char *enc = ecs_kvlist_get(req->query, "encoding-type");
+	const char *token = ecs_kvlist_get(req->query, "continuation-token");
+	const char *start_after = strempty(ecs_kvlist_get(req->query, "start-after"));
+	bool url = streq(enc, "url"), fetch_owner = streq(ecs_kvlist_get(req->query, "fetch-owner"), "true");
+	_cleanup_free_ uint8_t *tok = NULL;
+	const char *marker = v2 ? start_after : strempty(ecs_kvlist_get(req->query, "marker"));
+	struct oss_listing l = { 0 };
+	struct out w = { 0 };
+	unsigned max;
+	int r;
+
+	if (!oss_allowed(q, q->b.acl, false))
+		return denied(req, resp);
+	if (lt && !v2)
+		return oss_fail(req, resp, 400, "InvalidArgument", "list-type must be 2.", NULL);
+	if (enc && !url)
+		return oss_fail(req, resp, 400, "InvalidArgument", "The encoding-type must be url.", NULL);
+	if (strlen(prefix) > 1023 || strlen(marker) > 1023 || strlen(delim) > 1023)
+		return oss_fail(req, resp, 400, "InvalidArgument", "prefix, marker and delimiter are at most 1023 bytes.",
+				NULL);
+	if (max_keys(req, resp, &max) < 0)
+		return;
+	if (v2 && token) {
+		size_t tl;
+
+		if (ecs_base64_decode(token, strlen(token), &tok, &tl) < 0 || tl > 1023 || memchr(tok, 0, tl))
+			return oss_fail(req, resp, 400, "InvalidArgument", "The continuation-token is not valid.", NULL);
+		marker = (const char *)tok;
+	}
+	if ((r = oss_list(q->o, &q->b, prefix, *delim ? delim : NULL, marker, max, &l)) < 0)
+		return oss_fail_errno(req, resp, r);
+	put(&w, XML_HEAD "<ListBucketResult>");
+	el(&w, "Name", q->b.name, false);
+	el(&w, "Prefix", prefix, url);
+	if (!v2)
+		el(&w, "Marker", marker, url);
+	el_int(&w, "MaxKeys", max);
+	el(&w, "Delimiter", delim, url);
+	if (url)
+		put(&w, "<EncodingType>url</EncodingType>");
+	if (v2) {
+		if (*start_after)
+			el(&w, "StartAfter", start_after, url);
+		if (token)
+			el(&w, "ContinuationToken", token, false);
+	}
+	put(&w, l.truncated ? "<IsTruncated>true</IsTruncated>" : "<IsTruncated>false</IsTruncated>");
+	if (l.truncated && !v2)
+		el(&w, "NextMarker", l.next_marker, url);
+	if (l.truncated && v2) {
+		_cleanup_free_ char *nt = ecs_base64_encode(l.next_marker, strlen(l.next_marker));
+
+		el(&w, "NextContinuationToken", nt ? nt : "", false);
+	}
+	if (v2)
+		el_int(&w, "KeyCount", (long long)(l.n + l.n_prefixes));
+	for (size_t i = 0; i < l.n; i++)
+		contents(&w, &l.entries[i], !v2 || fetch_owner ? q->b.owner : NULL, url);
+	for (size_t i = 0; i < l.n_prefixes; i++) {
+		put(&w, "<CommonPrefixes>");
+		el(&w, "Prefix", l.prefixes[i], url);
+		put(&w, "</CommonPrefixes>");
+	}
+	put(&w, "</ListBucketResult>\n");
+	oss_listing_clear(&l);
+	oss_reply_xml(req, resp, 200, finish(&w));
+}
+
+static void bucket_info(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	struct out w = { 0 };
+	char date[32];
+
+	if (!is_owner(q))
+		return denied(req, resp);
+	oss_iso_date_format(q->b.created, date);
+	put(&w, XML_HEAD "<BucketInfo><Bucket>");
+	el(&w, "CreationDate", date, false);
+	put(&w, "<Location>oss-");
+	put(&w, q->o->region);
+	put(&w, "</Location>");
+	el(&w, "Name", q->b.name, false);
+	el(&w, "Region", q->o->region, false);
+	owner(&w, q->b.owner);
+	put(&w, "<AccessControlList>");
+	el(&w, "Grant", q->b.acl, false);
+	put(&w, "</AccessControlList><StorageClass>Standard</StorageClass><DataRedundancyType>LRS</DataRedundancyType>"
+		"</Bucket></BucketInfo>\n");
+	oss_reply_xml(req, resp, 200, finish(&w));
+}
+
+static void bucket_location(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	if (!is_owner(q))
+		return denied(req, resp);
+	oss_reply_xml(req, resp, 200,
+		      ecs_strdup_printf(XML_HEAD "<LocationConstraint>oss-%s</LocationConstraint>\n", q->o->region));
+}
+
+static void bucket_acl_get(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	struct out w = { 0 };
+
+	if (!is_owner(q))
+		return denied(req, resp);
+	put(&w, XML_HEAD "<AccessControlPolicy>");
+	owner(&w, q->b.owner);
+	put(&w, "<AccessControlList>");
+	el(&w, "Grant", q->b.acl, false);
+	put(&w, "</AccessControlList></AccessControlPolicy>\n");
+	oss_reply_xml(req, resp, 200, finish(&w));
+}
+
+static void bucket_acl_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	const char *h = ecs_kvlist_get_case(req->headers, "x-oss-acl");
+	const char *acl = h ? oss_acl_canonical(h, false) : NULL;
+	char from_body[24];
+	int r;
+
+	if (!is_owner(q))
+		return denied(req, resp);
+	if (!h && q->body.len && oss_acl_body_parse(q->body.data, q->body.len, from_body) == 0)
+		acl = from_body;
+	if (!acl)
+		return oss_fail(req, resp, 400, "InvalidArgument", "no such bucket access control exists", NULL);
+	if ((r = oss_bucket_set_acl(q->o, &q->b, acl)) < 0)
+		return oss_fail_errno(req, resp, r);
+	ecs_http_reply(resp, 200, "application/xml", "", 0);
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+}
+
+void oss_bucket_op(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	switch (q->op) {
+	case OSS_OP_SERVICE_LIST: return service_list(q, req, resp);
+	case OSS_OP_BUCKET_PUT: return bucket_put(q, req, resp);
+	case OSS_OP_BUCKET_DELETE: return bucket_delete(q, req, resp);
+	case OSS_OP_BUCKET_LIST: return bucket_list(q, req, resp);
+	case OSS_OP_BUCKET_INFO: return bucket_info(q, req, resp);
+	case OSS_OP_BUCKET_LOCATION: return bucket_location(q, req, resp);
+	case OSS_OP_BUCKET_ACL_GET: return bucket_acl_get(q, req, resp);
+	case OSS_OP_BUCKET_ACL_PUT: return bucket_acl_put(q, req, resp);
+	default: return oss_fail(req, resp, 501, "NotImplemented", "This operation is not implemented.", NULL);
+	}
+}

@@ -1,0 +1,28 @@
+/* oss.h: the state an ecs-ossd shares between its modules: the RADOS pool, the key cache,
+ * the settings. One per process, made in main.c. */
+#ifndef OSS_OSS_H
+#define OSS_OSS_H
+
+#include <pthread.h>
+#include <rados/librados.h>
+#include <stdbool.h>
+
+struct oss_keys;
+struct ecs_http_client;
+
+struct oss {
+	rados_t cluster;
+	rados_ioctx_t io;
+	struct oss_keys *keys;
+	const char *region;	  /* "cn-local": GetBucketLocation answers oss-<region> */
+	const char *host_name;	  /* HostId in errors */
+	unsigned gc_delay_s;	  /* a replaced version's stripes live this long (readers in flight) */
+	unsigned max_buckets;	  /* per account */
+	/* the GC thread */
+	pthread_t gc_thread;
+	pthread_mutex_t gc_mu;
+	pthread_cond_t gc_cv;
+	bool stop;
+};
+
+#endif

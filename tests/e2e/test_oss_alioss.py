@@ -1,0 +1,156 @@
+"""Alibaba's own OSS client, ali-oss 6.23.0 from npm, unchanged, against ecs-ossd on the test
+Ceph cluster: V1 signatures with x-oss-date, the virtual-host addressing it uses with an IP
+endpoint (Host: bucket.oss-REGION.aliyuncs.com) and path style (sldEnable) for signed URLs;
+buckets, objects with metadata, ranges, conditional GETs, copies, listings with delimiters
+and paging, deletes, ACLs across two accounts and anonymous, and its errors."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import REPO
+from ossenv import OssEnv
+
+ALI_OSS = "6.23.0"
+NPM_DIR = REPO / "build/npm-oss"
+
+
+@pytest.fixture(scope="module")
+def node_modules():
+    """ali-oss, installed once into build/npm-oss (npm's registry is reachable here)."""
+    NPM_DIR.mkdir(parents=True, exist_ok=True)
+    pkg = NPM_DIR / "node_modules" / "ali-oss" / "package.json"
+    if not pkg.exists() or json.loads(pkg.read_text())["version"] != ALI_OSS:
+        (NPM_DIR / "package.json").write_text(json.dumps({"name": "ecs-e2e-oss", "private": True}))
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", f"ali-oss@{ALI_OSS}"],
+                       cwd=NPM_DIR, check=True, timeout=600, stdin=subprocess.DEVNULL)
+    return NPM_DIR
+
+
+@pytest.fixture(scope="module")
+def oss(ceph_cluster):
+    env = OssEnv(ceph_cluster)
+    try:
+        env.start()
+        yield env
+    finally:
+        env.close()
+
+
+def node(node_modules, script: str, **env) -> list:
+    p = subprocess.run(["node", "-e", script], cwd=node_modules, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, **env))
+    assert p.returncode == 0, p.stderr + p.stdout
+    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+
+
+SCRIPT = r"""
+const OSS = require('ali-oss');
+const crypto = require('crypto');
+const port = process.env.PORT;
+const mk = (ak, sk, bucket, extra) => new OSS(Object.assign({accessKeyId: ak, accessKeySecret: sk,
+    endpoint: `http://127.0.0.1:${port}`, region: 'oss-cn-local', bucket, secure: false, timeout: 60000}, extra || {}));
+const out = (x) => console.log(JSON.stringify(x));
+const code = async (p) => { try { await p; return 'none'; } catch (e) { return [e.status, e.code]; } };
+(async () => {
+  const a = mk(process.env.AK, process.env.SK, 'ali-a');
+  const b = mk(process.env.BK, process.env.BS, 'ali-a');
+  await a.putBucket('ali-a');
+  out({buckets: (await a.listBuckets()).buckets.map(x => x.name)});
+  out({info: (await a.getBucketInfo('ali-a')).bucket.Name, loc: (await a.getBucketLocation('ali-a')).location});
+  const big = crypto.randomBytes(5 * 1024 * 1024 + 3);
+  const md5 = crypto.createHash('md5').update(big).digest('hex').toUpperCase();
+  const put = await a.put('dir/big.bin', big, {meta: {owner: 'alice'}, mime: 'application/x-big'});
+  out({putEtag: put.res.headers.etag === `"${md5}"`});
+  const got = await a.get('dir/big.bin');
+  out({same: Buffer.compare(got.content, big) === 0, type: got.res.headers['content-type'],
+       meta: got.res.headers['x-oss-meta-owner']});
+  const head = await a.head('dir/big.bin');
+  out({headSize: head.res.headers['content-length'], headMeta: head.meta});
+  const meta = await a.getObjectMeta('dir/big.bin');
+  out({metaSize: meta.res.headers['content-length'] || meta.res.headers['x-oss-object-size']});
+  const part = await a.get('dir/big.bin', {headers: {Range: 'bytes=4194300-4194309'}});
+  out({range: part.res.status, rangeOk: Buffer.compare(part.content, big.subarray(4194300, 4194310)) === 0});
+  out({notModified: await a.get('dir/big.bin', {headers: {'If-None-Match': `"${md5}"`}})
+                        .then(r => r.res.status, e => [e.status, e.code])});
+  out({precond: await code(a.get('dir/big.bin', {headers: {'If-Match': '"0"'}}))});
+  await a.copy('copy.bin', 'dir/big.bin');
+  out({copy: (await a.head('copy.bin')).res.headers.etag === `"${md5}"`});
+  for (const k of ['a/1', 'a/2', 'b/1', 'c']) await a.put(k, Buffer.from(k));
+  const l1 = await a.list({delimiter: '/', 'max-keys': 100});
+  out({objects: (l1.objects || []).map(o => o.name), prefixes: l1.prefixes});
+  let names = [], marker;
+  for (let i = 0; i < 10; i++) {
+    const p = await a.list({'max-keys': 2, marker});
+    names = names.concat(p.objects.map(o => o.name));
+    if (!p.isTruncated) break;
+    marker = p.nextMarker;
+  }
+  out({paged: names});
+  const v2 = await a.listV2({prefix: 'a/', 'max-keys': 1});
+  out({v2: v2.objects.map(o => o.name), truncated: v2.isTruncated});
+  out({noKey: await code(a.get('missing'))});
+  out({noBucket: await code(mk(process.env.AK, process.env.SK, 'ali-none').list())});
+  // the other account, then anonymous
+  out({otherGet: await code(b.get('dir/big.bin'))});
+  out({otherPut: await code(b.put('x', Buffer.from('x')))});
+  out({otherAcl: await code(b.getBucketACL('ali-a'))});
+  out({taken: await code(b.putBucket('ali-a'))});
+  await a.putBucketACL('ali-a', 'public-read');
+  out({acl: (await a.getBucketACL('ali-a')).acl});
+  out({otherReads: (await b.get('c')).content.toString()});
+  out({otherStillNoPut: await code(b.put('x', Buffer.from('x')))});
+  // signed URLs need a host name: path style on localhost
+  const ap = mk(process.env.AK, process.env.SK, 'ali-a', {endpoint: `http://localhost:${port}`, sldEnable: true});
+  await a.putBucketACL('ali-a', 'private');
+  const url = ap.signatureUrl('c', {expires: 300});
+  const r1 = await fetch(url);
+  out({urlStatus: r1.status, urlBody: await r1.text()});
+  const r2 = await fetch(url.replace('/c?', '/b/1?'));
+  out({urlBad: r2.status, urlBadCode: ((await r2.text()).match(/<Code>(.*)<\/Code>/) || [])[1]});
+  const del = await a.deleteMulti(['a/1', 'a/2', 'b/1', 'c', 'dir/big.bin', 'copy.bin'], {quiet: true});
+  out({deleted: del.res.status});
+  out({empty: (await a.list()).objects || []});
+  await a.deleteBucket('ali-a');
+  out({gone: await code(a.getBucketInfo('ali-a'))});
+  out({badKey: await code(mk('LTAInosuchkey12345', 'x', 'ali-a').list())});
+  out({badSecret: await code(mk(process.env.AK, 'wrong', 'ali-a').listBuckets())});
+})().catch(e => { console.error(e); process.exit(1); });
+"""
+
+
+def test_ali_oss(oss, node_modules):
+    a, b = oss.account("ali-user-a"), oss.account("ali-user-b")
+    res = {}
+    for line in node(node_modules, SCRIPT, PORT=str(oss.port), AK=a.ak, SK=a.secret, BK=b.ak, BS=b.secret):
+        res.update(line)
+    assert res["buckets"] == ["ali-a"]
+    assert res["info"] == "ali-a" and res["loc"] == "oss-cn-local"
+    assert res["putEtag"] is True
+    assert res["same"] is True and res["type"] == "application/x-big" and res["meta"] == "alice"
+    assert res["headSize"] == str(5 * 1024 * 1024 + 3) and res["headMeta"] == {"owner": "alice"}
+    assert res["metaSize"] == str(5 * 1024 * 1024 + 3)
+    assert res["range"] == 206 and res["rangeOk"] is True
+    assert res["notModified"] == 304
+    assert res["precond"] == [412, "PreconditionFailed"]
+    assert res["copy"] is True
+    assert res["objects"] == ["c", "copy.bin"] and res["prefixes"] == ["a/", "b/", "dir/"]
+    assert res["paged"] == ["a/1", "a/2", "b/1", "c", "copy.bin", "dir/big.bin"]
+    assert res["v2"] == ["a/1"] and res["truncated"] is True
+    assert res["noKey"] == [404, "NoSuchKey"]
+    assert res["noBucket"] == [404, "NoSuchBucket"]
+    assert res["otherGet"] == [403, "AccessDenied"]
+    assert res["otherPut"] == [403, "AccessDenied"]
+    assert res["otherAcl"] == [403, "AccessDenied"]
+    assert res["taken"] == [409, "BucketAlreadyExists"]
+    assert res["acl"] == "public-read"
+    assert res["otherReads"] == "c"
+    assert res["otherStillNoPut"] == [403, "AccessDenied"]
+    assert res["deleted"] == 200 and res["empty"] == []
+    assert res["gone"] == [404, "NoSuchBucket"]
+    assert res["badKey"] == [403, "InvalidAccessKeyId"]
+    assert res["badSecret"] == [403, "SignatureDoesNotMatch"]
+    assert res["urlStatus"] == 200 and res["urlBody"] == "c"  # a private bucket, read by its signed URL
+    assert res["urlBad"] == 403 and res["urlBadCode"] == "SignatureDoesNotMatch"

@@ -1,0 +1,72 @@
+/* libFuzzer target: what ecs-ossd parses from the internet before any check of who sent it:
+ * the Authorization header, the string to sign built from any headers and query, Range, HTTP
+ * dates, object keys and bucket names, and the XML bodies (DeleteMultipleObjects, ACL). */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv.h"
+#include "parse.h"
+#include "sigv1.h"
+#include "url.h"
+
+static void check_range(const char *s, uint64_t size)
+{
+	uint64_t start = 0, len = 0;
+	int r = oss_range_parse(s, size, &start, &len);
+
+	if (r == 0 && (len == 0 || start >= size || len > size - start))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1), ak[OSS_AK_MAX], sig[OSS_SIG_MAX], date[32], acl[24];
+	struct ecs_kvlist l = ECS_KVLIST_INIT;
+	uint64_t osize = 0;
+	char **keys = NULL;
+	size_t n = 0;
+	bool quiet;
+	time_t t, t2;
+
+	if (!s)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+	for (size_t i = 0; i < size && i < 8; i++)
+		osize = osize << 8 | data[i];
+	check_range(s, osize);
+	check_range(s, osize % 4096);
+	if (oss_http_date_parse(s, &t) == 0) {
+		oss_http_date_format(t, date);
+		if (oss_http_date_parse(date, &t2) != 0 || t2 != t)
+			abort();
+	}
+	if (oss_auth_header_parse(s, ak, sig) == 0 && (strlen(ak) >= OSS_AK_MAX || strlen(sig) >= OSS_SIG_MAX))
+		abort();
+	if (oss_key_check(s) == 0 && (strlen(s) > OSS_KEY_MAX || !*s))
+		abort();
+	if (oss_bucket_name_valid(s) && (strlen(s) < OSS_BUCKET_MIN || strlen(s) > OSS_BUCKET_MAX))
+		abort();
+	free(oss_xml_escape(s));
+	if (oss_delete_body_parse(s, size, &keys, &n, &quiet) == 0) {
+		if (!n || n > OSS_DELETE_MAX_KEYS)
+			abort();
+		oss_strv_free(keys, n);
+	}
+	oss_acl_body_parse(s, size, acl);
+	if (ecs_form_parse(s, size, 100, &l) == 0) {
+		/* The same pairs as headers and as query: x-oss-* lines and sub-resources. */
+		struct oss_sign_input in = { .method = "GET", .date = "d", .headers = &l, .query = &l,
+					     .bucket = l.n ? l.items[0].key : "b", .key = l.n ? l.items[0].value : "k" };
+		char *sts = oss_sign_string(&in), out[29];
+
+		if (sts && oss_sign_v1("secret", sts, out) != 0)
+			abort();
+		free(sts);
+	}
+	ecs_kvlist_clear(&l);
+	free(s);
+	return 0;
+}
