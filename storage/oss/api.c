@@ -10,10 +10,10 @@
 
 #include "api-internal.h"
 #include "crypto.h"
-#include "keys.h"
 #include "log.h"
 #include "parse.h"
 #include "sigv1.h"
+#include "storage_keys.h"
 #include "util.h"
 
 #define SKEW_MAX_S (15 * 60)
@@ -190,7 +190,7 @@ static int authenticate(struct oss_req *q, const struct ecs_http_request *req, s
 	char ak[OSS_AK_MAX], sig[OSS_SIG_MAX], want[29];
 	const char *date;
 	_cleanup_free_ char *sts = NULL;
-	struct oss_key key;
+	struct storage_key key;
 	time_t t, now = time(NULL);
 	int r;
 
@@ -228,7 +228,7 @@ static int authenticate(struct oss_req *q, const struct ecs_http_request *req, s
 			return -EACCES;
 		}
 	}
-	r = oss_keys_get(q->o->keys, ak, &key);
+	r = storage_keys_get(q->o->keys, ak, &key);
 	if (r == -ENOENT) {
 		oss_fail(req, resp, 403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records.",
 			 NULL);
