@@ -208,6 +208,8 @@ static void handle(const struct ecs_http_request *req, struct ecs_http_response 
 			op = ops[i].name;
 	if (!op) {
 		ots_fail(&c, 400, "OTSUnsupportOperation", "Unsupported operation: '%.64s'.", req->path + 1);
+	} else if (req->body_len > OTS_REQUEST_MAX) {
+		ots_fail(&c, 413, "OTSRequestBodyTooLarge", "The request body exceeds the 4 MB limit.");
 	} else if (!streq(req->method, "POST")) {
 		ots_fail(&c, 405, "OTSMethodNotAllowed", "Only POST is allowed.");
 	} else if (authenticate(&c, req, op, &key) == 0) {
@@ -253,7 +255,8 @@ int ots_api_start(struct ots *o, const struct ots_api_config *cfg, struct ecs_ht
 		/* Handlers block on RADOS: one thread a connection, bounded in number. */
 		.thread_per_connection = true,
 		.max_connections = cfg->max_connections,
-		.max_body = OTS_REQUEST_MAX,
+		/* Read a little past the limit so the client, still sending, gets the answer. */
+		.max_body = OTS_REQUEST_MAX + (1u << 20),
 		.timeout_s = 120,
 		.access_log = true,
 		.error_fn = server_error,
