@@ -8,7 +8,7 @@
 #include "log.h"
 #include "util.h"
 
-#define WRITE_ATTEMPTS 16
+#define WRITE_ATTEMPTS 32
 
 int ots_pk_decode(struct ots_call *c, const struct ots_table *t, const ProtobufCBinaryData *buf,
 		  enum ots_key_use use, struct ots_row *ret, char **ret_key)

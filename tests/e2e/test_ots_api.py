@@ -469,3 +469,27 @@ def test_raw_requests_malformed(ots, accounts):
     assert _error(raw(ots, a, "GetRange", rng)) == bad                         # row checksum missing/wrong
     h = requests.post(f"{ots.endpoint}/ListTable", data=b"", timeout=30)
     assert _error(h) == [400, "OTSMissingHeader"]
+
+
+CONCURRENT = r"""
+// ten clients update one row at once, each its own column: every update survives
+const cs = Array.from({length: 10}, () => new TS.Client({accessKeyId: process.env.AK0,
+    secretAccessKey: process.env.SK0, endpoint: `http://127.0.0.1:${port}`, instancename: 'default'}));
+await create(cs[0], 'race', [{name: 'k', type: 'STRING'}]);
+const pk = [{k: 'one'}];
+for (let round = 0; round < 3; round++)
+  await Promise.all(cs.map((c, i) => c.updateRow({tableName: 'race', condition: IGNORE, primaryKey: pk,
+      updateOfAttributeColumns: [{PUT: [{[`c${round}_${i}`]: Long.fromNumber(i)}]}]})));
+const row = (await cs[0].getRow({tableName: 'race', primaryKey: pk, maxVersions: 1})).row;
+out({columns: row.attributes.map(a => a.columnName).sort()});
+// ten clients create the same row with EXPECT_NOT_EXIST: exactly one wins
+const won = await Promise.all(cs.map((c, i) => code(c.putRow({tableName: 'race', condition: NOT_EXIST,
+    primaryKey: [{k: 'once'}], attributeColumns: [{who: Long.fromNumber(i)}]}))));
+out({winners: won.filter(w => w === 'none').length, losers: won.filter(w => w[1] === 'OTSConditionCheckFail').length});
+"""
+
+
+def test_concurrent_writers_lose_nothing(ots, accounts):
+    res = run(ots, CONCURRENT, accounts[0])
+    assert res["columns"] == sorted(f"c{r}_{i}" for r in range(3) for i in range(10))
+    assert res["winners"] == 1 and res["losers"] == 9
