@@ -116,12 +116,27 @@ static int window_fn(const char *key, const char *val, size_t len, void *arg)
 	return 0;
 }
 
+/* Rows of the window read this many at a time, newest first, so an answer that fills early
+ * reads little and memory stays bounded. */
+#define WINDOW_CHUNK 32
+
+static void window_clear(struct window *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->vals[i]);
+		w->vals[i] = NULL;
+	}
+	w->at = 0;
+}
+
 static int backward(struct range *g, const char *start_after)
 {
 	size_t cap = g->limit + 1, n;
 	_cleanup_free_ char **keys = NULL;
-	struct window w = { 0 };
-	int r;
+	char *vals[WINDOW_CHUNK] = { 0 };
+	size_t lens[WINDOW_CHUNK];
+	struct window w = { .vals = vals, .lens = lens };
+	int r = 0;
 
 	if (!(g->ring = calloc(cap, sizeof(*g->ring))))
 		return -ENOMEM;
@@ -135,28 +150,20 @@ static int backward(struct range *g, const char *start_after)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		keys[i] = g->ring[(g->ring_at + i) % n];
-	w = (struct window){ .vals = calloc(n, sizeof(char *)), .lens = calloc(n, sizeof(size_t)), .keys = keys, .n = n };
-	if (!w.vals || !w.lens) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if ((r = ots_row_read_keys(g->c->o, g->t->t->rows_object, keys, n, window_fn, &w)) < 0)
-		goto out;
 	/* newest first; the row before a full window is the next start */
-	for (size_t i = n; i-- > 0;) {
-		if (!w.vals[i])
-			continue; /* deleted since the walk */
-		if ((r = take(g, w.vals[i], w.lens[i])) != 0)
-			break;
+	for (size_t end = n; end > 0 && r == 0;) {
+		size_t m = end < WINDOW_CHUNK ? end : WINDOW_CHUNK;
+
+		end -= m;
+		w.keys = keys + end;
+		w.n = m;
+		r = ots_row_read_keys(g->c->o, g->t->t->rows_object, w.keys, m, window_fn, &w);
+		for (size_t i = m; r == 0 && i-- > 0;)
+			if (vals[i]) /* else deleted since the walk */
+				r = take(g, vals[i], lens[i]);
+		window_clear(&w);
 	}
-	if (r > 0)
-		r = 0;
-out:
-	for (size_t i = 0; w.vals && i < n; i++)
-		free(w.vals[i]);
-	free(w.vals);
-	free(w.lens);
-	return r;
+	return r > 0 ? 0 : r;
 }
 
 int ots_op_get_range(struct ots_call *c)

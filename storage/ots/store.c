@@ -11,6 +11,7 @@
 #include "util.h"
 
 #define OMAP_PAGE 512 /* an OSD answers at most 1,024 entries a request */
+#define OMAP_ROWS_PAGE 128 /* rows of up to 4 MB each: keep one answer bounded */
 
 bool ots_instance_name_valid(const char *name)
 {
@@ -298,7 +299,7 @@ int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool k
 		if (keys_only)
 			rados_read_op_omap_get_keys2(op, last, OMAP_PAGE, &it, &more, &prval);
 		else
-			rados_read_op_omap_get_vals2(op, last, "", OMAP_PAGE, &it, &more, &prval);
+			rados_read_op_omap_get_vals2(op, last, "", OMAP_ROWS_PAGE, &it, &more, &prval);
 		r = rados_read_op_operate(op, o->io, oid, 0);
 		if (r == 0 && prval < 0)
 			r = prval;
