@@ -493,3 +493,37 @@ def test_concurrent_writers_lose_nothing(ots, accounts):
     res = run(ots, CONCURRENT, accounts[0])
     assert res["columns"] == sorted(f"c{r}_{i}" for r in range(3) for i in range(10))
     assert res["winners"] == 1 and res["losers"] == 9
+
+
+PAGING = r"""
+// 10,000 rows through BatchWriteRow, read back in answers of at most 5,000 both ways
+const a = mk(process.env.AK0, process.env.SK0);
+await create(a, 'many', [{name: 'n', type: 'INTEGER'}]);
+for (let at = 0; at < 10000; at += 200) {
+  const rows = Array.from({length: 200}, (_, i) => ({type: 'PUT', condition: IGNORE,
+      primaryKey: [{n: Long.fromNumber(at + i - 5000)}], attributeColumns: [{v: 'x'}]}));
+  const b = await a.batchWriteRow({tables: [{tableName: 'many', rows}]});
+  if (!b.tables.every(r => r.isOk)) throw new Error('batch failed');
+}
+const walk = async (dir, start, end) => {
+  let n = [], next = start, sizes = [];
+  while (next && sizes.length < 10) {
+    const r = await a.getRange({tableName: 'many', direction: dir, inclusiveStartPrimaryKey: next,
+        exclusiveEndPrimaryKey: end, maxVersions: 1});
+    sizes.push(r.rows.length);
+    n = n.concat(r.rows.map(x => x.primaryKey[0].value.toNumber()));
+    next = r.nextStartPrimaryKey && r.nextStartPrimaryKey.map(c => ({[c.name]: c.value}));
+  }
+  return {sizes, ordered: n.every((v, i) => i === 0 || (dir === TS.Direction.FORWARD ? v > n[i - 1] : v < n[i - 1])),
+          first: n[0], last: n[n.length - 1], count: n.length};
+};
+out({fwd: await walk(TS.Direction.FORWARD, [{n: TS.INF_MIN}], [{n: TS.INF_MAX}])});
+out({bwd: await walk(TS.Direction.BACKWARD, [{n: TS.INF_MAX}], [{n: TS.INF_MIN}])});
+await a.deleteTable({tableName: 'many'});
+"""
+
+
+def test_paging_ten_thousand_rows(ots, accounts):
+    res = run(ots, PAGING, accounts[0])
+    assert res["fwd"] == {"sizes": [5000, 5000], "ordered": True, "first": -5000, "last": 4999, "count": 10000}
+    assert res["bwd"] == {"sizes": [5000, 5000], "ordered": True, "first": 4999, "last": -5000, "count": 10000}
