@@ -142,7 +142,9 @@ $(BUILD)/tests/unit/test_oss_%: $(BUILD)/tests/unit/test_oss_%.o $(LIBOSS) $(LIB
 # ecs-otsd: its headers and the generated ots.pb-c.h for its own objects and tests only.
 $(BUILD)/storage/ots/%.o $(BUILD)/tests/unit/test_ots_%.o: CPPFLAGS += -Istorage/ots -Istorage/common \
 	-I$(BUILD)/storage/ots
-$(BUILD)/storage/ots/%.o $(BUILD)/tests/unit/test_ots_%.o: | $(OTS_PROTO_C)
+# (explicit targets: a pattern rule without a recipe would add no prerequisite)
+OTS_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/test_ots_*.c))
+$(OTS_OBJS) $(BUILD)/storage/ots/main.o $(OTS_UNIT_OBJS): | $(OTS_PROTO_C)
 
 $(BUILD)/storage/ots/ots.pb-c.c: storage/ots/ots.proto
 	@mkdir -p $(@D)
