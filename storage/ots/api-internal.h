@@ -69,14 +69,27 @@ int ots_read_one(struct ots_call *c, const struct ots_table *t, const char *key,
 
 enum ots_write_kind { OTS_W_PUT, OTS_W_UPDATE, OTS_W_DELETE };
 
-struct ots_write_result {
-	struct ecs_buf pk_row; /* the row's key, for return_type RT_PK */
+/* One row of a write (api_write.c): the request's parts in, the row's own result out. */
+struct ots_write {
+	enum ots_write_kind kind;
+	const ProtobufCBinaryData *data; /* the row (PlainBuffer) */
+	const Ots__Condition *cond;
+	const Ots__ReturnContent *ret;
+	struct ots_call rc;   /* this row's error, if rc.code */
+	struct ecs_buf pk_row; /* its key, for return_type RT_PK */
+	/* the work */
+	struct ots_row req;
+	char *key, *old, *nv;
+	size_t old_len, nv_len;
+	bool ready, write;
 };
 
-/* One guarded write of a row given as PlainBuffer; error recorded in c. */
-int ots_write_one(struct ots_call *c, const struct ots_table *t, enum ots_write_kind kind,
-		  const ProtobufCBinaryData *data, const Ots__Condition *cond, const Ots__ReturnContent *rc,
-		  struct ots_write_result *res);
+/* Write n rows of a table in one guarded RADOS operation, re-read and redone when another
+ * writer got there first. Each row's error is its own (w[i].rc); the return is negative
+ * only for the whole (the table's object failing), recorded in c. Call ots_write_clear
+ * on each afterwards. */
+int ots_write_rows(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n);
+void ots_write_clear(struct ots_write *w);
 
 typedef int (*ots_op_fn)(struct ots_call *c);
 int ots_op_create_table(struct ots_call *c);

@@ -1,6 +1,6 @@
 /* api_batch.c: BatchGetRow (at most 100 rows) and BatchWriteRow (at most 200 rows), each row
- * read or written as GetRow and PutRow/UpdateRow/DeleteRow do it, each with its own result:
- * one row failing fails no other. */
+ * with its own result: one row failing fails no other. A table's written rows land in one
+ * RADOS operation (api_write.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +171,7 @@ int ots_op_batch_write_row(struct ots_call *c)
 	Ots__TableInBatchWriteRowResponse *tr = NULL, **trp = NULL;
 	Ots__RowInBatchWriteRowResponse **rows = NULL;
 	struct ots_table *tables = NULL;
+	struct ots_write *writes = NULL;
 	struct row_answer *ans = NULL;
 	char **names = NULL;
 	size_t total = 0, at = 0;
@@ -209,27 +210,41 @@ int ots_op_batch_write_row(struct ots_call *c)
 		if ((r = ots_table_open(c, names[i], &tables[i])) < 0 ||
 		    (r = duplicate_rows(c, &tables[i], q->tables[i])) < 0)
 			goto out;
+	if (!(writes = calloc(total, sizeof(*writes)))) {
+		r = ots_fail_errno(c, -ENOMEM);
+		goto out;
+	}
 	for (size_t i = 0; i < q->n_tables; i++) {
 		const Ots__TableInBatchWriteRowRequest *tq = q->tables[i];
+		struct ots_write *w = writes + at;
 
 		tr[i] = (Ots__TableInBatchWriteRowResponse)OTS__TABLE_IN_BATCH_WRITE_ROW_RESPONSE__INIT;
 		tr[i].table_name = tq->table_name;
 		tr[i].rows = rows + at;
 		tr[i].n_rows = tq->n_rows;
 		trp[i] = &tr[i];
-		for (size_t k = 0; k < tq->n_rows; k++, at++) {
+		for (size_t k = 0; k < tq->n_rows; k++) {
 			const Ots__RowInBatchWriteRowRequest *rq = tq->rows[k];
-			struct row_answer *a = &ans[at];
-			struct ots_write_result res = { 0 };
-			struct ots_call rc = scratch(c);
-			enum ots_write_kind kind = rq->type == OTS__OPERATION_TYPE__OT_PUT	  ? OTS_W_PUT
-						   : rq->type == OTS__OPERATION_TYPE__OT_UPDATE ? OTS_W_UPDATE
-												: OTS_W_DELETE;
 
-			ots_write_one(&rc, &tables[i], kind, &rq->row_change, rq->condition, rq->return_content, &res);
-			a->row = res.pk_row;
+			w[k] = (struct ots_write){
+				.kind = rq->type == OTS__OPERATION_TYPE__OT_PUT	     ? OTS_W_PUT
+					: rq->type == OTS__OPERATION_TYPE__OT_UPDATE ? OTS_W_UPDATE
+										     : OTS_W_DELETE,
+				.data = &rq->row_change,
+				.cond = rq->condition,
+				.ret = rq->return_content,
+			};
+		}
+		/* one table's rows in one guarded RADOS operation */
+		if ((r = ots_write_rows(c, &tables[i], w, tq->n_rows)) < 0)
+			goto out;
+		for (size_t k = 0; k < tq->n_rows; k++, at++) {
+			struct row_answer *a = &ans[at];
+
+			a->row = w[k].pk_row;
+			w[k].pk_row = (struct ecs_buf){ 0 };
 			a->write = (Ots__RowInBatchWriteRowResponse)OTS__ROW_IN_BATCH_WRITE_ROW_RESPONSE__INIT;
-			a->write.is_ok = answer(a, &rc, 0, 1);
+			a->write.is_ok = answer(a, &w[k].rc, 0, 1);
 			a->write.error = a->write.is_ok ? NULL : &a->err;
 			a->write.consumed = &a->cc;
 			a->write.has_row = a->row.len > 0;
@@ -242,6 +257,9 @@ int ots_op_batch_write_row(struct ots_call *c)
 	resp.n_tables = q->n_tables;
 	r = ots_reply(c, &resp.base);
 out:
+	for (size_t i = 0; writes && i < total; i++)
+		ots_write_clear(&writes[i]);
+	free(writes);
 	for (size_t i = 0; tables && i < q->n_tables; i++)
 		ots_table_close(&tables[i]);
 	free(tables);

@@ -1,5 +1,5 @@
-/* api_row.c: GetRow, PutRow, UpdateRow, DeleteRow, BatchGetRow, BatchWriteRow: one row read
- * or written at a time, each write one guarded RADOS operation (store.h). */
+/* api_row.c: GetRow, PutRow, UpdateRow, DeleteRow, and what reads share (keys, read specs,
+ * selecting a stored row for an answer). Writes go through api_write.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +7,6 @@
 #include "api-internal.h"
 #include "log.h"
 #include "util.h"
-
-#define WRITE_ATTEMPTS 32
 
 int ots_pk_decode(struct ots_call *c, const struct ots_table *t, const ProtobufCBinaryData *buf,
 		  enum ots_key_use use, struct ots_row *ret, char **ret_key)
@@ -162,128 +160,6 @@ out:
 	return r;
 }
 
-/* ---- writes */
-
-
-static int condition_check(struct ots_call *c, const Ots__Condition *cond, bool exists)
-{
-	if (cond->has_column_condition)
-		return ots_fail(c, 400, "OTSUnsupportOperation", "Column conditions are not supported yet.");
-	if ((cond->row_existence == OTS__ROW_EXISTENCE_EXPECTATION__REE_EXPECT_EXIST && !exists) ||
-	    (cond->row_existence == OTS__ROW_EXISTENCE_EXPECTATION__REE_EXPECT_NOT_EXIST && exists))
-		return ots_fail(c, 403, "OTSConditionCheckFail", "Condition check failed.");
-	return 0;
-}
-
-/* The stored form of the row after a write: header and row, or empty for none. */
-static int write_new(struct ots_call *c, const struct ots_table *t, const struct ots_row *old,
-		     const struct ots_row *req, enum ots_write_kind kind, struct ecs_buf *ret)
-{
-	struct ots_row nr;
-	int r;
-
-	*ret = (struct ecs_buf){ 0 };
-	if (kind == OTS_W_DELETE)
-		return 0;
-	r = ots_row_apply(old, req, kind == OTS_W_UPDATE, &t->rules, &nr);
-	if (r == -EOPNOTSUPP)
-		return ots_fail(c, 400, "OTSUnsupportOperation", "Increments are not supported yet.");
-	if (r < 0)
-		return ots_fail_errno(c, r);
-	nr.pk = req->pk;
-	nr.n_pk = req->n_pk;
-	if (kind == OTS_W_PUT || nr.n_cols) {
-		r = ots_pb_put_header(ret, OTS_ROW_MAX);
-		if (r == 0)
-			r = ots_pb_put_row(ret, &nr, OTS_ROW_MAX);
-	}
-	free(nr.cols);
-	if (r == -EFBIG) {
-		ecs_buf_free(ret);
-		return ots_invalid(c, "The row size exceeds the limit of 4 MB.");
-	}
-	if (r < 0) {
-		ecs_buf_free(ret);
-		return ots_fail_errno(c, r);
-	}
-	return 0;
-}
-
-/* One write of a row (its PlainBuffer in data); error recorded in c. */
-int ots_write_one(struct ots_call *c, const struct ots_table *t, enum ots_write_kind kind,
-		     const ProtobufCBinaryData *data, const Ots__Condition *cond, const Ots__ReturnContent *rc,
-		     struct ots_write_result *res)
-{
-	struct ots_row req = { 0 };
-	_cleanup_free_ char *key = NULL;
-	const char *msg = NULL;
-	int r, attempt;
-
-	if ((r = ots_pk_decode(c, t, data, OTS_KEY_ROW, &req, &key)) < 0)
-		return r;
-	if (kind != OTS_W_DELETE && ots_row_check_write(&req, kind == OTS_W_UPDATE, &msg) < 0) {
-		r = ots_invalid(c, "%s", msg);
-		goto out;
-	}
-	if (kind == OTS_W_DELETE && req.n_cols) {
-		r = ots_invalid(c, "A row to delete must have no attribute columns.");
-		goto out;
-	}
-	if (cond->has_column_condition) {
-		r = condition_check(c, cond, false);
-		goto out;
-	}
-	for (attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-		_cleanup_free_ char *raw = NULL;
-		struct ots_row old = { 0 };
-		struct ecs_buf nv = { 0 };
-		size_t len = 0;
-		bool exists;
-
-		r = ots_row_read(c->o, t->t->rows_object, key, &raw, &len);
-		if (r < 0 && r != -ENOENT) {
-			r = ots_fail_errno(c, r);
-			goto out;
-		}
-		exists = r == 0;
-		if (exists && ots_pb_decode_row(raw, len, &old) < 0) {
-			log_error("a stored row does not decode", "object=%s", t->t->rows_object);
-			r = ots_fail_errno(c, -EIO);
-			goto out;
-		}
-		if ((r = condition_check(c, cond, exists)) < 0 ||
-		    (r = write_new(c, t, exists ? &old : NULL, &req, kind, &nv)) < 0) {
-			ots_row_clear(&old);
-			goto out;
-		}
-		if (!exists && !nv.len)
-			r = 0; /* deleting a row that is not there */
-		else
-			r = ots_row_write(c->o, t->t->rows_object, key, exists ? raw : NULL, len, nv.len ? nv.data : NULL,
-					  nv.len);
-		ots_row_clear(&old);
-		ecs_buf_free(&nv);
-		if (r != -ECANCELED)
-			break;
-	}
-	if (r < 0) {
-		r = ots_fail_errno(c, r);
-		goto out;
-	}
-	if (rc && rc->has_return_type && rc->return_type == OTS__RETURN_TYPE__RT_PK) {
-		struct ots_row pk = { .pk = req.pk, .n_pk = req.n_pk };
-
-		if ((r = ots_pb_put_header(&res->pk_row, SIZE_MAX)) < 0 ||
-		    (r = ots_pb_put_row(&res->pk_row, &pk, SIZE_MAX)) < 0) {
-			r = ots_fail_errno(c, r);
-			goto out;
-		}
-	}
-out:
-	ots_row_clear(&req);
-	return r;
-}
-
 /* PutRow, UpdateRow and DeleteRow share their request's shape: table, row, condition,
  * return content, transaction. */
 static int single_write(struct ots_call *c, enum ots_write_kind kind, const char *table, const ProtobufCBinaryData *row,
@@ -291,7 +167,7 @@ static int single_write(struct ots_call *c, enum ots_write_kind kind, const char
 			ProtobufCMessage *resp, Ots__ConsumedCapacity **ret_cc, ProtobufCBinaryData *ret_row,
 			protobuf_c_boolean *ret_has_row)
 {
-	struct ots_write_result res = { 0 };
+	struct ots_write w = { .kind = kind, .data = row, .cond = cond, .ret = rc };
 	Ots__ConsumedCapacity cc;
 	Ots__CapacityUnit cu;
 	struct ots_table t;
@@ -301,20 +177,24 @@ static int single_write(struct ots_call *c, enum ots_write_kind kind, const char
 		return ots_fail(c, 400, "OTSUnsupportOperation", "Transactions are not supported yet.");
 	if ((r = ots_table_open(c, table, &t)) < 0)
 		return r;
-	r = ots_write_one(c, &t, kind, row, cond, rc, &res);
+	r = ots_write_rows(c, &t, &w, 1);
 	ots_table_close(&t);
 	if (r < 0)
 		goto out;
+	if (w.rc.code) {
+		r = ots_fail(c, w.rc.status, w.rc.code, "%s", w.rc.message);
+		goto out;
+	}
 	ots_consumed(&cc, &cu, 0, 1);
 	*ret_cc = &cc;
-	if (res.pk_row.len) {
-		ret_row->data = (uint8_t *)res.pk_row.data;
-		ret_row->len = res.pk_row.len;
+	if (w.pk_row.len) {
+		ret_row->data = (uint8_t *)w.pk_row.data;
+		ret_row->len = w.pk_row.len;
 		*ret_has_row = 1;
 	}
 	r = ots_reply(c, resp);
 out:
-	ecs_buf_free(&res.pk_row);
+	ots_write_clear(&w);
 	return r;
 }
 

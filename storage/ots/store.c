@@ -70,27 +70,44 @@ static int omap_get(struct ots *o, const char *oid, const char *key, char **ret,
 	return r;
 }
 
-/* Sets or removes key if its value is still old ("" for absent). */
-static int omap_swap(struct ots *o, const char *oid, const char *key, const char *old, size_t old_len,
-		     const char *val, size_t val_len, bool must_exist)
+/* Sets (or, for a NULL val, removes) each key whose value is still olds[i] ("" for absent):
+ * all or none. */
+static int omap_swap_many(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
+			  const size_t *old_lens, char *const *vals, const size_t *val_lens, bool must_exist)
 {
 	rados_write_op_t op = rados_create_write_op();
-	const char *keys[1] = { key }, *vals[1] = { val };
-	size_t lens[1] = { val_len };
-	int prval = 0, r;
+	_cleanup_free_ int *prvals = calloc(n ? n : 1, sizeof(int));
+	int r;
 
-	if (!op)
+	if (!op || !prvals) {
+		if (op)
+			rados_release_write_op(op);
 		return -ENOMEM;
+	}
 	if (must_exist)
 		rados_write_op_assert_exists(op);
-	rados_write_op_omap_cmp(op, key, LIBRADOS_CMPXATTR_OP_EQ, old ? old : "", old ? old_len : 0, &prval);
-	if (val)
-		rados_write_op_omap_set(op, keys, vals, lens, 1);
-	else
-		rados_write_op_omap_rm_keys(op, keys, 1);
+	for (size_t i = 0; i < n; i++) {
+		const char *k[1] = { keys[i] }, *v[1] = { vals[i] };
+		size_t l[1] = { val_lens[i] };
+
+		rados_write_op_omap_cmp(op, keys[i], LIBRADOS_CMPXATTR_OP_EQ, olds[i] ? olds[i] : "",
+					olds[i] ? old_lens[i] : 0, &prvals[i]);
+		if (vals[i])
+			rados_write_op_omap_set(op, k, v, l, 1);
+		else
+			rados_write_op_omap_rm_keys(op, k, 1);
+	}
 	r = rados_write_op_operate(op, o->io, oid, NULL, 0);
 	rados_release_write_op(op);
 	return r;
+}
+
+static int omap_swap(struct ots *o, const char *oid, const char *key, const char *old, size_t old_len,
+		     const char *val, size_t val_len, bool must_exist)
+{
+	char *k = (char *)key, *ov = (char *)old, *nv = (char *)val;
+
+	return omap_swap_many(o, oid, 1, &k, &ov, &old_len, &nv, &val_len, must_exist);
 }
 
 int ots_cat_list(struct ots *o, const struct ots_scope *sc, char ***ret, size_t *ret_n)
@@ -272,10 +289,10 @@ int ots_row_read(struct ots *o, const char *oid, const char *key, char **ret, si
 	return omap_get(o, oid, key, ret, ret_len);
 }
 
-int ots_row_write(struct ots *o, const char *oid, const char *key, const char *old, size_t old_len,
-		  const char *val, size_t val_len)
+int ots_rows_write(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
+		   const size_t *old_lens, char *const *vals, const size_t *val_lens)
 {
-	return omap_swap(o, oid, key, old, old_len, val, val_len, true);
+	return omap_swap_many(o, oid, n, keys, olds, old_lens, vals, val_lens, true);
 }
 
 int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool keys_only, ots_scan_fn fn,

@@ -42,17 +42,18 @@ int ots_cat_delete(struct ots *o, const struct ots_scope *sc, const char *name);
 
 /* A row's stored value (caller frees): -ENOENT when absent. */
 int ots_row_read(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len);
-/* Writes val (NULL: removes the key) if the stored value is still old (NULL: absent).
- * -ECANCELED when it is not; -ENOENT when the table is gone. */
-int ots_row_write(struct ots *o, const char *oid, const char *key, const char *old, size_t old_len,
-		  const char *val, size_t val_len);
+/* One operation over n rows of a table: key i is set to vals[i] (NULL: removed) if its value
+ * is still olds[i] (NULL: absent); all or none. -ECANCELED when any changed; -ENOENT
+ * when the table is gone. */
+int ots_rows_write(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
+		   const size_t *old_lens, char *const *vals, const size_t *val_lens);
 
 /* Walks keys after start_after in order, calling fn for each until it returns non-zero
  * (its return value, when positive, is returned as 0; negative as itself). */
 typedef int (*ots_scan_fn)(const char *key, const char *val, size_t len, void *arg);
 int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool keys_only, ots_scan_fn fn,
 		 void *arg);
-/* fn for each of the n keys (sorted) that exists, in key order. */
+/* fn for each of the n keys (any order) that exists, in key order. */
 int ots_row_read_keys(struct ots *o, const char *oid, char *const *keys, size_t n, ots_scan_fn fn, void *arg);
 
 #endif
