@@ -144,6 +144,7 @@ echo "  ceph: one mon, mgr and OSD (scripts/ceph.sh status; docs/storage.md)"
 echo "  image tiny: $img_dst"
 echo "  ECS API: http://127.0.0.1:8773 (account default, profile $ECSCTL_DIR/config)"
 echo "  OSS API: http://127.0.0.1:8775 (the same AccessKey pair)"
+echo "  OTS API: http://127.0.0.1:8776 (Tablestore; instance name default, the same AccessKey pair)"
 echo
 echo "Next:"
 echo "  ecsctl keypair create k"
