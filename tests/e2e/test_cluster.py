@@ -44,6 +44,7 @@ def figure(name: str, seconds: float):
 class Cluster:
     def __init__(self):
         self.base = Path(tempfile.mkdtemp(prefix="ecsclu-", dir="/tmp"))
+        self.base.chmod(0o755)  # QEMU (libvirt-qemu) opens the hosts' disks below it
         self.dir = self.base / "c"
         self.ecsctl_config = self.base / "ecsctl.config"
         self.env = dict(os.environ, ECS_CLUSTER_DIR=str(self.dir), ECS_CLUSTER_PREFIX=PREFIX, ECS_CLUSTER_NET=NET,
@@ -123,9 +124,21 @@ class Cluster:
             left.append("ecsctl profile cluster")
         return left
 
+    def pids(self) -> dict[str, list[int]]:
+        """Every process of the cluster: each host's (its namespace's) and the controller."""
+        out = {}
+        for h in HOSTS:
+            p = subprocess.run(["ip", "netns", "pids", f"{PREFIX}-{h}"], capture_output=True, text=True, timeout=10)
+            out[h] = sorted(int(x) for x in p.stdout.split())
+        out["controller"] = [int((self.dir / "controller.pid").read_text())]
+        return out
+
     def close(self):
-        self.script("down", timeout=180, check=False)
+        """`down` whatever state the cluster is in; then nothing of it may be left."""
+        p = self.script("down", timeout=180, check=False)
+        left = self.leftovers()
         shutil.rmtree(self.base, ignore_errors=True)
+        assert p.returncode == 0 and not left, f"after down (exit {p.returncode}): {left}\n{p.stdout}\n{p.stderr}"
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +150,9 @@ def cluster():
         figure("up 3", time.monotonic() - t0)
         yield c
     finally:
+        t0 = time.monotonic()
         c.close()
+        figure("down (finalizer)", time.monotonic() - t0)
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +177,16 @@ def instances(cluster):
         assert len(doms) == 1, f"{iid} runs on {doms} ({where})"
         out[iid] = (where[doms[0]], ip)
     t0 = time.monotonic()
-    for iid, (host, ip) in out.items():
-        wait_for(lambda: cluster.ssh(host, ip, "true", timeout=20).returncode == 0, 300, f"SSH to {iid} ({ip})", 2,
-                 detail=cluster.logs)
+    # Six TCG guests boot at once on a busy machine: one generous bound for all of them.
+    waiting = dict(out)
+
+    def still_waiting():
+        for iid, (host, ip) in list(waiting.items()):
+            if cluster.ssh(host, ip, "true", timeout=20).returncode == 0:
+                del waiting[iid]
+        return sorted(waiting)
+
+    wait_for(still_waiting, 480, "SSH to the six instances", 3, until=lambda w: not w, detail=cluster.logs)
     figure("the six answering SSH after Running", time.monotonic() - t0)
     return out
 
@@ -178,6 +200,32 @@ def test_ceph_spread_over_hosts(cluster):
     assert "'ecs-rbd' replicated size 3 min_size 2" in detail, detail
     rule = cluster.ceph("osd", "crush", "rule", "dump", "replicated_rule").stdout
     assert '"type": "host"' in rule, rule
+
+
+def kept(before: dict[str, list[int]], after: dict[str, list[int]], but: int = 0) -> dict[str, list[int]]:
+    """The processes of `before` (but `but`) that `after` no longer has. The agents run short
+    commands now and then (ip, iptables), so `after` may hold more: they are not restarts."""
+    return {k: sorted(set(v) - set(after.get(k, [])) - {but}) for k, v in before.items()
+            if set(v) - set(after.get(k, [])) - {but}}
+
+
+def test_up_again_starts_only_what_is_down(cluster):
+    """A second `up 3` on a whole cluster starts nothing; with one daemon killed it starts
+    that one only, as `make up` does."""
+    before = cluster.pids()
+    p = cluster.script("up", "3")
+    assert "started: nothing" in p.stdout, p.stdout
+    assert kept(before, cluster.pids()) == {}
+    agent = int((cluster.dir / "hosts" / "host3" / "agent.pid").read_text())
+    assert agent in before["host3"]
+    os.kill(agent, 9)
+    wait_for(lambda: not Path(f"/proc/{agent}").exists(), 10, "the killed agent gone", 0.1)
+    p = cluster.script("up", "3")
+    assert "started: host3/agent\n" in p.stdout, p.stdout
+    after = cluster.pids()
+    assert kept(before, after, but=agent) == {}
+    assert int((cluster.dir / "hosts" / "host3" / "agent.pid").read_text()) in after["host3"]
+    assert cluster.script("up", "2", check=False).returncode != 0
 
 
 def test_two_instances_per_host_each_ssh(cluster, instances):
