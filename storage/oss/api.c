@@ -61,6 +61,23 @@ void oss_fail_errno(const struct ecs_http_request *req, struct ecs_http_response
 	}
 }
 
+bool oss_req_is_s3(const struct ecs_http_request *req)
+{
+	const char *auth = ecs_kvlist_get_case(req->headers, "Authorization");
+
+	if (auth)
+		return str_has_prefix(auth, "AWS");
+	return ecs_kvlist_get(req->query, "X-Amz-Algorithm") || ecs_kvlist_get(req->query, "AWSAccessKeyId");
+}
+
+const char *oss_hdr(const struct ecs_http_request *req, const char *suffix)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s%s", oss_req_is_s3(req) ? "x-amz-" : "x-oss-", suffix);
+	return ecs_kvlist_get_case(req->headers, name);
+}
+
 static void server_error(const struct ecs_http_request *req, struct ecs_http_response *resp, enum ecs_http_error err,
 			 int status, const char *message)
 {
@@ -141,6 +158,20 @@ static enum oss_op classify(const struct ecs_http_request *req, const struct oss
 
 	if (!q->bucket[0])
 		return streq(m, "GET") ? OSS_OP_SERVICE_LIST : OSS_OP_NOT_IMPLEMENTED;
+	if (has(req, "uploads") && !has(req, "uploadId"))
+		return !q->key ? (streq(m, "GET") ? OSS_OP_UPLOADS_LIST : OSS_OP_NOT_IMPLEMENTED)
+			       : (streq(m, "POST") ? OSS_OP_UPLOAD_INIT : OSS_OP_NOT_IMPLEMENTED);
+	if (has(req, "uploadId") && q->key) {
+		if (streq(m, "PUT") && has(req, "partNumber"))
+			return oss_hdr(req, "copy-source") ? OSS_OP_UPLOAD_PART_COPY : OSS_OP_UPLOAD_PART;
+		if (streq(m, "POST"))
+			return OSS_OP_UPLOAD_COMPLETE;
+		if (streq(m, "DELETE"))
+			return OSS_OP_UPLOAD_ABORT;
+		if (streq(m, "GET"))
+			return OSS_OP_UPLOAD_PARTS;
+		return OSS_OP_NOT_IMPLEMENTED;
+	}
 	if (has(req, "uploads") || has(req, "uploadId") || has(req, "append") || has(req, "tagging") ||
 	    has(req, "symlink") || has(req, "restore") || has(req, "versions") || has(req, "versionId") ||
 	    has(req, "x-oss-process"))
@@ -315,6 +346,8 @@ static void on_begin(const struct ecs_http_request *req, struct ecs_http_respons
 	}
 	if (q->op == OSS_OP_OBJECT_PUT && oss_object_put_begin(q, req, resp) < 0)
 		q->failed = true;
+	if (q->op == OSS_OP_UPLOAD_PART && oss_part_begin(q, req, resp) < 0)
+		q->failed = true;
 	return;
 bad_name:
 	q->failed = true;
@@ -351,7 +384,8 @@ static void on_end(void *state, const struct ecs_http_request *req, struct ecs_h
 				"Your proposed upload exceeds the maximum allowed size.", NULL);
 	if (q->body_error)
 		return oss_fail_errno(req, resp, q->body_error);
-	if (q->op == OSS_OP_SERVICE_LIST || (q->bucket[0] && !q->key && q->op != OSS_OP_OBJECTS_DELETE))
+	if (q->op == OSS_OP_SERVICE_LIST ||
+	    (q->bucket[0] && !q->key && q->op != OSS_OP_OBJECTS_DELETE && q->op != OSS_OP_UPLOADS_LIST))
 		return oss_bucket_op(q, req, resp);
 	oss_object_op(q, req, resp);
 }
@@ -363,6 +397,7 @@ static void on_free(void *state)
 	if (!q)
 		return;
 	oss_writer_abort(q->w);
+	oss_upload_clear(&q->upload);
 	ecs_buf_free(&q->body);
 	free(q->key);
 	free(q);

@@ -110,7 +110,23 @@ const code = async (p) => { try { await p; return 'none'; } catch (e) { return [
   out({urlStatus: r1.status, urlBody: await r1.text()});
   const r2 = await fetch(url.replace('/c?', '/b/1?'));
   out({urlBad: r2.status, urlBadCode: ((await r2.text()).match(/<Code>(.*)<\/Code>/) || [])[1]});
-  const del = await a.deleteMulti(['a/1', 'a/2', 'b/1', 'c', 'dir/big.bin', 'copy.bin'], {quiet: true});
+  // multipart: ali-oss splits a file into parts, uploads and completes them
+  const mpBody = crypto.randomBytes(700 * 1024 + 5);
+  const mpPath = require('path').join(require('os').tmpdir(), `ecs-mp-${process.pid}.bin`);
+  require('fs').writeFileSync(mpPath, mpBody);
+  const mp = await a.multipartUpload('mp.bin', mpPath, {partSize: 200 * 1024, parallel: 2, meta: {via: 'mp'}});
+  const mpGot = await a.get('mp.bin');
+  out({mpStatus: mp.res.status, mpSame: Buffer.compare(mpGot.content, mpBody) === 0,
+       mpEtag: /^"[0-9A-F]{32}-4"$/.test(mpGot.res.headers.etag), mpMeta: mpGot.res.headers['x-oss-meta-via']});
+  const up = await a.initMultipartUpload('mp2.bin');
+  await a.uploadPart('mp2.bin', up.uploadId, 1, mpPath, 0, 150 * 1024);
+  require('fs').unlinkSync(mpPath);
+  out({uploads: (await a.listUploads({})).uploads.map(u => u.name),
+       parts: [].concat((await a.listParts('mp2.bin', up.uploadId)).parts).map(p => p.PartNumber)});
+  await a.abortMultipartUpload('mp2.bin', up.uploadId);
+  out({afterAbort: (await a.listUploads({})).uploads.length,
+       otherParts: await code(b.listParts('mp2.bin', up.uploadId))});
+  const del = await a.deleteMulti(['a/1', 'a/2', 'b/1', 'c', 'dir/big.bin', 'copy.bin', 'mp.bin'], {quiet: true});
   out({deleted: del.res.status});
   out({empty: (await a.list()).objects || []});
   await a.deleteBucket('ali-a');
@@ -148,6 +164,9 @@ def test_ali_oss(oss, node_modules):
     assert res["acl"] == "public-read"
     assert res["otherReads"] == "c"
     assert res["otherStillNoPut"] == [403, "AccessDenied"]
+    assert res["mpStatus"] == 200 and res["mpSame"] is True and res["mpEtag"] is True and res["mpMeta"] == "mp"
+    assert res["uploads"] == ["mp2.bin"] and res["parts"] == ["1"]
+    assert res["afterAbort"] == 0 and res["otherParts"] == [403, "AccessDenied"]
     assert res["deleted"] == 200 and res["empty"] == []
     assert res["gone"] == [404, "NoSuchBucket"]
     assert res["badKey"] == [403, "InvalidAccessKeyId"]

@@ -245,5 +245,5 @@ def test_limits(oss, alice):
         "MetadataTooLarge")
     r = requests.put(f"{oss.endpoint}/alice-lim/huge", headers={"Content-Length": str(5 * 2**30 + 1)}, data=b"")
     assert r.status_code in (400, 403)
-    err(alice.request("GET", "alice-lim", "x", query={"uploads": ""}), 501, "NotImplemented")
+    err(alice.request("GET", "alice-lim", "x", query={"tagging": ""}), 501, "NotImplemented")
     ok(alice.request("DELETE", "alice-lim"), 204)

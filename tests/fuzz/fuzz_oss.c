@@ -1,6 +1,7 @@
 /* libFuzzer target: what ecs-ossd parses from the internet before any check of who sent it:
  * the Authorization header, the string to sign built from any headers and query, Range, HTTP
- * dates, object keys and bucket names, and the XML bodies (DeleteMultipleObjects, ACL). */
+ * dates, object keys and bucket names, and the XML bodies (DeleteMultipleObjects, ACL,
+ * CompleteMultipartUpload). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -56,6 +57,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		oss_strv_free(keys, n);
 	}
 	oss_acl_body_parse(s, size, acl);
+	{
+		unsigned *nums = NULL;
+		char(*etags)[33] = NULL;
+		size_t np = 0;
+
+		if (oss_complete_body_parse(s, size, 50, &nums, &etags, &np) == 0) {
+			if (!np || np > 50)
+				abort();
+			for (size_t i = 0; i < np; i++)
+				if (nums[i] < 1 || nums[i] > 10000 || (i && nums[i] <= nums[i - 1]) || strlen(etags[i]) != 32)
+					abort();
+			free(nums);
+			free(etags);
+		}
+	}
 	if (ecs_form_parse(s, size, 100, &l) == 0) {
 		/* The same pairs as headers and as query: x-oss-* lines and sub-resources. */
 		struct oss_sign_input in = { .method = "GET", .date = "d", .headers = &l, .query = &l,
