@@ -16,6 +16,7 @@ enum oss_op {
 	OSS_OP_BUCKET_PUT,
 	OSS_OP_BUCKET_DELETE,
 	OSS_OP_BUCKET_LIST,
+	OSS_OP_BUCKET_HEAD,
 	OSS_OP_BUCKET_INFO,
 	OSS_OP_BUCKET_LOCATION,
 	OSS_OP_BUCKET_ACL_GET,
@@ -52,11 +53,20 @@ struct oss_req {
 	/* the body */
 	struct oss_writer *w; /* PutObject, UploadPart */
 	struct oss_upload upload; /* UploadPart */
+	bool vhost;		  /* the bucket came from Host */
+	/* S3 V4's payload: its SHA-256 (hex) checked at the end, or its signed chunks. */
+	char payload_sha256[65];
+	struct evp_md_ctx_st *sha;
+	struct oss_chunked *chunked;
 	unsigned part_number;
 	struct ecs_buf body;  /* the others, at most OSS_SMALL_BODY_MAX */
 	int body_error;
 	bool failed;
 };
+
+/* Who signed the request (auth.c): q->caller, or "" when nobody did. 0, or an error
+ * answered. */
+int oss_authenticate(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
 
 /* Answer an OSS error: XML with Code, Message, RequestId, HostId (and extra, already XML). */
 void oss_fail(const struct ecs_http_request *req, struct ecs_http_response *resp, int status, const char *code,

@@ -91,7 +91,7 @@ static void service_list(struct oss_req *q, const struct ecs_http_request *req, 
 
 static void bucket_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *acl_h = ecs_kvlist_get_case(req->headers, "x-oss-acl");
+	const char *acl_h = oss_hdr(req, "acl");
 	const char *acl = acl_h ? oss_acl_canonical(acl_h, false) : "private";
 	struct oss_bucket b = { 0 }, cur;
 	int r;
@@ -257,6 +257,14 @@ static void bucket_info(struct oss_req *q, const struct ecs_http_request *req, s
 	oss_reply_xml(req, resp, 200, oss_xfinish(&w));
 }
 
+static void bucket_head(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	if (!oss_allowed(q, q->b.acl, false))
+		return denied(req, resp);
+	ecs_http_reply(resp, 200, "application/xml", "", 0);
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+}
+
 static void bucket_location(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
 	if (!is_owner(q))
@@ -281,7 +289,7 @@ static void bucket_acl_get(struct oss_req *q, const struct ecs_http_request *req
 
 static void bucket_acl_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *h = ecs_kvlist_get_case(req->headers, "x-oss-acl");
+	const char *h = oss_hdr(req, "acl");
 	const char *acl = h ? oss_acl_canonical(h, false) : NULL;
 	char from_body[24];
 	int r;
@@ -306,6 +314,7 @@ void oss_bucket_op(struct oss_req *q, const struct ecs_http_request *req, struct
 	case OSS_OP_BUCKET_DELETE: return bucket_delete(q, req, resp);
 	case OSS_OP_BUCKET_LIST: return bucket_list(q, req, resp);
 	case OSS_OP_BUCKET_INFO: return bucket_info(q, req, resp);
+	case OSS_OP_BUCKET_HEAD: return bucket_head(q, req, resp);
 	case OSS_OP_BUCKET_LOCATION: return bucket_location(q, req, resp);
 	case OSS_OP_BUCKET_ACL_GET: return bucket_acl_get(q, req, resp);
 	case OSS_OP_BUCKET_ACL_PUT: return bucket_acl_put(q, req, resp);

@@ -54,10 +54,12 @@ static int upload_open(struct oss_req *q, const struct ecs_http_request *req, st
 
 int oss_part_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *clen = ecs_kvlist_get_case(req->headers, "Content-Length");
+	const char *clen = ecs_kvlist_get_case(req->headers, "x-amz-decoded-content-length");
 	long long n;
 	int r;
 
+	if (!clen)
+		clen = ecs_kvlist_get_case(req->headers, "Content-Length");
 	if ((r = part_number(req, resp, &q->part_number)) < 0 || (r = upload_open(q, req, resp)) < 0)
 		return r;
 	if (clen && (ecs_parse_int64(clen, 0, INT64_MAX, &n) < 0 || (unsigned long long)n > OSS_OBJECT_MAX)) {

@@ -73,10 +73,12 @@ int oss_entry_from_headers(const struct ecs_http_request *req, struct ecs_http_r
 
 int oss_object_put_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *clen = ecs_kvlist_get_case(req->headers, "Content-Length");
+	const char *clen = ecs_kvlist_get_case(req->headers, "x-amz-decoded-content-length");
 	long long n;
 	int r;
 
+	if (!clen)
+		clen = ecs_kvlist_get_case(req->headers, "Content-Length");
 	if (!oss_allowed(q, q->b.acl, true)) {
 		denied(req, resp);
 		return -EACCES;
@@ -244,7 +246,7 @@ static void object_get(struct oss_req *q, const struct ecs_http_request *req, st
 	len = e.size;
 	partial = range ? oss_range_parse(range, e.size, &start, &len) : 1;
 	if (partial == -ERANGE) {
-		if (strcaseeq(behavior, "standard")) {
+		if (strcaseeq(behavior, "standard") || oss_req_is_s3(req)) {
 			char cr[64];
 
 			snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)e.size);

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import REPO
-from ossenv import OssEnv
+from ossenv import running
 
 ALI_OSS = "6.23.0"
 NPM_DIR = REPO / "build/npm-oss"
@@ -31,12 +31,7 @@ def node_modules():
 
 @pytest.fixture(scope="module")
 def oss(ceph_cluster):
-    env = OssEnv(ceph_cluster)
-    try:
-        env.start()
-        yield env
-    finally:
-        env.close()
+    yield from running(ceph_cluster)
 
 
 def node(node_modules, script: str, **env) -> list:

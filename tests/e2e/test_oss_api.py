@@ -10,17 +10,12 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from ossenv import OssEnv
+from ossenv import running
 
 
 @pytest.fixture(scope="module")
 def oss(ceph_cluster):
-    env = OssEnv(ceph_cluster)
-    try:
-        env.start()
-        yield env
-    finally:
-        env.close()
+    yield from running(ceph_cluster)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ossenv import OssEnv
+from ossenv import running
 from test_oss_api import err, ok
 
 KIB = 1024
@@ -20,12 +20,7 @@ KIB = 1024
 
 @pytest.fixture(scope="module")
 def oss(ceph_cluster):
-    env = OssEnv(ceph_cluster, extra="gc_delay_s = 0\ngc_interval_s = 1\n")
-    try:
-        env.start()
-        yield env
-    finally:
-        env.close()
+    yield from running(ceph_cluster, extra="gc_delay_s = 0\ngc_interval_s = 1\n")
 
 
 @pytest.fixture(scope="module")
