@@ -28,6 +28,9 @@ enum oss_op {
 	OSS_OP_OBJECT_HEAD,
 	OSS_OP_OBJECT_META,
 	OSS_OP_OBJECT_DELETE,
+	OSS_OP_OBJECT_APPEND,
+	OSS_OP_OBJECT_ACL_GET,
+	OSS_OP_OBJECT_ACL_PUT,
 	OSS_OP_UPLOAD_INIT,
 	OSS_OP_UPLOAD_PART,
 	OSS_OP_UPLOAD_PART_COPY,
@@ -59,6 +62,7 @@ struct oss_req {
 	struct evp_md_ctx_st *sha;
 	struct oss_chunked *chunked;
 	unsigned part_number;
+	uint64_t position; /* AppendObject */
 	struct ecs_buf body;  /* the others, at most OSS_SMALL_BODY_MAX */
 	int body_error;
 	bool failed;
@@ -99,6 +103,8 @@ void oss_xroot(struct oss_xml *w, const struct ecs_http_request *req, const char
 char *oss_xfinish(struct oss_xml *w); /* NULL when something failed */
 /* "\"ETAG\"": upper-case hex for OSS, as stored for S3. */
 void oss_etag_quoted(const struct ecs_http_request *req, const char *etag, char out[56]);
+/* 200 with no body and the ETag header (PutObject, AppendObject, UploadPart). */
+void oss_reply_etag(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *etag);
 
 /* Shared by the object and multipart calls (api_object.c). */
 void oss_denied(const struct ecs_http_request *req, struct ecs_http_response *resp);
@@ -114,6 +120,12 @@ void oss_bucket_op(struct oss_req *q, const struct ecs_http_request *req, struct
 /* PutObject's start (in begin, before the body: the writer), and the other object calls. */
 int oss_object_put_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
 void oss_object_op(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
+/* AppendObject and object ACLs (api_append.c). */
+int oss_append_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
+void oss_append_op(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
+/* An AccessControlPolicy: OSS's <Grant>acl</Grant>, or S3's grants for an S3 caller. */
+void oss_xacl(struct oss_xml *w, const struct ecs_http_request *req, const char *owner, const char *acl);
+
 /* Multipart (api_multipart.c): UploadPart's start (the writer), and the calls. */
 int oss_part_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);
 void oss_multipart_op(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp);

@@ -175,6 +175,8 @@ static enum oss_op classify(const struct ecs_http_request *req, const struct oss
 			return OSS_OP_UPLOAD_PARTS;
 		return OSS_OP_NOT_IMPLEMENTED;
 	}
+	if (has(req, "append") && q->key)
+		return streq(m, "POST") ? OSS_OP_OBJECT_APPEND : OSS_OP_NOT_IMPLEMENTED;
 	if (has(req, "uploads") || has(req, "uploadId") || has(req, "append") || has(req, "tagging") ||
 	    has(req, "symlink") || has(req, "restore") || has(req, "versions") || has(req, "versionId") ||
 	    has(req, "x-oss-process"))
@@ -204,7 +206,8 @@ static enum oss_op classify(const struct ecs_http_request *req, const struct oss
 		return OSS_OP_NOT_IMPLEMENTED;
 	}
 	if (has(req, "acl"))
-		return OSS_OP_NOT_IMPLEMENTED;
+		return streq(m, "GET") ? OSS_OP_OBJECT_ACL_GET : streq(m, "PUT") ? OSS_OP_OBJECT_ACL_PUT
+										 : OSS_OP_NOT_IMPLEMENTED;
 	if (has(req, "objectMeta"))
 		return streq(m, "GET") || streq(m, "HEAD") ? OSS_OP_OBJECT_META : OSS_OP_NOT_IMPLEMENTED;
 	if (streq(m, "PUT"))
@@ -266,6 +269,8 @@ static void begin(const struct ecs_http_request *req, struct ecs_http_response *
 	if (q->op == OSS_OP_OBJECT_PUT && oss_object_put_begin(q, req, resp) < 0)
 		q->failed = true;
 	if (q->op == OSS_OP_UPLOAD_PART && oss_part_begin(q, req, resp) < 0)
+		q->failed = true;
+	if (q->op == OSS_OP_OBJECT_APPEND && oss_append_begin(q, req, resp) < 0)
 		q->failed = true;
 	return;
 bad_name:

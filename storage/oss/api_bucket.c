@@ -152,7 +152,7 @@ static void contents(const struct ecs_http_request *req, struct oss_xml *w, cons
 	oss_xel(w, "Key", e->key, url);
 	oss_xel(w, "LastModified", date, false);
 	oss_xel(w, "ETag", etag, false);
-	oss_xput(w, e->parts ? "<Type>Multipart</Type>" : "<Type>Normal</Type>");
+	oss_xput(w, e->appendable ? "<Type>Appendable</Type>" : e->parts ? "<Type>Multipart</Type>" : "<Type>Normal</Type>");
 	oss_xint(w, "Size", (long long)e->size);
 	oss_xput(w, "<StorageClass>Standard</StorageClass>");
 	if (owner_id)
@@ -279,11 +279,7 @@ static void bucket_acl_get(struct oss_req *q, const struct ecs_http_request *req
 
 	if (!is_owner(q))
 		return denied(req, resp);
-	oss_xroot(&w, req, "AccessControlPolicy");
-	oss_xowner(&w, q->b.owner);
-	oss_xput(&w, "<AccessControlList>");
-	oss_xel(&w, "Grant", q->b.acl, false);
-	oss_xput(&w, "</AccessControlList></AccessControlPolicy>\n");
+	oss_xacl(&w, req, q->b.owner, q->b.acl);
 	oss_reply_xml(req, resp, 200, oss_xfinish(&w));
 }
 

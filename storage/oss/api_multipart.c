@@ -88,17 +88,16 @@ static void part_done(struct oss_req *q, const struct ecs_http_request *req, str
 		return oss_fail(req, resp, 400, "EntityTooLarge", "A part is at most 5 GiB.", NULL);
 	if (r < 0)
 		return oss_fail_errno(req, resp, r);
+	if (!copy)
+		return oss_reply_etag(req, resp, p->etag);
 	oss_etag_quoted(req, p->etag, etag);
-	if (copy) {
+	{
 		oss_iso_date_format(p->mtime, date);
 		oss_xroot(&x, req, "CopyPartResult");
 		oss_xel(&x, "LastModified", date, false);
 		oss_xel(&x, "ETag", etag, false);
 		oss_xput(&x, "</CopyPartResult>\n");
 		oss_reply_xml(req, resp, 200, oss_xfinish(&x));
-	} else {
-		ecs_http_reply(resp, 200, "application/xml", "", 0);
-		ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
 	}
 	ecs_http_add_header(resp, "ETag", etag);
 	(void)q;

@@ -101,7 +101,6 @@ static void object_put(struct oss_req *q, const struct ecs_http_request *req, st
 	const char *forbid = ecs_kvlist_get_case(req->headers, "x-oss-forbid-overwrite");
 	_cleanup_free_ uint8_t *md5 = NULL;
 	struct oss_entry e = { 0 };
-	char etag[56];
 	size_t ml = 0;
 	int r;
 
@@ -122,10 +121,7 @@ static void object_put(struct oss_req *q, const struct ecs_http_request *req, st
 	} else if (r < 0) {
 		oss_fail_errno(req, resp, r);
 	} else {
-		oss_etag_quoted(req, e.etag, etag);
-		ecs_http_reply(resp, 200, "application/xml", "", 0);
-		ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
-		ecs_http_add_header(resp, "ETag", etag);
+		oss_reply_etag(req, resp, e.etag);
 	}
 out:
 	oss_entry_clear(&e);
@@ -148,7 +144,7 @@ static void meta_headers(const struct ecs_http_request *req, struct ecs_http_res
 	ecs_http_add_header(resp, "ETag", etag);
 	ecs_http_add_header(resp, "Last-Modified", date);
 	if (!s3) {
-		ecs_http_add_header(resp, "x-oss-object-type", e->parts ? "Multipart" : "Normal");
+		ecs_http_add_header(resp, "x-oss-object-type", e->appendable ? "Appendable" : e->parts ? "Multipart" : "Normal");
 		ecs_http_add_header(resp, "x-oss-storage-class", "Standard");
 	}
 	ecs_http_add_header(resp, "Accept-Ranges", "bytes");
@@ -537,6 +533,9 @@ void oss_object_op(struct oss_req *q, const struct ecs_http_request *req, struct
 	case OSS_OP_OBJECT_META: return object_meta(q, req, resp);
 	case OSS_OP_OBJECT_DELETE: return object_delete(q, req, resp);
 	case OSS_OP_OBJECTS_DELETE: return objects_delete(q, req, resp);
+	case OSS_OP_OBJECT_APPEND:
+	case OSS_OP_OBJECT_ACL_GET:
+	case OSS_OP_OBJECT_ACL_PUT: return oss_append_op(q, req, resp);
 	case OSS_OP_UPLOAD_INIT:
 	case OSS_OP_UPLOAD_PART:
 	case OSS_OP_UPLOAD_PART_COPY:

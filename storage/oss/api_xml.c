@@ -79,3 +79,13 @@ void oss_etag_quoted(const struct ecs_http_request *req, const char *etag, char 
 		if (*p >= 'a' && *p <= 'f')
 			*p = (char)(*p - 32);
 }
+
+void oss_reply_etag(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *etag)
+{
+	char q[56];
+
+	oss_etag_quoted(req, etag, q);
+	ecs_http_reply(resp, 200, "application/xml", "", 0);
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+	ecs_http_add_header(resp, "ETag", q);
+}

@@ -31,6 +31,11 @@ void oss_oid_manifest(char *buf, size_t size, const char *bucket_id, const char 
 
 /* The GC queue: a key per version, "<due>.<bucket id>.<version>", its value {"k": key}. */
 int oss_gc_queue(struct oss *o, const char *bucket_id, const char *key, const char *version, time_t due);
+/* An appendable object's replaced manifest: only it goes, the parts it names live on. */
+int oss_gc_queue_manifest_only(struct oss *o, const char *bucket_id, const char *key, const char *version);
+/* Write a manifest naming parts (version and size each). */
+int oss_manifest_write(struct oss *o, const char *bucket_id, const char *version, const struct oss_part_ref *parts,
+		       size_t n);
 
 /* Make e (key, version, … all set) the key's index entry, atomically against concurrent
  * writers; the version it replaces is queued for GC. -EEXIST when forbid_overwrite and

@@ -35,6 +35,7 @@ struct oss_entry {
 	uint64_t size;
 	char etag[48]; /* hex MD5, lower case; "hex-N" for an object made of N parts */
 	unsigned parts;	  /* 0: the version's own stripes; N: a manifest names N parts */
+	bool appendable;  /* made by AppendObject */
 	long long mtime;
 	char ctype[256];
 	char acl[24];		  /* "default" or a canned ACL */
@@ -102,6 +103,18 @@ struct oss_listing {
 int oss_list(struct oss *o, const struct oss_bucket *b, const char *prefix, const char *delimiter, const char *marker,
 	     unsigned max, struct oss_listing *ret);
 void oss_listing_clear(struct oss_listing *l);
+
+/* AppendObject (store_append.c): the writer's bytes become one more part of key's
+ * appendable object (made when position is 0 and the key has none), its manifest
+ * rewritten and the entry swapped only if it is still the one read. tmpl gives ctype, acl
+ * and meta of a new object. -ESPIPE with *ret_len when position is not the length (or
+ * another append won), -EPERM when the object is not appendable, -E2BIG past
+ * OSS_APPEND_MAX appends or OSS_OBJECT_MAX bytes. The writer is freed either way. */
+#define OSS_APPEND_MAX 10000
+int oss_append(struct oss_writer *w, uint64_t position, const struct oss_entry *tmpl, struct oss_entry *ret_e,
+	       uint64_t *ret_len);
+/* An object's canned ACL ("default" or one of oss_acl_canonical's); -ENOENT. */
+int oss_entry_set_acl(struct oss *o, const struct oss_bucket *b, const char *key, const char *acl);
 
 /* Multipart uploads (store_multipart.c). An upload is an omap key `<key>\x01<upload id>`
  * of `oss.uploads.<bucket id>`; its parts are omap keys `%05u` of `oss.parts.<bucket

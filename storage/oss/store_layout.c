@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "store-internal.h"
 #include "util.h"
@@ -16,6 +17,25 @@
 void oss_oid_manifest(char *buf, size_t size, const char *bucket_id, const char *version)
 {
 	snprintf(buf, size, "oss.manifest.%s.%s", bucket_id, version);
+}
+
+int oss_manifest_write(struct oss *o, const char *bucket_id, const char *version, const struct oss_part_ref *parts,
+		       size_t n)
+{
+	struct ecs_buf text = { 0 };
+	char oid[192], line[64];
+	int r = 0;
+
+	for (size_t i = 0; i < n && !r; i++) {
+		snprintf(line, sizeof(line), "%s %llu\n", parts[i].version, (unsigned long long)parts[i].size);
+		r = ecs_buf_append(&text, line, strlen(line), SIZE_MAX);
+	}
+	if (!r) {
+		oss_oid_manifest(oid, sizeof(oid), bucket_id, version);
+		r = rados_write_full(o->io, oid, text.data, text.len);
+	}
+	ecs_buf_free(&text);
+	return r;
 }
 
 void oss_layout_clear(struct oss_layout *l)

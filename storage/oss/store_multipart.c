@@ -389,30 +389,12 @@ static const struct oss_part *find_part(const struct oss_part *parts, size_t n, 
 	return NULL;
 }
 
-static int manifest_write(struct oss *o, const struct oss_bucket *b, const char *version,
-			  const struct oss_part *const *use, size_t n)
-{
-	struct ecs_buf text = { 0 };
-	char oid[192], line[64];
-	int r = 0;
-
-	for (size_t i = 0; i < n && !r; i++) {
-		snprintf(line, sizeof(line), "%s %llu\n", use[i]->version, (unsigned long long)use[i]->size);
-		r = ecs_buf_append(&text, line, strlen(line), SIZE_MAX);
-	}
-	if (!r) {
-		oss_oid_manifest(oid, sizeof(oid), b->id, version);
-		r = rados_write_full(o->io, oid, text.data, text.len);
-	}
-	ecs_buf_free(&text);
-	return r;
-}
-
 int oss_upload_complete(struct oss *o, const struct oss_bucket *b, struct oss_upload *u, const unsigned *numbers,
 			char (*etags)[33], size_t n, bool forbid_overwrite, struct oss_entry *ret_e, size_t *ret_bad)
 {
 	struct oss_part *parts = NULL;
 	const struct oss_part **use = NULL;
+	struct oss_part_ref *refs = NULL;
 	size_t np = 0;
 	EVP_MD_CTX *md5 = NULL;
 	uint8_t digest[ECS_MD5_LEN], pd[ECS_MD5_LEN];
@@ -452,7 +434,15 @@ int oss_upload_complete(struct oss *o, const struct oss_bucket *b, struct oss_up
 	}
 	EVP_DigestFinal_ex(md5, digest, &dlen);
 	oss_random_hex(e->version);
-	if ((r = manifest_write(o, b, e->version, use, n)) < 0)
+	if (!(refs = calloc(n, sizeof(*refs)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(refs[i].version, use[i]->version, sizeof(refs[i].version));
+		refs[i].size = use[i]->size;
+	}
+	if ((r = oss_manifest_write(o, b->id, e->version, refs, n)) < 0)
 		goto out;
 	parts_oid(oid, sizeof(oid), b->id, u->id);
 	if ((r = claim(o, oid, "complete")) < 0) {
@@ -483,6 +473,7 @@ int oss_upload_complete(struct oss *o, const struct oss_bucket *b, struct oss_up
 	}
 out:
 	EVP_MD_CTX_free(md5);
+	free(refs);
 	free(use);
 	free(parts);
 	return r;

@@ -25,6 +25,8 @@ char *oss_entry_json(const struct oss_entry *e)
 	json_object_object_add(j, "m", e->meta ? json_object_get(e->meta) : json_object_new_object());
 	if (e->parts)
 		json_object_object_add(j, "p", json_object_new_int64(e->parts));
+	if (e->appendable)
+		json_object_object_add(j, "y", json_object_new_boolean(1));
 	return oss_json_take_text(j);
 }
 
@@ -49,6 +51,7 @@ int oss_entry_parse(const char *json, size_t len, struct oss_entry *ret)
 	ret->mtime = json_object_object_get_ex(j, "t", &v) ? json_object_get_int64(v) : 0;
 	ret->meta = json_object_object_get_ex(j, "m", &v) ? json_object_get(v) : json_object_new_object();
 	ret->parts = json_object_object_get_ex(j, "p", &v) ? (unsigned)json_object_get_int64(v) : 0;
+	ret->appendable = json_object_object_get_ex(j, "y", &v) && json_object_get_boolean(v);
 	json_object_put(j);
 	return 0;
 }
@@ -117,6 +120,21 @@ int oss_gc_queue(struct oss *o, const char *bucket_id, const char *key, const ch
 	if (!v)
 		return -ENOMEM;
 	gc_key(k, sizeof(k), due, bucket_id, version);
+	return gc_update(o, k, v, NULL);
+}
+
+int oss_gc_queue_manifest_only(struct oss *o, const char *bucket_id, const char *key, const char *version)
+{
+	char k[160];
+	struct json_object *j = json_object_new_object();
+	_cleanup_free_ char *v = NULL;
+
+	json_object_object_add(j, "k", json_object_new_string(key));
+	json_object_object_add(j, "m", json_object_new_boolean(1));
+	v = oss_json_take_text(j);
+	if (!v)
+		return -ENOMEM;
+	gc_key(k, sizeof(k), time(NULL) + o->gc_delay_s, bucket_id, version);
 	return gc_update(o, k, v, NULL);
 }
 
@@ -398,7 +416,7 @@ static int gc_one(struct oss *o, const char *gkey, const char *val, size_t vlen)
 	char bucket_id[17], version[17], oid[192];
 	struct json_object *j;
 	const char *dot1 = strchr(gkey, '.'), *dot2;
-	bool live = false;
+	bool live = false, manifest_only = false;
 	int r;
 
 	if (!dot1 || !(dot2 = strchr(dot1 + 1, '.')) || dot2 - dot1 - 1 != 16 || strlen(dot2 + 1) != 16)
@@ -408,10 +426,11 @@ static int gc_one(struct oss *o, const char *gkey, const char *val, size_t vlen)
 	memcpy(version, dot2 + 1, 17);
 	j = json_tokener_parse(strndupa(val, vlen));
 	if (j) {
-		struct json_object *k;
+		struct json_object *k, *m;
 		struct oss_bucket b = { 0 };
 		struct oss_entry e;
 
+		manifest_only = json_object_object_get_ex(j, "m", &m) && json_object_get_boolean(m);
 		snprintf(b.id, sizeof(b.id), "%s", bucket_id);
 		if (json_object_object_get_ex(j, "k", &k) && oss_entry_get(o, &b, json_object_get_string(k), &e) == 0) {
 			live = streq(e.version, version);
@@ -421,6 +440,11 @@ static int gc_one(struct oss *o, const char *gkey, const char *val, size_t vlen)
 	}
 	if (live)
 		return 0;
+	if (manifest_only) { /* an appendable object's earlier manifest: its parts live on */
+		oss_oid_manifest(oid, sizeof(oid), bucket_id, version);
+		r = rados_remove(o->io, oid);
+		return r < 0 && r != -ENOENT ? r : 1;
+	}
 	if ((r = gc_manifest(o, bucket_id, version)) < 0)
 		return r;
 	for (uint64_t n = 0;; n++) {
