@@ -1,4 +1,4 @@
-/* Who signed a request: OSS V1 (header or signed URL), S3 V2 (header or query) and S3 V4
+/* Who signed a request: OSS V1 and V4 (header or signed URL), S3 V2 (header or query) and S3 V4
  * (header or presigned URL, with the payload's hash or its signed chunks checked as the
  * body arrives), or nobody. Keys come from the controller (keys.h). */
 #include <errno.h>
@@ -137,6 +137,34 @@ static bool is_hex64(const char *s)
 	return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64;
 }
 
+/* V4's times: a header's date within the skew, or a signed URL's window. 0, or answered. */
+static int v4_time_check(const struct ecs_http_request *req, struct ecs_http_response *resp, struct oss_v4_auth *a,
+			 const char *date_header)
+{
+	long long t, now = time(NULL);
+
+	if (date_header) {
+		const char *d = ecs_kvlist_get_case(req->headers, date_header);
+
+		if (!d || oss_v4_date_parse(d, &t) < 0)
+			return denied(req, resp, "AccessDenied", "The request's date is missing or not valid.");
+		snprintf(a->amz_date, sizeof(a->amz_date), "%s", d);
+		return skew_check(req, resp, t);
+	}
+	if (oss_v4_date_parse(a->amz_date, &t) < 0 || t > now + SKEW_MAX_S)
+		return denied(req, resp, "AccessDenied", "Request is not valid yet.");
+	if (t + a->expires < now)
+		return denied(req, resp, "AccessDenied", "Request has expired.");
+	return 0;
+}
+
+/* A hex payload hash: the body's SHA-256 is checked at its end. */
+static int expect_sha256(struct oss_req *q, const char *payload)
+{
+	memcpy(q->payload_sha256, payload, 65);
+	return (q->sha = EVP_MD_CTX_new()) && EVP_DigestInit_ex(q->sha, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+}
+
 /* S3 V4, header or presigned. */
 static int auth_v4(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
 		   const char *auth)
@@ -147,20 +175,14 @@ static int auth_v4(struct oss_req *q, const struct ecs_http_request *req, struct
 	_cleanup_free_ char *canonical = NULL;
 	char scope[160], want[65], account[64];
 	uint8_t skey[32];
-	long long t, now = time(NULL);
 	int r;
 
 	if (auth) {
-		const char *d = ecs_kvlist_get_case(req->headers, "x-amz-date");
-
 		if (oss_v4_header_parse(auth, &a) < 0) {
 			oss_fail(req, resp, 400, "AuthorizationHeaderMalformed", "The authorization header is malformed.", NULL);
 			return -EINVAL;
 		}
-		if (!d || oss_v4_date_parse(d, &t) < 0)
-			return denied(req, resp, "AccessDenied", "x-amz-date is missing or not valid.");
-		snprintf(a.amz_date, sizeof(a.amz_date), "%s", d);
-		if ((r = skew_check(req, resp, t)) < 0)
+		if ((r = v4_time_check(req, resp, &a, "x-amz-date")) < 0)
 			return r;
 		if (!payload) {
 			oss_fail(req, resp, 400, "InvalidRequest",
@@ -173,11 +195,8 @@ static int auth_v4(struct oss_req *q, const struct ecs_http_request *req, struct
 				 "The X-Amz-* query parameters are missing or not valid.", NULL);
 			return -EINVAL;
 		}
-		oss_v4_date_parse(a.amz_date, &t);
-		if (t > now + SKEW_MAX_S)
-			return denied(req, resp, "AccessDenied", "Request is not valid yet.");
-		if (t + a.expires < now)
-			return denied(req, resp, "AccessDenied", "Request has expired.");
+		if ((r = v4_time_check(req, resp, &a, NULL)) < 0)
+			return r;
 		if (!payload)
 			payload = "UNSIGNED-PAYLOAD";
 	}
@@ -222,15 +241,69 @@ static int auth_v4(struct oss_req *q, const struct ecs_http_request *req, struct
 	}
 	if (streq(payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"))
 		r = oss_chunked_new(skey, a.amz_date, scope, a.signature, &q->chunked);
-	else if (is_hex64(payload)) {
-		memcpy(q->payload_sha256, payload, 65);
-		r = (q->sha = EVP_MD_CTX_new()) && EVP_DigestInit_ex(q->sha, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
-	}
+	else if (is_hex64(payload))
+		r = expect_sha256(q, payload);
 	explicit_bzero(skey, sizeof(skey));
 	if (r < 0) {
 		oss_fail_errno(req, resp, r);
 		return r;
 	}
+	snprintf(q->caller, sizeof(q->caller), "%s", account);
+	return 0;
+}
+
+/* OSS V4 (OSS4-HMAC-SHA256), header or signed URL, as ali-oss signs it. */
+static int auth_oss_v4(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
+		       const char *auth)
+{
+	struct oss_v4_auth a;
+	struct oss_key key;
+	const char *payload = ecs_kvlist_get_case(req->headers, "x-oss-content-sha256");
+	char want[65], account[64];
+	uint8_t skey[32];
+	bool ok = false;
+	int r;
+
+	if (auth ? oss_v4_header_parse_oss(auth, &a) < 0 : oss_v4_query_parse_oss(req->query, &a) < 0) {
+		oss_fail(req, resp, 400, "InvalidArgument", "The V4 signature's fields are missing or not valid.", NULL);
+		return -EINVAL;
+	}
+	if ((r = v4_time_check(req, resp, &a, auth ? "x-oss-date" : NULL)) < 0)
+		return r;
+	if (strncmp(a.amz_date, a.date, 8) != 0 || !streq(a.service, "oss")) {
+		oss_fail(req, resp, 400, "InvalidArgument", "The credential's date or product does not match the request.",
+			 NULL);
+		return -EINVAL;
+	}
+	if (payload && !is_hex64(payload) && !streq(payload, "UNSIGNED-PAYLOAD")) {
+		oss_fail(req, resp, 400, "InvalidArgument", "x-oss-content-sha256 is not a payload hash this service takes.",
+			 NULL);
+		return -EINVAL;
+	}
+	if ((r = key_get(q, req, resp, a.ak, &key)) < 0)
+		return r;
+	r = oss_v4_signing_key(key.secret, &a, skey);
+	snprintf(account, sizeof(account), "%s", key.account_id);
+	explicit_bzero(&key, sizeof(key));
+	/* An empty query value is signed as "k" (a sub-resource) or "k=": either is the client's. */
+	for (int eq = 0; r == 0 && eq < 2 && !ok; eq++) {
+		struct oss_v4_oss_request rq = { .method = req->method, .bucket = q->bucket, .key = q->key ? q->key : "",
+						 .query = req->query, .headers = req->headers,
+						 .additional = a.signed_headers, .empty_equals = eq };
+		_cleanup_free_ char *canonical = oss_v4_canonical_request_oss(&rq);
+
+		r = canonical ? oss_v4_sign_auth(&a, skey, canonical, want) : -ENOMEM;
+		ok = r == 0 && ecs_streq_ct(want, a.signature);
+	}
+	if (r == 0 && ok && payload && is_hex64(payload))
+		r = expect_sha256(q, payload);
+	explicit_bzero(skey, sizeof(skey));
+	if (r < 0) {
+		oss_fail_errno(req, resp, r);
+		return r;
+	}
+	if (!ok)
+		return bad_sig(req, resp, "OSS4-HMAC-SHA256");
 	snprintf(q->caller, sizeof(q->caller), "%s", account);
 	return 0;
 }
@@ -246,6 +319,8 @@ int oss_authenticate(struct oss_req *q, const struct ecs_http_request *req, stru
 			return auth_v1(q, req, resp, true, auth);
 		if (str_has_prefix(auth, "AWS4-HMAC-SHA256 "))
 			return auth_v4(q, req, resp, auth);
+		if (str_has_prefix(auth, "OSS4-HMAC-SHA256 "))
+			return auth_oss_v4(q, req, resp, auth);
 		oss_fail(req, resp, 400, "InvalidArgument", "Authorization header is invalid.", NULL);
 		return -EINVAL;
 	}
@@ -255,5 +330,7 @@ int oss_authenticate(struct oss_req *q, const struct ecs_http_request *req, stru
 		return auth_v1(q, req, resp, true, NULL);
 	if (ecs_kvlist_get(req->query, "X-Amz-Algorithm"))
 		return auth_v4(q, req, resp, NULL);
+	if (ecs_kvlist_get(req->query, "x-oss-signature-version"))
+		return auth_oss_v4(q, req, resp, NULL);
 	return 0;
 }

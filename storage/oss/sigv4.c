@@ -14,9 +14,11 @@
 #define CANONICAL_MAX (256 * 1024)
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* "ak/date/region/service/aws4_request" */
+/* "ak/date/region/service/aws4_request" (OSS: "…/aliyun_v4_request") */
 static int credential_parse(const char *s, size_t len, struct oss_v4_auth *a)
 {
+	const char *term = a->oss ? "aliyun_v4_request" : "aws4_request";
+	size_t tl = strlen(term);
 	const char *parts[5];
 	size_t lens[5], n = 0;
 	const char *p = s, *end = s + len;
@@ -33,7 +35,7 @@ static int credential_parse(const char *s, size_t len, struct oss_v4_auth *a)
 	}
 	if (n != 5 || p + lens[4] != end || !lens[0] || lens[0] >= sizeof(a->ak) || lens[1] != 8 ||
 	    strspn(parts[1], "0123456789") < 8 || !lens[2] || lens[2] >= sizeof(a->region) || !lens[3] ||
-	    lens[3] >= sizeof(a->service) || lens[4] != 12 || memcmp(parts[4], "aws4_request", 12) != 0)
+	    lens[3] >= sizeof(a->service) || lens[4] != tl || memcmp(parts[4], term, tl) != 0)
 		return -EINVAL;
 	memcpy(a->ak, parts[0], lens[0]);
 	a->ak[lens[0]] = '\0';
@@ -67,13 +69,13 @@ static bool hex64(const char *s, size_t len)
 	return true;
 }
 
-int oss_v4_header_parse(const char *value, struct oss_v4_auth *ret)
+static int header_parse(const char *value, bool oss, struct oss_v4_auth *ret)
 {
-	struct oss_v4_auth a = { 0 };
-	bool have_c = false, have_h = false, have_s = false;
-	const char *p;
+	struct oss_v4_auth a = { .oss = oss };
+	bool have_c = false, have_h = oss, have_s = false;
+	const char *p, *hname = oss ? "AdditionalHeaders" : "SignedHeaders";
 
-	if (!value || strncmp(value, "AWS4-HMAC-SHA256 ", 17) != 0)
+	if (!value || strncmp(value, oss ? "OSS4-HMAC-SHA256 " : "AWS4-HMAC-SHA256 ", 17) != 0)
 		return -EINVAL;
 	p = value + 17;
 	while (*p) {
@@ -98,7 +100,7 @@ int oss_v4_header_parse(const char *value, struct oss_v4_auth *ret)
 				if (credential_parse(v, vl, &a) < 0)
 					return -EINVAL;
 				have_c = true;
-			} else if (kl == 13 && !memcmp(p, "SignedHeaders", 13) && !have_h) {
+			} else if (kl == strlen(hname) && !memcmp(p, hname, kl) && (oss ? !a.signed_headers[0] : !have_h)) {
 				if (!signed_headers_valid(v, vl))
 					return -EINVAL;
 				memcpy(a.signed_headers, v, vl);
@@ -120,6 +122,16 @@ int oss_v4_header_parse(const char *value, struct oss_v4_auth *ret)
 		return -EINVAL;
 	*ret = a;
 	return 0;
+}
+
+int oss_v4_header_parse(const char *value, struct oss_v4_auth *ret)
+{
+	return header_parse(value, false, ret);
+}
+
+int oss_v4_header_parse_oss(const char *value, struct oss_v4_auth *ret)
+{
+	return header_parse(value, true, ret);
 }
 
 int oss_v4_date_parse(const char *s, long long *ret)
@@ -202,6 +214,15 @@ static int qpair_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->v, y->v);
 }
 
+/* ali-oss sorts with JavaScript's localeCompare: letters before case. */
+static int qpair_cmp_oss(const void *a, const void *b)
+{
+	const struct qpair *x = a, *y = b;
+	int c = strcasecmp(x->k, y->k);
+
+	return c ? c : -strcmp(x->k, y->k);
+}
+
 static char *encoded(const char *s)
 {
 	struct ecs_buf b = { 0 };
@@ -213,7 +234,10 @@ static char *encoded(const char *s)
 	return b.data ? ecs_buf_steal(&b) : strdup("");
 }
 
-static int canonical_query(struct ecs_buf *b, const struct ecs_kvlist *q)
+/* Every parameter but skip, encoded and sorted; oss: ali-oss's order, and an empty value
+ * as the bare key unless empty_equals. */
+static int canonical_query(struct ecs_buf *b, const struct ecs_kvlist *q, const char *skip, bool oss,
+			   bool empty_equals)
 {
 	size_t n = 0;
 	struct qpair *v = calloc(q && q->n ? q->n : 1, sizeof(*v));
@@ -222,7 +246,7 @@ static int canonical_query(struct ecs_buf *b, const struct ecs_kvlist *q)
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; q && i < q->n; i++) {
-		if (streq(q->items[i].key, "X-Amz-Signature"))
+		if (streq(q->items[i].key, skip))
 			continue;
 		v[n].k = encoded(q->items[i].key);
 		v[n].v = encoded(q->items[i].value);
@@ -232,13 +256,15 @@ static int canonical_query(struct ecs_buf *b, const struct ecs_kvlist *q)
 			goto out;
 		}
 	}
-	qsort(v, n, sizeof(*v), qpair_cmp);
+	qsort(v, n, sizeof(*v), oss ? qpair_cmp_oss : qpair_cmp);
 	for (size_t i = 0; i < n && !r; i++) {
 		if (i)
 			r |= adds(b, "&");
 		r |= adds(b, v[i].k);
-		r |= adds(b, "=");
-		r |= adds(b, v[i].v);
+		if (!oss || empty_equals || *v[i].v) {
+			r |= adds(b, "=");
+			r |= adds(b, v[i].v);
+		}
 	}
 out:
 	for (size_t i = 0; i < n; i++) {
@@ -280,7 +306,7 @@ char *oss_v4_canonical_request(const struct oss_v4_request *rq)
 	r |= adds(&b, "\n");
 	r |= enc(&b, rq->path, true);
 	r |= adds(&b, "\n");
-	r |= canonical_query(&b, rq->query);
+	r |= canonical_query(&b, rq->query, "X-Amz-Signature", false, false);
 	r |= adds(&b, "\n");
 	while (*p && !r) {
 		size_t len = strcspn(p, ";");
@@ -330,21 +356,22 @@ char *oss_v4_path_encode(const char *path)
 
 void oss_v4_scope(const struct oss_v4_auth *a, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/%s/%s/aws4_request", a->date, a->region, a->service);
+	snprintf(buf, size, "%s/%s/%s/%s", a->date, a->region, a->service, a->oss ? "aliyun_v4_request" : "aws4_request");
 }
 
 int oss_v4_signing_key(const char *secret, const struct oss_v4_auth *a, uint8_t key[32])
 {
+	const char *term = a->oss ? "aliyun_v4_request" : "aws4_request";
 	char k0[160];
 	uint8_t t[32];
 	int r;
 
-	if (snprintf(k0, sizeof(k0), "AWS4%s", secret) >= (int)sizeof(k0))
+	if (snprintf(k0, sizeof(k0), "%s%s", a->oss ? "aliyun_v4" : "AWS4", secret) >= (int)sizeof(k0))
 		return -EINVAL;
 	r = ecs_hmac_sha256(k0, strlen(k0), a->date, strlen(a->date), t);
 	r |= ecs_hmac_sha256(t, 32, a->region, strlen(a->region), t);
 	r |= ecs_hmac_sha256(t, 32, a->service, strlen(a->service), t);
-	r |= ecs_hmac_sha256(t, 32, "aws4_request", 12, key);
+	r |= ecs_hmac_sha256(t, 32, term, strlen(term), key);
 	explicit_bzero(k0, sizeof(k0));
 	explicit_bzero(t, sizeof(t));
 	return r ? -EIO : 0;
@@ -360,7 +387,8 @@ static int sign_sts(const uint8_t key[32], const char *sts, char out[65])
 	return 0;
 }
 
-int oss_v4_sign(const uint8_t key[32], const char *amz_date, const char *scope, const char *canonical, char out[65])
+static int sign_alg(const char *alg, const uint8_t key[32], const char *amz_date, const char *scope,
+		    const char *canonical, char out[65])
 {
 	uint8_t h[32];
 	char hh[65];
@@ -369,10 +397,23 @@ int oss_v4_sign(const uint8_t key[32], const char *amz_date, const char *scope, 
 	if (ecs_sha256(canonical, strlen(canonical), h) < 0)
 		return -EIO;
 	ecs_hex_encode(h, 32, hh);
-	sts = ecs_strdup_printf("AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, hh);
+	sts = ecs_strdup_printf("%s\n%s\n%s\n%s", alg, amz_date, scope, hh);
 	if (!sts)
 		return -ENOMEM;
 	return sign_sts(key, sts, out);
+}
+
+int oss_v4_sign(const uint8_t key[32], const char *amz_date, const char *scope, const char *canonical, char out[65])
+{
+	return sign_alg("AWS4-HMAC-SHA256", key, amz_date, scope, canonical, out);
+}
+
+int oss_v4_sign_auth(const struct oss_v4_auth *a, const uint8_t key[32], const char *canonical, char out[65])
+{
+	char scope[160];
+
+	oss_v4_scope(a, scope, sizeof(scope));
+	return sign_alg(a->oss ? "OSS4-HMAC-SHA256" : "AWS4-HMAC-SHA256", key, a->amz_date, scope, canonical, out);
 }
 
 int oss_v4_chunk_sign(const uint8_t key[32], const char *amz_date, const char *scope, const char *prev_sig,
@@ -386,4 +427,113 @@ int oss_v4_chunk_sign(const uint8_t key[32], const char *amz_date, const char *s
 	if (!sts)
 		return -ENOMEM;
 	return sign_sts(key, sts, out);
+}
+
+int oss_v4_query_parse_oss(const struct ecs_kvlist *q, struct oss_v4_auth *ret)
+{
+	struct oss_v4_auth a = { .oss = true };
+	const char *ver = ecs_kvlist_get(q, "x-oss-signature-version"), *cred = ecs_kvlist_get(q, "x-oss-credential");
+	const char *date = ecs_kvlist_get(q, "x-oss-date"), *exp = ecs_kvlist_get(q, "x-oss-expires");
+	const char *ah = ecs_kvlist_get(q, "x-oss-additional-headers"), *sig = ecs_kvlist_get(q, "x-oss-signature");
+	long long t;
+
+	if (!ver || strcmp(ver, "OSS4-HMAC-SHA256") != 0 || !cred || !date || !exp || !sig)
+		return -EINVAL;
+	if (credential_parse(cred, strlen(cred), &a) < 0 || (ah && !signed_headers_valid(ah, strlen(ah))) ||
+	    !hex64(sig, strlen(sig)) || oss_v4_date_parse(date, &t) < 0 ||
+	    ecs_parse_int64(exp, 1, OSS_V4_EXPIRES_MAX, &a.expires) < 0)
+		return -EINVAL;
+	snprintf(a.signed_headers, sizeof(a.signed_headers), "%s", ah ? ah : "");
+	memcpy(a.signature, sig, 65);
+	memcpy(a.amz_date, date, 17);
+	*ret = a;
+	return 0;
+}
+
+/* Whether name (lower case) is among the ';'-separated list. */
+static bool listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ";");
+
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		p += len;
+		if (*p == ';')
+			p++;
+	}
+	return false;
+}
+
+static int lower_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *oss_v4_canonical_request_oss(const struct oss_v4_oss_request *rq)
+{
+	struct ecs_buf b = { 0 };
+	_cleanup_free_ char *uri = NULL;
+	char **names = calloc(rq->headers->n + 1, sizeof(char *));
+	const char *payload = ecs_kvlist_get_case(rq->headers, "x-oss-content-sha256");
+	size_t n = 0;
+	int r = 0;
+
+	if (!names)
+		return NULL;
+	uri = *rq->bucket ? ecs_strdup_printf("/%s/%s", rq->bucket, rq->key) : strdup("/");
+	r |= !uri ? -ENOMEM : 0;
+	r |= adds(&b, rq->method);
+	r |= adds(&b, "\n");
+	if (uri)
+		r |= enc(&b, uri, true);
+	r |= adds(&b, "\n");
+	r |= canonical_query(&b, rq->query, "x-oss-signature", true, rq->empty_equals);
+	r |= adds(&b, "\n");
+	/* The headers signed: content-type, content-md5, x-oss-*, and the additional ones. */
+	for (size_t i = 0; i < rq->headers->n && !r; i++) {
+		char *l = strdup(rq->headers->items[i].key);
+
+		if (!l) {
+			r = -ENOMEM;
+			break;
+		}
+		for (char *c = l; *c; c++)
+			*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+		if (streq(l, "content-type") || streq(l, "content-md5") || str_has_prefix(l, "x-oss-") ||
+		    listed(rq->additional, l))
+			names[n++] = l;
+		else
+			free(l);
+	}
+	if (n)
+		qsort(names, n, sizeof(*names), lower_cmp);
+	for (size_t i = 0; i < n && !r; i++) {
+		const char *v = ecs_kvlist_get_case(rq->headers, names[i]);
+		size_t vl;
+
+		while (*v == ' ' || *v == '\t')
+			v++;
+		vl = strlen(v);
+		while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		r |= adds(&b, names[i]);
+		r |= adds(&b, ":");
+		r |= ecs_buf_append(&b, v, vl, CANONICAL_MAX);
+		r |= adds(&b, "\n");
+	}
+	r |= adds(&b, "\n");
+	r |= adds(&b, rq->additional);
+	r |= adds(&b, "\n");
+	r |= adds(&b, payload ? payload : "UNSIGNED-PAYLOAD");
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r) {
+		ecs_buf_free(&b);
+		return NULL;
+	}
+	return ecs_buf_steal(&b);
 }

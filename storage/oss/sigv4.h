@@ -9,7 +9,10 @@
  *   key = HMAC(HMAC(HMAC(HMAC("AWS4" secret, date), region), service), "aws4_request")
  *   a chunk's: "AWS4-HMAC-SHA256-PAYLOAD\n" amzdate \n scope \n previous signature \n
  *              hex(SHA256("")) \n hex(SHA256(chunk)); the first previous is the header's.
- * Pure functions, fuzzed in tests/fuzz/fuzz_oss.c. */
+ * OSS V4 (OSS4-HMAC-SHA256, as ali-oss signs it) is the same scheme: the key chain starts
+ * from "aliyun_v4" + secret and ends with "aliyun_v4_request", the canonical URI is always
+ * "/bucket/key", and the headers signed are content-type, content-md5, x-oss-* and the
+ * AdditionalHeaders. Pure functions, fuzzed in tests/fuzz/fuzz_oss.c. */
 #ifndef OSS_SIGV4_H
 #define OSS_SIGV4_H
 
@@ -22,6 +25,7 @@
 #define OSS_V4_EXPIRES_MAX 604800 /* a presigned URL lives at most 7 days */
 
 struct oss_v4_auth {
+	bool oss;	 /* OSS4-HMAC-SHA256: "aliyun_v4" key chain, "aliyun_v4_request" scope */
 	char ak[128];
 	char date[9];	 /* yyyymmdd */
 	char region[64];
@@ -34,6 +38,12 @@ struct oss_v4_auth {
 
 /* The Authorization header's fields; -EINVAL when malformed or a part too long. */
 int oss_v4_header_parse(const char *value, struct oss_v4_auth *ret);
+/* OSS V4: "OSS4-HMAC-SHA256 Credential=AK/date/region/oss/aliyun_v4_request,
+ * [AdditionalHeaders=h1;h2,]Signature=hex" (signed_headers holds the additional ones). */
+int oss_v4_header_parse_oss(const char *value, struct oss_v4_auth *ret);
+/* OSS V4 signed URL: x-oss-signature-version, -credential, -date, -expires,
+ * -additional-headers, -signature. */
+int oss_v4_query_parse_oss(const struct ecs_kvlist *query, struct oss_v4_auth *ret);
 /* X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders, -Signature; -EINVAL. */
 int oss_v4_query_parse(const struct ecs_kvlist *query, struct oss_v4_auth *ret);
 /* yyyymmddThhmmssZ into a time; -EINVAL. */
@@ -47,6 +57,18 @@ struct oss_v4_request {
 	const char *signed_headers;	  /* "host;x-amz-date" */
 	const char *payload_hash;	  /* hex, UNSIGNED-PAYLOAD, STREAMING-… */
 };
+/* OSS V4's canonical request: URI "/bucket/key" encoded ('/' kept), every query parameter
+ * but x-oss-signature encoded and sorted ("k" alone for an empty value, or "k=" with
+ * empty_equals), content-type, content-md5, every x-oss-* header and the additional ones,
+ * the additional names, the payload hash (x-oss-content-sha256 or UNSIGNED-PAYLOAD). */
+struct oss_v4_oss_request {
+	const char *method;
+	const char *bucket, *key; /* "" when none */
+	const struct ecs_kvlist *query, *headers;
+	const char *additional;	  /* "" or "h1;h2" */
+	bool empty_equals;
+};
+char *oss_v4_canonical_request_oss(const struct oss_v4_oss_request *r);
 /* The canonical request (caller frees); NULL when out of memory or a signed header is
  * missing. */
 char *oss_v4_canonical_request(const struct oss_v4_request *r);
@@ -56,6 +78,9 @@ char *oss_v4_path_encode(const char *path);
 void oss_v4_scope(const struct oss_v4_auth *a, char *buf, size_t size);
 /* The signing key of a secret for a's date, region and service. */
 int oss_v4_signing_key(const char *secret, const struct oss_v4_auth *a, uint8_t key[32]);
+/* The request's signature (hex) from the key and the canonical request (AWS4-… or, with
+ * a.oss, OSS4-HMAC-SHA256 in the string to sign). */
+int oss_v4_sign_auth(const struct oss_v4_auth *a, const uint8_t key[32], const char *canonical, char out[65]);
 /* The request's signature (hex) from the key and the canonical request. */
 int oss_v4_sign(const uint8_t key[32], const char *amz_date, const char *scope, const char *canonical, char out[65]);
 /* A chunk's signature from the previous one and its data's SHA-256. */

@@ -30,7 +30,7 @@ static int count_sink(void *arg, const char *buf, size_t len)
 	return 0;
 }
 
-/* S3's V4: the Authorization header, the presigned query, the canonical request, and an
+/* S3's V4 and OSS's: the Authorization header, the presigned query, the canonical request, and an
  * aws-chunked body fed in two pieces (split where the first byte says). */
 static void check_v4(const char *s, size_t size, const struct ecs_kvlist *l)
 {
@@ -44,6 +44,17 @@ static void check_v4(const char *s, size_t size, const struct ecs_kvlist *l)
 		abort();
 	if (oss_v4_query_parse(l, &a) == 0 && (a.expires < 1 || a.expires > OSS_V4_EXPIRES_MAX))
 		abort();
+	if (oss_v4_header_parse_oss(s, &a) == 0 && (!a.oss || strlen(a.signature) != 64))
+		abort();
+	if (oss_v4_query_parse_oss(l, &a) == 0 && (a.expires < 1 || a.expires > OSS_V4_EXPIRES_MAX))
+		abort();
+	{
+		struct oss_v4_oss_request rq = { .method = "PUT", .bucket = l->n ? l->items[0].key : "", .key = s,
+						 .query = l, .headers = l, .additional = l->n ? l->items[0].value : "",
+						 .empty_equals = size & 1 };
+
+		free(oss_v4_canonical_request_oss(&rq));
+	}
 	if (oss_v4_date_parse(s, &t) == 0 && t < 0)
 		abort();
 	{
