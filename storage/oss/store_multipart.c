@@ -508,6 +508,10 @@ int oss_uploads_list(struct oss *o, const struct oss_bucket *b, const char *pref
 		upload_key(start, sizeof(start), key_marker, id_marker);
 	else if (*key_marker)
 		snprintf(start, sizeof(start), "%s%c\x7f", key_marker, UPLOAD_SEP);
+	/* A marker that is a common prefix (ends with the delimiter): past all keys under it. */
+	if (*key_marker && !*id_marker && dlen && strlen(key_marker) >= dlen &&
+	    streq(key_marker + strlen(key_marker) - dlen, delimiter))
+		snprintf(start, sizeof(start), "%s\xff", key_marker);
 	while (!done) {
 		rados_read_op_t op = rados_create_read_op();
 		rados_omap_iter_t it = NULL;
@@ -539,25 +543,33 @@ int oss_uploads_list(struct oss *o, const struct oss_bucket *b, const char *pref
 				continue;
 			*sep = '\0';
 			d = dlen ? strstr(full + plen, delimiter) : NULL;
-			if (l.n + l.n_prefixes >= max) {
-				l.truncated = true;
-				done = true;
-				break;
-			}
 			if (d) {
 				char cp[1100];
 
 				snprintf(cp, sizeof(cp), "%.*s", (int)(d - full + dlen), full);
-				if (!l.n_prefixes || !streq(l.prefixes[l.n_prefixes - 1], cp)) {
-					if (!(l.prefixes[l.n_prefixes] = strdup(cp))) {
-						r = -ENOMEM;
-						break;
-					}
-					l.n_prefixes++;
+				/* One entry per prefix, and none for the prefix the marker ends in. */
+				if ((l.n_prefixes && streq(l.prefixes[l.n_prefixes - 1], cp)) ||
+				    (*key_marker && str_has_prefix(key_marker, cp)))
+					continue;
+				if (l.n + l.n_prefixes >= max) {
+					l.truncated = true;
+					done = true;
+					break;
 				}
-				snprintf(l.next_key, sizeof(l.next_key), "%s", full);
-				snprintf(l.next_id, sizeof(l.next_id), "%s", sep + 1);
+				if (!(l.prefixes[l.n_prefixes] = strdup(cp))) {
+					r = -ENOMEM;
+					break;
+				}
+				l.n_prefixes++;
+				/* The next page starts after every key under it. */
+				snprintf(l.next_key, sizeof(l.next_key), "%s", cp);
+				l.next_id[0] = '\0';
 				continue;
+			}
+			if (l.n + l.n_prefixes >= max) {
+				l.truncated = true;
+				done = true;
+				break;
 			}
 			{
 				struct oss_upload *u = &l.uploads[l.n];

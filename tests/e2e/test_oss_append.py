@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from ossenv import running
 from test_oss_api import err, ok
-from test_oss_multipart import bucket_id, ioctx, rados_objects, wait_collected  # noqa: F401
+from test_oss_multipart import bucket_id, huge_put, ioctx, rados_objects, wait_collected  # noqa: F401
 
 MIB = 1024 * 1024
 
@@ -59,6 +59,8 @@ def test_append(oss, ioctx):  # noqa: F811
     err(alice.request("POST", "ap-a", "new", query={"append": ""}, data=b"y"), 400, "InvalidArgument")
     err(append(alice, "ap-a", "new", -1, b"y"), 400, "InvalidArgument")
     err(append(bob, "ap-a", "log", len(whole), b"bob"), 403, "AccessDenied")
+    status, body = huge_put(oss, alice, "ap-a", "big", {"append": "", "position": "0"}, method="POST")
+    assert status == 400 and b"EntityTooLarge" in body
     err(append(alice, "ap-a", "log", len(whole), b"anon", anonymous=True), 403, "AccessDenied")
     # only the newest manifest is left, and a stripe per part (each under 4 MiB), and plain's
     for _ in range(120):

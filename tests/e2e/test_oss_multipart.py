@@ -4,10 +4,13 @@ ListParts, ListMultipartUploads with paging, Complete and its errors (InvalidPar
 InvalidPartOrder, EntityTooSmall), Abort, the limits, a second account, and the RADOS objects
 of aborted, replaced and deleted parts collected by GC (read with the rados binding)."""
 
+import email.utils
 import hashlib
+import http.client
 import json
 import os
 import time
+import urllib.parse
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -66,6 +69,24 @@ def wait_collected(io, bid, keep=()):
             return
         time.sleep(0.5)
     raise AssertionError(f"not collected: {left[:10]}")
+
+
+def huge_put(oss, acct, bucket, key, query, method="PUT"):
+    """A signed request announcing 5 GiB + 1 bytes and sending none: the answer comes first."""
+    date = email.utils.formatdate(usegmt=True)
+    headers = {"x-oss-date": date, "Content-Type": "application/octet-stream", "Content-Length": str(5 * 2**30 + 1)}
+    sts = acct.string_to_sign(method, bucket, key, headers, query, date)
+    headers["Authorization"] = f"OSS {acct.ak}:{acct.sign(sts)}"
+    conn = http.client.HTTPConnection("127.0.0.1", oss.port, timeout=60)
+    try:
+        conn.putrequest(method, f"/{bucket}/{key}?" + urllib.parse.urlencode(query))
+        for k, v in headers.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
 
 
 def init(acct, bucket, key, **headers):
@@ -176,6 +197,15 @@ def test_abort_list_copy_and_limits(oss, alice, ioctx):
     r = ET.fromstring(ok(alice.request("GET", "mp-b", query={"uploads": "", "delimiter": "/"})).content)
     assert [p.findtext("Prefix") for p in r.iter("CommonPrefixes")] == ["a/"]
     assert sorted(u.findtext("Key") for u in r.iter("Upload")) == ["b", "b", "c"]
+    seen, km, im = [], "", ""  # paged one entry at a time, the prefix counting as one
+    for _ in range(10):
+        r = ET.fromstring(ok(alice.request("GET", "mp-b", query={"uploads": "", "delimiter": "/", "max-uploads": 1,
+                                                                 "key-marker": km, "upload-id-marker": im})).content)
+        seen += [p.findtext("Prefix") for p in r.iter("CommonPrefixes")] + [u.findtext("Key") for u in r.iter("Upload")]
+        if r.findtext("IsTruncated") == "false":
+            break
+        km, im = r.findtext("NextKeyMarker"), r.findtext("NextUploadIdMarker")
+    assert seen == ["a/", "b", "b", "c"]
     # UploadPartCopy, whole and a range
     uid = uids["c"]
     r = ok(alice.request("PUT", "mp-b", "c", query={"partNumber": 1, "uploadId": uid},
@@ -197,6 +227,8 @@ def test_abort_list_copy_and_limits(oss, alice, ioctx):
     err(alice.request("GET", "mp-b", "b", query={"uploadId": u2, "max-parts": 1001}), 400, "InvalidArgument")
     err(alice.request("GET", "mp-b", query={"uploads": "", "max-uploads": 0}), 400, "InvalidArgument")
     err(alice.request("GET", "mp-b", query={"uploads": "", "max-uploads": 1001}), 400, "InvalidArgument")
+    status, body = huge_put(oss, alice, "mp-b", "b", {"partNumber": "1", "uploadId": u2})
+    assert status == 400 and b"EntityTooLarge" in body  # a part over 5 GiB is refused before its body
     too_many = [(n, "0" * 32) for n in range(1, 10002)]
     err(complete(alice, "mp-b", "b", u2, too_many), 400, "MalformedXML")
     # a bucket with uploads in progress is not empty
