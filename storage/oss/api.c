@@ -323,7 +323,13 @@ static int payload_check(struct oss_req *q, const struct ecs_http_request *req, 
 		const char *dl = ecs_kvlist_get_case(req->headers, "x-amz-decoded-content-length");
 		long long n;
 
-		if (oss_chunked_finish(q->chunked) < 0 ||
+		int r = oss_chunked_finish(q->chunked);
+
+		if (r == -EBADMSG) {
+			oss_fail(req, resp, 400, "BadDigest", "The checksum in the trailer does not match the body.", NULL);
+			return r;
+		}
+		if (r < 0 ||
 		    (dl && (ecs_parse_int64(dl, 0, INT64_MAX, &n) < 0 || (uint64_t)n != oss_chunked_total(q->chunked)))) {
 			oss_fail(req, resp, 400, "IncompleteBody", "The aws-chunked body is malformed or cut short.", NULL);
 			return -EINVAL;

@@ -210,7 +210,7 @@ static int auth_v4(struct oss_req *q, const struct ecs_http_request *req, struct
 		return -EINVAL;
 	}
 	if (!is_hex64(payload) && !streq(payload, "UNSIGNED-PAYLOAD") &&
-	    !streq(payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")) {
+	    !streq(payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") && !streq(payload, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")) {
 		oss_fail(req, resp, 400, "InvalidArgument", "x-amz-content-sha256 is not a payload hash this service takes.",
 			 NULL);
 		return -EINVAL;
@@ -241,6 +241,12 @@ static int auth_v4(struct oss_req *q, const struct ecs_http_request *req, struct
 	}
 	if (streq(payload, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"))
 		r = oss_chunked_new(skey, a.amz_date, scope, a.signature, &q->chunked);
+	else if (streq(payload, "STREAMING-UNSIGNED-PAYLOAD-TRAILER") &&
+		 (r = oss_chunked_new_unsigned(ecs_kvlist_get_case(req->headers, "x-amz-trailer"), &q->chunked)) == -EINVAL) {
+		explicit_bzero(skey, sizeof(skey));
+		oss_fail(req, resp, 400, "InvalidRequest", "x-amz-trailer must name a crc32, crc32c or sha256 checksum.", NULL);
+		return r;
+	}
 	else if (is_hex64(payload))
 		r = expect_sha256(q, payload);
 	explicit_bzero(skey, sizeof(skey));

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crypto.h"
 #include "sigv4.h"
@@ -11,7 +12,8 @@
 
 #define CHUNK_MAX (64ull << 20) /* a chunk's size bound; clients send 8-64 KiB */
 
-enum state { ST_LINE, ST_DATA, ST_DATA_CR, ST_DATA_LF, ST_END_CR, ST_END_LF, ST_DONE };
+enum state { ST_LINE, ST_DATA, ST_DATA_CR, ST_DATA_LF, ST_TRAILER, ST_DONE };
+enum checksum { CK_NONE, CK_CRC32, CK_CRC32C, CK_SHA256 };
 
 struct oss_chunked {
 	enum state st;
@@ -27,7 +29,69 @@ struct oss_chunked {
 	char chunk_sig[65];
 	uint64_t total;
 	int error;
+	/* unsigned with a trailer */
+	bool is_unsigned;
+	enum checksum ck;
+	char trailer[32];
+	uint32_t crc;
+	EVP_MD_CTX *whole; /* CK_SHA256 */
+	char got[96];	   /* the trailer's value */
 };
+
+/* CRC-32 (IEEE) and CRC-32C (Castagnoli), reflected, bit by bit over a table. */
+static uint32_t crc_update(uint32_t crc, const void *buf, size_t len, uint32_t poly)
+{
+	static uint32_t tables[2][256];
+	static bool ready[2];
+	int t = poly == 0xEDB88320u ? 0 : 1;
+	const uint8_t *p = buf;
+
+	if (!ready[t]) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? (c >> 1) ^ poly : c >> 1;
+			tables[t][i] = c;
+		}
+		ready[t] = true;
+	}
+	crc = ~crc;
+	while (len--)
+		crc = tables[t][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+int oss_chunked_new_unsigned(const char *trailer, struct oss_chunked **ret)
+{
+	static const struct {
+		const char *name;
+		enum checksum ck;
+	} algs[] = { { "x-amz-checksum-crc32", CK_CRC32 }, { "x-amz-checksum-crc32c", CK_CRC32C },
+		     { "x-amz-checksum-sha256", CK_SHA256 } };
+	struct oss_chunked *c;
+	enum checksum ck = CK_NONE;
+
+	for (size_t i = 0; trailer && i < ARRAY_SIZE(algs); i++)
+		if (strcasecmp(trailer, algs[i].name) == 0)
+			ck = algs[i].ck;
+	if (ck == CK_NONE)
+		return -EINVAL;
+	if (!(c = calloc(1, sizeof(*c))))
+		return -ENOMEM;
+	c->is_unsigned = true;
+	c->ck = ck;
+	snprintf(c->trailer, sizeof(c->trailer), "%s", trailer);
+	for (char *p = c->trailer; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	if (!(c->sha = EVP_MD_CTX_new()) ||
+	    (ck == CK_SHA256 && (!(c->whole = EVP_MD_CTX_new()) || EVP_DigestInit_ex(c->whole, EVP_sha256(), NULL) != 1))) {
+		oss_chunked_free(c);
+		return -ENOMEM;
+	}
+	*ret = c;
+	return 0;
+}
 
 int oss_chunked_new(const uint8_t key[32], const char *amz_date, const char *scope, const char *seed_sig,
 		    struct oss_chunked **ret)
@@ -51,18 +115,21 @@ void oss_chunked_free(struct oss_chunked *c)
 	if (!c)
 		return;
 	EVP_MD_CTX_free(c->sha);
+	EVP_MD_CTX_free(c->whole);
 	explicit_bzero(c->key, sizeof(c->key));
 	free(c);
 }
 
-/* "hex;chunk-signature=sig" */
+/* "hex;chunk-signature=sig" (unsigned: "hex") */
 static int header_parse(struct oss_chunked *c)
 {
 	const char *l = c->line, *semi = strchr(l, ';');
 	uint64_t size = 0;
 	size_t hl;
 
-	if (!semi || strncmp(semi, ";chunk-signature=", 17) != 0)
+	if (c->is_unsigned && !semi)
+		semi = l + strlen(l);
+	else if (!semi || strncmp(semi, ";chunk-signature=", 17) != 0)
 		return -EINVAL;
 	hl = (size_t)(semi - l);
 	if (!hl || hl > 16)
@@ -76,9 +143,13 @@ static int header_parse(struct oss_chunked *c)
 			return -EINVAL;
 		size = size << 4 | (uint64_t)v;
 	}
-	if (size > CHUNK_MAX || strlen(semi + 17) != 64 || strspn(semi + 17, "0123456789abcdef") != 64)
+	if (size > CHUNK_MAX)
 		return -EINVAL;
-	memcpy(c->chunk_sig, semi + 17, 65);
+	if (!c->is_unsigned) {
+		if (strlen(semi + 17) != 64 || strspn(semi + 17, "0123456789abcdef") != 64)
+			return -EINVAL;
+		memcpy(c->chunk_sig, semi + 17, 65);
+	}
 	c->remaining = size;
 	c->last = size == 0;
 	if (EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL) != 1)
@@ -92,6 +163,8 @@ static int chunk_check(struct oss_chunked *c)
 	unsigned hl = 0;
 	char want[65];
 
+	if (c->is_unsigned)
+		return 0;
 	if (EVP_DigestFinal_ex(c->sha, h, &hl) != 1 ||
 	    oss_v4_chunk_sign(c->key, c->amz_date, c->scope, c->prev_sig, h, want) < 0)
 		return -ENOMEM;
@@ -99,6 +172,22 @@ static int chunk_check(struct oss_chunked *c)
 		return -EACCES;
 	memcpy(c->prev_sig, c->chunk_sig, 65);
 	return 0;
+}
+
+/* A trailer line ("" ends the body): only the announced checksum, once. */
+static int trailer_line(struct oss_chunked *c)
+{
+	size_t tl = strlen(c->trailer);
+
+	if (!c->line[0]) {
+		c->st = ST_DONE;
+		return 0;
+	}
+	if (!c->is_unsigned || c->got[0] || strncasecmp(c->line, c->trailer, tl) != 0 || c->line[tl] != ':' ||
+	    strlen(c->line + tl + 1) >= sizeof(c->got))
+		return -EINVAL;
+	snprintf(c->got, sizeof(c->got), "%s", c->line + tl + 1 + strspn(c->line + tl + 1, " "));
+	return c->got[0] ? 0 : -EINVAL;
 }
 
 static int expect(struct oss_chunked *c, char got, char want, enum state next)
@@ -121,6 +210,7 @@ int oss_chunked_feed(struct oss_chunked *c, const char *buf, size_t len,
 
 		switch (c->st) {
 		case ST_LINE:
+		case ST_TRAILER:
 			i++;
 			if (ch == '\n') {
 				if (!c->line_len || c->line[c->line_len - 1] != '\r') {
@@ -129,11 +219,15 @@ int oss_chunked_feed(struct oss_chunked *c, const char *buf, size_t len,
 				}
 				c->line[c->line_len - 1] = '\0';
 				c->line_len = 0;
+				if (c->st == ST_TRAILER) {
+					r = trailer_line(c);
+					break;
+				}
 				if ((r = header_parse(c)) < 0)
 					break;
 				c->st = c->remaining ? ST_DATA : ST_DATA_CR;
 				if (c->last && (r = chunk_check(c)) == 0)
-					c->st = ST_END_CR;
+					c->st = ST_TRAILER;
 				break;
 			}
 			if (c->line_len + 1 >= sizeof(c->line)) {
@@ -145,7 +239,12 @@ int oss_chunked_feed(struct oss_chunked *c, const char *buf, size_t len,
 		case ST_DATA: {
 			size_t n = len - i < c->remaining ? len - i : (size_t)c->remaining;
 
-			EVP_DigestUpdate(c->sha, buf + i, n);
+			if (!c->is_unsigned)
+				EVP_DigestUpdate(c->sha, buf + i, n);
+			else if (c->ck == CK_SHA256)
+				EVP_DigestUpdate(c->whole, buf + i, n);
+			else
+				c->crc = crc_update(c->crc, buf + i, n, c->ck == CK_CRC32 ? 0xEDB88320u : 0x82F63B78u);
 			if (sink && (r = sink(arg, buf + i, n)) < 0)
 				break;
 			c->total += n;
@@ -161,8 +260,6 @@ int oss_chunked_feed(struct oss_chunked *c, const char *buf, size_t len,
 			if ((r = expect(c, ch, '\n', ST_LINE)) == 0)
 				r = chunk_check(c);
 			break;
-		case ST_END_CR: r = expect(c, ch, '\r', ST_END_LF), i++; break;
-		case ST_END_LF: r = expect(c, ch, '\n', ST_DONE), i++; break;
 		case ST_DONE: r = -EINVAL; break;
 		}
 	}
@@ -171,7 +268,29 @@ int oss_chunked_feed(struct oss_chunked *c, const char *buf, size_t len,
 
 int oss_chunked_finish(const struct oss_chunked *c)
 {
-	return !c->error && c->st == ST_DONE ? 0 : -EINVAL;
+	uint8_t want[32];
+	unsigned wl = 0;
+	_cleanup_free_ char *b64 = NULL;
+
+	if (c->error || c->st != ST_DONE)
+		return -EINVAL;
+	if (!c->is_unsigned)
+		return 0;
+	if (!c->got[0])
+		return -EINVAL;
+	if (c->ck == CK_SHA256) {
+		if (EVP_DigestFinal_ex(c->whole, want, &wl) != 1)
+			return -ENOMEM;
+	} else {
+		want[0] = (uint8_t)(c->crc >> 24);
+		want[1] = (uint8_t)(c->crc >> 16);
+		want[2] = (uint8_t)(c->crc >> 8);
+		want[3] = (uint8_t)c->crc;
+		wl = 4;
+	}
+	if (!(b64 = ecs_base64_encode(want, wl)))
+		return -ENOMEM;
+	return streq(b64, c->got) ? 0 : -EBADMSG;
 }
 
 uint64_t oss_chunked_total(const struct oss_chunked *c)

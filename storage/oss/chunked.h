@@ -17,6 +17,12 @@
 
 struct oss_chunked;
 
+/* STREAMING-UNSIGNED-PAYLOAD-TRAILER: "hex-size\r\n" data "\r\n" … "0\r\n", then the
+ * trailer "x-amz-checksum-<alg>:base64\r\n\r\n", its checksum of the decoded bytes checked
+ * at the end. trailer: the x-amz-trailer header (crc32, crc32c or sha256); -EINVAL for
+ * another. */
+int oss_chunked_new_unsigned(const char *trailer, struct oss_chunked **ret);
+
 /* key, amz_date, scope and the seed signature (the request's) as sigv4.h names them. */
 int oss_chunked_new(const uint8_t key[32], const char *amz_date, const char *scope, const char *seed_sig,
 		    struct oss_chunked **ret);
@@ -25,7 +31,8 @@ void oss_chunked_free(struct oss_chunked *c); /* accepts NULL */
  * last chunk), -EACCES when a chunk's signature is wrong, or the sink's error. Sticky. */
 int oss_chunked_feed(struct oss_chunked *c, const char *buf, size_t len,
 		     int (*sink)(void *arg, const char *buf, size_t len), void *arg);
-/* 0 when the final chunk was read, else -EINVAL (a body cut short). */
+/* 0 when the final chunk (and the trailer) was read, -EBADMSG when the trailer's checksum
+ * is not the bytes', else -EINVAL (a body cut short, a trailer missing). */
 int oss_chunked_finish(const struct oss_chunked *c);
 /* Decoded bytes so far. */
 uint64_t oss_chunked_total(const struct oss_chunked *c);

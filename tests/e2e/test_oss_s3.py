@@ -5,6 +5,7 @@ body whose every chunk signature is checked (signed here from AWS's documented a
 and the errors: a wrong secret, a tampered chunk, a payload hash that lies, another account's
 bucket. No guests: no lock."""
 
+import base64
 import datetime
 import hashlib
 import hmac
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+import zlib
 
 import boto3  # python3-boto3 (scripts/install-deps.sh), as awscli
 import pytest
@@ -234,6 +236,23 @@ def test_streaming_chunks_vhost_and_payload_hash(oss, alice):
         assert code(s3.head_object, Bucket="s3-c", Key=f"bad-{tamper}")[0] == 404
     r = put("cut", cut=True)
     assert r.status_code == 400 and "IncompleteBody" in r.text
+
+    # unsigned chunks with a CRC32 trailer, as @aws-sdk/client-s3 sends by default
+    def put_trailer(key, crc):
+        base = {"content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
+                "x-amz-trailer": "x-amz-checksum-crc32"}
+        h, *_ = v4_request(oss, alice, "PUT", host, "/" + key, base, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+        body = b"".join(f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in chunks)
+        body += b"0\r\nx-amz-checksum-crc32:" + base64.b64encode(crc.to_bytes(4, "big")) + b"\r\n\r\n"
+        return requests.put(f"{oss.endpoint}/{key}", data=body, headers=h)
+
+    r = put_trailer("trailed", zlib.crc32(data))
+    assert r.status_code == 200, r.text
+    assert s3.get_object(Bucket="s3-c", Key="trailed")["Body"].read() == data
+    r = put_trailer("trailed-bad", zlib.crc32(data) ^ 1)
+    assert r.status_code == 400 and "BadDigest" in r.text
+    assert code(s3.head_object, Bucket="s3-c", Key="trailed-bad")[0] == 404
+    s3.delete_object(Bucket="s3-c", Key="trailed")
     # a signed payload hash that is not the body's
     h, *_ = v4_request(oss, alice, "PUT", host, "/liar", {}, hashlib.sha256(b"other").hexdigest())
     r = requests.put(f"{oss.endpoint}/liar", data=b"body", headers=h)

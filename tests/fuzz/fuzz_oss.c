@@ -73,6 +73,13 @@ static void check_v4(const char *s, size_t size, const struct ecs_kvlist *l)
 		oss_chunked_finish(c);
 		oss_chunked_free(c);
 	}
+	got = 0;
+	if (oss_chunked_new_unsigned(size & 1 ? "x-amz-checksum-crc32" : "x-amz-checksum-sha256", &c) == 0) {
+		if (oss_chunked_feed(c, s, size, count_sink, &got) == 0 && got != oss_chunked_total(c))
+			abort();
+		oss_chunked_finish(c);
+		oss_chunked_free(c);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

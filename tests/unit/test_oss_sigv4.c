@@ -162,12 +162,52 @@ static void test_chunked_example(void **state)
 	free(body);
 }
 
+static int feed_unsigned(const char *trailer, const char *body, size_t step)
+{
+	struct oss_chunked *c;
+	uint64_t got = 0;
+	size_t len = strlen(body);
+	int r = oss_chunked_new_unsigned(trailer, &c);
+
+	if (r < 0)
+		return r;
+	for (size_t off = 0; off < len && r == 0; off += step)
+		r = oss_chunked_feed(c, body + off, len - off < step ? len - off : step, sink, &got);
+	if (r == 0)
+		r = oss_chunked_finish(c);
+	if (r == 0 && got != 9)
+		r = -EIO;
+	oss_chunked_free(c);
+	return r;
+}
+
+/* The check values of CRC-32 and CRC-32C: "123456789" gives 0xCBF43926 and 0xE3069283. */
+static void test_unsigned_trailer(void **state)
+{
+	(void)state;
+	assert_int_equal(feed_unsigned("x-amz-checksum-crc32", "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:y/Q5Jg==\r\n\r\n",
+				       3),
+			 0);
+	assert_int_equal(feed_unsigned("x-amz-checksum-crc32c",
+				       "4\r\n1234\r\n5\r\n56789\r\n0\r\nx-amz-checksum-crc32c:4waSgw==\r\n\r\n", 100),
+			 0);
+	assert_int_equal(feed_unsigned("x-amz-checksum-crc32", "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n",
+				       5),
+			 -EBADMSG);
+	assert_int_equal(feed_unsigned("x-amz-checksum-crc32", "9\r\n123456789\r\n0\r\n\r\n", 5), -EINVAL);
+	assert_int_equal(feed_unsigned("x-amz-checksum-crc32", "9\r\n123456789\r\n0\r\nx-amz-checksum-crc32c:y/Q5Jg==\r\n\r\n",
+				       5),
+			 -EINVAL);
+	assert_int_equal(feed_unsigned("x-amz-checksum-md5", "0\r\n\r\n", 5), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get_example),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_chunked_example),
+		cmocka_unit_test(test_unsigned_trailer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
