@@ -105,6 +105,14 @@ const code = async (p) => { try { await p; return 'none'; } catch (e) { return [
   out({urlStatus: r1.status, urlBody: await r1.text()});
   const r2 = await fetch(url.replace('/c?', '/b/1?'));
   out({urlBad: r2.status, urlBadCode: ((await r2.text()).match(/<Code>(.*)<\/Code>/) || [])[1]});
+  // append, and an object's own ACL
+  const ap1 = await a.append('app.log', Buffer.from('one'));
+  const ap2 = await a.append('app.log', Buffer.from('two'), {position: ap1.nextAppendPosition});
+  out({appendPos: [ap1.nextAppendPosition, ap2.nextAppendPosition],
+       appended: (await a.get('app.log')).content.toString(),
+       appendBad: await code(a.append('app.log', Buffer.from('x'), {position: '1'}))});
+  await a.putACL('app.log', 'public-read');
+  out({objectAcl: (await a.getACL('app.log')).acl, otherReadsObject: (await b.get('app.log')).content.toString()});
   // multipart: ali-oss splits a file into parts, uploads and completes them
   const mpBody = crypto.randomBytes(700 * 1024 + 5);
   const mpPath = require('path').join(require('os').tmpdir(), `ecs-mp-${process.pid}.bin`);
@@ -121,7 +129,7 @@ const code = async (p) => { try { await p; return 'none'; } catch (e) { return [
   await a.abortMultipartUpload('mp2.bin', up.uploadId);
   out({afterAbort: (await a.listUploads({})).uploads.length,
        otherParts: await code(b.listParts('mp2.bin', up.uploadId))});
-  const del = await a.deleteMulti(['a/1', 'a/2', 'b/1', 'c', 'dir/big.bin', 'copy.bin', 'mp.bin'], {quiet: true});
+  const del = await a.deleteMulti(['a/1', 'a/2', 'b/1', 'c', 'dir/big.bin', 'copy.bin', 'mp.bin', 'app.log'], {quiet: true});
   out({deleted: del.res.status});
   out({empty: (await a.list()).objects || []});
   await a.deleteBucket('ali-a');
@@ -159,6 +167,9 @@ def test_ali_oss(oss, node_modules):
     assert res["acl"] == "public-read"
     assert res["otherReads"] == "c"
     assert res["otherStillNoPut"] == [403, "AccessDenied"]
+    assert res["appendPos"] == ["3", "6"] and res["appended"] == "onetwo"
+    assert res["appendBad"] == [409, "PositionNotEqualToLength"]
+    assert res["objectAcl"] == "public-read" and res["otherReadsObject"] == "onetwo"
     assert res["mpStatus"] == 200 and res["mpSame"] is True and res["mpEtag"] is True and res["mpMeta"] == "mp"
     assert res["uploads"] == ["mp2.bin"] and res["parts"] == ["1"]
     assert res["afterAbort"] == 0 and res["otherParts"] == [403, "AccessDenied"]
