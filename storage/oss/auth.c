@@ -67,6 +67,19 @@ static int skew_check(const struct ecs_http_request *req, struct ecs_http_respon
 	return 0;
 }
 
+/* RFC 1123 with "GMT", or "+0000" as s3cmd writes it. */
+static int date_parse(const char *s, time_t *ret)
+{
+	char gmt[32];
+	size_t n = strlen(s);
+
+	if (n == 31 && streq(s + 25, " +0000")) {
+		snprintf(gmt, sizeof(gmt), "%.25s GMT", s);
+		return oss_http_date_parse(gmt, ret);
+	}
+	return oss_http_date_parse(s, ret);
+}
+
 /* OSS V1 and S3 V2: one scheme, HMAC-SHA1 over the string to sign. */
 static int auth_v1(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp, bool s3,
 		   const char *auth)
@@ -87,7 +100,7 @@ static int auth_v1(struct oss_req *q, const struct ecs_http_request *req, struct
 		date = ecs_kvlist_get_case(req->headers, s3 ? "x-amz-date" : "x-oss-date");
 		if (!date)
 			date = ecs_kvlist_get_case(req->headers, "Date");
-		if (!date || oss_http_date_parse(date, &t) < 0)
+		if (!date || date_parse(date, &t) < 0)
 			return denied(req, resp, "AccessDenied", "Invalid date format or missing date.");
 		if ((r = skew_check(req, resp, t)) < 0)
 			return r;

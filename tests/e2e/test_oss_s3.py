@@ -1,4 +1,4 @@
-"""S3 on ecs-ossd's port, same buckets, over the test Ceph cluster: boto3 (Debian's) with
+"""S3 on ecs-ossd's port, same buckets, over the test Ceph cluster: boto3 (Debian's), s3cmd, with
 SigV4 (header, presigned, UNSIGNED-PAYLOAD) and SigV2 (header, query), path and virtual-host
 style, listings, ranges, copies, multipart through upload_file, the AWS CLI, an aws-chunked
 body whose every chunk signature is checked (signed here from AWS's documented algorithm),
@@ -288,3 +288,29 @@ def test_awscli(oss, alice, tmp_path):
     assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
     aws("rm", "s3://s3-cli/cli.bin")
     aws("rb", "s3://s3-cli")
+
+
+def test_s3cmd(oss, alice, tmp_path):
+    """s3cmd (Debian) with its default V4 signatures, then --signature-v2; path style."""
+    cfg = tmp_path / "s3cfg"
+    cfg.write_text(f"[default]\naccess_key = {alice.ak}\nsecret_key = {alice.secret}\n"
+                   f"host_base = 127.0.0.1:{oss.port}\nhost_bucket = 127.0.0.1:{oss.port}\nuse_https = False\n"
+                   "bucket_location = us-east-1\nmultipart_chunk_size_mb = 5\n")
+
+    def s3cmd(*args):
+        p = subprocess.run(["s3cmd", "-c", str(cfg), *args], capture_output=True, text=True, timeout=300,
+                           stdin=subprocess.DEVNULL)
+        assert p.returncode == 0, p.stderr + p.stdout
+        return p.stdout
+
+    src = tmp_path / "up.bin"
+    src.write_bytes(os.urandom(11 * MIB + 5))  # three parts of 5 MiB
+    s3cmd("mb", "s3://s3-cmd")
+    s3cmd("put", str(src), "s3://s3-cmd/dir/up.bin")
+    assert "s3://s3-cmd/dir/up.bin" in s3cmd("ls", "-r", "s3://s3-cmd")
+    s3cmd("get", "s3://s3-cmd/dir/up.bin", str(tmp_path / "down.bin"))
+    assert (tmp_path / "down.bin").read_bytes() == src.read_bytes()
+    s3cmd("--signature-v2", "put", str(tmp_path / "down.bin"), "s3://s3-cmd/v2.bin")
+    assert "v2.bin" in s3cmd("--signature-v2", "ls", "s3://s3-cmd")
+    s3cmd("del", "s3://s3-cmd/dir/up.bin", "s3://s3-cmd/v2.bin")
+    s3cmd("rb", "s3://s3-cmd")
