@@ -61,6 +61,9 @@ struct oss_req {
 	char payload_sha256[65];
 	struct evp_md_ctx_st *sha;
 	struct oss_chunked *chunked;
+	/* S3: an x-amz-checksum-* header of an object's (or part's) bytes, checked at the end. */
+	struct oss_checksum *ck;
+	char ck_value[96]; /* copied: the request's headers live for one callback */
 	unsigned part_number;
 	uint64_t position; /* AppendObject */
 	struct ecs_buf body;  /* the others, at most OSS_SMALL_BODY_MAX */

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "api-internal.h"
+#include "checksum.h"
 #include "chunked.h"
 #include "crypto.h"
 #include "keys.h"
@@ -221,6 +222,31 @@ static enum oss_op classify(const struct ecs_http_request *req, const struct oss
 	return OSS_OP_NOT_IMPLEMENTED;
 }
 
+/* S3: an object's (or part's) body with an x-amz-checksum-* header gets it checked; the
+ * same header on Complete names the whole object's and is not the body's. 0, or answered. */
+static int checksum_header(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	if (q->op != OSS_OP_OBJECT_PUT && q->op != OSS_OP_UPLOAD_PART && q->op != OSS_OP_OBJECT_APPEND)
+		return 0;
+	for (size_t i = 0; oss_req_is_s3(req) && i < req->headers->n; i++) {
+		const char *k = req->headers->items[i].key;
+		int r;
+
+		if (strncasecmp(k, "x-amz-checksum-", 15) != 0)
+			continue;
+		r = oss_checksum_new(k, &q->ck);
+		if (r == -ENOMEM) {
+			oss_fail_errno(req, resp, r);
+			return r;
+		}
+		if (r == 0) {
+			snprintf(q->ck_value, sizeof(q->ck_value), "%s", req->headers->items[i].value);
+			return 0;
+		}
+	}
+	return 0;
+}
+
 static void begin(const struct ecs_http_request *req, struct ecs_http_response *resp, void **ret_state)
 {
 	struct oss *o = req->userdata;
@@ -266,6 +292,10 @@ static void begin(const struct ecs_http_request *req, struct ecs_http_response *
 		}
 		q->bucket_found = true;
 	}
+	if ((r = checksum_header(q, req, resp)) < 0) {
+		q->failed = true;
+		return;
+	}
 	if (q->op == OSS_OP_OBJECT_PUT && oss_object_put_begin(q, req, resp) < 0)
 		q->failed = true;
 	if (q->op == OSS_OP_UPLOAD_PART && oss_part_begin(q, req, resp) < 0)
@@ -286,6 +316,8 @@ static int deliver(void *state, const char *buf, size_t len)
 {
 	struct oss_req *q = state;
 
+	if (q->ck)
+		oss_checksum_update(q->ck, buf, len);
 	if (q->w)
 		return oss_writer_write(q->w, buf, len);
 	return ecs_buf_append(&q->body, buf, len, OSS_SMALL_BODY_MAX);
@@ -334,6 +366,10 @@ static int payload_check(struct oss_req *q, const struct ecs_http_request *req, 
 			oss_fail(req, resp, 400, "IncompleteBody", "The aws-chunked body is malformed or cut short.", NULL);
 			return -EINVAL;
 		}
+	}
+	if (q->ck && oss_checksum_check(q->ck, q->ck_value) < 0) {
+		oss_fail(req, resp, 400, "BadDigest", "The x-amz-checksum you specified does not match the body.", NULL);
+		return -EBADMSG;
 	}
 	if (q->sha) {
 		uint8_t h[32];
@@ -390,6 +426,7 @@ static void on_free(void *state)
 	oss_writer_abort(q->w);
 	oss_upload_clear(&q->upload);
 	oss_chunked_free(q->chunked);
+	oss_checksum_free(q->ck);
 	EVP_MD_CTX_free(q->sha);
 	ecs_buf_free(&q->body);
 	free(q->key);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "checksum.h"
 #include "crypto.h"
 #include "sigv4.h"
 #include "util.h"
@@ -13,7 +14,6 @@
 #define CHUNK_MAX (64ull << 20) /* a chunk's size bound; clients send 8-64 KiB */
 
 enum state { ST_LINE, ST_DATA, ST_DATA_CR, ST_DATA_LF, ST_TRAILER, ST_DONE };
-enum checksum { CK_NONE, CK_CRC32, CK_CRC32C, CK_SHA256 };
 
 struct oss_chunked {
 	enum state st;
@@ -31,64 +31,24 @@ struct oss_chunked {
 	int error;
 	/* unsigned with a trailer */
 	bool is_unsigned;
-	enum checksum ck;
+	struct oss_checksum *ck;
 	char trailer[32];
-	uint32_t crc;
-	EVP_MD_CTX *whole; /* CK_SHA256 */
-	char got[96];	   /* the trailer's value */
+	char got[96]; /* the trailer's value */
 };
-
-/* CRC-32 (IEEE) and CRC-32C (Castagnoli), reflected, bit by bit over a table. */
-static uint32_t crc_update(uint32_t crc, const void *buf, size_t len, uint32_t poly)
-{
-	static uint32_t tables[2][256];
-	static bool ready[2];
-	int t = poly == 0xEDB88320u ? 0 : 1;
-	const uint8_t *p = buf;
-
-	if (!ready[t]) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? (c >> 1) ^ poly : c >> 1;
-			tables[t][i] = c;
-		}
-		ready[t] = true;
-	}
-	crc = ~crc;
-	while (len--)
-		crc = tables[t][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
 
 int oss_chunked_new_unsigned(const char *trailer, struct oss_chunked **ret)
 {
-	static const struct {
-		const char *name;
-		enum checksum ck;
-	} algs[] = { { "x-amz-checksum-crc32", CK_CRC32 }, { "x-amz-checksum-crc32c", CK_CRC32C },
-		     { "x-amz-checksum-sha256", CK_SHA256 } };
-	struct oss_chunked *c;
-	enum checksum ck = CK_NONE;
+	struct oss_chunked *c = calloc(1, sizeof(*c));
+	int r;
 
-	for (size_t i = 0; trailer && i < ARRAY_SIZE(algs); i++)
-		if (strcasecmp(trailer, algs[i].name) == 0)
-			ck = algs[i].ck;
-	if (ck == CK_NONE)
-		return -EINVAL;
-	if (!(c = calloc(1, sizeof(*c))))
+	if (!c)
 		return -ENOMEM;
 	c->is_unsigned = true;
-	c->ck = ck;
-	snprintf(c->trailer, sizeof(c->trailer), "%s", trailer);
-	for (char *p = c->trailer; *p; p++)
-		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-	if (!(c->sha = EVP_MD_CTX_new()) ||
-	    (ck == CK_SHA256 && (!(c->whole = EVP_MD_CTX_new()) || EVP_DigestInit_ex(c->whole, EVP_sha256(), NULL) != 1))) {
+	if ((r = oss_checksum_new(trailer, &c->ck)) < 0 || !(c->sha = EVP_MD_CTX_new())) {
 		oss_chunked_free(c);
-		return -ENOMEM;
+		return r < 0 ? r : -ENOMEM;
 	}
+	snprintf(c->trailer, sizeof(c->trailer), "%s", trailer);
 	*ret = c;
 	return 0;
 }
@@ -115,7 +75,7 @@ void oss_chunked_free(struct oss_chunked *c)
 	if (!c)
 		return;
 	EVP_MD_CTX_free(c->sha);
-	EVP_MD_CTX_free(c->whole);
+	oss_checksum_free(c->ck);
 	explicit_bzero(c->key, sizeof(c->key));
 	free(c);
 }
@@ -241,10 +201,8 @@ int oss_chunked_feed(struct oss_chunked *c, const char *buf, size_t len,
 
 			if (!c->is_unsigned)
 				EVP_DigestUpdate(c->sha, buf + i, n);
-			else if (c->ck == CK_SHA256)
-				EVP_DigestUpdate(c->whole, buf + i, n);
 			else
-				c->crc = crc_update(c->crc, buf + i, n, c->ck == CK_CRC32 ? 0xEDB88320u : 0x82F63B78u);
+				oss_checksum_update(c->ck, buf + i, n);
 			if (sink && (r = sink(arg, buf + i, n)) < 0)
 				break;
 			c->total += n;
@@ -268,29 +226,13 @@ int oss_chunked_feed(struct oss_chunked *c, const char *buf, size_t len,
 
 int oss_chunked_finish(const struct oss_chunked *c)
 {
-	uint8_t want[32];
-	unsigned wl = 0;
-	_cleanup_free_ char *b64 = NULL;
-
 	if (c->error || c->st != ST_DONE)
 		return -EINVAL;
 	if (!c->is_unsigned)
 		return 0;
 	if (!c->got[0])
 		return -EINVAL;
-	if (c->ck == CK_SHA256) {
-		if (EVP_DigestFinal_ex(c->whole, want, &wl) != 1)
-			return -ENOMEM;
-	} else {
-		want[0] = (uint8_t)(c->crc >> 24);
-		want[1] = (uint8_t)(c->crc >> 16);
-		want[2] = (uint8_t)(c->crc >> 8);
-		want[3] = (uint8_t)c->crc;
-		wl = 4;
-	}
-	if (!(b64 = ecs_base64_encode(want, wl)))
-		return -ENOMEM;
-	return streq(b64, c->got) ? 0 : -EBADMSG;
+	return oss_checksum_check(c->ck, c->got);
 }
 
 uint64_t oss_chunked_total(const struct oss_chunked *c)

@@ -253,6 +253,13 @@ def test_streaming_chunks_vhost_and_payload_hash(oss, alice):
     assert r.status_code == 400 and "BadDigest" in r.text
     assert code(s3.head_object, Bucket="s3-c", Key="trailed-bad")[0] == 404
     s3.delete_object(Bucket="s3-c", Key="trailed")
+    # a checksum header (flexible checksums without aws-chunked) is checked too
+    for crc, status in ((zlib.crc32(data), 200), (zlib.crc32(data) ^ 1, 400)):
+        b64 = base64.b64encode(crc.to_bytes(4, "big")).decode()
+        h, *_ = v4_request(oss, alice, "PUT", host, "/summed", {"x-amz-checksum-crc32": b64}, "UNSIGNED-PAYLOAD")
+        r = requests.put(f"{oss.endpoint}/summed", data=data, headers=h)
+        assert r.status_code == status and (status == 200 or "BadDigest" in r.text), r.text
+    s3.delete_object(Bucket="s3-c", Key="summed")
     # a signed payload hash that is not the body's
     h, *_ = v4_request(oss, alice, "PUT", host, "/liar", {}, hashlib.sha256(b"other").hexdigest())
     r = requests.put(f"{oss.endpoint}/liar", data=b"body", headers=h)
