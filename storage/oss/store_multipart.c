@@ -446,7 +446,8 @@ int oss_upload_complete(struct oss *o, const struct oss_bucket *b, struct oss_up
 		goto out;
 	parts_oid(oid, sizeof(oid), b->id, u->id);
 	if ((r = claim(o, oid, "complete")) < 0) {
-		oss_gc_queue(o, b->id, e->key, e->version, time(NULL)); /* the manifest alone */
+		/* Another Complete or an Abort came first: the parts are theirs, the manifest goes. */
+		oss_gc_queue_manifest_only(o, b->id, e->key, e->version);
 		goto out;
 	}
 	ecs_hex_encode(digest, ECS_MD5_LEN, e->etag);
@@ -464,8 +465,8 @@ int oss_upload_complete(struct oss *o, const struct oss_bucket *b, struct oss_up
 		if (!used)
 			oss_gc_queue(o, b->id, e->key, parts[i].version, time(NULL));
 	}
-	if (r < 0)
-		oss_gc_queue(o, b->id, e->key, e->version, time(NULL));
+	if (r < 0) /* the parts are queued one by one above */
+		oss_gc_queue_manifest_only(o, b->id, e->key, e->version);
 	upload_forget(o, b, u);
 	if (r == 0) {
 		*ret_e = *e;

@@ -217,6 +217,14 @@ def test_abort_list_copy_and_limits(oss, alice, ioctx):
     e2 = ET.fromstring(r.content).findtext("ETag")
     ok(complete(alice, "mp-b", "c", uid, [(1, e1), (2, e2)]))
     assert ok(alice.request("GET", "mp-b", "c")).content == src + src[10:20]
+    # forbidden to overwrite: the upload ends, the object stays, its parts are collected
+    uf = init(alice, "mp-b", "c")
+    ef = part(alice, "mp-b", "c", uf, 1, b"f" * 10)
+    err(alice.request("POST", "mp-b", "c", query={"uploadId": uf}, data=complete_xml([(1, ef)]),
+                      headers={"x-oss-forbid-overwrite": "true", "Content-Type": "application/xml"}), 409,
+        "FileAlreadyExists")
+    err(alice.request("GET", "mp-b", "c", query={"uploadId": uf}), 404, "NoSuchUpload")
+    assert ok(alice.request("GET", "mp-b", "c")).content == src + src[10:20]
     # limits
     for n in (0, 10001, "x"):
         err(alice.request("PUT", "mp-b", "b", query={"partNumber": n, "uploadId": u2}, data=b"x"), 400,
