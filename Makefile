@@ -63,13 +63,23 @@ ECSCTL_OBJS := $(ECSCTL_SRCS:%.c=$(BUILD)/%.o)
 LIBECSCTL := $(BUILD)/ecsctl/libecsctl.a
 
 # --- ecs-ossd: storage/oss/*.c; all but main.c form libossd (unit tests, fuzz) ---
-OSS_SRCS := $(filter-out storage/oss/main.c,$(wildcard storage/oss/*.c))
+# storage/common/*.c (the controller's keys, the cluster connection) goes into both gateways.
+STORAGE_COMMON_SRCS := $(wildcard storage/common/*.c)
+OSS_SRCS := $(filter-out storage/oss/main.c,$(wildcard storage/oss/*.c)) $(STORAGE_COMMON_SRCS)
 OSS_OBJS := $(OSS_SRCS:%.c=$(BUILD)/%.o)
 LIBOSS := $(BUILD)/storage/oss/libossd.a
 OSS_LIBS = -lrados $(shell pkg-config --libs libxml-2.0)
 
+# --- ecs-otsd: storage/ots/*.c and the protobuf-c code protoc-c makes of storage/ots/ots.proto
+OTS_PROTO_C := $(BUILD)/storage/ots/ots.pb-c.c
+OTS_SRCS := $(filter-out storage/ots/main.c,$(wildcard storage/ots/*.c)) $(STORAGE_COMMON_SRCS)
+OTS_OBJS := $(OTS_SRCS:%.c=$(BUILD)/%.o) $(OTS_PROTO_C:%.c=%.o)
+LIBOTS := $(BUILD)/storage/ots/libotsd.a
+OTS_LIBS = -lrados -lprotobuf-c
+
 # --- binaries ----------------------------------------------------------------
-BINS := $(BUILD)/bin/ecs-agent $(BUILD)/bin/ecsctl $(BUILD)/bin/ecs-controller $(BUILD)/bin/ecs-ossd
+BINS := $(BUILD)/bin/ecs-agent $(BUILD)/bin/ecsctl $(BUILD)/bin/ecs-controller $(BUILD)/bin/ecs-ossd \
+	$(BUILD)/bin/ecs-otsd
 
 # --- unit tests: tests/unit/test_<module>.c -> build/tests/unit/test_<module> --
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -114,7 +124,8 @@ $(BUILD)/bin/ecs-controller: $(BUILD)/controller/main.o $(LIBCTL) $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBCTL) $(LIBECS) $(AGENT_LIBS) $(CTL_LIBS) $(PKG_LIBS) -lcrypt $(LDLIBS)
 
 # ecs-ossd's headers (store.h, api.h, …) for its own objects and tests only.
-$(BUILD)/storage/oss/%.o $(BUILD)/tests/unit/test_oss_%.o: CPPFLAGS += -Istorage/oss
+$(BUILD)/storage/oss/%.o $(BUILD)/tests/unit/test_oss_%.o: CPPFLAGS += -Istorage/oss -Istorage/common
+$(BUILD)/storage/common/%.o: CPPFLAGS += -Istorage/common
 
 $(LIBOSS): $(OSS_OBJS)
 	@mkdir -p $(@D)
@@ -127,6 +138,32 @@ $(BUILD)/bin/ecs-ossd: $(BUILD)/storage/oss/main.o $(LIBOSS) $(LIBECS)
 
 $(BUILD)/tests/unit/test_oss_%: $(BUILD)/tests/unit/test_oss_%.o $(LIBOSS) $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBOSS) $(LIBECS) $(OSS_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
+
+# ecs-otsd: its headers and the generated ots.pb-c.h for its own objects and tests only.
+$(BUILD)/storage/ots/%.o $(BUILD)/tests/unit/test_ots_%.o: CPPFLAGS += -Istorage/ots -Istorage/common \
+	-I$(BUILD)/storage/ots
+# (explicit targets: a pattern rule without a recipe would add no prerequisite)
+OTS_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/test_ots_*.c))
+$(OTS_OBJS) $(BUILD)/storage/ots/main.o $(OTS_UNIT_OBJS): | $(OTS_PROTO_C)
+
+$(BUILD)/storage/ots/ots.pb-c.c: storage/ots/ots.proto
+	@mkdir -p $(@D)
+	protoc-c --proto_path=storage/ots --c_out=$(@D) $<
+
+$(BUILD)/storage/ots/ots.pb-c.o: $(BUILD)/storage/ots/ots.pb-c.c
+	$(CC) $(CPPFLAGS) -I$(BUILD)/storage/ots $(CFLAGS) -c -o $@ $<
+
+$(LIBOTS): $(OTS_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/ecs-otsd: $(BUILD)/storage/ots/main.o $(LIBOTS) $(LIBECS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBOTS) $(LIBECS) $(OTS_LIBS) $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/unit/test_ots_%: $(BUILD)/tests/unit/test_ots_%.o $(LIBOTS) $(LIBECS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBOTS) $(LIBECS) $(OTS_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
 
 $(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBNF) $(LIBECS)
 	@mkdir -p $(@D)
@@ -190,6 +227,24 @@ $(BUILD)/fuzz/fuzz_oss: tests/fuzz/fuzz_oss.c $(FUZZ_OSS_OBJS) $(FUZZ_LIB_OBJS)
 	clang $(FUZZ_CFLAGS) -Istorage/oss -fsanitize=fuzzer -o $@ $< $(FUZZ_OSS_OBJS) $(FUZZ_LIB_OBJS) \
 		$(shell pkg-config --libs libxml-2.0) $(PKG_LIBS) $(LDLIBS)
 
+# fuzz_ots takes ecs-otsd's decoders (PlainBuffer, keys, rows, signature headers) and its
+# protobuf-c messages.
+FUZZ_OTS_OBJS := $(BUILD)/fuzz/ots/plainbuf.o $(BUILD)/fuzz/ots/key.o $(BUILD)/fuzz/ots/row.o \
+	$(BUILD)/fuzz/ots/ots_sign.o $(BUILD)/fuzz/ots/ots.pb-c.o
+
+$(BUILD)/fuzz/ots/%.o: storage/ots/%.c $(OTS_PROTO_C)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Istorage/ots -I$(BUILD)/storage/ots -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/ots/ots.pb-c.o: $(OTS_PROTO_C)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -I$(BUILD)/storage/ots -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_ots: tests/fuzz/fuzz_ots.c $(FUZZ_OTS_OBJS) $(FUZZ_LIB_OBJS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -Istorage/ots -I$(BUILD)/storage/ots -fsanitize=fuzzer -o $@ $< $(FUZZ_OTS_OBJS) \
+		$(FUZZ_LIB_OBJS) -lprotobuf-c $(PKG_LIBS) $(LDLIBS)
+
 fuzz: $(FUZZ_BINS)
 	tests/fuzz/run.sh $(FUZZ_BINS)
 
@@ -232,6 +287,6 @@ install: all
 
 clean:
 	rm -rf $(BUILD)/lib $(BUILD)/tests $(BUILD)/bin $(BUILD)/fuzz/lib $(BUILD)/fuzz/fuzz_* $(BUILD)/agent $(BUILD)/controller $(BUILD)/ecsctl \
-		$(BUILD)/netfilter $(BUILD)/storage $(BUILD)/fuzz/oss
+		$(BUILD)/netfilter $(BUILD)/storage $(BUILD)/fuzz/oss $(BUILD)/fuzz/ots
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -30,6 +30,23 @@ int ecs_hmac_sha1(const void *key, size_t klen, const void *data, size_t len, ui
 	return hmac(EVP_sha1(), key, klen, data, len, out, ECS_SHA1_LEN);
 }
 
+int ecs_hmac_sha1_b64(const char *secret, const char *string, char out[ECS_HMAC_SHA1_B64_LEN + 1])
+{
+	uint8_t mac[ECS_SHA1_LEN];
+	char *s;
+
+	if (ecs_hmac_sha1(secret, strlen(secret), string, strlen(string), mac) < 0)
+		return -EIO;
+	s = ecs_base64_encode(mac, sizeof(mac));
+	explicit_bzero(mac, sizeof(mac));
+	if (!s)
+		return -ENOMEM;
+	memcpy(out, s, ECS_HMAC_SHA1_B64_LEN);
+	out[ECS_HMAC_SHA1_B64_LEN] = '\0';
+	free(s);
+	return 0;
+}
+
 int ecs_hmac_sha256(const void *key, size_t klen, const void *data, size_t len, uint8_t out[ECS_SHA256_LEN])
 {
 	return hmac(EVP_sha256(), key, klen, data, len, out, ECS_SHA256_LEN);

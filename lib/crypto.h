@@ -11,6 +11,10 @@
 #define ECS_MD5_LEN 16
 
 int ecs_hmac_sha1(const void *key, size_t klen, const void *data, size_t len, uint8_t out[ECS_SHA1_LEN]);
+/* base64(HMAC-SHA1(secret, string)) into out (28 characters and the NUL): the signature of
+ * OSS V1 and of Tablestore. */
+#define ECS_HMAC_SHA1_B64_LEN 28
+int ecs_hmac_sha1_b64(const char *secret, const char *string, char out[ECS_HMAC_SHA1_B64_LEN + 1]);
 int ecs_hmac_sha256(const void *key, size_t klen, const void *data, size_t len, uint8_t out[ECS_SHA256_LEN]);
 int ecs_sha256(const void *data, size_t len, uint8_t out[ECS_SHA256_LEN]);
 int ecs_md5(const void *data, size_t len, uint8_t out[ECS_MD5_LEN]);

@@ -1,5 +1,7 @@
 #include "utf8.h"
 
+#include <string.h>
+
 int ecs_utf8_next(const unsigned char *s, uint32_t *ret_cp)
 {
 	static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
@@ -25,4 +27,31 @@ int ecs_utf8_next(const unsigned char *s, uint32_t *ret_cp)
 		return -1;
 	*ret_cp = cp;
 	return n;
+}
+
+bool ecs_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char tail[5] = { 0 };
+		const unsigned char *at = p + i;
+		uint32_t cp;
+		int n;
+
+		if (!p[i]) {
+			i++;
+			continue;
+		}
+		if (len - i < 4) {
+			memcpy(tail, p + i, len - i);
+			at = tail;
+		}
+		n = ecs_utf8_next(at, &cp);
+		if (n <= 0 || (size_t)n > len - i)
+			return false;
+		i += (size_t)n;
+	}
+	return true;
 }

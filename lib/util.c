@@ -210,3 +210,10 @@ int ecs_mkdirs(const char *path, mode_t mode)
 		*s = '/';
 	}
 }
+
+void ecs_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}

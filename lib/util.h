@@ -90,6 +90,9 @@ char *ecs_strdup_vprintf(const char *fmt, va_list ap) __attribute__((format(prin
 /* Copy src into dst[size]; -ENAMETOOLONG (dst untouched) if it does not fit. */
 int ecs_strlcpy(char *dst, const char *src, size_t size);
 
+/* Free n strings and the array holding them; accepts NULL. */
+void ecs_strv_free(char **v, size_t n);
+
 /* Parse a whole decimal integer in [min, max]; -EINVAL on syntax, -ERANGE outside. */
 int ecs_parse_int64(const char *s, long long min, long long max, long long *ret);
 

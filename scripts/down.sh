@@ -11,7 +11,7 @@ STARTED="$RUN_DIR/started"
 
 stopped=0
 # Reverse start order: our daemons first, then Ceph, libvirt last.
-for d in ecs-ossd ecs-agent ecs-controller; do
+for d in ecs-otsd ecs-ossd ecs-agent ecs-controller; do
 	[ -e "$STARTED/$d" ] || continue
 	if pid=$(daemon_pid "$RUN_DIR/$d.pid" "$d"); then
 		stop_pid "$pid" "$d"

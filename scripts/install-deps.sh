@@ -16,9 +16,10 @@ libvirt-clients qemu-system-x86 qemu-utils genisoimage iptables ipset conntrack 
 e2fsprogs openssh-client ca-certificates"
 
 # Storage: the project's Ceph cluster (scripts/ceph.sh, docs/storage.md): its daemons and
-# command line, the RADOS and RBD libraries for the daemons and tests, QEMU's rbd driver.
+# command line, the RADOS and RBD libraries for the daemons and tests, QEMU's rbd driver;
+# protobuf-c for ecs-otsd's wire format (storage/ots/ots.proto).
 STORAGE="ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd librados-dev librbd-dev
-qemu-block-extra"
+qemu-block-extra libprotobuf-c-dev protobuf-c-compiler"
 
 # Guest image: busybox and dropbear are copied into the image; cpio packs the initramfs.
 IMAGE="busybox-static dropbear-bin cpio kmod"

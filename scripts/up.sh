@@ -105,6 +105,10 @@ start_daemon ecs-agent 'msg="agent ready"' env ECS_AGENT_HOST_KEY_FILE="$KEY" \
 start_daemon ecs-ossd 'msg="ossd ready"' env ECS_OSS_HOST_KEY_FILE="$KEY" \
 	ECS_OSS_CEPH_CONF="${ECS_CEPH_DATA_DIR:-/var/lib/ecs/ceph}/ceph.conf" \
 	ECS_OSS_CONTROLLER_URL=http://127.0.0.1:8773 build/bin/ecs-ossd
+# The table service (docs/ots-api.md) on port 8776, as client.ecs-otsd on pool ecs-ots.
+start_daemon ecs-otsd 'msg="otsd ready"' env ECS_OTS_HOST_KEY_FILE="$KEY" \
+	ECS_OTS_CEPH_CONF="${ECS_CEPH_DATA_DIR:-/var/lib/ecs/ceph}/ceph.conf" \
+	ECS_OTS_CONTROLLER_URL=http://127.0.0.1:8773 build/bin/ecs-otsd
 
 # The default account, made once, and ecsctl's profile for it.
 ctl() { env ECS_CONTROLLER_HOST_KEY_FILE="$KEY" ECS_CONTROLLER_DATA_DIR="$DATA_DIR/controller" \
@@ -131,7 +135,7 @@ for d in virtlogd libvirtd; do
 		echo "  $d (pid $pid, $how)"
 	fi
 done
-for d in ecs-controller ecs-agent ecs-ossd; do
+for d in ecs-controller ecs-agent ecs-ossd ecs-otsd; do
 	if pid=$(daemon_pid "$RUN_DIR/$d.pid" "$d"); then
 		echo "  $d (pid $pid, log $LOG_DIR/$d.log)"
 	fi
@@ -140,6 +144,7 @@ echo "  ceph: one mon, mgr and OSD (scripts/ceph.sh status; docs/storage.md)"
 echo "  image tiny: $img_dst"
 echo "  ECS API: http://127.0.0.1:8773 (account default, profile $ECSCTL_DIR/config)"
 echo "  OSS API: http://127.0.0.1:8775 (the same AccessKey pair)"
+echo "  OTS API: http://127.0.0.1:8776 (Tablestore; instance name default, the same AccessKey pair)"
 echo
 echo "Next:"
 echo "  ecsctl keypair create k"

@@ -14,7 +14,6 @@
 #include "checksum.h"
 #include "chunked.h"
 #include "crypto.h"
-#include "keys.h"
 #include "log.h"
 #include "parse.h"
 #include "sigv1.h"

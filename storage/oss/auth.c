@@ -1,6 +1,6 @@
 /* Who signed a request: OSS V1 and V4 (header or signed URL), S3 V2 (header or query) and S3 V4
  * (header or presigned URL, with the payload's hash or its signed chunks checked as the
- * body arrives), or nobody. Keys come from the controller (keys.h). */
+ * body arrives), or nobody. Keys come from the controller (storage_keys.h). */
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -11,11 +11,11 @@
 #include "api-internal.h"
 #include "chunked.h"
 #include "crypto.h"
-#include "keys.h"
 #include "log.h"
 #include "parse.h"
 #include "sigv1.h"
 #include "sigv4.h"
+#include "storage_keys.h"
 #include "util.h"
 
 #define SKEW_MAX_S (15 * 60)
@@ -39,9 +39,9 @@ static int bad_sig(const struct ecs_http_request *req, struct ecs_http_response 
 
 /* The key of ak, or an error answered. */
 static int key_get(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
-		   const char *ak, struct oss_key *ret)
+		   const char *ak, struct storage_key *ret)
 {
-	int r = oss_keys_get(q->o->keys, ak, ret);
+	int r = storage_keys_get(q->o->keys, ak, ret);
 
 	if (r == -ENOENT)
 		return denied(req, resp, "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records.");
@@ -88,7 +88,7 @@ static int auth_v1(struct oss_req *q, const struct ecs_http_request *req, struct
 	char ak[OSS_AK_MAX], sig[OSS_SIG_MAX], want[29], account[64];
 	const char *date;
 	_cleanup_free_ char *sts = NULL, *path = NULL, *resource = NULL;
-	struct oss_key key;
+	struct storage_key key;
 	time_t t;
 	int r;
 
@@ -183,7 +183,7 @@ static int auth_v4(struct oss_req *q, const struct ecs_http_request *req, struct
 		   const char *auth)
 {
 	struct oss_v4_auth a;
-	struct oss_key key;
+	struct storage_key key;
 	const char *payload = ecs_kvlist_get_case(req->headers, "x-amz-content-sha256");
 	_cleanup_free_ char *canonical = NULL;
 	char scope[160], want[65], account[64];
@@ -276,7 +276,7 @@ static int auth_oss_v4(struct oss_req *q, const struct ecs_http_request *req, st
 		       const char *auth)
 {
 	struct oss_v4_auth a;
-	struct oss_key key;
+	struct storage_key key;
 	const char *payload = ecs_kvlist_get_case(req->headers, "x-oss-content-sha256");
 	char want[65], account[64];
 	uint8_t skey[32];

@@ -10,10 +10,9 @@
 
 #include "api.h"
 #include "config.h"
-#include "daemon.h"
-#include "keys.h"
 #include "log.h"
 #include "oss.h"
+#include "storage_gateway.h"
 #include "store.h"
 #include "util.h"
 
@@ -38,33 +37,6 @@ static const struct ecs_config_option options[] = {
 static void usage(void)
 {
 	printf("usage: ecs-ossd [-c CONFIG]\nSee docs/oss-api.md and docs/configuration.md.\n");
-}
-
-static int rados_open(struct oss *o, const struct ecs_config *cfg)
-{
-	const char *conf = ecs_config_str(cfg, "oss", "ceph_conf"), *user = ecs_config_str(cfg, "oss", "ceph_user");
-	const char *keyring = ecs_config_str(cfg, "oss", "keyring");
-	_cleanup_free_ char *dir = strdup(conf), *kr = NULL;
-	char *slash;
-	int r;
-
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	kr = *keyring ? strdup(keyring) : ecs_strdup_printf("%s/keys/ceph.%s.keyring", slash ? dir : ".", user);
-	if (!kr)
-		return -ENOMEM;
-	if ((r = rados_create2(&o->cluster, "ceph", user, 0)) < 0 || (r = rados_conf_read_file(o->cluster, conf)) < 0 ||
-	    (r = rados_conf_set(o->cluster, "keyring", kr)) < 0 || (r = rados_connect(o->cluster)) < 0) {
-		log_error("cannot connect to the cluster", "conf=%s user=%s error=%s", conf, user, strerror(-r));
-		return r;
-	}
-	r = rados_ioctx_create(o->cluster, ecs_config_str(cfg, "oss", "pool"), &o->io);
-	if (r < 0)
-		log_error("cannot open the pool", "pool=%s error=%s", ecs_config_str(cfg, "oss", "pool"), strerror(-r));
-	return r;
 }
 
 struct gc_args {
@@ -101,58 +73,43 @@ static void *gc_loop(void *arg)
 int main(int argc, char **argv)
 {
 	static struct oss o;
-	struct ecs_config *cfg = NULL;
+	struct storage_gateway g = { .prog = "ecs-ossd", .section = "oss" };
 	struct ecs_http_server *srv = NULL;
-	_cleanup_free_ char *err = NULL, *host_key = NULL;
 	char hostname[256] = "";
-	const char *config = NULL;
 	struct gc_args ga;
-	sigset_t sigs;
-	int sig, r, ret = 1;
+	int r, ret = 1;
 
-	r = ecs_daemon_args(argc, argv, false, usage, &config);
+	r = storage_gateway_open(&g, options, ARRAY_SIZE(options), argc, argv, usage);
 	if (r >= 0)
 		return r;
-	r = ecs_config_load(options, ARRAY_SIZE(options), config, &cfg, &err);
-	if (r < 0) {
-		fprintf(stderr, "ecs-ossd: %s\n", err ? err : strerror(-r));
-		return 2;
-	}
-	ecs_daemon_log_setup("ossd", ecs_config_str(cfg, "oss", "log_level"));
-	if (ecs_daemon_host_key("ecs-ossd", ecs_config_str(cfg, "oss", "host_key_file"), &host_key) < 0) {
-		ecs_config_free(cfg);
-		return 2;
-	}
-	ecs_daemon_block_signals(&sigs);
 	gethostname(hostname, sizeof(hostname) - 1);
 	o.host_name = hostname;
-	o.region = ecs_config_str(cfg, "oss", "region");
-	o.gc_delay_s = (unsigned)ecs_config_int(cfg, "oss", "gc_delay_s");
-	o.max_buckets = (unsigned)ecs_config_int(cfg, "oss", "max_buckets");
+	o.region = ecs_config_str(g.cfg, "oss", "region");
+	o.gc_delay_s = (unsigned)ecs_config_int(g.cfg, "oss", "gc_delay_s");
+	o.max_buckets = (unsigned)ecs_config_int(g.cfg, "oss", "max_buckets");
+	o.keys = g.keys;
+	o.cluster = g.cluster;
+	o.io = g.io;
 	pthread_mutex_init(&o.gc_mu, NULL);
 	pthread_cond_init(&o.gc_cv, NULL);
-	if (oss_keys_new(ecs_config_str(cfg, "oss", "controller_url"), host_key,
-			 (unsigned)ecs_config_int(cfg, "oss", "key_cache_s"), &o.keys) < 0 ||
-	    rados_open(&o, cfg) < 0 || oss_store_init(&o) < 0)
+	if (oss_store_init(&o) < 0)
 		goto out;
-	ga = (struct gc_args){ .o = &o, .interval_s = (unsigned)ecs_config_int(cfg, "oss", "gc_interval_s") };
+	ga = (struct gc_args){ .o = &o, .interval_s = (unsigned)ecs_config_int(g.cfg, "oss", "gc_interval_s") };
 	if (pthread_create(&o.gc_thread, NULL, gc_loop, &ga) != 0)
 		goto out;
 	{
 		struct oss_api_config ac = {
-			.address = ecs_config_str(cfg, "oss", "listen_address"),
-			.port = (uint16_t)ecs_config_int(cfg, "oss", "port"),
-			.max_connections = (unsigned)ecs_config_int(cfg, "oss", "max_connections"),
+			.address = ecs_config_str(g.cfg, "oss", "listen_address"),
+			.port = (uint16_t)ecs_config_int(g.cfg, "oss", "port"),
+			.max_connections = (unsigned)ecs_config_int(g.cfg, "oss", "max_connections"),
 		};
 
 		if (oss_api_start(&o, &ac, &srv) < 0)
 			goto stop_gc;
 		log_info("ossd ready", "api=%s:%u pool=%s", ac.address, ecs_http_server_port(srv),
-			 ecs_config_str(cfg, "oss", "pool"));
+			 ecs_config_str(g.cfg, "oss", "pool"));
 	}
-	while (sigwait(&sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
-		;
-	log_info("ossd stopping", "signal=%d", sig);
+	log_info("ossd stopping", "signal=%d", storage_gateway_wait(&g));
 	ecs_http_server_stop(srv);
 	ret = 0;
 stop_gc:
@@ -162,11 +119,6 @@ stop_gc:
 	pthread_mutex_unlock(&o.gc_mu);
 	pthread_join(o.gc_thread, NULL);
 out:
-	if (o.io)
-		rados_ioctx_destroy(o.io);
-	if (o.cluster)
-		rados_shutdown(o.cluster);
-	oss_keys_free(o.keys);
-	ecs_config_free(cfg);
+	storage_gateway_close(&g);
 	return ret;
 }

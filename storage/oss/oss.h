@@ -7,13 +7,13 @@
 #include <rados/librados.h>
 #include <stdbool.h>
 
-struct oss_keys;
+struct storage_keys;
 struct ecs_http_client;
 
 struct oss {
 	rados_t cluster;
 	rados_ioctx_t io;
-	struct oss_keys *keys;
+	struct storage_keys *keys;
 	const char *region;	  /* "cn-local": GetBucketLocation answers oss-<region> */
 	const char *host_name;	  /* HostId in errors */
 	unsigned gc_delay_s;	  /* a replaced version's stripes live this long (readers in flight) */

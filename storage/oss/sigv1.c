@@ -152,18 +152,7 @@ char *oss_sign_string(const struct oss_sign_input *in)
 
 int oss_sign_v1(const char *secret, const char *sts, char out[29])
 {
-	uint8_t mac[ECS_SHA1_LEN];
-	char *s;
-
-	if (ecs_hmac_sha1(secret, strlen(secret), sts, strlen(sts), mac) < 0)
-		return -EIO;
-	s = ecs_base64_encode(mac, sizeof(mac));
-	if (!s)
-		return -ENOMEM;
-	memcpy(out, s, 29);
-	out[28] = '\0';
-	free(s);
-	return 0;
+	return ecs_hmac_sha1_b64(secret, sts, out);
 }
 
 int oss_auth_header_parse(const char *value, char ret_ak[OSS_AK_MAX], char ret_sig[OSS_SIG_MAX])

@@ -83,6 +83,9 @@ def _params(query):
 
 
 class OssEnv:
+    BIN = OSSD_BIN  # the gateway this environment runs, and the log line it is ready at
+    READY = 'msg="ossd ready"'
+
     def __init__(self, ceph, extra: str = ""):
         self.ceph = ceph
         self.dir = Path(tempfile.mkdtemp(prefix="ecs-oss-"))
@@ -115,10 +118,10 @@ class OssEnv:
     def start_ossd(self):
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([str(OSSD_BIN), "-c", str(self.config)], stdout=log,
+            self.proc = subprocess.Popen([str(self.BIN), "-c", str(self.config)], stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            wait_log_line(self.log_path, 'msg="ossd ready"', 30, "ecs-ossd ready", proc=self.proc, offset=offset)
+            wait_log_line(self.log_path, self.READY, 30, f"{self.BIN.name} ready", proc=self.proc, offset=offset)
         except WaitTimeout:
             self.proc.kill()
             self.proc.wait()

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from conftest import REPO
+from npmenv import npm_package
 from ossenv import running
 
 ALI_OSS = "6.23.0"
@@ -19,14 +20,8 @@ NPM_DIR = REPO / "build/npm-oss"
 
 @pytest.fixture(scope="module")
 def node_modules():
-    """ali-oss, installed once into build/npm-oss (npm's registry is reachable here)."""
-    NPM_DIR.mkdir(parents=True, exist_ok=True)
-    pkg = NPM_DIR / "node_modules" / "ali-oss" / "package.json"
-    if not pkg.exists() or json.loads(pkg.read_text())["version"] != ALI_OSS:
-        (NPM_DIR / "package.json").write_text(json.dumps({"name": "ecs-e2e-oss", "private": True}))
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", f"ali-oss@{ALI_OSS}"],
-                       cwd=NPM_DIR, check=True, timeout=600, stdin=subprocess.DEVNULL)
-    return NPM_DIR
+    """ali-oss, installed once into build/npm-oss."""
+    return npm_package(NPM_DIR, "ali-oss", ALI_OSS)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from conftest import REPO
+from npmenv import npm_package
 from ossenv import running
 
 CLIENT_S3 = "3.1178.0"
@@ -18,14 +19,7 @@ NPM_DIR = REPO / "build/npm-s3"
 
 @pytest.fixture(scope="module")
 def node_modules():
-    NPM_DIR.mkdir(parents=True, exist_ok=True)
-    pkg = NPM_DIR / "node_modules" / "@aws-sdk" / "client-s3" / "package.json"
-    if not pkg.exists() or json.loads(pkg.read_text())["version"] != CLIENT_S3:
-        (NPM_DIR / "package.json").write_text(json.dumps({"name": "ecs-e2e-s3", "private": True}))
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",
-                        f"@aws-sdk/client-s3@{CLIENT_S3}"], cwd=NPM_DIR, check=True, timeout=600,
-                       stdin=subprocess.DEVNULL)
-    return NPM_DIR
+    return npm_package(NPM_DIR, "@aws-sdk/client-s3", CLIENT_S3)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-#include "keys.h"
+#include "storage_keys.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -18,12 +18,12 @@
 
 struct slot {
 	char ak[128];
-	struct oss_key key;
+	struct storage_key key;
 	bool known;
 	int64_t expires_ms;
 };
 
-struct oss_keys {
+struct storage_keys {
 	char *url;
 	char *host_key;
 	unsigned ttl_s;
@@ -38,42 +38,43 @@ static unsigned slot_of(const char *ak)
 
 	for (const unsigned char *p = (const unsigned char *)ak; *p; p++)
 		h = (h ^ *p) * 16777619u;
-	return h % OSS_KEYS_CACHE_MAX;
+	return h % STORAGE_KEYS_CACHE_MAX;
 }
 
-int oss_keys_new(const char *controller_url, const char *host_key, unsigned ttl_s, struct oss_keys **ret)
+int storage_keys_new(const char *controller_url, const char *host_key, unsigned ttl_s, const char *user_agent,
+		     struct storage_keys **ret)
 {
 	struct ecs_http_client_config cfg = { .connect_timeout_ms = 2000, .timeout_ms = 5000, .retries = 2,
-					      .max_response = 64 * 1024, .user_agent = "ecs-ossd" };
-	struct oss_keys *k = calloc(1, sizeof(*k));
+					      .max_response = 64 * 1024, .user_agent = user_agent };
+	struct storage_keys *k = calloc(1, sizeof(*k));
 	int r;
 
 	if (!k)
 		return -ENOMEM;
 	k->url = strdup(controller_url);
 	k->host_key = strdup(host_key);
-	k->slots = calloc(OSS_KEYS_CACHE_MAX, sizeof(*k->slots));
+	k->slots = calloc(STORAGE_KEYS_CACHE_MAX, sizeof(*k->slots));
 	k->ttl_s = ttl_s;
 	pthread_mutex_init(&k->mu, NULL);
 	if (!k->url || !k->host_key || !k->slots) {
-		oss_keys_free(k);
+		storage_keys_free(k);
 		return -ENOMEM;
 	}
 	if ((r = ecs_http_client_new(&cfg, &k->http)) < 0) {
-		oss_keys_free(k);
+		storage_keys_free(k);
 		return r;
 	}
 	*ret = k;
 	return 0;
 }
 
-void oss_keys_free(struct oss_keys *k)
+void storage_keys_free(struct storage_keys *k)
 {
 	if (!k)
 		return;
 	ecs_http_client_free(k->http);
 	if (k->slots)
-		explicit_bzero(k->slots, OSS_KEYS_CACHE_MAX * sizeof(*k->slots));
+		explicit_bzero(k->slots, STORAGE_KEYS_CACHE_MAX * sizeof(*k->slots));
 	free(k->slots);
 	if (k->host_key)
 		explicit_bzero(k->host_key, strlen(k->host_key));
@@ -83,7 +84,7 @@ void oss_keys_free(struct oss_keys *k)
 	free(k);
 }
 
-static int ask(struct oss_keys *k, const char *ak, struct oss_key *ret)
+static int ask(struct storage_keys *k, const char *ak, struct storage_key *ret)
 {
 	struct ecs_kvlist headers = ECS_KVLIST_INIT;
 	struct ecs_http_reply reply = { 0 };
@@ -129,11 +130,11 @@ out:
 	return r;
 }
 
-int oss_keys_get(struct oss_keys *k, const char *ak, struct oss_key *ret)
+int storage_keys_get(struct storage_keys *k, const char *ak, struct storage_key *ret)
 {
 	struct slot *s = &k->slots[slot_of(ak)];
 	int64_t now = ecs_now_mono_ms();
-	struct oss_key got;
+	struct storage_key got;
 	int r;
 
 	if (strlen(ak) >= sizeof(s->ak))
@@ -154,7 +155,7 @@ int oss_keys_get(struct oss_keys *k, const char *ak, struct oss_key *ret)
 	pthread_mutex_lock(&k->mu);
 	snprintf(s->ak, sizeof(s->ak), "%s", ak);
 	s->known = r == 0;
-	s->key = r == 0 ? got : (struct oss_key){ 0 };
+	s->key = r == 0 ? got : (struct storage_key){ 0 };
 	s->expires_ms = now + (r == 0 ? (int64_t)k->ttl_s * 1000 : NEGATIVE_TTL_MS);
 	pthread_mutex_unlock(&k->mu);
 	if (r == 0)

@@ -1,0 +1,61 @@
+#include "storage_gateway.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "storage_keys.h"
+#include "storage_rados.h"
+#include "util.h"
+
+int storage_gateway_open(struct storage_gateway *g, const struct ecs_config_option *options, size_t n_options,
+			 int argc, char **argv, void (*usage)(void))
+{
+	_cleanup_free_ char *err = NULL, *host_key = NULL;
+	const char *config = NULL, *s = g->section;
+	int r;
+
+	r = ecs_daemon_args(argc, argv, false, usage, &config);
+	if (r >= 0)
+		return r;
+	r = ecs_config_load(options, n_options, config, &g->cfg, &err);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n", g->prog, err ? err : strerror(-r));
+		return 2;
+	}
+	ecs_daemon_log_setup(g->prog + strlen("ecs-"), ecs_config_str(g->cfg, s, "log_level"));
+	if (ecs_daemon_host_key(g->prog, ecs_config_str(g->cfg, s, "host_key_file"), &host_key) < 0) {
+		storage_gateway_close(g);
+		return 2;
+	}
+	ecs_daemon_block_signals(&g->sigs);
+	if (storage_keys_new(ecs_config_str(g->cfg, s, "controller_url"), host_key,
+			     (unsigned)ecs_config_int(g->cfg, s, "key_cache_s"), g->prog, &g->keys) < 0 ||
+	    storage_rados_open(ecs_config_str(g->cfg, s, "ceph_conf"), ecs_config_str(g->cfg, s, "ceph_user"),
+			       ecs_config_str(g->cfg, s, "keyring"), ecs_config_str(g->cfg, s, "pool"), &g->cluster,
+			       &g->io) < 0) {
+		storage_gateway_close(g);
+		return 1;
+	}
+	return -1;
+}
+
+int storage_gateway_wait(struct storage_gateway *g)
+{
+	int sig;
+
+	while (sigwait(&g->sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
+		;
+	return sig;
+}
+
+void storage_gateway_close(struct storage_gateway *g)
+{
+	storage_rados_close(g->cluster, g->io);
+	storage_keys_free(g->keys);
+	ecs_config_free(g->cfg);
+	g->cluster = NULL;
+	g->io = NULL;
+	g->keys = NULL;
+	g->cfg = NULL;
+}

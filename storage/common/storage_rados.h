@@ -1,0 +1,15 @@
+/* storage_rados.h: a gateway's connection to the cluster: its ceph.conf, its cephx user and
+ * keyring (empty: keys/ceph.USER.keyring beside ceph.conf, as scripts/ceph.sh writes them),
+ * and one pool. */
+#ifndef STORAGE_RADOS_H
+#define STORAGE_RADOS_H
+
+#include <rados/librados.h>
+
+/* 0 with *ret_cluster and *ret_io; a negative errno, logged, otherwise (nothing left open). */
+int storage_rados_open(const char *conf, const char *user, const char *keyring, const char *pool,
+		       rados_t *ret_cluster, rados_ioctx_t *ret_io);
+/* Accepts a NULL cluster. */
+void storage_rados_close(rados_t cluster, rados_ioctx_t io);
+
+#endif

@@ -1,0 +1,241 @@
+/* api_row.c: GetRow, PutRow, UpdateRow, DeleteRow, and what reads share (keys, read specs,
+ * selecting a stored row for an answer). Writes go through api_write.c. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-internal.h"
+#include "log.h"
+#include "util.h"
+
+int ots_pk_decode(struct ots_call *c, const struct ots_table *t, const ProtobufCBinaryData *buf,
+		  enum ots_key_use use, struct ots_row *ret, char **ret_key)
+{
+	const char *msg = NULL;
+	int r = ots_pb_decode_row(buf->data, buf->len, ret);
+
+	if (r == -EBADMSG)
+		return ots_invalid(c, "Checksum mismatch in the primary key.");
+	if (r == -ENOMEM)
+		return ots_fail_errno(c, r);
+	if (r < 0)
+		return ots_invalid(c, "Invalid PlainBuffer in the primary key.");
+	if (ots_key_check(&t->schema, ret->pk, ret->n_pk, use, &msg) < 0) {
+		ots_row_clear(ret);
+		return ots_invalid(c, "%s", msg);
+	}
+	if ((r = ots_key_encode(&t->schema, ret->pk, ret->n_pk, true, ret_key)) < 0) {
+		ots_row_clear(ret);
+		return ots_fail_errno(c, r);
+	}
+	return 0;
+}
+
+int ots_read_refuse_unbuilt(struct ots_call *c, bool filter, bool token, const char *start_column,
+			    const char *end_column, const char *transaction_id)
+{
+	if (filter || token || start_column || end_column || transaction_id)
+		return ots_fail(c, 400, "OTSUnsupportOperation",
+				"Filters, column paging and transactions are not supported yet.");
+	return 0;
+}
+
+int ots_read_spec_make(struct ots_call *c, char **columns, size_t n_columns, const Ots__TimeRange *range,
+		       bool has_max_versions, int32_t max_versions, struct ots_read_spec *ret)
+{
+	*ret = (struct ots_read_spec){ .columns = columns, .n_columns = n_columns };
+	if (n_columns > OTS_COLUMNS_PER_WRITE_MAX)
+		return ots_invalid(c, "The number of columns to get exceeds the limit of 1024.");
+	if (has_max_versions) {
+		if (max_versions <= 0)
+			return ots_invalid(c, "max_versions must be positive.");
+		ret->max_versions = max_versions;
+	}
+	if (range) {
+		ret->has_range = true;
+		if (range->has_specific_time) {
+			if (range->specific_time < 0 || range->specific_time == INT64_MAX)
+				return ots_invalid(c, "Invalid time range.");
+			ret->start_ms = range->specific_time;
+			ret->end_ms = range->specific_time + 1;
+		} else if (range->has_start_time && range->has_end_time && range->start_time >= 0 &&
+			   range->start_time < range->end_time) {
+			ret->start_ms = range->start_time;
+			ret->end_ms = range->end_time;
+		} else {
+			return ots_invalid(c, "Invalid time range.");
+		}
+	}
+	if (!ret->has_range && !ret->max_versions)
+		ret->max_versions = 1;
+	return 0;
+}
+
+int ots_row_encode_selected(const struct ots_row *stored, const struct ots_read_spec *spec,
+			    const struct ots_table_rules *rules, struct ecs_buf *b, size_t max, bool *ret_empty)
+{
+	struct ots_row sel;
+	int r = ots_row_select(stored, spec, rules, &sel);
+
+	if (r < 0)
+		return r;
+	*ret_empty = sel.n_cols == 0 && (spec->n_columns || stored->n_cols);
+	if (!*ret_empty)
+		r = ots_pb_put_row(b, &sel, max);
+	free(sel.cols);
+	return r;
+}
+
+/* ---- reads */
+
+/* The row at key into *ret (header and row) or an empty buffer; error recorded in c. */
+int ots_read_one(struct ots_call *c, const struct ots_table *t, const char *key, const struct ots_read_spec *spec,
+		    struct ecs_buf *ret)
+{
+	_cleanup_free_ char *raw = NULL;
+	struct ots_row stored;
+	struct ecs_buf b = { 0 };
+	size_t len;
+	bool empty = true;
+	int r;
+
+	*ret = (struct ecs_buf){ 0 };
+	r = ots_row_read(c->o, t->t->rows_object, key, &raw, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return ots_fail_errno(c, r);
+	if ((r = ots_pb_decode_row(raw, len, &stored)) < 0) {
+		log_error("a stored row does not decode", "object=%s error=%s", t->t->rows_object, strerror(-r));
+		return ots_fail_errno(c, -EIO);
+	}
+	r = ots_pb_put_header(&b, SIZE_MAX);
+	if (r == 0)
+		r = ots_row_encode_selected(&stored, spec, &t->rules, &b, SIZE_MAX, &empty);
+	ots_row_clear(&stored);
+	if (r < 0) {
+		ecs_buf_free(&b);
+		return ots_fail_errno(c, r);
+	}
+	if (empty)
+		ecs_buf_free(&b);
+	else
+		*ret = b;
+	return 0;
+}
+
+int ots_op_get_row(struct ots_call *c)
+{
+	Ots__GetRowRequest *q = ots__get_row_request__unpack(NULL, c->body_len, c->body);
+	Ots__GetRowResponse resp = OTS__GET_ROW_RESPONSE__INIT;
+	Ots__ConsumedCapacity cc;
+	Ots__CapacityUnit cu;
+	struct ots_table t = { 0 };
+	struct ots_read_spec spec;
+	struct ots_row pk = { 0 };
+	struct ecs_buf row = { 0 };
+	_cleanup_free_ char *key = NULL;
+	int r;
+
+	if (!q)
+		return ots_invalid(c, "Failed to parse the request.");
+	if ((r = ots_read_refuse_unbuilt(c, q->has_filter, q->has_token, q->start_column, q->end_column,
+					 q->transaction_id)) < 0 ||
+	    (r = ots_table_open(c, q->table_name, &t)) < 0 ||
+	    (r = ots_read_spec_make(c, q->columns_to_get, q->n_columns_to_get, q->time_range, q->has_max_versions,
+				    q->max_versions, &spec)) < 0 ||
+	    (r = ots_pk_decode(c, &t, &q->primary_key, OTS_KEY_ROW, &pk, &key)) < 0 ||
+	    (r = ots_read_one(c, &t, key, &spec, &row)) < 0)
+		goto out;
+	ots_consumed(&cc, &cu, 1, 0);
+	resp.consumed = &cc;
+	resp.row.data = (uint8_t *)row.data;
+	resp.row.len = row.len;
+	r = ots_reply(c, &resp.base);
+out:
+	ecs_buf_free(&row);
+	ots_row_clear(&pk);
+	ots_table_close(&t);
+	ots__get_row_request__free_unpacked(q, NULL);
+	return r;
+}
+
+/* PutRow, UpdateRow and DeleteRow share their request's shape: table, row, condition,
+ * return content, transaction. */
+static int single_write(struct ots_call *c, enum ots_write_kind kind, const char *table, const ProtobufCBinaryData *row,
+			const Ots__Condition *cond, const Ots__ReturnContent *rc, const char *txn,
+			ProtobufCMessage *resp, Ots__ConsumedCapacity **ret_cc, ProtobufCBinaryData *ret_row,
+			protobuf_c_boolean *ret_has_row)
+{
+	struct ots_write w = { .kind = kind, .data = row, .cond = cond, .ret = rc };
+	Ots__ConsumedCapacity cc;
+	Ots__CapacityUnit cu;
+	struct ots_table t;
+	int r;
+
+	if (txn)
+		return ots_fail(c, 400, "OTSUnsupportOperation", "Transactions are not supported yet.");
+	if ((r = ots_table_open(c, table, &t)) < 0)
+		return r;
+	r = ots_write_rows(c, &t, &w, 1);
+	ots_table_close(&t);
+	if (r < 0)
+		goto out;
+	if (w.rc.code) {
+		r = ots_fail(c, w.rc.status, w.rc.code, "%s", w.rc.message);
+		goto out;
+	}
+	ots_consumed(&cc, &cu, 0, 1);
+	*ret_cc = &cc;
+	if (w.pk_row.len) {
+		ret_row->data = (uint8_t *)w.pk_row.data;
+		ret_row->len = w.pk_row.len;
+		*ret_has_row = 1;
+	}
+	r = ots_reply(c, resp);
+out:
+	ots_write_clear(&w);
+	return r;
+}
+
+int ots_op_put_row(struct ots_call *c)
+{
+	Ots__PutRowRequest *q = ots__put_row_request__unpack(NULL, c->body_len, c->body);
+	Ots__PutRowResponse resp = OTS__PUT_ROW_RESPONSE__INIT;
+	int r;
+
+	if (!q)
+		return ots_invalid(c, "Failed to parse the request.");
+	r = single_write(c, OTS_W_PUT, q->table_name, &q->row, q->condition, q->return_content, q->transaction_id,
+			 &resp.base, &resp.consumed, &resp.row, &resp.has_row);
+	ots__put_row_request__free_unpacked(q, NULL);
+	return r;
+}
+
+int ots_op_update_row(struct ots_call *c)
+{
+	Ots__UpdateRowRequest *q = ots__update_row_request__unpack(NULL, c->body_len, c->body);
+	Ots__UpdateRowResponse resp = OTS__UPDATE_ROW_RESPONSE__INIT;
+	int r;
+
+	if (!q)
+		return ots_invalid(c, "Failed to parse the request.");
+	r = single_write(c, OTS_W_UPDATE, q->table_name, &q->row_change, q->condition, q->return_content,
+			 q->transaction_id, &resp.base, &resp.consumed, &resp.row, &resp.has_row);
+	ots__update_row_request__free_unpacked(q, NULL);
+	return r;
+}
+
+int ots_op_delete_row(struct ots_call *c)
+{
+	Ots__DeleteRowRequest *q = ots__delete_row_request__unpack(NULL, c->body_len, c->body);
+	Ots__DeleteRowResponse resp = OTS__DELETE_ROW_RESPONSE__INIT;
+	int r;
+
+	if (!q)
+		return ots_invalid(c, "Failed to parse the request.");
+	r = single_write(c, OTS_W_DELETE, q->table_name, &q->primary_key, q->condition, q->return_content,
+			 q->transaction_id, &resp.base, &resp.consumed, &resp.row, &resp.has_row);
+	ots__delete_row_request__free_unpacked(q, NULL);
+	return r;
+}

@@ -1,0 +1,204 @@
+/* api_write.c: the writes of PutRow, UpdateRow, DeleteRow and BatchWriteRow. The rows of one
+ * table are read in one omap read, each checked against its row-existence condition and
+ * merged (row.h), and written in one RADOS operation guarded by omap_cmp on every row read:
+ * all of them land or, when another writer changed one, none does and the whole is redone. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-internal.h"
+#include "log.h"
+#include "util.h"
+
+#define WRITE_ATTEMPTS 32
+
+static int condition_check(struct ots_call *c, const Ots__Condition *cond, bool exists)
+{
+	if (cond->has_column_condition)
+		return ots_fail(c, 400, "OTSUnsupportOperation", "Column conditions are not supported yet.");
+	if ((cond->row_existence == OTS__ROW_EXISTENCE_EXPECTATION__REE_EXPECT_EXIST && !exists) ||
+	    (cond->row_existence == OTS__ROW_EXISTENCE_EXPECTATION__REE_EXPECT_NOT_EXIST && exists))
+		return ots_fail(c, 403, "OTSConditionCheckFail", "Condition check failed.");
+	return 0;
+}
+
+/* Decode and check the row; w->ready when it may be written. */
+static void prepare(const struct ots_table *t, struct ots_write *w)
+{
+	struct ots_call *c = &w->rc;
+	const char *msg = NULL;
+
+	if (ots_pk_decode(c, t, w->data, OTS_KEY_ROW, &w->req, &w->key) < 0)
+		return;
+	if (w->kind != OTS_W_DELETE && ots_row_check_write(&w->req, w->kind == OTS_W_UPDATE, &msg) < 0)
+		ots_invalid(c, "%s", msg);
+	else if (w->kind == OTS_W_DELETE && w->req.n_cols)
+		ots_invalid(c, "A row to delete must have no attribute columns.");
+	else if (w->cond->has_column_condition)
+		condition_check(c, w->cond, false);
+	else
+		w->ready = true;
+}
+
+/* The row after the write, from what was read (w->old): w->nv, or NULL to remove it. */
+static int plan(const struct ots_table *t, struct ots_write *w)
+{
+	struct ots_call *c = &w->rc;
+	struct ots_row old = { 0 }, nr;
+	struct ecs_buf b = { 0 };
+	bool exists = w->old != NULL;
+	int r;
+
+	w->write = false;
+	if (exists && ots_pb_decode_row(w->old, w->old_len, &old) < 0) {
+		log_error("a stored row does not decode", "object=%s", t->t->rows_object);
+		return ots_fail_errno(c, -EIO);
+	}
+	if ((r = condition_check(c, w->cond, exists)) < 0)
+		goto out;
+	if (w->kind == OTS_W_DELETE) {
+		w->write = exists;
+		goto out;
+	}
+	r = ots_row_apply(exists ? &old : NULL, &w->req, w->kind == OTS_W_UPDATE, &t->rules, &nr);
+	if (r == -EOPNOTSUPP) {
+		r = ots_fail(c, 400, "OTSUnsupportOperation", "Increments are not supported yet.");
+		goto out;
+	}
+	if (r < 0) {
+		r = ots_fail_errno(c, r);
+		goto out;
+	}
+	nr.pk = w->req.pk;
+	nr.n_pk = w->req.n_pk;
+	/* an update that leaves no attribute removes the row */
+	if (w->kind == OTS_W_PUT || nr.n_cols) {
+		r = ots_pb_put_header(&b, OTS_ROW_MAX);
+		if (r == 0)
+			r = ots_pb_put_row(&b, &nr, OTS_ROW_MAX);
+	}
+	free(nr.cols);
+	if (r == -EFBIG)
+		r = ots_invalid(c, "The row size exceeds the limit of 4 MB.");
+	else if (r < 0)
+		r = ots_fail_errno(c, r);
+	if (r < 0) {
+		ecs_buf_free(&b);
+		goto out;
+	}
+	w->nv_len = b.len;
+	w->nv = b.len ? ecs_buf_steal(&b) : NULL;
+	w->write = exists || w->nv;
+out:
+	ots_row_clear(&old);
+	return r;
+}
+
+struct found {
+	struct ots_write *w;
+	size_t n;
+	int error;
+};
+
+static int found_fn(const char *key, const char *val, size_t len, void *arg)
+{
+	struct found *f = arg;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct ots_write *w = &f->w[i];
+
+		if (w->ready && streq(w->key, key) && !w->old) {
+			if (!(w->old = malloc(len ? len : 1)))
+				return -ENOMEM;
+			memcpy(w->old, val, len);
+			w->old_len = len;
+		}
+	}
+	return 0;
+}
+
+/* One attempt: read, plan, write. -ECANCELED to go again. */
+static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n)
+{
+	_cleanup_free_ char **keys = calloc(n, sizeof(char *)), **olds = calloc(n, sizeof(char *)),
+			    **vals = calloc(n, sizeof(char *));
+	_cleanup_free_ size_t *old_lens = calloc(n, sizeof(size_t)), *val_lens = calloc(n, sizeof(size_t));
+	struct found f = { .w = w, .n = n };
+	size_t m = 0;
+	int r;
+
+	if (!keys || !olds || !vals || !old_lens || !val_lens)
+		return ots_fail_errno(c, -ENOMEM);
+	for (size_t i = 0; i < n; i++) {
+		free(w[i].old);
+		free(w[i].nv);
+		w[i].old = w[i].nv = NULL;
+		w[i].old_len = w[i].nv_len = 0;
+		if (w[i].ready) {
+			w[i].rc.code = NULL;
+			keys[m++] = w[i].key;
+		}
+	}
+	if (!m)
+		return 0;
+	r = ots_row_read_keys(c->o, t->t->rows_object, keys, m, found_fn, &f);
+	if (r < 0)
+		return ots_fail_errno(c, r);
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!w[i].ready || plan(t, &w[i]) < 0 || !w[i].write)
+			continue;
+		keys[m] = w[i].key;
+		olds[m] = w[i].old;
+		old_lens[m] = w[i].old_len;
+		vals[m] = w[i].nv;
+		val_lens[m] = w[i].nv_len;
+		m++;
+	}
+	if (!m)
+		return 0;
+	r = ots_rows_write(c->o, t->t->rows_object, m, keys, olds, old_lens, vals, val_lens);
+	if (r == -ECANCELED)
+		return r;
+	if (r < 0)
+		return ots_fail_errno(c, r);
+	return 0;
+}
+
+int ots_write_rows(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		w[i].rc = (struct ots_call){ .o = c->o, .scope = c->scope, .now_ms = c->now_ms };
+		prepare(t, &w[i]);
+	}
+	for (int a = 0; a < WRITE_ATTEMPTS; a++)
+		if ((r = attempt(c, t, w, n)) != -ECANCELED)
+			break;
+	if (r == -ECANCELED)
+		r = ots_fail_errno(c, r);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const Ots__ReturnContent *rc = w[i].ret;
+		struct ots_row pk = { .pk = w[i].req.pk, .n_pk = w[i].req.n_pk };
+
+		if (w[i].rc.code || !rc || !rc->has_return_type || rc->return_type != OTS__RETURN_TYPE__RT_PK)
+			continue;
+		if ((r = ots_pb_put_header(&w[i].pk_row, SIZE_MAX)) < 0 ||
+		    (r = ots_pb_put_row(&w[i].pk_row, &pk, SIZE_MAX)) < 0)
+			return ots_fail_errno(c, r);
+	}
+	return 0;
+}
+
+void ots_write_clear(struct ots_write *w)
+{
+	ots_row_clear(&w->req);
+	free(w->key);
+	free(w->old);
+	free(w->nv);
+	ecs_buf_free(&w->pk_row);
+	w->key = w->old = w->nv = NULL;
+}

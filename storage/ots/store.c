@@ -1,0 +1,373 @@
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "plainbuf.h"
+#include "util.h"
+
+#define OMAP_PAGE 512 /* an OSD answers at most 1,024 entries a request */
+#define OMAP_ROWS_PAGE 128 /* rows of up to 4 MB each: keep one answer bounded */
+
+bool ots_instance_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 3 || n > 16 || name[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+
+		if (!alpha && (i == 0 || ((c < '0' || c > '9') && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+static void cat_oid(const struct ots_scope *sc, char *buf, size_t len)
+{
+	snprintf(buf, len, "ots.cat.%s.%s", sc->account, sc->instance);
+}
+
+static int omap_get(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len)
+{
+	rados_read_op_t op = rados_create_read_op();
+	rados_omap_iter_t it = NULL;
+	const char *keys[1] = { key };
+	char *k = NULL, *v = NULL;
+	size_t vl = 0;
+	int prval = 0, r;
+
+	if (!op)
+		return -ENOMEM;
+	rados_read_op_omap_get_vals_by_keys(op, keys, 1, &it, &prval);
+	r = rados_read_op_operate(op, o->io, oid, 0);
+	if (r == 0 && prval < 0)
+		r = prval;
+	if (r == 0) {
+		r = rados_omap_get_next(it, &k, &v, &vl);
+		if (r == 0 && !k)
+			r = -ENOENT;
+	}
+	if (r == 0) {
+		*ret = malloc(vl + 1);
+		if (!*ret) {
+			r = -ENOMEM;
+		} else {
+			memcpy(*ret, v, vl);
+			(*ret)[vl] = '\0';
+			*ret_len = vl;
+		}
+	}
+	if (it)
+		rados_omap_get_end(it);
+	rados_release_read_op(op);
+	return r;
+}
+
+/* Sets (or, for a NULL val, removes) each key whose value is still olds[i] ("" for absent):
+ * all or none. */
+static int omap_swap_many(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
+			  const size_t *old_lens, char *const *vals, const size_t *val_lens, bool must_exist)
+{
+	rados_write_op_t op = rados_create_write_op();
+	_cleanup_free_ int *prvals = calloc(n ? n : 1, sizeof(int));
+	int r;
+
+	if (!op || !prvals) {
+		if (op)
+			rados_release_write_op(op);
+		return -ENOMEM;
+	}
+	if (must_exist)
+		rados_write_op_assert_exists(op);
+	for (size_t i = 0; i < n; i++) {
+		const char *k[1] = { keys[i] }, *v[1] = { vals[i] };
+		size_t l[1] = { val_lens[i] };
+
+		rados_write_op_omap_cmp(op, keys[i], LIBRADOS_CMPXATTR_OP_EQ, olds[i] ? olds[i] : "",
+					olds[i] ? old_lens[i] : 0, &prvals[i]);
+		if (vals[i])
+			rados_write_op_omap_set(op, k, v, l, 1);
+		else
+			rados_write_op_omap_rm_keys(op, k, 1);
+	}
+	r = rados_write_op_operate(op, o->io, oid, NULL, 0);
+	rados_release_write_op(op);
+	return r;
+}
+
+static int omap_swap(struct ots *o, const char *oid, const char *key, const char *old, size_t old_len,
+		     const char *val, size_t val_len, bool must_exist)
+{
+	char *k = (char *)key, *ov = (char *)old, *nv = (char *)val;
+
+	return omap_swap_many(o, oid, 1, &k, &ov, &old_len, &nv, &val_len, must_exist);
+}
+
+int ots_cat_list(struct ots *o, const struct ots_scope *sc, char ***ret, size_t *ret_n)
+{
+	char oid[160], last[OTS_PB_MAX_NAME + 1] = "";
+	char **names = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	cat_oid(sc, oid, sizeof(oid));
+	for (;;) {
+		rados_read_op_t op = rados_create_read_op();
+		rados_omap_iter_t it = NULL;
+		unsigned char more = 0;
+		int prval = 0;
+		char *k, *v;
+		size_t vl;
+
+		if (!op) {
+			r = -ENOMEM;
+			break;
+		}
+		rados_read_op_omap_get_vals2(op, last, "", OMAP_PAGE, &it, &more, &prval);
+		r = rados_read_op_operate(op, o->io, oid, 0);
+		if (r == 0 && prval < 0)
+			r = prval;
+		while (r == 0 && rados_omap_get_next(it, &k, &v, &vl) == 0 && k) {
+			char **nn = reallocarray(names, n + 1, sizeof(*names));
+
+			if (!nn || !(nn[n] = strdup(k))) {
+				names = nn ? nn : names;
+				r = -ENOMEM;
+				break;
+			}
+			names = nn;
+			snprintf(last, sizeof(last), "%s", k);
+			n++;
+		}
+		if (it)
+			rados_omap_get_end(it);
+		rados_release_read_op(op);
+		if (r < 0 || !more)
+			break;
+	}
+	if (r == -ENOENT)
+		r = 0;
+	if (r < 0) {
+		ecs_strv_free(names, n);
+		return r;
+	}
+	*ret = names;
+	*ret_n = n;
+	return 0;
+}
+
+/* An entry as stored (*ret_raw) and decoded (*ret). */
+static int cat_read(struct ots *o, const struct ots_scope *sc, const char *name, char **ret_raw, size_t *ret_len,
+		    Ots__StoredTable **ret)
+{
+	char oid[160];
+	int r;
+
+	cat_oid(sc, oid, sizeof(oid));
+	if ((r = omap_get(o, oid, name, ret_raw, ret_len)) < 0)
+		return r;
+	*ret = ots__stored_table__unpack(NULL, *ret_len, (const uint8_t *)*ret_raw);
+	if (!*ret) {
+		log_error("a catalogue entry does not decode", "table=%s", name);
+		free(*ret_raw);
+		*ret_raw = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+int ots_cat_get(struct ots *o, const struct ots_scope *sc, const char *name, Ots__StoredTable **ret)
+{
+	_cleanup_free_ char *raw = NULL;
+	size_t len;
+
+	return cat_read(o, sc, name, &raw, &len, ret);
+}
+
+static int pack(const Ots__StoredTable *t, char **ret, size_t *ret_len)
+{
+	size_t n = ots__stored_table__get_packed_size(t);
+
+	*ret = malloc(n ? n : 1);
+	if (!*ret)
+		return -ENOMEM;
+	*ret_len = ots__stored_table__pack(t, (uint8_t *)*ret);
+	return 0;
+}
+
+int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *t, unsigned max_tables)
+{
+	_cleanup_free_ char *val = NULL;
+	char oid[160], rows[64], **names = NULL;
+	uint8_t rnd[8];
+	size_t len, n = 0;
+	rados_write_op_t op;
+	int r;
+
+	cat_oid(sc, oid, sizeof(oid));
+	if ((r = ots_cat_list(o, sc, &names, &n)) < 0)
+		return r;
+	ecs_strv_free(names, n);
+	if (n >= max_tables)
+		return -EDQUOT;
+	if ((r = ecs_random_bytes(rnd, sizeof(rnd))) < 0)
+		return r;
+	strcpy(rows, "ots.rows.");
+	ecs_hex_encode(rnd, sizeof(rnd), rows + strlen(rows));
+	/* the catalogue object (omap_cmp needs it), then the rows object */
+	for (int i = 0; i < 2; i++) {
+		op = rados_create_write_op();
+		if (!op)
+			return -ENOMEM;
+		rados_write_op_create(op, i ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT, NULL);
+		r = rados_write_op_operate(op, o->io, i ? rows : oid, NULL, 0);
+		rados_release_write_op(op);
+		if (r < 0)
+			return r;
+	}
+	t->rows_object = rows;
+	r = pack(t, &val, &len);
+	t->rows_object = NULL;
+	if (r == 0) {
+		r = omap_swap(o, oid, t->table_meta->table_name, NULL, 0, val, len, false);
+		if (r == -ECANCELED)
+			r = -EEXIST;
+	}
+	if (r < 0)
+		rados_remove(o->io, rows);
+	return r;
+}
+
+int ots_cat_replace(struct ots *o, const struct ots_scope *sc, const Ots__StoredTable *old,
+		    const Ots__StoredTable *t)
+{
+	_cleanup_free_ char *a = NULL, *b = NULL;
+	char oid[160];
+	size_t al, bl;
+	int r;
+
+	cat_oid(sc, oid, sizeof(oid));
+	if ((r = pack(old, &a, &al)) < 0 || (r = pack(t, &b, &bl)) < 0)
+		return r;
+	return omap_swap(o, oid, t->table_meta->table_name, a, al, b, bl, true);
+}
+
+int ots_cat_delete(struct ots *o, const struct ots_scope *sc, const char *name)
+{
+	_cleanup_free_ char *raw = NULL;
+	Ots__StoredTable *t;
+	char oid[160];
+	size_t len;
+	int r;
+
+	if ((r = cat_read(o, sc, name, &raw, &len, &t)) < 0)
+		return r;
+	cat_oid(sc, oid, sizeof(oid));
+	r = omap_swap(o, oid, name, raw, len, NULL, 0, true);
+	if (r == -ECANCELED)
+		r = -ENOENT;
+	if (r == 0) {
+		int rr = rados_remove(o->io, t->rows_object);
+
+		if (rr < 0 && rr != -ENOENT)
+			log_warn("a deleted table's rows stay behind", "object=%s error=%s", t->rows_object,
+				 strerror(-rr));
+	}
+	ots__stored_table__free_unpacked(t, NULL);
+	return r;
+}
+
+int ots_row_read(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len)
+{
+	return omap_get(o, oid, key, ret, ret_len);
+}
+
+int ots_rows_write(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
+		   const size_t *old_lens, char *const *vals, const size_t *val_lens)
+{
+	return omap_swap_many(o, oid, n, keys, olds, old_lens, vals, val_lens, true);
+}
+
+int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool keys_only, ots_scan_fn fn,
+		 void *arg)
+{
+	_cleanup_free_ char *last = strdup(start_after);
+	int r = 0;
+
+	if (!last)
+		return -ENOMEM;
+	for (;;) {
+		rados_read_op_t op = rados_create_read_op();
+		rados_omap_iter_t it = NULL;
+		unsigned char more = 0;
+		int prval = 0, stop = 0;
+		char *k, *v;
+		size_t vl;
+
+		if (!op)
+			return -ENOMEM;
+		if (keys_only)
+			rados_read_op_omap_get_keys2(op, last, OMAP_PAGE, &it, &more, &prval);
+		else
+			rados_read_op_omap_get_vals2(op, last, "", OMAP_ROWS_PAGE, &it, &more, &prval);
+		r = rados_read_op_operate(op, o->io, oid, 0);
+		if (r == 0 && prval < 0)
+			r = prval;
+		while (r == 0 && !stop && rados_omap_get_next(it, &k, &v, &vl) == 0 && k) {
+			stop = fn(k, v, vl, arg);
+			if (!stop) {
+				char *nl = strdup(k);
+
+				if (!nl) {
+					r = -ENOMEM;
+					break;
+				}
+				free(last);
+				last = nl;
+			}
+		}
+		if (it)
+			rados_omap_get_end(it);
+		rados_release_read_op(op);
+		if (stop < 0)
+			return stop;
+		if (r < 0 || stop || !more)
+			return r;
+	}
+}
+
+int ots_row_read_keys(struct ots *o, const char *oid, char *const *keys, size_t n, ots_scan_fn fn, void *arg)
+{
+	for (size_t at = 0; at < n; at += OMAP_PAGE) {
+		size_t m = n - at < OMAP_PAGE ? n - at : OMAP_PAGE;
+		rados_read_op_t op = rados_create_read_op();
+		rados_omap_iter_t it = NULL;
+		int prval = 0, r, stop = 0;
+		char *k, *v;
+		size_t vl;
+
+		if (!op)
+			return -ENOMEM;
+		rados_read_op_omap_get_vals_by_keys(op, (char const *const *)keys + at, m, &it, &prval);
+		r = rados_read_op_operate(op, o->io, oid, 0);
+		if (r == 0 && prval < 0)
+			r = prval;
+		while (r == 0 && !stop && rados_omap_get_next(it, &k, &v, &vl) == 0 && k)
+			stop = fn(k, v, vl, arg);
+		if (it)
+			rados_omap_get_end(it);
+		rados_release_read_op(op);
+		if (r < 0)
+			return r;
+		if (stop)
+			return stop < 0 ? stop : 0;
+	}
+	return 0;
+}

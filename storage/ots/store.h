@@ -1,0 +1,59 @@
+/* store.h: ecs-otsd's objects in its RADOS pool.
+ *
+ *   ots.cat.<account>.<instance>   the catalogue: omap table name -> StoredTable (protobuf)
+ *   ots.rows.<16 hex>              a table's rows: omap key (key.h) -> the row (PlainBuffer,
+ *                                  every kept version of every attribute)
+ *
+ * Every change is one RADOS write guarded by omap_cmp against the value read before it (a
+ * missing key compares equal to ""), so two writers of one row never lose an update: the
+ * second gets -ECANCELED and reads again. */
+#ifndef OTS_STORE_H
+#define OTS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ots.h"
+#include "ots.pb-c.h"
+
+#define OTS_ACCOUNT_MAX 64
+#define OTS_INSTANCE_MAX 32
+
+/* Whose tables: the caller's account and the request's instance. */
+struct ots_scope {
+	char account[OTS_ACCOUNT_MAX];
+	char instance[OTS_INSTANCE_MAX];
+};
+
+/* Instance names: [A-Za-z][A-Za-z0-9-]{2,15}, not ending in '-'. */
+bool ots_instance_name_valid(const char *name);
+
+/* Table names in byte order (caller frees each and the array). */
+int ots_cat_list(struct ots *o, const struct ots_scope *sc, char ***ret, size_t *ret_n);
+/* -ENOENT when there is no such table; free with ots__stored_table__free_unpacked(t, NULL). */
+int ots_cat_get(struct ots *o, const struct ots_scope *sc, const char *name, Ots__StoredTable **ret);
+/* Makes the rows object and the entry; fills t->rows_object. -EEXIST, -EDQUOT (max tables). */
+int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *t, unsigned max_tables);
+/* Replaces an entry whose options changed; -ECANCELED when it changed meanwhile. */
+int ots_cat_replace(struct ots *o, const struct ots_scope *sc, const Ots__StoredTable *old,
+		    const Ots__StoredTable *t);
+/* Removes the entry, then the rows. -ENOENT. */
+int ots_cat_delete(struct ots *o, const struct ots_scope *sc, const char *name);
+
+/* A row's stored value (caller frees): -ENOENT when absent. */
+int ots_row_read(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len);
+/* One operation over n rows of a table: key i is set to vals[i] (NULL: removed) if its value
+ * is still olds[i] (NULL: absent); all or none. -ECANCELED when any changed; -ENOENT
+ * when the table is gone. */
+int ots_rows_write(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
+		   const size_t *old_lens, char *const *vals, const size_t *val_lens);
+
+/* Walks keys after start_after in order, calling fn for each until it returns non-zero
+ * (its return value, when positive, is returned as 0; negative as itself). */
+typedef int (*ots_scan_fn)(const char *key, const char *val, size_t len, void *arg);
+int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool keys_only, ots_scan_fn fn,
+		 void *arg);
+/* fn for each of the n keys (any order) that exists, in key order. */
+int ots_row_read_keys(struct ots *o, const char *oid, char *const *keys, size_t n, ots_scan_fn fn, void *arg);
+
+#endif
