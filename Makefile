@@ -213,8 +213,10 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_OBJS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(PKG_LIBS) $(LDLIBS)
 
-# fuzz_oss also takes ecs-ossd's parsers (storage/oss/sigv1.c, parse.c) and libxml2.
-FUZZ_OSS_OBJS := $(BUILD)/fuzz/oss/sigv1.o $(BUILD)/fuzz/oss/parse.o
+# fuzz_oss also takes ecs-ossd's parsers (storage/oss/sigv1.c, sigv4.c, chunked.c, checksum.c,
+# parse.c) and libxml2.
+FUZZ_OSS_OBJS := $(BUILD)/fuzz/oss/sigv1.o $(BUILD)/fuzz/oss/sigv4.o $(BUILD)/fuzz/oss/chunked.o \
+	$(BUILD)/fuzz/oss/checksum.o $(BUILD)/fuzz/oss/parse.o
 
 $(BUILD)/fuzz/oss/%.o: storage/oss/%.c
 	@mkdir -p $(@D)

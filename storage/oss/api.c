@@ -8,15 +8,17 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "api-internal.h"
+#include "checksum.h"
+#include "chunked.h"
 #include "crypto.h"
 #include "log.h"
 #include "parse.h"
 #include "sigv1.h"
-#include "storage_keys.h"
 #include "util.h"
 
-#define SKEW_MAX_S (15 * 60)
 
 void oss_reply_xml(const struct ecs_http_request *req, struct ecs_http_response *resp, int status, char *body)
 {
@@ -59,6 +61,23 @@ void oss_fail_errno(const struct ecs_http_request *req, struct ecs_http_response
 		return oss_fail(req, resp, 500, "InternalError", "We encountered an internal error. Please try again.",
 				NULL);
 	}
+}
+
+bool oss_req_is_s3(const struct ecs_http_request *req)
+{
+	const char *auth = ecs_kvlist_get_case(req->headers, "Authorization");
+
+	if (auth)
+		return str_has_prefix(auth, "AWS");
+	return ecs_kvlist_get(req->query, "X-Amz-Algorithm") || ecs_kvlist_get(req->query, "AWSAccessKeyId");
+}
+
+const char *oss_hdr(const struct ecs_http_request *req, const char *suffix)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "%s%s", oss_req_is_s3(req) ? "x-amz-" : "x-oss-", suffix);
+	return ecs_kvlist_get_case(req->headers, name);
 }
 
 static void server_error(const struct ecs_http_request *req, struct ecs_http_response *resp, enum ecs_http_error err,
@@ -113,6 +132,7 @@ static int target(const struct ecs_http_request *req, struct oss_req *q)
 			return -EINVAL;
 		memcpy(q->bucket, host, bl);
 		q->bucket[bl] = '\0';
+		q->vhost = true;
 		key = path + 1;
 	} else if (path[1]) {
 		size_t bl = strcspn(path + 1, "/");
@@ -141,6 +161,22 @@ static enum oss_op classify(const struct ecs_http_request *req, const struct oss
 
 	if (!q->bucket[0])
 		return streq(m, "GET") ? OSS_OP_SERVICE_LIST : OSS_OP_NOT_IMPLEMENTED;
+	if (has(req, "uploads") && !has(req, "uploadId"))
+		return !q->key ? (streq(m, "GET") ? OSS_OP_UPLOADS_LIST : OSS_OP_NOT_IMPLEMENTED)
+			       : (streq(m, "POST") ? OSS_OP_UPLOAD_INIT : OSS_OP_NOT_IMPLEMENTED);
+	if (has(req, "uploadId") && q->key) {
+		if (streq(m, "PUT") && has(req, "partNumber"))
+			return oss_hdr(req, "copy-source") ? OSS_OP_UPLOAD_PART_COPY : OSS_OP_UPLOAD_PART;
+		if (streq(m, "POST"))
+			return OSS_OP_UPLOAD_COMPLETE;
+		if (streq(m, "DELETE"))
+			return OSS_OP_UPLOAD_ABORT;
+		if (streq(m, "GET"))
+			return OSS_OP_UPLOAD_PARTS;
+		return OSS_OP_NOT_IMPLEMENTED;
+	}
+	if (has(req, "append") && q->key)
+		return streq(m, "POST") ? OSS_OP_OBJECT_APPEND : OSS_OP_NOT_IMPLEMENTED;
 	if (has(req, "uploads") || has(req, "uploadId") || has(req, "append") || has(req, "tagging") ||
 	    has(req, "symlink") || has(req, "restore") || has(req, "versions") || has(req, "versionId") ||
 	    has(req, "x-oss-process"))
@@ -165,14 +201,17 @@ static enum oss_op classify(const struct ecs_http_request *req, const struct oss
 			return OSS_OP_BUCKET_DELETE;
 		if (streq(m, "GET"))
 			return OSS_OP_BUCKET_LIST;
+		if (streq(m, "HEAD"))
+			return OSS_OP_BUCKET_HEAD;
 		return OSS_OP_NOT_IMPLEMENTED;
 	}
 	if (has(req, "acl"))
-		return OSS_OP_NOT_IMPLEMENTED;
+		return streq(m, "GET") ? OSS_OP_OBJECT_ACL_GET : streq(m, "PUT") ? OSS_OP_OBJECT_ACL_PUT
+										 : OSS_OP_NOT_IMPLEMENTED;
 	if (has(req, "objectMeta"))
 		return streq(m, "GET") || streq(m, "HEAD") ? OSS_OP_OBJECT_META : OSS_OP_NOT_IMPLEMENTED;
 	if (streq(m, "PUT"))
-		return ecs_kvlist_get_case(req->headers, "x-oss-copy-source") ? OSS_OP_OBJECT_COPY : OSS_OP_OBJECT_PUT;
+		return oss_hdr(req, "copy-source") ? OSS_OP_OBJECT_COPY : OSS_OP_OBJECT_PUT;
 	if (streq(m, "GET"))
 		return OSS_OP_OBJECT_GET;
 	if (streq(m, "HEAD"))
@@ -182,93 +221,32 @@ static enum oss_op classify(const struct ecs_http_request *req, const struct oss
 	return OSS_OP_NOT_IMPLEMENTED;
 }
 
-/* Who signed the request: q->caller, or "" when nobody did. 0, or an error answered. */
-static int authenticate(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+/* S3: an object's (or part's) body with an x-amz-checksum-* header gets it checked; the
+ * same header on Complete names the whole object's and is not the body's. 0, or answered. */
+static int checksum_header(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *auth = ecs_kvlist_get_case(req->headers, "Authorization");
-	const char *qak = ecs_kvlist_get(req->query, "OSSAccessKeyId");
-	char ak[OSS_AK_MAX], sig[OSS_SIG_MAX], want[29];
-	const char *date;
-	_cleanup_free_ char *sts = NULL;
-	struct storage_key key;
-	time_t t, now = time(NULL);
-	int r;
-
-	if (!auth && !qak)
+	if (q->op != OSS_OP_OBJECT_PUT && q->op != OSS_OP_UPLOAD_PART && q->op != OSS_OP_OBJECT_APPEND)
 		return 0;
-	if (auth) {
-		if (oss_auth_header_parse(auth, ak, sig) < 0) {
-			oss_fail(req, resp, 400, "InvalidArgument", "Authorization header is invalid.", NULL);
-			return -EINVAL;
-		}
-		date = ecs_kvlist_get_case(req->headers, "x-oss-date");
-		if (!date)
-			date = ecs_kvlist_get_case(req->headers, "Date");
-		if (!date || oss_http_date_parse(date, &t) < 0) {
-			oss_fail(req, resp, 403, "AccessDenied", "Invalid date format or missing date.", NULL);
-			return -EACCES;
-		}
-		if (t > now + SKEW_MAX_S || t < now - SKEW_MAX_S) {
-			oss_fail(req, resp, 403, "RequestTimeTooSkewed",
-				 "The difference between the request time and the current time is too large.", NULL);
-			return -EACCES;
-		}
-	} else {
-		const char *s = ecs_kvlist_get(req->query, "Signature");
-		long long exp;
+	for (size_t i = 0; oss_req_is_s3(req) && i < req->headers->n; i++) {
+		const char *k = req->headers->items[i].key;
+		int r;
 
-		date = ecs_kvlist_get(req->query, "Expires");
-		if (!s || !date || ecs_parse_int64(date, 0, INT64_MAX, &exp) < 0 || ecs_strlcpy(ak, qak, sizeof(ak)) < 0 ||
-		    ecs_strlcpy(sig, s, sizeof(sig)) < 0) {
-			oss_fail(req, resp, 403, "AccessDenied", "The signed URL is missing Expires or Signature.", NULL);
-			return -EACCES;
+		if (strncasecmp(k, "x-amz-checksum-", 15) != 0)
+			continue;
+		r = oss_checksum_new(k, &q->ck);
+		if (r == -ENOMEM) {
+			oss_fail_errno(req, resp, r);
+			return r;
 		}
-		if (exp < now) {
-			oss_fail(req, resp, 403, "AccessDenied", "Request has expired.", NULL);
-			return -EACCES;
+		if (r == 0) {
+			snprintf(q->ck_value, sizeof(q->ck_value), "%s", req->headers->items[i].value);
+			return 0;
 		}
-	}
-	r = storage_keys_get(q->o->keys, ak, &key);
-	if (r == -ENOENT) {
-		oss_fail(req, resp, 403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records.",
-			 NULL);
-		return r;
-	}
-	if (r < 0) {
-		oss_fail(req, resp, 503, "ServiceUnavailable", "The key service cannot be reached.", NULL);
-		return r;
-	}
-	{
-		struct oss_sign_input in = { .method = req->method, .date = date, .headers = req->headers,
-					     .query = req->query, .bucket = q->bucket, .key = q->key ? q->key : "" };
-
-		sts = oss_sign_string(&in);
-	}
-	snprintf(q->caller, sizeof(q->caller), "%s", key.account_id);
-	if (!sts || oss_sign_v1(key.secret, sts, want) < 0) {
-		explicit_bzero(&key, sizeof(key));
-		oss_fail(req, resp, 500, "InternalError", "out of memory", NULL);
-		return -ENOMEM;
-	}
-	explicit_bzero(&key, sizeof(key));
-	if (!ecs_streq_ct(want, sig)) {
-		q->caller[0] = '\0';
-		_cleanup_free_ char *e = oss_xml_escape(sts), *extra = NULL;
-
-		extra = ecs_strdup_printf("  <OSSAccessKeyId>%s</OSSAccessKeyId>\n  <StringToSign>%s</StringToSign>\n",
-					  "", e ? e : "");
-		oss_fail(req, resp, 403, "SignatureDoesNotMatch",
-			 "The request signature we calculated does not match the signature you provided.", extra);
-		return -EACCES;
-	}
-	if (!q->caller[0]) {
-		oss_fail(req, resp, 500, "InternalError", "The key has no account.", NULL);
-		return -EIO;
 	}
 	return 0;
 }
 
-static void on_begin(const struct ecs_http_request *req, struct ecs_http_response *resp, void **ret_state)
+static void begin(const struct ecs_http_request *req, struct ecs_http_response *resp, void **ret_state)
 {
 	struct oss *o = req->userdata;
 	struct oss_req *q = calloc(1, sizeof(*q));
@@ -290,7 +268,7 @@ static void on_begin(const struct ecs_http_request *req, struct ecs_http_respons
 		return oss_fail(req, resp, 400, "InvalidObjectName", "The object name is not valid.", NULL);
 	}
 	q->op = classify(req, q);
-	if (authenticate(q, req, resp) < 0) {
+	if (oss_authenticate(q, req, resp) < 0) {
 		q->failed = true;
 		return;
 	}
@@ -313,7 +291,15 @@ static void on_begin(const struct ecs_http_request *req, struct ecs_http_respons
 		}
 		q->bucket_found = true;
 	}
+	if ((r = checksum_header(q, req, resp)) < 0) {
+		q->failed = true;
+		return;
+	}
 	if (q->op == OSS_OP_OBJECT_PUT && oss_object_put_begin(q, req, resp) < 0)
+		q->failed = true;
+	if (q->op == OSS_OP_UPLOAD_PART && oss_part_begin(q, req, resp) < 0)
+		q->failed = true;
+	if (q->op == OSS_OP_OBJECT_APPEND && oss_append_begin(q, req, resp) < 0)
 		q->failed = true;
 	return;
 bad_name:
@@ -324,6 +310,25 @@ fail_mem:
 	return oss_fail(req, resp, 503, "ServiceUnavailable", "out of memory", NULL);
 }
 
+/* Body bytes as the client meant them (after aws-chunked decoding). */
+static int deliver(void *state, const char *buf, size_t len)
+{
+	struct oss_req *q = state;
+
+	if (q->ck)
+		oss_checksum_update(q->ck, buf, len);
+	if (q->w)
+		return oss_writer_write(q->w, buf, len);
+	return ecs_buf_append(&q->body, buf, len, OSS_SMALL_BODY_MAX);
+}
+
+static void on_begin(const struct ecs_http_request *req, struct ecs_http_response *resp, void **ret_state)
+{
+	begin(req, resp, ret_state);
+	if (resp->status && oss_req_is_s3(req))
+		ecs_http_add_header(resp, "x-amz-request-id", req->request_id);
+}
+
 static int on_data(void *state, const char *buf, size_t len)
 {
 	struct oss_req *q = state;
@@ -331,13 +336,73 @@ static int on_data(void *state, const char *buf, size_t len)
 
 	if (!q || q->failed || q->body_error)
 		return -EIO;
-	if (q->w)
-		r = oss_writer_write(q->w, buf, len);
+	if (q->sha)
+		EVP_DigestUpdate(q->sha, buf, len);
+	if (q->chunked)
+		r = oss_chunked_feed(q->chunked, buf, len, deliver, q);
 	else
-		r = ecs_buf_append(&q->body, buf, len, OSS_SMALL_BODY_MAX);
+		r = deliver(q, buf, len);
 	if (r < 0)
 		q->body_error = r;
 	return r;
+}
+
+/* S3 V4: the body is the one signed. 0, or an error answered. */
+static int payload_check(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	if (q->chunked) {
+		const char *dl = ecs_kvlist_get_case(req->headers, "x-amz-decoded-content-length");
+		long long n;
+
+		int r = oss_chunked_finish(q->chunked);
+
+		if (r == -EBADMSG) {
+			oss_fail(req, resp, 400, "BadDigest", "The checksum in the trailer does not match the body.", NULL);
+			return r;
+		}
+		if (r < 0 ||
+		    (dl && (ecs_parse_int64(dl, 0, INT64_MAX, &n) < 0 || (uint64_t)n != oss_chunked_total(q->chunked)))) {
+			oss_fail(req, resp, 400, "IncompleteBody", "The aws-chunked body is malformed or cut short.", NULL);
+			return -EINVAL;
+		}
+	}
+	if (q->ck && oss_checksum_check(q->ck, q->ck_value) < 0) {
+		oss_fail(req, resp, 400, "BadDigest", "The x-amz-checksum you specified does not match the body.", NULL);
+		return -EBADMSG;
+	}
+	if (q->sha) {
+		uint8_t h[32];
+		unsigned hl = 0;
+		char hex[65];
+
+		EVP_DigestFinal_ex(q->sha, h, &hl);
+		ecs_hex_encode(h, 32, hex);
+		if (!streq(hex, q->payload_sha256)) {
+			oss_fail(req, resp, 400, "XAmzContentSHA256Mismatch",
+				 "The provided 'x-amz-content-sha256' header does not match what was computed.", NULL);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void dispatch(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	if (q->body_error == -EACCES)
+		return oss_fail(req, resp, 403, "SignatureDoesNotMatch", "A chunk's signature does not match its bytes.", NULL);
+	if (q->body_error == -EINVAL && q->chunked)
+		return oss_fail(req, resp, 400, "IncompleteBody", "The aws-chunked body is malformed.", NULL);
+	if (q->body_error == -EFBIG)
+		return oss_fail(req, resp, 400, q->w ? "EntityTooLarge" : "MalformedXML",
+				"Your proposed upload exceeds the maximum allowed size.", NULL);
+	if (q->body_error)
+		return oss_fail_errno(req, resp, q->body_error);
+	if (payload_check(q, req, resp) < 0)
+		return;
+	if (q->op == OSS_OP_SERVICE_LIST ||
+	    (q->bucket[0] && !q->key && q->op != OSS_OP_OBJECTS_DELETE && q->op != OSS_OP_UPLOADS_LIST))
+		return oss_bucket_op(q, req, resp);
+	oss_object_op(q, req, resp);
 }
 
 static void on_end(void *state, const struct ecs_http_request *req, struct ecs_http_response *resp)
@@ -346,14 +411,9 @@ static void on_end(void *state, const struct ecs_http_request *req, struct ecs_h
 
 	if (!q)
 		return oss_fail(req, resp, 503, "ServiceUnavailable", "out of memory", NULL);
-	if (q->body_error == -EFBIG)
-		return oss_fail(req, resp, 400, q->w ? "EntityTooLarge" : "MalformedXML",
-				"Your proposed upload exceeds the maximum allowed size.", NULL);
-	if (q->body_error)
-		return oss_fail_errno(req, resp, q->body_error);
-	if (q->op == OSS_OP_SERVICE_LIST || (q->bucket[0] && !q->key && q->op != OSS_OP_OBJECTS_DELETE))
-		return oss_bucket_op(q, req, resp);
-	oss_object_op(q, req, resp);
+	dispatch(q, req, resp);
+	if (oss_req_is_s3(req))
+		ecs_http_add_header(resp, "x-amz-request-id", req->request_id);
 }
 
 static void on_free(void *state)
@@ -363,6 +423,10 @@ static void on_free(void *state)
 	if (!q)
 		return;
 	oss_writer_abort(q->w);
+	oss_upload_clear(&q->upload);
+	oss_chunked_free(q->chunked);
+	oss_checksum_free(q->ck);
+	EVP_MD_CTX_free(q->sha);
 	ecs_buf_free(&q->body);
 	free(q->key);
 	free(q);

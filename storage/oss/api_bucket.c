@@ -12,64 +12,6 @@
 #include "url.h"
 #include "util.h"
 
-#define XML_HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-#define OUT_MAX (64 * 1024 * 1024)
-
-struct out {
-	struct ecs_buf b;
-	int error;
-};
-
-static void put(struct out *w, const char *s)
-{
-	if (!w->error)
-		w->error = ecs_buf_append(&w->b, s, strlen(s), OUT_MAX);
-}
-
-/* <tag>escaped text</tag>; with url, the text percent-encoded first (encoding-type=url). */
-static void el(struct out *w, const char *tag, const char *text, bool url)
-{
-	_cleanup_free_ char *enc = url ? ecs_percent_encode(text) : NULL;
-	_cleanup_free_ char *esc = oss_xml_escape(url && enc ? enc : text);
-
-	if (!esc) {
-		w->error = -ENOMEM;
-		return;
-	}
-	put(w, "<");
-	put(w, tag);
-	put(w, ">");
-	put(w, esc);
-	put(w, "</");
-	put(w, tag);
-	put(w, ">");
-}
-
-static void el_int(struct out *w, const char *tag, long long v)
-{
-	char n[32];
-
-	snprintf(n, sizeof(n), "%lld", v);
-	el(w, tag, n, false);
-}
-
-static char *finish(struct out *w)
-{
-	if (w->error) {
-		ecs_buf_free(&w->b);
-		return NULL;
-	}
-	return ecs_buf_steal(&w->b);
-}
-
-static void owner(struct out *w, const char *id)
-{
-	put(w, "<Owner>");
-	el(w, "ID", id, false);
-	el(w, "DisplayName", id, false);
-	put(w, "</Owner>");
-}
-
 static bool is_owner(const struct oss_req *q)
 {
 	return q->caller[0] && streq(q->caller, q->b.owner);
@@ -102,7 +44,7 @@ static void service_list(struct oss_req *q, const struct ecs_http_request *req, 
 	size_t n = 0;
 	bool more = false;
 	unsigned max;
-	struct out w = { 0 };
+	struct oss_xml w = { 0 };
 	int r;
 
 	if (!q->caller[0])
@@ -113,19 +55,19 @@ static void service_list(struct oss_req *q, const struct ecs_http_request *req, 
 		max = 1000;
 	if ((r = oss_bucket_names(q->o, q->caller, prefix, marker, max, &names, &n, &more)) < 0)
 		return oss_fail_errno(req, resp, r);
-	put(&w, XML_HEAD "<ListAllMyBucketsResult>");
+	oss_xroot(&w, req, "ListAllMyBucketsResult");
 	if (*prefix)
-		el(&w, "Prefix", prefix, false);
+		oss_xel(&w, "Prefix", prefix, false);
 	if (*marker)
-		el(&w, "Marker", marker, false);
+		oss_xel(&w, "Marker", marker, false);
 	if (ecs_kvlist_get(req->query, "max-keys"))
-		el_int(&w, "MaxKeys", max);
+		oss_xint(&w, "MaxKeys", max);
 	if (more) {
-		put(&w, "<IsTruncated>true</IsTruncated>");
-		el(&w, "NextMarker", n ? names[n - 1] : "", false);
+		oss_xput(&w, "<IsTruncated>true</IsTruncated>");
+		oss_xel(&w, "NextMarker", n ? names[n - 1] : "", false);
 	}
-	owner(&w, q->caller);
-	put(&w, "<Buckets>");
+	oss_xowner(&w, q->caller);
+	oss_xput(&w, "<Buckets>");
 	for (size_t i = 0; i < n; i++) {
 		struct oss_bucket b;
 		char date[32];
@@ -133,23 +75,23 @@ static void service_list(struct oss_req *q, const struct ecs_http_request *req, 
 		if (oss_bucket_get(q->o, names[i], &b) < 0 || !streq(b.owner, q->caller))
 			continue;
 		oss_iso_date_format(b.created, date);
-		put(&w, "<Bucket>");
-		el(&w, "CreationDate", date, false);
-		put(&w, "<Location>oss-");
-		put(&w, q->o->region);
-		put(&w, "</Location>");
-		el(&w, "Name", b.name, false);
-		el(&w, "Region", q->o->region, false);
-		put(&w, "<StorageClass>Standard</StorageClass></Bucket>");
+		oss_xput(&w, "<Bucket>");
+		oss_xel(&w, "CreationDate", date, false);
+		oss_xput(&w, "<Location>oss-");
+		oss_xput(&w, q->o->region);
+		oss_xput(&w, "</Location>");
+		oss_xel(&w, "Name", b.name, false);
+		oss_xel(&w, "Region", q->o->region, false);
+		oss_xput(&w, "<StorageClass>Standard</StorageClass></Bucket>");
 	}
-	put(&w, "</Buckets></ListAllMyBucketsResult>\n");
+	oss_xput(&w, "</Buckets></ListAllMyBucketsResult>\n");
 	oss_strv_free(names, n);
-	oss_reply_xml(req, resp, 200, finish(&w));
+	oss_reply_xml(req, resp, 200, oss_xfinish(&w));
 }
 
 static void bucket_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *acl_h = ecs_kvlist_get_case(req->headers, "x-oss-acl");
+	const char *acl_h = oss_hdr(req, "acl");
 	const char *acl = acl_h ? oss_acl_canonical(acl_h, false) : "private";
 	struct oss_bucket b = { 0 }, cur;
 	int r;
@@ -199,25 +141,23 @@ static void bucket_delete(struct oss_req *q, const struct ecs_http_request *req,
 	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
 }
 
-static void contents(struct out *w, const struct oss_entry *e, const char *owner_id, bool url)
+static void contents(const struct ecs_http_request *req, struct oss_xml *w, const struct oss_entry *e,
+		     const char *owner_id, bool url)
 {
-	char date[32], etag[40];
+	char date[32], etag[56];
 
 	oss_iso_date_format(e->mtime, date);
-	snprintf(etag, sizeof(etag), "\"%s\"", e->etag);
-	for (char *p = etag; *p; p++)
-		if (*p >= 'a' && *p <= 'f')
-			*p = (char)(*p - 32);
-	put(w, "<Contents>");
-	el(w, "Key", e->key, url);
-	el(w, "LastModified", date, false);
-	el(w, "ETag", etag, false);
-	put(w, "<Type>Normal</Type>");
-	el_int(w, "Size", (long long)e->size);
-	put(w, "<StorageClass>Standard</StorageClass>");
+	oss_etag_quoted(req, e->etag, etag);
+	oss_xput(w, "<Contents>");
+	oss_xel(w, "Key", e->key, url);
+	oss_xel(w, "LastModified", date, false);
+	oss_xel(w, "ETag", etag, false);
+	oss_xput(w, e->appendable ? "<Type>Appendable</Type>" : e->parts ? "<Type>Multipart</Type>" : "<Type>Normal</Type>");
+	oss_xint(w, "Size", (long long)e->size);
+	oss_xput(w, "<StorageClass>Standard</StorageClass>");
 	if (owner_id)
-		owner(w, owner_id);
-	put(w, "</Contents>");
+		oss_xowner(w, owner_id);
+	oss_xput(w, "</Contents>");
 }
 
 static void bucket_list(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
@@ -233,7 +173,7 @@ static void bucket_list(struct oss_req *q, const struct ecs_http_request *req, s
 	_cleanup_free_ uint8_t *tok = NULL;
 	const char *marker = v2 ? start_after : strempty(ecs_kvlist_get(req->query, "marker"));
 	struct oss_listing l = { 0 };
-	struct out w = { 0 };
+	struct oss_xml w = { 0 };
 	unsigned max;
 	int r;
 
@@ -257,64 +197,72 @@ static void bucket_list(struct oss_req *q, const struct ecs_http_request *req, s
 	}
 	if ((r = oss_list(q->o, &q->b, prefix, *delim ? delim : NULL, marker, max, &l)) < 0)
 		return oss_fail_errno(req, resp, r);
-	put(&w, XML_HEAD "<ListBucketResult>");
-	el(&w, "Name", q->b.name, false);
-	el(&w, "Prefix", prefix, url);
+	oss_xroot(&w, req, "ListBucketResult");
+	oss_xel(&w, "Name", q->b.name, false);
+	oss_xel(&w, "Prefix", prefix, url);
 	if (!v2)
-		el(&w, "Marker", marker, url);
-	el_int(&w, "MaxKeys", max);
-	el(&w, "Delimiter", delim, url);
+		oss_xel(&w, "Marker", marker, url);
+	oss_xint(&w, "MaxKeys", max);
+	oss_xel(&w, "Delimiter", delim, url);
 	if (url)
-		put(&w, "<EncodingType>url</EncodingType>");
+		oss_xput(&w, "<EncodingType>url</EncodingType>");
 	if (v2) {
 		if (*start_after)
-			el(&w, "StartAfter", start_after, url);
+			oss_xel(&w, "StartAfter", start_after, url);
 		if (token)
-			el(&w, "ContinuationToken", token, false);
+			oss_xel(&w, "ContinuationToken", token, false);
 	}
-	put(&w, l.truncated ? "<IsTruncated>true</IsTruncated>" : "<IsTruncated>false</IsTruncated>");
+	oss_xput(&w, l.truncated ? "<IsTruncated>true</IsTruncated>" : "<IsTruncated>false</IsTruncated>");
 	if (l.truncated && !v2)
-		el(&w, "NextMarker", l.next_marker, url);
+		oss_xel(&w, "NextMarker", l.next_marker, url);
 	if (l.truncated && v2) {
 		_cleanup_free_ char *nt = ecs_base64_encode(l.next_marker, strlen(l.next_marker));
 
-		el(&w, "NextContinuationToken", nt ? nt : "", false);
+		oss_xel(&w, "NextContinuationToken", nt ? nt : "", false);
 	}
 	if (v2)
-		el_int(&w, "KeyCount", (long long)(l.n + l.n_prefixes));
+		oss_xint(&w, "KeyCount", (long long)(l.n + l.n_prefixes));
 	for (size_t i = 0; i < l.n; i++)
-		contents(&w, &l.entries[i], !v2 || fetch_owner ? q->b.owner : NULL, url);
+		contents(req, &w, &l.entries[i], !v2 || fetch_owner ? q->b.owner : NULL, url);
 	for (size_t i = 0; i < l.n_prefixes; i++) {
-		put(&w, "<CommonPrefixes>");
-		el(&w, "Prefix", l.prefixes[i], url);
-		put(&w, "</CommonPrefixes>");
+		oss_xput(&w, "<CommonPrefixes>");
+		oss_xel(&w, "Prefix", l.prefixes[i], url);
+		oss_xput(&w, "</CommonPrefixes>");
 	}
-	put(&w, "</ListBucketResult>\n");
+	oss_xput(&w, "</ListBucketResult>\n");
 	oss_listing_clear(&l);
-	oss_reply_xml(req, resp, 200, finish(&w));
+	oss_reply_xml(req, resp, 200, oss_xfinish(&w));
 }
 
 static void bucket_info(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	struct out w = { 0 };
+	struct oss_xml w = { 0 };
 	char date[32];
 
 	if (!is_owner(q))
 		return denied(req, resp);
 	oss_iso_date_format(q->b.created, date);
-	put(&w, XML_HEAD "<BucketInfo><Bucket>");
-	el(&w, "CreationDate", date, false);
-	put(&w, "<Location>oss-");
-	put(&w, q->o->region);
-	put(&w, "</Location>");
-	el(&w, "Name", q->b.name, false);
-	el(&w, "Region", q->o->region, false);
-	owner(&w, q->b.owner);
-	put(&w, "<AccessControlList>");
-	el(&w, "Grant", q->b.acl, false);
-	put(&w, "</AccessControlList><StorageClass>Standard</StorageClass><DataRedundancyType>LRS</DataRedundancyType>"
+	oss_xput(&w, OSS_XML_HEAD "<BucketInfo><Bucket>");
+	oss_xel(&w, "CreationDate", date, false);
+	oss_xput(&w, "<Location>oss-");
+	oss_xput(&w, q->o->region);
+	oss_xput(&w, "</Location>");
+	oss_xel(&w, "Name", q->b.name, false);
+	oss_xel(&w, "Region", q->o->region, false);
+	oss_xowner(&w, q->b.owner);
+	oss_xput(&w, "<AccessControlList>");
+	oss_xel(&w, "Grant", q->b.acl, false);
+	oss_xput(&w, "</AccessControlList><StorageClass>Standard</StorageClass><DataRedundancyType>LRS</DataRedundancyType>"
 		"</Bucket></BucketInfo>\n");
-	oss_reply_xml(req, resp, 200, finish(&w));
+	oss_reply_xml(req, resp, 200, oss_xfinish(&w));
+}
+
+static void bucket_head(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	if (!oss_allowed(q, q->b.acl, false))
+		return denied(req, resp);
+	ecs_http_reply(resp, 200, "application/xml", "", 0);
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
 }
 
 static void bucket_location(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
@@ -322,26 +270,22 @@ static void bucket_location(struct oss_req *q, const struct ecs_http_request *re
 	if (!is_owner(q))
 		return denied(req, resp);
 	oss_reply_xml(req, resp, 200,
-		      ecs_strdup_printf(XML_HEAD "<LocationConstraint>oss-%s</LocationConstraint>\n", q->o->region));
+		      ecs_strdup_printf(OSS_XML_HEAD "<LocationConstraint>oss-%s</LocationConstraint>\n", q->o->region));
 }
 
 static void bucket_acl_get(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	struct out w = { 0 };
+	struct oss_xml w = { 0 };
 
 	if (!is_owner(q))
 		return denied(req, resp);
-	put(&w, XML_HEAD "<AccessControlPolicy>");
-	owner(&w, q->b.owner);
-	put(&w, "<AccessControlList>");
-	el(&w, "Grant", q->b.acl, false);
-	put(&w, "</AccessControlList></AccessControlPolicy>\n");
-	oss_reply_xml(req, resp, 200, finish(&w));
+	oss_xacl(&w, req, q->b.owner, q->b.acl);
+	oss_reply_xml(req, resp, 200, oss_xfinish(&w));
 }
 
 static void bucket_acl_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *h = ecs_kvlist_get_case(req->headers, "x-oss-acl");
+	const char *h = oss_hdr(req, "acl");
 	const char *acl = h ? oss_acl_canonical(h, false) : NULL;
 	char from_body[24];
 	int r;
@@ -366,6 +310,7 @@ void oss_bucket_op(struct oss_req *q, const struct ecs_http_request *req, struct
 	case OSS_OP_BUCKET_DELETE: return bucket_delete(q, req, resp);
 	case OSS_OP_BUCKET_LIST: return bucket_list(q, req, resp);
 	case OSS_OP_BUCKET_INFO: return bucket_info(q, req, resp);
+	case OSS_OP_BUCKET_HEAD: return bucket_head(q, req, resp);
 	case OSS_OP_BUCKET_LOCATION: return bucket_location(q, req, resp);
 	case OSS_OP_BUCKET_ACL_GET: return bucket_acl_get(q, req, resp);
 	case OSS_OP_BUCKET_ACL_PUT: return bucket_acl_put(q, req, resp);

@@ -15,11 +15,14 @@
 #include "url.h"
 #include "util.h"
 
-#define COPY_CHUNK (1u << 20)
+void oss_denied(const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	oss_fail(req, resp, 403, "AccessDenied", "You have no right to access this object because of bucket acl.", NULL);
+}
 
 static void denied(const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	oss_fail(req, resp, 403, "AccessDenied", "You have no right to access this object because of bucket acl.", NULL);
+	oss_denied(req, resp);
 }
 
 static void no_key(const struct ecs_http_request *req, struct ecs_http_response *resp)
@@ -29,11 +32,11 @@ static void no_key(const struct ecs_http_request *req, struct ecs_http_response 
 
 /* The entry's fields the client gave: Content-Type, x-oss-meta-*, x-oss-object-acl.
  * 0, or an error answered. */
-static int entry_from_headers(const struct ecs_http_request *req, struct ecs_http_response *resp,
-			      struct oss_entry *e)
+int oss_entry_from_headers(const struct ecs_http_request *req, struct ecs_http_response *resp, struct oss_entry *e)
 {
 	const char *ct = ecs_kvlist_get_case(req->headers, "Content-Type");
-	const char *acl_h = ecs_kvlist_get_case(req->headers, "x-oss-object-acl");
+	const char *acl_h = oss_hdr(req, oss_req_is_s3(req) ? "acl" : "object-acl");
+	const char *mp = oss_req_is_s3(req) ? "x-amz-meta-" : "x-oss-meta-";
 	const char *acl = acl_h ? oss_acl_canonical(acl_h, true) : "default";
 	size_t meta = 0;
 
@@ -52,7 +55,7 @@ static int entry_from_headers(const struct ecs_http_request *req, struct ecs_htt
 		const char *k = req->headers->items[i].key, *v = req->headers->items[i].value;
 		char name[256];
 
-		if (strncasecmp(k, "x-oss-meta-", 11) != 0)
+		if (strncasecmp(k, mp, 11) != 0)
 			continue;
 		meta += strlen(k) + strlen(v);
 		if (meta > OSS_META_MAX || strlen(k + 11) >= sizeof(name)) {
@@ -67,20 +70,15 @@ static int entry_from_headers(const struct ecs_http_request *req, struct ecs_htt
 	return 0;
 }
 
-static void etag_header(const struct oss_entry *e, char out[40])
-{
-	snprintf(out, 40, "\"%s\"", e->etag);
-	for (char *p = out; *p; p++)
-		if (*p >= 'a' && *p <= 'f')
-			*p = (char)(*p - 32);
-}
 
 int oss_object_put_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *clen = ecs_kvlist_get_case(req->headers, "Content-Length");
+	const char *clen = ecs_kvlist_get_case(req->headers, "x-amz-decoded-content-length");
 	long long n;
 	int r;
 
+	if (!clen)
+		clen = ecs_kvlist_get_case(req->headers, "Content-Length");
 	if (!oss_allowed(q, q->b.acl, true)) {
 		denied(req, resp);
 		return -EACCES;
@@ -103,13 +101,12 @@ static void object_put(struct oss_req *q, const struct ecs_http_request *req, st
 	const char *forbid = ecs_kvlist_get_case(req->headers, "x-oss-forbid-overwrite");
 	_cleanup_free_ uint8_t *md5 = NULL;
 	struct oss_entry e = { 0 };
-	char etag[40];
 	size_t ml = 0;
 	int r;
 
 	if (md5_b64 && (ecs_base64_decode(md5_b64, strlen(md5_b64), &md5, &ml) < 0 || ml != ECS_MD5_LEN))
 		return oss_fail(req, resp, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.", NULL);
-	if (entry_from_headers(req, resp, &e) < 0)
+	if (oss_entry_from_headers(req, resp, &e) < 0)
 		goto out;
 	r = oss_writer_commit(TAKE_PTR(q->w), &e, md5, streq(forbid, "true"));
 	if (r == -EBADMSG) {
@@ -124,10 +121,7 @@ static void object_put(struct oss_req *q, const struct ecs_http_request *req, st
 	} else if (r < 0) {
 		oss_fail_errno(req, resp, r);
 	} else {
-		etag_header(&e, etag);
-		ecs_http_reply(resp, 200, "application/xml", "", 0);
-		ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
-		ecs_http_add_header(resp, "ETag", etag);
+		oss_reply_etag(req, resp, e.etag);
 	}
 out:
 	oss_entry_clear(&e);
@@ -139,22 +133,26 @@ static bool may_read(const struct oss_req *q, const struct oss_entry *e)
 	return oss_allowed(q, streq(e->acl, "default") || !e->acl[0] ? q->b.acl : e->acl, false);
 }
 
-static void meta_headers(struct ecs_http_response *resp, const struct oss_entry *e)
+static void meta_headers(const struct ecs_http_request *req, struct ecs_http_response *resp, const struct oss_entry *e)
 {
-	char etag[40], date[32];
+	bool s3 = oss_req_is_s3(req);
 
-	etag_header(e, etag);
+	char etag[56], date[32];
+
+	oss_etag_quoted(req, e->etag, etag);
 	oss_http_date_format(e->mtime, date);
 	ecs_http_add_header(resp, "ETag", etag);
 	ecs_http_add_header(resp, "Last-Modified", date);
-	ecs_http_add_header(resp, "x-oss-object-type", "Normal");
-	ecs_http_add_header(resp, "x-oss-storage-class", "Standard");
+	if (!s3) {
+		ecs_http_add_header(resp, "x-oss-object-type", e->appendable ? "Appendable" : e->parts ? "Multipart" : "Normal");
+		ecs_http_add_header(resp, "x-oss-storage-class", "Standard");
+	}
 	ecs_http_add_header(resp, "Accept-Ranges", "bytes");
 	json_object_object_foreach(e->meta, k, v)
 	{
 		char name[300];
 
-		snprintf(name, sizeof(name), "x-oss-meta-%s", k);
+		snprintf(name, sizeof(name), "%s-meta-%s", s3 ? "x-amz" : "x-oss", k);
 		ecs_http_add_header(resp, name, json_object_get_string(v));
 	}
 }
@@ -167,10 +165,10 @@ static int preconditions(const struct ecs_http_request *req, struct ecs_http_res
 	const char *inm = ecs_kvlist_get_case(req->headers, "If-None-Match");
 	const char *ims = ecs_kvlist_get_case(req->headers, "If-Modified-Since");
 	const char *ius = ecs_kvlist_get_case(req->headers, "If-Unmodified-Since");
-	char etag[40];
+	char etag[56];
 	time_t t;
 
-	etag_header(e, etag);
+	oss_etag_quoted(req, e->etag, etag);
 	if (im && !strcaseeq(im, etag) && !strcaseeq(im, etag + 1) && !streq(im, "*")) {
 		oss_fail(req, resp, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold.",
 			 "  <Condition>If-Match</Condition>\n");
@@ -185,7 +183,7 @@ static int preconditions(const struct ecs_http_request *req, struct ecs_http_res
 	    (!inm && ims && oss_http_date_parse(ims, &t) == 0 && e->mtime <= t)) {
 		ecs_http_reply(resp, 304, NULL, "", 0);
 		ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
-		meta_headers(resp, e);
+		meta_headers(req, resp, e);
 		return 304;
 	}
 	return 0;
@@ -193,17 +191,24 @@ static int preconditions(const struct ecs_http_request *req, struct ecs_http_res
 
 struct reader {
 	struct oss *o;
-	char bucket_id[17];
-	char version[17];
+	struct oss_layout l;
 	uint64_t start;
 };
 
 static long read_stripes(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct reader *rd = cls;
-	long n = oss_data_read(rd->o, rd->bucket_id, rd->version, rd->start + pos, buf, max);
+	long n = oss_layout_read(rd->o, &rd->l, rd->start + pos, buf, max);
 
 	return n > 0 ? n : -2; /* MHD_CONTENT_READER_END_WITH_ERROR: the object is short */
+}
+
+static void reader_free(void *cls)
+{
+	struct reader *rd = cls;
+
+	oss_layout_clear(&rd->l);
+	free(rd);
 }
 
 static const char *const overrides[][2] = {
@@ -237,7 +242,7 @@ static void object_get(struct oss_req *q, const struct ecs_http_request *req, st
 	len = e.size;
 	partial = range ? oss_range_parse(range, e.size, &start, &len) : 1;
 	if (partial == -ERANGE) {
-		if (strcaseeq(behavior, "standard")) {
+		if (strcaseeq(behavior, "standard") || oss_req_is_s3(req)) {
 			char cr[64];
 
 			snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)e.size);
@@ -257,16 +262,19 @@ static void object_get(struct oss_req *q, const struct ecs_http_request *req, st
 		goto out;
 	}
 	rd->o = q->o;
-	memcpy(rd->bucket_id, q->b.id, sizeof(rd->bucket_id));
-	memcpy(rd->version, e.version, sizeof(rd->version));
+	if ((r = oss_layout_load(q->o, &q->b, &e, &rd->l)) < 0) {
+		free(rd);
+		oss_fail_errno(req, resp, r);
+		goto out;
+	}
 	rd->start = start;
 	ctype = e.ctype;
 	for (size_t i = 0; i < ARRAY_SIZE(overrides); i++)
 		if (streq(overrides[i][0], "response-content-type") && ecs_kvlist_get(req->query, overrides[i][0]))
 			ctype = ecs_kvlist_get(req->query, overrides[i][0]);
-	ecs_http_reply_reader(resp, partial == 0 ? 206 : 200, ctype, len, read_stripes, free, rd);
+	ecs_http_reply_reader(resp, partial == 0 ? 206 : 200, ctype, len, read_stripes, reader_free, rd);
 	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
-	meta_headers(resp, &e);
+	meta_headers(req, resp, &e);
 	if (partial == 0) {
 		char cr[96];
 
@@ -297,7 +305,7 @@ static long no_body(void *cls, uint64_t pos, char *buf, size_t max)
 static void object_meta(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
 	struct oss_entry e;
-	char etag[40], date[32], size[32];
+	char etag[56], date[32], size[32];
 	int r = oss_entry_get(q->o, &q->b, q->key, &e);
 
 	if (r == -ENOENT)
@@ -308,7 +316,7 @@ static void object_meta(struct oss_req *q, const struct ecs_http_request *req, s
 		oss_entry_clear(&e);
 		return denied(req, resp);
 	}
-	etag_header(&e, etag);
+	oss_etag_quoted(req, e.etag, etag);
 	oss_http_date_format(e.mtime, date);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)e.size);
 	/* As OSS: a HEAD's Content-Length is the object's size (no reader runs for a HEAD). */
@@ -394,7 +402,7 @@ static int copy_source(const char *h, char bucket[64], char **ret_key)
 	_cleanup_free_ char *dec = NULL;
 	const char *p, *slash;
 
-	if (ecs_percent_decode(h, strlen(h), false, &dec) < 0)
+	if (!h || ecs_percent_decode(h, strlen(h), false, &dec) < 0)
 		return -EINVAL;
 	p = dec[0] == '/' ? dec + 1 : dec;
 	slash = strchr(p, '/');
@@ -408,67 +416,88 @@ static int copy_source(const char *h, char bucket[64], char **ret_key)
 	return *ret_key ? 0 : -ENOMEM;
 }
 
+int oss_copy_source_open(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
+			 struct oss_entry *ret_e, struct oss_layout *ret_layout)
+{
+	_cleanup_free_ char *skey = NULL;
+	struct oss_bucket sb;
+	struct oss_req sq;
+	char sbucket[64];
+	int r;
+
+	if (copy_source(oss_hdr(req, "copy-source"), sbucket, &skey) < 0) {
+		oss_fail(req, resp, 400, "InvalidArgument", "The copy source is not valid.", NULL);
+		return -EINVAL;
+	}
+	r = oss_bucket_get(q->o, sbucket, &sb);
+	if (r == -ENOENT) {
+		oss_fail(req, resp, 404, "NoSuchBucket", "The specified source bucket does not exist.", NULL);
+		return r;
+	}
+	if (r < 0)
+		goto fail;
+	sq = *q;
+	sq.b = sb;
+	r = oss_entry_get(q->o, &sb, skey, ret_e);
+	if (r == -ENOENT) {
+		oss_allowed(&sq, sb.acl, false) ? no_key(req, resp) : denied(req, resp);
+		return r;
+	}
+	if (r < 0)
+		goto fail;
+	if (!oss_allowed(&sq, streq(ret_e->acl, "default") ? sb.acl : ret_e->acl, false)) {
+		oss_entry_clear(ret_e);
+		denied(req, resp);
+		return -EACCES;
+	}
+	if ((r = oss_layout_load(q->o, &sb, ret_e, ret_layout)) < 0) {
+		oss_entry_clear(ret_e);
+		goto fail;
+	}
+	return 0;
+fail:
+	oss_fail_errno(req, resp, r);
+	return r;
+}
+
 static void object_copy(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *src_h = ecs_kvlist_get_case(req->headers, "x-oss-copy-source");
-	const char *directive = ecs_kvlist_get_case(req->headers, "x-oss-metadata-directive");
+	const char *directive = oss_hdr(req, "metadata-directive");
 	const char *forbid = ecs_kvlist_get_case(req->headers, "x-oss-forbid-overwrite");
-	struct oss_bucket sb;
 	struct oss_entry se = { 0 }, ne = { 0 };
+	struct oss_layout sl = { 0 };
 	struct oss_writer *w = NULL;
-	_cleanup_free_ char *skey = NULL, *buf = NULL, *body = NULL;
-	char sbucket[64], etag[40], date[32];
-	struct oss_req sq;
+	_cleanup_free_ char *body = NULL;
+	char etag[56], date[32];
+	struct oss_xml x = { 0 };
 	int r;
 
 	if (!oss_allowed(q, q->b.acl, true))
 		return denied(req, resp);
 	if (directive && !streq(directive, "COPY") && !streq(directive, "REPLACE"))
-		return oss_fail(req, resp, 400, "InvalidArgument", "x-oss-metadata-directive must be COPY or REPLACE.", NULL);
-	if (copy_source(src_h, sbucket, &skey) < 0)
-		return oss_fail(req, resp, 400, "InvalidArgument", "x-oss-copy-source is not valid.", NULL);
-	r = oss_bucket_get(q->o, sbucket, &sb);
-	if (r == -ENOENT)
-		return oss_fail(req, resp, 404, "NoSuchBucket", "The specified source bucket does not exist.", NULL);
-	if (r < 0)
-		return oss_fail_errno(req, resp, r);
-	sq = *q;
-	sq.b = sb;
-	r = oss_entry_get(q->o, &sb, skey, &se);
-	if (r == -ENOENT)
-		return oss_allowed(&sq, sb.acl, false) ? no_key(req, resp) : denied(req, resp);
-	if (r < 0)
-		return oss_fail_errno(req, resp, r);
-	if (!oss_allowed(&sq, streq(se.acl, "default") ? sb.acl : se.acl, false)) {
-		denied(req, resp);
-		goto out;
-	}
+		return oss_fail(req, resp, 400, "InvalidArgument", "The metadata directive must be COPY or REPLACE.", NULL);
+	if (oss_copy_source_open(q, req, resp, &se, &sl) < 0)
+		return;
 	if (streq(directive, "REPLACE")) {
-		if (entry_from_headers(req, resp, &ne) < 0)
+		if (oss_entry_from_headers(req, resp, &ne) < 0)
 			goto out;
 	} else {
 		snprintf(ne.ctype, sizeof(ne.ctype), "%s", se.ctype);
 		snprintf(ne.acl, sizeof(ne.acl), "%s", "default");
 		ne.meta = json_object_get(se.meta);
 	}
-	if (!(buf = malloc(COPY_CHUNK))) {
-		oss_fail_errno(req, resp, -ENOMEM);
+	if (se.size > OSS_OBJECT_MAX) {
+		oss_fail(req, resp, 400, "EntityTooLarge", "A source larger than 5 GiB is copied with UploadPartCopy.", NULL);
 		goto out;
 	}
 	if ((r = oss_writer_begin(q->o, &q->b, q->key, &w)) < 0) {
 		oss_fail_errno(req, resp, r);
 		goto out;
 	}
-	for (uint64_t off = 0; off < se.size;) {
-		size_t want = se.size - off < COPY_CHUNK ? (size_t)(se.size - off) : COPY_CHUNK;
-		long n = oss_data_read(q->o, sb.id, se.version, off, buf, want);
-
-		if (n <= 0 || (r = oss_writer_write(w, buf, (size_t)n)) < 0) {
-			oss_writer_abort(w);
-			oss_fail_errno(req, resp, n <= 0 ? -EIO : r);
-			goto out;
-		}
-		off += (uint64_t)n;
+	if ((r = oss_writer_copy(w, &sl, 0, se.size)) < 0) {
+		oss_writer_abort(w);
+		oss_fail_errno(req, resp, r);
+		goto out;
 	}
 	r = oss_writer_commit(w, &ne, NULL, streq(forbid, "true"));
 	if (r == -EEXIST) {
@@ -480,13 +509,16 @@ static void object_copy(struct oss_req *q, const struct ecs_http_request *req, s
 		oss_fail_errno(req, resp, r);
 		goto out;
 	}
-	etag_header(&ne, etag);
+	oss_etag_quoted(req, ne.etag, etag);
 	oss_iso_date_format(ne.mtime, date);
-	body = ecs_strdup_printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyObjectResult>\n  <ETag>%s</ETag>\n"
-				 "  <LastModified>%s</LastModified>\n</CopyObjectResult>\n", etag, date);
-	oss_reply_xml(req, resp, 200, TAKE_PTR(body));
+	oss_xroot(&x, req, "CopyObjectResult");
+	oss_xel(&x, "ETag", etag, false);
+	oss_xel(&x, "LastModified", date, false);
+	oss_xput(&x, "</CopyObjectResult>\n");
+	oss_reply_xml(req, resp, 200, oss_xfinish(&x));
 	ecs_http_add_header(resp, "ETag", etag);
 out:
+	oss_layout_clear(&sl);
 	oss_entry_clear(&se);
 	oss_entry_clear(&ne);
 }
@@ -501,6 +533,16 @@ void oss_object_op(struct oss_req *q, const struct ecs_http_request *req, struct
 	case OSS_OP_OBJECT_META: return object_meta(q, req, resp);
 	case OSS_OP_OBJECT_DELETE: return object_delete(q, req, resp);
 	case OSS_OP_OBJECTS_DELETE: return objects_delete(q, req, resp);
+	case OSS_OP_OBJECT_APPEND:
+	case OSS_OP_OBJECT_ACL_GET:
+	case OSS_OP_OBJECT_ACL_PUT: return oss_append_op(q, req, resp);
+	case OSS_OP_UPLOAD_INIT:
+	case OSS_OP_UPLOAD_PART:
+	case OSS_OP_UPLOAD_PART_COPY:
+	case OSS_OP_UPLOAD_COMPLETE:
+	case OSS_OP_UPLOAD_ABORT:
+	case OSS_OP_UPLOAD_PARTS:
+	case OSS_OP_UPLOADS_LIST: return oss_multipart_op(q, req, resp);
 	default: return oss_fail(req, resp, 501, "NotImplemented", "This operation is not implemented.", NULL);
 	}
 }

@@ -285,3 +285,85 @@ int oss_acl_body_parse(const char *body, size_t len, char ret[24])
 	xmlFreeDoc(doc);
 	return r;
 }
+
+static int part_parse(xmlNodePtr part, unsigned *ret_number, char ret_etag[33])
+{
+	bool have_n = false, have_e = false;
+
+	for (xmlNodePtr c = part->children; c; c = c->next) {
+		xmlChar *t;
+		const char *v;
+		size_t l;
+
+		if (!named(c, "PartNumber") && !named(c, "ETag"))
+			continue;
+		t = xmlNodeGetContent(c);
+		v = t ? (const char *)t : "";
+		if (named(c, "PartNumber")) {
+			long long n;
+
+			have_n = ecs_parse_int64(v, 1, 10000, &n) == 0;
+			*ret_number = (unsigned)n;
+		} else {
+			if (*v == '"')
+				v++;
+			l = strlen(v);
+			if (l && v[l - 1] == '"')
+				l--;
+			have_e = l == 32 && strspn(v, "0123456789abcdefABCDEF") >= 32;
+			for (size_t i = 0; have_e && i < 32; i++)
+				ret_etag[i] = (char)((v[i] >= 'A' && v[i] <= 'F') ? v[i] + 32 : v[i]);
+			ret_etag[32] = '\0';
+		}
+		xmlFree(t);
+		if (!(named(c, "PartNumber") ? have_n : have_e))
+			return -EINVAL;
+	}
+	return have_n && have_e ? 0 : -EINVAL;
+}
+
+int oss_complete_body_parse(const char *body, size_t len, size_t max, unsigned **ret_numbers, char (**ret_etags)[33],
+			    size_t *ret_n)
+{
+	xmlDocPtr doc = xml_read(body, len);
+	xmlNodePtr root;
+	unsigned *numbers = NULL;
+	char (*etags)[33] = NULL;
+	size_t n = 0;
+	bool ordered = true;
+	int r = -EINVAL;
+
+	if (!doc)
+		return -EINVAL;
+	root = xmlDocGetRootElement(doc);
+	if (!root || !named(root, "CompleteMultipartUpload"))
+		goto out;
+	if (!(numbers = calloc(max ? max : 1, sizeof(*numbers))) || !(etags = calloc(max ? max : 1, sizeof(*etags)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (xmlNodePtr c = root->children; c; c = c->next) {
+		if (!named(c, "Part"))
+			continue;
+		if (n >= max || part_parse(c, &numbers[n], etags[n]) < 0)
+			goto out;
+		if (n && numbers[n] <= numbers[n - 1])
+			ordered = false;
+		n++;
+	}
+	if (!n)
+		goto out;
+	if (!ordered) {
+		r = -EDOM;
+		goto out;
+	}
+	*ret_numbers = TAKE_PTR(numbers);
+	*ret_etags = TAKE_PTR(etags);
+	*ret_n = n;
+	r = 0;
+out:
+	free(numbers);
+	free(etags);
+	xmlFreeDoc(doc);
+	return r;
+}

@@ -48,4 +48,11 @@ const char *oss_acl_canonical(const char *s, bool allow_default);
 /* <AccessControlPolicy>…<Grant>acl</Grant>… (PutBucketAcl with a body): the grant. */
 int oss_acl_body_parse(const char *body, size_t len, char ret[24]);
 
+/* <CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>"hex"</ETag></Part>…:
+ * the numbers and ETags (quotes dropped, lower case), in the body's order (caller frees
+ * both). -EINVAL when malformed, empty, an ETag not 32 hex digits, or more than max parts;
+ * -EDOM when the numbers are not strictly ascending (InvalidPartOrder). */
+int oss_complete_body_parse(const char *body, size_t len, size_t max, unsigned **ret_numbers, char (**ret_etags)[33],
+			    size_t *ret_n);
+
 #endif

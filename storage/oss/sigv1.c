@@ -23,6 +23,24 @@ static const char *const signed_subresources[] = {
 	"website", "worm", "wormExtend", "wormId", "x-oss-process", "x-oss-traffic-limit",
 };
 
+/* botocore's HmacV1Auth list (S3's signature V2). */
+static const char *const s3_subresources[] = {
+	"accelerate", "acl", "analytics", "cors", "defaultObjectAcl", "delete", "inventory", "lifecycle",
+	"location", "logging", "metrics", "notification", "object-lock", "partNumber", "policy",
+	"replication", "requestPayment", "response-cache-control", "response-content-disposition",
+	"response-content-encoding", "response-content-language", "response-content-type",
+	"response-expires", "restore", "select", "select-type", "storageClass", "tagging", "torrent",
+	"uploadId", "uploads", "versionId", "versioning", "versions", "website",
+};
+
+static bool s3_subresource(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(s3_subresources); i++)
+		if (streq(name, s3_subresources[i]))
+			return true;
+	return false;
+}
+
 bool oss_subresource_signed(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(signed_subresources); i++)
@@ -47,14 +65,14 @@ static int cmp_kv(const void *a, const void *b)
 }
 
 /* The x-oss-* headers, names lower-cased, values trimmed, sorted. */
-static int oss_headers(const struct ecs_kvlist *h, struct ecs_kvlist *ret)
+static int oss_headers(const struct ecs_kvlist *h, const char *prefix, struct ecs_kvlist *ret)
 {
 	for (size_t i = 0; h && i < h->n; i++) {
 		const char *k = h->items[i].key, *v = h->items[i].value;
 		size_t kl = strlen(k), vl;
 		char lk[256];
 
-		if (strncasecmp(k, "x-oss-", 6) != 0 || kl >= sizeof(lk))
+		if (strncasecmp(k, prefix, 6) != 0 || kl >= sizeof(lk))
 			continue;
 		for (size_t j = 0; j <= kl; j++)
 			lk[j] = (char)((k[j] >= 'A' && k[j] <= 'Z') ? k[j] + 32 : k[j]);
@@ -90,7 +108,7 @@ char *oss_sign_string(const struct oss_sign_input *in)
 	r |= adds(&b, "\n");
 	r |= adds(&b, strempty(in->date));
 	r |= adds(&b, "\n");
-	if (oss_headers(in->headers, &xh) < 0)
+	if (oss_headers(in->headers, in->s3 ? "x-amz-" : "x-oss-", &xh) < 0)
 		r = -ENOMEM;
 	for (size_t i = 0; !r && i < xh.n; i++) {
 		r |= adds(&b, xh.items[i].key);
@@ -98,15 +116,19 @@ char *oss_sign_string(const struct oss_sign_input *in)
 		r |= adds(&b, xh.items[i].value);
 		r |= adds(&b, "\n");
 	}
-	r |= adds(&b, "/");
-	if (in->bucket && *in->bucket) {
+	if (in->s3) {
+		r |= adds(&b, in->resource ? in->resource : "/");
+	} else {
+		r |= adds(&b, "/");
+	}
+	if (!in->s3 && in->bucket && *in->bucket) {
 		r |= adds(&b, in->bucket);
 		r |= adds(&b, "/");
 		if (in->key)
 			r |= adds(&b, in->key);
 	}
 	for (size_t i = 0; in->query && i < in->query->n; i++)
-		if (oss_subresource_signed(in->query->items[i].key) &&
+		if ((in->s3 ? s3_subresource(in->query->items[i].key) : oss_subresource_signed(in->query->items[i].key)) &&
 		    ecs_kvlist_add(&sub, in->query->items[i].key, in->query->items[i].value) < 0)
 			r = -ENOMEM;
 	if (sub.n)
@@ -135,12 +157,18 @@ int oss_sign_v1(const char *secret, const char *sts, char out[29])
 
 int oss_auth_header_parse(const char *value, char ret_ak[OSS_AK_MAX], char ret_sig[OSS_SIG_MAX])
 {
+	return oss_auth_header_parse_prefix(value, "OSS ", ret_ak, ret_sig);
+}
+
+int oss_auth_header_parse_prefix(const char *value, const char *prefix, char ret_ak[OSS_AK_MAX],
+				 char ret_sig[OSS_SIG_MAX])
+{
 	const char *colon;
 	size_t akl, sl;
 
-	if (!value || strncmp(value, "OSS ", 4) != 0)
+	if (!value || strncmp(value, prefix, strlen(prefix)) != 0)
 		return -EINVAL;
-	value += 4;
+	value += strlen(prefix);
 	colon = strrchr(value, ':');
 	if (!colon)
 		return -EINVAL;

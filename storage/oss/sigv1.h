@@ -26,6 +26,10 @@ struct oss_sign_input {
 	const struct ecs_kvlist *query;	  /* decoded */
 	const char *bucket;		  /* NULL or "": the service */
 	const char *key;		  /* NULL or "": the bucket */
+	/* S3's signature V2 (Authorization: AWS ak:sig), the same scheme: x-amz-* headers,
+	 * S3's sub-resources, and the resource given as the client addressed it. */
+	bool s3;
+	const char *resource; /* s3: "/bucket/key" as requested (decoded), or "/" */
 };
 
 /* Whether a query parameter is a signed sub-resource. */
@@ -34,7 +38,9 @@ bool oss_subresource_signed(const char *name);
 char *oss_sign_string(const struct oss_sign_input *in);
 /* base64(HMAC-SHA1(secret, sts)) into out (29 bytes with the NUL). */
 int oss_sign_v1(const char *secret, const char *sts, char out[29]);
-/* Split "OSS ak:sig"; -EINVAL when it is not that shape or a part is too long. */
+/* Split "OSS ak:sig" (or, prefix "AWS ", S3's V2 "AWS ak:sig"); -EINVAL when it is not that shape or a part is too long. */
 int oss_auth_header_parse(const char *value, char ret_ak[OSS_AK_MAX], char ret_sig[OSS_SIG_MAX]);
+int oss_auth_header_parse_prefix(const char *value, const char *prefix, char ret_ak[OSS_AK_MAX],
+				 char ret_sig[OSS_SIG_MAX]);
 
 #endif

@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
 
 #include "store.h"
 
@@ -23,5 +26,38 @@ char *oss_json_take_text(struct json_object *j);
 /* An index entry's JSON (caller frees) and back (key set by the caller). */
 char *oss_entry_json(const struct oss_entry *e);
 int oss_entry_parse(const char *json, size_t len, struct oss_entry *ret);
+
+void oss_oid_manifest(char *buf, size_t size, const char *bucket_id, const char *version);
+
+/* The GC queue: a key per version, "<due>.<bucket id>.<version>", its value {"k": key}. */
+int oss_gc_queue(struct oss *o, const char *bucket_id, const char *key, const char *version, time_t due);
+/* An appendable object's replaced manifest: only it goes, the parts it names live on. */
+int oss_gc_queue_manifest_only(struct oss *o, const char *bucket_id, const char *key, const char *version);
+/* Write a manifest naming parts (version and size each). */
+int oss_manifest_write(struct oss *o, const char *bucket_id, const char *version, const struct oss_part_ref *parts,
+		       size_t n);
+
+/* Make e (key, version, … all set) the key's index entry, atomically against concurrent
+ * writers; the version it replaces is queued for GC. -EEXIST when forbid_overwrite and
+ * the key has an entry. */
+int oss_index_put(struct oss *o, const struct oss_bucket *b, const struct oss_entry *e, bool forbid_overwrite);
+
+struct oss_writer {
+	struct oss *o;
+	struct oss_bucket b;
+	char key[1024];
+	char version[17];
+	char pending[160]; /* its GC queue key until the commit */
+	uint64_t size;	   /* bytes accepted */
+	uint64_t flushed;  /* bytes in RADOS */
+	char *buf;
+	size_t len;
+	EVP_MD_CTX *md5;
+	int error;
+};
+/* Flush what is buffered and finish the MD5 (16 bytes into digest). */
+int oss_writer_finish(struct oss_writer *w, uint8_t digest[16]);
+/* The version is named by an entry now: drop its pending GC key; free the writer. */
+void oss_writer_done(struct oss_writer *w);
 
 #endif

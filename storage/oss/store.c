@@ -301,6 +301,13 @@ int oss_bucket_delete(struct oss *o, const struct oss_bucket *b)
 		if (!empty)
 			return -ENOTEMPTY;
 	}
+	/* Uploads in progress keep it too (OSS): abort them first. */
+	snprintf(oid, sizeof(oid), "oss.uploads.%s", b->id);
+	if ((r = shard_empty(o, oid, &empty)) < 0)
+		return r;
+	if (!empty)
+		return -ENOTEMPTY;
+	rados_remove(o->io, oid);
 	if ((r = oss_omap_put(o, BUCKETS_OID, b->name, NULL, false)) < 0)
 		return r;
 	snprintf(oid, sizeof(oid), "oss.owner.%s", b->owner);

@@ -33,7 +33,9 @@ struct oss_entry {
 	char key[1024];
 	char version[17];
 	uint64_t size;
-	char etag[33]; /* hex MD5, lower case */
+	char etag[48]; /* hex MD5, lower case; "hex-N" for an object made of N parts */
+	unsigned parts;	  /* 0: the version's own stripes; N: a manifest names N parts */
+	bool appendable;  /* made by AppendObject */
 	long long mtime;
 	char ctype[256];
 	char acl[24];		  /* "default" or a canned ACL */
@@ -58,12 +60,29 @@ int oss_entry_get(struct oss *o, const struct oss_bucket *b, const char *key, st
 /* Remove the entry (its version queued for GC); -ENOENT when there was none. */
 int oss_entry_delete(struct oss *o, const struct oss_bucket *b, const char *key);
 
-/* Read len bytes at off of a version's stripes into buf; returns the bytes read. */
-long oss_data_read(struct oss *o, const char *bucket_id, const char *version, uint64_t off, char *buf, size_t len);
+/* Where an object's bytes are: its version's stripes, or (multipart) the parts its
+ * manifest `oss.manifest.<bucket id>.<version>` names, in order. */
+struct oss_part_ref {
+	char version[17];
+	uint64_t size;
+	uint64_t start; /* offset of its first byte in the object */
+};
+struct oss_layout {
+	char bucket_id[17];
+	char version[17];
+	struct oss_part_ref *parts; /* NULL: a simple object */
+	size_t n;
+};
+int oss_layout_load(struct oss *o, const struct oss_bucket *b, const struct oss_entry *e, struct oss_layout *ret);
+void oss_layout_clear(struct oss_layout *l);
+/* Read at most len bytes at off of an object into buf; returns the bytes read (> 0). */
+long oss_layout_read(struct oss *o, const struct oss_layout *l, uint64_t off, char *buf, size_t len);
 
 /* Writing one object: begin, write the bytes in order, commit (or abort). */
 struct oss_writer;
 int oss_writer_begin(struct oss *o, const struct oss_bucket *b, const char *key, struct oss_writer **ret);
+/* Copy len bytes at off of the object l into the writer. */
+int oss_writer_copy(struct oss_writer *w, const struct oss_layout *l, uint64_t off, uint64_t len);
 int oss_writer_write(struct oss_writer *w, const void *buf, size_t len); /* -EFBIG past OSS_OBJECT_MAX */
 uint64_t oss_writer_size(const struct oss_writer *w);
 /* Finish: e (ctype, acl, meta; key, version, size, etag and mtime are set here) becomes
@@ -84,6 +103,72 @@ struct oss_listing {
 int oss_list(struct oss *o, const struct oss_bucket *b, const char *prefix, const char *delimiter, const char *marker,
 	     unsigned max, struct oss_listing *ret);
 void oss_listing_clear(struct oss_listing *l);
+
+/* AppendObject (store_append.c): the writer's bytes become one more part of key's
+ * appendable object (made when position is 0 and the key has none), its manifest
+ * rewritten and the entry swapped only if it is still the one read. tmpl gives ctype, acl
+ * and meta of a new object. -ESPIPE with *ret_len when position is not the length (or
+ * another append won), -EPERM when the object is not appendable, -E2BIG past
+ * OSS_APPEND_MAX appends or OSS_OBJECT_MAX bytes. The writer is freed either way. */
+#define OSS_APPEND_MAX 10000
+int oss_append(struct oss_writer *w, uint64_t position, const struct oss_entry *tmpl, struct oss_entry *ret_e,
+	       uint64_t *ret_len);
+/* An object's canned ACL ("default" or one of oss_acl_canonical's); -ENOENT. */
+int oss_entry_set_acl(struct oss *o, const struct oss_bucket *b, const char *key, const char *acl);
+
+/* Multipart uploads (store_multipart.c). An upload is an omap key `<key>\x01<upload id>`
+ * of `oss.uploads.<bucket id>`; its parts are omap keys `%05u` of `oss.parts.<bucket
+ * id>.<upload id>`, each a version of its own stripes; the key `state` of that object,
+ * set once, claims the upload for Complete or Abort (atomic against a part's commit). */
+#define OSS_PART_NUMBER_MAX 10000
+#define OSS_PART_MIN (100u * 1024) /* but the last */
+#define OSS_UPLOAD_ID_LEN 32
+
+struct oss_upload {
+	char id[OSS_UPLOAD_ID_LEN + 1];
+	long long initiated;
+	char initiator[64];
+	struct oss_entry e; /* key, ctype, acl, meta the object gets */
+};
+struct oss_part {
+	unsigned number;
+	char version[17];
+	uint64_t size;
+	char etag[33];
+	long long mtime;
+};
+void oss_upload_clear(struct oss_upload *u);
+/* u->e's key, ctype, acl, meta; u->initiator. Sets u->id and u->initiated. */
+int oss_upload_create(struct oss *o, const struct oss_bucket *b, struct oss_upload *u);
+/* The upload id of key in bucket b: -ENOENT when there is none (ids of other buckets or keys). */
+int oss_upload_get(struct oss *o, const struct oss_bucket *b, const char *key, const char *id, struct oss_upload *ret);
+/* The writer's bytes become part number of u (replacing an earlier one); the writer is
+ * freed either way. -ENOENT when the upload was completed or aborted meanwhile, -EBADMSG
+ * when md5 (the client's Content-MD5) is not the bytes'. */
+int oss_part_commit(struct oss_writer *w, const struct oss_upload *u, unsigned number, const uint8_t *md5,
+		    struct oss_part *ret);
+/* Parts after marker, at most max (<= 1000), in order. */
+int oss_parts_list(struct oss *o, const struct oss_bucket *b, const char *upload_id, unsigned marker, unsigned max,
+		   struct oss_part **ret, size_t *ret_n, bool *ret_more);
+/* Requested parts, ascending. 0 with *ret_e set (the new entry); -ENOENT: no such upload;
+ * -ENXIO with *ret_bad: a part missing or of another ETag; -ERANGE with *ret_bad: a part
+ * but the last under OSS_PART_MIN; -EEXIST: forbid_overwrite and the key exists. */
+int oss_upload_complete(struct oss *o, const struct oss_bucket *b, struct oss_upload *u, const unsigned *numbers,
+			char (*etags)[33], size_t n, bool forbid_overwrite, struct oss_entry *ret_e, size_t *ret_bad);
+int oss_upload_abort(struct oss *o, const struct oss_bucket *b, const struct oss_upload *u); /* -ENOENT */
+
+struct oss_upload_listing {
+	struct oss_upload *uploads;
+	size_t n;
+	char **prefixes;
+	size_t n_prefixes;
+	bool truncated;
+	char next_key[1040];
+	char next_id[OSS_UPLOAD_ID_LEN + 1];
+};
+int oss_uploads_list(struct oss *o, const struct oss_bucket *b, const char *prefix, const char *delimiter,
+		     const char *key_marker, const char *id_marker, unsigned max, struct oss_upload_listing *ret);
+void oss_upload_listing_clear(struct oss_upload_listing *l);
 
 /* Remove the stripes of queued versions due by now; returns how many were removed. */
 int oss_gc_run(struct oss *o, time_t now);

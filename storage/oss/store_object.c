@@ -23,6 +23,10 @@ char *oss_entry_json(const struct oss_entry *e)
 	json_object_object_add(j, "c", json_object_new_string(e->ctype));
 	json_object_object_add(j, "a", json_object_new_string(e->acl[0] ? e->acl : "default"));
 	json_object_object_add(j, "m", e->meta ? json_object_get(e->meta) : json_object_new_object());
+	if (e->parts)
+		json_object_object_add(j, "p", json_object_new_int64(e->parts));
+	if (e->appendable)
+		json_object_object_add(j, "y", json_object_new_boolean(1));
 	return oss_json_take_text(j);
 }
 
@@ -46,6 +50,8 @@ int oss_entry_parse(const char *json, size_t len, struct oss_entry *ret)
 	ret->size = json_object_object_get_ex(j, "s", &v) ? (uint64_t)json_object_get_int64(v) : 0;
 	ret->mtime = json_object_object_get_ex(j, "t", &v) ? json_object_get_int64(v) : 0;
 	ret->meta = json_object_object_get_ex(j, "m", &v) ? json_object_get(v) : json_object_new_object();
+	ret->parts = json_object_object_get_ex(j, "p", &v) ? (unsigned)json_object_get_int64(v) : 0;
+	ret->appendable = json_object_object_get_ex(j, "y", &v) && json_object_get_boolean(v);
 	json_object_put(j);
 	return 0;
 }
@@ -106,14 +112,29 @@ static char *gc_value(const char *key)
 	return oss_json_take_text(j);
 }
 
-static int queue_version(struct oss *o, const struct oss_bucket *b, const char *key, const char *version)
+int oss_gc_queue(struct oss *o, const char *bucket_id, const char *key, const char *version, time_t due)
 {
 	char k[160];
 	_cleanup_free_ char *v = gc_value(key);
 
 	if (!v)
 		return -ENOMEM;
-	gc_key(k, sizeof(k), time(NULL) + o->gc_delay_s, b->id, version);
+	gc_key(k, sizeof(k), due, bucket_id, version);
+	return gc_update(o, k, v, NULL);
+}
+
+int oss_gc_queue_manifest_only(struct oss *o, const char *bucket_id, const char *key, const char *version)
+{
+	char k[160];
+	struct json_object *j = json_object_new_object();
+	_cleanup_free_ char *v = NULL;
+
+	json_object_object_add(j, "k", json_object_new_string(key));
+	json_object_object_add(j, "m", json_object_new_boolean(1));
+	v = oss_json_take_text(j);
+	if (!v)
+		return -ENOMEM;
+	gc_key(k, sizeof(k), time(NULL) + o->gc_delay_s, bucket_id, version);
 	return gc_update(o, k, v, NULL);
 }
 
@@ -151,42 +172,13 @@ int oss_entry_delete(struct oss *o, const struct oss_bucket *b, const char *key)
 		free(cur);
 		cur = NULL;
 		if (r == 0)
-			r = queue_version(o, b, key, e.version);
+			r = oss_gc_queue(o, b->id, key, e.version, time(NULL) + o->gc_delay_s);
 		oss_entry_clear(&e);
 		if (r != -ECANCELED)
 			return r;
 	}
 	return -EBUSY;
 }
-
-long oss_data_read(struct oss *o, const char *bucket_id, const char *version, uint64_t off, char *buf, size_t len)
-{
-	uint64_t stripe = off / OSS_STRIPE, in = off % OSS_STRIPE;
-	char oid[192];
-	int r;
-
-	if (len > OSS_STRIPE - in)
-		len = OSS_STRIPE - in;
-	oss_oid_stripe(oid, sizeof(oid), bucket_id, version, stripe);
-	r = rados_read(o->io, oid, buf, len, in);
-	if (r < 0)
-		log_error("cannot read a stripe", "oid=%s error=%s", oid, strerror(-r));
-	return r;
-}
-
-struct oss_writer {
-	struct oss *o;
-	struct oss_bucket b;
-	char key[1024];
-	char version[17];
-	char pending[160]; /* its GC queue key until the commit */
-	uint64_t size;	   /* bytes accepted */
-	uint64_t flushed;  /* bytes in RADOS */
-	char *buf;
-	size_t len;
-	EVP_MD_CTX *md5;
-	int error;
-};
 
 int oss_writer_begin(struct oss *o, const struct oss_bucket *b, const char *key, struct oss_writer **ret)
 {
@@ -294,19 +286,76 @@ void oss_writer_abort(struct oss_writer *w)
 	writer_free(w);
 }
 
+int oss_writer_finish(struct oss_writer *w, uint8_t digest[16])
+{
+	unsigned dlen = 0;
+	int r;
+
+	if (w->error || (r = flush(w)) < 0)
+		return w->error ? w->error : r;
+	EVP_DigestFinal_ex(w->md5, digest, &dlen);
+	return 0;
+}
+
+void oss_writer_done(struct oss_writer *w)
+{
+	gc_update(w->o, NULL, NULL, w->pending);
+	writer_free(w);
+}
+
+int oss_index_put(struct oss *o, const struct oss_bucket *b, const struct oss_entry *e, bool forbid_overwrite)
+{
+	_cleanup_free_ char *val = oss_entry_json(e);
+	char oid[128];
+	int r;
+
+	if (!val)
+		return -ENOMEM;
+	oss_oid_shard(oid, sizeof(oid), b->id, oss_key_shard(e->key));
+	for (int attempt = 0;; attempt++) {
+		struct oss_entry old = { 0 };
+		const char *keys[1] = { e->key }, *vals[1] = { val };
+		size_t lens[1] = { strlen(val) }, curlen = 0;
+		char *cur = NULL;
+		rados_write_op_t op;
+		int prval = 0;
+
+		r = oss_omap_get(o, oid, e->key, &cur, &curlen);
+		if (r == -ENOENT)
+			cur = NULL;
+		else if (r < 0)
+			return r;
+		else if (forbid_overwrite)
+			r = -EEXIST;
+		if (r == -EEXIST || !(op = rados_create_write_op())) {
+			free(cur);
+			return r == -EEXIST ? r : -ENOMEM;
+		}
+		/* Atomic against a concurrent PUT or DELETE of the key: the replaced version
+		 * is the one queued for GC, never one nobody collects. */
+		rados_write_op_omap_cmp(op, e->key, LIBRADOS_CMPXATTR_OP_EQ, cur ? cur : "", curlen, &prval);
+		rados_write_op_omap_set(op, keys, vals, lens, 1);
+		r = rados_write_op_operate(op, o->io, oid, NULL, 0);
+		rados_release_write_op(op);
+		if (r == 0 && cur && oss_entry_parse(cur, curlen, &old) == 0) {
+			oss_gc_queue(o, b->id, e->key, old.version, time(NULL) + o->gc_delay_s);
+			oss_entry_clear(&old);
+		}
+		free(cur);
+		if (r != -ECANCELED || attempt >= 8)
+			return r == -ECANCELED ? -EBUSY : r;
+		if (forbid_overwrite)
+			return -EEXIST;
+	}
+}
+
 int oss_writer_commit(struct oss_writer *w, struct oss_entry *e, const uint8_t *md5, bool forbid_overwrite)
 {
 	uint8_t digest[ECS_MD5_LEN];
-	unsigned dlen = 0;
-	char oid[128], *cur = NULL;
-	size_t curlen = 0;
 	int r;
 
-	if (w->error || (r = flush(w)) < 0) {
-		r = w->error ? w->error : r;
+	if ((r = oss_writer_finish(w, digest)) < 0)
 		goto fail;
-	}
-	EVP_DigestFinal_ex(w->md5, digest, &dlen);
 	if (md5 && memcmp(md5, digest, ECS_MD5_LEN) != 0) {
 		r = -EBADMSG;
 		goto fail;
@@ -316,72 +365,48 @@ int oss_writer_commit(struct oss_writer *w, struct oss_entry *e, const uint8_t *
 	ecs_hex_encode(digest, ECS_MD5_LEN, e->etag);
 	e->size = w->size;
 	e->mtime = time(NULL);
-	oss_oid_shard(oid, sizeof(oid), w->b.id, oss_key_shard(w->key));
-	for (int attempt = 0;; attempt++) {
-		_cleanup_free_ char *val = oss_entry_json(e);
-		struct oss_entry old = { 0 };
-		const char *keys[1] = { w->key }, *vals[1];
-		size_t lens[1];
-		rados_write_op_t op;
-		int prval = 0;
-
-		if (!val) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		r = oss_omap_get(w->o, oid, w->key, &cur, &curlen);
-		if (r == -ENOENT) {
-			cur = NULL;
-			curlen = 0;
-		} else if (r < 0) {
-			goto fail;
-		} else if (forbid_overwrite) {
-			free(cur);
-			r = -EEXIST;
-			goto fail;
-		}
-		op = rados_create_write_op();
-		if (!op) {
-			free(cur);
-			r = -ENOMEM;
-			goto fail;
-		}
-		vals[0] = val;
-		lens[0] = strlen(val);
-		/* Atomic against a concurrent PUT or DELETE of the key: the replaced version
-		 * is the one queued for GC, never one nobody collects. */
-		rados_write_op_omap_cmp(op, w->key, LIBRADOS_CMPXATTR_OP_EQ, cur ? cur : "", curlen, &prval);
-		rados_write_op_omap_set(op, keys, vals, lens, 1);
-		r = rados_write_op_operate(op, w->o->io, oid, NULL, 0);
-		rados_release_write_op(op);
-		if (r == 0 && cur && oss_entry_parse(cur, curlen, &old) == 0) {
-			char k[160], now_key[160];
-			_cleanup_free_ char *v = gc_value(w->key);
-
-			gc_key(k, sizeof(k), time(NULL) + w->o->gc_delay_s, w->b.id, old.version);
-			if (v)
-				gc_update(w->o, k, v, NULL);
-			(void)now_key;
-			oss_entry_clear(&old);
-		}
-		free(cur);
-		cur = NULL;
-		if (r == 0)
-			break;
-		if (r != -ECANCELED || attempt >= 8)
-			goto fail;
-		if (forbid_overwrite) {
-			r = -EEXIST;
-			goto fail;
-		}
-	}
+	e->parts = 0;
+	if ((r = oss_index_put(w->o, &w->b, e, forbid_overwrite)) < 0)
+		goto fail;
 	/* Committed: the version is no longer pending. */
-	gc_update(w->o, NULL, NULL, w->pending);
-	writer_free(w);
+	oss_writer_done(w);
 	return 0;
 fail:
 	oss_writer_abort(w);
 	return r;
+}
+
+/* A multipart version: remove its parts' stripes, then its manifest. */
+static int gc_manifest(struct oss *o, const char *bucket_id, const char *version)
+{
+	struct oss_bucket b = { 0 };
+	struct oss_entry e = { .parts = 1 };
+	struct oss_layout l;
+	char oid[192];
+	int r;
+
+	snprintf(b.id, sizeof(b.id), "%s", bucket_id);
+	snprintf(e.version, sizeof(e.version), "%s", version);
+	r = oss_layout_load(o, &b, &e, &l);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++)
+		for (uint64_t n = 0;; n++) {
+			oss_oid_stripe(oid, sizeof(oid), bucket_id, l.parts[i].version, n);
+			r = rados_remove(o->io, oid);
+			if (r == -ENOENT)
+				break;
+			if (r < 0) {
+				oss_layout_clear(&l);
+				return r;
+			}
+		}
+	oss_layout_clear(&l);
+	oss_oid_manifest(oid, sizeof(oid), bucket_id, version);
+	r = rados_remove(o->io, oid);
+	return r == -ENOENT ? 0 : r;
 }
 
 /* Remove a queued version's stripes unless its key's entry names it after all (a gateway
@@ -391,7 +416,8 @@ static int gc_one(struct oss *o, const char *gkey, const char *val, size_t vlen)
 	char bucket_id[17], version[17], oid[192];
 	struct json_object *j;
 	const char *dot1 = strchr(gkey, '.'), *dot2;
-	bool live = false;
+	bool live = false, manifest_only = false;
+	int r;
 
 	if (!dot1 || !(dot2 = strchr(dot1 + 1, '.')) || dot2 - dot1 - 1 != 16 || strlen(dot2 + 1) != 16)
 		return 0;
@@ -400,10 +426,11 @@ static int gc_one(struct oss *o, const char *gkey, const char *val, size_t vlen)
 	memcpy(version, dot2 + 1, 17);
 	j = json_tokener_parse(strndupa(val, vlen));
 	if (j) {
-		struct json_object *k;
+		struct json_object *k, *m;
 		struct oss_bucket b = { 0 };
 		struct oss_entry e;
 
+		manifest_only = json_object_object_get_ex(j, "m", &m) && json_object_get_boolean(m);
 		snprintf(b.id, sizeof(b.id), "%s", bucket_id);
 		if (json_object_object_get_ex(j, "k", &k) && oss_entry_get(o, &b, json_object_get_string(k), &e) == 0) {
 			live = streq(e.version, version);
@@ -413,9 +440,14 @@ static int gc_one(struct oss *o, const char *gkey, const char *val, size_t vlen)
 	}
 	if (live)
 		return 0;
+	if (manifest_only) { /* an appendable object's earlier manifest: its parts live on */
+		oss_oid_manifest(oid, sizeof(oid), bucket_id, version);
+		r = rados_remove(o->io, oid);
+		return r < 0 && r != -ENOENT ? r : 1;
+	}
+	if ((r = gc_manifest(o, bucket_id, version)) < 0)
+		return r;
 	for (uint64_t n = 0;; n++) {
-		int r;
-
 		oss_oid_stripe(oid, sizeof(oid), bucket_id, version, n);
 		r = rados_remove(o->io, oid);
 		if (r == -ENOENT)

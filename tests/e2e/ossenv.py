@@ -153,3 +153,13 @@ class OssEnv:
         stop_controller(self.ctl)
         self.ctl = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def running(ceph, extra: str = ""):
+    """An OssEnv started for a fixture to yield from, closed afterwards whatever happened."""
+    env = OssEnv(ceph, extra)
+    try:
+        env.start()
+        yield env
+    finally:
+        env.close()

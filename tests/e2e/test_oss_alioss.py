@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO
 from npmenv import npm_package
-from ossenv import OssEnv
+from ossenv import running
 
 ALI_OSS = "6.23.0"
 NPM_DIR = REPO / "build/npm-oss"
@@ -26,12 +26,7 @@ def node_modules():
 
 @pytest.fixture(scope="module")
 def oss(ceph_cluster):
-    env = OssEnv(ceph_cluster)
-    try:
-        env.start()
-        yield env
-    finally:
-        env.close()
+    yield from running(ceph_cluster)
 
 
 def node(node_modules, script: str, **env) -> list:
@@ -105,7 +100,31 @@ const code = async (p) => { try { await p; return 'none'; } catch (e) { return [
   out({urlStatus: r1.status, urlBody: await r1.text()});
   const r2 = await fetch(url.replace('/c?', '/b/1?'));
   out({urlBad: r2.status, urlBadCode: ((await r2.text()).match(/<Code>(.*)<\/Code>/) || [])[1]});
-  const del = await a.deleteMulti(['a/1', 'a/2', 'b/1', 'c', 'dir/big.bin', 'copy.bin'], {quiet: true});
+  // append, and an object's own ACL
+  const ap1 = await a.append('app.log', Buffer.from('one'));
+  const ap2 = await a.append('app.log', Buffer.from('two'), {position: ap1.nextAppendPosition});
+  out({appendPos: [ap1.nextAppendPosition, ap2.nextAppendPosition],
+       appended: (await a.get('app.log')).content.toString(),
+       appendBad: await code(a.append('app.log', Buffer.from('x'), {position: '1'}))});
+  await a.putACL('app.log', 'public-read');
+  out({objectAcl: (await a.getACL('app.log')).acl, otherReadsObject: (await b.get('app.log')).content.toString()});
+  // multipart: ali-oss splits a file into parts, uploads and completes them
+  const mpBody = crypto.randomBytes(700 * 1024 + 5);
+  const mpPath = require('path').join(require('os').tmpdir(), `ecs-mp-${process.pid}.bin`);
+  require('fs').writeFileSync(mpPath, mpBody);
+  const mp = await a.multipartUpload('mp.bin', mpPath, {partSize: 200 * 1024, parallel: 2, meta: {via: 'mp'}});
+  const mpGot = await a.get('mp.bin');
+  out({mpStatus: mp.res.status, mpSame: Buffer.compare(mpGot.content, mpBody) === 0,
+       mpEtag: /^"[0-9A-F]{32}-4"$/.test(mpGot.res.headers.etag), mpMeta: mpGot.res.headers['x-oss-meta-via']});
+  const up = await a.initMultipartUpload('mp2.bin');
+  await a.uploadPart('mp2.bin', up.uploadId, 1, mpPath, 0, 150 * 1024);
+  require('fs').unlinkSync(mpPath);
+  out({uploads: (await a.listUploads({})).uploads.map(u => u.name),
+       parts: [].concat((await a.listParts('mp2.bin', up.uploadId)).parts).map(p => p.PartNumber)});
+  await a.abortMultipartUpload('mp2.bin', up.uploadId);
+  out({afterAbort: (await a.listUploads({})).uploads.length,
+       otherParts: await code(b.listParts('mp2.bin', up.uploadId))});
+  const del = await a.deleteMulti(['a/1', 'a/2', 'b/1', 'c', 'dir/big.bin', 'copy.bin', 'mp.bin', 'app.log'], {quiet: true});
   out({deleted: del.res.status});
   out({empty: (await a.list()).objects || []});
   await a.deleteBucket('ali-a');
@@ -143,9 +162,76 @@ def test_ali_oss(oss, node_modules):
     assert res["acl"] == "public-read"
     assert res["otherReads"] == "c"
     assert res["otherStillNoPut"] == [403, "AccessDenied"]
+    assert res["appendPos"] == ["3", "6"] and res["appended"] == "onetwo"
+    assert res["appendBad"] == [409, "PositionNotEqualToLength"]
+    assert res["objectAcl"] == "public-read" and res["otherReadsObject"] == "onetwo"
+    assert res["mpStatus"] == 200 and res["mpSame"] is True and res["mpEtag"] is True and res["mpMeta"] == "mp"
+    assert res["uploads"] == ["mp2.bin"] and res["parts"] == ["1"]
+    assert res["afterAbort"] == 0 and res["otherParts"] == [403, "AccessDenied"]
     assert res["deleted"] == 200 and res["empty"] == []
     assert res["gone"] == [404, "NoSuchBucket"]
     assert res["badKey"] == [403, "InvalidAccessKeyId"]
     assert res["badSecret"] == [403, "SignatureDoesNotMatch"]
     assert res["urlStatus"] == 200 and res["urlBody"] == "c"  # a private bucket, read by its signed URL
     assert res["urlBad"] == 403 and res["urlBadCode"] == "SignatureDoesNotMatch"
+
+
+SCRIPT_V4 = r"""
+const OSS = require('ali-oss');
+const crypto = require('crypto');
+const port = process.env.PORT;
+const mk = (ak, sk, extra) => new OSS(Object.assign({accessKeyId: ak, accessKeySecret: sk, authorizationV4: true,
+    endpoint: `http://127.0.0.1:${port}`, region: 'oss-cn-local', bucket: 'ali-v4', secure: false, timeout: 60000},
+    extra || {}));
+const out = (x) => console.log(JSON.stringify(x));
+const code = async (p) => { try { await p; return 'none'; } catch (e) { return [e.status, e.code]; } };
+(async () => {
+  const a = mk(process.env.AK, process.env.SK), b = mk(process.env.BK, process.env.BS);
+  await a.putBucket('ali-v4');
+  const body = crypto.randomBytes(300 * 1024);
+  await a.put('dir/x y+z.bin', body, {meta: {k: 'v'}});
+  const got = await a.get('dir/x y+z.bin');
+  out({same: Buffer.compare(got.content, body) === 0, meta: got.res.headers['x-oss-meta-k']});
+  for (const k of ['dir/1', 'dir/2', 'other']) await a.put(k, Buffer.from(k));
+  const l = await a.list({prefix: 'dir/', 'max-keys': 2});
+  out({listed: l.objects.map(o => o.name), more: l.isTruncated});
+  const v2 = await a.listV2({prefix: 'dir/', 'max-keys': 1, 'continuation-token': undefined});
+  out({v2: v2.objects.map(o => o.name)});
+  const mpPath = require('path').join(require('os').tmpdir(), `ecs-v4-${process.pid}.bin`);
+  require('fs').writeFileSync(mpPath, crypto.randomBytes(250 * 1024));
+  const mp = await a.multipartUpload('mp.bin', mpPath, {partSize: 100 * 1024});
+  require('fs').unlinkSync(mpPath);
+  out({mp: mp.res.status});
+  await a.putACL('other', 'public-read');
+  out({objAcl: (await a.getACL('other')).acl});
+  out({otherGet: await code(b.get('dir/1')), otherReadsPublic: (await b.get('other')).content.toString()});
+  out({badSecret: await code(mk(process.env.AK, 'wrong').get('dir/1'))});
+  const ap = mk(process.env.AK, process.env.SK, {endpoint: `http://localhost:${port}`, sldEnable: true});
+  const url = await ap.signatureUrlV4('GET', 300, {headers: {}}, 'dir/1');
+  const r1 = await fetch(url);
+  out({urlStatus: r1.status, urlBody: await r1.text()});
+  const r2 = await fetch(url.replace('dir/1', 'dir/2'));
+  out({urlBad: r2.status});
+  await a.deleteMulti(['dir/x y+z.bin', 'dir/1', 'dir/2', 'other', 'mp.bin']);
+  await a.deleteBucket('ali-v4');
+  out({done: true});
+})().catch(e => { console.error(e); process.exit(1); });
+"""
+
+
+def test_ali_oss_v4(oss, node_modules):
+    """The same client with authorizationV4: OSS4-HMAC-SHA256 headers and signatureUrlV4."""
+    a, b = oss.account("ali-v4-a"), oss.account("ali-v4-b")
+    res = {}
+    for line in node(node_modules, SCRIPT_V4, PORT=str(oss.port), AK=a.ak, SK=a.secret, BK=b.ak, BS=b.secret):
+        res.update(line)
+    assert res["same"] is True and res["meta"] == "v"
+    assert res["listed"] == ["dir/1", "dir/2"] and res["more"] is True
+    assert res["v2"] == ["dir/1"]
+    assert res["mp"] == 200
+    assert res["objAcl"] == "public-read"
+    assert res["otherGet"] == [403, "AccessDenied"] and res["otherReadsPublic"] == "other"
+    assert res["badSecret"] == [403, "SignatureDoesNotMatch"]
+    assert res["urlStatus"] == 200 and res["urlBody"] == "dir/1"
+    assert res["urlBad"] == 403
+    assert res["done"] is True

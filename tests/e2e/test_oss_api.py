@@ -10,17 +10,12 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from ossenv import OssEnv
+from ossenv import running
 
 
 @pytest.fixture(scope="module")
 def oss(ceph_cluster):
-    env = OssEnv(ceph_cluster)
-    try:
-        env.start()
-        yield env
-    finally:
-        env.close()
+    yield from running(ceph_cluster)
 
 
 @pytest.fixture(scope="module")
@@ -245,5 +240,5 @@ def test_limits(oss, alice):
         "MetadataTooLarge")
     r = requests.put(f"{oss.endpoint}/alice-lim/huge", headers={"Content-Length": str(5 * 2**30 + 1)}, data=b"")
     assert r.status_code in (400, 403)
-    err(alice.request("GET", "alice-lim", "x", query={"uploads": ""}), 501, "NotImplemented")
+    err(alice.request("GET", "alice-lim", "x", query={"tagging": ""}), 501, "NotImplemented")
     ok(alice.request("DELETE", "alice-lim"), 204)

@@ -144,6 +144,42 @@ static void test_names(void **state)
 	assert_int_equal(oss_key_check(k), -ENAMETOOLONG);
 }
 
+static void test_complete_body(void **state)
+{
+	const char *ok = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"0123456789ABCDEF0123456789abcdef\"</ETag>"
+			 "</Part><Part><ETag>00000000000000000000000000000000</ETag><PartNumber>3</PartNumber></Part>"
+			 "</CompleteMultipartUpload>";
+	const char *unordered = "<CompleteMultipartUpload><Part><PartNumber>2</PartNumber><ETag>00000000000000000000000000000000"
+				"</ETag></Part><Part><PartNumber>2</PartNumber><ETag>00000000000000000000000000000000</ETag>"
+				"</Part></CompleteMultipartUpload>";
+	const char *bad[] = {
+		"<CompleteMultipartUpload></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>0</PartNumber><ETag>00000000000000000000000000000000</ETag></Part>"
+		"</CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>10001</PartNumber><ETag>00000000000000000000000000000000</ETag>"
+		"</Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>abc</ETag></Part></CompleteMultipartUpload>",
+		"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>",
+		"<Other/>",
+	};
+	unsigned *n = NULL;
+	char(*e)[33] = NULL;
+	size_t count = 0;
+
+	(void)state;
+	assert_int_equal(oss_complete_body_parse(ok, strlen(ok), 10, &n, &e, &count), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(n[0], 1);
+	assert_int_equal(n[1], 3);
+	assert_string_equal(e[0], "0123456789abcdef0123456789abcdef");
+	free(n);
+	free(e);
+	assert_int_equal(oss_complete_body_parse(ok, strlen(ok), 1, &n, &e, &count), -EINVAL); /* over max */
+	assert_int_equal(oss_complete_body_parse(unordered, strlen(unordered), 10, &n, &e, &count), -EDOM);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(oss_complete_body_parse(bad[i], strlen(bad[i]), 10, &n, &e, &count), -EINVAL);
+}
+
 static void test_xml(void **state)
 {
 	const char *ok = "<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object>"
@@ -181,6 +217,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_string_to_sign), cmocka_unit_test(test_auth_header), cmocka_unit_test(test_range),
 		cmocka_unit_test(test_dates),	       cmocka_unit_test(test_names),	   cmocka_unit_test(test_xml),
+		cmocka_unit_test(test_complete_body),
 	};
 
 	return cmocka_run_group_tests_name("oss_parse", tests, NULL, NULL);
