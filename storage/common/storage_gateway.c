@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "log.h"
 #include "storage_keys.h"
 #include "storage_rados.h"
 #include "util.h"
@@ -40,13 +41,30 @@ int storage_gateway_open(struct storage_gateway *g, const struct ecs_config_opti
 	return -1;
 }
 
-int storage_gateway_wait(struct storage_gateway *g)
+void storage_gateway_api_config(const struct storage_gateway *g, struct storage_api_config *ret)
 {
+	*ret = (struct storage_api_config){
+		.address = ecs_config_str(g->cfg, g->section, "listen_address"),
+		.port = (uint16_t)ecs_config_int(g->cfg, g->section, "port"),
+		.max_connections = (unsigned)ecs_config_int(g->cfg, g->section, "max_connections"),
+	};
+}
+
+void storage_gateway_serve(struct storage_gateway *g, const struct storage_api_config *ac,
+			   struct ecs_http_server *srv)
+{
+	const char *name = g->prog + strlen("ecs-");
+	char msg[64];
 	int sig;
 
+	snprintf(msg, sizeof(msg), "%s ready", name);
+	log_info(msg, "api=%s:%u pool=%s", ac->address, ecs_http_server_port(srv),
+		 ecs_config_str(g->cfg, g->section, "pool"));
 	while (sigwait(&g->sigs, &sig) != 0 || (sig != SIGTERM && sig != SIGINT))
 		;
-	return sig;
+	snprintf(msg, sizeof(msg), "%s stopping", name);
+	log_info(msg, "signal=%d", sig);
+	ecs_http_server_stop(srv);
 }
 
 void storage_gateway_close(struct storage_gateway *g)

@@ -439,7 +439,7 @@ static const struct ecs_http_stream_ops stream_ops = {
 	.free = on_free,
 };
 
-int oss_api_start(struct oss *o, const struct oss_api_config *cfg, struct ecs_http_server **ret)
+int oss_api_start(struct oss *o, const struct storage_api_config *cfg, struct ecs_http_server **ret)
 {
 	struct ecs_http_server_config sc = {
 		.name = "oss-api",

@@ -4,17 +4,10 @@
 #ifndef OSS_API_H
 #define OSS_API_H
 
-#include <stdint.h>
-
 #include "http_server.h"
 #include "oss.h"
+#include "storage_gateway.h"
 
-struct oss_api_config {
-	const char *address;
-	uint16_t port;
-	unsigned max_connections;
-};
-
-int oss_api_start(struct oss *o, const struct oss_api_config *cfg, struct ecs_http_server **ret);
+int oss_api_start(struct oss *o, const struct storage_api_config *cfg, struct ecs_http_server **ret);
 
 #endif

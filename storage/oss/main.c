@@ -17,21 +17,11 @@
 #include "util.h"
 
 static const struct ecs_config_option options[] = {
-	{ "oss", "listen_address", ECS_CONFIG_STRING, "127.0.0.1", 0, 0, "API address" },
-	{ "oss", "port", ECS_CONFIG_INT, "8775", 0, 65535, "API port (0: any, tests)" },
-	{ "oss", "max_connections", ECS_CONFIG_INT, "512", 1, 65536, "connections served at once" },
+	STORAGE_GATEWAY_OPTIONS("oss", "8775", "client.ecs-ossd", "ecs-oss"),
 	{ "oss", "region", ECS_CONFIG_STRING, "cn-local", 0, 0, "GetBucketLocation answers oss-REGION" },
-	{ "oss", "controller_url", ECS_CONFIG_STRING, "http://127.0.0.1:8773", 0, 0, "where keys are asked" },
-	{ "oss", "host_key_file", ECS_CONFIG_STRING, "/etc/ecs/host.key", 0, 0, "signs calls to the controller" },
-	{ "oss", "key_cache_s", ECS_CONFIG_INT, "30", 0, 3600, "how long a key is kept" },
 	{ "oss", "max_buckets", ECS_CONFIG_INT, "100", 1, 100000, "buckets an account may own" },
 	{ "oss", "gc_delay_s", ECS_CONFIG_INT, "60", 0, 86400, "a replaced version's bytes live this long" },
 	{ "oss", "gc_interval_s", ECS_CONFIG_INT, "30", 1, 3600, "how often the GC queue is swept" },
-	{ "oss", "ceph_conf", ECS_CONFIG_STRING, "/var/lib/ecs/ceph/ceph.conf", 0, 0, "the cluster's ceph.conf" },
-	{ "oss", "ceph_user", ECS_CONFIG_STRING, "client.ecs-ossd", 0, 0, "the cephx user" },
-	{ "oss", "keyring", ECS_CONFIG_STRING, "", 0, 0, "its keyring (empty: keys/ceph.USER.keyring beside ceph_conf)" },
-	{ "oss", "pool", ECS_CONFIG_STRING, "ecs-oss", 0, 0, "the RADOS pool" },
-	{ "oss", "log_level", ECS_CONFIG_STRING, "info", 0, 0, "debug, info, warn, error" },
 };
 
 static void usage(void)
@@ -75,6 +65,7 @@ int main(int argc, char **argv)
 	static struct oss o;
 	struct storage_gateway g = { .prog = "ecs-ossd", .section = "oss" };
 	struct ecs_http_server *srv = NULL;
+	struct storage_api_config ac;
 	char hostname[256] = "";
 	struct gc_args ga;
 	int r, ret = 1;
@@ -97,20 +88,10 @@ int main(int argc, char **argv)
 	ga = (struct gc_args){ .o = &o, .interval_s = (unsigned)ecs_config_int(g.cfg, "oss", "gc_interval_s") };
 	if (pthread_create(&o.gc_thread, NULL, gc_loop, &ga) != 0)
 		goto out;
-	{
-		struct oss_api_config ac = {
-			.address = ecs_config_str(g.cfg, "oss", "listen_address"),
-			.port = (uint16_t)ecs_config_int(g.cfg, "oss", "port"),
-			.max_connections = (unsigned)ecs_config_int(g.cfg, "oss", "max_connections"),
-		};
-
-		if (oss_api_start(&o, &ac, &srv) < 0)
-			goto stop_gc;
-		log_info("ossd ready", "api=%s:%u pool=%s", ac.address, ecs_http_server_port(srv),
-			 ecs_config_str(g.cfg, "oss", "pool"));
-	}
-	log_info("ossd stopping", "signal=%d", storage_gateway_wait(&g));
-	ecs_http_server_stop(srv);
+	storage_gateway_api_config(&g, &ac);
+	if (oss_api_start(&o, &ac, &srv) < 0)
+		goto stop_gc;
+	storage_gateway_serve(&g, &ac, srv);
 	ret = 0;
 stop_gc:
 	pthread_mutex_lock(&o.gc_mu);

@@ -243,7 +243,7 @@ static void server_error(const struct ecs_http_request *req, struct ecs_http_res
 	respond(req, resp, &c, NULL, NULL);
 }
 
-int ots_api_start(struct ots *o, const struct ots_api_config *cfg, struct ecs_http_server **ret)
+int ots_api_start(struct ots *o, const struct storage_api_config *cfg, struct ecs_http_server **ret)
 {
 	static const struct ecs_http_route routes[] = {
 		{ NULL, "/", true, handle },

@@ -18,6 +18,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import pytest
 import requests
 
 from agentenv import free_port
@@ -163,3 +164,19 @@ def running(ceph, extra: str = ""):
         yield env
     finally:
         env.close()
+
+
+@pytest.fixture(scope="module")
+def oss(ceph_cluster):
+    """A module's object service, default configuration (a module may define its own)."""
+    yield from running(ceph_cluster)
+
+
+@pytest.fixture(scope="module")
+def alice(oss):
+    return oss.account("alice")
+
+
+@pytest.fixture(scope="module")
+def bob(oss):
+    return oss.account("bob")

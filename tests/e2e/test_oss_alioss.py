@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO
 from npmenv import npm_package
-from ossenv import running
+from ossenv import oss  # noqa: F401 (fixtures)
 
 ALI_OSS = "6.23.0"
 NPM_DIR = REPO / "build/npm-oss"
@@ -22,11 +22,6 @@ NPM_DIR = REPO / "build/npm-oss"
 def node_modules():
     """ali-oss, installed once into build/npm-oss."""
     return npm_package(NPM_DIR, "ali-oss", ALI_OSS)
-
-
-@pytest.fixture(scope="module")
-def oss(ceph_cluster):
-    yield from running(ceph_cluster)
 
 
 def node(node_modules, script: str, **env) -> list:

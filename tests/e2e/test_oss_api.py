@@ -10,22 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
-from ossenv import running
-
-
-@pytest.fixture(scope="module")
-def oss(ceph_cluster):
-    yield from running(ceph_cluster)
-
-
-@pytest.fixture(scope="module")
-def alice(oss):
-    return oss.account("oss-alice")
-
-
-@pytest.fixture(scope="module")
-def bob(oss):
-    return oss.account("oss-bob")
+from ossenv import alice, bob, oss  # noqa: F401 (fixtures)
 
 
 def err(r, status, code):

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO
 from npmenv import npm_package
-from ossenv import running
+from ossenv import oss  # noqa: F401 (fixtures)
 
 CLIENT_S3 = "3.1178.0"
 NPM_DIR = REPO / "build/npm-s3"
@@ -20,11 +20,6 @@ NPM_DIR = REPO / "build/npm-s3"
 @pytest.fixture(scope="module")
 def node_modules():
     return npm_package(NPM_DIR, "@aws-sdk/client-s3", CLIENT_S3)
-
-
-@pytest.fixture(scope="module")
-def oss(ceph_cluster):
-    yield from running(ceph_cluster)
 
 
 SCRIPT = r"""

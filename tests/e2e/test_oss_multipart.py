@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ossenv import running
+from ossenv import alice, bob, running  # noqa: F401 (fixtures)
 from test_oss_api import err, ok
 
 KIB = 1024
@@ -24,16 +24,6 @@ KIB = 1024
 @pytest.fixture(scope="module")
 def oss(ceph_cluster):
     yield from running(ceph_cluster, extra="gc_delay_s = 0\ngc_interval_s = 1\n")
-
-
-@pytest.fixture(scope="module")
-def alice(oss):
-    return oss.account("mp-alice")
-
-
-@pytest.fixture(scope="module")
-def bob(oss):
-    return oss.account("mp-bob")
 
 
 @pytest.fixture(scope="module")

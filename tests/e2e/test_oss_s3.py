@@ -24,24 +24,9 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ossenv import running
+from ossenv import alice, bob, oss  # noqa: F401 (fixtures)
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def oss(ceph_cluster):
-    yield from running(ceph_cluster)
-
-
-@pytest.fixture(scope="module")
-def alice(oss):
-    return oss.account("s3-alice")
-
-
-@pytest.fixture(scope="module")
-def bob(oss):
-    return oss.account("s3-bob")
 
 
 def client(oss, acct, secret=None, sig="s3v4", style="path", host="127.0.0.1"):
