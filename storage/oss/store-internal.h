@@ -55,8 +55,9 @@ struct oss_writer {
 	EVP_MD_CTX *md5;
 	int error;
 };
-/* Flush what is buffered and finish the MD5 (16 bytes into digest). */
-int oss_writer_finish(struct oss_writer *w, uint8_t digest[16]);
+/* Flush what is buffered and finish the MD5 (16 bytes into digest); -EBADMSG when it is not
+ * expect_md5 (NULL: the client sent none). */
+int oss_writer_finish(struct oss_writer *w, const uint8_t *expect_md5, uint8_t digest[16]);
 /* The version is named by an entry now: drop its pending GC key; free the writer. */
 void oss_writer_done(struct oss_writer *w);
 

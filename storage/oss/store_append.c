@@ -43,7 +43,7 @@ int oss_append(struct oss_writer *w, uint64_t position, const struct oss_entry *
 	bool exists;
 	int r;
 
-	if ((r = oss_writer_finish(w, digest)) < 0)
+	if ((r = oss_writer_finish(w, NULL, digest)) < 0)
 		goto fail;
 	oss_oid_shard(oid, sizeof(oid), w->b.id, oss_key_shard(w->key));
 	r = oss_omap_get(o, oid, w->key, &cur, &curlen);

@@ -168,12 +168,8 @@ int oss_part_commit(struct oss_writer *w, const struct oss_upload *u, unsigned n
 	char oid[160], pkey[16];
 	int r;
 
-	if ((r = oss_writer_finish(w, digest)) < 0)
+	if ((r = oss_writer_finish(w, md5, digest)) < 0)
 		goto fail;
-	if (md5 && memcmp(md5, digest, ECS_MD5_LEN) != 0) {
-		r = -EBADMSG;
-		goto fail;
-	}
 	snprintf(p.version, sizeof(p.version), "%s", w->version);
 	ecs_hex_encode(digest, ECS_MD5_LEN, p.etag);
 	p.size = w->size;

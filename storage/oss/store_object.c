@@ -286,7 +286,7 @@ void oss_writer_abort(struct oss_writer *w)
 	writer_free(w);
 }
 
-int oss_writer_finish(struct oss_writer *w, uint8_t digest[16])
+int oss_writer_finish(struct oss_writer *w, const uint8_t *expect_md5, uint8_t digest[16])
 {
 	unsigned dlen = 0;
 	int r;
@@ -294,7 +294,7 @@ int oss_writer_finish(struct oss_writer *w, uint8_t digest[16])
 	if (w->error || (r = flush(w)) < 0)
 		return w->error ? w->error : r;
 	EVP_DigestFinal_ex(w->md5, digest, &dlen);
-	return 0;
+	return expect_md5 && memcmp(expect_md5, digest, ECS_MD5_LEN) != 0 ? -EBADMSG : 0;
 }
 
 void oss_writer_done(struct oss_writer *w)
@@ -354,12 +354,8 @@ int oss_writer_commit(struct oss_writer *w, struct oss_entry *e, const uint8_t *
 	uint8_t digest[ECS_MD5_LEN];
 	int r;
 
-	if ((r = oss_writer_finish(w, digest)) < 0)
+	if ((r = oss_writer_finish(w, md5, digest)) < 0)
 		goto fail;
-	if (md5 && memcmp(md5, digest, ECS_MD5_LEN) != 0) {
-		r = -EBADMSG;
-		goto fail;
-	}
 	snprintf(e->key, sizeof(e->key), "%s", w->key);
 	snprintf(e->version, sizeof(e->version), "%s", w->version);
 	ecs_hex_encode(digest, ECS_MD5_LEN, e->etag);

@@ -46,13 +46,21 @@ static void answers_free(struct row_answer *a, size_t n)
 	free(a);
 }
 
-static bool duplicate_table(char *const *names, size_t n)
+/* A batch's limits: 1 to max rows in all, each table named once. */
+static int refuse_row_count(struct ots_call *c, size_t total, int max)
+{
+	if (!total || total > (size_t)max)
+		return ots_invalid(c, "The number of rows must be in range: [1, %d].", max);
+	return 0;
+}
+
+static int refuse_repeated_table(struct ots_call *c, char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		for (size_t k = 0; k < i; k++)
 			if (streq(names[i], names[k]))
-				return true;
-	return false;
+				return ots_invalid(c, "The same table appears twice in the request.");
+	return 0;
 }
 
 int ots_op_batch_get_row(struct ots_call *c)
@@ -75,10 +83,8 @@ int ots_op_batch_get_row(struct ots_call *c)
 		if ((r = ots_read_refuse_unbuilt(c, t->has_filter, t->n_token, t->start_column, t->end_column, NULL)) < 0)
 			goto out;
 	}
-	if (!total || total > OTS_BATCH_GET_MAX) {
-		r = ots_invalid(c, "The number of rows must be in range: [1, %d].", OTS_BATCH_GET_MAX);
+	if ((r = refuse_row_count(c, total, OTS_BATCH_GET_MAX)) < 0)
 		goto out;
-	}
 	names = calloc(q->n_tables, sizeof(*names));
 	tr = calloc(q->n_tables, sizeof(*tr));
 	trp = calloc(q->n_tables, sizeof(*trp));
@@ -90,10 +96,8 @@ int ots_op_batch_get_row(struct ots_call *c)
 	}
 	for (size_t i = 0; i < q->n_tables; i++)
 		names[i] = q->tables[i]->table_name;
-	if (duplicate_table(names, q->n_tables)) {
-		r = ots_invalid(c, "The same table appears twice in the request.");
+	if ((r = refuse_repeated_table(c, names, q->n_tables)) < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < q->n_tables; i++) {
 		const Ots__TableInBatchGetRowRequest *tq = q->tables[i];
 		struct ots_call tc = scratch(c);
@@ -185,10 +189,8 @@ int ots_op_batch_write_row(struct ots_call *c)
 	}
 	for (size_t i = 0; i < q->n_tables; i++)
 		total += q->tables[i]->n_rows;
-	if (!total || total > OTS_BATCH_WRITE_MAX) {
-		r = ots_invalid(c, "The number of rows must be in range: [1, %d].", OTS_BATCH_WRITE_MAX);
+	if ((r = refuse_row_count(c, total, OTS_BATCH_WRITE_MAX)) < 0)
 		goto out;
-	}
 	names = calloc(q->n_tables, sizeof(*names));
 	tables = calloc(q->n_tables, sizeof(*tables));
 	tr = calloc(q->n_tables, sizeof(*tr));
@@ -201,10 +203,8 @@ int ots_op_batch_write_row(struct ots_call *c)
 	}
 	for (size_t i = 0; i < q->n_tables; i++)
 		names[i] = q->tables[i]->table_name;
-	if (duplicate_table(names, q->n_tables)) {
-		r = ots_invalid(c, "The same table appears twice in the request.");
+	if ((r = refuse_repeated_table(c, names, q->n_tables)) < 0)
 		goto out;
-	}
 	/* The whole request is refused for a missing table or a repeated row, before any write. */
 	for (size_t i = 0; i < q->n_tables; i++)
 		if ((r = ots_table_open(c, names[i], &tables[i])) < 0 ||
