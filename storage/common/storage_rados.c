@@ -52,3 +52,10 @@ void storage_rados_close(rados_t cluster, rados_ioctx_t io)
 	if (cluster)
 		rados_shutdown(cluster);
 }
+
+int storage_read_op(rados_ioctx_t io, rados_read_op_t op, const char *oid, const int *prval)
+{
+	int r = rados_read_op_operate(op, io, oid, 0);
+
+	return r >= 0 && *prval < 0 ? *prval : r;
+}

@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "parse.h"
+#include "storage_rados.h"
 #include "store-internal.h"
 #include "util.h"
 
@@ -61,9 +62,7 @@ int oss_omap_get(struct oss *o, const char *oid, const char *key, char **ret, si
 	if (!op)
 		return -ENOMEM;
 	rados_read_op_omap_get_vals_by_keys2(op, keys, 1, klen, &it, &prval);
-	r = rados_read_op_operate(op, o->io, oid, 0);
-	if (r >= 0 && prval < 0)
-		r = prval;
+	r = storage_read_op(o->io, op, oid, &prval);
 	if (r >= 0) {
 		char *k, *v;
 		size_t kl, vl;
@@ -277,9 +276,7 @@ static int shard_empty(struct oss *o, const char *oid, bool *ret)
 	if (!op)
 		return -ENOMEM;
 	rados_read_op_omap_get_keys2(op, "", 1, &it, &more, &prval);
-	r = rados_read_op_operate(op, o->io, oid, 0);
-	if (r >= 0 && prval < 0)
-		r = prval;
+	r = storage_read_op(o->io, op, oid, &prval);
 	if (r >= 0)
 		*ret = rados_omap_iter_size(it) == 0;
 	if (it)
@@ -343,9 +340,7 @@ int oss_bucket_names(struct oss *o, const char *owner, const char *prefix, const
 	}
 	/* max <= 1000: one request (an OSD answers at most 1,024). */
 	rados_read_op_omap_get_vals2(op, marker, prefix, max, &it, &more, &prval);
-	r = rados_read_op_operate(op, o->io, oid, 0);
-	if (r >= 0 && prval < 0)
-		r = prval;
+	r = storage_read_op(o->io, op, oid, &prval);
 	if (r == -ENOENT) {
 		r = 0;
 	} else if (r >= 0) {

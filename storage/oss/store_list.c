@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage_rados.h"
 #include "store-internal.h"
 #include "util.h"
 
@@ -36,9 +37,7 @@ static int refill(struct oss *o, struct cursor *c, const char *start_after, cons
 	if (!op)
 		return -ENOMEM;
 	rados_read_op_omap_get_vals2(op, start_after, prefix, OSS_LIST_BATCH, &it, &more, &prval);
-	r = rados_read_op_operate(op, o->io, c->oid, 0);
-	if (r >= 0 && prval < 0)
-		r = prval;
+	r = storage_read_op(o->io, op, c->oid, &prval);
 	if (r == -ENOENT) {
 		r = 0;
 		more = 0;

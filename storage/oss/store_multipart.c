@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "log.h"
+#include "storage_rados.h"
 #include "store-internal.h"
 #include "util.h"
 
@@ -239,9 +240,7 @@ static int parts_read(struct oss *o, const char *oid, unsigned marker, unsigned 
 		snprintf(after, sizeof(after), "%05u", marker);
 	/* Part keys are digits and sort before "state". */
 	rados_read_op_omap_get_vals2(op, after, "", max, &it, &more, &prval);
-	r = rados_read_op_operate(op, o->io, oid, 0);
-	if (r >= 0 && prval < 0)
-		r = prval;
+	r = storage_read_op(o->io, op, oid, &prval);
 	if (r >= 0) {
 		char *k, *v;
 		size_t kl, vl;
@@ -520,9 +519,7 @@ int oss_uploads_list(struct oss *o, const struct oss_bucket *b, const char *pref
 		if (!op)
 			goto nomem;
 		rados_read_op_omap_get_vals2(op, start, prefix, OSS_LIST_BATCH, &it, &more, &prval);
-		r = rados_read_op_operate(op, o->io, oid, 0);
-		if (r >= 0 && prval < 0)
-			r = prval;
+		r = storage_read_op(o->io, op, oid, &prval);
 		if (r == -ENOENT)
 			r = 0, more = 0;
 		while (r >= 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {

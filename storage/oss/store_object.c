@@ -7,6 +7,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "storage_rados.h"
 #include "store-internal.h"
 #include "util.h"
 
@@ -471,9 +472,7 @@ int oss_gc_run(struct oss *o, time_t now)
 		if (!op)
 			return -ENOMEM;
 		rados_read_op_omap_get_vals2(op, start, "", GC_BATCH, &it, &more, &prval);
-		r = rados_read_op_operate(op, o->io, OSS_GC_OID, 0);
-		if (r >= 0 && prval < 0)
-			r = prval;
+		r = storage_read_op(o->io, op, OSS_GC_OID, &prval);
 		while (r >= 0 && rados_omap_get_next2(it, &k, &v, &kl, &vl) == 0 && k) {
 			char key[160];
 

@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "plainbuf.h"
+#include "storage_rados.h"
 #include "util.h"
 
 #define OMAP_PAGE 512 /* an OSD answers at most 1,024 entries a request */
@@ -46,9 +47,7 @@ static int omap_get(struct ots *o, const char *oid, const char *key, char **ret,
 	if (!op)
 		return -ENOMEM;
 	rados_read_op_omap_get_vals_by_keys(op, keys, 1, &it, &prval);
-	r = rados_read_op_operate(op, o->io, oid, 0);
-	if (r == 0 && prval < 0)
-		r = prval;
+	r = storage_read_op(o->io, op, oid, &prval);
 	if (r == 0) {
 		r = rados_omap_get_next(it, &k, &v, &vl);
 		if (r == 0 && !k)
@@ -131,9 +130,7 @@ int ots_cat_list(struct ots *o, const struct ots_scope *sc, char ***ret, size_t 
 			break;
 		}
 		rados_read_op_omap_get_vals2(op, last, "", OMAP_PAGE, &it, &more, &prval);
-		r = rados_read_op_operate(op, o->io, oid, 0);
-		if (r == 0 && prval < 0)
-			r = prval;
+		r = storage_read_op(o->io, op, oid, &prval);
 		while (r == 0 && rados_omap_get_next(it, &k, &v, &vl) == 0 && k) {
 			char **nn = reallocarray(names, n + 1, sizeof(*names));
 
@@ -317,9 +314,7 @@ int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool k
 			rados_read_op_omap_get_keys2(op, last, OMAP_PAGE, &it, &more, &prval);
 		else
 			rados_read_op_omap_get_vals2(op, last, "", OMAP_ROWS_PAGE, &it, &more, &prval);
-		r = rados_read_op_operate(op, o->io, oid, 0);
-		if (r == 0 && prval < 0)
-			r = prval;
+		r = storage_read_op(o->io, op, oid, &prval);
 		while (r == 0 && !stop && rados_omap_get_next(it, &k, &v, &vl) == 0 && k) {
 			stop = fn(k, v, vl, arg);
 			if (!stop) {
@@ -356,9 +351,7 @@ int ots_row_read_keys(struct ots *o, const char *oid, char *const *keys, size_t 
 		if (!op)
 			return -ENOMEM;
 		rados_read_op_omap_get_vals_by_keys(op, (char const *const *)keys + at, m, &it, &prval);
-		r = rados_read_op_operate(op, o->io, oid, 0);
-		if (r == 0 && prval < 0)
-			r = prval;
+		r = storage_read_op(o->io, op, oid, &prval);
 		while (r == 0 && !stop && rados_omap_get_next(it, &k, &v, &vl) == 0 && k)
 			stop = fn(k, v, vl, arg);
 		if (it)

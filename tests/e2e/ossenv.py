@@ -84,7 +84,8 @@ def _params(query):
 
 
 class OssEnv:
-    BIN = OSSD_BIN  # the gateway this environment runs, and the log line it is ready at
+    BIN = OSSD_BIN  # the gateway this environment runs, its config section, the log line it is ready at
+    SECTION = "oss"
     READY = 'msg="ossd ready"'
 
     def __init__(self, ceph, extra: str = ""):
@@ -97,12 +98,13 @@ class OssEnv:
         self.ctl_config = self.dir / "controller.ini"
         self.ctl_config.write_text(f"[controller]\nport = {self.ctl_port}\ndata_dir = {self.dir / 'ctl'}\n"
                                    f"host_key_file = {self.key_file}\n")
-        self.config = self.dir / "ossd.ini"
+        gw = self.BIN.name[len("ecs-"):]  # ossd, otsd
+        self.config = self.dir / f"{gw}.ini"
         self.config.write_text(
-            f"[oss]\nport = {self.port}\ncontroller_url = http://127.0.0.1:{self.ctl_port}\n"
+            f"[{self.SECTION}]\nport = {self.port}\ncontroller_url = http://127.0.0.1:{self.ctl_port}\n"
             f"host_key_file = {self.key_file}\nceph_conf = {ceph.conf}\n"
-            f"keyring = {ceph.keyring('client.ecs-ossd')}\nkey_cache_s = 2\n{extra}")
-        self.log_path = self.dir / "ossd.log"
+            f"keyring = {ceph.keyring(f'client.{self.BIN.name}')}\nkey_cache_s = 2\n{extra}")
+        self.log_path = self.dir / f"{gw}.log"
         self.ctl_log = self.dir / "controller.log"
         self.ctl = None
         self.proc = None

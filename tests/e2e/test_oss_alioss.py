@@ -4,14 +4,10 @@ endpoint (Host: bucket.oss-REGION.aliyuncs.com) and path style (sldEnable) for s
 buckets, objects with metadata, ranges, conditional GETs, copies, listings with delimiters
 and paging, deletes, ACLs across two accounts and anonymous, and its errors."""
 
-import json
-import os
-import subprocess
-
 import pytest
 
 from conftest import REPO
-from npmenv import npm_package
+from npmenv import npm_package, run_node
 from ossenv import oss  # noqa: F401 (fixtures)
 
 ALI_OSS = "6.23.0"
@@ -25,10 +21,7 @@ def node_modules():
 
 
 def node(node_modules, script: str, **env) -> list:
-    p = subprocess.run(["node", "-e", script], cwd=node_modules, capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, **env))
-    assert p.returncode == 0, p.stderr + p.stdout
-    return [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
+    return run_node(node_modules, script, env, 300)
 
 
 SCRIPT = r"""

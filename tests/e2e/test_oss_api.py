@@ -7,7 +7,6 @@ import hashlib
 import os
 import xml.etree.ElementTree as ET
 
-import pytest
 import requests
 
 from ossenv import alice, bob, oss  # noqa: F401 (fixtures)

@@ -3,14 +3,10 @@ build/npm-s3), against ecs-ossd on the test Ceph cluster: its default flexible c
 a streamed body sent as aws-chunked with a CRC32 trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER),
 listings, ranged reads, multipart, and its errors. No guests: no lock."""
 
-import json
-import os
-import subprocess
-
 import pytest
 
 from conftest import REPO
-from npmenv import npm_package
+from npmenv import npm_package, run_node_merged
 from ossenv import oss  # noqa: F401 (fixtures)
 
 CLIENT_S3 = "3.1178.0"
@@ -76,12 +72,8 @@ const seen = [];
 
 def test_aws_sdk_js(oss, node_modules):
     a = oss.account("sdk-user")
-    p = subprocess.run(["node", "-e", SCRIPT], cwd=node_modules, capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, PORT=str(oss.port), AK=a.ak, SK=a.secret))
-    assert p.returncode == 0, p.stderr + p.stdout + oss.log_tail()
-    res = {}
-    for line in p.stdout.splitlines():
-        res.update(json.loads(line))
+    res = run_node_merged(node_modules, SCRIPT, {"PORT": str(oss.port), "AK": a.ak, "SK": a.secret}, 300,
+                          oss.log_tail)
     assert res["sentAs"] == ["STREAMING-UNSIGNED-PAYLOAD-TRAILER", "aws-chunked", "x-amz-checksum-crc32"]
     assert res["putEtag"] is True and res["same"] is True
     assert res["range"] == "sdk"
