@@ -111,6 +111,13 @@ void oss_reply_etag(const struct ecs_http_request *req, struct ecs_http_response
 
 /* Shared by the object and multipart calls (api_object.c). */
 void oss_denied(const struct ecs_http_request *req, struct ecs_http_response *resp);
+/* The length a body is declared to have: an aws-chunked body's decoded length, else
+ * Content-Length; NULL when neither is given. */
+const char *oss_declared_length(const struct ecs_http_request *req);
+/* A body's start (PutObject, UploadPart, AppendObject): refuses a declared length clen over max
+ * (EntityTooLarge, too_large) and opens q->w. 0, or an error answered. */
+int oss_body_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
+		   const char *clen, uint64_t max, const char *too_large);
 /* The entry's fields the client gave: Content-Type, x-oss-meta-*, the object ACL. 0, or an
  * error answered. */
 int oss_entry_from_headers(const struct ecs_http_request *req, struct ecs_http_response *resp, struct oss_entry *e);

@@ -49,7 +49,6 @@ int oss_append_begin(struct oss_req *q, const struct ecs_http_request *req, stru
 	const char *pos = ecs_kvlist_get(req->query, "position");
 	const char *clen = ecs_kvlist_get_case(req->headers, "Content-Length");
 	long long n;
-	int r;
 
 	if (!oss_allowed(q, q->b.acl, true)) {
 		oss_denied(req, resp);
@@ -60,15 +59,8 @@ int oss_append_begin(struct oss_req *q, const struct ecs_http_request *req, stru
 		return -EINVAL;
 	}
 	q->position = (uint64_t)n;
-	if (clen && (ecs_parse_int64(clen, 0, INT64_MAX, &n) < 0 || (uint64_t)n > OSS_OBJECT_MAX - q->position)) {
-		oss_fail(req, resp, 400, "EntityTooLarge", "An appendable object is at most 5 GiB.", NULL);
-		return -EFBIG;
-	}
-	if ((r = oss_writer_begin(q->o, &q->b, q->key, &q->w)) < 0) {
-		oss_fail_errno(req, resp, r);
-		return r;
-	}
-	return 0;
+	return oss_body_begin(q, req, resp, clen, OSS_OBJECT_MAX - q->position,
+			      "An appendable object is at most 5 GiB.");
 }
 
 static void next_position(struct ecs_http_response *resp, uint64_t len)

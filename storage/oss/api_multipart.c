@@ -54,23 +54,11 @@ static int upload_open(struct oss_req *q, const struct ecs_http_request *req, st
 
 int oss_part_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *clen = ecs_kvlist_get_case(req->headers, "x-amz-decoded-content-length");
-	long long n;
 	int r;
 
-	if (!clen)
-		clen = ecs_kvlist_get_case(req->headers, "Content-Length");
 	if ((r = part_number(req, resp, &q->part_number)) < 0 || (r = upload_open(q, req, resp)) < 0)
 		return r;
-	if (clen && (ecs_parse_int64(clen, 0, INT64_MAX, &n) < 0 || (unsigned long long)n > OSS_OBJECT_MAX)) {
-		oss_fail(req, resp, 400, "EntityTooLarge", "A part is at most 5 GiB.", NULL);
-		return -EFBIG;
-	}
-	if ((r = oss_writer_begin(q->o, &q->b, q->key, &q->w)) < 0) {
-		oss_fail_errno(req, resp, r);
-		return r;
-	}
-	return 0;
+	return oss_body_begin(q, req, resp, oss_declared_length(req), OSS_OBJECT_MAX, "A part is at most 5 GiB.");
 }
 
 static void part_done(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp, int r,

@@ -20,6 +20,30 @@ void oss_denied(const struct ecs_http_request *req, struct ecs_http_response *re
 	oss_fail(req, resp, 403, "AccessDenied", "You have no right to access this object because of bucket acl.", NULL);
 }
 
+const char *oss_declared_length(const struct ecs_http_request *req)
+{
+	const char *clen = ecs_kvlist_get_case(req->headers, "x-amz-decoded-content-length");
+
+	return clen ? clen : ecs_kvlist_get_case(req->headers, "Content-Length");
+}
+
+int oss_body_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
+		   const char *clen, uint64_t max, const char *too_large)
+{
+	long long n;
+	int r;
+
+	if (clen && (ecs_parse_int64(clen, 0, INT64_MAX, &n) < 0 || (uint64_t)n > max)) {
+		oss_fail(req, resp, 400, "EntityTooLarge", too_large, NULL);
+		return -EFBIG;
+	}
+	if ((r = oss_writer_begin(q->o, &q->b, q->key, &q->w)) < 0) {
+		oss_fail_errno(req, resp, r);
+		return r;
+	}
+	return 0;
+}
+
 static void denied(const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
 	oss_denied(req, resp);
@@ -73,26 +97,12 @@ int oss_entry_from_headers(const struct ecs_http_request *req, struct ecs_http_r
 
 int oss_object_put_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *clen = ecs_kvlist_get_case(req->headers, "x-amz-decoded-content-length");
-	long long n;
-	int r;
-
-	if (!clen)
-		clen = ecs_kvlist_get_case(req->headers, "Content-Length");
 	if (!oss_allowed(q, q->b.acl, true)) {
 		denied(req, resp);
 		return -EACCES;
 	}
-	if (clen && (ecs_parse_int64(clen, 0, INT64_MAX, &n) < 0 || (unsigned long long)n > OSS_OBJECT_MAX)) {
-		oss_fail(req, resp, 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.",
-			 NULL);
-		return -EFBIG;
-	}
-	if ((r = oss_writer_begin(q->o, &q->b, q->key, &q->w)) < 0) {
-		oss_fail_errno(req, resp, r);
-		return r;
-	}
-	return 0;
+	return oss_body_begin(q, req, resp, oss_declared_length(req), OSS_OBJECT_MAX,
+			      "Your proposed upload exceeds the maximum allowed object size.");
 }
 
 static void object_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
