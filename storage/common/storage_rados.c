@@ -59,3 +59,16 @@ int storage_read_op(rados_ioctx_t io, rados_read_op_t op, const char *oid, const
 
 	return r >= 0 && *prval < 0 ? *prval : r;
 }
+
+int storage_create_object(rados_ioctx_t io, const char *oid, bool exclusive)
+{
+	rados_write_op_t op = rados_create_write_op();
+	int r;
+
+	if (!op)
+		return -ENOMEM;
+	rados_write_op_create(op, exclusive ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT, NULL);
+	r = rados_write_op_operate(op, io, oid, NULL, 0);
+	rados_release_write_op(op);
+	return r;
+}

@@ -116,18 +116,11 @@ int oss_omap_put(struct oss *o, const char *oid, const char *key, const char *va
 
 int oss_store_init(struct oss *o)
 {
-	rados_write_op_t op;
-	int r;
 	const char *oids[] = { BUCKETS_OID, OSS_GC_OID };
+	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(oids); i++) {
-		op = rados_create_write_op();
-		if (!op)
-			return -ENOMEM;
-		rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
-		r = rados_write_op_operate(op, o->io, oids[i], NULL, 0);
-		rados_release_write_op(op);
-		if (r < 0) {
+		if ((r = storage_create_object(o->io, oids[i], false)) < 0) {
 			log_error("cannot create the store's objects", "oid=%s error=%s", oids[i], strerror(-r));
 			return r;
 		}
@@ -223,13 +216,7 @@ int oss_bucket_create(struct oss *o, const struct oss_bucket *b)
 	/* The index shards first, so an entry never lands in a missing one. */
 	for (unsigned i = 0; i < OSS_SHARDS; i++) {
 		oss_oid_shard(oid, sizeof(oid), b->id, i);
-		op = rados_create_write_op();
-		if (!op)
-			return -ENOMEM;
-		rados_write_op_create(op, LIBRADOS_CREATE_IDEMPOTENT, NULL);
-		r = rados_write_op_operate(op, o->io, oid, NULL, 0);
-		rados_release_write_op(op);
-		if (r < 0)
+		if ((r = storage_create_object(o->io, oid, false)) < 0)
 			return r;
 	}
 	op = rados_create_write_op();

@@ -76,7 +76,6 @@ int oss_upload_create(struct oss *o, const struct oss_bucket *b, struct oss_uplo
 	char oid[160], ukey[1100];
 	uint8_t rnd[OSS_UPLOAD_ID_LEN / 2];
 	_cleanup_free_ char *val = NULL;
-	rados_write_op_t op;
 	int r;
 
 	if ((r = ecs_random_bytes(rnd, sizeof(rnd))) < 0)
@@ -90,12 +89,7 @@ int oss_upload_create(struct oss *o, const struct oss_bucket *b, struct oss_uplo
 		return -ENOMEM;
 	/* The parts object first: an upload listed always has one. */
 	parts_oid(oid, sizeof(oid), b->id, u->id);
-	if (!(op = rados_create_write_op()))
-		return -ENOMEM;
-	rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-	r = rados_write_op_operate(op, o->io, oid, NULL, 0);
-	rados_release_write_op(op);
-	if (r < 0)
+	if ((r = storage_create_object(o->io, oid, true)) < 0)
 		return r;
 	uploads_oid(oid, sizeof(oid), b->id);
 	upload_key(ukey, sizeof(ukey), u->e.key, u->id);

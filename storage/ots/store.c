@@ -205,7 +205,6 @@ int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *
 	char oid[160], rows[64], **names = NULL;
 	uint8_t rnd[8];
 	size_t len, n = 0;
-	rados_write_op_t op;
 	int r;
 
 	cat_oid(sc, oid, sizeof(oid));
@@ -219,16 +218,8 @@ int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *
 	strcpy(rows, "ots.rows.");
 	ecs_hex_encode(rnd, sizeof(rnd), rows + strlen(rows));
 	/* the catalogue object (omap_cmp needs it), then the rows object */
-	for (int i = 0; i < 2; i++) {
-		op = rados_create_write_op();
-		if (!op)
-			return -ENOMEM;
-		rados_write_op_create(op, i ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT, NULL);
-		r = rados_write_op_operate(op, o->io, i ? rows : oid, NULL, 0);
-		rados_release_write_op(op);
-		if (r < 0)
-			return r;
-	}
+	if ((r = storage_create_object(o->io, oid, false)) < 0 || (r = storage_create_object(o->io, rows, true)) < 0)
+		return r;
 	t->rows_object = rows;
 	r = pack(t, &val, &len);
 	t->rows_object = NULL;
