@@ -23,7 +23,7 @@ AGENT_PKGS := libvirt libnl-3.0 libnl-route-3.0 libcap-ng sqlite3 libxml-2.0
 ECSCTL_PKGS := libssh
 PKG_CFLAGS = $(shell pkg-config --cflags $(LIB_PKGS) $(AGENT_PKGS) $(ECSCTL_PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
-AGENT_LIBS = $(shell pkg-config --libs $(AGENT_PKGS))
+AGENT_LIBS = $(shell pkg-config --libs $(AGENT_PKGS)) -lrbd -lrados
 ECSCTL_LIBS = $(shell pkg-config --libs $(ECSCTL_PKGS))
 # librados has no pkg-config file in Debian (librados-dev).
 CTL_LIBS := -lrados

@@ -16,6 +16,7 @@ struct agent_store;
 struct agent_virt;
 struct agent_net;
 struct agent_blob;
+struct agent_rbd;
 struct agent_metrics;
 struct agent_metadata;
 struct agent_secgroups;
@@ -35,6 +36,7 @@ struct agent {
 	struct agent_virt *virt;
 	struct agent_net *net;
 	struct agent_blob *blob;
+	struct agent_rbd *rbd; /* disks on RBD (storage.h); NULL: qcow2 files */
 	struct agent_metrics *metrics;
 	struct agent_metadata *metadata;
 	struct ecs_http_server *api;

@@ -41,6 +41,11 @@ static const struct ecs_config_option agent_options[] = {
 	{ "network", "vxlan_port", ECS_CONFIG_INT, "4789", 1, 65535, "overlay UDP port" },
 	{ "network", "underlay_ip", ECS_CONFIG_STRING, "", 0, 0, "this host's overlay address (with vxlan_vni)" },
 	{ "images", "import_dirs", ECS_CONFIG_STRING, "", 0, 0, "folders images may be imported from (comma list)" },
+	{ "storage", "backend", ECS_CONFIG_STRING, "", 0, 0, "rbd or qcow2; empty: rbd when [ceph] conf is set" },
+	{ "ceph", "conf", ECS_CONFIG_STRING, "", 0, 0, "ceph.conf of the cluster holding the disks" },
+	{ "ceph", "user", ECS_CONFIG_STRING, "ecs-agent", 0, 0, "cephx user (without client.)" },
+	{ "ceph", "keyring", ECS_CONFIG_STRING, "", 0, 0, "its keyring; empty: keys/ceph.client.USER.keyring beside conf" },
+	{ "ceph", "pool", ECS_CONFIG_STRING, "ecs-rbd", 0, 0, "RBD pool for images and disks" },
 	{ "test", "fault_points", ECS_CONFIG_BOOL, "false", 0, 0, "test-only: honour ECS_AGENT_FAULT" },
 };
 
@@ -97,8 +102,28 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 		.vxlan_port = (int)ecs_config_int(c, "network", "vxlan_port"),
 		.underlay_ip = ecs_config_str(c, "network", "underlay_ip"),
 		.import_dirs = ecs_config_str(c, "images", "import_dirs"),
+		.storage_backend = ecs_config_str(c, "storage", "backend"),
+		.ceph_conf = ecs_config_str(c, "ceph", "conf"),
+		.ceph_user = ecs_config_str(c, "ceph", "user"),
+		.ceph_keyring = ecs_config_str(c, "ceph", "keyring"),
+		.ceph_pool = ecs_config_str(c, "ceph", "pool"),
 		.fault_points = ecs_config_bool(c, "test", "fault_points"),
 	};
+	if (!*a.storage_backend)
+		a.storage_backend = *a.ceph_conf ? "rbd" : "qcow2";
+	if (!streq(a.storage_backend, "rbd") && !streq(a.storage_backend, "qcow2")) {
+		*ret_error = ecs_strdup_printf("[storage] backend: \"%s\" is not rbd or qcow2", a.storage_backend);
+		r = -EINVAL;
+		goto fail;
+	}
+	if (streq(a.storage_backend, "rbd") &&
+	    (!agent_config_path_plain(a.ceph_conf) || (*a.ceph_keyring && !agent_config_path_plain(a.ceph_keyring)) ||
+	     !name_ok(a.ceph_user, 64) || !name_ok(a.ceph_pool, 64))) {
+		*ret_error = ecs_strdup_printf("[storage] backend rbd needs [ceph] conf and keyring (absolute paths), "
+					       "user and pool (1-64 characters of [A-Za-z0-9_.-])");
+		r = -EINVAL;
+		goto fail;
+	}
 	if (!*a.host_id) {
 		if (gethostname(hostname, sizeof(hostname) - 1) < 0)
 			snprintf(hostname, sizeof(hostname), "localhost");

@@ -42,6 +42,10 @@ struct agent_config {
 	/* Folders ImportImage may read (comma-separated absolute paths; "" none). */
 	const char *import_dirs;
 
+	/* Where disks live (agent/storage.h): "rbd" or "qcow2". */
+	const char *storage_backend;
+	const char *ceph_conf, *ceph_user, *ceph_keyring, *ceph_pool;
+
 	bool fault_points; /* test-only: honour ECS_AGENT_FAULT */
 };
 

@@ -21,6 +21,7 @@
 #include "slb.h"
 #include "metrics.h"
 #include "snapshot.h"
+#include "storage.h"
 #include "util.h"
 #include "virt.h"
 #include "volume.h"
@@ -430,7 +431,11 @@ static void route_images(struct call *c)
 	if (method(c, "DELETE")) {
 		const char *purge = ecs_kvlist_get(c->req->query, "purge");
 
-		r = agent_image_delete(c->a, id, purge && streq(purge, "true"));
+		/* A purge takes the RBD copy (img-<id>) first: Ceph refuses while any host's
+		 * disk is a clone of it. */
+		r = purge && streq(purge, "true") ? agent_storage_image_remove(c->a, id) : 0;
+		if (r == 0)
+			r = agent_image_delete(c->a, id, purge && streq(purge, "true"));
 		if (r == -EBUSY)
 			return reply_error(c->req, c->resp, 403, "ImageInUse", "a disk on this host uses the image");
 		if (r < 0)

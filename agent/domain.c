@@ -68,17 +68,49 @@ static void attr(xmlNodePtr n, const char *name, const char *value)
 	xmlNewProp(n, BAD_CAST name, BAD_CAST value);
 }
 
+/* <source protocol='rbd' name='POOL/NAME'><host name= port=/>…</source>
+ * <auth username=><secret type='ceph' uuid=/></auth> */
+static void add_rbd_source(xmlNodePtr disk, const struct agent_domain_disk *d)
+{
+	xmlNodePtr src = child(disk, "source", NULL), n;
+	_cleanup_free_ char *hosts = strdup(d->rbd_hosts);
+	char *save = NULL;
+
+	attr(src, "protocol", "rbd");
+	attr(src, "name", d->path);
+	for (char *h = hosts ? strtok_r(hosts, ",", &save) : NULL; h; h = strtok_r(NULL, ",", &save)) {
+		char *colon = strrchr(h, ':');
+
+		n = child(src, "host", NULL);
+		if (colon)
+			*colon = 0;
+		attr(n, "name", h);
+		if (colon)
+			attr(n, "port", colon + 1);
+	}
+	n = child(disk, "auth", NULL);
+	attr(n, "username", d->rbd_user);
+	n = child(n, "secret", NULL);
+	attr(n, "type", "ceph");
+	attr(n, "uuid", d->rbd_secret);
+}
+
 static void add_disk(xmlNodePtr devices, const struct agent_domain_disk *d)
 {
 	xmlNodePtr disk = child(devices, "disk", NULL), n;
 
-	attr(disk, "type", "file");
+	attr(disk, "type", d->rbd_hosts ? "network" : "file");
 	attr(disk, "device", "disk");
 	n = child(disk, "driver", NULL);
 	attr(n, "name", "qemu");
-	attr(n, "type", "qcow2");
+	attr(n, "type", d->rbd_hosts ? "raw" : "qcow2");
+	if (d->rbd_hosts)
+		attr(n, "cache", "writeback");
 	attr(n, "discard", "unmap");
-	attr(child(disk, "source", NULL), "file", d->path);
+	if (d->rbd_hosts)
+		add_rbd_source(disk, d);
+	else
+		attr(child(disk, "source", NULL), "file", d->path);
 	n = child(disk, "target", NULL);
 	attr(n, "dev", d->target);
 	attr(n, "bus", "virtio");
@@ -101,7 +133,10 @@ static char *doc_to_string(xmlDocPtr doc, xmlNodePtr root)
 
 static bool disk_ok(const struct agent_domain_disk *d)
 {
-	return d->path && d->path[0] == '/' && d->target && str_has_prefix(d->target, "vd") &&
+	if (d->rbd_hosts && (!d->path || !strchr(d->path, '/') || d->path[0] == '/' || !*d->rbd_hosts ||
+			     !d->rbd_user || !d->rbd_secret))
+		return false;
+	return d->path && (d->path[0] == '/' || d->rbd_hosts) && d->target && str_has_prefix(d->target, "vd") &&
 	       strlen(d->target) == 3 && (!d->serial || strlen(d->serial) <= 20);
 }
 

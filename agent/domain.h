@@ -18,9 +18,12 @@
 #define AGENT_DOMAIN_XMLNS "https://ecs.local/xmlns/instance/1"
 
 struct agent_domain_disk {
-	const char *path;   /* qcow2 file */
+	const char *path;   /* qcow2 file; with rbd_hosts, the RBD image "POOL/NAME" */
 	const char *target; /* vda, vdb, … */
 	const char *serial; /* visible in the guest as /dev/disk/by-id/virtio-<serial> (≤ 20) */
+	/* An RBD disk (<disk type='network'>): the monitors "ip:port,…", the cephx user and
+	 * the UUID of the libvirt ceph secret holding its key. NULL hosts: a qcow2 file. */
+	const char *rbd_hosts, *rbd_user, *rbd_secret;
 };
 
 struct agent_domain_nic {

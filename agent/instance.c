@@ -27,6 +27,7 @@
 #include "net.h"
 #include "nf_secgroup.h"
 #include "secgroup.h"
+#include "storage.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -121,8 +122,9 @@ static char *domain_xml(struct agent *a, const struct agent_instance_spec *spec,
 		struct json_object *d = json_object_array_get_idx(disks, i);
 		const char *did = jstr(d, "disk_id");
 
-		paths[n_disks] = agent_volume_path(a, did);
-		dd[n_disks] = (struct agent_domain_disk){ paths[n_disks], jstr(d, "device"), did + 2 };
+		dd[n_disks] = (struct agent_domain_disk){ .target = jstr(d, "device"), .serial = did + 2 };
+		if (agent_storage_domain_disk(a, did, &dd[n_disks], &paths[n_disks]) < 0)
+			goto out;
 		n_disks++;
 	}
 	for (size_t i = 0; i < spec->n_nics; i++) {
@@ -146,6 +148,7 @@ static char *domain_xml(struct agent *a, const struct agent_instance_spec *spec,
 		.console_log = console,
 	};
 	xml = agent_domain_xml(&ds);
+out:
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
 		free(paths[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(taps); i++)
@@ -253,10 +256,11 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 		 * interrupted by a crash is completed here). Idempotent per disk. */
 		for (size_t i = 1; i < json_object_array_length(disks); i++) {
 			struct json_object *d = json_object_array_get_idx(disks, i);
-			_cleanup_free_ char *path = agent_volume_path(a, jstr(d, "disk_id"));
-			struct agent_domain_disk dd = { path, jstr(d, "device"), jstr(d, "disk_id") + 2 };
+			_cleanup_free_ char *path = NULL;
+			struct agent_domain_disk dd = { .target = jstr(d, "device"), .serial = jstr(d, "disk_id") + 2 };
 
-			if (path && agent_domain_attach_disk(conn, dom, &dd) < 0)
+			if (agent_storage_domain_disk(a, jstr(d, "disk_id"), &dd, &path) < 0 ||
+			    agent_domain_attach_disk(conn, dom, &dd) < 0)
 				r = agent_fail(err, -EIO, 500, "InternalError", "cannot attach %s to %s", jstr(d, "disk_id"),
 					       id);
 		}

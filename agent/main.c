@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "api.h"
 #include "blob.h"
+#include "storage.h"
 #include "crypto.h"
 #include "caps.h"
 #include "config.h"
@@ -150,6 +151,11 @@ int main(int argc, char **argv)
 		log_error("cannot open the blob store", "path=%s error=%s", blob_dir, strerror(-r));
 		return 1;
 	}
+	r = agent_storage_open(a);
+	if (r < 0) {
+		log_error("cannot open the disk storage", "backend=%s error=%s", a->cfg.storage_backend, strerror(-r));
+		return 1;
+	}
 	r = agent_metrics_open(metrics_path, &a->metrics);
 	if (r < 0)
 		log_warn("metrics disabled", "error=%s", strerror(-r));
@@ -234,6 +240,7 @@ int main(int argc, char **argv)
 	agent_virt_close(a->virt);
 	agent_metrics_close(a->metrics);
 	agent_net_close(a->net);
+	agent_storage_close(a);
 	agent_blob_close(a->blob);
 	agent_store_close(a->store);
 	ecs_nonce_cache_free(a->nonces);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "snapshot_file.h"
 #include "spec.h"
+#include "storage.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -95,7 +96,7 @@ out:
 /* Copy the disk's content now into path. */
 static int take(struct agent *a, struct json_object *disk, const char *path)
 {
-	_cleanup_free_ char *src = agent_volume_path(a, jstr(disk, "disk_id"));
+	_cleanup_free_ char *src = agent_storage_disk_uri(a, jstr(disk, "disk_id"));
 	_cleanup_free_ char *tmp = ecs_strdup_printf("%s.tmp", path);
 	const char *inst = jstr(disk, "instance_id");
 	enum agent_domain_state st = AGENT_DOMAIN_MISSING;

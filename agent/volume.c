@@ -15,6 +15,7 @@
 #include "json.h"
 #include "log.h"
 #include "snapshot_file.h"
+#include "storage.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -24,11 +25,6 @@
 #define jstr(o, key) ecs_json_str(o, key, "")
 
 #define jbool ecs_json_bool
-
-char *agent_volume_path(struct agent *a, const char *disk_id)
-{
-	return ecs_strdup_printf("%s/%s.qcow2", a->disks_dir, disk_id);
-}
 
 struct json_object *agent_volume_doc(const char *disk_id, const char *kind, long long size_gib,
 				     const char *instance_id, const char *device, const char *image_id,
@@ -68,7 +64,7 @@ static int load(struct agent *a, const char *id, struct json_object **ret, struc
 }
 
 /* Make the file from what the document says it is. */
-static int make_file(struct agent *a, struct json_object *d, const char *path)
+static int make_file(struct agent *a, struct json_object *d, const char *disk_id)
 {
 	unsigned long long size = (unsigned long long)json_object_get_int64(jget(d, "size_gib")) * AGENT_GIB;
 	const char *snap = jstr(d, "snapshot_id"), *image = jstr(d, "image_id");
@@ -86,50 +82,44 @@ static int make_file(struct agent *a, struct json_object *d, const char *path)
 			ecs_jb_str(d, "base_image", jstr(sdoc, "base_image"));
 		}
 		json_object_put(sdoc);
-		return agent_disk_create_from(path, src, base, size);
+		return agent_storage_disk_from_file(a, disk_id, src, base, size);
 	}
 	if (*image) {
-		base = agent_image_file(a, image, "disk");
-		if (!base)
-			return -ENOENT;
 		ecs_jb_str(d, "base_image", image);
-		return agent_disk_create_overlay(path, base, size);
+		return agent_storage_disk_on_image(a, disk_id, image, size);
 	}
-	return agent_disk_create_empty(path, size);
+	return agent_storage_disk_empty(a, disk_id, size);
 }
 
 int agent_volume_ensure_file(struct agent *a, const char *disk_id)
 {
-	_cleanup_free_ char *path = agent_volume_path(a, disk_id);
 	struct json_object *d = NULL;
-	bool exists;
+	bool exists = false;
 	int r;
 
-	if (!path)
-		return -ENOMEM;
 	r = agent_store_get(a->store, "disk", disk_id, &d);
 	if (r < 0)
 		return r;
 	/* A disk to make anew (reinit): the old file goes first; the flag stays until the new
 	 * one is in place, so a crash in between just does it again. */
-	if (jbool(d, "remake") && unlink(path) < 0 && errno != ENOENT) {
-		r = -errno;
+	if (jbool(d, "remake") && (r = agent_storage_disk_remove(a, disk_id)) < 0)
 		goto out;
-	}
-	exists = access(path, F_OK) == 0;
+	r = agent_storage_disk_exists(a, disk_id, &exists);
+	if (r < 0)
+		goto out;
 	if (exists && jbool(d, "ready")) {
 		r = 0;
 		goto out;
 	}
 	if (!exists && jbool(d, "ready")) {
 		/* A complete disk whose file is gone is lost data: never paper over it. */
-		log_error("disk file missing", "disk=%s path=%s", disk_id, path);
+		log_error("disk file missing", "disk=%s backend=%s", disk_id, a->cfg.storage_backend);
 		r = -EIO;
 		goto out;
 	}
 	/* Files appear only whole (renamed into place): one that exists is complete. */
 	if (!exists) {
-		r = make_file(a, d, path);
+		r = make_file(a, d, disk_id);
 		if (r < 0) {
 			log_error("cannot make disk", "disk=%s error=%s", disk_id, strerror(-r));
 			goto out;
@@ -181,7 +171,6 @@ int agent_volume_of_instance(struct agent *a, const char *instance_id, struct js
 
 int agent_volume_destroy(struct agent *a, const char *disk_id)
 {
-	_cleanup_free_ char *path = agent_volume_path(a, disk_id);
 	struct json_object *d = NULL;
 	int r;
 
@@ -195,8 +184,9 @@ int agent_volume_destroy(struct agent *a, const char *disk_id)
 	json_object_put(d);
 	if (r < 0)
 		return r;
-	if (path && unlink(path) < 0 && errno != ENOENT)
-		return -errno;
+	r = agent_storage_disk_remove(a, disk_id);
+	if (r < 0)
+		return r;
 	r = agent_store_delete(a->store, "disk", disk_id);
 	if (r == 0)
 		log_info("disk deleted", "disk=%s", disk_id);
@@ -290,9 +280,11 @@ int agent_volume_list(struct agent *a, struct json_object **ret)
 	return 0;
 }
 
-static struct agent_domain_disk domain_disk(struct json_object *d, const char *path)
+/* The disk as libvirt sees it; *buf holds its strings. */
+static int domain_disk(struct agent *a, struct json_object *d, struct agent_domain_disk *dd, char **buf)
 {
-	return (struct agent_domain_disk){ path, jstr(d, "device"), jstr(d, "disk_id") + 2 };
+	*dd = (struct agent_domain_disk){ .target = jstr(d, "device"), .serial = jstr(d, "disk_id") + 2 };
+	return agent_storage_domain_disk(a, jstr(d, "disk_id"), dd, buf);
 }
 
 /* Pick the first free vdb…vdz of an instance. */
@@ -321,7 +313,7 @@ static int free_device(struct agent *a, const char *instance_id, char dev[4])
 int agent_volume_attach(struct agent *a, const char *disk_id, const char *instance_id, bool delete_with_instance,
 			struct json_object **ret, struct agent_err *err)
 {
-	_cleanup_free_ char *dom = agent_instance_domain_name(instance_id), *path = agent_volume_path(a, disk_id);
+	_cleanup_free_ char *dom = agent_instance_domain_name(instance_id), *path = NULL;
 	struct json_object *inst = NULL, *d = NULL;
 	virConnectPtr conn = NULL;
 	struct agent_domain_disk dd;
@@ -379,8 +371,9 @@ live:
 		r = agent_domain_get_state(conn, dom, &st, NULL);
 		/* No domain yet: the next start defines it with the disk. */
 		if (r == 0 && st != AGENT_DOMAIN_MISSING) {
-			dd = domain_disk(d, path);
-			r = agent_domain_attach_disk(conn, dom, &dd);
+			r = domain_disk(a, d, &dd, &path);
+			if (r == 0)
+				r = agent_domain_attach_disk(conn, dom, &dd);
 		}
 	}
 	if (r < 0)
@@ -400,7 +393,7 @@ out:
 
 int agent_volume_detach(struct agent *a, const char *disk_id, struct agent_err *err)
 {
-	_cleanup_free_ char *path = agent_volume_path(a, disk_id), *dom = NULL, *inst = NULL;
+	_cleanup_free_ char *path = NULL, *dom = NULL, *inst = NULL;
 	struct json_object *d = NULL;
 	virConnectPtr conn;
 	struct agent_domain_disk dd;
@@ -431,8 +424,9 @@ int agent_volume_detach(struct agent *a, const char *disk_id, struct agent_err *
 		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
 		goto out;
 	}
-	dd = domain_disk(d, path);
-	r = agent_domain_detach_disk(conn, dom, &dd, 30000);
+	r = domain_disk(a, d, &dd, &path);
+	if (r == 0)
+		r = agent_domain_detach_disk(conn, dom, &dd, 30000);
 	virConnectClose(conn);
 	if (r < 0) {
 		agent_fail(err, r, r == -ETIMEDOUT ? 409 : 500, "IncorrectDiskStatus",
@@ -485,7 +479,7 @@ static char *lock_owner(struct agent *a, const char *disk_id)
 
 int agent_volume_resize(struct agent *a, const char *disk_id, long long size_gib, struct agent_err *err)
 {
-	_cleanup_free_ char *path = agent_volume_path(a, disk_id), *owner = NULL;
+	_cleanup_free_ char *owner = NULL;
 	struct json_object *d = NULL;
 	long long have;
 	int r = load(a, disk_id, &d, err);
@@ -519,7 +513,7 @@ int agent_volume_resize(struct agent *a, const char *disk_id, long long size_gib
 		if (conn)
 			virConnectClose(conn);
 	} else if (r == 0) {
-		r = agent_disk_grow(path, (unsigned long long)size_gib * AGENT_GIB);
+		r = agent_storage_disk_grow(a, disk_id, (unsigned long long)size_gib * AGENT_GIB);
 	}
 	if (r < 0) {
 		agent_fail(err, r, 500, "InternalError", "cannot grow disk %s", disk_id);
@@ -572,7 +566,7 @@ int agent_volume_delete(struct agent *a, const char *disk_id, struct agent_err *
 
 int agent_volume_reset(struct agent *a, const char *disk_id, const char *snapshot_id, struct agent_err *err)
 {
-	_cleanup_free_ char *path = agent_volume_path(a, disk_id), *owner = NULL, *src = NULL, *base = NULL;
+	_cleanup_free_ char *owner = NULL, *src = NULL, *base = NULL;
 	struct json_object *d = NULL, *sdoc = NULL;
 	int r;
 
@@ -607,7 +601,7 @@ int agent_volume_reset(struct agent *a, const char *disk_id, const char *snapsho
 	if (*jstr(sdoc, "base_image") && agent_image_ensure(a, jstr(sdoc, "base_image"), NULL) == 0)
 		base = agent_image_file(a, jstr(sdoc, "base_image"), "disk");
 	/* The new content is made beside the disk and renamed over it: all or nothing. */
-	r = agent_disk_create_from(path, src, base,
+	r = agent_storage_disk_from_file(a, disk_id, src, base,
 				   (unsigned long long)json_object_get_int64(jget(d, "size_gib")) * AGENT_GIB);
 	if (r < 0) {
 		agent_fail(err, r, 500, "InternalError", "cannot roll disk %s back", disk_id);

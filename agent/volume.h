@@ -1,4 +1,5 @@
-/* volume.h: disks as resources (ECS disks): a qcow2 file <data_dir>/disks/<disk-id>.qcow2
+/* volume.h: disks as resources (ECS disks): bytes in the storage backend (storage.h: an RBD
+ * image disk-<disk-id>, or a qcow2 file <data_dir>/disks/<disk-id>.qcow2)
  * and a document (kind "disk"):
  *   {"disk_id", "kind": "system"|"data", "size_gib", "instance_id" ("" when detached),
  *    "device" ("vda", "vdb", … or ""), "image_id" (a system disk's image), "snapshot_id"
@@ -18,7 +19,6 @@
 
 struct agent;
 
-char *agent_volume_path(struct agent *a, const char *disk_id);
 /* Make the disk's file if it is missing; marks the document ready. */
 int agent_volume_ensure_file(struct agent *a, const char *disk_id);
 /* The disks attached to an instance, sorted by device (new reference; a JSON array). */

@@ -73,9 +73,24 @@ def remove_netfilter(prefix: str):
             run(["ipset", "destroy", name], check=False)
 
 
+def rbd_extra(ceph) -> dict:
+    """Agent settings for disks on RBD in the tests' Ceph cluster (cephenv.CephCluster)."""
+    return {"storage.backend": "rbd", "ceph.conf": str(ceph.conf), "ceph.user": "ecs-agent",
+            "ceph.keyring": str(ceph.keyring("client.ecs-agent")), "ceph.pool": "ecs-rbd"}
+
+
+def rbd_images(ceph, pool: str = "ecs-rbd") -> list:
+    """Every RBD image in the pool, as the cluster's admin sees it."""
+    return sorted(ceph.cli("rbd", "ls", pool).stdout.split())
+
+
 class AgentEnv:
-    def __init__(self, image_dir: Path, controller_url: str = "", extra: dict | None = None):
+    def __init__(self, image_dir: Path, controller_url: str = "", extra: dict | None = None, ceph=None):
         tag = secrets.token_hex(2)
+        # With a Ceph cluster, disks are RBD images in it; else qcow2 files.
+        self.ceph = ceph
+        if ceph is not None:
+            extra = {**rbd_extra(ceph), **(extra or {})}
         self.tag = tag
         self.workdir = Path(tempfile.mkdtemp(prefix=f"ecs-agent-{tag}-"))
         self.workdir.chmod(0o755)
@@ -104,6 +119,7 @@ class AgentEnv:
     # ---- lifecycle ----
 
     def start(self) -> "AgentEnv":
+        self.rbd_before = set(rbd_images(self.ceph)) if self.ceph is not None else set()
         self.libvirt.start()
         self.agent.extra["agent.libvirt_uri"] = self.libvirt.uri
         self.agent.start()
@@ -250,9 +266,22 @@ class AgentEnv:
 
     def host_state(self) -> dict:
         """Everything this agent could leave behind."""
-        return {"domains": sorted(self.libvirt.domains()), "taps": self.taps(), "disks": self.files("disks"),
-                "instances": self.files("instances"), "snapshots": self.files("snapshots"),
-                "tmp": self.files("tmp")}
+        s = {"domains": sorted(self.libvirt.domains()), "taps": self.taps(), "disks": self.files("disks"),
+             "instances": self.files("instances"), "snapshots": self.files("snapshots"),
+             "tmp": self.files("tmp")}
+        if self.ceph is not None:
+            # The pool is shared by the session's agents (one after the other): what was
+            # there before this one started is not its own.
+            names = [n for n in rbd_images(self.ceph) if n.startswith("disk-") and n not in self.rbd_before]
+            s["tmp"] += [n for n in names if "." in n]
+            s["disks"] = [n for n in names if "." not in n]
+        return s
+
+    def disk_names(self, disk_ids) -> list:
+        """What the backend holds for these disks (files or RBD images)."""
+        if self.ceph is not None:
+            return sorted(f"disk-{d}" for d in disk_ids)
+        return sorted(f"{d}.qcow2" for d in disk_ids)
 
     def wait_converged(self, predicate, timeout: float = 60, what: str = "convergence"):
         """Wait until predicate(host_state()) holds; return that state."""

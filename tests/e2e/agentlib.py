@@ -204,12 +204,14 @@ class AgentProcess:
             "chain_prefix": self.chain_prefix,
         }
         test = {"fault_points": "true"}
-        images = {}
+        images, storage, ceph = {}, {}, {}
         for k, v in self.extra.items():
             sec, key = k.split(".", 1)
-            {"agent": agent, "network": network, "test": test, "images": images}[sec][key] = v
+            {"agent": agent, "network": network, "test": test, "images": images, "storage": storage,
+             "ceph": ceph}[sec][key] = v
         lines = []
-        for name, sec in (("agent", agent), ("network", network), ("images", images), ("test", test)):
+        for name, sec in (("agent", agent), ("network", network), ("images", images), ("storage", storage),
+                          ("ceph", ceph), ("test", test)):
             lines.append(f"[{name}]")
             lines += [f"{k} = {v}" for k, v in sec.items()]
         (self.workdir / "agent.ini").write_text("\n".join(lines) + "\n")

@@ -592,19 +592,28 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="module")
-def agent_env(tiny_image):
-    """One simulated host with an ecs-agent (tests/e2e/agentenv.py), shared by a module."""
+def agent_env(tiny_image, ceph_cluster):
+    """One simulated host with an ecs-agent (tests/e2e/agentenv.py), shared by a module; its
+    disks are RBD images in the session's Ceph cluster."""
+    from agentenv import AgentEnv, started
+
+    yield from started(AgentEnv(tiny_image.dir, ceph=ceph_cluster))
+
+
+@pytest.fixture(scope="module")
+def qcow2_agent_env(tiny_image):
+    """The same with disks as local qcow2 files (hosts without Ceph)."""
     from agentenv import AgentEnv, started
 
     yield from started(AgentEnv(tiny_image.dir))
 
 
 @pytest.fixture
-def fresh_agent_env(tiny_image):
+def fresh_agent_env(tiny_image, ceph_cluster):
     """A simulated host for one test (for tests that crash or restart things)."""
     from agentenv import AgentEnv, started
 
-    yield from started(AgentEnv(tiny_image.dir))
+    yield from started(AgentEnv(tiny_image.dir, ceph=ceph_cluster))
 
 
 @pytest.fixture(scope="module")

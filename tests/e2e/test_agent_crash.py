@@ -16,8 +16,8 @@ from waiting import wait_for
 
 
 @pytest.fixture(scope="module")
-def env(tiny_image):
-    env = AgentEnv(tiny_image.dir)
+def env(tiny_image, ceph_cluster):
+    env = AgentEnv(tiny_image.dir, ceph=ceph_cluster)
     fc = FakeController(env.agent.key)
     env.agent.controller_url = fc.url
     env.controller = fc
@@ -45,7 +45,7 @@ def no_orphans(env, instance_ids=(), disk_ids=()):
         want_domains = sorted(f"ecs-{i}" for i in instance_ids)
         return (s["domains"] == want_domains and s["tmp"] == [] and
                 sorted(s["instances"]) == sorted(instance_ids) and
-                sorted(s["disks"]) == sorted(f"{d}.qcow2" for d in disk_ids) and
+                sorted(s["disks"]) == env.disk_names(disk_ids) and
                 len(s["taps"]) == len(instance_ids))
     return ok
 

@@ -3,6 +3,7 @@ its config drive and metadata, stop (ACPI) and start, soft and forced reboot, fo
 console output, and a delete that leaves no domain, disk, tap or config drive behind.
 The tests of this module run in order on one guest."""
 
+import json
 import time
 
 import pytest
@@ -31,6 +32,24 @@ def test_create_then_ssh(agent_env, inst):
     assert f"inet {agent_env.ip_of(inst)}/24" in addr
     agent_env.wait_console(inst, "user-data finished rc=0", 60)
     assert agent_env.ssh(inst, "cat /root/user-data-ran").stdout == "ran\n"
+
+
+def test_system_disk_is_an_rbd_clone_of_the_image(agent_env, inst):
+    """The disk is a copy-on-write clone of the image's protected snapshot, reached by
+    libvirt as a network disk with the agent's ceph secret."""
+    ceph = agent_env.ceph
+    did = agent_env.describe(inst)["disks"][0]["disk_id"]
+    xml = agent_env.libvirt.virsh("dumpxml", f"ecs-{inst['instance_id']}").stdout
+    assert f"protocol='rbd' name='ecs-rbd/disk-{did}'" in xml, xml
+    assert "<secret type='ceph'" in xml and "username='ecs-agent'" in xml, xml
+    info = json.loads(ceph.cli("rbd", "info", "--format", "json", f"ecs-rbd/disk-{did}").stdout)
+    assert info["parent"]["image"] == f"img-{inst['image_id']}" and info["parent"]["snapshot"] == "base", info
+    assert info["size"] == inst["system_disk"]["size_gib"] << 30
+    snaps = json.loads(ceph.cli("rbd", "snap", "ls", "--format", "json", f"ecs-rbd/img-{inst['image_id']}").stdout)
+    assert [s["name"] for s in snaps] == ["base"]
+    # The secret libvirt holds is of usage type ceph, for the agent's user.
+    secrets = agent_env.libvirt.virsh("secret-list").stdout
+    assert "ceph client.ecs-agent secret" in secrets, secrets
 
 
 def test_describe_and_idempotent_create(agent_env, inst):

@@ -20,9 +20,17 @@
 #include "util.h"
 
 static const struct agent_domain_disk disks[] = {
-	{ "/var/lib/ecs/disks/d-sys0000000000000000.qcow2", "vda", "sys0000000000000000" },
-	{ "/var/lib/ecs/disks/d-data100000000000000.qcow2", "vdb", "data100000000000000" },
-	{ "/var/lib/ecs/disks/d-data200000000000000.qcow2", "vdc", "data200000000000000" },
+	{ .path = "/var/lib/ecs/disks/d-sys0000000000000000.qcow2", .target = "vda", .serial = "sys0000000000000000" },
+	{ .path = "/var/lib/ecs/disks/d-data100000000000000.qcow2", .target = "vdb", .serial = "data100000000000000" },
+	{ .path = "/var/lib/ecs/disks/d-data200000000000000.qcow2", .target = "vdc", .serial = "data200000000000000" },
+};
+
+/* The same disks on RBD: network disks with the monitors and the ceph secret. */
+#define RBD(name) .rbd_hosts = "127.0.0.1:6789,10.0.0.2:6789", .rbd_user = "ecs-agent", \
+		  .rbd_secret = "3f1c7e52-2c4e-4b0a-9d1e-0123456789ab", .path = "ecs-rbd/" name
+static const struct agent_domain_disk rbd_disks[] = {
+	{ RBD("disk-d-sys0000000000000000"), .target = "vda", .serial = "sys0000000000000000" },
+	{ RBD("disk-d-data100000000000000"), .target = "vdb", .serial = "data100000000000000" },
 };
 
 static const struct agent_domain_nic nics[] = {
@@ -74,12 +82,21 @@ static void test_xml_golden(void **state)
 	s.initrd = NULL;
 	s.cmdline = NULL;
 	golden_xml("agent_domain_qemu_kernel_bare.xml", &s);
+	s = sample();
+	s.disks = rbd_disks;
+	s.n_disks = 2;
+	golden_xml("agent_domain_kvm_rbd.xml", &s);
 }
 
 static void test_xml_rejects_bad_specs(void **state)
 {
 	struct agent_domain_spec s = sample();
-	struct agent_domain_disk bad[] = { { "relative.qcow2", "vda", NULL } };
+	struct agent_domain_disk bad[] = { { .path = "relative.qcow2", .target = "vda" } };
+	struct agent_domain_disk bad_rbd[] = {
+		{ .path = "/abs/disk", .target = "vda", .rbd_hosts = "h:1", .rbd_user = "u", .rbd_secret = "x" },
+		{ .path = "pool/disk", .target = "vda", .rbd_hosts = "h:1", .rbd_user = "u" },
+		{ .path = "nopool", .target = "vda", .rbd_hosts = "h:1", .rbd_user = "u", .rbd_secret = "x" },
+	};
 
 	(void)state;
 	s.vcpus = 0;
@@ -91,6 +108,12 @@ static void test_xml_rejects_bad_specs(void **state)
 	s.disks = bad;
 	s.n_disks = 1;
 	assert_null(agent_domain_xml(&s));
+	for (size_t i = 0; i < ARRAY_SIZE(bad_rbd); i++) {
+		s = sample();
+		s.disks = &bad_rbd[i];
+		s.n_disks = 1;
+		assert_null(agent_domain_xml(&s));
+	}
 	s = sample();
 	s.console_log = NULL;
 	assert_null(agent_domain_xml(&s));

@@ -1,0 +1,41 @@
+/* storage.h: where a disk's bytes live, one interface over two backends ([storage] backend):
+ *   qcow2  files <data_dir>/disks/<disk-id>.qcow2, a system disk an overlay on the cached
+ *          image (disk.h, qemu-img); for hosts without Ceph
+ *   rbd    RBD images in the Ceph pool (storage_rbd.h): a system disk a copy-on-write clone
+ *          of the image's protected snapshot img-<id>@base, a data disk a plain image
+ * a->rbd is NULL for qcow2. Every call is idempotent: a disk appears only whole. */
+#ifndef AGENT_STORAGE_H
+#define AGENT_STORAGE_H
+
+#include <stdbool.h>
+
+struct agent;
+struct agent_domain_disk;
+
+int agent_storage_open(struct agent *a);
+/* The qcow2 backend's file of a disk. Caller frees. */
+char *agent_storage_disk_file(struct agent *a, const char *disk_id);
+void agent_storage_close(struct agent *a);
+
+int agent_storage_disk_exists(struct agent *a, const char *disk_id, bool *ret);
+/* 0 also when absent. */
+int agent_storage_disk_remove(struct agent *a, const char *disk_id);
+int agent_storage_disk_empty(struct agent *a, const char *disk_id, unsigned long long size);
+/* A system disk on image_id (cached here), grown to size. */
+int agent_storage_disk_on_image(struct agent *a, const char *disk_id, const char *image_id, unsigned long long size);
+/* A disk with the content of src (a snapshot file); base: the image file it came from, or
+ * NULL. Replaces the disk when it exists (rollback): all or nothing. */
+int agent_storage_disk_from_file(struct agent *a, const char *disk_id, const char *src, const char *base,
+				 unsigned long long size);
+/* Grow a disk no running guest holds. */
+int agent_storage_disk_grow(struct agent *a, const char *disk_id, unsigned long long size);
+int agent_storage_disk_size(struct agent *a, const char *disk_id, unsigned long long *ret);
+/* A name qemu-img reads the disk by (a path, or an rbd: URI). Caller frees. */
+char *agent_storage_disk_uri(struct agent *a, const char *disk_id);
+/* Fill the source part of a domain disk; *ret_buf holds its strings (caller frees). */
+int agent_storage_domain_disk(struct agent *a, const char *disk_id, struct agent_domain_disk *d, char **ret_buf);
+/* Drop an image's RBD copy (DeleteImage purge); 0 also when absent; -EBUSY while disks
+ * are clones of it. */
+int agent_storage_image_remove(struct agent *a, const char *image_id);
+
+#endif

@@ -1,0 +1,50 @@
+/* storage_rbd.h: the RBD side of storage.h, through librbd/librados (no `rbd` CLI).
+ *
+ * Names in the pool ([ceph] pool, ecs-rbd by default):
+ *   img-<image-id>            an image, imported once; its snapshot "base" protected
+ *   disk-<disk-id>            a disk: a clone of img-<id>@base (system disk) or a plain image
+ *   <name>.tmp                being made; renamed into place when whole, so a crash leaves a
+ *                             temporary that the next attempt removes, never half a disk
+ * QEMU reaches the disks through libvirt (network disks) with a libvirt secret of usage type
+ * "ceph" holding the agent's cephx key, defined by agent_rbd_secret_ensure. */
+#ifndef AGENT_STORAGE_RBD_H
+#define AGENT_STORAGE_RBD_H
+
+#include <libvirt/libvirt.h>
+#include <stdbool.h>
+
+struct agent_rbd;
+
+/* conf: ceph.conf; user: without "client."; keyring; pool. */
+int agent_rbd_open(const char *conf, const char *user, const char *keyring, const char *pool, struct agent_rbd **ret);
+void agent_rbd_close(struct agent_rbd *r);
+
+const char *agent_rbd_pool(const struct agent_rbd *r);
+const char *agent_rbd_user(const struct agent_rbd *r);
+/* The monitors as "ip:port" (msgr v1) separated by ','. */
+const char *agent_rbd_hosts(const struct agent_rbd *r);
+
+int agent_rbd_exists(struct agent_rbd *r, const char *name, bool *ret);
+/* Remove name and every snapshot of it (unprotecting them); 0 also when absent; -EBUSY
+ * while clones of it exist. */
+int agent_rbd_remove(struct agent_rbd *r, const char *name);
+int agent_rbd_rename(struct agent_rbd *r, const char *from, const char *to);
+int agent_rbd_create(struct agent_rbd *r, const char *name, unsigned long long size);
+/* A copy-on-write clone of parent@snap named name, grown to size (made as name.tmp). */
+int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+		    unsigned long long size);
+int agent_rbd_size(struct agent_rbd *r, const char *name, unsigned long long *ret);
+/* Grow (never shrink). */
+int agent_rbd_grow(struct agent_rbd *r, const char *name, unsigned long long size);
+/* Write the content of file (any format qemu-img reads) into a new image name (through
+ * name.tmp), grown to size when larger; with snap, snapshot and protect it as snap. */
+int agent_rbd_import(struct agent_rbd *r, const char *file, const char *name, unsigned long long size,
+		     const char *snap);
+/* qemu-img's name of the image: "rbd:POOL/NAME:id=USER:conf=…:keyring=…". Caller frees. */
+char *agent_rbd_qemu_uri(const struct agent_rbd *r, const char *name);
+/* The UUID (37 bytes) of the libvirt secret holding the key, defined if missing. */
+int agent_rbd_secret_ensure(struct agent_rbd *r, virConnectPtr conn, char uuid[VIR_UUID_STRING_BUFLEN]);
+/* Remove the secret (when the agent no longer uses RBD); 0 also when absent. */
+int agent_rbd_secret_remove(virConnectPtr conn, const char *user);
+
+#endif
