@@ -69,8 +69,9 @@ class ControllerPlace:
 
 
 class CloudEnv(ControllerPlace):
-    def __init__(self, image_dir: Path, ctl_extra: str = "", agent_extra: dict | None = None):
-        self.host = AgentEnv(image_dir, extra=agent_extra)
+    def __init__(self, image_dir: Path, ctl_extra: str = "", agent_extra: dict | None = None, ceph=None):
+        # With ceph (cephenv.CephCluster), the host's disks are RBD images in it.
+        self.host = AgentEnv(image_dir, extra=agent_extra, ceph=ceph)
         self.port = free_port()
         self.dir = self.host.workdir / "controller"
         self.dir.mkdir()

@@ -617,12 +617,13 @@ def fresh_agent_env(tiny_image, ceph_cluster):
 
 
 @pytest.fixture(scope="module")
-def cloud(tiny_image):
-    """A controller with one simulated host, shared by a module (tests/e2e/cloudenv.py)."""
+def cloud(tiny_image, ceph_cluster):
+    """A controller with one simulated host, shared by a module (tests/e2e/cloudenv.py); its
+    disks are RBD images in the session's Ceph cluster."""
     from agentenv import started
     from cloudenv import CloudEnv
 
-    yield from started(CloudEnv(tiny_image.dir))
+    yield from started(CloudEnv(tiny_image.dir, ceph=ceph_cluster))
 
 
 # ---------------------------------------------------------------- ceph

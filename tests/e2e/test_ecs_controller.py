@@ -17,8 +17,8 @@ from ecsapi import ApiError
 
 
 @pytest.fixture(scope="module")
-def env(tiny_image):
-    yield from started(CloudEnv(tiny_image.dir, ctl_extra="transition_timeout_s = 15\nthrottle_rate = 20\n"
+def env(tiny_image, ceph_cluster):
+    yield from started(CloudEnv(tiny_image.dir, ceph=ceph_cluster, ctl_extra="transition_timeout_s = 15\nthrottle_rate = 20\n"
                                 "throttle_burst = 20\n[policy]\ntick_s = 1\n[quota]\ninstances = 3\nvcpus = 3\n"))
 
 
