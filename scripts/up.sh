@@ -98,8 +98,19 @@ start_daemon ecs-controller 'msg="controller ready"' env ECS_CONTROLLER_HOST_KEY
 	ECS_CONTROLLER_DATA_DIR="$DATA_DIR/controller" ECS_CONTROLLER_ADMIN_ACCOUNTS=default \
 	ECS_CEPH_CONF="${ECS_CEPH_CONF:-$CEPH_DIR/ceph.conf}" \
 	ECS_CEPH_KEYRING="$CEPH_DIR/keys/ceph.client.ecs-controller.keyring" build/bin/ecs-controller
+# The agent keeps disks on RBD in pool ecs-rbd as client.ecs-agent (docs/storage.md), unless
+# it already holds local qcow2 disks from before (their instances stay where they are:
+# ECS_STORAGE_BACKEND=rbd switches once they are gone).
+BACKEND=${ECS_STORAGE_BACKEND:-rbd}
+if [ -z "${ECS_STORAGE_BACKEND:-}" ] && ls "$DATA_DIR/agent/disks/"*.qcow2 >/dev/null 2>&1; then
+	BACKEND=qcow2
+	echo "make up: the agent keeps qcow2 disks ($DATA_DIR/agent/disks holds some); see docs/storage.md"
+fi
 start_daemon ecs-agent 'msg="agent ready"' env ECS_AGENT_HOST_KEY_FILE="$KEY" \
-	ECS_AGENT_DATA_DIR="$DATA_DIR/agent" ECS_AGENT_CONTROLLER_URL=http://127.0.0.1:8773 build/bin/ecs-agent
+	ECS_AGENT_DATA_DIR="$DATA_DIR/agent" ECS_AGENT_CONTROLLER_URL=http://127.0.0.1:8773 \
+	ECS_STORAGE_BACKEND="$BACKEND" ECS_CEPH_CONF="${ECS_CEPH_CONF:-$CEPH_DIR/ceph.conf}" \
+	ECS_CEPH_KEYRING="$CEPH_DIR/keys/ceph.client.ecs-agent.keyring" ECS_CEPH_USER=ecs-agent \
+	ECS_CEPH_POOL=ecs-rbd build/bin/ecs-agent
 # The object service (docs/oss-api.md) on the cluster above, as client.ecs-ossd (its keyring
 # is keys/ceph.client.ecs-ossd.keyring beside ceph.conf, made by scripts/ceph.sh).
 start_daemon ecs-ossd 'msg="ossd ready"' env ECS_OSS_HOST_KEY_FILE="$KEY" \
@@ -140,7 +151,7 @@ for d in ecs-controller ecs-agent ecs-ossd ecs-otsd; do
 		echo "  $d (pid $pid, log $LOG_DIR/$d.log)"
 	fi
 done
-echo "  ceph: one mon, mgr and OSD (scripts/ceph.sh status; docs/storage.md)"
+echo "  ceph: one mon, mgr and OSD (scripts/ceph.sh status; docs/storage.md); agent disks: $BACKEND"
 echo "  image tiny: $img_dst"
 echo "  ECS API: http://127.0.0.1:8773 (account default, profile $ECSCTL_DIR/config)"
 echo "  OSS API: http://127.0.0.1:8775 (the same AccessKey pair)"
