@@ -22,6 +22,7 @@
 #include "overlay.h"
 #include "secgroup.h"
 #include "slb.h"
+#include "storage.h"
 #include "util.h"
 #include "virt.h"
 
@@ -120,6 +121,7 @@ static void heartbeat(struct agent *a)
 	int r;
 
 	ecs_jb_int(facts, "sent_at", time(NULL));
+	agent_storage_report(a, facts);
 	r = agent_controller_call(a, "POST", "/agent/v1/heartbeat", facts, &status, &answer);
 	if (r < 0 || status != 200)
 		log_warn("heartbeat not accepted", "controller=%s status=%ld error=%s", a->cfg.controller_url, status,

@@ -22,6 +22,7 @@
 #include "secgroup.h"
 #include "slb.h"
 #include "snapshot.h"
+#include "storage.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -182,6 +183,7 @@ int agent_reconcile_once(struct agent *a)
 	collect(a, a->instances_dir, "instance", keep_by_id);
 	collect(a, a->images_dir, "image", keep_by_id);
 	collect(a, a->tmp_dir, NULL, NULL);
+	agent_storage_reconcile(a);
 	agent_instance_refresh_guard(a);
 	if (agent_secgroup_apply(a, true) < 0)
 		problems++;

@@ -128,7 +128,8 @@ static int take(struct agent *a, struct json_object *disk, const char *path)
 	return agent_disk_flatten(src, path);
 }
 
-static int publish(struct agent *a, const char *id, struct json_object *doc, const char *path)
+/* The snapshot's file (none for an RBD snapshot: rbd) and document into the blob store. */
+static int publish(struct agent *a, const char *id, struct json_object *doc, const char *path, bool rbd)
 {
 	_cleanup_free_ char *kq = agent_snapshot_blob_key(id, "qcow2"), *kj = agent_snapshot_blob_key(id, "json"), *jp = NULL;
 	const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
@@ -136,7 +137,7 @@ static int publish(struct agent *a, const char *id, struct json_object *doc, con
 
 	if (!kq || !kj)
 		return -ENOMEM;
-	r = agent_blob_put_file(a->blob, kq, path);
+	r = rbd ? 0 : agent_blob_put_file(a->blob, kq, path);
 	if (r < 0)
 		return r;
 	jp = ecs_strdup_printf("%s.json", path);
@@ -207,6 +208,8 @@ int agent_snapshot_create(struct agent *a, struct json_object *body, struct json
 			ecs_jb_str(doc, "boot_image", spec->image_id);
 	}
 	ecs_jb_str(doc, "error", "");
+	/* With disks on RBD the snapshot is one of the disk's image, inside RADOS. */
+	ecs_jb_str(doc, "storage", a->rbd ? "rbd" : "file");
 	ecs_jb_int(doc, "created_at", time(NULL));
 	ecs_jb_int(doc, "pid", getpid());
 	r = agent_store_put(a->store, "snapshot", id, doc);
@@ -216,19 +219,25 @@ int agent_snapshot_create(struct agent *a, struct json_object *body, struct json
 	}
 	agent_fault_point(a, "snapshot.after_mark");
 	r = agent_volume_ensure_file(a, disk_id);
-	if (r == 0)
+	if (r == 0 && a->rbd) {
+		r = agent_storage_snapshot_take(a, disk_id, id, &vsize);
+		agent_fault_point(a, "snapshot.after_take");
+	}
+	else if (r == 0)
 		r = take(a, disk, path);
-	if (r == 0)
+	if (r == 0 && !a->rbd)
 		r = agent_disk_virtual_size(path, &vsize);
 	if (r == 0) {
 		ecs_jb_str(doc, "status", "accomplished");
 		ecs_jb_int(doc, "size_bytes", (int64_t)vsize);
-		r = publish(a, id, doc, path);
+		r = publish(a, id, doc, path, a->rbd != NULL);
 	}
 	if (r < 0) {
 		ecs_jb_str(doc, "status", "failed");
 		ecs_jb_str(doc, "error", strerror(-r));
 		unlink(path);
+		if (a->rbd)
+			agent_storage_snapshot_remove(a, disk_id, id);
 		agent_fail(err, r, 500, "InternalError", "snapshot %s of %s failed: %s", id, disk_id, strerror(-r));
 	} else {
 		log_info("snapshot taken", "snapshot=%s disk=%s", id, disk_id);
@@ -261,7 +270,16 @@ int agent_snapshot_delete(struct agent *a, const char *id, struct agent_err *err
 		r = agent_fail(err, -EBUSY, 403, "IncorrectSnapshotStatus", "snapshot %s is still being taken", id);
 		goto out;
 	}
-	/* The blob goes first: once the document is gone nothing would remember it. */
+	/* The data go first: once the document is gone nothing would remember them. */
+	if (r == 0 && agent_snapshot_in_rbd(doc)) {
+		int e = a->rbd ? agent_storage_snapshot_remove(a, jstr(doc, "disk_id"), id) : -EOPNOTSUPP;
+
+		if (e < 0) {
+			r = agent_fail(err, e, 500, "InternalError", "cannot remove snapshot %s from rbd: %s", id,
+				       strerror(-e));
+			goto out;
+		}
+	}
 	agent_blob_delete(a->blob, kq);
 	agent_blob_delete(a->blob, kj);
 	if (unlink(path) < 0 && errno != ENOENT) {
@@ -310,9 +328,20 @@ int agent_snapshot_to_image(struct agent *a, const char *id, const char *image_i
 
 	if (!agent_image_id_valid(image_id))
 		return agent_fail(err, -EINVAL, 400, "InvalidImageId.Malformed", "%s is not an image id", image_id);
-	r = agent_snapshot_fetch(a, id, &path, &doc);
-	if (r < 0)
+	r = agent_snapshot_doc(a, id, &doc);
+	if (r == 0 && agent_snapshot_in_rbd(doc)) {
+		/* The image is a file like any other (hosts cache images as files). */
+		path = ecs_strdup_printf("%s/snapimage-%s.qcow2", a->tmp_dir, id);
+		r = !path ? -ENOMEM : !a->rbd ? -ENOENT : agent_storage_snapshot_export(a, jstr(doc, "disk_id"), id, path);
+	} else if (r == 0) {
+		json_object_put(doc);
+		doc = NULL;
+		r = agent_snapshot_fetch(a, id, &path, &doc);
+	}
+	if (r < 0) {
+		json_object_put(doc);
 		return agent_fail(err, r, 404, "InvalidSnapshotId.NotFound", "snapshot %s is not available", id);
+	}
 	boot = *jstr(doc, "boot_image") ? jstr(doc, "boot_image") : jstr(doc, "base_image");
 	if (!streq(jstr(doc, "disk_kind"), "system") || !*boot) {
 		r = agent_fail(err, -EINVAL, 403, "InvalidSnapshot.NotSystemDisk",
@@ -325,6 +354,8 @@ int agent_snapshot_to_image(struct agent *a, const char *id, const char *image_i
 	else
 		log_info("image made from snapshot", "image=%s snapshot=%s", image_id, id);
 out:
+	if (agent_snapshot_in_rbd(doc))
+		unlink(path);
 	json_object_put(doc);
 	return r;
 }
@@ -348,6 +379,9 @@ int agent_snapshot_recover(struct agent *a)
 			unlink(tmp);
 		if (path)
 			unlink(path);
+		/* An RBD snapshot the crash left half made (or whole, unrecorded) goes too. */
+		if (agent_snapshot_in_rbd(doc) && a->rbd)
+			agent_storage_snapshot_remove(a, jstr(doc, "disk_id"), id);
 		ecs_jb_str(doc, "status", "failed");
 		ecs_jb_str(doc, "error", "interrupted: the agent stopped while the snapshot was taken");
 		agent_store_put(a->store, "snapshot", id, doc);

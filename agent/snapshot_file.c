@@ -24,20 +24,20 @@ char *agent_snapshot_blob_key(const char *id, const char *ext)
 	return ecs_strdup_printf("snapshots/%s.%s", id, ext);
 }
 
-int agent_snapshot_fetch(struct agent *a, const char *id, char **ret_path, struct json_object **ret_doc)
+int agent_snapshot_doc(struct agent *a, const char *id, struct json_object **ret_doc)
 {
-	_cleanup_free_ char *path = agent_snapshot_path(a, id), *kq = agent_snapshot_blob_key(id, "qcow2"), *kj = agent_snapshot_blob_key(id, "json");
+	_cleanup_free_ char *path = agent_snapshot_path(a, id), *kj = agent_snapshot_blob_key(id, "json");
 	_cleanup_free_ char *jpath = NULL, *text = NULL;
 	struct json_object *doc = NULL;
 	const char *perr;
 	size_t len;
 	int r;
 
-	if (!path || !kq || !kj)
+	if (!path || !kj)
 		return -ENOMEM;
 	r = agent_store_get(a->store, "snapshot", id, &doc);
 	if (r == -ENOENT) {
-		/* Taken on another host: its document and file come from the blob store. */
+		/* Taken on another host: its document comes from the blob store. */
 		jpath = ecs_strdup_printf("%s.json", path);
 		if (!jpath)
 			return -ENOMEM;
@@ -55,6 +55,31 @@ int agent_snapshot_fetch(struct agent *a, const char *id, char **ret_path, struc
 		return r;
 	}
 	if (!streq(jstr(doc, "status"), "accomplished")) {
+		json_object_put(doc);
+		return -ENOENT;
+	}
+	*ret_doc = doc;
+	return 0;
+}
+
+bool agent_snapshot_in_rbd(struct json_object *doc)
+{
+	return streq(jstr(doc, "storage"), "rbd");
+}
+
+int agent_snapshot_fetch(struct agent *a, const char *id, char **ret_path, struct json_object **ret_doc)
+{
+	_cleanup_free_ char *path = agent_snapshot_path(a, id), *kq = agent_snapshot_blob_key(id, "qcow2");
+	struct json_object *doc = NULL;
+	int r;
+
+	if (!path || !kq)
+		return -ENOMEM;
+	r = agent_snapshot_doc(a, id, &doc);
+	if (r < 0)
+		return r;
+	/* A snapshot inside RADOS has no file (agent_storage_snapshot_*). */
+	if (agent_snapshot_in_rbd(doc)) {
 		json_object_put(doc);
 		return -ENOENT;
 	}

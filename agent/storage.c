@@ -11,6 +11,7 @@
 #include "disk.h"
 #include "domain.h"
 #include "image.h"
+#include "json.h"
 #include "log.h"
 #include "storage_rbd.h"
 #include "util.h"
@@ -18,6 +19,8 @@
 
 /* The snapshot of an image every system disk is cloned from. */
 #define IMAGE_SNAP "base"
+/* How long the heartbeat waits on the storage check. */
+#define STORAGE_CHECK_MS 3000
 
 static char *disk_name(const char *disk_id)
 {
@@ -57,6 +60,8 @@ int agent_storage_open(struct agent *a)
 		return -ENOMEM;
 	r = agent_rbd_open(a->cfg.ceph_conf, a->cfg.ceph_user, keyring, a->cfg.ceph_pool, &a->rbd);
 	if (r == 0)
+		agent_rbd_set_host(a->rbd, a->cfg.host_id);
+	if (r == 0)
 		log_info("disks on rbd", "pool=%s user=client.%s monitors=%s", a->cfg.ceph_pool, a->cfg.ceph_user,
 			 agent_rbd_hosts(a->rbd));
 	return r;
@@ -89,15 +94,138 @@ int agent_storage_disk_exists(struct agent *a, const char *disk_id, bool *ret)
 	return 0;
 }
 
+/* The RBD image holding a deleted disk's snapshots until the last of them goes. */
+static char *snaps_name(const char *disk_id)
+{
+	return ecs_strdup_printf("snaps-%s", disk_id);
+}
+
 int agent_storage_disk_remove(struct agent *a, const char *disk_id)
 {
-	_cleanup_free_ char *p = where(a, disk_id);
+	_cleanup_free_ char *p = where(a, disk_id), *keep = NULL;
+	int n = 0, r;
 
 	if (!p)
 		return -ENOMEM;
-	if (a->rbd)
-		return agent_rbd_remove(a->rbd, p);
-	return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+	if (!a->rbd)
+		return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+	/* Its snapshots outlive it (as ECS's do): the image is kept under another name. */
+	r = agent_rbd_snap_count(a->rbd, p, &n);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (n == 0) {
+		r = agent_rbd_retire(a->rbd, p);
+		/* A parent waiting in the trash for its last clone may go now. */
+		if (r == 0)
+			agent_rbd_trash_sweep(a->rbd);
+		return r;
+	}
+	keep = snaps_name(disk_id);
+	if (!keep)
+		return -ENOMEM;
+	r = agent_rbd_rename(a->rbd, p, keep);
+	if (r == 0)
+		log_info("rbd: deleted disk kept for its snapshots", "disk=%s image=%s snapshots=%d", disk_id, keep, n);
+	return r;
+}
+
+/* The image holding the disk's snapshots: disk-<id>, or snaps-<id> once it was deleted. */
+static int snaps_holder(struct agent *a, const char *disk_id, char **ret)
+{
+	_cleanup_free_ char *p = disk_name(disk_id);
+	bool have = false;
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = agent_rbd_exists(a->rbd, p, &have);
+	if (r < 0)
+		return r;
+	*ret = have ? TAKE_PTR(p) : snaps_name(disk_id);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int agent_storage_snapshot_take(struct agent *a, const char *disk_id, const char *snap_id, unsigned long long *size)
+{
+	_cleanup_free_ char *p = disk_name(disk_id);
+	int r;
+
+	if (!a->rbd)
+		return -EOPNOTSUPP;
+	if (!p)
+		return -ENOMEM;
+	r = agent_rbd_snap_create(a->rbd, p, snap_id);
+	return r < 0 ? r : agent_rbd_size(a->rbd, p, size);
+}
+
+int agent_storage_snapshot_remove(struct agent *a, const char *disk_id, const char *snap_id)
+{
+	_cleanup_free_ char *h = NULL;
+	int n = 0, r;
+
+	if (!a->rbd)
+		return -EOPNOTSUPP;
+	r = snaps_holder(a, disk_id, &h);
+	if (r == 0)
+		r = agent_rbd_snap_remove(a->rbd, h, snap_id);
+	if (r < 0 || !str_has_prefix(h, "snaps-"))
+		return r;
+	/* The last snapshot of a deleted disk takes its image with it. */
+	r = agent_rbd_snap_count(a->rbd, h, &n);
+	if (r == 0 && n == 0)
+		r = agent_rbd_retire(a->rbd, h);
+	return r == -ENOENT ? 0 : r;
+}
+
+int agent_storage_snapshot_exists(struct agent *a, const char *disk_id, const char *snap_id, bool *ret)
+{
+	_cleanup_free_ char *h = NULL;
+	int r;
+
+	if (!a->rbd)
+		return -EOPNOTSUPP;
+	r = snaps_holder(a, disk_id, &h);
+	return r < 0 ? r : agent_rbd_snap_exists(a->rbd, h, snap_id, ret);
+}
+
+int agent_storage_disk_from_snapshot(struct agent *a, const char *disk_id, const char *src_disk_id,
+				     const char *snap_id, unsigned long long size)
+{
+	_cleanup_free_ char *h = NULL, *p = disk_name(disk_id);
+	int r;
+
+	if (!a->rbd)
+		return -EOPNOTSUPP;
+	if (!p)
+		return -ENOMEM;
+	r = snaps_holder(a, src_disk_id, &h);
+	return r < 0 ? r : agent_rbd_clone(a->rbd, h, snap_id, p, size);
+}
+
+int agent_storage_disk_rollback(struct agent *a, const char *disk_id, const char *snap_id)
+{
+	_cleanup_free_ char *p = disk_name(disk_id);
+
+	if (!a->rbd)
+		return -EOPNOTSUPP;
+	return p ? agent_rbd_snap_rollback(a->rbd, p, snap_id) : -ENOMEM;
+}
+
+int agent_storage_snapshot_export(struct agent *a, const char *disk_id, const char *snap_id, const char *path)
+{
+	_cleanup_free_ char *h = NULL, *at = NULL, *uri = NULL;
+	int r;
+
+	if (!a->rbd)
+		return -EOPNOTSUPP;
+	r = snaps_holder(a, disk_id, &h);
+	if (r < 0)
+		return r;
+	at = ecs_strdup_printf("%s@%s", h, snap_id);
+	uri = at ? agent_rbd_qemu_uri(a->rbd, at) : NULL;
+	return uri ? agent_disk_flatten(uri, path) : -ENOMEM;
 }
 
 int agent_storage_disk_empty(struct agent *a, const char *disk_id, unsigned long long size)
@@ -266,4 +394,22 @@ int agent_storage_image_remove(struct agent *a, const char *image_id)
 	r = agent_rbd_remove(a->rbd, n);
 	agent_image_unlock(a, image_id);
 	return r;
+}
+
+void agent_storage_report(struct agent *a, struct json_object *facts)
+{
+	char msg[160] = "";
+	struct json_object *o;
+
+	if (!a->rbd)
+		return;
+	o = ecs_jb_obj(facts, "storage");
+	ecs_jb_bool(o, "reachable", agent_rbd_check(a->rbd, STORAGE_CHECK_MS, msg, sizeof(msg)) == 0);
+	ecs_jb_str(o, "message", msg);
+}
+
+void agent_storage_reconcile(struct agent *a)
+{
+	if (a->rbd)
+		agent_rbd_sweep(a->rbd);
 }

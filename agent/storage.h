@@ -11,6 +11,7 @@
 
 struct agent;
 struct agent_domain_disk;
+struct json_object;
 
 int agent_storage_open(struct agent *a);
 /* The qcow2 backend's file of a disk. Caller frees. */
@@ -20,6 +21,19 @@ void agent_storage_close(struct agent *a);
 int agent_storage_disk_exists(struct agent *a, const char *disk_id, bool *ret);
 /* 0 also when absent. */
 int agent_storage_disk_remove(struct agent *a, const char *disk_id);
+/* Snapshots inside RADOS (rbd only; -EOPNOTSUPP for qcow2): disk-<disk-id>@<snapshot-id>,
+ * taken live (crash-consistent: librbd has the image's lock holder, QEMU, take it). A
+ * deleted disk with snapshots left is kept as snaps-<disk-id> until the last one goes. */
+int agent_storage_snapshot_take(struct agent *a, const char *disk_id, const char *snap_id, unsigned long long *size);
+int agent_storage_snapshot_remove(struct agent *a, const char *disk_id, const char *snap_id);
+int agent_storage_snapshot_exists(struct agent *a, const char *disk_id, const char *snap_id, bool *ret);
+/* A disk that is a copy-on-write clone of the snapshot, grown to size. */
+int agent_storage_disk_from_snapshot(struct agent *a, const char *disk_id, const char *src_disk_id,
+				     const char *snap_id, unsigned long long size);
+/* The disk's content back to the snapshot's (no guest may hold it); redo after a crash. */
+int agent_storage_disk_rollback(struct agent *a, const char *disk_id, const char *snap_id);
+/* The snapshot's content as a standalone qcow2 file (an image made from it). */
+int agent_storage_snapshot_export(struct agent *a, const char *disk_id, const char *snap_id, const char *path);
 int agent_storage_disk_empty(struct agent *a, const char *disk_id, unsigned long long size);
 /* A system disk on image_id (cached here), grown to size. */
 int agent_storage_disk_on_image(struct agent *a, const char *disk_id, const char *image_id, unsigned long long size);
@@ -34,6 +48,13 @@ int agent_storage_disk_size(struct agent *a, const char *disk_id, unsigned long 
 char *agent_storage_disk_uri(struct agent *a, const char *disk_id);
 /* Fill the source part of a domain disk; *ret_buf holds its strings (caller frees). */
 int agent_storage_domain_disk(struct agent *a, const char *disk_id, struct agent_domain_disk *d, char **ret_buf);
+/* With disks on RBD: add "storage": {reachable, message} to the heartbeat's facts from a
+ * bounded read in the pool (the controller gives no new instances to a host that cannot
+ * reach its storage). Nothing for qcow2. */
+void agent_storage_report(struct agent *a, struct json_object *facts);
+/* The reconciler's pass over the backend: orphans a crash left in the pool go
+ * (agent_rbd_sweep). */
+void agent_storage_reconcile(struct agent *a);
 /* Drop an image's RBD copy (DeleteImage purge); 0 also when absent; -EBUSY while disks
  * are clones of it. */
 int agent_storage_image_remove(struct agent *a, const char *image_id);

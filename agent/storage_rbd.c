@@ -1,14 +1,18 @@
 #include "storage_rbd.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "crypto.h"
+#include "disk.h"
 #include "log.h"
 #include "util.h"
 
@@ -18,7 +22,28 @@ struct agent_rbd {
 	rados_t cluster;
 	rados_ioctx_t io;
 	char *conf, *user, *keyring, *pool, *hosts, *key;
+	char maker[128]; /* "<host-id> <pid>": tags the temporaries this process makes */
 };
+
+#define MAKER_KEY "ecs.maker"
+
+void agent_rbd_set_host(struct agent_rbd *r, const char *host_id)
+{
+	snprintf(r->maker, sizeof(r->maker), "%s %d", host_id, (int)getpid());
+}
+
+/* Tag a temporary with its maker (see agent_rbd_sweep). */
+static int tag(struct agent_rbd *r, const char *name)
+{
+	rbd_image_t img;
+	int e = rbd_open(r->io, name, &img, NULL);
+
+	if (e < 0)
+		return e;
+	e = rbd_metadata_set(img, MAKER_KEY, r->maker);
+	rbd_close(img);
+	return e;
+}
 
 const char *agent_rbd_pool(const struct agent_rbd *r)
 {
@@ -107,7 +132,10 @@ int agent_rbd_open(const char *conf, const char *user, const char *keyring, cons
 		goto fail;
 	}
 	if ((e = rados_conf_read_file(r->cluster, conf)) < 0 || (e = rados_conf_set(r->cluster, "keyring", keyring)) < 0 ||
-	    (e = rados_conf_set(r->cluster, "client_mount_timeout", "30")) < 0)
+	    (e = rados_conf_set(r->cluster, "client_mount_timeout", "30")) < 0 ||
+	    /* Clones of disk snapshots need no protection, and a snapshot with clones can
+	     * still be removed (it waits in the image's trash namespace for its last clone). */
+	    (e = rados_conf_set(r->cluster, "rbd_default_clone_format", "2")) < 0)
 		goto fail;
 	if ((e = rados_conf_get(r->cluster, "mon_host", buf, sizeof(buf))) < 0)
 		goto fail;
@@ -152,6 +180,41 @@ void agent_rbd_close(struct agent_rbd *r)
 	free(r);
 }
 
+int agent_rbd_check(struct agent_rbd *r, int timeout_ms, char *msg, size_t msg_size)
+{
+	rados_completion_t c;
+	uint64_t size = 0;
+	time_t mtime = 0;
+	int e, waited;
+
+	e = rados_aio_create_completion2(NULL, NULL, &c);
+	if (e < 0)
+		goto out;
+	/* One small read at an OSD: the pool's image directory (absent before the first image). */
+	e = rados_aio_stat(r->io, "rbd_directory", c, &size, &mtime);
+	if (e < 0) {
+		rados_aio_release(c);
+		goto out;
+	}
+	for (waited = 0; !rados_aio_is_complete(c) && waited < timeout_ms; waited += 50)
+		usleep(50 * 1000);
+	if (!rados_aio_is_complete(c)) {
+		/* Left to librados: the completion stays valid while the op is in flight. */
+		rados_aio_cancel(r->io, c);
+		rados_aio_release(c);
+		snprintf(msg, msg_size, "no answer from pool %s within %d ms", r->pool, timeout_ms);
+		return -ETIMEDOUT;
+	}
+	e = rados_aio_get_return_value(c);
+	rados_aio_release(c);
+	if (e == -ENOENT)
+		e = 0;
+out:
+	if (e < 0)
+		snprintf(msg, msg_size, "pool %s: %s", r->pool, strerror(-e));
+	return e;
+}
+
 int agent_rbd_exists(struct agent_rbd *r, const char *name, bool *ret)
 {
 	rbd_image_t img;
@@ -178,8 +241,12 @@ static int purge_snaps(rbd_image_t img)
 	if (n < 0)
 		return n;
 	for (int i = 0; i < n && e == 0; i++) {
+		rbd_snap_namespace_type_t type = RBD_SNAP_NAMESPACE_TYPE_USER;
 		int prot = 0;
 
+		/* A removed snapshot waiting for its clones goes with the last of them. */
+		if (rbd_snap_get_namespace_type(img, snaps[i].id, &type) == 0 && type != RBD_SNAP_NAMESPACE_TYPE_USER)
+			continue;
 		if (rbd_snap_is_protected(img, snaps[i].name, &prot) == 0 && prot) {
 			e = rbd_snap_unprotect(img, snaps[i].name);
 			if (e == -EBUSY)
@@ -211,6 +278,115 @@ int agent_rbd_remove(struct agent_rbd *r, const char *name)
 	return e == -ENOENT ? 0 : e;
 }
 
+int agent_rbd_retire(struct agent_rbd *r, const char *name)
+{
+	int e = agent_rbd_remove(r, name);
+
+	/* A removed snapshot of it still has clones: the image waits in the pool's trash
+	 * (agent_rbd_trash_sweep removes it once they are gone). */
+	if (e == -EBUSY || e == -ENOTEMPTY) {
+		e = rbd_trash_move(r->io, name, 0);
+		if (e == 0)
+			log_info("rbd: image moved to the trash until its clones are gone", "image=%s", name);
+	}
+	return e == -ENOENT ? 0 : e;
+}
+
+int agent_rbd_trash_sweep(struct agent_rbd *r)
+{
+	rbd_trash_image_info_t entries[256];
+	size_t n = ARRAY_SIZE(entries);
+	int e = rbd_trash_list(r->io, entries, &n), removed = 0;
+
+	if (e < 0)
+		return e;
+	for (size_t i = 0; i < n; i++) {
+		/* Only what the agent moved there; one with clones left is kept (-EBUSY). */
+		if (entries[i].source == RBD_TRASH_IMAGE_SOURCE_USER && rbd_trash_remove(r->io, entries[i].id, false) == 0) {
+			log_info("rbd: trashed image removed", "image=%s", entries[i].name);
+			removed++;
+		}
+	}
+	rbd_trash_list_cleanup(entries, n);
+	return removed;
+}
+
+/* fn(image, snap) on the image opened for writing. */
+static int with_snap(struct agent_rbd *r, const char *name, const char *snap, int (*fn)(rbd_image_t, const char *))
+{
+	rbd_image_t img;
+	int e = rbd_open(r->io, name, &img, NULL);
+
+	if (e < 0)
+		return e;
+	e = fn(img, snap);
+	rbd_close(img);
+	return e;
+}
+
+int agent_rbd_snap_create(struct agent_rbd *r, const char *name, const char *snap)
+{
+	int e = with_snap(r, name, snap, rbd_snap_create);
+
+	return e == -EEXIST ? 0 : e;
+}
+
+int agent_rbd_snap_exists(struct agent_rbd *r, const char *name, const char *snap, bool *ret)
+{
+	rbd_image_t img;
+	int e = rbd_open_read_only(r->io, name, &img, snap);
+
+	*ret = e == 0;
+	if (e == 0)
+		rbd_close(img);
+	return e == -ENOENT ? 0 : e;
+}
+
+int agent_rbd_snap_remove(struct agent_rbd *r, const char *name, const char *snap)
+{
+	rbd_image_t img;
+	int prot = 0, e = rbd_open(r->io, name, &img, NULL);
+
+	if (e == -ENOENT)
+		return 0;
+	if (e < 0)
+		return e;
+	if (rbd_snap_is_protected(img, snap, &prot) == 0 && prot)
+		e = rbd_snap_unprotect(img, snap);
+	if (e == 0)
+		e = rbd_snap_remove(img, snap);
+	rbd_close(img);
+	return e == -ENOENT ? 0 : e;
+}
+
+int agent_rbd_snap_rollback(struct agent_rbd *r, const char *name, const char *snap)
+{
+	return with_snap(r, name, snap, rbd_snap_rollback);
+}
+
+int agent_rbd_snap_count(struct agent_rbd *r, const char *name, int *ret)
+{
+	rbd_snap_info_t snaps[64];
+	rbd_image_t img;
+	int max = 64, n, e = rbd_open_read_only(r->io, name, &img, NULL);
+
+	if (e < 0)
+		return e;
+	n = rbd_snap_list(img, snaps, &max);
+	*ret = 0;
+	for (int i = 0; i < n; i++) {
+		rbd_snap_namespace_type_t type = RBD_SNAP_NAMESPACE_TYPE_USER;
+
+		/* Removed snapshots waiting for their clones (trash namespace) do not count. */
+		if (rbd_snap_get_namespace_type(img, snaps[i].id, &type) == 0 && type == RBD_SNAP_NAMESPACE_TYPE_USER)
+			(*ret)++;
+	}
+	if (n >= 0)
+		rbd_snap_list_end(snaps);
+	rbd_close(img);
+	return n < 0 ? n : 0;
+}
+
 int agent_rbd_rename(struct agent_rbd *r, const char *from, const char *to)
 {
 	return rbd_rename(r->io, from, to);
@@ -234,6 +410,8 @@ int agent_rbd_create(struct agent_rbd *r, const char *name, unsigned long long s
 	if (!tmp)
 		return -ENOMEM;
 	e = rbd_create(r->io, tmp, size, &order);
+	if (e == 0)
+		e = tag(r, tmp);
 	if (e == 0)
 		e = rbd_rename(r->io, tmp, name);
 	if (e < 0)
@@ -271,6 +449,8 @@ int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, c
 	e = rbd_clone3(r->io, parent, snap, r->io, tmp, opts);
 	rbd_image_options_destroy(opts);
 	if (e == 0)
+		e = tag(r, tmp);
+	if (e == 0)
 		e = resize_to(r, tmp, size);
 	if (e == 0)
 		e = rbd_rename(r->io, tmp, name);
@@ -307,17 +487,25 @@ int agent_rbd_import(struct agent_rbd *r, const char *file, const char *name, un
 		     const char *snap)
 {
 	_cleanup_free_ char *tmp = fresh_tmp(r, name), *uri = NULL;
+	unsigned long long vsize = 0;
 	rbd_image_t img;
-	int e;
+	int order = 22, e;
 
 	if (!tmp)
 		return -ENOMEM;
 	uri = agent_rbd_qemu_uri(r, tmp);
 	if (!uri)
 		return -ENOMEM;
-	/* qemu-img writes the image itself (raw into RBD, holes skipped): the source is qcow2. */
-	const char *argv[] = { "qemu-img", "convert", "-q", "-U", "-O", "raw", file, uri, NULL };
-	e = ecs_cmd_run_ok(argv, &(struct ecs_cmd_opts){ .timeout_ms = IMPORT_TIMEOUT_MS }, NULL);
+	/* The temporary is made (and tagged) here; qemu-img writes into it (raw, holes
+	 * skipped): the source is qcow2. */
+	e = agent_disk_virtual_size(file, &vsize);
+	if (e == 0)
+		e = rbd_create(r->io, tmp, vsize, &order);
+	if (e == 0)
+		e = tag(r, tmp);
+	const char *argv[] = { "qemu-img", "convert", "-q", "-U", "-n", "-O", "raw", file, uri, NULL };
+	if (e == 0)
+		e = ecs_cmd_run_ok(argv, &(struct ecs_cmd_opts){ .timeout_ms = IMPORT_TIMEOUT_MS }, NULL);
 	if (e == 0 && size)
 		e = resize_to(r, tmp, size);
 	if (e == 0 && snap) {
@@ -390,4 +578,69 @@ int agent_rbd_secret_remove(virConnectPtr conn, const char *user)
 		e = -EIO;
 	virSecretFree(s);
 	return e;
+}
+
+/* Whether a temporary's maker ("<host-id> <pid>") is a process of this host that is gone:
+ * nothing will finish or remove what it made. */
+static bool maker_gone(struct agent_rbd *r, const char *name)
+{
+	char val[128] = "", host[128];
+	size_t len = sizeof(val) - 1;
+	rbd_image_t img;
+	int pid = 0;
+	bool gone = false;
+
+	if (rbd_open_read_only(r->io, name, &img, NULL) < 0)
+		return false;
+	if (rbd_metadata_get(img, MAKER_KEY, val, &len) == 0 && sscanf(val, "%127s %d", host, &pid) == 2 &&
+	    pid > 0 && pid != getpid() && strncmp(r->maker, host, strlen(host)) == 0 && r->maker[strlen(host)] == ' ')
+		gone = kill(pid, 0) < 0 && errno == ESRCH;
+	rbd_close(img);
+	return gone;
+}
+
+int agent_rbd_sweep(struct agent_rbd *r)
+{
+	rbd_image_spec_t *images = NULL;
+	size_t max = 64, n;
+	int e, removed = 0;
+
+	for (;;) {
+		free(images);
+		images = calloc(max, sizeof(*images));
+		if (!images)
+			return -ENOMEM;
+		n = max;
+		e = rbd_list2(r->io, images, &n);
+		if (e != -ERANGE || n <= max)
+			break;
+		max = n;
+	}
+	if (e < 0) {
+		free(images);
+		return e;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = images[i].name;
+		size_t len = strlen(name);
+		int snaps = -1;
+
+		if (len > 4 && streq(name + len - 4, ".tmp") && maker_gone(r, name)) {
+			/* Left by a crash of an earlier run: never renamed into place. */
+			if (agent_rbd_remove(r, name) == 0) {
+				log_info("rbd: orphaned temporary removed", "image=%s", name);
+				removed++;
+			}
+		} else if (str_has_prefix(name, "snaps-") && agent_rbd_snap_count(r, name, &snaps) == 0 && snaps == 0) {
+			/* A deleted disk whose last snapshot went (a crash came before the image). */
+			if (agent_rbd_retire(r, name) == 0) {
+				log_info("rbd: deleted disk without snapshots removed", "image=%s", name);
+				removed++;
+			}
+		}
+	}
+	rbd_image_spec_list_cleanup(images, n);
+	free(images);
+	e = agent_rbd_trash_sweep(r);
+	return e < 0 ? e : removed + e;
 }

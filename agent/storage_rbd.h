@@ -12,6 +12,7 @@
 
 #include <libvirt/libvirt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct agent_rbd;
 
@@ -19,15 +20,37 @@ struct agent_rbd;
 int agent_rbd_open(const char *conf, const char *user, const char *keyring, const char *pool, struct agent_rbd **ret);
 void agent_rbd_close(struct agent_rbd *r);
 
+/* This agent's host id: temporaries it makes are tagged "<host-id> <pid>" (image metadata
+ * ecs.maker), so a later run knows which ones a crash left behind. */
+void agent_rbd_set_host(struct agent_rbd *r, const char *host_id);
+/* Orphans in the pool: temporaries (*.tmp) whose maker is a gone process of this host,
+ * snaps-<disk> images with no snapshot left, and trashed images nothing needs; the count
+ * removed. Safe beside other hosts: they only ever lose what no one can use. */
+int agent_rbd_sweep(struct agent_rbd *r);
 const char *agent_rbd_pool(const struct agent_rbd *r);
 const char *agent_rbd_user(const struct agent_rbd *r);
 /* The monitors as "ip:port" (msgr v1) separated by ','. */
 const char *agent_rbd_hosts(const struct agent_rbd *r);
 
+/* Whether the pool answers a small read within timeout_ms; msg says why not. */
+int agent_rbd_check(struct agent_rbd *r, int timeout_ms, char *msg, size_t msg_size);
 int agent_rbd_exists(struct agent_rbd *r, const char *name, bool *ret);
 /* Remove name and every snapshot of it (unprotecting them); 0 also when absent; -EBUSY
  * while clones of it exist. */
 int agent_rbd_remove(struct agent_rbd *r, const char *name);
+/* Remove name, or, when a removed snapshot of it still has clones (clone format 2), move
+ * it to the pool's trash; 0 also when absent. */
+int agent_rbd_retire(struct agent_rbd *r, const char *name);
+/* Remove from the trash what the agent moved there and nothing needs any more; the count. */
+int agent_rbd_trash_sweep(struct agent_rbd *r);
+/* Snapshots of an image (disk snapshots, named by snapshot id). create: 0 also when it
+ * exists; remove: 0 also when absent (with clones left it waits in the trash namespace). */
+int agent_rbd_snap_create(struct agent_rbd *r, const char *name, const char *snap);
+int agent_rbd_snap_exists(struct agent_rbd *r, const char *name, const char *snap, bool *ret);
+int agent_rbd_snap_remove(struct agent_rbd *r, const char *name, const char *snap);
+int agent_rbd_snap_rollback(struct agent_rbd *r, const char *name, const char *snap);
+/* How many (user) snapshots name has. */
+int agent_rbd_snap_count(struct agent_rbd *r, const char *name, int *ret);
 int agent_rbd_rename(struct agent_rbd *r, const char *from, const char *to);
 int agent_rbd_create(struct agent_rbd *r, const char *name, unsigned long long size);
 /* A copy-on-write clone of parent@snap named name, grown to size (made as name.tmp). */

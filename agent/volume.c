@@ -63,6 +63,30 @@ static int load(struct agent *a, const char *id, struct json_object **ret, struc
 	return 0;
 }
 
+/* Roll an RBD disk back inside RADOS. librbd rewrites it object by object, so the document
+ * says "rolling_back" until it is done: a crash in between and the disk is rolled back
+ * again before anything uses it (agent_volume_ensure_file). */
+static int rollback_rbd(struct agent *a, struct json_object *d, const char *disk_id, const char *snapshot_id)
+{
+	int r;
+
+	pthread_mutex_lock(&a->docs_lock);
+	ecs_jb_str(d, "rolling_back", snapshot_id);
+	r = agent_store_put(a->store, "disk", disk_id, d);
+	pthread_mutex_unlock(&a->docs_lock);
+	if (r == 0) {
+		agent_fault_point(a, "reset.after_mark");
+		r = agent_storage_disk_rollback(a, disk_id, snapshot_id);
+	}
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&a->docs_lock);
+	json_object_object_del(d, "rolling_back");
+	r = agent_store_put(a->store, "disk", disk_id, d);
+	pthread_mutex_unlock(&a->docs_lock);
+	return r;
+}
+
 /* Make the file from what the document says it is. */
 static int make_file(struct agent *a, struct json_object *d, const char *disk_id)
 {
@@ -73,7 +97,19 @@ static int make_file(struct agent *a, struct json_object *d, const char *disk_id
 	int r;
 
 	if (*snap) {
-		r = agent_snapshot_fetch(a, snap, &src, &sdoc);
+		r = agent_snapshot_doc(a, snap, &sdoc);
+		if (r == 0 && agent_snapshot_in_rbd(sdoc)) {
+			/* A copy-on-write clone of the RBD snapshot: no byte leaves RADOS. */
+			if (*jstr(sdoc, "base_image"))
+				ecs_jb_str(d, "base_image", jstr(sdoc, "base_image"));
+			r = a->rbd ? agent_storage_disk_from_snapshot(a, disk_id, jstr(sdoc, "disk_id"), snap, size)
+				   : -ENOENT;
+			json_object_put(sdoc);
+			return r;
+		}
+		json_object_put(sdoc);
+		sdoc = NULL;
+		r = r < 0 ? r : agent_snapshot_fetch(a, snap, &src, &sdoc);
 		if (r < 0)
 			return r;
 		/* Only the difference from the image the snapshot came from, when it is here. */
@@ -107,6 +143,14 @@ int agent_volume_ensure_file(struct agent *a, const char *disk_id)
 	r = agent_storage_disk_exists(a, disk_id, &exists);
 	if (r < 0)
 		goto out;
+	if (exists && jbool(d, "ready") && *jstr(d, "rolling_back")) {
+		/* A rollback a crash cut short: done again, whole. */
+		_cleanup_free_ char *snap = strdup(jstr(d, "rolling_back"));
+
+		log_warn("finishing an interrupted rollback", "disk=%s snapshot=%s", disk_id, snap ? snap : "");
+		r = snap ? rollback_rbd(a, d, disk_id, snap) : -ENOMEM;
+		goto out;
+	}
 	if (exists && jbool(d, "ready")) {
 		r = 0;
 		goto out;
@@ -588,7 +632,12 @@ int agent_volume_reset(struct agent *a, const char *disk_id, const char *snapsho
 			       jstr(d, "instance_id"));
 		goto out;
 	}
-	r = agent_snapshot_fetch(a, snapshot_id, &src, &sdoc);
+	r = agent_snapshot_doc(a, snapshot_id, &sdoc);
+	if (r == 0 && !agent_snapshot_in_rbd(sdoc)) {
+		json_object_put(sdoc);
+		sdoc = NULL;
+		r = agent_snapshot_fetch(a, snapshot_id, &src, &sdoc);
+	}
 	if (r < 0) {
 		agent_fail(err, r, 404, "InvalidSnapshotId.NotFound", "snapshot %s is not available", snapshot_id);
 		goto out;
@@ -596,6 +645,14 @@ int agent_volume_reset(struct agent *a, const char *disk_id, const char *snapsho
 	if (!streq(jstr(sdoc, "disk_id"), disk_id)) {
 		r = agent_fail(err, -EINVAL, 403, "IncorrectSnapshotStatus", "snapshot %s was not taken of disk %s",
 			       snapshot_id, disk_id);
+		goto out;
+	}
+	if (agent_snapshot_in_rbd(sdoc)) {
+		r = rollback_rbd(a, d, disk_id, snapshot_id);
+		if (r < 0)
+			agent_fail(err, r, 500, "InternalError", "cannot roll disk %s back", disk_id);
+		else
+			log_info("disk rolled back", "disk=%s snapshot=%s", disk_id, snapshot_id);
 		goto out;
 	}
 	if (*jstr(sdoc, "base_image") && agent_image_ensure(a, jstr(sdoc, "base_image"), NULL) == 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ipaddress
+import json
 import os
 import secrets
 import shutil
@@ -272,10 +273,25 @@ class AgentEnv:
         if self.ceph is not None:
             # The pool is shared by the session's agents (one after the other): what was
             # there before this one started is not its own.
-            names = [n for n in rbd_images(self.ceph) if n.startswith("disk-") and n not in self.rbd_before]
-            s["tmp"] += [n for n in names if "." in n]
+            new = [n for n in rbd_images(self.ceph) if n not in self.rbd_before]
+            names = [n for n in new if n.startswith("disk-")]
+            # Temporaries of any kind (disk-*.tmp, img-*.tmp, ...) are orphans once settled.
+            s["tmp"] += [n for n in new if "." in n]
             s["disks"] = [n for n in names if "." not in n]
+            # Snapshots in RADOS of this agent's disks (and of deleted disks kept for theirs).
+            s["rbd_snaps"] = sorted(
+                f"{n}@{snap['name']}" for n in new if "." not in n and n.startswith(("disk-", "snaps-"))
+                for snap in json.loads(self.ceph.cli("rbd", "snap", "ls", "--format", "json", f"ecs-rbd/{n}",
+                                                     check=False).stdout or "[]"))
         return s
+
+    def rbd_images(self, trash: bool = False) -> list:
+        """The pool's images (with trash: also those in its trash), as the admin sees them."""
+        names = rbd_images(self.ceph)
+        if trash:
+            out = json.loads(self.ceph.cli("rbd", "trash", "ls", "--format", "json", "ecs-rbd").stdout)
+            names += [e["name"] for e in out]
+        return names
 
     def disk_names(self, disk_ids) -> list:
         """What the backend holds for these disks (files or RBD images)."""

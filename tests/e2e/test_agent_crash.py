@@ -5,6 +5,8 @@ reporting to the controller), and a domain nobody knows is removed only when the
 controller says it is not wanted."""
 
 import contextlib
+import os
+import signal
 import time
 
 import pytest
@@ -46,7 +48,7 @@ def no_orphans(env, instance_ids=(), disk_ids=()):
         return (s["domains"] == want_domains and s["tmp"] == [] and
                 sorted(s["instances"]) == sorted(instance_ids) and
                 sorted(s["disks"]) == env.disk_names(disk_ids) and
-                len(s["taps"]) == len(instance_ids))
+                len(s["taps"]) == len(instance_ids) and s.get("rbd_snaps", []) == [])
     return ok
 
 
@@ -76,15 +78,18 @@ def test_kill_during_delete_converges(env, point):
     assert e.value.status == 404
 
 
-def test_kill_during_snapshot_marks_it_failed(env):
+@pytest.mark.parametrize("point", ["snapshot.after_mark", "snapshot.after_take"])
+def test_kill_during_snapshot_marks_it_failed(env, point):
     spec = env.spec(hostname="crash-s", start=False)
     env.create(spec)
     sid = random_id("s-")
     disk = spec["system_disk"]["disk_id"]
-    crash_at(env, "snapshot.after_mark", lambda: env.client.put(f"/v1/snapshots/{sid}", {"disk_id": disk}))
+    crash_at(env, point, lambda: env.client.put(f"/v1/snapshots/{sid}", {"disk_id": disk}))
     wait_for(lambda: env.client.get(f"/v1/snapshots/{sid}")["status"], 30, f"{sid} failed",
              until=lambda st: st == "failed")
     assert env.files("snapshots") == []
+    # No RBD snapshot is left of the one the crash cut short.
+    assert env.host_state()["rbd_snaps"] == [], env.host_state()
     # The disk is intact and a new snapshot works.
     sid2 = random_id("s-")
     assert env.client.put(f"/v1/snapshots/{sid2}", {"disk_id": disk})["status"] == "accomplished"
@@ -92,6 +97,32 @@ def test_kill_during_snapshot_marks_it_failed(env):
         env.client.delete(f"/v1/snapshots/{s}")
     env.client.delete(f"/v1/instances/{spec['instance_id']}")
     env.wait_converged(lambda s: no_orphans(env)(s) and s["snapshots"] == [], 30)
+
+
+def test_kill_during_rbd_rollback_is_finished_before_use(env, ceph_cluster):
+    """A rollback inside RADOS cut short by a crash is done again, whole, before the disk is
+    used (here: grown)."""
+    import rbd
+
+    did, sid = random_id("d-"), random_id("s-")
+    env.client.put(f"/v1/disks/{did}", {"size_gib": 1})
+    env.client.put(f"/v1/snapshots/{sid}", {"disk_id": did})
+    mark = b"written-after-the-snapshot"
+    cluster = ceph_cluster.rados_connect("client.admin")
+    try:
+        io = cluster.open_ioctx("ecs-rbd")
+        with rbd.Image(io, f"disk-{did}") as img:
+            img.write(mark, 0)
+        crash_at(env, "reset.after_mark", lambda: env.client.post(f"/v1/disks/{did}/reset", {"snapshot_id": sid}))
+        env.client.post(f"/v1/disks/{did}/resize", {"size_gib": 2})
+        with rbd.Image(io, f"disk-{did}", read_only=True) as img:
+            assert img.read(0, len(mark)) == bytes(len(mark)) and img.size() == 2 << 30
+        io.close()
+    finally:
+        cluster.shutdown()
+    env.client.delete(f"/v1/snapshots/{sid}")
+    env.client.delete(f"/v1/disks/{did}")
+    env.wait_converged(no_orphans(env), 30)
 
 
 def test_kill_during_attach_converges(env):
@@ -157,6 +188,31 @@ def test_lifecycle_events_reach_the_controller_at_once(env):
     finally:
         with contextlib.suppress(ApiError):
             env.client.delete(f"/v1/instances/{spec['instance_id']}")
+        env.restart_agent()
+
+
+def test_heartbeat_reports_whether_the_pool_answers(env, ceph_cluster):
+    """Each heartbeat says whether the agent reaches its RBD pool: yes normally; no while the
+    OSD is frozen (SIGSTOP, the check is bounded); yes again once it runs."""
+    env.restart_agent(env={"ECS_AGENT_HEARTBEAT_INTERVAL_S": "1"})
+    osd = ceph_cluster.daemon_pids()["osd.0"]
+
+    def next_storage(until):
+        seen = env.controller.heartbeat_count()
+        return wait_for(lambda: [hb.get("storage") for hb in env.controller.heartbeats[seen:]], 30,
+                        "a heartbeat with that storage state", until=lambda ss: any(until(s) for s in ss))
+
+    try:
+        next_storage(lambda s: s == {"reachable": True, "message": ""})
+        os.kill(osd, signal.SIGSTOP)
+        try:
+            ss = next_storage(lambda s: s and s["reachable"] is False)
+            bad = [s for s in ss if s and s["reachable"] is False][0]
+            assert "ecs-rbd" in bad["message"], bad
+        finally:
+            os.kill(osd, signal.SIGCONT)
+        next_storage(lambda s: s == {"reachable": True, "message": ""})
+    finally:
         env.restart_agent()
 
 

@@ -4,6 +4,7 @@ guest runs, a file written after it, a roll back: the file is gone; an image mad
 snapshot boots a new instance that has the file from before the snapshot.
 The tests of this module run in order."""
 
+import json
 import time
 
 import pytest
@@ -93,8 +94,20 @@ def snap(agent_env, vm):
     s = c.put(f"/v1/snapshots/{sid}", {"disk_id": sys_disk})
     print(f"\nlive snapshot: {time.monotonic() - t0:.1f}s")
     assert s["status"] == "accomplished", s
+    # An RBD snapshot of the disk's image: nothing copied out of RADOS.
+    assert sid in rbd_snaps(agent_env, f"disk-{sys_disk}")
+    assert agent_env.files("snapshots") == []
     agent_env.ssh(vm, "echo after > /root/after && sync")
     return {"id": sid, "disk": sys_disk}
+
+
+def rbd_snaps(agent_env, image: str) -> list:
+    out = agent_env.ceph.cli("rbd", "snap", "ls", "--format", "json", f"ecs-rbd/{image}").stdout
+    return [s["name"] for s in json.loads(out)]
+
+
+def rbd_info(agent_env, image: str) -> dict:
+    return json.loads(agent_env.ceph.cli("rbd", "info", "--format", "json", f"ecs-rbd/{image}").stdout)
 
 
 def test_snapshot_rollback(agent_env, vm, snap):
@@ -137,11 +150,36 @@ def test_disk_from_snapshot_and_delete(agent_env, vm, snap):
     did = random_id("d-")
     d = c.put(f"/v1/disks/{did}", {"size_gib": 1, "snapshot_id": snap["id"]})
     assert d["status"] == "Available"
-    c.delete(f"/v1/disks/{did}")
+    # A copy-on-write clone of the snapshot, inside RADOS.
+    parent = rbd_info(agent_env, f"disk-{did}")["parent"]
+    assert (parent["image"], parent["snapshot"]) == (f"disk-{snap['disk']}", snap["id"]), parent
+    # The snapshot goes while its clone lives (it waits for it in RBD's trash namespace).
     c.delete(f"/v1/snapshots/{snap['id']}")
+    assert snap["id"] not in rbd_snaps(agent_env, f"disk-{snap['disk']}")
+    c.delete(f"/v1/disks/{did}")
+    assert f"disk-{did}" not in agent_env.rbd_images()
     with pytest.raises(ApiError) as e:
         c.get(f"/v1/snapshots/{snap['id']}")
     assert e.value.status == 404
+
+
+def test_snapshots_outlive_their_disk(agent_env):
+    """A deleted disk's snapshot stays usable (its image is kept as snaps-<id>) until the
+    last snapshot goes, which takes the image with it."""
+    c = agent_env.client
+    src, sid, did = random_id("d-"), random_id("s-"), random_id("d-")
+    c.put(f"/v1/disks/{src}", {"size_gib": 1})
+    c.put(f"/v1/snapshots/{sid}", {"disk_id": src})
+    c.delete(f"/v1/disks/{src}")
+    assert f"disk-{src}" not in agent_env.rbd_images() and sid in rbd_snaps(agent_env, f"snaps-{src}")
+    c.put(f"/v1/disks/{did}", {"size_gib": 2, "snapshot_id": sid})
+    assert rbd_info(agent_env, f"disk-{did}")["parent"]["image"] == f"snaps-{src}"
+    c.delete(f"/v1/snapshots/{sid}")
+    # Its clone still reads through it: the image waits in the trash; the sweep takes it
+    # once the clone is gone.
+    c.delete(f"/v1/disks/{did}")
+    wait_for(lambda: [n for n in agent_env.rbd_images(trash=True) if src in n or did in n], 60,
+             "the images gone from the pool and its trash", until=lambda left: left == [])
 
 
 def test_delete_instance_keeps_a_data_disk_not_deleted_with_it(agent_env, vm, data_disk):
