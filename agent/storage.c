@@ -410,6 +410,16 @@ void agent_storage_report(struct agent *a, struct json_object *facts)
 
 void agent_storage_reconcile(struct agent *a)
 {
-	if (a->rbd)
+	virConnectPtr conn;
+
+	if (a->rbd) {
 		agent_rbd_sweep(a->rbd);
+		return;
+	}
+	/* Disks are files here: a ceph secret left from running on RBD names nothing. */
+	conn = agent_virt_conn(a->virt);
+	if (conn) {
+		agent_rbd_secret_remove(conn, a->cfg.ceph_user);
+		virConnectClose(conn);
+	}
 }

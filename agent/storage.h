@@ -53,7 +53,7 @@ int agent_storage_domain_disk(struct agent *a, const char *disk_id, struct agent
  * reach its storage). Nothing for qcow2. */
 void agent_storage_report(struct agent *a, struct json_object *facts);
 /* The reconciler's pass over the backend: orphans a crash left in the pool go
- * (agent_rbd_sweep). */
+ * (agent_rbd_sweep); on qcow2, a libvirt ceph secret of an earlier RBD run goes. */
 void agent_storage_reconcile(struct agent *a);
 /* Drop an image's RBD copy (DeleteImage purge); 0 also when absent; -EBUSY while disks
  * are clones of it. */
