@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -21,6 +22,8 @@
 #define IMAGE_SNAP "base"
 /* How long the heartbeat waits on the storage check. */
 #define STORAGE_CHECK_MS 3000
+/* How often the reconciler sweeps the pool for orphans. */
+#define STORAGE_SWEEP_S 60
 
 static char *disk_name(const char *disk_id)
 {
@@ -413,7 +416,14 @@ void agent_storage_reconcile(struct agent *a)
 	virConnectPtr conn;
 
 	if (a->rbd) {
-		agent_rbd_sweep(a->rbd);
+		static time_t last;
+		time_t now = time(NULL);
+
+		/* Crash leftovers need no hurry: at most once a minute (and at start). */
+		if (!last || now - last >= STORAGE_SWEEP_S) {
+			last = now;
+			agent_rbd_sweep(a->rbd);
+		}
 		return;
 	}
 	/* Disks are files here: a ceph secret left from running on RBD names nothing. */

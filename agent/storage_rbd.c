@@ -217,18 +217,19 @@ out:
 
 int agent_rbd_exists(struct agent_rbd *r, const char *name, bool *ret)
 {
-	rbd_image_t img;
-	int e = rbd_open_read_only(r->io, name, &img, NULL);
+	_cleanup_free_ char *oid = ecs_strdup_printf("rbd_id.%s", name);
+	uint64_t size = 0;
+	time_t mtime = 0;
+	int e;
 
-	if (e == -ENOENT) {
-		*ret = false;
-		return 0;
-	}
-	if (e < 0)
-		return e;
-	rbd_close(img);
-	*ret = true;
-	return 0;
+	if (!oid)
+		return -ENOMEM;
+	/* One stat of the name's id object (format 2 images; librbd makes it first and
+	 * removes it last, and renames and the trash move it), not an image open: the
+	 * reconciler asks this of every disk on every pass. */
+	e = rados_stat(r->io, oid, &size, &mtime);
+	*ret = e == 0;
+	return e == -ENOENT ? 0 : e;
 }
 
 /* Unprotect and remove every snapshot of an open image. */
