@@ -115,31 +115,24 @@ int ctl_disk_create(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category,"
-				" size_gib, image_id, source_snapshot_id, status, host_id, delete_with_instance, created_at)"
-				" VALUES (?1, ?2, ?3, ?4, ?5, 'data', ?6, ?7, '', ?8, 'Creating', ?9, 0, ?10)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category,"
+				 " size_gib, image_id, source_snapshot_id, status, host_id, delete_with_instance, created_at)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, 'data', ?6, ?7, '', ?8, 'Creating', ?9, 0, ?10)",
+				 (const char *const[]){ id, call->account->account_id, zone, name, desc, cat, NULL,
+							snap ? snap : "", host },
+				 9);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, zone, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, desc, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, cat, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, size);
-	sqlite3_bind_text(st, 8, snap ? snap : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
 	if (r == 0)
 		r = ctl_jobs_add(db, "disk", id, "create", NULL);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
 out:
 	ctl_db_put(call->c->store, db);
 	pthread_mutex_unlock(&call->c->sched_lock);
@@ -436,32 +429,30 @@ static enum ctl_job_result disk_job(struct ctl *c, struct ctl_job *job, char *wh
 {
 	const char *id = job->resource_id;
 	_cleanup_free_ char *path = NULL;
-	struct json_object *body = NULL, *ans = NULL;
+	_cleanup_json_ struct json_object *body = NULL, *ans = NULL;
 	const char *method = "POST";
 	char host[64] = "", inst[64] = "", status_before[32] = "";
 	long long size = 0;
 	long status = 0;
 	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT host_id, instance_id, size_gib, source_snapshot_id, status,"
-						   " created_at FROM disks WHERE disk_id = ?1 AND deleted = 0")
-			      : NULL;
+	sqlite3_stmt *st = ctl_db_prepare_args(db,
+					       "SELECT host_id, instance_id, size_gib, source_snapshot_id, status,"
+					       " created_at FROM disks WHERE disk_id = ?1 AND deleted = 0",
+					       &id, 1);
 	enum ctl_job_result res = CTL_JOB_RETRY;
 	int r;
 
-	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
-			snprintf(inst, sizeof(inst), "%s", ctl_col(st, 1));
-			size = sqlite3_column_int64(st, 2);
-			snprintf(status_before, sizeof(status_before), "%s", ctl_col(st, 4));
-			if (streq(job->op, "create")) {
-				body = json_object_new_object();
-				ecs_jb_int(body, "size_gib", size);
-				if (*ctl_col(st, 3))
-					ecs_jb_str(body, "snapshot_id", ctl_col(st, 3));
-			}
-		}
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
+		snprintf(inst, sizeof(inst), "%s", ctl_col(st, 1));
+		size = sqlite3_column_int64(st, 2);
+		snprintf(status_before, sizeof(status_before), "%s", ctl_col(st, 4));
+		if (streq(job->op, "create")) {
+			body = json_object_new_object();
+			ecs_jb_int(body, "size_gib", size);
+			if (*ctl_col(st, 3))
+				ecs_jb_str(body, "snapshot_id", ctl_col(st, 3));
+	}
 	}
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
@@ -494,7 +485,7 @@ static enum ctl_job_result disk_job(struct ctl *c, struct ctl_job *job, char *wh
 	}
 	if (!path)
 		return CTL_JOB_FAILED;
-	r = ctl_host_alive(c, host) ? ctl_agent_call(c, host, method, path, body, &status, &ans) : -EHOSTDOWN;
+	r = ctl_agent_call_alive(c, host, method, path, body, &status, &ans);
 	if (r == 0 && (status == 200 || (status == 404 && streq(job->op, "delete")))) {
 		char dev[8];
 
@@ -525,8 +516,8 @@ static enum ctl_job_result disk_job(struct ctl *c, struct ctl_job *job, char *wh
 		goto out;
 	}
 	snprintf(why, why_size, "%s of %s on %s: %s", job->op, id, host,
-		 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
-	if ((r == 0 && status >= 400 && status < 500) || time(NULL) - job->created_at > c->cfg.transition_timeout_s) {
+		 ctl_agent_error(r, ans));
+	if (ctl_job_given_up(c, job, r, status)) {
 		/* Back to the state before the action, so the user sees it did not happen. */
 		if (streq(job->op, "create"))
 			set_status(c, id, "UPDATE disks SET deleted = 1, status = 'Deleted' WHERE disk_id = ?1 AND ?2 IS NULL"
@@ -543,8 +534,6 @@ static enum ctl_job_result disk_job(struct ctl *c, struct ctl_job *job, char *wh
 		res = CTL_JOB_FAILED;
 	}
 out:
-	json_object_put(body);
-	json_object_put(ans);
 	return res;
 }
 

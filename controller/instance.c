@@ -509,26 +509,22 @@ int ctl_instance_create(struct ctl_call *call, struct json_object *out)
 static int transition(struct ctl_call *call, const char *id, const char *const *from, const char *to,
 		      const char *desired, const char *op, struct json_object *args)
 {
-	sqlite3 *db = ctl_db_get(call->c->store);
 	sqlite3_stmt *st;
 	char status[32] = "";
 	bool allowed = false;
 	int r;
+	sqlite3 *db = ctl_db_begin(call, &r);
 
 	if (!db)
-		return ctl_db_failure(call);
-	if (ctl_db_tx_begin(db) < 0) {
-		ctl_db_put(call->c->store, db);
-		return ctl_db_failure(call);
-	}
-	st = ctl_db_prepare(db, "SELECT status FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0"
-				" AND desired != 'deleted'");
+		return r;
+	st = ctl_db_prepare_owned(call, db,
+				  "SELECT status FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0"
+				  " AND desired != 'deleted'",
+				  id);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(status, sizeof(status), "%s", ctl_col(st, 0));
 	sqlite3_finalize(st);
@@ -542,24 +538,19 @@ static int transition(struct ctl_call *call, const char *id, const char *const *
 		r = incorrect_status(call, status);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "UPDATE instances SET status = ?2, desired = ?3, transition_at = ?4, error = ''"
-				" WHERE instance_id = ?1");
+	st = ctl_db_prepare_args(db, "UPDATE instances SET status = ?2, desired = ?3, transition_at = ?4, error = ''"
+				     " WHERE instance_id = ?1",
+				 (const char *const[]){ id, to, desired }, 3);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, desired, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
 	if (r == 0)
 		r = ctl_jobs_add(db, "instance", id, op, args);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
 out:
 	ctl_db_put(call->c->store, db);
 	if (r == 0)
@@ -684,11 +675,8 @@ int ctl_instance_modify(struct ctl_call *call, struct json_object *out)
 	 * at the next start as in ECS. */
 	if (r == 0 && json_object_object_length(push) > 0)
 		r = ctl_jobs_add(db, "instance", id, "modify", push);
+	r = ctl_db_commit(call, db, r);
 	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
-	else
 		ctl_jobs_kick(call->c);
 out:
 	ctl_db_put(call->c->store, db);

@@ -350,12 +350,9 @@ static int store_key(struct ctl_call *call, const char *name, const char *fp, co
 		r = ctl_fail(call, 400, "KeyPair.AlreadyExist", "The key pair already exist.");
 		goto out;
 	}
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	memcpy(ret_id, id, sizeof(id));
 out:
 	ctl_db_put(call->c->store, db);
@@ -542,12 +539,9 @@ int ctl_keypair_delete(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_run(db, "DELETE FROM key_pairs WHERE account_id = ?1 AND name IN (SELECT value FROM json_each(?2))",
 			       args, 2);
 	}
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	log_info("key pairs deleted", "account=%s count=%zu", call->account->account_id, n);
 out:
 	ctl_db_put(call->c->store, db);
@@ -653,12 +647,9 @@ static int bind_key(struct ctl_call *call, struct json_object *out, bool attach)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	if (changed)
 		ctl_jobs_kick(call->c);
 	snprintf(count, sizeof(count), "%zu", n);

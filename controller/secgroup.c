@@ -121,15 +121,12 @@ static int group_insert(sqlite3 *db, const char *account_id, const char *name, c
 
 	if (ecs_id_new(ECS_ID_SECURITY_GROUP, id) < 0)
 		return -EIO;
-	st = ctl_db_prepare(db, "INSERT INTO security_groups (group_id, account_id, name, description, vpc_id, created_at)"
-				" VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO security_groups (group_id, account_id, name, description, vpc_id, created_at)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+				 (const char *const[]){ id, account_id, name, description, vpc_id }, 5);
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, description, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, vpc_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
@@ -168,12 +165,9 @@ int ctl_sg_create(struct ctl_call *call, struct json_object *out)
 		goto out;
 	}
 	r = group_insert(db, call->account->account_id, name, desc, vpc, id);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	ecs_jb_str(out, "SecurityGroupId", id);
 	log_info("security group created", "account=%s group=%s", call->account->account_id, id);
 out:
@@ -228,12 +222,9 @@ int ctl_sg_delete(struct ctl_call *call, struct json_object *out)
 		if (r == 0)
 			r = ctl_db_run(db, "DELETE FROM security_groups WHERE group_id = ?1", args, 1);
 	}
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	log_info("security group deleted", "account=%s group=%s", call->account->account_id, id);
 out:
 	ctl_db_put(call->c->store, db);
@@ -264,10 +255,7 @@ int ctl_sg_modify(struct ctl_call *call, struct json_object *out)
 		       "UPDATE security_groups SET name = COALESCE(?2, name), description = COALESCE(?3, description)"
 		       " WHERE group_id = ?1",
 		       (const char *const[]){ id, name, desc }, 3);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
 out:
 	ctl_db_put(call->c->store, db);
 	return r;
@@ -422,18 +410,16 @@ int ctl_sg_describe_attribute(struct ctl_call *call, struct json_object *out)
 	/* Members of a group reach each other (the agents' rule, docs/security-groups.md). */
 	ecs_jb_str(out, "InnerAccessPolicy", "Accept");
 	sqlite3_finalize(st);
-	st = ctl_db_prepare(db, "SELECT r.direction, r.ip_protocol, r.port_range, r.cidr, r.peer_group_id, r.policy,"
+	st = ctl_db_prepare_args(db, "SELECT r.direction, r.ip_protocol, r.port_range, r.cidr, r.peer_group_id, r.policy,"
 				" r.priority, r.nic_type, r.description, r.created_at, COALESCE(p.name, '')"
 				" FROM security_group_rules r LEFT JOIN security_groups p ON p.group_id = r.peer_group_id"
 				" WHERE r.group_id = ?1 AND (?2 = 'all' OR r.direction = ?2) AND r.nic_type = ?3"
-				" ORDER BY r.rule_id");
+				" ORDER BY r.rule_id",
+				 (const char *const[]){ id, direction, nic }, 3);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, direction, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, nic, -1, SQLITE_STATIC);
 	list = ecs_jb_list(out, "Permissions", "Permission");
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_object_array_add(list, permission_json(st));
@@ -529,12 +515,9 @@ static int change_membership(struct ctl_call *call, bool join)
 			r = ctl_sgsync_affected_hosts(db, gid, hosts);
 		if (r == 0)
 			r = ctl_sgsync_bump(db);
-		if (r == 0)
-			r = ctl_db_tx_commit(db);
-		if (r < 0) {
-			r = ctl_db_failure(call);
+		r = ctl_db_commit(call, db, r);
+		if (r < 0)
 			goto out;
-		}
 	}
 	log_info(join ? "instance joined a security group" : "instance left a security group", "account=%s instance=%s group=%s",
 		 call->account->account_id, iid, gid);

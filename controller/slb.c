@@ -224,12 +224,9 @@ int ctl_slb_create(struct ctl_call *call, struct json_object *out)
 		r = insert_lb(call, db, &a, id, a.name ? a.name : id, address, host, zone);
 	if (r == 0)
 		r = ctl_slbsync_queue(db, "lb", id, "put");
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	ctl_jobs_kick(call->c);
 	ecs_jb_str(out, "LoadBalancerId", id);
 	ecs_jb_str(out, "Address", address);

@@ -245,7 +245,7 @@ static enum ctl_job_result carry(struct ctl *c, const struct target *t, struct c
 		snprintf(why, why_size, "unknown op %s", job->op);
 		return CTL_JOB_FAILED;
 	}
-	r = ctl_host_alive(c, host) ? ctl_agent_call(c, host, method, path, doc, &status, &ans) : -EHOSTDOWN;
+	r = ctl_agent_call_alive(c, host, method, path, doc, &status, &ans);
 	if (r == 0 && (status == 200 || (status == 404 && !streq(job->op, "put")))) {
 		if (streq(job->op, "delete"))
 			res = forget(c, t, id) == 0 ? CTL_JOB_DONE : CTL_JOB_RETRY;
@@ -254,7 +254,7 @@ static enum ctl_job_result carry(struct ctl *c, const struct target *t, struct c
 		goto out;
 	}
 	snprintf(why, why_size, "%s %s on %s: %s", method, id, host,
-		 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
+		 ctl_agent_error(r, ans));
 	/* Unreachable or failing: again later. A 409 is an address the agent may be freeing
 	 * (a public IP released and allocated again): again, for a while. */
 	if (r < 0 || status >= 500)

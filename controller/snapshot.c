@@ -292,20 +292,17 @@ static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char
 {
 	const char *id = job->resource_id;
 	_cleanup_free_ char *path = ecs_strdup_printf("/v1/snapshots/%s", id);
-	struct json_object *body = NULL, *ans = NULL;
+	_cleanup_json_ struct json_object *body = NULL, *ans = NULL;
 	char host[64] = "", disk[64] = "";
 	long status = 0;
 	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT host_id, disk_id FROM snapshots WHERE snapshot_id = ?1") : NULL;
+	sqlite3_stmt *st = ctl_db_prepare_args(db, "SELECT host_id, disk_id FROM snapshots WHERE snapshot_id = ?1", &id, 1);
 	enum ctl_job_result res = CTL_JOB_RETRY;
 	int r;
 
-	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
-			snprintf(disk, sizeof(disk), "%s", ctl_col(st, 1));
-		}
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
+		snprintf(disk, sizeof(disk), "%s", ctl_col(st, 1));
 	}
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
@@ -315,9 +312,7 @@ static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char
 		body = json_object_new_object();
 		ecs_jb_str(body, "disk_id", disk);
 	}
-	r = ctl_host_alive(c, host) ? ctl_agent_call(c, host, streq(job->op, "create") ? "PUT" : "DELETE", path, body,
-						      &status, &ans)
-				    : -EHOSTDOWN;
+	r = ctl_agent_call_alive(c, host, streq(job->op, "create") ? "PUT" : "DELETE", path, body, &status, &ans);
 	if (r == 0 && (status == 200 || (status == 404 && streq(job->op, "delete")))) {
 		const char *a[] = { id, streq(job->op, "create") ? ecs_json_str(ans, "status", "failed") : "deleted" };
 
@@ -331,8 +326,8 @@ static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char
 		goto out;
 	}
 	snprintf(why, why_size, "%s of snapshot %s on %s: %s", job->op, id, host,
-		 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
-	if ((r == 0 && status >= 400 && status < 500) || time(NULL) - job->created_at > c->cfg.transition_timeout_s) {
+		 ctl_agent_error(r, ans));
+	if (ctl_job_given_up(c, job, r, status)) {
 		const char *a[] = { id };
 
 		db = ctl_db_get(c->store);
@@ -342,8 +337,6 @@ static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char
 		res = CTL_JOB_FAILED;
 	}
 out:
-	json_object_put(body);
-	json_object_put(ans);
 	return res;
 }
 
