@@ -32,26 +32,10 @@
 
 /* ---- names ---- */
 
-static bool is_letter(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/* ECS: 2-128 characters, a letter first, then letters, digits, '.', '_', ':' and '-' (the
- * CreateKeyPair and ImportKeyPair pages together; neither may begin with http://, which
- * the alphabet already rules out). One difference: a single letter is accepted too, as
- * this project's own tour names a key pair "k" (docs/ecs-api.md). */
-static bool name_ok(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len < 1 || len > 128 || !is_letter(n[0]))
-		return false;
-	for (; *n; n++)
-		if (!is_letter(*n) && !(*n >= '0' && *n <= '9') && !strchr("._:-", *n))
-			return false;
-	return true;
-}
+/* ECS: 2-128 characters (ctl_ascii_name_ok; the CreateKeyPair and ImportKeyPair pages
+ * together). One difference: a single letter is accepted too, as this project's own tour
+ * names a key pair "k" (docs/ecs-api.md). */
+#define KEYPAIR_NAME_MIN 1
 
 static int read_name(struct ctl_call *call, const char **ret)
 {
@@ -60,7 +44,7 @@ static int read_name(struct ctl_call *call, const char **ret)
 
 	if (r < 0)
 		return r;
-	if (!name_ok(name))
+	if (!ctl_ascii_name_ok(name, KEYPAIR_NAME_MIN))
 		return ctl_fail(call, 400, "InvalidKeyPairName.Malformed", "Specified Key Pair name is not valid.");
 	*ret = name;
 	return 0;

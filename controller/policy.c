@@ -24,24 +24,6 @@
 
 /* ---- parameters ---- */
 
-static bool is_letter(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/* ECS: 2-128 characters, a letter first, then letters, digits, '.', '_', ':', '-'. */
-static bool name_ok(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len < 2 || len > 128 || !is_letter(n[0]))
-		return false;
-	for (; *n; n++)
-		if (!is_letter(*n) && !(*n >= '0' && *n <= '9') && !strchr("._:-", *n))
-			return false;
-	return true;
-}
-
 /* ECS answers a bad value of these with 403 ParameterInvalid naming the parameter. */
 static int parameter_invalid(struct ctl_call *call, const char *what)
 {
@@ -117,7 +99,7 @@ static int read_policy_args(struct ctl_call *call, bool create, struct policy_ar
 	r = ctl_param_str(call, "autoSnapshotPolicyName", CTL_CI, 1024, NULL, &a->name);
 	if (r < 0)
 		return r;
-	if (a->name && *a->name && !name_ok(a->name))
+	if (a->name && *a->name && !ctl_ascii_name_ok(a->name, 2))
 		return parameter_invalid(call, "AutoSnapshotPolicyName");
 	r = param_set(call, "timePoints", CTL_CI | req, 0, 23, "TimePoints", a->time_points);
 	if (r < 0)

@@ -53,23 +53,6 @@ static long utf8_chars(const char *s)
 	return n;
 }
 
-/* SecurityGroupName: 2-128 characters, a letter first (any non-ASCII character counts as
- * one: ECS allows Unicode letters such as Chinese), then letters, digits, ':', '_', '.',
- * '-'. That alphabet already rules out http:// and https://. */
-static bool name_ok(const char *n)
-{
-	long len = utf8_chars(n);
-
-	if (len < 2 || len > 128)
-		return false;
-	if (!(isalpha((unsigned char)n[0]) || (unsigned char)n[0] >= 0x80))
-		return false;
-	for (const char *p = n; *p; p++)
-		if (!(isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80 || strchr(":_.-", *p)))
-			return false;
-	return true;
-}
-
 /* A description: min-max characters, not beginning with http:// or https://. */
 bool ctl_sg_text_ok(const char *d, long min, long max)
 {
@@ -147,7 +130,7 @@ int ctl_sg_create(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "Description", 0, 4096, "", &desc)) < 0 ||
 	    (r = ctl_param_str(call, "VpcId", 0, 64, "", &vpc)) < 0)
 		return r;
-	if (*name && !name_ok(name))
+	if (*name && !ctl_name_ok(name))
 		return ctl_sg_malformed(call, "InvalidSecurityGroupName.Malformed", "SecurityGroupName");
 	if (*desc && !ctl_sg_text_ok(desc, 2, 256))
 		return ctl_sg_malformed(call, "InvalidDescription.Malformed", "Description");
@@ -242,7 +225,7 @@ int ctl_sg_modify(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "SecurityGroupName", CTL_NONEMPTY, 4096, NULL, &name)) < 0 ||
 	    (r = ctl_param_str(call, "Description", CTL_NONEMPTY, 4096, NULL, &desc)) < 0)
 		return r;
-	if (name && !name_ok(name))
+	if (name && !ctl_name_ok(name))
 		return ctl_sg_malformed(call, "InvalidSecurityGroupName.Malformed", "SecurityGroupName");
 	if (desc && !ctl_sg_text_ok(desc, 2, 256))
 		return ctl_sg_malformed(call, "InvalidDescription.Malformed", "Description");
