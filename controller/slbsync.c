@@ -54,12 +54,12 @@ static int lb_document(sqlite3 *db, const char *lb_id, char host[64], struct jso
 	snprintf(host, 64, "%s", ctl_col(st, 2));
 	sqlite3_finalize(st);
 
-	st = ctl_db_prepare(db, "SELECT protocol, port, backend_port, scheduler, status, hc_enabled, hc_type, hc_port,"
-				" hc_uri, hc_domain, hc_codes, hc_interval, hc_timeout, healthy_threshold,"
-				" unhealthy_threshold FROM lb_listeners WHERE lb_id = ?1 ORDER BY port, protocol");
+	st = ctl_db_prepare_args(db, "SELECT protocol, port, backend_port, scheduler, status, hc_enabled, hc_type, hc_port,"
+				     " hc_uri, hc_domain, hc_codes, hc_interval, hc_timeout, healthy_threshold,"
+				     " unhealthy_threshold FROM lb_listeners WHERE lb_id = ?1 ORDER BY port, protocol",
+				 &lb_id, 1);
 	if (!st)
 		goto fail;
-	sqlite3_bind_text(st, 1, lb_id, -1, SQLITE_STATIC);
 	list = json_object_new_array();
 	json_object_object_add(doc, "listeners", list);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -90,12 +90,12 @@ static int lb_document(sqlite3 *db, const char *lb_id, char host[64], struct jso
 	sqlite3_finalize(st);
 
 	/* Backends: instances not gone, with the address of their NIC. */
-	st = ctl_db_prepare(db, "SELECT b.instance_id, i.private_ip, b.weight FROM lb_backends b JOIN instances i ON"
-				" i.instance_id = b.instance_id WHERE b.lb_id = ?1 AND i.deleted = 0 AND i.private_ip IS NOT"
-				" NULL ORDER BY b.instance_id");
+	st = ctl_db_prepare_args(db, "SELECT b.instance_id, i.private_ip, b.weight FROM lb_backends b JOIN instances i ON"
+				     " i.instance_id = b.instance_id WHERE b.lb_id = ?1 AND i.deleted = 0 AND i.private_ip IS NOT"
+				     " NULL ORDER BY b.instance_id",
+				 &lb_id, 1);
 	if (!st)
 		goto fail;
-	sqlite3_bind_text(st, 1, lb_id, -1, SQLITE_STATIC);
 	list = json_object_new_array();
 	json_object_object_add(doc, "backends", list);
 	while (sqlite3_step(st) == SQLITE_ROW) {
