@@ -187,13 +187,8 @@ void ctl_sgsync_view(struct ctl *c, const char *host_id, struct ecs_http_respons
 	}
 	ctl_db_put(c->store, db);
 	if (r < 0) {
-		struct json_object *e = json_object_new_object();
-
 		log_error("cannot build a host's security view", "host=%s", host_id);
-		ecs_jb_str(e, "code", "InternalError");
-		ecs_jb_str(e, "message", "cannot read the security groups");
-		ecs_http_reply_json(resp, 500, e);
-		json_object_put(e);
+		ecs_http_reply_error(resp, 500, "InternalError", "cannot read the security groups", NULL);
 	} else {
 		ecs_http_reply_json(resp, 200, view);
 	}
