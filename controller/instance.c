@@ -305,25 +305,17 @@ static int insert_disk(sqlite3 *db, const char *disk_id, const char *account, co
 		       const char *type, long long size, const char *image, const char *snapshot, const char *instance,
 		       const char *device, const char *host, bool delete_with, long long now)
 {
-	sqlite3_stmt *st = ctl_db_prepare(
-		db, "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib, image_id,"
-		    " source_snapshot_id, status, instance_id, device, host_id, delete_with_instance, created_at, attached_at)"
-		    " VALUES (?1, ?2, ?3, ?4, '', ?5, 'cloud_efficiency', ?6, ?7, ?8, 'Creating', ?9, ?10, ?11, ?12, ?13, ?13)");
+	sqlite3_stmt *st = ctl_db_prepare_args(
+		db,
+		"INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib, image_id,"
+		" source_snapshot_id, status, instance_id, device, host_id, delete_with_instance, created_at, attached_at)"
+		" VALUES (?1, ?2, ?3, ?4, '', ?5, 'cloud_efficiency', ?6, ?7, ?8, 'Creating', ?9, ?10, ?11, ?12, ?13, ?13)",
+		(const char *const[]){ disk_id, account, zone, name, type, NULL, image, snapshot, instance, device, host }, 11);
 	int r;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, disk_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, zone, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, size);
-	sqlite3_bind_text(st, 7, image, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, snapshot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, instance, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 10, device, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 11, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 12, delete_with);
 	sqlite3_bind_int64(st, 13, now);
 	r = ctl_db_step_done(st);

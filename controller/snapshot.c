@@ -71,14 +71,14 @@ static int book(struct ctl *c, const char *account_id, long long quota, const ch
 	*ret_code = "InternalError";
 	if (!db || ctl_db_tx_begin(db) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT host_id, type, size_gib, (SELECT count(*) FROM snapshots WHERE disk_id = ?1 AND"
-				" deleted = 0 AND status = 'progressing'), (SELECT count(*) FROM snapshots WHERE"
-				" account_id = ?2 AND deleted = 0) FROM disks WHERE disk_id = ?1 AND account_id = ?2 AND"
-				" deleted = 0 AND status NOT IN ('Creating', 'Deleting')");
+	st = ctl_db_prepare_args(db,
+				 "SELECT host_id, type, size_gib, (SELECT count(*) FROM snapshots WHERE disk_id = ?1 AND"
+				 " deleted = 0 AND status = 'progressing'), (SELECT count(*) FROM snapshots WHERE"
+				 " account_id = ?2 AND deleted = 0) FROM disks WHERE disk_id = ?1 AND account_id = ?2 AND"
+				 " deleted = 0 AND status NOT IN ('Creating', 'Deleting')",
+				 (const char *const[]){ disk_id, account_id }, 2);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, disk_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
 		snprintf(type, sizeof(type), "%s", ctl_col(st, 1));
@@ -104,21 +104,16 @@ static int book(struct ctl *c, const char *account_id, long long quota, const ch
 	}
 	if (ecs_id_new(ECS_ID_SNAPSHOT, ret_id) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "INSERT INTO snapshots (snapshot_id, account_id, name, description, disk_id, disk_type,"
-				" disk_size, status, host_id, policy_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-				" 'progressing', ?8, ?9, ?10)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO snapshots (snapshot_id, account_id, name, description, disk_id, disk_type,"
+				 " disk_size, status, host_id, policy_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+				 " 'progressing', ?8, ?9, ?10)",
+				 (const char *const[]){ ret_id, account_id, name && *name ? name : ret_id, desc ? desc : "",
+							disk_id, type, NULL, host, policy_id },
+				 9);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, ret_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name && *name ? name : ret_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, desc ? desc : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, disk_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, size);
-	sqlite3_bind_text(st, 8, host, -1, SQLITE_STATIC);
-	if (policy_id)
-		sqlite3_bind_text(st, 9, policy_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
