@@ -196,11 +196,12 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 	pthread_mutex_lock(&c->sched_lock);
 	if (!db || ctl_db_tx_begin(db) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT vcpus, memory_mib, image_id, zone_id, (SELECT sum(size_gib) FROM disks WHERE"
-				" instance_id = ?1), (SELECT account_id IS NULL FROM images WHERE image_id ="
-				" instances.image_id) FROM instances WHERE instance_id = ?1");
+	st = ctl_db_prepare_args(db,
+				 "SELECT vcpus, memory_mib, image_id, zone_id, (SELECT sum(size_gib) FROM disks WHERE"
+				 " instance_id = ?1), (SELECT account_id IS NULL FROM images WHERE image_id ="
+				 " instances.image_id) FROM instances WHERE instance_id = ?1",
+				 (const char *const[]){ job->resource_id }, 1);
 	if (st) {
-		sqlite3_bind_text(st, 1, job->resource_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			_cleanup_free_ char *image = strdup(ctl_col(st, 2)), *zone = strdup(ctl_col(st, 3));
 

@@ -316,16 +316,14 @@ static int store_key(struct ctl_call *call, const char *name, const char *fp, co
 		r = ctl_fail(call, 403, "QuotaExceed.KeyPair", "The key pair quota exceeds (%d).", CTL_KEYPAIR_MAX);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "INSERT INTO key_pairs (account_id, name, fingerprint, public_key, created_at, key_pair_id)"
-				" VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO key_pairs (account_id, name, fingerprint, public_key, created_at, key_pair_id)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+				 (const char *const[]){ call->account->account_id, name, fp, public_key }, 4);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, fp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, public_key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, time(NULL));
 	sqlite3_bind_text(st, 6, id, -1, SQLITE_STATIC);
 	r = ctl_db_step_done(st);
@@ -579,13 +577,12 @@ static int bind_key(struct ctl_call *call, struct json_object *out, bool attach)
 	db = ctl_db_begin(call, &r);
 	if (!db)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT public_key FROM key_pairs WHERE account_id = ?1 AND name = ?2");
+	st = ctl_db_prepare_args(db, "SELECT public_key FROM key_pairs WHERE account_id = ?1 AND name = ?2",
+				 (const char *const[]){ call->account->account_id, name }, 2);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		public_key = strdup(ctl_col(st, 0));
 	sqlite3_finalize(st);

@@ -173,11 +173,11 @@ int ctl_sg_delete(struct ctl_call *call, struct json_object *out)
 		goto out;
 	if ((r = ctl_sg_group_check(call, db, id, NULL)) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT EXISTS (SELECT 1 FROM instance_security_groups m JOIN instances i ON"
-				" i.instance_id = m.instance_id WHERE m.group_id = ?1 AND i.deleted = 0),"
-				" EXISTS (SELECT 1 FROM security_group_rules WHERE peer_group_id = ?1 AND group_id != ?1)");
+	st = ctl_db_prepare_args(db, "SELECT EXISTS (SELECT 1 FROM instance_security_groups m JOIN instances i ON"
+				     " i.instance_id = m.instance_id WHERE m.group_id = ?1 AND i.deleted = 0),"
+				     " EXISTS (SELECT 1 FROM security_group_rules WHERE peer_group_id = ?1 AND group_id != ?1)",
+				 &id, 1);
 	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			in_use = sqlite3_column_int(st, 0);
 			referenced = sqlite3_column_int(st, 1);
@@ -431,14 +431,13 @@ static int change_membership(struct ctl_call *call, bool join)
 	db = ctl_db_begin(call, &r);
 	if (!db)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT status, (SELECT count(*) FROM instance_security_groups WHERE instance_id = ?1),"
-				" EXISTS (SELECT 1 FROM instance_security_groups WHERE instance_id = ?1 AND group_id = ?3)"
-				" FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0 AND"
-				" desired != 'deleted'");
+	st = ctl_db_prepare_args(db,
+				 "SELECT status, (SELECT count(*) FROM instance_security_groups WHERE instance_id = ?1),"
+				 " EXISTS (SELECT 1 FROM instance_security_groups WHERE instance_id = ?1 AND group_id = ?3)"
+				 " FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0 AND"
+				 " desired != 'deleted'",
+				 (const char *const[]){ iid, call->account->account_id, gid }, 3);
 	if (st) {
-		sqlite3_bind_text(st, 1, iid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, gid, -1, SQLITE_STATIC);
 		r = sqlite3_step(st);
 		if (r == SQLITE_ROW) {
 			snprintf(status, sizeof(status), "%s", ctl_col(st, 0));

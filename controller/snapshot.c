@@ -168,12 +168,12 @@ static int mark_deleting(struct ctl *c, const char *account_id, const char *snap
 	*ret_code = "InternalError";
 	if (!db || ctl_db_tx_begin(db) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT status, (SELECT count(*) FROM images WHERE source_snapshot_id = ?1 AND deleted = 0)"
-				" FROM snapshots WHERE snapshot_id = ?1 AND account_id = ?2 AND deleted = 0");
+	st = ctl_db_prepare_args(db,
+				 "SELECT status, (SELECT count(*) FROM images WHERE source_snapshot_id = ?1 AND deleted = 0)"
+				 " FROM snapshots WHERE snapshot_id = ?1 AND account_id = ?2 AND deleted = 0",
+				 (const char *const[]){ snapshot_id, account_id }, 2);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, snapshot_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
 	r = -ENOENT;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		if (sqlite3_column_int(st, 1) > 0) {
