@@ -12,6 +12,7 @@
 #include "secgroup_int.h"
 #include "sgsync.h"
 #include "store.h"
+#include "utf8.h"
 #include "util.h"
 
 #define MAX_DESCRIBE_IDS 100	/* SecurityGroupIds of DescribeSecurityGroups */
@@ -26,27 +27,13 @@ static long utf8_chars(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	long n = 0;
+	uint32_t cp;
 
 	while (*p) {
-		unsigned c = *p;
-		int len;
+		int len = ecs_utf8_next(p, &cp);
 
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return -1;
-			len = 1;
-		} else if ((c & 0xe0) == 0xc0 && c >= 0xc2) {
-			len = 2;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-		} else if ((c & 0xf8) == 0xf0 && c <= 0xf4) {
-			len = 4;
-		} else {
+		if (len < 0 || cp < 0x20 || cp == 0x7f)
 			return -1;
-		}
-		for (int i = 1; i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
 		p += len;
 		n++;
 	}
