@@ -43,13 +43,7 @@ struct call {
 static void reply_error(const struct ecs_http_request *req, struct ecs_http_response *resp, int status,
 			const char *code, const char *message)
 {
-	struct json_object *o = json_object_new_object();
-
-	ecs_jb_str(o, "code", code);
-	ecs_jb_str(o, "message", message);
-	ecs_jb_str(o, "request_id", req->request_id);
-	ecs_http_reply_json(resp, status, o);
-	json_object_put(o);
+	ecs_http_reply_error(resp, status, code, message, req->request_id);
 }
 
 static void reply_err(struct call *c, int r, const struct agent_err *err)

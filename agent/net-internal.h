@@ -60,11 +60,26 @@ int net_refuse(const char *link, const char *want, const char *value);
 int net_list_check(const char *link, const char *what, const void *list, size_t n, size_t max);
 /* 0 when link is of kind ("bridge", "tun", "vxlan"); else logs and returns err. */
 int net_link_want_kind(struct rtnl_link *link, const char *kind, int err);
+/* The end of a lookup (r: its result) of the link called name: logs a failure, checks that
+ * link is of kind (else logs and returns wrong_kind) and hands it over into *ret (the caller
+ * puts it), or puts it. */
+int net_link_got(int r, const char *name, struct rtnl_link *link, const char *kind, int wrong_kind,
+		 struct rtnl_link **ret);
 /* The bridge named bridge, that link name is to be a port of, into *ret (the caller puts
  * it); logs and returns -ENODEV when missing, -EINVAL when it is no bridge. */
 int net_master_bridge_get(struct agent_net *net, const char *name, const char *bridge, struct rtnl_link **ret);
 /* Turn IPv6 off on a link, through the calling thread's network namespace; 0 when the
  * kernel has no IPv6. */
 int net_link_disable_ipv6(const char *name);
+
+/* Bring link (named name) up as a port of master_ifindex (0: of none), with IPv6 turned
+ * off before, so that it never gets a link-local address. */
+int net_link_up_without_ipv6(struct agent_net *net, struct rtnl_link *link, const char *name, int master_ifindex);
+/* The checks before a change given a list argument (link's name ours, the list as
+ * net_list_check wants it), then room for n parsed items of item_size into *ret_parsed
+ * (the caller frees it), so that every item is parsed, and a bad one refused, before
+ * anything changes. */
+int net_list_parse_begin(const struct agent_net *net, const char *link, const char *what, const void *list, size_t n,
+			 size_t max, size_t item_size, void **ret_parsed);
 
 #endif

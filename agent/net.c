@@ -267,23 +267,52 @@ int net_link_want_kind(struct rtnl_link *link, const char *kind, int err)
 	return err;
 }
 
+int net_link_got(int r, const char *name, struct rtnl_link *link, const char *kind, int wrong_kind,
+		 struct rtnl_link **ret)
+{
+	if (r < 0) {
+		log_error("net: cannot read link", "link=%s want=%s error=\"%s\"", name, kind, strerror(-r));
+		return r;
+	}
+	r = net_link_want_kind(link, kind, wrong_kind);
+	if (r < 0) {
+		rtnl_link_put(link);
+		return r;
+	}
+	*ret = link;
+	return 0;
+}
+
 int net_master_bridge_get(struct agent_net *net, const char *name, const char *bridge, struct rtnl_link **ret)
 {
 	struct rtnl_link *br = NULL;
-	int r;
+	int r = net_link_get(net, bridge, &br);
 
-	r = net_link_get(net, bridge, &br);
-	if (r < 0) {
-		log_error("net: cannot read bridge", "link=%s bridge=%s error=\"%s\"", name, bridge, strerror(-r));
+	if (r < 0)
+		log_error("net: cannot read the bridge of a port", "link=%s bridge=%s", name, bridge);
+	return net_link_got(r, bridge, br, "bridge", -EINVAL, ret);
+}
+
+int net_link_up_without_ipv6(struct agent_net *net, struct rtnl_link *link, const char *name, int master_ifindex)
+{
+	/* Else the link gets a link-local address once up and, for a guest's port, sends router
+	 * solicitations and MLD reports into the guest's segment. */
+	int r = net_link_disable_ipv6(name);
+
+	return r < 0 ? r : net_link_converge(net, link, master_ifindex);
+}
+
+int net_list_parse_begin(const struct agent_net *net, const char *link, const char *what, const void *list, size_t n,
+			 size_t max, size_t item_size, void **ret_parsed)
+{
+	int r = net_name_check_owned(net, link);
+
+	if (r == 0)
+		r = net_list_check(link, what, list, n, max);
+	if (r < 0)
 		return r;
-	}
-	r = net_link_want_kind(br, "bridge", -EINVAL);
-	if (r < 0) {
-		rtnl_link_put(br);
-		return r;
-	}
-	*ret = br;
-	return 0;
+	*ret_parsed = calloc(n ? n : 1, item_size);
+	return *ret_parsed ? 0 : -ENOMEM;
 }
 
 /* "A.B.C.D/N" into an nl_addr with its prefix length. IPv4 only: IPv6 is off on the bridge. */
@@ -354,15 +383,9 @@ static int bridge_get_or_create(struct agent_net *net, const char *name, struct 
 		}
 		r = net_link_get(net, name, &link);
 	}
-	if (r < 0) {
-		log_error("net: cannot read link", "bridge=%s error=\"%s\"", name, strerror(-r));
+	r = net_link_got(r, name, link, "bridge", -EEXIST, &link);
+	if (r < 0)
 		return r;
-	}
-	r = net_link_want_kind(link, "bridge", -EEXIST);
-	if (r < 0) {
-		rtnl_link_put(link);
-		return r;
-	}
 	if (created) {
 		r = bridge_pin_mac(net, name, link);
 		if (r < 0) {
@@ -480,16 +503,10 @@ int agent_net_ensure_bridge(struct agent_net *net, const char *bridge, const cha
 	size_t i;
 	int ifindex, r;
 
-	r = net_name_check_owned(net, bridge);
+	r = net_list_parse_begin(net, bridge, "addresses", addrs, n_addrs, NET_MAX_ADDRS, sizeof(*parsed),
+				 (void **)&parsed);
 	if (r < 0)
 		return r;
-	r = net_list_check(bridge, "addresses", addrs, n_addrs, NET_MAX_ADDRS);
-	if (r < 0)
-		return r;
-	parsed = calloc(n_addrs ? n_addrs : 1, sizeof(*parsed));
-	if (!parsed)
-		return -ENOMEM;
-	/* Refuse a bad address before changing anything. */
 	for (i = 0; i < n_addrs; i++) {
 		r = cidr_parse(addrs[i], &parsed[i]);
 		if (r < 0) {
@@ -663,14 +680,8 @@ int agent_net_ensure_tap(struct agent_net *net, const char *tap, const char *bri
 		goto unlock;
 	}
 	r = net_link_want_kind(link, "tun", -EEXIST);
-	if (r < 0)
-		goto unlock;
-	/* Else the host gives the port a link-local address once a guest attaches (carrier
-	 * on) and sends router solicitations and MLD reports into the guest's segment. */
-	r = net_link_disable_ipv6(tap);
-	if (r < 0)
-		goto unlock;
-	r = net_link_converge(net, link, rtnl_link_get_ifindex(br));
+	if (r == 0)
+		r = net_link_up_without_ipv6(net, link, tap, rtnl_link_get_ifindex(br));
 unlock:
 	pthread_mutex_unlock(&net->lock);
 	return r;

@@ -185,17 +185,7 @@ static int vxlan_get_or_create(struct agent_net *net, const char *name, uint32_t
 		if (nlr == 0)
 			log_info("net: vxlan created", "vxlan=%s vni=%u local=%s dstport=%u", name, vni, ip, port);
 	}
-	if (r < 0) {
-		log_error("net: cannot read link", "vxlan=%s error=\"%s\"", name, strerror(-r));
-		return r;
-	}
-	r = net_link_want_kind(link, "vxlan", -EEXIST);
-	if (r < 0) {
-		rtnl_link_put(link);
-		return r;
-	}
-	*ret = link;
-	return 0;
+	return net_link_got(r, name, link, "vxlan", -EEXIST, ret);
 }
 
 int agent_net_ensure_vxlan(struct agent_net *net, const char *name, uint32_t vni, const char *local_ip,
@@ -227,13 +217,8 @@ int agent_net_ensure_vxlan(struct agent_net *net, const char *name, uint32_t vni
 	if (r < 0)
 		goto unlock;
 	r = vxlan_get_or_create(net, name, vni, local, dstport, &link);
-	if (r < 0)
-		goto unlock;
-	/* Before it goes up, so it never gets an IPv6 link-local address. */
-	r = net_link_disable_ipv6(name);
-	if (r < 0)
-		goto unlock;
-	r = net_link_converge(net, link, rtnl_link_get_ifindex(br));
+	if (r == 0)
+		r = net_link_up_without_ipv6(net, link, name, rtnl_link_get_ifindex(br));
 unlock:
 	pthread_mutex_unlock(&net->lock);
 	return r;
@@ -384,16 +369,9 @@ int agent_net_set_vxlan_peers(struct agent_net *net, const char *name, const cha
 	size_t n_want, n_have = 0, i;
 	int ifindex, r;
 
-	r = net_name_check_owned(net, name);
+	r = net_list_parse_begin(net, name, "peers", peers, n_peers, NET_MAX_PEERS, sizeof(*want), (void **)&want);
 	if (r < 0)
 		return r;
-	r = net_list_check(name, "peers", peers, n_peers, NET_MAX_PEERS);
-	if (r < 0)
-		return r;
-	want = calloc(n_peers ? n_peers : 1, sizeof(*want));
-	if (!want)
-		return -ENOMEM;
-	/* Refuse a bad address before changing anything. */
 	for (i = 0; i < n_peers; i++) {
 		if (ipv4_unicast_parse(peers[i], &want[i]) < 0)
 			return net_refuse(name, "a unicast IPv4 peer A.B.C.D", peers[i]);

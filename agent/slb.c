@@ -179,13 +179,41 @@ static void wake_checker(struct agent_slb *s)
 		log_debug("slb: cannot wake the health checker", "error=\"%s\"", strerror(errno));
 }
 
+/* The intent first: doc (put here) is durable in the store as kind/id before the kernel
+ * changes; what names it in the error ("cannot record <what> <id>"). With the lock. */
+static int record_doc(struct agent_slb *s, const char *kind, const char *id, struct json_object *doc, const char *what,
+		      struct agent_err *err)
+{
+	int r = agent_store_put(s->a->store, kind, id, doc);
+
+	json_object_put(doc);
+	if (r < 0)
+		return agent_fail(err, r, 500, "InternalError", "cannot record %s %s", what, id);
+	return 0;
+}
+
+/* The first step of a delete: its document, marked, in the store. With the lock. */
+static int mark_deleting(struct agent_slb *s, const char *kind, const char *id, struct json_object *doc,
+			 struct agent_err *err)
+{
+	ecs_jb_bool(doc, "deleting", true);
+	return record_doc(s, kind, id, doc, "the delete of", err);
+}
+
+/* A new one (exists false) past max live ones (live) this host holds: QuotaExceeded. */
+static int host_full(bool exists, size_t live, size_t max, const char *what, struct agent_err *err)
+{
+	if (exists || live < max)
+		return 0;
+	return agent_fail(err, -ENOSPC, 403, "QuotaExceeded", "this host holds %zu %s already", max, what);
+}
+
 /* ---- the API ------------------------------------------------------------------------------- */
 
 static int lb_put(struct agent_slb *s, const char *id, struct json_object *body, struct json_object **ret,
 		  struct agent_err *err)
 {
 	_cleanup_(slb_lb_freep) struct slb_lb *lb = NULL;
-	struct json_object *doc = NULL;
 	char old_address[SLB_IP_MAX] = "";
 	ssize_t i;
 	size_t live = 0;
@@ -198,12 +226,9 @@ static int lb_put(struct agent_slb *s, const char *id, struct json_object *body,
 	i = slb_lb_index(s, id);
 	for (size_t k = 0; k < s->n_lbs; k++)
 		live += !s->lbs[k]->deleting;
-	if (i < 0 && live >= NF_SLB_LBS_MAX) {
-		r = agent_fail(err, -ENOSPC, 403, "QuotaExceeded", "this host holds %d load balancers already",
-			       NF_SLB_LBS_MAX);
-		goto out;
-	}
-	r = address_free(s, lb->address, id, NULL, err);
+	r = host_full(i >= 0, live, NF_SLB_LBS_MAX, "load balancers", err);
+	if (r == 0)
+		r = address_free(s, lb->address, id, NULL, err);
 	if (r < 0)
 		goto out;
 	r = slb_check_model(s, lb, NULL, err);
@@ -213,14 +238,9 @@ static int lb_put(struct agent_slb *s, const char *id, struct json_object *body,
 		snprintf(old_address, sizeof(old_address), "%s", s->lbs[i]->address);
 	slb_health_carry(i >= 0 ? s->lbs[i] : NULL, lb);
 
-	/* Intent first: the document is durable before the kernel changes. */
-	doc = slb_lb_to_json(lb);
-	r = agent_store_put(s->a->store, "lb", id, doc);
-	json_object_put(doc);
-	if (r < 0) {
-		r = agent_fail(err, r, 500, "InternalError", "cannot record load balancer %s", id);
+	r = record_doc(s, "lb", id, slb_lb_to_json(lb), "load balancer", err);
+	if (r < 0)
 		goto out;
-	}
 	r = lb_insert(s, lb);
 	lb = NULL;
 	if (r < 0) {
@@ -278,20 +298,6 @@ static int lb_finish_delete(struct agent_slb *s, size_t i)
 	return r;
 }
 
-/* The first step of a delete: its document, marked, in the store. With the lock. */
-static int mark_deleting(struct agent_slb *s, const char *kind, const char *id, struct json_object *doc,
-			 struct agent_err *err)
-{
-	int r;
-
-	ecs_jb_bool(doc, "deleting", true);
-	r = agent_store_put(s->a->store, kind, id, doc);
-	json_object_put(doc);
-	if (r < 0)
-		return agent_fail(err, r, 500, "InternalError", "cannot record the delete of %s", id);
-	return 0;
-}
-
 static int lb_delete(struct agent_slb *s, const char *id, struct agent_err *err)
 {
 	ssize_t i;
@@ -320,7 +326,6 @@ out:
 static int eip_put(struct agent_slb *s, const char *ip, struct json_object *body, struct json_object **ret,
 		   struct agent_err *err)
 {
-	struct json_object *doc;
 	struct slb_eip e;
 	size_t live = 0;
 	ssize_t i;
@@ -333,11 +338,9 @@ static int eip_put(struct agent_slb *s, const char *ip, struct json_object *body
 	i = eip_index(s, ip);
 	for (size_t k = 0; k < s->n_eips; k++)
 		live += !s->eips[k].deleting;
-	if (i < 0 && live >= NF_SLB_EIPS_MAX) {
-		r = agent_fail(err, -ENOSPC, 403, "QuotaExceeded", "this host holds %d public IPs already", NF_SLB_EIPS_MAX);
-		goto out;
-	}
-	r = address_free(s, ip, NULL, ip, err);
+	r = host_full(i >= 0, live, NF_SLB_EIPS_MAX, "public IPs", err);
+	if (r == 0)
+		r = address_free(s, ip, NULL, ip, err);
 	if (r < 0)
 		goto out;
 	for (size_t k = 0; k < s->n_eips; k++) {
@@ -350,13 +353,9 @@ static int eip_put(struct agent_slb *s, const char *ip, struct json_object *body
 	r = slb_check_model(s, NULL, &e, err);
 	if (r < 0)
 		goto out;
-	doc = slb_eip_to_json(&e);
-	r = agent_store_put(s->a->store, "eip", ip, doc);
-	json_object_put(doc);
-	if (r < 0) {
-		r = agent_fail(err, r, 500, "InternalError", "cannot record public IP %s", ip);
+	r = record_doc(s, "eip", ip, slb_eip_to_json(&e), "public IP", err);
+	if (r < 0)
 		goto out;
-	}
 	r = eip_insert(s, &e);
 	if (r == 0) {
 		ensure_forwarding(s);
@@ -592,6 +591,23 @@ static void load_docs(struct agent_slb *s)
 	}
 }
 
+/* Everything the SLB state holds, and the state (after a failed start, or once the checker
+ * stopped). */
+static void slb_state_free(struct agent_slb *s)
+{
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->wakefd >= 0)
+		close(s->wakefd);
+	for (size_t i = 0; i < s->n_lbs; i++)
+		slb_lb_free(s->lbs[i]);
+	free(s->lbs);
+	free(s->eips);
+	free(s->cidrs_text);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
 int agent_slb_init(struct agent *a)
 {
 	struct agent_slb *s = calloc(1, sizeof(*s));
@@ -633,17 +649,7 @@ int agent_slb_init(struct agent *a)
 	return 0;
 fail:
 	log_error("slb: cannot start", NULL);
-	if (s->epfd >= 0)
-		close(s->epfd);
-	if (s->wakefd >= 0)
-		close(s->wakefd);
-	for (size_t i = 0; i < s->n_lbs; i++)
-		slb_lb_free(s->lbs[i]);
-	free(s->lbs);
-	free(s->eips);
-	free(s->cidrs_text);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
+	slb_state_free(s);
 	return -ENOMEM;
 }
 
@@ -660,13 +666,5 @@ void agent_slb_free(struct agent *a)
 	}
 	a->slb = NULL;
 	slb_probes_free(s);
-	close(s->epfd);
-	close(s->wakefd);
-	for (size_t i = 0; i < s->n_lbs; i++)
-		slb_lb_free(s->lbs[i]);
-	free(s->lbs);
-	free(s->eips);
-	free(s->cidrs_text);
-	pthread_mutex_destroy(&s->lock);
-	free(s);
+	slb_state_free(s);
 }

@@ -1,6 +1,7 @@
 #include "agents.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "hostauth.h"
 #include "http_client.h"
@@ -87,4 +88,17 @@ int ctl_agent_call_short(struct ctl *c, const char *host_id, const char *method,
 			 struct json_object *body, long *ret_status, struct json_object **ret_body)
 {
 	return agent_call(c, c->nudges ? c->nudges : c->agents, host_id, method, path, body, ret_status, ret_body);
+}
+
+int ctl_agent_call_alive(struct ctl *c, const char *host_id, const char *method, const char *path,
+			 struct json_object *body, long *ret_status, struct json_object **ret_body)
+{
+	if (!ctl_host_alive(c, host_id))
+		return -EHOSTDOWN;
+	return ctl_agent_call(c, host_id, method, path, body, ret_status, ret_body);
+}
+
+const char *ctl_agent_error(int r, struct json_object *ans)
+{
+	return r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused");
 }

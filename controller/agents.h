@@ -21,4 +21,12 @@ int ctl_agent_call_short(struct ctl *c, const char *host_id, const char *method,
 
 bool ctl_host_alive(struct ctl *c, const char *host_id);
 
+/* ctl_agent_call when host_id is alive, else -EHOSTDOWN without trying (a job's call). */
+int ctl_agent_call_alive(struct ctl *c, const char *host_id, const char *method, const char *path,
+			 struct json_object *body, long *ret_status, struct json_object **ret_body);
+
+/* Why an agent call did not succeed, for a job's `why`: the errno r (< 0), else the
+ * message of the agent's answer ans. */
+const char *ctl_agent_error(int r, struct json_object *ans);
+
 #endif

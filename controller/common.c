@@ -69,16 +69,30 @@ int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const str
 	return 0;
 }
 
+sqlite3_stmt *ctl_db_prepare_args(sqlite3 *db, const char *sql, const char *const *args, int n)
+{
+	sqlite3_stmt *st = db ? ctl_db_prepare(db, sql) : NULL;
+
+	for (int i = 0; st && i < n; i++)
+		if (args[i])
+			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	return st;
+}
+
+int ctl_db_commit(struct ctl_call *call, sqlite3 *db, int r)
+{
+	if (r == 0)
+		r = ctl_db_tx_commit(db);
+	return r < 0 ? ctl_db_failure(call) : r;
+}
+
 int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n)
 {
-	sqlite3_stmt *st = ctl_db_prepare(db, sql);
+	sqlite3_stmt *st = ctl_db_prepare_args(db, sql, args, n);
 	int r;
 
 	if (!st)
 		return -EIO;
-	for (int i = 0; i < n; i++)
-		if (args[i])
-			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
 	return r;
@@ -98,14 +112,9 @@ sqlite3 *ctl_db_begin(struct ctl_call *call, int *ret)
 
 int ctl_db_count(sqlite3 *db, const char *sql, const char *const *args, int n, long long *ret)
 {
-	_cleanup_stmt_ sqlite3_stmt *st = ctl_db_prepare(db, sql);
+	_cleanup_stmt_ sqlite3_stmt *st = ctl_db_prepare_args(db, sql, args, n);
 
-	if (!st)
-		return -EIO;
-	for (int i = 0; i < n; i++)
-		if (args[i])
-			sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	if (!st || sqlite3_step(st) != SQLITE_ROW)
 		return -EIO;
 	*ret = sqlite3_column_int64(st, 0);
 	return 0;
@@ -123,14 +132,11 @@ int ctl_change_and_queue(struct ctl_call *call, const struct ctl_change *ch)
 		ctl_db_put(call->c->store, db);
 		return ctl_db_failure(call);
 	}
-	st = ctl_db_prepare(db, ch->check_sql);
+	st = ctl_db_prepare_args(db, ch->check_sql, ch->args, ch->n_args);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	for (int i = 0; i < ch->n_args; i++)
-		if (ch->args[i])
-			sqlite3_bind_text(st, i + 1, ch->args[i], -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		found = true;
 		snprintf(state, sizeof(state), "%s", ctl_col(st, 0));
@@ -149,10 +155,7 @@ int ctl_change_and_queue(struct ctl_call *call, const struct ctl_change *ch)
 	r = ch->update_sql ? ctl_db_run(db, ch->update_sql, ch->args, ch->n_args) : 0;
 	if (r == 0 && ch->job_kind)
 		r = ctl_jobs_add(db, ch->job_kind, ch->job_resource, ch->job_op, ch->job_args);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
 out:
 	ctl_db_put(call->c->store, db);
 	if (r == 0 && ch->job_kind)

@@ -59,6 +59,13 @@ int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const str
  * rolls back what was not committed. */
 sqlite3 *ctl_db_begin(struct ctl_call *call, int *ret);
 
+/* sql prepared on db (may be NULL) with the strings in args bound to ?1…?n (a NULL arg
+ * stays SQL NULL); NULL when db is NULL or the SQL fails. */
+sqlite3_stmt *ctl_db_prepare_args(sqlite3 *db, const char *sql, const char *const *args, int n);
+/* The end of a change in a transaction on db: commits when r is 0; a failed step or commit
+ * (r < 0, an errno) becomes the store's failure of call. Returns the call's result. */
+int ctl_db_commit(struct ctl_call *call, sqlite3 *db, int r);
+
 /* Run sql (binding the strings in args, ?1…?n) on db; -EIO/-EEXIST. */
 int ctl_db_run(sqlite3 *db, const char *sql, const char *const *args, int n);
 /* The one number a "SELECT count(*) ..." with text parameters ?1..?n answers, into

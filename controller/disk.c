@@ -115,31 +115,24 @@ int ctl_disk_create(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category,"
-				" size_gib, image_id, source_snapshot_id, status, host_id, delete_with_instance, created_at)"
-				" VALUES (?1, ?2, ?3, ?4, ?5, 'data', ?6, ?7, '', ?8, 'Creating', ?9, 0, ?10)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category,"
+				 " size_gib, image_id, source_snapshot_id, status, host_id, delete_with_instance, created_at)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, 'data', ?6, ?7, '', ?8, 'Creating', ?9, 0, ?10)",
+				 (const char *const[]){ id, call->account->account_id, zone, name, desc, cat, NULL,
+							snap ? snap : "", host },
+				 9);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, zone, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, desc, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, cat, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, size);
-	sqlite3_bind_text(st, 8, snap ? snap : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
 	if (r == 0)
 		r = ctl_jobs_add(db, "disk", id, "create", NULL);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
 out:
 	ctl_db_put(call->c->store, db);
 	pthread_mutex_unlock(&call->c->sched_lock);
@@ -156,13 +149,24 @@ out:
 static const char *const disk_args_sql_check =
 	"SELECT status FROM disks WHERE disk_id = ?1 AND account_id = ?2 AND deleted = 0";
 
+/* A disk action on the caller's disk: ctl_change_and_queue with its job (kind "disk",
+ * resource disk); an unknown disk is InvalidDiskId.NotFound. */
+static int disk_change(struct ctl_call *call, const char *disk, struct ctl_change *ch)
+{
+	ch->not_found_code = "InvalidDiskId.NotFound";
+	ch->not_found_message = "The specified DiskId does not exist.";
+	ch->job_kind = "disk";
+	ch->job_resource = disk;
+	return ctl_change_and_queue(call, ch);
+}
+
 int ctl_disk_attach(struct ctl_call *call, struct json_object *out)
 {
 	static const char *const available[] = { "Available", NULL };
 	const char *disk, *inst;
 	char status[32], host[64];
 	bool del;
-	struct json_object *args;
+	_cleanup_json_ struct json_object *args = NULL;
 	int r;
 
 	(void)out;
@@ -177,25 +181,19 @@ int ctl_disk_attach(struct ctl_call *call, struct json_object *out)
 	args = json_object_new_object();
 	ecs_jb_str(args, "instance_id", inst);
 	ecs_jb_bool(args, "delete_with_instance", del);
-	{
-		const char *a[] = { disk, call->account->account_id, inst, host, del ? "1" : "0" };
-		struct ctl_change ch = {
-			.check_sql = "SELECT CASE WHEN host_id != ?4 THEN 'OtherHost' ELSE status END FROM disks WHERE"
-				     " disk_id = ?1 AND account_id = ?2 AND deleted = 0",
-			.update_sql = "UPDATE disks SET status = 'Attaching', instance_id = ?3, delete_with_instance = ?5"
-				      " WHERE disk_id = ?1 AND ?2 IS NOT NULL AND ?4 IS NOT NULL",
-			.args = a, .n_args = 5, .allowed = available,
-			.not_found_code = "InvalidDiskId.NotFound", .not_found_message = "The specified DiskId does not exist.",
-			.state_code = "IncorrectDiskStatus",
-			.state_message = "The disk is not Available, or it lives on another host than the instance "
-					 "(moving a disk between hosts is not supported yet).",
-			.job_kind = "disk", .job_resource = disk, .job_op = "attach", .job_args = args,
-		};
-
-		r = ctl_change_and_queue(call, &ch);
-	}
-	json_object_put(args);
-	return r;
+	return disk_change(call, disk,
+			   &(struct ctl_change){
+				   .check_sql = "SELECT CASE WHEN host_id != ?4 THEN 'OtherHost' ELSE status END FROM disks WHERE"
+						" disk_id = ?1 AND account_id = ?2 AND deleted = 0",
+				   .update_sql = "UPDATE disks SET status = 'Attaching', instance_id = ?3, delete_with_instance = ?5"
+						 " WHERE disk_id = ?1 AND ?2 IS NOT NULL AND ?4 IS NOT NULL",
+				   .args = (const char *const[]){ disk, call->account->account_id, inst, host, del ? "1" : "0" },
+				   .n_args = 5, .allowed = available,
+				   .state_code = "IncorrectDiskStatus",
+				   .state_message = "The disk is not Available, or it lives on another host than the instance "
+						    "(moving a disk between hosts is not supported yet).",
+				   .job_op = "attach", .job_args = args,
+			   });
 }
 
 int ctl_disk_detach(struct ctl_call *call, struct json_object *out)
@@ -208,23 +206,19 @@ int ctl_disk_detach(struct ctl_call *call, struct json_object *out)
 	if ((r = ctl_param_id(call, "DiskId", CTL_REQUIRED, "d-", &disk)) < 0 ||
 	    (r = ctl_param_id(call, "InstanceId", CTL_REQUIRED, "i-", &inst)) < 0)
 		return r;
-	{
-		const char *a[] = { disk, call->account->account_id, inst };
-		struct ctl_change ch = {
-			.check_sql = "SELECT CASE WHEN type = 'system' THEN 'system' WHEN instance_id IS NOT ?3 THEN"
-				     " 'elsewhere' ELSE status END FROM disks WHERE disk_id = ?1 AND account_id = ?2 AND"
-				     " deleted = 0",
-			.update_sql = "UPDATE disks SET status = 'Detaching' WHERE disk_id = ?1 AND ?2 IS NOT NULL AND"
-				      " ?3 IS NOT NULL",
-			.args = a, .n_args = 3, .allowed = in_use,
-			.not_found_code = "InvalidDiskId.NotFound", .not_found_message = "The specified DiskId does not exist.",
-			.state_code = "IncorrectDiskStatus",
-			.state_message = "The disk is not attached to this instance, or it is a system disk.",
-			.job_kind = "disk", .job_resource = disk, .job_op = "detach",
-		};
-
-		return ctl_change_and_queue(call, &ch);
-	}
+	return disk_change(call, disk,
+			   &(struct ctl_change){
+				   .check_sql = "SELECT CASE WHEN type = 'system' THEN 'system' WHEN instance_id IS NOT ?3 THEN"
+						" 'elsewhere' ELSE status END FROM disks WHERE disk_id = ?1 AND account_id = ?2 AND"
+						" deleted = 0",
+				   .update_sql = "UPDATE disks SET status = 'Detaching' WHERE disk_id = ?1 AND ?2 IS NOT NULL AND"
+						 " ?3 IS NOT NULL",
+				   .args = (const char *const[]){ disk, call->account->account_id, inst },
+				   .n_args = 3, .allowed = in_use,
+				   .state_code = "IncorrectDiskStatus",
+				   .state_message = "The disk is not attached to this instance, or it is a system disk.",
+				   .job_op = "detach",
+			   });
 }
 
 int ctl_disk_delete(struct ctl_call *call, struct json_object *out)
@@ -236,20 +230,16 @@ int ctl_disk_delete(struct ctl_call *call, struct json_object *out)
 	(void)out;
 	if ((r = ctl_param_id(call, "DiskId", CTL_REQUIRED, "d-", &disk)) < 0)
 		return r;
-	{
-		const char *a[] = { disk, call->account->account_id };
-		struct ctl_change ch = {
-			.check_sql = disk_args_sql_check,
-			.update_sql = "UPDATE disks SET status = 'Deleting' WHERE disk_id = ?1 AND ?2 IS NOT NULL",
-			.args = a, .n_args = 2, .allowed = available,
-			.not_found_code = "InvalidDiskId.NotFound", .not_found_message = "The specified DiskId does not exist.",
-			.state_code = "IncorrectDiskStatus",
-			.state_message = "The current disk status does not support this operation.",
-			.job_kind = "disk", .job_resource = disk, .job_op = "delete",
-		};
-
-		return ctl_change_and_queue(call, &ch);
-	}
+	return disk_change(call, disk,
+			   &(struct ctl_change){
+				   .check_sql = disk_args_sql_check,
+				   .update_sql = "UPDATE disks SET status = 'Deleting' WHERE disk_id = ?1 AND ?2 IS NOT NULL",
+				   .args = (const char *const[]){ disk, call->account->account_id },
+				   .n_args = 2, .allowed = available,
+				   .state_code = "IncorrectDiskStatus",
+				   .state_message = "The current disk status does not support this operation.",
+				   .job_op = "delete",
+			   });
 }
 
 int ctl_disk_resize(struct ctl_call *call, struct json_object *out)
@@ -258,7 +248,7 @@ int ctl_disk_resize(struct ctl_call *call, struct json_object *out)
 	const char *disk;
 	long long size;
 	char size_s[24];
-	struct json_object *args;
+	_cleanup_json_ struct json_object *args = NULL;
 	int r;
 
 	(void)out;
@@ -268,23 +258,17 @@ int ctl_disk_resize(struct ctl_call *call, struct json_object *out)
 	snprintf(size_s, sizeof(size_s), "%lld", size);
 	args = json_object_new_object();
 	ecs_jb_int(args, "size_gib", size);
-	{
-		const char *a[] = { disk, call->account->account_id, size_s };
-		struct ctl_change ch = {
-			.check_sql = "SELECT CASE WHEN CAST(?3 AS INTEGER) <= size_gib THEN 'Smaller' ELSE status END FROM disks"
-				     " WHERE disk_id = ?1 AND account_id = ?2 AND deleted = 0",
-			.update_sql = NULL,
-			.args = a, .n_args = 3, .allowed = ok,
-			.not_found_code = "InvalidDiskId.NotFound", .not_found_message = "The specified DiskId does not exist.",
-			.state_code = "InvalidDiskSize.TooSmall",
-			.state_message = "NewSize must be larger than the disk's size, and the disk Available or In_use.",
-			.job_kind = "disk", .job_resource = disk, .job_op = "resize", .job_args = args,
-		};
-
-		r = ctl_change_and_queue(call, &ch);
-	}
-	json_object_put(args);
-	return r;
+	return disk_change(call, disk,
+			   &(struct ctl_change){
+				   .check_sql = "SELECT CASE WHEN CAST(?3 AS INTEGER) <= size_gib THEN 'Smaller' ELSE status END FROM disks"
+						" WHERE disk_id = ?1 AND account_id = ?2 AND deleted = 0",
+				   .update_sql = NULL,
+				   .args = (const char *const[]){ disk, call->account->account_id, size_s },
+				   .n_args = 3, .allowed = ok,
+				   .state_code = "InvalidDiskSize.TooSmall",
+				   .state_message = "NewSize must be larger than the disk's size, and the disk Available or In_use.",
+				   .job_op = "resize", .job_args = args,
+			   });
 }
 
 /* The instance a disk is attached to must be stopped (ECS: ResetDisk, ReInitDisk). */
@@ -312,7 +296,7 @@ int ctl_disk_reset(struct ctl_call *call, struct json_object *out)
 	static const char *const ok[] = { "Available", "In_use", NULL };
 	const char *disk, *snap;
 	char inst[64];
-	struct json_object *args;
+	_cleanup_json_ struct json_object *args = NULL;
 	int r;
 
 	(void)out;
@@ -322,26 +306,20 @@ int ctl_disk_reset(struct ctl_call *call, struct json_object *out)
 		return r;
 	args = json_object_new_object();
 	ecs_jb_str(args, "snapshot_id", snap);
-	{
-		const char *a[] = { disk, call->account->account_id, snap };
-		struct ctl_change ch = {
-			/* The snapshot must be this disk's and accomplished. */
-			.check_sql = "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM snapshots WHERE snapshot_id = ?3 AND"
-				     " disk_id = ?1 AND account_id = ?2 AND deleted = 0 AND status = 'accomplished')"
-				     " THEN 'NoSnapshot' ELSE status END FROM disks WHERE disk_id = ?1 AND account_id = ?2"
-				     " AND deleted = 0",
-			.update_sql = NULL,
-			.args = a, .n_args = 3, .allowed = ok,
-			.not_found_code = "InvalidDiskId.NotFound", .not_found_message = "The specified DiskId does not exist.",
-			.state_code = "InvalidSnapshotId.NotFound",
-			.state_message = "The snapshot does not exist, is not accomplished, or was not taken of this disk.",
-			.job_kind = "disk", .job_resource = disk, .job_op = "reset", .job_args = args,
-		};
-
-		r = ctl_change_and_queue(call, &ch);
-	}
-	json_object_put(args);
-	return r;
+	return disk_change(call, disk,
+			   &(struct ctl_change){
+				   /* The snapshot must be this disk's and accomplished. */
+				   .check_sql = "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM snapshots WHERE snapshot_id = ?3 AND"
+						" disk_id = ?1 AND account_id = ?2 AND deleted = 0 AND status = 'accomplished')"
+						" THEN 'NoSnapshot' ELSE status END FROM disks WHERE disk_id = ?1 AND account_id = ?2"
+						" AND deleted = 0",
+				   .update_sql = NULL,
+				   .args = (const char *const[]){ disk, call->account->account_id, snap },
+				   .n_args = 3, .allowed = ok,
+				   .state_code = "InvalidSnapshotId.NotFound",
+				   .state_message = "The snapshot does not exist, is not accomplished, or was not taken of this disk.",
+				   .job_op = "reset", .job_args = args,
+			   });
 }
 
 int ctl_disk_reinit(struct ctl_call *call, struct json_object *out)
@@ -355,21 +333,17 @@ int ctl_disk_reinit(struct ctl_call *call, struct json_object *out)
 	if ((r = ctl_param_id(call, "DiskId", CTL_REQUIRED, "d-", &disk)) < 0 ||
 	    (r = attached_instance_stopped(call, disk, inst)) < 0)
 		return r;
-	{
-		/* A system disk: made anew from its image by its instance's agent. */
-		const char *a[] = { disk, call->account->account_id };
-		struct ctl_change ch = {
-			.check_sql = "SELECT CASE WHEN type != 'system' THEN 'NotSystem' ELSE status END FROM disks WHERE"
-				     " disk_id = ?1 AND account_id = ?2 AND deleted = 0",
-			.update_sql = NULL,
-			.args = a, .n_args = 2, .allowed = ok,
-			.not_found_code = "InvalidDiskId.NotFound", .not_found_message = "The specified DiskId does not exist.",
-			.state_code = "IncorrectDiskStatus", .state_message = "Only an attached system disk can be re-initialised.",
-			.job_kind = "disk", .job_resource = disk, .job_op = "reinit",
-		};
-
-		return ctl_change_and_queue(call, &ch);
-	}
+	return disk_change(call, disk,
+			   &(struct ctl_change){
+				   /* A system disk: made anew from its image by its instance's agent. */
+				   .check_sql = "SELECT CASE WHEN type != 'system' THEN 'NotSystem' ELSE status END FROM disks WHERE"
+						" disk_id = ?1 AND account_id = ?2 AND deleted = 0",
+				   .update_sql = NULL,
+				   .args = (const char *const[]){ disk, call->account->account_id },
+				   .n_args = 2, .allowed = ok,
+				   .state_code = "IncorrectDiskStatus", .state_message = "Only an attached system disk can be re-initialised.",
+				   .job_op = "reinit",
+			   });
 }
 
 /* ---- DescribeDisks ---- */
@@ -436,32 +410,30 @@ static enum ctl_job_result disk_job(struct ctl *c, struct ctl_job *job, char *wh
 {
 	const char *id = job->resource_id;
 	_cleanup_free_ char *path = NULL;
-	struct json_object *body = NULL, *ans = NULL;
+	_cleanup_json_ struct json_object *body = NULL, *ans = NULL;
 	const char *method = "POST";
 	char host[64] = "", inst[64] = "", status_before[32] = "";
 	long long size = 0;
 	long status = 0;
 	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT host_id, instance_id, size_gib, source_snapshot_id, status,"
-						   " created_at FROM disks WHERE disk_id = ?1 AND deleted = 0")
-			      : NULL;
+	sqlite3_stmt *st = ctl_db_prepare_args(db,
+					       "SELECT host_id, instance_id, size_gib, source_snapshot_id, status,"
+					       " created_at FROM disks WHERE disk_id = ?1 AND deleted = 0",
+					       &id, 1);
 	enum ctl_job_result res = CTL_JOB_RETRY;
 	int r;
 
-	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
-			snprintf(inst, sizeof(inst), "%s", ctl_col(st, 1));
-			size = sqlite3_column_int64(st, 2);
-			snprintf(status_before, sizeof(status_before), "%s", ctl_col(st, 4));
-			if (streq(job->op, "create")) {
-				body = json_object_new_object();
-				ecs_jb_int(body, "size_gib", size);
-				if (*ctl_col(st, 3))
-					ecs_jb_str(body, "snapshot_id", ctl_col(st, 3));
-			}
-		}
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
+		snprintf(inst, sizeof(inst), "%s", ctl_col(st, 1));
+		size = sqlite3_column_int64(st, 2);
+		snprintf(status_before, sizeof(status_before), "%s", ctl_col(st, 4));
+		if (streq(job->op, "create")) {
+			body = json_object_new_object();
+			ecs_jb_int(body, "size_gib", size);
+			if (*ctl_col(st, 3))
+				ecs_jb_str(body, "snapshot_id", ctl_col(st, 3));
+	}
 	}
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
@@ -494,7 +466,7 @@ static enum ctl_job_result disk_job(struct ctl *c, struct ctl_job *job, char *wh
 	}
 	if (!path)
 		return CTL_JOB_FAILED;
-	r = ctl_host_alive(c, host) ? ctl_agent_call(c, host, method, path, body, &status, &ans) : -EHOSTDOWN;
+	r = ctl_agent_call_alive(c, host, method, path, body, &status, &ans);
 	if (r == 0 && (status == 200 || (status == 404 && streq(job->op, "delete")))) {
 		char dev[8];
 
@@ -525,8 +497,8 @@ static enum ctl_job_result disk_job(struct ctl *c, struct ctl_job *job, char *wh
 		goto out;
 	}
 	snprintf(why, why_size, "%s of %s on %s: %s", job->op, id, host,
-		 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
-	if ((r == 0 && status >= 400 && status < 500) || time(NULL) - job->created_at > c->cfg.transition_timeout_s) {
+		 ctl_agent_error(r, ans));
+	if (ctl_job_given_up(c, job, r, status)) {
 		/* Back to the state before the action, so the user sees it did not happen. */
 		if (streq(job->op, "create"))
 			set_status(c, id, "UPDATE disks SET deleted = 1, status = 'Deleted' WHERE disk_id = ?1 AND ?2 IS NULL"
@@ -543,8 +515,6 @@ static enum ctl_job_result disk_job(struct ctl *c, struct ctl_job *job, char *wh
 		res = CTL_JOB_FAILED;
 	}
 out:
-	json_object_put(body);
-	json_object_put(ans);
 	return res;
 }
 

@@ -47,10 +47,7 @@ static int insert_image(struct ctl_call *call, const char *id, const char *name,
 	}
 	if (r == 0)
 		r = ctl_jobs_add(db, "image", id, "create", job_args);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
 out:
 	if (db) {
 		ctl_db_tx_rollback(db);
@@ -437,7 +434,7 @@ static enum ctl_job_result image_delete_job(struct ctl *c, struct ctl_job *job, 
 			json_object_array_add(done, json_object_new_string(host));
 		} else {
 			snprintf(why, why_size, "image %s on %s: %s", job->resource_id, host,
-				 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
+				 ctl_agent_error(r, ans));
 			waiting++;
 		}
 		json_object_put(ans);
@@ -453,27 +450,23 @@ static enum ctl_job_result image_job(struct ctl *c, struct ctl_job *job, char *w
 {
 	const char *snap = ecs_json_str(job->args, "snapshot_id", NULL), *dir = ecs_json_str(job->args, "source_dir", NULL);
 	_cleanup_free_ char *path = ecs_strdup_printf("/v1/images/%s", job->resource_id);
-	struct json_object *body = json_object_new_object(), *ans = NULL;
+	_cleanup_json_ struct json_object *body = json_object_new_object(), *ans = NULL;
 	char host[64] = "", snap_status[32] = "", snap_host[64] = "";
 	enum ctl_job_result res = CTL_JOB_RETRY;
 	long status = 0;
 	int r;
 
-	if (streq(job->op, "delete")) {
-		json_object_put(body);
+	if (streq(job->op, "delete"))
 		return image_delete_job(c, job, why, why_size);
-	}
 	if (snap) {
 		/* An image from a snapshot waits for the snapshot. */
 		sqlite3 *db = ctl_db_get(c->store);
-		sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT status, host_id FROM snapshots WHERE snapshot_id = ?1") : NULL;
+		sqlite3_stmt *st =
+			ctl_db_prepare_args(db, "SELECT status, host_id FROM snapshots WHERE snapshot_id = ?1", &snap, 1);
 
-		if (st) {
-			sqlite3_bind_text(st, 1, snap, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_ROW) {
-				snprintf(snap_status, sizeof(snap_status), "%s", ctl_col(st, 0));
-				snprintf(snap_host, sizeof(snap_host), "%s", ctl_col(st, 1));
-			}
+		if (st && sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(snap_status, sizeof(snap_status), "%s", ctl_col(st, 0));
+			snprintf(snap_host, sizeof(snap_host), "%s", ctl_col(st, 1));
 		}
 		sqlite3_finalize(st);
 		ctl_db_put(c->store, db);
@@ -502,14 +495,12 @@ static enum ctl_job_result image_job(struct ctl *c, struct ctl_job *job, char *w
 		goto out;
 	}
 	snprintf(why, why_size, "image %s on %s: %s", job->resource_id, host,
-		 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
-	if ((r == 0 && status >= 400 && status < 500) || time(NULL) - job->created_at > c->cfg.transition_timeout_s) {
+		 ctl_agent_error(r, ans));
+	if (ctl_job_given_up(c, job, r, status)) {
 		set_image(c, job->resource_id, "CreateFailed", 0);
 		res = CTL_JOB_FAILED;
 	}
 out:
-	json_object_put(body);
-	json_object_put(ans);
 	return res;
 }
 

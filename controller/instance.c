@@ -305,25 +305,17 @@ static int insert_disk(sqlite3 *db, const char *disk_id, const char *account, co
 		       const char *type, long long size, const char *image, const char *snapshot, const char *instance,
 		       const char *device, const char *host, bool delete_with, long long now)
 {
-	sqlite3_stmt *st = ctl_db_prepare(
-		db, "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib, image_id,"
-		    " source_snapshot_id, status, instance_id, device, host_id, delete_with_instance, created_at, attached_at)"
-		    " VALUES (?1, ?2, ?3, ?4, '', ?5, 'cloud_efficiency', ?6, ?7, ?8, 'Creating', ?9, ?10, ?11, ?12, ?13, ?13)");
+	sqlite3_stmt *st = ctl_db_prepare_args(
+		db,
+		"INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib, image_id,"
+		" source_snapshot_id, status, instance_id, device, host_id, delete_with_instance, created_at, attached_at)"
+		" VALUES (?1, ?2, ?3, ?4, '', ?5, 'cloud_efficiency', ?6, ?7, ?8, 'Creating', ?9, ?10, ?11, ?12, ?13, ?13)",
+		(const char *const[]){ disk_id, account, zone, name, type, NULL, image, snapshot, instance, device, host }, 11);
 	int r;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, disk_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, zone, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, size);
-	sqlite3_bind_text(st, 7, image, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, snapshot, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, instance, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 10, device, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 11, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 12, delete_with);
 	sqlite3_bind_int64(st, 13, now);
 	r = ctl_db_step_done(st);
@@ -509,26 +501,22 @@ int ctl_instance_create(struct ctl_call *call, struct json_object *out)
 static int transition(struct ctl_call *call, const char *id, const char *const *from, const char *to,
 		      const char *desired, const char *op, struct json_object *args)
 {
-	sqlite3 *db = ctl_db_get(call->c->store);
 	sqlite3_stmt *st;
 	char status[32] = "";
 	bool allowed = false;
 	int r;
+	sqlite3 *db = ctl_db_begin(call, &r);
 
 	if (!db)
-		return ctl_db_failure(call);
-	if (ctl_db_tx_begin(db) < 0) {
-		ctl_db_put(call->c->store, db);
-		return ctl_db_failure(call);
-	}
-	st = ctl_db_prepare(db, "SELECT status FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0"
-				" AND desired != 'deleted'");
+		return r;
+	st = ctl_db_prepare_owned(call, db,
+				  "SELECT status FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0"
+				  " AND desired != 'deleted'",
+				  id);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(status, sizeof(status), "%s", ctl_col(st, 0));
 	sqlite3_finalize(st);
@@ -542,24 +530,19 @@ static int transition(struct ctl_call *call, const char *id, const char *const *
 		r = incorrect_status(call, status);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "UPDATE instances SET status = ?2, desired = ?3, transition_at = ?4, error = ''"
-				" WHERE instance_id = ?1");
+	st = ctl_db_prepare_args(db, "UPDATE instances SET status = ?2, desired = ?3, transition_at = ?4, error = ''"
+				     " WHERE instance_id = ?1",
+				 (const char *const[]){ id, to, desired }, 3);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, desired, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
 	if (r == 0)
 		r = ctl_jobs_add(db, "instance", id, op, args);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
 out:
 	ctl_db_put(call->c->store, db);
 	if (r == 0)
@@ -684,11 +667,8 @@ int ctl_instance_modify(struct ctl_call *call, struct json_object *out)
 	 * at the next start as in ECS. */
 	if (r == 0 && json_object_object_length(push) > 0)
 		r = ctl_jobs_add(db, "instance", id, "modify", push);
+	r = ctl_db_commit(call, db, r);
 	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
-	else
 		ctl_jobs_kick(call->c);
 out:
 	ctl_db_put(call->c->store, db);

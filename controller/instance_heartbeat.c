@@ -27,12 +27,12 @@ void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_obje
 		if (!id)
 			continue;
 		json_object_object_add(seen, id, NULL);
-		st = ctl_db_prepare(db, "SELECT 1 FROM instances WHERE instance_id = ?1 AND host_id = ?2 AND deleted = 0"
-					" AND desired != 'deleted' AND NOT EXISTS (SELECT 1 FROM jobs WHERE resource_id = ?1)");
+		st = ctl_db_prepare_args(db,
+					 "SELECT 1 FROM instances WHERE instance_id = ?1 AND host_id = ?2 AND deleted = 0"
+					 " AND desired != 'deleted' AND NOT EXISTS (SELECT 1 FROM jobs WHERE resource_id = ?1)",
+					 (const char *const[]){ id, host_id }, 2);
 		if (!st)
 			break;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, host_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			sqlite3_finalize(st);
 			ctl_instance_apply_agent_state(c, id, inst);

@@ -196,11 +196,12 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 	pthread_mutex_lock(&c->sched_lock);
 	if (!db || ctl_db_tx_begin(db) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT vcpus, memory_mib, image_id, zone_id, (SELECT sum(size_gib) FROM disks WHERE"
-				" instance_id = ?1), (SELECT account_id IS NULL FROM images WHERE image_id ="
-				" instances.image_id) FROM instances WHERE instance_id = ?1");
+	st = ctl_db_prepare_args(db,
+				 "SELECT vcpus, memory_mib, image_id, zone_id, (SELECT sum(size_gib) FROM disks WHERE"
+				 " instance_id = ?1), (SELECT account_id IS NULL FROM images WHERE image_id ="
+				 " instances.image_id) FROM instances WHERE instance_id = ?1",
+				 (const char *const[]){ job->resource_id }, 1);
 	if (st) {
-		sqlite3_bind_text(st, 1, job->resource_id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			_cleanup_free_ char *image = strdup(ctl_col(st, 2)), *zone = strdup(ctl_col(st, 3));
 
@@ -289,27 +290,23 @@ static enum ctl_job_result instance_job(struct ctl *c, struct ctl_job *job, char
 {
 	const char *id = job->resource_id;
 	_cleanup_free_ char *path = NULL;
-	struct json_object *body = NULL, *ans = NULL;
+	_cleanup_json_ struct json_object *body = NULL, *ans = NULL;
 	const char *method = "POST";
 	char host[64] = "";
 	long status = 0;
 	bool stale;
 	long long transition_at = 0;
 	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT host_id, transition_at, deleted FROM instances WHERE"
-						   " instance_id = ?1")
-			      : NULL;
+	sqlite3_stmt *st =
+		ctl_db_prepare_args(db, "SELECT host_id, transition_at, deleted FROM instances WHERE instance_id = ?1", &id, 1);
 	enum ctl_job_result res = CTL_JOB_RETRY;
 	int r;
 
-	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
-			transition_at = sqlite3_column_int64(st, 1);
-			if (sqlite3_column_int(st, 2))
-				host[0] = '\0';
-		}
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
+		transition_at = sqlite3_column_int64(st, 1);
+		if (sqlite3_column_int(st, 2))
+			host[0] = '\0';
 	}
 	sqlite3_finalize(st);
 	if (!host[0]) {
@@ -345,7 +342,7 @@ static enum ctl_job_result instance_job(struct ctl *c, struct ctl_job *job, char
 		res = CTL_JOB_FAILED;
 		goto out;
 	}
-	r = ctl_host_alive(c, host) ? ctl_agent_call(c, host, method, path, body, &status, &ans) : -EHOSTDOWN;
+	r = ctl_agent_call_alive(c, host, method, path, body, &status, &ans);
 	if (r == 0 && status == 200) {
 		if (streq(job->op, "delete")) {
 			res = forget_instance(c, id) == 0 ? CTL_JOB_DONE : CTL_JOB_RETRY;
@@ -367,7 +364,7 @@ static enum ctl_job_result instance_job(struct ctl *c, struct ctl_job *job, char
 		goto out;
 	}
 	snprintf(why, why_size, "%s on %s: %s", job->op, host,
-		 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
+		 ctl_agent_error(r, ans));
 	/* An agent that failed to create: another host, up to the attempts allowed. */
 	if (streq(job->op, "create") && (r < 0 || status >= 500) && reschedule(c, job, host)) {
 		res = CTL_JOB_RETRY;
@@ -380,8 +377,6 @@ static enum ctl_job_result instance_job(struct ctl *c, struct ctl_job *job, char
 		res = CTL_JOB_FAILED;
 	}
 out:
-	json_object_put(body);
-	json_object_put(ans);
 	return res;
 }
 

@@ -43,6 +43,11 @@ static ctl_job_fn handler_of(const char *kind)
 	return NULL;
 }
 
+bool ctl_job_given_up(struct ctl *c, const struct ctl_job *job, int r, long status)
+{
+	return (r == 0 && status >= 400 && status < 500) || time(NULL) - job->created_at > c->cfg.transition_timeout_s;
+}
+
 int ctl_jobs_add(sqlite3 *db, const char *kind, const char *resource_id, const char *op, struct json_object *args)
 {
 	sqlite3_stmt *st = ctl_db_prepare(db, "INSERT INTO jobs (kind, resource_id, op, args, created_at)"

@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "ctl.h"
 
@@ -33,6 +34,11 @@ typedef enum ctl_job_result (*ctl_job_fn)(struct ctl *c, struct ctl_job *job, ch
 /* Handlers by kind ("instance", "disk", "snapshot", "image", "lb", "eip", "lbsync");
  * registered before start. */
 void ctl_jobs_register(const char *kind, ctl_job_fn fn);
+
+/* Whether a job whose agent call did not succeed (r, status as ctl_agent_call gives them)
+ * fails for good: the agent refused it (4xx), or the job is older than
+ * transition_timeout_s. */
+bool ctl_job_given_up(struct ctl *c, const struct ctl_job *job, int r, long status);
 
 /* Add a job using db (inside the caller's transaction, if any). args may be NULL. */
 int ctl_jobs_add(sqlite3 *db, const char *kind, const char *resource_id, const char *op, struct json_object *args);

@@ -32,26 +32,10 @@
 
 /* ---- names ---- */
 
-static bool is_letter(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/* ECS: 2-128 characters, a letter first, then letters, digits, '.', '_', ':' and '-' (the
- * CreateKeyPair and ImportKeyPair pages together; neither may begin with http://, which
- * the alphabet already rules out). One difference: a single letter is accepted too, as
- * this project's own tour names a key pair "k" (docs/ecs-api.md). */
-static bool name_ok(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len < 1 || len > 128 || !is_letter(n[0]))
-		return false;
-	for (; *n; n++)
-		if (!is_letter(*n) && !(*n >= '0' && *n <= '9') && !strchr("._:-", *n))
-			return false;
-	return true;
-}
+/* ECS: 2-128 characters (ctl_ascii_name_ok; the CreateKeyPair and ImportKeyPair pages
+ * together). One difference: a single letter is accepted too, as this project's own tour
+ * names a key pair "k" (docs/ecs-api.md). */
+#define KEYPAIR_NAME_MIN 1
 
 static int read_name(struct ctl_call *call, const char **ret)
 {
@@ -60,7 +44,7 @@ static int read_name(struct ctl_call *call, const char **ret)
 
 	if (r < 0)
 		return r;
-	if (!name_ok(name))
+	if (!ctl_ascii_name_ok(name, KEYPAIR_NAME_MIN))
 		return ctl_fail(call, 400, "InvalidKeyPairName.Malformed", "Specified Key Pair name is not valid.");
 	*ret = name;
 	return 0;
@@ -332,16 +316,14 @@ static int store_key(struct ctl_call *call, const char *name, const char *fp, co
 		r = ctl_fail(call, 403, "QuotaExceed.KeyPair", "The key pair quota exceeds (%d).", CTL_KEYPAIR_MAX);
 		goto out;
 	}
-	st = ctl_db_prepare(db, "INSERT INTO key_pairs (account_id, name, fingerprint, public_key, created_at, key_pair_id)"
-				" VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO key_pairs (account_id, name, fingerprint, public_key, created_at, key_pair_id)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+				 (const char *const[]){ call->account->account_id, name, fp, public_key }, 4);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, fp, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, public_key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, time(NULL));
 	sqlite3_bind_text(st, 6, id, -1, SQLITE_STATIC);
 	r = ctl_db_step_done(st);
@@ -350,12 +332,9 @@ static int store_key(struct ctl_call *call, const char *name, const char *fp, co
 		r = ctl_fail(call, 400, "KeyPair.AlreadyExist", "The key pair already exist.");
 		goto out;
 	}
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	memcpy(ret_id, id, sizeof(id));
 out:
 	ctl_db_put(call->c->store, db);
@@ -542,12 +521,9 @@ int ctl_keypair_delete(struct ctl_call *call, struct json_object *out)
 		r = ctl_db_run(db, "DELETE FROM key_pairs WHERE account_id = ?1 AND name IN (SELECT value FROM json_each(?2))",
 			       args, 2);
 	}
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	log_info("key pairs deleted", "account=%s count=%zu", call->account->account_id, n);
 out:
 	ctl_db_put(call->c->store, db);
@@ -601,13 +577,12 @@ static int bind_key(struct ctl_call *call, struct json_object *out, bool attach)
 	db = ctl_db_begin(call, &r);
 	if (!db)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT public_key FROM key_pairs WHERE account_id = ?1 AND name = ?2");
+	st = ctl_db_prepare_args(db, "SELECT public_key FROM key_pairs WHERE account_id = ?1 AND name = ?2",
+				 (const char *const[]){ call->account->account_id, name }, 2);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		public_key = strdup(ctl_col(st, 0));
 	sqlite3_finalize(st);
@@ -653,12 +628,9 @@ static int bind_key(struct ctl_call *call, struct json_object *out, bool attach)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	if (changed)
 		ctl_jobs_kick(call->c);
 	snprintf(count, sizeof(count), "%zu", n);

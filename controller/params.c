@@ -304,6 +304,18 @@ static bool is_ascii_letter(uint32_t cp)
 	return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
 }
 
+bool ctl_ascii_name_ok(const char *s, size_t min)
+{
+	size_t len = strlen(s);
+
+	if (len < min || len > 128 || !is_ascii_letter((unsigned char)s[0]))
+		return false;
+	for (; *s; s++)
+		if (!is_ascii_letter((unsigned char)*s) && !(*s >= '0' && *s <= '9') && !strchr("._:-", *s))
+			return false;
+	return true;
+}
+
 bool ctl_name_ok(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;

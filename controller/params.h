@@ -73,5 +73,8 @@ bool ctl_utf8_ok(const char *s);
  * letters, CJK characters, digits, '.', '_', ':' and '-' (which rules out http:// and
  * https://). CJK: kana, Hangul syllables and the CJK ideograph blocks. */
 bool ctl_name_ok(const char *s);
+/* ECS's ASCII names (KeyPairName, AutoSnapshotPolicyName): min-128 characters, a letter
+ * first, then letters, digits, '.', '_', ':', '-' (an alphabet that rules out http://). */
+bool ctl_ascii_name_ok(const char *s, size_t min);
 
 #endif

@@ -24,24 +24,6 @@
 
 /* ---- parameters ---- */
 
-static bool is_letter(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-/* ECS: 2-128 characters, a letter first, then letters, digits, '.', '_', ':', '-'. */
-static bool name_ok(const char *n)
-{
-	size_t len = strlen(n);
-
-	if (len < 2 || len > 128 || !is_letter(n[0]))
-		return false;
-	for (; *n; n++)
-		if (!is_letter(*n) && !(*n >= '0' && *n <= '9') && !strchr("._:-", *n))
-			return false;
-	return true;
-}
-
 /* ECS answers a bad value of these with 403 ParameterInvalid naming the parameter. */
 static int parameter_invalid(struct ctl_call *call, const char *what)
 {
@@ -117,7 +99,7 @@ static int read_policy_args(struct ctl_call *call, bool create, struct policy_ar
 	r = ctl_param_str(call, "autoSnapshotPolicyName", CTL_CI, 1024, NULL, &a->name);
 	if (r < 0)
 		return r;
-	if (a->name && *a->name && !name_ok(a->name))
+	if (a->name && *a->name && !ctl_ascii_name_ok(a->name, 2))
 		return parameter_invalid(call, "AutoSnapshotPolicyName");
 	r = param_set(call, "timePoints", CTL_CI | req, 0, 23, "TimePoints", a->time_points);
 	if (r < 0)
@@ -175,27 +157,23 @@ int ctl_policy_create(struct ctl_call *call, struct json_object *out)
 			     "The maximum number of automatic snapshot policy has been reached.");
 		goto out;
 	}
-	st = ctl_db_prepare(db, "INSERT INTO auto_snapshot_policies (policy_id, account_id, name, time_points,"
-				" repeat_weekdays, retention_days, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO auto_snapshot_policies (policy_id, account_id, name, time_points,"
+				 " repeat_weekdays, retention_days, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+				 (const char *const[]){ id, call->account->account_id, a.name ? a.name : "", a.time_points,
+							a.weekdays },
+				 5);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, a.name ? a.name : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, a.time_points, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, a.weekdays, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, a.retention);
 	sqlite3_bind_int64(st, 7, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	ecs_jb_str(out, "AutoSnapshotPolicyId", id);
 	log_info("auto snapshot policy created", "account=%s policy=%s time_points=%s weekdays=%s retention_days=%lld",
 		 call->account->account_id, id, a.time_points, a.weekdays, a.retention);
@@ -324,12 +302,9 @@ int ctl_policy_delete(struct ctl_call *call, struct json_object *out)
 		if (r == 0)
 			r = ctl_db_run(db, "UPDATE disks SET policy_id = NULL WHERE policy_id = ?1 AND account_id = ?2", args, 2);
 	}
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	log_info("auto snapshot policy deleted", "account=%s policy=%s", call->account->account_id, id);
 out:
 	ctl_db_put(call->c->store, db);
@@ -402,12 +377,9 @@ static int set_disks_policy(struct ctl_call *call, bool apply)
 					   " (SELECT value FROM json_each(?2)) AND (?3 IS NULL OR policy_id = ?3)",
 			       args, 3);
 	}
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	log_info(apply ? "auto snapshot policy applied" : "auto snapshot policy cancelled", "account=%s policy=%s disks=%zu",
 		 call->account->account_id, id ? id : "any", json_object_array_length(disks));
 out:

@@ -12,6 +12,7 @@
 #include "secgroup_int.h"
 #include "sgsync.h"
 #include "store.h"
+#include "utf8.h"
 #include "util.h"
 
 #define MAX_DESCRIBE_IDS 100	/* SecurityGroupIds of DescribeSecurityGroups */
@@ -26,48 +27,17 @@ static long utf8_chars(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	long n = 0;
+	uint32_t cp;
 
 	while (*p) {
-		unsigned c = *p;
-		int len;
+		int len = ecs_utf8_next(p, &cp);
 
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return -1;
-			len = 1;
-		} else if ((c & 0xe0) == 0xc0 && c >= 0xc2) {
-			len = 2;
-		} else if ((c & 0xf0) == 0xe0) {
-			len = 3;
-		} else if ((c & 0xf8) == 0xf0 && c <= 0xf4) {
-			len = 4;
-		} else {
+		if (len < 0 || cp < 0x20 || cp == 0x7f)
 			return -1;
-		}
-		for (int i = 1; i < len; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return -1;
 		p += len;
 		n++;
 	}
 	return n;
-}
-
-/* SecurityGroupName: 2-128 characters, a letter first (any non-ASCII character counts as
- * one: ECS allows Unicode letters such as Chinese), then letters, digits, ':', '_', '.',
- * '-'. That alphabet already rules out http:// and https://. */
-static bool name_ok(const char *n)
-{
-	long len = utf8_chars(n);
-
-	if (len < 2 || len > 128)
-		return false;
-	if (!(isalpha((unsigned char)n[0]) || (unsigned char)n[0] >= 0x80))
-		return false;
-	for (const char *p = n; *p; p++)
-		if (!(isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80 || strchr(":_.-", *p)))
-			return false;
-	return true;
 }
 
 /* A description: min-max characters, not beginning with http:// or https://. */
@@ -121,15 +91,12 @@ static int group_insert(sqlite3 *db, const char *account_id, const char *name, c
 
 	if (ecs_id_new(ECS_ID_SECURITY_GROUP, id) < 0)
 		return -EIO;
-	st = ctl_db_prepare(db, "INSERT INTO security_groups (group_id, account_id, name, description, vpc_id, created_at)"
-				" VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO security_groups (group_id, account_id, name, description, vpc_id, created_at)"
+				 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+				 (const char *const[]){ id, account_id, name, description, vpc_id }, 5);
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, description, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, vpc_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
@@ -150,7 +117,7 @@ int ctl_sg_create(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "Description", 0, 4096, "", &desc)) < 0 ||
 	    (r = ctl_param_str(call, "VpcId", 0, 64, "", &vpc)) < 0)
 		return r;
-	if (*name && !name_ok(name))
+	if (*name && !ctl_name_ok(name))
 		return ctl_sg_malformed(call, "InvalidSecurityGroupName.Malformed", "SecurityGroupName");
 	if (*desc && !ctl_sg_text_ok(desc, 2, 256))
 		return ctl_sg_malformed(call, "InvalidDescription.Malformed", "Description");
@@ -168,12 +135,9 @@ int ctl_sg_create(struct ctl_call *call, struct json_object *out)
 		goto out;
 	}
 	r = group_insert(db, call->account->account_id, name, desc, vpc, id);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	ecs_jb_str(out, "SecurityGroupId", id);
 	log_info("security group created", "account=%s group=%s", call->account->account_id, id);
 out:
@@ -196,11 +160,11 @@ int ctl_sg_delete(struct ctl_call *call, struct json_object *out)
 		goto out;
 	if ((r = ctl_sg_group_check(call, db, id, NULL)) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT EXISTS (SELECT 1 FROM instance_security_groups m JOIN instances i ON"
-				" i.instance_id = m.instance_id WHERE m.group_id = ?1 AND i.deleted = 0),"
-				" EXISTS (SELECT 1 FROM security_group_rules WHERE peer_group_id = ?1 AND group_id != ?1)");
+	st = ctl_db_prepare_args(db, "SELECT EXISTS (SELECT 1 FROM instance_security_groups m JOIN instances i ON"
+				     " i.instance_id = m.instance_id WHERE m.group_id = ?1 AND i.deleted = 0),"
+				     " EXISTS (SELECT 1 FROM security_group_rules WHERE peer_group_id = ?1 AND group_id != ?1)",
+				 &id, 1);
 	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			in_use = sqlite3_column_int(st, 0);
 			referenced = sqlite3_column_int(st, 1);
@@ -228,12 +192,9 @@ int ctl_sg_delete(struct ctl_call *call, struct json_object *out)
 		if (r == 0)
 			r = ctl_db_run(db, "DELETE FROM security_groups WHERE group_id = ?1", args, 1);
 	}
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	log_info("security group deleted", "account=%s group=%s", call->account->account_id, id);
 out:
 	ctl_db_put(call->c->store, db);
@@ -251,7 +212,7 @@ int ctl_sg_modify(struct ctl_call *call, struct json_object *out)
 	    (r = ctl_param_str(call, "SecurityGroupName", CTL_NONEMPTY, 4096, NULL, &name)) < 0 ||
 	    (r = ctl_param_str(call, "Description", CTL_NONEMPTY, 4096, NULL, &desc)) < 0)
 		return r;
-	if (name && !name_ok(name))
+	if (name && !ctl_name_ok(name))
 		return ctl_sg_malformed(call, "InvalidSecurityGroupName.Malformed", "SecurityGroupName");
 	if (desc && !ctl_sg_text_ok(desc, 2, 256))
 		return ctl_sg_malformed(call, "InvalidDescription.Malformed", "Description");
@@ -264,10 +225,7 @@ int ctl_sg_modify(struct ctl_call *call, struct json_object *out)
 		       "UPDATE security_groups SET name = COALESCE(?2, name), description = COALESCE(?3, description)"
 		       " WHERE group_id = ?1",
 		       (const char *const[]){ id, name, desc }, 3);
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0)
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
 out:
 	ctl_db_put(call->c->store, db);
 	return r;
@@ -422,18 +380,16 @@ int ctl_sg_describe_attribute(struct ctl_call *call, struct json_object *out)
 	/* Members of a group reach each other (the agents' rule, docs/security-groups.md). */
 	ecs_jb_str(out, "InnerAccessPolicy", "Accept");
 	sqlite3_finalize(st);
-	st = ctl_db_prepare(db, "SELECT r.direction, r.ip_protocol, r.port_range, r.cidr, r.peer_group_id, r.policy,"
+	st = ctl_db_prepare_args(db, "SELECT r.direction, r.ip_protocol, r.port_range, r.cidr, r.peer_group_id, r.policy,"
 				" r.priority, r.nic_type, r.description, r.created_at, COALESCE(p.name, '')"
 				" FROM security_group_rules r LEFT JOIN security_groups p ON p.group_id = r.peer_group_id"
 				" WHERE r.group_id = ?1 AND (?2 = 'all' OR r.direction = ?2) AND r.nic_type = ?3"
-				" ORDER BY r.rule_id");
+				" ORDER BY r.rule_id",
+				 (const char *const[]){ id, direction, nic }, 3);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, direction, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, nic, -1, SQLITE_STATIC);
 	list = ecs_jb_list(out, "Permissions", "Permission");
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_object_array_add(list, permission_json(st));
@@ -462,14 +418,13 @@ static int change_membership(struct ctl_call *call, bool join)
 	db = ctl_db_begin(call, &r);
 	if (!db)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT status, (SELECT count(*) FROM instance_security_groups WHERE instance_id = ?1),"
-				" EXISTS (SELECT 1 FROM instance_security_groups WHERE instance_id = ?1 AND group_id = ?3)"
-				" FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0 AND"
-				" desired != 'deleted'");
+	st = ctl_db_prepare_args(db,
+				 "SELECT status, (SELECT count(*) FROM instance_security_groups WHERE instance_id = ?1),"
+				 " EXISTS (SELECT 1 FROM instance_security_groups WHERE instance_id = ?1 AND group_id = ?3)"
+				 " FROM instances WHERE instance_id = ?1 AND account_id = ?2 AND deleted = 0 AND"
+				 " desired != 'deleted'",
+				 (const char *const[]){ iid, call->account->account_id, gid }, 3);
 	if (st) {
-		sqlite3_bind_text(st, 1, iid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, gid, -1, SQLITE_STATIC);
 		r = sqlite3_step(st);
 		if (r == SQLITE_ROW) {
 			snprintf(status, sizeof(status), "%s", ctl_col(st, 0));
@@ -529,12 +484,9 @@ static int change_membership(struct ctl_call *call, bool join)
 			r = ctl_sgsync_affected_hosts(db, gid, hosts);
 		if (r == 0)
 			r = ctl_sgsync_bump(db);
-		if (r == 0)
-			r = ctl_db_tx_commit(db);
-		if (r < 0) {
-			r = ctl_db_failure(call);
+		r = ctl_db_commit(call, db, r);
+		if (r < 0)
 			goto out;
-		}
 	}
 	log_info(join ? "instance joined a security group" : "instance left a security group", "account=%s instance=%s group=%s",
 		 call->account->account_id, iid, gid);

@@ -49,13 +49,13 @@ int ctl_sgsync_affected_hosts(sqlite3 *db, const char *group_id, struct json_obj
 
 	if (!hosts)
 		return 0;
-	st = ctl_db_prepare(db, "SELECT DISTINCT i.host_id FROM instance_security_groups m JOIN instances i ON"
-				" i.instance_id = m.instance_id WHERE i.deleted = 0 AND i.host_id IS NOT NULL AND"
-				" (m.group_id = ?1 OR m.group_id IN (SELECT group_id FROM security_group_rules WHERE"
-				" peer_group_id = ?1))");
+	st = ctl_db_prepare_args(db, "SELECT DISTINCT i.host_id FROM instance_security_groups m JOIN instances i ON"
+				     " i.instance_id = m.instance_id WHERE i.deleted = 0 AND i.host_id IS NOT NULL AND"
+				     " (m.group_id = ?1 OR m.group_id IN (SELECT group_id FROM security_group_rules WHERE"
+				     " peer_group_id = ?1))",
+				 &group_id, 1);
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, group_id, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		ctl_sgsync_set_add(hosts, ctl_col(st, 0));
 	sqlite3_finalize(st);
@@ -69,17 +69,18 @@ static int view_build(sqlite3 *db, const char *host_id, struct json_object *view
 	struct json_object *instances = ecs_jb_obj(view, "instances"), *own = json_object_new_object();
 	struct json_object *all = json_object_new_object(), *own_ids = json_object_new_array();
 	struct json_object *groups = json_object_new_array(), *by_id = json_object_new_object();
+	const char *own_text;
 	sqlite3_stmt *st;
 	int r = -EIO;
 
 	json_object_object_add(view, "groups", groups);
 	/* This host's instances and their groups, in order. */
-	st = ctl_db_prepare(db, "SELECT m.instance_id, m.group_id FROM instance_security_groups m JOIN instances i ON"
-				" i.instance_id = m.instance_id WHERE i.host_id = ?1 AND i.deleted = 0"
-				" ORDER BY m.instance_id, m.position");
+	st = ctl_db_prepare_args(db, "SELECT m.instance_id, m.group_id FROM instance_security_groups m JOIN instances i ON"
+				     " i.instance_id = m.instance_id WHERE i.host_id = ?1 AND i.deleted = 0"
+				     " ORDER BY m.instance_id, m.position",
+				 &host_id, 1);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct json_object *list;
 
@@ -94,14 +95,15 @@ static int view_build(sqlite3 *db, const char *host_id, struct json_object *view
 		}
 	}
 	sqlite3_finalize(st);
+	own_text = ecs_json_text(own_ids, NULL);
 	/* Every group needed: those (own, with their rules) and the peers their rules name
 	 * (for their members only; their own rules are no business of this host). */
-	st = ctl_db_prepare(db, "SELECT g.group_id FROM security_groups g WHERE g.group_id IN (SELECT value FROM"
-				" json_each(?1)) OR g.group_id IN (SELECT peer_group_id FROM security_group_rules WHERE"
-				" group_id IN (SELECT value FROM json_each(?1))) ORDER BY g.group_id");
+	st = ctl_db_prepare_args(db, "SELECT g.group_id FROM security_groups g WHERE g.group_id IN (SELECT value FROM"
+				     " json_each(?1)) OR g.group_id IN (SELECT peer_group_id FROM security_group_rules WHERE"
+				     " group_id IN (SELECT value FROM json_each(?1))) ORDER BY g.group_id",
+				 &own_text, 1);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, ecs_json_text(own_ids, NULL), -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct json_object *g = json_object_new_object();
 
@@ -113,12 +115,12 @@ static int view_build(sqlite3 *db, const char *host_id, struct json_object *view
 		ctl_sgsync_set_add(all, ctl_col(st, 0));
 	}
 	sqlite3_finalize(st);
-	st = ctl_db_prepare(db, "SELECT group_id, direction, ip_protocol, port_range, cidr, peer_group_id, policy, priority"
-				" FROM security_group_rules WHERE group_id IN (SELECT value FROM json_each(?1))"
-				" ORDER BY group_id, rule_id");
+	st = ctl_db_prepare_args(db, "SELECT group_id, direction, ip_protocol, port_range, cidr, peer_group_id, policy, priority"
+				     " FROM security_group_rules WHERE group_id IN (SELECT value FROM json_each(?1))"
+				     " ORDER BY group_id, rule_id",
+				 &own_text, 1);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, ecs_json_text(own_ids, NULL), -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		struct json_object *g, *ru = json_object_new_object();
 
@@ -185,13 +187,8 @@ void ctl_sgsync_view(struct ctl *c, const char *host_id, struct ecs_http_respons
 	}
 	ctl_db_put(c->store, db);
 	if (r < 0) {
-		struct json_object *e = json_object_new_object();
-
 		log_error("cannot build a host's security view", "host=%s", host_id);
-		ecs_jb_str(e, "code", "InternalError");
-		ecs_jb_str(e, "message", "cannot read the security groups");
-		ecs_http_reply_json(resp, 500, e);
-		json_object_put(e);
+		ecs_http_reply_error(resp, 500, "InternalError", "cannot read the security groups", NULL);
 	} else {
 		ecs_http_reply_json(resp, 200, view);
 	}

@@ -42,12 +42,11 @@ int ctl_slb_get(struct ctl_call *call, sqlite3 *db, const char **ret_id, struct 
 
 	if (r < 0)
 		return r;
-	st = ctl_db_prepare(db, "SELECT lb_id, host_id, address, status FROM load_balancers WHERE lb_id = ?1 AND"
-				" account_id = ?2 AND deleted = 0");
+	st = ctl_db_prepare_args(db, "SELECT lb_id, host_id, address, status FROM load_balancers WHERE lb_id = ?1 AND"
+				     " account_id = ?2 AND deleted = 0",
+				 (const char *const[]){ id, call->account->account_id }, 2);
 	if (!st)
 		return ctl_db_failure(call);
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
 		snprintf(ret->id, sizeof(ret->id), "%s", ctl_col(st, 0));
@@ -224,12 +223,9 @@ int ctl_slb_create(struct ctl_call *call, struct json_object *out)
 		r = insert_lb(call, db, &a, id, a.name ? a.name : id, address, host, zone);
 	if (r == 0)
 		r = ctl_slbsync_queue(db, "lb", id, "put");
-	if (r == 0)
-		r = ctl_db_tx_commit(db);
-	if (r < 0) {
-		r = ctl_db_failure(call);
+	r = ctl_db_commit(call, db, r);
+	if (r < 0)
 		goto out;
-	}
 	ctl_jobs_kick(call->c);
 	ecs_jb_str(out, "LoadBalancerId", id);
 	ecs_jb_str(out, "Address", address);
@@ -457,12 +453,12 @@ int ctl_slb_describe_attribute(struct ctl_call *call, struct json_object *out)
 	}
 	json_object_put(lb);
 	sqlite3_finalize(st);
-	st = ctl_db_prepare(db, "SELECT port, protocol FROM lb_listeners WHERE lb_id = ?1 ORDER BY port, protocol");
+	st = ctl_db_prepare_args(db, "SELECT port, protocol FROM lb_listeners WHERE lb_id = ?1 ORDER BY port, protocol",
+				 (const char *const[]){ row.id }, 1);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
 	ports = ecs_jb_list(out, "ListenerPorts", "ListenerPort");
 	pp = ecs_jb_list(out, "ListenerPortsAndProtocol", "ListenerPortAndProtocol");
 	/* The SDKs also read SLB's misspelling. */
@@ -718,15 +714,16 @@ int ctl_slb_health(struct ctl_call *call, struct json_object *out)
 		return ctl_db_failure(call);
 	if ((r = ctl_slb_get(call, db, NULL, &row)) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT l.port, l.protocol, l.backend_port, b.instance_id, COALESCE(i.private_ip, '')"
-				" FROM lb_listeners l LEFT JOIN lb_backends b ON b.lb_id = l.lb_id LEFT JOIN instances i ON"
-				" i.instance_id = b.instance_id WHERE l.lb_id = ?1 AND (?2 = 0 OR l.port = ?2) AND"
-				" (?3 IS NULL OR l.protocol = ?3) ORDER BY l.port, l.protocol, b.instance_id");
+	st = ctl_db_prepare_args(db,
+				 "SELECT l.port, l.protocol, l.backend_port, b.instance_id, COALESCE(i.private_ip, '')"
+				 " FROM lb_listeners l LEFT JOIN lb_backends b ON b.lb_id = l.lb_id LEFT JOIN instances i ON"
+				 " i.instance_id = b.instance_id WHERE l.lb_id = ?1 AND (?2 = 0 OR l.port = ?2) AND"
+				 " (?3 IS NULL OR l.protocol = ?3) ORDER BY l.port, l.protocol, b.instance_id",
+				 (const char *const[]){ row.id }, 1);
 	if (!st) {
 		r = ctl_db_failure(call);
 		goto out;
 	}
-	sqlite3_bind_text(st, 1, row.id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, port);
 	if (proto)
 		sqlite3_bind_text(st, 3, proto, -1, SQLITE_STATIC);

@@ -54,12 +54,12 @@ static int lb_document(sqlite3 *db, const char *lb_id, char host[64], struct jso
 	snprintf(host, 64, "%s", ctl_col(st, 2));
 	sqlite3_finalize(st);
 
-	st = ctl_db_prepare(db, "SELECT protocol, port, backend_port, scheduler, status, hc_enabled, hc_type, hc_port,"
-				" hc_uri, hc_domain, hc_codes, hc_interval, hc_timeout, healthy_threshold,"
-				" unhealthy_threshold FROM lb_listeners WHERE lb_id = ?1 ORDER BY port, protocol");
+	st = ctl_db_prepare_args(db, "SELECT protocol, port, backend_port, scheduler, status, hc_enabled, hc_type, hc_port,"
+				     " hc_uri, hc_domain, hc_codes, hc_interval, hc_timeout, healthy_threshold,"
+				     " unhealthy_threshold FROM lb_listeners WHERE lb_id = ?1 ORDER BY port, protocol",
+				 &lb_id, 1);
 	if (!st)
 		goto fail;
-	sqlite3_bind_text(st, 1, lb_id, -1, SQLITE_STATIC);
 	list = json_object_new_array();
 	json_object_object_add(doc, "listeners", list);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -90,12 +90,12 @@ static int lb_document(sqlite3 *db, const char *lb_id, char host[64], struct jso
 	sqlite3_finalize(st);
 
 	/* Backends: instances not gone, with the address of their NIC. */
-	st = ctl_db_prepare(db, "SELECT b.instance_id, i.private_ip, b.weight FROM lb_backends b JOIN instances i ON"
-				" i.instance_id = b.instance_id WHERE b.lb_id = ?1 AND i.deleted = 0 AND i.private_ip IS NOT"
-				" NULL ORDER BY b.instance_id");
+	st = ctl_db_prepare_args(db, "SELECT b.instance_id, i.private_ip, b.weight FROM lb_backends b JOIN instances i ON"
+				     " i.instance_id = b.instance_id WHERE b.lb_id = ?1 AND i.deleted = 0 AND i.private_ip IS NOT"
+				     " NULL ORDER BY b.instance_id",
+				 &lb_id, 1);
 	if (!st)
 		goto fail;
-	sqlite3_bind_text(st, 1, lb_id, -1, SQLITE_STATIC);
 	list = json_object_new_array();
 	json_object_object_add(doc, "backends", list);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -245,7 +245,7 @@ static enum ctl_job_result carry(struct ctl *c, const struct target *t, struct c
 		snprintf(why, why_size, "unknown op %s", job->op);
 		return CTL_JOB_FAILED;
 	}
-	r = ctl_host_alive(c, host) ? ctl_agent_call(c, host, method, path, doc, &status, &ans) : -EHOSTDOWN;
+	r = ctl_agent_call_alive(c, host, method, path, doc, &status, &ans);
 	if (r == 0 && (status == 200 || (status == 404 && !streq(job->op, "put")))) {
 		if (streq(job->op, "delete"))
 			res = forget(c, t, id) == 0 ? CTL_JOB_DONE : CTL_JOB_RETRY;
@@ -254,7 +254,7 @@ static enum ctl_job_result carry(struct ctl *c, const struct target *t, struct c
 		goto out;
 	}
 	snprintf(why, why_size, "%s %s on %s: %s", method, id, host,
-		 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
+		 ctl_agent_error(r, ans));
 	/* Unreachable or failing: again later. A 409 is an address the agent may be freeing
 	 * (a public IP released and allocated again): again, for a while. */
 	if (r < 0 || status >= 500)

@@ -71,14 +71,14 @@ static int book(struct ctl *c, const char *account_id, long long quota, const ch
 	*ret_code = "InternalError";
 	if (!db || ctl_db_tx_begin(db) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT host_id, type, size_gib, (SELECT count(*) FROM snapshots WHERE disk_id = ?1 AND"
-				" deleted = 0 AND status = 'progressing'), (SELECT count(*) FROM snapshots WHERE"
-				" account_id = ?2 AND deleted = 0) FROM disks WHERE disk_id = ?1 AND account_id = ?2 AND"
-				" deleted = 0 AND status NOT IN ('Creating', 'Deleting')");
+	st = ctl_db_prepare_args(db,
+				 "SELECT host_id, type, size_gib, (SELECT count(*) FROM snapshots WHERE disk_id = ?1 AND"
+				 " deleted = 0 AND status = 'progressing'), (SELECT count(*) FROM snapshots WHERE"
+				 " account_id = ?2 AND deleted = 0) FROM disks WHERE disk_id = ?1 AND account_id = ?2 AND"
+				 " deleted = 0 AND status NOT IN ('Creating', 'Deleting')",
+				 (const char *const[]){ disk_id, account_id }, 2);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, disk_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
 		snprintf(type, sizeof(type), "%s", ctl_col(st, 1));
@@ -104,21 +104,16 @@ static int book(struct ctl *c, const char *account_id, long long quota, const ch
 	}
 	if (ecs_id_new(ECS_ID_SNAPSHOT, ret_id) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "INSERT INTO snapshots (snapshot_id, account_id, name, description, disk_id, disk_type,"
-				" disk_size, status, host_id, policy_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-				" 'progressing', ?8, ?9, ?10)");
+	st = ctl_db_prepare_args(db,
+				 "INSERT INTO snapshots (snapshot_id, account_id, name, description, disk_id, disk_type,"
+				 " disk_size, status, host_id, policy_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+				 " 'progressing', ?8, ?9, ?10)",
+				 (const char *const[]){ ret_id, account_id, name && *name ? name : ret_id, desc ? desc : "",
+							disk_id, type, NULL, host, policy_id },
+				 9);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, ret_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name && *name ? name : ret_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, desc ? desc : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, disk_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, size);
-	sqlite3_bind_text(st, 8, host, -1, SQLITE_STATIC);
-	if (policy_id)
-		sqlite3_bind_text(st, 9, policy_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, time(NULL));
 	r = ctl_db_step_done(st);
 	sqlite3_finalize(st);
@@ -173,12 +168,12 @@ static int mark_deleting(struct ctl *c, const char *account_id, const char *snap
 	*ret_code = "InternalError";
 	if (!db || ctl_db_tx_begin(db) < 0)
 		goto out;
-	st = ctl_db_prepare(db, "SELECT status, (SELECT count(*) FROM images WHERE source_snapshot_id = ?1 AND deleted = 0)"
-				" FROM snapshots WHERE snapshot_id = ?1 AND account_id = ?2 AND deleted = 0");
+	st = ctl_db_prepare_args(db,
+				 "SELECT status, (SELECT count(*) FROM images WHERE source_snapshot_id = ?1 AND deleted = 0)"
+				 " FROM snapshots WHERE snapshot_id = ?1 AND account_id = ?2 AND deleted = 0",
+				 (const char *const[]){ snapshot_id, account_id }, 2);
 	if (!st)
 		goto out;
-	sqlite3_bind_text(st, 1, snapshot_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
 	r = -ENOENT;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		if (sqlite3_column_int(st, 1) > 0) {
@@ -292,20 +287,17 @@ static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char
 {
 	const char *id = job->resource_id;
 	_cleanup_free_ char *path = ecs_strdup_printf("/v1/snapshots/%s", id);
-	struct json_object *body = NULL, *ans = NULL;
+	_cleanup_json_ struct json_object *body = NULL, *ans = NULL;
 	char host[64] = "", disk[64] = "";
 	long status = 0;
 	sqlite3 *db = ctl_db_get(c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT host_id, disk_id FROM snapshots WHERE snapshot_id = ?1") : NULL;
+	sqlite3_stmt *st = ctl_db_prepare_args(db, "SELECT host_id, disk_id FROM snapshots WHERE snapshot_id = ?1", &id, 1);
 	enum ctl_job_result res = CTL_JOB_RETRY;
 	int r;
 
-	if (st) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
-			snprintf(disk, sizeof(disk), "%s", ctl_col(st, 1));
-		}
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(host, sizeof(host), "%s", ctl_col(st, 0));
+		snprintf(disk, sizeof(disk), "%s", ctl_col(st, 1));
 	}
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
@@ -315,9 +307,7 @@ static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char
 		body = json_object_new_object();
 		ecs_jb_str(body, "disk_id", disk);
 	}
-	r = ctl_host_alive(c, host) ? ctl_agent_call(c, host, streq(job->op, "create") ? "PUT" : "DELETE", path, body,
-						      &status, &ans)
-				    : -EHOSTDOWN;
+	r = ctl_agent_call_alive(c, host, streq(job->op, "create") ? "PUT" : "DELETE", path, body, &status, &ans);
 	if (r == 0 && (status == 200 || (status == 404 && streq(job->op, "delete")))) {
 		const char *a[] = { id, streq(job->op, "create") ? ecs_json_str(ans, "status", "failed") : "deleted" };
 
@@ -331,8 +321,8 @@ static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char
 		goto out;
 	}
 	snprintf(why, why_size, "%s of snapshot %s on %s: %s", job->op, id, host,
-		 r < 0 ? strerror(-r) : ecs_json_str(ans, "message", "the agent refused"));
-	if ((r == 0 && status >= 400 && status < 500) || time(NULL) - job->created_at > c->cfg.transition_timeout_s) {
+		 ctl_agent_error(r, ans));
+	if (ctl_job_given_up(c, job, r, status)) {
 		const char *a[] = { id };
 
 		db = ctl_db_get(c->store);
@@ -342,8 +332,6 @@ static enum ctl_job_result snapshot_job(struct ctl *c, struct ctl_job *job, char
 		res = CTL_JOB_FAILED;
 	}
 out:
-	json_object_put(body);
-	json_object_put(ans);
 	return res;
 }
 

@@ -15,12 +15,7 @@
 
 static void reply(struct ecs_http_response *resp, int status, const char *code, const char *message)
 {
-	struct json_object *o = json_object_new_object();
-
-	ecs_jb_str(o, "code", code);
-	ecs_jb_str(o, "message", message);
-	ecs_http_reply_json(resp, status, o);
-	json_object_put(o);
+	ecs_http_reply_error(resp, status, code, message, NULL);
 }
 
 void ctl_storage_keys_handle(const struct ecs_http_request *req, struct ecs_http_response *resp)

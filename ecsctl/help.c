@@ -264,15 +264,12 @@ void ecsctl_complete(struct ecsctl *ctx, FILE *f, int n_words, char **words)
 	}
 }
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_help_verbs[] = {
 	{
 		.name = "help",
 		.synopsis = "[COMMAND [SUBCOMMAND]]",
 		.min_pos = 0,
 		.max_pos = 2,
-		.flags = no_flags,
 		.summary = "help on ecsctl or one command",
 		.run = help_run,
 	},

@@ -160,8 +160,6 @@ static const struct ecsctl_flag ls_flags[] = {
 };
 
 static const struct ecsctl_flag wait_flags[] = { WAIT_FLAGS, { NULL } };
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_disk_verbs[] = {
 	{
 		.group = "disk",
@@ -207,7 +205,6 @@ const struct ecsctl_verb ecsctl_disk_verbs[] = {
 		.synopsis = "DISK SIZE_GIB",
 		.min_pos = 2,
 		.max_pos = 2,
-		.flags = no_flags,
 		.actions = "ResizeDisk (NewSize)",
 		.summary = "grow a disk",
 		.run = resize_run,
@@ -218,7 +215,6 @@ const struct ecsctl_verb ecsctl_disk_verbs[] = {
 		.synopsis = "DISK...",
 		.min_pos = 1,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "DeleteDisk",
 		.summary = "delete disks",
 		.run = rm_run,

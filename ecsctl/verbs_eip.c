@@ -67,8 +67,6 @@ static const struct ecsctl_flag allocate_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_eip_verbs[] = {
 	{
 		.group = "eip",
@@ -87,7 +85,6 @@ const struct ecsctl_verb ecsctl_eip_verbs[] = {
 		.synopsis = "IP [INSTANCE]",
 		.min_pos = 1,
 		.max_pos = 2,
-		.flags = no_flags,
 		.actions = "ReleasePublicIpAddress",
 		.summary = "give a public IP back to the pool",
 		.run = release_run,
@@ -95,7 +92,6 @@ const struct ecsctl_verb ecsctl_eip_verbs[] = {
 	{
 		.group = "eip",
 		.name = "ls",
-		.flags = no_flags,
 		.actions = "DescribeInstances (every page)",
 		.summary = "the instances that have a public IP",
 		.run = ls_run,

@@ -156,13 +156,10 @@ static int show_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return r;
 }
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_host_verbs[] = {
 	{
 		.group = "host",
 		.name = "ls",
-		.flags = no_flags,
 		.actions = "DescribeHosts (every page; an administrator's action)",
 		.summary = "list hosts, their OSDs and storage state, and the Ceph cluster's health and pools",
 		.details = "Only accounts named in the controller's [controller] admin_accounts may call DescribeHosts.\n"
@@ -175,7 +172,6 @@ const struct ecsctl_verb ecsctl_host_verbs[] = {
 		.synopsis = "HOST",
 		.min_pos = 1,
 		.max_pos = 1,
-		.flags = no_flags,
 		.actions = "DescribeHosts (HostId)",
 		.summary = "one host's capacity, use, OSDs and storage state",
 		.run = show_run,

@@ -293,8 +293,6 @@ static const struct ecsctl_flag ls_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 static const struct ecsctl_flag start_flags[] = { WAIT_FLAGS, { NULL } };
 
 static const struct ecsctl_flag stop_flags[] = {
@@ -343,7 +341,6 @@ const struct ecsctl_verb ecsctl_instance_verbs[] = {
 		.synopsis = "ID",
 		.min_pos = 1,
 		.max_pos = 1,
-		.flags = no_flags,
 		.actions = "DescribeInstances",
 		.summary = "show one instance (-o json: its DescribeInstances fields)",
 		.run = show_run,

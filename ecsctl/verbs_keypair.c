@@ -202,8 +202,6 @@ static const struct ecsctl_flag import_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_keypair_verbs[] = {
 	{
 		.group = "keypair",
@@ -211,7 +209,6 @@ const struct ecsctl_verb ecsctl_keypair_verbs[] = {
 		.synopsis = "NAME",
 		.min_pos = 1,
 		.max_pos = 1,
-		.flags = no_flags,
 		.actions = "CreateKeyPair",
 		.summary = "create a key pair; the private key goes to ~/.ecsctl/keys/NAME.pem (0600)",
 		.details = "An existing ~/.ecsctl/keys/NAME.pem is never overwritten: the command stops first.\n"
@@ -234,7 +231,6 @@ const struct ecsctl_verb ecsctl_keypair_verbs[] = {
 	{
 		.group = "keypair",
 		.name = "ls",
-		.flags = no_flags,
 		.actions = "DescribeKeyPairs (every page)",
 		.summary = "list key pairs",
 		.run = ls_run,
@@ -245,7 +241,6 @@ const struct ecsctl_verb ecsctl_keypair_verbs[] = {
 		.synopsis = "NAME...",
 		.min_pos = 1,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "DeleteKeyPairs",
 		.summary = "delete key pairs (the local private keys stay, for the instances that use them)",
 		.run = rm_run,

@@ -395,8 +395,6 @@ static const struct ecsctl_flag health_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_lb_verbs[] = {
 	{
 		.group = "lb",
@@ -409,7 +407,6 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 	{
 		.group = "lb",
 		.name = "ls",
-		.flags = no_flags,
 		.actions = "DescribeLoadBalancers (every page)",
 		.summary = "list load balancers",
 		.run = ls_run,
@@ -420,7 +417,6 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 		.synopsis = "LB",
 		.min_pos = 1,
 		.max_pos = 1,
-		.flags = no_flags,
 		.actions = "DescribeLoadBalancerAttribute",
 		.summary = "a load balancer with its listeners and backend servers",
 		.run = show_run,
@@ -431,7 +427,6 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 		.synopsis = "LB...",
 		.min_pos = 1,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "DeleteLoadBalancer",
 		.summary = "delete load balancers (their listeners go with them)",
 		.run = rm_run,
@@ -442,7 +437,6 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 		.synopsis = "LB active|inactive",
 		.min_pos = 2,
 		.max_pos = 2,
-		.flags = no_flags,
 		.actions = "SetLoadBalancerStatus",
 		.summary = "turn forwarding on or off for the whole load balancer",
 		.run = set_status_run,
@@ -499,7 +493,6 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 		.synopsis = "LB INSTANCE[:WEIGHT]...",
 		.min_pos = 2,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "AddBackendServers (20 servers a call)",
 		.summary = "add backend servers (weight 0-100, default 100), or change their weight",
 		.run = backend_add_run,
@@ -510,7 +503,6 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 		.synopsis = "LB INSTANCE...",
 		.min_pos = 2,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "RemoveBackendServers (20 servers a call)",
 		.summary = "remove backend servers",
 		.run = backend_rm_run,
@@ -521,7 +513,6 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 		.synopsis = "LB INSTANCE:WEIGHT...",
 		.min_pos = 2,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "SetBackendServers (20 servers a call)",
 		.summary = "change the weights of backend servers the load balancer has",
 		.run = backend_set_run,

@@ -124,8 +124,6 @@ static const struct ecsctl_flag create_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_policy_verbs[] = {
 	{
 		.group = "policy",
@@ -140,7 +138,6 @@ const struct ecsctl_verb ecsctl_policy_verbs[] = {
 	{
 		.group = "policy",
 		.name = "ls",
-		.flags = no_flags,
 		.actions = "DescribeAutoSnapshotPolicyEx (every page)",
 		.summary = "list policies",
 		.run = ls_run,
@@ -151,7 +148,6 @@ const struct ecsctl_verb ecsctl_policy_verbs[] = {
 		.synopsis = "POLICY DISK...",
 		.min_pos = 2,
 		.max_pos = ECSCTL_ARGS_MAX + 1,
-		.flags = no_flags,
 		.actions = "ApplyAutoSnapshotPolicy",
 		.summary = "apply a policy to disks",
 		.run = apply_run,
@@ -162,7 +158,6 @@ const struct ecsctl_verb ecsctl_policy_verbs[] = {
 		.synopsis = "DISK...",
 		.min_pos = 1,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "CancelAutoSnapshotPolicy",
 		.summary = "take disks off their policy",
 		.run = cancel_run,
@@ -173,7 +168,6 @@ const struct ecsctl_verb ecsctl_policy_verbs[] = {
 		.synopsis = "POLICY...",
 		.min_pos = 1,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "DeleteAutoSnapshotPolicy",
 		.summary = "delete policies",
 		.run = rm_run,

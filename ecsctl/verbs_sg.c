@@ -181,8 +181,6 @@ static const struct ecsctl_flag revoke_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_sg_verbs[] = {
 	{
 		.group = "sg",
@@ -206,7 +204,6 @@ const struct ecsctl_verb ecsctl_sg_verbs[] = {
 		.synopsis = "SG",
 		.min_pos = 1,
 		.max_pos = 1,
-		.flags = no_flags,
 		.actions = "DescribeSecurityGroupAttribute (Direction all)",
 		.summary = "a group's rules",
 		.run = show_run,
@@ -250,7 +247,6 @@ const struct ecsctl_verb ecsctl_sg_verbs[] = {
 		.synopsis = "SG INSTANCE",
 		.min_pos = 2,
 		.max_pos = 2,
-		.flags = no_flags,
 		.actions = "JoinSecurityGroup",
 		.summary = "put an instance in a group (1-5 groups each)",
 		.run = join_run,
@@ -261,7 +257,6 @@ const struct ecsctl_verb ecsctl_sg_verbs[] = {
 		.synopsis = "SG INSTANCE",
 		.min_pos = 2,
 		.max_pos = 2,
-		.flags = no_flags,
 		.actions = "LeaveSecurityGroup",
 		.summary = "take an instance out of a group (not its last)",
 		.run = leave_run,
@@ -272,7 +267,6 @@ const struct ecsctl_verb ecsctl_sg_verbs[] = {
 		.synopsis = "SG...",
 		.min_pos = 1,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "DeleteSecurityGroup",
 		.summary = "delete groups (refused while an instance or another group's rule uses one)",
 		.run = rm_run,

@@ -167,8 +167,6 @@ static const struct ecsctl_flag prune_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag no_flags[] = { { NULL } };
-
 const struct ecsctl_verb ecsctl_snapshot_verbs[] = {
 	{
 		.group = "snapshot",
@@ -192,7 +190,6 @@ const struct ecsctl_verb ecsctl_snapshot_verbs[] = {
 		.synopsis = "SNAPSHOT...",
 		.min_pos = 1,
 		.max_pos = ECSCTL_ARGS_MAX,
-		.flags = no_flags,
 		.actions = "DeleteSnapshot",
 		.summary = "delete snapshots",
 		.run = rm_run,

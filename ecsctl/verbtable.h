@@ -33,7 +33,7 @@ struct ecsctl_verb {
 	unsigned min_pos, max_pos;
 	bool rest;		/* takes "-- CMD..." */
 	bool any_flags;		/* every --Name VALUE is an API parameter */
-	const struct ecsctl_flag *flags; /* ends with { NULL } */
+	const struct ecsctl_flag *flags; /* ends with { NULL }; NULL: none */
 	const char *actions;	/* the API actions it calls */
 	const char *summary;
 	const char *details;	/* a paragraph for `ecsctl help VERB`, or NULL */

@@ -129,6 +129,21 @@ int ecs_http_reply_json(struct ecs_http_response *resp, int status, struct json_
 	return ecs_http_reply(resp, status, "application/json;charset=utf-8", text, len);
 }
 
+int ecs_http_reply_error(struct ecs_http_response *resp, int status, const char *code, const char *message,
+			 const char *request_id)
+{
+	struct json_object *o = json_object_new_object();
+	int r;
+
+	ecs_jb_str(o, "code", code);
+	ecs_jb_str(o, "message", message);
+	if (request_id)
+		ecs_jb_str(o, "request_id", request_id);
+	r = ecs_http_reply_json(resp, status, o);
+	json_object_put(o);
+	return r;
+}
+
 int ecs_http_add_header(struct ecs_http_response *resp, const char *name, const char *value)
 {
 	return ecs_kvlist_add(&resp->headers, name, value);
@@ -240,24 +255,54 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct request_ct
 	return ret;
 }
 
+/* What a handler sees of a request, gathered from the connection (its query, headers and
+ * peer), and the log's request id, set until request_frame_close. */
+struct request_frame {
+	struct ecs_kvlist query, headers;
+	char peer[INET6_ADDRSTRLEN + 8];
+};
+
+static void request_frame_open(struct request_frame *f, struct ecs_http_server *srv, struct MHD_Connection *c,
+			       struct request_ctx *ctx, const char *method, const char *url, struct ecs_http_request *req)
+{
+	*f = (struct request_frame){ .query = ECS_KVLIST_INIT, .headers = ECS_KVLIST_INIT };
+	ecs_log_set_request_id(ctx->rid);
+	peer_address(c, f->peer, sizeof(f->peer));
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &f->query);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_kv, &f->headers);
+	*req = (struct ecs_http_request){
+		.method = method,
+		.path = url,
+		.query = &f->query,
+		.headers = &f->headers,
+		.body = ctx->body.data ? ctx->body.data : "",
+		.body_len = ctx->body.len,
+		.request_id = ctx->rid,
+		.remote_addr = f->peer,
+		.userdata = srv->cfg.userdata,
+	};
+}
+
+/* The end of a request: the response's leftovers and the frame freed, the request id unset. */
+static void request_frame_close(struct request_frame *f, struct ecs_http_response *resp)
+{
+	response_clear_body(resp);
+	ecs_kvlist_clear(&resp->headers);
+	ecs_kvlist_clear(&f->query);
+	ecs_kvlist_clear(&f->headers);
+	ecs_log_set_request_id(NULL);
+}
+
 /* A streaming route's first call: begin() sees the headers and may answer at once. */
 static enum MHD_Result stream_begin(struct ecs_http_server *srv, struct MHD_Connection *c, struct request_ctx *ctx,
 				   const char *method, const char *url)
 {
-	struct ecs_kvlist query = ECS_KVLIST_INIT, headers = ECS_KVLIST_INIT;
 	struct ecs_http_response resp = { 0 };
-	char peer[INET6_ADDRSTRLEN + 8];
 	enum MHD_Result ret = MHD_YES;
 	struct ecs_http_request req;
+	struct request_frame f;
 
-	ecs_log_set_request_id(ctx->rid);
-	peer_address(c, peer, sizeof(peer));
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &query);
-	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_kv, &headers);
-	req = (struct ecs_http_request){
-		.method = method, .path = url, .query = &query, .headers = &headers, .body = "", .body_len = 0,
-		.request_id = ctx->rid, .remote_addr = peer, .userdata = srv->cfg.userdata,
-	};
+	request_frame_open(&f, srv, c, ctx, method, url, &req); /* no body yet */
 	ctx->stream->begin(&req, &resp, &ctx->stream_state);
 	if (resp.status) {
 		const char *clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -268,11 +313,7 @@ static enum MHD_Result stream_begin(struct ecs_http_server *srv, struct MHD_Conn
 			ecs_http_add_header(&resp, MHD_HTTP_HEADER_CONNECTION, "close");
 		ret = send_response(c, ctx, &resp);
 	}
-	response_clear_body(&resp);
-	ecs_kvlist_clear(&resp.headers);
-	ecs_kvlist_clear(&query);
-	ecs_kvlist_clear(&headers);
-	ecs_log_set_request_id(NULL);
+	request_frame_close(&f, &resp);
 	return ret;
 }
 
@@ -282,11 +323,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct ecs_http_server *srv = cls;
 	struct request_ctx *ctx = *con_cls;
-	struct ecs_kvlist query = ECS_KVLIST_INIT, headers = ECS_KVLIST_INIT;
 	struct ecs_http_response resp = { 0 };
 	struct ecs_http_request req;
 	const struct ecs_http_route *rt;
-	char peer[INET6_ADDRSTRLEN + 8];
+	struct request_frame f;
 	enum MHD_Result ret;
 	bool path_known;
 
@@ -343,21 +383,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (ctx->answered)
 		return MHD_YES; /* body still arriving after an early answer: discard it */
 
-	ecs_log_set_request_id(ctx->rid);
-	peer_address(c, peer, sizeof(peer));
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_kv, &query);
-	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_kv, &headers);
-	req = (struct ecs_http_request){
-		.method = method,
-		.path = url,
-		.query = &query,
-		.headers = &headers,
-		.body = ctx->body.data ? ctx->body.data : "",
-		.body_len = ctx->body.len,
-		.request_id = ctx->rid,
-		.remote_addr = peer,
-		.userdata = srv->cfg.userdata,
-	};
+	request_frame_open(&f, srv, c, ctx, method, url, &req);
 
 	if (ctx->stream) {
 		ctx->stream->end(ctx->stream_state, &req, &resp);
@@ -382,11 +408,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			raise_error(srv, &req, &resp, ECS_HTTP_ERROR_INTERNAL, "the handler gave no answer");
 	}
 	ret = send_response(c, ctx, &resp);
-	response_clear_body(&resp);
-	ecs_kvlist_clear(&resp.headers);
-	ecs_kvlist_clear(&query);
-	ecs_kvlist_clear(&headers);
-	ecs_log_set_request_id(NULL);
+	request_frame_close(&f, &resp);
 	return ret;
 }
 

@@ -113,6 +113,10 @@ int ecs_http_reply(struct ecs_http_response *resp, int status, const char *conte
 int ecs_http_reply_take(struct ecs_http_response *resp, int status, const char *content_type, char *body,
 			size_t len);
 int ecs_http_reply_json(struct ecs_http_response *resp, int status, struct json_object *obj);
+/* The internal APIs' error (agent, controller's host API): {"code", "message"} and, when
+ * request_id is not NULL, "request_id". */
+int ecs_http_reply_error(struct ecs_http_response *resp, int status, const char *code, const char *message,
+			 const char *request_id);
 int ecs_http_add_header(struct ecs_http_response *resp, const char *name, const char *value);
 /* Answer with a reader (see struct ecs_http_response); takes ownership of cls. */
 int ecs_http_reply_reader(struct ecs_http_response *resp, int status, const char *content_type, uint64_t size,

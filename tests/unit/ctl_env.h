@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "account.h"
 #include "config.h"
 #include "ctl.h"
 #include "kv.h"
@@ -54,6 +55,24 @@ static inline int ctl_test_env_teardown(void **state)
 	ctl_test_env_close(*state);
 	free(*state);
 	return 0;
+}
+
+/* A test's state with two accounts, alice and bob (tenants that do not trust each other),
+ * on a fresh controller state; freed by ctl_test_env_teardown. */
+struct ctl_test_tenants {
+	struct ctl_test_env t; /* first: ctl_test_env_teardown frees the whole */
+	struct ctl_account alice, bob;
+};
+
+static inline struct ctl_test_tenants *ctl_test_tenants_open(const char *name)
+{
+	struct ctl_test_tenants *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	ctl_test_env_open(&e->t, name);
+	assert_int_equal(ctl_account_create(&e->t.c, "alice", &e->alice), 0);
+	assert_int_equal(ctl_account_create(&e->t.c, "bob", &e->bob), 0);
+	return e;
 }
 
 /* ---- the database ---- */

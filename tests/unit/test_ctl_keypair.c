@@ -25,19 +25,10 @@
 #include "store.h"
 #include "util.h"
 
-struct env {
-	struct ctl_test_env t; /* first: ctl_test_env_teardown frees the whole */
-	struct ctl_account alice, bob;
-};
-
 static int setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
+	struct ctl_test_tenants *e = ctl_test_tenants_open("test_ctl_keypair");
 
-	assert_non_null(e);
-	ctl_test_env_open(&e->t, "test_ctl_keypair");
-	assert_int_equal(ctl_account_create(&e->t.c, "alice", &e->alice), 0);
-	assert_int_equal(ctl_account_create(&e->t.c, "bob", &e->bob), 0);
 	*state = e;
 	return 0;
 }
@@ -46,7 +37,7 @@ static int setup(void **state)
 
 /* ---- the database ---- */
 
-static long long sql_int(struct env *e, const char *fmt, const char *arg)
+static long long sql_int(struct ctl_test_tenants *e, const char *fmt, const char *arg)
 {
 	_cleanup_free_ char *v = ctl_test_sql_text(&e->t, fmt, arg);
 
@@ -54,7 +45,7 @@ static long long sql_int(struct env *e, const char *fmt, const char *arg)
 	return atoll(v);
 }
 
-static void add_instance(struct env *e, const char *id, const struct ctl_account *a, const char *key_pair)
+static void add_instance(struct ctl_test_tenants *e, const char *id, const struct ctl_account *a, const char *key_pair)
 {
 	ctl_test_sql(&e->t,
 	    "INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id, instance_type, vcpus,"
@@ -79,7 +70,7 @@ static char *run(const char *const *argv)
 }
 
 /* A new key of type in dir; its public line (caller frees). */
-static char *keygen(struct env *e, const char *type, const char *file)
+static char *keygen(struct ctl_test_tenants *e, const char *type, const char *file)
 {
 	_cleanup_free_ char *path = ecs_strdup_printf("%s/%s", e->t.dir, file), *pub = NULL, *line = NULL;
 	const char *argv[] = { "ssh-keygen", "-q", "-t", type, "-N", "", "-C", "me@test", "-f", path, NULL };
@@ -112,7 +103,7 @@ static const char *fingerprint_of(struct ctl_test_answer *a)
 
 static void test_create_describe_delete(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *keyfile = ecs_strdup_printf("%s/created", e->t.dir), *fp = NULL, *derived = NULL,
 			      *stored = NULL;
 	const char *argv[] = { "ssh-keygen", "-y", "-f", keyfile, NULL };
@@ -174,7 +165,7 @@ static void test_create_describe_delete(void **state)
 static void test_names(void **state)
 {
 	static const char *const bad[] = { "9", "1abc", "-abc", "has space", "a/b", "http://x", "ab\"c", NULL };
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "names");
 	char long_name[130];
 
@@ -200,7 +191,7 @@ static void test_names(void **state)
 static void test_import(void **state)
 {
 	static const char *const types[] = { "ed25519", "rsa", "ecdsa", NULL };
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 
 	for (size_t i = 0; types[i]; i++) {
 		_cleanup_free_ char *line = keygen(e, types[i], types[i]), *pub = ecs_strdup_printf("%s/%s.pub", e->t.dir, types[i]),
@@ -225,7 +216,7 @@ static void test_import(void **state)
 
 static void test_import_invalid(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *ed = keygen(e, "ed25519", "inv-ed"), *rsa = keygen(e, "rsa", "inv-rsa"), *claim = NULL,
 			    *truncated = NULL, *two = NULL, *b64 = NULL;
 	char *sp;
@@ -266,7 +257,7 @@ static void test_import_invalid(void **state)
 
 static void test_duplicate_and_accounts(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "dup");
 	struct ctl_test_answer a;
 
@@ -294,7 +285,7 @@ static void test_duplicate_and_accounts(void **state)
 static void test_describe_filters(void **state)
 {
 	static const char *const names[] = { "SshKey", "mySshKey", "SshKeyTwo", "other", "a-SshKey-b", NULL };
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "filters");
 	struct ctl_test_answer a;
 	struct {
@@ -329,7 +320,7 @@ static void test_describe_filters(void **state)
 
 static void test_limit(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "limit");
 
 	/* 499 stored at once, then the 500th through the action, then no more. */
@@ -347,7 +338,7 @@ static void test_limit(void **state)
 }
 
 /* The newest modify job of an instance, as its args. */
-static struct json_object *modify_job(struct env *e, const char *id)
+static struct json_object *modify_job(struct ctl_test_tenants *e, const char *id)
 {
 	_cleanup_free_ char *args = ctl_test_sql_text(&e->t, "SELECT args FROM jobs WHERE resource_id = '%s' AND kind = 'instance' AND"
 						" op = 'modify' ORDER BY job_id DESC LIMIT 1", id);
@@ -359,7 +350,7 @@ static struct json_object *modify_job(struct env *e, const char *id)
 	return o;
 }
 
-static void expect_instance_key(struct env *e, const char *id, const char *want)
+static void expect_instance_key(struct ctl_test_tenants *e, const char *id, const char *want)
 {
 	_cleanup_free_ char *kp = ctl_test_sql_text(&e->t, "SELECT key_pair_name FROM instances WHERE instance_id = '%s'", id);
 
@@ -369,7 +360,7 @@ static void expect_instance_key(struct env *e, const char *id, const char *want)
 
 static void test_attach_detach(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "attach"), *stored = NULL;
 	struct json_object *job, *results, *r0;
 	struct ctl_test_answer a;
@@ -454,7 +445,7 @@ static void test_attach_detach(void **state)
 
 static void test_delete_errors(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *line = keygen(e, "ed25519", "del");
 
 	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_keypair_import, &e->alice, "KeyPairName", "keep", "PublicKeyBody", line, NULL));

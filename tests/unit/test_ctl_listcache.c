@@ -22,24 +22,15 @@
 #include "store.h"
 #include "util.h"
 
-struct env {
-	struct ctl_test_env t; /* first: ctl_test_env_teardown frees the whole */
-	struct ctl_account alice, bob;
-};
-
 static int setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
+	struct ctl_test_tenants *e = ctl_test_tenants_open("test_ctl_listcache");
 
-	assert_non_null(e);
-	ctl_test_env_open(&e->t, "test_ctl_listcache");
-	assert_int_equal(ctl_account_create(&e->t.c, "alice", &e->alice), 0);
-	assert_int_equal(ctl_account_create(&e->t.c, "bob", &e->bob), 0);
 	*state = e;
 	return 0;
 }
 
-static void add_instance(struct env *e, const char *id, const struct ctl_account *a, int created)
+static void add_instance(struct ctl_test_tenants *e, const char *id, const struct ctl_account *a, int created)
 {
 	ctl_test_sql(&e->t,
 		     "INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id, instance_type,"
@@ -57,7 +48,7 @@ static void add_instance(struct env *e, const char *id, const struct ctl_account
 }
 
 /* The answer of fn for account, as JSON text (caller frees). */
-static char *answer(struct env *e, ctl_action_fn fn, const struct ctl_account *a, const char *page, const char *k,
+static char *answer(struct ctl_test_tenants *e, ctl_action_fn fn, const struct ctl_account *a, const char *page, const char *k,
 		    const char *v)
 {
 	struct ctl_test_answer r = ctl_test_act(&e->t, fn, a, "PageSize", "2", "PageNumber", page, k, v, NULL);
@@ -71,7 +62,7 @@ static char *answer(struct env *e, ctl_action_fn fn, const struct ctl_account *a
 
 /* Every page (and one past the end) of the three listings: the cached path and the SQL path
  * answer the same; the first page holds total. */
-static void same_answers(struct env *e, const struct ctl_account *a, int total)
+static void same_answers(struct ctl_test_tenants *e, const struct ctl_account *a, int total)
 {
 	static const struct {
 		ctl_action_fn fn;
@@ -99,7 +90,7 @@ static void same_answers(struct env *e, const struct ctl_account *a, int total)
 
 static void test_pages_follow_changes(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *gen = NULL, *gen2 = NULL, *bobs = NULL;
 
 	same_answers(e, &e->alice, 0);

@@ -33,27 +33,18 @@
 #define HOUR 3600LL
 #define DAY 86400LL
 
-struct env {
-	struct ctl_test_env t;
-	struct ctl_account alice, bob;
-};
-
 static int setup(void **state)
 {
-	struct env *e = calloc(1, sizeof(*e));
+	struct ctl_test_tenants *e = ctl_test_tenants_open("test_ctl_policy");
 
-	assert_non_null(e);
-	ctl_test_env_open(&e->t, "test_ctl_policy");
 	assert_int_equal(e->t.c.cfg.policy_utc_offset_h, 8);
-	assert_int_equal(ctl_account_create(&e->t.c, "alice", &e->alice), 0);
-	assert_int_equal(ctl_account_create(&e->t.c, "bob", &e->bob), 0);
 	*state = e;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 
 	ctl_policy_set_snapshot_fns(NULL, NULL);
 	ctl_test_env_close(&e->t);
@@ -64,7 +55,7 @@ static int teardown(void **state)
 /* ---- calling actions ---- */
 
 /* Create a policy; its id (caller frees). */
-static char *create_policy(struct env *e, const struct ctl_account *a, const char *hours, const char *days,
+static char *create_policy(struct ctl_test_tenants *e, const struct ctl_account *a, const char *hours, const char *days,
 			   const char *retention)
 {
 	struct ctl_test_answer r = ctl_test_act(&e->t, ctl_policy_create, a, "timePoints", hours, "repeatWeekdays", days, "retentionDays",
@@ -78,13 +69,13 @@ static char *create_policy(struct env *e, const struct ctl_account *a, const cha
 	return id;
 }
 
-static void apply(struct env *e, const struct ctl_account *a, const char *policy, const char *disks)
+static void apply(struct ctl_test_tenants *e, const struct ctl_account *a, const char *policy, const char *disks)
 {
 	ctl_test_expect_ok(ctl_test_act(&e->t, ctl_policy_apply, a, "autoSnapshotPolicyId", policy, "diskIds", disks, NULL));
 }
 
 /* The one policy of a DescribeAutoSnapshotPolicyEx by id (put the answer's out). */
-static struct json_object *describe_one(struct env *e, const struct ctl_account *a, const char *id, struct ctl_test_answer *ret)
+static struct json_object *describe_one(struct ctl_test_tenants *e, const struct ctl_account *a, const char *id, struct ctl_test_answer *ret)
 {
 	*ret = ctl_test_act(&e->t, ctl_policy_describe, a, "AutoSnapshotPolicyId", id, NULL);
 	assert_int_equal(ret->rc, 0);
@@ -94,7 +85,7 @@ static struct json_object *describe_one(struct env *e, const struct ctl_account 
 
 /* ---- the database ---- */
 
-static long long count_where(struct env *e, const char *table, const char *where)
+static long long count_where(struct ctl_test_tenants *e, const char *table, const char *where)
 {
 	_cleanup_free_ char *v = ctl_test_sql_text(&e->t, "SELECT count(*) FROM %s WHERE %s", table, where);
 
@@ -102,7 +93,7 @@ static long long count_where(struct env *e, const char *table, const char *where
 	return atoll(v);
 }
 
-static void add_disk(struct env *e, const char *id, const struct ctl_account *a)
+static void add_disk(struct ctl_test_tenants *e, const char *id, const struct ctl_account *a)
 {
 	ctl_test_sql(&e->t,
 	    "INSERT INTO disks (disk_id, account_id, zone_id, name, description, type, category, size_gib, image_id,"
@@ -112,7 +103,7 @@ static void add_disk(struct env *e, const char *id, const struct ctl_account *a)
 	    id, a->account_id);
 }
 
-static void add_snapshot(struct env *e, const char *id, const struct ctl_account *a, const char *disk, const char *policy,
+static void add_snapshot(struct ctl_test_tenants *e, const char *id, const struct ctl_account *a, const char *disk, const char *policy,
 			 const char *status, long long created)
 {
 	ctl_test_sql(&e->t,
@@ -121,19 +112,19 @@ static void add_snapshot(struct env *e, const char *id, const struct ctl_account
 	    id, a->account_id, id, disk, status, policy ? "'" : "", policy ? policy : "NULL", policy ? "'" : "", created);
 }
 
-static long long snapshots_of(struct env *e, const char *disk)
+static long long snapshots_of(struct ctl_test_tenants *e, const char *disk)
 {
 	_cleanup_free_ char *where = ecs_strdup_printf("disk_id = '%s' AND deleted = 0", disk);
 
 	return count_where(e, "snapshots", where);
 }
 
-static void finish_snapshots(struct env *e)
+static void finish_snapshots(struct ctl_test_tenants *e)
 {
 	ctl_test_sql(&e->t, "UPDATE snapshots SET status = 'accomplished' WHERE status = 'progressing'");
 }
 
-static char *run_state(struct env *e, const char *disk, const char *slot)
+static char *run_state(struct ctl_test_tenants *e, const char *disk, const char *slot)
 {
 	return ctl_test_sql_text(&e->t, "SELECT state FROM policy_runs WHERE disk_id = '%s' AND slot = '%s'", disk, slot);
 }
@@ -170,7 +161,7 @@ static int fake_remove(struct ctl *c, const char *account_id, const char *snapsh
 
 static void test_create_describe(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	struct json_object *p, *v;
 	struct ctl_test_answer a;
 	_cleanup_free_ char *id = NULL, *id2 = NULL;
@@ -235,7 +226,7 @@ static void test_validation(void **state)
 	static const char *const bad_hours[] = { "[\"24\"]", "[\"-1\"]", "[]", "[\"x\"]", "[\"1.5\"]", NULL };
 	static const char *const bad_days[] = { "[\"0\"]", "[\"8\"]", "[]", "[\"Monday\"]", NULL };
 	static const char *const bad_retention[] = { "0", "-2", "65537", NULL };
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *ok65536 = NULL;
 
 	for (size_t i = 0; bad_hours[i]; i++)
@@ -269,7 +260,7 @@ static void test_validation(void **state)
 
 static void test_quota(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 
 	for (int i = 0; i < CTL_POLICY_MAX; i++)
 		free(create_policy(e, &e->alice, "[\"1\"]", "[\"1\"]", "-1"));
@@ -280,7 +271,7 @@ static void test_quota(void **state)
 
 static void test_modify(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"1\"]", "[\"2\"]", "7");
 	struct json_object *p;
 	struct ctl_test_answer a;
@@ -308,7 +299,7 @@ static void test_modify(void **state)
 
 static void test_apply_cancel_delete(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"1\"]", "[\"1\"]", "-1"),
 			    *other = create_policy(e, &e->alice, "[\"2\"]", "[\"1\"]", "-1"),
 			    *bobs = create_policy(e, &e->bob, "[\"1\"]", "[\"1\"]", "-1"), *pid = NULL;
@@ -375,7 +366,7 @@ static void test_apply_cancel_delete(void **state)
 
 static void test_tick_once_per_slot(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"10\",\"11\"]", "[\"1\"]", "-1"),
 			    *bobs = create_policy(e, &e->bob, "[\"10\"]", "[\"1\",\"2\"]", "-1"), *name = NULL,
 			    *expect = NULL, *st = NULL;
@@ -438,7 +429,7 @@ static void test_tick_once_per_slot(void **state)
 
 static void test_tick_skips_busy(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"10\"]", "[\"1\"]", "-1"), *st = NULL;
 	char manual[32];
 
@@ -461,7 +452,7 @@ static void test_tick_skips_busy(void **state)
 
 static void test_tick_retention(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *week = create_policy(e, &e->alice, "[\"3\"]", "[\"1\"]", "7"),
 			    *forever = create_policy(e, &e->alice, "[\"3\"]", "[\"1\"]", "-1");
 	long long now = MON_1030;
@@ -502,7 +493,7 @@ static void test_tick_retention(void **state)
 
 static void test_tick_utc_offset(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"0\"]", "[\"1\"]", "-1"), *name = NULL, *expect = NULL,
 			    *st = NULL;
 
@@ -532,7 +523,7 @@ static void test_tick_utc_offset(void **state)
 
 static void test_tick_after_restart(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"10\"]", "[\"1\"]", "-1"), *st = NULL, *sid = NULL;
 	long long t = (long long)time(NULL);
 
@@ -559,7 +550,7 @@ static void test_tick_after_restart(void **state)
 
 static void test_tick_failures(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"10\"]", "[\"1\"]", "1"), *st = NULL;
 
 	add_disk(e, "d-a1", &e->alice);
@@ -596,7 +587,7 @@ static void test_tick_failures(void **state)
 
 static void test_tick_bounded(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"10\"]", "[\"1\"]", "-1");
 	char ids[100 * 16] = "[";
 
@@ -626,7 +617,7 @@ static void test_tick_bounded(void **state)
 
 static void test_runner_thread(void **state)
 {
-	struct env *e = *state;
+	struct ctl_test_tenants *e = *state;
 	_cleanup_free_ char *id = create_policy(e, &e->alice, "[\"10\"]", "[\"1\"]", "-1");
 
 	add_disk(e, "d-a1", &e->alice);
