@@ -1,5 +1,6 @@
 #include "storage_rbd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <rados/librados.h>
@@ -393,10 +394,16 @@ int agent_rbd_rename(struct agent_rbd *r, const char *from, const char *to)
 	return rbd_rename(r->io, from, to);
 }
 
-/* name + ".tmp", and any earlier one of it removed. */
+/* name + "." + this host + ".tmp", and any earlier one of it removed. Each host has its own
+ * temporary: several hosts may import the same image at once, and none removes another's. */
 static char *fresh_tmp(struct agent_rbd *r, const char *name)
 {
-	char *tmp = ecs_strdup_printf("%s.tmp", name);
+	char host[64] = "";
+	char *tmp;
+
+	for (size_t i = 0; r->maker[i] && r->maker[i] != ' ' && i < sizeof(host) - 1; i++)
+		host[i] = isalnum((unsigned char)r->maker[i]) || r->maker[i] == '-' ? r->maker[i] : '_';
+	tmp = *host ? ecs_strdup_printf("%s.%s.tmp", name, host) : ecs_strdup_printf("%s.tmp", name);
 
 	if (tmp && agent_rbd_remove(r, tmp) < 0)
 		log_warn("rbd: cannot remove a temporary", "image=%s", tmp);
@@ -520,6 +527,12 @@ int agent_rbd_import(struct agent_rbd *r, const char *file, const char *name, un
 	}
 	if (e == 0)
 		e = rbd_rename(r->io, tmp, name);
+	if (e == -EEXIST) {
+		/* Another host imported the same image first: theirs serves. */
+		log_info("rbd: imported by another host meanwhile", "image=%s", name);
+		agent_rbd_remove(r, tmp);
+		return 0;
+	}
 	if (e < 0) {
 		log_error("rbd: import failed", "file=%s image=%s error=%s", file, name, strerror(-e));
 		agent_rbd_remove(r, tmp);

@@ -72,6 +72,16 @@ class Cluster:
         return subprocess.run(["ceph", "-c", str(self.dir / "ceph" / "ceph.conf"), "--connect-timeout", "10", *args],
                               capture_output=True, text=True, timeout=timeout)
 
+    def rbd_ls(self, pool: str = "ecs-rbd") -> list[str]:
+        p = subprocess.run(["rbd", "-c", str(self.dir / "ceph" / "ceph.conf"), "ls", pool], capture_output=True,
+                           text=True, timeout=40)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.split()
+
+    def dumpxml(self, host: str, domain: str) -> str:
+        return subprocess.run(["virsh", "-c", self.uri(host), "dumpxml", domain], capture_output=True, text=True,
+                              timeout=30).stdout
+
     def health(self) -> str:
         try:
             return self.ceph("health").stdout.strip()
@@ -235,6 +245,16 @@ def test_two_instances_per_host_each_ssh(cluster, instances):
         assert cluster.ssh(host, ip, "echo hello").stdout.strip() == "hello", iid
     status = cluster.script("status").stdout
     assert all(iid in status for iid in instances), status
+
+
+def test_disks_are_rbd_images_in_the_cluster(cluster, instances):
+    """Each guest's disk lives in the replicated pool, not on its host."""
+    images = cluster.rbd_ls()
+    disks = [i for i in images if i.startswith("disk-")]
+    assert len(disks) >= 6, images
+    for iid, (host, _) in instances.items():
+        xml = cluster.dumpxml(host, f"ecs-{iid}")
+        assert "protocol='rbd'" in xml and "name='ecs-rbd/disk-" in xml, (iid, xml)
 
 
 def test_kill_host2_degraded_disks_still_work(cluster, instances):
