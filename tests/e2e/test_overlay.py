@@ -17,6 +17,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -74,6 +75,7 @@ class Guest:
         sh(self.ns, f"ip link set eth0 mtu 1450 && ip addr add {ip}/16 dev eth0 && ip link set eth0 up && "
                     f"ip route add default via {gateway}")
         self.server: subprocess.Popen | None = None
+        self.folder: Path | None = None
 
     def ping(self, ip: str) -> bool:
         return sh(self.ns, f"busybox ping -c 1 -W 1 {ip}", check=False).returncode == 0
@@ -82,6 +84,7 @@ class Guest:
         """An HTTP server answering word on every path."""
         folder = Path(f"/tmp/ecs-overlay-{os.getpid()}-{port}-{word}")
         folder.mkdir(exist_ok=True)
+        self.folder = folder
         (folder / "index.html").write_text(word + "\n")
         self.server = subprocess.Popen(self.ns.argv(["/usr/bin/python3", "-m", "http.server", "-b", self.ip,
                                                      "-d", folder, str(port)]),
@@ -95,6 +98,8 @@ class Guest:
         if self.server:
             self.server.kill()
             self.server.wait()
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
         self.ns.close()
 
 
