@@ -219,6 +219,9 @@ static const char *const migrations[] = {
 	" INSERT INTO list_gens VALUES ('security_groups', old.account_id, 1)"
 	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
 	" END;",
+	/* 7: the agent's state_seq of its last answer about the instance: a heartbeat whose
+	 * listing began before that answer (a lower state_seq) does not overwrite its state. */
+	"ALTER TABLE instances ADD COLUMN agent_seq INTEGER NOT NULL DEFAULT 0;",
 };
 
 int ctl_store_schema_version(void)
