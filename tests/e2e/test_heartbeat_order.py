@@ -31,28 +31,29 @@ def settle(api, iid: str, want: str):
     wait_for(lambda: status(api, iid), 30, f"{iid} {want}", 0.1, until=lambda s: s == want)
 
 
+def stale_listing_after(api, host, iid: str, action: str, settled: str, stale: str):
+    """`action` ends with the instance `settled`; then a heartbeat listed before it (saying
+    `stale`) arrives. The controller keeps what the action's answer said."""
+    listed_at = host.state_seq  # a heartbeat starts listing here ...
+    api.call(action, InstanceId=iid)
+    settle(api, iid, settled)
+    assert host.state_seq > listed_at
+    host.heartbeat({iid: stale}, state_seq=listed_at)  # ... and arrives only now
+    assert status(api, iid) == settled
+
+
 def test_stale_heartbeat_does_not_undo_a_start(cloud):
     ctl, host = cloud
     api = ctl.account("order")
     iid = api.call("CreateInstance", ImageId="tiny", InstanceType="ecs.t1.small")["InstanceId"]
     settle(api, iid, "Stopped")
-
-    listed_at = host.state_seq  # a heartbeat starts listing here: the instance is Stopped
-    api.call("StartInstance", InstanceId=iid)
-    settle(api, iid, "Running")
-    assert host.state_seq > listed_at
-
-    # ... and arrives only now. The controller keeps what the start's answer said.
-    host.heartbeat({iid: "Stopped"}, state_seq=listed_at)
-    assert status(api, iid) == "Running"
+    stale_listing_after(api, host, iid, "StartInstance", "Running", "Stopped")
     api.call("RebootInstance", InstanceId=iid)  # refused with IncorrectInstanceStatus before the fix
     settle(api, iid, "Running")
 
     # A heartbeat listed after the last answer is the agent's word (a guest that powered off).
     host.heartbeat({iid: "Stopped"})
     assert status(api, iid) == "Stopped"
-    api.call("StartInstance", InstanceId=iid)
-    settle(api, iid, "Running")
 
 
 def test_stale_heartbeat_does_not_undo_a_stop(cloud):
@@ -60,12 +61,7 @@ def test_stale_heartbeat_does_not_undo_a_stop(cloud):
     api = ctl.account("order2")
     iid = api.call("RunInstances", ImageId="tiny", InstanceType="ecs.t1.small")["InstanceIdSets"]["InstanceIdSet"][0]
     settle(api, iid, "Running")
-
-    listed_at = host.state_seq
-    api.call("StopInstance", InstanceId=iid)
-    settle(api, iid, "Stopped")
-    host.heartbeat({iid: "Running"}, state_seq=listed_at)
-    assert status(api, iid) == "Stopped"
+    stale_listing_after(api, host, iid, "StopInstance", "Stopped", "Running")
     api.call("StartInstance", InstanceId=iid)  # a Running one would be refused
     settle(api, iid, "Running")
 
