@@ -52,6 +52,10 @@ void ots_table_close(struct ots_table *t);
  * into ret (pointing into buf) and encoded into *ret_key (caller frees). */
 int ots_pk_decode(struct ots_call *c, const struct ots_table *t, const ProtobufCBinaryData *buf,
 		  enum ots_key_use use, struct ots_row *ret, char **ret_key);
+/* (With OTS_KEY_PUT and a PK_AUTO_INCR in the key, *ret_key is left NULL.) */
+/* Makes the value of a PutRow key's PK_AUTO_INCR (the next of its partition key's counter in
+ * RADOS) and encodes the key into *ret_key. */
+int ots_pk_auto_fill(struct ots_call *c, const struct ots_table *t, struct ots_row *row, char **ret_key);
 /* Refuse what a read may ask that is not built yet (filters, column paging, transactions). */
 int ots_read_refuse_unbuilt(struct ots_call *c, bool filter, bool token, const char *start_column,
 			    const char *end_column, const char *transaction_id);

@@ -158,10 +158,11 @@ static int duplicate_rows(struct ots_call *c, const struct ots_table *t, const O
 	for (; n < tq->n_rows && r == 0; n++) {
 		struct ots_row row = { 0 };
 
-		r = ots_pk_decode(c, t, &tq->rows[n]->row_change, OTS_KEY_ROW, &row, &keys[n]);
+		r = ots_pk_decode(c, t, &tq->rows[n]->row_change,
+				  tq->rows[n]->type == OTS__OPERATION_TYPE__OT_PUT ? OTS_KEY_PUT : OTS_KEY_ROW, &row, &keys[n]);
 		ots_row_clear(&row);
-		for (size_t k = 0; r == 0 && k < n; k++)
-			if (streq(keys[k], keys[n]))
+		for (size_t k = 0; r == 0 && keys[n] && k < n; k++)
+			if (keys[k] && streq(keys[k], keys[n]))
 				r = ots_invalid(c, "The same row appears twice in the request.");
 	}
 	ecs_strv_free(keys, n);

@@ -24,6 +24,10 @@ int ots_pk_decode(struct ots_call *c, const struct ots_table *t, const ProtobufC
 		ots_row_clear(ret);
 		return ots_invalid(c, "%s", msg);
 	}
+	*ret_key = NULL;
+	for (size_t i = 0; i < ret->n_pk; i++)
+		if (ret->pk[i].v.type == OTS_VT_AUTO_INCREMENT)
+			return 0; /* its key is known once the value is made (ots_pk_auto_fill) */
 	if ((r = ots_key_encode(&t->schema, ret->pk, ret->n_pk, true, ret_key)) < 0) {
 		ots_row_clear(ret);
 		return ots_fail_errno(c, r);

@@ -28,7 +28,9 @@ static void prepare(const struct ots_table *t, struct ots_write *w)
 	struct ots_call *c = &w->rc;
 	const char *msg = NULL;
 
-	if (ots_pk_decode(c, t, w->data, OTS_KEY_ROW, &w->req, &w->key) < 0)
+	if (ots_pk_decode(c, t, w->data, w->kind == OTS_W_PUT ? OTS_KEY_PUT : OTS_KEY_ROW, &w->req, &w->key) < 0)
+		return;
+	if (!w->key && ots_pk_auto_fill(c, t, &w->req, &w->key) < 0)
 		return;
 	if (w->kind != OTS_W_DELETE && ots_row_check_write(&w->req, w->kind == OTS_W_UPDATE, &msg) < 0)
 		ots_invalid(c, "%s", msg);
@@ -38,6 +40,30 @@ static void prepare(const struct ots_table *t, struct ots_write *w)
 		condition_check(c, w->cond, false);
 	else
 		w->ready = true;
+}
+
+int ots_pk_auto_fill(struct ots_call *c, const struct ots_table *t, struct ots_row *row, char **ret_key)
+{
+	_cleanup_free_ char *part = NULL;
+	int r;
+
+	if ((r = ots_key_encode(&t->schema, row->pk, 1, true, &part)) < 0)
+		return ots_fail_errno(c, r);
+	for (size_t i = 1; i < row->n_pk; i++) {
+		struct ots_value *v = &row->pk[i].v;
+
+		if (v->type != OTS_VT_AUTO_INCREMENT)
+			continue;
+		r = ots_auto_next(c->o, t->t->rows_object, part, &v->i);
+		if (r == -ERANGE)
+			return ots_fail(c, 400, "OTSDataOutOfRange", "The auto-increment column has no value left.");
+		if (r < 0)
+			return ots_fail_errno(c, r);
+		v->type = OTS_VT_INTEGER;
+	}
+	if ((r = ots_key_encode(&t->schema, row->pk, row->n_pk, true, ret_key)) < 0)
+		return ots_fail_errno(c, r);
+	return 0;
 }
 
 /* The row after the write, from what was read (w->old): w->nv, or NULL to remove it. */

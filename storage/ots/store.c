@@ -13,6 +13,7 @@
 
 #define OMAP_PAGE 512 /* an OSD answers at most 1,024 entries a request */
 #define OMAP_ROWS_PAGE 128 /* rows of up to 4 MB each: keep one answer bounded */
+#define AUTO_ATTEMPTS 64   /* compare-and-swap rounds for a counter (each round one writer wins) */
 
 bool ots_instance_name_valid(const char *name)
 {
@@ -33,6 +34,11 @@ bool ots_instance_name_valid(const char *name)
 static void cat_oid(const struct ots_scope *sc, char *buf, size_t len)
 {
 	snprintf(buf, len, "ots.cat.%s.%s", sc->account, sc->instance);
+}
+
+static void auto_oid(const char *rows_oid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.auto", rows_oid);
 }
 
 static int omap_get(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len)
@@ -220,6 +226,13 @@ int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *
 	/* the catalogue object (omap_cmp needs it), then the rows object */
 	if ((r = storage_create_object(o->io, oid, false)) < 0 || (r = storage_create_object(o->io, rows, true)) < 0)
 		return r;
+	for (size_t i = 0; i < t->table_meta->n_primary_key; i++)
+		if (t->table_meta->primary_key[i]->has_option && (r = ots_auto_create(o, rows)) < 0)
+			break;
+	if (r < 0) {
+		rados_remove(o->io, rows);
+		return r;
+	}
 	t->rows_object = rows;
 	r = pack(t, &val, &len);
 	t->rows_object = NULL;
@@ -228,8 +241,13 @@ int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *
 		if (r == -ECANCELED)
 			r = -EEXIST;
 	}
-	if (r < 0)
+	if (r < 0) {
+		char aoid[96];
+
+		auto_oid(rows, aoid, sizeof(aoid));
+		rados_remove(o->io, aoid);
 		rados_remove(o->io, rows);
+	}
 	return r;
 }
 
@@ -262,7 +280,14 @@ int ots_cat_delete(struct ots *o, const struct ots_scope *sc, const char *name)
 	if (r == -ECANCELED)
 		r = -ENOENT;
 	if (r == 0) {
-		int rr = rados_remove(o->io, t->rows_object);
+		char aoid[96];
+		int rr;
+
+		auto_oid(t->rows_object, aoid, sizeof(aoid));
+		rr = rados_remove(o->io, aoid);
+		if (rr < 0 && rr != -ENOENT)
+			log_warn("a deleted table's counters stay behind", "object=%s error=%s", aoid, strerror(-rr));
+		rr = rados_remove(o->io, t->rows_object);
 
 		if (rr < 0 && rr != -ENOENT)
 			log_warn("a deleted table's rows stay behind", "object=%s error=%s", t->rows_object,
@@ -354,4 +379,50 @@ int ots_row_read_keys(struct ots *o, const char *oid, char *const *keys, size_t 
 			return stop < 0 ? stop : 0;
 	}
 	return 0;
+}
+
+
+int ots_auto_create(struct ots *o, const char *rows_oid)
+{
+	char oid[96];
+
+	auto_oid(rows_oid, oid, sizeof(oid));
+	return storage_create_object(o->io, oid, false);
+}
+
+int ots_auto_next(struct ots *o, const char *rows_oid, const char *part, int64_t *ret)
+{
+	char oid[96];
+
+	auto_oid(rows_oid, oid, sizeof(oid));
+	for (int a = 0; a < AUTO_ATTEMPTS; a++) {
+		_cleanup_free_ char *old = NULL;
+		char nv[24];
+		size_t ol = 0;
+		long long v = 0;
+		int r = omap_get(o, oid, part, &old, &ol);
+
+		if (r < 0 && r != -ENOENT)
+			return r;
+		if (old) {
+			char *end;
+
+			errno = 0;
+			v = strtoll(old, &end, 10);
+			if (errno || *end || v < 0)
+				return -EIO;
+			if (v == INT64_MAX)
+				return -ERANGE;
+		}
+		snprintf(nv, sizeof(nv), "%lld", v + 1);
+		/* the object exists from the table's creation: gone means the table is */
+		r = omap_swap(o, oid, part, old, ol, nv, strlen(nv), true);
+		if (r == 0) {
+			*ret = v + 1;
+			return 0;
+		}
+		if (r != -ECANCELED)
+			return r;
+	}
+	return -ECANCELED;
 }

@@ -1,6 +1,7 @@
 /* store.h: ecs-otsd's objects in its RADOS pool.
  *
  *   ots.cat.<account>.<instance>   the catalogue: omap table name -> StoredTable (protobuf)
+ *   ots.rows.<16 hex>.auto         its auto-increment counters (ots_auto_next)
  *   ots.rows.<16 hex>              a table's rows: omap key (key.h) -> the row (PlainBuffer,
  *                                  every kept version of every attribute)
  *
@@ -12,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ots.h"
 #include "ots.pb-c.h"
@@ -55,5 +57,13 @@ int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool k
 		 void *arg);
 /* fn for each of the n keys (any order) that exists, in key order. */
 int ots_row_read_keys(struct ots *o, const char *oid, char *const *keys, size_t n, ots_scan_fn fn, void *arg);
+
+/* The auto-increment counters of a table (object <rows>.auto, omap partition key -> the
+ * last value made, decimal), made with the table when its key has such a column. */
+int ots_auto_create(struct ots *o, const char *rows_oid);
+/* The next value for a partition key (encoded first column): the last one + 1, set with a
+ * compare-and-swap so concurrent writers on any gateway each get their own. -ENOENT: the
+ * table is gone; -ERANGE: no value left; -ECANCELED: too much contention. */
+int ots_auto_next(struct ots *o, const char *rows_oid, const char *part, int64_t *ret);
 
 #endif
