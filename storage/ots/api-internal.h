@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "filter.h"
 #include "key.h"
 #include "ots.h"
 #include "ots.pb-c.h"
@@ -56,12 +57,16 @@ int ots_pk_decode(struct ots_call *c, const struct ots_table *t, const ProtobufC
 /* Makes the value of a PutRow key's PK_AUTO_INCR (the next of its partition key's counter in
  * RADOS) and encodes the key into *ret_key. */
 int ots_pk_auto_fill(struct ots_call *c, const struct ots_table *t, struct ots_row *row, char **ret_key);
-/* Refuse what a read may ask that is not built yet (filters, column paging, transactions). */
-int ots_read_refuse_unbuilt(struct ots_call *c, bool filter, bool token, const char *start_column,
-			    const char *end_column, const char *transaction_id);
-/* The read spec of a GetRow / BatchGetRow / GetRange request. */
+/* Refuse what a read may ask that is not built yet (column paging by name, tokens,
+ * transactions). */
+int ots_read_refuse_unbuilt(struct ots_call *c, bool token, const char *start_column, const char *end_column,
+			    const char *transaction_id);
+/* The read spec of a GetRow / BatchGetRow / GetRange request (filter: NULL when it has none);
+ * ots_read_spec_clear afterwards, also after a failure. */
 int ots_read_spec_make(struct ots_call *c, char **columns, size_t n_columns, const Ots__TimeRange *range,
-		       bool has_max_versions, int32_t max_versions, struct ots_read_spec *ret);
+		       bool has_max_versions, int32_t max_versions, const ProtobufCBinaryData *filter,
+		       struct ots_read_spec *ret);
+void ots_read_spec_clear(struct ots_read_spec *spec);
 /* A row selected for an answer, appended (without header) to b. */
 int ots_row_encode_selected(const struct ots_row *stored, const struct ots_read_spec *spec,
 			    const struct ots_table_rules *rules, struct ecs_buf *b, size_t max, bool *ret_empty);
@@ -79,6 +84,7 @@ struct ots_write {
 	const ProtobufCBinaryData *data; /* the row (PlainBuffer) */
 	const Ots__Condition *cond;
 	const Ots__ReturnContent *ret;
+	struct ots_filter *filter; /* its column condition, parsed */
 	struct ots_call rc;   /* this row's error, if rc.code */
 	struct ecs_buf pk_row; /* its key, for return_type RT_PK */
 	/* the work */

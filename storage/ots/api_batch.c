@@ -80,7 +80,7 @@ int ots_op_batch_get_row(struct ots_call *c)
 		const Ots__TableInBatchGetRowRequest *t = q->tables[i];
 
 		total += t->n_primary_key;
-		if ((r = ots_read_refuse_unbuilt(c, t->has_filter, t->n_token, t->start_column, t->end_column, NULL)) < 0)
+		if ((r = ots_read_refuse_unbuilt(c, t->n_token, t->start_column, t->end_column, NULL)) < 0)
 			goto out;
 	}
 	if ((r = refuse_row_count(c, total, OTS_BATCH_GET_MAX)) < 0)
@@ -101,11 +101,12 @@ int ots_op_batch_get_row(struct ots_call *c)
 	for (size_t i = 0; i < q->n_tables; i++) {
 		const Ots__TableInBatchGetRowRequest *tq = q->tables[i];
 		struct ots_call tc = scratch(c);
-		struct ots_read_spec spec;
+		struct ots_read_spec spec = { 0 };
 		struct ots_table t = { 0 };
 		bool open = ots_table_open(&tc, tq->table_name, &t) == 0 &&
 			    ots_read_spec_make(&tc, tq->columns_to_get, tq->n_columns_to_get, tq->time_range,
-					       tq->has_max_versions, tq->max_versions, &spec) == 0;
+					       tq->has_max_versions, tq->max_versions, tq->has_filter ? &tq->filter : NULL,
+					       &spec) == 0;
 
 		tr[i] = (Ots__TableInBatchGetRowResponse)OTS__TABLE_IN_BATCH_GET_ROW_RESPONSE__INIT;
 		tr[i].table_name = tq->table_name;
@@ -131,6 +132,7 @@ int ots_op_batch_get_row(struct ots_call *c)
 			a->get.row.len = a->row.len;
 			rows[at] = &a->get;
 		}
+		ots_read_spec_clear(&spec);
 		ots_table_close(&t);
 	}
 	resp.tables = trp;

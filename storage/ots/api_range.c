@@ -20,6 +20,7 @@ struct range {
 	size_t limit;
 	struct ecs_buf rows; /* the answer's rows, after a header */
 	size_t n_rows;
+	size_t scanned; /* rows looked at, answered or filtered out */
 	struct ecs_buf next; /* next_start_primary_key */
 	/* backward: the last limit + 1 keys seen, a ring */
 	char **ring;
@@ -39,9 +40,10 @@ static int set_next(struct range *g, const struct ots_row *stored)
 	return 1;
 }
 
-/* Add one stored row to the answer, or make it the next start when the answer is full:
- * 1 to stop, 0 to go on, negative on error. */
-static int take(struct range *g, const char *val, size_t len)
+/* Add one stored row to the answer, or make it the next start when the answer is full (or
+ * next says so): 1 to stop, 0 to go on, negative on error. A filter may leave rows out, so
+ * at most OTS_RANGE_ROWS_MAX rows are looked at whatever the answer holds. */
+static int take(struct range *g, const char *val, size_t len, bool next)
 {
 	struct ots_row stored;
 	bool empty;
@@ -51,7 +53,8 @@ static int take(struct range *g, const char *val, size_t len)
 		log_error("a stored row does not decode", "object=%s", g->t->t->rows_object);
 		return -EIO;
 	}
-	if (g->n_rows >= g->limit || g->rows.len >= OTS_RANGE_BYTES_MAX) {
+	if (next || g->n_rows >= g->limit || g->scanned++ >= OTS_RANGE_ROWS_MAX ||
+	    g->rows.len >= OTS_RANGE_BYTES_MAX) {
 		r = set_next(g, &stored);
 		goto out;
 	}
@@ -69,7 +72,7 @@ static int forward_fn(const char *key, const char *val, size_t len, void *arg)
 
 	if (strcmp(key, g->stop) >= 0)
 		return 1;
-	return take(g, val, len);
+	return take(g, val, len, false);
 }
 
 static int backward_keys_fn(const char *key, const char *val, size_t len, void *arg)
@@ -160,7 +163,9 @@ static int backward(struct range *g, const char *start_after)
 		r = ots_row_read_keys(g->c->o, g->t->t->rows_object, w.keys, m, window_fn, &w);
 		for (size_t i = m; r == 0 && i-- > 0;)
 			if (vals[i]) /* else deleted since the walk */
-				r = take(g, vals[i], lens[i]);
+				/* a full window's first row is the next start even when filters left
+				 * the answer short */
+				r = take(g, vals[i], lens[i], n == cap && end == 0 && i == 0);
 		window_clear(&w);
 	}
 	return r > 0 ? 0 : r;
@@ -173,7 +178,7 @@ int ots_op_get_range(struct ots_call *c)
 	Ots__ConsumedCapacity cc;
 	Ots__CapacityUnit cu;
 	struct ots_table t = { 0 };
-	struct ots_read_spec spec;
+	struct ots_read_spec spec = { 0 };
 	struct ots_row start = { 0 }, end = { 0 };
 	_cleanup_free_ char *sk = NULL, *ek = NULL, *lo = NULL, *hi = NULL;
 	struct range g = { .c = c };
@@ -181,8 +186,7 @@ int ots_op_get_range(struct ots_call *c)
 
 	if (!q)
 		return ots_invalid(c, "Failed to parse the request.");
-	if ((r = ots_read_refuse_unbuilt(c, q->has_filter, q->has_token, q->start_column, q->end_column,
-					 q->transaction_id)) < 0)
+	if ((r = ots_read_refuse_unbuilt(c, q->has_token, q->start_column, q->end_column, q->transaction_id)) < 0)
 		goto out;
 	if (q->has_limit && q->limit <= 0) {
 		r = ots_invalid(c, "The limit must be positive.");
@@ -190,7 +194,7 @@ int ots_op_get_range(struct ots_call *c)
 	}
 	if ((r = ots_table_open(c, q->table_name, &t)) < 0 ||
 	    (r = ots_read_spec_make(c, q->columns_to_get, q->n_columns_to_get, q->time_range, q->has_max_versions,
-				    q->max_versions, &spec)) < 0 ||
+				    q->max_versions, q->has_filter ? &q->filter : NULL, &spec)) < 0 ||
 	    (r = ots_pk_decode(c, &t, &q->inclusive_start_primary_key, OTS_KEY_BOUND, &start, &sk)) < 0 ||
 	    (r = ots_pk_decode(c, &t, &q->exclusive_end_primary_key, OTS_KEY_BOUND, &end, &ek)) < 0)
 		goto out;
@@ -244,6 +248,7 @@ out:
 	ecs_buf_free(&g.next);
 	ots_row_clear(&start);
 	ots_row_clear(&end);
+	ots_read_spec_clear(&spec);
 	ots_table_close(&t);
 	ots__get_range_request__free_unpacked(q, NULL);
 	return r;

@@ -35,19 +35,31 @@ int ots_pk_decode(struct ots_call *c, const struct ots_table *t, const ProtobufC
 	return 0;
 }
 
-int ots_read_refuse_unbuilt(struct ots_call *c, bool filter, bool token, const char *start_column,
-			    const char *end_column, const char *transaction_id)
+int ots_read_refuse_unbuilt(struct ots_call *c, bool token, const char *start_column, const char *end_column,
+			    const char *transaction_id)
 {
-	if (filter || token || start_column || end_column || transaction_id)
+	if (token || start_column || end_column || transaction_id)
 		return ots_fail(c, 400, "OTSUnsupportOperation",
-				"Filters, column paging and transactions are not supported yet.");
+				"Column paging by name, tokens and transactions are not supported yet.");
 	return 0;
 }
 
-int ots_read_spec_make(struct ots_call *c, char **columns, size_t n_columns, const Ots__TimeRange *range,
-		       bool has_max_versions, int32_t max_versions, struct ots_read_spec *ret)
+void ots_read_spec_clear(struct ots_read_spec *spec)
 {
+	ots_filter_free(spec->filter);
+	spec->filter = NULL;
+}
+
+int ots_read_spec_make(struct ots_call *c, char **columns, size_t n_columns, const Ots__TimeRange *range,
+		       bool has_max_versions, int32_t max_versions, const ProtobufCBinaryData *filter,
+		       struct ots_read_spec *ret)
+{
+	const char *msg = NULL;
+	int r;
+
 	*ret = (struct ots_read_spec){ .columns = columns, .n_columns = n_columns };
+	if (filter && (r = ots_filter_parse(filter->data, filter->len, true, &ret->filter, &msg)) < 0)
+		return r == -EINVAL ? ots_invalid(c, "%s", msg) : ots_fail_errno(c, r);
 	if (n_columns > OTS_COLUMNS_PER_WRITE_MAX)
 		return ots_invalid(c, "The number of columns to get exceeds the limit of 1024.");
 	if (has_max_versions) {
@@ -75,14 +87,47 @@ int ots_read_spec_make(struct ots_call *c, char **columns, size_t n_columns, con
 	return 0;
 }
 
+/* Keep the versions of limit columns after the first offset columns. */
+static void page_columns(struct ots_row *sel, int32_t offset, int32_t limit)
+{
+	size_t n = 0, col = 0;
+
+	for (size_t i = 0; i < sel->n_cols; i++) {
+		if (i > 0 && (sel->cols[i].name_len != sel->cols[i - 1].name_len ||
+			      memcmp(sel->cols[i].name, sel->cols[i - 1].name, sel->cols[i].name_len)))
+			col++;
+		if (col >= (size_t)offset && col - (size_t)offset < (size_t)limit)
+			sel->cols[n++] = sel->cols[i];
+	}
+	sel->n_cols = n;
+}
+
 int ots_row_encode_selected(const struct ots_row *stored, const struct ots_read_spec *spec,
 			    const struct ots_table_rules *rules, struct ecs_buf *b, size_t max, bool *ret_empty)
 {
 	struct ots_row sel;
-	int r = ots_row_select(stored, spec, rules, &sel);
+	int32_t offset, limit;
+	int r;
 
-	if (r < 0)
+	if (spec->filter) {
+		struct ots_read_spec all = *spec;
+		bool pass;
+
+		all.columns = NULL;
+		all.n_columns = 0;
+		if ((r = ots_row_select(stored, &all, rules, &sel)) < 0)
+			return r;
+		pass = ots_filter_match(spec->filter, &sel);
+		free(sel.cols);
+		if (!pass) {
+			*ret_empty = true;
+			return 0;
+		}
+	}
+	if ((r = ots_row_select(stored, spec, rules, &sel)) < 0)
 		return r;
+	if (spec->filter && ots_filter_paging(spec->filter, &offset, &limit))
+		page_columns(&sel, offset, limit);
 	*ret_empty = sel.n_cols == 0 && (spec->n_columns || stored->n_cols);
 	if (!*ret_empty)
 		r = ots_pb_put_row(b, &sel, max);
@@ -135,7 +180,7 @@ int ots_op_get_row(struct ots_call *c)
 	Ots__ConsumedCapacity cc;
 	Ots__CapacityUnit cu;
 	struct ots_table t = { 0 };
-	struct ots_read_spec spec;
+	struct ots_read_spec spec = { 0 };
 	struct ots_row pk = { 0 };
 	struct ecs_buf row = { 0 };
 	_cleanup_free_ char *key = NULL;
@@ -143,11 +188,10 @@ int ots_op_get_row(struct ots_call *c)
 
 	if (!q)
 		return ots_invalid(c, "Failed to parse the request.");
-	if ((r = ots_read_refuse_unbuilt(c, q->has_filter, q->has_token, q->start_column, q->end_column,
-					 q->transaction_id)) < 0 ||
+	if ((r = ots_read_refuse_unbuilt(c, q->has_token, q->start_column, q->end_column, q->transaction_id)) < 0 ||
 	    (r = ots_table_open(c, q->table_name, &t)) < 0 ||
 	    (r = ots_read_spec_make(c, q->columns_to_get, q->n_columns_to_get, q->time_range, q->has_max_versions,
-				    q->max_versions, &spec)) < 0 ||
+				    q->max_versions, q->has_filter ? &q->filter : NULL, &spec)) < 0 ||
 	    (r = ots_pk_decode(c, &t, &q->primary_key, OTS_KEY_ROW, &pk, &key)) < 0 ||
 	    (r = ots_read_one(c, &t, key, &spec, &row)) < 0)
 		goto out;
@@ -159,6 +203,7 @@ int ots_op_get_row(struct ots_call *c)
 out:
 	ecs_buf_free(&row);
 	ots_row_clear(&pk);
+	ots_read_spec_clear(&spec);
 	ots_table_close(&t);
 	ots__get_row_request__free_unpacked(q, NULL);
 	return r;

@@ -12,12 +12,26 @@
 
 #define WRITE_ATTEMPTS 32
 
-static int condition_check(struct ots_call *c, const Ots__Condition *cond, bool exists)
+/* The row-existence expectation, then the column condition on the row's live cells. */
+static int condition_check(struct ots_call *c, const struct ots_write *w, const struct ots_table *t,
+			   const struct ots_row *old, bool exists)
 {
-	if (cond->has_column_condition)
-		return ots_fail(c, 400, "OTSUnsupportOperation", "Column conditions are not supported yet.");
+	const Ots__Condition *cond = w->cond;
+	bool pass = true;
+
 	if ((cond->row_existence == OTS__ROW_EXISTENCE_EXPECTATION__REE_EXPECT_EXIST && !exists) ||
 	    (cond->row_existence == OTS__ROW_EXISTENCE_EXPECTATION__REE_EXPECT_NOT_EXIST && exists))
+		return ots_fail(c, 403, "OTSConditionCheckFail", "Condition check failed.");
+	if (w->filter) {
+		struct ots_read_spec all = { 0 };
+		struct ots_row live = { 0 };
+
+		if (exists && ots_row_select(old, &all, &t->rules, &live) < 0)
+			return ots_fail_errno(c, -ENOMEM);
+		pass = ots_filter_match(w->filter, exists ? &live : NULL);
+		free(live.cols);
+	}
+	if (!pass)
 		return ots_fail(c, 403, "OTSConditionCheckFail", "Condition check failed.");
 	return 0;
 }
@@ -36,8 +50,10 @@ static void prepare(const struct ots_table *t, struct ots_write *w)
 		ots_invalid(c, "%s", msg);
 	else if (w->kind == OTS_W_DELETE && w->req.n_cols)
 		ots_invalid(c, "A row to delete must have no attribute columns.");
-	else if (w->cond->has_column_condition)
-		condition_check(c, w->cond, false);
+	else if (w->cond->has_column_condition &&
+		 ots_filter_parse(w->cond->column_condition.data, w->cond->column_condition.len, false, &w->filter,
+				  &msg) < 0)
+		ots_invalid(c, "%s", msg);
 	else
 		w->ready = true;
 }
@@ -80,7 +96,7 @@ static int plan(const struct ots_table *t, struct ots_write *w)
 		log_error("a stored row does not decode", "object=%s", t->t->rows_object);
 		return ots_fail_errno(c, -EIO);
 	}
-	if ((r = condition_check(c, w->cond, exists)) < 0)
+	if ((r = condition_check(c, w, t, &old, exists)) < 0)
 		goto out;
 	if (w->kind == OTS_W_DELETE) {
 		w->write = exists;
@@ -226,5 +242,7 @@ void ots_write_clear(struct ots_write *w)
 	free(w->old);
 	free(w->nv);
 	ecs_buf_free(&w->pk_row);
+	ots_filter_free(w->filter);
+	w->filter = NULL;
 	w->key = w->old = w->nv = NULL;
 }
