@@ -211,3 +211,36 @@ def test_read_filters(ots, accounts):  # noqa: F811
     assert res["getPaged"] == {"c1": "b", "c2": "c"}
     assert res["batchGet"] == [2, None]
     assert res["badFilter"] == [400, "OTSParameterInvalid"]
+
+
+QUOTA_RACE = r"""
+// seventy clients create a table each in one instance at once: exactly 64 (max_tables) exist
+const inst = 'race-inst';
+const cs = Array.from({length: 70}, () => mk(process.env.AK0, process.env.SK0, inst));
+const round = async () => {
+  const res = await Promise.all(cs.map((c, i) => code(create(c, 't' + i, [{name: 'k', type: 'STRING'}]))));
+  const names = (await cs[0].listTable({})).tableNames;
+  return {ok: res.filter(r => r === 'none').length, quota: res.filter(r => r[1] === 'OTSQuotaExhausted').length,
+          listed: names.length, names};
+};
+const r1 = await round();
+out({first: [r1.ok, r1.quota, r1.listed]});
+// deleted at once, the count goes down with them: a second round fills the instance again
+await Promise.all(r1.names.map((n, i) => cs[i].deleteTable({tableName: n})));
+out({emptied: (await cs[0].listTable({})).tableNames.length});
+const r2 = await round();
+out({second: [r2.ok, r2.quota, r2.listed]});
+// another account's instance of the same name is its own
+const b = mk(process.env.AK1, process.env.SK1, inst);
+out({other: await code(create(b, 'mine', [{name: 'k', type: 'STRING'}])), otherList: (await b.listTable({})).tableNames});
+await b.deleteTable({tableName: 'mine'});
+await Promise.all(r2.names.map((n, i) => cs[i].deleteTable({tableName: n})));
+"""
+
+
+def test_table_limit_under_concurrent_creators(ots, accounts):  # noqa: F811
+    res = run(ots, QUOTA_RACE, *accounts)
+    assert res["first"] == [64, 6, 64]
+    assert res["emptied"] == 0
+    assert res["second"] == [64, 6, 64]
+    assert res["other"] == "none" and res["otherList"] == ["mine"]
