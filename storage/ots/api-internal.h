@@ -14,6 +14,7 @@
 #include "ots.pb-c.h"
 #include "row.h"
 #include "store.h"
+#include "txn.h"
 
 struct ots_call {
 	struct ots *o;
@@ -85,6 +86,10 @@ struct ots_write {
 	const Ots__Condition *cond;
 	const Ots__ReturnContent *ret;
 	struct ots_filter *filter; /* its column condition, parsed */
+	char *lock_key, *lock;	   /* outside a transaction: its partition's lock, as read */
+	size_t lock_len;
+	char *skey, *sold;	   /* inside one: its staged key and value, as read */
+	size_t sold_len;
 	struct ots_call rc;   /* this row's error, if rc.code */
 	struct ecs_buf pk_row; /* its key, for return_type RT_PK */
 	/* the work */
@@ -94,12 +99,25 @@ struct ots_write {
 	bool ready, write;
 };
 
-/* Write n rows of a table in one guarded RADOS operation, re-read and redone when another
+/* Write n rows of a table (inside transaction x, or NULL) in one guarded RADOS operation, re-read and redone when another
  * writer got there first. Each row's error is its own (w[i].rc); the return is negative
  * only for the whole (the table's object failing), recorded in c. Call ots_write_clear
  * on each afterwards. */
-int ots_write_rows(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n);
+int ots_write_rows(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n, struct ots_txn *x);
 void ots_write_clear(struct ots_write *w);
+
+/* The transaction of id, checked (the caller's, of table t when given, not over) and its
+ * idle expiry moved on; errors recorded in c (OTSSessionNotExist, OTSSessionTimeout). */
+int ots_txn_open(struct ots_call *c, const char *id, const struct ots_table *t, struct ots_txn *ret);
+/* The rows transaction x staged (ots_staged_free afterwards). */
+int ots_txn_staged(struct ots_call *c, const struct ots_txn *x, struct ots_staged *ret);
+/* Read the lock again after a concurrent request of the same transaction moved it. */
+int ots_txn_reload(struct ots_call *c, struct ots_txn *x);
+/* Whether a row key belongs to the transaction's partition; refuses it otherwise. */
+int ots_txn_check_row(struct ots_call *c, const struct ots_table *t, const struct ots_txn *x, const struct ots_row *row);
+/* A stored row (raw) selected by spec into *ret as header and row, empty when nothing is left. */
+int ots_read_raw(struct ots_call *c, const struct ots_table *t, const char *raw, size_t len,
+		 const struct ots_read_spec *spec, struct ecs_buf *ret);
 
 typedef int (*ots_op_fn)(struct ots_call *c);
 int ots_op_create_table(struct ots_call *c);
@@ -114,6 +132,9 @@ int ots_op_delete_row(struct ots_call *c);
 int ots_op_batch_get_row(struct ots_call *c);
 int ots_op_batch_write_row(struct ots_call *c);
 int ots_op_get_range(struct ots_call *c);
+int ots_op_start_local_transaction(struct ots_call *c);
+int ots_op_commit_transaction(struct ots_call *c);
+int ots_op_abort_transaction(struct ots_call *c);
 
 /* A capacity unit message filled with read/write (static storage of the caller). */
 void ots_consumed(Ots__ConsumedCapacity *cc, Ots__CapacityUnit *cu, int read, int write);

@@ -180,14 +180,15 @@ int ots_op_batch_write_row(struct ots_call *c)
 	struct ots_table *tables = NULL;
 	struct ots_write *writes = NULL;
 	struct row_answer *ans = NULL;
+	struct ots_txn x = { 0 };
 	char **names = NULL;
 	size_t total = 0, at = 0;
 	int r = -EINVAL;
 
 	if (!q)
 		return ots_invalid(c, "Failed to parse the request.");
-	if (q->transaction_id) {
-		r = ots_fail(c, 400, "OTSUnsupportOperation", "Transactions are not supported yet.");
+	if (q->transaction_id && q->n_tables != 1) {
+		r = ots_invalid(c, "A transaction writes one table.");
 		goto out;
 	}
 	for (size_t i = 0; i < q->n_tables; i++)
@@ -213,6 +214,8 @@ int ots_op_batch_write_row(struct ots_call *c)
 		if ((r = ots_table_open(c, names[i], &tables[i])) < 0 ||
 		    (r = duplicate_rows(c, &tables[i], q->tables[i])) < 0)
 			goto out;
+	if (q->transaction_id && (r = ots_txn_open(c, q->transaction_id, &tables[0], &x)) < 0)
+		goto out;
 	if (!(writes = calloc(total, sizeof(*writes)))) {
 		r = ots_fail_errno(c, -ENOMEM);
 		goto out;
@@ -239,7 +242,7 @@ int ots_op_batch_write_row(struct ots_call *c)
 			};
 		}
 		/* one table's rows in one guarded RADOS operation */
-		if ((r = ots_write_rows(c, &tables[i], w, tq->n_rows)) < 0)
+		if ((r = ots_write_rows(c, &tables[i], w, tq->n_rows, q->transaction_id ? &x : NULL)) < 0)
 			goto out;
 		for (size_t k = 0; k < tq->n_rows; k++, at++) {
 			struct row_answer *a = &ans[at];
@@ -263,6 +266,7 @@ out:
 	for (size_t i = 0; writes && i < total; i++)
 		ots_write_clear(&writes[i]);
 	free(writes);
+	ots_txn_clear(&x);
 	for (size_t i = 0; tables && i < q->n_tables; i++)
 		ots_table_close(&tables[i]);
 	free(tables);

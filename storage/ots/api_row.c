@@ -142,10 +142,7 @@ int ots_read_one(struct ots_call *c, const struct ots_table *t, const char *key,
 		    struct ecs_buf *ret)
 {
 	_cleanup_free_ char *raw = NULL;
-	struct ots_row stored;
-	struct ecs_buf b = { 0 };
 	size_t len;
-	bool empty = true;
 	int r;
 
 	*ret = (struct ecs_buf){ 0 };
@@ -154,6 +151,18 @@ int ots_read_one(struct ots_call *c, const struct ots_table *t, const char *key,
 		return 0;
 	if (r < 0)
 		return ots_fail_errno(c, r);
+	return ots_read_raw(c, t, raw, len, spec, ret);
+}
+
+int ots_read_raw(struct ots_call *c, const struct ots_table *t, const char *raw, size_t len,
+		 const struct ots_read_spec *spec, struct ecs_buf *ret)
+{
+	struct ots_row stored;
+	struct ecs_buf b = { 0 };
+	bool empty = true;
+	int r;
+
+	*ret = (struct ecs_buf){ 0 };
 	if ((r = ots_pb_decode_row(raw, len, &stored)) < 0) {
 		log_error("a stored row does not decode", "object=%s error=%s", t->t->rows_object, strerror(-r));
 		return ots_fail_errno(c, -EIO);
@@ -173,6 +182,33 @@ int ots_read_one(struct ots_call *c, const struct ots_table *t, const char *key,
 	return 0;
 }
 
+/* GetRow inside a transaction: the row as the transaction left it, else as committed. */
+static int read_in_txn(struct ots_call *c, const struct ots_table *t, const char *id, const struct ots_row *pk,
+		       const char *key, const struct ots_read_spec *spec, struct ecs_buf *ret)
+{
+	struct ots_txn x;
+	_cleanup_free_ char *skey = NULL, *v = NULL;
+	size_t len;
+	int r;
+
+	if ((r = ots_txn_open(c, id, t, &x)) < 0 || (r = ots_txn_check_row(c, t, &x, pk)) < 0)
+		goto out;
+	if (!(skey = ots_txn_staged_key(&x, key))) {
+		r = ots_fail_errno(c, -ENOMEM);
+		goto out;
+	}
+	r = ots_omap_get(c->o, t->t->rows_object, skey, &v, &len);
+	if (r == -ENOENT)
+		r = ots_read_one(c, t, key, spec, ret);
+	else if (r < 0)
+		r = ots_fail_errno(c, r);
+	else if (len > 0 && v[0] == 'P')
+		r = ots_read_raw(c, t, v + 1, len - 1, spec, ret);
+out:
+	ots_txn_clear(&x);
+	return r;
+}
+
 int ots_op_get_row(struct ots_call *c)
 {
 	Ots__GetRowRequest *q = ots__get_row_request__unpack(NULL, c->body_len, c->body);
@@ -188,12 +224,17 @@ int ots_op_get_row(struct ots_call *c)
 
 	if (!q)
 		return ots_invalid(c, "Failed to parse the request.");
-	if ((r = ots_read_refuse_unbuilt(c, q->has_token, q->start_column, q->end_column, q->transaction_id)) < 0 ||
+	if ((r = ots_read_refuse_unbuilt(c, q->has_token, q->start_column, q->end_column, NULL)) < 0 ||
 	    (r = ots_table_open(c, q->table_name, &t)) < 0 ||
 	    (r = ots_read_spec_make(c, q->columns_to_get, q->n_columns_to_get, q->time_range, q->has_max_versions,
 				    q->max_versions, q->has_filter ? &q->filter : NULL, &spec)) < 0 ||
-	    (r = ots_pk_decode(c, &t, &q->primary_key, OTS_KEY_ROW, &pk, &key)) < 0 ||
-	    (r = ots_read_one(c, &t, key, &spec, &row)) < 0)
+	    (r = ots_pk_decode(c, &t, &q->primary_key, OTS_KEY_ROW, &pk, &key)) < 0)
+		goto out;
+	if (q->transaction_id)
+		r = read_in_txn(c, &t, q->transaction_id, &pk, key, &spec, &row);
+	else
+		r = ots_read_one(c, &t, key, &spec, &row);
+	if (r < 0)
 		goto out;
 	ots_consumed(&cc, &cu, 1, 0);
 	resp.consumed = &cc;
@@ -220,13 +261,14 @@ static int single_write(struct ots_call *c, enum ots_write_kind kind, const char
 	Ots__ConsumedCapacity cc;
 	Ots__CapacityUnit cu;
 	struct ots_table t;
+	struct ots_txn x = { 0 };
 	int r;
 
-	if (txn)
-		return ots_fail(c, 400, "OTSUnsupportOperation", "Transactions are not supported yet.");
 	if ((r = ots_table_open(c, table, &t)) < 0)
 		return r;
-	r = ots_write_rows(c, &t, &w, 1);
+	if (!txn || (r = ots_txn_open(c, txn, &t, &x)) == 0)
+		r = ots_write_rows(c, &t, &w, 1, txn ? &x : NULL);
+	ots_txn_clear(&x);
 	ots_table_close(&t);
 	if (r < 0)
 		goto out;

@@ -78,10 +78,7 @@ static int omap_get(struct ots *o, const char *oid, const char *key, char **ret,
 	return r;
 }
 
-/* Sets (or, for a NULL val, removes) each key whose value is still olds[i] ("" for absent):
- * all or none. */
-static int omap_swap_many(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
-			  const size_t *old_lens, char *const *vals, const size_t *val_lens, bool must_exist)
+int ots_omap_apply(struct ots *o, const char *oid, const struct ots_omap_step *steps, size_t n, bool must_exist)
 {
 	rados_write_op_t op = rados_create_write_op();
 	_cleanup_free_ int *prvals = calloc(n ? n : 1, sizeof(int));
@@ -95,19 +92,42 @@ static int omap_swap_many(struct ots *o, const char *oid, size_t n, char *const 
 	if (must_exist)
 		rados_write_op_assert_exists(op);
 	for (size_t i = 0; i < n; i++) {
-		const char *k[1] = { keys[i] }, *v[1] = { vals[i] };
-		size_t l[1] = { val_lens[i] };
+		const struct ots_omap_step *st = &steps[i];
+		const char *k[1] = { st->key }, *v[1] = { st->val };
+		size_t l[1] = { st->val_len };
 
-		rados_write_op_omap_cmp(op, keys[i], LIBRADOS_CMPXATTR_OP_EQ, olds[i] ? olds[i] : "",
-					olds[i] ? old_lens[i] : 0, &prvals[i]);
-		if (vals[i])
+		if (st->cmp)
+			rados_write_op_omap_cmp(op, st->key, LIBRADOS_CMPXATTR_OP_EQ, st->old ? st->old : "",
+						st->old ? st->old_len : 0, &prvals[i]);
+		if (st->act == OTS_OMAP_SET)
 			rados_write_op_omap_set(op, k, v, l, 1);
-		else
+		else if (st->act == OTS_OMAP_RM)
 			rados_write_op_omap_rm_keys(op, k, 1);
 	}
 	r = rados_write_op_operate(op, o->io, oid, NULL, 0);
 	rados_release_write_op(op);
 	return r;
+}
+
+/* Sets (or, for a NULL val, removes) each key whose value is still olds[i] ("" for absent):
+ * all or none. */
+static int omap_swap_many(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
+			  const size_t *old_lens, char *const *vals, const size_t *val_lens, bool must_exist)
+{
+	_cleanup_free_ struct ots_omap_step *st = calloc(n ? n : 1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		st[i] = (struct ots_omap_step){ .key = keys[i], .cmp = true, .old = olds[i], .old_len = old_lens[i],
+						.act = vals[i] ? OTS_OMAP_SET : OTS_OMAP_RM, .val = vals[i],
+						.val_len = val_lens[i] };
+	return ots_omap_apply(o, oid, st, n, must_exist);
+}
+
+int ots_omap_get(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len)
+{
+	return omap_get(o, oid, key, ret, ret_len);
 }
 
 static int omap_swap(struct ots *o, const char *oid, const char *key, const char *old, size_t old_len,
@@ -370,12 +390,6 @@ int ots_cat_delete(struct ots *o, const struct ots_scope *sc, const char *name)
 int ots_row_read(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len)
 {
 	return omap_get(o, oid, key, ret, ret_len);
-}
-
-int ots_rows_write(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
-		   const size_t *old_lens, char *const *vals, const size_t *val_lens)
-{
-	return omap_swap_many(o, oid, n, keys, olds, old_lens, vals, val_lens, true);
 }
 
 int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool keys_only, ots_scan_fn fn,

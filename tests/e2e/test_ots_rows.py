@@ -244,3 +244,136 @@ def test_table_limit_under_concurrent_creators(ots, accounts):  # noqa: F811
     assert res["emptied"] == 0
     assert res["second"] == [64, 6, 64]
     assert res["other"] == "none" and res["otherList"] == ["mine"]
+
+
+@pytest.fixture(scope="module")
+def ots_short(ceph_cluster):
+    """A gateway whose transactions end after 3 idle seconds (txn_idle_s), for the timeout."""
+    from otsenv import OtsEnv
+    with OtsEnv(ceph_cluster, "txn_idle_s = 3") as env:
+        yield env
+
+
+TXN = r"""
+const a = mk(process.env.AK0, process.env.SK0), b = mk(process.env.AK1, process.env.SK1);
+await create(a, 'tx', [{name: 'p', type: 'STRING'}, {name: 'n', type: 'INTEGER'}]);
+const L = (n) => Long.fromNumber(n);
+const key = (n, p) => [{p: p || 'u1'}, {n: L(n)}];
+const withTx = (o, id) => Object.assign(o, id ? {transactionId: id} : {});
+const get = async (n, id, p) => { const r = await a.getRow(withTx({tableName: 'tx', primaryKey: key(n, p), maxVersions: 1}, id));
+  return r.row && r.row.primaryKey ? attrs(r.row) : null; };
+const put = (n, v, id, p, c) => (c || a).putRow(withTx({tableName: 'tx', condition: IGNORE, primaryKey: key(n, p),
+    attributeColumns: [{v}]}, id));
+const start = (p, c) => (c || a).startLocalTransaction({tableName: 'tx', primaryKey: [{p}]});
+await put(1, 'before');
+await put(5, 'c5');
+await put(15, 'c15');
+const id = (await start('u1')).transactionId;
+out({idLength: id.length});
+await put(2, 'new', id);
+await a.updateRow({tableName: 'tx', condition: EXIST, primaryKey: key(1), transactionId: id,
+    updateOfAttributeColumns: [{PUT: [{v: 'changed'}]}]});
+out({inside: [await get(1, id), await get(2, id)], outside: [await get(1), await get(2)]});
+out({outsideWrite: await code(put(3, 'x')), otherPartition: await code(put(1, 'y', null, 'u2')),
+     secondStart: await code(start('u1')), outOfRange: await code(put(1, 'z', id, 'u2')),
+     otherAccount: await code(b.commitTransaction({transactionId: id})),
+     otherAccountWrite: await code(put(1, 'w', id, 'u1', b)),
+     bogus: await code(a.commitTransaction({transactionId: 'ab'.repeat(24)}))});
+await a.deleteRow({tableName: 'tx', condition: IGNORE, primaryKey: key(1), transactionId: id});
+out({deletedInside: await get(1, id), stillOutside: await get(1)});
+const bw = await a.batchWriteRow({transactionId: id, tables: [{tableName: 'tx', rows: [10, 11].map(n => ({type: 'PUT',
+    condition: IGNORE, primaryKey: key(n), attributeColumns: [{v: 'b' + n}]})).concat([{type: 'PUT', condition: IGNORE,
+    primaryKey: key(12, 'u2'), attributeColumns: [{v: 'out'}]}])}]});
+out({batch: bw.tables.map(r => [r.isOk, r.errorCode || null])});
+const scan = async (dir, id, limit, p2) => {
+  const fwd = dir === TS.Direction.FORWARD;
+  let next = [{p: 'u1'}, {n: fwd ? TS.INF_MIN : TS.INF_MAX}], ns = [], pages = 0;
+  while (next && pages < 20) {
+    const r = await a.getRange(withTx({tableName: 'tx', direction: dir, inclusiveStartPrimaryKey: next,
+        exclusiveEndPrimaryKey: [{p: p2 || 'u1'}, {n: fwd ? TS.INF_MAX : TS.INF_MIN}], maxVersions: 1, limit}, id));
+    ns = ns.concat(r.rows.map(x => x.primaryKey[1].value.toNumber()));
+    next = r.nextStartPrimaryKey && r.nextStartPrimaryKey.map(c => ({[c.name]: c.value}));
+    pages++;
+  }
+  return ns;
+};
+out({rangeInside: [await scan(TS.Direction.FORWARD, id), await scan(TS.Direction.BACKWARD, id),
+                   await scan(TS.Direction.FORWARD, id, 2), await scan(TS.Direction.BACKWARD, id, 2)],
+     rangeOutside: await scan(TS.Direction.FORWARD), rangeOutOfPartition: await code(scan(TS.Direction.FORWARD, id, 10, 'u2'))});
+await a.commitTransaction({transactionId: id});
+out({afterCommit: [await get(1), await get(2), await get(10), await get(11), await get(12, null, 'u2')]});
+out({commitAgain: await code(a.commitTransaction({transactionId: id})), writeAfter: await code(put(3, 'x'))});
+// abort: nothing of it lands, its id is gone
+const id2 = (await start('u1')).transactionId;
+await put(20, 'aborted', id2);
+await a.abortTransaction({transactionId: id2});
+out({aborted: await get(20), afterAbort: await code(put(21, 'x', id2)), freeAgain: await code(put(21, 'x'))});
+// five clients start on one partition key at once: one transaction
+const cs = Array.from({length: 5}, () => mk(process.env.AK0, process.env.SK0));
+const st = await Promise.all(cs.map(c => code(start('u3', c))));
+out({starts: [st.filter(x => x === 'none').length, st.filter(x => x[1] === 'OTSRowOperationConflict').length]});
+// limits: 1,000 rows and 4 MB a transaction
+const id3 = (await start('u4')).transactionId;
+for (let at = 0; at < 1000; at += 200)
+  await a.batchWriteRow({transactionId: id3, tables: [{tableName: 'tx', rows: Array.from({length: 200}, (_, i) => ({
+      type: 'PUT', condition: IGNORE, primaryKey: key(at + i, 'u4'), attributeColumns: [{v: 'r'}]}))}]});
+out({rows1000: await code(put(999, 'again', id3, 'u4')), rows1001: await code(put(1000, 'one more', id3, 'u4'))});
+await a.abortTransaction({transactionId: id3});
+const id4 = (await start('u5')).transactionId;
+const big = 'm'.repeat(1536 * 1024);
+out({mb3: await code(put(1, big, id4, 'u5').then(() => put(2, big, id4, 'u5'))), mbOver4: await code(put(3, big, id4, 'u5'))});
+await a.commitTransaction({transactionId: id4});
+out({bigCommitted: [(await get(1, null, 'u5')).v.length, await get(3, null, 'u5')]});
+await a.deleteTable({tableName: 'tx'});
+"""
+
+
+def test_local_transactions(ots, accounts):  # noqa: F811
+    res = run(ots, TXN, *accounts)
+    conflict, gone = [409, "OTSRowOperationConflict"], [404, "OTSSessionNotExist"]
+    assert res["idLength"] == 48
+    assert res["inside"] == [{"v": "changed"}, {"v": "new"}] and res["outside"] == [{"v": "before"}, None]
+    assert res["outsideWrite"] == conflict and res["otherPartition"] == "none" and res["secondStart"] == conflict
+    assert res["outOfRange"] == [400, "OTSDataOutOfRange"]
+    assert res["otherAccount"] == gone and res["otherAccountWrite"] == [404, "OTSObjectNotExist"]
+    assert res["bogus"] == gone
+    assert res["deletedInside"] is None and res["stillOutside"] == {"v": "before"}
+    assert res["batch"] == [[True, None], [True, None], [False, "OTSDataOutOfRange"]]
+    inside = [2, 5, 10, 11, 15]
+    assert res["rangeInside"] == [inside, inside[::-1], inside, inside[::-1]]
+    assert res["rangeOutside"] == [1, 5, 15] and res["rangeOutOfPartition"] == [400, "OTSDataOutOfRange"]
+    assert res["afterCommit"] == [None, {"v": "new"}, {"v": "b10"}, {"v": "b11"}, None]
+    assert res["commitAgain"] == gone and res["writeAfter"] == "none"
+    assert res["aborted"] is None and res["afterAbort"] == gone and res["freeAgain"] == "none"
+    assert res["starts"] == [1, 4]
+    assert res["rows1000"] == "none" and res["rows1001"] == [400, "OTSParameterInvalid"]
+    assert res["mb3"] == "none" and res["mbOver4"] == [400, "OTSParameterInvalid"]
+    assert res["bigCommitted"] == [1536 * 1024, None]
+
+
+TXN_IDLE = r"""
+const a = mk(process.env.AK0, process.env.SK0);
+await create(a, 'idle', [{name: 'p', type: 'STRING'}, {name: 'n', type: 'INTEGER'}]);
+const key = (n) => [{p: 'u'}, {n: Long.fromNumber(n)}];
+const put = (n, id) => a.putRow(Object.assign({tableName: 'idle', condition: IGNORE, primaryKey: key(n),
+    attributeColumns: [{v: 'x'}]}, id ? {transactionId: id} : {}));
+const id = (await a.startLocalTransaction({tableName: 'idle', primaryKey: [{p: 'u'}]})).transactionId;
+await put(1, id);
+await new Promise(r => setTimeout(r, 4500));  // past txn_idle_s = 3 without a request
+out({afterIdle: await code(put(2, id)), commit: await code(a.commitTransaction({transactionId: id}))});
+out({outsideWrite: await code(put(3))});
+const row = async (n) => { const r = await a.getRow({tableName: 'idle', primaryKey: key(n), maxVersions: 1});
+  return !!(r.row && r.row.primaryKey); };
+out({landed: [await row(1), await row(2), await row(3)]});
+const again = await code(a.startLocalTransaction({tableName: 'idle', primaryKey: [{p: 'u'}]}));
+out({startAgain: again});
+await a.deleteTable({tableName: 'idle'});
+"""
+
+
+def test_local_transaction_idle_timeout(ots_short):
+    res = run(ots_short, TXN_IDLE, ots_short.account("ots-idle"))
+    assert res["afterIdle"] == [400, "OTSSessionTimeout"] and res["commit"] == [400, "OTSSessionTimeout"]
+    assert res["outsideWrite"] == "none"
+    assert res["landed"] == [False, False, True]
+    assert res["startAgain"] == "none"
