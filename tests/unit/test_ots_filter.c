@@ -25,6 +25,19 @@ static ProtobufCBinaryData pack(const ProtobufCMessage *m)
 	return b;
 }
 
+/* A Filter of type around a packed inner message (freed). */
+static ProtobufCBinaryData wrap(Ots__FilterType type, ProtobufCBinaryData inner)
+{
+	Ots__Filter f = OTS__FILTER__INIT;
+	ProtobufCBinaryData out;
+
+	f.type = type;
+	f.filter = inner;
+	out = pack(&f.base);
+	free(inner.data);
+	return out;
+}
+
 /* An integer PlainBuffer value: type byte, 8 bytes little endian. */
 static uint8_t int_value[9];
 
@@ -32,8 +45,6 @@ static ProtobufCBinaryData single(const char *col, int64_t v, Ots__ComparatorTyp
 				  bool latest)
 {
 	Ots__SingleColumnValueFilter s = OTS__SINGLE_COLUMN_VALUE_FILTER__INIT;
-	Ots__Filter f = OTS__FILTER__INIT;
-	ProtobufCBinaryData inner, out;
 
 	int_value[0] = 0; /* INTEGER */
 	for (int i = 0; i < 8; i++)
@@ -44,19 +55,14 @@ static ProtobufCBinaryData single(const char *col, int64_t v, Ots__ComparatorTyp
 	s.column_value.len = sizeof(int_value);
 	s.filter_if_missing = filter_if_missing;
 	s.latest_version_only = latest;
-	inner = pack(&s.base);
-	f.type = OTS__FILTER_TYPE__FT_SINGLE_COLUMN_VALUE;
-	f.filter = inner;
-	out = pack(&f.base);
-	free(inner.data);
-	return out;
+	return wrap(OTS__FILTER_TYPE__FT_SINGLE_COLUMN_VALUE, pack(&s.base));
 }
 
 static ProtobufCBinaryData composite(Ots__LogicalOperator op, ProtobufCBinaryData *subs, size_t n)
 {
 	Ots__CompositeColumnValueFilter c = OTS__COMPOSITE_COLUMN_VALUE_FILTER__INIT;
-	Ots__Filter f = OTS__FILTER__INIT, **sf = calloc(n, sizeof(*sf));
-	ProtobufCBinaryData inner, out;
+	Ots__Filter **sf = calloc(n, sizeof(*sf));
+	ProtobufCBinaryData out;
 
 	assert_non_null(sf);
 	for (size_t i = 0; i < n; i++) {
@@ -66,16 +72,12 @@ static ProtobufCBinaryData composite(Ots__LogicalOperator op, ProtobufCBinaryDat
 	c.combinator = op;
 	c.sub_filters = sf;
 	c.n_sub_filters = n;
-	inner = pack(&c.base);
-	f.type = OTS__FILTER_TYPE__FT_COMPOSITE_COLUMN_VALUE;
-	f.filter = inner;
-	out = pack(&f.base);
+	out = wrap(OTS__FILTER_TYPE__FT_COMPOSITE_COLUMN_VALUE, pack(&c.base));
 	for (size_t i = 0; i < n; i++) {
 		ots__filter__free_unpacked(sf[i], NULL);
 		free(subs[i].data);
 	}
 	free(sf);
-	free(inner.data);
 	return out;
 }
 
