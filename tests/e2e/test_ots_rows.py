@@ -4,9 +4,36 @@ RADOS, unique under concurrent writers), column conditions on writes and filters
 and the table limit under concurrent creators. A second account never reaches the first's
 tables or counters."""
 
+import contextlib
+import subprocess
+
 import pytest
 
+from agentenv import free_port
 from test_ots_api import accounts, ots, run  # noqa: F401 (fixtures)
+from waiting import wait_log_line
+
+
+@contextlib.contextmanager
+def second_gateway(env):
+    """Another ecs-otsd on the same cluster and controller (its own port): its port."""
+    port = free_port()
+    cfg = env.dir / "otsd2.ini"
+    cfg.write_text(env.config.read_text().replace(f"port = {env.port}\n", f"port = {port}\n", 1))
+    log = env.dir / "otsd2.log"
+    with open(log, "ab") as f:
+        proc = subprocess.Popen([str(env.BIN), "-c", str(cfg)], stdout=f, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        wait_log_line(log, env.READY, 30, "the second ecs-otsd ready", proc=proc)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 AUTO = r"""
 const a = mk(process.env.AK0, process.env.SK0), b = mk(process.env.AK1, process.env.SK1);
@@ -377,3 +404,47 @@ def test_local_transaction_idle_timeout(ots_short):
     assert res["outsideWrite"] == "none"
     assert res["landed"] == [False, False, True]
     assert res["startAgain"] == "none"
+
+
+TWO_GATEWAYS = r"""
+// two gateways on one cluster: what must hold across them holds in RADOS, not in a process
+const other = (ak, sk, inst) => new TS.Client({accessKeyId: ak, secretAccessKey: sk,
+    endpoint: `http://127.0.0.1:${process.env.PORT2}`, instancename: inst || 'default', maxRetries: 0});
+const g1 = Array.from({length: 10}, () => mk(process.env.AK0, process.env.SK0));
+const g2 = Array.from({length: 10}, () => other(process.env.AK0, process.env.SK0));
+await create(g1[0], 'gw', [{name: 'part', type: 'STRING'}, {name: 'id', type: 'INTEGER', option: 'AUTO_INCREMENT'}]);
+const ids = (await Promise.all(g1.concat(g2).map(async (c) => {
+  const mine = [];
+  for (let k = 0; k < 5; k++)
+    mine.push(pkOf((await c.putRow({tableName: 'gw', condition: IGNORE, primaryKey: [{part: 'x'}, {id: TS.PK_AUTO_INCR}],
+        attributeColumns: [{v: 'v'}], returnContent: {returnType: TS.ReturnType.Primarykey}})).row)[1]);
+  return mine;
+}))).flat();
+out({autoAcross: [ids.length, new Set(ids).size]});
+// a transaction started on one gateway holds on the other
+const id = (await g1[0].startLocalTransaction({tableName: 'gw', primaryKey: [{part: 'y'}]})).transactionId;
+const row = [{part: 'y'}, {id: Long.fromNumber(1)}];
+await g2[0].putRow({tableName: 'gw', condition: IGNORE, primaryKey: row, attributeColumns: [{v: 'tx'}], transactionId: id});
+out({outsideOther: await code(g2[1].putRow({tableName: 'gw', condition: IGNORE, primaryKey: row, attributeColumns: [{v: 'no'}]})),
+     startOther: await code(g2[1].startLocalTransaction({tableName: 'gw', primaryKey: [{part: 'y'}]}))});
+await g2[0].commitTransaction({transactionId: id});
+const g = await g1[0].getRow({tableName: 'gw', primaryKey: row, maxVersions: 1});
+out({committedAcross: attrs(g.row)});
+await g1[0].deleteTable({tableName: 'gw'});
+// the table limit with creators on both gateways
+const cs = Array.from({length: 70}, (_, i) => (i % 2 ? mk : other)(process.env.AK0, process.env.SK0, 'gw-inst'));
+const res = await Promise.all(cs.map((c, i) => code(create(c, 't' + i, [{name: 'k', type: 'STRING'}]))));
+const names = (await cs[1].listTable({})).tableNames;
+out({limitAcross: [res.filter(r => r === 'none').length, names.length]});
+await Promise.all(names.map((n) => cs[1].deleteTable({tableName: n})));
+"""
+
+
+def test_two_gateways(ots, accounts):  # noqa: F811
+    with second_gateway(ots) as port2:
+        res = run(ots, TWO_GATEWAYS, accounts[0], PORT2=str(port2))
+    assert res["autoAcross"] == [100, 100]
+    assert res["outsideOther"] == [409, "OTSRowOperationConflict"]
+    assert res["startOther"] == [409, "OTSRowOperationConflict"]
+    assert res["committedAcross"] == {"v": "tx"}
+    assert res["limitAcross"] == [64, 64]
