@@ -448,3 +448,30 @@ def test_two_gateways(ots, accounts):  # noqa: F811
     assert res["startOther"] == [409, "OTSRowOperationConflict"]
     assert res["committedAcross"] == {"v": "tx"}
     assert res["limitAcross"] == [64, 64]
+
+
+FILTER_SCAN_LIMIT = r"""
+// 5,010 rows, only the last ten pass the filter: an answer looks at 5,000 rows at most
+const a = mk(process.env.AK0, process.env.SK0);
+await create(a, 'sparse', [{name: 'n', type: 'INTEGER'}]);
+for (let at = 0; at < 5010; at += 200)
+  await a.batchWriteRow({tables: [{tableName: 'sparse', rows: Array.from({length: Math.min(200, 5010 - at)}, (_, i) => ({
+      type: 'PUT', condition: IGNORE, primaryKey: [{n: Long.fromNumber(at + i)}],
+      attributeColumns: [{hit: at + i >= 5000}]}))}]});
+const f = new TS.SingleColumnCondition('hit', true, TS.ComparatorType.EQUAL, false);
+const pages = [];
+let next = [{n: TS.INF_MIN}];
+while (next && pages.length < 5) {
+  const r = await a.getRange({tableName: 'sparse', direction: TS.Direction.FORWARD, inclusiveStartPrimaryKey: next,
+      exclusiveEndPrimaryKey: [{n: TS.INF_MAX}], maxVersions: 1, columnFilter: f});
+  pages.push([r.rows.length, r.nextStartPrimaryKey ? r.nextStartPrimaryKey[0].value.toNumber() : null]);
+  next = r.nextStartPrimaryKey && r.nextStartPrimaryKey.map(c => ({[c.name]: c.value}));
+}
+out({pages});
+await a.deleteTable({tableName: 'sparse'});
+"""
+
+
+def test_filtered_range_looks_at_5000_rows(ots, accounts):  # noqa: F811
+    res = run(ots, FILTER_SCAN_LIMIT, accounts[0])
+    assert res["pages"] == [[0, 5000], [10, None]]
