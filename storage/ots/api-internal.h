@@ -77,6 +77,28 @@ int ots_row_encode_selected(const struct ots_row *stored, const struct ots_read_
 int ots_read_one(struct ots_call *c, const struct ots_table *t, const char *key, const struct ots_read_spec *spec,
 		 struct ecs_buf *ret);
 
+/* ---- secondary indexes (api_index.c) */
+#define OTS_INDEXES_MAX 5
+struct ots_ix_step {
+	char *key, *val; /* val NULL: remove the key */
+	size_t len;
+};
+/* What one base row's write does to its index rows: per index, remove the old and set the new. */
+struct ots_ix {
+	size_t n;
+	struct ots_ix_step step[2 * OTS_INDEXES_MAX];
+};
+/* The index rows to change when a base row goes from old to nv (either NULL: absent). */
+int ots_index_changes(struct ots_call *c, const struct ots_table *t, const char *old, size_t old_len,
+		      const char *nv, size_t nv_len, struct ots_ix *ret);
+void ots_ix_clear(struct ots_ix *x);
+/* An index meta checked against its base table's meta and options. */
+int ots_index_meta_check(struct ots_call *c, const Ots__TableMeta *m, const Ots__TableOptions *opts,
+			 const Ots__IndexMeta *im);
+int ots_index_add(struct ots_call *c, const char *base, const Ots__IndexMeta *im);
+/* Drops every index of base (before DeleteTable); refuses an index's name. */
+int ots_index_drop_all(struct ots_call *c, const char *base);
+
 enum ots_write_kind { OTS_W_PUT, OTS_W_UPDATE, OTS_W_DELETE };
 
 /* One row of a write (api_write.c): the request's parts in, the row's own result out. */
@@ -97,6 +119,7 @@ struct ots_write {
 	char *key, *old, *nv;
 	size_t old_len, nv_len;
 	bool ready, write;
+	struct ots_ix ix; /* its index rows' changes */
 };
 
 /* Write n rows of a table (inside transaction x, or NULL) in one guarded RADOS operation, re-read and redone when another
@@ -135,6 +158,8 @@ int ots_op_get_range(struct ots_call *c);
 int ots_op_start_local_transaction(struct ots_call *c);
 int ots_op_commit_transaction(struct ots_call *c);
 int ots_op_abort_transaction(struct ots_call *c);
+int ots_op_create_index(struct ots_call *c);
+int ots_op_drop_index(struct ots_call *c);
 
 /* A capacity unit message filled with read/write (static storage of the caller). */
 void ots_consumed(Ots__ConsumedCapacity *cc, Ots__CapacityUnit *cu, int read, int write);

@@ -31,6 +31,7 @@ static const struct {
 	{ "StartLocalTransaction", ots_op_start_local_transaction },
 	{ "CommitTransaction", ots_op_commit_transaction },
 	{ "AbortTransaction", ots_op_abort_transaction },
+	{ "CreateIndex", ots_op_create_index },	    { "DropIndex", ots_op_drop_index },
 };
 
 int ots_fail(struct ots_call *c, int status, const char *code, const char *fmt, ...)

@@ -47,6 +47,8 @@ int ots_table_open(struct ots_call *c, const char *name, struct ots_table *ret)
 											  : OTS_VT_BLOB;
 		ret->schema.col[i].auto_incr = p->has_option && p->option == OTS__PRIMARY_KEY_OPTION__PKO_AUTO_INCREMENT;
 	}
+	if (t->index_of)
+		snprintf(ret->schema.prefix, sizeof(ret->schema.prefix), "\xffI%s.", t->table_meta->table_name);
 	ret->rules.max_versions = t->table_options->max_versions;
 	ret->rules.ttl_s = t->table_options->time_to_live;
 	ret->rules.now_ms = c->now_ms;
@@ -81,6 +83,14 @@ static int options_check(struct ots_call *c, Ots__TableOptions *o, bool create)
 	return 0;
 }
 
+static bool base_pk(const Ots__TableMeta *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_primary_key; i++)
+		if (streq(m->primary_key[i]->name, name))
+			return true;
+	return false;
+}
+
 static int create_check(struct ots_call *c, const Ots__CreateTableRequest *q)
 {
 	const Ots__TableMeta *m = q->table_meta;
@@ -107,12 +117,21 @@ static int create_check(struct ots_call *c, const Ots__CreateTableRequest *q)
 				return ots_invalid(c, "Only one INTEGER primary key column after the partition key can be auto-increment.");
 		}
 	}
-	for (size_t i = 0; i < m->n_defined_column; i++)
-		if (!ots_name_valid(m->defined_column[i]->name, strlen(m->defined_column[i]->name)))
-			return ots_invalid(c, "Invalid defined column name.");
-	if (m->n_index_meta || q->n_index_metas || q->n_partitions || q->has_stream_spec)
-		return ots_fail(c, 400, "OTSUnsupportOperation",
-				"Indexes, pre-split partitions and streams are not supported yet.");
+	for (size_t i = 0; i < m->n_defined_column; i++) {
+		const Ots__DefinedColumnSchema *d = m->defined_column[i];
+
+		if (!ots_name_valid(d->name, strlen(d->name)) || base_pk(m, d->name))
+			return ots_invalid(c, "Invalid defined column name: '%.64s'.", d->name);
+		if (d->type < 1 || d->type > 7 || d->type == 5 || d->type == 6)
+			return ots_invalid(c, "Invalid defined column type.");
+		for (size_t k = 0; k < i; k++)
+			if (streq(m->defined_column[k]->name, d->name))
+				return ots_invalid(c, "Duplicated defined column name: '%.64s'.", d->name);
+	}
+	if (m->n_index_meta || q->n_partitions || q->has_stream_spec)
+		return ots_fail(c, 400, "OTSUnsupportOperation", "Pre-split partitions and streams are not supported yet.");
+	if (q->n_index_metas > OTS_INDEXES_MAX)
+		return ots_fail(c, 403, "OTSQuotaExhausted", "A table has at most %d indexes.", OTS_INDEXES_MAX);
 	if (q->reserved_throughput->capacity_unit->read < 0 || q->reserved_throughput->capacity_unit->write < 0)
 		return ots_invalid(c, "Reserved throughput must not be negative.");
 	return 0;
@@ -135,6 +154,16 @@ int ots_op_create_table(struct ots_call *c)
 		opts = *q->table_options;
 	if ((r = options_check(c, &opts, true)) < 0)
 		goto out;
+	for (size_t i = 0; i < q->n_index_metas; i++) {
+		if ((r = ots_index_meta_check(c, q->table_meta, &opts, q->index_metas[i])) < 0)
+			goto out;
+		for (size_t k = 0; k < i; k++)
+			if (streq(q->index_metas[k]->name, q->index_metas[i]->name) ||
+			    streq(q->index_metas[i]->name, q->table_meta->table_name)) {
+				r = ots_invalid(c, "Duplicated index name: '%.64s'.", q->index_metas[i]->name);
+				goto out;
+			}
+	}
 	cu.has_read = cu.has_write = 1;
 	cu.read = q->reserved_throughput->capacity_unit->read;
 	cu.write = q->reserved_throughput->capacity_unit->write;
@@ -149,7 +178,16 @@ int ots_op_create_table(struct ots_call *c)
 		r = ots_fail(c, 403, "OTSQuotaExhausted", "Number of tables exceeded the quota of %u.", c->o->max_tables);
 	else if (r < 0)
 		r = ots_fail_errno(c, r);
-	else
+	for (size_t i = 0; r == 0 && i < q->n_index_metas; i++) {
+		/* the table without its indexes when one cannot be made */
+		if ((r = ots_index_add(c, q->table_meta->table_name, q->index_metas[i])) < 0) {
+			struct ots_call dc = { .o = c->o, .scope = c->scope, .now_ms = c->now_ms };
+
+			if (ots_index_drop_all(&dc, q->table_meta->table_name) == 0)
+				ots_cat_delete(c->o, &c->scope, q->table_meta->table_name);
+		}
+	}
+	if (r == 0)
 		r = ots_reply(c, &resp.base);
 	if (r == 0)
 		log_info("table created", "account=%s instance=%s table=%s", c->scope.account, c->scope.instance,
@@ -199,6 +237,8 @@ int ots_op_describe_table(struct ots_call *c)
 	resp.reserved_throughput_details = &rt;
 	resp.table_options = t.t->table_options;
 	resp.table_status = OTS__TABLE_STATUS__TS_ACTIVE;
+	resp.n_index_metas = t.t->table_meta->n_index_meta;
+	resp.index_metas = t.t->table_meta->index_meta;
 	r = ots_reply(c, &resp.base);
 	ots_table_close(&t);
 	return r;
@@ -221,6 +261,10 @@ int ots_op_update_table(struct ots_call *c)
 		goto out;
 	if (q->has_stream_spec) {
 		r = ots_fail(c, 400, "OTSUnsupportOperation", "Streams are not supported yet.");
+		goto out;
+	}
+	if (t.t->index_of) {
+		r = ots_invalid(c, "'%.64s' is an index: its options are its table's.", q->table_name);
 		goto out;
 	}
 	nt = *t.t;
@@ -250,6 +294,10 @@ int ots_op_update_table(struct ots_call *c)
 		if (n->has_write)
 			cu.write = n->write;
 	}
+	if (t.t->table_meta->n_index_meta && (opts.max_versions != 1 || opts.time_to_live != -1)) {
+		r = ots_invalid(c, "A table with an index must have max_versions 1 and time_to_live -1.");
+		goto out;
+	}
 	nt.table_options = &opts;
 	nt.reserved = &cu;
 	if ((r = ots_cat_replace(c->o, &c->scope, t.t, &nt)) < 0) {
@@ -277,6 +325,8 @@ int ots_op_delete_table(struct ots_call *c)
 		return ots_invalid(c, "Failed to parse the request.");
 	if (!table_name_ok(q->table_name))
 		r = ots_invalid(c, "Invalid table name: '%.64s'.", q->table_name);
+	else if ((r = ots_index_drop_all(c, q->table_name)) < 0)
+		;
 	else if ((r = ots_cat_delete(c->o, &c->scope, q->table_name)) < 0)
 		r = ots_fail_errno(c, r);
 	else

@@ -243,6 +243,29 @@ static int txn_steps(struct ots_call *c, struct ots_txn *x, struct ots_write *w,
 		st[(*m)++] = (struct ots_omap_step){ .key = w[i].skey, .cmp = true, .old = w[i].sold,
 						     .old_len = w[i].sold_len, .act = OTS_OMAP_SET, .val = w[i].nv,
 						     .val_len = w[i].nv_len };
+		/* its index rows staged beside it (the lock guards them), each counted as a row */
+		for (size_t k = 0; k < w[i].ix.n; k++) {
+			struct ots_ix_step *is = &w[i].ix.step[k];
+			char *sk = ots_txn_staged_key(x, is->key), *sv = malloc(is->len + 1);
+
+			if (!sk || !sv) {
+				free(sk);
+				free(sv);
+				return ots_fail_errno(c, -ENOMEM);
+			}
+			sv[0] = is->val ? 'P' : 'D';
+			if (is->val)
+				memcpy(sv + 1, is->val, is->len);
+			free(is->key);
+			free(is->val);
+			is->key = sk;
+			is->val = sv;
+			is->len++;
+			rows++;
+			bytes += (long)is->len;
+			st[(*m)++] = (struct ots_omap_step){ .key = is->key, .act = OTS_OMAP_SET, .val = is->val,
+							     .val_len = is->len };
+		}
 	}
 	if (rows > OTS_TXN_ROWS_MAX || bytes > (long)OTS_TXN_BYTES_MAX)
 		return ots_invalid(c, "A transaction writes at most %d rows and 4 MB.", OTS_TXN_ROWS_MAX);
@@ -258,7 +281,7 @@ static int txn_steps(struct ots_call *c, struct ots_txn *x, struct ots_write *w,
 static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n, struct ots_txn *x)
 {
 	_cleanup_free_ char **keys = calloc(2 * n, sizeof(char *)), *lock = NULL;
-	_cleanup_free_ struct ots_omap_step *st = calloc(2 * n + 1, sizeof(*st));
+	_cleanup_free_ struct ots_omap_step *st = calloc((2 + 2 * OTS_INDEXES_MAX) * n + 1, sizeof(*st));
 	struct found f = { .w = w, .n = n };
 	size_t m = 0;
 	int r;
@@ -272,6 +295,7 @@ static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_wri
 		free(w[i].sold);
 		w[i].old = w[i].nv = w[i].lock = w[i].sold = NULL;
 		w[i].old_len = w[i].nv_len = w[i].lock_len = w[i].sold_len = 0;
+		ots_ix_clear(&w[i].ix);
 		if (w[i].ready) {
 			w[i].rc.code = NULL;
 			keys[m++] = w[i].key;
@@ -289,7 +313,14 @@ static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_wri
 			continue;
 		if (x && staged_view(&w[i]) < 0)
 			return ots_fail_errno(c, -ENOMEM);
-		if (plan(t, &w[i]) < 0 || !w[i].write || x)
+		if (plan(t, &w[i]) < 0 || !w[i].write)
+			continue;
+		if (t->t->table_meta->n_index_meta &&
+		    ots_index_changes(&w[i].rc, t, w[i].old, w[i].old_len, w[i].nv, w[i].nv_len, &w[i].ix) < 0) {
+			w[i].write = false;
+			continue;
+		}
+		if (x)
 			continue;
 		st[m++] = (struct ots_omap_step){ .key = w[i].key, .cmp = true, .old = w[i].old, .old_len = w[i].old_len,
 						  .act = w[i].nv ? OTS_OMAP_SET : OTS_OMAP_RM, .val = w[i].nv,
@@ -297,6 +328,11 @@ static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_wri
 		/* the partition not taken by a transaction meanwhile */
 		st[m++] = (struct ots_omap_step){ .key = w[i].lock_key, .cmp = true, .old = w[i].lock,
 						  .old_len = w[i].lock_len };
+		/* its index rows in the same operation: they follow the row compared above */
+		for (size_t k = 0; k < w[i].ix.n; k++)
+			st[m++] = (struct ots_omap_step){ .key = w[i].ix.step[k].key,
+							  .act = w[i].ix.step[k].val ? OTS_OMAP_SET : OTS_OMAP_RM,
+							  .val = w[i].ix.step[k].val, .val_len = w[i].ix.step[k].len };
 	}
 	if (x && (r = txn_steps(c, x, w, n, st, &m, &lock)) < 0)
 		return r;
@@ -320,6 +356,8 @@ int ots_write_rows(struct ots_call *c, const struct ots_table *t, struct ots_wri
 {
 	int r = 0;
 
+	if (t->t->index_of)
+		return ots_invalid(c, "Cannot write to index table '%.64s' directly.", t->t->table_meta->table_name);
 	for (size_t i = 0; i < n; i++) {
 		w[i].rc = (struct ots_call){ .o = c->o, .scope = c->scope, .now_ms = c->now_ms };
 		prepare(t, &w[i], x);
@@ -357,6 +395,7 @@ void ots_write_clear(struct ots_write *w)
 	free(w->nv);
 	ecs_buf_free(&w->pk_row);
 	ots_filter_free(w->filter);
+	ots_ix_clear(&w->ix);
 	free(w->lock_key);
 	free(w->lock);
 	free(w->skey);

@@ -61,7 +61,7 @@ int ots_key_check(const struct ots_schema *s, const struct ots_cell *pk, size_t 
 
 int ots_key_encode(const struct ots_schema *s, const struct ots_cell *pk, size_t n, bool with_end, char **ret)
 {
-	size_t cap = 2, len = 0;
+	size_t cap = 2 + strlen(s->prefix), len = 0;
 	char *out, *p;
 
 	for (size_t i = 0; i < n; i++)
@@ -69,6 +69,7 @@ int ots_key_encode(const struct ots_schema *s, const struct ots_cell *pk, size_t
 	out = p = malloc(cap);
 	if (!out)
 		return -ENOMEM;
+	p = stpcpy(p, s->prefix);
 	for (size_t i = 0; i < n && i < s->n; i++) {
 		const struct ots_value *v = &pk[i].v;
 

@@ -26,6 +26,8 @@ struct ots_schema {
 		uint8_t type; /* OTS_VT_INTEGER, OTS_VT_STRING, OTS_VT_BLOB */
 		bool auto_incr; /* an INTEGER column, not the first, whose PutRow value the server makes */
 	} col[OTS_PK_MAX];
+	/* an index's keys live in its base table's object after this ("\xffI<index>."); "" for a table */
+	char prefix[OTS_PB_MAX_NAME + 4];
 };
 
 enum ots_key_use {

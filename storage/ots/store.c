@@ -510,3 +510,89 @@ int ots_auto_next(struct ots *o, const char *rows_oid, const char *part, int64_t
 	}
 	return -ECANCELED;
 }
+
+int ots_cat_index(struct ots *o, const struct ots_scope *sc, const Ots__StoredTable *base_old,
+		  const Ots__StoredTable *base_new, const char *name, const Ots__StoredTable *index,
+		  unsigned max_tables)
+{
+	_cleanup_free_ char *bo = NULL, *bn = NULL, *iv = NULL, *cur = NULL, *craw = NULL;
+	char oid[160], cnt[24];
+	size_t bol, bnl, ivl = 0, curl = 0, clen = 0;
+	long n = 0;
+	int r;
+
+	cat_oid(sc, oid, sizeof(oid));
+	if ((r = pack(base_old, &bo, &bol)) < 0 || (r = pack(base_new, &bn, &bnl)) < 0 ||
+	    (index && (r = pack(index, &iv, &ivl)) < 0))
+		return r;
+	if ((r = cat_count(o, sc, oid, &craw, &clen, &n)) < 0)
+		return r;
+	r = omap_get(o, oid, name, &cur, &curl);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (index && r == 0)
+		return -EEXIST;
+	if (!index && r == -ENOENT)
+		return -ENOENT;
+	if (index && n >= (long)max_tables)
+		return -EDQUOT;
+	snprintf(cnt, sizeof(cnt), "%ld", index ? n + 1 : (n > 0 ? n - 1 : 0));
+	{
+		struct ots_omap_step st[3] = {
+			{ .key = base_old->table_meta->table_name, .cmp = true, .old = bo, .old_len = bol,
+			  .act = OTS_OMAP_SET, .val = bn, .val_len = bnl },
+			{ .key = name, .cmp = true, .old = cur, .old_len = curl, .act = index ? OTS_OMAP_SET : OTS_OMAP_RM,
+			  .val = iv, .val_len = ivl },
+			{ .key = CAT_COUNT_KEY, .cmp = true, .old = craw, .old_len = clen, .act = OTS_OMAP_SET,
+			  .val = cnt, .val_len = strlen(cnt) },
+		};
+
+		return ots_omap_apply(o, oid, st, 3, true);
+	}
+}
+
+int ots_index_purge(struct ots *o, const char *rows_oid, const char *name)
+{
+	char prefix[OTS_PB_MAX_NAME + 4];
+	size_t pl;
+	int r;
+
+	snprintf(prefix, sizeof(prefix), "\xffI%s.", name);
+	pl = strlen(prefix);
+	for (int round = 0; round < 1 << 20; round++) {
+		rados_read_op_t op = rados_create_read_op();
+		rados_omap_iter_t it = NULL;
+		unsigned char more = 0;
+		int prval = 0;
+		char *k, *v, *keys[OMAP_PAGE];
+		size_t vl, m = 0;
+
+		if (!op)
+			return -ENOMEM;
+		rados_read_op_omap_get_keys2(op, prefix, OMAP_PAGE, &it, &more, &prval);
+		r = storage_read_op(o->io, op, rows_oid, &prval);
+		while (r == 0 && m < OMAP_PAGE && rados_omap_get_next(it, &k, &v, &vl) == 0 && k &&
+		       strncmp(k, prefix, pl) == 0)
+			if (!(keys[m++] = strdup(k)))
+				r = -ENOMEM;
+		if (it)
+			rados_omap_get_end(it);
+		rados_release_read_op(op);
+		if (r == 0 && m) {
+			rados_write_op_t w = rados_create_write_op();
+
+			if (!w) {
+				r = -ENOMEM;
+			} else {
+				rados_write_op_omap_rm_keys(w, (char const *const *)keys, m);
+				r = rados_write_op_operate(w, o->io, rows_oid, NULL, 0);
+				rados_release_write_op(w);
+			}
+		}
+		for (size_t i = 0; i < m; i++)
+			free(keys[i]);
+		if (r < 0 || !m)
+			return r == -ENOENT ? 0 : r;
+	}
+	return 0;
+}

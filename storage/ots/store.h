@@ -59,6 +59,15 @@ int ots_cat_replace(struct ots *o, const struct ots_scope *sc, const Ots__Stored
 /* Removes the entry, then the rows. -ENOENT. */
 int ots_cat_delete(struct ots *o, const struct ots_scope *sc, const char *name);
 
+/* Adds (index set) or removes (index NULL) the catalogue entry of an index of base_old's table
+ * with base_old -> base_new and the table count, in one write: -EEXIST, -ENOENT, -EDQUOT,
+ * -ECANCELED when the base entry changed meanwhile. */
+int ots_cat_index(struct ots *o, const struct ots_scope *sc, const Ots__StoredTable *base_old,
+		  const Ots__StoredTable *base_new, const char *name, const Ots__StoredTable *index,
+		  unsigned max_tables);
+/* Removes an index's rows ("\xffI<name>." keys) from its base's rows object. */
+int ots_index_purge(struct ots *o, const char *rows_oid, const char *name);
+
 /* A row's stored value (caller frees): -ENOENT when absent. */
 int ots_row_read(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len);
 /* Walks keys after start_after in order, calling fn for each until it returns non-zero

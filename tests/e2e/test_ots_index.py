@@ -1,0 +1,138 @@
+"""ecs-otsd's global secondary indexes, driven by npm `tablestore` 5.x unchanged on the test
+Ceph cluster: CreateTable with defined columns and index metas, CreateIndex, DropIndex,
+DescribeTable listing them; every kind of base write (PutRow, UpdateRow, DeleteRow,
+BatchWriteRow, a committed local transaction) moves the index rows with it; GetRange on an
+index reads in index order; writes to an index refused; the limits; a second account never
+sees or uses the first's indexes."""
+
+from test_ots_api import accounts, ots, run  # noqa: F401 (fixtures)
+
+INDEX = r"""
+const a = mk(process.env.AK0, process.env.SK0), b = mk(process.env.AK1, process.env.SK1);
+const DCT = TS.DefinedColumnType;
+const L = (n) => Long.fromNumber(n);
+const RT = {capacityUnit: {read: 0, write: 0}};
+const defined = [{name: 'city', type: DCT.DCT_STRING}, {name: 'age', type: DCT.DCT_INTEGER},
+                 {name: 'note', type: DCT.DCT_STRING}, {name: 'score', type: DCT.DCT_DOUBLE},
+                 {name: 'zone', type: DCT.DCT_STRING}];
+const mkTable = (c, name, indexMetas, opts) => c.createTable({tableMeta: {tableName: name,
+    primaryKey: [{name: 'uid', type: 'INTEGER'}], definedColumn: defined}, reservedThroughput: RT,
+    tableOptions: Object.assign({timeToLive: -1, maxVersions: 1}, opts || {}), indexMetas});
+await mkTable(a, 'users', [{name: 'by_city', primaryKey: ['city'], definedColumn: ['note']}]);
+const d = await a.describeTable({tableName: 'users'});
+out({defined: d.tableMeta.definedColumn.map(c => [c.name, c.type]),
+     indexes: d.indexMetas.map(m => [m.name, m.primaryKey, m.definedColumn, m.indexType])});
+const di = await a.describeTable({tableName: 'by_city'});
+out({indexPk: di.tableMeta.primaryKey.map(p => [p.name, p.type])});
+const put = (uid, cols) => a.putRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(uid)}], attributeColumns: cols});
+const scan = async (c, t, pk) => {
+  const r = await c.getRange({tableName: t, direction: TS.Direction.FORWARD, limit: 100,
+      inclusiveStartPrimaryKey: pk.map(n => ({[n]: TS.INF_MIN})), exclusiveEndPrimaryKey: pk.map(n => ({[n]: TS.INF_MAX}))});
+  return r.rows.map(row => [pkOf(row), attrs(row)]);
+};
+const cities = {1: 'paris', 2: 'oslo', 3: 'lima', 4: 'oslo', 5: 'rome', 6: 'lima'};
+for (const [u, city] of Object.entries(cities)) await put(+u, [{city}, {age: L(20 + +u)}, {note: 'n' + u}]);
+await put(7, [{note: 'no city'}]);
+out({put: await scan(a, 'by_city', ['city', 'uid'])});
+await a.updateRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(2)}],
+    updateOfAttributeColumns: [{PUT: [{city: 'athens'}, {note: 'moved'}]}]});
+await a.updateRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(6)}],
+    updateOfAttributeColumns: [{DELETE_ALL: ['city']}]});
+await a.deleteRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(3)}]});
+out({updated: await scan(a, 'by_city', ['city', 'uid'])});
+const bw = await a.batchWriteRow({tables: [{tableName: 'users', rows: [
+    {type: 'PUT', condition: IGNORE, primaryKey: [{uid: L(8)}], attributeColumns: [{city: 'bern'}, {note: 'b'}]},
+    {type: 'DELETE', condition: IGNORE, primaryKey: [{uid: L(4)}]},
+    {type: 'PUT', condition: NOT_EXIST, primaryKey: [{uid: L(1)}], attributeColumns: [{city: 'nowhere'}]}]}]});
+out({batch: bw.tables.map(r => r.isOk), batched: await scan(a, 'by_city', ['city', 'uid'])});
+// a transaction: its index rows are staged with its rows and land at the commit
+const tx = (await a.startLocalTransaction({tableName: 'users', primaryKey: [{uid: L(5)}]})).transactionId;
+await a.updateRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(5)}], transactionId: tx,
+    updateOfAttributeColumns: [{PUT: [{city: 'cairo'}]}]});
+out({inTxn: (await scan(a, 'by_city', ['city', 'uid'])).map(r => r[0])});
+await a.commitTransaction({transactionId: tx});
+out({committed: (await scan(a, 'by_city', ['city', 'uid'])).map(r => r[0])});
+// a value the index key cannot take is refused, nothing written
+out({badType: await code(put(9, [{city: L(5)}]))});
+out({badTypeRow: (await a.getRow({tableName: 'users', primaryKey: [{uid: L(9)}], maxVersions: 1})).row.primaryKey || null});
+// writes to an index are refused
+out({putIndex: await code(a.putRow({tableName: 'by_city', condition: IGNORE,
+    primaryKey: [{city: 'x'}, {uid: L(1)}], attributeColumns: [{note: 'x'}]}))});
+out({deleteIndex: await code(a.deleteRow({tableName: 'by_city', condition: IGNORE, primaryKey: [{city: 'oslo'}, {uid: L(4)}]}))});
+out({updateIndexTable: await code(a.updateTable({tableName: 'by_city', tableOptions: {maxVersions: 1}}))});
+out({deleteIndexTable: await code(a.deleteTable({tableName: 'by_city'}))});
+// CreateIndex on a live table: later writes go into it too
+await a.createIndex({mainTableName: 'users', indexMeta: {name: 'by_age', primaryKey: ['age', 'city'], definedColumn: []}});
+await put(10, [{city: 'oslo'}, {age: L(40)}]);
+await put(11, [{city: 'lima'}, {age: L(30)}]);
+out({byAge: (await scan(a, 'by_age', ['age', 'city', 'uid'])).map(r => r[0])});
+// limits and bad metas
+const ci = (name, pk, dc) => code(a.createIndex({mainTableName: 'users', indexMeta: {name, primaryKey: pk, definedColumn: dc || []}}));
+out({again: await ci('by_age', ['age'])});
+out({notDefined: await ci('bad1', ['nosuch'])});
+out({doubleKey: await ci('bad2', ['score'])});
+out({definedInPk: await ci('bad3', ['city'], ['city'])});
+out({tooWide: await ci('bad4', ['city', 'note', 'zone', 'age'])});
+out({tableName: await ci('users', ['note'])});
+for (const n of ['i3', 'i4', 'i5']) await a.createIndex({mainTableName: 'users', indexMeta: {name: n, primaryKey: ['note']}});
+out({sixth: await ci('i6', ['note'])});
+out({versions: await code(a.updateTable({tableName: 'users', tableOptions: {maxVersions: 2}}))});
+out({createVersions: await code(mkTable(a, 'v2', [{name: 'v2_idx', primaryKey: ['city']}], {maxVersions: 2}))});
+out({createSix: await code(mkTable(a, 'six', [1, 2, 3, 4, 5, 6].map(i => ({name: 'six' + i, primaryKey: ['city']}))))});
+// another account sees and reaches none of it
+out({bDescribe: await code(b.describeTable({tableName: 'by_city'}))});
+out({bScan: await code(scan(b, 'by_city', ['city', 'uid']))});
+out({bGet: await code(b.getRow({tableName: 'by_city', primaryKey: [{city: 'oslo'}, {uid: L(10)}], maxVersions: 1}))});
+out({bDrop: await code(b.dropIndex({mainTableName: 'users', indexName: 'by_city'}))});
+out({bCreate: await code(b.createIndex({mainTableName: 'users', indexMeta: {name: 'mine', primaryKey: ['city']}}))});
+await mkTable(b, 'users', []);
+out({bOwnIndexNone: (await b.describeTable({tableName: 'users'})).indexMetas.length});
+// DropIndex: gone from the table and as a table; its rows go
+await a.dropIndex({mainTableName: 'users', indexName: 'by_age'});
+out({afterDrop: (await a.describeTable({tableName: 'users'})).indexMetas.map(m => m.name)});
+out({droppedScan: await code(scan(a, 'by_age', ['age', 'city', 'uid']))});
+out({dropAgain: await code(a.dropIndex({mainTableName: 'users', indexName: 'by_age'}))});
+// the index made again starts empty (the dropped one's rows are gone)
+await a.createIndex({mainTableName: 'users', indexMeta: {name: 'by_age', primaryKey: ['age']}});
+out({recreated: (await scan(a, 'by_age', ['age', 'uid'])).length});
+// DeleteTable takes its indexes with it
+await a.deleteTable({tableName: 'users'});
+out({afterDelete: await code(a.describeTable({tableName: 'by_city'})), list: (await a.listTable({})).tableNames});
+await b.deleteTable({tableName: 'users'});
+"""
+
+
+def test_indexes(ots, accounts):  # noqa: F811
+    res = run(ots, INDEX, *accounts)
+    bad = [400, "OTSParameterInvalid"]
+    gone = [404, "OTSObjectNotExist"]
+    assert res["defined"] == [["city", 4], ["age", 1], ["note", 4], ["score", 2], ["zone", 4]]
+    assert res["indexes"] == [["by_city", ["city"], ["note"], 0]]
+    assert res["indexPk"] == [["city", 2], ["uid", 1]]
+    assert res["put"] == [[["lima", 3], {"note": "n3"}], [["lima", 6], {"note": "n6"}],
+                          [["oslo", 2], {"note": "n2"}], [["oslo", 4], {"note": "n4"}],
+                          [["paris", 1], {"note": "n1"}], [["rome", 5], {"note": "n5"}]]
+    assert res["updated"] == [[["athens", 2], {"note": "moved"}], [["oslo", 4], {"note": "n4"}],
+                              [["paris", 1], {"note": "n1"}], [["rome", 5], {"note": "n5"}]]
+    assert res["batch"] == [True, True, False]
+    assert [r[0] for r in res["batched"]] == [["athens", 2], ["bern", 8], ["paris", 1], ["rome", 5]]
+    assert res["inTxn"] == [["athens", 2], ["bern", 8], ["paris", 1], ["rome", 5]]
+    assert res["committed"] == [["athens", 2], ["bern", 8], ["cairo", 5], ["paris", 1]]
+    assert res["badType"] == bad and res["badTypeRow"] is None
+    assert res["putIndex"] == bad and res["deleteIndex"] == bad
+    assert res["updateIndexTable"] == bad and res["deleteIndexTable"] == bad
+    assert res["byAge"] == [[30, "lima", 11], [40, "oslo", 10]]
+    assert res["again"] == [409, "OTSObjectAlreadyExist"]
+    assert res["notDefined"] == bad and res["doubleKey"] == bad and res["definedInPk"] == bad
+    assert res["tooWide"] == bad
+    assert res["tableName"] == [409, "OTSObjectAlreadyExist"]
+    assert res["sixth"] == [403, "OTSQuotaExhausted"]
+    assert res["versions"] == bad and res["createVersions"] == bad
+    assert res["createSix"] == [403, "OTSQuotaExhausted"]
+    assert res["bDescribe"] == gone and res["bScan"] == gone and res["bGet"] == gone
+    assert res["bDrop"] == gone and res["bCreate"] == gone
+    assert res["bOwnIndexNone"] == 0
+    assert res["afterDrop"] == ["by_city", "i3", "i4", "i5"]
+    assert res["droppedScan"] == gone and res["dropAgain"] == gone
+    assert res["recreated"] == 0
+    assert res["afterDelete"] == gone and "users" not in res["list"] and "by_city" not in res["list"]
