@@ -202,7 +202,7 @@ int ots_op_list_table(struct ots_call *c)
 	Ots__ListTableRequest *q = ots__list_table_request__unpack(NULL, c->body_len, c->body);
 	Ots__ListTableResponse resp = OTS__LIST_TABLE_RESPONSE__INIT;
 	char **names = NULL;
-	size_t n = 0;
+	size_t n = 0, k = 0;
 	int r;
 
 	if (!q)
@@ -210,6 +210,19 @@ int ots_op_list_table(struct ots_call *c)
 	ots__list_table_request__free_unpacked(q, NULL);
 	if ((r = ots_cat_list(c->o, &c->scope, &names, &n)) < 0)
 		return ots_fail_errno(c, r);
+	/* indexes are listed by DescribeTable of their table, not here */
+	for (size_t i = 0; i < n; i++) {
+		Ots__StoredTable *t = NULL;
+		bool index = ots_cat_get(c->o, &c->scope, names[i], &t) == 0 && t->index_of;
+
+		if (t)
+			ots__stored_table__free_unpacked(t, NULL);
+		if (index)
+			free(names[i]);
+		else
+			names[k++] = names[i];
+	}
+	n = k;
 	resp.n_table_names = n;
 	resp.table_names = names;
 	r = ots_reply(c, &resp.base);

@@ -359,8 +359,9 @@ int ots_op_start_local_transaction(struct ots_call *c)
 
 	if (!q)
 		return ots_invalid(c, "Failed to parse the request.");
-	if ((r = ots_table_open(c, q->table_name, &t)) == 0 && (r = part_decode(c, &t, &q->key, &part)) == 0 &&
-	    (r = start(c, &t, part, id)) == 0) {
+	if ((r = ots_table_open(c, q->table_name, &t)) == 0 && t.t->index_of)
+		r = ots_invalid(c, "Cannot start a transaction on index table '%.64s'.", q->table_name);
+	if (r == 0 && (r = part_decode(c, &t, &q->key, &part)) == 0 && (r = start(c, &t, part, id)) == 0) {
 		resp.transaction_id = id;
 		r = ots_reply(c, &resp.base);
 	}

@@ -23,7 +23,7 @@ const d = await a.describeTable({tableName: 'users'});
 out({defined: d.tableMeta.definedColumn.map(c => [c.name, c.type]),
      indexes: d.indexMetas.map(m => [m.name, m.primaryKey, m.definedColumn, m.indexType])});
 const di = await a.describeTable({tableName: 'by_city'});
-out({indexPk: di.tableMeta.primaryKey.map(p => [p.name, p.type])});
+out({indexPk: di.tableMeta.primaryKey.map(p => [p.name, p.type]), listed: (await a.listTable({})).tableNames});
 const put = (uid, cols) => a.putRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(uid)}], attributeColumns: cols});
 const scan = async (c, t, pk) => {
   const r = await c.getRange({tableName: t, direction: TS.Direction.FORWARD, limit: 100,
@@ -59,6 +59,7 @@ out({badTypeRow: (await a.getRow({tableName: 'users', primaryKey: [{uid: L(9)}],
 out({putIndex: await code(a.putRow({tableName: 'by_city', condition: IGNORE,
     primaryKey: [{city: 'x'}, {uid: L(1)}], attributeColumns: [{note: 'x'}]}))});
 out({deleteIndex: await code(a.deleteRow({tableName: 'by_city', condition: IGNORE, primaryKey: [{city: 'oslo'}, {uid: L(4)}]}))});
+out({txnIndex: await code(a.startLocalTransaction({tableName: 'by_city', primaryKey: [{city: 'oslo'}]}))});
 out({updateIndexTable: await code(a.updateTable({tableName: 'by_city', tableOptions: {maxVersions: 1}}))});
 out({deleteIndexTable: await code(a.deleteTable({tableName: 'by_city'}))});
 // CreateIndex on a live table: later writes go into it too
@@ -109,6 +110,7 @@ def test_indexes(ots, accounts):  # noqa: F811
     assert res["defined"] == [["city", 4], ["age", 1], ["note", 4], ["score", 2], ["zone", 4]]
     assert res["indexes"] == [["by_city", ["city"], ["note"], 0]]
     assert res["indexPk"] == [["city", 2], ["uid", 1]]
+    assert res["listed"] == ["users"]
     assert res["put"] == [[["lima", 3], {"note": "n3"}], [["lima", 6], {"note": "n6"}],
                           [["oslo", 2], {"note": "n2"}], [["oslo", 4], {"note": "n4"}],
                           [["paris", 1], {"note": "n1"}], [["rome", 5], {"note": "n5"}]]
@@ -120,6 +122,7 @@ def test_indexes(ots, accounts):  # noqa: F811
     assert res["committed"] == [["athens", 2], ["bern", 8], ["cairo", 5], ["paris", 1]]
     assert res["badType"] == bad and res["badTypeRow"] is None
     assert res["putIndex"] == bad and res["deleteIndex"] == bad
+    assert res["txnIndex"] == bad
     assert res["updateIndexTable"] == bad and res["deleteIndexTable"] == bad
     assert res["byAge"] == [[30, "lima", 11], [40, "oslo", 10]]
     assert res["again"] == [409, "OTSObjectAlreadyExist"]
