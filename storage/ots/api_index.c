@@ -349,6 +349,87 @@ int ots_index_add(struct ots_call *c, const char *base, const Ots__IndexMeta *im
 	return index_change(c, base, im, NULL);
 }
 
+/* ---- include_base_data: the index rows of the rows already there */
+
+struct backfill {
+	struct ots_call *c;
+	const Ots__TableMeta *m;
+	const Ots__IndexMeta *im;
+	const char *oid;
+	size_t rows;
+};
+
+/* One row's index row, set in one operation with a compare of the row as read: a row a
+ * writer changed meanwhile is read again (that writer already knew the index, or this
+ * sees its write). */
+static int backfill_fn(const char *key, const char *val, size_t len, void *arg)
+{
+	struct backfill *bf = arg;
+	_cleanup_free_ char *cur = NULL;
+
+	if ((unsigned char)key[0] == 0xff)
+		return 1; /* past the rows: transactions and indexes */
+	for (int a = 0; a < INDEX_ATTEMPTS; a++) {
+		_cleanup_free_ char *ik = NULL, *iv = NULL;
+		struct ots_row row = { 0 };
+		const char *msg = NULL;
+		size_t il = 0;
+		int r;
+
+		if (ots_pb_decode_row(val, len, &row) < 0)
+			return -EIO;
+		r = ix_row(bf->m, bf->im, &row, &ik, &iv, &il, &msg);
+		ots_row_clear(&row);
+		if (r == -EINVAL || (r == 0 && !ik))
+			return 0; /* no index row for it */
+		if (r < 0)
+			return r;
+		{
+			struct ots_omap_step st[2] = {
+				{ .key = key, .cmp = true, .old = val, .old_len = len },
+				{ .key = ik, .act = OTS_OMAP_SET, .val = iv, .val_len = il },
+			};
+
+			r = ots_omap_apply(bf->c->o, bf->oid, st, 2, true);
+		}
+		if (r == 0)
+			bf->rows++;
+		if (r != -ECANCELED)
+			return r;
+		free(cur);
+		cur = NULL;
+		if ((r = ots_row_read(bf->c->o, bf->oid, key, &cur, &len)) == -ENOENT)
+			return 0;
+		if (r < 0)
+			return r;
+		val = cur;
+	}
+	return -ECANCELED;
+}
+
+static int backfill(struct ots_call *c, const char *base, const char *index)
+{
+	struct ots_table t;
+	int r;
+
+	if ((r = ots_table_open(c, base, &t)) < 0)
+		return r;
+	for (size_t i = 0; i < t.t->table_meta->n_index_meta; i++) {
+		struct backfill bf = { .c = c, .m = t.t->table_meta, .im = t.t->table_meta->index_meta[i],
+				       .oid = t.t->rows_object };
+
+		if (!streq(bf.im->name, index))
+			continue;
+		r = ots_row_scan(c->o, t.t->rows_object, "", false, backfill_fn, &bf);
+		if (r < 0)
+			r = ots_fail_errno(c, r);
+		else
+			log_info("index filled", "table=%s index=%s rows=%zu", base, index, bf.rows);
+	}
+	ots_table_close(&t);
+	return r;
+}
+
 int ots_op_create_index(struct ots_call *c)
 {
 	Ots__CreateIndexRequest *q = ots__create_index_request__unpack(NULL, c->body_len, c->body);
@@ -357,9 +438,10 @@ int ots_op_create_index(struct ots_call *c)
 
 	if (!q)
 		return ots_invalid(c, "Failed to parse the request.");
-	if (q->has_include_base_data && q->include_base_data)
-		r = ots_fail(c, 400, "OTSUnsupportOperation", "include_base_data is not supported yet.");
-	else if ((r = index_change(c, q->main_table_name, q->index_meta, NULL)) == 0)
+	r = index_change(c, q->main_table_name, q->index_meta, NULL);
+	if (r == 0 && q->has_include_base_data && q->include_base_data)
+		r = backfill(c, q->main_table_name, q->index_meta->name);
+	if (r == 0)
 		r = ots_reply(c, &resp.base);
 	ots__create_index_request__free_unpacked(q, NULL);
 	return r;

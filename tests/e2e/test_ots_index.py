@@ -1,7 +1,8 @@
 """ecs-otsd's global secondary indexes, driven by npm `tablestore` 5.x unchanged on the test
 Ceph cluster: CreateTable with defined columns and index metas, CreateIndex, DropIndex,
 DescribeTable listing them; every kind of base write (PutRow, UpdateRow, DeleteRow,
-BatchWriteRow, a committed local transaction) moves the index rows with it; GetRange on an
+BatchWriteRow, a committed local transaction) moves the index rows with it; CreateIndex
+with include_base_data indexes the rows already there; GetRange on an
 index reads in index order; writes to an index refused; the limits; a second account never
 sees or uses the first's indexes."""
 
@@ -96,6 +97,14 @@ out({dropAgain: await code(a.dropIndex({mainTableName: 'users', indexName: 'by_a
 // the index made again starts empty (the dropped one's rows are gone)
 await a.createIndex({mainTableName: 'users', indexMeta: {name: 'by_age', primaryKey: ['age']}});
 out({recreated: (await scan(a, 'by_age', ['age', 'uid'])).length});
+// include_base_data: the rows already there are indexed too
+await a.dropIndex({mainTableName: 'users', indexName: 'by_age'});
+await a.createIndex({mainTableName: 'users', includeBaseData: true,
+    indexMeta: {name: 'by_age', primaryKey: ['age'], definedColumn: ['note']}});
+out({backfilled: (await scan(a, 'by_age', ['age', 'uid'])).map(r => [r[0], r[1].note])});
+await a.updateRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(1)}],
+    updateOfAttributeColumns: [{PUT: [{age: L(50)}]}]});
+out({afterBackfill: (await scan(a, 'by_age', ['age', 'uid'])).map(r => r[0])});
 // DeleteTable takes its indexes with it
 await a.deleteTable({tableName: 'users'});
 out({afterDelete: await code(a.describeTable({tableName: 'by_city'})), list: (await a.listTable({})).tableNames});
@@ -138,4 +147,7 @@ def test_indexes(ots, accounts):  # noqa: F811
     assert res["afterDrop"] == ["by_city", "i3", "i4", "i5"]
     assert res["droppedScan"] == gone and res["dropAgain"] == gone
     assert res["recreated"] == 0
+    assert res["backfilled"] == [[[21, 1], "n1"], [[22, 2], "moved"], [[25, 5], "n5"], [[26, 6], "n6"],
+                                 [[30, 11], None], [[40, 10], None]]
+    assert res["afterBackfill"] == [[22, 2], [25, 5], [26, 6], [30, 11], [40, 10], [50, 1]]
     assert res["afterDelete"] == gone and "users" not in res["list"] and "by_city" not in res["list"]
