@@ -92,6 +92,11 @@ struct ots_ix {
 int ots_index_changes(struct ots_call *c, const struct ots_table *t, const char *old, size_t old_len,
 		      const char *nv, size_t nv_len, struct ots_ix *ret);
 void ots_ix_clear(struct ots_ix *x);
+/* The rows object's key holding the index set its writes follow (ots_index_epoch of the
+ * table's meta): CreateIndex and DropIndex set it after the catalogue, a write compares it. */
+#define OTS_INDEX_EPOCH_KEY "\xff" "E"
+/* The index set of a table's meta as a string (every index's name and columns; caller frees). */
+char *ots_index_epoch(const Ots__TableMeta *m);
 /* An index meta checked against its base table's meta and options. */
 int ots_index_meta_check(struct ots_call *c, const Ots__TableMeta *m, const Ots__TableOptions *opts,
 			 const Ots__IndexMeta *im);

@@ -244,6 +244,48 @@ void ots_ix_clear(struct ots_ix *x)
 	x->n = 0;
 }
 
+/* Appends a string and a separator. */
+static int put(struct ecs_buf *b, const char *str, char sep)
+{
+	int r = ecs_buf_append(b, str, strlen(str), SIZE_MAX);
+
+	return r ? r : ecs_buf_append(b, &sep, 1, SIZE_MAX);
+}
+
+char *ots_index_epoch(const Ots__TableMeta *m)
+{
+	struct ecs_buf b = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; i < m->n_index_meta && r == 0; i++) {
+		const Ots__IndexMeta *im = m->index_meta[i];
+
+		r = put(&b, im->name, '(');
+		for (size_t k = 0; k < im->n_primary_key && r == 0; k++)
+			r = put(&b, im->primary_key[k], ' ');
+		r = r ? r : put(&b, "", '|');
+		for (size_t k = 0; k < im->n_defined_column && r == 0; k++)
+			r = put(&b, im->defined_column[k], ' ');
+		r = r ? r : put(&b, "", ')');
+	}
+	if (r < 0) {
+		ecs_buf_free(&b);
+		return NULL;
+	}
+	return ecs_buf_steal(&b);
+}
+
+/* After the catalogue changed: the rows object's index set key, so writes that followed
+ * the old set are refused and redone with the new one (crash before it: the first write
+ * that reads the catalogue again sets it). */
+static int epoch_set(struct ots *o, const char *oid, const Ots__TableMeta *m)
+{
+	_cleanup_free_ char *e = ots_index_epoch(m);
+	struct ots_omap_step st = { .key = OTS_INDEX_EPOCH_KEY, .act = OTS_OMAP_SET, .val = e, .val_len = e ? strlen(e) : 0 };
+
+	return e ? ots_omap_apply(o, oid, &st, 1, true) : -ENOMEM;
+}
+
 /* ---- CreateIndex, DropIndex */
 
 /* Add (im) or remove (drop) one index of base: the base entry, the index's entry and the
@@ -329,6 +371,8 @@ static int index_change(struct ots_call *c, const char *base, const Ots__IndexMe
 		else if (r == -EDQUOT)
 			r = ots_fail(c, 403, "OTSQuotaExhausted", "Number of tables exceeded the quota of %u.",
 				     c->o->max_tables);
+		else if (r == 0 && (r = epoch_set(c->o, t.t->rows_object, &meta)) < 0)
+			r = ots_fail_errno(c, r);
 		else if (r == 0 && !im && (r = ots_index_purge(c->o, t.t->rows_object, name)) < 0) {
 			log_warn("a dropped index's rows stay behind", "object=%s index=%s error=%s",
 				 t.t->rows_object, name, strerror(-r));

@@ -163,12 +163,15 @@ struct found {
 	struct ots_write *w;
 	size_t n;
 	int error;
+	char *epoch; /* the rows object's index set key, as read (NULL: absent) */
 };
 
 static int found_fn(const char *key, const char *val, size_t len, void *arg)
 {
 	struct found *f = arg;
 
+	if (streq(key, OTS_INDEX_EPOCH_KEY) && !f->epoch && !(f->epoch = strndup(val, len)))
+		return -ENOMEM;
 	for (size_t i = 0; i < f->n; i++) {
 		struct ots_write *w = &f->w[i];
 
@@ -277,12 +280,16 @@ static int txn_steps(struct ots_call *c, struct ots_txn *x, struct ots_write *w,
 	return 0;
 }
 
-/* One attempt: read, plan, write. -ECANCELED to go again. */
-static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n, struct ots_txn *x)
+/* One attempt: read, plan, write. -ECANCELED to go again, -ESTALE to go again with the
+ * table's meta read again (its index set changed: the rows object's index set key says
+ * another than the meta; once read again, the catalogue is right and the key is set). */
+static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n, struct ots_txn *x,
+		   bool reloaded)
 {
-	_cleanup_free_ char **keys = calloc(2 * n, sizeof(char *)), *lock = NULL;
-	_cleanup_free_ struct ots_omap_step *st = calloc((2 + 2 * OTS_INDEXES_MAX) * n + 1, sizeof(*st));
+	_cleanup_free_ char **keys = calloc(2 * n + 1, sizeof(char *)), *lock = NULL, *want = NULL;
+	_cleanup_free_ struct ots_omap_step *st = calloc((2 + 2 * OTS_INDEXES_MAX) * n + 2, sizeof(*st));
 	struct found f = { .w = w, .n = n };
+	_cleanup_free_ char *epoch_read = NULL;
 	size_t m = 0;
 	int r;
 
@@ -304,9 +311,15 @@ static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_wri
 	}
 	if (!m)
 		return 0;
+	keys[m++] = OTS_INDEX_EPOCH_KEY;
 	r = ots_row_read_keys(c->o, t->t->rows_object, keys, m, found_fn, &f);
+	epoch_read = f.epoch;
 	if (r < 0)
 		return ots_fail_errno(c, r);
+	if (!(want = ots_index_epoch(t->t->table_meta)))
+		return ots_fail_errno(c, -ENOMEM);
+	if (!streq(want, epoch_read ? epoch_read : "") && !reloaded)
+		return -ESTALE;
 	m = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!w[i].ready)
@@ -338,6 +351,11 @@ static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_wri
 		return r;
 	if (!m || (x && m == 1))
 		return 0;
+	/* the index set this write followed is the table's still */
+	st[m++] = (struct ots_omap_step){ .key = OTS_INDEX_EPOCH_KEY, .cmp = true, .old = epoch_read,
+					  .old_len = epoch_read ? strlen(epoch_read) : 0,
+					  .act = streq(want, epoch_read ? epoch_read : "") ? OTS_OMAP_KEEP : OTS_OMAP_SET,
+					  .val = want, .val_len = strlen(want) };
 	r = ots_omap_apply(c->o, t->t->rows_object, st, m, true);
 	if (r == -ECANCELED)
 		return r;
@@ -354,6 +372,7 @@ static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_wri
 
 int ots_write_rows(struct ots_call *c, const struct ots_table *t, struct ots_write *w, size_t n, struct ots_txn *x)
 {
+	struct ots_table fresh = { 0 };
 	int r = 0;
 
 	if (t->t->index_of)
@@ -363,13 +382,21 @@ int ots_write_rows(struct ots_call *c, const struct ots_table *t, struct ots_wri
 		prepare(t, &w[i], x);
 	}
 	for (int a = 0; a < WRITE_ATTEMPTS; a++) {
-		if ((r = attempt(c, t, w, n, x)) != -ECANCELED)
+		r = attempt(c, fresh.t ? &fresh : t, w, n, x, fresh.t != NULL);
+		if (r == -ESTALE) {
+			ots_table_close(&fresh);
+			if ((r = ots_table_open(c, t->t->table_meta->table_name, &fresh)) < 0)
+				break;
+			continue;
+		}
+		if (r != -ECANCELED)
 			break;
 		/* inside a transaction: another of its requests moved the lock on */
 		if (x && (r = ots_txn_reload(c, x)) < 0)
 			break;
 		r = -ECANCELED;
 	}
+	ots_table_close(&fresh);
 	if (r == -ECANCELED)
 		r = ots_fail_errno(c, r);
 	if (r < 0)

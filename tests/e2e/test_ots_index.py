@@ -6,6 +6,8 @@ with include_base_data indexes the rows already there; GetRange on an
 index reads in index order; writes to an index refused; the limits; a second account never
 sees or uses the first's indexes."""
 
+import subprocess
+
 from test_ots_api import accounts, ots, run  # noqa: F401 (fixtures)
 
 INDEX = r"""
@@ -151,3 +153,67 @@ def test_indexes(ots, accounts):  # noqa: F811
                                  [[30, 11], None], [[40, 10], None]]
     assert res["afterBackfill"] == [[22, 2], [25, 5], [26, 6], [30, 11], [40, 10], [50, 1]]
     assert res["afterDelete"] == gone and "users" not in res["list"] and "by_city" not in res["list"]
+
+
+EPOCH_1 = r"""
+const a = mk(process.env.AK0, process.env.SK0);
+await a.createTable({tableMeta: {tableName: 'ep', primaryKey: [{name: 'uid', type: 'INTEGER'}],
+    definedColumn: [{name: 'city', type: TS.DefinedColumnType.DCT_STRING}]},
+    reservedThroughput: {capacityUnit: {read: 0, write: 0}}, tableOptions: {timeToLive: -1, maxVersions: 1},
+    indexMetas: [{name: 'ep_city', primaryKey: ['city']}]});
+await a.putRow({tableName: 'ep', condition: IGNORE, primaryKey: [{uid: Long.fromNumber(1)}], attributeColumns: [{city: 'a'}]});
+out({ok: true});
+"""
+
+EPOCH_2 = r"""
+const a = mk(process.env.AK0, process.env.SK0);
+const L = (n) => Long.fromNumber(n);
+await a.putRow({tableName: 'ep', condition: IGNORE, primaryKey: [{uid: L(2)}], attributeColumns: [{city: 'b'}]});
+await a.updateRow({tableName: 'ep', condition: IGNORE, primaryKey: [{uid: L(1)}], updateOfAttributeColumns: [{PUT: [{city: 'c'}]}]});
+const r = await a.getRange({tableName: 'ep_city', direction: TS.Direction.FORWARD, limit: 10,
+    inclusiveStartPrimaryKey: [{city: TS.INF_MIN}, {uid: TS.INF_MIN}], exclusiveEndPrimaryKey: [{city: TS.INF_MAX}, {uid: TS.INF_MAX}]});
+out({index: r.rows.map(pkOf)});
+await a.deleteTable({tableName: 'ep'});
+"""
+
+EPOCH_KEY = b"\xffE"
+
+
+def _rados(ceph, *args) -> bytes:
+    """The rados tool as client.admin with byte arguments (omap keys here are not UTF-8)."""
+    cmd = [b"rados", b"-c", bytes(ceph.conf), b"-n", b"client.admin", b"--keyring",
+           bytes(ceph.keyring("client.admin")), b"-p", b"ecs-ots", *args]
+    return subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
+
+
+def _index_objects(ceph, io, prefix: bytes) -> list:
+    """The rows objects holding index rows under prefix."""
+    out = []
+    for obj in io.list_objects():
+        if obj.key.startswith("ots.rows.") and not obj.key.endswith(".auto"):
+            keys = _rados(ceph, b"listomapkeys", obj.key.encode()).split(b"\n")
+            if any(k.startswith(prefix) for k in keys):
+                out.append(obj.key)
+    return out
+
+
+def test_index_set_key_heals(ots, accounts, ceph_cluster):  # noqa: F811
+    """The rows object's index set key left behind (as by a crash between CreateIndex's
+    catalogue write and it): the next write reads the catalogue again, indexes by it and
+    sets the key; nothing is lost from the index."""
+    run(ots, EPOCH_1, accounts[0])
+    cluster = ceph_cluster.rados_connect("client.admin")
+    try:
+        io = cluster.open_ioctx("ecs-ots")
+        mine = _index_objects(ceph_cluster, io, b"\xffIep_city.")
+        assert len(mine) == 1
+        oid = mine[0].encode()
+        assert _rados(ceph_cluster, b"getomapval", oid, EPOCH_KEY, b"/dev/stdout") == b"ep_city(city |)"
+        _rados(ceph_cluster, b"setomapval", oid, EPOCH_KEY, b"stale")
+        res = run(ots, EPOCH_2.replace("await a.deleteTable({tableName: 'ep'});", ""), accounts[0])
+        assert res["index"] == [["b", 2], ["c", 1]]
+        assert _rados(ceph_cluster, b"getomapval", oid, EPOCH_KEY, b"/dev/stdout") == b"ep_city(city |)"
+        run(ots, "await mk(process.env.AK0, process.env.SK0).deleteTable({tableName: 'ep'}); out({});", accounts[0])
+        io.close()
+    finally:
+        cluster.shutdown()
