@@ -222,6 +222,30 @@ static void test_key_order(void **state)
 	free(prev);
 }
 
+/* An index's keys: its prefix first, INF_MIN the prefix alone, INF_MAX past every row of
+ * the index and before any other index's or a table's transaction keys of a later name. */
+static void test_index_key_prefix(void **state)
+{
+	struct ots_schema s = { .n = 1, .col = { { "k", OTS_VT_STRING } }, .prefix = "\xffIab." };
+	struct ots_schema other = { .n = 1, .col = { { "k", OTS_VT_STRING } }, .prefix = "\xffIab_c." };
+	struct ots_schema table = { .n = 1, .col = { { "k", OTS_VT_BLOB } } };
+	char *lo = enc(&s, OTS_VT_INF_MIN, 0, NULL, 0, false), *hi = enc(&s, OTS_VT_INF_MAX, 0, NULL, 0, false);
+	char *row = enc(&s, OTS_VT_STRING, 0, "zz", 2, true), *o = enc(&other, OTS_VT_STRING, 0, "", 0, true);
+	char *t = enc(&table, OTS_VT_BLOB, 0, "\xff\xff", 2, true);
+
+	(void)state;
+	assert_string_equal(lo, "\xffIab.");
+	assert_memory_equal(row, "\xffIab.zz\x01\x01.", 9);
+	assert_true(strcmp(lo, row) < 0 && strcmp(row, hi) < 0);
+	assert_true(strcmp(o, lo) < 0 || strcmp(o, hi) > 0); /* another index is outside the range */
+	assert_true(strcmp(t, lo) < 0);			      /* so is every row of a table */
+	free(lo);
+	free(hi);
+	free(row);
+	free(o);
+	free(t);
+}
+
 static void test_key_check(void **state)
 {
 	struct ots_schema s = { .n = 2, .col = { { "a", OTS_VT_INTEGER }, { "b", OTS_VT_STRING } } };
@@ -262,6 +286,7 @@ int main(void)
 		cmocka_unit_test(test_sdk_put_row),	    cmocka_unit_test(test_sdk_update_delete_inf),
 		cmocka_unit_test(test_corruption_refused), cmocka_unit_test(test_round_trip_rows),
 		cmocka_unit_test(test_key_order),	    cmocka_unit_test(test_key_check),
+		cmocka_unit_test(test_index_key_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
