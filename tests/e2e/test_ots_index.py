@@ -37,6 +37,12 @@ const cities = {1: 'paris', 2: 'oslo', 3: 'lima', 4: 'oslo', 5: 'rome', 6: 'lima
 for (const [u, city] of Object.entries(cities)) await put(+u, [{city}, {age: L(20 + +u)}, {note: 'n' + u}]);
 await put(7, [{note: 'no city'}]);
 out({put: await scan(a, 'by_city', ['city', 'uid'])});
+const back = await a.getRange({tableName: 'by_city', direction: TS.Direction.BACKWARD, limit: 3,
+    inclusiveStartPrimaryKey: [{city: TS.INF_MAX}, {uid: TS.INF_MAX}], exclusiveEndPrimaryKey: [{city: TS.INF_MIN}, {uid: TS.INF_MIN}]});
+out({backward: back.rows.map(pkOf), backNext: pkOf({primaryKey: back.nextStartPrimaryKey})});
+const bg = await a.batchGetRow({tables: [{tableName: 'by_city', maxVersions: 1,
+    primaryKey: [[{city: 'oslo'}, {uid: L(4)}], [{city: 'oslo'}, {uid: L(1)}]]}]});
+out({batchGet: bg.tables[0].map(r => [r.isOk, r.primaryKey ? pkOf(r) : null])});
 await a.updateRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(2)}],
     updateOfAttributeColumns: [{PUT: [{city: 'athens'}, {note: 'moved'}]}]});
 await a.updateRow({tableName: 'users', condition: IGNORE, primaryKey: [{uid: L(6)}],
@@ -125,6 +131,8 @@ def test_indexes(ots, accounts):  # noqa: F811
     assert res["put"] == [[["lima", 3], {"note": "n3"}], [["lima", 6], {"note": "n6"}],
                           [["oslo", 2], {"note": "n2"}], [["oslo", 4], {"note": "n4"}],
                           [["paris", 1], {"note": "n1"}], [["rome", 5], {"note": "n5"}]]
+    assert res["backward"] == [["rome", 5], ["paris", 1], ["oslo", 4]] and res["backNext"] == ["oslo", 2]
+    assert res["batchGet"] == [[True, ["oslo", 4]], [True, None]]
     assert res["updated"] == [[["athens", 2], {"note": "moved"}], [["oslo", 4], {"note": "n4"}],
                               [["paris", 1], {"note": "n1"}], [["rome", 5], {"note": "n5"}]]
     assert res["batch"] == [True, True, False]
