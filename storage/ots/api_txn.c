@@ -178,7 +178,7 @@ static int staged_fn(const char *key, const char *val, size_t len, void *arg)
 
 	if (strncmp(key, s->prefix, s->prefix_len) != 0)
 		return 1;
-	if (s->n >= OTS_TXN_ROWS_MAX)
+	if (s->n >= OTS_TXN_ROWS_MAX + 1) /* the rows and the index set they were staged with */
 		return -EFBIG;
 	k = reallocarray(s->keys, s->n + 1, sizeof(*k));
 	if (k)
@@ -251,7 +251,12 @@ static int finish(struct ots_call *c, struct ots_txn *x, bool commit)
 		bool put = s.lens[i] > 0 && s.vals[i][0] == 'P';
 
 		st[n++] = (struct ots_omap_step){ .key = s.keys[i], .act = OTS_OMAP_RM };
-		if (commit)
+		/* the index set its rows were staged with must be the table's still (else it
+		 * cannot commit: its index rows would be another set's) */
+		if (commit && put && streq(row, OTS_INDEX_EPOCH_KEY))
+			st[n++] = (struct ots_omap_step){ .key = row, .cmp = true, .old = s.vals[i] + 1,
+							  .old_len = s.lens[i] - 1 };
+		else if (commit)
 			st[n++] = (struct ots_omap_step){ .key = row, .act = put ? OTS_OMAP_SET : OTS_OMAP_RM,
 							  .val = put ? s.vals[i] + 1 : NULL,
 							  .val_len = put ? s.lens[i] - 1 : 0 };

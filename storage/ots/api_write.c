@@ -287,9 +287,9 @@ static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_wri
 		   bool reloaded)
 {
 	_cleanup_free_ char **keys = calloc(2 * n + 1, sizeof(char *)), *lock = NULL, *want = NULL;
-	_cleanup_free_ struct ots_omap_step *st = calloc((2 + 2 * OTS_INDEXES_MAX) * n + 2, sizeof(*st));
+	_cleanup_free_ struct ots_omap_step *st = calloc((2 + 2 * OTS_INDEXES_MAX) * n + 3, sizeof(*st));
 	struct found f = { .w = w, .n = n };
-	_cleanup_free_ char *epoch_read = NULL;
+	_cleanup_free_ char *epoch_read = NULL, *sepoch = NULL, *sepoch_val = NULL;
 	size_t m = 0;
 	int r;
 
@@ -351,6 +351,15 @@ static int attempt(struct ots_call *c, const struct ots_table *t, struct ots_wri
 		return r;
 	if (!m || (x && m == 1))
 		return 0;
+	/* inside a transaction, the index set its rows were staged with: the commit compares it */
+	if (x) {
+		if (!(sepoch = ots_txn_staged_key(x, OTS_INDEX_EPOCH_KEY)) || !(sepoch_val = malloc(strlen(want) + 2)))
+			return ots_fail_errno(c, -ENOMEM);
+		sepoch_val[0] = 'P';
+		strcpy(sepoch_val + 1, want);
+		st[m++] = (struct ots_omap_step){ .key = sepoch, .act = OTS_OMAP_SET, .val = sepoch_val,
+						  .val_len = strlen(sepoch_val) };
+	}
 	/* the index set this write followed is the table's still */
 	st[m++] = (struct ots_omap_step){ .key = OTS_INDEX_EPOCH_KEY, .cmp = true, .old = epoch_read,
 					  .old_len = epoch_read ? strlen(epoch_read) : 0,

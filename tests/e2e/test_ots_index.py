@@ -181,6 +181,19 @@ await a.updateRow({tableName: 'ep', condition: IGNORE, primaryKey: [{uid: L(1)}]
 const r = await a.getRange({tableName: 'ep_city', direction: TS.Direction.FORWARD, limit: 10,
     inclusiveStartPrimaryKey: [{city: TS.INF_MIN}, {uid: TS.INF_MIN}], exclusiveEndPrimaryKey: [{city: TS.INF_MAX}, {uid: TS.INF_MAX}]});
 out({index: r.rows.map(pkOf)});
+// a transaction whose rows were staged under another index set cannot commit
+const tx = (await a.startLocalTransaction({tableName: 'ep', primaryKey: [{uid: L(5)}]})).transactionId;
+await a.putRow({tableName: 'ep', condition: IGNORE, primaryKey: [{uid: L(5)}], attributeColumns: [{city: 'q'}], transactionId: tx});
+await a.createIndex({mainTableName: 'ep', indexMeta: {name: 'ep_two', primaryKey: ['city']}});
+out({commitAfterIndex: await code(a.commitTransaction({transactionId: tx}))});
+await a.abortTransaction({transactionId: tx});
+out({notLanded: (await a.getRow({tableName: 'ep', primaryKey: [{uid: L(5)}], maxVersions: 1})).row.primaryKey || null});
+// one started after it commits into both indexes
+const tx2 = (await a.startLocalTransaction({tableName: 'ep', primaryKey: [{uid: L(5)}]})).transactionId;
+await a.putRow({tableName: 'ep', condition: IGNORE, primaryKey: [{uid: L(5)}], attributeColumns: [{city: 'q'}], transactionId: tx2});
+await a.commitTransaction({transactionId: tx2});
+const two = await a.getRow({tableName: 'ep_two', primaryKey: [{city: 'q'}, {uid: L(5)}], maxVersions: 1});
+out({inBoth: [pkOf(two.row), (await a.getRow({tableName: 'ep_city', primaryKey: [{city: 'q'}, {uid: L(5)}], maxVersions: 1})).row.primaryKey ? 1 : 0]});
 await a.deleteTable({tableName: 'ep'});
 """
 
@@ -220,7 +233,9 @@ def test_index_set_key_heals(ots, accounts, ceph_cluster):  # noqa: F811
         _rados(ceph_cluster, b"setomapval", oid, EPOCH_KEY, b"stale")
         res = run(ots, EPOCH_2.replace("await a.deleteTable({tableName: 'ep'});", ""), accounts[0])
         assert res["index"] == [["b", 2], ["c", 1]]
-        assert _rados(ceph_cluster, b"getomapval", oid, EPOCH_KEY, b"/dev/stdout") == b"ep_city(city |)"
+        assert res["commitAfterIndex"] == [409, "OTSRowOperationConflict"] and res["notLanded"] is None
+        assert res["inBoth"] == [["q", 5], 1]
+        assert _rados(ceph_cluster, b"getomapval", oid, EPOCH_KEY, b"/dev/stdout") == b"ep_city(city |)ep_two(city |)"
         run(ots, "await mk(process.env.AK0, process.env.SK0).deleteTable({tableName: 'ep'}); out({});", accounts[0])
         io.close()
     finally:
