@@ -3,7 +3,9 @@
  *   ots.cat.<account>.<instance>   the catalogue: omap table name -> StoredTable (protobuf)
  *   ots.rows.<16 hex>.auto         its auto-increment counters (ots_auto_next)
  *   ots.rows.<16 hex>              a table's rows: omap key (key.h) -> the row (PlainBuffer,
- *                                  every kept version of every attribute)
+ *                                  every kept version of every attribute); beside them its
+ *                                  indexes' rows ("\xffI<index>." + index key) and the
+ *                                  index set its writes follow ("\xffE", api_index.c)
  *
  * Every change is one RADOS write guarded by omap_cmp against the value read before it (a
  * missing key compares equal to ""), so two writers of one row never lose an update: the
