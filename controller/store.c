@@ -219,6 +219,9 @@ static const char *const migrations[] = {
 	" INSERT INTO list_gens VALUES ('security_groups', old.account_id, 1)"
 	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
 	" END;",
+	/* 7: why an image ended CreateFailed (DescribeImages' ErrorMessage): an OSS object
+	 * missing or not the caller's, a disk that is no image, … */
+	"ALTER TABLE images ADD COLUMN error TEXT NOT NULL DEFAULT '';",
 };
 
 int ctl_store_schema_version(void)
