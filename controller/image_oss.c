@@ -55,27 +55,6 @@ static bool object_name_ok(const char *o)
 	return true;
 }
 
-/* A key percent-encoded segment by segment ("/" kept). */
-static char *encode_key(const char *key)
-{
-	_cleanup_free_ char *out = strdup("");
-	const char *p = key;
-
-	while (out) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		_cleanup_free_ char *seg = ecs_percent_encode_n(p, n);
-		char *next = seg ? ecs_strdup_printf("%s%s%s", out, seg, slash ? "/" : "") : NULL;
-
-		free(out);
-		out = next;
-		if (!slash)
-			break;
-		p = slash + 1;
-	}
-	return TAKE_PTR(out);
-}
-
 char *ctl_oss_presign(const struct ctl *c, const char *ak, const char *secret, const char *method, const char *bucket,
 		      const char *key, const char *sub)
 {
@@ -90,7 +69,7 @@ char *ctl_oss_presign(const struct ctl *c, const char *ak, const char *secret, c
 				sub ? sub : "");
 	if (!sts || ecs_hmac_sha1_b64(secret, sts, sig) < 0)
 		return NULL;
-	ekey = encode_key(key ? key : "");
+	ekey = ecs_percent_encode_path(key ? key : "");
 	esig = ecs_percent_encode(sig);
 	eak = ecs_percent_encode(ak);
 	if (!ekey || !esig || !eak)
