@@ -93,6 +93,7 @@ static void object_append(struct oss_req *q, const struct ecs_http_request *req,
 		oss_fail_errno(req, resp, r);
 	} else {
 		oss_reply_etag(req, resp, e.etag);
+		oss_reply_crc64(req, resp, e.has_crc64, e.crc64);
 		next_position(resp, e.size);
 	}
 out:

@@ -84,8 +84,10 @@ static void part_done(struct oss_req *q, const struct ecs_http_request *req, str
 		return oss_fail(req, resp, 400, "EntityTooLarge", "A part is at most 5 GiB.", NULL);
 	if (r < 0)
 		return oss_fail_errno(req, resp, r);
-	if (!copy)
-		return oss_reply_etag(req, resp, p->etag);
+	if (!copy) {
+		oss_reply_etag(req, resp, p->etag);
+		return oss_reply_crc64(req, resp, p->has_crc64, p->crc64);
+	}
 	oss_etag_quoted(req, p->etag, etag);
 	{
 		oss_iso_date_format(p->mtime, date);
@@ -229,6 +231,7 @@ static void upload_complete(struct oss_req *q, const struct ecs_http_request *re
 	oss_xput(&x, "</CompleteMultipartUploadResult>\n");
 	oss_reply_xml(req, resp, 200, oss_xfinish(&x));
 	ecs_http_add_header(resp, "ETag", etag);
+	oss_reply_crc64(req, resp, e.has_crc64, e.crc64);
 	oss_entry_clear(&e);
 }
 
