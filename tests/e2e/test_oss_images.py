@@ -231,3 +231,15 @@ def test_export_checks_image_and_bucket_owners(env, alice, bob):
         assert st == status and (code is None or body["Code"] == code), (params, body)
     listing = bob.oss.request("GET", bob.bucket)
     assert listing.status_code == 200 and "<Key>" not in listing.text, listing.text
+
+
+def test_instance_from_an_imported_image(env, alice):
+    """An image from OSS makes disks like any other: the system disk is a clone of its RBD image."""
+    inst = alice.api.call("CreateInstance", ImageId=env.raw_image, InstanceType="ecs.t1.small")["InstanceId"]
+    env.wait_status(alice.api, inst, "Stopped")
+    disk = alice.api.call("DescribeDisks", InstanceId=inst, DiskType="system")["Disks"]["Disk"][0]
+    assert disk["ImageId"] == env.raw_image, disk
+    assert env.host.disk_names([disk["DiskId"]])[0] in env.host.rbd_images()
+    info = env.host.ceph.cli("rbd", "info", "--format", "json", f"ecs-rbd/disk-{disk['DiskId']}").stdout
+    assert f"img-{env.raw_image}" in info, info
+    alice.api.call("DeleteInstance", InstanceId=inst, Force="true")
