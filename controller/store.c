@@ -219,7 +219,10 @@ static const char *const migrations[] = {
 	" INSERT INTO list_gens VALUES ('security_groups', old.account_id, 1)"
 	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
 	" END;",
-	/* 7: why an image ended CreateFailed (DescribeImages' ErrorMessage): an OSS object
+	/* 7: the agent's state_seq of its last answer about the instance: a heartbeat whose
+	 * listing began before that answer (a lower state_seq) does not overwrite its state. */
+	"ALTER TABLE instances ADD COLUMN agent_seq INTEGER NOT NULL DEFAULT 0;",
+	/* 8: why an image ended CreateFailed (DescribeImages' ErrorMessage): an OSS object
 	 * missing or not the caller's, a disk that is no image, … */
 	"ALTER TABLE images ADD COLUMN error TEXT NOT NULL DEFAULT '';",
 };

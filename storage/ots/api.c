@@ -28,6 +28,9 @@ static const struct {
 	{ "PutRow", ots_op_put_row },		    { "UpdateRow", ots_op_update_row },
 	{ "DeleteRow", ots_op_delete_row },	    { "BatchGetRow", ots_op_batch_get_row },
 	{ "BatchWriteRow", ots_op_batch_write_row }, { "GetRange", ots_op_get_range },
+	{ "StartLocalTransaction", ots_op_start_local_transaction },
+	{ "CommitTransaction", ots_op_commit_transaction },
+	{ "AbortTransaction", ots_op_abort_transaction },
 };
 
 int ots_fail(struct ots_call *c, int status, const char *code, const char *fmt, ...)

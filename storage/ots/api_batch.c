@@ -80,7 +80,7 @@ int ots_op_batch_get_row(struct ots_call *c)
 		const Ots__TableInBatchGetRowRequest *t = q->tables[i];
 
 		total += t->n_primary_key;
-		if ((r = ots_read_refuse_unbuilt(c, t->has_filter, t->n_token, t->start_column, t->end_column, NULL)) < 0)
+		if ((r = ots_read_refuse_unbuilt(c, t->n_token, t->start_column, t->end_column, NULL)) < 0)
 			goto out;
 	}
 	if ((r = refuse_row_count(c, total, OTS_BATCH_GET_MAX)) < 0)
@@ -101,11 +101,12 @@ int ots_op_batch_get_row(struct ots_call *c)
 	for (size_t i = 0; i < q->n_tables; i++) {
 		const Ots__TableInBatchGetRowRequest *tq = q->tables[i];
 		struct ots_call tc = scratch(c);
-		struct ots_read_spec spec;
+		struct ots_read_spec spec = { 0 };
 		struct ots_table t = { 0 };
 		bool open = ots_table_open(&tc, tq->table_name, &t) == 0 &&
 			    ots_read_spec_make(&tc, tq->columns_to_get, tq->n_columns_to_get, tq->time_range,
-					       tq->has_max_versions, tq->max_versions, &spec) == 0;
+					       tq->has_max_versions, tq->max_versions, tq->has_filter ? &tq->filter : NULL,
+					       &spec) == 0;
 
 		tr[i] = (Ots__TableInBatchGetRowResponse)OTS__TABLE_IN_BATCH_GET_ROW_RESPONSE__INIT;
 		tr[i].table_name = tq->table_name;
@@ -131,6 +132,7 @@ int ots_op_batch_get_row(struct ots_call *c)
 			a->get.row.len = a->row.len;
 			rows[at] = &a->get;
 		}
+		ots_read_spec_clear(&spec);
 		ots_table_close(&t);
 	}
 	resp.tables = trp;
@@ -158,10 +160,11 @@ static int duplicate_rows(struct ots_call *c, const struct ots_table *t, const O
 	for (; n < tq->n_rows && r == 0; n++) {
 		struct ots_row row = { 0 };
 
-		r = ots_pk_decode(c, t, &tq->rows[n]->row_change, OTS_KEY_ROW, &row, &keys[n]);
+		r = ots_pk_decode(c, t, &tq->rows[n]->row_change,
+				  tq->rows[n]->type == OTS__OPERATION_TYPE__OT_PUT ? OTS_KEY_PUT : OTS_KEY_ROW, &row, &keys[n]);
 		ots_row_clear(&row);
-		for (size_t k = 0; r == 0 && k < n; k++)
-			if (streq(keys[k], keys[n]))
+		for (size_t k = 0; r == 0 && keys[n] && k < n; k++)
+			if (keys[k] && streq(keys[k], keys[n]))
 				r = ots_invalid(c, "The same row appears twice in the request.");
 	}
 	ecs_strv_free(keys, n);
@@ -177,14 +180,15 @@ int ots_op_batch_write_row(struct ots_call *c)
 	struct ots_table *tables = NULL;
 	struct ots_write *writes = NULL;
 	struct row_answer *ans = NULL;
+	struct ots_txn x = { 0 };
 	char **names = NULL;
 	size_t total = 0, at = 0;
 	int r = -EINVAL;
 
 	if (!q)
 		return ots_invalid(c, "Failed to parse the request.");
-	if (q->transaction_id) {
-		r = ots_fail(c, 400, "OTSUnsupportOperation", "Transactions are not supported yet.");
+	if (q->transaction_id && q->n_tables != 1) {
+		r = ots_invalid(c, "A transaction writes one table.");
 		goto out;
 	}
 	for (size_t i = 0; i < q->n_tables; i++)
@@ -210,6 +214,8 @@ int ots_op_batch_write_row(struct ots_call *c)
 		if ((r = ots_table_open(c, names[i], &tables[i])) < 0 ||
 		    (r = duplicate_rows(c, &tables[i], q->tables[i])) < 0)
 			goto out;
+	if (q->transaction_id && (r = ots_txn_open(c, q->transaction_id, &tables[0], &x)) < 0)
+		goto out;
 	if (!(writes = calloc(total, sizeof(*writes)))) {
 		r = ots_fail_errno(c, -ENOMEM);
 		goto out;
@@ -236,7 +242,7 @@ int ots_op_batch_write_row(struct ots_call *c)
 			};
 		}
 		/* one table's rows in one guarded RADOS operation */
-		if ((r = ots_write_rows(c, &tables[i], w, tq->n_rows)) < 0)
+		if ((r = ots_write_rows(c, &tables[i], w, tq->n_rows, q->transaction_id ? &x : NULL)) < 0)
 			goto out;
 		for (size_t k = 0; k < tq->n_rows; k++, at++) {
 			struct row_answer *a = &ans[at];
@@ -260,6 +266,7 @@ out:
 	for (size_t i = 0; writes && i < total; i++)
 		ots_write_clear(&writes[i]);
 	free(writes);
+	ots_txn_clear(&x);
 	for (size_t i = 0; tables && i < q->n_tables; i++)
 		ots_table_close(&tables[i]);
 	free(tables);

@@ -45,6 +45,7 @@ int ots_table_open(struct ots_call *c, const char *name, struct ots_table *ret)
 		ret->schema.col[i].type = p->type == OTS__PRIMARY_KEY_TYPE__PKT_INTEGER ? OTS_VT_INTEGER
 					  : p->type == OTS__PRIMARY_KEY_TYPE__PKT_STRING ? OTS_VT_STRING
 											  : OTS_VT_BLOB;
+		ret->schema.col[i].auto_incr = p->has_option && p->option == OTS__PRIMARY_KEY_OPTION__PKO_AUTO_INCREMENT;
 	}
 	ret->rules.max_versions = t->table_options->max_versions;
 	ret->rules.ttl_s = t->table_options->time_to_live;
@@ -83,6 +84,7 @@ static int options_check(struct ots_call *c, Ots__TableOptions *o, bool create)
 static int create_check(struct ots_call *c, const Ots__CreateTableRequest *q)
 {
 	const Ots__TableMeta *m = q->table_meta;
+	int n_auto = 0;
 
 	if (!table_name_ok(m->table_name))
 		return ots_invalid(c, "Invalid table name: '%.64s'.", m->table_name);
@@ -99,8 +101,11 @@ static int create_check(struct ots_call *c, const Ots__CreateTableRequest *q)
 		if (p->type != OTS__PRIMARY_KEY_TYPE__PKT_INTEGER && p->type != OTS__PRIMARY_KEY_TYPE__PKT_STRING &&
 		    p->type != OTS__PRIMARY_KEY_TYPE__PKT_BINARY)
 			return ots_invalid(c, "Invalid primary key type.");
-		if (p->has_option)
-			return ots_fail(c, 400, "OTSUnsupportOperation", "Auto-increment primary keys are not supported yet.");
+		if (p->has_option) {
+			if (p->option != OTS__PRIMARY_KEY_OPTION__PKO_AUTO_INCREMENT || i == 0 ||
+			    p->type != OTS__PRIMARY_KEY_TYPE__PKT_INTEGER || ++n_auto > 1)
+				return ots_invalid(c, "Only one INTEGER primary key column after the partition key can be auto-increment.");
+		}
 	}
 	for (size_t i = 0; i < m->n_defined_column; i++)
 		if (!ots_name_valid(m->defined_column[i]->name, strlen(m->defined_column[i]->name)))

@@ -36,6 +36,13 @@ int ots_key_check(const struct ots_schema *s, const struct ots_cell *pk, size_t 
 		}
 		if (use == OTS_KEY_BOUND && (v->type == OTS_VT_INF_MIN || v->type == OTS_VT_INF_MAX))
 			continue;
+		if (v->type == OTS_VT_AUTO_INCREMENT) {
+			if (use != OTS_KEY_PUT || !s->col[i].auto_incr) {
+				*ret_msg = "PK_AUTO_INCR is only for the auto-increment column of a row being put.";
+				return -EINVAL;
+			}
+			continue;
+		}
 		if (v->type != s->col[i].type) {
 			*ret_msg = "The type of a primary key column does not match the table's schema.";
 			return -EINVAL;

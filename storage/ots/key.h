@@ -24,12 +24,14 @@ struct ots_schema {
 	struct {
 		char name[OTS_PB_MAX_NAME + 1];
 		uint8_t type; /* OTS_VT_INTEGER, OTS_VT_STRING, OTS_VT_BLOB */
+		bool auto_incr; /* an INTEGER column, not the first, whose PutRow value the server makes */
 	} col[OTS_PK_MAX];
 };
 
 enum ots_key_use {
 	OTS_KEY_ROW,   /* a row's key: every column, typed as the schema says */
 	OTS_KEY_BOUND, /* a range bound: INF_MIN and INF_MAX allowed */
+	OTS_KEY_PUT,   /* a PutRow's key: as a row's, with PK_AUTO_INCR at the auto-increment column */
 };
 
 /* 0, or -EINVAL with a message for the caller's error in *ret_msg (static). */

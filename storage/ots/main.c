@@ -12,6 +12,7 @@
 static const struct ecs_config_option options[] = {
 	STORAGE_GATEWAY_OPTIONS("ots", "8776", "client.ecs-otsd", "ecs-ots"),
 	{ "ots", "max_tables", ECS_CONFIG_INT, "64", 1, 100000, "tables in an instance" },
+	{ "ots", "txn_idle_s", ECS_CONFIG_INT, "60", 1, 3600, "idle seconds that end a local transaction" },
 };
 
 static void usage(void)
@@ -31,7 +32,8 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	o = (struct ots){ .cluster = g.cluster, .io = g.io, .keys = g.keys,
-			  .max_tables = (unsigned)ecs_config_int(g.cfg, "ots", "max_tables") };
+			  .max_tables = (unsigned)ecs_config_int(g.cfg, "ots", "max_tables"),
+			  .txn_idle_s = (int)ecs_config_int(g.cfg, "ots", "txn_idle_s") };
 	storage_gateway_api_config(&g, &ac);
 	if (ots_api_start(&o, &ac, &srv) < 0) {
 		storage_gateway_close(&g);

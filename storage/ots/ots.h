@@ -17,12 +17,15 @@ struct storage_keys;
 #define OTS_RANGE_ROWS_MAX 5000		/* rows in one GetRange answer */
 #define OTS_RANGE_BYTES_MAX (4u << 20)	/* bytes of rows in one GetRange answer */
 #define OTS_TABLES_DEFAULT_MAX 64	/* tables in an instance */
+#define OTS_TXN_ROWS_MAX 1000		/* rows a local transaction writes */
+#define OTS_TXN_BYTES_MAX (4u << 20)	/* bytes of rows a local transaction writes */
 
 struct ots {
 	rados_t cluster;
 	rados_ioctx_t io;
 	struct storage_keys *keys;
 	unsigned max_tables;
+	int txn_idle_s; /* a local transaction without a request for this long is over */
 };
 
 #endif

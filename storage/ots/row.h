@@ -16,8 +16,11 @@ struct ots_table_rules {
 	int64_t now_ms;
 };
 
+struct ots_filter;
+
 /* What a read asks for. */
 struct ots_read_spec {
+	struct ots_filter *filter; /* NULL: every row (api-internal.h's ots_read_spec_make owns it) */
 	char **columns; /* NULL/0: all */
 	size_t n_columns;
 	int32_t max_versions; /* 0: use the time range alone */

@@ -13,6 +13,10 @@
 
 #define OMAP_PAGE 512 /* an OSD answers at most 1,024 entries a request */
 #define OMAP_ROWS_PAGE 128 /* rows of up to 4 MB each: keep one answer bounded */
+#define AUTO_ATTEMPTS 64   /* compare-and-swap rounds for a counter (each round one writer wins) */
+#define CAT_ATTEMPTS 256   /* rounds for a catalogue change against concurrent creators and deleters */
+/* The catalogue's table count, beside the tables (no table name starts with '~'). */
+#define CAT_COUNT_KEY "~count"
 
 bool ots_instance_name_valid(const char *name)
 {
@@ -33,6 +37,11 @@ bool ots_instance_name_valid(const char *name)
 static void cat_oid(const struct ots_scope *sc, char *buf, size_t len)
 {
 	snprintf(buf, len, "ots.cat.%s.%s", sc->account, sc->instance);
+}
+
+static void auto_oid(const char *rows_oid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s.auto", rows_oid);
 }
 
 static int omap_get(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len)
@@ -69,10 +78,7 @@ static int omap_get(struct ots *o, const char *oid, const char *key, char **ret,
 	return r;
 }
 
-/* Sets (or, for a NULL val, removes) each key whose value is still olds[i] ("" for absent):
- * all or none. */
-static int omap_swap_many(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
-			  const size_t *old_lens, char *const *vals, const size_t *val_lens, bool must_exist)
+int ots_omap_apply(struct ots *o, const char *oid, const struct ots_omap_step *steps, size_t n, bool must_exist)
 {
 	rados_write_op_t op = rados_create_write_op();
 	_cleanup_free_ int *prvals = calloc(n ? n : 1, sizeof(int));
@@ -86,19 +92,42 @@ static int omap_swap_many(struct ots *o, const char *oid, size_t n, char *const 
 	if (must_exist)
 		rados_write_op_assert_exists(op);
 	for (size_t i = 0; i < n; i++) {
-		const char *k[1] = { keys[i] }, *v[1] = { vals[i] };
-		size_t l[1] = { val_lens[i] };
+		const struct ots_omap_step *st = &steps[i];
+		const char *k[1] = { st->key }, *v[1] = { st->val };
+		size_t l[1] = { st->val_len };
 
-		rados_write_op_omap_cmp(op, keys[i], LIBRADOS_CMPXATTR_OP_EQ, olds[i] ? olds[i] : "",
-					olds[i] ? old_lens[i] : 0, &prvals[i]);
-		if (vals[i])
+		if (st->cmp)
+			rados_write_op_omap_cmp(op, st->key, LIBRADOS_CMPXATTR_OP_EQ, st->old ? st->old : "",
+						st->old ? st->old_len : 0, &prvals[i]);
+		if (st->act == OTS_OMAP_SET)
 			rados_write_op_omap_set(op, k, v, l, 1);
-		else
+		else if (st->act == OTS_OMAP_RM)
 			rados_write_op_omap_rm_keys(op, k, 1);
 	}
 	r = rados_write_op_operate(op, o->io, oid, NULL, 0);
 	rados_release_write_op(op);
 	return r;
+}
+
+/* Sets (or, for a NULL val, removes) each key whose value is still olds[i] ("" for absent):
+ * all or none. */
+static int omap_swap_many(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
+			  const size_t *old_lens, char *const *vals, const size_t *val_lens, bool must_exist)
+{
+	_cleanup_free_ struct ots_omap_step *st = calloc(n ? n : 1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		st[i] = (struct ots_omap_step){ .key = keys[i], .cmp = true, .old = olds[i], .old_len = old_lens[i],
+						.act = vals[i] ? OTS_OMAP_SET : OTS_OMAP_RM, .val = vals[i],
+						.val_len = val_lens[i] };
+	return ots_omap_apply(o, oid, st, n, must_exist);
+}
+
+int ots_omap_get(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len)
+{
+	return omap_get(o, oid, key, ret, ret_len);
 }
 
 static int omap_swap(struct ots *o, const char *oid, const char *key, const char *old, size_t old_len,
@@ -132,7 +161,11 @@ int ots_cat_list(struct ots *o, const struct ots_scope *sc, char ***ret, size_t 
 		rados_read_op_omap_get_vals2(op, last, "", OMAP_PAGE, &it, &more, &prval);
 		r = storage_read_op(o->io, op, oid, &prval);
 		while (r == 0 && rados_omap_get_next(it, &k, &v, &vl) == 0 && k) {
-			char **nn = reallocarray(names, n + 1, sizeof(*names));
+			char **nn;
+
+			if (streq(k, CAT_COUNT_KEY))
+				continue; /* the last key: '~' sorts after every name */
+			nn = reallocarray(names, n + 1, sizeof(*names));
 
 			if (!nn || !(nn[n] = strdup(k))) {
 				names = nn ? nn : names;
@@ -199,20 +232,73 @@ static int pack(const Ots__StoredTable *t, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *t, unsigned max_tables)
+/* The table count as stored (*ret_raw, NULL when there is none yet: a catalogue from before
+ * the count, or a new one) and its value (counted from the entries when not stored). */
+static int cat_count(struct ots *o, const struct ots_scope *sc, const char *oid, char **ret_raw, size_t *ret_len,
+		     long *ret_n)
 {
-	_cleanup_free_ char *val = NULL;
-	char oid[160], rows[64], **names = NULL;
-	uint8_t rnd[8];
-	size_t len, n = 0;
+	char **names = NULL, *end;
+	size_t n = 0;
+	int r = omap_get(o, oid, CAT_COUNT_KEY, ret_raw, ret_len);
+
+	if (r == 0) {
+		errno = 0;
+		*ret_n = strtol(*ret_raw, &end, 10);
+		if (errno || *end || *ret_n < 0) {
+			free(*ret_raw);
+			*ret_raw = NULL;
+			return -EIO;
+		}
+		return 0;
+	}
+	*ret_raw = NULL;
+	*ret_len = 0;
+	if (r != -ENOENT || (r = ots_cat_list(o, sc, &names, &n)) < 0)
+		return r;
+	ecs_strv_free(names, n);
+	*ret_n = (long)n;
+	return 0;
+}
+
+/* One change of a table's entry (old -> val, NULL for absent) and of the count (+delta) in
+ * one operation guarded by both: -ECANCELED when either changed since they were read. */
+static int cat_change(struct ots *o, const struct ots_scope *sc, const char *name, const char *old, size_t old_len,
+		      const char *val, size_t val_len, int delta, long max)
+{
+	_cleanup_free_ char *craw = NULL;
+	char oid[160], cnt[24], *keys[2], *olds[2], *vals[2];
+	size_t clen = 0, old_lens[2], val_lens[2];
+	long n = 0;
 	int r;
 
 	cat_oid(sc, oid, sizeof(oid));
-	if ((r = ots_cat_list(o, sc, &names, &n)) < 0)
+	if ((r = cat_count(o, sc, oid, &craw, &clen, &n)) < 0)
 		return r;
-	ecs_strv_free(names, n);
-	if (n >= max_tables)
+	if (delta > 0 && n >= max)
 		return -EDQUOT;
+	snprintf(cnt, sizeof(cnt), "%ld", n + delta < 0 ? 0 : n + delta);
+	keys[0] = (char *)name;
+	olds[0] = (char *)old;
+	old_lens[0] = old_len;
+	vals[0] = (char *)val;
+	val_lens[0] = val_len;
+	keys[1] = CAT_COUNT_KEY;
+	olds[1] = craw;
+	old_lens[1] = clen;
+	vals[1] = cnt;
+	val_lens[1] = strlen(cnt);
+	return omap_swap_many(o, oid, 2, keys, olds, old_lens, vals, val_lens, false);
+}
+
+int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *t, unsigned max_tables)
+{
+	_cleanup_free_ char *val = NULL;
+	char oid[160], rows[64];
+	uint8_t rnd[8];
+	size_t len;
+	int r;
+
+	cat_oid(sc, oid, sizeof(oid));
 	if ((r = ecs_random_bytes(rnd, sizeof(rnd))) < 0)
 		return r;
 	strcpy(rows, "ots.rows.");
@@ -220,16 +306,35 @@ int ots_cat_create(struct ots *o, const struct ots_scope *sc, Ots__StoredTable *
 	/* the catalogue object (omap_cmp needs it), then the rows object */
 	if ((r = storage_create_object(o->io, oid, false)) < 0 || (r = storage_create_object(o->io, rows, true)) < 0)
 		return r;
+	for (size_t i = 0; i < t->table_meta->n_primary_key; i++)
+		if (t->table_meta->primary_key[i]->has_option && (r = ots_auto_create(o, rows)) < 0)
+			break;
+	if (r < 0) {
+		rados_remove(o->io, rows);
+		return r;
+	}
 	t->rows_object = rows;
 	r = pack(t, &val, &len);
 	t->rows_object = NULL;
+	/* the entry and the count in one guarded write: the limit holds under concurrent creators */
 	if (r == 0) {
-		r = omap_swap(o, oid, t->table_meta->table_name, NULL, 0, val, len, false);
-		if (r == -ECANCELED)
-			r = -EEXIST;
+		r = -ECANCELED;
+		for (int a = 0; r == -ECANCELED && a < CAT_ATTEMPTS; a++) {
+			_cleanup_free_ char *cur = NULL;
+			size_t cl;
+
+			r = cat_change(o, sc, t->table_meta->table_name, NULL, 0, val, len, 1, max_tables);
+			if (r == -ECANCELED && omap_get(o, oid, t->table_meta->table_name, &cur, &cl) == 0)
+				r = -EEXIST;
+		}
 	}
-	if (r < 0)
+	if (r < 0) {
+		char aoid[96];
+
+		auto_oid(rows, aoid, sizeof(aoid));
+		rados_remove(o->io, aoid);
 		rados_remove(o->io, rows);
+	}
 	return r;
 }
 
@@ -249,38 +354,42 @@ int ots_cat_replace(struct ots *o, const struct ots_scope *sc, const Ots__Stored
 
 int ots_cat_delete(struct ots *o, const struct ots_scope *sc, const char *name)
 {
-	_cleanup_free_ char *raw = NULL;
-	Ots__StoredTable *t;
-	char oid[160];
-	size_t len;
-	int r;
+	Ots__StoredTable *t = NULL;
+	int r = -ECANCELED;
 
-	if ((r = cat_read(o, sc, name, &raw, &len, &t)) < 0)
-		return r;
-	cat_oid(sc, oid, sizeof(oid));
-	r = omap_swap(o, oid, name, raw, len, NULL, 0, true);
-	if (r == -ECANCELED)
-		r = -ENOENT;
+	/* the entry as read goes with the count, or the whole is read again */
+	for (int a = 0; r == -ECANCELED && a < CAT_ATTEMPTS; a++) {
+		_cleanup_free_ char *raw = NULL;
+		size_t len;
+
+		if (t)
+			ots__stored_table__free_unpacked(t, NULL);
+		t = NULL;
+		if ((r = cat_read(o, sc, name, &raw, &len, &t)) < 0)
+			break;
+		r = cat_change(o, sc, name, raw, len, NULL, 0, -1, 0);
+	}
 	if (r == 0) {
-		int rr = rados_remove(o->io, t->rows_object);
+		char aoid[96];
+		int rr;
 
+		auto_oid(t->rows_object, aoid, sizeof(aoid));
+		rr = rados_remove(o->io, aoid);
+		if (rr < 0 && rr != -ENOENT)
+			log_warn("a deleted table's counters stay behind", "object=%s error=%s", aoid, strerror(-rr));
+		rr = rados_remove(o->io, t->rows_object);
 		if (rr < 0 && rr != -ENOENT)
 			log_warn("a deleted table's rows stay behind", "object=%s error=%s", t->rows_object,
 				 strerror(-rr));
 	}
-	ots__stored_table__free_unpacked(t, NULL);
+	if (t)
+		ots__stored_table__free_unpacked(t, NULL);
 	return r;
 }
 
 int ots_row_read(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len)
 {
 	return omap_get(o, oid, key, ret, ret_len);
-}
-
-int ots_rows_write(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
-		   const size_t *old_lens, char *const *vals, const size_t *val_lens)
-{
-	return omap_swap_many(o, oid, n, keys, olds, old_lens, vals, val_lens, true);
 }
 
 int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool keys_only, ots_scan_fn fn,
@@ -354,4 +463,50 @@ int ots_row_read_keys(struct ots *o, const char *oid, char *const *keys, size_t 
 			return stop < 0 ? stop : 0;
 	}
 	return 0;
+}
+
+
+int ots_auto_create(struct ots *o, const char *rows_oid)
+{
+	char oid[96];
+
+	auto_oid(rows_oid, oid, sizeof(oid));
+	return storage_create_object(o->io, oid, false);
+}
+
+int ots_auto_next(struct ots *o, const char *rows_oid, const char *part, int64_t *ret)
+{
+	char oid[96];
+
+	auto_oid(rows_oid, oid, sizeof(oid));
+	for (int a = 0; a < AUTO_ATTEMPTS; a++) {
+		_cleanup_free_ char *old = NULL;
+		char nv[24];
+		size_t ol = 0;
+		long long v = 0;
+		int r = omap_get(o, oid, part, &old, &ol);
+
+		if (r < 0 && r != -ENOENT)
+			return r;
+		if (old) {
+			char *end;
+
+			errno = 0;
+			v = strtoll(old, &end, 10);
+			if (errno || *end || v < 0)
+				return -EIO;
+			if (v == INT64_MAX)
+				return -ERANGE;
+		}
+		snprintf(nv, sizeof(nv), "%lld", v + 1);
+		/* the object exists from the table's creation: gone means the table is */
+		r = omap_swap(o, oid, part, old, ol, nv, strlen(nv), true);
+		if (r == 0) {
+			*ret = v + 1;
+			return 0;
+		}
+		if (r != -ECANCELED)
+			return r;
+	}
+	return -ECANCELED;
 }

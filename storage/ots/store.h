@@ -1,6 +1,7 @@
 /* store.h: ecs-otsd's objects in its RADOS pool.
  *
  *   ots.cat.<account>.<instance>   the catalogue: omap table name -> StoredTable (protobuf)
+ *   ots.rows.<16 hex>.auto         its auto-increment counters (ots_auto_next)
  *   ots.rows.<16 hex>              a table's rows: omap key (key.h) -> the row (PlainBuffer,
  *                                  every kept version of every attribute)
  *
@@ -12,12 +13,30 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ots.h"
 #include "ots.pb-c.h"
 
 #define OTS_ACCOUNT_MAX 64
 #define OTS_INSTANCE_MAX 32
+
+/* One step of a guarded omap write: compare key's value with old (NULL: absent) when cmp,
+ * then set it to val, remove it, or leave it. */
+enum ots_omap_act { OTS_OMAP_KEEP, OTS_OMAP_SET, OTS_OMAP_RM };
+struct ots_omap_step {
+	const char *key;
+	bool cmp;
+	const char *old;
+	size_t old_len;
+	enum ots_omap_act act;
+	const char *val;
+	size_t val_len;
+};
+/* The steps as one RADOS operation on oid: all or none; -ECANCELED when a compare fails. */
+int ots_omap_apply(struct ots *o, const char *oid, const struct ots_omap_step *steps, size_t n, bool must_exist);
+/* One omap value (caller frees; NUL added): -ENOENT when the key or the object is absent. */
+int ots_omap_get(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len);
 
 /* Whose tables: the caller's account and the request's instance. */
 struct ots_scope {
@@ -42,12 +61,6 @@ int ots_cat_delete(struct ots *o, const struct ots_scope *sc, const char *name);
 
 /* A row's stored value (caller frees): -ENOENT when absent. */
 int ots_row_read(struct ots *o, const char *oid, const char *key, char **ret, size_t *ret_len);
-/* One operation over n rows of a table: key i is set to vals[i] (NULL: removed) if its value
- * is still olds[i] (NULL: absent); all or none. -ECANCELED when any changed; -ENOENT
- * when the table is gone. */
-int ots_rows_write(struct ots *o, const char *oid, size_t n, char *const *keys, char *const *olds,
-		   const size_t *old_lens, char *const *vals, const size_t *val_lens);
-
 /* Walks keys after start_after in order, calling fn for each until it returns non-zero
  * (its return value, when positive, is returned as 0; negative as itself). */
 typedef int (*ots_scan_fn)(const char *key, const char *val, size_t len, void *arg);
@@ -55,5 +68,13 @@ int ots_row_scan(struct ots *o, const char *oid, const char *start_after, bool k
 		 void *arg);
 /* fn for each of the n keys (any order) that exists, in key order. */
 int ots_row_read_keys(struct ots *o, const char *oid, char *const *keys, size_t n, ots_scan_fn fn, void *arg);
+
+/* The auto-increment counters of a table (object <rows>.auto, omap partition key -> the
+ * last value made, decimal), made with the table when its key has such a column. */
+int ots_auto_create(struct ots *o, const char *rows_oid);
+/* The next value for a partition key (encoded first column): the last one + 1, set with a
+ * compare-and-swap so concurrent writers on any gateway each get their own. -ENOENT: the
+ * table is gone; -ERANGE: no value left; -ECANCELED: too much contention. */
+int ots_auto_next(struct ots *o, const char *rows_oid, const char *part, int64_t *ret);
 
 #endif

@@ -2,12 +2,14 @@
  * unpacks (protobuf-c), the PlainBuffer rows and keys inside them, the checks and key
  * encoding a decoded key goes through, and a decoded row applied as a write and re-encoded
  * (which must decode again to the same cells), and the x-ots-* headers canonicalised for
- * the signature. The first byte picks the request type. */
+ * the signature, and column conditions and filters parsed and evaluated on the decoded row.
+ * The first byte picks the request type. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "key.h"
 #include "kv.h"
 #include "ots_sign.h"
@@ -22,8 +24,24 @@ static const ProtobufCMessageDescriptor *const requests[] = {
 	&ots__put_row_request__descriptor,	&ots__update_row_request__descriptor,
 	&ots__delete_row_request__descriptor,	&ots__batch_get_row_request__descriptor,
 	&ots__batch_write_row_request__descriptor, &ots__get_range_request__descriptor,
-	&ots__stored_table__descriptor,
+	&ots__start_local_transaction_request__descriptor, &ots__commit_transaction_request__descriptor,
+	&ots__abort_transaction_request__descriptor, &ots__stored_table__descriptor,
 };
+
+/* The input as a filter (the row's own bytes: a filter that parses is evaluated on it). */
+static void filter(const uint8_t *data, size_t size, const struct ots_row *r)
+{
+	struct ots_filter *f = NULL;
+	const char *msg;
+	int32_t off, lim;
+
+	if (ots_filter_parse(data, size, true, &f, &msg) < 0)
+		return;
+	ots_filter_match(f, r);
+	ots_filter_match(f, NULL);
+	ots_filter_paging(f, &off, &lim);
+	ots_filter_free(f);
+}
 
 static void row(const uint8_t *data, size_t size)
 {
@@ -42,6 +60,7 @@ static void row(const uint8_t *data, size_t size)
 		return;
 	if (ots_key_check(&s, r.pk, r.n_pk, OTS_KEY_BOUND, &msg) == 0 && ots_key_encode(&s, r.pk, r.n_pk, true, &key) == 0)
 		free(key);
+	filter(data, size, &r);
 	if (ots_row_check_write(&r, true, &msg) == 0 && ots_row_apply(NULL, &r, true, &rules, &applied) == 0) {
 		applied.pk = r.pk;
 		applied.n_pk = r.n_pk;
@@ -91,6 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	row(data + 1, size - 1);
+	filter(data + 1, size - 1, NULL);
 	headers(data + 1, size - 1);
 	m = protobuf_c_message_unpack(requests[data[0] % (sizeof(requests) / sizeof(requests[0]))], NULL, size - 1,
 				      data + 1);
