@@ -60,7 +60,8 @@ LIBCTL := $(BUILD)/controller/libcontroller.a
 
 # --- ecsctl: ecsctl/*.c; all but main.c also form libecsctl for unit tests -----
 ECSCTL_SRCS := $(filter-out ecsctl/main.c,$(wildcard ecsctl/*.c))
-ECSCTL_OBJS := $(ECSCTL_SRCS:%.c=$(BUILD)/%.o)
+# `ecsctl oss` signs as ecs-ossd checks: OSS V1 from storage/oss/sigv1.c.
+ECSCTL_OBJS := $(ECSCTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/storage/oss/sigv1.o
 LIBECSCTL := $(BUILD)/ecsctl/libecsctl.a
 
 # --- ecs-ossd: storage/oss/*.c; all but main.c form libossd (unit tests, fuzz) ---
@@ -172,6 +173,7 @@ $(BUILD)/bin/ecs-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBNF) $(LIBECS)
 
 # ecsctl's headers (profile.h, client.h, …) for its own objects and tests only.
 $(BUILD)/ecsctl/%.o $(BUILD)/tests/unit/test_ecsctl_%.o: CPPFLAGS += -Iecsctl
+$(BUILD)/ecsctl/verbs_oss.o: CPPFLAGS += -Istorage/oss
 
 $(LIBECSCTL): $(ECSCTL_OBJS)
 	@mkdir -p $(@D)

@@ -14,6 +14,7 @@
 #include "hostauth.h"
 #include "http_server.h"
 #include "image.h"
+#include "image_oss.h"
 #include "instance.h"
 #include "json.h"
 #include "log.h"
@@ -394,6 +395,50 @@ static void route_snapshots(struct call *c)
 
 /* ---- images ---- */
 
+/* An import from, or export to, the object store that did not succeed: its answer. */
+static void reply_oss(struct call *c, int r, bool export)
+{
+	if (r == -ENOENT)
+		return reply_error(c->req, c->resp, 404, export ? "InvalidOSSBucket.NotFound" : "InvalidOSSObject.NotFound",
+				   export ? "the bucket does not exist" : "the object (or its bucket) does not exist");
+	if (r == -EACCES)
+		return reply_error(c->req, c->resp, 403, export ? "Forbidden.OSSBucket" : "Forbidden.OSSObject",
+				   "the account may not access it");
+	if (r == -EFBIG)
+		return reply_error(c->req, c->resp, 400, export ? "InvalidImage.TooLargeToExport" : "InvalidOSSObject.SizeExceeded",
+				   export ? "the object store refuses an object this large" : "the object is larger than allowed");
+	if (r == -E2BIG)
+		return reply_error(c->req, c->resp, 400, "InvalidImage.SizeExceeded", "the disk's virtual size is over 2 TiB");
+	if (r == -EPERM)
+		return reply_error(c->req, c->resp, 400, "InvalidImage.BackingFile",
+				   "a qcow2 with a backing file or an external data file is refused");
+	if (r == -EINVAL)
+		return reply_error(c->req, c->resp, 400, "InvalidImage", "the object is no disk image (empty, or a corrupt qcow2)");
+	reply_error(c->req, c->resp, 502, "OSSUnavailable", "cannot reach the object store");
+}
+
+static void route_image_export(struct call *c, const char *id)
+{
+	static const char *const f[] = { "oss_url", "format" };
+	const char *url, *format;
+	int r;
+
+	if (!method(c, "POST"))
+		return reply_error(c->req, c->resp, 405, "MethodNotAllowed", "POST only");
+	if (action_body(c, f, ARRAY_SIZE(f)) < 0)
+		return;
+	url = ecs_json_str(c->body, "oss_url", NULL);
+	format = ecs_json_str(c->body, "format", "qcow2");
+	if (!url || (!streq(format, "raw") && !streq(format, "qcow2")))
+		return reply_error(c->req, c->resp, 400, "InvalidParameter", "oss_url and format (raw or qcow2)");
+	r = agent_image_export_oss(c->a, id, url, streq(format, "raw"));
+	if (r == -ENOENT && agent_image_ensure(c->a, id, NULL) < 0)
+		return reply_error(c->req, c->resp, 404, "InvalidImageId.NotFound", "no such image anywhere");
+	if (r < 0)
+		return reply_oss(c, r, true);
+	reply_ok(c, 200, NULL);
+}
+
 static void route_images(struct call *c)
 {
 	struct agent_err err = { 0 };
@@ -401,7 +446,7 @@ static void route_images(struct call *c)
 	const char *id = c->n_seg > 1 ? c->seg[1] : NULL;
 	int r;
 
-	if (c->n_seg > 2)
+	if (c->n_seg > 3 || (c->n_seg == 3 && !streq(c->seg[2], "export")))
 		return reply_error(c->req, c->resp, 404, "InvalidAction.NotFound", "no such image action");
 	if (!id) {
 		if (!method(c, "GET"))
@@ -415,6 +460,8 @@ static void route_images(struct call *c)
 	}
 	if (!agent_image_id_valid(id))
 		return reply_error(c->req, c->resp, 400, "InvalidImageId.Malformed", "not an image id");
+	if (c->n_seg == 3)
+		return route_image_export(c, id);
 	if (method(c, "GET")) {
 		struct json_object *m = NULL;
 
@@ -444,10 +491,18 @@ static void route_images(struct call *c)
 	}
 	if (!method(c, "PUT"))
 		return reply_error(c->req, c->resp, 405, "MethodNotAllowed", "GET, PUT or DELETE");
-	static const char *const f[] = { "source_dir", "snapshot_id", "name" };
+	static const char *const f[] = { "source_dir", "snapshot_id", "name", "oss_url", "max_bytes" };
 	if (action_body(c, f, ARRAY_SIZE(f)) < 0)
 		return;
-	if (json_object_object_get_ex(c->body, "snapshot_id", &v)) {
+	if (json_object_object_get_ex(c->body, "oss_url", &v)) {
+		long long max = ecs_json_int(c->body, "max_bytes", 0);
+
+		if (!json_object_is_type(v, json_type_string) || max <= 0)
+			return reply_error(c->req, c->resp, 400, "InvalidParameter", "oss_url and max_bytes > 0");
+		r = agent_image_import_oss(c->a, id, json_object_get_string(v), (unsigned long long)max);
+		if (r < 0)
+			return reply_oss(c, r, false);
+	} else if (json_object_object_get_ex(c->body, "snapshot_id", &v)) {
 		struct json_object *name = NULL;
 
 		json_object_object_get_ex(c->body, "name", &name);

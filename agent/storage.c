@@ -261,6 +261,16 @@ static int image_in_pool(struct agent *a, const char *image_id, const char *name
 	return r;
 }
 
+int agent_storage_image_prepare(struct agent *a, const char *image_id)
+{
+	_cleanup_free_ char *img = NULL;
+
+	if (!a->rbd)
+		return 0;
+	img = image_name(image_id);
+	return img ? image_in_pool(a, image_id, img) : -ENOMEM;
+}
+
 int agent_storage_disk_on_image(struct agent *a, const char *disk_id, const char *image_id, unsigned long long size)
 {
 	_cleanup_free_ char *p = NULL, *img = NULL, *base = NULL;

@@ -35,6 +35,9 @@ int agent_storage_disk_rollback(struct agent *a, const char *disk_id, const char
 /* The snapshot's content as a standalone qcow2 file (an image made from it). */
 int agent_storage_snapshot_export(struct agent *a, const char *disk_id, const char *snap_id, const char *path);
 int agent_storage_disk_empty(struct agent *a, const char *disk_id, unsigned long long size);
+/* Put a cached image where disks are made from it now (RBD: imported into the pool, as its
+ * first disk would); nothing to do on qcow2 files. */
+int agent_storage_image_prepare(struct agent *a, const char *image_id);
 /* A system disk on image_id (cached here), grown to size. */
 int agent_storage_disk_on_image(struct agent *a, const char *disk_id, const char *image_id, unsigned long long size);
 /* A disk with the content of src (a snapshot file); base: the image file it came from, or

@@ -52,6 +52,7 @@ static const struct ctl_action actions[] = {
 	ECS("DescribeImages", ctl_image_describe, false),
 	ECS("DeleteImage", ctl_image_delete, true),
 	ECS("ImportImage", ctl_image_import, true),
+	ECS("ExportImage", ctl_image_export, true),
 	ECS("CreateKeyPair", ctl_keypair_create, true),
 	ECS("ImportKeyPair", ctl_keypair_import, true),
 	ECS("DescribeKeyPairs", ctl_keypair_describe, false),

@@ -54,6 +54,9 @@ static const struct ecs_config_option options[] = {
 	{ "controller", "log_level", ECS_CONFIG_STRING, "info", 0, 0, "debug, info, warn, error" },
 	{ "controller", "admin_accounts", ECS_CONFIG_STRING, "", 0, 0,
 	  "account names allowed the admin actions (DescribeHosts), comma-separated" },
+	{ "oss", "endpoint", ECS_CONFIG_STRING, "", 0, 0,
+	  "ecs-ossd's URL, reached by the controller and every host (ImportImage/ExportImage with OSS; empty: none)" },
+	{ "oss", "import_max_mib", ECS_CONFIG_INT, "102400", 1, 16777216, "the largest object ImportImage takes" },
 	{ "ceph", "conf", ECS_CONFIG_STRING, "", 0, 0, "the storage cluster's ceph.conf (empty: no storage watched)" },
 	{ "ceph", "user", ECS_CONFIG_STRING, "ecs-controller", 0, 0, "the Ceph user, without client." },
 	{ "ceph", "keyring", ECS_CONFIG_STRING, "", 0, 0, "its keyring (empty: as ceph.conf says)" },
@@ -163,6 +166,8 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.slb_sync_interval_s = (int)ecs_config_int(raw, "slb", "sync_interval_s");
 	c.log_level = ecs_config_str(raw, "controller", "log_level");
 	c.admin_accounts = ecs_config_str(raw, "controller", "admin_accounts");
+	c.oss_endpoint = ecs_config_str(raw, "oss", "endpoint");
+	c.oss_import_max_mib = ecs_config_int(raw, "oss", "import_max_mib");
 	c.ceph_conf = ecs_config_str(raw, "ceph", "conf");
 	c.ceph_user = ecs_config_str(raw, "ceph", "user");
 	c.ceph_keyring = ecs_config_str(raw, "ceph", "keyring");

@@ -58,6 +58,10 @@ struct ctl_config {
 
 	const char *admin_accounts; /* account names that may call admin actions (DescribeHosts) */
 
+	/* [oss]: ecs-ossd for ImportImage/ExportImage (image_oss.c); endpoint "" = none. */
+	const char *oss_endpoint;
+	long long oss_import_max_mib;
+
 	/* [ceph]: the storage cluster watched (ceph.h); conf "" = none. */
 	const char *ceph_conf, *ceph_user, *ceph_keyring;
 	int ceph_interval_s, ceph_timeout_s;

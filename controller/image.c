@@ -18,7 +18,7 @@
 #include "store.h"
 #include "util.h"
 
-static int insert_image(struct ctl_call *call, const char *id, const char *name, const char *desc, const char *snap,
+int ctl_image_insert(struct ctl_call *call, const char *id, const char *name, const char *desc, const char *snap,
 			long long size, struct json_object *job_args)
 {
 	sqlite3 *db = ctl_db_get(call->c->store);
@@ -135,7 +135,7 @@ int ctl_image_create(struct ctl_call *call, struct json_object *out)
 		return r < 0 && !call->status ? ctl_db_failure(call) : r;
 	args = json_object_new_object();
 	ecs_jb_str(args, "snapshot_id", source);
-	r = insert_image(call, id, *name ? name : id, desc, source, size, args);
+	r = ctl_image_insert(call, id, *name ? name : id, desc, source, size, args);
 	json_object_put(args);
 	if (r == 0)
 		ecs_jb_str(out, "ImageId", id);
@@ -164,10 +164,12 @@ int ctl_image_import(struct ctl_call *call, struct json_object *out)
 					"The input parameter \"DiskDeviceMapping.1.%s\" that is mandatory for processing "
 					"this request is not supplied.",
 					bucket ? "OSSObject" : "OSSBucket");
-		/* The object store comes later (agent/blob.h names the place it plugs in). */
-		return ctl_fail(call, 403, "OperationDenied.OSSUnavailable",
-				"This cloud has no object store yet: import from a folder the operator allows, with "
-				"DiskDeviceMapping.1.ImportPath.");
+		if (ecs_id_new(ECS_ID_IMAGE, id) < 0)
+			return ctl_db_failure(call);
+		r = ctl_image_import_oss(call, id, *name ? name : id, desc, bucket, object);
+		if (r == 0)
+			ecs_jb_str(out, "ImageId", id);
+		return r;
 	}
 	if (!path)
 		return ctl_fail(call, 400, "MissingParameter",
@@ -179,7 +181,7 @@ int ctl_image_import(struct ctl_call *call, struct json_object *out)
 		return ctl_db_failure(call);
 	args = json_object_new_object();
 	ecs_jb_str(args, "source_dir", path);
-	r = insert_image(call, id, *name ? name : id, desc, "", 1, args);
+	r = ctl_image_insert(call, id, *name ? name : id, desc, "", 1, args);
 	json_object_put(args);
 	if (r == 0)
 		ecs_jb_str(out, "ImageId", id);
@@ -206,7 +208,7 @@ int ctl_image_describe(struct ctl_call *call, struct json_object *out)
 	db = ctl_db_get(call->c->store);
 	/* ImageId and Status are comma lists (ECS-WIRE.md). */
 	st = db ? ctl_db_prepare(db, "SELECT image_id, name, description, size_gib, owner_alias, os_name, os_type,"
-				     " architecture, status, created_at, source_snapshot_id, count(*) OVER () FROM images"
+				     " architecture, status, created_at, source_snapshot_id, count(*) OVER (), error FROM images"
 				     " WHERE deleted = 0 AND (account_id IS NULL OR account_id = ?1) AND (?2 IS NULL OR"
 				     " instr(',' || ?2 || ',', ',' || image_id || ',') > 0) AND (?3 IS NULL OR"
 				     " owner_alias = ?3) AND instr(',' || ?4 || ',', ',' || status || ',') > 0 AND"
@@ -245,6 +247,8 @@ int ctl_image_describe(struct ctl_call *call, struct json_object *out)
 		ecs_jb_str(o, "Architecture", ctl_col(st, 7));
 		ecs_jb_str(o, "Status", ctl_col(st, 8));
 		ecs_jb_str(o, "Progress", streq(ctl_col(st, 8), "Available") ? "100%" : "0%");
+		if (*ctl_col(st, 12))
+			ecs_jb_str(o, "ErrorMessage", ctl_col(st, 12));
 		ecs_jb_str(o, "CreationTime", created);
 		ecs_jb_bool(o, "IsSupportIoOptimized", true);
 		maps = ecs_jb_list(o, "DiskDeviceMappings", "DiskDeviceMapping");
@@ -334,7 +338,7 @@ out:
 
 /* ---- the job ---- */
 
-static int any_alive_host(struct ctl *c, const char *prefer, char ret[64])
+int ctl_any_alive_host(struct ctl *c, const char *prefer, char ret[64])
 {
 	sqlite3 *db = ctl_db_get(c->store);
 	sqlite3_stmt *st = db ? ctl_db_prepare(db, "SELECT host_id FROM hosts WHERE last_seen >= ?1 ORDER BY host_id != ?2,"
@@ -355,17 +359,18 @@ static int any_alive_host(struct ctl *c, const char *prefer, char ret[64])
 	return r;
 }
 
-static void set_image(struct ctl *c, const char *id, const char *status, long long size)
+static void set_image(struct ctl *c, const char *id, const char *status, long long size, const char *error)
 {
 	sqlite3 *db = ctl_db_get(c->store);
 	sqlite3_stmt *st = db ? ctl_db_prepare(db, "UPDATE images SET status = ?2, size_gib = CASE WHEN ?3 > 0 THEN ?3 ELSE"
-						   " size_gib END WHERE image_id = ?1")
+						   " size_gib END, error = ?4 WHERE image_id = ?1")
 			      : NULL;
 
 	if (st) {
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, size);
+		sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
 		ctl_db_step_done(st);
 	}
 	sqlite3_finalize(st);
@@ -458,6 +463,8 @@ static enum ctl_job_result image_job(struct ctl *c, struct ctl_job *job, char *w
 
 	if (streq(job->op, "delete"))
 		return image_delete_job(c, job, why, why_size);
+	if (streq(job->op, "export"))
+		return ctl_image_export_job(c, job, why, why_size);
 	if (snap) {
 		/* An image from a snapshot waits for the snapshot. */
 		sqlite3 *db = ctl_db_get(c->store);
@@ -476,28 +483,41 @@ static enum ctl_job_result image_job(struct ctl *c, struct ctl_job *job, char *w
 		}
 		if (!streq(snap_status, "accomplished")) {
 			snprintf(why, why_size, "snapshot %s is %s", snap, snap_status[0] ? snap_status : "gone");
-			set_image(c, job->resource_id, "CreateFailed", 0);
+			set_image(c, job->resource_id, "CreateFailed", 0, why);
 			res = CTL_JOB_FAILED;
 			goto out;
 		}
 		ecs_jb_str(body, "snapshot_id", snap);
 	} else if (dir) {
 		ecs_jb_str(body, "source_dir", dir);
+	} else if (ecs_json_get(job->args, "oss_bucket")) {
+		r = ctl_image_oss_body(c, job, body);
+		if (r == -ENOENT) {
+			snprintf(why, why_size, "image %s: the key it was imported with is gone", job->resource_id);
+			set_image(c, job->resource_id, "CreateFailed", 0, why);
+			res = CTL_JOB_FAILED;
+		}
+		if (r < 0)
+			goto out;
 	}
-	if (any_alive_host(c, snap_host, host) < 0) {
+	if (ctl_any_alive_host(c, snap_host, host) < 0) {
 		snprintf(why, why_size, "no host is up");
 		goto out;
 	}
 	r = ctl_agent_call(c, host, "PUT", path, body, &status, &ans);
 	if (r == 0 && status == 200) {
-		set_image(c, job->resource_id, "Available", ecs_json_int(ecs_json_get(ans, "manifest"), "min_disk_gib", 0));
+		set_image(c, job->resource_id, "Available", ecs_json_int(ecs_json_get(ans, "manifest"), "min_disk_gib", 0), "");
 		res = CTL_JOB_DONE;
 		goto out;
 	}
 	snprintf(why, why_size, "image %s on %s: %s", job->resource_id, host,
 		 ctl_agent_error(r, ans));
 	if (ctl_job_given_up(c, job, r, status)) {
-		set_image(c, job->resource_id, "CreateFailed", 0);
+		char err[512];
+
+		/* The agent's Code and message, for DescribeImages' ErrorMessage. */
+		snprintf(err, sizeof(err), "%s: %s", ecs_json_str(ans, "code", "Timeout"), ctl_agent_error(r, ans));
+		set_image(c, job->resource_id, "CreateFailed", 0, err);
 		res = CTL_JOB_FAILED;
 	}
 out:

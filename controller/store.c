@@ -222,6 +222,9 @@ static const char *const migrations[] = {
 	/* 7: the agent's state_seq of its last answer about the instance: a heartbeat whose
 	 * listing began before that answer (a lower state_seq) does not overwrite its state. */
 	"ALTER TABLE instances ADD COLUMN agent_seq INTEGER NOT NULL DEFAULT 0;",
+	/* 8: why an image ended CreateFailed (DescribeImages' ErrorMessage): an OSS object
+	 * missing or not the caller's, a disk that is no image, … */
+	"ALTER TABLE images ADD COLUMN error TEXT NOT NULL DEFAULT '';",
 };
 
 int ctl_store_schema_version(void)

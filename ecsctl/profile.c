@@ -17,6 +17,7 @@ enum {
 	KEY_REGION,
 	KEY_ZONE,
 	KEY_REQUEST_TIMEOUT,
+	KEY_OSS_ENDPOINT,
 	_KEY_MAX,
 };
 
@@ -27,6 +28,7 @@ static const char *const key_names[_KEY_MAX] = {
 	[KEY_REGION] = "region",
 	[KEY_ZONE] = "zone",
 	[KEY_REQUEST_TIMEOUT] = "request_timeout",
+	[KEY_OSS_ENDPOINT] = "oss_endpoint",
 };
 
 static const char *const env_names[_KEY_MAX] = {
@@ -36,6 +38,7 @@ static const char *const env_names[_KEY_MAX] = {
 	[KEY_REGION] = "ECSCTL_REGION",
 	[KEY_ZONE] = "ECSCTL_ZONE",
 	[KEY_REQUEST_TIMEOUT] = "ECSCTL_REQUEST_TIMEOUT",
+	[KEY_OSS_ENDPOINT] = "ECSCTL_OSS_ENDPOINT",
 };
 
 /* A variable set to "" counts as unset: cron lines often carry VAR= to clear one. */
@@ -242,7 +245,7 @@ static int ini_parse(struct ini *ini, char *text, char **ret_error)
 		if (k < 0) {
 			*ret_error = ecs_strdup_printf(
 				"%s:%u: [%s] unknown key \"%s\" (known: endpoint, access_key_id, "
-				"access_key_secret, region, zone, request_timeout)",
+				"access_key_secret, region, zone, request_timeout, oss_endpoint)",
 				ini->path, lineno, section, key);
 			return -EINVAL;
 		}
@@ -396,6 +399,13 @@ int ecsctl_profile_load(const struct ecsctl_overrides *o, struct ecsctl_profile 
 	}
 	if (r < 0)
 		goto fail;
+	r = normalise_endpoint(val[KEY_OSS_ENDPOINT] ? val[KEY_OSS_ENDPOINT] : ECSCTL_DEFAULT_OSS_ENDPOINT, &p.oss_endpoint);
+	if (r == -EINVAL) {
+		*ret_error = ecs_strdup_printf("oss_endpoint \"%s\" is not an http:// or https:// URL", val[KEY_OSS_ENDPOINT]);
+		goto fail;
+	}
+	if (r < 0)
+		goto fail;
 	if (val[KEY_REQUEST_TIMEOUT] && ecs_parse_int64(val[KEY_REQUEST_TIMEOUT], 1, 3600, &timeout) < 0) {
 		*ret_error = ecs_strdup_printf("request_timeout \"%s\" is not a number of seconds in 1..3600",
 					       val[KEY_REQUEST_TIMEOUT]);
@@ -426,6 +436,7 @@ void ecsctl_profile_clear(struct ecsctl_profile *p)
 	free(p->name);
 	free(p->path);
 	free(p->endpoint);
+	free(p->oss_endpoint);
 	free(p->access_key_id);
 	free(p->access_key_secret);
 	free(p->region);

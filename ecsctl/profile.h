@@ -11,7 +11,8 @@
  *	region = cn-local
  *
  * Keys: endpoint, access_key_id, access_key_secret, region, zone (the default ZoneId of
- * `disk create`), request_timeout (seconds). '#' and ';' start comment lines; a value may
+ * `disk create`), request_timeout (seconds), oss_endpoint (ecs-ossd, for `ecsctl oss`;
+ * default http://127.0.0.1:8775/). '#' and ';' start comment lines; a value may
  * be double-quoted. An unknown key, a line that is not "key = value" and a key outside a
  * section are errors naming the file and line. The file is read up to 64 KiB.
  *
@@ -27,6 +28,7 @@
 #include <stdbool.h>
 
 #define ECSCTL_DEFAULT_ENDPOINT "http://127.0.0.1:8773/"
+#define ECSCTL_DEFAULT_OSS_ENDPOINT "http://127.0.0.1:8775/"
 #define ECSCTL_DEFAULT_REGION "cn-local"
 #define ECSCTL_DEFAULT_REQUEST_TIMEOUT_S 60
 #define ECSCTL_CONFIG_MAX (64 * 1024)
@@ -47,6 +49,7 @@ struct ecsctl_profile {
 	char *path;		/* the file read, or that would have been */
 	bool file_found;
 	char *endpoint;		/* normalised: scheme, host, and a trailing '/' */
+	char *oss_endpoint;	/* ecs-ossd (`ecsctl oss`), normalised as endpoint */
 	char *access_key_id;	/* NULL when none was configured */
 	char *access_key_secret;
 	char *region;

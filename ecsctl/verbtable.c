@@ -15,13 +15,15 @@ const struct ecsctl_group ecsctl_groups[] = {
 	{ "lb", "load balancers (SLB): create, ls, show, rm, listener-…, backend-…, health" },
 	{ "eip", "public IPs of instances: allocate, release, ls" },
 	{ "host", "hosts and their storage (administrators): ls, show" },
+	{ "oss", "object storage (ecs-ossd, oss_endpoint): mb, rb, ls, cp, rm, presign" },
 	{ NULL },
 };
 
 static const struct ecsctl_verb *const tables[] = {
 	ecsctl_instance_verbs, ecsctl_ssh_verbs,    ecsctl_disk_verbs,	 ecsctl_snapshot_verbs,
 	ecsctl_image_verbs,    ecsctl_keypair_verbs, ecsctl_policy_verbs, ecsctl_sg_verbs, ecsctl_lb_verbs,
-	ecsctl_eip_verbs,      ecsctl_host_verbs,    ecsctl_api_verbs,     ecsctl_help_verbs,
+	ecsctl_eip_verbs,      ecsctl_host_verbs,    ecsctl_oss_verbs,     ecsctl_api_verbs,
+	ecsctl_help_verbs,
 };
 
 const struct ecsctl_verb *ecsctl_verb_at(size_t i)

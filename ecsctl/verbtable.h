@@ -58,6 +58,7 @@ extern const struct ecsctl_verb ecsctl_policy_verbs[];
 extern const struct ecsctl_verb ecsctl_sg_verbs[];
 extern const struct ecsctl_verb ecsctl_lb_verbs[];
 extern const struct ecsctl_verb ecsctl_eip_verbs[];
+extern const struct ecsctl_verb ecsctl_oss_verbs[];
 extern const struct ecsctl_verb ecsctl_host_verbs[];
 extern const struct ecsctl_verb ecsctl_ssh_verbs[];
 extern const struct ecsctl_verb ecsctl_help_verbs[];

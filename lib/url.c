@@ -12,7 +12,7 @@ static bool is_unreserved(unsigned char c)
 	       c == '-' || c == '_' || c == '.' || c == '~';
 }
 
-char *ecs_percent_encode_n(const char *s, size_t len)
+static char *encode(const char *s, size_t len, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char *out = malloc(len * 3 + 1), *p = out;
@@ -22,7 +22,7 @@ char *ecs_percent_encode_n(const char *s, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (is_unreserved(c)) {
+		if (is_unreserved(c) || (keep_slash && c == '/')) {
 			*p++ = (char)c;
 		} else {
 			*p++ = '%';
@@ -32,6 +32,16 @@ char *ecs_percent_encode_n(const char *s, size_t len)
 	}
 	*p = '\0';
 	return out;
+}
+
+char *ecs_percent_encode_n(const char *s, size_t len)
+{
+	return encode(s, len, false);
+}
+
+char *ecs_percent_encode_path(const char *s)
+{
+	return encode(s, strlen(s), true);
 }
 
 char *ecs_percent_encode(const char *s)

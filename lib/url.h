@@ -11,6 +11,8 @@
  * Returns a new string or NULL on allocation failure. */
 char *ecs_percent_encode(const char *s);
 char *ecs_percent_encode_n(const char *s, size_t len);
+/* The same keeping '/' (an object key in a URL's path). */
+char *ecs_percent_encode_path(const char *s);
 
 /* Decode %XX escapes (and '+' as space when plus_is_space). Rejects a malformed escape and
  * an encoded NUL with -EINVAL. */

@@ -96,6 +96,7 @@ start_daemon() {
 CEPH_DIR=${ECS_CEPH_DATA_DIR:-$DATA_DIR/ceph}
 start_daemon ecs-controller 'msg="controller ready"' env ECS_CONTROLLER_HOST_KEY_FILE="$KEY" \
 	ECS_CONTROLLER_DATA_DIR="$DATA_DIR/controller" ECS_CONTROLLER_ADMIN_ACCOUNTS=default \
+	ECS_OSS_ENDPOINT=http://127.0.0.1:8775 \
 	ECS_CEPH_CONF="${ECS_CEPH_CONF:-$CEPH_DIR/ceph.conf}" \
 	ECS_CEPH_KEYRING="$CEPH_DIR/keys/ceph.client.ecs-controller.keyring" build/bin/ecs-controller
 # The agent keeps disks on RBD in pool ecs-rbd as client.ecs-agent (docs/storage.md), unless

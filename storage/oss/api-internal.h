@@ -108,6 +108,11 @@ char *oss_xfinish(struct oss_xml *w); /* NULL when something failed */
 void oss_etag_quoted(const struct ecs_http_request *req, const char *etag, char out[56]);
 /* 200 with no body and the ETag header (PutObject, AppendObject, UploadPart). */
 void oss_reply_etag(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *etag);
+/* 501 NotImplemented for S3 grants no canned ACL makes (parse.h, oss_acl_body_parse). */
+void oss_acl_not_canned(const struct ecs_http_request *req, struct ecs_http_response *resp);
+/* x-oss-hash-crc64ecma (OSS requests only) when known: the CRC-64/ECMA of the whole object
+ * (PutObject, GetObject, HeadObject, AppendObject, CompleteMultipartUpload) or of a part. */
+void oss_reply_crc64(const struct ecs_http_request *req, struct ecs_http_response *resp, bool known, uint64_t crc);
 
 /* Shared by the object and multipart calls (api_object.c). */
 void oss_denied(const struct ecs_http_request *req, struct ecs_http_response *resp);

@@ -19,6 +19,14 @@ static void grant(struct oss_xml *w, const char *grantee_xml, const char *permis
 	oss_xput(w, "</Grant>");
 }
 
+void oss_acl_not_canned(const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	oss_fail(req, resp, 501, "NotImplemented",
+		 "Only grants a canned ACL makes are supported: the owner FULL_CONTROL, and AllUsers READ, or READ and "
+		 "WRITE.",
+		 NULL);
+}
+
 void oss_xacl(struct oss_xml *w, const struct ecs_http_request *req, const char *owner, const char *acl)
 {
 	static const char all_users[] = "<Grantee " XSI " xsi:type=\"Group\">"
@@ -93,6 +101,7 @@ static void object_append(struct oss_req *q, const struct ecs_http_request *req,
 		oss_fail_errno(req, resp, r);
 	} else {
 		oss_reply_etag(req, resp, e.etag);
+		oss_reply_crc64(req, resp, e.has_crc64, e.crc64);
 		next_position(resp, e.size);
 	}
 out:
@@ -124,10 +133,16 @@ static void object_acl_put(struct oss_req *q, const struct ecs_http_request *req
 {
 	const char *h = oss_hdr(req, oss_req_is_s3(req) ? "acl" : "object-acl");
 	const char *acl = h ? oss_acl_canonical(h, true) : NULL;
-	int r;
+	char from_body[24];
+	int r = 0;
 
 	if (!q->caller[0] || !streq(q->caller, q->b.owner))
 		return oss_denied(req, resp);
+	/* S3 sends grants in the body instead of a canned x-amz-acl. */
+	if (!h && q->body.len && (r = oss_acl_body_parse(q->body.data, q->body.len, q->b.owner, from_body)) == 0)
+		acl = from_body;
+	if (r == -EOPNOTSUPP)
+		return oss_acl_not_canned(req, resp);
 	if (!acl)
 		return oss_fail(req, resp, 400, "InvalidArgument", "no such object access control exists", NULL);
 	r = oss_entry_set_acl(q->o, &q->b, q->key, acl);

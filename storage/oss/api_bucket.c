@@ -288,12 +288,14 @@ static void bucket_acl_put(struct oss_req *q, const struct ecs_http_request *req
 	const char *h = oss_hdr(req, "acl");
 	const char *acl = h ? oss_acl_canonical(h, false) : NULL;
 	char from_body[24];
-	int r;
+	int r = 0;
 
 	if (!is_owner(q))
 		return denied(req, resp);
-	if (!h && q->body.len && oss_acl_body_parse(q->body.data, q->body.len, from_body) == 0)
+	if (!h && q->body.len && (r = oss_acl_body_parse(q->body.data, q->body.len, q->b.owner, from_body)) == 0)
 		acl = from_body;
+	if (r == -EOPNOTSUPP)
+		return oss_acl_not_canned(req, resp);
 	if (!acl)
 		return oss_fail(req, resp, 400, "InvalidArgument", "no such bucket access control exists", NULL);
 	if ((r = oss_bucket_set_acl(q->o, &q->b, acl)) < 0)

@@ -1,6 +1,7 @@
 /* The multipart calls: InitiateMultipartUpload, UploadPart (its body streamed into a
  * writer), UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts and
- * ListMultipartUploads. Every one needs write access to the bucket; an upload id is
+ * ListMultipartUploads. Every one needs write access to the bucket but ListParts, which
+ * needs read access (as OSS: a public-read bucket's uploads are listed); an upload id is
  * looked up under this bucket and key only, so another's id is NoSuchUpload. */
 #include <errno.h>
 #include <stdio.h>
@@ -35,12 +36,14 @@ static int part_number(const struct ecs_http_request *req, struct ecs_http_respo
 	return 0;
 }
 
-/* Write access and the upload of uploadId under this bucket and key: 0, or answered. */
-static int upload_open(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+/* Access (write, or read for ListParts) and the upload of uploadId under this bucket and
+ * key: 0, or answered. */
+static int upload_access(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
+			 bool write)
 {
 	int r;
 
-	if (!oss_allowed(q, q->b.acl, true)) {
+	if (!oss_allowed(q, q->b.acl, write)) {
 		oss_denied(req, resp);
 		return -EACCES;
 	}
@@ -50,6 +53,11 @@ static int upload_open(struct oss_req *q, const struct ecs_http_request *req, st
 	else if (r < 0)
 		oss_fail_errno(req, resp, r);
 	return r;
+}
+
+static int upload_open(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	return upload_access(q, req, resp, true);
 }
 
 int oss_part_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
@@ -76,8 +84,10 @@ static void part_done(struct oss_req *q, const struct ecs_http_request *req, str
 		return oss_fail(req, resp, 400, "EntityTooLarge", "A part is at most 5 GiB.", NULL);
 	if (r < 0)
 		return oss_fail_errno(req, resp, r);
-	if (!copy)
-		return oss_reply_etag(req, resp, p->etag);
+	if (!copy) {
+		oss_reply_etag(req, resp, p->etag);
+		return oss_reply_crc64(req, resp, p->has_crc64, p->crc64);
+	}
 	oss_etag_quoted(req, p->etag, etag);
 	{
 		oss_iso_date_format(p->mtime, date);
@@ -221,6 +231,7 @@ static void upload_complete(struct oss_req *q, const struct ecs_http_request *re
 	oss_xput(&x, "</CompleteMultipartUploadResult>\n");
 	oss_reply_xml(req, resp, 200, oss_xfinish(&x));
 	ecs_http_add_header(resp, "ETag", etag);
+	oss_reply_crc64(req, resp, e.has_crc64, e.crc64);
 	oss_entry_clear(&e);
 }
 
@@ -267,7 +278,7 @@ static void parts_list(struct oss_req *q, const struct ecs_http_request *req, st
 
 	if (query_uint(req, resp, "max-parts", 1, MAX_LIST, MAX_LIST, &max) < 0 ||
 	    query_uint(req, resp, "part-number-marker", 0, OSS_PART_NUMBER_MAX, 0, &marker) < 0 ||
-	    upload_open(q, req, resp) < 0)
+	    upload_access(q, req, resp, false) < 0)
 		return;
 	if ((r = oss_parts_list(q->o, &q->b, q->upload.id, (unsigned)marker, (unsigned)max, &parts, &n, &more)) < 0)
 		return oss_fail_errno(req, resp, r);

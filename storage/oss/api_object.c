@@ -132,6 +132,7 @@ static void object_put(struct oss_req *q, const struct ecs_http_request *req, st
 		oss_fail_errno(req, resp, r);
 	} else {
 		oss_reply_etag(req, resp, e.etag);
+		oss_reply_crc64(req, resp, e.has_crc64, e.crc64);
 	}
 out:
 	oss_entry_clear(&e);
@@ -156,6 +157,7 @@ static void meta_headers(const struct ecs_http_request *req, struct ecs_http_res
 	if (!s3) {
 		ecs_http_add_header(resp, "x-oss-object-type", e->appendable ? "Appendable" : e->parts ? "Multipart" : "Normal");
 		ecs_http_add_header(resp, "x-oss-storage-class", "Standard");
+		oss_reply_crc64(req, resp, e->has_crc64, e->crc64);
 	}
 	ecs_http_add_header(resp, "Accept-Ranges", "bytes");
 	json_object_object_foreach(e->meta, k, v)

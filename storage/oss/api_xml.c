@@ -80,6 +80,16 @@ void oss_etag_quoted(const struct ecs_http_request *req, const char *etag, char 
 			*p = (char)(*p - 32);
 }
 
+void oss_reply_crc64(const struct ecs_http_request *req, struct ecs_http_response *resp, bool known, uint64_t crc)
+{
+	char v[24];
+
+	if (!known || oss_req_is_s3(req))
+		return;
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)crc);
+	ecs_http_add_header(resp, "x-oss-hash-crc64ecma", v);
+}
+
 void oss_reply_etag(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *etag)
 {
 	char q[56];

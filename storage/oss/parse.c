@@ -259,20 +259,71 @@ const char *oss_acl_canonical(const char *s, bool allow_default)
 	return NULL;
 }
 
-int oss_acl_body_parse(const char *body, size_t len, char ret[24])
+static xmlNodePtr child(xmlNodePtr n, const char *name)
+{
+	for (n = n ? n->children : NULL; n && !named(n, name); n = n->next)
+		;
+	return n;
+}
+
+static bool text_is(xmlNodePtr n, const char *want)
+{
+	xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
+	bool yes = t && streq((const char *)t, want);
+
+	xmlFree(t);
+	return yes;
+}
+
+#define ALL_USERS "http://acs.amazonaws.com/groups/global/AllUsers"
+
+/* S3's grants, each <Grant><Grantee>(<ID>|<URI>|<EmailAddress>)</Grantee><Permission>. */
+static int s3_grants(xmlNodePtr list, const char *owner, char ret[24])
+{
+	bool read = false, write = false;
+
+	for (xmlNodePtr g = list->children; g; g = g->next) {
+		xmlNodePtr who, perm, id, uri;
+
+		if (!named(g, "Grant"))
+			continue;
+		who = child(g, "Grantee");
+		perm = child(g, "Permission");
+		if (!who || !perm)
+			return -EINVAL;
+		id = child(who, "ID");
+		uri = child(who, "URI");
+		if (id && !uri && text_is(id, owner) && text_is(perm, "FULL_CONTROL"))
+			continue;
+		if (!uri || id || !text_is(uri, ALL_USERS))
+			return -EOPNOTSUPP;
+		if (text_is(perm, "READ"))
+			read = true;
+		else if (text_is(perm, "WRITE"))
+			write = true;
+		else
+			return -EOPNOTSUPP;
+	}
+	if (write && !read)
+		return -EOPNOTSUPP;
+	snprintf(ret, 24, "%s", write ? "public-read-write" : read ? "public-read" : "private");
+	return 0;
+}
+
+int oss_acl_body_parse(const char *body, size_t len, const char *owner, char ret[24])
 {
 	xmlDocPtr doc = xml_read(body, len);
-	xmlNodePtr root, n;
+	xmlNodePtr root, list, n;
 	int r = -EINVAL;
 
 	if (!doc)
 		return -EINVAL;
 	root = xmlDocGetRootElement(doc);
-	for (n = root ? root->children : NULL; n && !named(n, "AccessControlList"); n = n->next)
-		;
-	for (n = n ? n->children : NULL; n && !named(n, "Grant"); n = n->next)
-		;
-	if (n) {
+	list = root && named(root, "AccessControlPolicy") ? child(root, "AccessControlList") : NULL;
+	n = child(list, "Grant");
+	if (n && (child(n, "Grantee") || child(n, "Permission"))) {
+		r = s3_grants(list, owner, ret);
+	} else if (n) {
 		xmlChar *t = xmlNodeGetContent(n);
 		const char *acl = t ? oss_acl_canonical((const char *)t, false) : NULL;
 

@@ -45,8 +45,12 @@ void oss_strv_free(char **v, size_t n);
  * for an object when allow_default); the canonical string or NULL when unknown. */
 const char *oss_acl_canonical(const char *s, bool allow_default);
 
-/* <AccessControlPolicy>…<Grant>acl</Grant>… (PutBucketAcl with a body): the grant. */
-int oss_acl_body_parse(const char *body, size_t len, char ret[24]);
+/* <AccessControlPolicy>…<Grant>acl</Grant>… (PutBucketAcl with a body): the grant. S3's
+ * form (each Grant a Grantee and a Permission) is taken when its grants are a canned ACL's:
+ * the owner (ID owner, or none) FULL_CONTROL, and the AllUsers group nothing (private), READ
+ * (public-read), or READ and WRITE (public-read-write); -EOPNOTSUPP for any other grant (another
+ * user, another group, an e-mail, READ_ACP, WRITE alone), -EINVAL when malformed. */
+int oss_acl_body_parse(const char *body, size_t len, const char *owner, char ret[24]);
 
 /* <CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>"hex"</ETag></Part>…:
  * the numbers and ETags (quotes dropped, lower case), in the body's order (caller frees

@@ -53,6 +53,7 @@ struct oss_writer {
 	char *buf;
 	size_t len;
 	EVP_MD_CTX *md5;
+	uint64_t crc64; /* of the bytes accepted */
 	int error;
 };
 /* Flush what is buffered and finish the MD5 (16 bytes into digest); -EBADMSG when it is not

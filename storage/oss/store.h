@@ -36,6 +36,8 @@ struct oss_entry {
 	char etag[48]; /* hex MD5, lower case; "hex-N" for an object made of N parts */
 	unsigned parts;	  /* 0: the version's own stripes; N: a manifest names N parts */
 	bool appendable;  /* made by AppendObject */
+	bool has_crc64;	  /* crc64 known (objects written before it was kept have none) */
+	uint64_t crc64;	  /* CRC-64/ECMA of the whole object (crc64.h): x-oss-hash-crc64ecma */
 	long long mtime;
 	char ctype[256];
 	char acl[24];		  /* "default" or a canned ACL */
@@ -136,6 +138,8 @@ struct oss_part {
 	uint64_t size;
 	char etag[33];
 	long long mtime;
+	bool has_crc64;
+	uint64_t crc64;
 };
 void oss_upload_clear(struct oss_upload *u);
 /* u->e's key, ctype, acl, meta; u->initiator. Sets u->id and u->initiated. */

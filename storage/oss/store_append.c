@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc64.h"
 #include "crypto.h"
 #include "store-internal.h"
 #include "util.h"
@@ -85,6 +86,8 @@ int oss_append(struct oss_writer *w, uint64_t position, const struct oss_entry *
 	e.parts = (unsigned)(l.n + 1);
 	e.appendable = true;
 	e.mtime = time(NULL);
+	e.has_crc64 = !exists || old.has_crc64;
+	e.crc64 = oss_crc64_combine(exists ? old.crc64 : 0, w->crc64, w->size);
 	/* The ETag chains the earlier one with this part's MD5. */
 	snprintf(chained, sizeof(chained), "%s", exists ? old.etag : "");
 	ecs_hex_encode(digest, ECS_MD5_LEN, chained + strlen(chained));

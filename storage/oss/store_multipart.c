@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "storage_rados.h"
+#include "crc64.h"
 #include "store-internal.h"
 #include "util.h"
 
@@ -126,6 +127,12 @@ static char *part_json(const struct oss_part *p)
 	json_object_object_add(j, "s", json_object_new_int64((int64_t)p->size));
 	json_object_object_add(j, "e", json_object_new_string(p->etag));
 	json_object_object_add(j, "t", json_object_new_int64(p->mtime));
+	if (p->has_crc64) {
+		char crc[24];
+
+		snprintf(crc, sizeof(crc), "%llu", (unsigned long long)p->crc64);
+		json_object_object_add(j, "k", json_object_new_string(crc));
+	}
 	return oss_json_take_text(j);
 }
 
@@ -150,6 +157,8 @@ static int part_parse(const char *k, size_t kl, const char *val, size_t vl, stru
 	snprintf(p->etag, sizeof(p->etag), "%.32s", e.etag);
 	p->size = e.size;
 	p->mtime = e.mtime;
+	p->has_crc64 = e.has_crc64;
+	p->crc64 = e.crc64;
 	oss_entry_clear(&e);
 	return 0;
 }
@@ -168,6 +177,8 @@ int oss_part_commit(struct oss_writer *w, const struct oss_upload *u, unsigned n
 	snprintf(p.version, sizeof(p.version), "%s", w->version);
 	ecs_hex_encode(digest, ECS_MD5_LEN, p.etag);
 	p.size = w->size;
+	p.has_crc64 = true;
+	p.crc64 = w->crc64;
 	p.mtime = time(NULL);
 	if (!(val = part_json(&p))) {
 		r = -ENOMEM;
@@ -400,6 +411,8 @@ int oss_upload_complete(struct oss *o, const struct oss_bucket *b, struct oss_up
 		goto out;
 	}
 	e->size = 0;
+	e->has_crc64 = true;
+	e->crc64 = 0;
 	for (size_t i = 0; i < n; i++) {
 		use[i] = find_part(parts, np, numbers[i]);
 		if (!use[i] || !strcaseeq(use[i]->etag, etags[i])) {
@@ -420,6 +433,8 @@ int oss_upload_complete(struct oss *o, const struct oss_bucket *b, struct oss_up
 		}
 		EVP_DigestUpdate(md5, pd, sizeof(pd));
 		e->size += use[i]->size;
+		e->has_crc64 = e->has_crc64 && use[i]->has_crc64;
+		e->crc64 = oss_crc64_combine(e->crc64, use[i]->crc64, use[i]->size);
 	}
 	EVP_DigestFinal_ex(md5, digest, &dlen);
 	oss_random_hex(e->version);

@@ -7,6 +7,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "crc64.h"
 #include "storage_rados.h"
 #include "store-internal.h"
 #include "util.h"
@@ -28,6 +29,12 @@ char *oss_entry_json(const struct oss_entry *e)
 		json_object_object_add(j, "p", json_object_new_int64(e->parts));
 	if (e->appendable)
 		json_object_object_add(j, "y", json_object_new_boolean(1));
+	if (e->has_crc64) {
+		char crc[24];
+
+		snprintf(crc, sizeof(crc), "%llu", (unsigned long long)e->crc64);
+		json_object_object_add(j, "k", json_object_new_string(crc));
+	}
 	return oss_json_take_text(j);
 }
 
@@ -53,6 +60,8 @@ int oss_entry_parse(const char *json, size_t len, struct oss_entry *ret)
 	ret->meta = json_object_object_get_ex(j, "m", &v) ? json_object_get(v) : json_object_new_object();
 	ret->parts = json_object_object_get_ex(j, "p", &v) ? (unsigned)json_object_get_int64(v) : 0;
 	ret->appendable = json_object_object_get_ex(j, "y", &v) && json_object_get_boolean(v);
+	ret->has_crc64 = json_object_object_get_ex(j, "k", &v);
+	ret->crc64 = ret->has_crc64 ? strtoull(json_object_get_string(v), NULL, 10) : 0;
 	json_object_put(j);
 	return 0;
 }
@@ -235,6 +244,7 @@ int oss_writer_write(struct oss_writer *w, const void *buf, size_t len)
 	if (w->size + len > OSS_OBJECT_MAX)
 		return w->error = -EFBIG;
 	EVP_DigestUpdate(w->md5, buf, len);
+	w->crc64 = oss_crc64_update(w->crc64, buf, len);
 	w->size += len;
 	while (len) {
 		/* A chunk never crosses a stripe's end. */
@@ -363,6 +373,8 @@ int oss_writer_commit(struct oss_writer *w, struct oss_entry *e, const uint8_t *
 	e->size = w->size;
 	e->mtime = time(NULL);
 	e->parts = 0;
+	e->has_crc64 = true;
+	e->crc64 = w->crc64;
 	if ((r = oss_index_put(w->o, &w->b, e, forbid_overwrite)) < 0)
 		goto fail;
 	/* Committed: the version is no longer pending. */

@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		oss_strv_free(keys, n);
 	}
-	oss_acl_body_parse(s, size, acl);
+	oss_acl_body_parse(s, size, "owner", acl);
 	{
 		unsigned *nums = NULL;
 		char(*etags)[33] = NULL;

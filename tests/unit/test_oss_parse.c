@@ -201,8 +201,41 @@ static void test_xml(void **state)
 		const char *b = "<AccessControlPolicy><AccessControlList><Grant>public-read</Grant></AccessControlList>"
 				"</AccessControlPolicy>";
 
-		assert_int_equal(oss_acl_body_parse(b, strlen(b), acl), 0);
+		assert_int_equal(oss_acl_body_parse(b, strlen(b), "me", acl), 0);
 		assert_string_equal(acl, "public-read");
+	}
+	{
+		/* S3's grants: those of a canned ACL, else -EOPNOTSUPP. */
+#define OWNER_FULL "<Grant><Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" " \
+		   "xsi:type=\"CanonicalUser\"><ID>me</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+#define ALL(p) "<Grant><Grantee><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee>" \
+	       "<Permission>" p "</Permission></Grant>"
+#define POLICY(g) "<AccessControlPolicy><Owner><ID>me</ID></Owner><AccessControlList>" g \
+		  "</AccessControlList></AccessControlPolicy>"
+		static const struct {
+			const char *body;
+			int r;
+			const char *acl;
+		} cases[] = {
+			{ POLICY(OWNER_FULL), 0, "private" },
+			{ POLICY(OWNER_FULL ALL("READ")), 0, "public-read" },
+			{ POLICY(ALL("READ") OWNER_FULL ALL("WRITE")), 0, "public-read-write" },
+			{ POLICY(""), -EINVAL, NULL },
+			{ POLICY(ALL("WRITE")), -EOPNOTSUPP, NULL },
+			{ POLICY(ALL("READ_ACP")), -EOPNOTSUPP, NULL },
+			{ POLICY("<Grant><Grantee><ID>other</ID></Grantee><Permission>READ</Permission></Grant>"), -EOPNOTSUPP,
+			  NULL },
+			{ POLICY("<Grant><Grantee><URI>http://acs.amazonaws.com/groups/global/AuthenticatedUsers</URI>"
+				 "</Grantee><Permission>READ</Permission></Grant>"),
+			  -EOPNOTSUPP, NULL },
+			{ POLICY("<Grant><Grantee><ID>me</ID></Grantee></Grant>"), -EINVAL, NULL },
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			assert_int_equal(oss_acl_body_parse(cases[i].body, strlen(cases[i].body), "me", acl), cases[i].r);
+			if (cases[i].acl)
+				assert_string_equal(acl, cases[i].acl);
+		}
 	}
 	assert_null(oss_acl_canonical("public", false));
 	assert_null(oss_acl_canonical("default", false));
