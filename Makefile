@@ -54,7 +54,9 @@ LIBAGENT := $(BUILD)/agent/libagent.a
 
 # --- ecs-controller: controller/*.c; all but main.c form libcontroller ----------
 CTL_SRCS := $(filter-out controller/main.c,$(wildcard controller/*.c))
-CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/controller/console_assets.o
+# The web console's files (console/), built into the controller (console_assets.h).
+CONSOLE_FILES := $(wildcard console/*.html console/*.css console/*.js console/*.svg)
 LIBCTL := $(BUILD)/controller/libcontroller.a
 
 # --- ecsctl: ecsctl/*.c; all but main.c also form libecsctl for unit tests -----
@@ -118,6 +120,13 @@ $(LIBCTL): $(CTL_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+$(BUILD)/gen/console_assets.c: $(CONSOLE_FILES) scripts/embed_console.py
+	$(PYTHON) scripts/embed_console.py $@ $(CONSOLE_FILES)
+
+$(BUILD)/controller/console_assets.o: $(BUILD)/gen/console_assets.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Icontroller $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/bin/ecs-controller: $(BUILD)/controller/main.o $(LIBCTL) $(LIBECS)
 	@mkdir -p $(@D)
