@@ -94,7 +94,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 # Keep objects made through pattern chains (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all check memcheck test e2e bench image up down install clean deps fuzz
+.PHONY: all check memcheck test e2e bench image up down install clean deps fuzz console-test-deps
 all: $(LIBECS) $(LIBNF) $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
@@ -269,8 +269,18 @@ test: deps
 	$(MAKE) fuzz
 	$(MAKE) e2e
 
-e2e: all image
+e2e: all image console-test-deps
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The web console's browser tests: playwright-core as tests/e2e/console/package-lock.json pins it
+# (the browser is Debian's chromium, scripts/install-deps.sh).
+CONSOLE_TEST_DIR := $(BUILD)/console-test
+console-test-deps: $(CONSOLE_TEST_DIR)/node_modules/.package-lock.json
+$(CONSOLE_TEST_DIR)/node_modules/.package-lock.json: tests/e2e/console/package.json tests/e2e/console/package-lock.json
+	@mkdir -p $(CONSOLE_TEST_DIR)
+	cp tests/e2e/console/package.json tests/e2e/console/package-lock.json $(CONSOLE_TEST_DIR)/
+	cd $(CONSOLE_TEST_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 bench: all image
 	tests/bench/run.sh $(BENCH_BINS) $(wildcard tests/bench/bench_*.py)

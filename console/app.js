@@ -61,8 +61,8 @@
 
   function showError(e) {
     errBox.hidden = false;
-    errBox.replaceChildren(h("strong", { text: `${e.code || t("err.code")}: ` }), e.message || String(e),
-      e.requestId ? h("span", { class: "hint", text: ` (RequestId ${e.requestId})` }) : null);
+    errBox.replaceChildren(...[h("strong", { text: `${e.code || t("err.code")}: ` }), e.message || String(e),
+      e.requestId ? h("span", { class: "hint", text: ` (RequestId ${e.requestId})` }) : null].filter((x) => x !== null));
   }
   function clearError() { errBox.hidden = true; errBox.replaceChildren(); }
   function say(text) { statusBox.textContent = text; }

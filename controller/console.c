@@ -159,9 +159,10 @@ void ctl_console_session_close(struct ctl_console *s, const char *id)
 
 /* ---- HTTP ---- */
 
-static void security_headers(struct ecs_http_response *resp)
+static void security_headers(struct ecs_http_response *resp, bool cache)
 {
-	ecs_http_add_header(resp, "Cache-Control", "no-store");
+	/* The files may be kept and revalidated (ETag); no answer of the API is kept. */
+	ecs_http_add_header(resp, "Cache-Control", cache ? "no-cache" : "no-store");
 	ecs_http_add_header(resp, "X-Content-Type-Options", "nosniff");
 	ecs_http_add_header(resp, "X-Frame-Options", "DENY");
 	ecs_http_add_header(resp, "Referrer-Policy", "no-referrer");
@@ -215,13 +216,13 @@ static bool cross_site(const struct ecs_http_request *req)
 
 static void reply_json(struct ecs_http_response *resp, int status, struct json_object *o)
 {
-	security_headers(resp);
+	security_headers(resp, false);
 	ecs_http_reply_json(resp, status, o);
 }
 
 static void fail(struct ctl_call *call, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	security_headers(resp);
+	security_headers(resp, false);
 	ctl_rpc_reply_failure(call, req, resp, false);
 }
 
@@ -352,12 +353,17 @@ static void serve_asset(const struct ecs_http_request *req, struct ecs_http_resp
 		name = "index.html";
 	for (size_t i = 0; i < ctl_console_n_assets; i++)
 		if (streq(ctl_console_assets[i].name, name)) {
-			security_headers(resp);
-			ecs_http_reply(resp, 200, ctl_console_assets[i].type, ctl_console_assets[i].data,
-				       ctl_console_assets[i].len);
+			const char *tag = ecs_kvlist_get_case(req->headers, "If-None-Match");
+
+			security_headers(resp, true);
+			ecs_http_add_header(resp, "ETag", ctl_console_assets[i].etag);
+			if (tag && streq(tag, ctl_console_assets[i].etag))
+				ecs_http_reply(resp, 304, ctl_console_assets[i].type, "", 0);
+			else
+				ecs_http_reply(resp, 200, ctl_console_assets[i].type, ctl_console_assets[i].data,
+					       ctl_console_assets[i].len);
 			return;
 		}
-	(void)req;
 	ecs_http_reply(resp, 404, "text/plain; charset=utf-8", "not found\n", 10);
 }
 
@@ -456,7 +462,7 @@ void ctl_console_handle(const struct ecs_http_request *req, struct ecs_http_resp
 	}
 	/* The action's own API version: the console names actions only. */
 	act = ctl_action_find(call.action, NULL);
-	security_headers(resp);
+	security_headers(resp, false);
 	ctl_rpc_dispatch(&call, req, resp, act ? act->version : CTL_API_VERSION, false);
 out:
 	explicit_bzero(&a, sizeof(a));

@@ -8,6 +8,7 @@
 struct ctl_console_asset {
 	const char *name; /* e.g. "app.js" */
 	const char *type; /* Content-Type */
+	const char *etag; /* quoted: a hash of the content */
 	const unsigned char *data;
 	size_t len;
 };

@@ -2,6 +2,7 @@
 """Write the web console's files (console/*) as a C table (controller/console_assets.h) into
 OUT: embed_console.py OUT FILE..."""
 
+import hashlib
 import os
 import sys
 
@@ -20,8 +21,9 @@ def main():
         for j in range(0, len(data), 20):
             lines.append("\t" + ", ".join(str(b) for b in data[j:j + 20]) + ",")
         lines.append("\t0 };")
-        table.append(f'\t{{ "{name}", "{TYPES[os.path.splitext(name)[1]]}", a{i}, {len(data)} }},')
-    lines += ["", "const struct ctl_console_asset ctl_console_assets[] = {", *table, "\t{ 0, 0, 0, 0 } };",
+        etag = hashlib.sha256(data).hexdigest()[:20]
+        table.append(f'\t{{ "{name}", "{TYPES[os.path.splitext(name)[1]]}", "\\"{etag}\\"", a{i}, {len(data)} }},')
+    lines += ["", "const struct ctl_console_asset ctl_console_assets[] = {", *table, "\t{ 0, 0, 0, 0, 0 } };",
               f"const size_t ctl_console_n_assets = {len(files)};", ""]
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out + ".tmp", "w") as f:
