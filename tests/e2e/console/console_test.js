@@ -145,7 +145,7 @@ async function waitRow(page, id, status, timeoutMs) {
     await page.waitForSelector('button[data-range="1d"][aria-pressed="true"]');
     await page.locator('button[data-range="1h"]').click();
     await page.waitForSelector('button[data-range="1h"][aria-pressed="true"]');
-    if (points) await page.waitForSelector('[data-chart="net"] svg polyline');
+    if (points) await page.waitForSelector('[data-chart="net"] svg polyline', { state: "attached" });
     await shot(page, "instance", "laptop");
     out({ step: "graph", points, circles });
 
