@@ -194,8 +194,7 @@
   const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
   function chart(points, series, label) {
     const W = 600, H = 200, P = 34;
-    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, "data-points": points.length,
-      preserveAspectRatio: "none" });
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, "data-points": points.length });
     svg.append(s("line", { class: "axis", x1: P, y1: H - 20, x2: W - 4, y2: H - 20 }),
       s("line", { class: "axis", x1: P, y1: 6, x2: P, y2: H - 20 }));
     if (!points.length) return svg;
@@ -227,7 +226,7 @@
         h("span", {}, h("span", { class: "k k-tx" }), t("chart.tx"))),
       h("div", { class: "chart", "data-chart": "net" }, chart(pts, [["IntranetRX", "line-rx"], ["IntranetTX", "line-tx"]],
         `${t("chart.rx")} / ${t("chart.tx")}`)),
-      pts.length ? null : h("p", { class: "hint", text: t("chart.nodata") }));
+      ...(pts.length ? [] : [h("p", { class: "hint", text: t("chart.nodata") })]));
   }
   function attrs(i) {
     const row = (k, v) => [h("dt", { text: t(k) }), h("dd", {}, v)];
@@ -267,7 +266,7 @@
       h("h2", { text: t("inst.console") }), consoleOut);
     await run(() => monitor(mon, id, "1h"));
     ready("instance");
-    api("GetInstanceConsoleOutput", { InstanceId: id }).then((r) => { consoleOut.textContent = b64utf8(r.ConsoleOutput).slice(-4000); },
+    api("GetInstanceConsoleOutput", { InstanceId: id }).then((r) => { consoleOut.textContent = b64utf8(r.ConsoleOutput).slice(-4000) || "-"; },
       () => { consoleOut.textContent = "-"; });
     let last = JSON.stringify(i);
     poll = setInterval(async () => {

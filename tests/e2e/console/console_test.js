@@ -45,8 +45,8 @@ function expectRefused(n) {
   for (const e of errors.splice(n))
     if (!/Failed to load resource: the server responded with a status of 4\d\d/.test(e)) errors.push(e);
 }
-async function shot(page, name, size) {
-  await page.screenshot({ path: `${E.SHOTS}/${name}-${size}.png` });
+async function shot(page, name, size, fullPage = false) {
+  await page.screenshot({ path: `${E.SHOTS}/${name}-${size}.png`, fullPage });
 }
 async function confirmDialog(page) {
   await page.locator("dialog[open] #confirm-ok").click();
@@ -127,26 +127,27 @@ async function waitRow(page, id, status, timeoutMs) {
     out({ step: "running", instance: iid });
     await shot(page, "instances", "laptop");
 
-    // Its page, and a graph with real points (the agent's samples come in 60 s points).
+    // Its page, and a graph with real points: two at least (the agent's samples come in 60 s
+    // points, so the second comes within two minutes of the first).
     await page.locator(`a[href="#/instance/${iid}"]`).click();
     await ready(page, "instance");
     let points = 0;
-    for (let i = 0; i < (E.DEBUG_NO_POINTS ? 1 : 40) && points === 0; i++) {
+    for (let i = 0; i < (E.DEBUG_NO_POINTS ? 1 : 45) && points < 2; i++) {
       points = Number(await page.locator('[data-chart="cpu"] svg').getAttribute("data-points"));
-      if (points === 0) {
+      if (points < 2) {
         await page.waitForTimeout(5000);
         await page.locator('button[data-range="1h"]').click();
         await page.waitForTimeout(500);
       }
     }
-    if (points === 0 && !E.DEBUG_NO_POINTS) throw new Error("no monitoring points in 200 s");
+    if (points < 2 && !E.DEBUG_NO_POINTS) throw new Error(`${points} monitoring points in 250 s`);
     const circles = await page.locator('[data-chart="cpu"] svg circle').count();
     await page.locator('button[data-range="1d"]').click();
     await page.waitForSelector('button[data-range="1d"][aria-pressed="true"]');
     await page.locator('button[data-range="1h"]').click();
     await page.waitForSelector('button[data-range="1h"][aria-pressed="true"]');
     if (points) await page.waitForSelector('[data-chart="net"] svg polyline', { state: "attached" });
-    await shot(page, "instance", "laptop");
+    await shot(page, "instance", "laptop", true);
     out({ step: "graph", points, circles });
 
     // Each page's time from navigation to its data (twice: the second is with a warm cache).
@@ -171,7 +172,7 @@ async function waitRow(page, id, status, timeoutMs) {
       ["#/snapshots", "snapshots", "snapshots"], ["#/images", "images", "images"]]) {
       await pp.goto(base + hash);
       await ready(pp, name);
-      await shot(pp, file, "phone");
+      await shot(pp, file, "phone", name === "instance");
     }
     await phone.close();
 
