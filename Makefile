@@ -55,7 +55,9 @@ LIBAGENT := $(BUILD)/agent/libagent.a
 
 # --- ecs-controller: controller/*.c; all but main.c form libcontroller ----------
 CTL_SRCS := $(filter-out controller/main.c,$(wildcard controller/*.c))
-CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/controller/console_assets.o
+# The web console's files (console/), built into the controller (console_assets.h).
+CONSOLE_FILES := $(wildcard console/*.html console/*.css console/*.js console/*.svg)
 LIBCTL := $(BUILD)/controller/libcontroller.a
 
 # --- ecsctl: ecsctl/*.c; all but main.c also form libecsctl for unit tests -----
@@ -94,7 +96,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 # Keep objects made through pattern chains (make would delete them as intermediates).
 .SECONDARY:
 
-.PHONY: all check memcheck test e2e bench image up down install clean deps fuzz
+.PHONY: all check memcheck test e2e bench image up down install clean deps fuzz console-test-deps
 all: $(LIBECS) $(LIBNF) $(BINS) $(UNIT_BINS) $(BENCH_BINS)
 
 $(BUILD)/%.o: %.c
@@ -120,6 +122,13 @@ $(LIBCTL): $(CTL_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+$(BUILD)/gen/console_assets.c: $(CONSOLE_FILES) scripts/embed_console.py
+	$(PYTHON) scripts/embed_console.py $@ $(CONSOLE_FILES)
+
+$(BUILD)/controller/console_assets.o: $(BUILD)/gen/console_assets.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Icontroller $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/bin/ecs-controller: $(BUILD)/controller/main.o $(LIBCTL) $(LIBECS)
 	@mkdir -p $(@D)
@@ -263,8 +272,18 @@ test: deps
 	$(MAKE) fuzz
 	$(MAKE) e2e
 
-e2e: all image
+e2e: all image console-test-deps
 	$(PYTHON) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The web console's browser tests: playwright-core as tests/e2e/console/package-lock.json pins it
+# (the browser is Debian's chromium, scripts/install-deps.sh).
+CONSOLE_TEST_DIR := $(BUILD)/console-test
+console-test-deps: $(CONSOLE_TEST_DIR)/node_modules/.package-lock.json
+$(CONSOLE_TEST_DIR)/node_modules/.package-lock.json: tests/e2e/console/package.json tests/e2e/console/package-lock.json
+	@mkdir -p $(CONSOLE_TEST_DIR)
+	cp tests/e2e/console/package.json tests/e2e/console/package-lock.json $(CONSOLE_TEST_DIR)/
+	cd $(CONSOLE_TEST_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 bench: all image
 	tests/bench/run.sh $(BENCH_BINS) $(wildcard tests/bench/bench_*.py)

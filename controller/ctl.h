@@ -26,6 +26,8 @@ struct ecs_nonce_set;
 struct ecs_nonce_cache;
 struct ctl_throttle;
 struct ctl_ceph;
+struct ctl_metrics;
+struct ctl_console;
 
 struct ctl {
 	struct ctl_config cfg;
@@ -42,6 +44,8 @@ struct ctl {
 	struct ctl_throttle *throttle;
 	pthread_mutex_t sched_lock;	    /* one placement decision at a time */
 	struct ctl_ceph *ceph;		    /* the storage cluster watched (ceph.h); NULL: none */
+	struct ctl_metrics *metrics;	    /* request counters for /metrics (metrics.h); NULL: none */
+	struct ctl_console *console;	    /* the web console's sessions (console.h) */
 	volatile sig_atomic_t stopping;
 	/* Test hooks: the clock the auto-snapshot runner uses (0: real time). */
 	long long fake_now;
@@ -62,6 +66,7 @@ struct ctl_call {
 	const struct ctl_account *account;
 	const struct ecs_kvlist *params; /* query and form body, decoded, in order */
 	const char *region_id;
+	long long started_ms; /* monotonic: the request's latency in the metrics */
 	/* The failure, once one is recorded. */
 	int status;
 	char code[96];

@@ -29,6 +29,9 @@ static const struct ecs_config_option options[] = {
 	{ "controller", "nonces_per_account", ECS_CONFIG_INT, "1048576", 16, 16777216,
 	  "SignatureNonces one account may hold in the window" },
 	{ "controller", "max_params", ECS_CONFIG_INT, "1000", 10, 100000, "parameters in a request" },
+	{ "controller", "console_idle_timeout_s", ECS_CONFIG_INT, "900", 10, 86400,
+	  "a web console session unused this long ends" },
+	{ "controller", "console_max_sessions", ECS_CONFIG_INT, "1024", 1, 1000000, "web console sessions at once" },
 	{ "scheduler", "cpu_ratio", ECS_CONFIG_DOUBLE, "16.0", 0.1, 1000, "vCPU overcommit" },
 	{ "scheduler", "ram_ratio", ECS_CONFIG_DOUBLE, "1.5", 0.1, 100, "RAM overcommit" },
 	{ "scheduler", "disk_ratio", ECS_CONFIG_DOUBLE, "1.0", 0.1, 100, "disk overcommit" },
@@ -144,6 +147,8 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.transition_timeout_s = (int)ecs_config_int(raw, "controller", "transition_timeout_s");
 	c.throttle_rate = ecs_config_double(raw, "controller", "throttle_rate");
 	c.throttle_burst = (int)ecs_config_int(raw, "controller", "throttle_burst");
+	c.console_idle_timeout_s = (int)ecs_config_int(raw, "controller", "console_idle_timeout_s");
+	c.console_max_sessions = (int)ecs_config_int(raw, "controller", "console_max_sessions");
 	c.nonces_per_account = ecs_config_int(raw, "controller", "nonces_per_account");
 	c.max_params = (int)ecs_config_int(raw, "controller", "max_params");
 	c.cpu_ratio = ecs_config_double(raw, "scheduler", "cpu_ratio");

@@ -35,6 +35,8 @@ struct ctl_config {
 	double throttle_rate;	    /* requests per second per account */
 	int throttle_burst;
 	long long nonces_per_account; /* live SignatureNonces an account may hold */
+	int console_idle_timeout_s; /* web console sessions (console.h) */
+	int console_max_sessions;
 	int max_params;		    /* parameters in one request */
 
 	double cpu_ratio, ram_ratio, disk_ratio;

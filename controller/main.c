@@ -3,7 +3,8 @@
  *   ecs-controller [-c CONFIG] [serve]
  *   ecs-controller [-c CONFIG] account create NAME     prints the AccessKeyId and secret
  *   ecs-controller [-c CONFIG] account ls|list                 names, keys, resource counts
- *   ecs-controller [-c CONFIG] account delete NAME     refused while it owns resources */
+ *   ecs-controller [-c CONFIG] account delete NAME     refused while it owns resources
+ *   ecs-controller [-c CONFIG] metrics-token           the bearer token of /metrics */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "account.h"
 #include "ceph.h"
 #include "config.h"
+#include "console.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "hostauth.h"
@@ -28,8 +30,10 @@
 #include "snapshot.h"
 #include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "nonce.h"
 #include "policy.h"
+#include "api_server.h"
 #include "rpc.h"
 #include "sgsync.h"
 #include "slbsync.h"
@@ -66,6 +70,7 @@ static void usage(void)
 	       "       ecs-controller [-c CONFIG] account create NAME\n"
 	       "       ecs-controller [-c CONFIG] account ls\n"
 	       "       ecs-controller [-c CONFIG] account delete NAME\n"
+	       "       ecs-controller [-c CONFIG] metrics-token\n"
 	       "See docs/ecs-api.md and docs/configuration.md.\n");
 }
 
@@ -140,6 +145,18 @@ static int account_cmd(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* The bearer token Prometheus sends for /metrics (metrics.h), derived from the host key. */
+static int metrics_token(struct ctl *c)
+{
+	_cleanup_free_ char *key = NULL;
+	char token[65];
+
+	if (ecs_daemon_host_key("ecs-controller", c->cfg.host_key_file, &key) < 0 || ctl_metrics_token(key, token) < 0)
+		return 1;
+	printf("%s\n", token);
+	return 0;
+}
+
 /* Serve from the next whole second: a stamp has one-second steps, and the run before
  * this one may have accepted requests dated this very second (its nonces are gone). */
 static void start_clean_second(struct ctl *c)
@@ -175,7 +192,9 @@ static int serve(struct ctl *c)
 	if (ensure_system_image(c) < 0 || ecs_http_client_new(&hc, &c->agents) < 0 ||
 	    ecs_http_client_new(&nc, &c->nudges) < 0 ||
 	    ecs_nonce_set_new((size_t)c->cfg.nonces_per_account, &c->sig_nonces) < 0 || ecs_nonce_cache_new(1u << 20, &c->host_nonces) < 0 ||
-	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0 || ctl_ceph_new(c) < 0)
+	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0 || ctl_ceph_new(c) < 0 ||
+	    ctl_metrics_new(&c->metrics) < 0 ||
+	    ctl_console_new(c->cfg.console_idle_timeout_s, (size_t)c->cfg.console_max_sessions, &c->console) < 0)
 		return 1;
 	ctl_instance_register_jobs();
 	ctl_disk_register_jobs();
@@ -219,6 +238,8 @@ static int serve(struct ctl *c)
 	ecs_nonce_set_free(c->sig_nonces);
 	ecs_nonce_cache_free(c->host_nonces);
 	ctl_throttle_free(c->throttle);
+	ctl_console_free(c->console);
+	ctl_metrics_free(c->metrics);
 	log_info("controller stopped", NULL);
 	return 0;
 }
@@ -243,6 +264,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (optind < argc && streq(argv[optind], "account"))
 		r = account_cmd(&ctl, argc - optind - 1, argv + optind + 1);
+	else if (optind + 1 == argc && streq(argv[optind], "metrics-token"))
+		r = metrics_token(&ctl);
 	else if (optind == argc || streq(argv[optind], "serve"))
 		r = serve(&ctl);
 	else {

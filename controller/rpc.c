@@ -10,11 +10,10 @@
 
 #include "account.h"
 #include "crypto.h"
-#include "hosts.h"
-#include "storage_keys.h"
 #include "http_server.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "nonce.h"
 #include "params.h"
 #include "sign.h"
@@ -176,8 +175,8 @@ static void reply_error(struct ctl *c, const struct ecs_http_request *req, struc
 	log_info("api error", "status=%d code=%s", status, code);
 }
 
-static void server_error(const struct ecs_http_request *req, struct ecs_http_response *resp, enum ecs_http_error err,
-			 int status, const char *message)
+void ctl_rpc_server_error(const struct ecs_http_request *req, struct ecs_http_response *resp, enum ecs_http_error err,
+			  int status, const char *message)
 {
 	struct ctl *c = req->userdata;
 	const char *code = err == ECS_HTTP_ERROR_NOT_FOUND ? "InvalidApi.NotFound" : ecs_http_error_code(err);
@@ -424,15 +423,13 @@ void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response
 {
 	struct ctl *c = req->userdata;
 	struct ecs_kvlist params = ECS_KVLIST_INIT;
-	struct ctl_call call = { .c = c, .request_id = req->request_id, .params = &params };
+	struct ctl_call call = { .c = c, .request_id = req->request_id, .params = &params,
+				 .started_ms = ecs_now_mono_ms() };
 	const char *authorization = ecs_kvlist_get_case(req->headers, "Authorization");
 	bool v3 = authorization && str_has_prefix(authorization, ECS_ACS3_SCHEME " ");
-	const char *format, *version, *token = NULL, *region;
-	const struct ctl_action *act;
-	struct json_object *out = NULL;
+	const char *format, *version;
 	struct auth auth = { 0 };
 	bool xml = false;
-	char root[160];
 
 	if (!streq(req->method, "GET") && !streq(req->method, "POST")) {
 		reply_error(c, req, resp, 405, "UnsupportedHTTPMethod", "This http method is not supported.", false);
@@ -470,35 +467,61 @@ void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response
 	}
 	if (check_nonce(&call, &auth) < 0)
 		goto fail;
+	ctl_rpc_dispatch(&call, req, resp, version, xml);
+	goto out;
+fail:
+	ctl_rpc_reply_failure(&call, req, resp, xml);
+out:
+	ecs_kvlist_clear(&params);
+}
+
+void ctl_rpc_reply_failure(struct ctl_call *call, const struct ecs_http_request *req, struct ecs_http_response *resp,
+			   bool xml)
+{
+	ctl_metrics_request(call->c->metrics, call->action, call->code[0] ? call->code : "InternalError",
+			    ecs_now_mono_ms() - call->started_ms);
+	reply_error(call->c, req, resp, call->status ? call->status : 500, call->code[0] ? call->code : "InternalError",
+		    call->message[0] ? call->message : "The request processing has failed due to some unknown error.", xml);
+}
+
+void ctl_rpc_dispatch(struct ctl_call *call, const struct ecs_http_request *req, struct ecs_http_response *resp,
+		      const char *version, bool xml)
+{
+	struct ctl *c = call->c;
+	const char *token = NULL, *region;
+	const struct ctl_action *act;
+	struct json_object *out = NULL;
+	char root[160];
+
 	if (!version || !*version) {
-		ctl_fail(&call, 400, "MissingParameter",
+		ctl_fail(call, 400, "MissingParameter",
 			 "The input parameter \"Version\" that is mandatory for processing this request is not supplied.");
 		goto fail;
 	}
 	/* The version is the namespace: 2014-05-26 ECS, 2014-05-15 SLB. An action of the other
 	 * API is unknown there; a version of neither is refused when the action exists. */
-	act = ctl_action_find(call.action, version);
+	act = ctl_action_find(call->action, version);
 	if (!act && !streq(version, CTL_API_VERSION) && !streq(version, CTL_SLB_API_VERSION) &&
-	    ctl_action_find(call.action, NULL)) {
-		ctl_fail(&call, 400, "InvalidVersion", "Specified parameter Version is not valid.");
+	    ctl_action_find(call->action, NULL)) {
+		ctl_fail(call, 400, "InvalidVersion", "Specified parameter Version is not valid.");
 		goto fail;
 	}
 	if (!act) {
-		ctl_fail(&call, 404, "InvalidApi.NotFound", "Specified api is not found, please check your url and method.");
+		ctl_fail(call, 404, "InvalidApi.NotFound", "Specified api is not found, please check your url and method.");
 		goto fail;
 	}
-	region = ctl_param(&call, "RegionId", CTL_NONEMPTY);
+	region = ctl_param(call, "RegionId", CTL_NONEMPTY);
 	if (region && !streq(region, c->cfg.region_id)) {
-		ctl_fail(&call, 404, "InvalidRegionId.NotFound", "The specified RegionId does not exist.");
+		ctl_fail(call, 404, "InvalidRegionId.NotFound", "The specified RegionId does not exist.");
 		goto fail;
 	}
-	call.region_id = c->cfg.region_id;
-	if (ctl_params_check(&call, act->mutating) < 0)
+	call->region_id = c->cfg.region_id;
+	if (ctl_params_check(call, act->mutating) < 0)
 		goto fail;
 	if (act->mutating) {
-		token = ctl_param(&call, "ClientToken", CTL_NONEMPTY);
+		token = ctl_param(call, "ClientToken", CTL_NONEMPTY);
 		if (token && !token_ok(token)) {
-			ctl_fail(&call, 400, "InvalidClientToken.Malformed",
+			ctl_fail(call, 400, "InvalidClientToken.Malformed",
 				 "The specified parameter \"ClientToken\" is not valid: 1-64 printable ASCII characters.");
 			goto fail;
 		}
@@ -506,7 +529,7 @@ void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response
 			_cleanup_free_ char *body = NULL;
 			int status = 0;
 
-			switch (token_claim(&call, token, &status, &body)) {
+			switch (token_claim(call, token, &status, &body)) {
 			case TOKEN_REPLAY: {
 				struct json_object *stored = NULL;
 				const char *perr;
@@ -521,12 +544,13 @@ void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response
 					}
 					json_object_put(stored);
 				}
-				snprintf(root, sizeof(root), "%sResponse", call.action);
+				snprintf(root, sizeof(root), "%sResponse", call->action);
+				ctl_metrics_request(c->metrics, call->action, "OK", ecs_now_mono_ms() - call->started_ms);
 				reply(req, resp, status, out, root, xml);
 				goto out;
 			}
 			case TOKEN_NONE:
-				ctl_fail(&call, 503, "ServiceUnavailable", "A request with this ClientToken is still running.");
+				ctl_fail(call, 503, "ServiceUnavailable", "A request with this ClientToken is still running.");
 				goto fail;
 			case TOKEN_NEW:
 				break;
@@ -535,50 +559,21 @@ void ctl_rpc_handle(const struct ecs_http_request *req, struct ecs_http_response
 	}
 	out = json_object_new_object();
 	ecs_jb_str(out, "RequestId", req->request_id);
-	if (act->fn(&call, out) < 0 || call.status) {
-		if (!call.status)
-			ctl_fail(&call, 500, "InternalError", "The request processing has failed due to some unknown error.");
+	if (act->fn(call, out) < 0 || call->status) {
+		if (!call->status)
+			ctl_fail(call, 500, "InternalError", "The request processing has failed due to some unknown error.");
 		if (token)
-			token_finish(&call, token, call.status, "");
+			token_finish(call, token, call->status, "");
 		goto fail;
 	}
 	if (token)
-		token_finish(&call, token, 200, ecs_json_text(out, NULL));
-	snprintf(root, sizeof(root), "%sResponse", call.action);
+		token_finish(call, token, 200, ecs_json_text(out, NULL));
+	snprintf(root, sizeof(root), "%sResponse", call->action);
+	ctl_metrics_request(c->metrics, call->action, "OK", ecs_now_mono_ms() - call->started_ms);
 	reply(req, resp, 200, out, root, xml);
 	goto out;
 fail:
-	reply_error(c, req, resp, call.status ? call.status : 500, call.code[0] ? call.code : "InternalError",
-		    call.message[0] ? call.message : "The request processing has failed due to some unknown error.", xml);
+	ctl_rpc_reply_failure(call, req, resp, xml);
 out:
 	json_object_put(out);
-	ecs_kvlist_clear(&params);
-}
-
-int ctl_rpc_start(struct ctl *c)
-{
-	static const struct ecs_http_route routes[] = {
-		{ NULL, "/", false, ctl_rpc_handle },
-		{ NULL, "/agent/v1/", true, ctl_hosts_handle },
-		{ NULL, "/storage/v1/", true, ctl_storage_keys_handle },
-	};
-	struct ecs_http_server_config cfg = {
-		.name = "ecs-api",
-		.address = c->cfg.listen_address,
-		.port = c->cfg.port,
-		.threads = 8,
-		.max_body = CTL_MAX_BODY,
-		.max_connections = 4096,
-		.access_log = true,
-		.error_fn = server_error,
-		.userdata = c,
-	};
-
-	return ecs_http_server_start(&cfg, routes, ARRAY_SIZE(routes), &c->api);
-}
-
-void ctl_rpc_stop(struct ctl *c)
-{
-	ecs_http_server_stop(c->api);
-	c->api = NULL;
 }

@@ -28,9 +28,11 @@ IMAGE="busybox-static dropbear-bin cpio kmod"
 # the libFuzzer targets, valgrind checks the unit tests for leaks, wrk loads benchmarks,
 # node runs Alibaba Cloud's own SDKs (from npm) against the API, faketime moves the
 # controller's clock past the signature window; haproxy is the peer of the SLB health-check
-# benchmark (bench_slb_failover.py); boto3, the AWS CLI and s3cmd are the S3 clients of ecs-ossd's tests.
+# benchmark (bench_slb_failover.py); boto3, the AWS CLI and s3cmd are the S3 clients of ecs-ossd's tests;
+# chromium is the web console's browser in its tests (driven by playwright-core from npm,
+# tests/e2e/console/package-lock.json), prometheus-client parses /metrics.
 TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valgrind wrk iperf3 nodejs
-faketime haproxy python3-boto3 awscli s3cmd"
+faketime haproxy python3-boto3 awscli s3cmd chromium python3-prometheus-client"
 
 missing=""
 for p in $BUILD $RUNTIME $STORAGE $IMAGE $TEST; do
