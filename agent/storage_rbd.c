@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "disk.h"
 #include "log.h"
+#include "rbd_import.h"
 #include "util.h"
 
 #define IMPORT_TIMEOUT_MS (30 * 60 * 1000)
@@ -491,40 +492,67 @@ char *agent_rbd_qemu_uri(const struct agent_rbd *r, const char *name)
 	return ecs_strdup_printf("rbd:%s/%s:id=%s:conf=%s:keyring=%s", r->pool, name, r->user, r->conf, r->keyring);
 }
 
+/* The file's content into the open image: read in place and written through librbd when
+ * the map allows, else (map NULL) by qemu-img into the image by name, with its own cluster
+ * connection (compressed or encrypted clusters, a backing file). */
+static int write_content(struct agent_rbd *r, rbd_image_t *img, const char *name, const char *file,
+			 const struct agent_disk_map *map)
+{
+	_cleanup_free_ char *uri = NULL;
+	int e;
+
+	if (map)
+		return agent_rbd_write_map(*img, file, map);
+	uri = agent_rbd_qemu_uri(r, name);
+	if (!uri)
+		return -ENOMEM;
+	/* qemu-img writes with the image closed here: one writer holds the exclusive lock. */
+	rbd_close(*img);
+	*img = NULL;
+	const char *argv[] = { "qemu-img", "convert", "-q", "-U", "-n", "-W", "-O", "raw", file, uri, NULL };
+	e = ecs_cmd_run_ok(argv, &(struct ecs_cmd_opts){ .timeout_ms = IMPORT_TIMEOUT_MS }, NULL);
+	return e < 0 ? e : rbd_open(r->io, name, img, NULL);
+}
+
 int agent_rbd_import(struct agent_rbd *r, const char *file, const char *name, unsigned long long size,
 		     const char *snap)
 {
-	_cleanup_free_ char *tmp = fresh_tmp(r, name), *uri = NULL;
+	_cleanup_free_ char *tmp = fresh_tmp(r, name);
+	struct agent_disk_map map = { 0 };
 	unsigned long long vsize = 0;
-	rbd_image_t img;
+	rbd_image_t img = NULL;
+	bool direct;
 	int order = 22, e;
 
 	if (!tmp)
 		return -ENOMEM;
-	uri = agent_rbd_qemu_uri(r, tmp);
-	if (!uri)
-		return -ENOMEM;
-	/* The temporary is made (and tagged) here; qemu-img writes into it (raw, holes
-	 * skipped): the source is qcow2. */
-	e = agent_disk_virtual_size(file, &vsize);
+	/* The temporary is made (and tagged) here, then filled, grown, snapshotted, renamed. */
+	e = agent_disk_map_file(file, &map);
+	direct = e == 0;
+	if (e == -ENOTSUP)
+		e = agent_disk_virtual_size(file, &vsize);
+	else
+		vsize = map.vsize;
+	if (e == 0 && size && size < vsize)
+		e = -EINVAL;
 	if (e == 0)
 		e = rbd_create(r->io, tmp, vsize, &order);
 	if (e == 0)
-		e = tag(r, tmp);
-	const char *argv[] = { "qemu-img", "convert", "-q", "-U", "-n", "-O", "raw", file, uri, NULL };
-	if (e == 0)
-		e = ecs_cmd_run_ok(argv, &(struct ecs_cmd_opts){ .timeout_ms = IMPORT_TIMEOUT_MS }, NULL);
-	if (e == 0 && size)
-		e = resize_to(r, tmp, size);
-	if (e == 0 && snap) {
 		e = rbd_open(r->io, tmp, &img, NULL);
-		if (e == 0) {
-			e = rbd_snap_create(img, snap);
-			if (e == 0)
-				e = rbd_snap_protect(img, snap);
-			rbd_close(img);
-		}
+	if (e == 0)
+		e = rbd_metadata_set(img, MAKER_KEY, r->maker);
+	if (e == 0)
+		e = write_content(r, &img, tmp, file, direct ? &map : NULL);
+	if (e == 0 && size > vsize)
+		e = rbd_resize(img, size);
+	if (e == 0 && snap) {
+		e = rbd_snap_create(img, snap);
+		if (e == 0)
+			e = rbd_snap_protect(img, snap);
 	}
+	if (img)
+		rbd_close(img);
+	agent_disk_map_clear(&map);
 	if (e == 0)
 		e = rbd_rename(r->io, tmp, name);
 	if (e == -EEXIST) {
