@@ -153,14 +153,12 @@ static int snaps_holder(struct agent *a, const char *disk_id, char **ret)
 int agent_storage_snapshot_take(struct agent *a, const char *disk_id, const char *snap_id, unsigned long long *size)
 {
 	_cleanup_free_ char *p = disk_name(disk_id);
-	int r;
 
 	if (!a->rbd)
 		return -EOPNOTSUPP;
 	if (!p)
 		return -ENOMEM;
-	r = agent_rbd_snap_create(a->rbd, p, snap_id);
-	return r < 0 ? r : agent_rbd_size(a->rbd, p, size);
+	return agent_rbd_snap_create(a->rbd, p, snap_id, size);
 }
 
 int agent_storage_snapshot_remove(struct agent *a, const char *disk_id, const char *snap_id)

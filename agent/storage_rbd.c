@@ -327,11 +327,23 @@ static int with_snap(struct agent_rbd *r, const char *name, const char *snap, in
 	return e;
 }
 
-int agent_rbd_snap_create(struct agent_rbd *r, const char *name, const char *snap)
+int agent_rbd_snap_create(struct agent_rbd *r, const char *name, const char *snap, unsigned long long *size)
 {
-	int e = with_snap(r, name, snap, rbd_snap_create);
+	rbd_image_t img;
+	uint64_t have = 0;
+	int e = rbd_open(r->io, name, &img, NULL);
 
-	return e == -EEXIST ? 0 : e;
+	if (e < 0)
+		return e;
+	/* With a guest running, the holder of the image's exclusive lock (QEMU's librbd) takes
+	 * it: in-flight writes are finished and new ones held meanwhile (crash-consistent). */
+	e = rbd_snap_create(img, snap);
+	if (e == -EEXIST)
+		e = 0;
+	if (e == 0 && size && (e = rbd_get_size(img, &have)) == 0)
+		*size = have;
+	rbd_close(img);
+	return e;
 }
 
 int agent_rbd_snap_exists(struct agent_rbd *r, const char *name, const char *snap, bool *ret)
