@@ -456,11 +456,15 @@ static int resize_to(struct agent_rbd *r, const char *name, unsigned long long s
 	return e;
 }
 
-int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
-		    unsigned long long size)
+/* A clone of parent@snap as name (through this host's temporary), grown to size (0: as
+ * it is), with its own snapshot keep made and protected when keep is set. */
+static int clone_into(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+		      unsigned long long size, const char *keep)
 {
 	_cleanup_free_ char *tmp = fresh_tmp(r, name);
 	rbd_image_options_t opts;
+	rbd_image_t img;
+	uint64_t have = 0;
 	int e;
 
 	if (!tmp)
@@ -469,14 +473,40 @@ int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, c
 	rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, 22);
 	e = rbd_clone3(r->io, parent, snap, r->io, tmp, opts);
 	rbd_image_options_destroy(opts);
-	if (e == 0)
-		e = tag(r, tmp);
-	if (e == 0)
-		e = resize_to(r, tmp, size);
+	/* Tag, grow and snapshot on one open (each open is a few round trips and a watch). */
+	if (e == 0 && (e = rbd_open(r->io, tmp, &img, NULL)) == 0) {
+		e = rbd_metadata_set(img, MAKER_KEY, r->maker);
+		if (e == 0 && size && (e = rbd_get_size(img, &have)) == 0 && size != have)
+			e = size < have ? -EINVAL : rbd_resize(img, size);
+		if (e == 0 && keep)
+			e = rbd_snap_create(img, keep);
+		if (e == 0 && keep)
+			e = rbd_snap_protect(img, keep);
+		rbd_close(img);
+	}
 	if (e == 0)
 		e = rbd_rename(r->io, tmp, name);
 	if (e < 0)
 		agent_rbd_remove(r, tmp);
+	return e;
+}
+
+int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+		    unsigned long long size)
+{
+	return clone_into(r, parent, snap, name, size, NULL);
+}
+
+int agent_rbd_clone_image(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+			  const char *keep)
+{
+	int e = clone_into(r, parent, snap, name, 0, keep);
+
+	if (e == -EEXIST) {
+		/* Made meanwhile (a repeated request, another host): that one serves. */
+		log_info("rbd: image made meanwhile", "image=%s", name);
+		return 0;
+	}
 	return e;
 }
 
