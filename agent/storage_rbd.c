@@ -456,6 +456,21 @@ static int resize_to(struct agent_rbd *r, const char *name, unsigned long long s
 	return e;
 }
 
+static int no_progress(uint64_t done, uint64_t total, void *data)
+{
+	(void)done, (void)total, (void)data;
+	return 0;
+}
+
+/* A snapshot of a temporary this process made and alone has open, protected: no other
+ * client watches it, so the quiesce round (two notifies) is skipped. */
+static int snap_fresh(rbd_image_t img, const char *snap)
+{
+	int e = rbd_snap_create2(img, snap, RBD_SNAP_CREATE_SKIP_QUIESCE, no_progress, NULL);
+
+	return e < 0 ? e : rbd_snap_protect(img, snap);
+}
+
 /* A clone of parent@snap as name (through this host's temporary), grown to size (0: as
  * it is), with its own snapshot keep made and protected when keep is set. */
 static int clone_into(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
@@ -479,9 +494,7 @@ static int clone_into(struct agent_rbd *r, const char *parent, const char *snap,
 		if (e == 0 && size && (e = rbd_get_size(img, &have)) == 0 && size != have)
 			e = size < have ? -EINVAL : rbd_resize(img, size);
 		if (e == 0 && keep)
-			e = rbd_snap_create(img, keep);
-		if (e == 0 && keep)
-			e = rbd_snap_protect(img, keep);
+			e = snap_fresh(img, keep);
 		rbd_close(img);
 	}
 	if (e == 0)
@@ -587,11 +600,8 @@ int agent_rbd_import(struct agent_rbd *r, const char *file, const char *name, un
 		e = write_content(r, &img, tmp, file, direct ? &map : NULL);
 	if (e == 0 && size > vsize)
 		e = rbd_resize(img, size);
-	if (e == 0 && snap) {
-		e = rbd_snap_create(img, snap);
-		if (e == 0)
-			e = rbd_snap_protect(img, snap);
-	}
+	if (e == 0 && snap)
+		e = snap_fresh(img, snap);
 	if (img)
 		rbd_close(img);
 	agent_disk_map_clear(&map);
