@@ -73,12 +73,21 @@ static const char *manifest_str(struct json_object *m, const char *key)
 	return json_object_get_string(v);
 }
 
+static bool rbd_only(struct json_object *m)
+{
+	const char *s = manifest_str(m, "storage");
+
+	return s && streq(s, "rbd");
+}
+
 /* Check the manifest names its disk, and that every named file is there with its sha256. */
 static int verify_dir(const char *dir, struct json_object *m)
 {
 	struct json_object *sums;
 
-	if (!file_name_ok(manifest_str(m, "disk")))
+	/* An image made inside RBD (from a snapshot there) has no disk file: its disk is
+	 * img-<id> in the pool. */
+	if (rbd_only(m) ? manifest_str(m, "disk") != NULL : !file_name_ok(manifest_str(m, "disk")))
 		return -EINVAL;
 	if (!json_object_object_get_ex(m, "sha256", &sums) || !json_object_is_type(sums, json_type_object))
 		return -EINVAL;
@@ -387,6 +396,9 @@ int agent_image_import_path(struct agent *a, const char *id, const char *path)
 	r = mpath ? stage_file(dirfd, "manifest.json", mpath, MANIFEST_MAX) : -ENOMEM;
 	if (r == 0)
 		r = read_manifest(mpath, &m) < 0 ? -EINVAL : 0;
+	/* A folder brings its disk as a file; "storage": "rbd" is the agent's own mark. */
+	if (r == 0 && manifest_str(m, "storage"))
+		r = -EINVAL;
 	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(image_files); i++) {
 		const char *f = manifest_str(m, image_files[i]);
 		_cleanup_free_ char *dst = NULL;
@@ -550,9 +562,14 @@ int agent_image_create_from_disk(struct agent *a, const char *id, const char *na
 	}
 	ecs_jb_str(m, "name", name ? name : id);
 	ecs_jb_str(m, "source_image", boot_image_id);
-	ecs_jb_str(m, "disk", "disk.qcow2");
+	json_object_object_del(m, "storage");
+	json_object_object_del(m, "disk");
+	if (qcow2)
+		ecs_jb_str(m, "disk", "disk.qcow2");
+	else
+		ecs_jb_str(m, "storage", "rbd");
 	for (size_t i = 0; i < ARRAY_SIZE(image_files); i++) {
-		const char *f = streq(image_files[i], "disk") ? "disk.qcow2" : manifest_str(bm, image_files[i]);
+		const char *f = !streq(image_files[i], "disk") ? manifest_str(bm, image_files[i]) : qcow2 ? "disk.qcow2" : NULL;
 		_cleanup_free_ char *src = NULL, *dst = NULL;
 		char sum[2 * ECS_SHA256_LEN + 1];
 

@@ -34,7 +34,9 @@ char *agent_image_file(struct agent *a, const char *image_id, const char *what);
 /* Remove from the cache (and every file of it from the blob store with purge); -EBUSY while
  * a disk here uses it. 0 also when it was not here. */
 int agent_image_delete(struct agent *a, const char *image_id, bool purge);
-/* Make an image from a standalone qcow2 (a snapshot) with the boot files of another image. */
+/* Make an image from a standalone qcow2 (a snapshot) with the boot files of another image;
+ * qcow2 NULL: its disk is img-<id> in the RBD pool already (manifest "storage": "rbd", no
+ * disk file anywhere). */
 int agent_image_create_from_disk(struct agent *a, const char *image_id, const char *name, const char *qcow2,
 				 const char *boot_image_id);
 /* Documents of the cached images (new reference). */

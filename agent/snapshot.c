@@ -324,16 +324,16 @@ int agent_snapshot_to_image(struct agent *a, const char *id, const char *image_i
 	_cleanup_free_ char *path = NULL;
 	struct json_object *doc = NULL;
 	const char *boot;
+	bool in_rbd;
 	int r;
 
 	if (!agent_image_id_valid(image_id))
 		return agent_fail(err, -EINVAL, 400, "InvalidImageId.Malformed", "%s is not an image id", image_id);
 	r = agent_snapshot_doc(a, id, &doc);
-	if (r == 0 && agent_snapshot_in_rbd(doc)) {
-		/* The image is a file like any other (hosts cache images as files). */
-		path = ecs_strdup_printf("%s/snapimage-%s.qcow2", a->tmp_dir, id);
-		r = !path ? -ENOMEM : !a->rbd ? -ENOENT : agent_storage_snapshot_export(a, jstr(doc, "disk_id"), id, path);
-	} else if (r == 0) {
+	in_rbd = r == 0 && agent_snapshot_in_rbd(doc);
+	if (in_rbd && !a->rbd) {
+		r = -ENOENT;
+	} else if (r == 0 && !in_rbd) {
 		json_object_put(doc);
 		doc = NULL;
 		r = agent_snapshot_fetch(a, id, &path, &doc);
@@ -348,14 +348,21 @@ int agent_snapshot_to_image(struct agent *a, const char *id, const char *image_i
 			       "an image is made from a snapshot of a system disk");
 		goto out;
 	}
+	/* On RBD the image is a clone of the snapshot inside the cluster (unless an image of
+	 * that id exists already: it is kept, as an existing image always is). */
+	if (in_rbd && agent_image_ensure(a, image_id, NULL) < 0) {
+		r = agent_storage_image_from_snapshot(a, image_id, jstr(doc, "disk_id"), id);
+		if (r < 0) {
+			agent_fail(err, r, 500, "InternalError", "cannot make image %s from %s", image_id, id);
+			goto out;
+		}
+	}
 	r = agent_image_create_from_disk(a, image_id, name, path, boot);
 	if (r < 0)
 		agent_fail(err, r, 500, "InternalError", "cannot make image %s from %s", image_id, id);
 	else
 		log_info("image made from snapshot", "image=%s snapshot=%s", image_id, id);
 out:
-	if (agent_snapshot_in_rbd(doc))
-		unlink(path);
 	json_object_put(doc);
 	return r;
 }

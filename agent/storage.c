@@ -153,14 +153,12 @@ static int snaps_holder(struct agent *a, const char *disk_id, char **ret)
 int agent_storage_snapshot_take(struct agent *a, const char *disk_id, const char *snap_id, unsigned long long *size)
 {
 	_cleanup_free_ char *p = disk_name(disk_id);
-	int r;
 
 	if (!a->rbd)
 		return -EOPNOTSUPP;
 	if (!p)
 		return -ENOMEM;
-	r = agent_rbd_snap_create(a->rbd, p, snap_id);
-	return r < 0 ? r : agent_rbd_size(a->rbd, p, size);
+	return agent_rbd_snap_create(a->rbd, p, snap_id, size);
 }
 
 int agent_storage_snapshot_remove(struct agent *a, const char *disk_id, const char *snap_id)
@@ -214,21 +212,6 @@ int agent_storage_disk_rollback(struct agent *a, const char *disk_id, const char
 	if (!a->rbd)
 		return -EOPNOTSUPP;
 	return p ? agent_rbd_snap_rollback(a->rbd, p, snap_id) : -ENOMEM;
-}
-
-int agent_storage_snapshot_export(struct agent *a, const char *disk_id, const char *snap_id, const char *path)
-{
-	_cleanup_free_ char *h = NULL, *at = NULL, *uri = NULL;
-	int r;
-
-	if (!a->rbd)
-		return -EOPNOTSUPP;
-	r = snaps_holder(a, disk_id, &h);
-	if (r < 0)
-		return r;
-	at = ecs_strdup_printf("%s@%s", h, snap_id);
-	uri = at ? agent_rbd_qemu_uri(a->rbd, at) : NULL;
-	return uri ? agent_disk_flatten(uri, path) : -ENOMEM;
 }
 
 int agent_storage_disk_empty(struct agent *a, const char *disk_id, unsigned long long size)
@@ -391,6 +374,28 @@ int agent_storage_domain_disk(struct agent *a, const char *disk_id, struct agent
 	d->rbd_user = agent_rbd_user(a->rbd);
 	*ret_buf = buf;
 	return 0;
+}
+
+int agent_storage_image_from_snapshot(struct agent *a, const char *image_id, const char *disk_id,
+				      const char *snap_id)
+{
+	_cleanup_free_ char *h = NULL, *img = image_name(image_id);
+	int r;
+
+	if (!a->rbd)
+		return -ENOENT;
+	if (!img)
+		return -ENOMEM;
+	r = snaps_holder(a, disk_id, &h);
+	if (r < 0)
+		return r;
+	agent_image_lock(a, image_id);
+	r = agent_rbd_clone_image(a->rbd, h, snap_id, img, IMAGE_SNAP);
+	agent_image_unlock(a, image_id);
+	if (r == 0)
+		log_info("image cloned from a snapshot in rbd", "image=%s rbd=%s/%s parent=%s@%s", image_id,
+			 agent_rbd_pool(a->rbd), img, h, snap_id);
+	return r;
 }
 
 int agent_storage_image_remove(struct agent *a, const char *image_id)

@@ -32,8 +32,6 @@ int agent_storage_disk_from_snapshot(struct agent *a, const char *disk_id, const
 				     const char *snap_id, unsigned long long size);
 /* The disk's content back to the snapshot's (no guest may hold it); redo after a crash. */
 int agent_storage_disk_rollback(struct agent *a, const char *disk_id, const char *snap_id);
-/* The snapshot's content as a standalone qcow2 file (an image made from it). */
-int agent_storage_snapshot_export(struct agent *a, const char *disk_id, const char *snap_id, const char *path);
 int agent_storage_disk_empty(struct agent *a, const char *disk_id, unsigned long long size);
 /* Put a cached image where disks are made from it now (RBD: imported into the pool, as its
  * first disk would); nothing to do on qcow2 files. */
@@ -58,6 +56,10 @@ void agent_storage_report(struct agent *a, struct json_object *facts);
 /* The reconciler's pass over the backend: orphans a crash left in the pool go
  * (agent_rbd_sweep); on qcow2, a libvirt ceph secret of an earlier RBD run goes. */
 void agent_storage_reconcile(struct agent *a);
+/* An image's RBD copy (img-<id>, snapshot base protected) made inside the cluster as a
+ * clone of the disk's RBD snapshot: no host reads its bytes; 0 also when it exists. */
+int agent_storage_image_from_snapshot(struct agent *a, const char *image_id, const char *disk_id,
+				      const char *snap_id);
 /* Drop an image's RBD copy (DeleteImage purge); 0 also when absent; -EBUSY while disks
  * are clones of it. */
 int agent_storage_image_remove(struct agent *a, const char *image_id);

@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "disk.h"
 #include "log.h"
+#include "rbd_import.h"
 #include "util.h"
 
 #define IMPORT_TIMEOUT_MS (30 * 60 * 1000)
@@ -326,11 +327,23 @@ static int with_snap(struct agent_rbd *r, const char *name, const char *snap, in
 	return e;
 }
 
-int agent_rbd_snap_create(struct agent_rbd *r, const char *name, const char *snap)
+int agent_rbd_snap_create(struct agent_rbd *r, const char *name, const char *snap, unsigned long long *size)
 {
-	int e = with_snap(r, name, snap, rbd_snap_create);
+	rbd_image_t img;
+	uint64_t have = 0;
+	int e = rbd_open(r->io, name, &img, NULL);
 
-	return e == -EEXIST ? 0 : e;
+	if (e < 0)
+		return e;
+	/* With a guest running, the holder of the image's exclusive lock (QEMU's librbd) takes
+	 * it: in-flight writes are finished and new ones held meanwhile (crash-consistent). */
+	e = rbd_snap_create(img, snap);
+	if (e == -EEXIST)
+		e = 0;
+	if (e == 0 && size && (e = rbd_get_size(img, &have)) == 0)
+		*size = have;
+	rbd_close(img);
+	return e;
 }
 
 int agent_rbd_snap_exists(struct agent_rbd *r, const char *name, const char *snap, bool *ret)
@@ -443,11 +456,30 @@ static int resize_to(struct agent_rbd *r, const char *name, unsigned long long s
 	return e;
 }
 
-int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
-		    unsigned long long size)
+static int no_progress(uint64_t done, uint64_t total, void *data)
+{
+	(void)done, (void)total, (void)data;
+	return 0;
+}
+
+/* A snapshot of a temporary this process made and alone has open, protected: no other
+ * client watches it, so the quiesce round (two notifies) is skipped. */
+static int snap_fresh(rbd_image_t img, const char *snap)
+{
+	int e = rbd_snap_create2(img, snap, RBD_SNAP_CREATE_SKIP_QUIESCE, no_progress, NULL);
+
+	return e < 0 ? e : rbd_snap_protect(img, snap);
+}
+
+/* A clone of parent@snap as name (through this host's temporary), grown to size (0: as
+ * it is), with its own snapshot keep made and protected when keep is set. */
+static int clone_into(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+		      unsigned long long size, const char *keep)
 {
 	_cleanup_free_ char *tmp = fresh_tmp(r, name);
 	rbd_image_options_t opts;
+	rbd_image_t img;
+	uint64_t have = 0;
 	int e;
 
 	if (!tmp)
@@ -456,14 +488,38 @@ int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, c
 	rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, 22);
 	e = rbd_clone3(r->io, parent, snap, r->io, tmp, opts);
 	rbd_image_options_destroy(opts);
-	if (e == 0)
-		e = tag(r, tmp);
-	if (e == 0)
-		e = resize_to(r, tmp, size);
+	/* Tag, grow and snapshot on one open (each open is a few round trips and a watch). */
+	if (e == 0 && (e = rbd_open(r->io, tmp, &img, NULL)) == 0) {
+		e = rbd_metadata_set(img, MAKER_KEY, r->maker);
+		if (e == 0 && size && (e = rbd_get_size(img, &have)) == 0 && size != have)
+			e = size < have ? -EINVAL : rbd_resize(img, size);
+		if (e == 0 && keep)
+			e = snap_fresh(img, keep);
+		rbd_close(img);
+	}
 	if (e == 0)
 		e = rbd_rename(r->io, tmp, name);
 	if (e < 0)
 		agent_rbd_remove(r, tmp);
+	return e;
+}
+
+int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+		    unsigned long long size)
+{
+	return clone_into(r, parent, snap, name, size, NULL);
+}
+
+int agent_rbd_clone_image(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+			  const char *keep)
+{
+	int e = clone_into(r, parent, snap, name, 0, keep);
+
+	if (e == -EEXIST) {
+		/* Made meanwhile (a repeated request, another host): that one serves. */
+		log_info("rbd: image made meanwhile", "image=%s", name);
+		return 0;
+	}
 	return e;
 }
 
@@ -491,40 +547,64 @@ char *agent_rbd_qemu_uri(const struct agent_rbd *r, const char *name)
 	return ecs_strdup_printf("rbd:%s/%s:id=%s:conf=%s:keyring=%s", r->pool, name, r->user, r->conf, r->keyring);
 }
 
+/* The file's content into the open image: read in place and written through librbd when
+ * the map allows, else (map NULL) by qemu-img into the image by name, with its own cluster
+ * connection (compressed or encrypted clusters, a backing file). */
+static int write_content(struct agent_rbd *r, rbd_image_t *img, const char *name, const char *file,
+			 const struct agent_disk_map *map)
+{
+	_cleanup_free_ char *uri = NULL;
+	int e;
+
+	if (map)
+		return agent_rbd_write_map(*img, file, map);
+	uri = agent_rbd_qemu_uri(r, name);
+	if (!uri)
+		return -ENOMEM;
+	/* qemu-img writes with the image closed here: one writer holds the exclusive lock. */
+	rbd_close(*img);
+	*img = NULL;
+	const char *argv[] = { "qemu-img", "convert", "-q", "-U", "-n", "-W", "-O", "raw", file, uri, NULL };
+	e = ecs_cmd_run_ok(argv, &(struct ecs_cmd_opts){ .timeout_ms = IMPORT_TIMEOUT_MS }, NULL);
+	return e < 0 ? e : rbd_open(r->io, name, img, NULL);
+}
+
 int agent_rbd_import(struct agent_rbd *r, const char *file, const char *name, unsigned long long size,
 		     const char *snap)
 {
-	_cleanup_free_ char *tmp = fresh_tmp(r, name), *uri = NULL;
+	_cleanup_free_ char *tmp = fresh_tmp(r, name);
+	struct agent_disk_map map = { 0 };
 	unsigned long long vsize = 0;
-	rbd_image_t img;
+	rbd_image_t img = NULL;
+	bool direct;
 	int order = 22, e;
 
 	if (!tmp)
 		return -ENOMEM;
-	uri = agent_rbd_qemu_uri(r, tmp);
-	if (!uri)
-		return -ENOMEM;
-	/* The temporary is made (and tagged) here; qemu-img writes into it (raw, holes
-	 * skipped): the source is qcow2. */
-	e = agent_disk_virtual_size(file, &vsize);
+	/* The temporary is made (and tagged) here, then filled, grown, snapshotted, renamed. */
+	e = agent_disk_map_file(file, &map);
+	direct = e == 0;
+	if (e == -ENOTSUP)
+		e = agent_disk_virtual_size(file, &vsize);
+	else
+		vsize = map.vsize;
+	if (e == 0 && size && size < vsize)
+		e = -EINVAL;
 	if (e == 0)
 		e = rbd_create(r->io, tmp, vsize, &order);
 	if (e == 0)
-		e = tag(r, tmp);
-	const char *argv[] = { "qemu-img", "convert", "-q", "-U", "-n", "-O", "raw", file, uri, NULL };
-	if (e == 0)
-		e = ecs_cmd_run_ok(argv, &(struct ecs_cmd_opts){ .timeout_ms = IMPORT_TIMEOUT_MS }, NULL);
-	if (e == 0 && size)
-		e = resize_to(r, tmp, size);
-	if (e == 0 && snap) {
 		e = rbd_open(r->io, tmp, &img, NULL);
-		if (e == 0) {
-			e = rbd_snap_create(img, snap);
-			if (e == 0)
-				e = rbd_snap_protect(img, snap);
-			rbd_close(img);
-		}
-	}
+	if (e == 0)
+		e = rbd_metadata_set(img, MAKER_KEY, r->maker);
+	if (e == 0)
+		e = write_content(r, &img, tmp, file, direct ? &map : NULL);
+	if (e == 0 && size > vsize)
+		e = rbd_resize(img, size);
+	if (e == 0 && snap)
+		e = snap_fresh(img, snap);
+	if (img)
+		rbd_close(img);
+	agent_disk_map_clear(&map);
 	if (e == 0)
 		e = rbd_rename(r->io, tmp, name);
 	if (e == -EEXIST) {

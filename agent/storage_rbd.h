@@ -44,8 +44,9 @@ int agent_rbd_retire(struct agent_rbd *r, const char *name);
 /* Remove from the trash what the agent moved there and nothing needs any more; the count. */
 int agent_rbd_trash_sweep(struct agent_rbd *r);
 /* Snapshots of an image (disk snapshots, named by snapshot id). create: 0 also when it
- * exists; remove: 0 also when absent (with clones left it waits in the trash namespace). */
-int agent_rbd_snap_create(struct agent_rbd *r, const char *name, const char *snap);
+ * exists, *size the image's size (NULL: not wanted); remove: 0 also when absent (with
+ * clones left it waits in the trash namespace). */
+int agent_rbd_snap_create(struct agent_rbd *r, const char *name, const char *snap, unsigned long long *size);
 int agent_rbd_snap_exists(struct agent_rbd *r, const char *name, const char *snap, bool *ret);
 int agent_rbd_snap_remove(struct agent_rbd *r, const char *name, const char *snap);
 int agent_rbd_snap_rollback(struct agent_rbd *r, const char *name, const char *snap);
@@ -53,6 +54,10 @@ int agent_rbd_snap_rollback(struct agent_rbd *r, const char *name, const char *s
 int agent_rbd_snap_count(struct agent_rbd *r, const char *name, int *ret);
 int agent_rbd_rename(struct agent_rbd *r, const char *from, const char *to);
 int agent_rbd_create(struct agent_rbd *r, const char *name, unsigned long long size);
+/* An image made from a snapshot inside the cluster: a clone of parent@snap as name with its
+ * own snapshot keep, protected (disks are clones of it); 0 also when name exists already. */
+int agent_rbd_clone_image(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+			  const char *keep);
 /* A copy-on-write clone of parent@snap named name, grown to size (made as name.tmp). */
 int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
 		    unsigned long long size);

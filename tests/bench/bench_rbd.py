@@ -9,8 +9,8 @@ own fsid, ports, data dir under /tmp), one simulated host whose agent keeps disk
    the `rbd` CLI (untimed, as bench_agent_create gives virsh its overlay ready-made; clone
    and resize are also timed on their own and shown). Target: agent <= 1.2 x virsh.
 2. import: an image not yet in the pool, imported by the agent on its first disk (the
-   create of a stopped instance on it: qemu-img convert into RBD, snapshot, protect, then
-   the clone), beside `rbd import` of the same image as a raw file (converted beforehand,
+   create of a stopped instance on it: qemu-img map, the data extents written with librbd
+   on the agent's own connection, snapshot, protect, then the clone), beside `rbd import` of the same image as a raw file (converted beforehand,
    untimed: `rbd import` does not read qcow2). The image is in the agent's local cache
    before (GET /v1/images/ID), so only the RBD part is timed. A create on an image already
    in the pool (clone only) is timed too, to show the import's own share. Target: agent's

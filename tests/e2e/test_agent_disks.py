@@ -131,6 +131,16 @@ def test_image_from_snapshot_boots_with_the_file(agent_env, vm, snap):
     out = c.put(f"/v1/images/{image}", {"snapshot_id": snap["id"], "name": "from-snapshot"})
     assert out["manifest"]["name"] == "from-snapshot"
     assert out["manifest"]["source_image"] == "tiny"
+    # Made inside RADOS: a clone of the snapshot with its protected base; no host holds the
+    # disk's bytes (no disk file in the cache, the blob store or the agent's tmp).
+    assert out["manifest"]["storage"] == "rbd" and "disk" not in out["manifest"], out
+    parent = rbd_info(agent_env, f"img-{image}")["parent"]
+    assert (parent["image"], parent["snapshot"]) == (f"disk-{snap['disk']}", snap["id"]), parent
+    assert "base" in rbd_snaps(agent_env, f"img-{image}")
+    held = [p.name for d in (agent_env.agent.data_dir / "images" / image, agent_env.agent.workdir / "blobs" / "images"
+                             / image) if d.exists() for p in d.iterdir()]
+    assert "manifest.json" in held and not [n for n in held if "qcow2" in n or n.startswith("disk")], held
+    assert agent_env.files("tmp") == []
     spec = agent_env.spec(hostname="from-snap", image=image)
     agent_env.create(spec)
     agent_env.wait_ssh(spec)
@@ -143,6 +153,7 @@ def test_image_from_snapshot_boots_with_the_file(agent_env, vm, snap):
     assert e.value.code == "ImageInUse"
     c.delete(f"/v1/instances/{spec['instance_id']}")
     c.call("DELETE", f"/v1/images/{image}", query={"purge": "true"})
+    assert f"img-{image}" not in agent_env.rbd_images()
 
 
 def test_disk_from_snapshot_and_delete(agent_env, vm, snap):

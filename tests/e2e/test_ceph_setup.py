@@ -51,6 +51,13 @@ def test_health_ok(ceph_cluster):
     assert pgs["pgs_by_state"] == [{"state_name": "active+clean", "count": pgs["num_pgs"]}]
 
 
+def test_monitor_proposes_every_tenth_of_a_second(ceph_cluster):
+    """Each RBD snapshot waits for an OSD map change: the monitor runs with a 0.1 s proposal
+    interval, not Ceph's 1 s (docs/storage.md, "Figures")."""
+    shown = ceph_cluster.ceph("config", "show", "mon.a", "paxos_propose_interval").strip()
+    assert float(shown) == 0.1, shown
+
+
 def test_cluster_is_its_own(ceph_cluster):
     """The tests' cluster listens on its own ports, never the ones `make up` uses."""
     mons = json.loads(ceph_cluster.ceph("mon", "dump", "-f", "json"))["mons"]
