@@ -6,7 +6,9 @@
  * one RBD image. Each reconcile pass, before anything is converged, asks the controller
  * which of the documents are another host's now and removes those here: the domain
  * (destroyed, undefined), its taps, its folder (config drive), its documents and those of
- * its disks. The disks themselves are shared (RBD) and belong to the new host: untouched. */
+ * its disks. The disks themselves are shared (RBD) and belong to the new host: untouched.
+ * The answer that names none of this host's instances tells the controller that a revived
+ * host kept nothing of what moved away: its fence in the storage cluster is lifted then. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -72,8 +74,8 @@ int agent_instance_evict_moved(struct agent *a, struct json_object *ids)
 	struct json_object *moved = NULL;
 	int r, n = 0;
 
-	if (json_object_object_length(ids) == 0)
-		return 0;
+	/* Asked also with no instance: the answer tells the controller that none of what moved
+	 * away is left here (a fenced host is then let back into the storage cluster). */
 	r = agent_controller_moved(a, ids, &moved);
 	if (r < 0)
 		return r;
@@ -96,6 +98,9 @@ int agent_instance_evict_moved(struct agent *a, struct json_object *ids)
 	}
 	json_object_put(moved);
 	if (n) {
+		/* Told at once: none of those is left here. */
+		if (agent_controller_moved(a, ids, &moved) == 0)
+			json_object_put(moved);
 		agent_instance_refresh_guard(a);
 		agent_secgroup_apply(a, false);
 	}

@@ -59,7 +59,7 @@ struct ctl_config {
 	const char *admin_accounts; /* account names that may call admin actions (DescribeHosts) */
 
 	/* [ceph]: the storage cluster watched (ceph.h); conf "" = none. */
-	const char *ceph_conf, *ceph_user, *ceph_keyring;
+	const char *ceph_conf, *ceph_user, *ceph_keyring, *ceph_rbd_pool;
 	int ceph_interval_s, ceph_timeout_s;
 };
 

@@ -260,6 +260,9 @@ static void moved(struct ctl *c, const struct ecs_http_request *req, const char 
 			json_object_array_add(list, json_object_new_string(id));
 	}
 	sqlite3_finalize(st);
+	/* None left here: a fenced host may be let back into the storage cluster (heal.c). */
+	if (json_object_array_length(list) == 0)
+		ctl_db_run(db, "UPDATE hosts SET evicted_at = CAST(strftime('%s') AS INTEGER) WHERE host_id = ?1", &host, 1);
 	ctl_db_put(c->store, db);
 	answer = json_object_new_object();
 	json_object_object_add(answer, "moved", list);

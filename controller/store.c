@@ -219,6 +219,16 @@ static const char *const migrations[] = {
 	" INSERT INTO list_gens VALUES ('security_groups', old.account_id, 1)"
 	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
 	" END;",
+	/* Hosts that heal (heal.c): a dead host's blocklisted address until its agent removed
+	 * what moved away; instances' system events. */
+	"ALTER TABLE hosts ADD COLUMN fenced_addr TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN fenced_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN evicted_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE instance_events ("
+	"  event_id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, event_type TEXT NOT NULL, status TEXT NOT NULL,"
+	"  reason TEXT NOT NULL, not_before INTEGER NOT NULL, published_at INTEGER NOT NULL,"
+	"  finished_at INTEGER NOT NULL);"
+	"CREATE INDEX instance_events_instance ON instance_events (instance_id, published_at);",
 };
 
 int ctl_store_schema_version(void)

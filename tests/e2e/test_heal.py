@@ -14,6 +14,7 @@ import pytest
 
 from fakeagent import FakeAgent, LoneController
 from fakecontroller import agent_with_fake_controller
+from test_cluster import cluster  # noqa: F401,F811  (the module fixture: `up 3`, `down`)
 from waiting import wait_for
 
 
@@ -99,3 +100,125 @@ def test_agent_removes_a_moved_instance_and_keeps_its_disks(agent_env):
     finally:
         for name in disks:
             env.ceph.cli("rbd", "rm", f"ecs-rbd/{name}", check=False)
+
+
+# ---- a host dies on scripts/cluster (needs /tmp/ecs-guests.lock; shares test_cluster's
+# Cluster and its module fixture: `up 3` here, `down` whatever happens) ----
+
+def _controller_log_time(cluster, msg: str, host: str) -> float | None:
+    """The wall-clock time (epoch s) of the controller's first log line msg about host."""
+    import datetime
+
+    for line in (cluster.dir / "log" / "controller.log").read_text(errors="replace").splitlines():
+        if f'msg="{msg}' in line and f"host={host}" in line:
+            ts = line.split()[0].split("=", 1)[1]
+            return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+    return None
+
+
+def test_dead_host_instances_restart_elsewhere_and_never_twice(cluster):
+    import subprocess
+
+    from agentenv import SSH_OPTS
+    from test_cluster import HOSTS, PREFIX, figure
+
+    api = cluster.api()
+    api.call("ImportKeyPair", KeyPairName="hk", PublicKeyBody=cluster.key.with_suffix(".pub").read_text())
+    ids = api.call("RunInstances", ImageId="tiny", InstanceType="ecs.t1.small", KeyPairName="hk", Amount=5,
+                   **{"DataDisk.1.Size": 1, "DataDisk.1.Category": "cloud_essd"})["InstanceIdSets"]["InstanceIdSet"]
+
+    def described():
+        return {i["InstanceId"]: i for i in api.call("DescribeInstances", PageSize=100)["Instances"]["Instance"]}
+
+    wait_for(described, 600, "five instances Running", 3,
+             until=lambda d: all(d.get(i, {}).get("Status") == "Running" for i in ids), detail=cluster.logs)
+    d = described()
+    where = {i: (d[i]["HostId"], d[i]["VpcAttributes"]["PrivateIpAddress"]["IpAddress"][0]) for i in ids}
+    per_host = {h: [i for i in ids if where[i][0] == h] for h in HOSTS}
+    # Spread, ties to the first name: host1 and host2 get two each. host2 dies (host1 runs
+    # Ceph's manager, whose loss would only blur the figures).
+    victim = "host2"
+    assert len(per_host[victim]) == 2, per_host
+    writer, other = per_host[victim]
+    # Their disks take the exclusive lock: two QEMUs can never write one image together.
+    disks = api.call("DescribeDisks", InstanceId=writer)["Disks"]["Disk"]
+    data = next(x["DiskId"] for x in disks if x["Type"] == "data")
+    info = subprocess.run(["rbd", "-c", str(cluster.dir / "ceph" / "ceph.conf"), "info", f"ecs-rbd/disk-{data}"],
+                          capture_output=True, text=True, timeout=40).stdout
+    assert "exclusive-lock" in info, info
+    for i in (writer, other):
+        wait_for(lambda: cluster.ssh(victim, where[i][1], "true", timeout=20).returncode, 480, f"SSH to {i}", 3,
+                 until=lambda rc: rc == 0, detail=cluster.logs)
+
+    # The writer: a number per 512-byte block of the data disk, each fsync'd, then printed.
+    loop = ("i=1; while [ $i -le 1000000 ]; do echo $i | dd of=/dev/vdb bs=512 seek=$i count=1 conv=fsync"
+            " 2>/dev/null && echo $i; i=$((i+1)); done")
+    proc = subprocess.Popen(["ip", "netns", "exec", f"{PREFIX}-{victim}", "ssh", *SSH_OPTS, "-i", str(cluster.key),
+                             f"root@{where[writer][1]}", loop], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    acked = []
+    try:
+        for line in proc.stdout:
+            acked.append(int(line))
+            if len(acked) >= 30:
+                break
+        assert len(acked) >= 30, "the writer did not start"
+        kill_at = time.time()
+        t0 = time.monotonic()
+        cluster.script("kill", victim)
+        # Every number the guest acknowledged before the kill (its SSH died with the host).
+        acked += [int(x) for x in proc.stdout.read().split() if x.isdigit()]
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+    moved = wait_for(described, 300, "both instances Running on other hosts", 2,
+                     until=lambda d: all(d[i]["Status"] == "Running" and d[i]["HostId"] not in ("", victim)
+                                         for i in (writer, other)), detail=cluster.logs)
+    running_s = time.monotonic() - t0
+    down_at = _controller_log_time(cluster, "host down", victim)
+    dead_at = _controller_log_time(cluster, "host dead: fenced", victim)
+    assert down_at and dead_at, cluster.logs()
+    figure("kill -> host down (detection)", down_at - kill_at)
+    figure("kill -> fenced (confirmed dead by Ceph, blocklisted)", dead_at - kill_at)
+    figure("kill -> both Running elsewhere", running_s)
+    for i in (writer, other):
+        new_host, ip = moved[i]["HostId"], moved[i]["VpcAttributes"]["PrivateIpAddress"]["IpAddress"][0]
+        assert ip == where[i][1]
+        wait_for(lambda: cluster.ssh(new_host, ip, "true", timeout=20).returncode, 300, f"SSH to {i} on {new_host}",
+                 3, until=lambda rc: rc == 0, detail=cluster.logs)
+        figure(f"kill -> SSH ({i})", time.monotonic() - t0)
+    # The fence: the dead host's address is blocklisted in the cluster.
+    victim_ip = f"{cluster.env['ECS_CLUSTER_NET']}.{int(victim[4:]) + 1}"
+    assert f"{victim_ip}:0/0" in cluster.ceph("osd", "blocklist", "ls").stdout
+    # No acknowledged write lost: each number is in its block of the data disk.
+    top = max(acked)
+    out = cluster.ssh(moved[writer]["HostId"], where[writer][1],
+                      f"dd if=/dev/vdb bs=512 count={top + 1} 2>/dev/null | tr -s '\\000' '\\n'", timeout=60).stdout
+    found = {int(x) for x in out.split() if x.isdigit()}
+    assert set(acked) <= found, sorted(set(acked) - found)[:20]
+    # The events, by API and by ecsctl.
+    ev = api.call("DescribeInstanceHistoryEvents", InstanceId=writer)["InstanceSystemEventSet"][
+        "InstanceSystemEventType"]
+    assert [e["EventType"]["Name"] for e in ev] == ["SystemFailure.Reboot"], ev
+    assert ev[0]["EventCycleStatus"]["Name"] == "Executed" and ev[0]["EventFinishTime"], ev
+    p = cluster.ecsctl("events", writer)
+    assert p.returncode == 0 and "SystemFailure.Reboot" in p.stdout, (p.stdout, p.stderr)
+
+    # Revived: what moved away is removed from it before it starts anything; then its fence
+    # is lifted. No instance runs twice, in any host's libvirt.
+    t0 = time.monotonic()
+    cluster.script("revive", victim, timeout=300)
+    wait_for(lambda: cluster.ceph("osd", "blocklist", "ls").stdout, 180, "the revived host's fence lifted", 2,
+             until=lambda out: f"{victim_ip}:0/0" not in out, detail=cluster.logs)
+    figure("revive -> unfenced", time.monotonic() - t0)
+    for i in ids:
+        hosts = [h for h in HOSTS if f"ecs-{i}" in cluster.domains(h)]
+        assert len(hosts) == 1, (i, hosts)
+    defined = subprocess.run(["virsh", "-c", cluster.uri(victim), "list", "--all", "--name"], capture_output=True,
+                             text=True, timeout=30).stdout.split()
+    assert not {f"ecs-{writer}", f"ecs-{other}"} & set(defined), defined
+    # Ceph recovers with the host back.
+    wait_for(cluster.health, 300, "HEALTH_OK", 3, until=lambda h: h == "HEALTH_OK",
+             detail=lambda: cluster.ceph("health", "detail").stdout)
