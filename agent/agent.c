@@ -1,6 +1,7 @@
 #include "agent.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -35,6 +36,16 @@ void agent_image_lock(struct agent *a, const char *image_id)
 void agent_image_unlock(struct agent *a, const char *image_id)
 {
 	pthread_mutex_unlock(&a->image_stripes[stripe_of(image_id)]);
+}
+
+long long agent_state_seq_now(struct agent *a)
+{
+	return atomic_load(&a->state_seq);
+}
+
+long long agent_state_seq_next(struct agent *a)
+{
+	return atomic_fetch_add(&a->state_seq, 1) + 1;
 }
 
 void agent_kick(struct agent *a)

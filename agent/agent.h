@@ -59,6 +59,11 @@ struct agent {
 	pthread_cond_t wake;
 	bool wake_pending;
 	volatile sig_atomic_t stopping;
+	/* Orders what the agent says about instances: an action's answer carries the value after
+	 * it, a heartbeat the value read before it listed them, so the controller can tell a
+	 * heartbeat that began before an action ended (and so reports the old state). Starts at
+	 * the wall clock in ns, so it keeps growing across restarts. */
+	_Atomic long long state_seq;
 };
 
 void agent_lock(struct agent *a, const char *id);
@@ -66,6 +71,9 @@ void agent_unlock(struct agent *a, const char *id);
 /* For image ids only: may be taken while holding agent_lock, never the other way round. */
 void agent_image_lock(struct agent *a, const char *image_id);
 void agent_image_unlock(struct agent *a, const char *image_id);
+/* The instance-state order above: read it, or step it once an action is done. */
+long long agent_state_seq_now(struct agent *a);
+long long agent_state_seq_next(struct agent *a);
 /* Ask the reconciler to run now. */
 void agent_kick(struct agent *a);
 

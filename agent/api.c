@@ -143,6 +143,7 @@ static void route_instances(struct call *c)
 	struct agent_err err = { 0 };
 	struct json_object *out = NULL;
 	const char *id = c->n_seg > 1 ? c->seg[1] : NULL, *action = c->n_seg > 2 ? c->seg[2] : NULL;
+	long long seq;
 	int r;
 
 	if (!id) {
@@ -178,6 +179,8 @@ static void route_instances(struct call *c)
 		}
 		if (r < 0)
 			return reply_err(c, r, &err);
+		if (out && !method(c, "GET"))
+			ecs_jb_int(out, "state_seq", agent_state_seq_next(c->a));
 		return reply_ok(c, 200, out);
 	}
 	if (streq(action, "console") || streq(action, "metrics")) {
@@ -262,9 +265,12 @@ static void route_instances(struct call *c)
 	}
 	if (r < 0)
 		return reply_err(c, r, &err);
+	/* Stepped once the action is done, before the answer describes it (agent.h). */
+	seq = agent_state_seq_next(c->a);
 	r = agent_instance_describe(c->a, id, &out, &err);
 	if (r < 0)
 		return reply_err(c, r, &err);
+	ecs_jb_int(out, "state_seq", seq);
 	reply_ok(c, 200, out);
 }
 

@@ -116,11 +116,14 @@ struct json_object *agent_host_facts(struct agent *a)
 
 static void heartbeat(struct agent *a)
 {
+	/* Read before the instances are listed (agent.h, state_seq). */
+	long long seq = agent_state_seq_now(a);
 	struct json_object *facts = agent_host_facts(a), *answer = NULL, *gen;
 	long status = 0;
 	int r;
 
 	ecs_jb_int(facts, "sent_at", time(NULL));
+	ecs_jb_int(facts, "state_seq", seq);
 	agent_storage_report(a, facts);
 	r = agent_controller_call(a, "POST", "/agent/v1/heartbeat", facts, &status, &answer);
 	if (r < 0 || status != 200)

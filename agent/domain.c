@@ -304,6 +304,16 @@ static int lookup(virConnectPtr conn, const char *name, virDomainPtr *ret)
 	return 0;
 }
 
+/* As lookup, for callers to whom a missing domain is done: 0 with *ret NULL. */
+static int lookup_present(virConnectPtr conn, const char *name, virDomainPtr *ret)
+{
+	int r = lookup(conn, name, ret);
+
+	if (r == -ENOENT)
+		*ret = NULL;
+	return r == -ENOENT ? 0 : r;
+}
+
 int agent_domain_get_state(virConnectPtr conn, const char *name, enum agent_domain_state *ret, int *ret_reason)
 {
 	virDomainPtr d;
@@ -444,11 +454,9 @@ static int destroy(virDomainPtr d, const char *name)
 int agent_domain_stop(virConnectPtr conn, const char *name, bool force, int timeout_ms)
 {
 	virDomainPtr d;
-	int r = lookup(conn, name, &d);
+	int r = lookup_present(conn, name, &d);
 
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
+	if (r < 0 || !d)
 		return r;
 	if (virDomainIsActive(d) != 1 || force) {
 		r = destroy(d, name);
@@ -486,11 +494,9 @@ int agent_domain_reboot(virConnectPtr conn, const char *name, bool force)
 int agent_domain_remove(virConnectPtr conn, const char *name)
 {
 	virDomainPtr d;
-	int r = lookup(conn, name, &d);
+	int r = lookup_present(conn, name, &d);
 
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
+	if (r < 0 || !d)
 		return r;
 	r = destroy(d, name);
 	/* Drivers without NVRAM support (libvirt's test driver) refuse the flag: plain undefine. */
@@ -565,10 +571,8 @@ int agent_domain_detach_disk(virConnectPtr conn, const char *name, const struct 
 
 	if (!xml)
 		return -EINVAL;
-	r = lookup(conn, name, &d);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
+	r = lookup_present(conn, name, &d);
+	if (r < 0 || !d)
 		return r;
 	live = virDomainIsActive(d) == 1;
 	r = agent_domain_has_disk(conn, name, disk->target, &present);

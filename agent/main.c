@@ -2,10 +2,12 @@
  * See docs/agent-api.md and docs/architecture.md. */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -114,6 +116,12 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a->docs_lock, NULL);
 	pthread_mutex_init(&a->wake_lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
+	{
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		atomic_init(&a->state_seq, (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+	}
 
 	a->domain_type = streq(a->cfg.domain_type, "auto") ? agent_domain_detect_type() : a->cfg.domain_type;
 	a->images_dir = path_in(a->cfg.data_dir, "images");

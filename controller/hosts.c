@@ -1,6 +1,7 @@
 #include "hosts.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -77,6 +78,7 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	struct ecs_jreader jr;
 	sqlite3 *db;
 	sqlite3_stmt *st;
+	long long state_seq;
 	int r;
 
 	if (ecs_json_parse(req->body, req->body_len, &facts, &perr) < 0)
@@ -85,6 +87,8 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	host = ecs_jr_str(&jr, "host_id", ECS_JR_REQUIRED | ECS_JR_NONEMPTY, 64, NULL);
 	api = ecs_jr_str(&jr, "api_url", ECS_JR_REQUIRED, 256, NULL);
 	insts = ecs_jr_array(&jr, "instances", 0, 100000);
+	/* An older agent sends none: its word is taken as before. */
+	state_seq = ecs_jr_int(&jr, "state_seq", 0, 0, LLONG_MAX, LLONG_MAX);
 	cidrs = ecs_jr_array(&jr, "gateway_cidrs", 0, 64);
 	overlay = ecs_jr_object(&jr, "overlay", 0);
 	/* Optional: whether the host reaches the storage cluster (a host that does not takes no
@@ -166,7 +170,7 @@ static void heartbeat(struct ctl *c, const struct ecs_http_request *req, struct 
 	ctl_db_put(c->store, db);
 	if (r == 0) {
 		ctl_ceph_agent_report(c, host, storage_reachable, storage_message);
-		ctl_instance_sync_host(c, host, insts);
+		ctl_instance_sync_host(c, host, insts, state_seq);
 		/* Its load balancers and public IPs are compared with the agent's now and then. */
 		ctl_slbsync_heartbeat(c, host, ecs_json_get(facts, "load_balancers"), ecs_json_get(facts, "public_ips"));
 		/* Any live host's heartbeat moves LBs off hosts that stopped beating. */

@@ -46,7 +46,9 @@ struct json_object *ctl_instance_agent_spec(struct ctl *c, sqlite3 *db, const ch
 void ctl_instance_register_jobs(void);
 
 /* A host's heartbeat reported these instances (the agent's instance objects). */
-void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_object *instances);
+/* A heartbeat's instances; state_seq: the agent's order of what it says (agent/agent.h),
+ * read before it listed them. */
+void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_object *instances, long long state_seq);
 
 /* Status checks shared with the disk actions: the instance's status and host (for the
  * caller's account), or a *.NotFound failure on the call. */

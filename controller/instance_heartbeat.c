@@ -10,7 +10,7 @@
 
 /* ---- heartbeats ---- */
 
-void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_object *instances)
+void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_object *instances, long long state_seq)
 {
 	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(c->store);
 	_cleanup_json_ struct json_object *seen = json_object_new_object();
@@ -19,7 +19,8 @@ void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_obje
 
 	if (!db)
 		return;
-	/* The agent's word for instances with no job under way. */
+	/* The agent's word for instances with no job under way, unless an action's answer came
+	 * after this listing began (a stale heartbeat would undo what the action did). */
 	for (size_t i = 0; instances && i < json_object_array_length(instances); i++) {
 		struct json_object *inst = json_object_array_get_idx(instances, i);
 		const char *id = ecs_json_str(inst, "instance_id", NULL);
@@ -29,10 +30,12 @@ void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_obje
 		json_object_object_add(seen, id, NULL);
 		st = ctl_db_prepare_args(db,
 					 "SELECT 1 FROM instances WHERE instance_id = ?1 AND host_id = ?2 AND deleted = 0"
-					 " AND desired != 'deleted' AND NOT EXISTS (SELECT 1 FROM jobs WHERE resource_id = ?1)",
+					 " AND desired != 'deleted' AND agent_seq <= ?3 AND NOT EXISTS (SELECT 1 FROM jobs WHERE"
+					 " resource_id = ?1)",
 					 (const char *const[]){ id, host_id }, 2);
 		if (!st)
 			break;
+		sqlite3_bind_int64(st, 3, state_seq);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			sqlite3_finalize(st);
 			ctl_instance_apply_agent_state(c, id, inst);
@@ -44,12 +47,13 @@ void ctl_instance_sync_host(struct ctl *c, const char *host_id, struct json_obje
 	 * or a create the controller's crash interrupted): send them again. Idempotent. */
 	/* Not those a job gave up on (error set): they wait for the user, not a loop. */
 	st = ctl_db_prepare(db, "SELECT instance_id, desired FROM instances i WHERE host_id = ?1 AND deleted = 0 AND"
-				" desired != 'deleted' AND error = '' AND NOT EXISTS (SELECT 1 FROM jobs WHERE"
-				" resource_id = i.instance_id)");
+				" desired != 'deleted' AND error = '' AND agent_seq <= ?2 AND NOT EXISTS (SELECT 1 FROM"
+				" jobs WHERE resource_id = i.instance_id)");
 	if (st) {
 		bool kick = false;
 
 		sqlite3_bind_text(st, 1, host_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, state_seq);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			struct json_object *args;
 

@@ -155,6 +155,26 @@ void ctl_instance_apply_agent_state(struct ctl *c, const char *id, struct json_o
 	ctl_db_put(c->store, db);
 }
 
+/* The agent's state_seq of an answer about the instance (agent/agent.h). */
+static void note_agent_seq(struct ctl *c, const char *id, struct json_object *ans)
+{
+	long long seq = ecs_json_int(ans, "state_seq", 0);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	if (seq <= 0)
+		return;
+	db = ctl_db_get(c->store);
+	st = db ? ctl_db_prepare(db, "UPDATE instances SET agent_seq = ?2 WHERE instance_id = ?1 AND agent_seq < ?2") : NULL;
+	if (st) {
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, seq);
+		ctl_db_step_done(st);
+	}
+	sqlite3_finalize(st);
+	ctl_db_put(c->store, db);
+}
+
 static void set_error(struct ctl *c, const char *id, const char *why)
 {
 	sqlite3 *db = ctl_db_get(c->store);
@@ -202,7 +222,8 @@ int ctl_instance_place_elsewhere(struct ctl *c, sqlite3 *db, const char *id, con
 	if (r == 0)
 		r = ctl_schedule(c, db, &rq, ret_host);
 	if (r == 0)
-		r = ctl_db_run(db, "UPDATE instances SET host_id = ?2 WHERE instance_id = ?1", host_args, 2);
+		/* agent_seq orders the answers of one agent: the new host's start afresh. */
+		r = ctl_db_run(db, "UPDATE instances SET host_id = ?2, agent_seq = 0 WHERE instance_id = ?1", host_args, 2);
 	if (r == 0)
 		r = ctl_db_run(db, "UPDATE disks SET host_id = ?2 WHERE instance_id = ?1", host_args, 2);
 	if (r == 0)
@@ -354,6 +375,9 @@ static enum ctl_job_result instance_job(struct ctl *c, struct ctl_job *job, char
 		if (streq(job->op, "delete")) {
 			res = forget_instance(c, id) == 0 ? CTL_JOB_DONE : CTL_JOB_RETRY;
 		} else {
+			/* First the answer's place in the agent's order, so a heartbeat older than
+			 * it, handled meanwhile, cannot undo the status set next. */
+			note_agent_seq(c, id, ans);
 			/* The status is the agent's answer, not an assumption. */
 			if (!streq(job->op, "modify") && !streq(job->op, "reinit"))
 				ctl_instance_apply_agent_state(c, id, ans);

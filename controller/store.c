@@ -219,7 +219,10 @@ static const char *const migrations[] = {
 	" INSERT INTO list_gens VALUES ('security_groups', old.account_id, 1)"
 	"  ON CONFLICT (kind, account_id) DO UPDATE SET gen = gen + 1;"
 	" END;",
-	/* Hosts that heal (heal.c): a dead host's blocklisted address until its agent removed
+	/* 7: the agent's state_seq of its last answer about the instance: a heartbeat whose
+	 * listing began before that answer (a lower state_seq) does not overwrite its state. */
+	"ALTER TABLE instances ADD COLUMN agent_seq INTEGER NOT NULL DEFAULT 0;",
+	/* 8: hosts that heal (heal.c): a dead host's blocklisted address until its agent removed
 	 * what moved away; instances' system events. */
 	"ALTER TABLE hosts ADD COLUMN fenced_addr TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE hosts ADD COLUMN fenced_at INTEGER NOT NULL DEFAULT 0;"

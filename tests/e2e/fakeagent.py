@@ -115,11 +115,14 @@ class HostClient:
         assert status == 200, (status, body)
         return body
 
-    def heartbeat(self, api_url: str, instances: list | None = None, max_instances: int = 256) -> dict:
+    def heartbeat(self, api_url: str, instances: list | None = None, max_instances: int = 256,
+                  state_seq: int | None = None) -> dict:
         facts = {"host_id": self.host_id, "api_url": api_url, "zone_id": "cn-local-a", "hypervisor": "qemu",
                  "vcpus": 64, "memory_mib": 65536, "disk_total_gib": 1000, "disk_free_gib": 1000,
                  "max_instances": max_instances, "images": ["tiny"], "instances": instances or [],
                  "sent_at": int(time.time())}
+        if state_seq is not None:
+            facts["state_seq"] = state_seq
         status, body = self.raw("POST", "/agent/v1/heartbeat", facts)
         assert status == 200, (status, body)
         return body
@@ -134,6 +137,7 @@ class FakeAgent(StartClose):
         self.calls: list[dict] = []  # {method, path, body, signed}
         self.instances: dict[str, str] = {}  # instance id -> status
         self.fail_creates = False  # True: every create is answered 500 (the scheduler moves it on)
+        self.state_seq = 1  # as the agent's (agent/agent.h): stepped by each instance action's answer
         self.sync_mode = "pull"  # pull | 404 | slow (a nudge is answered once release is set, or after 30 s)
         self.release = threading.Event()
         self.release.set()
@@ -179,7 +183,9 @@ class FakeAgent(StartClose):
                         return self.reply_json(200, {"instance_id": iid})
                     with outer.lock:
                         outer.instances[iid] = status
-                    return self.reply_json(200, {"instance_id": iid, "status": status})
+                        outer.state_seq += 1
+                        seq = outer.state_seq
+                    return self.reply_json(200, {"instance_id": iid, "status": status, "state_seq": seq})
                 if len(parts) == 3 and parts[:2] in (["v1", "disks"], ["v1", "snapshots"]) and \
                         self.command in ("PUT", "DELETE"):
                     # Disks and snapshots are made (and removed) at once.
@@ -202,10 +208,13 @@ class FakeAgent(StartClose):
         self.server.shutdown()
         self.server.server_close()
 
-    def heartbeat(self) -> dict:
+    def heartbeat(self, instances: dict[str, str] | None = None, state_seq: int | None = None) -> dict:
+        """What the host runs (or `instances`, as a stale listing would say), with the state_seq
+        read before listing it (the current one unless given)."""
         with self.lock:
-            insts = [{"instance_id": i, "status": s} for i, s in self.instances.items()]
-        return self.host.heartbeat(self.url, insts, self.max_instances)
+            seq = self.state_seq if state_seq is None else state_seq
+            insts = [{"instance_id": i, "status": s} for i, s in (instances or self.instances).items()]
+        return self.host.heartbeat(self.url, insts, self.max_instances, seq)
 
     def view(self) -> dict:
         return self.host.view()
