@@ -271,6 +271,22 @@ static size_t read_hosts(struct ctl *c, struct heal_host *hosts)
 	return n;
 }
 
+static int heal_connect(struct ctl *c, rados_t *cluster, bool *connected)
+{
+	char err[256];
+
+	if (*connected)
+		return 0;
+	if (!c->ceph)
+		return -ENOTCONN;
+	if (ctl_ceph_connect(c, cluster, err, sizeof(err)) < 0) {
+		log_warn("heal: cannot reach the storage cluster", "error=\"%s\"", err);
+		return -EIO;
+	}
+	*connected = true;
+	return 0;
+}
+
 static void pass(struct ctl *c, rados_t *cluster, bool *connected)
 {
 	static struct heal_host hosts[MAX_HOSTS];
@@ -288,7 +304,7 @@ static void pass(struct ctl *c, rados_t *cluster, bool *connected)
 			return;
 		if (!silent) {
 			/* Back, and rid of what moved away: its clients may write again. */
-			if (h->fenced[0] && h->evicted_at >= h->fenced_at && *connected &&
+			if (h->fenced[0] && h->evicted_at >= h->fenced_at && heal_connect(c, cluster, connected) == 0 &&
 			    blocklist(*cluster, "rm", h->fenced, err, sizeof(err)) >= 0 &&
 			    set_host(conn.db, "UPDATE hosts SET fenced_addr = '' WHERE host_id = ?1", h->id, NULL) == 0)
 				log_warn("host unfenced: its moved instances are gone from it", "host=%s addr=%s", h->id,
@@ -311,13 +327,8 @@ static void pass(struct ctl *c, rados_t *cluster, bool *connected)
 			/* Nothing to move, or no witness to ask: it stays down. */
 			if (!any || !c->ceph || !h->ip[0])
 				continue;
-			if (!*connected) {
-				if (ctl_ceph_connect(c, cluster, err, sizeof(err)) < 0) {
-					log_warn("heal: cannot reach the storage cluster", "error=\"%s\"", err);
-					return;
-				}
-				*connected = true;
-			}
+			if (heal_connect(c, cluster, connected) < 0)
+				return;
 			r = holds_storage(c, *cluster, conn.db, h->id, h->ip);
 			if (r != 0) {
 				if (!streq(h->state, "holding"))

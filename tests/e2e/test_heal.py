@@ -105,15 +105,19 @@ def test_agent_removes_a_moved_instance_and_keeps_its_disks(agent_env):
 # ---- a host dies on scripts/cluster (needs /tmp/ecs-guests.lock; shares test_cluster's
 # Cluster and its module fixture: `up 3` here, `down` whatever happens) ----
 
-def _controller_log_time(cluster, msg: str, host: str) -> float | None:
-    """The wall-clock time (epoch s) of the controller's first log line msg about host."""
+def _controller_log_time(cluster, msg: str, host: str, since: float) -> float | None:
+    """The wall-clock time (epoch s) of the controller's first log line msg about host at or
+    after since (a busy machine may delay a heartbeat before: a down host that holds its
+    storage)."""
     import datetime
 
     for line in (cluster.dir / "log" / "controller.log").read_text(errors="replace").splitlines():
         if f'msg="{msg}' in line and f"host={host}" in line:
             ts = line.split()[0].split("=", 1)[1]
-            return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            at = datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
                 tzinfo=datetime.timezone.utc).timestamp()
+            if at >= since:
+                return at
     return None
 
 
@@ -157,18 +161,25 @@ def test_dead_host_instances_restart_elsewhere_and_never_twice(cluster):
     proc = subprocess.Popen(["ip", "netns", "exec", f"{PREFIX}-{victim}", "ssh", *SSH_OPTS, "-i", str(cluster.key),
                              f"root@{where[writer][1]}", loop], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
+    import threading
+
     acked = []
-    try:
+
+    def read():
         for line in proc.stdout:
-            acked.append(int(line))
-            if len(acked) >= 30:
-                break
-        assert len(acked) >= 30, "the writer did not start"
+            if line.strip().isdigit():
+                acked.append(int(line))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: len(acked), 120, "the writer's first numbers", 0.5, until=lambda n: n >= 30)
         kill_at = time.time()
         t0 = time.monotonic()
         cluster.script("kill", victim)
-        # Every number the guest acknowledged before the kill (its SSH died with the host).
-        acked += [int(x) for x in proc.stdout.read().split() if x.isdigit()]
+        # Every number the guest acknowledged before the kill: its SSH died with the host.
+        reader.join(60)
+        assert not reader.is_alive(), "the writer's SSH outlived its host"
     finally:
         proc.kill()
         proc.wait(10)
@@ -177,8 +188,8 @@ def test_dead_host_instances_restart_elsewhere_and_never_twice(cluster):
                      until=lambda d: all(d[i]["Status"] == "Running" and d[i]["HostId"] not in ("", victim)
                                          for i in (writer, other)), detail=cluster.logs)
     running_s = time.monotonic() - t0
-    down_at = _controller_log_time(cluster, "host down", victim)
-    dead_at = _controller_log_time(cluster, "host dead: fenced", victim)
+    down_at = _controller_log_time(cluster, "host down", victim, kill_at)
+    dead_at = _controller_log_time(cluster, "host dead: fenced", victim, kill_at)
     assert down_at and dead_at, cluster.logs()
     figure("kill -> host down (detection)", down_at - kill_at)
     figure("kill -> fenced (confirmed dead by Ceph, blocklisted)", dead_at - kill_at)
