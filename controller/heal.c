@@ -3,9 +3,10 @@
  * A thread looks at the hosts every heal_interval (a fifth of host_dead_after_s, at least
  * 1 s):
  *  1. detection: a host silent for host_dead_after_s is "down";
- *  2. confirmation with Ceph: a down host that still holds its storage (an OSD of it up, or
- *     a watch on a disk image of one of its instances from its address) only lost the
- *     controller: it is not declared dead and nothing moves;
+ *  2. confirmation with Ceph: a down host that still holds its storage (an OSD of it up in
+ *     a fresh reading of the cluster; for a host without OSDs, a watch on a disk image of
+ *     one of its instances from its address) only lost the controller: it is not declared
+ *     dead and nothing moves;
  *  3. fencing: otherwise its address is blocklisted in the cluster (`osd blocklist add
  *     IP:0/0`: every client from it, its QEMUs included, cannot write another byte) and it
  *     is "dead";
@@ -106,20 +107,26 @@ static int blocklist(rados_t cluster, const char *op, const char *ip, char *err,
 	return cmd ? mon_command(cluster, cmd, err, err_size) : -ENOMEM;
 }
 
-/* Whether the latest reading of the cluster has an OSD of host up (its CRUSH host bucket). */
-static bool osd_up(struct ctl *c, const char *host)
+/* The host's OSDs (its CRUSH host bucket) in a fresh reading of the cluster: 1 one is up,
+ * 0 all are down, -ENOENT it has none, -EAGAIN no fresh reading. */
+static int osds_up(struct ctl *c, const char *host)
 {
 	const struct ctl_ceph_snap *snap = ctl_ceph_acquire(c);
-	bool up = false;
+	long long fresh_after = time(NULL) - 3LL * (c->cfg.ceph_interval_s + c->cfg.ceph_timeout_s);
+	int r = -ENOENT;
 
-	for (size_t i = 0; snap && i < snap->n_osds && !up; i++)
-		up = snap->osds[i].up && streq(snap->osds[i].host, host);
+	if (!snap || snap->error[0] || snap->taken_at < fresh_after)
+		r = -EAGAIN;
+	for (size_t i = 0; r != -EAGAIN && snap && i < snap->n_osds && r != 1; i++)
+		if (streq(snap->osds[i].host, host))
+			r = snap->osds[i].up ? 1 : 0;
 	ctl_ceph_release(c, snap);
-	return up;
+	return r;
 }
 
-/* Whether the host still holds its storage: an OSD of it up, or a client at ip watching a
- * disk image of its instances. 1 yes, 0 no, < 0 the images could not be read. */
+/* Whether the host still holds its storage: an OSD of it up (a host with OSDs), or a client
+ * at ip watching a disk image of its instances (a host without). 1 yes, 0 no, < 0 unknown
+ * (no fresh reading of the cluster, or the images could not be read). */
 static int holds_storage(struct ctl *c, rados_t cluster, sqlite3 *db, const char *host, const char *ip)
 {
 	sqlite3_stmt *st = ctl_db_prepare_args(db,
@@ -131,9 +138,13 @@ static int holds_storage(struct ctl *c, rados_t cluster, sqlite3 *db, const char
 
 	if (!st)
 		return -EIO;
-	if (osd_up(c, host)) {
+	/* A host with OSDs holds its storage while one of them is up: once the cluster marked
+	 * them all down it is gone from the storage network. (Its clients' watches are no
+	 * witness then: those of a killed QEMU linger until the fence drops them.) */
+	r = osds_up(c, host);
+	if (r != -ENOENT) {
 		sqlite3_finalize(st);
-		return 1;
+		return r;
 	}
 	r = rados_ioctx_create(cluster, c->cfg.ceph_rbd_pool, &io);
 	if (r < 0) {
