@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from ecsapi import ApiError
 from fakeagent import FakeAgent, LoneController
 from fakecontroller import agent_with_fake_controller
 from test_cluster import cluster  # noqa: F401,F811  (the module fixture: `up 3`, `down`)
@@ -63,6 +64,96 @@ def test_moved_refuses_bad_input(two_hosts):
         assert status == 400, (status, ans)
     status, _ = a.host.raw("POST", "/agent/v1/instances/moved", {"instance_ids": []}, signed=False)
     assert status == 401
+
+
+
+def test_dead_host_fenced_recovered_and_let_back(tmp_path, ceph_cluster):
+    """Detection, the fence, recovery, the event and the way back, with stand-in hosts and the
+    session's test Ceph cluster (no guests: no flock). heal-a reports an underlay address of
+    a documentation range (192.0.2.77): the fence blocklists nothing real. heal-a has no OSD,
+    so the watches on its instances' disk images are the witness: it has none (no disks
+    in RBD here): once silent it is dead."""
+    addr = "192.0.2.77:0/0"
+    ctl = LoneController(tmp_path, extra={
+        "controller": {"host_dead_after_s": 3},
+        "ceph": {"conf": ceph_cluster.conf, "user": "ecs-controller",
+                 "keyring": ceph_cluster.keyring("client.ecs-controller"), "interval_s": 1, "timeout_s": 5},
+    })
+
+    def beat(host, underlay):
+        with host.lock:
+            insts = [{"instance_id": i, "status": st} for i, st in host.instances.items()]
+        facts = {"host_id": host.host_id, "api_url": host.url, "zone_id": "cn-local-a", "hypervisor": "qemu",
+                 "vcpus": 64, "memory_mib": 65536, "disk_total_gib": 1000, "max_instances": 256, "images": ["tiny"],
+                 "instances": insts, "overlay": {"vni": 4242, "underlay_ip": underlay}}
+        status, body = host.host.raw("POST", "/agent/v1/heartbeat", facts)
+        assert status == 200, (status, body)
+
+    def blocklist():
+        return ceph_cluster.ceph("osd", "blocklist", "ls")
+
+    try:
+        with ctl:
+            api, other = ctl.account("alice"), ctl.account("mallory")
+            with FakeAgent(ctl, "heal-a") as a, FakeAgent(ctl, "heal-b") as b:
+                beat(a, "192.0.2.77")
+                beat(b, "192.0.2.78")
+                iid = api.call("RunInstances", ImageId="tiny", InstanceType="ecs.t1.small")["InstanceIdSets"][
+                    "InstanceIdSet"][0]
+                wait_for(lambda: instance(api, iid), 30, "Running on heal-a", 0.3,
+                         until=lambda i: i["Status"] == "Running" and i["HostId"] == "heal-a")
+                ip = instance(api, iid)["VpcAttributes"]["PrivateIpAddress"]["IpAddress"][0]
+
+                # heal-a falls silent; heal-b beats on.
+                def b_beats():
+                    beat(b, "192.0.2.78")
+                    return instance(api, iid)
+
+                i = wait_for(b_beats, 60, "recovered on heal-b", 0.5,
+                             until=lambda i: i["Status"] == "Running" and i["HostId"] == "heal-b",
+                             detail=lambda: ctl.log_tail(30) if hasattr(ctl, "log_tail") else "")
+                assert i["VpcAttributes"]["PrivateIpAddress"]["IpAddress"][0] == ip
+                assert any(c["method"] == "PUT" and c["path"] == f"/v1/instances/{iid}" for c in b.calls)
+                assert addr in blocklist()
+                # Executing until the heal pass sees it Running, then Executed (the default
+                # answer holds only finished events, as ECS's).
+                ev = wait_for(lambda: api.call("DescribeInstanceHistoryEvents", InstanceId=iid)[
+                    "InstanceSystemEventSet"]["InstanceSystemEventType"], 10, "the event Executed", 0.3)
+                assert [(e["EventType"]["Name"], e["EventCycleStatus"]["Name"]) for e in ev] == [
+                    ("SystemFailure.Reboot", "Executed")], ev
+                assert ev[0]["EventPublishTime"] <= ev[0]["EventFinishTime"]
+                # Another account sees none of it.
+                assert other.call("DescribeInstanceHistoryEvents", InstanceId=iid)["TotalCount"] == 0
+                with pytest.raises(ApiError) as e:
+                    api.call("DescribeInstanceHistoryEvents", EventCycleStatus="Sleeping")
+                assert e.value.status == 400
+
+                # heal-a comes back still holding the instance: it is told it moved; once its
+                # answer names none, the fence is lifted.
+                with a.lock:
+                    a.instances[iid] = "Running"
+                beat(a, "192.0.2.77")
+                assert moved(a, [iid]) == [iid]
+                with a.lock:
+                    del a.instances[iid]
+                assert moved(a, []) == []
+
+                def both_beat():
+                    beat(a, "192.0.2.77")
+                    beat(b, "192.0.2.78")
+                    return blocklist()
+
+                wait_for(both_beat, 30, "heal-a's fence lifted", 0.5, until=lambda out: addr not in out)
+    finally:
+        subprocess_rm(ceph_cluster, addr)
+
+
+def subprocess_rm(ceph_cluster, addr):
+    """The fence removed whatever happened (the cluster is the session's)."""
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        ceph_cluster.ceph("osd", "blocklist", "rm", addr)
 
 
 # ---- the agent's side: a real agent, libvirt and guest, disks on the test Ceph cluster
