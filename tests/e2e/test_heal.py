@@ -1,10 +1,20 @@
-"""Hosts that heal (issue 13).
+"""Hosts that heal (issue 13; docs/cluster.md, "When a host dies").
 
-Controller side, with stand-in hosts (tests/e2e/fakeagent.py; no guests, bridges or
-iptables, no flock needed): a create that failed on one host and was moved by the scheduler
-to another is named to the first host as "moved" (POST /agent/v1/instances/moved), so that
-host's agent removes what it kept of it instead of starting it: the instance never runs on
-two hosts."""
+- With stand-in hosts (tests/e2e/fakeagent.py; no guests, bridges or iptables): a create that
+  failed on one host and was moved by the scheduler is named to the first host as "moved"
+  (POST /agent/v1/instances/moved); a silent host with no OSD and no watch on its disks is
+  fenced (its address blocklisted in the session's test Ceph cluster), its instance recovered
+  on the other host with the same IP, a SystemFailure.Reboot event recorded (Executed), and
+  the fence lifted once the revived host's answer names none.
+- A real agent (libvirt, a guest, disks in the test Ceph cluster) removes an instance the
+  controller says moved, and keeps its RBD disks.
+- On scripts/cluster (test_cluster's Cluster and module fixture): host2, running two
+  instances (one appending fsync'd numbers to its data disk and printing each acknowledged
+  one over SSH), is killed: both run on other hosts with the same private IP and key, every
+  acknowledged number is on the disk; revived, no instance runs twice in any host's libvirt
+  and its fence is lifted. Figures (detection, fencing, recovery) go to stderr (-s).
+
+The last two need /tmp/ecs-guests.lock."""
 
 from __future__ import annotations
 
@@ -145,10 +155,10 @@ def test_dead_host_fenced_recovered_and_let_back(tmp_path, ceph_cluster):
 
                 wait_for(both_beat, 30, "heal-a's fence lifted", 0.5, until=lambda out: addr not in out)
     finally:
-        subprocess_rm(ceph_cluster, addr)
+        unfence(ceph_cluster, addr)
 
 
-def subprocess_rm(ceph_cluster, addr):
+def unfence(ceph_cluster, addr):
     """The fence removed whatever happened (the cluster is the session's)."""
     import contextlib
 
