@@ -282,6 +282,20 @@ static size_t read_hosts(struct ctl *c, struct heal_host *hosts)
 	return n;
 }
 
+static bool other_alive(sqlite3 *db, const char *host, long long since)
+{
+	char t[24];
+	const char *args[2] = { host, t };
+	sqlite3_stmt *st;
+	bool yes;
+
+	snprintf(t, sizeof(t), "%lld", since);
+	st = ctl_db_prepare_args(db, "SELECT 1 FROM hosts WHERE host_id != ?1 AND last_seen >= CAST(?2 AS INTEGER)", args, 2);
+	yes = st && sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
 static int heal_connect(struct ctl *c, rados_t *cluster, bool *connected)
 {
 	char err[256];
@@ -335,8 +349,11 @@ static void pass(struct ctl *c, rados_t *cluster, bool *connected)
 						 (const char *const[]){ h->id }, 1);
 			any = st && sqlite3_step(st) == SQLITE_ROW;
 			sqlite3_finalize(st);
-			/* Nothing to move, or no witness to ask: it stays down. */
-			if (!any || !c->ceph || !h->ip[0])
+			/* Nothing to move, no witness to ask, an address not its own alone (loopback: a
+			 * fence would shut out every client of the machine), or no other host alive to
+			 * take its instances: it stays down, unfenced. */
+			if (!any || !c->ceph || !h->ip[0] || str_has_prefix(h->ip, "127.") ||
+			    !other_alive(conn.db, h->id, now - c->cfg.host_dead_after_s))
 				continue;
 			if (heal_connect(c, cluster, connected) < 0)
 				return;
