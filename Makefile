@@ -27,7 +27,7 @@ PKG_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
 AGENT_LIBS = $(shell pkg-config --libs $(AGENT_PKGS)) -lrbd -lrados
 ECSCTL_LIBS = $(shell pkg-config --libs $(ECSCTL_PKGS))
 # librados has no pkg-config file in Debian (librados-dev).
-CTL_LIBS := -lrados
+CTL_LIBS := -lrbd -lrados
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS ?= -O2 -g

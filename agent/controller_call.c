@@ -98,3 +98,31 @@ enum agent_wanted agent_controller_wanted(struct agent *a, const char *instance_
 	json_object_put(body);
 	return ans;
 }
+
+int agent_controller_moved(struct agent *a, struct json_object *ids, struct json_object **ret)
+{
+	struct json_object *body, *ans = NULL, *list = NULL, *arr;
+	long status = 0;
+	int r;
+
+	*ret = NULL;
+	if (!a->controller)
+		return -ENOTCONN;
+	body = json_object_new_object();
+	arr = json_object_new_array();
+	json_object_object_foreach(ids, id, v)
+	{
+		(void)v;
+		json_object_array_add(arr, json_object_new_string(id));
+	}
+	json_object_object_add(body, "instance_ids", arr);
+	r = agent_controller_call(a, "POST", "/agent/v1/instances/moved", body, &status, &ans);
+	json_object_put(body);
+	if (r == 0 && (status != 200 || !json_object_object_get_ex(ans, "moved", &list) ||
+		       !json_object_is_type(list, json_type_array)))
+		r = -EPROTO;
+	if (r == 0)
+		*ret = json_object_get(list);
+	json_object_put(ans);
+	return r;
+}

@@ -169,7 +169,7 @@ static int ensure_taps(struct agent *a, const struct agent_instance_spec *spec)
 	return 0;
 }
 
-static void remove_taps(struct agent *a, const char *id, size_t n)
+void agent_instance_remove_taps(struct agent *a, const char *id, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *tap = agent_instance_tap_name(a, id, (unsigned)i);
@@ -604,7 +604,7 @@ out:
 /* Delete what the document marked for deletion. Called with the lock held. */
 static int finish_delete_locked(struct agent *a, const char *id, struct json_object *doc)
 {
-	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
+	_cleanup_free_ char *dom = agent_instance_domain_name(id);
 	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
 	struct agent_err ignored = { 0 };
 	struct json_object *disks = NULL;
@@ -620,7 +620,8 @@ static int finish_delete_locked(struct agent *a, const char *id, struct json_obj
 		return r;
 	agent_fault_point(a, "delete.after_domain");
 	/* A spec that does not decode any more still has its taps removed. */
-	remove_taps(a, id, agent_instance_spec_of_doc(doc, &spec, &ignored) == 0 ? spec->n_nics : AGENT_MAX_NICS);
+	agent_instance_remove_taps(a, id,
+				   agent_instance_spec_of_doc(doc, &spec, &ignored) == 0 ? spec->n_nics : AGENT_MAX_NICS);
 	r = agent_volume_of_instance(a, id, &disks);
 	if (r < 0)
 		return r;
@@ -644,13 +645,22 @@ static int finish_delete_locked(struct agent *a, const char *id, struct json_obj
 	json_object_put(disks);
 	if (r < 0)
 		return r;
-	ecs_remove_tree(dir);
-	if (a->metrics)
-		agent_metrics_forget(a->metrics, id);
-	r = agent_store_delete(a->store, "instance", id);
+	r = agent_instance_forget(a, id);
 	if (r == 0)
 		log_info("instance deleted", "instance=%s", id);
 	return r;
+}
+
+int agent_instance_forget(struct agent *a, const char *id)
+{
+	_cleanup_free_ char *dir = agent_instance_dir(a, id);
+
+	if (!dir)
+		return -ENOMEM;
+	ecs_remove_tree(dir);
+	if (a->metrics)
+		agent_metrics_forget(a->metrics, id);
+	return agent_store_delete(a->store, "instance", id);
 }
 
 /* End of a deletion: the lock and the document let go; once the instance is gone, the guard

@@ -40,6 +40,16 @@ int agent_instance_finish_delete(struct agent *a, const char *id);
 /* A libvirt lifecycle event for domain name. */
 void agent_instance_on_event(struct agent *a, const char *domain, int event, int detail);
 
+/* The last of an instance here: its folder (config drive), metrics and document. */
+int agent_instance_forget(struct agent *a, const char *id);
+/* Remove the first n taps of instance id. */
+void agent_instance_remove_taps(struct agent *a, const char *id, size_t n);
+/* Instances of this host's documents that the controller says run on another host now are
+ * removed here: domain, taps, config drive, documents; their disks are shared (RBD) and stay
+ * untouched. ids: an object keyed by instance id; the evicted ones are taken out of it.
+ * Returns how many were evicted, or < 0 when the controller could not be asked. */
+int agent_instance_evict_moved(struct agent *a, struct json_object *ids);
+
 /* Re-apply the metadata guard rules for every NIC of every instance. */
 int agent_instance_refresh_guard(struct agent *a);
 

@@ -170,6 +170,8 @@ int agent_reconcile_once(struct agent *a)
 	agent_snapshot_recover(a);
 	if (agent_store_list(a->store, "instance", &instances) < 0)
 		return 1;
+	/* Before anything starts: what runs on another host now leaves this one. */
+	agent_instance_evict_moved(a, instances);
 	json_object_object_foreach(instances, id, doc)
 	{
 		(void)doc;

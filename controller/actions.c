@@ -31,6 +31,7 @@ static const struct ctl_action actions[] = {
 	ECS("DeleteInstance", ctl_instance_delete, true),
 	ECS("DescribeInstances", ctl_instance_describe, false),
 	ECS("DescribeInstanceStatus", ctl_instance_describe_status, false),
+	ECS("DescribeInstanceHistoryEvents", ctl_instance_history_events, false),
 	ECS("DescribeInstanceAttribute", ctl_instance_describe_attribute, false),
 	ECS("ModifyInstanceAttribute", ctl_instance_modify, true),
 	ECS("DescribeUserData", ctl_instance_user_data, false),

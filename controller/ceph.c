@@ -324,36 +324,43 @@ static int mon_json(struct ctl_ceph *w, const char *cmd, char **ret, char *err, 
 	return r;
 }
 
-static int connect_cluster(struct ctl *c, char *err, size_t err_size)
+int ctl_ceph_connect(struct ctl *c, rados_t *ret, char *err, size_t err_size)
 {
-	struct ctl_ceph *w = c->ceph;
 	_cleanup_free_ char *name = ecs_strdup_printf("client.%s", c->cfg.ceph_user);
 	char t[16];
 	int r;
 
-	if (w->connected)
-		return 0;
 	snprintf(t, sizeof(t), "%d", c->cfg.ceph_timeout_s);
-	r = name ? rados_create2(&w->cluster, "ceph", name, 0) : -ENOMEM;
+	r = name ? rados_create2(ret, "ceph", name, 0) : -ENOMEM;
 	if (r < 0) {
 		snprintf(err, err_size, "rados_create2: %s", strerror(-r));
 		return r;
 	}
-	if ((r = rados_conf_read_file(w->cluster, c->cfg.ceph_conf)) < 0)
+	if ((r = rados_conf_read_file(*ret, c->cfg.ceph_conf)) < 0)
 		snprintf(err, err_size, "cannot read %s: %s", c->cfg.ceph_conf, strerror(-r));
-	else if ((c->cfg.ceph_keyring[0] && (r = rados_conf_set(w->cluster, "keyring", c->cfg.ceph_keyring)) < 0) ||
-		 (r = rados_conf_set(w->cluster, "client_mount_timeout", t)) < 0 ||
-		 (r = rados_conf_set(w->cluster, "rados_mon_op_timeout", t)) < 0 ||
-		 (r = rados_conf_set(w->cluster, "rados_osd_op_timeout", t)) < 0)
+	else if ((c->cfg.ceph_keyring[0] && (r = rados_conf_set(*ret, "keyring", c->cfg.ceph_keyring)) < 0) ||
+		 (r = rados_conf_set(*ret, "client_mount_timeout", t)) < 0 ||
+		 (r = rados_conf_set(*ret, "rados_mon_op_timeout", t)) < 0 ||
+		 (r = rados_conf_set(*ret, "rados_osd_op_timeout", t)) < 0)
 		snprintf(err, err_size, "cannot configure the client: %s", strerror(-r));
-	else if ((r = rados_connect(w->cluster)) < 0)
+	else if ((r = rados_connect(*ret)) < 0)
 		snprintf(err, err_size, "cannot connect as %s: %s", name, strerror(-r));
-	if (r < 0) {
-		rados_shutdown(w->cluster);
-		return r;
-	}
-	w->connected = true;
-	return 0;
+	if (r < 0)
+		rados_shutdown(*ret);
+	return r;
+}
+
+static int connect_cluster(struct ctl *c, char *err, size_t err_size)
+{
+	struct ctl_ceph *w = c->ceph;
+	int r;
+
+	if (w->connected)
+		return 0;
+	r = ctl_ceph_connect(c, &w->cluster, err, err_size);
+	if (r == 0)
+		w->connected = true;
+	return r;
 }
 
 static void read_cluster(struct ctl *c)

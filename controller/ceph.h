@@ -9,6 +9,7 @@
 #define CTL_CEPH_H
 
 #include <json-c/json.h>
+#include <rados/librados.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -74,6 +75,10 @@ int ctl_ceph_new(struct ctl *c);
 int ctl_ceph_start(struct ctl *c);
 void ctl_ceph_stop(struct ctl *c);
 void ctl_ceph_free(struct ctl *c);
+
+/* A client of its own to the cluster of [ceph] (its user, keyring, timeouts): 0, or < 0
+ * with the reason in err. */
+int ctl_ceph_connect(struct ctl *c, rados_t *ret, char *err, size_t err_size);
 
 /* Publish snap as the latest reading (takes it; the tests' hook, and the thread's). */
 void ctl_ceph_publish(struct ctl *c, struct ctl_ceph_snap *snap);

@@ -22,7 +22,8 @@ static const struct ecs_config_option options[] = {
 	  "ecs.t1.small:1:256,ecs.t1.medium:1:512,ecs.s1.large:2:1024,ecs.s1.xlarge:4:2048", 0, 0,
 	  "ID:VCPUS:MEMORY_MIB, comma-separated" },
 	{ "controller", "default_image", ECS_CONFIG_STRING, "tiny", 0, 0, "the system image" },
-	{ "controller", "host_dead_after_s", ECS_CONFIG_INT, "30", 1, 86400, "missed heartbeats" },
+	{ "controller", "host_dead_after_s", ECS_CONFIG_INT, "15", 1, 86400,
+	  "missed heartbeats: the host is down (and, confirmed by the storage cluster, dead)" },
 	{ "controller", "transition_timeout_s", ECS_CONFIG_INT, "300", 1, 86400, "stuck Starting/Stopping" },
 	{ "controller", "throttle_rate", ECS_CONFIG_DOUBLE, "200", 0.1, 1e6, "requests/s per account" },
 	{ "controller", "throttle_burst", ECS_CONFIG_INT, "400", 1, 10000000, "burst per account" },
@@ -63,6 +64,7 @@ static const struct ecs_config_option options[] = {
 	{ "ceph", "conf", ECS_CONFIG_STRING, "", 0, 0, "the storage cluster's ceph.conf (empty: no storage watched)" },
 	{ "ceph", "user", ECS_CONFIG_STRING, "ecs-controller", 0, 0, "the Ceph user, without client." },
 	{ "ceph", "keyring", ECS_CONFIG_STRING, "", 0, 0, "its keyring (empty: as ceph.conf says)" },
+	{ "ceph", "rbd_pool", ECS_CONFIG_STRING, "ecs-rbd", 0, 0, "the pool of the disks (images disk-ID)" },
 	{ "ceph", "interval_s", ECS_CONFIG_INT, "10", 1, 3600, "how often the cluster's state is read" },
 	{ "ceph", "timeout_s", ECS_CONFIG_INT, "5", 1, 300, "each read's bound" },
 };
@@ -176,6 +178,7 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.ceph_conf = ecs_config_str(raw, "ceph", "conf");
 	c.ceph_user = ecs_config_str(raw, "ceph", "user");
 	c.ceph_keyring = ecs_config_str(raw, "ceph", "keyring");
+	c.ceph_rbd_pool = ecs_config_str(raw, "ceph", "rbd_pool");
 	c.ceph_interval_s = (int)ecs_config_int(raw, "ceph", "interval_s");
 	c.ceph_timeout_s = (int)ecs_config_int(raw, "ceph", "timeout_s");
 

@@ -65,7 +65,7 @@ struct ctl_config {
 	long long oss_import_max_mib;
 
 	/* [ceph]: the storage cluster watched (ceph.h); conf "" = none. */
-	const char *ceph_conf, *ceph_user, *ceph_keyring;
+	const char *ceph_conf, *ceph_user, *ceph_keyring, *ceph_rbd_pool;
 	int ceph_interval_s, ceph_timeout_s;
 };
 

@@ -223,6 +223,56 @@ static void wanted(struct ctl *c, const char *host, const char *instance_id, str
 	ctl_db_put(c->store, db);
 }
 
+/* Which of the instances a host holds run on another host now (a create moved elsewhere by
+ * the scheduler, or a recovery while the host was dead): the agent removes their domains
+ * and local pieces, never their shared disks. */
+static void moved(struct ctl *c, const struct ecs_http_request *req, const char *host,
+		  struct ecs_http_response *resp)
+{
+	_cleanup_json_ struct json_object *body = NULL, *answer = NULL;
+	struct json_object *ids, *list;
+	struct ecs_jreader jr;
+	const char *perr;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	if (ecs_json_parse(req->body, req->body_len, &body, &perr) < 0)
+		return reply(resp, 400, "MalformedJSON", perr);
+	ecs_jr_init(&jr, body);
+	ids = ecs_jr_array(&jr, "instance_ids", ECS_JR_REQUIRED, 100000);
+	for (size_t i = 0; jr.rc == 0 && i < json_object_array_length(ids); i++)
+		if (!json_object_is_type(json_object_array_get_idx(ids, i), json_type_string))
+			ecs_jr_fail(&jr, -EINVAL, "instance_ids", "instance_ids[%zu] is not a string", i);
+	if (jr.rc)
+		return reply(resp, 400, "InvalidParameter", jr.message);
+	db = ctl_db_get(c->store);
+	st = db ? ctl_db_prepare(db, "SELECT 1 FROM instances WHERE instance_id = ?1 AND deleted = 0 AND"
+				     " host_id IS NOT NULL AND host_id != ?2")
+		: NULL;
+	if (!st) {
+		ctl_db_put(c->store, db);
+		return reply(resp, 500, "InternalError", "cannot read instances");
+	}
+	list = json_object_new_array();
+	sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < json_object_array_length(ids); i++) {
+		const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
+
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			json_object_array_add(list, json_object_new_string(id));
+	}
+	sqlite3_finalize(st);
+	/* None left here: a fenced host may be let back into the storage cluster (heal.c). */
+	if (json_object_array_length(list) == 0)
+		ctl_db_run(db, "UPDATE hosts SET evicted_at = CAST(strftime('%s') AS INTEGER) WHERE host_id = ?1", &host, 1);
+	ctl_db_put(c->store, db);
+	answer = json_object_new_object();
+	json_object_object_add(answer, "moved", list);
+	ecs_http_reply_json(resp, 200, answer);
+}
+
 void ctl_hosts_handle(const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
 	struct ctl *c = req->userdata;
@@ -239,6 +289,8 @@ void ctl_hosts_handle(const struct ecs_http_request *req, struct ecs_http_respon
 		return heartbeat(c, req, resp);
 	if (streq(req->method, "GET") && streq(req->path, "/agent/v1/security-groups"))
 		return ctl_sgsync_view(c, host, resp);
+	if (streq(req->method, "POST") && streq(req->path, "/agent/v1/instances/moved"))
+		return moved(c, req, host, resp);
 	if (streq(req->method, "GET") && str_has_prefix(req->path, "/agent/v1/instances/") &&
 	    !strchr(req->path + strlen("/agent/v1/instances/"), '/'))
 		return wanted(c, host, req->path + strlen("/agent/v1/instances/"), resp);

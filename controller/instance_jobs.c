@@ -189,6 +189,48 @@ static void set_error(struct ctl *c, const char *id, const char *why)
 	ctl_db_put(c->store, db);
 }
 
+int ctl_instance_place_elsewhere(struct ctl *c, sqlite3 *db, const char *id, const char *from_host,
+				 const char *const *exclude, size_t n_exclude, struct json_object *nudge, char ret_host[64])
+{
+	sqlite3_stmt *st = ctl_db_prepare_args(db,
+					       "SELECT vcpus, memory_mib, image_id, zone_id, (SELECT sum(size_gib) FROM disks WHERE"
+					       " instance_id = ?1), (SELECT account_id IS NULL FROM images WHERE image_id ="
+					       " instances.image_id) FROM instances WHERE instance_id = ?1",
+					       &id, 1);
+	_cleanup_free_ char *image = NULL, *zone = NULL;
+	struct ctl_sched_request rq;
+	const char *host_args[2] = { id, ret_host };
+	int r;
+
+	if (!st)
+		return -EIO;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return -ENOENT;
+	}
+	image = strdup(ctl_col(st, 2));
+	zone = strdup(ctl_col(st, 3));
+	rq = (struct ctl_sched_request){ .zone_id = zone, .vcpus = sqlite3_column_int(st, 0),
+					 .memory_mib = sqlite3_column_int(st, 1), .disk_gib = sqlite3_column_int(st, 4),
+					 .image_id = image, .system_image = sqlite3_column_int(st, 5),
+					 .exclude = exclude, .n_exclude = n_exclude };
+	sqlite3_finalize(st);
+	if (!image || !zone)
+		return -ENOMEM;
+	/* The instance's own booking does not count against the new host. */
+	r = run_for(db, "UPDATE instances SET host_id = NULL WHERE instance_id = ?1", id);
+	if (r == 0)
+		r = ctl_schedule(c, db, &rq, ret_host);
+	if (r == 0)
+		/* agent_seq orders the answers of one agent: the new host's start afresh. */
+		r = ctl_db_run(db, "UPDATE instances SET host_id = ?2, agent_seq = 0 WHERE instance_id = ?1", host_args, 2);
+	if (r == 0)
+		r = ctl_db_run(db, "UPDATE disks SET host_id = ?2 WHERE instance_id = ?1", host_args, 2);
+	if (r == 0)
+		r = ctl_sg_instance_moved(db, id, from_host, nudge);
+	return r;
+}
+
 /* Move a failed create to another host, up to [scheduler] attempts. */
 static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_host)
 {
@@ -197,8 +239,6 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 	size_t n = 0;
 	char host[64];
 	sqlite3 *db;
-	sqlite3_stmt *st;
-	struct ctl_sched_request rq = { 0 };
 	struct json_object *nudge = NULL;
 	bool moved = false;
 
@@ -216,41 +256,9 @@ static bool reschedule(struct ctl *c, struct ctl_job *job, const char *failed_ho
 	pthread_mutex_lock(&c->sched_lock);
 	if (!db || ctl_db_tx_begin(db) < 0)
 		goto out;
-	st = ctl_db_prepare_args(db,
-				 "SELECT vcpus, memory_mib, image_id, zone_id, (SELECT sum(size_gib) FROM disks WHERE"
-				 " instance_id = ?1), (SELECT account_id IS NULL FROM images WHERE image_id ="
-				 " instances.image_id) FROM instances WHERE instance_id = ?1",
-				 (const char *const[]){ job->resource_id }, 1);
-	if (st) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			_cleanup_free_ char *image = strdup(ctl_col(st, 2)), *zone = strdup(ctl_col(st, 3));
-
-			rq = (struct ctl_sched_request){ .zone_id = zone, .vcpus = sqlite3_column_int(st, 0),
-							 .memory_mib = sqlite3_column_int(st, 1), .disk_gib = sqlite3_column_int(st, 4),
-							 .image_id = image, .system_image = sqlite3_column_int(st, 5),
-							 .exclude = exclude, .n_exclude = n };
-			sqlite3_finalize(st);
-			st = NULL;
-			/* The instance's own booking does not count against the new host. */
-			if (ctl_schedule(c, db, &rq, host) == 0 &&
-			    run_for(db, "UPDATE instances SET host_id = NULL WHERE instance_id = ?1", job->resource_id) == 0) {
-				sqlite3_stmt *u = ctl_db_prepare(db, "UPDATE instances SET host_id = ?2 WHERE instance_id = ?1");
-				sqlite3_stmt *d = ctl_db_prepare(db, "UPDATE disks SET host_id = ?2 WHERE instance_id = ?1");
-
-				if (u && d) {
-					sqlite3_bind_text(u, 1, job->resource_id, -1, SQLITE_STATIC);
-					sqlite3_bind_text(u, 2, host, -1, SQLITE_STATIC);
-					sqlite3_bind_text(d, 1, job->resource_id, -1, SQLITE_STATIC);
-					sqlite3_bind_text(d, 2, host, -1, SQLITE_STATIC);
-					moved = ctl_db_step_done(u) == 0 && ctl_db_step_done(d) == 0 &&
-						ctl_sg_instance_moved(db, job->resource_id, failed_host, nudge) == 0;
-				}
-				sqlite3_finalize(u);
-				sqlite3_finalize(d);
-			}
-		}
-		sqlite3_finalize(st);
-	}
+	moved = ctl_instance_place_elsewhere(c, db, job->resource_id, failed_host, exclude, n, nudge, host) == 0;
+	/* The first host still holds what it made of it: it learns that the instance is
+	 * another host's now (POST /agent/v1/instances/moved) and removes it. */
 	if (moved && ctl_db_tx_commit(db) == 0) {
 		log_warn("instance moved to another host", "instance=%s from=%s to=%s", job->resource_id, failed_host, host);
 		ctl_sgsync_nudge(c, nudge);

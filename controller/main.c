@@ -21,6 +21,7 @@
 #include "console.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "heal.h"
 #include "hostauth.h"
 #include "http_client.h"
 #include "http_server.h"
@@ -216,6 +217,10 @@ static int serve(struct ctl *c)
 	r = ctl_ceph_start(c);
 	if (r < 0)
 		return 1;
+	/* Dead hosts: detected, fenced, their instances recovered (heal.c). */
+	r = ctl_heal_start(c);
+	if (r < 0)
+		return 1;
 	start_clean_second(c);
 	r = ctl_rpc_start(c);
 	if (r < 0) {
@@ -229,6 +234,7 @@ static int serve(struct ctl *c)
 	log_info("controller stopping", "signal=%d", sig);
 	c->stopping = 1;
 	ctl_rpc_stop(c);
+	ctl_heal_stop(); /* it queues jobs too */
 	ctl_policy_stop(c); /* it queues jobs: before the workers stop */
 	ctl_jobs_stop(c);
 	ctl_sgsync_stop(c);

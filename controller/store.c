@@ -225,6 +225,16 @@ static const char *const migrations[] = {
 	/* 8: why an image ended CreateFailed (DescribeImages' ErrorMessage): an OSS object
 	 * missing or not the caller's, a disk that is no image, … */
 	"ALTER TABLE images ADD COLUMN error TEXT NOT NULL DEFAULT '';",
+	/* 9: hosts that heal (heal.c): a dead host's blocklisted address until its agent removed
+	 * what moved away; instances' system events. */
+	"ALTER TABLE hosts ADD COLUMN fenced_addr TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE hosts ADD COLUMN fenced_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE hosts ADD COLUMN evicted_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE instance_events ("
+	"  event_id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, event_type TEXT NOT NULL, status TEXT NOT NULL,"
+	"  reason TEXT NOT NULL, not_before INTEGER NOT NULL, published_at INTEGER NOT NULL,"
+	"  finished_at INTEGER NOT NULL);"
+	"CREATE INDEX instance_events_instance ON instance_events (instance_id, published_at);",
 };
 
 int ctl_store_schema_version(void)

@@ -20,7 +20,7 @@ const struct ecsctl_group ecsctl_groups[] = {
 };
 
 static const struct ecsctl_verb *const tables[] = {
-	ecsctl_instance_verbs, ecsctl_ssh_verbs,    ecsctl_disk_verbs,	 ecsctl_snapshot_verbs,
+	ecsctl_instance_verbs, ecsctl_events_verbs, ecsctl_ssh_verbs,    ecsctl_disk_verbs,	 ecsctl_snapshot_verbs,
 	ecsctl_image_verbs,    ecsctl_keypair_verbs, ecsctl_policy_verbs, ecsctl_sg_verbs, ecsctl_lb_verbs,
 	ecsctl_eip_verbs,      ecsctl_host_verbs,    ecsctl_oss_verbs,     ecsctl_api_verbs,
 	ecsctl_help_verbs,

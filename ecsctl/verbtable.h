@@ -50,6 +50,7 @@ extern const struct ecsctl_group ecsctl_groups[]; /* ends with { NULL } */
 /* Per file, each ending with { .name = NULL }. */
 extern const struct ecsctl_verb ecsctl_api_verbs[];
 extern const struct ecsctl_verb ecsctl_instance_verbs[];
+extern const struct ecsctl_verb ecsctl_events_verbs[];
 extern const struct ecsctl_verb ecsctl_disk_verbs[];
 extern const struct ecsctl_verb ecsctl_snapshot_verbs[];
 extern const struct ecsctl_verb ecsctl_image_verbs[];

@@ -106,7 +106,7 @@ init_rbd_pools() {
 USERS="client.ecs-agent|profile rbd|profile rbd pool=$POOL_RBD|profile rbd pool=$POOL_RBD
 client.ecs-ossd|allow r|allow rwx pool=ecs-oss|
 client.ecs-otsd|allow r|allow rwx pool=ecs-ots|
-client.ecs-controller|allow r, allow command \"osd blocklist\"|allow rwx pool=ecs-ctl|"
+client.ecs-controller|allow r, allow command \"osd blocklist\"|allow rwx pool=ecs-ctl, profile rbd-read-only pool=$POOL_RBD|"
 
 # The caps of USER as `ceph auth ls` prints them, one "[svc] caps" a line, sorted.
 auth_caps() { # USER AUTH_LS_TEXT

@@ -136,6 +136,7 @@ class FakeAgent(StartClose):
         self.host = ctl.agent_client(host_id)
         self.calls: list[dict] = []  # {method, path, body, signed}
         self.instances: dict[str, str] = {}  # instance id -> status
+        self.fail_creates = False  # True: every create is answered 500 (the scheduler moves it on)
         self.state_seq = 1  # as the agent's (agent/agent.h): stepped by each instance action's answer
         self.sync_mode = "pull"  # pull | 404 | slow (a nudge is answered once release is set, or after 30 s)
         self.release = threading.Event()
@@ -165,6 +166,8 @@ class FakeAgent(StartClose):
                     return self.reply_json(200, {"generation": outer.host.view()["generation"]})
                 if len(parts) >= 3 and parts[:2] == ["v1", "instances"]:
                     iid = parts[2]
+                    if self.command == "PUT" and len(parts) == 3 and outer.fail_creates:
+                        return self.reply_json(500, {"code": "InternalError", "message": "create failed here"})
                     if self.command == "PUT" and len(parts) == 3:
                         spec = json.loads(body or b"{}")
                         status = "Running" if spec.get("start", True) else "Stopped"

@@ -4,6 +4,7 @@ controller"): verifies each request's host-key signature, records heartbeats, an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http.server import ThreadingHTTPServer
@@ -17,6 +18,7 @@ class FakeController:
         self.heartbeats: list[dict] = []
         self.rejected = 0
         self.wanted: dict[str, bool] = {}  # instance id -> wanted; absent -> 404
+        self.moved: set[str] = set()  # instance ids placed on another host now
         self.lock = threading.Lock()
         outer = self
 
@@ -33,6 +35,10 @@ class FakeController:
                     with outer.lock:
                         outer.heartbeats.append(json.loads(body))
                     return self.reply_json(200, {})
+                if self.path == "/agent/v1/instances/moved":
+                    with outer.lock:
+                        ids = json.loads(body)["instance_ids"]
+                        return self.reply_json(200, {"moved": [i for i in ids if i in outer.moved]})
                 self.reply_json(404, {"code": "NotFound"})
 
             def do_GET(self):
@@ -69,3 +75,20 @@ class FakeController:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextlib.contextmanager
+def agent_with_fake_controller(image_dir, ceph, extra: dict | None = None):
+    """A started AgentEnv (agentenv.py) whose controller is a FakeController (env.controller)."""
+    from agentenv import AgentEnv
+
+    env = AgentEnv(image_dir, ceph=ceph, extra=extra)
+    fc = FakeController(env.agent.key)
+    env.agent.controller_url = fc.url
+    env.controller = fc
+    try:
+        env.start()
+        yield env
+    finally:
+        env.close()
+        fc.close()

@@ -11,24 +11,15 @@ import time
 
 import pytest
 
-from agentenv import AgentEnv
 from agentlib import ApiError, random_id
-from fakecontroller import FakeController
+from fakecontroller import agent_with_fake_controller
 from waiting import wait_for
 
 
 @pytest.fixture(scope="module")
 def env(tiny_image, ceph_cluster):
-    env = AgentEnv(tiny_image.dir, ceph=ceph_cluster)
-    fc = FakeController(env.agent.key)
-    env.agent.controller_url = fc.url
-    env.controller = fc
-    try:
-        env.start()
+    with agent_with_fake_controller(tiny_image.dir, ceph_cluster) as env:
         yield env
-    finally:
-        env.close()
-        fc.close()
 
 
 def crash_at(env, point: str, call):
