@@ -24,7 +24,7 @@ static const struct ecs_config_option agent_options[] = {
 	{ "agent", "blob_dir", ECS_CONFIG_STRING, "", 0, 0, "snapshot/image store; empty: DATA_DIR/blobs" },
 	{ "agent", "reconcile_interval_s", ECS_CONFIG_INT, "30", 1, 3600, "periodic reconciliation" },
 	{ "agent", "metrics_interval_s", ECS_CONFIG_INT, "15", 1, 3600, "metric sampling" },
-	{ "agent", "heartbeat_interval_s", ECS_CONFIG_INT, "10", 1, 3600, "heartbeat to the controller" },
+	{ "agent", "heartbeat_interval_s", ECS_CONFIG_INT, "5", 1, 3600, "heartbeat to the controller" },
 	{ "agent", "orphan_grace_s", ECS_CONFIG_INT, "600", 0, 86400 * 30, "age before unknown files go" },
 	{ "agent", "stop_timeout_s", ECS_CONFIG_INT, "60", 1, 3600, "ACPI shutdown wait before force" },
 	{ "agent", "max_instances", ECS_CONFIG_INT, "256", 1, 100000, "instances this host accepts" },
