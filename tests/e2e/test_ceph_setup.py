@@ -94,8 +94,11 @@ def test_users_have_exactly_their_caps(ceph_cluster):
         "mon": "profile rbd", "osd": f"profile rbd pool={POOL_RBD}", "mgr": f"profile rbd pool={POOL_RBD}"}
     assert caps(ceph_cluster, "client.ecs-ossd") == {"mon": "allow r", "osd": f"allow rwx pool={POOL_OSS}"}
     assert caps(ceph_cluster, "client.ecs-otsd") == {"mon": "allow r", "osd": f"allow rwx pool={POOL_OTS}"}
+    # The controller reads the disk pool (whose images a dead host's clients still watch:
+    # its proof of death, docs/cluster.md) and writes none of it.
     assert caps(ceph_cluster, "client.ecs-controller") == {
-        "mon": 'allow r, allow command "osd blocklist"', "osd": f"allow rwx pool={POOL_CTL}"}
+        "mon": 'allow r, allow command "osd blocklist"',
+        "osd": f"allow rwx pool={POOL_CTL}, profile rbd-read-only pool={POOL_RBD}"}
 
 
 def test_keyrings_are_private_and_hold_one_key(ceph_cluster):
@@ -126,14 +129,14 @@ def objects(ceph_cluster):
         r.shutdown()
 
 
-# (user, pool, may read and write). The agent's rbd profile covers its pool only.
+# (user, pool, what it may do: "rw", "r" or ""). The agent's rbd profile covers its pool only.
 ACCESS = [
-    ("client.ecs-ossd", POOL_OSS, True), ("client.ecs-ossd", POOL_RBD, False),
-    ("client.ecs-ossd", POOL_OTS, False), ("client.ecs-otsd", POOL_OTS, True),
-    ("client.ecs-otsd", POOL_OSS, False), ("client.ecs-agent", POOL_RBD, True),
-    ("client.ecs-agent", POOL_OSS, False), ("client.ecs-agent", POOL_CTL, False),
-    ("client.ecs-controller", POOL_CTL, True), ("client.ecs-controller", POOL_RBD, False),
-    ("client.ecs-controller", POOL_OSS, False),
+    ("client.ecs-ossd", POOL_OSS, "rw"), ("client.ecs-ossd", POOL_RBD, ""),
+    ("client.ecs-ossd", POOL_OTS, ""), ("client.ecs-otsd", POOL_OTS, "rw"),
+    ("client.ecs-otsd", POOL_OSS, ""), ("client.ecs-agent", POOL_RBD, "rw"),
+    ("client.ecs-agent", POOL_OSS, ""), ("client.ecs-agent", POOL_CTL, ""),
+    ("client.ecs-controller", POOL_CTL, "rw"), ("client.ecs-controller", POOL_RBD, "r"),
+    ("client.ecs-controller", POOL_OSS, ""),
 ]
 
 
@@ -142,14 +145,16 @@ def test_caps_enforced(ceph_cluster, objects, user, pool, allowed):
     r = ceph_cluster.rados_connect(user)
     try:
         with r.open_ioctx(pool) as io:
-            if allowed:
+            if "w" in allowed:
                 io.write_full(f"w-{user}", b"data")
                 assert io.read(f"w-{user}") == b"data"
-                assert io.read("probe") == pool.encode()
                 io.remove_object(f"w-{user}")
             else:
                 with pytest.raises(rados.PermissionError):
                     io.write_full(f"w-{user}", b"data")
+            if "r" in allowed:
+                assert io.read("probe") == pool.encode()
+            else:
                 with pytest.raises(rados.PermissionError):
                     io.read("probe")
     finally:
