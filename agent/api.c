@@ -49,6 +49,12 @@ static void reply_error(const struct ecs_http_request *req, struct ecs_http_resp
 
 static void reply_err(struct call *c, int r, const struct agent_err *err)
 {
+	/* A failure of the agent's own (not of the caller's request) is in its log too: the
+	 * controller may move the work elsewhere and keep no trace of why. */
+	if (!err->status || err->status >= 500)
+		log_warn("request failed", "method=%s path=%s status=%d code=%s error=\"%s\"", c->req->method, c->req->path,
+			 err->status ? err->status : 500, err->status ? err->code : "InternalError",
+			 err->status ? err->message : strerror(-r));
 	if (err->status)
 		reply_error(c->req, c->resp, err->status, err->code, err->message);
 	else

@@ -2,6 +2,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libvirt/virterror.h>
+#include <pthread.h>
 #include <signal.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
@@ -625,11 +627,17 @@ static char *secret_usage(const char *user)
 	return ecs_strdup_printf("client.%s secret", user);
 }
 
-int agent_rbd_secret_ensure(struct agent_rbd *r, virConnectPtr conn, char uuid[VIR_UUID_STRING_BUFLEN])
+/* Two creates of one host build their domains at once (both waited for the same image):
+ * one at a time here, or both define the secret (the second is refused: its usage is taken)
+ * or both rewrite its value file (libvirt's rewrite of one file from two threads fails one). */
+static pthread_mutex_t secret_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int secret_ensure_locked(struct agent_rbd *r, virConnectPtr conn, char uuid[VIR_UUID_STRING_BUFLEN])
 {
 	_cleanup_free_ char *usage = secret_usage(r->user), *xml = NULL;
 	_cleanup_free_ uint8_t *raw = NULL;
-	size_t raw_len = 0;
+	unsigned char *have = NULL;
+	size_t raw_len = 0, have_len = 0;
 	virSecretPtr s;
 	int e = 0;
 
@@ -649,11 +657,30 @@ int agent_rbd_secret_ensure(struct agent_rbd *r, virConnectPtr conn, char uuid[V
 			log_error("cannot define the ceph secret", "usage=\"%s\"", usage);
 			return -EIO;
 		}
+	} else {
+		have = virSecretGetValue(s, &have_len, 0);
 	}
-	/* Set each time: the same value is a no-op, a new key replaces an old one. */
-	if (virSecretSetValue(s, raw, raw_len, 0) < 0 || virSecretGetUUIDString(s, uuid) < 0)
+	/* Written only when missing or changed (a new key replaces an old one). */
+	if ((!have || have_len != raw_len || memcmp(have, raw, raw_len) != 0) && virSecretSetValue(s, raw, raw_len, 0) < 0) {
+		log_error("cannot set the ceph secret's value", "usage=\"%s\" error=\"%s\"", usage, virGetLastErrorMessage());
 		e = -EIO;
+	}
+	if (e == 0 && virSecretGetUUIDString(s, uuid) < 0)
+		e = -EIO;
+	if (have)
+		memset(have, 0, have_len);
+	free(have);
 	virSecretFree(s);
+	return e;
+}
+
+int agent_rbd_secret_ensure(struct agent_rbd *r, virConnectPtr conn, char uuid[VIR_UUID_STRING_BUFLEN])
+{
+	int e;
+
+	pthread_mutex_lock(&secret_lock);
+	e = secret_ensure_locked(r, conn, uuid);
+	pthread_mutex_unlock(&secret_lock);
 	return e;
 }
 
