@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from agentenv import free_port
+from cloudenv import stop_controller
 from test_ots_api import accounts, ots, run  # noqa: F401 (fixtures)
 from waiting import wait_log_line
 
@@ -28,12 +29,7 @@ def second_gateway(env):
         wait_log_line(log, env.READY, 30, "the second ecs-otsd ready", proc=proc)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_controller(proc)  # SIGTERM, then SIGKILL after 20 s: any daemon of ours
 
 AUTO = r"""
 const a = mk(process.env.AK0, process.env.SK0), b = mk(process.env.AK1, process.env.SK1);
