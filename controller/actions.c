@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "ctl.h"
+#include "deployset.h"
 #include "disk.h"
 #include "eip.h"
 #include "hosts.h"
@@ -79,6 +80,10 @@ static const struct ctl_action actions[] = {
 	ECS("LeaveSecurityGroup", ctl_sg_leave, true),
 	ECS("AllocatePublicIpAddress", ctl_eip_allocate, true),
 	ECS("ReleasePublicIpAddress", ctl_eip_release, true),
+	ECS("CreateDeploymentSet", ctl_deployset_create, true),
+	ECS("DescribeDeploymentSets", ctl_deployset_describe, false),
+	ECS("ModifyDeploymentSetAttribute", ctl_deployset_modify, true),
+	ECS("DeleteDeploymentSet", ctl_deployset_delete, true),
 	/* Admin only ([controller] admin_accounts). */
 	ECS("DescribeHosts", ctl_hosts_describe, false),
 	SLB("CreateLoadBalancer", ctl_slb_create, true),

@@ -6,6 +6,7 @@
 #include "addrpool.h"
 #include "common.h"
 #include "crypto.h"
+#include "deployset.h"
 #include "id.h"
 #include "jobs.h"
 #include "json.h"
@@ -99,7 +100,7 @@ struct new_disk {
 
 struct create_args {
 	const char *image_id, *type_id, *zone_id, *name, *description, *hostname, *key_pair_name, *user_data;
-	const char *system_disk_name;
+	const char *system_disk_name, *deployment_set_id;
 	char *password_hash;
 	long long system_size, bandwidth, amount;
 	struct new_disk data[MAX_DATA_DISKS];
@@ -176,6 +177,7 @@ static int read_create_args(struct ctl_call *call, bool run, struct create_args 
 	    (r = ctl_param_int(call, "SystemDisk.Size", 0, 1, 500, 0, &a->system_size)) < 0 ||
 	    (r = ctl_param_enum(call, "SystemDisk.Category", 0, categories, "cloud_efficiency", &cat)) < 0 ||
 	    (r = ctl_param_str(call, "SystemDisk.DiskName", 0, 128, "", &a->system_disk_name)) < 0 ||
+	    (r = ctl_param_str(call, "DeploymentSetId", CTL_NONEMPTY, 64, NULL, &a->deployment_set_id)) < 0 ||
 	    (r = ctl_param_int(call, "InternetMaxBandwidthOut", 0, 0, 100, 0, &a->bandwidth)) < 0 ||
 	    (r = ctl_param_int(call, "Amount", 0, 1, run ? MAX_AMOUNT : 1, 1, &a->amount)) < 0)
 		return r;
@@ -333,6 +335,7 @@ static int book_one(struct ctl_call *call, sqlite3 *db, const struct create_args
 		.disk_gib = (int)a->system_size,
 		.image_id = a->image_id,
 		.system_image = a->system_image,
+		.deployment_set_id = a->deployment_set_id,
 	};
 	char host[64], ip[16], sys_id[ECS_ID_MAX], mac[18], zone[64];
 	uint8_t rnd[3];
@@ -347,6 +350,10 @@ static int book_one(struct ctl_call *call, sqlite3 *db, const struct create_args
 	if (r == -ENOSPC)
 		return ctl_fail(call, 403, "OperationDenied.NoStock",
 				"Sales of this resource are temporarily suspended in the specified region; please try again later.");
+	if (r == -EXFULL)
+		return ctl_fail(call, 403, "QuotaExceed.DeploymentSetInstanceQuotaFull",
+				"instance quota in one deployment set exceeded: no host left without a member of %s.",
+				a->deployment_set_id);
 	if (r < 0)
 		return ctl_db_failure(call);
 	{
@@ -373,9 +380,9 @@ static int book_one(struct ctl_call *call, sqlite3 *db, const struct create_args
 	st = ctl_db_prepare(
 		db, "INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id, instance_type,"
 		    " vcpus, memory_mib, zone_id, host_id, status, desired, private_ip, mac, key_pair_name, password_hash,"
-		    " user_data, internet_max_bandwidth_out, tags, created_at, transition_at)"
+		    " user_data, internet_max_bandwidth_out, tags, created_at, transition_at, deployment_set_id)"
 		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'Pending', ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
-		    " ?20, ?20)");
+		    " ?20, ?20, ?21)");
 	if (!st)
 		return ctl_db_failure(call);
 	{
@@ -401,6 +408,7 @@ static int book_one(struct ctl_call *call, sqlite3 *db, const struct create_args
 		sqlite3_bind_int64(st, 18, a->bandwidth);
 		sqlite3_bind_text(st, 19, ecs_json_text(a->tags, NULL), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 20, now);
+		sqlite3_bind_text(st, 21, a->deployment_set_id ? a->deployment_set_id : "", -1, SQLITE_STATIC);
 		r = ctl_db_step_done(st);
 	}
 	sqlite3_finalize(st);
@@ -451,6 +459,8 @@ static int create_common(struct ctl_call *call, struct json_object *out, bool ru
 		r = ctl_sg_instance_groups_resolve(call, db, a.groups);
 	if (r == 0)
 		r = check_quota(call, db, &a);
+	if (r == 0 && a.deployment_set_id)
+		r = ctl_deployset_check_owned(call, db, a.deployment_set_id);
 	if (r == 0) {
 		ids = json_object_new_array();
 		for (long long i = 0; i < a.amount && r == 0; i++) {

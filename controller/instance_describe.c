@@ -17,7 +17,8 @@
 	" i.tags, i.error, i.created_at, i.started_at, i.desired,"                                                \
 	" (SELECT group_concat(s.position || ':' || s.group_id) FROM instance_security_groups s"                  \
 	"  WHERE s.instance_id = i.instance_id),"                                                                  \
-	" (SELECT p.address FROM public_ips p WHERE p.owner_id = i.instance_id AND p.state = 'active')"
+	" (SELECT p.address FROM public_ips p WHERE p.owner_id = i.instance_id AND p.state = 'active'),"             \
+	" i.deployment_set_id"
 
 struct sg_pos {
 	long long pos;
@@ -83,6 +84,7 @@ static struct json_object *instance_json(struct ctl *c, sqlite3_stmt *st)
 	ecs_jbk_bool(o, "IoOptimized", true);
 	ecs_jbk_str(o, "KeyPairName", ctl_col(st, 13));
 	ecs_jbk_str(o, "StoppedMode", "Not-applicable");
+	ecs_jbk_str(o, "DeploymentSetId", ctl_col(st, 22));
 	security_group_ids(ecs_jbk_list(o, "SecurityGroupIds", "SecurityGroupId"), ctl_col(st, 20));
 	v = ecs_jbk_list(o, "PublicIpAddress", "IpAddress");
 	if (*ctl_col(st, 21))

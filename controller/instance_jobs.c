@@ -213,7 +213,7 @@ int ctl_instance_place_elsewhere(struct ctl *c, sqlite3 *db, const char *id, con
 	rq = (struct ctl_sched_request){ .zone_id = zone, .vcpus = sqlite3_column_int(st, 0),
 					 .memory_mib = sqlite3_column_int(st, 1), .disk_gib = sqlite3_column_int(st, 4),
 					 .image_id = image, .system_image = sqlite3_column_int(st, 5),
-					 .exclude = exclude, .n_exclude = n_exclude };
+					 .exclude = exclude, .n_exclude = n_exclude, .instance_id = id };
 	sqlite3_finalize(st);
 	if (!image || !zone)
 		return -ENOMEM;

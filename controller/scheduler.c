@@ -7,6 +7,7 @@
 
 #include "ceph.h"
 #include "common.h"
+#include "deployset.h"
 #include "json.h"
 #include "log.h"
 #include "store.h"
@@ -26,6 +27,42 @@ static bool has_image(const char *images_json, const char *image)
 	return found;
 }
 
+/* The best host so far by the weigher. */
+struct pick {
+	bool found;
+	double best;
+	char host[64];
+};
+
+static void weigh(const struct ctl *c, struct pick *p, const char *host, double free_mem)
+{
+	/* Spread: the most free memory; stack: the least that still fits. */
+	if (!p->found || (c->cfg.stack ? free_mem < p->best : free_mem > p->best)) {
+		p->best = free_mem;
+		snprintf(p->host, sizeof(p->host), "%s", host);
+		p->found = true;
+	}
+}
+
+/* The deployment set filter (deployset.h): a host that fits but would break the set's rule
+ * is weighed apart (`broken`), as the fallback a soft rule takes when no host keeps it.
+ * Returns 0 with the host, -ENOSPC (no host fits at all) or -EXFULL (hosts fit, none keeps
+ * the set's rule). */
+static int deployset_choose(sqlite3 *db, const struct ctl_sched_request *rq, const struct ctl_deployset_rule *rule,
+			    const struct pick *kept, const struct pick *broken, char ret_host[64])
+{
+	if (kept->found) {
+		snprintf(ret_host, 64, "%s", kept->host);
+		return 0;
+	}
+	if (!broken->found)
+		return -ENOSPC;
+	if (!rule->soft)
+		return -EXFULL;
+	snprintf(ret_host, 64, "%s", broken->host);
+	return ctl_deployset_rule_broken(db, rule, rq->instance_id);
+}
+
 int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq, char ret_host[64])
 {
 	/* Room used on each host by every instance booked there. */
@@ -39,11 +76,17 @@ int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq,
 		    "            GROUP BY host_id) d ON d.host_id = h.host_id"
 		    " WHERE h.last_seen >= ?1 ORDER BY h.host_id");
 	const struct ctl_ceph_snap *storage;
-	double best = 0;
-	bool found = false;
+	struct ctl_deployset_rule rule;
+	struct pick kept = { 0 }, broken = { 0 };
+	int r;
 
 	if (!st)
 		return -EIO;
+	if (ctl_deployset_rule_load(db, rq->deployment_set_id, rq->instance_id, &rule) < 0) {
+		sqlite3_finalize(st);
+		ctl_deployset_rule_clear(&rule);
+		return -EIO;
+	}
 	storage = ctl_ceph_acquire(c);
 	sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -74,16 +117,13 @@ int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq,
 				continue;
 			}
 		}
-		/* Spread: the most free memory; stack: the least that still fits. */
-		if (!found || (c->cfg.stack ? free_mem < best : free_mem > best)) {
-			best = free_mem;
-			snprintf(ret_host, 64, "%s", host);
-			found = true;
-		}
+		weigh(c, ctl_deployset_rule_allows(&rule, host, zone) ? &kept : &broken, host, free_mem);
 	}
 	sqlite3_finalize(st);
 	ctl_ceph_release(c, storage);
-	return found ? 0 : -ENOSPC;
+	r = deployset_choose(db, rq, &rule, &kept, &broken, ret_host);
+	ctl_deployset_rule_clear(&rule);
+	return r;
 }
 
 /* The alive host (of zone, if given) holding the fewest LBs and public IPs. */

@@ -235,6 +235,13 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL, not_before INTEGER NOT NULL, published_at INTEGER NOT NULL,"
 	"  finished_at INTEGER NOT NULL);"
 	"CREATE INDEX instance_events_instance ON instance_events (instance_id, published_at);",
+	/* 10: deployment sets (deployset.h) and each instance's set ('' for none). */
+	"CREATE TABLE deployment_sets ("
+	"  deployment_set_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, name TEXT NOT NULL,"
+	"  description TEXT NOT NULL, strategy TEXT NOT NULL, on_unable TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE INDEX deployment_sets_account ON deployment_sets (account_id, created_at);"
+	"ALTER TABLE instances ADD COLUMN deployment_set_id TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX instances_deployment_set ON instances (deployment_set_id, deleted) WHERE deployment_set_id != '';",
 };
 
 int ctl_store_schema_version(void)

@@ -64,7 +64,8 @@ static int run_params(struct ecsctl *ctx, const struct ecsctl_args *a, struct ec
 	    (r = ecsctl_param_from_flag(p, a, "name", "InstanceName")) < 0 ||
 	    (r = ecsctl_param_from_flag(p, a, "hostname", "HostName")) < 0 ||
 	    (r = ecsctl_param_from_flag(p, a, "password", "Password")) < 0 ||
-	    (r = ecsctl_param_from_flag(p, a, "zone", "ZoneId")) < 0)
+	    (r = ecsctl_param_from_flag(p, a, "zone", "ZoneId")) < 0 ||
+	    (r = ecsctl_param_from_flag(p, a, "deployment-set", "DeploymentSetId")) < 0)
 		return r;
 	if (ud) {
 		if ((r = read_user_data(ctx, ud, &user_data)) < 0 || (r = ecs_kvlist_add(p, "UserData", user_data)) < 0)
@@ -282,6 +283,7 @@ static const struct ecsctl_flag run_flags[] = {
 	{ "system-disk", ECSCTL_FLAG_VALUE, false, "SIZE_GIB", "SystemDisk.Size" },
 	{ "disk", ECSCTL_FLAG_LIST, false, "SIZE_GIB", "a data disk, DataDisk.N.Size" },
 	{ "zone", ECSCTL_FLAG_VALUE, false, "ZONE", "ZoneId" },
+	{ "deployment-set", ECSCTL_FLAG_VALUE, false, "DS", "DeploymentSetId: each member on its own host" },
 	WAIT_FLAGS,
 	{ NULL },
 };

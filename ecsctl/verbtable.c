@@ -11,6 +11,7 @@ const struct ecsctl_group ecsctl_groups[] = {
 	{ "image", "images: create, ls, rm, import" },
 	{ "keypair", "SSH key pairs: create, import, ls, rm" },
 	{ "policy", "automatic snapshot policies: create, ls, apply, cancel, rm" },
+	{ "deployset", "deployment sets (members on distinct hosts): create, ls, rm" },
 	{ "sg", "security groups: create, ls, show, allow, deny, revoke, join, leave, rm" },
 	{ "lb", "load balancers (SLB): create, ls, show, rm, listener-…, backend-…, health" },
 	{ "eip", "public IPs of instances: allocate, release, ls" },
@@ -21,7 +22,7 @@ const struct ecsctl_group ecsctl_groups[] = {
 
 static const struct ecsctl_verb *const tables[] = {
 	ecsctl_instance_verbs, ecsctl_events_verbs, ecsctl_ssh_verbs,    ecsctl_disk_verbs,	 ecsctl_snapshot_verbs,
-	ecsctl_image_verbs,    ecsctl_keypair_verbs, ecsctl_policy_verbs, ecsctl_sg_verbs, ecsctl_lb_verbs,
+	ecsctl_image_verbs,    ecsctl_keypair_verbs, ecsctl_policy_verbs, ecsctl_deployset_verbs, ecsctl_sg_verbs, ecsctl_lb_verbs,
 	ecsctl_eip_verbs,      ecsctl_host_verbs,    ecsctl_oss_verbs,     ecsctl_api_verbs,
 	ecsctl_help_verbs,
 };

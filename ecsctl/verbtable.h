@@ -56,6 +56,7 @@ extern const struct ecsctl_verb ecsctl_snapshot_verbs[];
 extern const struct ecsctl_verb ecsctl_image_verbs[];
 extern const struct ecsctl_verb ecsctl_keypair_verbs[];
 extern const struct ecsctl_verb ecsctl_policy_verbs[];
+extern const struct ecsctl_verb ecsctl_deployset_verbs[];
 extern const struct ecsctl_verb ecsctl_sg_verbs[];
 extern const struct ecsctl_verb ecsctl_lb_verbs[];
 extern const struct ecsctl_verb ecsctl_eip_verbs[];

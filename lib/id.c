@@ -12,6 +12,7 @@ static const char *const prefixes[_ECS_ID_KIND_MAX] = {
 	[ECS_ID_INSTANCE] = "i-",	 [ECS_ID_DISK] = "d-",		 [ECS_ID_SNAPSHOT] = "s-",
 	[ECS_ID_IMAGE] = "m-",		 [ECS_ID_SECURITY_GROUP] = "sg-", [ECS_ID_LOAD_BALANCER] = "lb-",
 	[ECS_ID_SNAPSHOT_POLICY] = "sp-", [ECS_ID_KEY_PAIR] = "kp-",
+	[ECS_ID_DEPLOYMENT_SET] = "ds-",
 };
 
 /* RFC 4648 base32 alphabet, lower case: ids are case-sensitive and read well in shells. */

@@ -16,6 +16,7 @@ enum ecs_id_kind {
 	ECS_ID_LOAD_BALANCER,	/* lb- */
 	ECS_ID_SNAPSHOT_POLICY, /* sp- */
 	ECS_ID_KEY_PAIR,	/* kp- */
+	ECS_ID_DEPLOYMENT_SET,	/* ds- */
 	_ECS_ID_KIND_MAX,
 };
 

@@ -1,5 +1,6 @@
 /* Tests for controller/scheduler.c: the filters (alive, zone, image, vCPU / memory / disk
- * room with the overcommit ratios, the instance count, hosts already tried) and the weighers
+ * room with the overcommit ratios, the instance count, hosts already tried, deployment sets)
+ * and the weighers
  * (spread by free memory, stack), on hosts and instances written straight into a controller
  * state in a temporary SQLite file; and ctl_schedule_lb (the fewest LBs and public IPs). */
 #include <errno.h>
@@ -14,9 +15,11 @@
 #include <cmocka.h>
 
 #include "ceph.h"
+#include "common.h"
 #include "config.h"
 #include "ctl.h"
 #include "ctl_env.h"
+#include "deployset.h"
 #include "scheduler.h"
 #include "store.h"
 #include "util.h"
@@ -311,6 +314,151 @@ static void test_storage_down_filtered(void **state)
 	ctl_ceph_free(&e->t.c);
 }
 
+/* ---- deployment sets ---- */
+
+static void add_set(struct env *e, const char *id, const char *on_unable)
+{
+	_cleanup_free_ char *sql = ecs_strdup_printf(
+		"INSERT INTO deployment_sets (deployment_set_id, account_id, name, description, strategy, on_unable,"
+		" created_at) VALUES ('%s', 'acc', '', '', 'Availability', '%s', 0)",
+		id, on_unable);
+
+	exec(e, sql);
+}
+
+/* A member of set on host (NULL: a member being placed again) in zone. */
+static void add_member(struct env *e, const char *id, const char *set, const char *host, const char *zone)
+{
+	_cleanup_free_ char *sql = ecs_strdup_printf(
+		"INSERT INTO instances (instance_id, account_id, name, description, hostname, image_id, instance_type,"
+		" vcpus, memory_mib, zone_id, host_id, status, desired, mac, key_pair_name, password_hash, user_data,"
+		" internet_max_bandwidth_out, created_at, transition_at, deployment_set_id) VALUES ('%s', 'acc', '', '',"
+		" 'h', 'img', 't', 1, 256, '%s', %s%s%s, 'Running', 'running', '52:54:00:00:00:01', '', '', '', 0, 0, 0,"
+		" '%s')",
+		id, zone, host ? "'" : "", host ? host : "NULL", host ? "'" : "", set);
+
+	exec(e, sql);
+}
+
+/* ctl_schedule answers rc for rq (no host), or 0 and want. */
+static void expect_rc(struct env *e, struct ctl_sched_request rq, int rc)
+{
+	char host[64];
+
+	assert_int_equal(ctl_schedule(&e->t.c, e->t.db, &rq, host), rc);
+}
+
+static void expect(struct env *e, struct ctl_sched_request rq, const char *want)
+{
+	char host[64];
+
+	assert_int_equal(ctl_schedule(&e->t.c, e->t.db, &rq, host), 0);
+	assert_string_equal(host, want);
+}
+
+static const char *member_set(struct env *e, const char *id)
+{
+	static char set[64];
+	sqlite3_stmt *st = ctl_db_prepare_args(e->t.db, "SELECT deployment_set_id FROM instances WHERE instance_id = ?1",
+					       &id, 1);
+
+	assert_non_null(st);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(set, sizeof(set), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return set;
+}
+
+/* A new member goes to a host without one, even against the weigher; none left: -EXFULL
+ * (a request outside the set still finds room). */
+static void test_deployset_distinct_hosts(void **state)
+{
+	struct env *e = *state;
+	struct ctl_sched_request rq = small(1, 256);
+
+	add_host(e, "h-a", "z1", 64, 65536, 1000, 100, "[]", 0);
+	add_host(e, "h-b", "z1", 64, 32768, 1000, 100, "[]", 0);
+	add_host(e, "h-c", "z1", 64, 4096, 1000, 100, "[]", 0);
+	add_set(e, "ds-one", "CancelMembershipAndStart");
+	add_set(e, "ds-other", "CancelMembershipAndStart");
+	rq.deployment_set_id = "ds-one";
+	expect(e, rq, "h-a");
+	add_member(e, "i-m1", "ds-one", "h-a", "z1");
+	add_member(e, "i-o1", "ds-other", "h-b", "z1"); /* another set's member is no obstacle */
+	expect(e, rq, "h-b");
+	add_member(e, "i-m2", "ds-one", "h-b", "z1");
+	expect(e, rq, "h-c");
+	add_member(e, "i-m3", "ds-one", "h-c", "z1");
+	expect_rc(e, rq, -EXFULL);
+	/* A deleted member frees its host. */
+	exec(e, "UPDATE instances SET deleted = 1 WHERE instance_id = 'i-m2'");
+	expect(e, rq, "h-b");
+	/* No room at all stays -ENOSPC, set or not. */
+	rq.memory_mib = 1 << 20;
+	expect_rc(e, rq, -ENOSPC);
+	rq = small(1, 256);
+	expect(e, rq, "h-a");
+}
+
+/* At most CTL_DEPLOYSET_MAX_PER_ZONE members per zone, wherever they run. */
+static void test_deployset_zone_cap(void **state)
+{
+	struct env *e = *state;
+	struct ctl_sched_request rq = small(1, 256);
+
+	add_host(e, "h-z1", "z1", 64, 65536, 1000, 100, "[]", 0);
+	add_host(e, "h-z2", "z2", 64, 4096, 1000, 100, "[]", 0);
+	add_set(e, "ds-cap", "CancelMembershipAndStart");
+	for (int i = 0; i < CTL_DEPLOYSET_MAX_PER_ZONE; i++) {
+		char id[32], h[32];
+
+		snprintf(id, sizeof(id), "i-cap%d", i);
+		snprintf(h, sizeof(h), "h-gone%d", i); /* hosts not alive any more: members still count */
+		add_member(e, id, "ds-cap", h, "z1");
+	}
+	rq.deployment_set_id = "ds-cap";
+	expect(e, rq, "h-z2");
+	rq.zone_id = "z1";
+	expect_rc(e, rq, -EXFULL);
+}
+
+/* A member placed again (heal, a failed create moving on) keeps the rule where it can;
+ * otherwise CancelMembershipAndStart takes the best host and leaves the set, KeepStopped
+ * stays unplaced. */
+static void test_deployset_placed_again(void **state)
+{
+	struct env *e = *state;
+	struct ctl_sched_request rq = small(1, 256);
+
+	add_host(e, "h-a", "z1", 64, 65536, 1000, 100, "[]", 0);
+	add_host(e, "h-b", "z1", 64, 4096, 1000, 100, "[]", 0);
+	add_host(e, "h-dead", "z1", 64, 65536, 1000, 100, "[]", 100);
+	add_set(e, "ds-soft", "CancelMembershipAndStart");
+	add_set(e, "ds-keep", "KeepStopped");
+	add_member(e, "i-s1", "ds-soft", "h-a", "z1");
+	add_member(e, "i-s2", "ds-soft", NULL, "z1"); /* was on h-dead */
+	rq.instance_id = "i-s2";
+	expect(e, rq, "h-b");
+	assert_string_equal(member_set(e, "i-s2"), "ds-soft");
+	/* h-b taken too: the best host, and the instance leaves its set. */
+	add_member(e, "i-s3", "ds-soft", "h-b", "z1");
+	expect(e, rq, "h-a");
+	assert_string_equal(member_set(e, "i-s2"), "");
+	/* KeepStopped: not placed while no host keeps the rule. */
+	add_member(e, "i-k1", "ds-keep", "h-a", "z1");
+	add_member(e, "i-k2", "ds-keep", "h-b", "z1");
+	add_member(e, "i-k3", "ds-keep", NULL, "z1");
+	rq.instance_id = "i-k3";
+	expect_rc(e, rq, -EXFULL);
+	assert_string_equal(member_set(e, "i-k3"), "ds-keep");
+	exec(e, "UPDATE instances SET deleted = 1 WHERE instance_id = 'i-k2'");
+	expect(e, rq, "h-b");
+	/* An instance in no set: no rule. */
+	add_instance(e, "h-a", 1, 256, "Running");
+	rq.instance_id = "i-test0";
+	expect(e, rq, "h-a");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +474,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_weighers, setup, ctl_test_env_teardown),
 		cmocka_unit_test_setup_teardown(test_schedule_lb, setup, ctl_test_env_teardown),
 		cmocka_unit_test_setup_teardown(test_storage_down_filtered, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_deployset_distinct_hosts, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_deployset_zone_cap, setup, ctl_test_env_teardown),
+		cmocka_unit_test_setup_teardown(test_deployset_placed_again, setup, ctl_test_env_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,7 @@
 
 static void test_resource_ids(void **state)
 {
-	static const char *const want[_ECS_ID_KIND_MAX] = { "i-", "d-", "s-", "m-", "sg-", "lb-", "sp-", "kp-" };
+	static const char *const want[_ECS_ID_KIND_MAX] = { "i-", "d-", "s-", "m-", "sg-", "lb-", "sp-", "kp-", "ds-" };
 	char a[ECS_ID_MAX], b[ECS_ID_MAX];
 
 	(void)state;
