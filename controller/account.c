@@ -222,6 +222,7 @@ int ctl_account_delete(struct ctl *c, const char *name, enum ctl_account_resourc
 	static const char *const rows[] = {
 		"DELETE FROM client_tokens WHERE account_id = ?1",
 		"DELETE FROM instance_counts WHERE account_id = ?1",
+		"DELETE FROM deployment_sets WHERE account_id = ?1", /* empty: the account has no instance */
 		"DELETE FROM signature_nonces WHERE access_key_id = ?2",
 		"DELETE FROM accounts WHERE account_id = ?1",
 	};
