@@ -148,3 +148,29 @@ out:
 	ctl_db_put(call->c->store, db);
 	return r;
 }
+
+int ctl_eip_follow(sqlite3 *db, const char *instance_id, const char *host)
+{
+	const char *args[] = { instance_id, host };
+	sqlite3_stmt *st = ctl_db_prepare_args(db,
+					       "SELECT address FROM public_ips WHERE owner_id = ?1 AND state = 'active' AND"
+					       " host_id != ?2",
+					       args, 2);
+	struct json_object *moving = json_object_new_array();
+	int r = st ? 0 : -EIO;
+
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		json_object_array_add(moving, json_object_new_string(ctl_col(st, 0)));
+	sqlite3_finalize(st);
+	if (r == 0 && json_object_array_length(moving) > 0)
+		r = ctl_db_run(db, "UPDATE public_ips SET host_id = ?2 WHERE owner_id = ?1 AND state = 'active'", args, 2);
+	for (size_t i = 0; r == 0 && i < json_object_array_length(moving); i++) {
+		const char *address = json_object_get_string(json_object_array_get_idx(moving, i));
+
+		r = ctl_slbsync_queue(db, "eip", address, "put");
+		if (r == 0)
+			log_warn("public IP follows its instance", "instance=%s address=%s to=%s", instance_id, address, host);
+	}
+	json_object_put(moving);
+	return r;
+}

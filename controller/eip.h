@@ -10,10 +10,17 @@
 #define CTL_EIP_H
 
 #include <json-c/json.h>
+#include <sqlite3.h>
 
 #include "ctl.h"
 
 int ctl_eip_allocate(struct ctl_call *call, struct json_object *out); /* AllocatePublicIpAddress */
 int ctl_eip_release(struct ctl_call *call, struct json_object *out);  /* ReleasePublicIpAddress */
+
+/* In the caller's transaction, when an instance is placed on another host (heal's recovery,
+ * a failed create moved on, ctl_instance_place_elsewhere): its public IP follows it to host,
+ * a job carrying it there; the old host's agent drops it at its next re-sync (slbsync.h),
+ * as it no longer holds it. The caller wakes the workers after its commit. */
+int ctl_eip_follow(sqlite3 *db, const char *instance_id, const char *host);
 
 #endif

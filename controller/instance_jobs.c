@@ -5,6 +5,7 @@
 #include "addrpool.h"
 #include "agents.h"
 #include "common.h"
+#include "eip.h"
 #include "instance_int.h"
 #include "jobs.h"
 #include "json.h"
@@ -228,6 +229,8 @@ int ctl_instance_place_elsewhere(struct ctl *c, sqlite3 *db, const char *id, con
 		r = ctl_db_run(db, "UPDATE disks SET host_id = ?2 WHERE instance_id = ?1", host_args, 2);
 	if (r == 0)
 		r = ctl_sg_instance_moved(db, id, from_host, nudge);
+	if (r == 0)
+		r = ctl_eip_follow(db, id, ret_host);
 	return r;
 }
 

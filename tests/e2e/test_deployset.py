@@ -225,3 +225,71 @@ def test_ecsctl_verbs(cloud, api):
         assert "deployset" in c("help")
     finally:
         c.close()
+
+
+def test_heal_keeps_the_rule_and_the_public_ip_follows(tmp_path, ceph_cluster):
+    """heal.c's recovery of a dead host (test_heal.py's stand-in setup: the session's test Ceph
+    cluster, underlay addresses of a documentation range, so the fence blocklists nothing
+    real): the set's member goes to the host without a member although the spread weigher
+    prefers the other, and its public IP follows it (issue 13, item 6: a PUT of the address to
+    the new host, DescribeInstances still shows it)."""
+    under = {"dh-a": "192.0.2.81", "dh-b": "192.0.2.82", "dh-c": "192.0.2.83"}
+    ctl = LoneController(tmp_path, extra={
+        "controller": {"host_dead_after_s": 3},
+        "ceph": {"conf": ceph_cluster.conf, "user": "ecs-controller",
+                 "keyring": ceph_cluster.keyring("client.ecs-controller"), "interval_s": 1, "timeout_s": 5},
+    })
+
+    def beat(host):
+        with host.lock:
+            insts = [{"instance_id": i, "status": st} for i, st in host.instances.items()]
+        facts = {"host_id": host.host_id, "api_url": host.url, "zone_id": "cn-local-a", "hypervisor": "qemu",
+                 "vcpus": 64, "memory_mib": 8192 if host.host_id == "dh-c" else 65536, "disk_total_gib": 1000,
+                 "max_instances": 256, "images": ["tiny"], "instances": insts,
+                 "overlay": {"vni": 4243, "underlay_ip": under[host.host_id]}}
+        status, body = host.host.raw("POST", "/agent/v1/heartbeat", facts)
+        assert status == 200, (status, body)
+
+    try:
+        with ctl, FakeAgent(ctl, "dh-a") as a, FakeAgent(ctl, "dh-b") as b, FakeAgent(ctl, "dh-c") as c:
+            api = ctl.account("healer")
+            alive = [a, b, c]
+
+            def beating(fn):
+                def step():
+                    for h in alive:
+                        beat(h)
+                    return fn()
+                return step
+
+            def placed():
+                return {i["InstanceId"]: i for i in instances(api)}
+
+            beating(lambda: None)()
+            ds = new_set(api)
+            first = run(api, ds)[0]
+            second = run(api, ds)[0]
+            now = wait_for(beating(placed), 30, "both members Running", 0.3,
+                           until=lambda m: all(m.get(i, {}).get("Status") == "Running" for i in (first, second)))
+            assert (now[first]["HostId"], now[second]["HostId"]) == ("dh-a", "dh-b")
+            address = api.call("AllocatePublicIpAddress", InstanceId=first)["IpAddress"]
+
+            def put_to(host):
+                return [x for x in host.calls if x["method"] == "PUT" and x["path"] == f"/v1/public-ips/{address}"]
+
+            wait_for(beating(lambda: put_to(a)), 30, "the public IP sent to dh-a", 0.3)
+
+            alive.remove(a)  # dh-a falls silent
+            now = wait_for(beating(placed), 60, "the member recovered", 0.5,
+                           until=lambda m: m[first]["HostId"] != "dh-a" and m[first]["Status"] == "Running")
+            assert now[first]["HostId"] == "dh-c", now[first]  # dh-b holds the other member
+            assert now[first]["DeploymentSetId"] == ds
+            assert now[first]["PublicIpAddress"]["IpAddress"] == [address]
+            wait_for(beating(lambda: put_to(c)), 30, "the public IP sent to dh-c", 0.3)
+            assert not put_to(b)
+    finally:
+        import contextlib
+
+        for ip in under.values():
+            with contextlib.suppress(Exception):
+                ceph_cluster.ceph("osd", "blocklist", "rm", f"{ip}:0/0")
