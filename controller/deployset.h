@@ -38,7 +38,7 @@ int ctl_deployset_check_owned(struct ctl_call *call, sqlite3 *db, const char *se
 struct ctl_deployset_rule {
 	bool active;	/* a set applies */
 	bool soft;	/* a member placed again: any host when none keeps the rule */
-	char set_id[32];
+	char set_id[64];
 	struct json_object *hosts; /* host id -> members there */
 	struct json_object *zones; /* zone id -> members there */
 };
