@@ -465,8 +465,12 @@ static void *ha_main(void *arg)
 		} else {
 			struct ctl_journal_head h;
 
-			while (tail_once() > 0 && !ha.stopping)
+			int r;
+
+			while ((r = tail_once()) > 0 && !ha.stopping)
 				;
+			if ((r == -ESPIPE || r == -EPROTO) && !ha.c->stopping)
+				reexec(); /* trimmed past us or a newer schema: start over from the snapshot */
 			if (ctl_journal_head(ha.j, &h) == 0) {
 				if (h.beat != seen_beat || h.epoch != seen_epoch) {
 					seen_beat = h.beat;
