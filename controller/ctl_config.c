@@ -72,6 +72,8 @@ static const struct ecs_config_option options[] = {
 	{ "ha", "pool", ECS_CONFIG_STRING, "ecs-ctl", 0, 0, "the pool of the journal and snapshots" },
 	{ "ha", "name", ECS_CONFIG_STRING, "ecs-controller", 0, 0, "their objects' prefix (NAME.journal, NAME.snap)" },
 	{ "ha", "lease_ms", ECS_CONFIG_INT, "4000", 500, 60000, "a lease not renewed this long is taken over" },
+	{ "ha", "snapshot_entries", ECS_CONFIG_INT, "10000", 1, 100000000,
+	  "a snapshot of the state (and the journal trimmed) after this many entries" },
 	{ "ha", "endpoint", ECS_CONFIG_STRING, "", 0, 0, "this controller's API URL told to the others (empty: none)" },
 };
 
@@ -192,6 +194,7 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.ha_name = ecs_config_str(raw, "ha", "name");
 	c.ha_lease_ms = (int)ecs_config_int(raw, "ha", "lease_ms");
 	c.ha_endpoint = ecs_config_str(raw, "ha", "endpoint");
+	c.ha_snapshot_entries = ecs_config_int(raw, "ha", "snapshot_entries");
 	if (c.ha_enabled && !c.ceph_conf[0]) {
 		*ret_error = ecs_strdup_printf("[ha] enabled needs the storage cluster ([ceph] conf)");
 		r = -EINVAL;

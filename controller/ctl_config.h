@@ -72,6 +72,7 @@ struct ctl_config {
 	bool ha_enabled;
 	const char *ha_pool, *ha_name, *ha_endpoint;
 	int ha_lease_ms;
+	long long ha_snapshot_entries; /* a snapshot (and a trim) after this many entries */
 };
 
 struct ecs_config;

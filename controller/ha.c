@@ -33,7 +33,9 @@ static struct {
 	bool connected;
 	struct ctl_journal *j;
 	char *db_path;
-	char snap_oid[256];
+	char snap_name[200]; /* NAME.snap: the snapshot of seq S is NAME.snap.S */
+	uint64_t snap_seq, prev_snap_seq; /* the active's latest two snapshots */
+	bool have_prev;
 	char owner[128]; /* our client's address */
 	bool bootstrap;	 /* no journal yet: we make it */
 	sqlite3 *apply;	 /* the standby's connection: no triggers, no foreign-key actions */
@@ -163,14 +165,21 @@ static bool local_copy_ok(const struct ctl_journal_head *h)
 	sqlite3_close(db);
 	if (r < 0 || !streq(ha.id, h->id) || ha.seq < h->snap_seq)
 		return false;
-	if (ha.seq == h->snap_seq)
+	if (ha.seq == 0)
 		return true;
+	/* The entry is there (trimming keeps every entry after the snapshot before the latest). */
 	r = ctl_journal_read(ha.j, ha.seq - 1, 1, entry_epoch_cb, &e);
 	return r == 1 && e == ha.epoch;
 }
 
-static int restore_snapshot(void)
+static void snap_oid(uint64_t seq, char out[256])
 {
+	snprintf(out, 256, "%s.%" PRIu64, ha.snap_name, seq);
+}
+
+static int restore_snapshot(uint64_t seq)
+{
+	char oid[256];
 	_cleanup_free_ char *tmp = ecs_strdup_printf("%s.restore", ha.db_path);
 	_cleanup_free_ char *wal = ecs_strdup_printf("%s-wal", ha.db_path);
 	_cleanup_free_ char *shm = ecs_strdup_printf("%s-shm", ha.db_path);
@@ -184,12 +193,13 @@ static int restore_snapshot(void)
 		free(buf);
 		return -ENOMEM;
 	}
-	r = rados_stat(io, ha.snap_oid, &size, &mtime);
+	snap_oid(seq, oid);
+	r = rados_stat(io, oid, &size, &mtime);
 	fd = r < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (r >= 0 && fd < 0)
 		r = -errno;
 	while (r >= 0 && off < size) {
-		int n = rados_read(io, ha.snap_oid, buf, 4 << 20, off);
+		int n = rados_read(io, oid, buf, 4 << 20, off);
 
 		if (n <= 0) {
 			r = n < 0 ? n : -EIO;
@@ -212,10 +222,10 @@ static int restore_snapshot(void)
 	}
 	if (r < 0) {
 		unlink(tmp);
-		log_error("controller ha: cannot restore the snapshot", "object=%s error=\"%s\"", ha.snap_oid, strerror(-r));
+		log_error("controller ha: cannot restore the snapshot", "object=%s error=\"%s\"", oid, strerror(-r));
 		return r;
 	}
-	log_info("controller ha: local copy replaced by the snapshot", "object=%s bytes=%" PRIu64, ha.snap_oid, size);
+	log_info("controller ha: local copy replaced by the snapshot", "object=%s bytes=%" PRIu64, oid, size);
 	return 0;
 }
 
@@ -229,7 +239,7 @@ int ctl_ha_prepare(struct ctl *c, char **argv)
 	ha.c = c;
 	ha.argv = argv;
 	ha.db_path = ecs_strdup_printf("%s/controller.db", c->cfg.data_dir);
-	snprintf(ha.snap_oid, sizeof(ha.snap_oid), "%s.snap", c->cfg.ha_name);
+	snprintf(ha.snap_name, sizeof(ha.snap_name), "%s.snap", c->cfg.ha_name);
 	if (!oid || !ha.db_path)
 		return -ENOMEM;
 	r = ecs_mkdirs(c->cfg.data_dir, 0755);
@@ -266,7 +276,7 @@ int ctl_ha_prepare(struct ctl *c, char **argv)
 		log_info("controller ha: local copy is in the journal", "seq=%" PRIu64 " epoch=%" PRIu64, ha.seq, ha.epoch);
 		return 0;
 	}
-	return restore_snapshot();
+	return restore_snapshot(h.snap_seq);
 }
 
 /* ---- the standby: the journal's tail into the local copy ---- */
@@ -423,6 +433,8 @@ static void take_over(const struct ctl_journal_head *h)
 		log_error("controller ha: cannot replay the journal's tail", "error=\"%s\"", strerror(-r));
 		return;
 	}
+	ha.snap_seq = h->snap_seq;
+	ha.have_prev = false;
 	if (become_active(h->epoch + 1) < 0)
 		log_error("controller ha: cannot start the journal's writer", NULL);
 }
@@ -434,6 +446,8 @@ static void reexec(void)
 	log_error("controller ha: cannot execute itself again", "error=\"%m\"");
 	_exit(75);
 }
+
+static void snapshot_and_trim(uint64_t beat);
 
 static void *ha_main(void *arg)
 {
@@ -462,6 +476,8 @@ static void *ha_main(void *arg)
 				step_down(NULL, r);
 			else if (r < 0)
 				log_warn("controller ha: cannot renew the lease", "error=\"%s\"", strerror(-r));
+			else if (ctl_journal_durable(ha.j) >= ha.snap_seq + (uint64_t)ha.c->cfg.ha_snapshot_entries)
+				snapshot_and_trim(++beat);
 		} else {
 			struct ctl_journal_head h;
 
@@ -498,19 +514,22 @@ static void *ha_main(void *arg)
 
 /* ---- start ---- */
 
-static int snapshot_upload(void)
+/* A copy of src's database as NAME.snap.SEQ. */
+static int snapshot_upload(sqlite3 *src, uint64_t seq)
 {
 	_cleanup_free_ char *tmp = ecs_strdup_printf("%s.snap", ha.db_path);
 	_cleanup_free_ char *data = NULL;
 	sqlite3 *dst = NULL;
 	sqlite3_backup *b;
+	char oid[256];
 	size_t len = 0;
 	int r = -EIO;
 
 	if (!tmp)
 		return -ENOMEM;
+	snap_oid(seq, oid);
 	unlink(tmp);
-	if (sqlite3_open(tmp, &dst) == SQLITE_OK && (b = sqlite3_backup_init(dst, "main", ha.apply, "main"))) {
+	if (sqlite3_open(tmp, &dst) == SQLITE_OK && (b = sqlite3_backup_init(dst, "main", src, "main"))) {
 		r = sqlite3_backup_step(b, -1) == SQLITE_DONE ? 0 : -EIO;
 		sqlite3_backup_finish(b);
 	}
@@ -519,12 +538,48 @@ static int snapshot_upload(void)
 		r = ecs_read_file(tmp, (size_t)1 << 30, &data, &len);
 	unlink(tmp);
 	if (r == 0)
-		r = rados_write_full(ctl_journal_ioctx(ha.j), ha.snap_oid, data, len);
+		r = rados_write_full(ctl_journal_ioctx(ha.j), oid, data, len);
 	if (r < 0)
-		log_error("controller ha: cannot write the snapshot", "object=%s error=\"%s\"", ha.snap_oid, strerror(-r));
+		log_error("controller ha: cannot write the snapshot", "object=%s error=\"%s\"", oid, strerror(-r));
 	else
-		log_info("controller ha: snapshot written", "object=%s bytes=%zu seq=%" PRIu64, ha.snap_oid, len, ha.seq);
+		log_info("controller ha: snapshot written", "object=%s bytes=%zu seq=%" PRIu64, oid, len, seq);
 	return r;
+}
+
+/* The active's periodic snapshot: one read transaction (writers go on) copies the database
+ * as of its last entry S once every entry up to S is in the journal; then the head
+ * names it and the entries up to the snapshot before it are trimmed, with its object
+ * (a reader still fetching that one finds the entries after it). */
+static void snapshot_and_trim(uint64_t beat)
+{
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(ha.c->store);
+	sqlite3_stmt *st;
+	uint64_t seq = 0;
+	char oid[256];
+	int r;
+
+	if (!conn.db || ctl_db_exec(conn.db, "BEGIN") < 0)
+		return;
+	st = ctl_db_prepare(conn.db, "SELECT seq FROM ha_state WHERE id = 1");
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		seq = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	r = seq > ha.snap_seq ? ctl_journal_wait(ha.j, seq) : -EALREADY;
+	if (r == 0)
+		r = snapshot_upload(conn.db, seq);
+	sqlite3_exec(conn.db, "ROLLBACK", NULL, NULL, NULL);
+	if (r < 0 || ctl_journal_renew(ha.j, ha.epoch, beat, seq) < 0)
+		return;
+	if (ctl_journal_trim(ha.j, ha.epoch, ha.snap_seq) == 0) {
+		if (ha.have_prev) {
+			snap_oid(ha.prev_snap_seq, oid);
+			rados_remove(ctl_journal_ioctx(ha.j), oid);
+		}
+		log_info("controller ha: journal trimmed", "upto=%" PRIu64, ha.snap_seq);
+	}
+	ha.prev_snap_seq = ha.snap_seq;
+	ha.have_prev = true;
+	ha.snap_seq = seq;
 }
 
 static int open_apply(void)
@@ -553,7 +608,7 @@ static int bootstrap(void)
 		snprintf(ha.id + 2 * i, 3, "%02x", rnd[i]);
 	ha.epoch = 1;
 	ha.seq = 0;
-	if (save_state() < 0 || snapshot_upload() < 0)
+	if (save_state() < 0 || snapshot_upload(ha.apply, 0) < 0)
 		return -EIO;
 	snprintf(h.id, sizeof(h.id), "%s", ha.id);
 	snprintf(h.owner, sizeof(h.owner), "%s", ha.owner);

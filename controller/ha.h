@@ -4,7 +4,7 @@
  *   ctl_ha_prepare   before the database opens: the local copy is checked against the
  *                    journal (its id, and the epoch of its last entry there); a copy that
  *                    is missing, of another journal or diverged is replaced by the latest
- *                    snapshot (NAME.snap).
+ *                    snapshot (NAME.snap.SEQ) and the journal after it.
  *   ctl_ha_start     after it opened: the first controller of a journal makes it (a snapshot
  *                    of its database as entry 0) and is active at epoch 1; the others are
  *                    standbys: a thread tails the journal into the local copy and watches the

@@ -197,6 +197,19 @@ int ctl_journal_renew(struct ctl_journal *j, uint64_t epoch, uint64_t beat, uint
 	return r;
 }
 
+int ctl_journal_trim(struct ctl_journal *j, uint64_t epoch, uint64_t upto)
+{
+	rados_write_op_t op = guarded_op(epoch);
+	char end[24];
+	int r;
+
+	seq_key(upto + 1, end); /* the range is [begin, end) */
+	rados_write_op_omap_rm_range2(op, "", 0, end, strlen(end));
+	r = rados_write_op_operate(op, j->io, j->oid, NULL, 0);
+	rados_release_write_op(op);
+	return r;
+}
+
 int ctl_journal_read(struct ctl_journal *j, uint64_t after, unsigned max, ctl_journal_entry_cb cb, void *arg)
 {
 	rados_read_op_t op = rados_create_read_op();
@@ -297,7 +310,7 @@ static void *writer_main(void *arg)
 			fail_locked(j, r);
 			break;
 		}
-		j->durable = last->seq;
+		__atomic_store_n(&j->durable, last->seq, __ATOMIC_RELEASE);
 		j->head = last->next;
 		if (!j->head)
 			j->tail = NULL;
@@ -427,6 +440,11 @@ void ctl_journal_on_failure(struct ctl_journal *j, void (*fn)(void *arg, int err
 {
 	j->on_failure = fn;
 	j->on_failure_arg = arg;
+}
+
+uint64_t ctl_journal_durable(struct ctl_journal *j)
+{
+	return __atomic_load_n(&j->durable, __ATOMIC_ACQUIRE); /* stored under the lock */
 }
 
 uint64_t ctl_journal_epoch(struct ctl_journal *j)

@@ -45,6 +45,9 @@ int ctl_journal_takeover(struct ctl_journal *j, uint64_t old_epoch, const char *
 /* Renew the lease (beat) and, if snap_seq > 0, record a snapshot; -ECANCELED: deposed. */
 int ctl_journal_renew(struct ctl_journal *j, uint64_t epoch, uint64_t beat, uint64_t snap_seq);
 
+/* Remove the entries up to seq `upto` (guarded by epoch like an append). */
+int ctl_journal_trim(struct ctl_journal *j, uint64_t epoch, uint64_t upto);
+
 /* Entries after seq `after`, in order, at most max: cb(arg, seq, data, len) for each
  * (data: header + changeset); stops at the first cb < 0. Returns how many or < 0. */
 typedef int (*ctl_journal_entry_cb)(void *arg, uint64_t seq, const void *data, size_t len);
@@ -63,6 +66,8 @@ int64_t ctl_journal_submit(struct ctl_journal *j, const void *changeset, size_t 
 void ctl_journal_ready(struct ctl_journal *j, uint64_t seq, int cancelled);
 /* Wait until seq is in RADOS: 0, or the journal's failure. */
 int ctl_journal_wait(struct ctl_journal *j, uint64_t seq);
+/* The last seq in RADOS. */
+uint64_t ctl_journal_durable(struct ctl_journal *j);
 /* The epoch the writer appends with. */
 uint64_t ctl_journal_epoch(struct ctl_journal *j);
 /* Called (from the writer thread) when an append fails: the leader steps down. */
