@@ -67,6 +67,14 @@ static const struct ecs_config_option options[] = {
 	{ "ceph", "rbd_pool", ECS_CONFIG_STRING, "ecs-rbd", 0, 0, "the pool of the disks (images disk-ID)" },
 	{ "ceph", "interval_s", ECS_CONFIG_INT, "10", 1, 3600, "how often the cluster's state is read" },
 	{ "ceph", "timeout_s", ECS_CONFIG_INT, "5", 1, 300, "each read's bound" },
+	{ "ha", "enabled", ECS_CONFIG_BOOL, "false", 0, 0,
+	  "the state journaled in RADOS, active/standby controllers (needs [ceph]; docs/architecture.md)" },
+	{ "ha", "pool", ECS_CONFIG_STRING, "ecs-ctl", 0, 0, "the pool of the journal and snapshots" },
+	{ "ha", "name", ECS_CONFIG_STRING, "ecs-controller", 0, 0, "their objects' prefix (NAME.journal, NAME.snap)" },
+	{ "ha", "lease_ms", ECS_CONFIG_INT, "4000", 500, 60000, "a lease not renewed this long is taken over" },
+	{ "ha", "snapshot_entries", ECS_CONFIG_INT, "10000", 1, 100000000,
+	  "a snapshot of the state (and the journal trimmed) after this many entries" },
+	{ "ha", "endpoint", ECS_CONFIG_STRING, "", 0, 0, "this controller's API URL told to the others (empty: none)" },
 };
 
 static int parse_types(const char *text, struct ctl_config *c, char **ret_error)
@@ -181,6 +189,17 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	c.ceph_rbd_pool = ecs_config_str(raw, "ceph", "rbd_pool");
 	c.ceph_interval_s = (int)ecs_config_int(raw, "ceph", "interval_s");
 	c.ceph_timeout_s = (int)ecs_config_int(raw, "ceph", "timeout_s");
+	c.ha_enabled = ecs_config_bool(raw, "ha", "enabled");
+	c.ha_pool = ecs_config_str(raw, "ha", "pool");
+	c.ha_name = ecs_config_str(raw, "ha", "name");
+	c.ha_lease_ms = (int)ecs_config_int(raw, "ha", "lease_ms");
+	c.ha_endpoint = ecs_config_str(raw, "ha", "endpoint");
+	c.ha_snapshot_entries = ecs_config_int(raw, "ha", "snapshot_entries");
+	if (c.ha_enabled && !c.ceph_conf[0]) {
+		*ret_error = ecs_strdup_printf("[ha] enabled needs the storage cluster ([ceph] conf)");
+		r = -EINVAL;
+		goto fail;
+	}
 
 	if (streq(ecs_config_str(raw, "scheduler", "weigher"), "stack")) {
 		c.stack = true;

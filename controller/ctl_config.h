@@ -67,6 +67,12 @@ struct ctl_config {
 	/* [ceph]: the storage cluster watched (ceph.h); conf "" = none. */
 	const char *ceph_conf, *ceph_user, *ceph_keyring, *ceph_rbd_pool;
 	int ceph_interval_s, ceph_timeout_s;
+
+	/* [ha]: the journal in RADOS and active/standby controllers (ha.h); off by default. */
+	bool ha_enabled;
+	const char *ha_pool, *ha_name, *ha_endpoint;
+	int ha_lease_ms;
+	long long ha_snapshot_entries; /* a snapshot (and a trim) after this many entries */
 };
 
 struct ecs_config;

@@ -21,6 +21,7 @@
 #include "console.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "ha.h"
 #include "heal.h"
 #include "hostauth.h"
 #include "http_client.h"
@@ -63,6 +64,16 @@ static int ensure_system_image(struct ctl *c)
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
 	return r;
+}
+
+/* Whether this copy of the state belongs to a change journal (ha.c's ha_state). */
+static bool ha_journaled(struct ctl *c)
+{
+	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(c->store);
+	_cleanup_stmt_ sqlite3_stmt *st =
+		conn.db ? ctl_db_prepare(conn.db, "SELECT 1 FROM sqlite_master WHERE name = 'ha_state'") : NULL;
+
+	return !st || sqlite3_step(st) == SQLITE_ROW;
 }
 
 static void usage(void)
@@ -171,6 +182,42 @@ static void start_clean_second(struct ctl *c)
 		;
 }
 
+/* What only the active controller runs: the system image, jobs, security-group nudges,
+ * policies, healing. At start without [ha]; with it, when this controller becomes active. */
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static int active_started; /* 1: started, -1: stopping (never start) */
+
+static int start_active(struct ctl *c)
+{
+	int r = -1;
+
+	pthread_mutex_lock(&active_lock);
+	if (active_started)
+		goto out;
+	if (ensure_system_image(c) < 0 || ctl_jobs_start(c, 16) < 0)
+		goto out;
+	/* Security-group nudges (sgsync.c): background threads, never on the API's path. */
+	if (ctl_sgsync_start(c) < 0)
+		goto out;
+	/* Auto-snapshot policies (policy.c): the runner thread, beside the job workers. */
+	if (ctl_policy_start(c) < 0)
+		goto out;
+	/* Dead hosts: detected, fenced, their instances recovered (heal.c). */
+	if (ctl_heal_start(c) < 0)
+		goto out;
+	active_started = 1;
+	r = 0;
+out:
+	pthread_mutex_unlock(&active_lock);
+	return r;
+}
+
+static void promote(struct ctl *c)
+{
+	if (start_active(c) < 0)
+		log_error("controller ha: cannot start the active controller's work", NULL);
+}
+
 static int serve(struct ctl *c)
 {
 	struct ecs_http_client_config hc = {
@@ -190,7 +237,7 @@ static int serve(struct ctl *c)
 		return 2;
 	ecs_daemon_block_signals(&sigs);
 	pthread_mutex_init(&c->sched_lock, NULL);
-	if (ensure_system_image(c) < 0 || ecs_http_client_new(&hc, &c->agents) < 0 ||
+	if (ecs_http_client_new(&hc, &c->agents) < 0 ||
 	    ecs_http_client_new(&nc, &c->nudges) < 0 ||
 	    ecs_nonce_set_new((size_t)c->cfg.nonces_per_account, &c->sig_nonces) < 0 || ecs_nonce_cache_new(1u << 20, &c->host_nonces) < 0 ||
 	    ctl_throttle_new(c->cfg.throttle_rate, c->cfg.throttle_burst, &c->throttle) < 0 || ctl_ceph_new(c) < 0 ||
@@ -202,25 +249,17 @@ static int serve(struct ctl *c)
 	ctl_snapshot_register_jobs();
 	ctl_image_register_jobs();
 	ctl_slbsync_register_jobs();
-	r = ctl_jobs_start(c, 16);
-	if (r < 0)
-		return 1;
-	/* Security-group nudges (sgsync.c): background threads, never on the API's path. */
-	r = ctl_sgsync_start(c);
-	if (r < 0)
-		return 1;
-	/* Auto-snapshot policies (policy.c): the runner thread, beside the job workers. */
-	r = ctl_policy_start(c);
-	if (r < 0)
-		return 1;
 	/* The storage cluster's state (ceph.c): read on its own thread, never on the API's. */
 	r = ctl_ceph_start(c);
 	if (r < 0)
 		return 1;
-	/* Dead hosts: detected, fenced, their instances recovered (heal.c). */
-	r = ctl_heal_start(c);
-	if (r < 0)
+	if (c->cfg.ha_enabled) {
+		/* Jobs, heal and policies run on the active controller only (ha.h). */
+		if (ctl_ha_start(c, promote) < 0)
+			return 1;
+	} else if (start_active(c) < 0) {
 		return 1;
+	}
 	start_clean_second(c);
 	r = ctl_rpc_start(c);
 	if (r < 0) {
@@ -234,10 +273,17 @@ static int serve(struct ctl *c)
 	log_info("controller stopping", "signal=%d", sig);
 	c->stopping = 1;
 	ctl_rpc_stop(c);
-	ctl_heal_stop(); /* it queues jobs too */
-	ctl_policy_stop(c); /* it queues jobs: before the workers stop */
-	ctl_jobs_stop(c);
-	ctl_sgsync_stop(c);
+	pthread_mutex_lock(&active_lock);
+	if (active_started == 1) {
+		ctl_heal_stop(); /* it queues jobs too */
+		ctl_policy_stop(c); /* it queues jobs: before the workers stop */
+		ctl_jobs_stop(c);
+		ctl_sgsync_stop(c);
+	}
+	active_started = -1;
+	pthread_mutex_unlock(&active_lock);
+	if (c->cfg.ha_enabled)
+		ctl_ha_stop(c);
 	ctl_ceph_free(c);
 	ecs_http_client_free(c->agents);
 	ecs_http_client_free(c->nudges);
@@ -266,8 +312,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ecs_daemon_log_setup("controller", ctl.cfg.log_level);
+	if (ctl.cfg.ha_enabled && (optind == argc || streq(argv[optind], "serve")) && ctl_ha_prepare(&ctl, argv) < 0)
+		return 1;
 	if (open_state(&ctl) < 0)
 		return 1;
+	if (ctl.cfg.ha_enabled && optind < argc && streq(argv[optind], "account") && ha_journaled(&ctl)) {
+		fprintf(stderr, "ecs-controller: with [ha] enabled, accounts are made before the first start"
+				" (a journaled copy is changed only through the active controller)\n");
+		ctl_store_close(ctl.store);
+		ecs_config_free(raw);
+		return 1;
+	}
 	if (optind < argc && streq(argv[optind], "account"))
 		r = account_cmd(&ctl, argc - optind - 1, argv + optind + 1);
 	else if (optind + 1 == argc && streq(argv[optind], "metrics-token"))

@@ -17,6 +17,7 @@
 #include "nonce.h"
 #include "params.h"
 #include "sign.h"
+#include "ha.h"
 #include "store.h"
 #include "timeutil.h"
 #include "url.h"
@@ -516,6 +517,14 @@ void ctl_rpc_dispatch(struct ctl_call *call, const struct ecs_http_request *req,
 		goto fail;
 	}
 	call->region_id = c->cfg.region_id;
+	if (act->mutating && ctl_ha_refuses_writes()) {
+		char active[128];
+
+		ctl_ha_active_endpoint(active, sizeof(active));
+		ctl_fail(call, 503, "ServiceUnavailable", "This controller is a standby: send changes to the active one (%s).",
+			 active[0] ? active : "not known yet");
+		goto fail;
+	}
 	if (ctl_params_check(call, act->mutating) < 0)
 		goto fail;
 	if (act->mutating) {

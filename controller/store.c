@@ -1,12 +1,23 @@
+#define SQLITE_ENABLE_SESSION 1 /* sqlite3session_* (the change journal) */
 #include "store.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "journal.h"
 #include "log.h"
 #include "util.h"
+
+/* The change journal's hooks (the end of this file); ha_journal NULL: not enabled. */
+static struct ctl_journal *ha_journal;
+static int ha_tx_begin(sqlite3 *db);
+static int ha_tx_commit(sqlite3 *db);
+static void ha_tx_end(sqlite3 *db);
+static bool ha_wrap(sqlite3 *db, const char *sql);
+static void ha_conn_add(sqlite3 *db);
 
 struct ctl_store {
 	char *path;
@@ -253,6 +264,18 @@ int ctl_db_exec(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
 
+	if (ha_journal && ha_wrap(db, sql)) {
+		int r = ha_tx_begin(db);
+
+		if (r < 0)
+			return r;
+		if (sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK)
+			return ha_tx_commit(db);
+		log_error("controller db: statement failed", "sql=\"%.80s\" error=\"%s\"", sql, err ? err : "?");
+		sqlite3_free(err);
+		ctl_db_tx_rollback(db);
+		return -EIO;
+	}
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
 		log_error("controller db: statement failed", "sql=\"%.80s\" error=\"%s\"", sql, err ? err : "?");
 		sqlite3_free(err);
@@ -274,7 +297,24 @@ sqlite3_stmt *ctl_db_prepare(sqlite3 *db, const char *sql)
 
 int ctl_db_step_done(sqlite3_stmt *st)
 {
-	int r = sqlite3_step(st);
+	int r;
+
+	if (ha_journal && sqlite3_get_autocommit(sqlite3_db_handle(st)) && !sqlite3_stmt_readonly(st)) {
+		sqlite3 *db = sqlite3_db_handle(st);
+
+		r = ha_tx_begin(db);
+		if (r < 0)
+			return r;
+		r = sqlite3_step(st);
+		if (r == SQLITE_DONE)
+			return ha_tx_commit(db);
+		ctl_db_tx_rollback(db);
+		if ((r & 0xff) == SQLITE_CONSTRAINT)
+			return -EEXIST;
+		log_error("controller db: step failed", "error=\"%s\"", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	r = sqlite3_step(st);
 
 	if (r == SQLITE_DONE)
 		return 0;
@@ -286,16 +326,22 @@ int ctl_db_step_done(sqlite3_stmt *st)
 
 int ctl_db_tx_begin(sqlite3 *db)
 {
+	if (ha_journal)
+		return ha_tx_begin(db);
 	return ctl_db_exec(db, "BEGIN IMMEDIATE");
 }
 
 int ctl_db_tx_commit(sqlite3 *db)
 {
+	if (ha_journal)
+		return ha_tx_commit(db);
 	return ctl_db_exec(db, "COMMIT");
 }
 
 void ctl_db_tx_rollback(sqlite3 *db)
 {
+	if (ha_journal)
+		ha_tx_end(db);
 	if (!sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -399,6 +445,8 @@ static sqlite3 *open_conn(const char *path)
 		sqlite3_close(db);
 		return NULL;
 	}
+	if (ha_journal)
+		ha_conn_add(db);
 	return db;
 }
 
@@ -510,4 +558,198 @@ void ctl_db_put(struct ctl_store *s, sqlite3 *db)
 	s->free[s->n_free++] = db;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- the change journal's hooks (store.h) ----
+ * Each pooled connection has a slot: the session recording its open transaction, and
+ * whether the COMMIT now running is one ha_tx_commit journaled (the commit hook refuses
+ * every other). */
+
+#define HA_CONNS (CTL_DB_POOL + 4)
+
+static struct ha_conn {
+	sqlite3 *db;
+	sqlite3_session *sess;
+	bool committing;
+} ha_conns[HA_CONNS];
+static pthread_mutex_t ha_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile bool ha_writable;
+
+static int ha_commit_hook(void *arg)
+{
+	struct ha_conn *c = arg;
+
+	if (c->committing)
+		return 0;
+	log_error("controller db: a write outside the journal refused (rolled back)", NULL);
+	return 1;
+}
+
+static void ha_conn_add(sqlite3 *db)
+{
+	pthread_mutex_lock(&ha_lock);
+	for (size_t i = 0; i < HA_CONNS; i++) {
+		if (!ha_conns[i].db) {
+			ha_conns[i] = (struct ha_conn){ .db = db };
+			sqlite3_commit_hook(db, ha_commit_hook, &ha_conns[i]);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ha_lock);
+}
+
+static struct ha_conn *ha_conn_of(sqlite3 *db)
+{
+	struct ha_conn *c = NULL;
+
+	pthread_mutex_lock(&ha_lock);
+	for (size_t i = 0; i < HA_CONNS && !c; i++)
+		if (ha_conns[i].db == db)
+			c = &ha_conns[i];
+	pthread_mutex_unlock(&ha_lock);
+	return c;
+}
+
+/* Statements that are themselves transaction control or settings: never wrapped. */
+static bool ha_wrap(sqlite3 *db, const char *sql)
+{
+	static const char *const own[] = { "BEGIN", "COMMIT", "ROLLBACK", "END", "PRAGMA", "SAVEPOINT", "RELEASE" };
+
+	if (!sqlite3_get_autocommit(db))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(own); i++)
+		if (strncasecmp(sql, own[i], strlen(own[i])) == 0)
+			return false;
+	return true;
+}
+
+/* ha_state (ha.c) is this copy's own bookkeeping: never journaled. */
+static int ha_table_filter(void *arg, const char *table)
+{
+	(void)arg;
+	return !streq(table, "ha_state");
+}
+
+static int ha_tx_begin(sqlite3 *db)
+{
+	struct ha_conn *c = ha_conn_of(db);
+	int r;
+
+	if (!ha_writable)
+		return -EROFS;
+	if (!c) {
+		log_error("controller db: a connection without a journal slot", NULL);
+		return -EIO;
+	}
+	r = ctl_db_exec(db, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	if (sqlite3session_create(db, "main", &c->sess) != SQLITE_OK) {
+		c->sess = NULL;
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -ENOMEM;
+	}
+	sqlite3session_table_filter(c->sess, ha_table_filter, NULL);
+	if (sqlite3session_attach(c->sess, NULL) != SQLITE_OK) {
+		ha_tx_end(db);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void ha_tx_end(sqlite3 *db)
+{
+	struct ha_conn *c = ha_conn_of(db);
+
+	if (c && c->sess) {
+		sqlite3session_delete(c->sess);
+		c->sess = NULL;
+	}
+}
+
+static int ha_commit_local(struct ha_conn *c)
+{
+	int r;
+
+	c->committing = true;
+	r = ctl_db_exec(c->db, "COMMIT");
+	c->committing = false;
+	return r;
+}
+
+static int ha_tx_commit(sqlite3 *db)
+{
+	struct ha_conn *c = ha_conn_of(db);
+	void *cs = NULL;
+	int n = 0, r;
+	int64_t seq;
+
+	if (!c || !c->sess) /* a transaction ha_tx_begin did not open (a reader's BEGIN) */
+		return ctl_db_exec(db, "COMMIT");
+	r = sqlite3session_changeset(c->sess, &n, &cs);
+	ha_tx_end(db);
+	if (r != SQLITE_OK) {
+		log_error("controller db: cannot read the transaction's changes", "error=%d", r);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -EIO;
+	}
+	if (n == 0) {
+		sqlite3_free(cs);
+		r = ha_commit_local(c);
+		if (r < 0)
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	seq = ctl_journal_submit(ha_journal, cs, (size_t)n);
+	sqlite3_free(cs);
+	if (seq < 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -EROFS;
+	}
+	{
+		sqlite3_stmt *st = ctl_db_prepare_cached(db, "UPDATE ha_state SET epoch = ?1, seq = ?2 WHERE id = 1");
+
+		r = -EIO;
+		if (st) {
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)ctl_journal_epoch(ha_journal));
+			sqlite3_bind_int64(st, 2, seq);
+			r = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+			ctl_db_release(st);
+		}
+	}
+	if (r == 0)
+		r = ha_commit_local(c);
+	ctl_journal_ready(ha_journal, (uint64_t)seq, r < 0);
+	if (r < 0) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	/* Committed here; acknowledged only once in RADOS. */
+	r = ctl_journal_wait(ha_journal, (uint64_t)seq);
+	return r < 0 ? -EIO : 0;
+}
+
+int ctl_store_journal_enable(struct ctl_store *s, struct ctl_journal *j)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->n_free != s->n_open) {
+		pthread_mutex_unlock(&s->lock);
+		return -EBUSY;
+	}
+	ha_journal = j;
+	for (size_t i = 0; i < s->n_free; i++)
+		ha_conn_add(s->free[i]);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void ctl_store_set_writable(bool writable)
+{
+	ha_writable = writable;
+}
+
+bool ctl_store_writable(void)
+{
+	return !ha_journal || ha_writable;
 }

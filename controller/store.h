@@ -63,6 +63,21 @@ static inline void ctl_db_stmt_finalizep(sqlite3_stmt **st)
 #define _cleanup_db_ __attribute__((cleanup(ctl_db_conn_putp)))
 #define _cleanup_stmt_ __attribute__((cleanup(ctl_db_stmt_finalizep)))
 
+/* ---- the change journal (journal.h, ha.h; docs/architecture.md, "The controller survives
+ * its host") ----
+ * Once enabled, every write transaction taken with ctl_db_tx_begin records its changes
+ * (SQLite's session extension); ctl_db_tx_commit queues them as the next journal entry
+ * under the write lock (so entries are in commit order), COMMITs locally, then waits until
+ * the entry is in RADOS: an error then means the change is not acknowledged (the caller
+ * fails its call; the journal's owner steps down). A write outside such a transaction
+ * (ctl_db_step_done and ctl_db_exec in autocommit mode are wrapped in one) is refused by
+ * the commit hook. Without writable (a standby) ctl_db_tx_begin returns -EROFS. When never
+ * enabled (the default, [ha] enabled = false) nothing of this runs. */
+struct ctl_journal;
+int ctl_store_journal_enable(struct ctl_store *s, struct ctl_journal *j);
+void ctl_store_set_writable(bool writable);
+bool ctl_store_writable(void);
+
 /* The schema version this controller writes. */
 int ctl_store_schema_version(void);
 
