@@ -49,6 +49,48 @@ static const struct ecs_config_option agent_options[] = {
 	{ "test", "fault_points", ECS_CONFIG_BOOL, "false", 0, 0, "test-only: honour ECS_AGENT_FAULT" },
 };
 
+/* The options that are a field of struct agent_config as they are. */
+#define F(section, key, member) ECS_CONFIG_FIELD(section, key, struct agent_config, member)
+static const struct ecs_config_field fields[] = {
+	F("agent", "host_id", host_id),
+	F("agent", "region", region),
+	F("agent", "zone", zone),
+	F("agent", "data_dir", data_dir),
+	F("agent", "libvirt_uri", libvirt_uri),
+	F("agent", "domain_type", domain_type),
+	F("agent", "listen_address", listen_address),
+	F("agent", "port", port),
+	F("agent", "host_key_file", host_key_file),
+	F("agent", "controller_url", controller_url),
+	F("agent", "blob_dir", blob_dir),
+	F("agent", "reconcile_interval_s", reconcile_interval_s),
+	F("agent", "metrics_interval_s", metrics_interval_s),
+	F("agent", "heartbeat_interval_s", heartbeat_interval_s),
+	F("agent", "orphan_grace_s", orphan_grace_s),
+	F("agent", "stop_timeout_s", stop_timeout_s),
+	F("agent", "max_instances", max_instances),
+	F("agent", "log_level", log_level),
+	F("agent", "keep_caps", keep_caps),
+	F("network", "bridge", bridge),
+	F("network", "gateway_cidrs", gateway_cidrs),
+	F("network", "tap_prefix", tap_prefix),
+	F("network", "metadata_ip", metadata_ip),
+	F("network", "metadata_port", metadata_port),
+	F("network", "chain_prefix", chain_prefix),
+	F("network", "vxlan_vni", vxlan_vni),
+	F("network", "vxlan_name", vxlan_name),
+	F("network", "vxlan_port", vxlan_port),
+	F("network", "underlay_ip", underlay_ip),
+	F("images", "import_dirs", import_dirs),
+	F("storage", "backend", storage_backend),
+	F("ceph", "conf", ceph_conf),
+	F("ceph", "user", ceph_user),
+	F("ceph", "keyring", ceph_keyring),
+	F("ceph", "pool", ceph_pool),
+	F("test", "fault_points", fault_points),
+};
+#undef F
+
 static bool name_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
@@ -71,44 +113,8 @@ int agent_config_load(const char *path, struct agent_config *ret, struct ecs_con
 	r = ecs_config_load(agent_options, ARRAY_SIZE(agent_options), path, &c, ret_error);
 	if (r < 0)
 		return r;
-	a = (struct agent_config){
-		.host_id = ecs_config_str(c, "agent", "host_id"),
-		.region = ecs_config_str(c, "agent", "region"),
-		.zone = ecs_config_str(c, "agent", "zone"),
-		.data_dir = ecs_config_str(c, "agent", "data_dir"),
-		.libvirt_uri = ecs_config_str(c, "agent", "libvirt_uri"),
-		.domain_type = ecs_config_str(c, "agent", "domain_type"),
-		.listen_address = ecs_config_str(c, "agent", "listen_address"),
-		.port = (uint16_t)ecs_config_int(c, "agent", "port"),
-		.host_key_file = ecs_config_str(c, "agent", "host_key_file"),
-		.controller_url = ecs_config_str(c, "agent", "controller_url"),
-		.blob_dir = ecs_config_str(c, "agent", "blob_dir"),
-		.reconcile_interval_s = (int)ecs_config_int(c, "agent", "reconcile_interval_s"),
-		.metrics_interval_s = (int)ecs_config_int(c, "agent", "metrics_interval_s"),
-		.heartbeat_interval_s = (int)ecs_config_int(c, "agent", "heartbeat_interval_s"),
-		.orphan_grace_s = (int)ecs_config_int(c, "agent", "orphan_grace_s"),
-		.stop_timeout_s = (int)ecs_config_int(c, "agent", "stop_timeout_s"),
-		.max_instances = (int)ecs_config_int(c, "agent", "max_instances"),
-		.log_level = ecs_config_str(c, "agent", "log_level"),
-		.keep_caps = ecs_config_bool(c, "agent", "keep_caps"),
-		.bridge = ecs_config_str(c, "network", "bridge"),
-		.gateway_cidrs = ecs_config_str(c, "network", "gateway_cidrs"),
-		.tap_prefix = ecs_config_str(c, "network", "tap_prefix"),
-		.metadata_ip = ecs_config_str(c, "network", "metadata_ip"),
-		.metadata_port = (int)ecs_config_int(c, "network", "metadata_port"),
-		.chain_prefix = ecs_config_str(c, "network", "chain_prefix"),
-		.vxlan_vni = (int)ecs_config_int(c, "network", "vxlan_vni"),
-		.vxlan_name = ecs_config_str(c, "network", "vxlan_name"),
-		.vxlan_port = (int)ecs_config_int(c, "network", "vxlan_port"),
-		.underlay_ip = ecs_config_str(c, "network", "underlay_ip"),
-		.import_dirs = ecs_config_str(c, "images", "import_dirs"),
-		.storage_backend = ecs_config_str(c, "storage", "backend"),
-		.ceph_conf = ecs_config_str(c, "ceph", "conf"),
-		.ceph_user = ecs_config_str(c, "ceph", "user"),
-		.ceph_keyring = ecs_config_str(c, "ceph", "keyring"),
-		.ceph_pool = ecs_config_str(c, "ceph", "pool"),
-		.fault_points = ecs_config_bool(c, "test", "fault_points"),
-	};
+	a = (struct agent_config){ 0 };
+	ecs_config_fill(c, fields, ARRAY_SIZE(fields), &a);
 	if (!*a.storage_backend)
 		a.storage_backend = *a.ceph_conf ? "rbd" : "qcow2";
 	if (!streq(a.storage_backend, "rbd") && !streq(a.storage_backend, "qcow2")) {

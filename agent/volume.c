@@ -193,7 +193,10 @@ static int by_device(const void *x, const void *y)
 	return strcmp(jstr(*(struct json_object *const *)x, "device"), jstr(*(struct json_object *const *)y, "device"));
 }
 
-int agent_volume_of_instance(struct agent *a, const char *instance_id, struct json_object **ret)
+/* An array of what pick makes of each disk document (those it returns NULL for left out). */
+static int disks_collect(struct agent *a,
+			 struct json_object *(*pick)(struct agent *a, const char *id, struct json_object *d, void *arg),
+			 void *arg, struct json_object **ret)
 {
 	struct json_object *all = NULL, *out;
 	int r = agent_store_list(a->store, "disk", &all);
@@ -203,15 +206,33 @@ int agent_volume_of_instance(struct agent *a, const char *instance_id, struct js
 	out = json_object_new_array();
 	json_object_object_foreach(all, id, d)
 	{
-		(void)id;
-		if (streq(jstr(d, "instance_id"), instance_id) && !jbool(d, "deleting"))
-			json_object_array_add(out, json_object_get(d));
+		struct json_object *o = pick(a, id, d, arg);
+
+		if (o)
+			json_object_array_add(out, o);
 	}
-	json_object_array_sort(out, by_device);
 	json_object_put(all);
 	*ret = out;
 	return 0;
 }
+
+/* The disk while attached to instance arg and not being deleted. */
+static struct json_object *pick_of_instance(struct agent *a, const char *id, struct json_object *d, void *arg)
+{
+	(void)a;
+	(void)id;
+	return streq(jstr(d, "instance_id"), arg) && !jbool(d, "deleting") ? json_object_get(d) : NULL;
+}
+
+int agent_volume_of_instance(struct agent *a, const char *instance_id, struct json_object **ret)
+{
+	int r = disks_collect(a, pick_of_instance, (void *)instance_id, ret);
+
+	if (r == 0)
+		json_object_array_sort(*ret, by_device);
+	return r;
+}
+
 
 int agent_volume_destroy(struct agent *a, const char *disk_id)
 {
@@ -303,25 +324,19 @@ int agent_volume_describe(struct agent *a, const char *disk_id, struct json_obje
 	return 0;
 }
 
+/* The disk as agent_volume_describe tells it. */
+static struct json_object *pick_described(struct agent *a, const char *id, struct json_object *d, void *arg)
+{
+	struct json_object *desc;
+
+	(void)d;
+	(void)arg;
+	return agent_volume_describe(a, id, &desc, NULL) == 0 ? desc : NULL;
+}
+
 int agent_volume_list(struct agent *a, struct json_object **ret)
 {
-	struct json_object *all = NULL, *out;
-	int r = agent_store_list(a->store, "disk", &all);
-
-	if (r < 0)
-		return r;
-	out = json_object_new_array();
-	json_object_object_foreach(all, id, d)
-	{
-		struct json_object *desc;
-
-		(void)d;
-		if (agent_volume_describe(a, id, &desc, NULL) == 0)
-			json_object_array_add(out, desc);
-	}
-	json_object_put(all);
-	*ret = out;
-	return 0;
+	return disks_collect(a, pick_described, NULL, ret);
 }
 
 /* The disk as libvirt sees it; *buf holds its strings. */
@@ -521,6 +536,17 @@ static char *lock_owner(struct agent *a, const char *disk_id)
 	return NULL;
 }
 
+/* lock_owner, then the disk's document as it is under that lock into *d. *owner is NULL
+ * (nothing locked) when the disk is gone; else the caller unlocks it, whatever the load's result. */
+static int lock_and_load(struct agent *a, const char *disk_id, char **owner, struct json_object **d,
+			 struct agent_err *err)
+{
+	*owner = lock_owner(a, disk_id);
+	if (!*owner)
+		return agent_fail(err, -ENOENT, 404, "InvalidDiskId.NotFound", "disk %s is not on this host", disk_id);
+	return load(a, disk_id, d, err);
+}
+
 int agent_volume_resize(struct agent *a, const char *disk_id, long long size_gib, struct agent_err *err)
 {
 	_cleanup_free_ char *owner = NULL;
@@ -534,10 +560,9 @@ int agent_volume_resize(struct agent *a, const char *disk_id, long long size_gib
 	d = NULL;
 	if (size_gib < 1 || size_gib > AGENT_MAX_DISK_GIB)
 		return agent_fail(err, -EINVAL, 400, "InvalidParameter", "size_gib must be in 1..%d", AGENT_MAX_DISK_GIB);
-	owner = lock_owner(a, disk_id);
+	r = lock_and_load(a, disk_id, &owner, &d, err);
 	if (!owner)
-		return agent_fail(err, -ENOENT, 404, "InvalidDiskId.NotFound", "disk %s is not on this host", disk_id);
-	r = load(a, disk_id, &d, err);
+		return r;
 	if (r < 0)
 		goto out;
 	have = json_object_get_int64(jget(d, "size_gib"));
@@ -621,10 +646,9 @@ int agent_volume_reset(struct agent *a, const char *disk_id, const char *snapsho
 		return r;
 	json_object_put(d);
 	d = NULL;
-	owner = lock_owner(a, disk_id);
+	r = lock_and_load(a, disk_id, &owner, &d, err);
 	if (!owner)
-		return agent_fail(err, -ENOENT, 404, "InvalidDiskId.NotFound", "disk %s is not on this host", disk_id);
-	r = load(a, disk_id, &d, err);
+		return r;
 	if (r < 0)
 		goto out;
 	if (*jstr(d, "instance_id") && !agent_instance_is_stopped(a, jstr(d, "instance_id"))) {

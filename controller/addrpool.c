@@ -29,40 +29,50 @@ static int lease_lowest(sqlite3_stmt *st, uint32_t first, uint32_t last, char re
 	return -ENOSPC;
 }
 
-int ctl_ip_lease(struct ctl *c, sqlite3 *db, const char *owner_id, char ret[CTL_IP_MAX])
-{
+/* A lease being made: the pool, its usable range and the INSERT that takes an address. */
+struct lease {
 	struct ctl_pool p;
 	uint32_t first, last;
 	sqlite3_stmt *st;
-	int r;
+};
 
-	if (ctl_pool_parse(c->cfg.ip_pool, 8, 30, &p) < 0)
+/* Parse pool (a CIDR of prefix 8 .. max_prefix), find its usable range and prepare sql. */
+static int lease_begin(struct lease *l, sqlite3 *db, const char *pool, int max_prefix, bool is_public, int gateways,
+		       const char *sql)
+{
+	if (ctl_pool_parse(pool, 8, max_prefix, &l->p) < 0)
 		return -EINVAL;
-	ctl_pool_range(&p, false, c->cfg.host_gateways, &first, &last);
-	st = ctl_db_prepare(db, "INSERT INTO ip_leases (ip, instance_id) VALUES (?1, ?2)");
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 2, owner_id, -1, SQLITE_STATIC);
-	r = lease_lowest(st, first, last, ret);
-	sqlite3_finalize(st);
+	ctl_pool_range(&l->p, is_public, gateways, &l->first, &l->last);
+	l->st = ctl_db_prepare(db, sql);
+	return l->st ? 0 : -EIO;
+}
+
+int ctl_ip_lease(struct ctl *c, sqlite3 *db, const char *owner_id, char ret[CTL_IP_MAX])
+{
+	struct lease l;
+	int r = lease_begin(&l, db, c->cfg.ip_pool, 30, false, c->cfg.host_gateways,
+			    "INSERT INTO ip_leases (ip, instance_id) VALUES (?1, ?2)");
+
+	if (r < 0)
+		return r;
+	sqlite3_bind_text(l.st, 2, owner_id, -1, SQLITE_STATIC);
+	r = lease_lowest(l.st, l.first, l.last, ret);
+	sqlite3_finalize(l.st);
 	return r;
 }
 
 int ctl_public_lease(struct ctl *c, sqlite3 *db, const char *account_id, const char *owner_id, const char *host_id,
 		     const char *want, char ret[CTL_IP_MAX])
 {
-	struct ctl_pool p;
-	uint32_t first, last;
+	struct lease l;
 	sqlite3_stmt *st;
-	int r;
+	int r = lease_begin(&l, db, c->cfg.public_ip_pool, 32, true, 0,
+			    "INSERT INTO public_ips (address, account_id, owner_id, host_id, state, created_at)"
+			    " VALUES (?1, ?2, ?3, ?4, 'active', ?5)");
 
-	if (ctl_pool_parse(c->cfg.public_ip_pool, 8, 32, &p) < 0)
-		return -EINVAL;
-	ctl_pool_range(&p, true, 0, &first, &last);
-	st = ctl_db_prepare(db, "INSERT INTO public_ips (address, account_id, owner_id, host_id, state, created_at)"
-				" VALUES (?1, ?2, ?3, ?4, 'active', ?5)");
-	if (!st)
-		return -EIO;
+	if (r < 0)
+		return r;
+	st = l.st;
 	sqlite3_bind_text(st, 2, account_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, owner_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, host_id, -1, SQLITE_STATIC);
@@ -71,8 +81,8 @@ int ctl_public_lease(struct ctl *c, sqlite3 *db, const char *account_id, const c
 		uint32_t v;
 
 		r = -EADDRNOTAVAIL;
-		if (ctl_pool_contains(&p, want) && ecs_ipv4_parse(want, &v) == 0) {
-			if (v >= first && v <= last) {
+		if (ctl_pool_contains(&l.p, want) && ecs_ipv4_parse(want, &v) == 0) {
+			if (v >= l.first && v <= l.last) {
 				sqlite3_bind_text(st, 1, want, -1, SQLITE_STATIC);
 				r = ctl_db_step_done(st);
 				if (r == -EEXIST)
@@ -82,7 +92,7 @@ int ctl_public_lease(struct ctl *c, sqlite3 *db, const char *account_id, const c
 			}
 		}
 	} else {
-		r = lease_lowest(st, first, last, ret);
+		r = lease_lowest(st, l.first, l.last, ret);
 	}
 	sqlite3_finalize(st);
 	return r;

@@ -77,6 +77,62 @@ static const struct ecs_config_option options[] = {
 	{ "ha", "endpoint", ECS_CONFIG_STRING, "", 0, 0, "this controller's API URL told to the others (empty: none)" },
 };
 
+/* The options that are a field of struct ctl_config as they are. */
+#define F(section, key, member) ECS_CONFIG_FIELD(section, key, struct ctl_config, member)
+static const struct ecs_config_field fields[] = {
+	F("controller", "listen_address", listen_address),
+	F("controller", "port", port),
+	F("controller", "data_dir", data_dir),
+	F("controller", "host_key_file", host_key_file),
+	F("controller", "region_id", region_id),
+	F("controller", "region_name", region_name),
+	F("controller", "endpoint", endpoint),
+	F("controller", "default_image", default_image),
+	F("controller", "host_dead_after_s", host_dead_after_s),
+	F("controller", "transition_timeout_s", transition_timeout_s),
+	F("controller", "throttle_rate", throttle_rate),
+	F("controller", "throttle_burst", throttle_burst),
+	F("controller", "console_idle_timeout_s", console_idle_timeout_s),
+	F("controller", "console_max_sessions", console_max_sessions),
+	F("controller", "nonces_per_account", nonces_per_account),
+	F("controller", "max_params", max_params),
+	F("scheduler", "cpu_ratio", cpu_ratio),
+	F("scheduler", "ram_ratio", ram_ratio),
+	F("scheduler", "disk_ratio", disk_ratio),
+	F("scheduler", "reserved_host_memory_mib", reserved_host_memory_mib),
+	F("scheduler", "attempts", schedule_attempts),
+	F("policy", "utc_offset_h", policy_utc_offset_h),
+	F("policy", "tick_s", policy_tick_s),
+	F("quota", "instances", quota_instances),
+	F("quota", "vcpus", quota_vcpus),
+	F("quota", "disks", quota_disks),
+	F("quota", "snapshots", quota_snapshots),
+	F("quota", "security_groups", quota_security_groups),
+	F("quota", "load_balancers", quota_load_balancers),
+	F("quota", "public_ips", quota_public_ips),
+	F("network", "ip_pool", ip_pool),
+	F("network", "public_ip_pool", public_ip_pool),
+	F("network", "host_gateways", host_gateways),
+	F("slb", "sync_interval_s", slb_sync_interval_s),
+	F("controller", "log_level", log_level),
+	F("controller", "admin_accounts", admin_accounts),
+	F("oss", "endpoint", oss_endpoint),
+	F("oss", "import_max_mib", oss_import_max_mib),
+	F("ceph", "conf", ceph_conf),
+	F("ceph", "user", ceph_user),
+	F("ceph", "keyring", ceph_keyring),
+	F("ceph", "rbd_pool", ceph_rbd_pool),
+	F("ceph", "interval_s", ceph_interval_s),
+	F("ceph", "timeout_s", ceph_timeout_s),
+	F("ha", "enabled", ha_enabled),
+	F("ha", "pool", ha_pool),
+	F("ha", "name", ha_name),
+	F("ha", "lease_ms", ha_lease_ms),
+	F("ha", "endpoint", ha_endpoint),
+	F("ha", "snapshot_entries", ha_snapshot_entries),
+};
+#undef F
+
 static int parse_types(const char *text, struct ctl_config *c, char **ret_error)
 {
 	_cleanup_free_ char *copy = strdup(text);
@@ -145,56 +201,7 @@ int ctl_config_load(const char *path, struct ctl_config *ret, struct ecs_config 
 	r = ecs_config_load(options, ARRAY_SIZE(options), path, &raw, ret_error);
 	if (r < 0)
 		return r;
-	c.listen_address = ecs_config_str(raw, "controller", "listen_address");
-	c.port = (uint16_t)ecs_config_int(raw, "controller", "port");
-	c.data_dir = ecs_config_str(raw, "controller", "data_dir");
-	c.host_key_file = ecs_config_str(raw, "controller", "host_key_file");
-	c.region_id = ecs_config_str(raw, "controller", "region_id");
-	c.region_name = ecs_config_str(raw, "controller", "region_name");
-	c.endpoint = ecs_config_str(raw, "controller", "endpoint");
-	c.default_image = ecs_config_str(raw, "controller", "default_image");
-	c.host_dead_after_s = (int)ecs_config_int(raw, "controller", "host_dead_after_s");
-	c.transition_timeout_s = (int)ecs_config_int(raw, "controller", "transition_timeout_s");
-	c.throttle_rate = ecs_config_double(raw, "controller", "throttle_rate");
-	c.throttle_burst = (int)ecs_config_int(raw, "controller", "throttle_burst");
-	c.console_idle_timeout_s = (int)ecs_config_int(raw, "controller", "console_idle_timeout_s");
-	c.console_max_sessions = (int)ecs_config_int(raw, "controller", "console_max_sessions");
-	c.nonces_per_account = ecs_config_int(raw, "controller", "nonces_per_account");
-	c.max_params = (int)ecs_config_int(raw, "controller", "max_params");
-	c.cpu_ratio = ecs_config_double(raw, "scheduler", "cpu_ratio");
-	c.ram_ratio = ecs_config_double(raw, "scheduler", "ram_ratio");
-	c.disk_ratio = ecs_config_double(raw, "scheduler", "disk_ratio");
-	c.reserved_host_memory_mib = (int)ecs_config_int(raw, "scheduler", "reserved_host_memory_mib");
-	c.schedule_attempts = (int)ecs_config_int(raw, "scheduler", "attempts");
-	c.policy_utc_offset_h = (int)ecs_config_int(raw, "policy", "utc_offset_h");
-	c.policy_tick_s = (int)ecs_config_int(raw, "policy", "tick_s");
-	c.quota_instances = ecs_config_int(raw, "quota", "instances");
-	c.quota_vcpus = ecs_config_int(raw, "quota", "vcpus");
-	c.quota_disks = ecs_config_int(raw, "quota", "disks");
-	c.quota_snapshots = ecs_config_int(raw, "quota", "snapshots");
-	c.quota_security_groups = ecs_config_int(raw, "quota", "security_groups");
-	c.quota_load_balancers = ecs_config_int(raw, "quota", "load_balancers");
-	c.quota_public_ips = ecs_config_int(raw, "quota", "public_ips");
-	c.ip_pool = ecs_config_str(raw, "network", "ip_pool");
-	c.public_ip_pool = ecs_config_str(raw, "network", "public_ip_pool");
-	c.host_gateways = (int)ecs_config_int(raw, "network", "host_gateways");
-	c.slb_sync_interval_s = (int)ecs_config_int(raw, "slb", "sync_interval_s");
-	c.log_level = ecs_config_str(raw, "controller", "log_level");
-	c.admin_accounts = ecs_config_str(raw, "controller", "admin_accounts");
-	c.oss_endpoint = ecs_config_str(raw, "oss", "endpoint");
-	c.oss_import_max_mib = ecs_config_int(raw, "oss", "import_max_mib");
-	c.ceph_conf = ecs_config_str(raw, "ceph", "conf");
-	c.ceph_user = ecs_config_str(raw, "ceph", "user");
-	c.ceph_keyring = ecs_config_str(raw, "ceph", "keyring");
-	c.ceph_rbd_pool = ecs_config_str(raw, "ceph", "rbd_pool");
-	c.ceph_interval_s = (int)ecs_config_int(raw, "ceph", "interval_s");
-	c.ceph_timeout_s = (int)ecs_config_int(raw, "ceph", "timeout_s");
-	c.ha_enabled = ecs_config_bool(raw, "ha", "enabled");
-	c.ha_pool = ecs_config_str(raw, "ha", "pool");
-	c.ha_name = ecs_config_str(raw, "ha", "name");
-	c.ha_lease_ms = (int)ecs_config_int(raw, "ha", "lease_ms");
-	c.ha_endpoint = ecs_config_str(raw, "ha", "endpoint");
-	c.ha_snapshot_entries = ecs_config_int(raw, "ha", "snapshot_entries");
+	ecs_config_fill(raw, fields, ARRAY_SIZE(fields), &c);
 	if (c.ha_enabled && !c.ceph_conf[0]) {
 		*ret_error = ecs_strdup_printf("[ha] enabled needs the storage cluster ([ceph] conf)");
 		r = -EINVAL;

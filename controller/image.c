@@ -14,6 +14,7 @@
 #include "json.h"
 #include "log.h"
 #include "params.h"
+#include "rowjson.h"
 #include "snapshot.h"
 #include "store.h"
 #include "util.h"
@@ -377,6 +378,12 @@ static void set_image(struct ctl *c, const char *id, const char *status, long lo
 	ctl_db_put(c->store, db);
 }
 
+static const struct ctl_col_key host_cols[] = {
+	{ "host", CTL_COL_STR },
+	{ "alive", CTL_COL_BOOL },
+	{ "listed", CTL_COL_BOOL },
+};
+
 /* A deleted image leaves every host: its cache there and its blob-store copy (purge). Each
  * host that answered is kept in the job's "done"; a host that is down is waited for while its
  * last heartbeat listed the image. The agent refuses (ImageInUse) while a disk of its own is
@@ -401,14 +408,7 @@ static enum ctl_job_result image_delete_job(struct ctl *c, struct ctl_job *job, 
 	}
 	sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
 	sqlite3_bind_text(st, 2, quoted, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct json_object *h = json_object_new_object();
-
-		ecs_jb_str(h, "host", ctl_col(st, 0));
-		ecs_jb_bool(h, "alive", sqlite3_column_int(st, 1));
-		ecs_jb_bool(h, "listed", sqlite3_column_int(st, 2));
-		json_object_array_add(hosts, h);
-	}
+	ctl_rows_json(st, CTL_COLS(host_cols), hosts);
 	sqlite3_finalize(st);
 	ctl_db_put(c->store, db);
 	if (!done || !json_object_is_type(done, json_type_array)) {

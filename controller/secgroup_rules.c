@@ -75,6 +75,16 @@ static bool cidr_parse(const char *v, char out[32])
 	return true;
 }
 
+/* src_get of a parameter the rule must have: MissingParameter when absent. */
+static int src_required(const struct rule_src *s, const char *key, char name[64], const char **ret)
+{
+	*ret = src_get(s, key, name);
+	if (!*ret)
+		return ctl_fail(s->call, 400, "MissingParameter",
+				"The input parameter \"%s\" that is mandatory for processing this request is not supplied.", name);
+	return 0;
+}
+
 static int read_rule(const struct rule_src *s, bool egress, struct ctl_sg_rule *ru)
 {
 	static const char *const protos[] = { "tcp", "udp", "icmp", "gre", "all", NULL };
@@ -95,10 +105,8 @@ static int read_rule(const struct rule_src *s, bool egress, struct ctl_sg_rule *
 		return ctl_fail(call, 400, "InvalidParameter",
 				"The specified parameter \"%s\" is not valid: not supported by this service.", name);
 
-	proto = src_get(s, "IpProtocol", name);
-	if (!proto)
-		return ctl_fail(call, 400, "MissingParameter",
-				"The input parameter \"%s\" that is mandatory for processing this request is not supplied.", name);
+	if ((r = src_required(s, "IpProtocol", name, &proto)) < 0)
+		return r;
 	for (size_t i = 0; protos[i] && !known; i++)
 		if (strcaseeq(proto, protos[i])) {
 			snprintf(ru->proto, sizeof(ru->proto), "%s", protos[i]);
@@ -108,10 +116,8 @@ static int read_rule(const struct rule_src *s, bool egress, struct ctl_sg_rule *
 		return ctl_fail(call, 400, "InvalidIpProtocol.ValueNotSupported",
 				"The parameter \"%s\" must be specified with case insensitive TCP, UDP, ICMP, GRE or All.", name);
 
-	range = src_get(s, "PortRange", name);
-	if (!range)
-		return ctl_fail(call, 400, "MissingParameter",
-				"The input parameter \"%s\" that is mandatory for processing this request is not supplied.", name);
+	if ((r = src_required(s, "PortRange", name, &range)) < 0)
+		return r;
 	if (!port_range_parse(ru->proto, range, ru->port_range))
 		return ctl_fail(call, 400, "InvalidIpPortRange.Malformed",
 				"The specified parameter \"%s\" is not valid: 1-65535 as \"from/to\" for TCP and UDP, -1/-1 "
@@ -355,26 +361,14 @@ out:
 	return r;
 }
 
-int ctl_sg_authorize(struct ctl_call *call, struct json_object *out)
-{
-	(void)out;
-	return change_rules(call, false, false);
-}
-
-int ctl_sg_authorize_egress(struct ctl_call *call, struct json_object *out)
-{
-	(void)out;
-	return change_rules(call, true, false);
-}
-
-int ctl_sg_revoke(struct ctl_call *call, struct json_object *out)
-{
-	(void)out;
-	return change_rules(call, false, true);
-}
-
-int ctl_sg_revoke_egress(struct ctl_call *call, struct json_object *out)
-{
-	(void)out;
-	return change_rules(call, true, true);
-}
+/* The four API actions: one change_rules each, by direction and kind of change. */
+#define RULES_ACTION(name, egress, revoke)                               \
+	int name(struct ctl_call *call, struct json_object *out)         \
+	{                                                                \
+		(void)out;                                               \
+		return change_rules(call, egress, revoke);               \
+	}
+RULES_ACTION(ctl_sg_authorize, false, false)
+RULES_ACTION(ctl_sg_authorize_egress, true, false)
+RULES_ACTION(ctl_sg_revoke, false, true)
+RULES_ACTION(ctl_sg_revoke_egress, true, true)

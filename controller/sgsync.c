@@ -10,6 +10,7 @@
 #include "common.h"
 #include "json.h"
 #include "log.h"
+#include "rowjson.h"
 #include "store.h"
 #include "util.h"
 
@@ -64,111 +65,126 @@ int ctl_sgsync_affected_hosts(sqlite3 *db, const char *group_id, struct json_obj
 
 /* ---- the agents' view ---- */
 
+/* A rule's columns 1-7 (0 is its group). */
+static const struct ctl_col_key rule_cols[] = {
+	{ "direction", CTL_COL_STR }, { "ip_protocol", CTL_COL_STR }, { "port_range", CTL_COL_STR },
+	{ "cidr", CTL_COL_STR },      { "peer_group_id", CTL_COL_STR }, { "policy", CTL_COL_STR },
+	{ "priority", CTL_COL_INT },
+};
+
+/* What view_build gathers while it reads the rows. */
+struct view_ctx {
+	struct json_object *instances; /* instance id -> [group ids], in order */
+	struct json_object *own, *own_ids; /* this host's groups: a set, and a list */
+	struct json_object *groups, *by_id; /* every group needed: the list, and by id */
+	struct json_object *all; /* the ids of every group needed, a set */
+};
+
+static int view_membership(sqlite3_stmt *st, void *arg)
+{
+	struct view_ctx *v = arg;
+	struct json_object *list;
+
+	if (!json_object_object_get_ex(v->instances, ctl_col(st, 0), &list)) {
+		list = json_object_new_array();
+		json_object_object_add(v->instances, ctl_col(st, 0), list);
+	}
+	json_object_array_add(list, json_object_new_string(ctl_col(st, 1)));
+	if (!json_object_object_get_ex(v->own, ctl_col(st, 1), NULL)) {
+		ctl_sgsync_set_add(v->own, ctl_col(st, 1));
+		json_object_array_add(v->own_ids, json_object_new_string(ctl_col(st, 1)));
+	}
+	return 0;
+}
+
+static int view_group(sqlite3_stmt *st, void *arg)
+{
+	struct view_ctx *v = arg;
+	struct json_object *g = json_object_new_object();
+
+	ecs_jb_str(g, "group_id", ctl_col(st, 0));
+	json_object_object_add(g, "rules", json_object_new_array());
+	json_object_object_add(g, "members", json_object_new_array());
+	json_object_array_add(v->groups, g);
+	json_object_object_add(v->by_id, ctl_col(st, 0), json_object_get(g));
+	ctl_sgsync_set_add(v->all, ctl_col(st, 0));
+	return 0;
+}
+
+static int view_rule(sqlite3_stmt *st, void *arg)
+{
+	struct view_ctx *v = arg;
+	struct json_object *g, *ru;
+
+	if (!json_object_object_get_ex(v->by_id, ctl_col(st, 0), &g))
+		return 0;
+	ru = json_object_new_object();
+	ctl_row_json(st, 1, CTL_COLS(rule_cols), ru);
+	json_object_array_add(ecs_json_get(g, "rules"), ru);
+	return 0;
+}
+
+static int view_member(sqlite3_stmt *st, void *arg)
+{
+	struct view_ctx *v = arg;
+	struct json_object *g;
+
+	if (json_object_object_get_ex(v->by_id, ctl_col(st, 0), &g))
+		json_object_array_add(ecs_json_get(g, "members"), json_object_new_string(ctl_col(st, 1)));
+	return 0;
+}
+
 static int view_build(sqlite3 *db, const char *host_id, struct json_object *view)
 {
-	struct json_object *instances = ecs_jb_obj(view, "instances"), *own = json_object_new_object();
-	struct json_object *all = json_object_new_object(), *own_ids = json_object_new_array();
-	struct json_object *groups = json_object_new_array(), *by_id = json_object_new_object();
-	const char *own_text;
-	sqlite3_stmt *st;
-	int r = -EIO;
+	struct view_ctx v = {
+		.instances = ecs_jb_obj(view, "instances"),
+		.own = json_object_new_object(),
+		.own_ids = json_object_new_array(),
+		.groups = json_object_new_array(),
+		.by_id = json_object_new_object(),
+		.all = json_object_new_object(),
+	};
+	struct json_object *all_ids = json_object_new_array();
+	const char *own_text, *all_text;
+	int r;
 
-	json_object_object_add(view, "groups", groups);
+	json_object_object_add(view, "groups", v.groups);
 	/* This host's instances and their groups, in order. */
-	st = ctl_db_prepare_args(db, "SELECT m.instance_id, m.group_id FROM instance_security_groups m JOIN instances i ON"
-				     " i.instance_id = m.instance_id WHERE i.host_id = ?1 AND i.deleted = 0"
-				     " ORDER BY m.instance_id, m.position",
-				 &host_id, 1);
-	if (!st)
-		goto out;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct json_object *list;
-
-		if (!json_object_object_get_ex(instances, ctl_col(st, 0), &list)) {
-			list = json_object_new_array();
-			json_object_object_add(instances, ctl_col(st, 0), list);
-		}
-		json_object_array_add(list, json_object_new_string(ctl_col(st, 1)));
-		if (!json_object_object_get_ex(own, ctl_col(st, 1), NULL)) {
-			ctl_sgsync_set_add(own, ctl_col(st, 1));
-			json_object_array_add(own_ids, json_object_new_string(ctl_col(st, 1)));
-		}
-	}
-	sqlite3_finalize(st);
-	own_text = ecs_json_text(own_ids, NULL);
+	r = ctl_query_each(db, "SELECT m.instance_id, m.group_id FROM instance_security_groups m JOIN instances i ON"
+			       " i.instance_id = m.instance_id WHERE i.host_id = ?1 AND i.deleted = 0"
+			       " ORDER BY m.instance_id, m.position",
+			   &host_id, 1, view_membership, &v);
+	own_text = ecs_json_text(v.own_ids, NULL);
 	/* Every group needed: those (own, with their rules) and the peers their rules name
 	 * (for their members only; their own rules are no business of this host). */
-	st = ctl_db_prepare_args(db, "SELECT g.group_id FROM security_groups g WHERE g.group_id IN (SELECT value FROM"
-				     " json_each(?1)) OR g.group_id IN (SELECT peer_group_id FROM security_group_rules WHERE"
-				     " group_id IN (SELECT value FROM json_each(?1))) ORDER BY g.group_id",
-				 &own_text, 1);
-	if (!st)
-		goto out;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct json_object *g = json_object_new_object();
-
-		ecs_jb_str(g, "group_id", ctl_col(st, 0));
-		json_object_object_add(g, "rules", json_object_new_array());
-		json_object_object_add(g, "members", json_object_new_array());
-		json_object_array_add(groups, g);
-		json_object_object_add(by_id, ctl_col(st, 0), json_object_get(g));
-		ctl_sgsync_set_add(all, ctl_col(st, 0));
-	}
-	sqlite3_finalize(st);
-	st = ctl_db_prepare_args(db, "SELECT group_id, direction, ip_protocol, port_range, cidr, peer_group_id, policy, priority"
-				     " FROM security_group_rules WHERE group_id IN (SELECT value FROM json_each(?1))"
-				     " ORDER BY group_id, rule_id",
-				 &own_text, 1);
-	if (!st)
-		goto out;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct json_object *g, *ru = json_object_new_object();
-
-		ecs_jb_str(ru, "direction", ctl_col(st, 1));
-		ecs_jb_str(ru, "ip_protocol", ctl_col(st, 2));
-		ecs_jb_str(ru, "port_range", ctl_col(st, 3));
-		ecs_jb_str(ru, "cidr", ctl_col(st, 4));
-		ecs_jb_str(ru, "peer_group_id", ctl_col(st, 5));
-		ecs_jb_str(ru, "policy", ctl_col(st, 6));
-		ecs_jb_int(ru, "priority", sqlite3_column_int64(st, 7));
-		if (json_object_object_get_ex(by_id, ctl_col(st, 0), &g))
-			json_object_array_add(ecs_json_get(g, "rules"), ru);
-		else
-			json_object_put(ru);
-	}
-	sqlite3_finalize(st);
+	if (r == 0)
+		r = ctl_query_each(db, "SELECT g.group_id FROM security_groups g WHERE g.group_id IN (SELECT value FROM"
+				       " json_each(?1)) OR g.group_id IN (SELECT peer_group_id FROM security_group_rules WHERE"
+				       " group_id IN (SELECT value FROM json_each(?1))) ORDER BY g.group_id",
+				   &own_text, 1, view_group, &v);
+	if (r == 0)
+		r = ctl_query_each(db, "SELECT group_id, direction, ip_protocol, port_range, cidr, peer_group_id, policy, priority"
+				       " FROM security_group_rules WHERE group_id IN (SELECT value FROM json_each(?1))"
+				       " ORDER BY group_id, rule_id",
+				   &own_text, 1, view_rule, &v);
 	/* Members: every instance (not deleted) of each group, on any host. */
+	json_object_object_foreach(v.all, k, val)
 	{
-		struct json_object *all_ids = json_object_new_array();
-
-		json_object_object_foreach(all, k, v)
-		{
-			(void)v;
-			json_object_array_add(all_ids, json_object_new_string(k));
-		}
-		st = ctl_db_prepare(db, "SELECT m.group_id, i.private_ip FROM instance_security_groups m JOIN instances i ON"
-					" i.instance_id = m.instance_id WHERE m.group_id IN (SELECT value FROM json_each(?1))"
-					" AND i.deleted = 0 AND i.private_ip IS NOT NULL AND i.private_ip != ''"
-					" ORDER BY m.group_id, i.private_ip");
-		if (st)
-			sqlite3_bind_text(st, 1, ecs_json_text(all_ids, NULL), -1, SQLITE_TRANSIENT);
-		json_object_put(all_ids);
-		if (!st)
-			goto out;
+		(void)val;
+		json_object_array_add(all_ids, json_object_new_string(k));
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct json_object *g;
-
-		if (json_object_object_get_ex(by_id, ctl_col(st, 0), &g))
-			json_object_array_add(ecs_json_get(g, "members"), json_object_new_string(ctl_col(st, 1)));
-	}
-	sqlite3_finalize(st);
-	r = 0;
-out:
-	json_object_put(own);
-	json_object_put(all);
-	json_object_put(own_ids);
-	json_object_put(by_id);
+	all_text = ecs_json_text(all_ids, NULL);
+	if (r == 0)
+		r = ctl_query_each(db, "SELECT m.group_id, i.private_ip FROM instance_security_groups m JOIN instances i ON"
+				       " i.instance_id = m.instance_id WHERE m.group_id IN (SELECT value FROM json_each(?1))"
+				       " AND i.deleted = 0 AND i.private_ip IS NOT NULL AND i.private_ip != ''"
+				       " ORDER BY m.group_id, i.private_ip",
+				   &all_text, 1, view_member, &v);
+	json_object_put(all_ids);
+	json_object_put(v.own);
+	json_object_put(v.all);
+	json_object_put(v.own_ids);
+	json_object_put(v.by_id);
 	return r;
 }
 

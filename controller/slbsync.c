@@ -12,6 +12,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "log.h"
+#include "rowjson.h"
 #include "scheduler.h"
 #include "store.h"
 #include "util.h"
@@ -32,13 +33,61 @@ int ctl_slbsync_queue(sqlite3 *db, const char *kind, const char *resource_id, co
 
 /* ---- the documents ---- */
 
+static const struct ctl_col_key lb_cols[] = { { "address", CTL_COL_STR }, { "status", CTL_COL_STR } };
+/* A listener's columns 0-4, its health check's 5-9 and 11-14 (10: the HTTP codes, a list). */
+static const struct ctl_col_key listener_cols[] = {
+	{ "protocol", CTL_COL_STR }, { "port", CTL_COL_INT },	  { "backend_port", CTL_COL_INT },
+	{ "scheduler", CTL_COL_STR }, { "status", CTL_COL_STR },
+};
+static const struct ctl_col_key hc_cols[] = {
+	{ "enabled", CTL_COL_BOOL }, { "type", CTL_COL_STR }, { "port", CTL_COL_INT },
+	{ "uri", CTL_COL_STR },	     { "domain", CTL_COL_STR },
+};
+static const struct ctl_col_key hc_time_cols[] = {
+	{ "interval_s", CTL_COL_INT },
+	{ "timeout_s", CTL_COL_INT },
+	{ "healthy_threshold", CTL_COL_INT },
+	{ "unhealthy_threshold", CTL_COL_INT },
+};
+static const struct ctl_col_key backend_cols[] = {
+	{ "server_id", CTL_COL_STR },
+	{ "ip", CTL_COL_STR },
+	{ "weight", CTL_COL_INT },
+};
+
+/* An empty array added to doc under key. */
+static struct json_object *doc_array(struct json_object *doc, const char *key)
+{
+	struct json_object *a = json_object_new_array();
+
+	json_object_object_add(doc, key, a);
+	return a;
+}
+
+static int listener_json(sqlite3_stmt *st, void *arg)
+{
+	struct json_object *l = json_object_new_object(), *hc, *codes = json_object_new_array();
+	_cleanup_free_ char *text = strdup(ctl_col(st, 10));
+	char *save = NULL;
+
+	ctl_row_json(st, 0, CTL_COLS(listener_cols), l);
+	hc = ecs_jb_obj(l, "health_check");
+	ctl_row_json(st, 5, CTL_COLS(hc_cols), hc);
+	for (char *t = text ? strtok_r(text, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+		json_object_array_add(codes, json_object_new_string(t));
+	json_object_object_add(hc, "http_codes", codes);
+	ctl_row_json(st, 11, CTL_COLS(hc_time_cols), hc);
+	json_object_array_add(arg, l);
+	return 0;
+}
+
 /* The agent's document of lb_id (docs/agent-api.md) and its host; -ENOENT when the LB is
  * gone or being deleted. */
 static int lb_document(sqlite3 *db, const char *lb_id, char host[64], struct json_object **ret)
 {
 	sqlite3_stmt *st = ctl_db_prepare(db, "SELECT address, status, host_id FROM load_balancers WHERE lb_id = ?1 AND"
 					      " deleted = 0");
-	struct json_object *doc, *list;
+	struct json_object *doc;
 	int r = -ENOENT;
 
 	if (!st)
@@ -49,64 +98,22 @@ static int lb_document(sqlite3 *db, const char *lb_id, char host[64], struct jso
 		return r;
 	}
 	doc = json_object_new_object();
-	ecs_jb_str(doc, "address", ctl_col(st, 0));
-	ecs_jb_str(doc, "status", ctl_col(st, 1));
+	ctl_row_json(st, 0, CTL_COLS(lb_cols), doc);
 	snprintf(host, 64, "%s", ctl_col(st, 2));
 	sqlite3_finalize(st);
 
-	st = ctl_db_prepare_args(db, "SELECT protocol, port, backend_port, scheduler, status, hc_enabled, hc_type, hc_port,"
-				     " hc_uri, hc_domain, hc_codes, hc_interval, hc_timeout, healthy_threshold,"
-				     " unhealthy_threshold FROM lb_listeners WHERE lb_id = ?1 ORDER BY port, protocol",
-				 &lb_id, 1);
-	if (!st)
+	/* Its listeners, then its backends: instances not gone, with the address of their NIC. */
+	if (ctl_query_each(db,
+			   "SELECT protocol, port, backend_port, scheduler, status, hc_enabled, hc_type, hc_port,"
+			   " hc_uri, hc_domain, hc_codes, hc_interval, hc_timeout, healthy_threshold,"
+			   " unhealthy_threshold FROM lb_listeners WHERE lb_id = ?1 ORDER BY port, protocol",
+			   &lb_id, 1, listener_json, doc_array(doc, "listeners")) < 0 ||
+	    ctl_query_json(db,
+			   "SELECT b.instance_id, i.private_ip, b.weight FROM lb_backends b JOIN instances i ON"
+			   " i.instance_id = b.instance_id WHERE b.lb_id = ?1 AND i.deleted = 0 AND i.private_ip IS NOT"
+			   " NULL ORDER BY b.instance_id",
+			   &lb_id, 1, CTL_COLS(backend_cols), doc_array(doc, "backends")) < 0)
 		goto fail;
-	list = json_object_new_array();
-	json_object_object_add(doc, "listeners", list);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct json_object *l = json_object_new_object(), *hc, *codes = json_object_new_array();
-		_cleanup_free_ char *text = strdup(ctl_col(st, 10));
-		char *save = NULL;
-
-		ecs_jb_str(l, "protocol", ctl_col(st, 0));
-		ecs_jb_int(l, "port", sqlite3_column_int64(st, 1));
-		ecs_jb_int(l, "backend_port", sqlite3_column_int64(st, 2));
-		ecs_jb_str(l, "scheduler", ctl_col(st, 3));
-		ecs_jb_str(l, "status", ctl_col(st, 4));
-		hc = ecs_jb_obj(l, "health_check");
-		ecs_jb_bool(hc, "enabled", sqlite3_column_int(st, 5));
-		ecs_jb_str(hc, "type", ctl_col(st, 6));
-		ecs_jb_int(hc, "port", sqlite3_column_int64(st, 7));
-		ecs_jb_str(hc, "uri", ctl_col(st, 8));
-		ecs_jb_str(hc, "domain", ctl_col(st, 9));
-		for (char *t = text ? strtok_r(text, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
-			json_object_array_add(codes, json_object_new_string(t));
-		json_object_object_add(hc, "http_codes", codes);
-		ecs_jb_int(hc, "interval_s", sqlite3_column_int64(st, 11));
-		ecs_jb_int(hc, "timeout_s", sqlite3_column_int64(st, 12));
-		ecs_jb_int(hc, "healthy_threshold", sqlite3_column_int64(st, 13));
-		ecs_jb_int(hc, "unhealthy_threshold", sqlite3_column_int64(st, 14));
-		json_object_array_add(list, l);
-	}
-	sqlite3_finalize(st);
-
-	/* Backends: instances not gone, with the address of their NIC. */
-	st = ctl_db_prepare_args(db, "SELECT b.instance_id, i.private_ip, b.weight FROM lb_backends b JOIN instances i ON"
-				     " i.instance_id = b.instance_id WHERE b.lb_id = ?1 AND i.deleted = 0 AND i.private_ip IS NOT"
-				     " NULL ORDER BY b.instance_id",
-				 &lb_id, 1);
-	if (!st)
-		goto fail;
-	list = json_object_new_array();
-	json_object_object_add(doc, "backends", list);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct json_object *b = json_object_new_object();
-
-		ecs_jb_str(b, "server_id", ctl_col(st, 0));
-		ecs_jb_str(b, "ip", ctl_col(st, 1));
-		ecs_jb_int(b, "weight", sqlite3_column_int64(st, 2));
-		json_object_array_add(list, b);
-	}
-	sqlite3_finalize(st);
 	*ret = doc;
 	return 0;
 fail:

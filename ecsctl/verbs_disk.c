@@ -137,19 +137,13 @@ static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return ecsctl_each_id(ctx, a, "DeleteDisk", "DiskId", NULL);
 }
 
-#define WAIT_FLAGS                                                                 \
-	{ "wait", ECSCTL_FLAG_BOOL, false, NULL, "wait until done" },              \
-	{                                                                          \
-		"timeout", ECSCTL_FLAG_VALUE, false, "SECONDS", "how long --wait waits (default 600)" \
-	}
-
 static const struct ecsctl_flag create_flags[] = {
 	{ "size", ECSCTL_FLAG_VALUE, false, "SIZE_GIB", "Size (needed unless --snapshot)" },
 	{ "zone", ECSCTL_FLAG_VALUE, false, "ZONE", "ZoneId (default: the profile's zone, else the first zone)" },
 	{ "snapshot", ECSCTL_FLAG_VALUE, false, "SNAPSHOT", "SnapshotId: start from this snapshot" },
 	{ "name", ECSCTL_FLAG_VALUE, false, "NAME", "DiskName" },
 	{ "category", ECSCTL_FLAG_VALUE, false, "CATEGORY", "DiskCategory (e.g. cloud_efficiency)" },
-	WAIT_FLAGS,
+	ECSCTL_WAIT_FLAGS("wait until done"),
 	{ NULL },
 };
 
@@ -159,7 +153,7 @@ static const struct ecsctl_flag ls_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag wait_flags[] = { WAIT_FLAGS, { NULL } };
+static const struct ecsctl_flag wait_flags[] = { ECSCTL_WAIT_FLAGS("wait until done"), { NULL } };
 const struct ecsctl_verb ecsctl_disk_verbs[] = {
 	{
 		.group = "disk",

@@ -93,18 +93,12 @@ static int import_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return ecsctl_create(ctx, a, &image_import, &p, timeout);
 }
 
-#define WAIT_FLAGS                                                                                     \
-	{ "wait", ECSCTL_FLAG_BOOL, false, NULL, "wait until Available (CreateFailed: exit 1)" },      \
-	{                                                                                              \
-		"timeout", ECSCTL_FLAG_VALUE, false, "SECONDS", "how long --wait waits (default 600); then exit 3" \
-	}
-
 static const struct ecsctl_flag create_flags[] = {
 	{ "snapshot", ECSCTL_FLAG_VALUE, false, "SNAPSHOT", "SnapshotId: the system disk's snapshot" },
 	{ "instance", ECSCTL_FLAG_VALUE, false, "INSTANCE", "InstanceId: image this instance" },
 	{ "name", ECSCTL_FLAG_VALUE, false, "NAME", "ImageName" },
 	{ "description", ECSCTL_FLAG_VALUE, false, "TEXT", "Description" },
-	WAIT_FLAGS,
+	ECSCTL_WAIT_FLAGS("wait until Available (CreateFailed: exit 1)"),
 	{ NULL },
 };
 
@@ -125,7 +119,7 @@ static const struct ecsctl_flag import_flags[] = {
 	{ "os-type", ECSCTL_FLAG_VALUE, false, "TYPE", "OSType: linux or windows" },
 	{ "arch", ECSCTL_FLAG_VALUE, false, "ARCH", "Architecture: x86_64 or i386" },
 	{ "description", ECSCTL_FLAG_VALUE, false, "TEXT", "Description" },
-	WAIT_FLAGS,
+	ECSCTL_WAIT_FLAGS("wait until Available (CreateFailed: exit 1)"),
 	{ NULL },
 };
 

@@ -264,12 +264,6 @@ static int wait_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 			       streq(status, "Deleted") ? NULL : status, timeout);
 }
 
-#define WAIT_FLAGS                                                                                          \
-	{ "wait", ECSCTL_FLAG_BOOL, false, NULL, "wait until done" },                                       \
-	{                                                                                                   \
-		"timeout", ECSCTL_FLAG_VALUE, false, "SECONDS", "how long --wait waits (default 600); then exit 3" \
-	}
-
 static const struct ecsctl_flag run_flags[] = {
 	{ "image", ECSCTL_FLAG_VALUE, true, "IMAGE", "ImageId" },
 	{ "type", ECSCTL_FLAG_VALUE, true, "TYPE", "InstanceType, e.g. ecs.t1.small" },
@@ -284,7 +278,7 @@ static const struct ecsctl_flag run_flags[] = {
 	{ "disk", ECSCTL_FLAG_LIST, false, "SIZE_GIB", "a data disk, DataDisk.N.Size" },
 	{ "zone", ECSCTL_FLAG_VALUE, false, "ZONE", "ZoneId" },
 	{ "deployment-set", ECSCTL_FLAG_VALUE, false, "DS", "DeploymentSetId: each member on its own host" },
-	WAIT_FLAGS,
+	ECSCTL_WAIT_FLAGS("wait until done"),
 	{ NULL },
 };
 
@@ -295,11 +289,11 @@ static const struct ecsctl_flag ls_flags[] = {
 	{ NULL },
 };
 
-static const struct ecsctl_flag start_flags[] = { WAIT_FLAGS, { NULL } };
+static const struct ecsctl_flag start_flags[] = { ECSCTL_WAIT_FLAGS("wait until done"), { NULL } };
 
 static const struct ecsctl_flag stop_flags[] = {
 	{ "force", ECSCTL_FLAG_BOOL, false, NULL, "ForceStop: power off without asking the guest" },
-	WAIT_FLAGS,
+	ECSCTL_WAIT_FLAGS("wait until done"),
 	{ NULL },
 };
 
@@ -310,7 +304,7 @@ static const struct ecsctl_flag reboot_flags[] = {
 
 static const struct ecsctl_flag rm_flags[] = {
 	{ "force", ECSCTL_FLAG_BOOL, false, NULL, "Force: delete a running instance" },
-	WAIT_FLAGS,
+	ECSCTL_WAIT_FLAGS("wait until done"),
 	{ NULL },
 };
 
@@ -349,9 +343,7 @@ const struct ecsctl_verb ecsctl_instance_verbs[] = {
 	},
 	{
 		.name = "start",
-		.synopsis = "ID...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
+		ECSCTL_IDS,
 		.flags = start_flags,
 		.actions = "StartInstance",
 		.summary = "start instances (--wait: until Running)",
@@ -359,9 +351,7 @@ const struct ecsctl_verb ecsctl_instance_verbs[] = {
 	},
 	{
 		.name = "stop",
-		.synopsis = "ID...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
+		ECSCTL_IDS,
 		.flags = stop_flags,
 		.actions = "StopInstance",
 		.summary = "stop instances (--wait: until Stopped)",
@@ -369,9 +359,7 @@ const struct ecsctl_verb ecsctl_instance_verbs[] = {
 	},
 	{
 		.name = "reboot",
-		.synopsis = "ID...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
+		ECSCTL_IDS,
 		.flags = reboot_flags,
 		.actions = "RebootInstance",
 		.summary = "reboot instances",
@@ -379,9 +367,7 @@ const struct ecsctl_verb ecsctl_instance_verbs[] = {
 	},
 	{
 		.name = "rm",
-		.synopsis = "ID...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
+		ECSCTL_IDS,
 		.flags = rm_flags,
 		.actions = "DeleteInstance",
 		.summary = "delete instances (--wait: until no longer listed)",
@@ -389,9 +375,7 @@ const struct ecsctl_verb ecsctl_instance_verbs[] = {
 	},
 	{
 		.name = "wait",
-		.synopsis = "ID...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
+		ECSCTL_IDS,
 		.flags = wait_flags,
 		.actions = "DescribeInstances",
 		.summary = "wait until instances have a status",

@@ -150,8 +150,7 @@ static const struct ecsctl_flag create_flags[] = {
 	{ "disk", ECSCTL_FLAG_VALUE, true, "DISK", "DiskId" },
 	{ "name", ECSCTL_FLAG_VALUE, false, "NAME", "SnapshotName" },
 	{ "description", ECSCTL_FLAG_VALUE, false, "TEXT", "Description" },
-	{ "wait", ECSCTL_FLAG_BOOL, false, NULL, "wait until accomplished (failed: exit 1)" },
-	{ "timeout", ECSCTL_FLAG_VALUE, false, "SECONDS", "how long --wait waits (default 600); then exit 3" },
+	ECSCTL_WAIT_FLAGS("wait until accomplished (failed: exit 1)"),
 	{ NULL },
 };
 

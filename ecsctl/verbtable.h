@@ -26,6 +26,18 @@ struct ecsctl_flag {
 	const char *help;
 };
 
+/* --wait (wait_help: until what) and --timeout: the two flags of every verb that can wait
+ * (ecsctl_flag_timeout, ecsctl_wait_for: exit 3 when the time runs out). */
+#define ECSCTL_WAIT_FLAGS(wait_help)                                      \
+	{ "wait", ECSCTL_FLAG_BOOL, false, NULL, wait_help },             \
+	{                                                                 \
+		"timeout", ECSCTL_FLAG_VALUE, false, "SECONDS",           \
+		"how long --wait waits (default 600); then exit 3"        \
+	}
+
+/* The arguments of a verb that takes one or more ids (ECSCTL_ARGS_MAX, ecsctl.h). */
+#define ECSCTL_IDS .synopsis = "ID...", .min_pos = 1, .max_pos = ECSCTL_ARGS_MAX
+
 struct ecsctl_verb {
 	const char *group;	/* "disk", "snapshot", … or NULL for a top-level verb */
 	const char *name;

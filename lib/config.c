@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,62 @@ bool ecs_config_bool(const struct ecs_config *cfg, const char *section, const ch
 double ecs_config_double(const struct ecs_config *cfg, const char *section, const char *key)
 {
 	return get(cfg, section, key, ECS_CONFIG_DOUBLE)->d;
+}
+
+static void fill_one(const struct config_value *v, size_t size, char *at)
+{
+	switch (v->opt->type) {
+	case ECS_CONFIG_STRING:
+		if (size == sizeof(const char *)) {
+			memcpy(at, &(const char *){ v->text }, size);
+			return;
+		}
+		break;
+	case ECS_CONFIG_INT:
+		if (size == sizeof(int16_t)) {
+			memcpy(at, &(int16_t){ (int16_t)v->i }, size); /* an int16_t or a uint16_t: the same bits */
+			return;
+		}
+		if (size == sizeof(int)) {
+			memcpy(at, &(int){ (int)v->i }, size);
+			return;
+		}
+		if (size == sizeof(long long)) {
+			memcpy(at, &v->i, size);
+			return;
+		}
+		break;
+	case ECS_CONFIG_BOOL:
+		if (size == sizeof(bool)) {
+			memcpy(at, &v->b, size);
+			return;
+		}
+		break;
+	case ECS_CONFIG_DOUBLE:
+		if (size == sizeof(double)) {
+			memcpy(at, &v->d, size);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	fprintf(stderr, "BUG: config option [%s] %s does not fit a field of %zu bytes\n", v->opt->section, v->opt->key,
+		size);
+	abort();
+}
+
+void ecs_config_fill(const struct ecs_config *cfg, const struct ecs_config_field *fields, size_t n, void *dst)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct config_value *v = find(cfg, fields[i].section, fields[i].key);
+
+		if (!v) {
+			fprintf(stderr, "BUG: config option [%s] %s not declared\n", fields[i].section, fields[i].key);
+			abort();
+		}
+		fill_one(v, fields[i].size, (char *)dst + fields[i].offset);
+	}
 }
 
 const char *ecs_config_origin(const struct ecs_config *cfg, const char *section, const char *key)

@@ -43,6 +43,22 @@ long long ecs_config_int(const struct ecs_config *cfg, const char *section, cons
 bool ecs_config_bool(const struct ecs_config *cfg, const char *section, const char *key);
 double ecs_config_double(const struct ecs_config *cfg, const char *section, const char *key);
 
+/* A field of a daemon's own config struct set from an option by ecs_config_fill: a STRING
+ * option fills a const char * (the text, owned by the config), an INT one an int16_t,
+ * uint16_t, int or long long (by the field's size; the option's bounds must fit it), a BOOL
+ * one a bool, a DOUBLE one a double. */
+struct ecs_config_field {
+	const char *section, *key;
+	size_t offset, size;
+};
+#define ECS_CONFIG_FIELD(section, key, type, member) \
+	{ section, key, offsetof(type, member), sizeof(((type *)0)->member) }
+
+/* Set each field of dst the table names from its option. A field whose option the schema
+ * does not declare, or whose size does not fit the option's type, is a programming error
+ * and aborts. */
+void ecs_config_fill(const struct ecs_config *cfg, const struct ecs_config_field *fields, size_t n, void *dst);
+
 /* Where the value came from: "default", "FILE:LINE" or "ECS_…". */
 const char *ecs_config_origin(const struct ecs_config *cfg, const char *section, const char *key);
 

@@ -24,18 +24,30 @@ static pthread_mutex_t apply_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const struct ecs_cmd_opts plain_opts = { .timeout_ms = NF_CMD_TIMEOUT_MS };
 
+int nf_save_parse(const char *const *argv, size_t max_output,
+		  int (*parse)(const char *prefix, const char *text, void *ret), const char *prefix, void *ret)
+{
+	const struct ecs_cmd_opts opts = { .timeout_ms = NF_CMD_TIMEOUT_MS, .max_output = max_output };
+	struct ecs_cmd_result res = { 0 };
+	int r = ecs_cmd_run_ok(argv, &opts, &res);
+
+	if (r < 0)
+		return r;
+	r = parse(prefix, res.out, ret);
+	ecs_cmd_result_clear(&res);
+	return r;
+}
+
+static int parse_state(const char *prefix, const char *text, void *ret)
+{
+	return nf_state_parse(prefix, text, ret);
+}
+
 static int save_state(const char *prefix, struct nf_state *ret)
 {
 	const char *argv[] = { "iptables-save", "-t", "filter", NULL };
-	struct ecs_cmd_result res = { 0 };
-	int r;
 
-	r = ecs_cmd_run_ok(argv, &plain_opts, &res);
-	if (r < 0)
-		return r; /* logged by the runner */
-	r = nf_state_parse(prefix, res.out, ret);
-	ecs_cmd_result_clear(&res);
-	return r;
+	return nf_save_parse(argv, 0, parse_state, prefix, ret);
 }
 
 static int restore(const char *const *argv, const char *text)

@@ -11,6 +11,11 @@
 
 #define NF_CMD_TIMEOUT_MS 30000
 
+/* Run argv (an iptables-save; its output at most max_output bytes, 0: the runner's default)
+ * and answer parse(prefix, its output, ret). A failed run is logged by the runner. */
+int nf_save_parse(const char *const *argv, size_t max_output,
+		  int (*parse)(const char *prefix, const char *text, void *ret), const char *prefix, void *ret);
+
 /* One `iptables-restore -w --noflush` transaction (security groups and SLB alike). */
 int nf_iptables_restore(const char *text);
 

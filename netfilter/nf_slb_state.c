@@ -87,17 +87,14 @@ int nf_slb_state_parse(const char *prefix, const char *save, struct nf_slb_state
 	return 0;
 }
 
+static int parse_slb_state(const char *prefix, const char *text, void *ret)
+{
+	return nf_slb_state_parse(prefix, text, ret);
+}
+
 int nf_slb_read_state(const char *prefix, struct nf_slb_state *ret)
 {
 	const char *argv[] = { "iptables-save", NULL };
-	const struct ecs_cmd_opts opts = { .timeout_ms = NF_CMD_TIMEOUT_MS, .max_output = SLB_MAX_SAVE };
-	struct ecs_cmd_result res = { 0 };
-	int r;
 
-	r = ecs_cmd_run_ok(argv, &opts, &res);
-	if (r < 0)
-		return r; /* logged by the runner */
-	r = nf_slb_state_parse(prefix, res.out, ret);
-	ecs_cmd_result_clear(&res);
-	return r;
+	return nf_save_parse(argv, SLB_MAX_SAVE, parse_slb_state, prefix, ret);
 }

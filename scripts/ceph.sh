@@ -396,11 +396,7 @@ cmd_up() {
 cmd_down() {
 	stopped=0
 	for d in osd.0 mgr.x mon.a; do
-		if pid=$(daemon_pid "$RUN_DIR/ceph-$d.pid" "ceph-${d%%.*}"); then
-			stop_pid "$pid" "ceph-$d"
-			echo "ceph: stopped $d (pid $pid)"
-			stopped=$((stopped + 1))
-		fi
+		stop_counted "$RUN_DIR/ceph-$d.pid" "ceph-${d%%.*}" "ceph-$d" "ceph: stopped $d"
 		rm -f "$RUN_DIR/ceph-$d.pid"
 	done
 	[ "$stopped" -gt 0 ] || echo "ceph: nothing of the cluster in $DATA_DIR is running"

@@ -13,11 +13,7 @@ stopped=0
 # Reverse start order: our daemons first, then Ceph, libvirt last.
 for d in ecs-otsd ecs-ossd ecs-agent ecs-controller; do
 	[ -e "$STARTED/$d" ] || continue
-	if pid=$(daemon_pid "$RUN_DIR/$d.pid" "$d"); then
-		stop_pid "$pid" "$d"
-		echo "stopped $d (pid $pid)"
-		stopped=$((stopped + 1))
-	fi
+	stop_counted "$RUN_DIR/$d.pid" "$d" "$d" "stopped $d"
 	rm -f "$STARTED/$d" "$RUN_DIR/$d.pid"
 done
 # The storage cluster after its clients (scripts/ceph.sh stops only its own daemons).
@@ -26,11 +22,7 @@ echo "$ceph_out"
 case "$ceph_out" in *"stopped "*) stopped=$((stopped + 1)) ;; esac
 for d in libvirtd virtlogd; do
 	[ -e "$STARTED/$d" ] || continue
-	if pid=$(daemon_pid "/run/$d.pid" "$d"); then
-		stop_pid "$pid" "$d"
-		echo "stopped $d (pid $pid)"
-		stopped=$((stopped + 1))
-	fi
+	stop_counted "/run/$d.pid" "$d" "$d" "stopped $d"
 	rm -f "$STARTED/$d"
 done
 [ "$stopped" -gt 0 ] || echo "make down: nothing that make up started is running"

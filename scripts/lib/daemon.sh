@@ -37,3 +37,13 @@ stop_pid() {
 		kill -9 "$1" 2>/dev/null || true
 	fi
 }
+
+# stop_counted PIDFILE COMM NAME SAY: if that daemon runs (daemon_pid PIDFILE COMM), stop it
+# (stop_pid, as NAME), print "SAY (pid PID)" and add 1 to $stopped.
+stop_counted() {
+	if pid=$(daemon_pid "$1" "$2"); then
+		stop_pid "$pid" "$3"
+		echo "$4 (pid $pid)"
+		stopped=$((stopped + 1))
+	fi
+}

@@ -61,5 +61,11 @@ struct oss_writer {
 int oss_writer_finish(struct oss_writer *w, const uint8_t *expect_md5, uint8_t digest[16]);
 /* The version is named by an entry now: drop its pending GC key; free the writer. */
 void oss_writer_done(struct oss_writer *w);
+/* oss_writer_finish, then what w wrote into e: its key, version, ETag (the MD5 in hex),
+ * size, CRC-64 and the time now. */
+int oss_writer_seal(struct oss_writer *w, const uint8_t *md5, struct oss_entry *e);
+/* The writer's end after a step that returned r: oss_writer_done when r >= 0, else
+ * oss_writer_abort. Returns r. */
+int oss_writer_end(struct oss_writer *w, int r);
 
 #endif

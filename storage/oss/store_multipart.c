@@ -136,6 +136,19 @@ static char *part_json(const struct oss_part *p)
 	return oss_json_take_text(j);
 }
 
+/* Part number of the version e tells (its version, ETag, size, time and CRC-64). */
+static void part_from_entry(const struct oss_entry *e, unsigned number, struct oss_part *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->number = number;
+	snprintf(p->version, sizeof(p->version), "%s", e->version);
+	snprintf(p->etag, sizeof(p->etag), "%.32s", e->etag);
+	p->size = e->size;
+	p->mtime = e->mtime;
+	p->has_crc64 = e->has_crc64;
+	p->crc64 = e->crc64;
+}
+
 static int part_parse(const char *k, size_t kl, const char *val, size_t vl, struct oss_part *p)
 {
 	struct oss_entry e = { 0 };
@@ -151,14 +164,7 @@ static int part_parse(const char *k, size_t kl, const char *val, size_t vl, stru
 		return -EINVAL;
 	if ((r = oss_entry_parse(val, vl, &e)) < 0)
 		return r;
-	memset(p, 0, sizeof(*p));
-	p->number = (unsigned)atoi(num);
-	snprintf(p->version, sizeof(p->version), "%s", e.version);
-	snprintf(p->etag, sizeof(p->etag), "%.32s", e.etag);
-	p->size = e.size;
-	p->mtime = e.mtime;
-	p->has_crc64 = e.has_crc64;
-	p->crc64 = e.crc64;
+	part_from_entry(&e, (unsigned)atoi(num), p);
 	oss_entry_clear(&e);
 	return 0;
 }
@@ -166,20 +172,15 @@ static int part_parse(const char *k, size_t kl, const char *val, size_t vl, stru
 int oss_part_commit(struct oss_writer *w, const struct oss_upload *u, unsigned number, const uint8_t *md5,
 		    struct oss_part *ret)
 {
-	struct oss_part p = { .number = number };
-	uint8_t digest[ECS_MD5_LEN];
+	struct oss_entry e = { 0 };
+	struct oss_part p;
 	_cleanup_free_ char *val = NULL;
 	char oid[160], pkey[16];
 	int r;
 
-	if ((r = oss_writer_finish(w, md5, digest)) < 0)
+	if ((r = oss_writer_seal(w, md5, &e)) < 0)
 		goto fail;
-	snprintf(p.version, sizeof(p.version), "%s", w->version);
-	ecs_hex_encode(digest, ECS_MD5_LEN, p.etag);
-	p.size = w->size;
-	p.has_crc64 = true;
-	p.crc64 = w->crc64;
-	p.mtime = time(NULL);
+	part_from_entry(&e, number, &p);
 	if (!(val = part_json(&p))) {
 		r = -ENOMEM;
 		goto fail;
@@ -220,12 +221,9 @@ int oss_part_commit(struct oss_writer *w, const struct oss_upload *u, unsigned n
 			r = -ENOENT;
 		goto fail;
 	}
-	oss_writer_done(w);
 	*ret = p;
-	return 0;
 fail:
-	oss_writer_abort(w);
-	return r;
+	return oss_writer_end(w, r);
 }
 
 /* Up to max parts after marker (a part number) of the parts object oid. */

@@ -360,29 +360,41 @@ int oss_index_put(struct oss *o, const struct oss_bucket *b, const struct oss_en
 	}
 }
 
-int oss_writer_commit(struct oss_writer *w, struct oss_entry *e, const uint8_t *md5, bool forbid_overwrite)
+int oss_writer_seal(struct oss_writer *w, const uint8_t *md5, struct oss_entry *e)
 {
 	uint8_t digest[ECS_MD5_LEN];
-	int r;
+	int r = oss_writer_finish(w, md5, digest);
 
-	if ((r = oss_writer_finish(w, md5, digest)) < 0)
-		goto fail;
+	if (r < 0)
+		return r;
 	snprintf(e->key, sizeof(e->key), "%s", w->key);
 	snprintf(e->version, sizeof(e->version), "%s", w->version);
 	ecs_hex_encode(digest, ECS_MD5_LEN, e->etag);
 	e->size = w->size;
 	e->mtime = time(NULL);
-	e->parts = 0;
 	e->has_crc64 = true;
 	e->crc64 = w->crc64;
-	if ((r = oss_index_put(w->o, &w->b, e, forbid_overwrite)) < 0)
-		goto fail;
-	/* Committed: the version is no longer pending. */
-	oss_writer_done(w);
 	return 0;
-fail:
-	oss_writer_abort(w);
+}
+
+int oss_writer_end(struct oss_writer *w, int r)
+{
+	if (r < 0)
+		oss_writer_abort(w);
+	else
+		oss_writer_done(w);
 	return r;
+}
+
+int oss_writer_commit(struct oss_writer *w, struct oss_entry *e, const uint8_t *md5, bool forbid_overwrite)
+{
+	int r = oss_writer_seal(w, md5, e);
+
+	e->parts = 0;
+	if (r == 0)
+		r = oss_index_put(w->o, &w->b, e, forbid_overwrite);
+	/* Committed: the version is no longer pending. */
+	return oss_writer_end(w, r);
 }
 
 /* A multipart version: remove its parts' stripes, then its manifest. */

@@ -63,14 +63,47 @@ static int refuse_repeated_table(struct ots_call *c, char *const *names, size_t 
 	return 0;
 }
 
+/* What a batch holds while it answers: per table its response (tr, elements of the
+ * operation's type) and a pointer to it (trp); per row a pointer to its message (rows) and
+ * its answer (ans); the tables' names. */
+struct batch {
+	size_t n_tables, total;
+	char **names;
+	void *tr;
+	void **trp, **rows;
+	struct row_answer *ans;
+};
+
+/* Allocate b for n_tables tables (responses of tr_size bytes) and total rows. */
+static int batch_alloc(struct ots_call *c, struct batch *b, size_t n_tables, size_t tr_size, size_t total)
+{
+	*b = (struct batch){ .n_tables = n_tables, .total = total };
+	b->names = calloc(n_tables, sizeof(*b->names));
+	b->tr = calloc(n_tables, tr_size);
+	b->trp = calloc(n_tables, sizeof(*b->trp));
+	b->rows = calloc(total, sizeof(*b->rows));
+	b->ans = calloc(total, sizeof(*b->ans));
+	if (!b->names || !b->tr || !b->trp || !b->rows || !b->ans)
+		return ots_fail_errno(c, -ENOMEM);
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	answers_free(b->ans, b->total);
+	free(b->rows);
+	free(b->trp);
+	free(b->tr);
+	free(b->names);
+}
+
 int ots_op_batch_get_row(struct ots_call *c)
 {
 	Ots__BatchGetRowRequest *q = ots__batch_get_row_request__unpack(NULL, c->body_len, c->body);
 	Ots__BatchGetRowResponse resp = OTS__BATCH_GET_ROW_RESPONSE__INIT;
-	Ots__TableInBatchGetRowResponse *tr = NULL, **trp = NULL;
-	Ots__RowInBatchGetRowResponse **rows = NULL;
-	struct row_answer *ans = NULL;
-	char **names = NULL;
+	Ots__TableInBatchGetRowResponse *tr;
+	Ots__RowInBatchGetRowResponse **rows;
+	struct batch b = { 0 };
 	size_t total = 0, at = 0;
 	int r = -EINVAL;
 
@@ -85,18 +118,13 @@ int ots_op_batch_get_row(struct ots_call *c)
 	}
 	if ((r = refuse_row_count(c, total, OTS_BATCH_GET_MAX)) < 0)
 		goto out;
-	names = calloc(q->n_tables, sizeof(*names));
-	tr = calloc(q->n_tables, sizeof(*tr));
-	trp = calloc(q->n_tables, sizeof(*trp));
-	rows = calloc(total, sizeof(*rows));
-	ans = calloc(total, sizeof(*ans));
-	if (!names || !tr || !trp || !rows || !ans) {
-		r = ots_fail_errno(c, -ENOMEM);
+	if ((r = batch_alloc(c, &b, q->n_tables, sizeof(*tr), total)) < 0)
 		goto out;
-	}
+	tr = b.tr;
+	rows = (Ots__RowInBatchGetRowResponse **)b.rows;
 	for (size_t i = 0; i < q->n_tables; i++)
-		names[i] = q->tables[i]->table_name;
-	if ((r = refuse_repeated_table(c, names, q->n_tables)) < 0)
+		b.names[i] = q->tables[i]->table_name;
+	if ((r = refuse_repeated_table(c, b.names, q->n_tables)) < 0)
 		goto out;
 	for (size_t i = 0; i < q->n_tables; i++) {
 		const Ots__TableInBatchGetRowRequest *tq = q->tables[i];
@@ -112,9 +140,9 @@ int ots_op_batch_get_row(struct ots_call *c)
 		tr[i].table_name = tq->table_name;
 		tr[i].rows = rows + at;
 		tr[i].n_rows = tq->n_primary_key;
-		trp[i] = &tr[i];
+		b.trp[i] = &tr[i];
 		for (size_t k = 0; k < tq->n_primary_key; k++, at++) {
-			struct row_answer *a = &ans[at];
+			struct row_answer *a = &b.ans[at];
 			struct ots_call rc = open ? scratch(c) : tc;
 			struct ots_row pk = { 0 };
 			_cleanup_free_ char *key = NULL;
@@ -135,15 +163,11 @@ int ots_op_batch_get_row(struct ots_call *c)
 		ots_read_spec_clear(&spec);
 		ots_table_close(&t);
 	}
-	resp.tables = trp;
+	resp.tables = (Ots__TableInBatchGetRowResponse **)b.trp;
 	resp.n_tables = q->n_tables;
 	r = ots_reply(c, &resp.base);
 out:
-	answers_free(ans, total);
-	free(rows);
-	free(trp);
-	free(tr);
-	free(names);
+	batch_free(&b);
 	ots__batch_get_row_request__free_unpacked(q, NULL);
 	return r;
 }
@@ -175,13 +199,12 @@ int ots_op_batch_write_row(struct ots_call *c)
 {
 	Ots__BatchWriteRowRequest *q = ots__batch_write_row_request__unpack(NULL, c->body_len, c->body);
 	Ots__BatchWriteRowResponse resp = OTS__BATCH_WRITE_ROW_RESPONSE__INIT;
-	Ots__TableInBatchWriteRowResponse *tr = NULL, **trp = NULL;
-	Ots__RowInBatchWriteRowResponse **rows = NULL;
+	Ots__TableInBatchWriteRowResponse *tr;
+	Ots__RowInBatchWriteRowResponse **rows;
 	struct ots_table *tables = NULL;
 	struct ots_write *writes = NULL;
-	struct row_answer *ans = NULL;
 	struct ots_txn x = { 0 };
-	char **names = NULL;
+	struct batch b = { 0 };
 	size_t total = 0, at = 0;
 	int r = -EINVAL;
 
@@ -195,23 +218,21 @@ int ots_op_batch_write_row(struct ots_call *c)
 		total += q->tables[i]->n_rows;
 	if ((r = refuse_row_count(c, total, OTS_BATCH_WRITE_MAX)) < 0)
 		goto out;
-	names = calloc(q->n_tables, sizeof(*names));
-	tables = calloc(q->n_tables, sizeof(*tables));
-	tr = calloc(q->n_tables, sizeof(*tr));
-	trp = calloc(q->n_tables, sizeof(*trp));
-	rows = calloc(total, sizeof(*rows));
-	ans = calloc(total, sizeof(*ans));
-	if (!names || !tables || !tr || !trp || !rows || !ans) {
+	if ((r = batch_alloc(c, &b, q->n_tables, sizeof(*tr), total)) < 0)
+		goto out;
+	tr = b.tr;
+	rows = (Ots__RowInBatchWriteRowResponse **)b.rows;
+	if (!(tables = calloc(q->n_tables, sizeof(*tables)))) {
 		r = ots_fail_errno(c, -ENOMEM);
 		goto out;
 	}
 	for (size_t i = 0; i < q->n_tables; i++)
-		names[i] = q->tables[i]->table_name;
-	if ((r = refuse_repeated_table(c, names, q->n_tables)) < 0)
+		b.names[i] = q->tables[i]->table_name;
+	if ((r = refuse_repeated_table(c, b.names, q->n_tables)) < 0)
 		goto out;
 	/* The whole request is refused for a missing table or a repeated row, before any write. */
 	for (size_t i = 0; i < q->n_tables; i++)
-		if ((r = ots_table_open(c, names[i], &tables[i])) < 0 ||
+		if ((r = ots_table_open(c, b.names[i], &tables[i])) < 0 ||
 		    (r = duplicate_rows(c, &tables[i], q->tables[i])) < 0)
 			goto out;
 	if (q->transaction_id && (r = ots_txn_open(c, q->transaction_id, &tables[0], &x)) < 0)
@@ -228,7 +249,7 @@ int ots_op_batch_write_row(struct ots_call *c)
 		tr[i].table_name = tq->table_name;
 		tr[i].rows = rows + at;
 		tr[i].n_rows = tq->n_rows;
-		trp[i] = &tr[i];
+		b.trp[i] = &tr[i];
 		for (size_t k = 0; k < tq->n_rows; k++) {
 			const Ots__RowInBatchWriteRowRequest *rq = tq->rows[k];
 
@@ -245,7 +266,7 @@ int ots_op_batch_write_row(struct ots_call *c)
 		if ((r = ots_write_rows(c, &tables[i], w, tq->n_rows, q->transaction_id ? &x : NULL)) < 0)
 			goto out;
 		for (size_t k = 0; k < tq->n_rows; k++, at++) {
-			struct row_answer *a = &ans[at];
+			struct row_answer *a = &b.ans[at];
 
 			a->row = w[k].pk_row;
 			w[k].pk_row = (struct ecs_buf){ 0 };
@@ -259,7 +280,7 @@ int ots_op_batch_write_row(struct ots_call *c)
 			rows[at] = &a->write;
 		}
 	}
-	resp.tables = trp;
+	resp.tables = (Ots__TableInBatchWriteRowResponse **)b.trp;
 	resp.n_tables = q->n_tables;
 	r = ots_reply(c, &resp.base);
 out:
@@ -270,11 +291,7 @@ out:
 	for (size_t i = 0; tables && i < q->n_tables; i++)
 		ots_table_close(&tables[i]);
 	free(tables);
-	answers_free(ans, total);
-	free(rows);
-	free(trp);
-	free(tr);
-	free(names);
+	batch_free(&b);
 	ots__batch_write_row_request__free_unpacked(q, NULL);
 	return r;
 }

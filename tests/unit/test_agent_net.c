@@ -200,6 +200,13 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
+/* Each link of names (NULL-ended) deleted in turn, each deletion succeeding. */
+static void delete_links(struct agent_net *net, const char *const *names)
+{
+	for (; *names; names++)
+		assert_int_equal(agent_net_delete_link(net, *names), 0);
+}
+
 /* ---- tests ---- */
 
 static void test_open_rejects_bad_prefixes(void **state)
@@ -315,8 +322,7 @@ static void test_bridge_mac_pinned(void **state)
 	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr3", NULL, 0), 0);
 	after = link_mac("ecsbr3");
 	assert_string_equal(after, before);
-	assert_int_equal(agent_net_delete_link(net, "ecst6"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr3"), 0);
+	delete_links(net, (const char *const[]){ "ecst6", "ecsbr3", NULL });
 }
 
 static void test_bridge_bad_addresses(void **state)
@@ -359,8 +365,7 @@ static void test_bridge_name_taken_by_other_kind(void **state)
 	/* Nor can a tap take its name. */
 	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
 	assert_int_equal(agent_net_ensure_tap(net, "ecsbr7", "ecsbr0"), -EEXIST);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr7"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+	delete_links(net, (const char *const[]){ "ecsbr7", "ecsbr0", NULL });
 }
 
 static void test_tap_create_idempotent(void **state)
@@ -395,8 +400,7 @@ static void test_tap_create_idempotent(void **state)
 	assert_int_equal(agent_net_delete_link(net, "ecst1"), 0);
 	/* The bridge lost a port, nothing else. */
 	assert_true(agent_net_link_exists(net, "ecsbr0"));
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+	delete_links(net, (const char *const[]){ "ecsbr0", "ecsbr0", NULL });
 }
 
 static void test_tap_libvirt_attach(void **state)
@@ -441,8 +445,7 @@ static void test_tap_libvirt_attach(void **state)
 	/* libvirt with <driver queues='N'/>, N > 1, asks for multi-queue: refused on our taps. */
 	assert_int_equal(tap_attach("ecst2", IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE, &fd), -EINVAL);
 
-	assert_int_equal(agent_net_delete_link(net, "ecst2"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+	delete_links(net, (const char *const[]){ "ecst2", "ecsbr0", NULL });
 }
 
 static void test_tap_converges(void **state)
@@ -471,8 +474,7 @@ static void test_tap_converges(void **state)
 	assert_true(agent_net_link_exists(net, "ecst3"));
 	assert_int_equal(agent_net_link_master(net, "ecst3", buf, sizeof(buf)), -ENOENT);
 
-	assert_int_equal(agent_net_delete_link(net, "ecst3"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+	delete_links(net, (const char *const[]){ "ecst3", "ecsbr0", NULL });
 }
 
 static void test_tap_missing_bridge(void **state)
@@ -588,9 +590,7 @@ static void test_list_links(void **state)
 	assert_int_equal(agent_net_list_links(net, NULL, &names, &n), -EINVAL);
 
 	del_link_ip("other1");
-	assert_int_equal(agent_net_delete_link(net, "ecst10"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecst11"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+	delete_links(net, (const char *const[]){ "ecst10", "ecst11", "ecsbr0", NULL });
 	assert_int_equal(agent_net_list_links(net, "ecs", &names, &n), 0);
 	assert_int_equal(n, 0);
 	free_names(names, n);
@@ -891,11 +891,9 @@ static void test_vxlan_create_idempotent(void **state)
 	detail = link_detail("ecstvx1");
 	assert_non_null(strstr(detail, " vxlan id 16777215 "));
 
-	assert_int_equal(agent_net_delete_link(net, "ecstvx0"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecstvx1"), 0);
+	delete_links(net, (const char *const[]){ "ecstvx0", "ecstvx1", NULL });
 	assert_false(agent_net_link_exists(net, "ecstvx0"));
-	assert_int_equal(agent_net_delete_link(net, "ecsbr1"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+	delete_links(net, (const char *const[]){ "ecsbr1", "ecsbr0", NULL });
 }
 
 static void test_vxlan_recreated_when_different(void **state)
@@ -952,8 +950,7 @@ static void test_vxlan_recreated_when_different(void **state)
 		assert_null(strstr(on, "nolearning"));
 		assert_int_not_equal(link_ifindex("ecstvx0"), before);
 	}
-	assert_int_equal(agent_net_delete_link(net, "ecstvx0"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+	delete_links(net, (const char *const[]){ "ecstvx0", "ecsbr0", NULL });
 }
 
 static void test_vxlan_bad_arguments(void **state)
@@ -988,8 +985,7 @@ static void test_vxlan_bad_arguments(void **state)
 	/* Refused before anything was made. */
 	assert_false(agent_net_link_exists(net, "ecstvx0"));
 	assert_false(agent_net_link_exists(net, "vxlan0"));
-	assert_int_equal(agent_net_delete_link(net, "ecsbr7"), 0);
-	assert_int_equal(agent_net_delete_link(net, "ecsbr0"), 0);
+	delete_links(net, (const char *const[]){ "ecsbr7", "ecsbr0", NULL });
 }
 
 static void test_vxlan_name_or_vni_taken(void **state)

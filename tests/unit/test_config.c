@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,37 @@ static void test_missing_file(void **state)
 	assert_true(strstr(err, "/nonexistent/x.ini: cannot read") != NULL);
 }
 
+/* ecs_config_fill: each field of a struct from its option, by the field's size. */
+static void test_fill(void **state)
+{
+	struct filled {
+		const char *data_dir, *zone;
+		uint16_t port;
+		bool debug;
+		double cpu_ratio;
+	} f = { 0 };
+	static const struct ecs_config_field fields[] = {
+		ECS_CONFIG_FIELD("agent", "data_dir", struct filled, data_dir),
+		ECS_CONFIG_FIELD("agent", "port", struct filled, port),
+		ECS_CONFIG_FIELD("agent", "debug", struct filled, debug),
+		ECS_CONFIG_FIELD("scheduler", "cpu_ratio", struct filled, cpu_ratio),
+		ECS_CONFIG_FIELD("scheduler", "zone", struct filled, zone),
+	};
+	struct ecs_config *cfg = NULL;
+	_cleanup_free_ char *err = NULL;
+
+	(void)state;
+	write_conf("[agent]\nport = 65535\ndebug = true\n[scheduler]\nzone = z1\ncpu_ratio = 3.5\n");
+	assert_int_equal(ecs_config_load(opts, ARRAY_SIZE(opts), path, &cfg, &err), 0);
+	ecs_config_fill(cfg, fields, ARRAY_SIZE(fields), &f);
+	assert_string_equal(f.data_dir, "/var/lib/ecs");
+	assert_int_equal(f.port, 65535);
+	assert_true(f.debug);
+	assert_true(f.cpu_ratio == 3.5);
+	assert_string_equal(f.zone, "z1");
+	ecs_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +170,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_env_overrides_file, teardown),
 		cmocka_unit_test_teardown(test_validation_errors, teardown),
 		cmocka_unit_test_teardown(test_missing_file, teardown),
+		cmocka_unit_test_teardown(test_fill, teardown),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

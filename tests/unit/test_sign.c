@@ -12,17 +12,26 @@
 #include "url.h"
 #include "util.h"
 
+/* kv: key, value, key, value, ..., NULL; each pair added to l in order. */
+static void kv_add_all(struct ecs_kvlist *l, const char *const *kv)
+{
+	for (; kv[0]; kv += 2)
+		ecs_kvlist_add(l, kv[0], kv[1]);
+}
+
 static void add_vector_params(struct ecs_kvlist *p)
 {
 	/* Deliberately unsorted: signing must sort. */
-	ecs_kvlist_add(p, "Version", "2014-05-26");
-	ecs_kvlist_add(p, "Action", "DescribeRegions");
-	ecs_kvlist_add(p, "AccessKeyId", "testid");
-	ecs_kvlist_add(p, "Format", "XML");
-	ecs_kvlist_add(p, "SignatureMethod", "HMAC-SHA1");
-	ecs_kvlist_add(p, "SignatureNonce", "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf");
-	ecs_kvlist_add(p, "SignatureVersion", "1.0");
-	ecs_kvlist_add(p, "TimeStamp", "2016-02-23T12:46:24Z");
+	kv_add_all(p, (const char *const[]){
+					"Version", "2014-05-26",
+					"Action", "DescribeRegions",
+					"AccessKeyId", "testid",
+					"Format", "XML",
+					"SignatureMethod", "HMAC-SHA1",
+					"SignatureNonce", "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf",
+					"SignatureVersion", "1.0",
+					"TimeStamp", "2016-02-23T12:46:24Z",
+					NULL });
 }
 
 static void test_public_vector(void **state)
@@ -108,12 +117,8 @@ static void test_repeated_keys_keep_order(void **state)
 	_cleanup_free_ char *sa = NULL, *sb = NULL;
 
 	(void)state;
-	ecs_kvlist_add(&a, "b", "2");
-	ecs_kvlist_add(&a, "a", "1");
-	ecs_kvlist_add(&a, "b", "1");
-	ecs_kvlist_add(&b, "a", "1");
-	ecs_kvlist_add(&b, "b", "2");
-	ecs_kvlist_add(&b, "b", "1");
+	kv_add_all(&a, (const char *const[]){ "b", "2", "a", "1", "b", "1", NULL });
+	kv_add_all(&b, (const char *const[]){ "a", "1", "b", "2", "b", "1", NULL });
 	sa = ecs_rpc_string_to_sign("GET", &a);
 	sb = ecs_rpc_string_to_sign("GET", &b);
 	assert_string_equal(sa, sb);
@@ -186,9 +191,7 @@ static void test_kvlist(void **state)
 	struct ecs_kvlist l = ECS_KVLIST_INIT;
 
 	(void)state;
-	ecs_kvlist_add(&l, "Host", "a");
-	ecs_kvlist_add(&l, "x", "1");
-	ecs_kvlist_add(&l, "x", "2");
+	kv_add_all(&l, (const char *const[]){ "Host", "a", "x", "1", "x", "2", NULL });
 	assert_string_equal(ecs_kvlist_get_case(&l, "host"), "a");
 	assert_null(ecs_kvlist_get(&l, "host"));
 	assert_int_equal(ecs_kvlist_remove(&l, "x"), 2);
@@ -209,15 +212,19 @@ static void test_acs3_vector(void **state)
 	char sig[65];
 
 	(void)state;
-	ecs_kvlist_add(&q, "RegionId", "cn-hangzhou");
-	ecs_kvlist_add(&q, "InstanceIds", "[\"i-abc\"]");
-	ecs_kvlist_add(&q, "InstanceName", "a b*~/\xe4\xb8\xad");
-	ecs_kvlist_add(&h, "Host", "ecs.example.com");
-	ecs_kvlist_add(&h, "x-acs-action", "DescribeInstances");
-	ecs_kvlist_add(&h, "x-acs-version", "2014-05-26");
-	ecs_kvlist_add(&h, "x-acs-date", "2024-01-01T00:00:00Z");
-	ecs_kvlist_add(&h, "X-Acs-Signature-Nonce", "3f1c0a7e-nonce");
-	ecs_kvlist_add(&h, "x-acs-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	kv_add_all(&q, (const char *const[]){
+					"RegionId", "cn-hangzhou",
+					"InstanceIds", "[\"i-abc\"]",
+					"InstanceName", "a b*~/\xe4\xb8\xad",
+					NULL });
+	kv_add_all(&h, (const char *const[]){
+					"Host", "ecs.example.com",
+					"x-acs-action", "DescribeInstances",
+					"x-acs-version", "2014-05-26",
+					"x-acs-date", "2024-01-01T00:00:00Z",
+					"X-Acs-Signature-Nonce", "3f1c0a7e-nonce",
+					"x-acs-content-sha256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+					NULL });
 	assert_int_equal(ecs_acs3_parse("ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-action;"
 					"x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,"
 					"Signature=e413f1f9c15a531eb986fb5efdfccd4b00e3de1e02e9111582516b4be903d94e",
