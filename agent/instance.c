@@ -20,6 +20,7 @@
 #include "id.h"
 #include "image.h"
 #include "instance_names.h"
+#include "instance_prep.h"
 #include "json.h"
 #include "log.h"
 #include "metadata.h"
@@ -73,29 +74,6 @@ static void set_error(struct agent *a, const char *id, struct json_object *doc, 
 }
 
 /* ---- converging ---- */
-
-static int build_config_drive(struct agent *a, const struct agent_instance_spec *spec, const char *path)
-{
-	const struct agent_spec_nic *nic = &spec->nics[0];
-	struct agent_configdrive cd = {
-		.instance_id = spec->instance_id,
-		.hostname = spec->hostname,
-		.public_keys = spec->public_keys,
-		.n_keys = spec->n_public_keys,
-		.mac = nic->mac,
-		.ip = nic->ip,
-		.prefix_len = nic->prefix_len,
-		.gateway = nic->gateway,
-		.mtu = a->overlay_mtu,
-		.dns = nic->dns,
-		.n_dns = nic->n_dns,
-		.user_data = spec->user_data,
-		.user_data_len = spec->user_data_len,
-		.password_hash = spec->password_hash,
-	};
-
-	return agent_configdrive_build(&cd, path);
-}
 
 /* The domain XML for the instance as its documents say now. */
 static char *domain_xml(struct agent *a, const struct agent_instance_spec *spec, struct json_object *disks)
@@ -179,6 +157,19 @@ void agent_instance_remove_taps(struct agent *a, const char *id, size_t n)
 	}
 }
 
+struct iso_job {
+	struct agent *a;
+	const struct agent_instance_spec *spec;
+	char *path;
+};
+
+static int iso_job_run(void *arg)
+{
+	struct iso_job *j = arg;
+
+	return j->path ? agent_instance_build_config_drive(j->a, j->spec, j->path) : -ENOMEM;
+}
+
 /* Bring one instance to its document. Called with its lock held. explicit_start: a start
  * was asked for now (create, start); otherwise (the reconciler) a domain the guest shut
  * down cleanly is not started again: the instance becomes Stopped, as in ECS. */
@@ -192,6 +183,8 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	bool want_running = streq(jstr(doc, "power"), "running"), current = false;
 	enum agent_domain_state st;
 	virConnectPtr conn = NULL;
+	struct agent_bg iso_bg = { 0 };
+	struct iso_job iso_job = { a, NULL, NULL };
 	int reason = 0, r;
 
 	if (!dom || !dir)
@@ -208,6 +201,13 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	r = agent_volume_of_instance(a, id, &disks);
 	if (r < 0)
 		return agent_fail(err, r, 500, "InternalError", "cannot read the disks of %s", id);
+	/* A create or start: the config drive (rebuilt at every start, so a password changed
+	 * meanwhile takes effect) is made while the disks are; joined before the define. */
+	iso = ecs_strdup_printf("%s/config.iso", dir);
+	if (explicit_start && want_running) {
+		iso_job = (struct iso_job){ a, spec, iso };
+		agent_bg_start(&iso_bg, iso_job_run, &iso_job);
+	}
 	for (size_t i = 0; i < json_object_array_length(disks); i++) {
 		r = agent_volume_ensure_file(a, jstr(json_object_array_get_idx(disks, i), "disk_id"));
 		if (r < 0) {
@@ -274,8 +274,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	}
 	if (want_running) {
 		/* Rebuilt at every start: a password changed meanwhile takes effect now. */
-		iso = ecs_strdup_printf("%s/config.iso", dir);
-		r = iso ? build_config_drive(a, spec, iso) : -ENOMEM;
+		r = iso_bg.fn ? agent_bg_join(&iso_bg) : iso ? agent_instance_build_config_drive(a, spec, iso) : -ENOMEM;
 		if (r < 0) {
 			agent_fail(err, r, 500, "InternalError", "cannot build the config drive of %s", id);
 			goto out;
@@ -303,6 +302,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 				   virGetLastErrorMessage());
 	}
 out:
+	agent_bg_join(&iso_bg);
 	if (conn)
 		virConnectClose(conn);
 	json_object_put(disks);
@@ -416,9 +416,15 @@ static bool same_spec(struct json_object *a, struct json_object *b)
 	return json_object_equal(a, b);
 }
 
+static int guard_run(void *arg)
+{
+	return agent_instance_refresh_guard(arg);
+}
+
 int agent_instance_create(struct agent *a, struct json_object *body, struct json_object **ret, struct agent_err *err)
 {
 	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
+	struct agent_bg guard;
 	struct json_object *doc = NULL, *disk;
 	const char *id;
 	size_t count = 0;
@@ -490,11 +496,13 @@ int agent_instance_create(struct agent *a, struct json_object *body, struct json
 		goto out;
 	agent_fault_point(a, "create.after_store");
 	log_info("instance created", "instance=%s image=%s", id, spec->image_id);
+	/* The metadata guard learns the new NIC (from the documents, this one's stored now)
+	 * while the host is converged; in place when the create answers, as before. */
+	agent_bg_start(&guard, guard_run, a);
 	r = converge_locked(a, id, doc, true, err);
+	agent_bg_join(&guard);
 	if (r < 0)
 		set_error(a, id, doc, err->message);
-	else
-		agent_instance_refresh_guard(a);
 out:
 	agent_unlock(a, id);
 	if (r == 0 && ret) {
@@ -845,38 +853,6 @@ int agent_instance_console(struct agent *a, const char *id, size_t max, char **r
 	*ret = buf;
 	*ret_len = (size_t)n;
 	return 0;
-}
-
-int agent_instance_refresh_guard(struct agent *a)
-{
-	struct json_object *all = NULL;
-	struct agent_metadata_nic nics[512];
-	char *taps[512];
-	size_t n = 0;
-	int r;
-
-	r = agent_store_list(a->store, "instance", &all);
-	if (r < 0)
-		return r;
-	json_object_object_foreach(all, id, doc)
-	{
-		_cleanup_spec_ struct agent_instance_spec *spec = NULL;
-		struct agent_err ignored = { 0 };
-
-		/* The strings point into all, which outlives the loop. */
-		if (jbool(doc, "deleting") || agent_instance_spec_of_doc(doc, &spec, &ignored) < 0)
-			continue;
-		for (size_t i = 0; i < spec->n_nics && n < ARRAY_SIZE(nics); i++) {
-			taps[n] = agent_instance_tap_name(a, id, (unsigned)i);
-			nics[n] = (struct agent_metadata_nic){ taps[n], spec->nics[i].ip, spec->nics[i].mac };
-			n++;
-		}
-	}
-	r = agent_metadata_guard_apply(a->cfg.chain_prefix, a->cfg.metadata_ip, nics, n);
-	for (size_t i = 0; i < n; i++)
-		free(taps[i]);
-	json_object_put(all);
-	return r;
 }
 
 void agent_instance_on_event(struct agent *a, const char *domain, int event, int detail)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "instance_prep.h"
 #include "spec.h"
 
 struct agent;
@@ -50,7 +51,6 @@ void agent_instance_remove_taps(struct agent *a, const char *id, size_t n);
  * Returns how many were evicted, or < 0 when the controller could not be asked. */
 int agent_instance_evict_moved(struct agent *a, struct json_object *ids);
 
-/* Re-apply the metadata guard rules for every NIC of every instance. */
-int agent_instance_refresh_guard(struct agent *a);
+/* agent_instance_refresh_guard (the metadata guard rules): instance_prep.h. */
 
 #endif

@@ -108,6 +108,40 @@ int agent_disk_map_file(const char *file, struct agent_disk_map *m)
 	return r;
 }
 
+static int read_full(int fd, char *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pread(fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO; /* the file is shorter than its map */
+		buf += n, len -= (size_t)n, off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int agent_disk_qcow2_size(const char *file, uint64_t *ret)
+{
+	unsigned char h[32];
+	int fd = open(file, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	/* The header: magic "QFI\xfb", version, backing offset and length, cluster bits, then
+	 * the virtual size (big-endian, at 24). */
+	if (read_full(fd, (char *)h, sizeof(h), 0) < 0 || memcmp(h, "QFI\xfb", 4) != 0)
+		r = -ENOTSUP;
+	close(fd);
+	if (r < 0)
+		return r;
+	*ret = 0;
+	for (int i = 24; i < 32; i++)
+		*ret = *ret << 8 | h[i];
+	return 0;
+}
+
 struct slot {
 	rbd_completion_t c;
 	char *buf;
@@ -130,20 +164,6 @@ static int settle(struct slot *s)
 static bool all_zero(const char *buf, size_t len)
 {
 	return len == 0 || (buf[0] == 0 && memcmp(buf, buf + 1, len - 1) == 0);
-}
-
-static int read_full(int fd, char *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO; /* the file is shorter than its map */
-		buf += n, len -= (size_t)n, off += (uint64_t)n;
-	}
-	return 0;
 }
 
 int agent_rbd_write_map(rbd_image_t img, const char *file, const struct agent_disk_map *m)

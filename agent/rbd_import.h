@@ -29,6 +29,9 @@ void agent_disk_map_clear(struct agent_disk_map *m);
 int agent_disk_map_parse(const char *json, size_t len, struct agent_disk_map *m);
 /* The map of FILE (one qemu-img map). */
 int agent_disk_map_file(const char *file, struct agent_disk_map *m);
+/* The virtual size in FILE's qcow2 header (no process: read while qemu-img maps it);
+ * -ENOTSUP when FILE is not qcow2. */
+int agent_disk_qcow2_size(const char *file, uint64_t *ret);
 /* The map's data from FILE into IMG (at least m->vsize large, zeros where nothing is
  * written), flushed. */
 int agent_rbd_write_map(rbd_image_t img, const char *file, const struct agent_disk_map *m);

@@ -426,6 +426,17 @@ void agent_storage_report(struct agent *a, struct json_object *facts)
 	ecs_jb_str(o, "message", msg);
 }
 
+/* The sweep's hold on img-<id>: that image's lock. */
+static void hold_image(void *ctx, const char *name, bool hold)
+{
+	const char *id = name + strlen("img-");
+
+	if (hold)
+		agent_image_lock(ctx, id);
+	else
+		agent_image_unlock(ctx, id);
+}
+
 void agent_storage_reconcile(struct agent *a)
 {
 	virConnectPtr conn;
@@ -437,7 +448,7 @@ void agent_storage_reconcile(struct agent *a)
 		/* Crash leftovers need no hurry: at most once a minute (and at start). */
 		if (!last || now - last >= STORAGE_SWEEP_S) {
 			last = now;
-			agent_rbd_sweep(a->rbd);
+			log_debug("rbd: pool swept", "removed=%d", agent_rbd_sweep(a->rbd, hold_image, a));
 		}
 		return;
 	}

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bg.h"
 #include "cmd.h"
 #include "crypto.h"
 #include "disk.h"
@@ -30,6 +31,9 @@ struct agent_rbd {
 };
 
 #define MAKER_KEY "ecs.maker"
+/* On an image made from a snapshot until its manifest is published (agent_rbd_image_published):
+ * a crash in between leaves an image nobody knows, which the sweep removes. */
+#define PENDING_KEY "ecs.pending"
 
 void agent_rbd_set_host(struct agent_rbd *r, const char *host_id)
 {
@@ -414,13 +418,15 @@ int agent_rbd_rename(struct agent_rbd *r, const char *from, const char *to)
 static char *fresh_tmp(struct agent_rbd *r, const char *name)
 {
 	char host[64] = "";
+	bool have = false;
 	char *tmp;
 
 	for (size_t i = 0; r->maker[i] && r->maker[i] != ' ' && i < sizeof(host) - 1; i++)
 		host[i] = isalnum((unsigned char)r->maker[i]) || r->maker[i] == '-' ? r->maker[i] : '_';
 	tmp = *host ? ecs_strdup_printf("%s.%s.tmp", name, host) : ecs_strdup_printf("%s.tmp", name);
 
-	if (tmp && agent_rbd_remove(r, tmp) < 0)
+	/* Mostly there is none: one stat says so, lighter than the image open a remove tries. */
+	if (tmp && (agent_rbd_exists(r, tmp, &have) < 0 || have) && agent_rbd_remove(r, tmp) < 0)
 		log_warn("rbd: cannot remove a temporary", "image=%s", tmp);
 	return tmp;
 }
@@ -495,7 +501,7 @@ static int clone_into(struct agent_rbd *r, const char *parent, const char *snap,
 		e = rbd_metadata_set(img, MAKER_KEY, r->maker);
 		if (e == 0 && size && (e = rbd_get_size(img, &have)) == 0 && size != have)
 			e = size < have ? -EINVAL : rbd_resize(img, size);
-		if (e == 0 && keep)
+		if (e == 0 && keep && (e = rbd_metadata_set(img, PENDING_KEY, "1")) == 0)
 			e = snap_fresh(img, keep);
 		rbd_close(img);
 	}
@@ -518,11 +524,25 @@ int agent_rbd_clone_image(struct agent_rbd *r, const char *parent, const char *s
 	int e = clone_into(r, parent, snap, name, 0, keep);
 
 	if (e == -EEXIST) {
-		/* Made meanwhile (a repeated request, another host): that one serves. */
+		/* Made meanwhile (a repeated request, another host): that one serves, tagged as
+		 * this process's now, so the sweep takes it for nobody's only if this one dies too. */
 		log_info("rbd: image made meanwhile", "image=%s", name);
-		return 0;
+		return tag(r, name);
 	}
 	return e;
+}
+
+int agent_rbd_image_published(struct agent_rbd *r, const char *image_id)
+{
+	_cleanup_free_ char *name = ecs_strdup_printf("img-%s", image_id);
+	rbd_image_t img;
+	int e = name ? rbd_open(r->io, name, &img, NULL) : -ENOMEM;
+
+	if (e < 0)
+		return e;
+	e = rbd_metadata_remove(img, PENDING_KEY);
+	rbd_close(img);
+	return e == -ENOENT ? 0 : e;
 }
 
 int agent_rbd_size(struct agent_rbd *r, const char *name, unsigned long long *ret)
@@ -571,42 +591,70 @@ static int write_content(struct agent_rbd *r, rbd_image_t *img, const char *name
 	return e < 0 ? e : rbd_open(r->io, name, img, NULL);
 }
 
+/* A new image, opened and tagged with its maker. */
+static int make_tagged(struct agent_rbd *r, const char *name, uint64_t size, rbd_image_t *img)
+{
+	int order = 22, e = rbd_create(r->io, name, size, &order);
+
+	if (e == 0)
+		e = rbd_open(r->io, name, img, NULL);
+	return e == 0 ? rbd_metadata_set(*img, MAKER_KEY, r->maker) : e;
+}
+
+struct map_job {
+	const char *file;
+	struct agent_disk_map map;
+};
+
+static int map_run(void *arg)
+{
+	struct map_job *j = arg;
+
+	return agent_disk_map_file(j->file, &j->map);
+}
+
 int agent_rbd_import(struct agent_rbd *r, const char *file, const char *name, unsigned long long size,
 		     const char *snap)
 {
 	_cleanup_free_ char *tmp = fresh_tmp(r, name);
-	struct agent_disk_map map = { 0 };
+	struct map_job job = { .file = file };
+	struct agent_bg map_bg;
 	unsigned long long vsize = 0;
+	uint64_t made = 0;
 	rbd_image_t img = NULL;
-	bool direct;
-	int order = 22, e;
+	bool direct, later;
+	int e, m;
 
 	if (!tmp)
 		return -ENOMEM;
-	/* The temporary is made (and tagged) here, then filled, grown, snapshotted, renamed. */
-	e = agent_disk_map_file(file, &map);
-	direct = e == 0;
-	if (e == -ENOTSUP)
-		e = agent_disk_virtual_size(file, &vsize);
+	/* The file's map (a qemu-img process) is read while the temporary is made, opened and
+	 * tagged (round trips to the cluster): of a qcow2 file the size is in its header. */
+	agent_bg_start(&map_bg, map_run, &job);
+	later = agent_disk_qcow2_size(file, &made) < 0; /* not qcow2: made once the size is known */
+	e = later ? 0 : make_tagged(r, tmp, made, &img);
+	m = agent_bg_join(&map_bg);
+	direct = m == 0;
+	if (m == -ENOTSUP)
+		m = agent_disk_virtual_size(file, &vsize);
 	else
-		vsize = map.vsize;
+		vsize = job.map.vsize;
+	if (e == 0 && m < 0)
+		e = m;
 	if (e == 0 && size && size < vsize)
 		e = -EINVAL;
+	if (e == 0 && later)
+		e = make_tagged(r, tmp, vsize, &img);
+	else if (e == 0 && made != vsize)
+		e = rbd_resize(img, vsize); /* the header said otherwise than qemu-img */
 	if (e == 0)
-		e = rbd_create(r->io, tmp, vsize, &order);
-	if (e == 0)
-		e = rbd_open(r->io, tmp, &img, NULL);
-	if (e == 0)
-		e = rbd_metadata_set(img, MAKER_KEY, r->maker);
-	if (e == 0)
-		e = write_content(r, &img, tmp, file, direct ? &map : NULL);
+		e = write_content(r, &img, tmp, file, direct ? &job.map : NULL);
 	if (e == 0 && size > vsize)
 		e = rbd_resize(img, size);
 	if (e == 0 && snap)
 		e = snap_fresh(img, snap);
 	if (img)
 		rbd_close(img);
-	agent_disk_map_clear(&map);
+	agent_disk_map_clear(&job.map);
 	if (e == 0)
 		e = rbd_rename(r->io, tmp, name);
 	if (e == -EEXIST) {
@@ -701,26 +749,46 @@ int agent_rbd_secret_remove(virConnectPtr conn, const char *user)
 	return e;
 }
 
-/* Whether a temporary's maker ("<host-id> <pid>") is a process of this host that is gone:
- * nothing will finish or remove what it made. */
-static bool maker_gone(struct agent_rbd *r, const char *name)
+/* Whether an image's maker ("<host-id> <pid>") is a process of this host that is gone:
+ * nothing will finish or remove what it made. With pending, only an image still marked
+ * pending counts. */
+static bool maker_gone(struct agent_rbd *r, const char *name, bool pending)
 {
-	char val[128] = "", host[128];
-	size_t len = sizeof(val) - 1;
+	char val[128] = "", host[128], flag[8];
+	size_t len = sizeof(val) - 1, flag_len = sizeof(flag);
 	rbd_image_t img;
 	int pid = 0;
 	bool gone = false;
 
 	if (rbd_open_read_only(r->io, name, &img, NULL) < 0)
 		return false;
-	if (rbd_metadata_get(img, MAKER_KEY, val, &len) == 0 && sscanf(val, "%127s %d", host, &pid) == 2 &&
-	    pid > 0 && pid != getpid() && strncmp(r->maker, host, strlen(host)) == 0 && r->maker[strlen(host)] == ' ')
+	if ((!pending || rbd_metadata_get(img, PENDING_KEY, flag, &flag_len) == 0) &&
+	    rbd_metadata_get(img, MAKER_KEY, val, &len) == 0 && sscanf(val, "%127s %d", host, &pid) == 2 && pid > 0 &&
+	    pid != getpid() && strncmp(r->maker, host, strlen(host)) == 0 && r->maker[strlen(host)] == ' ')
 		gone = kill(pid, 0) < 0 && errno == ESRCH;
 	rbd_close(img);
 	return gone;
 }
 
-int agent_rbd_sweep(struct agent_rbd *r)
+/* An image made from a snapshot whose manifest a crash kept from being published. Checked
+ * and removed with the image's lock held (hold), so a repeated request that takes the
+ * image over meanwhile (tag) is not undone. */
+static bool sweep_pending(struct agent_rbd *r, const char *name, agent_rbd_hold_fn hold, void *ctx)
+{
+	bool removed = false;
+
+	if (hold)
+		hold(ctx, name, true);
+	if (maker_gone(r, name, true) && agent_rbd_remove(r, name) == 0) {
+		log_info("rbd: image made from a snapshot and never published removed", "image=%s", name);
+		removed = true;
+	}
+	if (hold)
+		hold(ctx, name, false);
+	return removed;
+}
+
+int agent_rbd_sweep(struct agent_rbd *r, agent_rbd_hold_fn hold, void *ctx)
 {
 	rbd_image_spec_t *images = NULL;
 	size_t max = 64, n;
@@ -746,12 +814,14 @@ int agent_rbd_sweep(struct agent_rbd *r)
 		size_t len = strlen(name);
 		int snaps = -1;
 
-		if (len > 4 && streq(name + len - 4, ".tmp") && maker_gone(r, name)) {
+		if (len > 4 && streq(name + len - 4, ".tmp")) {
 			/* Left by a crash of an earlier run: never renamed into place. */
-			if (agent_rbd_remove(r, name) == 0) {
+			if (maker_gone(r, name, false) && agent_rbd_remove(r, name) == 0) {
 				log_info("rbd: orphaned temporary removed", "image=%s", name);
 				removed++;
 			}
+		} else if (str_has_prefix(name, "img-")) {
+			removed += sweep_pending(r, name, hold, ctx);
 		} else if (str_has_prefix(name, "snaps-") && agent_rbd_snap_count(r, name, &snaps) == 0 && snaps == 0) {
 			/* A deleted disk whose last snapshot went (a crash came before the image). */
 			if (agent_rbd_retire(r, name) == 0) {

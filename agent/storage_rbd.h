@@ -23,10 +23,15 @@ void agent_rbd_close(struct agent_rbd *r);
 /* This agent's host id: temporaries it makes are tagged "<host-id> <pid>" (image metadata
  * ecs.maker), so a later run knows which ones a crash left behind. */
 void agent_rbd_set_host(struct agent_rbd *r, const char *host_id);
-/* Orphans in the pool: temporaries (*.tmp) whose maker is a gone process of this host,
- * snaps-<disk> images with no snapshot left, and trashed images nothing needs; the count
- * removed. Safe beside other hosts: they only ever lose what no one can use. */
-int agent_rbd_sweep(struct agent_rbd *r);
+/* Orphans in the pool: temporaries (*.tmp) and images made from a snapshot but never
+ * published (agent_rbd_image_published) whose maker is a gone process of this host, snaps-<disk>
+ * images with no snapshot left, and trashed images nothing needs; the count removed. Never
+ * a disk-<id>: a disk's document is written before its image is made, so a crash leaves a
+ * disk the reconciler finishes, not an orphan. Safe beside other hosts: they only ever lose
+ * what no one can use. hold(ctx, img-<id>, true/false), when set, locks and unlocks the
+ * image around the check of one unpublished image and its removal. */
+typedef void (*agent_rbd_hold_fn)(void *ctx, const char *name, bool hold);
+int agent_rbd_sweep(struct agent_rbd *r, agent_rbd_hold_fn hold, void *ctx);
 const char *agent_rbd_pool(const struct agent_rbd *r);
 const char *agent_rbd_user(const struct agent_rbd *r);
 /* The monitors as "ip:port" (msgr v1) separated by ','. */
@@ -55,9 +60,13 @@ int agent_rbd_snap_count(struct agent_rbd *r, const char *name, int *ret);
 int agent_rbd_rename(struct agent_rbd *r, const char *from, const char *to);
 int agent_rbd_create(struct agent_rbd *r, const char *name, unsigned long long size);
 /* An image made from a snapshot inside the cluster: a clone of parent@snap as name with its
- * own snapshot keep, protected (disks are clones of it); 0 also when name exists already. */
+ * own snapshot keep, protected (disks are clones of it), marked pending until
+ * agent_rbd_image_published; 0 also when name exists already (then tagged as this process's). */
 int agent_rbd_clone_image(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
 			  const char *keep);
+/* Image image_id's RBD copy (img-<id>, made from a snapshot by agent_rbd_clone_image) has
+ * its manifest published now: no longer pending (the sweep leaves it alone). */
+int agent_rbd_image_published(struct agent_rbd *r, const char *image_id);
 /* A copy-on-write clone of parent@snap named name, grown to size (made as name.tmp). */
 int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
 		    unsigned long long size);

@@ -224,3 +224,37 @@ def test_unknown_domain_removed_only_when_not_wanted(env):
     env.controller.wanted[iid] = False
     wait_for(lambda: f"ecs-{iid}" not in env.libvirt.domains(), 30, f"ecs-{iid} removed",
              detail=lambda: env.agent.log_tail(20))
+
+
+def test_kill_between_image_clone_and_manifest_sweeps_the_clone(env):
+    """An image made from a snapshot inside RADOS, the agent killed after the clone and before
+    the image's manifest: the clone is nobody's (no host or controller knows the image). The
+    restarted agent's sweep removes it; disks are never swept (their documents come first).
+    A repeated request then makes the image whole, and it survives the next sweep."""
+    spec = env.spec(hostname="crash-i", start=False)
+    env.create(spec)
+    disk, sid = spec["system_disk"]["disk_id"], random_id("s-")
+    env.client.put(f"/v1/snapshots/{sid}", {"disk_id": disk})
+    image = "crash-" + sid[2:12]
+    make = lambda: env.client.put(f"/v1/images/{image}", {"snapshot_id": sid, "name": "crash"})  # noqa: E731
+    env.restart_agent(env={"ECS_AGENT_FAULT": "image.after_clone"})
+    with pytest.raises(Exception):
+        make()
+    assert env.agent.wait_exit(30) == -9
+    assert f"img-{image}" in env.rbd_images(), "the fault point is after the clone"
+    env.agent.start()
+    wait_for(env.rbd_images, 30, f"img-{image} swept", until=lambda names: f"img-{image}" not in names,
+             detail=lambda: env.agent.log_tail(20))
+    assert f"disk-{disk}" in env.rbd_images()
+    assert env.describe(spec)["status"] == "Stopped"
+    # Repeated: whole this time, and no longer pending (a restart's sweep keeps it).
+    assert make()["manifest"]["storage"] == "rbd"
+    swept = env.agent.log_path.read_text(errors="replace").count("rbd: pool swept")
+    env.restart_agent()
+    wait_for(lambda: env.agent.log_path.read_text(errors="replace").count("rbd: pool swept"), 30,
+             "the restarted agent's first sweep", until=lambda n: n > swept)
+    assert f"img-{image}" in env.rbd_images(), env.agent.log_tail(20)
+    env.client.call("DELETE", f"/v1/images/{image}", query={"purge": "true"})
+    env.client.delete(f"/v1/snapshots/{sid}")
+    env.client.delete(f"/v1/instances/{spec['instance_id']}")
+    env.wait_converged(lambda s: no_orphans(env)(s) and f"img-{image}" not in env.rbd_images(), 30)
