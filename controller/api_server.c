@@ -1,6 +1,5 @@
 #include "api_server.h"
 
-#include <malloc.h>
 #include <string.h>
 
 #include "console.h"
@@ -62,11 +61,6 @@ int ctl_rpc_start(struct ctl *c)
 		.userdata = c,
 	};
 
-	/* No fastbins: an answer's many small blocks (json-c's objects) went to them, and every
-	 * free or malloc of 1 KiB or more (a request body, a response) then consolidated them all
-	 * first; that was a third of a DescribeInstances (issue 16). Small blocks still come from
-	 * each thread's tcache. */
-	mallopt(M_MXFAST, 0);
 	return ecs_http_server_start(&cfg, routes, ARRAY_SIZE(routes), &c->api);
 }
 
