@@ -57,15 +57,40 @@ int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const str
 		conn.db ? page_statement(call, conn.db, count_sql, q) : NULL;
 	__attribute__((cleanup(stmt_releasep))) sqlite3_stmt *rows =
 		conn.db ? page_statement(call, conn.db, page_sql, q) : NULL;
-	struct json_object *list;
-
 	if (!count || !rows || sqlite3_step(count) != SQLITE_ROW)
 		return ctl_db_failure(call);
 	ctl_page_bind(rows, (int)q->n_args + 2, page);
 	ctl_page_answer(out, page, sqlite3_column_int64(count, 0));
-	list = ecs_jb_list(out, q->list_key, q->item_key);
-	while (sqlite3_step(rows) == SQLITE_ROW)
-		json_object_array_add(list, q->row(call, rows, q->arg));
+	if (ctl_rows_answer(call, rows, q->list_key, q->item_key, q->row, q->write, q->arg, out) < 0)
+		return ctl_db_failure(call);
+	return 0;
+}
+
+int ctl_rows_answer(struct ctl_call *call, sqlite3_stmt *st, const char *list_key, const char *item_key,
+		    ctl_row_fn row, ctl_row_write_fn write, void *arg, struct json_object *out)
+{
+	struct ecs_jw w = { 0 };
+	struct json_object *list;
+	int rc;
+
+	if (!write) {
+		list = ecs_jb_list(out, list_key, item_key);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			json_object_array_add(list, row(call, st, arg));
+		return rc == SQLITE_DONE ? 0 : -EIO;
+	}
+	ecs_jw_open(&w, NULL, '[');
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		write(call, st, &w, arg);
+	ecs_jw_close(&w, ']');
+	if (rc != SQLITE_DONE) {
+		ecs_jw_free(&w);
+		return -EIO;
+	}
+	list = ecs_jw_take(&w);
+	if (!list)
+		return -ENOMEM;
+	json_object_object_add(ecs_jb_obj(out, list_key), item_key, list);
 	return 0;
 }
 

@@ -41,18 +41,28 @@ sqlite3_stmt *ctl_db_prepare_owned(struct ctl_call *call, sqlite3 *db, const cha
 /* One page of a Describe* over the caller's rows: count(*) FROM `from`, then `columns` FROM
  * `from` `order` LIMIT/OFFSET the page; TotalCount, PageNumber, PageSize and
  * out.list_key.item_key[] (one row(call, st, arg) each) are added to out. In `from`, ?1 is
- * the caller's account and ?2… are args (a NULL arg stays SQL NULL, for "?k IS NULL OR …"). */
+ * the caller's account and ?2… are args (a NULL arg stays SQL NULL, for "?k IS NULL OR …").
+ * With write instead of row, each row is written as JSON text (one object) into the list,
+ * which is then a single node of text (json.h, ecs_jw_take): no json-c tree per row. */
 struct ctl_page;
+struct ecs_jw;
+typedef struct json_object *(*ctl_row_fn)(struct ctl_call *call, sqlite3_stmt *st, void *arg);
+typedef void (*ctl_row_write_fn)(struct ctl_call *call, sqlite3_stmt *st, struct ecs_jw *w, void *arg);
 struct ctl_page_query {
 	const char *columns, *from, *order;
 	const char *const *args;
 	size_t n_args;
 	const char *list_key, *item_key;
-	struct json_object *(*row)(struct ctl_call *call, sqlite3_stmt *st, void *arg);
+	ctl_row_fn row;
+	ctl_row_write_fn write;
 	void *arg;
 };
 int ctl_page_query(struct ctl_call *call, const struct ctl_page *page, const struct ctl_page_query *q,
 		   struct json_object *out);
+/* The rows st steps to, as out.list_key.item_key[]: each by write when given, else by row.
+ * -EIO when a step fails, -ENOMEM. */
+int ctl_rows_answer(struct ctl_call *call, sqlite3_stmt *st, const char *list_key, const char *item_key,
+		    ctl_row_fn row, ctl_row_write_fn write, void *arg, struct json_object *out);
 
 /* A pooled connection with a transaction begun, for call; NULL when there is none, the call
  * then failed as the store's failure (its code in *ret). Given back with ctl_db_put, which

@@ -24,9 +24,8 @@
 	"disk_id, zone_id, name, description, type, category, size_gib, image_id, source_snapshot_id, status,"   \
 	" instance_id, device, delete_with_instance, created_at, attached_at, policy_id"
 
-static struct json_object *disk_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
+static void disk_write(struct ctl_call *call, sqlite3_stmt *st, struct ecs_jw *w, void *arg)
 {
-	struct json_object *o = json_object_new_object();
 	char created[ECS_ISO8601_LEN + 1], attached[ECS_ISO8601_LEN + 1], dev[32] = "";
 
 	(void)arg;
@@ -34,28 +33,30 @@ static struct json_object *disk_json(struct ctl_call *call, sqlite3_stmt *st, vo
 	ctl_time_str(sqlite3_column_type(st, 10) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14), attached);
 	if (*ctl_col(st, 11))
 		snprintf(dev, sizeof(dev), "/dev/%s", ctl_col(st, 11));
-	ecs_jbk_str(o, "DiskId", ctl_col(st, 0));
-	ecs_jbk_str(o, "RegionId", call->c->cfg.region_id);
-	ecs_jbk_str(o, "ZoneId", ctl_col(st, 1));
-	ecs_jbk_str(o, "DiskName", ctl_col(st, 2));
-	ecs_jbk_str(o, "Description", ctl_col(st, 3));
-	ecs_jbk_str(o, "Type", ctl_col(st, 4));
-	ecs_jbk_str(o, "Category", ctl_col(st, 5));
-	ecs_jbk_int(o, "Size", sqlite3_column_int64(st, 6));
-	ecs_jbk_str(o, "ImageId", ctl_col(st, 7));
-	ecs_jbk_str(o, "SourceSnapshotId", ctl_col(st, 8));
-	ecs_jbk_str(o, "Status", ctl_col(st, 9));
-	ecs_jbk_str(o, "InstanceId", ctl_col(st, 10));
-	ecs_jbk_str(o, "Device", dev);
-	ecs_jbk_bool(o, "Portable", streq(ctl_col(st, 4), "data"));
-	ecs_jbk_bool(o, "DeleteWithInstance", sqlite3_column_int(st, 12));
-	ecs_jbk_str(o, "CreationTime", created);
-	ecs_jbk_str(o, "AttachedTime", attached);
-	ecs_jbk_bool(o, "Encrypted", false);
-	ecs_jbk_bool(o, "EnableAutoSnapshot", *ctl_col(st, 15) != '\0');
-	ecs_jbk_str(o, "AutoSnapshotPolicyId", ctl_col(st, 15));
-	ecs_jbk_list(o, "Tags", "Tag");
-	return o;
+	ecs_jw_open(w, NULL, '{');
+	ecs_jw_str(w, "DiskId", ctl_col(st, 0));
+	ecs_jw_str(w, "RegionId", call->c->cfg.region_id);
+	ecs_jw_str(w, "ZoneId", ctl_col(st, 1));
+	ecs_jw_str(w, "DiskName", ctl_col(st, 2));
+	ecs_jw_str(w, "Description", ctl_col(st, 3));
+	ecs_jw_str(w, "Type", ctl_col(st, 4));
+	ecs_jw_str(w, "Category", ctl_col(st, 5));
+	ecs_jw_int(w, "Size", sqlite3_column_int64(st, 6));
+	ecs_jw_str(w, "ImageId", ctl_col(st, 7));
+	ecs_jw_str(w, "SourceSnapshotId", ctl_col(st, 8));
+	ecs_jw_str(w, "Status", ctl_col(st, 9));
+	ecs_jw_str(w, "InstanceId", ctl_col(st, 10));
+	ecs_jw_str(w, "Device", dev);
+	ecs_jw_bool(w, "Portable", streq(ctl_col(st, 4), "data"));
+	ecs_jw_bool(w, "DeleteWithInstance", sqlite3_column_int(st, 12));
+	ecs_jw_str(w, "CreationTime", created);
+	ecs_jw_str(w, "AttachedTime", attached);
+	ecs_jw_bool(w, "Encrypted", false);
+	ecs_jw_bool(w, "EnableAutoSnapshot", *ctl_col(st, 15) != '\0');
+	ecs_jw_str(w, "AutoSnapshotPolicyId", ctl_col(st, 15));
+	ecs_jw_list_open(w, "Tags", "Tag");
+	ecs_jw_list_close(w);
+	ecs_jw_close(w, '}');
 }
 
 /* ---- CreateDisk ---- */
@@ -370,7 +371,7 @@ int ctl_disk_describe(struct ctl_call *call, struct json_object *out)
 				      &(struct ctl_list_query){ .kind = CTL_LIST_DISKS, .columns = DISK_COLUMNS,
 								.table = "disks", .id_column = "disk_id",
 								.account_column = "account_id", .list_key = "Disks",
-								.item_key = "Disk", .row = disk_json },
+								.item_key = "Disk", .write = disk_write },
 				      out);
 	return ctl_page_query(
 		call, &page,
@@ -389,7 +390,7 @@ int ctl_disk_describe(struct ctl_call *call, struct json_object *out)
 			.n_args = 5,
 			.list_key = "Disks",
 			.item_key = "Disk",
-			.row = disk_json,
+			.write = disk_write,
 		},
 		out);
 }

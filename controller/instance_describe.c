@@ -33,14 +33,14 @@ static int sg_pos_cmp(const void *a, const void *b)
 }
 
 /* "2:sg-b,1:sg-a" (position:group, in no particular order) into the ids, in order. */
-static void security_group_ids(struct json_object *list, const char *text)
+static void security_group_ids(struct ecs_jw *w, const char *text)
 {
 	struct sg_pos items[CTL_SG_MAX_PER_INSTANCE];
-	_cleanup_free_ char *copy = strdup(text);
-	char *save = NULL;
+	char copy[CTL_SG_MAX_PER_INSTANCE * 80], *save = NULL;
 	size_t n = 0;
 
-	for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n < ARRAY_SIZE(items); t = strtok_r(NULL, ",", &save)) {
+	snprintf(copy, sizeof(copy), "%s", text);
+	for (char *t = strtok_r(copy, ",", &save); t && n < ARRAY_SIZE(items); t = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(t, ':');
 
 		if (colon)
@@ -48,85 +48,103 @@ static void security_group_ids(struct json_object *list, const char *text)
 	}
 	qsort(items, n, sizeof(items[0]), sg_pos_cmp);
 	for (size_t i = 0; i < n; i++)
-		json_object_array_add(list, json_object_new_string(items[i].id));
+		ecs_jw_str(w, NULL, items[i].id);
 }
 
-static struct json_object *instance_json(struct ctl *c, sqlite3_stmt *st)
+/* {"outer":{"inner":[value]}}, or an empty list when value is "". */
+static void one_or_none(struct ecs_jw *w, const char *outer, const char *inner, const char *value)
 {
-	struct json_object *o = json_object_new_object(), *v, *tags_in = NULL, *tags, *locks;
+	ecs_jw_list_open(w, outer, inner);
+	if (*value)
+		ecs_jw_str(w, NULL, value);
+	ecs_jw_list_close(w);
+}
+
+/* The stored tags (a JSON array the controller wrote) as the list's elements, each as
+ * json-c prints it; nothing when they do not parse as an array. */
+static void tag_items(struct ecs_jw *w, const char *text)
+{
+	struct json_object *tags = NULL;
+	const char *perr;
+	size_t len;
+
+	if (strcmp(text, "[]") == 0 || ecs_json_parse(text, strlen(text), &tags, &perr) < 0)
+		return;
+	for (size_t i = 0; json_object_is_type(tags, json_type_array) && i < json_object_array_length(tags); i++) {
+		const char *t = ecs_json_text(json_object_array_get_idx(tags, i), &len);
+
+		ecs_jw_text(w, NULL, t, len);
+	}
+	json_object_put(tags);
+}
+
+/* One instance (a row of INSTANCE_COLUMNS) as DescribeInstances lists it. */
+static void instance_write(struct ctl_call *call, sqlite3_stmt *st, struct ecs_jw *w, void *arg)
+{
+	struct ctl *c = call->c;
 	const struct ctl_instance_type *t = ctl_config_type(&c->cfg, ctl_col(st, 5));
 	char created[ECS_ISO8601_LEN + 1], started[ECS_ISO8601_LEN + 1];
-	const char *perr;
 
+	(void)arg;
 	ctl_time_str(sqlite3_column_int64(st, 17), created);
 	ctl_time_str(sqlite3_column_int64(st, 18), started);
-	ecs_jbk_str(o, "InstanceId", ctl_col(st, 0));
-	ecs_jbk_str(o, "InstanceName", ctl_col(st, 1));
-	ecs_jbk_str(o, "Description", ctl_col(st, 2));
-	ecs_jbk_str(o, "HostName", ctl_col(st, 3));
-	ecs_jbk_str(o, "ImageId", ctl_col(st, 4));
-	ecs_jbk_str(o, "OSName", "Debian tiny (busybox)");
-	ecs_jbk_str(o, "OSType", "linux");
-	ecs_jbk_str(o, "RegionId", c->cfg.region_id);
-	ecs_jbk_str(o, "ZoneId", ctl_col(st, 8));
-	ecs_jbk_str(o, "InstanceType", ctl_col(st, 5));
-	ecs_jbk_str(o, "InstanceTypeFamily", t ? t->family : "");
-	ecs_jbk_int(o, "Cpu", sqlite3_column_int(st, 6));
-	ecs_jbk_int(o, "Memory", sqlite3_column_int(st, 7));
-	ecs_jbk_str(o, "Status", ctl_col(st, 10));
-	ecs_jbk_str(o, "CreationTime", created);
-	ecs_jbk_str(o, "StartTime", started);
-	ecs_jbk_str(o, "ExpiredTime", "2099-12-31T15:59Z");
-	ecs_jbk_str(o, "InstanceNetworkType", "vpc");
-	ecs_jbk_str(o, "InstanceChargeType", "PostPaid");
-	ecs_jbk_str(o, "InternetChargeType", "PayByTraffic");
-	ecs_jbk_int(o, "InternetMaxBandwidthOut", sqlite3_column_int(st, 14));
-	ecs_jbk_bool(o, "IoOptimized", true);
-	ecs_jbk_str(o, "KeyPairName", ctl_col(st, 13));
-	ecs_jbk_str(o, "StoppedMode", "Not-applicable");
-	ecs_jbk_str(o, "DeploymentSetId", ctl_col(st, 22));
-	security_group_ids(ecs_jbk_list(o, "SecurityGroupIds", "SecurityGroupId"), ctl_col(st, 20));
-	v = ecs_jbk_list(o, "PublicIpAddress", "IpAddress");
-	if (*ctl_col(st, 21))
-		json_object_array_add(v, json_object_new_string(ctl_col(st, 21)));
-	v = ecs_jbk_list(o, "InnerIpAddress", "IpAddress");
-	if (*ctl_col(st, 11))
-		json_object_array_add(v, json_object_new_string(ctl_col(st, 11)));
-	v = ecs_jbk_obj(o, "VpcAttributes");
-	ecs_jbk_str(v, "VpcId", "");
-	ecs_jbk_str(v, "VSwitchId", "");
-	ecs_jbk_str(v, "NatIpAddress", "");
-	v = ecs_jbk_list(v, "PrivateIpAddress", "IpAddress");
-	if (*ctl_col(st, 11))
-		json_object_array_add(v, json_object_new_string(ctl_col(st, 11)));
-	v = ecs_jbk_obj(o, "EipAddress");
-	ecs_jbk_str(v, "AllocationId", "");
-	ecs_jbk_str(v, "IpAddress", "");
-	ecs_jbk_int(v, "Bandwidth", 0);
-	locks = ecs_jbk_list(o, "OperationLocks", "LockReason");
+	ecs_jw_open(w, NULL, '{');
+	ecs_jw_str(w, "InstanceId", ctl_col(st, 0));
+	ecs_jw_str(w, "InstanceName", ctl_col(st, 1));
+	ecs_jw_str(w, "Description", ctl_col(st, 2));
+	ecs_jw_str(w, "HostName", ctl_col(st, 3));
+	ecs_jw_str(w, "ImageId", ctl_col(st, 4));
+	ecs_jw_str(w, "OSName", "Debian tiny (busybox)");
+	ecs_jw_str(w, "OSType", "linux");
+	ecs_jw_str(w, "RegionId", c->cfg.region_id);
+	ecs_jw_str(w, "ZoneId", ctl_col(st, 8));
+	ecs_jw_str(w, "InstanceType", ctl_col(st, 5));
+	ecs_jw_str(w, "InstanceTypeFamily", t ? t->family : "");
+	ecs_jw_int(w, "Cpu", sqlite3_column_int(st, 6));
+	ecs_jw_int(w, "Memory", sqlite3_column_int(st, 7));
+	ecs_jw_str(w, "Status", ctl_col(st, 10));
+	ecs_jw_str(w, "CreationTime", created);
+	ecs_jw_str(w, "StartTime", started);
+	ecs_jw_str(w, "ExpiredTime", "2099-12-31T15:59Z");
+	ecs_jw_str(w, "InstanceNetworkType", "vpc");
+	ecs_jw_str(w, "InstanceChargeType", "PostPaid");
+	ecs_jw_str(w, "InternetChargeType", "PayByTraffic");
+	ecs_jw_int(w, "InternetMaxBandwidthOut", sqlite3_column_int(st, 14));
+	ecs_jw_bool(w, "IoOptimized", true);
+	ecs_jw_str(w, "KeyPairName", ctl_col(st, 13));
+	ecs_jw_str(w, "StoppedMode", "Not-applicable");
+	ecs_jw_str(w, "DeploymentSetId", ctl_col(st, 22));
+	ecs_jw_list_open(w, "SecurityGroupIds", "SecurityGroupId");
+	security_group_ids(w, ctl_col(st, 20));
+	ecs_jw_list_close(w);
+	one_or_none(w, "PublicIpAddress", "IpAddress", ctl_col(st, 21));
+	one_or_none(w, "InnerIpAddress", "IpAddress", ctl_col(st, 11));
+	ecs_jw_open(w, "VpcAttributes", '{');
+	ecs_jw_str(w, "VpcId", "");
+	ecs_jw_str(w, "VSwitchId", "");
+	ecs_jw_str(w, "NatIpAddress", "");
+	one_or_none(w, "PrivateIpAddress", "IpAddress", ctl_col(st, 11));
+	ecs_jw_close(w, '}');
+	ecs_jw_open(w, "EipAddress", '{');
+	ecs_jw_str(w, "AllocationId", "");
+	ecs_jw_str(w, "IpAddress", "");
+	ecs_jw_int(w, "Bandwidth", 0);
+	ecs_jw_close(w, '}');
+	ecs_jw_list_open(w, "OperationLocks", "LockReason");
 	if (*ctl_col(st, 16)) {
 		/* A job that could not finish: its reason, in ECS's lock shape. */
-		struct json_object *l = json_object_new_object();
-
-		ecs_jbk_str(l, "LockReason", "failed");
-		ecs_jbk_str(l, "LockMsg", ctl_col(st, 16));
-		json_object_array_add(locks, l);
+		ecs_jw_open(w, NULL, '{');
+		ecs_jw_str(w, "LockReason", "failed");
+		ecs_jw_str(w, "LockMsg", ctl_col(st, 16));
+		ecs_jw_close(w, '}');
 	}
-	tags = ecs_jbk_list(o, "Tags", "Tag");
-	if (strcmp(ctl_col(st, 15), "[]") != 0 && ecs_json_parse(ctl_col(st, 15), strlen(ctl_col(st, 15)), &tags_in, &perr) == 0 &&
-	    json_object_is_type(tags_in, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(tags_in); i++)
-			json_object_array_add(tags, json_object_get(json_object_array_get_idx(tags_in, i)));
-	json_object_put(tags_in);
+	ecs_jw_list_close(w);
+	ecs_jw_list_open(w, "Tags", "Tag");
+	tag_items(w, ctl_col(st, 15));
+	ecs_jw_list_close(w);
 	/* Not in ECS: the host it runs on (ecsctl show). */
-	ecs_jbk_str(o, "HostId", ctl_col(st, 9));
-	return o;
-}
-
-static struct json_object *instance_row(struct ctl_call *call, sqlite3_stmt *st, void *arg)
-{
-	(void)arg;
-	return instance_json(call->c, st);
+	ecs_jw_str(w, "HostId", ctl_col(st, 9));
+	ecs_jw_close(w, '}');
 }
 
 int ctl_instance_lookup(struct ctl_call *call, const char *instance_id, char status[32], char host_id[64])
@@ -154,7 +172,7 @@ int ctl_instance_lookup(struct ctl_call *call, const char *instance_id, char sta
 int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 {
 	static const char *const statuses[] = { "Pending", "Starting", "Running", "Stopping", "Stopped", NULL };
-	struct json_object *ids = NULL, *list;
+	struct json_object *ids = NULL;
 	const char *status = NULL, *zone = NULL, *name = NULL, *group = NULL, *binds[5];
 	struct ctl_page page;
 	long long total = 0;
@@ -200,7 +218,7 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 				   &(struct ctl_list_query){ .kind = CTL_LIST_INSTANCES, .columns = INSTANCE_COLUMNS,
 							     .table = "instances i", .id_column = "i.instance_id",
 							     .account_column = "i.account_id", .list_key = "Instances",
-							     .item_key = "Instance", .row = instance_row },
+							     .item_key = "Instance", .write = instance_write },
 				   out);
 		goto out;
 	}
@@ -239,9 +257,12 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 				total = sqlite3_column_int64(st, 0);
 		} else {
 			ctl_page_answer(out, &page, total);
-			list = ecs_jb_list(out, "Instances", "Instance");
-			while (sqlite3_step(st) == SQLITE_ROW)
-				json_object_array_add(list, instance_json(call->c, st));
+			r = ctl_rows_answer(call, st, "Instances", "Instance", NULL, instance_write, NULL, out);
+			if (r < 0) {
+				ctl_db_release(st);
+				r = ctl_db_failure(call);
+				goto out;
+			}
 		}
 		ctl_db_release(st);
 		st = NULL;
@@ -262,13 +283,18 @@ static int one_instance(struct ctl_call *call, const char *id, struct json_objec
 				     "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE instance_id = ?1 AND"
 				     " account_id = ?2 AND deleted = 0 AND desired != 'deleted'",
 				     id);
+	struct ecs_jw w = { 0 };
+	struct json_object *raw;
 
 	if (!st)
 		return ctl_db_failure(call);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return ctl_fail(call, 404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.");
-	*ret = instance_json(call->c, st);
-	return 0;
+	instance_write(call, st, &w, NULL);
+	raw = ecs_jw_take(&w);
+	*ret = raw ? ecs_json_raw_tree(raw) : NULL;
+	json_object_put(raw);
+	return *ret ? 0 : ctl_db_failure(call);
 }
 
 int ctl_instance_describe_attribute(struct ctl_call *call, struct json_object *out)

@@ -229,6 +229,16 @@ static int list_ids(struct ctl_call *call, sqlite3 *db, const struct ctl_page *p
 	return *ids ? 0 : -ENOMEM;
 }
 
+/* BEGIN or COMMIT from the connection's kept statements (no parse per page). */
+static int run_kept(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = ctl_db_prepare_cached(db, sql);
+	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+
+	ctl_db_release(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int ctl_list_query(struct ctl_call *call, const struct ctl_page *page, const struct ctl_list_query *q,
 		   struct json_object *out)
 {
@@ -236,12 +246,11 @@ int ctl_list_query(struct ctl_call *call, const struct ctl_page *page, const str
 	_cleanup_free_ char *ids = NULL;
 	char sql[1600];
 	sqlite3_stmt *st = NULL;
-	struct json_object *list;
 	long long total = 0;
 	int rc;
 
 	/* One snapshot for the generation, the ids and the rows. */
-	if (!conn.db || ctl_db_exec(conn.db, "BEGIN") < 0 || list_ids(call, conn.db, page, q->kind, &ids, &total) < 0)
+	if (!conn.db || run_kept(conn.db, "BEGIN") < 0 || list_ids(call, conn.db, page, q->kind, &ids, &total) < 0)
 		return ctl_db_failure(call);
 	snprintf(sql, sizeof(sql), "SELECT %s FROM (SELECT key AS page_pos, value AS page_id FROM json_each(?1)) j CROSS JOIN %s"
 		 " ON %s = j.page_id WHERE %s = ?2 ORDER BY j.page_pos",
@@ -252,12 +261,10 @@ int ctl_list_query(struct ctl_call *call, const struct ctl_page *page, const str
 	sqlite3_bind_text(st, 1, ids, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
 	ctl_page_answer(out, page, total);
-	list = ecs_jb_list(out, q->list_key, q->item_key);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_object_array_add(list, q->row(call, st, q->arg));
+	rc = ctl_rows_answer(call, st, q->list_key, q->item_key, q->row, q->write, q->arg, out);
 	ctl_db_release(st);
-	if (rc != SQLITE_DONE)
+	if (rc < 0)
 		return ctl_db_failure(call);
-	ctl_db_exec(conn.db, "COMMIT");
+	run_kept(conn.db, "COMMIT");
 	return 0;
 }

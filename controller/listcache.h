@@ -26,7 +26,8 @@ struct ctl_list_query {
 	 * WHERE account_column = the caller's account */
 	const char *columns, *table, *id_column, *account_column;
 	const char *list_key, *item_key;
-	struct json_object *(*row)(struct ctl_call *call, sqlite3_stmt *st, void *arg);
+	ctl_row_fn row;
+	ctl_row_write_fn write; /* instead of row: as ctl_page_query */
 	void *arg;
 };
 

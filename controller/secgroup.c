@@ -238,25 +238,26 @@ out:
 	" instance_security_groups m JOIN instances i ON i.instance_id = m.instance_id WHERE"                    \
 	" m.group_id = g.group_id AND i.deleted = 0)"
 
-static struct json_object *group_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
+static void group_write(struct ctl_call *call, sqlite3_stmt *st, struct ecs_jw *w, void *arg)
 {
-	struct json_object *g = json_object_new_object();
 	char created[ECS_ISO8601_LEN + 1];
 
 	(void)arg;
 	ctl_time_str(sqlite3_column_int64(st, 4), created);
-	ecs_jbk_str(g, "SecurityGroupId", ctl_col(st, 0));
-	ecs_jbk_str(g, "SecurityGroupName", ctl_col(st, 1));
-	ecs_jbk_str(g, "Description", ctl_col(st, 2));
-	ecs_jbk_str(g, "VpcId", ctl_col(st, 3));
-	ecs_jbk_str(g, "CreationTime", created);
-	ecs_jbk_str(g, "SecurityGroupType", "normal");
-	ecs_jbk_str(g, "ResourceGroupId", "");
-	ecs_jbk_bool(g, "ServiceManaged", false);
-	ecs_jbk_int(g, "EcsCount", sqlite3_column_int64(st, 5));
-	ecs_jbk_str(g, "RegionId", call->region_id);
-	ecs_jbk_list(g, "Tags", "Tag");
-	return g;
+	ecs_jw_open(w, NULL, '{');
+	ecs_jw_str(w, "SecurityGroupId", ctl_col(st, 0));
+	ecs_jw_str(w, "SecurityGroupName", ctl_col(st, 1));
+	ecs_jw_str(w, "Description", ctl_col(st, 2));
+	ecs_jw_str(w, "VpcId", ctl_col(st, 3));
+	ecs_jw_str(w, "CreationTime", created);
+	ecs_jw_str(w, "SecurityGroupType", "normal");
+	ecs_jw_str(w, "ResourceGroupId", "");
+	ecs_jw_bool(w, "ServiceManaged", false);
+	ecs_jw_int(w, "EcsCount", sqlite3_column_int64(st, 5));
+	ecs_jw_str(w, "RegionId", call->region_id);
+	ecs_jw_list_open(w, "Tags", "Tag");
+	ecs_jw_list_close(w);
+	ecs_jw_close(w, '}');
 }
 
 int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
@@ -278,7 +279,7 @@ int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
 				      &(struct ctl_list_query){ .kind = CTL_LIST_GROUPS, .columns = GROUP_COLUMNS,
 								.table = "security_groups g", .id_column = "g.group_id",
 								.account_column = "g.account_id", .list_key = "SecurityGroups",
-								.item_key = "SecurityGroup", .row = group_json },
+								.item_key = "SecurityGroup", .write = group_write },
 				      out);
 	return ctl_page_query(
 		call, &page,
@@ -295,7 +296,7 @@ int ctl_sg_describe(struct ctl_call *call, struct json_object *out)
 			.n_args = 4,
 			.list_key = "SecurityGroups",
 			.item_key = "SecurityGroup",
-			.row = group_json,
+			.write = group_write,
 		},
 		out);
 }

@@ -5,12 +5,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 static void add(xmlNodePtr parent, const char *key, struct json_object *v);
 
 static void fill(xmlNodePtr node, struct json_object *v)
 {
+	struct json_object *tree = ecs_json_raw_tree(v);
 	char buf[64];
 
+	/* Text written straight by a Describe (ecs_jw_take): its values, as a tree. */
+	if (tree) {
+		fill(node, tree);
+		json_object_put(tree);
+		return;
+	}
 	switch (json_object_get_type(v)) {
 	case json_type_object:
 		json_object_object_foreach(v, k, child)
@@ -34,6 +43,13 @@ static void fill(xmlNodePtr node, struct json_object *v)
 
 static void add(xmlNodePtr parent, const char *key, struct json_object *v)
 {
+	struct json_object *tree = ecs_json_raw_tree(v);
+
+	if (tree) {
+		add(parent, key, tree);
+		json_object_put(tree);
+		return;
+	}
 	if (json_object_is_type(v, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(v); i++)
 			fill(xmlNewChild(parent, NULL, BAD_CAST key, NULL), json_object_array_get_idx(v, i));

@@ -82,4 +82,40 @@ bool ecs_json_bool(struct json_object *o, const char *key);
 /* Compact text of o, owned by o. */
 const char *ecs_json_text(struct json_object *o, size_t *ret_len);
 
+/* ---- writing JSON text straight into a buffer (jwrite.c) ----
+ * For the hot answers (a Describe page's rows): no json-c object per value. The text is
+ * byte for byte what ecs_json_text gives for the same values built with ecs_jbk_* (the
+ * strings escaped as json-c escapes them, with JSON_C_TO_STRING_NOSLASHESCAPE). A comma goes
+ * before a member or element unless it is the first of its object or array. Keys are the
+ * program's literals (plain ASCII), written as they are. The first allocation failure is
+ * kept in err; the text is then dropped (ecs_jw_take gives NULL). */
+struct ecs_jw {
+	char *data;
+	size_t len, cap;
+	int err;
+};
+
+/* key NULL: an array element, else a member "key": of the open object. */
+void ecs_jw_str(struct ecs_jw *w, const char *key, const char *val); /* NULL is "" */
+void ecs_jw_int(struct ecs_jw *w, const char *key, int64_t val);
+void ecs_jw_bool(struct ecs_jw *w, const char *key, bool val);
+/* Open '{' or '[' (closed with ecs_jw_close and the matching '}' or ']'). */
+void ecs_jw_open(struct ecs_jw *w, const char *key, char brace);
+void ecs_jw_close(struct ecs_jw *w, char brace);
+/* "outer":{"inner":[ ... ]} as ecs_jbk_list shapes lists: open, then close with ecs_jw_list_close. */
+void ecs_jw_list_open(struct ecs_jw *w, const char *outer, const char *inner);
+void ecs_jw_list_close(struct ecs_jw *w);
+/* A JSON value already in compact text (a member or element as ecs_jw_str places it). */
+void ecs_jw_text(struct ecs_jw *w, const char *key, const char *text, size_t len);
+void ecs_jw_free(struct ecs_jw *w);
+
+/* A json-c node that serialises as the writer's text (one value), taking the writer's
+ * buffer (w is reset); NULL when the writer failed. Put into a tree like any value: the
+ * tree's text then holds it verbatim. Whoever walks a tree rather than printing it
+ * (xml.c) reads such a node with ecs_json_raw_tree. */
+struct json_object *ecs_jw_take(struct ecs_jw *w);
+/* o's text parsed into a new tree (the caller puts it) when o is a node of ecs_jw_take,
+ * else NULL. */
+struct json_object *ecs_json_raw_tree(struct json_object *o);
+
 #endif

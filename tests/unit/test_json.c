@@ -188,13 +188,79 @@ static void test_document_getters(void **state)
 	json_object_put(o);
 }
 
+/* The writer gives json-c's own text for the same values: every byte in a string, keys,
+ * nesting, numbers, booleans; and its node prints that text inside a tree. */
+static void test_writer_matches_json_c(void **state)
+{
+	struct json_object *o = json_object_new_object(), *list, *inner, *tree, *node;
+	struct ecs_jw w = { 0 };
+	char all[256];
+
+	(void)state;
+	for (int i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = '\0';
+	ecs_jbk_str(o, "All", all);
+	ecs_jbk_str(o, "Empty", NULL);
+	ecs_jbk_int(o, "Neg", -9223372036854775807LL - 1);
+	ecs_jbk_int(o, "Big", 9223372036854775807LL);
+	ecs_jbk_bool(o, "T", true);
+	ecs_jbk_bool(o, "F", false);
+	list = ecs_jbk_list(o, "Outer", "Inner");
+	json_object_array_add(list, json_object_new_string("a/b\"\\"));
+	inner = json_object_new_object();
+	ecs_jbk_str(inner, "K", "v");
+	json_object_array_add(list, inner);
+	ecs_jbk_list(o, "None", "Item");
+	ecs_jbk_obj(o, "Obj");
+
+	ecs_jw_open(&w, NULL, '{');
+	ecs_jw_str(&w, "All", all);
+	ecs_jw_str(&w, "Empty", NULL);
+	ecs_jw_int(&w, "Neg", -9223372036854775807LL - 1);
+	ecs_jw_int(&w, "Big", 9223372036854775807LL);
+	ecs_jw_bool(&w, "T", true);
+	ecs_jw_bool(&w, "F", false);
+	ecs_jw_list_open(&w, "Outer", "Inner");
+	ecs_jw_str(&w, NULL, "a/b\"\\");
+	ecs_jw_open(&w, NULL, '{');
+	ecs_jw_str(&w, "K", "v");
+	ecs_jw_close(&w, '}');
+	ecs_jw_list_close(&w);
+	ecs_jw_list_open(&w, "None", "Item");
+	ecs_jw_list_close(&w);
+	ecs_jw_open(&w, "Obj", '{');
+	ecs_jw_close(&w, '}');
+	ecs_jw_close(&w, '}');
+	assert_int_equal(w.err, 0);
+	assert_string_equal(w.data, ecs_json_text(o, NULL));
+
+	/* As a node in a tree: printed verbatim; read back as the same tree. */
+	node = ecs_jw_take(&w);
+	assert_non_null(node);
+	assert_null(w.data);
+	tree = json_object_new_object();
+	json_object_object_add(tree, "Row", node);
+	inner = json_object_new_object();
+	json_object_object_add(inner, "Row", json_object_get(o));
+	assert_string_equal(ecs_json_text(tree, NULL), ecs_json_text(inner, NULL));
+	json_object_put(inner);
+	inner = ecs_json_raw_tree(node);
+	assert_non_null(inner);
+	assert_string_equal(ecs_json_text(inner, NULL), ecs_json_text(o, NULL));
+	assert_null(ecs_json_raw_tree(o));
+	json_object_put(inner);
+	json_object_put(tree);
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_rejects),	cmocka_unit_test(test_parse_depth_limit),
 		cmocka_unit_test(test_reader_happy),	cmocka_unit_test(test_reader_errors),
 		cmocka_unit_test(test_reader_strict_unknown_field), cmocka_unit_test(test_builders),
-		cmocka_unit_test(test_document_getters),
+		cmocka_unit_test(test_document_getters), cmocka_unit_test(test_writer_matches_json_c),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
