@@ -163,5 +163,4 @@ void agent_vnc_handle(struct agent *a, const char *id, const struct ecs_http_req
 	ecs_strlcpy(v->id, id, sizeof(v->id));
 	ecs_http_reply_upgrade(resp, vnc_run, vnc_conn_free, v);
 	ecs_http_add_header(resp, "Upgrade", AGENT_VNC_PROTOCOL);
-	ecs_http_add_header(resp, "Connection", "Upgrade");
 }

@@ -508,7 +508,6 @@ void ctl_vnc_handle(struct ctl *c, const struct ecs_http_request *req, struct ec
 	s->agent = fd;
 	ecs_http_reply_upgrade(resp, ws_run, ws_session_free, s);
 	ecs_http_add_header(resp, "Upgrade", "websocket");
-	ecs_http_add_header(resp, "Connection", "Upgrade");
 	ecs_http_add_header(resp, "Sec-WebSocket-Accept", accept);
 	if (protos && offers(protos, "binary"))
 		ecs_http_add_header(resp, "Sec-WebSocket-Protocol", "binary");

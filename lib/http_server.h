@@ -130,7 +130,8 @@ int ecs_http_add_header(struct ecs_http_response *resp, const char *name, const 
 int ecs_http_reply_reader(struct ecs_http_response *resp, int status, const char *content_type, uint64_t size,
 			  long (*reader)(void *, uint64_t, char *, size_t), void (*reader_free)(void *), void *cls);
 
-/* Answer 101 Switching Protocols (add Upgrade and the protocol's headers): fn(cls, ...)
+/* Answer 101 Switching Protocols (add Upgrade and the protocol's headers; libmicrohttpd adds
+ * Connection: Upgrade): fn(cls, ...)
  * then owns the connection (see ecs_http_upgrade_fn); free_fn(cls) is called once, also
  * when the answer is never sent. At most ECS_HTTP_MAX_UPGRADED connections a server are
  * upgraded at once; past it the answer is 503. A stop shuts them down and waits for them. */

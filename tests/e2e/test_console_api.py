@@ -179,3 +179,26 @@ def test_metrics(ctl, host, alice):
     assert sample(m, "ecs_hosts", state="up") == 1 and sample(m, "ecs_hosts", state="down") == 0
     assert sample(m, "ecs_console_sessions") >= 1
     assert "ecs_instances" in m and "ecs_jobs_queued" in m
+
+
+def test_vnc_refusals(ctl, alice):
+    """The VNC console's refusals that need no guest (tests/e2e/test_console.py has the guest:
+    a token good once, another account's refused)."""
+    from consoleenv import ws_open
+
+    st, body = alice.raw("DescribeInstanceVncUrl", {})
+    assert (st, body["Code"]) == (400, "MissingParameter"), body
+    st, body = alice.raw("DescribeInstanceVncUrl", {"InstanceId": "i-nosuchinstance00000"})
+    assert (st, body["Code"]) == (404, "InvalidInstanceId.NotFound"), body
+    import json as _json
+    for path in ("/console/vnc", "/console/vnc?token=" + "0" * 64, "/console/vnc?token=../../x"):
+        st, body, _ = ws_open(ctl.endpoint, path)
+        assert st == 403 and _json.loads(body)["Code"] == "InvalidVncToken", (path, st, body)
+    st, body, _ = ws_open(ctl.endpoint, "/console/vnc?token=" + "0" * 64, origin="http://evil.example")
+    assert st == 403 and _json.loads(body)["Code"] == "Forbidden.CrossSite", body
+    r = requests.get(f"{ctl.endpoint}/console/vnc", timeout=30)
+    assert r.status_code == 400 and r.json()["Code"] == "InvalidParameter", r.text
+    # noVNC is served from the controller, as the console's other files.
+    r = requests.get(f"{ctl.endpoint}/console/novnc.js", timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/javascript")
+    assert "noVNC 1.5.0" in r.text[:200] and "window.EcsRFB" in r.text
