@@ -21,15 +21,23 @@ char *agent_vnc_socket_from_xml(const char *xml)
 {
 	const char *g = xml ? strstr(xml, "<graphics type='vnc'") : NULL, *end, *s;
 
-	if (!g || !(end = strstr(g, "</graphics>")))
+	if (!g)
+		g = xml ? strstr(xml, "<graphics type=\"vnc\"") : NULL;
+	if (!g)
 		return NULL;
-	/* libvirt writes the path on <graphics socket='…'> and on its <listen type='socket'>. */
-	s = strstr(g, " socket='");
-	if (!s || s > end)
-		return NULL;
-	s += strlen(" socket='");
-	end = strchr(s, '\'');
-	return end && end > s && s[0] == '/' ? strndup(s, (size_t)(end - s)) : NULL;
+	/* libvirt writes the path on <graphics socket='…'> and on its <listen type='socket'>;
+	 * the element ends at </graphics>, or at its own "/>" when it has no children. */
+	end = strstr(g, "</graphics>");
+	if (!end)
+		end = strstr(g, "/>");
+	for (s = g; end && (s = strstr(s, " socket=")) && s < end; s++) {
+		char q = s[8];
+		const char *v = s + 9, *e = (q == '\'' || q == '"') ? strchr(v, q) : NULL;
+
+		if (e && e > v && v[0] == '/')
+			return strndup(v, (size_t)(e - v));
+	}
+	return NULL;
 }
 
 static int connect_unix(const char *path)
@@ -72,6 +80,9 @@ static int open_vnc(struct agent *a, const char *id)
 		xml = virDomainGetXMLDesc(dom, 0);
 		path = agent_vnc_socket_from_xml(xml);
 		r = path ? connect_unix(path) : -EAGAIN;
+		if (r < 0)
+			log_warn("vnc socket not reached", "instance=%s socket=%s error=%s", id, path ? path : "(none in the XML)",
+				 strerror(-r));
 	}
 	free(xml);
 	if (dom)

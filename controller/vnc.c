@@ -442,7 +442,7 @@ static void refuse(const struct ecs_http_request *req, struct ecs_http_response 
 	ecs_http_add_header(resp, "Cache-Control", "no-store");
 	ecs_http_reply_json(resp, status, o);
 	json_object_put(o);
-	log_info("vnc: a connection refused", "code=%s", code);
+	log_info("vnc: a connection refused", "code=%s message=\"%s\"", code, msg);
 }
 
 /* Does the browser offer the WebSocket subprotocol name? */
@@ -502,7 +502,8 @@ void ctl_vnc_handle(struct ctl *c, const struct ecs_http_request *req, struct ec
 			 g.instance_id, strerror(-fd));
 		if (fd == -EAGAIN || fd == -ENOENT)
 			return refuse(req, resp, 403, "IncorrectInstanceStatus",
-				      "The current status of the resource does not support this operation.");
+				      fd == -ENOENT ? "The instance is not on its host (the agent knows no such domain)."
+						    : "The instance is not running or has no VNC console on its host.");
 		return refuse(req, resp, 503, "ServiceUnavailable", "The host of the instance does not answer now.");
 	}
 	s->agent = fd;

@@ -72,8 +72,8 @@ class EvilSite:
 
 
 def run_browser(endpoint: str, a, b, evil_url: str, node_modules, context, on_vnc) -> dict:
-    """The script's steps by name. At its step "vnc" (the guest running, its VNC console shown
-    in the browser) it waits for a line on its stdin: on_vnc(instance id) runs first."""
+    """The script's steps by name. At its step "vnc" (the guest running, before the browser
+    opens its VNC console) it waits for a line on its stdin: on_vnc(instance id) runs first."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, ENDPOINT=endpoint, AK1=a.ak, SK1=a.secret, AK2=b.ak, SK2=b.secret, EVIL=evil_url,
                SHOTS=str(SHOTS), CHROMIUM=CHROMIUM, NODE_PATH=str(node_modules))
@@ -185,7 +185,7 @@ def test_console_in_a_browser(cloud, node_modules):
     assert res["graph"]["points"] >= 2 and res["graph"]["circles"] >= res["graph"]["points"]
     # noVNC's canvas showed the guest's screen: a framebuffer of the guest's size, not of one
     # colour (the pixels are read from the canvas in the browser).
-    vnc = res["vnc"]
+    vnc = res["vnc shown"]
     assert vnc["width"] >= 640 and vnc["height"] >= 400 and vnc["colours"] >= 2 and vnc["lit"] > 0, vnc
     assert res["key pair"]["file"] == "console-key.pem"
     assert "KeyPair.AlreadyExist" in res["error shown"]["text"] or ":" in res["error shown"]["text"]

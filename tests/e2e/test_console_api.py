@@ -202,3 +202,29 @@ def test_vnc_refusals(ctl, alice):
     r = requests.get(f"{ctl.endpoint}/console/novnc.js", timeout=30)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/javascript")
     assert "noVNC 1.5.0" in r.text[:200] and "window.EcsRFB" in r.text
+
+
+def test_vnc_token_good_once(ctl, alice, bob):
+    """A Running instance of the fake host: its token is taken by the first connection (which
+    the fake agent, not being able to switch protocols, ends in 503), refused after."""
+    import json as _json
+    import time as _time
+
+    from consoleenv import ws_open
+
+    iid = alice.call("RunInstances", ImageId="tiny", InstanceType="ecs.t1.small")["InstanceIdSets"]["InstanceIdSet"][0]
+    for _ in range(300):
+        if alice.call("DescribeInstances", InstanceIds=_json.dumps([iid]))["Instances"]["Instance"][0]["Status"] == "Running":
+            break
+        _time.sleep(0.1)
+    st, body = bob.raw("DescribeInstanceVncUrl", {"InstanceId": iid})
+    assert (st, body["Code"]) == (404, "InvalidInstanceId.NotFound"), body
+    url = alice.call("DescribeInstanceVncUrl", InstanceId=iid)["VncUrl"]
+    tok = url.split("token=", 1)[1]
+    s = signed_in(ctl.endpoint, alice)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in s.http.cookies)
+    st, body, _ = ws_open(ctl.endpoint, f"/console/vnc?token={tok}", cookie=cookie, origin=ctl.endpoint)
+    assert st == 503 and _json.loads(body)["Code"] == "ServiceUnavailable", (st, body)
+    st, body, _ = ws_open(ctl.endpoint, f"/console/vnc?token={tok}", cookie=cookie, origin=ctl.endpoint)
+    assert st == 403 and _json.loads(body)["Code"] == "InvalidVncToken", (st, body)
+    alice.call("StopInstance", InstanceId=iid)

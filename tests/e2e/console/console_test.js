@@ -153,6 +153,10 @@ async function waitRow(page, id, status, timeoutMs) {
     // The VNC console: noVNC's canvas, through the controller's WebSocket and the agent, shows
     // the guest's screen. The framebuffer is read back from the canvas: the guest's size, more
     // than one colour.
+    // First the test checks the tokens itself while the guest runs, then says go on.
+    out({ step: "vnc", instance: iid });
+    await new Promise((resolve) => process.stdin.once("data", resolve));
+    process.stdin.pause();
     await page.locator(`a[data-action="vnc"]`).first().click();
     await page.waitForSelector('[data-vnc="connected"]', { timeout: 60000 });
     let fb = { width: 0, height: 0, colours: 0, lit: 0 };
@@ -172,10 +176,7 @@ async function waitRow(page, id, status, timeoutMs) {
       if (fb.colours < 2) await page.waitForTimeout(1000);
     }
     await shot(page, "vnc", "laptop");
-    // The test checks the tokens itself while the guest runs, then says go on.
-    out({ step: "vnc", instance: iid, ...fb });
-    await new Promise((resolve) => process.stdin.once("data", resolve));
-    process.stdin.pause();
+    out({ step: "vnc shown", ...fb });
     await page.locator('a[href^="#/instance/"]').first().click();
     await ready(page, "instance");
 
