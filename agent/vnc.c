@@ -80,6 +80,8 @@ static int open_vnc(struct agent *a, const char *id)
 		xml = virDomainGetXMLDesc(dom, 0);
 		path = agent_vnc_socket_from_xml(xml);
 		r = path ? connect_unix(path) : -EAGAIN;
+		if (r == -ENOENT)
+			r = -ENXIO; /* the socket's file is missing: not "no such instance" */
 		if (r < 0)
 			log_warn("vnc socket not reached", "instance=%s socket=%s error=%s", id, path ? path : "(none in the XML)",
 				 strerror(-r));
