@@ -123,8 +123,16 @@ $(LIBCTL): $(CTL_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/gen/console_assets.c: $(CONSOLE_FILES) scripts/embed_console.py
-	$(PYTHON) scripts/embed_console.py $@ $(CONSOLE_FILES)
+$(BUILD)/gen/console_assets.c: $(CONSOLE_FILES) $(BUILD)/gen/novnc.js scripts/embed_console.py
+	$(PYTHON) scripts/embed_console.py $@ $(CONSOLE_FILES) $(BUILD)/gen/novnc.js
+
+# noVNC (npm @novnc/novnc as console/package-lock.json pins it), bundled into one script.
+CONSOLE_NPM_DIR := $(BUILD)/console-npm
+$(BUILD)/gen/novnc.js: console/package.json console/package-lock.json console/bundle_novnc.py
+	@mkdir -p $(CONSOLE_NPM_DIR)
+	cp console/package.json console/package-lock.json $(CONSOLE_NPM_DIR)/
+	cd $(CONSOLE_NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	$(PYTHON) console/bundle_novnc.py $@ $(CONSOLE_NPM_DIR)/node_modules/@novnc/novnc
 
 $(BUILD)/controller/console_assets.o: $(BUILD)/gen/console_assets.c
 	@mkdir -p $(@D)

@@ -26,6 +26,7 @@
 #include "util.h"
 #include "virt.h"
 #include "volume.h"
+#include "vnc.h"
 
 #define API_MAX_BODY (256 * 1024)
 #define API_MAX_SEGMENTS 4
@@ -190,6 +191,8 @@ static void route_instances(struct call *c)
 			ecs_jb_int(out, "state_seq", agent_state_seq_next(c->a));
 		return reply_ok(c, 200, out);
 	}
+	if (streq(action, "vnc") && c->n_seg == 3)
+		return agent_vnc_handle(c->a, id, c->req, c->resp);
 	if (streq(action, "console") || streq(action, "metrics")) {
 		if (!method(c, "GET"))
 			return reply_error(c->req, c->resp, 405, "MethodNotAllowed", "GET only");

@@ -253,6 +253,11 @@ char *agent_domain_xml(const struct agent_domain_spec *s)
 	xmlNodePtr t = child(n, "target", NULL);
 	attr(t, "type", "serial");
 	attr(t, "port", "0");
+	/* The screen: QEMU's VNC server on a unix socket libvirt places in its own directory for
+	 * the domain, no TCP port; only the agent's API reaches it (agent/vnc.h). */
+	n = child(devices, "graphics", NULL);
+	attr(n, "type", "vnc");
+	attr(child(n, "listen", NULL), "type", "socket");
 	/* Entropy for the guest's first-boot SSH host key. */
 	n = child(devices, "rng", NULL);
 	attr(n, "model", "virtio");

@@ -127,7 +127,9 @@
       "data-action": action, "aria-label": `${t(k)} ${i.InstanceId}`, onclick: () => instanceAction(i, action) }, t(k));
     return h("div", { class: "actions" }, b("start", "StartInstance", "", i.Status === "Stopped"),
       b("stop", "StopInstance", "", i.Status === "Running"), b("reboot", "RebootInstance", "", i.Status === "Running"),
-      b("delete", "DeleteInstance", "danger", i.Status === "Stopped"));
+      b("delete", "DeleteInstance", "danger", i.Status === "Stopped"),
+      ...(i.Status === "Running" ? [h("a", { class: "button", href: `#/vnc/${i.InstanceId}`, "data-action": "vnc",
+        "aria-label": `${t("vnc.open")} ${i.InstanceId}` }, t("vnc.open"))] : []));
   }
   async function pageInstances() {
     const cols = [
@@ -241,9 +243,11 @@
     const i = await get();
     if (!i) throw new ApiError("InvalidInstanceId.NotFound", `The specified InstanceId ${id} does not exist.`);
     const sgIds = list(i, "SecurityGroupIds", "SecurityGroupId");
-    const [disks, snaps, sgs] = await Promise.all([api("DescribeDisks", { InstanceId: id, PageSize: 100 }),
+    const [disks, snaps, sgs, events] = await Promise.all([api("DescribeDisks", { InstanceId: id, PageSize: 100 }),
       api("DescribeSnapshots", { InstanceId: id, PageSize: 100 }),
-      sgIds.length ? api("DescribeSecurityGroups", { SecurityGroupIds: JSON.stringify(sgIds) }) : {}]);
+      sgIds.length ? api("DescribeSecurityGroups", { SecurityGroupIds: JSON.stringify(sgIds) }) : {},
+      api("DescribeInstanceHistoryEvents", { InstanceId: id, PageSize: 50, "InstanceEventCycleStatus.1": "Executing",
+        "InstanceEventCycleStatus.2": "Executed", "InstanceEventCycleStatus.3": "Failed" })]);
     const attrBox = h("div", { class: "card" }, attrs(i));
     const buttons = h("div", { class: "toolbar" }, instanceButtons(i));
     const mon = h("div", { class: "card", "aria-live": "polite" });
@@ -263,6 +267,10 @@
         { k: "snap.disk", f: (x) => x.SourceDiskId }, { k: "status", f: (x) => status(x.Status) }], list(snaps, "Snapshots", "Snapshot")),
       h("h2", { text: t("inst.sgs") }), table([{ k: "id", f: (g) => h("a", { href: `#/sg/${g.SecurityGroupId}` }, g.SecurityGroupId) },
         { k: "name", f: (g) => g.SecurityGroupName }], list(sgs, "SecurityGroups", "SecurityGroup")),
+      h("h2", { text: t("inst.events") }), table([{ k: "ev.type", f: (e) => e.EventType.Name },
+        { k: "status", f: (e) => e.EventCycleStatus.Name }, { k: "ev.reason", opt: true, f: (e) => e.Reason || "-" },
+        { k: "ev.published", f: (e) => e.EventPublishTime }, { k: "ev.finished", opt: true, f: (e) => e.EventFinishTime || "-" }],
+      list(events, "InstanceSystemEventSet", "InstanceSystemEventType"), t("ev.empty")),
       h("h2", { text: t("inst.console") }), consoleOut);
     await run(() => monitor(mon, id, "1h"));
     ready("instance");
@@ -279,6 +287,41 @@
         }
       } catch (e) { showError(e); }
     }, 3000);
+  }
+
+  // ---- the VNC console (noVNC, loaded on this page only; controller/vnc.h) ----
+  let vncConn = null;
+  function loadNoVnc() {
+    if (window.EcsRFB) return Promise.resolve(window.EcsRFB);
+    return new Promise((resolve, reject) => {
+      const el = document.createElement("script");
+      el.src = "novnc.js";
+      el.onload = () => resolve(window.EcsRFB);
+      el.onerror = () => reject(new ApiError("NoVncMissing", "novnc.js could not be loaded"));
+      document.head.appendChild(el);
+    });
+  }
+  async function pageVnc(id) {
+    const state = h("p", { class: "status-line", role: "status", "data-vnc": "connecting", text: t("vnc.connecting") });
+    const screen = h("div", { class: "vnc-screen", "aria-label": t("vnc.screen") });
+    const again = h("button", { type: "button", hidden: true, onclick: () => route() }, t("vnc.reconnect"));
+    page(`${t("vnc.title")} ${id}`, h("div", { class: "toolbar" }, h("a", { href: `#/instance/${id}` }, t("vnc.back")), again),
+      state, screen, h("p", { class: "hint", text: t("vnc.hint") }));
+    const [RFB, r] = await Promise.all([loadNoVnc(), api("DescribeInstanceVncUrl", { InstanceId: id })]);
+    // The address names the controller as configured; the page's own host is the one it reached.
+    const token = new URL(r.VncUrl.replace(/^ws/, "http")).searchParams.get("token");
+    const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/console/vnc?token=${encodeURIComponent(token)}`;
+    const rfb = new RFB(screen, url, { wsProtocols: ["binary"] });
+    vncConn = rfb;
+    rfb.scaleViewport = true;
+    rfb.background = "#111";
+    rfb.addEventListener("connect", () => { state.dataset.vnc = "connected"; state.textContent = t("vnc.connected"); rfb.focus(); ready("vnc"); });
+    rfb.addEventListener("disconnect", (ev) => {
+      if (vncConn === rfb) vncConn = null;
+      state.dataset.vnc = "disconnected";
+      state.textContent = ev.detail.clean ? t("vnc.closed") : t("vnc.lost");
+      again.hidden = false;
+    });
   }
 
   // ---- key pairs ----
@@ -309,6 +352,76 @@
           if (await run(() => api("DeleteKeyPairs", { KeyPairNames: JSON.stringify([k.KeyPairName]) }))) await route();
         } }, t("delete")) }], list(r, "KeyPairs", "KeyPair")));
     ready("keypairs");
+  }
+
+  // ---- load balancers ----
+  async function pageSlbs() {
+    const r = await api("DescribeLoadBalancers", { PageSize: 100 });
+    const name = h("input", { name: "LoadBalancerName", required: true, autocomplete: "off" });
+    const type = h("select", { name: "AddressType" }, h("option", { value: "intranet" }, t("slb.intranet")),
+      h("option", { value: "internet" }, t("slb.internet")));
+    const form = h("form", { class: "row card", onsubmit: async (ev) => {
+      ev.preventDefault();
+      const x = await run(() => api("CreateLoadBalancer", { LoadBalancerName: name.value, AddressType: type.value }));
+      if (x) { await route(); say(t("done.action", `CreateLoadBalancer ${x.LoadBalancerId}`)); }
+    } }, field(t("name"), name), field(t("slb.addresstype"), type), h("button", { class: "primary", type: "submit" }, t("slb.create")));
+    const rows = list(r, "LoadBalancers", "LoadBalancer").map((b) => ({ ...b, __id: b.LoadBalancerId }));
+    page(t("slb.title"), form, table([{ k: "id", f: (b) => h("a", { href: `#/slb/${b.LoadBalancerId}` }, b.LoadBalancerId) },
+      { k: "name", f: (b) => b.LoadBalancerName }, { k: "slb.address", f: (b) => b.Address },
+      { k: "slb.addresstype", opt: true, f: (b) => b.AddressType }, { k: "status", f: (b) => status(b.LoadBalancerStatus) },
+      { k: "actions", f: (b) => h("button", { type: "button", class: "danger", "aria-label": `${t("delete")} ${b.LoadBalancerId}`,
+        onclick: async () => {
+          if (!(await confirmed(t("confirm.delslb", b.LoadBalancerName || b.LoadBalancerId)))) return;
+          if (await run(() => api("DeleteLoadBalancer", { LoadBalancerId: b.LoadBalancerId }))) await route();
+        } }, t("delete")) }], rows, t("slb.empty")));
+    ready("slbs");
+  }
+  async function pageSlb(id) {
+    const [a, hs] = await Promise.all([api("DescribeLoadBalancerAttribute", { LoadBalancerId: id }),
+      api("DescribeHealthStatus", { LoadBalancerId: id })]);
+    const row = (k, v) => [h("dt", { text: t(k) }), h("dd", {}, v)];
+    page(`${a.LoadBalancerName || id}`, h("div", { class: "card" }, h("dl", { class: "attrs" }, row("id", a.LoadBalancerId),
+      row("name", a.LoadBalancerName), row("slb.address", a.Address), row("slb.addresstype", a.AddressType),
+      row("status", status(a.LoadBalancerStatus)), row("created", a.CreateTime))),
+    h("h2", { text: t("slb.listeners") }), table([{ k: "slb.port", f: (l) => l.ListenerPort },
+      { k: "slb.protocol", f: (l) => l.ListenerProtocol }], list(a, "ListenerPortsAndProtocol", "ListenerPortAndProtocol"),
+    t("slb.nolisteners")),
+    h("h2", { text: t("slb.backends") }), table([{ k: "slb.server", f: (b) => h("a", { href: `#/instance/${b.ServerId}` }, b.ServerId) },
+      { k: "slb.weight", f: (b) => b.Weight }], list(a, "BackendServers", "BackendServer"), t("slb.nobackends")),
+    h("h2", { text: t("slb.health") }), table([{ k: "slb.port", f: (x) => `${x.ListenerPort}/${x.Protocol}` },
+      { k: "slb.server", f: (x) => x.ServerId }, { k: "slb.backendport", f: (x) => x.Port },
+      { k: "status", f: (x) => h("span", { class: `st st-${x.ServerHealthStatus}`, "data-health": x.ServerHealthStatus }, t(`health.${x.ServerHealthStatus}`)) }],
+    list(hs, "BackendServers", "BackendServer"), t("slb.nohealth")));
+    ready("slb");
+  }
+
+  // ---- auto-snapshot policies ----
+  async function pagePolicies() {
+    const r = await api("DescribeAutoSnapshotPolicyEx", { PageSize: 100 });
+    const name = h("input", { name: "autoSnapshotPolicyName", required: true, autocomplete: "off" });
+    const hours = h("input", { name: "timePoints", value: "2", required: true, pattern: "[0-9]{1,2}(,[0-9]{1,2})*" });
+    const days = h("input", { name: "repeatWeekdays", value: "1,2,3,4,5,6,7", required: true, pattern: "[1-7](,[1-7])*" });
+    const keep = h("input", { name: "retentionDays", type: "number", min: -1, max: 65536, value: 7, required: true });
+    const json = (v) => JSON.stringify(v.split(",").map((x) => x.trim()));
+    const form = h("form", { class: "stack card", onsubmit: async (ev) => {
+      ev.preventDefault();
+      const x = await run(() => api("CreateAutoSnapshotPolicy", { autoSnapshotPolicyName: name.value, timePoints: json(hours.value),
+        repeatWeekdays: json(days.value), retentionDays: keep.value }));
+      if (x) { await route(); say(t("done.action", `CreateAutoSnapshotPolicy ${x.AutoSnapshotPolicyId}`)); }
+    } }, field(t("name"), name), field(t("pol.hours"), hours, t("pol.hourshint")), field(t("pol.days"), days, t("pol.dayshint")),
+    field(t("pol.keep"), keep, t("pol.keephint")), h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, t("pol.create"))));
+    const arr = (v) => { try { return JSON.parse(v).join(", "); } catch (e) { return String(v); } };
+    const rows = list(r, "AutoSnapshotPolicies", "AutoSnapshotPolicy").map((p) => ({ ...p, __id: p.AutoSnapshotPolicyId }));
+    page(t("pol.title"), table([{ k: "id", opt: true, f: (p) => h("span", { class: "mono", text: p.AutoSnapshotPolicyId }) },
+      { k: "name", f: (p) => p.AutoSnapshotPolicyName }, { k: "pol.hours", f: (p) => arr(p.TimePoints) },
+      { k: "pol.days", opt: true, f: (p) => arr(p.RepeatWeekdays) }, { k: "pol.keep", f: (p) => p.RetentionDays },
+      { k: "pol.disks", f: (p) => p.DiskNums }, { k: "status", f: (p) => status(p.Status) },
+      { k: "actions", f: (p) => h("button", { type: "button", class: "danger", "aria-label": `${t("delete")} ${p.AutoSnapshotPolicyId}`,
+        onclick: async () => {
+          if (!(await confirmed(t("confirm.delpol", p.AutoSnapshotPolicyName)))) return;
+          if (await run(() => api("DeleteAutoSnapshotPolicy", { autoSnapshotPolicyId: p.AutoSnapshotPolicyId }))) await route();
+        } }, t("delete")) }], rows, t("pol.empty")), h("h2", { text: t("pol.create") }), form);
+    ready("policies");
   }
 
   // ---- security groups ----
@@ -428,9 +541,12 @@
   }
   const ROUTES = [[/^#\/instances$/, pageInstances], [/^#\/create$/, pageCreate], [/^#\/instance\/([\w-]+)$/, pageInstance],
     [/^#\/keypairs$/, pageKeyPairs], [/^#\/sgs$/, pageSecurityGroups], [/^#\/sg\/([\w-]+)$/, pageSecurityGroup],
-    [/^#\/disks$/, pageDisks], [/^#\/snapshots$/, pageSnapshots], [/^#\/images$/, pageImages]];
+    [/^#\/disks$/, pageDisks], [/^#\/snapshots$/, pageSnapshots], [/^#\/images$/, pageImages],
+    [/^#\/vnc\/([\w-]+)$/, pageVnc], [/^#\/slbs$/, pageSlbs], [/^#\/slb\/([\w-]+)$/, pageSlb],
+    [/^#\/policies$/, pagePolicies]];
   async function route() {
     clearInterval(poll);
+    if (vncConn) { const v = vncConn; vncConn = null; v.disconnect(); }
     if (!session) return;
     const hash = location.hash || "#/instances";
     delete main.dataset.ready;

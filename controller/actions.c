@@ -16,6 +16,7 @@
 #include "slb.h"
 #include "snapshot.h"
 #include "util.h"
+#include "vnc.h"
 
 #define ECS(name, fn, mut) { name, fn, CTL_API_VERSION, mut }
 #define SLB(name, fn, mut) { name, fn, CTL_SLB_API_VERSION, mut }
@@ -39,6 +40,7 @@ static const struct ctl_action actions[] = {
 	ECS("GetInstanceConsoleOutput", ctl_instance_console, false),
 	ECS("ReplaceSystemDisk", ctl_instance_replace_system_disk, true),
 	ECS("DescribeInstanceMonitorData", ctl_instance_monitor_data, false),
+	ECS("DescribeInstanceVncUrl", ctl_vnc_describe_url, false),
 	ECS("CreateDisk", ctl_disk_create, true),
 	ECS("AttachDisk", ctl_disk_attach, true),
 	ECS("DetachDisk", ctl_disk_detach, true),

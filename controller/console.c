@@ -15,6 +15,7 @@
 #include "timeutil.h"
 #include "url.h"
 #include "util.h"
+#include "vnc.h"
 
 struct session {
 	char id[CTL_CONSOLE_ID_LEN + 1];
@@ -28,13 +29,16 @@ struct ctl_console {
 	long long idle_ms;
 	size_t max, n;
 	struct session *s; /* n live ones first, max in all */
+	struct ctl_vnc_tokens *vnc;
 };
 
 int ctl_console_new(int idle_timeout_s, size_t max_sessions, struct ctl_console **ret)
 {
 	struct ctl_console *s = calloc(1, sizeof(*s));
 
-	if (!s || !(s->s = calloc(max_sessions ? max_sessions : 1, sizeof(*s->s)))) {
+	if (!s || !(s->s = calloc(max_sessions ? max_sessions : 1, sizeof(*s->s))) || ctl_vnc_tokens_new(&s->vnc) < 0) {
+		if (s)
+			free(s->s);
 		free(s);
 		return -ENOMEM;
 	}
@@ -49,6 +53,7 @@ void ctl_console_free(struct ctl_console *s)
 {
 	if (!s)
 		return;
+	ctl_vnc_tokens_free(s->vnc);
 	explicit_bzero(s->s, s->max * sizeof(*s->s));
 	free(s->s);
 	pthread_mutex_destroy(&s->lock);
@@ -67,6 +72,11 @@ static void sweep(struct ctl_console *s, long long now_ms)
 	for (size_t i = s->n; i-- > 0;)
 		if (now_ms - s->s[i].last_ms > s->idle_ms)
 			drop(s, i);
+}
+
+struct ctl_vnc_tokens *ctl_console_vnc(struct ctl_console *s)
+{
+	return s->vnc;
 }
 
 size_t ctl_console_sessions(struct ctl_console *s)
@@ -400,6 +410,13 @@ void ctl_console_handle(const struct ecs_http_request *req, struct ecs_http_resp
 		} else {
 			session_answer(c, req, resp, &a, csrf);
 		}
+		goto out;
+	}
+	if (streq(req->method, "GET") && streq(path, "vnc")) {
+		/* A console session, if any, must be the token's account's. */
+		bool in = session_of(&call, req, id, &a, csrf) == 0;
+
+		ctl_vnc_handle(c, req, resp, in ? a.account_id : NULL);
 		goto out;
 	}
 	if (streq(req->method, "GET") || streq(req->method, "HEAD")) {

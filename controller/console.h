@@ -6,6 +6,7 @@
  *   POST /console/session/signin      AccessKeyId + AccessKeySecret (form): a session
  *   POST /console/session/signout
  *   POST /console/api/<Action>        any API action, its parameters as a form
+ *   GET  /console/vnc?token=T         the VNC console's WebSocket (vnc.h)
  *
  * A session lives in the controller's memory only: a random id in a cookie (HttpOnly,
  * SameSite=Strict, Path=/console/), a random CSRF token, the AccessKeyId it signed in

@@ -3,12 +3,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "id.h"
@@ -24,10 +27,29 @@ struct ecs_http_server {
 	struct ecs_http_route *routes;
 	size_t n_routes;
 	uint16_t port;
+	/* Upgraded connections: reserved (an answer queued) and running (a thread), their
+	 * sockets, so that a stop can shut them down and wait. */
+	pthread_mutex_t up_lock;
+	pthread_cond_t up_cond;
+	unsigned n_up_running;
+	int up_fds[ECS_HTTP_MAX_UPGRADED];
+	bool stopping;
+};
+
+struct upgrade_job {
+	struct ecs_http_server *srv;
+	ecs_http_upgrade_fn fn;
+	void (*free_fn)(void *);
+	void *cls;
+	int fd, slot;
+	struct MHD_UpgradeResponseHandle *urh;
+	char *extra;
+	size_t extra_len;
 };
 
 /* One per request, from the first callback until the completion notice. */
 struct request_ctx {
+	struct ecs_http_server *srv;
 	char rid[ECS_REQUEST_ID_LEN + 1];
 	char *method;
 	char *path;
@@ -65,6 +87,11 @@ static void response_clear_body(struct ecs_http_response *resp)
 	resp->reader_free = NULL;
 	resp->reader_cls = NULL;
 	resp->reader_size = 0;
+	if (resp->upgrade_free && resp->upgrade_cls)
+		resp->upgrade_free(resp->upgrade_cls);
+	resp->upgrade = NULL;
+	resp->upgrade_free = NULL;
+	resp->upgrade_cls = NULL;
 	free(resp->body);
 	free(resp->content_type);
 	resp->body = NULL;
@@ -116,6 +143,24 @@ int ecs_http_reply_reader(struct ecs_http_response *resp, int status, const char
 	resp->reader_free = reader_free;
 	resp->reader_cls = cls;
 	resp->reader_size = size;
+	return 0;
+}
+
+int ecs_http_reply_upgrade(struct ecs_http_response *resp, ecs_http_upgrade_fn fn, void (*free_fn)(void *),
+			   void *cls)
+{
+	int r = ecs_http_reply_take(resp, 101, NULL, NULL, 0);
+
+	if (r < 0) {
+		if (free_fn)
+			free_fn(cls);
+		return r;
+	}
+	free(resp->content_type);
+	resp->content_type = NULL;
+	resp->upgrade = fn;
+	resp->upgrade_free = free_fn;
+	resp->upgrade_cls = cls;
 	return 0;
 }
 
@@ -220,6 +265,126 @@ static void peer_address(struct MHD_Connection *c, char *buf, size_t size)
 		buf[0] = '\0';
 }
 
+int ecs_http_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void upgrade_job_free(struct upgrade_job *job)
+{
+	if (job->free_fn)
+		job->free_fn(job->cls);
+	free(job->extra);
+	free(job);
+}
+
+/* A slot given back. */
+static void upgrade_release(struct ecs_http_server *srv, int slot)
+{
+	pthread_mutex_lock(&srv->up_lock);
+	if (slot >= 0) {
+		srv->up_fds[slot] = -1;
+		srv->n_up_running--;
+	}
+	pthread_cond_broadcast(&srv->up_cond);
+	pthread_mutex_unlock(&srv->up_lock);
+}
+
+static void *upgrade_thread(void *arg)
+{
+	struct upgrade_job *job = arg;
+	struct ecs_http_server *srv = job->srv;
+	int fl = fcntl(job->fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(job->fd, F_SETFL, fl & ~O_NONBLOCK);
+	job->fn(job->cls, job->fd, job->extra, job->extra_len);
+	MHD_upgrade_action(job->urh, MHD_UPGRADE_ACTION_CLOSE);
+	upgrade_release(srv, job->slot);
+	upgrade_job_free(job);
+	return NULL;
+}
+
+static void on_upgrade(void *cls, struct MHD_Connection *c, void *req_cls, const char *extra_in,
+		       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct upgrade_job *job = cls;
+	struct ecs_http_server *srv = job->srv;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool ok;
+
+	(void)c;
+	(void)req_cls;
+	job->fd = sock;
+	job->urh = urh;
+	if (extra_in_size && (job->extra = malloc(extra_in_size)))
+		memcpy(job->extra, extra_in, extra_in_size);
+	job->extra_len = job->extra ? extra_in_size : 0;
+	pthread_mutex_lock(&srv->up_lock);
+	ok = !srv->stopping;
+	for (int i = 0; ok && i < ECS_HTTP_MAX_UPGRADED; i++)
+		if (srv->up_fds[i] < 0) {
+			srv->up_fds[i] = sock;
+			job->slot = i;
+			break;
+		}
+	ok = ok && job->slot >= 0;
+	if (ok)
+		srv->n_up_running++;
+	pthread_mutex_unlock(&srv->up_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (ok && pthread_create(&t, &attr, upgrade_thread, job) == 0) {
+		pthread_attr_destroy(&attr);
+		return;
+	}
+	pthread_attr_destroy(&attr);
+	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	upgrade_release(srv, ok ? job->slot : -1);
+	upgrade_job_free(job);
+}
+
+/* The 101 answer; on_upgrade takes the job (should the client leave before, libmicrohttpd
+ * never calls it and the job is lost: a few bytes, and its cls). NULL when every slot is
+ * taken (the caller answers 503); a slot is taken for good in on_upgrade. */
+static struct MHD_Response *upgrade_response(struct ecs_http_server *srv, struct ecs_http_response *resp)
+{
+	struct upgrade_job *job = calloc(1, sizeof(*job));
+	struct MHD_Response *r = NULL;
+	bool ok;
+
+	if (!job)
+		return NULL;
+	pthread_mutex_lock(&srv->up_lock);
+	ok = !srv->stopping && srv->n_up_running < ECS_HTTP_MAX_UPGRADED;
+	pthread_mutex_unlock(&srv->up_lock);
+	*job = (struct upgrade_job){ .srv = srv, .fn = resp->upgrade, .free_fn = resp->upgrade_free,
+				     .cls = resp->upgrade_cls, .fd = -1, .slot = -1 };
+	if (ok)
+		r = MHD_create_response_for_upgrade(on_upgrade, job);
+	if (!r) {
+		free(job);
+		return NULL;
+	}
+	resp->upgrade_cls = NULL; /* the job's now */
+	resp->upgrade = NULL;
+	resp->upgrade_free = NULL;
+	return r;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *c, struct request_ctx *ctx,
 				     struct ecs_http_response *resp)
 {
@@ -227,7 +392,15 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct request_ct
 	enum MHD_Result ret;
 	int status = resp->status ? resp->status : 500;
 
-	if (resp->reader) {
+	if (resp->upgrade) {
+		r = upgrade_response(ctx->srv, resp);
+		if (!r) {
+			status = 503;
+			r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+			if (!r)
+				return MHD_NO;
+		}
+	} else if (resp->reader) {
 		r = MHD_create_response_from_callback(resp->reader_size, 256 * 1024,
 						      (MHD_ContentReaderCallback)(void *)resp->reader, resp->reader_cls,
 						      resp->reader_free);
@@ -340,6 +513,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!ctx)
 			return MHD_NO;
 		*con_cls = ctx;
+		ctx->srv = srv;
 		ctx->start_ms = ecs_now_mono_ms();
 		ctx->method = strdup(method);
 		ctx->path = strdup(url);
@@ -458,13 +632,17 @@ int ecs_http_server_start(const struct ecs_http_server_config *cfg, const struct
 	struct ecs_http_server *srv;
 	struct sockaddr_storage ss = { 0 };
 	const char *addr = cfg->address ? cfg->address : "127.0.0.1";
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE;
 	const union MHD_DaemonInfo *info;
 
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = *cfg;
+	pthread_mutex_init(&srv->up_lock, NULL);
+	pthread_cond_init(&srv->up_cond, NULL);
+	for (int i = 0; i < ECS_HTTP_MAX_UPGRADED; i++)
+		srv->up_fds[i] = -1;
 	srv->name = strdup(cfg->name ? cfg->name : "http");
 	srv->routes = calloc(n_routes ? n_routes : 1, sizeof(*routes));
 	if (!srv->name || !srv->routes) {
@@ -545,8 +723,19 @@ void ecs_http_server_stop(struct ecs_http_server *srv)
 {
 	if (!srv)
 		return;
+	/* Upgraded connections end first: their sockets shut down wakes their threads. */
+	pthread_mutex_lock(&srv->up_lock);
+	srv->stopping = true;
+	for (int i = 0; i < ECS_HTTP_MAX_UPGRADED; i++)
+		if (srv->up_fds[i] >= 0)
+			shutdown(srv->up_fds[i], SHUT_RDWR);
+	while (srv->n_up_running)
+		pthread_cond_wait(&srv->up_cond, &srv->up_lock);
+	pthread_mutex_unlock(&srv->up_lock);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	pthread_mutex_destroy(&srv->up_lock);
+	pthread_cond_destroy(&srv->up_cond);
 	free(srv->routes);
 	free(srv->name);
 	free(srv);

@@ -32,6 +32,10 @@ struct ecs_http_request {
 	void *userdata;			  /* the server's userdata */
 };
 
+/* An upgraded connection (HTTP 101): runs in a thread of its own with the socket (blocking)
+ * and any bytes the client sent past the request; the socket is closed when it returns. */
+typedef void (*ecs_http_upgrade_fn)(void *cls, int fd, const char *extra, size_t extra_len);
+
 struct ecs_http_response {
 	int status;
 	char *content_type;
@@ -46,6 +50,10 @@ struct ecs_http_response {
 	void (*reader_free)(void *cls);
 	void *reader_cls;
 	uint64_t reader_size;
+	/* Instead of a body: switch protocols (status 101, see ecs_http_reply_upgrade). */
+	ecs_http_upgrade_fn upgrade;
+	void (*upgrade_free)(void *cls);
+	void *upgrade_cls;
 };
 
 /* Errors the server raises before any handler runs. */
@@ -121,6 +129,18 @@ int ecs_http_add_header(struct ecs_http_response *resp, const char *name, const 
 /* Answer with a reader (see struct ecs_http_response); takes ownership of cls. */
 int ecs_http_reply_reader(struct ecs_http_response *resp, int status, const char *content_type, uint64_t size,
 			  long (*reader)(void *, uint64_t, char *, size_t), void (*reader_free)(void *), void *cls);
+
+/* Answer 101 Switching Protocols (add Upgrade and the protocol's headers; libmicrohttpd adds
+ * Connection: Upgrade): fn(cls, ...)
+ * then owns the connection (see ecs_http_upgrade_fn); free_fn(cls) is called once, also
+ * when the answer is never sent. At most ECS_HTTP_MAX_UPGRADED connections a server are
+ * upgraded at once; past it the answer is 503. A stop shuts them down and waits for them. */
+#define ECS_HTTP_MAX_UPGRADED 64
+int ecs_http_reply_upgrade(struct ecs_http_response *resp, ecs_http_upgrade_fn fn, void (*free_fn)(void *),
+			   void *cls);
+
+/* Write all of buf to fd (an upgraded connection's socket, blocking): 0 or -errno. */
+int ecs_http_write_all(int fd, const void *buf, size_t len);
 
 /* The default error body: {"RequestId","Code","Message"}. */
 void ecs_http_default_error(const struct ecs_http_request *req, struct ecs_http_response *resp,

@@ -179,3 +179,52 @@ def test_metrics(ctl, host, alice):
     assert sample(m, "ecs_hosts", state="up") == 1 and sample(m, "ecs_hosts", state="down") == 0
     assert sample(m, "ecs_console_sessions") >= 1
     assert "ecs_instances" in m and "ecs_jobs_queued" in m
+
+
+def test_vnc_refusals(ctl, alice):
+    """The VNC console's refusals that need no guest (tests/e2e/test_console.py has the guest:
+    a token good once, another account's refused)."""
+    from consoleenv import ws_open
+
+    st, body = alice.raw("DescribeInstanceVncUrl", {})
+    assert (st, body["Code"]) == (400, "MissingParameter"), body
+    st, body = alice.raw("DescribeInstanceVncUrl", {"InstanceId": "i-nosuchinstance00000"})
+    assert (st, body["Code"]) == (404, "InvalidInstanceId.NotFound"), body
+    import json as _json
+    for path in ("/console/vnc", "/console/vnc?token=" + "0" * 64, "/console/vnc?token=../../x"):
+        st, body, _ = ws_open(ctl.endpoint, path)
+        assert st == 403 and _json.loads(body)["Code"] == "InvalidVncToken", (path, st, body)
+    st, body, _ = ws_open(ctl.endpoint, "/console/vnc?token=" + "0" * 64, origin="http://evil.example")
+    assert st == 403 and _json.loads(body)["Code"] == "Forbidden.CrossSite", body
+    r = requests.get(f"{ctl.endpoint}/console/vnc", timeout=30)
+    assert r.status_code == 400 and r.json()["Code"] == "InvalidParameter", r.text
+    # noVNC is served from the controller, as the console's other files.
+    r = requests.get(f"{ctl.endpoint}/console/novnc.js", timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/javascript")
+    assert "noVNC 1.5.0" in r.text[:200] and "window.EcsRFB" in r.text
+
+
+def test_vnc_token_good_once(ctl, alice, bob):
+    """A Running instance of the fake host: its token is taken by the first connection (which
+    the fake agent, not being able to switch protocols, ends in 503), refused after."""
+    import json as _json
+    import time as _time
+
+    from consoleenv import ws_open
+
+    iid = alice.call("RunInstances", ImageId="tiny", InstanceType="ecs.t1.small")["InstanceIdSets"]["InstanceIdSet"][0]
+    for _ in range(300):
+        if alice.call("DescribeInstances", InstanceIds=_json.dumps([iid]))["Instances"]["Instance"][0]["Status"] == "Running":
+            break
+        _time.sleep(0.1)
+    st, body = bob.raw("DescribeInstanceVncUrl", {"InstanceId": iid})
+    assert (st, body["Code"]) == (404, "InvalidInstanceId.NotFound"), body
+    url = alice.call("DescribeInstanceVncUrl", InstanceId=iid)["VncUrl"]
+    tok = url.split("token=", 1)[1]
+    s = signed_in(ctl.endpoint, alice)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in s.http.cookies)
+    st, body, _ = ws_open(ctl.endpoint, f"/console/vnc?token={tok}", cookie=cookie, origin=ctl.endpoint)
+    assert st == 503 and _json.loads(body)["Code"] == "ServiceUnavailable", (st, body)
+    st, body, _ = ws_open(ctl.endpoint, f"/console/vnc?token={tok}", cookie=cookie, origin=ctl.endpoint)
+    assert st == 403 and _json.loads(body)["Code"] == "InvalidVncToken", (st, body)
+    alice.call("StopInstance", InstanceId=iid)

@@ -11,7 +11,7 @@ const base = `${E.ENDPOINT}/console/`;
 const out = (o) => console.log(JSON.stringify(o));
 const errors = [];
 const timings = {};
-const PAGES = ["instances", "create", "keypairs", "sgs", "disks", "snapshots", "images"];
+const PAGES = ["instances", "create", "keypairs", "sgs", "disks", "snapshots", "images", "slbs", "policies"];
 const LAPTOP = { width: 1366, height: 768 };
 const PHONE = { width: 390, height: 844 };
 
@@ -150,6 +150,64 @@ async function waitRow(page, id, status, timeoutMs) {
     await shot(page, "instance", "laptop", true);
     out({ step: "graph", points, circles });
 
+    // The VNC console: noVNC's canvas, through the controller's WebSocket and the agent, shows
+    // the guest's screen. The framebuffer is read back from the canvas: the guest's size, more
+    // than one colour.
+    // First the test checks the tokens itself while the guest runs, then says go on.
+    out({ step: "vnc", instance: iid });
+    await new Promise((resolve) => process.stdin.once("data", resolve));
+    process.stdin.pause();
+    await page.locator(`a[data-action="vnc"]`).first().click();
+    await page.waitForSelector('[data-vnc="connected"]', { timeout: 60000 });
+    let fb = { width: 0, height: 0, colours: 0, lit: 0 };
+    for (let i = 0; i < 60 && fb.colours < 2; i++) {
+      fb = await page.evaluate(() => {
+        const c = document.querySelector(".vnc-screen canvas");
+        const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+        const colours = new Set();
+        let lit = 0;
+        for (let k = 0; k < d.length; k += 4 * 7) {
+          const v = (d[k] << 16) | (d[k + 1] << 8) | d[k + 2];
+          colours.add(v);
+          if (v) lit++;
+        }
+        return { width: c.width, height: c.height, colours: colours.size, lit };
+      });
+      if (fb.colours < 2) await page.waitForTimeout(1000);
+    }
+    await shot(page, "vnc", "laptop");
+    out({ step: "vnc shown", ...fb });
+    await page.locator('a[href^="#/instance/"]').first().click();
+    await ready(page, "instance");
+
+    // Load balancers: the one the test made (a TCP listener, this guest behind it), its page
+    // with the listener, the backend and its health.
+    await page.goto(base + "#/slbs");
+    await ready(page, "slbs");
+    await shot(page, "slbs", "laptop");
+    await page.locator('a[href^="#/slb/"]').first().click();
+    await ready(page, "slb");
+    await page.waitForSelector("[data-health]");
+    const lbShown = await page.evaluate(() => {
+      const tables = [...document.querySelectorAll("main table")];
+      const col = (t, i) => [...t.querySelectorAll("tbody tr")].map((r) => r.children[i]?.textContent);
+      return { listeners: col(tables[0], 0), backends: col(tables[1], 0),
+        health: [...document.querySelectorAll("[data-health]")].map((e) => e.dataset.health) };
+    });
+    const slbHash = new URL(page.url()).hash;
+    await shot(page, "slb", "laptop", true);
+    out({ step: "load balancer", ...lbShown });
+
+    // Automatic snapshot policies: one made on the page.
+    await page.goto(base + "#/policies");
+    await ready(page, "policies");
+    await page.locator('input[name="autoSnapshotPolicyName"]').fill("console-policy");
+    await page.locator('input[name="timePoints"]').fill("3,15");
+    await page.locator('input[name="retentionDays"]').fill("5");
+    await page.getByRole("button", { name: "Create policy" }).click();
+    await page.waitForSelector("main td:text-is('console-policy')");
+    await shot(page, "policies", "laptop");
+
     // Each page's time from navigation to its data (twice: the second is with a warm cache).
     for (const p of PAGES) await timed(page, `#/${p}`, p);
     for (const p of PAGES) timings[p] = await timed(page, `#/${p}`, p);
@@ -169,7 +227,8 @@ async function waitRow(page, id, status, timeoutMs) {
     for (const [hash, name, file] of [["#/instances", "instances", "instances"], ["#/create", "create", "create"],
       [`#/instance/${iid}`, "instance", "instance"], ["#/keypairs", "keypairs", "keypairs"], ["#/sgs", "sgs", "sgs"],
       [sgUrl.slice(sgUrl.indexOf("#")), "sg", "security-group"], ["#/disks", "disks", "disks"],
-      ["#/snapshots", "snapshots", "snapshots"], ["#/images", "images", "images"]]) {
+      ["#/snapshots", "snapshots", "snapshots"], ["#/images", "images", "images"], ["#/slbs", "slbs", "slbs"],
+      [slbHash, "slb", "slb"], ["#/policies", "policies", "policies"]]) {
       await pp.goto(base + hash);
       await ready(pp, name);
       await shot(pp, file, "phone", name === "instance");
@@ -186,6 +245,13 @@ async function waitRow(page, id, status, timeoutMs) {
     await shot(page, "instances-zh", "laptop");
     await page.locator("#lang").selectOption("en");
     await ready(page, "instances");
+
+    // The load balancer deleted on its list (with its confirmation).
+    await page.goto(base + "#/slbs");
+    await ready(page, "slbs");
+    await page.locator("main button.danger").first().click();
+    await confirmDialog(page);
+    await page.waitForSelector('main a[href^="#/slb/"]', { state: "detached", timeout: 60000 });
 
     // Stop (with its confirmation, which a cancel leaves running), then delete.
     await page.locator(`tr[data-id="${iid}"] button[data-action="StopInstance"]`).click();
@@ -219,7 +285,7 @@ async function waitRow(page, id, status, timeoutMs) {
     watch(p2, "bob");
     await signIn(p2, E.AK2, E.SK2);
     const seen = {};
-    for (const p of ["instances", "keypairs", "sgs", "disks", "snapshots"]) {
+    for (const p of ["instances", "keypairs", "sgs", "disks", "snapshots", "slbs", "policies"]) {
       await p2.goto(base + `#/${p}`);
       await ready(p2, p);
       seen[p] = await p2.locator("tbody tr[data-id]").count();
