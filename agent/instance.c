@@ -59,6 +59,11 @@ static int load(struct agent *a, const char *id, struct json_object **ret, struc
 	return 0;
 }
 
+int agent_instance_load(struct agent *a, const char *id, struct json_object **ret, struct agent_err *err)
+{
+	return load(a, id, ret, err);
+}
+
 static int save(struct agent *a, const char *id, struct json_object *doc, struct agent_err *err)
 {
 	int r = agent_store_put(a->store, "instance", id, doc);
@@ -74,7 +79,7 @@ static void set_error(struct agent *a, const char *id, struct json_object *doc, 
 
 /* ---- converging ---- */
 
-static int build_config_drive(struct agent *a, const struct agent_instance_spec *spec, const char *path)
+int agent_instance_config_drive(struct agent *a, const struct agent_instance_spec *spec, const char *path)
 {
 	const struct agent_spec_nic *nic = &spec->nics[0];
 	struct agent_configdrive cd = {
@@ -98,7 +103,7 @@ static int build_config_drive(struct agent *a, const struct agent_instance_spec 
 }
 
 /* The domain XML for the instance as its documents say now. */
-static char *domain_xml(struct agent *a, const struct agent_instance_spec *spec, struct json_object *disks)
+char *agent_instance_domain_xml(struct agent *a, const struct agent_instance_spec *spec, struct json_object *disks)
 {
 	const char *id = spec->instance_id;
 	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
@@ -182,8 +187,8 @@ void agent_instance_remove_taps(struct agent *a, const char *id, size_t n)
 /* Bring one instance to its document. Called with its lock held. explicit_start: a start
  * was asked for now (create, start); otherwise (the reconciler) a domain the guest shut
  * down cleanly is not started again: the instance becomes Stopped, as in ECS. */
-static int converge_locked(struct agent *a, const char *id, struct json_object *doc, bool explicit_start,
-			   struct agent_err *err)
+int agent_instance_converge_locked(struct agent *a, const char *id, struct json_object *doc, bool explicit_start,
+				   struct agent_err *err)
 {
 	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
 	struct json_object *disks = NULL;
@@ -225,6 +230,10 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	/* The NIC's rules are in place before the guest can send (a create or a start). */
 	if (explicit_start)
 		agent_secgroup_apply(a, false);
+	if (jbool(doc, "incoming")) { /* the domain comes live from another host (migrate.c) */
+		r = agent_instance_incoming_locked(a, spec, disks, doc, err);
+		goto out;
+	}
 	conn = agent_virt_conn(a->virt);
 	if (!conn) {
 		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
@@ -267,7 +276,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 		goto out;
 	}
 	/* Not running: (re)define from the documents, so the definition is always current. */
-	xml = domain_xml(a, spec, disks);
+	xml = agent_instance_domain_xml(a, spec, disks);
 	if (!xml) {
 		r = agent_fail(err, -EINVAL, 500, "InternalError", "cannot build the domain of %s", id);
 		goto out;
@@ -275,7 +284,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	if (want_running) {
 		/* Rebuilt at every start: a password changed meanwhile takes effect now. */
 		iso = ecs_strdup_printf("%s/config.iso", dir);
-		r = iso ? build_config_drive(a, spec, iso) : -ENOMEM;
+		r = iso ? agent_instance_config_drive(a, spec, iso) : -ENOMEM;
 		if (r < 0) {
 			agent_fail(err, r, 500, "InternalError", "cannot build the config drive of %s", id);
 			goto out;
@@ -323,7 +332,7 @@ int agent_instance_converge(struct agent *a, const char *id)
 		return agent_instance_finish_delete(a, id);
 	}
 	if (r == 0) {
-		r = converge_locked(a, id, doc, false, &err);
+		r = agent_instance_converge_locked(a, id, doc, false, &err);
 		if (r < 0 && r != -EAGAIN)
 			set_error(a, id, doc, err.message);
 		else if (r == 0 && jstr(doc, "error") && *jstr(doc, "error"))
@@ -419,7 +428,7 @@ static bool same_spec(struct json_object *a, struct json_object *b)
 int agent_instance_create(struct agent *a, struct json_object *body, struct json_object **ret, struct agent_err *err)
 {
 	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
-	struct json_object *doc = NULL, *disk;
+	struct json_object *doc = NULL;
 	const char *id;
 	size_t count = 0;
 	int r;
@@ -447,50 +456,16 @@ int agent_instance_create(struct agent *a, struct json_object *body, struct json
 			       a->cfg.max_instances);
 		goto out;
 	}
-	/* The disks must be new, or free (a data disk of a deleted instance must not be reused
-	 * by mistake). Checked before anything is written. */
-	pthread_mutex_lock(&a->docs_lock);
-	for (size_t i = 0; i <= spec->n_data_disks; i++) {
-		const struct agent_spec_disk *d = i == 0 ? &spec->system_disk : &spec->data_disks[i - 1];
-		struct json_object *existing;
-
-		if (agent_store_get(a->store, "disk", d->disk_id, &existing) == 0) {
-			json_object_put(existing);
-			pthread_mutex_unlock(&a->docs_lock);
-			r = agent_fail(err, -EEXIST, 409, "InvalidDiskId.Conflict", "disk %s exists already", d->disk_id);
-			goto out;
-		}
-	}
-	/* Intent first: the documents, durably; then the host. */
-	disk = agent_volume_doc(spec->system_disk.disk_id, "system", spec->system_disk.size_gib, id, "vda",
-				spec->image_id, NULL, true);
-	r = agent_store_put(a->store, "disk", spec->system_disk.disk_id, disk);
-	json_object_put(disk);
-	for (size_t i = 0; r == 0 && i < spec->n_data_disks; i++) {
-		const struct agent_spec_disk *d = &spec->data_disks[i];
-		char dev[4] = { 'v', 'd', (char)('b' + i), '\0' };
-
-		disk = agent_volume_doc(d->disk_id, "data", d->size_gib, id, dev, NULL, d->snapshot_id, true);
-		r = agent_store_put(a->store, "disk", d->disk_id, disk);
-		json_object_put(disk);
-	}
-	pthread_mutex_unlock(&a->docs_lock);
-	if (r < 0) {
-		r = agent_fail(err, r, 500, "InternalError", "cannot record the disks of %s", id);
+	r = agent_instance_record_disks(a, spec, err);
+	if (r < 0)
 		goto out;
-	}
-	doc = json_object_new_object();
-	json_object_object_add(doc, "spec", json_object_get(body));
-	ecs_jb_str(doc, "power", spec->start ? "running" : "stopped");
-	ecs_jb_bool(doc, "deleting", false);
-	ecs_jb_str(doc, "error", "");
-	ecs_jb_int(doc, "created_at", time(NULL));
+	doc = agent_instance_new_doc(body, spec->start);
 	r = save(a, id, doc, err);
 	if (r < 0)
 		goto out;
 	agent_fault_point(a, "create.after_store");
 	log_info("instance created", "instance=%s image=%s", id, spec->image_id);
-	r = converge_locked(a, id, doc, true, err);
+	r = agent_instance_converge_locked(a, id, doc, true, err);
 	if (r < 0)
 		set_error(a, id, doc, err->message);
 	else
@@ -537,7 +512,7 @@ int agent_instance_start(struct agent *a, const char *id, struct agent_err *err)
 	agent_lock(a, id);
 	r = set_power(a, id, "running", &doc, err);
 	if (r == 0)
-		r = converge_locked(a, id, doc, true, err);
+		r = agent_instance_converge_locked(a, id, doc, true, err);
 	agent_unlock(a, id);
 	json_object_put(doc);
 	return r;
@@ -759,7 +734,7 @@ int agent_instance_reinit(struct agent *a, const char *id, const char *image_id,
 	if (r == 0)
 		r = save(a, id, doc, err);
 	if (r == 0)
-		r = converge_locked(a, id, doc, false, err);
+		r = agent_instance_converge_locked(a, id, doc, false, err);
 out:
 	agent_unlock(a, id);
 	json_object_put(disks);

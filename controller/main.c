@@ -22,6 +22,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "heal.h"
+#include "migrate.h"
 #include "hostauth.h"
 #include "http_client.h"
 #include "http_server.h"
@@ -221,6 +222,10 @@ static int serve(struct ctl *c)
 	r = ctl_heal_start(c);
 	if (r < 0)
 		return 1;
+	/* Drained hosts' instances and MigrateInstance, moved one at a time (migrate.c). */
+	r = ctl_migrate_start(c);
+	if (r < 0)
+		return 1;
 	start_clean_second(c);
 	r = ctl_rpc_start(c);
 	if (r < 0) {
@@ -234,6 +239,7 @@ static int serve(struct ctl *c)
 	log_info("controller stopping", "signal=%d", sig);
 	c->stopping = 1;
 	ctl_rpc_stop(c);
+	ctl_migrate_stop();
 	ctl_heal_stop(); /* it queues jobs too */
 	ctl_policy_stop(c); /* it queues jobs: before the workers stop */
 	ctl_jobs_stop(c);

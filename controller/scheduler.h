@@ -5,7 +5,7 @@
  * from the blob store, so any host), and has room: vCPUs ≤ host vCPUs × cpu_ratio,
  * memory ≤ (host memory − reserved) × ram_ratio, disk ≤ host disk × disk_ratio, and fewer
  * instances than its max. Room counts every instance booked there (any status but deleted).
- * Its storage is not down (ceph.h: none of its OSDs is down and its agent reaches the
+ * Not a drained host (DrainHost). Its storage is not down (ceph.h: none of its OSDs is down and its agent reaches the
  * cluster; an unknown state, a stale reading, does not filter; each host skipped so is logged
  * with the reason). Weigher: the most free memory (spread), or the least that fits (stack).
  *

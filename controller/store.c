@@ -235,6 +235,8 @@ static const char *const migrations[] = {
 	"  reason TEXT NOT NULL, not_before INTEGER NOT NULL, published_at INTEGER NOT NULL,"
 	"  finished_at INTEGER NOT NULL);"
 	"CREATE INDEX instance_events_instance ON instance_events (instance_id, published_at);",
+	/* 10: a drained host takes no new instance; its instances are migrated off (migrate.c). */
+	"ALTER TABLE hosts ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;",
 };
 
 int ctl_store_schema_version(void)
