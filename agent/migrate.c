@@ -176,7 +176,7 @@ static int migrate_live(struct agent *a, virDomainPtr d, const char *target, con
 	virTypedParameterPtr params = NULL;
 	int n = 0, max = 0, r = 0;
 	const unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
-			       VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR | VIR_MIGRATE_AUTO_CONVERGE;
+			       VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
 
 	dconn = *a->cfg.migration_pki_dir ? ecs_strdup_printf("qemu+tls://%s/system?pkipath=%s", target,
 							      a->cfg.migration_pki_dir)

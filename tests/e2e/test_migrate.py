@@ -32,8 +32,9 @@ from ecsapi import ApiError, EcsClient
 from test_cluster import HOSTS, PREFIX, REPO, cluster, figure  # noqa: F401,F811  (the module fixture)
 from waiting import wait_for
 
-COUNTER = ("nohup sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.1; done'"
-           " >/dev/null 2>&1 </dev/null &")
+# Written whole (a rename), so a reader never sees it empty.
+COUNTER = ("nohup sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/counter.t; mv /tmp/counter.t /tmp/counter;"
+           " sleep 0.1; done' >/dev/null 2>&1 </dev/null &")
 
 
 def ns(host: str) -> list[str]:
@@ -52,7 +53,8 @@ def events(api, iid) -> list[dict]:
 
 
 def guest_state(cluster, host, ip) -> tuple[int, str, float]:
-    p = cluster.ssh(host, ip, "cat /tmp/counter; cat /proc/sys/kernel/random/boot_id; cut -d' ' -f1 /proc/uptime")
+    p = cluster.ssh(host, ip, "while [ ! -s /tmp/counter ]; do sleep 0.1; done; cat /tmp/counter;"
+                              " cat /proc/sys/kernel/random/boot_id; cut -d' ' -f1 /proc/uptime")
     assert p.returncode == 0, (p.stdout, p.stderr)
     counter, boot, up = p.stdout.split()
     return int(counter), boot, float(up)
@@ -194,8 +196,8 @@ def test_drain_migrates_a_running_guest_live(cluster):
     assert hosts[src]["Drained"] is True and hosts[dst]["Drained"] is False, hosts
     other = api.call("RunInstances", ImageId="tiny", InstanceType="ecs.t1.small", KeyPairName="mk")[
         "InstanceIdSets"]["InstanceIdSet"][0]
-    o = wait_for(lambda: describe(api, other), 300, "the second instance placed", 1,
-                 until=lambda x: x["HostId"] and x["Status"] in ("Running", "Starting"))
+    o = wait_for(lambda: describe(api, other), 300, "the second instance Running", 1,
+                 until=lambda x: x["HostId"] and x["Status"] == "Running", detail=cluster.logs)
     third = o["HostId"]
     assert third not in (src, dst), (o["HostId"], src, dst)
     # Stopped on a drained host: moved by its records, stays Stopped.
