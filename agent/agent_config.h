@@ -16,6 +16,7 @@ struct agent_config {
 	uint16_t port;
 	const char *host_key_file;
 	const char *controller_url; /* "" when standalone */
+	const char *migration_pki_dir; /* libvirt TLS keys for live migration; "" = libvirt's */
 	const char *blob_dir;	    /* "" = <data_dir>/blobs */
 	int reconcile_interval_s;
 	int metrics_interval_s;

@@ -21,6 +21,7 @@
 #include "secgroup.h"
 #include "slb.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "snapshot.h"
 #include "storage.h"
 #include "util.h"
@@ -236,6 +237,13 @@ static void route_instances(struct call *c)
 	}
 	if (!method(c, "POST"))
 		return reply_error(c->req, c->resp, 405, "MethodNotAllowed", "POST only");
+	if (str_has_prefix(action, "migrate-")) { /* migrate.h */
+		r = agent_migrate_action(c->a, id, action + strlen("migrate-"), c->body, &out, &err);
+		if (r < 0)
+			return reply_err(c, r, &err);
+		ecs_jb_int(out, "state_seq", agent_state_seq_next(c->a));
+		return reply_ok(c, 200, out);
+	}
 	if (streq(action, "start")) {
 		if (action_body(c, NULL, 0) < 0)
 			return;

@@ -27,7 +27,7 @@
 #include "virt.h"
 #include "volume.h"
 
-static int evict_locked(struct agent *a, const char *id)
+int agent_instance_evict_locked(struct agent *a, const char *id)
 {
 	_cleanup_free_ char *dom = agent_instance_domain_name(id);
 	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
@@ -85,7 +85,7 @@ int agent_instance_evict_moved(struct agent *a, struct json_object *ids)
 		if (!id || !json_object_object_get_ex(ids, id, NULL))
 			continue;
 		agent_lock(a, id);
-		r = evict_locked(a, id);
+		r = agent_instance_evict_locked(a, id);
 		agent_unlock(a, id);
 		if (r < 0) {
 			log_warn("cannot remove an instance that runs on another host now", "instance=%s error=%s", id,

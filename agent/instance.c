@@ -60,6 +60,11 @@ static int load(struct agent *a, const char *id, struct json_object **ret, struc
 	return 0;
 }
 
+int agent_instance_load(struct agent *a, const char *id, struct json_object **ret, struct agent_err *err)
+{
+	return load(a, id, ret, err);
+}
+
 static int save(struct agent *a, const char *id, struct json_object *doc, struct agent_err *err)
 {
 	int r = agent_store_put(a->store, "instance", id, doc);
@@ -76,7 +81,7 @@ static void set_error(struct agent *a, const char *id, struct json_object *doc, 
 /* ---- converging ---- */
 
 /* The domain XML for the instance as its documents say now. */
-static char *domain_xml(struct agent *a, const struct agent_instance_spec *spec, struct json_object *disks)
+char *agent_instance_domain_xml(struct agent *a, const struct agent_instance_spec *spec, struct json_object *disks)
 {
 	const char *id = spec->instance_id;
 	_cleanup_free_ char *dom = agent_instance_domain_name(id), *dir = agent_instance_dir(a, id);
@@ -173,8 +178,8 @@ static int iso_job_run(void *arg)
 /* Bring one instance to its document. Called with its lock held. explicit_start: a start
  * was asked for now (create, start); otherwise (the reconciler) a domain the guest shut
  * down cleanly is not started again: the instance becomes Stopped, as in ECS. */
-static int converge_locked(struct agent *a, const char *id, struct json_object *doc, bool explicit_start,
-			   struct agent_err *err)
+int agent_instance_converge_locked(struct agent *a, const char *id, struct json_object *doc, bool explicit_start,
+				   struct agent_err *err)
 {
 	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
 	struct json_object *disks = NULL;
@@ -225,6 +230,10 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 	/* The NIC's rules are in place before the guest can send (a create or a start). */
 	if (explicit_start)
 		agent_secgroup_apply(a, false);
+	if (jbool(doc, "incoming")) { /* the domain comes live from another host (migrate.c) */
+		r = agent_instance_incoming_locked(a, spec, disks, doc, err);
+		goto out;
+	}
 	conn = agent_virt_conn(a->virt);
 	if (!conn) {
 		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
@@ -267,7 +276,7 @@ static int converge_locked(struct agent *a, const char *id, struct json_object *
 		goto out;
 	}
 	/* Not running: (re)define from the documents, so the definition is always current. */
-	xml = domain_xml(a, spec, disks);
+	xml = agent_instance_domain_xml(a, spec, disks);
 	if (!xml) {
 		r = agent_fail(err, -EINVAL, 500, "InternalError", "cannot build the domain of %s", id);
 		goto out;
@@ -323,7 +332,7 @@ int agent_instance_converge(struct agent *a, const char *id)
 		return agent_instance_finish_delete(a, id);
 	}
 	if (r == 0) {
-		r = converge_locked(a, id, doc, false, &err);
+		r = agent_instance_converge_locked(a, id, doc, false, &err);
 		if (r < 0 && r != -EAGAIN)
 			set_error(a, id, doc, err.message);
 		else if (r == 0 && jstr(doc, "error") && *jstr(doc, "error"))
@@ -425,7 +434,7 @@ int agent_instance_create(struct agent *a, struct json_object *body, struct json
 {
 	_cleanup_spec_ struct agent_instance_spec *spec = NULL;
 	struct agent_bg guard;
-	struct json_object *doc = NULL, *disk;
+	struct json_object *doc = NULL;
 	const char *id;
 	size_t count = 0;
 	int r;
@@ -453,44 +462,10 @@ int agent_instance_create(struct agent *a, struct json_object *body, struct json
 			       a->cfg.max_instances);
 		goto out;
 	}
-	/* The disks must be new, or free (a data disk of a deleted instance must not be reused
-	 * by mistake). Checked before anything is written. */
-	pthread_mutex_lock(&a->docs_lock);
-	for (size_t i = 0; i <= spec->n_data_disks; i++) {
-		const struct agent_spec_disk *d = i == 0 ? &spec->system_disk : &spec->data_disks[i - 1];
-		struct json_object *existing;
-
-		if (agent_store_get(a->store, "disk", d->disk_id, &existing) == 0) {
-			json_object_put(existing);
-			pthread_mutex_unlock(&a->docs_lock);
-			r = agent_fail(err, -EEXIST, 409, "InvalidDiskId.Conflict", "disk %s exists already", d->disk_id);
-			goto out;
-		}
-	}
-	/* Intent first: the documents, durably; then the host. */
-	disk = agent_volume_doc(spec->system_disk.disk_id, "system", spec->system_disk.size_gib, id, "vda",
-				spec->image_id, NULL, true);
-	r = agent_store_put(a->store, "disk", spec->system_disk.disk_id, disk);
-	json_object_put(disk);
-	for (size_t i = 0; r == 0 && i < spec->n_data_disks; i++) {
-		const struct agent_spec_disk *d = &spec->data_disks[i];
-		char dev[4] = { 'v', 'd', (char)('b' + i), '\0' };
-
-		disk = agent_volume_doc(d->disk_id, "data", d->size_gib, id, dev, NULL, d->snapshot_id, true);
-		r = agent_store_put(a->store, "disk", d->disk_id, disk);
-		json_object_put(disk);
-	}
-	pthread_mutex_unlock(&a->docs_lock);
-	if (r < 0) {
-		r = agent_fail(err, r, 500, "InternalError", "cannot record the disks of %s", id);
+	r = agent_instance_record_disks(a, spec, err);
+	if (r < 0)
 		goto out;
-	}
-	doc = json_object_new_object();
-	json_object_object_add(doc, "spec", json_object_get(body));
-	ecs_jb_str(doc, "power", spec->start ? "running" : "stopped");
-	ecs_jb_bool(doc, "deleting", false);
-	ecs_jb_str(doc, "error", "");
-	ecs_jb_int(doc, "created_at", time(NULL));
+	doc = agent_instance_new_doc(body, spec->start);
 	r = save(a, id, doc, err);
 	if (r < 0)
 		goto out;
@@ -499,7 +474,7 @@ int agent_instance_create(struct agent *a, struct json_object *body, struct json
 	/* The metadata guard learns the new NIC (from the documents, this one's stored now)
 	 * while the host is converged; in place when the create answers, as before. */
 	agent_bg_start(&guard, guard_run, a);
-	r = converge_locked(a, id, doc, true, err);
+	r = agent_instance_converge_locked(a, id, doc, true, err);
 	agent_bg_join(&guard);
 	if (r < 0)
 		set_error(a, id, doc, err->message);
@@ -545,7 +520,7 @@ int agent_instance_start(struct agent *a, const char *id, struct agent_err *err)
 	agent_lock(a, id);
 	r = set_power(a, id, "running", &doc, err);
 	if (r == 0)
-		r = converge_locked(a, id, doc, true, err);
+		r = agent_instance_converge_locked(a, id, doc, true, err);
 	agent_unlock(a, id);
 	json_object_put(doc);
 	return r;
@@ -767,7 +742,7 @@ int agent_instance_reinit(struct agent *a, const char *id, const char *image_id,
 	if (r == 0)
 		r = save(a, id, doc, err);
 	if (r == 0)
-		r = converge_locked(a, id, doc, false, err);
+		r = agent_instance_converge_locked(a, id, doc, false, err);
 out:
 	agent_unlock(a, id);
 	json_object_put(disks);

@@ -51,6 +51,26 @@ void agent_instance_remove_taps(struct agent *a, const char *id, size_t n);
  * Returns how many were evicted, or < 0 when the controller could not be asked. */
 int agent_instance_evict_moved(struct agent *a, struct json_object *ids);
 
-/* agent_instance_refresh_guard (the metadata guard rules): instance_prep.h. */
+/* Converge one instance to its document, its lock held (explicit_start: a start asked for
+ * now). A document marked "incoming" is a live migration's target (migrate.h): everything
+ * but the domain is made. */
+int agent_instance_converge_locked(struct agent *a, const char *id, struct json_object *doc, bool explicit_start,
+				   struct agent_err *err);
+/* The domain XML of the instance as its documents say now (disks: its disks' documents). */
+char *agent_instance_domain_xml(struct agent *a, const struct agent_instance_spec *spec, struct json_object *disks);
+/* Its document: 404 InvalidInstanceId.NotFound when not here or being deleted. */
+int agent_instance_load(struct agent *a, const char *id, struct json_object **ret, struct agent_err *err);
+/* The converge of an incoming instance (migrate.c), its lock held: its rules and config drive. */
+int agent_instance_incoming_locked(struct agent *a, const struct agent_instance_spec *spec, struct json_object *disks,
+				   struct json_object *doc, struct agent_err *err);
+/* A new instance's document (its spec, the power wanted). */
+struct json_object *agent_instance_new_doc(struct json_object *spec, bool start);
+/* Record the documents of a new instance's disks (each must be new here: 409 otherwise). */
+int agent_instance_record_disks(struct agent *a, const struct agent_instance_spec *spec, struct agent_err *err);
+/* Remove an instance that runs on another host now (domain, taps, folder, documents; never
+ * its shared disks). Its lock held. */
+int agent_instance_evict_locked(struct agent *a, const char *id);
+
+/* agent_instance_refresh_guard (the metadata guard rules) and the config drive: instance_prep.h. */
 
 #endif

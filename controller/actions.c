@@ -10,6 +10,7 @@
 #include "image.h"
 #include "instance.h"
 #include "keypair.h"
+#include "migrate.h"
 #include "policy.h"
 #include "region.h"
 #include "secgroup.h"
@@ -88,6 +89,9 @@ static const struct ctl_action actions[] = {
 	ECS("DeleteDeploymentSet", ctl_deployset_delete, true),
 	/* Admin only ([controller] admin_accounts). */
 	ECS("DescribeHosts", ctl_hosts_describe, false),
+	ECS("DrainHost", ctl_hosts_drain, true),
+	ECS("UndrainHost", ctl_hosts_undrain, true),
+	ECS("MigrateInstance", ctl_migrate_instance, true),
 	SLB("CreateLoadBalancer", ctl_slb_create, true),
 	SLB("DeleteLoadBalancer", ctl_slb_delete, true),
 	SLB("DescribeLoadBalancers", ctl_slb_describe, false),

@@ -57,6 +57,8 @@ static struct json_object *host_row(struct ctl_call *call, sqlite3_stmt *st, voi
 	ecs_jb_int(h, "InstanceCount", sqlite3_column_int64(st, 10));
 	ecs_jb_int(h, "MaxInstances", sqlite3_column_int64(st, 5));
 	ecs_jb_int(h, "Disk", sqlite3_column_int64(st, 12));
+	/* DrainHost: it takes no new instance, its instances move off it (migrate.h). */
+	ecs_jb_bool(h, "Drained", sqlite3_column_int(st, 13) != 0);
 	s = ctl_ceph_host_state(d->c, d->snap, id, why, sizeof(why));
 	ecs_jb_str(h, "StorageState", ctl_storage_name(s));
 	ecs_jb_str(h, "StorageReason", why);
@@ -133,7 +135,7 @@ int ctl_hosts_describe(struct ctl_call *call, struct json_object *out)
 		const struct ctl_page_query q = {
 			.columns = "h.host_id, h.api_url, h.zone_id, h.vcpus, h.memory_mib, h.max_instances, h.last_seen,"
 				   " h.underlay_ip, COALESCE(u.vcpus, 0), COALESCE(u.memory_mib, 0), COALESCE(u.n, 0),"
-				   " h.hypervisor, h.disk_gib",
+				   " h.hypervisor, h.disk_gib, h.drained",
 			.from = " FROM hosts h LEFT JOIN (SELECT host_id, sum(vcpus) AS vcpus, sum(memory_mib) AS memory_mib,"
 				" count(*) AS n FROM instances WHERE deleted = 0 GROUP BY host_id) u ON u.host_id = h.host_id"
 				" WHERE (?2 IS NULL OR h.host_id = ?2)",

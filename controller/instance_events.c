@@ -14,7 +14,7 @@ static const char *const statuses[] = { "Scheduled", "Avoided",	 "Executing", "E
 static const char *const types[] = { "SystemMaintenance.Reboot", "SystemMaintenance.Redeploy",
 				     "SystemFailure.Reboot",	 "SystemFailure.Redeploy",
 				     "SystemFailure.Delete",	 "InstanceFailure.Reboot",
-				     NULL };
+				     "SystemMaintenance.Migrate", NULL };
 
 /* ECS's numeric codes beside the names. */
 static int code_of(const char *name)
@@ -25,6 +25,7 @@ static int code_of(const char *name)
 	} codes[] = { { "SystemMaintenance.Reboot", 1 }, { "SystemMaintenance.Redeploy", 2 },
 		      { "SystemFailure.Reboot", 65 },	 { "SystemFailure.Redeploy", 66 },
 		      { "SystemFailure.Delete", 67 },	 { "InstanceFailure.Reboot", 68 },
+		      { "SystemMaintenance.Migrate", 3 }, /* ours: a live migration (migrate.h) */
 		      { "Scheduled", 24 },		 { "Avoided", 18 },
 		      { "Executing", 32 },		 { "Executed", 48 },
 		      { "Canceled", 64 },		 { "Failed", 65 },

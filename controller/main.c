@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "ha.h"
 #include "heal.h"
+#include "migrate.h"
 #include "hostauth.h"
 #include "http_client.h"
 #include "http_server.h"
@@ -205,6 +206,9 @@ static int start_active(struct ctl *c)
 	/* Dead hosts: detected, fenced, their instances recovered (heal.c). */
 	if (ctl_heal_start(c) < 0)
 		goto out;
+	/* Drained hosts' instances and MigrateInstance, moved one at a time (migrate.c). */
+	if (ctl_migrate_start(c) < 0)
+		goto out;
 	active_started = 1;
 	r = 0;
 out:
@@ -275,6 +279,7 @@ static int serve(struct ctl *c)
 	ctl_rpc_stop(c);
 	pthread_mutex_lock(&active_lock);
 	if (active_started == 1) {
+		ctl_migrate_stop();
 		ctl_heal_stop(); /* it queues jobs too */
 		ctl_policy_stop(c); /* it queues jobs: before the workers stop */
 		ctl_jobs_stop(c);

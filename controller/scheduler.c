@@ -27,6 +27,20 @@ static bool has_image(const char *images_json, const char *image)
 	return found;
 }
 
+/* A drained host (DrainHost, migrate.h) takes no new instance. */
+static bool drained(sqlite3 *db, const char *host)
+{
+	sqlite3_stmt *st = ctl_db_prepare(db, "SELECT drained FROM hosts WHERE host_id = ?1");
+	bool yes;
+
+	if (!st)
+		return false;
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	yes = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	return yes;
+}
+
 /* The best host so far by the weigher. */
 struct pick {
 	bool found;
@@ -105,7 +119,7 @@ int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq,
 		       (!rq->system_image || has_image((const char *)sqlite3_column_text(st, 6), rq->image_id)) &&
 		       sqlite3_column_int64(st, 7) + rq->vcpus <= cpu_cap && rq->memory_mib <= free_mem &&
 		       sqlite3_column_int64(st, 10) + rq->disk_gib <= disk_cap && sqlite3_column_int(st, 9) < max_inst;
-		if (!fits)
+		if (!fits || drained(db, host))
 			continue;
 		/* Storage: a host whose OSDs are down, or whose agent cannot reach the cluster, would
 		 * only fail the instance's disks. */

@@ -9,7 +9,7 @@
  * another member, a zone under its cap); a new member finds none: -EXFULL; a member placed
  * again (instance_id) under CancelMembershipAndStart takes the best other host and leaves its
  * set.
- * Its storage is not down (ceph.h: none of its OSDs is down and its agent reaches the
+ * Not a drained host (DrainHost). Its storage is not down (ceph.h: none of its OSDs is down and its agent reaches the
  * cluster; an unknown state, a stale reading, does not filter; each host skipped so is logged
  * with the reason). Weigher: the most free memory (spread), or the least that fits (stack).
  *

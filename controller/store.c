@@ -253,6 +253,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX deployment_sets_account ON deployment_sets (account_id, created_at);"
 	"ALTER TABLE instances ADD COLUMN deployment_set_id TEXT NOT NULL DEFAULT '';"
 	"CREATE INDEX instances_deployment_set ON instances (deployment_set_id, deleted) WHERE deployment_set_id != '';",
+	/* 11: a drained host takes no new instance; its instances are migrated off (migrate.c). */
+	"ALTER TABLE hosts ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;",
 };
 
 int ctl_store_schema_version(void)

@@ -1,6 +1,8 @@
 /* verbs_host.c: host ls, host show (DescribeHosts, an administrator's action): the hosts,
- * their capacity and use, OSDs and storage state, and the storage cluster's health and
- * pools. -o json prints DescribeHosts' fields (every page's hosts, and Ceph). */
+ * their capacity and use, OSDs and storage state, whether drained, and the storage
+ * cluster's health and pools. -o json prints DescribeHosts' fields (every page's hosts, and
+ * Ceph). host drain / undrain (DrainHost, UndrainHost) and host migrate (MigrateInstance),
+ * administrators' actions too. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +15,7 @@ static const struct ecsctl_column host_columns[] = {
 	{ "HOST", "HostId" },
 	{ "ADDRESS", "Address" },
 	{ "STATE", "State" },
+	{ "DRAINED", "ecsctlDrained" },
 	{ "ZONE", "ZoneId" },
 	{ "VCPU USED/CAP", "ecsctlCpu" },
 	{ "MEM MIB USED/CAP", "ecsctlMemory" },
@@ -52,6 +55,7 @@ static void add_display_fields(struct json_object *h)
 		off += (size_t)n;
 	}
 	ecs_jb_str(h, "ecsctlOsds", off ? buf : "-");
+	ecs_jb_str(h, "ecsctlDrained", ecs_json_bool(h, "Drained") ? "yes" : "no");
 }
 
 static int print_ceph(struct ecsctl *ctx, struct json_object *ceph)
@@ -156,6 +160,36 @@ static int show_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return r;
 }
 
+/* One admin action with one parameter, its answer printed. */
+static int admin_run(struct ecsctl *ctx, const char *action, const char *param, const char *value)
+{
+	_cleanup_kvlist_ struct ecs_kvlist p = ECS_KVLIST_INIT;
+	struct json_object *reply = NULL;
+	int r;
+
+	if ((r = ecs_kvlist_add(&p, param, value)) < 0 || (r = ecsctl_call(ctx, action, &p, &reply)) < 0)
+		return r;
+	json_object_object_del(reply, "RequestId");
+	r = ecsctl_print_object(ctx->out, ctx->output, reply);
+	json_object_put(reply);
+	return r;
+}
+
+static int drain_run(struct ecsctl *ctx, const struct ecsctl_args *a)
+{
+	return admin_run(ctx, "DrainHost", "HostId", a->pos[0]);
+}
+
+static int undrain_run(struct ecsctl *ctx, const struct ecsctl_args *a)
+{
+	return admin_run(ctx, "UndrainHost", "HostId", a->pos[0]);
+}
+
+static int migrate_run(struct ecsctl *ctx, const struct ecsctl_args *a)
+{
+	return admin_run(ctx, "MigrateInstance", "InstanceId", a->pos[0]);
+}
+
 const struct ecsctl_verb ecsctl_host_verbs[] = {
 	{
 		.group = "host",
@@ -175,6 +209,38 @@ const struct ecsctl_verb ecsctl_host_verbs[] = {
 		.actions = "DescribeHosts (HostId)",
 		.summary = "one host's capacity, use, OSDs and storage state",
 		.run = show_run,
+	},
+	{
+		.group = "host",
+		.name = "drain",
+		.synopsis = "HOST",
+		.min_pos = 1,
+		.max_pos = 1,
+		.actions = "DrainHost (an administrator's action)",
+		.summary = "place nothing new on HOST and migrate every instance off it (live when running)",
+		.details = "Each instance moves to a host the scheduler picks; `ecsctl events ID` shows its\n"
+			   "SystemMaintenance.Migrate event. `host ls` shows DRAINED until `host undrain`.",
+		.run = drain_run,
+	},
+	{
+		.group = "host",
+		.name = "undrain",
+		.synopsis = "HOST",
+		.min_pos = 1,
+		.max_pos = 1,
+		.actions = "UndrainHost (an administrator's action)",
+		.summary = "let a drained HOST take instances again",
+		.run = undrain_run,
+	},
+	{
+		.group = "host",
+		.name = "migrate",
+		.synopsis = "INSTANCE",
+		.min_pos = 1,
+		.max_pos = 1,
+		.actions = "MigrateInstance (an administrator's action)",
+		.summary = "move one instance to another host (live when running); prints its event's id",
+		.run = migrate_run,
 	},
 	{ .name = NULL },
 };
