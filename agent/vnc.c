@@ -1,12 +1,12 @@
 #include "vnc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -40,27 +40,7 @@ char *agent_vnc_socket_from_xml(const char *xml)
 	return NULL;
 }
 
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-/* The running domain's VNC socket, connected; -ENOENT no domain, -EAGAIN not running or no
+/* A socket connected to the running domain's VNC server; -ENOENT no domain, -EAGAIN not running or no
  * VNC, else -errno. */
 static int open_vnc(struct agent *a, const char *id)
 {
@@ -77,14 +57,18 @@ static int open_vnc(struct agent *a, const char *id)
 	} else if (virDomainIsActive(dom) != 1) {
 		r = -EAGAIN;
 	} else {
+		/* libvirt hands over a socket already connected to QEMU's VNC server (QEMU's
+		 * add_client) through its own connection: no path in libvirt's run folder, which
+		 * a libvirtd in a mount namespace of its own does not share with the agent. */
 		xml = virDomainGetXMLDesc(dom, 0);
 		path = agent_vnc_socket_from_xml(xml);
-		r = path ? connect_unix(path) : -EAGAIN;
-		if (r == -ENOENT)
-			r = -ENXIO; /* the socket's file is missing: not "no such instance" */
-		if (r < 0)
-			log_warn("vnc socket not reached", "instance=%s socket=%s error=%s", id, path ? path : "(none in the XML)",
-				 strerror(-r));
+		r = path ? virDomainOpenGraphicsFD(dom, 0, VIR_DOMAIN_OPEN_GRAPHICS_SKIPAUTH) : -EAGAIN;
+		if (r >= 0)
+			(void)fcntl(r, F_SETFD, FD_CLOEXEC);
+		if (path && r < 0) {
+			log_warn("vnc console not reached", "instance=%s error=%s", id, virGetLastErrorMessage());
+			r = -EIO;
+		}
 	}
 	free(xml);
 	if (dom)

@@ -254,6 +254,8 @@ async function waitRow(page, id, status, timeoutMs) {
     await page.waitForSelector('main a[href^="#/slb/"]', { state: "detached", timeout: 60000 });
 
     // Stop (with its confirmation, which a cancel leaves running), then delete.
+    await page.goto(base + "#/instances");
+    await ready(page, "instances");
     await page.locator(`tr[data-id="${iid}"] button[data-action="StopInstance"]`).click();
     await page.locator("dialog[open] button[value=cancel]").click();
     await page.waitForTimeout(1000);
