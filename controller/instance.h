@@ -32,14 +32,19 @@ int ctl_instance_console(struct ctl_call *call, struct json_object *out);
 int ctl_instance_replace_system_disk(struct ctl_call *call, struct json_object *out);
 int ctl_instance_monitor_data(struct ctl_call *call, struct json_object *out);
 
-/* The instance spec: the body of the create call to the agent (docs/architecture.md), from
- * the rows of instance id in db (its NIC, key, password hash, user data, groups, disks);
- * NULL when there is no such instance. The caller puts it. */
 /* Place instance id on another host than those of exclude, by the scheduler's filters, in
  * db's open transaction with c->sched_lock held: the instance and its disks get the host
  * (ret_host), its security groups' views to send in nudge. < 0 (-ENOSPC: no host fits). */
 int ctl_instance_place_elsewhere(struct ctl *c, sqlite3 *db, const char *id, const char *from_host,
 				 const char *const *exclude, size_t n_exclude, struct json_object *nudge, char ret_host[64]);
+/* The instance's records on host, in db's open transaction: the instance (its agent's word
+ * counted afresh) and its disks; its security groups' views (from_host's and host's) to send
+ * in nudge; its public IP follows it (eip.h). */
+int ctl_instance_records_to_host(sqlite3 *db, const char *id, const char *host, const char *from_host,
+				 struct json_object *nudge);
+/* The instance spec: the body of the create call to the agent (docs/architecture.md), from
+ * the rows of instance id in db (its NIC, key, password hash, user data, groups, disks);
+ * NULL when there is no such instance. The caller puts it. */
 struct json_object *ctl_instance_agent_spec(struct ctl *c, sqlite3 *db, const char *id, bool start);
 
 /* The job handler for kind "instance" (registered by main). */

@@ -200,7 +200,6 @@ int ctl_instance_place_elsewhere(struct ctl *c, sqlite3 *db, const char *id, con
 					       &id, 1);
 	_cleanup_free_ char *image = NULL, *zone = NULL;
 	struct ctl_sched_request rq;
-	const char *host_args[2] = { id, ret_host };
 	int r;
 
 	if (!st)
@@ -223,14 +222,23 @@ int ctl_instance_place_elsewhere(struct ctl *c, sqlite3 *db, const char *id, con
 	if (r == 0)
 		r = ctl_schedule(c, db, &rq, ret_host);
 	if (r == 0)
-		/* agent_seq orders the answers of one agent: the new host's start afresh. */
-		r = ctl_db_run(db, "UPDATE instances SET host_id = ?2, agent_seq = 0 WHERE instance_id = ?1", host_args, 2);
+		r = ctl_instance_records_to_host(db, id, ret_host, from_host, nudge);
+	return r;
+}
+
+int ctl_instance_records_to_host(sqlite3 *db, const char *id, const char *host, const char *from_host,
+				 struct json_object *nudge)
+{
+	const char *host_args[2] = { id, host };
+	/* agent_seq orders the answers of one agent: the new host's start afresh. */
+	int r = ctl_db_run(db, "UPDATE instances SET host_id = ?2, agent_seq = 0 WHERE instance_id = ?1", host_args, 2);
+
 	if (r == 0)
 		r = ctl_db_run(db, "UPDATE disks SET host_id = ?2 WHERE instance_id = ?1", host_args, 2);
 	if (r == 0)
 		r = ctl_sg_instance_moved(db, id, from_host, nudge);
 	if (r == 0)
-		r = ctl_eip_follow(db, id, ret_host);
+		r = ctl_eip_follow(db, id, host);
 	return r;
 }
 

@@ -176,15 +176,10 @@ static void put_back(struct ctl *c, const char *id, const char *from, const char
 {
 	_cleanup_json_ struct json_object *nudge = json_object_new_object();
 	sqlite3 *db = ctl_db_get(c->store);
-	const char *a[2] = { id, from };
 	int r = db ? ctl_db_tx_begin(db) : -EIO;
 
 	if (r == 0)
-		r = ctl_db_run(db, "UPDATE instances SET host_id = ?2, agent_seq = 0 WHERE instance_id = ?1", a, 2);
-	if (r == 0)
-		r = ctl_db_run(db, "UPDATE disks SET host_id = ?2 WHERE instance_id = ?1", a, 2);
-	if (r == 0)
-		r = ctl_sg_instance_moved(db, id, to, nudge);
+		r = ctl_instance_records_to_host(db, id, from, to, nudge);
 	if (r == 0)
 		r = ctl_db_tx_commit(db);
 	else if (db)
