@@ -30,9 +30,10 @@ IMAGE="busybox-static dropbear-bin cpio kmod"
 # controller's clock past the signature window; haproxy is the peer of the SLB health-check
 # benchmark (bench_slb_failover.py); boto3, the AWS CLI and s3cmd are the S3 clients of ecs-ossd's tests;
 # chromium is the web console's browser in its tests (driven by playwright-core from npm,
-# tests/e2e/console/package-lock.json), prometheus-client parses /metrics.
+# tests/e2e/console/package-lock.json), prometheus-client parses /metrics; iputils' ping (-D,
+# 20 ms intervals) measures a live migration's downtime (test_migrate.py).
 TEST="python3 python3-pytest python3-requests cron clang libclang-rt-14-dev valgrind wrk iperf3 nodejs
-faketime haproxy python3-boto3 awscli s3cmd chromium python3-prometheus-client"
+faketime haproxy python3-boto3 awscli s3cmd chromium python3-prometheus-client iputils-ping"
 
 missing=""
 for p in $BUILD $RUNTIME $STORAGE $IMAGE $TEST; do
