@@ -383,19 +383,21 @@ static void pass(struct ctl *c, rados_t *cluster, bool *connected)
 		conn.db = NULL;
 		recover(c, h->id);
 	}
-	/* Events end when their instance is as it was again (running, or stopped and made). */
+	/* Heal's events end when their instance is as it was again (running, or stopped and
+	 * made); other kinds (a migration's) are their owner's to end. */
 	{
 		_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(c->store);
 
 		if (conn.db)
 			ctl_db_exec(conn.db, "UPDATE instance_events SET status = 'Executed', finished_at ="
-					     " CAST(strftime('%s') AS INTEGER) WHERE status = 'Executing' AND instance_id IN"
+					     " CAST(strftime('%s') AS INTEGER) WHERE status = 'Executing' AND event_type ="
+					     " 'SystemFailure.Reboot' AND instance_id IN"
 					     " (SELECT instance_id FROM instances i WHERE deleted = 0 AND (status = 'Running' OR"
 					     " (desired = 'stopped' AND status = 'Stopped')) AND NOT EXISTS (SELECT 1 FROM jobs"
 					     " WHERE resource_id = i.instance_id));"
 					     "UPDATE instance_events SET status = 'Failed', finished_at = CAST(strftime('%s') AS"
-					     " INTEGER) WHERE status = 'Executing' AND instance_id IN (SELECT instance_id FROM"
-					     " instances WHERE deleted = 1 OR error != '');");
+					     " INTEGER) WHERE status = 'Executing' AND event_type = 'SystemFailure.Reboot' AND"
+					     " instance_id IN (SELECT instance_id FROM instances WHERE deleted = 1 OR error != '');");
 	}
 }
 
