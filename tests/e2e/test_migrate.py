@@ -189,7 +189,7 @@ def test_drain_migrates_a_running_guest_live(cluster):
     assert again["Status"] == "Running" and again["HostId"] == dst, again
 
     # Drained: shown, and a new instance goes elsewhere though src is the emptiest host.
-    p = cluster.ecsctl("host", "ls")
+    p = cluster.ecsctl("-o", "table", "host", "ls")
     assert p.returncode == 0, p.stderr
     row = next(line for line in p.stdout.splitlines() if line.startswith(src + " "))
     assert " yes " in row, p.stdout
