@@ -53,11 +53,21 @@ def wait_for(pred, timeout: float, what: str, interval: float = 0.5, *, until=bo
         time.sleep(min(interval, left))
 
 
+def _exited(pid: int) -> bool:
+    """Gone, or a zombie: a child of ours (libvirtd started through nsenter, which execs it)
+    stays in /proc until it is reaped, long after it exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2:].startswith("Z")
+
+
 def pid_exited(pid: int, timeout: float, name: str) -> bool:
     """Give process `pid` up to `timeout` seconds to exit (it was sent SIGTERM); say whether
     it did. Running out of time is the caller's to handle (SIGKILL), not a failure."""
     try:
-        wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout, f"{name} {pid} to exit", 0.1)
+        wait_for(lambda: _exited(pid), timeout, f"{name} {pid} to exit", 0.1)
         return True
     except WaitTimeout:
         return False
