@@ -234,9 +234,9 @@ int agent_instance_converge_locked(struct agent *a, const char *id, struct json_
 		r = agent_instance_incoming_locked(a, spec, disks, doc, err);
 		goto out;
 	}
-	conn = agent_virt_conn(a->virt);
+	conn = agent_virt_conn_or_fail(a->virt, err);
 	if (!conn) {
-		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+		r = -EAGAIN;
 		goto out;
 	}
 	r = agent_domain_get_state(conn, dom, &st, &reason);
@@ -537,9 +537,9 @@ int agent_instance_stop(struct agent *a, const char *id, bool force, int timeout
 	r = set_power(a, id, "stopped", &doc, err);
 	if (r < 0)
 		goto out;
-	conn = agent_virt_conn(a->virt);
+	conn = agent_virt_conn_or_fail(a->virt, err);
 	if (!conn) {
-		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+		r = -EAGAIN;
 		goto out;
 	}
 	r = agent_domain_stop(conn, dom, force, (timeout_s > 0 ? timeout_s : a->cfg.stop_timeout_s) * 1000);
@@ -567,9 +567,9 @@ int agent_instance_reboot(struct agent *a, const char *id, bool force, struct ag
 		r = agent_fail(err, -ESRCH, 409, "IncorrectInstanceStatus", "instance %s is not running", id);
 		goto out;
 	}
-	conn = agent_virt_conn(a->virt);
+	conn = agent_virt_conn_or_fail(a->virt, err);
 	if (!conn) {
-		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+		r = -EAGAIN;
 		goto out;
 	}
 	r = agent_domain_reboot(conn, dom, force);

@@ -224,9 +224,9 @@ static int step_out(struct agent *a, const char *id, struct json_object *body, s
 		r = agent_fail(err, -EBUSY, 409, "IncorrectInstanceStatus", "instance %s is arriving here", id);
 	if (r < 0)
 		goto out;
-	conn = agent_virt_conn(a->virt);
+	conn = agent_virt_conn_or_fail(a->virt, err);
 	if (!conn) {
-		r = agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+		r = -EAGAIN;
 		goto out;
 	}
 	d = virDomainLookupByName(conn, dom);

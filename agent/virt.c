@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "errors.h"
 #include "log.h"
 #include "util.h"
 
@@ -270,6 +271,15 @@ virConnectPtr agent_virt_conn(struct agent_virt *v)
 		c = v->conn;
 	pthread_mutex_unlock(&v->lock);
 	return c;
+}
+
+virConnectPtr agent_virt_conn_or_fail(struct agent_virt *v, struct agent_err *err)
+{
+	virConnectPtr conn = agent_virt_conn(v);
+
+	if (!conn)
+		agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+	return conn;
 }
 
 unsigned agent_virt_generation(struct agent_virt *v)

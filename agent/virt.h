@@ -21,6 +21,10 @@ struct agent_virt;
 int agent_virt_open(const char *uri, agent_virt_event_fn fn, void *userdata, struct agent_virt **ret);
 void agent_virt_close(struct agent_virt *v);
 virConnectPtr agent_virt_conn(struct agent_virt *v);
+struct agent_err;
+/* agent_virt_conn for an API call: NULL with err filled (503 ServiceUnavailable, -EAGAIN)
+ * while disconnected. */
+virConnectPtr agent_virt_conn_or_fail(struct agent_virt *v, struct agent_err *err);
 /* The agent is about to cause event (a virDomainEventType) on domain itself (defining,
  * undefining): that event, if it comes within AGENT_VIRT_EXPECT_S, is not passed on. An
  * event passed on wakes the reconciler, which would otherwise answer its own work. */
