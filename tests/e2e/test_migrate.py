@@ -205,10 +205,17 @@ def test_drain_migrates_a_running_guest_live(cluster):
     api.call("StopInstance", InstanceId=other, ForceStop="true")
     wait_for(lambda: describe(api, other), 300, "the second instance Stopped", 1,
              until=lambda x: x["Status"] == "Stopped")
+    before = {e["EventId"] for e in events(api, other)}
     p = cluster.ecsctl("host", "drain", third)
     assert p.returncode == 0, p.stderr
-    o = wait_for(lambda: describe(api, other), 120, "the stopped instance moved", 1,
-                 until=lambda x: x["HostId"] not in ("", third), detail=cluster.logs)
+    # HostId turns when the move is placed; the source lets go of the domain in a later step.
+    ev = wait_for(lambda: [e for e in events(api, other) if e["EventId"] not in before], 120,
+                  "the stopped instance's move done", 1,
+                  until=lambda es: es and es[0]["EventCycleStatus"]["Name"] in ("Executed", "Failed"),
+                  detail=cluster.logs)[0]
+    assert ev["EventCycleStatus"]["Name"] == "Executed", ev
+    o = describe(api, other)
+    assert o["HostId"] not in ("", third), o
     assert o["Status"] == "Stopped", o
     assert f"ecs-{other}" not in subprocess.run(["virsh", "-c", cluster.uri(third), "list", "--all", "--name"],
                                                 capture_output=True, text=True, timeout=30).stdout
