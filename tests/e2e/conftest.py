@@ -12,6 +12,8 @@
                  removed at the end of the test, even when it fails
     module_net, module_make_guest
                  the same, shared by the tests of one module (boot once)
+    _host_ip_forward_kept
+                 (session, autouse) puts net.ipv4.ip_forward back as the run found it
 
 Every name carries a per-run random suffix (bridge ecsbr<hex>, tap eimg<hex>,
 domain ecsimg-<hex>), outside the prefixes a running agent owns (ecs-i-…, ecst…), and
@@ -140,6 +142,19 @@ def _kvm_open_to_qemu_user():
     finally:
         os.chown(kvm, -1, st.st_gid)
         kvm.chmod(st.st_mode & 0o7777)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _host_ip_forward_kept():
+    """An agent in the root namespace turns net.ipv4.ip_forward on for its load balancers and
+    public IPs (agent/slb.c), as it should on a host; the test run puts the machine's own
+    value back at its end, whichever tests started agents."""
+    knob = Path("/proc/sys/net/ipv4/ip_forward")
+    before = knob.read_text()
+    yield
+    with contextlib.suppress(OSError):
+        if knob.read_text() != before:
+            knob.write_text(before)
 
 
 @pytest.fixture(scope="session")
