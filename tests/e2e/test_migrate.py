@@ -91,13 +91,28 @@ def taps_and_rules(host: str, tap: str) -> tuple[bool, bool, list[str]]:
     return tap in links, tap in rules, [r for r in rules.splitlines() if tap in r]
 
 
+def net_state(cluster, api, iid, ip) -> str:
+    """Where each host's network thinks the guest is: for a failure's report."""
+    out = [f"instance: {describe(api, iid)}"]
+    for h in HOSTS:
+        neigh = subprocess.run([*ns(h), "ip", "neigh", "show", ip], capture_output=True, text=True, timeout=20).stdout
+        fdb = subprocess.run([*ns(h), "bridge", "fdb", "show"], capture_output=True, text=True, timeout=20).stdout
+        mac = neigh.split(" lladdr ")[1].split()[0] if " lladdr " in neigh else ""
+        state = subprocess.run(["virsh", "-c", cluster.uri(h), "list", "--all"], capture_output=True, text=True,
+                               timeout=30).stdout
+        out.append(f"--- {h}: neigh {neigh.strip()!r}\nfdb: " +
+                   "\n".join(line for line in fdb.splitlines() if mac and mac in line) + f"\nvirsh: {state}")
+    return "\n".join(out) + "\n" + cluster.logs()
+
+
 def move_and_measure(cluster, api, iid, ip, src, how) -> tuple[str, float, dict]:
     """Move the instance off src (how() asks for it) with a ping running; its new host, the
     longest ping gap, the move's event."""
     before = {e["EventId"] for e in events(api, iid)}
     pinger = Pinger(src, ip)
     try:
-        wait_for(lambda: len(pinger.replies), 30, "ping replies before the move", 0.1, until=lambda n: n >= 10)
+        wait_for(lambda: len(pinger.replies), 30, "ping replies before the move", 0.1, until=lambda n: n >= 10,
+                 detail=lambda: net_state(cluster, api, iid, ip))
         t0 = time.monotonic()
         how()
         moved = wait_for(lambda: describe(api, iid), 180, "the instance on another host", 0.5,
