@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "test_ecsctl_fake.h"
 #include "verbs.h"
 
@@ -336,14 +337,8 @@ static void test_verbs_do_one_thing(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows),
-		cmocka_unit_test(test_user_data),
-		cmocka_unit_test(test_complete),
-		cmocka_unit_test(test_verbs_do_one_thing),
-	};
-
-	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
-}
+UNIT_MAIN("ecsctl_args", NULL, NULL, fake_group_setup, fake_group_teardown,
+	  cmocka_unit_test(test_rows),
+	  cmocka_unit_test(test_user_data),
+	  cmocka_unit_test(test_complete),
+	  cmocka_unit_test(test_verbs_do_one_thing))
