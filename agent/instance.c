@@ -234,11 +234,9 @@ int agent_instance_converge_locked(struct agent *a, const char *id, struct json_
 		r = agent_instance_incoming_locked(a, spec, disks, doc, err);
 		goto out;
 	}
-	conn = agent_virt_conn_or_fail(a->virt, err);
-	if (!conn) {
-		r = -EAGAIN;
+	r = agent_virt_conn_or_fail(a->virt, &conn, err);
+	if (r < 0)
 		goto out;
-	}
 	r = agent_domain_get_state(conn, dom, &st, &reason);
 	if (r < 0) {
 		agent_fail(err, r, 500, "InternalError", "cannot read the domain of %s", id);
@@ -537,11 +535,9 @@ int agent_instance_stop(struct agent *a, const char *id, bool force, int timeout
 	r = set_power(a, id, "stopped", &doc, err);
 	if (r < 0)
 		goto out;
-	conn = agent_virt_conn_or_fail(a->virt, err);
-	if (!conn) {
-		r = -EAGAIN;
+	r = agent_virt_conn_or_fail(a->virt, &conn, err);
+	if (r < 0)
 		goto out;
-	}
 	r = agent_domain_stop(conn, dom, force, (timeout_s > 0 ? timeout_s : a->cfg.stop_timeout_s) * 1000);
 	virConnectClose(conn);
 	if (r < 0)
@@ -567,11 +563,9 @@ int agent_instance_reboot(struct agent *a, const char *id, bool force, struct ag
 		r = agent_fail(err, -ESRCH, 409, "IncorrectInstanceStatus", "instance %s is not running", id);
 		goto out;
 	}
-	conn = agent_virt_conn_or_fail(a->virt, err);
-	if (!conn) {
-		r = -EAGAIN;
+	r = agent_virt_conn_or_fail(a->virt, &conn, err);
+	if (r < 0)
 		goto out;
-	}
 	r = agent_domain_reboot(conn, dom, force);
 	virConnectClose(conn);
 	if (r == -ESRCH)

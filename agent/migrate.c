@@ -224,11 +224,9 @@ static int step_out(struct agent *a, const char *id, struct json_object *body, s
 		r = agent_fail(err, -EBUSY, 409, "IncorrectInstanceStatus", "instance %s is arriving here", id);
 	if (r < 0)
 		goto out;
-	conn = agent_virt_conn_or_fail(a->virt, err);
-	if (!conn) {
-		r = -EAGAIN;
+	r = agent_virt_conn_or_fail(a->virt, &conn, err);
+	if (r < 0)
 		goto out;
-	}
 	d = virDomainLookupByName(conn, dom);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (d && live && virDomainIsActive(d) == 1) {

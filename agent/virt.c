@@ -273,13 +273,14 @@ virConnectPtr agent_virt_conn(struct agent_virt *v)
 	return c;
 }
 
-virConnectPtr agent_virt_conn_or_fail(struct agent_virt *v, struct agent_err *err)
+int agent_virt_conn_or_fail(struct agent_virt *v, virConnectPtr *ret, struct agent_err *err)
 {
 	virConnectPtr conn = agent_virt_conn(v);
 
 	if (!conn)
-		agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
-	return conn;
+		return agent_fail(err, -EAGAIN, 503, "ServiceUnavailable", "libvirt is not reachable");
+	*ret = conn;
+	return 0;
 }
 
 unsigned agent_virt_generation(struct agent_virt *v)

@@ -22,9 +22,9 @@ int agent_virt_open(const char *uri, agent_virt_event_fn fn, void *userdata, str
 void agent_virt_close(struct agent_virt *v);
 virConnectPtr agent_virt_conn(struct agent_virt *v);
 struct agent_err;
-/* agent_virt_conn for an API call: NULL with err filled (503 ServiceUnavailable, -EAGAIN)
- * while disconnected. */
-virConnectPtr agent_virt_conn_or_fail(struct agent_virt *v, struct agent_err *err);
+/* agent_virt_conn for an API call: 0 and *ret (the caller closes it), or -EAGAIN with err
+ * filled (503 ServiceUnavailable) while disconnected. */
+int agent_virt_conn_or_fail(struct agent_virt *v, virConnectPtr *ret, struct agent_err *err);
 /* The agent is about to cause event (a virDomainEventType) on domain itself (defining,
  * undefining): that event, if it comes within AGENT_VIRT_EXPECT_S, is not passed on. An
  * event passed on wakes the reconciler, which would otherwise answer its own work. */

@@ -419,11 +419,9 @@ live:
 		agent_fail(err, r, 500, "InternalError", "disk %s has no file", disk_id);
 		goto out;
 	}
-	conn = agent_virt_conn_or_fail(a->virt, err);
-	if (!conn) {
-		r = -EAGAIN;
+	r = agent_virt_conn_or_fail(a->virt, &conn, err);
+	if (r < 0)
 		goto out;
-	}
 	{
 		enum agent_domain_state st;
 
@@ -478,11 +476,9 @@ int agent_volume_detach(struct agent *a, const char *disk_id, struct agent_err *
 	r = load(a, disk_id, &d, err);
 	if (r < 0 || !streq(jstr(d, "instance_id"), inst))
 		goto out; /* changed meanwhile: whatever it is now, it is not attached to inst */
-	conn = agent_virt_conn_or_fail(a->virt, err);
-	if (!conn) {
-		r = -EAGAIN;
+	r = agent_virt_conn_or_fail(a->virt, &conn, err);
+	if (r < 0)
 		goto out;
-	}
 	r = domain_disk(a, d, &dd, &path);
 	if (r == 0)
 		r = agent_domain_detach_disk(conn, dom, &dd, 30000);

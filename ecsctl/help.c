@@ -66,10 +66,13 @@ static void print_usage_line(FILE *f, const struct ecsctl_verb *v)
 
 void ecsctl_help_verb(FILE *f, const struct ecsctl_verb *v)
 {
+	char buf[256];
+	const char *actions = ecsctl_verb_actions(v, buf, sizeof(buf));
+
 	print_usage_line(f, v);
 	fprintf(f, "\n%s.\n", v->summary);
-	if (v->actions)
-		fprintf(f, "API: %s.\n", v->actions);
+	if (actions)
+		fprintf(f, "API: %s.\n", actions);
 	if (v->flags && v->flags->name) {
 		fprintf(f, "\nOptions:\n");
 		print_flags(f, v->flags);

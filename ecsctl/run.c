@@ -41,7 +41,7 @@ int ecsctl_main(struct ecsctl *ctx, int argc, char **argv)
 		}
 		r = -EINVAL;
 	} else {
-		r = a.verb->run(ctx, &a);
+		r = ecsctl_verb_run(ctx, a.verb, &a);
 	}
 	ecsctl_args_clear(&a);
 	/* Output lost (a full disk, a closed pipe) must not pass for success in a script. */

@@ -205,21 +205,59 @@ out:
 	return r;
 }
 
-int ecsctl_each_id(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action, const char *id_param,
-		   const char *force_param)
+int ecsctl_each_id(struct ecsctl *ctx, const struct ecsctl_args *a, const struct ecsctl_each *e)
 {
+	bool wait = e->watch && ecsctl_args_bool(a, "wait");
+	long timeout = 0;
+	int r;
+
+	if (wait && (r = ecsctl_flag_timeout(ctx, a, &timeout)) < 0)
+		return r;
 	for (size_t i = 0; i < a->n_pos; i++) {
 		struct ecs_kvlist p = ECS_KVLIST_INIT;
-		int r = ecs_kvlist_add(&p, id_param, a->pos[i]);
 
-		if (r >= 0 && force_param && ecsctl_args_bool(a, "force"))
-			r = ecs_kvlist_add(&p, force_param, "true");
+		r = ecs_kvlist_add(&p, e->id_param, a->pos[i]);
+		if (r >= 0 && e->force_param && ecsctl_args_bool(a, "force"))
+			r = ecs_kvlist_add(&p, e->force_param, "true");
 		if (r >= 0)
-			r = ecsctl_call_done(ctx, action, &p);
+			r = ecsctl_call_done(ctx, e->action, &p);
 		ecs_kvlist_clear(&p);
 		if (r < 0)
 			return r;
 	}
 	fflush(ctx->out);
-	return 0;
+	return wait ? ecsctl_wait_for(ctx, e->watch, a->pos, a->n_pos, e->status, timeout) : 0;
+}
+
+int ecsctl_verb_run(struct ecsctl *ctx, const struct ecsctl_verb *v, const struct ecsctl_args *a)
+{
+	long timeout = 0;
+	int r;
+
+	if (v->run)
+		return v->run(ctx, a);
+	if (v->list)
+		return ecsctl_list(ctx, a, v->list, NULL);
+	if (v->each)
+		return ecsctl_each_id(ctx, a, v->each);
+	if (v->create->watch && (r = ecsctl_flag_timeout(ctx, a, &timeout)) < 0)
+		return r;
+	return ecsctl_create(ctx, a, v->create, NULL, timeout);
+}
+
+const char *ecsctl_verb_actions(const struct ecsctl_verb *v, char *buf, size_t size)
+{
+	if (v->actions)
+		return v->actions;
+	if (v->list)
+		snprintf(buf, size, "%s (every page)", v->list->action);
+	else if (v->each)
+		snprintf(buf, size, "%s", v->each->action);
+	else if (v->create && v->create->watch)
+		snprintf(buf, size, "%s; %s with --wait", v->create->action, v->create->watch->action);
+	else if (v->create)
+		snprintf(buf, size, "%s", v->create->action);
+	else
+		return NULL;
+	return buf;
 }

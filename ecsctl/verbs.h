@@ -80,11 +80,21 @@ struct ecsctl_creation {
 int ecsctl_create(struct ecsctl *ctx, const struct ecsctl_args *a, const struct ecsctl_creation *c,
 		  struct ecs_kvlist *params, long timeout_s);
 
-/* For each argument, call action with id_param=ARG (and force_param=true
- * when --force is given and force_param is not NULL), printing what a change prints; stops
- * at the first error. */
-int ecsctl_each_id(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action, const char *id_param,
-		   const char *force_param);
+/* What a verb that acts on each of its ids calls (rm, start, …): for each argument, action
+ * with id_param=ARG (and force_param=true when --force is given and force_param is not
+ * NULL), printing what a change prints and stopping at the first error; with watch and
+ * --wait, it then waits until they all have status (NULL: until they are gone). */
+struct ecsctl_each {
+	const char *action, *id_param, *force_param;
+	const struct ecsctl_watch *watch;
+	const char *status;
+};
+int ecsctl_each_id(struct ecsctl *ctx, const struct ecsctl_args *a, const struct ecsctl_each *e);
+
+/* Run verb v: its run function, else its list, create or each row. */
+int ecsctl_verb_run(struct ecsctl *ctx, const struct ecsctl_verb *v, const struct ecsctl_args *a);
+/* The API actions v calls, for help: v->actions, else said by its row (buf holds it). */
+const char *ecsctl_verb_actions(const struct ecsctl_verb *v, char *buf, size_t size);
 
 /* The instance as DescribeInstances lists it (*ret: a new reference); an instance not
  * listed is an error (printed, -ENOENT). In verbs_instance.c. */

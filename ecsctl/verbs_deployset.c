@@ -15,24 +15,9 @@ static const struct ecsctl_creation deployset_create = {
 	NULL, NULL,
 };
 
-static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_create(ctx, a, &deployset_create, NULL, 0);
-}
-
 static const struct ecsctl_listing deployset_list = { "DescribeDeploymentSets", "DeploymentSets", "DeploymentSet", 50,
 						      ECSCTL_COLUMNS(deployset_columns), "DeploymentSetId",
 						      ECSCTL_PAIRS("name", "DeploymentSetName") };
-
-static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_list(ctx, a, &deployset_list, NULL);
-}
-
-static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_each_id(ctx, a, "DeleteDeploymentSet", "DeploymentSetId", NULL);
-}
 
 static const struct ecsctl_flag create_flags[] = {
 	{ "name", ECSCTL_FLAG_VALUE, false, "NAME", "DeploymentSetName" },
@@ -47,12 +32,13 @@ static const struct ecsctl_flag ls_flags[] = {
 	{ NULL },
 };
 
+static const struct ecsctl_each deployset_rm = { .action = "DeleteDeploymentSet", .id_param = "DeploymentSetId" };
+
 const struct ecsctl_verb ecsctl_deployset_verbs[] = {
 	{
 		.group = "deployset",
 		.name = "create",
 		.flags = create_flags,
-		.actions = "CreateDeploymentSet",
 		.summary = "create a deployment set (strategy Availability); prints its id",
 		.details = "Each member of the set runs on its own host: a member no host can take is refused\n"
 			   "(QuotaExceed.DeploymentSetInstanceQuotaFull). When a host dies and no other host keeps\n"
@@ -60,25 +46,21 @@ const struct ecsctl_verb ecsctl_deployset_verbs[] = {
 			   "leaves the set and starts anyway) or KeepStopped (it waits for a host that keeps it).\n"
 			   "  ds=$(ecsctl deployset create --name web)\n"
 			   "  ecsctl run --image tiny --type ecs.t1.small --count 3 --deployment-set \"$ds\"",
-		.run = create_run,
+		.create = &deployset_create,
 	},
 	{
 		.group = "deployset",
 		.name = "ls",
 		.flags = ls_flags,
-		.actions = "DescribeDeploymentSets (every page)",
 		.summary = "list deployment sets and their member counts",
-		.run = ls_run,
+		.list = &deployset_list,
 	},
 	{
 		.group = "deployset",
 		.name = "rm",
-		.synopsis = "DS...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
-		.actions = "DeleteDeploymentSet",
+		ECSCTL_IDS("DS..."),
 		.summary = "delete deployment sets (refused while a set has members)",
-		.run = rm_run,
+		.each = &deployset_rm,
 	},
 	{ .name = NULL },
 };

@@ -76,11 +76,6 @@ static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 static const struct ecsctl_listing disks = { "DescribeDisks", "Disks", "Disk", 100, ECSCTL_COLUMNS(disk_columns), "DiskId",
 					    ECSCTL_PAIRS("instance", "InstanceId", "status", "Status") };
 
-static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_list(ctx, a, &disks, NULL);
-}
-
 /* Call action with the given parameters (NULL-terminated key, value pairs), then wait. */
 static int simple(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action, const char *wait_status,
 		  const char *const *kv)
@@ -132,11 +127,6 @@ static int resize_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return simple(ctx, a, "ResizeDisk", NULL, kv);
 }
 
-static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_each_id(ctx, a, "DeleteDisk", "DiskId", NULL);
-}
-
 static const struct ecsctl_flag create_flags[] = {
 	{ "size", ECSCTL_FLAG_VALUE, false, "SIZE_GIB", "Size (needed unless --snapshot)" },
 	{ "zone", ECSCTL_FLAG_VALUE, false, "ZONE", "ZoneId (default: the profile's zone, else the first zone)" },
@@ -154,6 +144,8 @@ static const struct ecsctl_flag ls_flags[] = {
 };
 
 static const struct ecsctl_flag wait_flags[] = { ECSCTL_WAIT_FLAGS("wait until done"), { NULL } };
+static const struct ecsctl_each disk_rm = { .action = "DeleteDisk", .id_param = "DiskId" };
+
 const struct ecsctl_verb ecsctl_disk_verbs[] = {
 	{
 		.group = "disk",
@@ -167,9 +159,8 @@ const struct ecsctl_verb ecsctl_disk_verbs[] = {
 		.group = "disk",
 		.name = "ls",
 		.flags = ls_flags,
-		.actions = "DescribeDisks (every page)",
 		.summary = "list disks",
-		.run = ls_run,
+		.list = &disks,
 	},
 	{
 		.group = "disk",
@@ -206,12 +197,9 @@ const struct ecsctl_verb ecsctl_disk_verbs[] = {
 	{
 		.group = "disk",
 		.name = "rm",
-		.synopsis = "DISK...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
-		.actions = "DeleteDisk",
+		ECSCTL_IDS("DISK..."),
 		.summary = "delete disks",
-		.run = rm_run,
+		.each = &disk_rm,
 	},
 	{ .name = NULL },
 };

@@ -47,11 +47,6 @@ static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return r < 0 ? r : ecsctl_list(ctx, a, &images, &p);
 }
 
-static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_each_id(ctx, a, "DeleteImage", "ImageId", "Force");
-}
-
 /* The path as the hosts' agents will read it: made absolute against our working directory. */
 static int absolute_path(const char *path, char **ret)
 {
@@ -123,6 +118,8 @@ static const struct ecsctl_flag import_flags[] = {
 	{ NULL },
 };
 
+static const struct ecsctl_each image_rm = { "DeleteImage", "ImageId", "Force", NULL, NULL };
+
 const struct ecsctl_verb ecsctl_image_verbs[] = {
 	{
 		.group = "image",
@@ -143,13 +140,10 @@ const struct ecsctl_verb ecsctl_image_verbs[] = {
 	{
 		.group = "image",
 		.name = "rm",
-		.synopsis = "IMAGE...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
+		ECSCTL_IDS("IMAGE..."),
 		.flags = rm_flags,
-		.actions = "DeleteImage",
 		.summary = "delete images",
-		.run = rm_run,
+		.each = &image_rm,
 	},
 	{
 		.group = "image",

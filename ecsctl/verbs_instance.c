@@ -159,11 +159,6 @@ static const struct ecsctl_listing instances = {
 	ECSCTL_PAIRS("status", "Status", "zone", "ZoneId", "name", "InstanceName"),
 };
 
-static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_list(ctx, a, &instances, NULL);
-}
-
 int ecsctl_instance_describe(struct ecsctl *ctx, const char *id, struct json_object **ret)
 {
 	struct ecs_kvlist p = ECS_KVLIST_INIT;
@@ -206,42 +201,6 @@ static int show_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	r = ecsctl_print_object(ctx->out, ctx->output, o);
 	json_object_put(o);
 	return r;
-}
-
-/* One action per id (InstanceId=id, plus a flag), then maybe a wait for status. */
-static int each_instance(struct ecsctl *ctx, const struct ecsctl_args *a, const char *action,
-			 const char *force_param, const char *status)
-{
-	bool wait = ecsctl_args_bool(a, "wait");
-	long timeout = 0;
-	int r = 0;
-
-	if (wait && (r = ecsctl_flag_timeout(ctx, a, &timeout)) < 0)
-		return r;
-	r = ecsctl_each_id(ctx, a, action, "InstanceId", force_param);
-	if (r < 0 || !wait)
-		return r;
-	return ecsctl_wait_for(ctx, &ecsctl_watch_instance, a->pos, a->n_pos, status, timeout);
-}
-
-static int start_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return each_instance(ctx, a, "StartInstance", NULL, "Running");
-}
-
-static int stop_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return each_instance(ctx, a, "StopInstance", "ForceStop", "Stopped");
-}
-
-static int reboot_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return each_instance(ctx, a, "RebootInstance", "ForceStop", "Running");
-}
-
-static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return each_instance(ctx, a, "DeleteInstance", "Force", NULL);
 }
 
 static int wait_run(struct ecsctl *ctx, const struct ecsctl_args *a)
@@ -297,6 +256,20 @@ static const struct ecsctl_flag stop_flags[] = {
 	{ NULL },
 };
 
+/* One call per id, then with --wait a wait for the status (rm: until gone). */
+static const struct ecsctl_each instance_start = {
+	"StartInstance", "InstanceId", NULL, &ecsctl_watch_instance, "Running",
+};
+static const struct ecsctl_each instance_stop = {
+	"StopInstance", "InstanceId", "ForceStop", &ecsctl_watch_instance, "Stopped",
+};
+static const struct ecsctl_each instance_reboot = {
+	"RebootInstance", "InstanceId", "ForceStop", &ecsctl_watch_instance, "Running",
+};
+static const struct ecsctl_each instance_rm = {
+	"DeleteInstance", "InstanceId", "Force", &ecsctl_watch_instance, NULL,
+};
+
 static const struct ecsctl_flag reboot_flags[] = {
 	{ "force", ECSCTL_FLAG_BOOL, false, NULL, "ForceStop: reset without asking the guest" },
 	{ NULL },
@@ -328,9 +301,8 @@ const struct ecsctl_verb ecsctl_instance_verbs[] = {
 	{
 		.name = "ls",
 		.flags = ls_flags,
-		.actions = "DescribeInstances (every page)",
 		.summary = "list instances",
-		.run = ls_run,
+		.list = &instances,
 	},
 	{
 		.name = "show",
@@ -343,39 +315,35 @@ const struct ecsctl_verb ecsctl_instance_verbs[] = {
 	},
 	{
 		.name = "start",
-		ECSCTL_IDS,
+		ECSCTL_IDS("ID..."),
 		.flags = start_flags,
-		.actions = "StartInstance",
 		.summary = "start instances (--wait: until Running)",
-		.run = start_run,
+		.each = &instance_start,
 	},
 	{
 		.name = "stop",
-		ECSCTL_IDS,
+		ECSCTL_IDS("ID..."),
 		.flags = stop_flags,
-		.actions = "StopInstance",
 		.summary = "stop instances (--wait: until Stopped)",
-		.run = stop_run,
+		.each = &instance_stop,
 	},
 	{
 		.name = "reboot",
-		ECSCTL_IDS,
+		ECSCTL_IDS("ID..."),
 		.flags = reboot_flags,
-		.actions = "RebootInstance",
 		.summary = "reboot instances",
-		.run = reboot_run,
+		.each = &instance_reboot,
 	},
 	{
 		.name = "rm",
-		ECSCTL_IDS,
+		ECSCTL_IDS("ID..."),
 		.flags = rm_flags,
-		.actions = "DeleteInstance",
 		.summary = "delete instances (--wait: until no longer listed)",
-		.run = rm_run,
+		.each = &instance_rm,
 	},
 	{
 		.name = "wait",
-		ECSCTL_IDS,
+		ECSCTL_IDS("ID..."),
 		.flags = wait_flags,
 		.actions = "DescribeInstances",
 		.summary = "wait until instances have a status",

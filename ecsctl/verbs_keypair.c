@@ -187,11 +187,6 @@ static int import_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 static const struct ecsctl_listing keypairs = { "DescribeKeyPairs", "KeyPairs", "KeyPair", 50,
 						ECSCTL_COLUMNS(keypair_columns), "KeyPairName", NULL };
 
-static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_list(ctx, a, &keypairs, NULL);
-}
-
 static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
 	return delete_keypairs(ctx, a->pos, a->n_pos);
@@ -231,9 +226,8 @@ const struct ecsctl_verb ecsctl_keypair_verbs[] = {
 	{
 		.group = "keypair",
 		.name = "ls",
-		.actions = "DescribeKeyPairs (every page)",
 		.summary = "list key pairs",
-		.run = ls_run,
+		.list = &keypairs,
 	},
 	{
 		.group = "keypair",

@@ -38,11 +38,6 @@ static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 static const struct ecsctl_listing balancers = { "DescribeLoadBalancers", "LoadBalancers", "LoadBalancer", 100,
 						 ECSCTL_COLUMNS(lb_columns), "LoadBalancerId", NULL };
 
-static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_list(ctx, a, &balancers, NULL);
-}
-
 /* "tcp/80,udp/53" and "i-a:50,i-b:30" from DescribeLoadBalancerAttribute. */
 static char *joined(struct json_object *list, const char *a, const char *b, char sep)
 {
@@ -112,11 +107,6 @@ out:
 	json_object_put(reply);
 	ecs_kvlist_clear(&p);
 	return r;
-}
-
-static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_each_id(ctx, a, "DeleteLoadBalancer", "LoadBalancerId", NULL);
 }
 
 static int set_status_run(struct ecsctl *ctx, const struct ecsctl_args *a)
@@ -395,6 +385,8 @@ static const struct ecsctl_flag health_flags[] = {
 	{ NULL },
 };
 
+static const struct ecsctl_each lb_rm = { .action = "DeleteLoadBalancer", .id_param = "LoadBalancerId" };
+
 const struct ecsctl_verb ecsctl_lb_verbs[] = {
 	{
 		.group = "lb",
@@ -407,9 +399,8 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 	{
 		.group = "lb",
 		.name = "ls",
-		.actions = "DescribeLoadBalancers (every page)",
 		.summary = "list load balancers",
-		.run = ls_run,
+		.list = &balancers,
 	},
 	{
 		.group = "lb",
@@ -424,12 +415,9 @@ const struct ecsctl_verb ecsctl_lb_verbs[] = {
 	{
 		.group = "lb",
 		.name = "rm",
-		.synopsis = "LB...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
-		.actions = "DeleteLoadBalancer",
+		ECSCTL_IDS("LB..."),
 		.summary = "delete load balancers (their listeners go with them)",
-		.run = rm_run,
+		.each = &lb_rm,
 	},
 	{
 		.group = "lb",

@@ -80,11 +80,6 @@ static const struct ecsctl_listing policies = { "DescribeAutoSnapshotPolicyEx", 
 						"AutoSnapshotPolicy", 100, ECSCTL_COLUMNS(policy_columns),
 						"AutoSnapshotPolicyId", NULL };
 
-static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_list(ctx, a, &policies, NULL);
-}
-
 /* action with an optional policy id and the disks (one at least) as diskIds. */
 static int policy_disks(struct ecsctl *ctx, const char *action, const char *policy, const char *const *disks,
 			size_t n)
@@ -111,17 +106,16 @@ static int cancel_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return policy_disks(ctx, "CancelAutoSnapshotPolicy", NULL, a->pos, a->n_pos);
 }
 
-static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_each_id(ctx, a, "DeleteAutoSnapshotPolicy", "autoSnapshotPolicyId", NULL);
-}
-
 static const struct ecsctl_flag create_flags[] = {
 	{ "name", ECSCTL_FLAG_VALUE, true, "NAME", "autoSnapshotPolicyName" },
 	{ "time-points", ECSCTL_FLAG_VALUE, true, "H,H...", "timePoints: hours 0-23 (the policy's time zone)" },
 	{ "weekdays", ECSCTL_FLAG_VALUE, true, "D,D...", "repeatWeekdays: 1 (Monday) to 7 (Sunday)" },
 	{ "retention-days", ECSCTL_FLAG_VALUE, true, "DAYS", "retentionDays: 1-65536, or -1 to keep for ever" },
 	{ NULL },
+};
+
+static const struct ecsctl_each policy_rm = {
+	.action = "DeleteAutoSnapshotPolicy", .id_param = "autoSnapshotPolicyId",
 };
 
 const struct ecsctl_verb ecsctl_policy_verbs[] = {
@@ -138,9 +132,8 @@ const struct ecsctl_verb ecsctl_policy_verbs[] = {
 	{
 		.group = "policy",
 		.name = "ls",
-		.actions = "DescribeAutoSnapshotPolicyEx (every page)",
 		.summary = "list policies",
-		.run = ls_run,
+		.list = &policies,
 	},
 	{
 		.group = "policy",
@@ -165,12 +158,9 @@ const struct ecsctl_verb ecsctl_policy_verbs[] = {
 	{
 		.group = "policy",
 		.name = "rm",
-		.synopsis = "POLICY...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
-		.actions = "DeleteAutoSnapshotPolicy",
+		ECSCTL_IDS("POLICY..."),
 		.summary = "delete policies",
-		.run = rm_run,
+		.each = &policy_rm,
 	},
 	{ .name = NULL },
 };

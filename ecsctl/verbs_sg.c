@@ -25,20 +25,9 @@ static const struct ecsctl_creation sg_create = {
 	NULL, NULL,
 };
 
-static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-
-	return ecsctl_create(ctx, a, &sg_create, NULL, 0);
-}
-
 static const struct ecsctl_listing groups = { "DescribeSecurityGroups", "SecurityGroups", "SecurityGroup", 50,
 					     ECSCTL_COLUMNS(sg_columns), "SecurityGroupId",
 					     ECSCTL_PAIRS("name", "SecurityGroupName") };
-
-static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_list(ctx, a, &groups, NULL);
-}
 
 static int show_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 {
@@ -145,11 +134,6 @@ static int leave_run(struct ecsctl *ctx, const struct ecsctl_args *a)
 	return member_verb(ctx, a, "LeaveSecurityGroup");
 }
 
-static int rm_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_each_id(ctx, a, "DeleteSecurityGroup", "SecurityGroupId", NULL);
-}
-
 static const struct ecsctl_flag create_flags[] = {
 	{ "name", ECSCTL_FLAG_VALUE, false, "NAME", "SecurityGroupName" },
 	{ "description", ECSCTL_FLAG_VALUE, false, "TEXT", "Description" },
@@ -181,22 +165,22 @@ static const struct ecsctl_flag revoke_flags[] = {
 	{ NULL },
 };
 
+static const struct ecsctl_each sg_rm = { .action = "DeleteSecurityGroup", .id_param = "SecurityGroupId" };
+
 const struct ecsctl_verb ecsctl_sg_verbs[] = {
 	{
 		.group = "sg",
 		.name = "create",
 		.flags = create_flags,
-		.actions = "CreateSecurityGroup",
 		.summary = "create a security group; prints its id",
-		.run = create_run,
+		.create = &sg_create,
 	},
 	{
 		.group = "sg",
 		.name = "ls",
 		.flags = ls_flags,
-		.actions = "DescribeSecurityGroups (every page)",
 		.summary = "list security groups",
-		.run = ls_run,
+		.list = &groups,
 	},
 	{
 		.group = "sg",
@@ -264,12 +248,9 @@ const struct ecsctl_verb ecsctl_sg_verbs[] = {
 	{
 		.group = "sg",
 		.name = "rm",
-		.synopsis = "SG...",
-		.min_pos = 1,
-		.max_pos = ECSCTL_ARGS_MAX,
-		.actions = "DeleteSecurityGroup",
+		ECSCTL_IDS("SG..."),
 		.summary = "delete groups (refused while an instance or another group's rule uses one)",
-		.run = rm_run,
+		.each = &sg_rm,
 	},
 	{ .name = NULL },
 };

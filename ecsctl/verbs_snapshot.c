@@ -21,14 +21,6 @@ static const struct ecsctl_creation snapshot_create = {
 	&ecsctl_watch_snapshot, "accomplished",
 };
 
-static int create_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	long timeout;
-	int r = ecsctl_flag_timeout(ctx, a, &timeout);
-
-	return r < 0 ? r : ecsctl_create(ctx, a, &snapshot_create, NULL, timeout);
-}
-
 static const struct ecsctl_listing snapshots = { "DescribeSnapshots", "Snapshots", "Snapshot", 100,
 						 ECSCTL_COLUMNS(snapshot_columns), "SnapshotId", ECSCTL_PAIRS("disk", "DiskId") };
 
@@ -42,11 +34,6 @@ static int list_snapshots(struct ecsctl *ctx, const char *disk, struct json_obje
 					ret);
 	ecs_kvlist_clear(&p);
 	return r;
-}
-
-static int ls_run(struct ecsctl *ctx, const struct ecsctl_args *a)
-{
-	return ecsctl_list(ctx, a, &snapshots, NULL);
 }
 
 static int delete_snapshot(struct ecsctl *ctx, const char *id)
@@ -171,17 +158,15 @@ const struct ecsctl_verb ecsctl_snapshot_verbs[] = {
 		.group = "snapshot",
 		.name = "create",
 		.flags = create_flags,
-		.actions = "CreateSnapshot; DescribeSnapshots with --wait",
 		.summary = "snapshot a disk; prints the snapshot id",
-		.run = create_run,
+		.create = &snapshot_create,
 	},
 	{
 		.group = "snapshot",
 		.name = "ls",
 		.flags = ls_flags,
-		.actions = "DescribeSnapshots (every page)",
 		.summary = "list snapshots",
-		.run = ls_run,
+		.list = &snapshots,
 	},
 	{
 		.group = "snapshot",

@@ -10,6 +10,9 @@
 
 struct ecsctl;
 struct ecsctl_args;
+struct ecsctl_listing;
+struct ecsctl_creation;
+struct ecsctl_each;
 
 enum ecsctl_flag_kind {
 	ECSCTL_FLAG_VALUE, /* --name VALUE, at most once */
@@ -35,8 +38,9 @@ struct ecsctl_flag {
 		"how long --wait waits (default 600); then exit 3"        \
 	}
 
-/* The arguments of a verb that takes one or more ids (ECSCTL_ARGS_MAX, ecsctl.h). */
-#define ECSCTL_IDS .synopsis = "ID...", .min_pos = 1, .max_pos = ECSCTL_ARGS_MAX
+/* The arguments of a verb that takes one or more ids, shown as synopsis ("DISK...")
+ * (ECSCTL_ARGS_MAX, ecsctl.h). */
+#define ECSCTL_IDS(synopsis_) .synopsis = (synopsis_), .min_pos = 1, .max_pos = ECSCTL_ARGS_MAX
 
 struct ecsctl_verb {
 	const char *group;	/* "disk", "snapshot", … or NULL for a top-level verb */
@@ -46,10 +50,15 @@ struct ecsctl_verb {
 	bool rest;		/* takes "-- CMD..." */
 	bool any_flags;		/* every --Name VALUE is an API parameter */
 	const struct ecsctl_flag *flags; /* ends with { NULL }; NULL: none */
-	const char *actions;	/* the API actions it calls */
+	const char *actions;	/* the API actions it calls; NULL: said by list, create or each */
 	const char *summary;
 	const char *details;	/* a paragraph for `ecsctl help VERB`, or NULL */
+	/* What it does: its own run function, or for the verbs that differ only in their data,
+	 * one of the three rows verbs.h runs (ecsctl_verb_run). */
 	int (*run)(struct ecsctl *ctx, const struct ecsctl_args *a);
+	const struct ecsctl_listing *list;    /* ls: ecsctl_list */
+	const struct ecsctl_creation *create; /* create: ecsctl_create, --timeout when it watches */
+	const struct ecsctl_each *each;	      /* rm, start, …: ecsctl_each_id, once per id */
 };
 
 struct ecsctl_group {

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from accounts import account_fixtures
 from agentenv import free_port
 from agentlib import write_host_key
 from cloudenv import CTL_BIN, start_controller, stop_controller
@@ -174,11 +175,4 @@ def oss(ceph_cluster):
     yield from running(ceph_cluster)
 
 
-@pytest.fixture(scope="module")
-def alice(oss):
-    return oss.account("alice")
-
-
-@pytest.fixture(scope="module")
-def bob(oss):
-    return oss.account("bob")
+alice, bob = account_fixtures("oss", "alice", "bob")

@@ -10,22 +10,13 @@ parsed by prometheus_client's text-format parser."""
 from __future__ import annotations
 
 import requests
-import pytest
 
+from accounts import account_fixtures
 from consoleenv import ConsoleSession, metrics_token, sample, scrape, signed_in
 from fakeagent import LoneController, lone_cloud_fixtures
 
 cloud_pair, ctl, host = lone_cloud_fixtures("console-api", "h-console")
-
-
-@pytest.fixture(scope="module")
-def alice(ctl):
-    return ctl.account("alice")
-
-
-@pytest.fixture(scope="module")
-def bob(ctl):
-    return ctl.account("bob")
+alice, bob = account_fixtures("ctl", "alice", "bob")
 
 
 def test_files_served_with_security_headers(ctl):

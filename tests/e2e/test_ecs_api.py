@@ -9,17 +9,11 @@ import time
 
 import pytest
 
+from accounts import account_fixtures
 from ecsapi import ApiError, EcsClient
 
 
-@pytest.fixture(scope="module")
-def api(cloud):
-    return cloud.account("alice")
-
-
-@pytest.fixture(scope="module")
-def other(cloud):
-    return cloud.account("bob")
+api, other = account_fixtures("cloud", "alice", "bob")
 
 
 def state(api):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts import account_fixtures
 from ecsapi import EcsClient, enc, post_json, sign_v1
 from waiting import wait_for
 from fakeagent import LoneController, lone_cloud, lone_cloud_fixtures
@@ -74,16 +75,7 @@ def v3_send(api: EcsClient, action: str, params: dict, signed: list[str], *, aft
 
 
 cloud_pair, ctl, host = lone_cloud_fixtures("isoctl", "h-iso")
-
-
-@pytest.fixture(scope="module")
-def a(ctl):
-    return ctl.account("tenant-a")
-
-
-@pytest.fixture(scope="module")
-def b(ctl):
-    return ctl.account("tenant-b")
+a, b = account_fixtures("ctl", "tenant-a", "tenant-b")
 
 
 # ---------------------------------------------------------------- signatures

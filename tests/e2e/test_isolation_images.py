@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from accounts import account_fixtures
 from agentenv import started
 from cloudenv import CloudEnv
 from ecsapi import ApiError
@@ -35,14 +36,7 @@ def env(tiny_image, tmp_path_factory):
     yield from started(cloud)
 
 
-@pytest.fixture(scope="module")
-def alice(env):
-    return env.account("alice")
-
-
-@pytest.fixture(scope="module")
-def bob(env):
-    return env.account("bob")
+alice, bob = account_fixtures("env", "alice", "bob")
 
 
 def copy_image(env, dst: Path) -> Path:

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "kv.h"
+#include "log.h"
 #include "store.h"
 #include "util.h"
 
@@ -27,6 +28,14 @@ struct ctl_test_env {
 };
 
 /* name: the test's, for the directory /tmp/NAME.XXXXXX. */
+/* A group setup: the controller logs only its errors while the group runs. */
+static inline int ctl_test_quiet_logs(void **state)
+{
+	(void)state;
+	ecs_log_set_level(ECS_LOG_ERROR);
+	return 0;
+}
+
 static inline void ctl_test_env_open(struct ctl_test_env *e, const char *name)
 {
 	_cleanup_free_ char *err = NULL, *path = NULL;

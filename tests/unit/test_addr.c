@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "addr.h"
 #include "util.h"
 
@@ -131,14 +132,8 @@ static void test_mac(void **state)
 	assert_int_equal(ecs_mac_parse(NULL, m), -EINVAL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ipv4),
-		cmocka_unit_test(test_ipv4_classes),
-		cmocka_unit_test(test_cidr),
-		cmocka_unit_test(test_mac),
-	};
-
-	return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
-}
+UNIT_MAIN("addr", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_ipv4),
+	  cmocka_unit_test(test_ipv4_classes),
+	  cmocka_unit_test(test_cidr),
+	  cmocka_unit_test(test_mac))

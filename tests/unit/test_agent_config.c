@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "agent_config.h"
 #include "config.h"
 #include "envset.h"
@@ -46,11 +47,5 @@ static void test_defaults_and_env(void **state)
 	ecs_config_free(raw);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_and_env),
-	};
-
-	return cmocka_run_group_tests_name("agent_config", tests, NULL, NULL);
-}
+UNIT_MAIN("agent_config", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_defaults_and_env))

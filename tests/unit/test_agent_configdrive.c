@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "cmd.h"
 #include "configdrive.h"
 #include "golden.h"
@@ -135,14 +136,8 @@ static void test_iso_round_trip(void **state)
 	unlink(path);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_texts_golden),
-		cmocka_unit_test(test_minimal),
-		cmocka_unit_test(test_mtu),
-		cmocka_unit_test(test_iso_round_trip),
-	};
-
-	return cmocka_run_group_tests_name("configdrive", tests, NULL, NULL);
-}
+UNIT_MAIN("configdrive", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_texts_golden),
+	  cmocka_unit_test(test_minimal),
+	  cmocka_unit_test(test_mtu),
+	  cmocka_unit_test(test_iso_round_trip))

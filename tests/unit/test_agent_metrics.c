@@ -23,6 +23,7 @@
 #include "metrics-internal.h"
 #include "metrics.h"
 #include "timeutil.h"
+#include "unit.h"
 #include "util.h"
 
 /* 2023-11-14T22:00:00Z: a whole hour, so every period starts here. */
@@ -853,20 +854,20 @@ int main(void)
 		cmocka_unit_test(test_snapshot_parse),
 		cmocka_unit_test(test_delta),
 	};
-	const struct CMUnitTest stored[] = {
-		cmocka_unit_test_setup_teardown(test_rates_from_two_samples, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cpu_capped_and_no_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_sample_and_resets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aggregate_60, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rollup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_query_bounds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_keeps_points, setup, teardown),
+	struct CMUnitTest stored[] = {
+		cmocka_unit_test(test_rates_from_two_samples),
+		cmocka_unit_test(test_cpu_capped_and_no_memory),
+		cmocka_unit_test(test_first_sample_and_resets),
+		cmocka_unit_test(test_aggregate_60),
+		cmocka_unit_test(test_rollup),
+		cmocka_unit_test(test_query_bounds),
+		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_forget),
+		cmocka_unit_test(test_reopen_keeps_points),
 	};
-	const struct CMUnitTest sampled[] = {
-		cmocka_unit_test_setup_teardown(test_sample_test_driver, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sample_records, setup, teardown),
+	struct CMUnitTest sampled[] = {
+		cmocka_unit_test(test_sample_test_driver),
+		cmocka_unit_test(test_sample_records),
 	};
 	int r = 0;
 
@@ -874,7 +875,7 @@ int main(void)
 	if (virInitialize() < 0)
 		return 1;
 	r |= cmocka_run_group_tests_name("metrics_pure", pure, NULL, NULL);
-	r |= cmocka_run_group_tests_name("metrics_stored", stored, NULL, NULL);
-	r |= cmocka_run_group_tests_name("metrics_sampled", sampled, group_setup, group_teardown);
+	r |= unit_run("metrics_stored", stored, ARRAY_SIZE(stored), setup, teardown, NULL, NULL);
+	r |= unit_run("metrics_sampled", sampled, ARRAY_SIZE(sampled), setup, teardown, group_setup, group_teardown);
 	return r ? 1 : 0;
 }

@@ -34,6 +34,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "net.h"
+#include "nstest.h"
 #include "util.h"
 
 static const char *const prefixes[] = { "ecsbr", "ecst", NULL };
@@ -1423,13 +1424,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_vxlan_traffic, overlay_teardown),
 	};
 
-	/* Never the host's network: everything below lives and dies in this namespace. */
-	if (unshare(CLONE_NEWNET) < 0) {
-		fprintf(stderr, "test_agent_net: unshare(CLONE_NEWNET): %s; these tests need root "
-				"(CAP_SYS_ADMIN, CAP_NET_ADMIN) and refuse to touch the host's links\n",
-			strerror(errno));
+	if (nstest_private_netns("test_agent_net") < 0)
 		return 1;
-	}
 	if (ecs_cmd_run_ok(lo_up, NULL, &res) < 0) {
 		fprintf(stderr, "test_agent_net: cannot bring lo up in the test namespace\n");
 		return 1;

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "rbd_import.h"
 
 static int parse(const char *json, struct agent_disk_map *m)
@@ -96,13 +97,8 @@ static void test_malformed(void **state)
 	assert_null(m.data);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_qcow2_map),
-		cmocka_unit_test(test_raw_and_empty),
-		cmocka_unit_test(test_not_in_place),
-		cmocka_unit_test(test_malformed),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("agent_rbd_import", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_qcow2_map),
+	  cmocka_unit_test(test_raw_and_empty),
+	  cmocka_unit_test(test_not_in_place),
+	  cmocka_unit_test(test_malformed))

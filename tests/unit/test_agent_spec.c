@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "crypto.h"
 #include "spec.h"
 #include "util.h"
@@ -290,16 +291,10 @@ static void test_spec_of_doc(void **state)
 	agent_instance_spec_free(s);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_spec),
-		cmocka_unit_test(test_minimal_spec_defaults),
-		cmocka_unit_test(test_each_required_field_missing),
-		cmocka_unit_test(test_each_invalid_field_rejected),
-		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_spec_of_doc),
-	};
-
-	return cmocka_run_group_tests_name("spec", tests, NULL, NULL);
-}
+UNIT_MAIN("spec", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_good_spec),
+	  cmocka_unit_test(test_minimal_spec_defaults),
+	  cmocka_unit_test(test_each_required_field_missing),
+	  cmocka_unit_test(test_each_invalid_field_rejected),
+	  cmocka_unit_test(test_bounds),
+	  cmocka_unit_test(test_spec_of_doc))

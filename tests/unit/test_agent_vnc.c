@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "vnc.h"
 
 static void test_socket_from_xml(void **state)
@@ -36,11 +37,5 @@ static void test_socket_from_xml(void **state)
 	assert_null(agent_vnc_socket_from_xml("<graphics type='vnc' socket='relative'/>"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_socket_from_xml),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("agent_vnc", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_socket_from_xml))

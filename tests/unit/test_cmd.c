@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "cmd.h"
 #include "golden.h"
 #include "timeutil.h"
@@ -197,15 +198,9 @@ static void test_dry_run_golden(void **state)
 	assert_int_equal(ecs_cmd_run_ok(tru, NULL, NULL), 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_run_and_capture), cmocka_unit_test(test_no_shell),
-		cmocka_unit_test(test_stdin),		cmocka_unit_test(test_not_found),
-		cmocka_unit_test(test_timeout_kills_group), cmocka_unit_test(test_output_bound),
-		cmocka_unit_test(test_fds_closed_in_child), cmocka_unit_test(test_dry_run_golden),
-		cmocka_unit_test(test_no_double_close_across_threads),
-	};
-
-	return cmocka_run_group_tests_name("cmd", tests, NULL, NULL);
-}
+UNIT_MAIN("cmd", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_run_and_capture), cmocka_unit_test(test_no_shell),
+	  cmocka_unit_test(test_stdin),		cmocka_unit_test(test_not_found),
+	  cmocka_unit_test(test_timeout_kills_group), cmocka_unit_test(test_output_bound),
+	  cmocka_unit_test(test_fds_closed_in_child), cmocka_unit_test(test_dry_run_golden),
+	  cmocka_unit_test(test_no_double_close_across_threads))

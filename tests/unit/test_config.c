@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "config.h"
 #include "util.h"
 
@@ -163,15 +164,9 @@ static void test_fill(void **state)
 	ecs_config_free(cfg);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_file_and_defaults, teardown),
-		cmocka_unit_test_teardown(test_env_overrides_file, teardown),
-		cmocka_unit_test_teardown(test_validation_errors, teardown),
-		cmocka_unit_test_teardown(test_missing_file, teardown),
-		cmocka_unit_test_teardown(test_fill, teardown),
-	};
-
-	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
-}
+UNIT_MAIN("config", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test_teardown(test_file_and_defaults, teardown),
+	  cmocka_unit_test_teardown(test_env_overrides_file, teardown),
+	  cmocka_unit_test_teardown(test_validation_errors, teardown),
+	  cmocka_unit_test_teardown(test_missing_file, teardown),
+	  cmocka_unit_test_teardown(test_fill, teardown))

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "crypto.h"
 #include "util.h"
 
@@ -112,14 +113,8 @@ static void test_random(void **state)
 	assert_memory_not_equal(a, b, sizeof(a));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hmac_sha1_rfc2202), cmocka_unit_test(test_hmac_sha256_rfc4231),
-		cmocka_unit_test(test_digests),		  cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_base64_rejects),	  cmocka_unit_test(test_hex_and_ct),
-		cmocka_unit_test(test_random),
-	};
-
-	return cmocka_run_group_tests_name("crypto", tests, NULL, NULL);
-}
+UNIT_MAIN("crypto", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_hmac_sha1_rfc2202), cmocka_unit_test(test_hmac_sha256_rfc4231),
+	  cmocka_unit_test(test_digests),		  cmocka_unit_test(test_base64),
+	  cmocka_unit_test(test_base64_rejects),	  cmocka_unit_test(test_hex_and_ct),
+	  cmocka_unit_test(test_random))

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "addrpool.h"
 #include "store.h"
 #include "util.h"
@@ -150,14 +151,8 @@ static void test_public_leases(void **state)
 	assert_string_equal(ip, "192.0.2.1");
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_ranges_and_addresses),
-		cmocka_unit_test_setup_teardown(test_private_leases, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_public_leases, setup, teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_addrpool", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_parse),
+	  cmocka_unit_test(test_ranges_and_addresses),
+	  cmocka_unit_test_setup_teardown(test_private_leases, setup, teardown),
+	  cmocka_unit_test_setup_teardown(test_public_leases, setup, teardown))

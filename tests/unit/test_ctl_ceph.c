@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "ceph.h"
 
 static const char *status_ok = "{\"fsid\":\"x\",\"health\":{\"status\":\"HEALTH_OK\",\"checks\":{},\"mutes\":[]}}";
@@ -100,12 +101,6 @@ static void test_storage_of(void **state)
 	free(s);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_storage_of),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_ceph", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_parse),
+	  cmocka_unit_test(test_storage_of))

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "config.h"
 #include "envset.h"
 #include "ctl_config.h"
@@ -50,11 +51,5 @@ static void test_defaults_and_env(void **state)
 	ecs_config_free(raw);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_and_env),
-	};
-
-	return cmocka_run_group_tests_name("ctl_config", tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_config", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_defaults_and_env))

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "console.h"
 #include "ctl.h"
 #include "ctl_env.h"
@@ -111,12 +112,6 @@ static int setup(void **state)
 	return 0;
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sessions),
-		cmocka_unit_test_setup_teardown(test_metrics_render, setup, ctl_test_env_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_console", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_sessions),
+	  cmocka_unit_test_setup_teardown(test_metrics_render, setup, ctl_test_env_teardown))

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "heal.h"
 
 static void test_host_ip(void **state)
@@ -40,12 +41,6 @@ static void test_addr_of(void **state)
 	assert_false(ctl_heal_addr_of("10.231.9.3:0/42", ""));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_host_ip),
-		cmocka_unit_test(test_addr_of),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_heal", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_host_ip),
+	  cmocka_unit_test(test_addr_of))

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "config.h"
 #include "ctl.h"
 #include "ctl_env.h"
@@ -127,13 +128,7 @@ static void test_unknown(void **state)
 	assert_null(ctl_instance_agent_spec(&e->t.c, e->t.db, "i-nothere", true));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_minimal, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_unknown, setup, ctl_test_env_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_instance_spec", setup, ctl_test_env_teardown, NULL, NULL,
+	  cmocka_unit_test(test_full),
+	  cmocka_unit_test(test_minimal),
+	  cmocka_unit_test(test_unknown))

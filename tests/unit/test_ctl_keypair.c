@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "account.h"
 #include "cmd.h"
 #include "config.h"
@@ -483,21 +484,14 @@ static void test_parse_public(void **state)
 	assert_null(line);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_describe_delete, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_names, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_import, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_import_invalid, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_and_accounts, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_describe_filters, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_limit, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_attach_detach, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_delete_errors, setup, ctl_test_env_teardown),
-		cmocka_unit_test(test_parse_public),
-	};
-
-	ecs_log_set_level(ECS_LOG_ERROR);
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_keypair", setup, ctl_test_env_teardown, ctl_test_quiet_logs, NULL,
+	  cmocka_unit_test(test_create_describe_delete),
+	  cmocka_unit_test(test_names),
+	  cmocka_unit_test(test_import),
+	  cmocka_unit_test(test_import_invalid),
+	  cmocka_unit_test(test_duplicate_and_accounts),
+	  cmocka_unit_test(test_describe_filters),
+	  cmocka_unit_test(test_limit),
+	  cmocka_unit_test(test_attach_detach),
+	  cmocka_unit_test(test_delete_errors),
+	  cmocka_unit_test_setup_teardown(test_parse_public, unit_no_fixture, unit_no_fixture))

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "account.h"
 #include "ctl.h"
 #include "ctl_env.h"
@@ -131,11 +132,5 @@ static void test_pages_follow_changes(void **state)
 	same_answers(e, &e->bob, 2);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_pages_follow_changes, setup, ctl_test_env_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_listcache", setup, ctl_test_env_teardown, NULL, NULL,
+	  cmocka_unit_test(test_pages_follow_changes))

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "params.h"
 
 static void test_utf8(void **state)
@@ -58,12 +59,6 @@ static void test_name(void **state)
 	assert_false(ctl_name_ok(longest));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_name),
-	};
-
-	return cmocka_run_group_tests_name("ctl_params", tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_params", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_utf8),
+	  cmocka_unit_test(test_name))

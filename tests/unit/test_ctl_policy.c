@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "account.h"
 #include "config.h"
 #include "ctl.h"
@@ -632,24 +633,17 @@ static void test_runner_thread(void **state)
 	assert_int_equal(snapshots_of(e, "d-a1"), 1);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_describe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_modify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_apply_cancel_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tick_once_per_slot, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tick_skips_busy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tick_retention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tick_utc_offset, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tick_after_restart, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tick_failures, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tick_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_runner_thread, setup, teardown),
-	};
-
-	ecs_log_set_level(ECS_LOG_ERROR);
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_policy", setup, teardown, ctl_test_quiet_logs, NULL,
+	  cmocka_unit_test(test_create_describe),
+	  cmocka_unit_test(test_validation),
+	  cmocka_unit_test(test_quota),
+	  cmocka_unit_test(test_modify),
+	  cmocka_unit_test(test_apply_cancel_delete),
+	  cmocka_unit_test(test_tick_once_per_slot),
+	  cmocka_unit_test(test_tick_skips_busy),
+	  cmocka_unit_test(test_tick_retention),
+	  cmocka_unit_test(test_tick_utc_offset),
+	  cmocka_unit_test(test_tick_after_restart),
+	  cmocka_unit_test(test_tick_failures),
+	  cmocka_unit_test(test_tick_bounded),
+	  cmocka_unit_test(test_runner_thread))

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "account.h"
 #include "config.h"
 #include "ctl.h"
@@ -447,23 +448,17 @@ static void test_too_many_parameters(void **state)
 	ecs_kvlist_clear(&q);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_signed_get, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signed_form_post, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_format_xml, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_error_xml, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signature_failures, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timestamp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dated_before_start, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nonce, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_action_and_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_method, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_parameters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_too_many_parameters, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_describe_returns_connection_once, setup, teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_rpc", setup, teardown, NULL, NULL,
+	  cmocka_unit_test(test_signed_get),
+	  cmocka_unit_test(test_signed_form_post),
+	  cmocka_unit_test(test_format_xml),
+	  cmocka_unit_test(test_error_xml),
+	  cmocka_unit_test(test_signature_failures),
+	  cmocka_unit_test(test_timestamp),
+	  cmocka_unit_test(test_dated_before_start),
+	  cmocka_unit_test(test_nonce),
+	  cmocka_unit_test(test_action_and_version),
+	  cmocka_unit_test(test_method),
+	  cmocka_unit_test(test_parameters),
+	  cmocka_unit_test(test_too_many_parameters),
+	  cmocka_unit_test(test_describe_returns_connection_once))

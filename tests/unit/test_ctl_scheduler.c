@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "ceph.h"
 #include "common.h"
 #include "config.h"
@@ -459,25 +460,19 @@ static void test_deployset_placed_again(void **state)
 	expect(e, rq, "h-a");
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_no_host, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_dead_host_skipped, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_vcpu_overcommit, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_memory_overcommit, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_disk_room, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_max_instances, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_zone, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_system_image, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_exclude, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_weighers, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_schedule_lb, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_storage_down_filtered, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_deployset_distinct_hosts, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_deployset_zone_cap, setup, ctl_test_env_teardown),
-		cmocka_unit_test_setup_teardown(test_deployset_placed_again, setup, ctl_test_env_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_scheduler", setup, ctl_test_env_teardown, NULL, NULL,
+	  cmocka_unit_test(test_no_host),
+	  cmocka_unit_test(test_dead_host_skipped),
+	  cmocka_unit_test(test_vcpu_overcommit),
+	  cmocka_unit_test(test_memory_overcommit),
+	  cmocka_unit_test(test_disk_room),
+	  cmocka_unit_test(test_max_instances),
+	  cmocka_unit_test(test_zone),
+	  cmocka_unit_test(test_system_image),
+	  cmocka_unit_test(test_exclude),
+	  cmocka_unit_test(test_weighers),
+	  cmocka_unit_test(test_schedule_lb),
+	  cmocka_unit_test(test_storage_down_filtered),
+	  cmocka_unit_test(test_deployset_distinct_hosts),
+	  cmocka_unit_test(test_deployset_zone_cap),
+	  cmocka_unit_test(test_deployset_placed_again))

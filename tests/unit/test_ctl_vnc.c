@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "vnc.h"
 
 static const struct ctl_vnc_grant alice = { "acct-alice", "i-0123456789abcdefghij", "host-1" };
@@ -72,13 +73,7 @@ static void test_ws_accept(void **state)
 	assert_int_equal(ctl_vnc_ws_accept("short", out), -EINVAL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_token_once),
-		cmocka_unit_test(test_token_limit),
-		cmocka_unit_test(test_ws_accept),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ctl_vnc", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_token_once),
+	  cmocka_unit_test(test_token_limit),
+	  cmocka_unit_test(test_ws_accept))

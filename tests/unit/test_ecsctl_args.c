@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "test_ecsctl_fake.h"
 #include "verbs.h"
 
@@ -319,13 +320,25 @@ static void test_complete(void **state)
 	ecsctl_done(&ctx);
 }
 
-int main(void)
+/* Each verb does one thing: its own run function or one table row (ecsctl_verb_run), and
+ * help can name the actions of each. */
+static void test_verbs_do_one_thing(void **state)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rows),
-		cmocka_unit_test(test_user_data),
-		cmocka_unit_test(test_complete),
-	};
+	const struct ecsctl_verb *v;
+	char buf[256];
 
-	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
+	(void)state;
+	for (size_t i = 0; (v = ecsctl_verb_at(i)); i++) {
+		int n = !!v->run + !!v->list + !!v->create + !!v->each;
+
+		if (n != 1 || (!ecsctl_verb_actions(v, buf, sizeof(buf)) && !streq(v->name, "help")))
+			fail_msg("verb %s %s: %d ways to run, actions %s", v->group ? v->group : "-", v->name, n,
+				 v->actions ? v->actions : "(none)");
+	}
 }
+
+UNIT_MAIN("ecsctl_args", NULL, NULL, fake_group_setup, fake_group_teardown,
+	  cmocka_unit_test(test_rows),
+	  cmocka_unit_test(test_user_data),
+	  cmocka_unit_test(test_complete),
+	  cmocka_unit_test(test_verbs_do_one_thing))

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "client.h"
 #include "id.h"
 #include "test_ecsctl_fake.h"
@@ -357,21 +358,15 @@ static void test_no_credentials(void **state)
 	run_result_clear(&res);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_signature_post_and_get),
-		cmocka_unit_test(test_param_replaces_common),
-		cmocka_unit_test(test_wrong_secret),
-		cmocka_unit_test(test_api_error_exit),
-		cmocka_unit_test(test_not_json),
-		cmocka_unit_test(test_request_timeout),
-		cmocka_unit_test(test_connection_refused),
-		cmocka_unit_test(test_retry_only_describe),
-		cmocka_unit_test(test_wait_timeout),
-		cmocka_unit_test(test_wait_failed),
-		cmocka_unit_test(test_no_credentials),
-	};
-
-	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
-}
+UNIT_MAIN("ecsctl_client", NULL, NULL, fake_group_setup, fake_group_teardown,
+	  cmocka_unit_test(test_signature_post_and_get),
+	  cmocka_unit_test(test_param_replaces_common),
+	  cmocka_unit_test(test_wrong_secret),
+	  cmocka_unit_test(test_api_error_exit),
+	  cmocka_unit_test(test_not_json),
+	  cmocka_unit_test(test_request_timeout),
+	  cmocka_unit_test(test_connection_refused),
+	  cmocka_unit_test(test_retry_only_describe),
+	  cmocka_unit_test(test_wait_timeout),
+	  cmocka_unit_test(test_wait_failed),
+	  cmocka_unit_test(test_no_credentials))

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "profile.h"
 #include "util.h"
 
@@ -330,18 +331,12 @@ static void test_profile_names(void **state)
 	ecsctl_strv_free(names);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_default_profile, reset),
-		cmocka_unit_test_setup(test_named_profile, reset),
-		cmocka_unit_test_setup(test_precedence, reset),
-		cmocka_unit_test_setup(test_which_file, reset),
-		cmocka_unit_test_setup(test_file_errors, reset),
-		cmocka_unit_test_setup(test_home_without_HOME, reset),
-		cmocka_unit_test_setup(test_state_dirs, reset),
-		cmocka_unit_test_setup(test_profile_names, reset),
-	};
-
-	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
-}
+UNIT_MAIN("ecsctl_config", NULL, NULL, tmpdir_setup, tmpdir_teardown,
+	  cmocka_unit_test_setup(test_default_profile, reset),
+	  cmocka_unit_test_setup(test_named_profile, reset),
+	  cmocka_unit_test_setup(test_precedence, reset),
+	  cmocka_unit_test_setup(test_which_file, reset),
+	  cmocka_unit_test_setup(test_file_errors, reset),
+	  cmocka_unit_test_setup(test_home_without_HOME, reset),
+	  cmocka_unit_test_setup(test_state_dirs, reset),
+	  cmocka_unit_test_setup(test_profile_names, reset))

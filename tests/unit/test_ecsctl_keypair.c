@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "test_ecsctl_fake.h"
 
 #define PEM "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----"
@@ -120,14 +121,8 @@ static void test_import(void **state)
 	expect_run(line, 2, "not an OpenSSH public key");
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create),
-		cmocka_unit_test(test_create_outputs),
-		cmocka_unit_test(test_create_rollback),
-		cmocka_unit_test(test_import),
-	};
-
-	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
-}
+UNIT_MAIN("ecsctl_keypair", NULL, NULL, fake_group_setup, fake_group_teardown,
+	  cmocka_unit_test(test_create),
+	  cmocka_unit_test(test_create_outputs),
+	  cmocka_unit_test(test_create_rollback),
+	  cmocka_unit_test(test_import))

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "known_hosts.h"
 #include "util.h"
 
@@ -128,14 +129,8 @@ static void test_bounds_and_symlinks(void **state)
 	unlink(path);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_first_use_then_check, fresh),
-		cmocka_unit_test_setup(test_hand_written, fresh),
-		cmocka_unit_test_setup(test_injection, fresh),
-		cmocka_unit_test_setup(test_bounds_and_symlinks, fresh),
-	};
-
-	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
-}
+UNIT_MAIN("ecsctl_known_hosts", NULL, NULL, tmpdir_setup, tmpdir_teardown,
+	  cmocka_unit_test_setup(test_first_use_then_check, fresh),
+	  cmocka_unit_test_setup(test_hand_written, fresh),
+	  cmocka_unit_test_setup(test_injection, fresh),
+	  cmocka_unit_test_setup(test_bounds_and_symlinks, fresh))

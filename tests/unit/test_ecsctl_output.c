@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "golden.h"
 #include "output.h"
 #include "test_ecsctl_fake.h"
@@ -249,17 +250,11 @@ static void test_paging(void **state)
 	run_result_clear(&res);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_field_text),
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_object),
-		cmocka_unit_test(test_progress),
-		cmocka_unit_test(test_verbs_output),
-		cmocka_unit_test(test_default_output),
-		cmocka_unit_test(test_paging),
-	};
-
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_MAIN("ecsctl_output", NULL, NULL, setup, teardown,
+	  cmocka_unit_test(test_field_text),
+	  cmocka_unit_test(test_table),
+	  cmocka_unit_test(test_object),
+	  cmocka_unit_test(test_progress),
+	  cmocka_unit_test(test_verbs_output),
+	  cmocka_unit_test(test_default_output),
+	  cmocka_unit_test(test_paging))

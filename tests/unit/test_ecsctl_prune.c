@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "prune.h"
 #include "test_ecsctl_fake.h"
 
@@ -197,14 +198,8 @@ static void test_cron_line(void **state)
 	assert_string_equal(ecs_json_str(json_object_array_get_idx(fake.snapshots, 1), "SnapshotId", ""), "s-fake4");
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_select),
-		cmocka_unit_test(test_prune_verb),
-		cmocka_unit_test(test_prune_partial_failure),
-		cmocka_unit_test(test_cron_line),
-	};
-
-	return cmocka_run_group_tests(tests, fake_group_setup, fake_group_teardown);
-}
+UNIT_MAIN("ecsctl_prune", NULL, NULL, fake_group_setup, fake_group_teardown,
+	  cmocka_unit_test(test_select),
+	  cmocka_unit_test(test_prune_verb),
+	  cmocka_unit_test(test_prune_partial_failure),
+	  cmocka_unit_test(test_cron_line))

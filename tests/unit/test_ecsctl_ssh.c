@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "test_ecsctl_fake.h"
 #include "timeutil.h"
 
@@ -377,13 +378,7 @@ static void test_identity_and_vpc(void **state)
 	run_result_clear(&res);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_run_command),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_identity_and_vpc),
-	};
-
-	return cmocka_run_group_tests(tests, setup, teardown);
-}
+UNIT_MAIN("ecsctl_ssh", NULL, NULL, setup, teardown,
+	  cmocka_unit_test(test_run_command),
+	  cmocka_unit_test(test_refusals),
+	  cmocka_unit_test(test_identity_and_vpc))

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "hostauth.h"
 #include "util.h"
 
@@ -219,17 +220,11 @@ static void test_known_signature(void **state)
 	assert_string_equal(sig, KNOWN_SIG);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_then_replayed),
-		cmocka_unit_test(test_tampering),
-		cmocka_unit_test(test_stale_and_missing),
-		cmocka_unit_test(test_cache_full_refuses),
-		cmocka_unit_test(test_read_key),
-		cmocka_unit_test(test_bound_to_its_host),
-		cmocka_unit_test(test_known_signature),
-	};
-
-	return cmocka_run_group_tests_name("hostauth", tests, NULL, NULL);
-}
+UNIT_MAIN("hostauth", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_good_then_replayed),
+	  cmocka_unit_test(test_tampering),
+	  cmocka_unit_test(test_stale_and_missing),
+	  cmocka_unit_test(test_cache_full_refuses),
+	  cmocka_unit_test(test_read_key),
+	  cmocka_unit_test(test_bound_to_its_host),
+	  cmocka_unit_test(test_known_signature))

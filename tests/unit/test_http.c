@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "json.h"
@@ -388,21 +389,15 @@ static void test_bad_listen_address(void **state)
 	assert_true(ecs_http_server_start(&cfg, routes, 1, &s) < 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_routing),
-		cmocka_unit_test(test_body_limit),
-		cmocka_unit_test(test_chunked_body_over_limit),
-		cmocka_unit_test(test_malformed_requests),
-		cmocka_unit_test(test_request_id_carried),
-		cmocka_unit_test(test_access_log),
-		cmocka_unit_test(test_client_retries_idempotent_only),
-		cmocka_unit_test(test_client_connection_reuse),
-		cmocka_unit_test(test_client_timeouts_and_bounds),
-		cmocka_unit_test(test_thread_per_connection),
-		cmocka_unit_test(test_bad_listen_address),
-	};
-
-	return cmocka_run_group_tests_name("http", tests, setup, teardown);
-}
+UNIT_MAIN("http", NULL, NULL, setup, teardown,
+	  cmocka_unit_test(test_routing),
+	  cmocka_unit_test(test_body_limit),
+	  cmocka_unit_test(test_chunked_body_over_limit),
+	  cmocka_unit_test(test_malformed_requests),
+	  cmocka_unit_test(test_request_id_carried),
+	  cmocka_unit_test(test_access_log),
+	  cmocka_unit_test(test_client_retries_idempotent_only),
+	  cmocka_unit_test(test_client_connection_reuse),
+	  cmocka_unit_test(test_client_timeouts_and_bounds),
+	  cmocka_unit_test(test_thread_per_connection),
+	  cmocka_unit_test(test_bad_listen_address))

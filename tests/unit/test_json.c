@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "json.h"
 #include "util.h"
 
@@ -254,14 +255,8 @@ static void test_writer_matches_json_c(void **state)
 	json_object_put(o);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_rejects),	cmocka_unit_test(test_parse_depth_limit),
-		cmocka_unit_test(test_reader_happy),	cmocka_unit_test(test_reader_errors),
-		cmocka_unit_test(test_reader_strict_unknown_field), cmocka_unit_test(test_builders),
-		cmocka_unit_test(test_document_getters), cmocka_unit_test(test_writer_matches_json_c),
-	};
-
-	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
-}
+UNIT_MAIN("json", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_parse_rejects),	cmocka_unit_test(test_parse_depth_limit),
+	  cmocka_unit_test(test_reader_happy),	cmocka_unit_test(test_reader_errors),
+	  cmocka_unit_test(test_reader_strict_unknown_field), cmocka_unit_test(test_builders),
+	  cmocka_unit_test(test_document_getters), cmocka_unit_test(test_writer_matches_json_c))

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "log.h"
 #include "util.h"
 
@@ -106,14 +107,8 @@ static void test_quote(void **state)
 	assert_non_null(strstr(buf, "msg=\"multi line\"\n"));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_format_and_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_levels, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_request_id_per_thread, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quote, setup, teardown),
-	};
-
-	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
-}
+UNIT_MAIN("log", setup, teardown, NULL, NULL,
+	  cmocka_unit_test(test_format_and_fields),
+	  cmocka_unit_test(test_levels),
+	  cmocka_unit_test(test_request_id_per_thread),
+	  cmocka_unit_test(test_quote))

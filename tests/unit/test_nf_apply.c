@@ -458,13 +458,8 @@ int main(void)
 		cmocka_unit_test_setup(test_traffic, clean),
 	};
 
-	/* Everything below runs iptables, ipset and conntrack: only ever in a network
-	 * namespace of this process's own, which dies with it. No namespace, no test. */
-	if (unshare(CLONE_NEWNET) < 0) {
-		fprintf(stderr, "test_nf_apply: cannot make a private network namespace (%s); it needs root "
-				"(CAP_SYS_ADMIN) and refuses to touch the host's firewall\n",
-			strerror(errno));
+	/* Everything below runs iptables, ipset and conntrack: only in our own namespace. */
+	if (nstest_private_netns("test_nf_apply") < 0)
 		return 1;
-	}
 	return cmocka_run_group_tests_name("nf_apply", tests, NULL, NULL);
 }

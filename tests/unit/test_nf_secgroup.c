@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "cmd.h"
 #include "golden.h"
 #include "log.h"
@@ -706,26 +707,20 @@ static void test_apply_rejects(void **state)
 	assert_null(text);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_one_nic_one_group),
-		cmocka_unit_test(test_two_groups_union),
-		cmocka_unit_test(test_peer_groups),
-		cmocka_unit_test(test_sets),
-		cmocka_unit_test(test_egress),
-		cmocka_unit_test(test_dispatch),
-		cmocka_unit_test(test_stale),
-		cmocka_unit_test(test_only_taps),
-		cmocka_unit_test(test_expected),
-		cmocka_unit_test(test_order_independent),
-		cmocka_unit_test(test_validate_ok),
-		cmocka_unit_test(test_validate_rejects),
-		cmocka_unit_test(test_state_parse),
-		cmocka_unit_test(test_state_parse_details),
-		cmocka_unit_test(test_apply_dry_run),
-		cmocka_unit_test(test_apply_rejects),
-	};
-
-	return cmocka_run_group_tests_name("nf_secgroup", tests, NULL, NULL);
-}
+UNIT_MAIN("nf_secgroup", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_one_nic_one_group),
+	  cmocka_unit_test(test_two_groups_union),
+	  cmocka_unit_test(test_peer_groups),
+	  cmocka_unit_test(test_sets),
+	  cmocka_unit_test(test_egress),
+	  cmocka_unit_test(test_dispatch),
+	  cmocka_unit_test(test_stale),
+	  cmocka_unit_test(test_only_taps),
+	  cmocka_unit_test(test_expected),
+	  cmocka_unit_test(test_order_independent),
+	  cmocka_unit_test(test_validate_ok),
+	  cmocka_unit_test(test_validate_rejects),
+	  cmocka_unit_test(test_state_parse),
+	  cmocka_unit_test(test_state_parse_details),
+	  cmocka_unit_test(test_apply_dry_run),
+	  cmocka_unit_test(test_apply_rejects))

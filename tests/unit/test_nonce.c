@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "nonce.h"
 
 static void test_add_seen_expire(void **state)
@@ -126,16 +127,10 @@ static void test_many(void **state)
 	ecs_nonce_set_free(s);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_seen_expire),
-		cmocka_unit_test(test_out_of_order_expiry),
-		cmocka_unit_test(test_bound),
-		cmocka_unit_test(test_bound_per_owner),
-		cmocka_unit_test(test_claim_keeps_until_stamp_leaves_window),
-		cmocka_unit_test(test_many),
-	};
-
-	return cmocka_run_group_tests_name("nonce", tests, NULL, NULL);
-}
+UNIT_MAIN("nonce", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_add_seen_expire),
+	  cmocka_unit_test(test_out_of_order_expiry),
+	  cmocka_unit_test(test_bound),
+	  cmocka_unit_test(test_bound_per_owner),
+	  cmocka_unit_test(test_claim_keeps_until_stamp_leaves_window),
+	  cmocka_unit_test(test_many))

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "kv.h"
 #include "parse.h"
 #include "sigv1.h"
@@ -245,13 +246,7 @@ static void test_xml(void **state)
 	free(e);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_string_to_sign), cmocka_unit_test(test_auth_header), cmocka_unit_test(test_range),
-		cmocka_unit_test(test_dates),	       cmocka_unit_test(test_names),	   cmocka_unit_test(test_xml),
-		cmocka_unit_test(test_complete_body),
-	};
-
-	return cmocka_run_group_tests_name("oss_parse", tests, NULL, NULL);
-}
+UNIT_MAIN("oss_parse", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_string_to_sign), cmocka_unit_test(test_auth_header), cmocka_unit_test(test_range),
+	  cmocka_unit_test(test_dates),	       cmocka_unit_test(test_names),	   cmocka_unit_test(test_xml),
+	  cmocka_unit_test(test_complete_body))

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "chunked.h"
 #include "kv.h"
 #include "sigv4.h"
@@ -201,14 +202,8 @@ static void test_unsigned_trailer(void **state)
 	assert_int_equal(feed_unsigned("x-amz-checksum-md5", "0\r\n\r\n", 5), -EINVAL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_get_example),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_chunked_example),
-		cmocka_unit_test(test_unsigned_trailer),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("oss_sigv4", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_get_example),
+	  cmocka_unit_test(test_parse_errors),
+	  cmocka_unit_test(test_chunked_example),
+	  cmocka_unit_test(test_unsigned_trailer))

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "filter.h"
 #include "ots.pb-c.h"
 
@@ -191,13 +192,7 @@ static void test_limit_and_malformed(void **state)
 	free(inner.data);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_single),
-		cmocka_unit_test(test_composite),
-		cmocka_unit_test(test_limit_and_malformed),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ots_filter", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_single),
+	  cmocka_unit_test(test_composite),
+	  cmocka_unit_test(test_limit_and_malformed))

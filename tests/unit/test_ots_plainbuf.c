@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "crypto.h"
 #include "key.h"
 #include "plainbuf.h"
@@ -280,14 +281,8 @@ static void test_key_check(void **state)
 	assert_false(ots_name_valid("", 0));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sdk_put_row),	    cmocka_unit_test(test_sdk_update_delete_inf),
-		cmocka_unit_test(test_corruption_refused), cmocka_unit_test(test_round_trip_rows),
-		cmocka_unit_test(test_key_order),	    cmocka_unit_test(test_key_check),
-		cmocka_unit_test(test_index_key_prefix),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ots_plainbuf", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_sdk_put_row),	    cmocka_unit_test(test_sdk_update_delete_inf),
+	  cmocka_unit_test(test_corruption_refused), cmocka_unit_test(test_round_trip_rows),
+	  cmocka_unit_test(test_key_order),	    cmocka_unit_test(test_key_check),
+	  cmocka_unit_test(test_index_key_prefix))

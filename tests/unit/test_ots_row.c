@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "ots.h"
 #include "row.h"
 
@@ -114,14 +115,8 @@ static void test_write_checks(void **state)
 	assert_int_equal(ots_row_check_write(&r, false, &msg), -EINVAL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_update_versions),
-		cmocka_unit_test(test_update_deletes_and_timestamps),
-		cmocka_unit_test(test_select),
-		cmocka_unit_test(test_write_checks),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ots_row", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_update_versions),
+	  cmocka_unit_test(test_update_deletes_and_timestamps),
+	  cmocka_unit_test(test_select),
+	  cmocka_unit_test(test_write_checks))

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "crypto.h"
 #include "ots_sign.h"
 
@@ -75,12 +76,6 @@ static void test_response_authorization(void **state)
 	ecs_kvlist_clear(&h);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_request_signature_sdk),
-		cmocka_unit_test(test_response_authorization),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("ots_sign", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_request_signature_sdk),
+	  cmocka_unit_test(test_response_authorization))

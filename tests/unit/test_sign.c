@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "sign.h"
 #include "url.h"
 #include "util.h"
@@ -279,21 +280,15 @@ static void test_acs3_signed_headers(void **state)
 	assert_int_equal(ecs_acs3_signed_headers_check("x-acs-date-x;x-acs-date", NULL, NULL), -EINVAL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_public_vector),
-		cmocka_unit_test(test_verify),
-		cmocka_unit_test(test_percent_encode_edges),
-		cmocka_unit_test(test_sign_non_ascii_and_space),
-		cmocka_unit_test(test_repeated_keys_keep_order),
-		cmocka_unit_test(test_percent_decode),
-		cmocka_unit_test(test_form_parse),
-		cmocka_unit_test(test_form_build_round_trip),
-		cmocka_unit_test(test_kvlist),
-		cmocka_unit_test(test_acs3_vector),
-		cmocka_unit_test(test_acs3_signed_headers),
-	};
-
-	return cmocka_run_group_tests_name("sign", tests, NULL, NULL);
-}
+UNIT_MAIN("sign", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_public_vector),
+	  cmocka_unit_test(test_verify),
+	  cmocka_unit_test(test_percent_encode_edges),
+	  cmocka_unit_test(test_sign_non_ascii_and_space),
+	  cmocka_unit_test(test_repeated_keys_keep_order),
+	  cmocka_unit_test(test_percent_decode),
+	  cmocka_unit_test(test_form_parse),
+	  cmocka_unit_test(test_form_build_round_trip),
+	  cmocka_unit_test(test_kvlist),
+	  cmocka_unit_test(test_acs3_vector),
+	  cmocka_unit_test(test_acs3_signed_headers))

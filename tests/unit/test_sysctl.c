@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "nstest.h"
 #include "sysctl.h"
 #include "util.h"
 
@@ -89,12 +90,8 @@ int main(void)
 		cmocka_unit_test(test_errors),
 	};
 
-	/* Never the host's settings: everything below lives and dies in this namespace. */
-	if (unshare(CLONE_NEWNET) < 0) {
-		fprintf(stderr, "test_sysctl: unshare(CLONE_NEWNET): %s; these tests need root and refuse to touch "
-				"the host's settings\n",
-			strerror(errno));
+	/* Never the host's settings: net/ keys follow the namespace. */
+	if (nstest_private_netns("test_sysctl") < 0)
 		return 1;
-	}
 	return cmocka_run_group_tests_name("sysctl", tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
 #include "buf.h"
 #include "id.h"
 #include "timeutil.h"
@@ -184,14 +185,8 @@ static void test_mkdirs(void **state)
 	assert_int_equal(ecs_remove_tree(root), 0);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_resource_ids), cmocka_unit_test(test_request_ids),
-		cmocka_unit_test(test_time),	     cmocka_unit_test(test_parse_helpers),
-		cmocka_unit_test(test_files),	     cmocka_unit_test(test_buf_bound),
-		cmocka_unit_test(test_remove_tree),     cmocka_unit_test(test_mkdirs),
-	};
-
-	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
-}
+UNIT_MAIN("util", NULL, NULL, NULL, NULL,
+	  cmocka_unit_test(test_resource_ids), cmocka_unit_test(test_request_ids),
+	  cmocka_unit_test(test_time),	     cmocka_unit_test(test_parse_helpers),
+	  cmocka_unit_test(test_files),	     cmocka_unit_test(test_buf_bound),
+	  cmocka_unit_test(test_remove_tree),     cmocka_unit_test(test_mkdirs))
