@@ -255,6 +255,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX instances_deployment_set ON instances (deployment_set_id, deleted) WHERE deployment_set_id != '';",
 	/* 11: a drained host takes no new instance; its instances are migrated off (migrate.c). */
 	"ALTER TABLE hosts ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;",
+	/* 12: a group's members by (group_id, instance_id), covering: DescribeSecurityGroups'
+	 * EcsCount reads each member's id from the index, not from a seek into the table per
+	 * member. The index on group_id alone is its prefix. */
+	"CREATE INDEX instance_security_groups_members ON instance_security_groups (group_id, instance_id);"
+	"DROP INDEX instance_security_groups_group;",
 };
 
 int ctl_store_schema_version(void)
