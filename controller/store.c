@@ -444,6 +444,10 @@ static sqlite3 *open_conn(const char *path)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, 10000);
+	/* More lookaside than SQLite's 40 slots: a Describe page's column values and the
+	 * statements kept prepared would otherwise take each from malloc (16 connections at
+	 * most: 2 MiB in all). */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 256, 512);
 	/* FULL: an answered request survives a crash of the controller or the machine. */
 	/* mmap: readers take pages from the kernel's cache in place, not a pread copy into each
 	 * connection's own cache (WAL frames are still read). */
