@@ -178,7 +178,7 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 	long long total = 0;
 	char from[512], where[512] = "", sql[1600];
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = NULL, *count_st = NULL;
 	int r, n_binds = 0;
 	bool filtered;
 
@@ -253,21 +253,24 @@ int ctl_instance_describe(struct ctl_call *call, struct json_object *out)
 			ctl_page_bind(st, n_binds + 2, &page);
 		}
 		if (pass == 0) {
+			/* Not reset until the rows are read: the count's read transaction stays
+			 * open, so the count and the rows are of one snapshot. */
 			if (sqlite3_step(st) == SQLITE_ROW)
 				total = sqlite3_column_int64(st, 0);
+			count_st = st;
 		} else {
 			ctl_page_answer(out, &page, total);
 			r = ctl_rows_answer(call, st, "Instances", "Instance", NULL, instance_write, NULL, out);
+			ctl_db_release(st);
 			if (r < 0) {
-				ctl_db_release(st);
 				r = ctl_db_failure(call);
 				goto out;
 			}
 		}
-		ctl_db_release(st);
 		st = NULL;
 	}
 out:
+	ctl_db_release(count_st);
 	if (db)
 		ctl_db_put(call->c->store, db);
 	json_object_put(ids);

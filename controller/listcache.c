@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "json.h"
 #include "store.h"
 #include "util.h"
@@ -56,50 +55,46 @@ static bool entry_is(const struct list_entry *e, enum ctl_list_kind kind, const 
 	return e && e->kind == kind && streq(e->account, account) && streq(e->path, path);
 }
 
-/* Append s as a JSON string (the ids are the controller's own, escaped all the same). */
-static int json_string_add(struct ecs_buf *b, const char *s)
+/* A page's ids, copied out of an entry (which may be dropped once the lock is let go). */
+struct page_ids {
+	size_t n;
+	char *text;	    /* the ids, each NUL-ended */
+	uint32_t off[CTL_PAGE_MAX_SIZE];
+};
+
+/* The page [from, from + size) of e into ret (its text freed by the caller); -ENOMEM. */
+static int page_ids(const struct list_entry *e, long long from, long long size, struct page_ids *ret)
 {
-	char esc[8];
-	int r = ecs_buf_append(b, "\"", 1, SIZE_MAX);
+	size_t len = 0;
 
-	for (const char *p = s; r == 0 && *p; p++) {
-		unsigned char ch = (unsigned char)*p;
+	ret->n = 0;
+	ret->text = NULL;
+	if (from < 0 || (size_t)from >= e->n)
+		return 0;
+	if (size > CTL_PAGE_MAX_SIZE)
+		size = CTL_PAGE_MAX_SIZE;
+	if ((size_t)(from + size) > e->n)
+		size = (long long)e->n - from;
+	for (long long i = from; i < from + size; i++)
+		len += strlen(e->ids + e->off[i]) + 1;
+	ret->text = malloc(len);
+	if (!ret->text)
+		return -ENOMEM;
+	len = 0;
+	for (long long i = from; i < from + size; i++) {
+		size_t n = strlen(e->ids + e->off[i]) + 1;
 
-		if (ch == '"' || ch == '\\' || ch < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", ch);
-			r = ecs_buf_append(b, esc, 6, SIZE_MAX);
-		} else {
-			r = ecs_buf_append(b, p, 1, SIZE_MAX);
-		}
+		memcpy(ret->text + len, e->ids + e->off[i], n);
+		ret->off[ret->n++] = (uint32_t)len;
+		len += n;
 	}
-	return r == 0 ? ecs_buf_append(b, "\"", 1, SIZE_MAX) : r;
-}
-
-/* The page [from, from + size) of e as a JSON array of ids (caller frees). */
-static char *page_ids(const struct list_entry *e, long long from, long long size)
-{
-	struct ecs_buf b = { 0 };
-	int r = ecs_buf_append(&b, "[", 1, SIZE_MAX);
-
-	for (long long i = from; r == 0 && i < from + size && i >= 0 && (size_t)i < e->n; i++) {
-		if (i > from)
-			r = ecs_buf_append(&b, ",", 1, SIZE_MAX);
-		if (r == 0)
-			r = json_string_add(&b, e->ids + e->off[i]);
-	}
-	if (r == 0)
-		r = ecs_buf_append(&b, "]", 1, SIZE_MAX);
-	if (r < 0) {
-		ecs_buf_free(&b);
-		return NULL;
-	}
-	return ecs_buf_steal(&b);
+	return 0;
 }
 
 /* The cached list of (kind, account, path) at gen: its page and size into *ids, *total;
  * false when there is none at that generation. */
 static bool cache_page(enum ctl_list_kind kind, const char *account, const char *path, long long gen,
-		       const struct ctl_page *page, char **ids, long long *total)
+		       const struct ctl_page *page, struct page_ids *ids, long long *total)
 {
 	bool found = false;
 
@@ -108,10 +103,9 @@ static bool cache_page(enum ctl_list_kind kind, const char *account, const char 
 		struct list_entry *e = entries[i];
 
 		if (entry_is(e, kind, account, path) && e->gen == gen) {
-			*ids = page_ids(e, (page->number - 1) * page->size, page->size);
 			*total = (long long)e->n;
 			__atomic_store_n(&e->used, __atomic_add_fetch(&use_clock, 1, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
-			found = *ids != NULL;
+			found = page_ids(e, (page->number - 1) * page->size, page->size, ids) == 0;
 			break;
 		}
 	}
@@ -198,7 +192,7 @@ fail:
 }
 
 static int list_ids(struct ctl_call *call, sqlite3 *db, const struct ctl_page *page, enum ctl_list_kind kind,
-		    char **ids, long long *total)
+		    struct page_ids *ids, long long *total)
 {
 	const char *account = call->account->account_id, *path = sqlite3_db_filename(db, "main");
 	sqlite3_stmt *st = ctl_db_prepare_cached(db, "SELECT gen FROM list_gens WHERE kind = ?1 AND account_id = ?2");
@@ -223,10 +217,10 @@ static int list_ids(struct ctl_call *call, sqlite3 *db, const struct ctl_page *p
 	e = cache_read(db, kind, account, path, gen);
 	if (!e)
 		return -EIO;
-	*ids = page_ids(e, (page->number - 1) * page->size, page->size);
+	rc = page_ids(e, (page->number - 1) * page->size, page->size, ids);
 	*total = (long long)e->n;
 	cache_install(e);
-	return *ids ? 0 : -ENOMEM;
+	return rc;
 }
 
 /* BEGIN or COMMIT from the connection's kept statements (no parse per page). */
@@ -239,11 +233,41 @@ static int run_kept(sqlite3 *db, const char *sql)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* The page's rows, each read by its id with one kept statement, written in page order into
+ * out's list (an id whose row is gone from this snapshot is left out, as a join would). */
+static int page_rows(struct ctl_call *call, sqlite3_stmt *st, const struct page_ids *ids,
+		     const struct ctl_list_query *q, struct json_object *out)
+{
+	struct ecs_jw w = { 0 };
+	struct json_object *list;
+	int rc = SQLITE_DONE;
+
+	ecs_jw_open(&w, NULL, '[');
+	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < ids->n && (rc == SQLITE_DONE || rc == SQLITE_ROW); i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, ids->text + ids->off[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			q->write(call, st, &w, q->arg);
+	}
+	ecs_jw_close(&w, ']');
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		ecs_jw_free(&w);
+		return -EIO;
+	}
+	list = ecs_jw_take(&w);
+	if (!list)
+		return -ENOMEM;
+	json_object_object_add(ecs_jb_obj(out, q->list_key), q->item_key, list);
+	return 0;
+}
+
 int ctl_list_query(struct ctl_call *call, const struct ctl_page *page, const struct ctl_list_query *q,
 		   struct json_object *out)
 {
 	_cleanup_db_ struct ctl_db_conn conn = ctl_db_take(call->c->store);
-	_cleanup_free_ char *ids = NULL;
+	struct page_ids ids = { 0 };
 	char sql[1600];
 	sqlite3_stmt *st = NULL;
 	long long total = 0;
@@ -252,17 +276,17 @@ int ctl_list_query(struct ctl_call *call, const struct ctl_page *page, const str
 	/* One snapshot for the generation, the ids and the rows. */
 	if (!conn.db || run_kept(conn.db, "BEGIN") < 0 || list_ids(call, conn.db, page, q->kind, &ids, &total) < 0)
 		return ctl_db_failure(call);
-	snprintf(sql, sizeof(sql), "SELECT %s FROM (SELECT key AS page_pos, value AS page_id FROM json_each(?1)) j CROSS JOIN %s"
-		 " ON %s = j.page_id WHERE %s = ?2 ORDER BY j.page_pos",
-		 q->columns, q->table, q->id_column, q->account_column);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s = ?1 AND %s = ?2", q->columns, q->table, q->id_column,
+		 q->account_column);
 	st = ctl_db_prepare_cached(conn.db, sql);
-	if (!st)
+	if (!st) {
+		free(ids.text);
 		return ctl_db_failure(call);
-	sqlite3_bind_text(st, 1, ids, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, call->account->account_id, -1, SQLITE_STATIC);
+	}
 	ctl_page_answer(out, page, total);
-	rc = ctl_rows_answer(call, st, q->list_key, q->item_key, q->row, q->write, q->arg, out);
+	rc = page_rows(call, st, &ids, q, out);
 	ctl_db_release(st);
+	free(ids.text);
 	if (rc < 0)
 		return ctl_db_failure(call);
 	run_kept(conn.db, "COMMIT");

@@ -18,16 +18,18 @@
 #include "common.h"
 #include "params.h"
 
+/* The largest page these actions give (their PageSize's maximum). */
+#define CTL_PAGE_MAX_SIZE 100
+
 enum ctl_list_kind { CTL_LIST_INSTANCES, CTL_LIST_DISKS, CTL_LIST_GROUPS, CTL_LIST_KINDS };
 
 struct ctl_list_query {
 	enum ctl_list_kind kind;
-	/* SELECT columns FROM (the page's ids) CROSS JOIN table ON id_column = the id
-	 * WHERE account_column = the caller's account */
+	/* SELECT columns FROM table WHERE id_column = (each id of the page, in turn)
+	 * AND account_column = the caller's account */
 	const char *columns, *table, *id_column, *account_column;
 	const char *list_key, *item_key;
-	ctl_row_fn row;
-	ctl_row_write_fn write; /* instead of row: as ctl_page_query */
+	ctl_row_write_fn write; /* one row into the page's list, as ctl_page_query's write */
 	void *arg;
 };
 

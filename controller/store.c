@@ -255,6 +255,11 @@ static const char *const migrations[] = {
 	"CREATE INDEX instances_deployment_set ON instances (deployment_set_id, deleted) WHERE deployment_set_id != '';",
 	/* 11: a drained host takes no new instance; its instances are migrated off (migrate.c). */
 	"ALTER TABLE hosts ADD COLUMN drained INTEGER NOT NULL DEFAULT 0;",
+	/* 12: a group's members by (group_id, instance_id), covering: DescribeSecurityGroups'
+	 * EcsCount reads each member's id from the index, not from a seek into the table per
+	 * member. The index on group_id alone is its prefix. */
+	"CREATE INDEX instance_security_groups_members ON instance_security_groups (group_id, instance_id);"
+	"DROP INDEX instance_security_groups_group;",
 };
 
 int ctl_store_schema_version(void)
@@ -348,83 +353,107 @@ void ctl_db_tx_rollback(sqlite3 *db)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* ---- prepared statements kept per connection ---- */
+/* ---- prepared statements kept per connection ----
+ * Each connection has its own slots. A pooled connection is used by one thread at a time
+ * (the pool hands it out; its statements go back before it does), so its slots need no
+ * lock: the lock is only for taking and freeing a connection's set. */
 
-#define STMT_CACHE_SLOTS (CTL_DB_POOL * 24)
+#define STMT_CACHE_CONNS (CTL_DB_POOL + 4)
+#define STMT_CACHE_SLOTS 24
 
-static struct stmt_slot {
-	sqlite3 *db;	   /* NULL: a free slot */
-	char *sql;
+struct stmt_slot {
+	char *sql; /* NULL: a free slot */
 	sqlite3_stmt *st;
 	bool in_use;
-} stmt_slots[STMT_CACHE_SLOTS];
+};
+
+static struct stmt_cache {
+	_Atomic(sqlite3 *) db; /* NULL: a free set */
+	struct stmt_slot slots[STMT_CACHE_SLOTS];
+} stmt_caches[STMT_CACHE_CONNS];
 static pthread_mutex_t stmt_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* db's set, taken on first use; NULL when every set is taken. */
+static struct stmt_cache *stmt_cache_of(sqlite3 *db, bool take)
+{
+	struct stmt_cache *found = NULL;
+
+	for (size_t i = 0; i < STMT_CACHE_CONNS; i++)
+		if (stmt_caches[i].db == db)
+			return &stmt_caches[i];
+	if (!take)
+		return NULL;
+	pthread_mutex_lock(&stmt_lock);
+	for (size_t i = 0; i < STMT_CACHE_CONNS && !found; i++)
+		if (!stmt_caches[i].db) {
+			found = &stmt_caches[i];
+			found->db = db;
+		}
+	pthread_mutex_unlock(&stmt_lock);
+	return found;
+}
 
 sqlite3_stmt *ctl_db_prepare_cached(sqlite3 *db, const char *sql)
 {
+	struct stmt_cache *cache = stmt_cache_of(db, true);
 	struct stmt_slot *empty = NULL;
 	sqlite3_stmt *st = NULL;
 
-	pthread_mutex_lock(&stmt_lock);
-	for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
-		struct stmt_slot *s = &stmt_slots[i];
+	for (size_t i = 0; cache && i < STMT_CACHE_SLOTS; i++) {
+		struct stmt_slot *s = &cache->slots[i];
 
-		if (!s->db) {
+		if (!s->sql) {
 			if (!empty)
 				empty = s;
-		} else if (s->db == db && !s->in_use && streq(s->sql, sql)) {
+		} else if (!s->in_use && streq(s->sql, sql)) {
 			s->in_use = true;
-			pthread_mutex_unlock(&stmt_lock);
 			return s->st;
 		}
 	}
-	if (empty) {
-		empty->sql = strdup(sql);
-		if (empty->sql && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) == SQLITE_OK) {
-			*empty = (struct stmt_slot){ .db = db, .sql = empty->sql, .st = st, .in_use = true };
-		} else {
-			if (empty->sql)
-				log_error("controller db: prepare failed", "sql=\"%.80s\" error=\"%s\"", sql, sqlite3_errmsg(db));
-			free(empty->sql);
-			empty->sql = NULL;
-			st = NULL;
-		}
-		pthread_mutex_unlock(&stmt_lock);
+	if (!empty)
+		return ctl_db_prepare(db, sql);
+	empty->sql = strdup(sql);
+	if (empty->sql && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) == SQLITE_OK) {
+		empty->st = st;
+		empty->in_use = true;
 		return st;
 	}
-	pthread_mutex_unlock(&stmt_lock);
-	return ctl_db_prepare(db, sql);
+	if (empty->sql)
+		log_error("controller db: prepare failed", "sql=\"%.80s\" error=\"%s\"", sql, sqlite3_errmsg(db));
+	free(empty->sql);
+	empty->sql = NULL;
+	return NULL;
 }
 
 void ctl_db_release(sqlite3_stmt *st)
 {
-	if (!st)
-		return;
-	pthread_mutex_lock(&stmt_lock);
-	for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
-		if (stmt_slots[i].st == st && stmt_slots[i].db) {
+	struct stmt_cache *cache = st ? stmt_cache_of(sqlite3_db_handle(st), false) : NULL;
+
+	for (size_t i = 0; cache && i < STMT_CACHE_SLOTS; i++) {
+		if (cache->slots[i].sql && cache->slots[i].st == st) {
 			sqlite3_reset(st);
 			sqlite3_clear_bindings(st);
-			stmt_slots[i].in_use = false;
-			pthread_mutex_unlock(&stmt_lock);
+			cache->slots[i].in_use = false;
 			return;
 		}
 	}
-	pthread_mutex_unlock(&stmt_lock);
 	sqlite3_finalize(st);
 }
 
 /* Before a connection closes: its kept statements go (sqlite3_close refuses while any lives). */
 static void stmt_cache_drop(sqlite3 *db)
 {
-	pthread_mutex_lock(&stmt_lock);
+	struct stmt_cache *cache = stmt_cache_of(db, false);
+
+	if (!cache)
+		return;
 	for (size_t i = 0; i < STMT_CACHE_SLOTS; i++) {
-		if (stmt_slots[i].db == db) {
-			sqlite3_finalize(stmt_slots[i].st);
-			free(stmt_slots[i].sql);
-			stmt_slots[i] = (struct stmt_slot){ 0 };
-		}
+		sqlite3_finalize(cache->slots[i].st);
+		free(cache->slots[i].sql);
+		cache->slots[i] = (struct stmt_slot){ 0 };
 	}
+	pthread_mutex_lock(&stmt_lock);
+	cache->db = NULL;
 	pthread_mutex_unlock(&stmt_lock);
 }
 
@@ -439,6 +468,10 @@ static sqlite3 *open_conn(const char *path)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, 10000);
+	/* More lookaside than SQLite's default: the text columns of each row read are copied
+	 * into the statement's registers, and those small buffers came from malloc (16
+	 * connections at most: 2 MiB in all). */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 256, 512);
 	/* FULL: an answered request survives a crash of the controller or the machine. */
 	/* mmap: readers take pages from the kernel's cache in place, not a pread copy into each
 	 * connection's own cache (WAL frames are still read). */

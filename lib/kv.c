@@ -7,12 +7,27 @@
 
 #include "util.h"
 
+/* A pair as one block, "key\0value\0" (one allocation a parameter, not two: a signed
+ * request carries a dozen); the key owns it, the value points into it. */
+static int pair_new(const char *key, size_t klen, const char *value, size_t vlen, struct ecs_kv *ret)
+{
+	char *k = malloc(klen + vlen + 2);
+
+	if (!k)
+		return -ENOMEM;
+	memcpy(k, key, klen);
+	k[klen] = '\0';
+	if (vlen)
+		memcpy(k + klen + 1, value, vlen);
+	k[klen + 1 + vlen] = '\0';
+	*ret = (struct ecs_kv){ .key = k, .value = k + klen + 1 };
+	return 0;
+}
+
 int ecs_kvlist_addn(struct ecs_kvlist *l, const char *key, size_t klen, const char *value, size_t vlen)
 {
-	char *k, *v;
-
 	if (l->n == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 8;
+		size_t ncap = l->cap ? l->cap * 2 : 16;
 		struct ecs_kv *ni = realloc(l->items, ncap * sizeof(*ni));
 
 		if (!ni)
@@ -20,15 +35,11 @@ int ecs_kvlist_addn(struct ecs_kvlist *l, const char *key, size_t klen, const ch
 		l->items = ni;
 		l->cap = ncap;
 	}
-	k = strndup(key, klen);
-	v = strndup(value ? value : "", value ? vlen : 0);
-	if (!k || !v) {
-		free(k);
-		free(v);
+	/* strndup's length: the value ends at its first NUL, as before. */
+	klen = strnlen(key, klen);
+	vlen = value ? strnlen(value, vlen) : 0;
+	if (pair_new(key, klen, value, vlen, &l->items[l->n]) < 0)
 		return -ENOMEM;
-	}
-	l->items[l->n].key = k;
-	l->items[l->n].value = v;
 	l->n++;
 	return 0;
 }
@@ -42,12 +53,12 @@ int ecs_kvlist_set(struct ecs_kvlist *l, const char *key, const char *value)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		if (streq(l->items[i].key, key)) {
-			char *v = strdup(strempty(value));
+			struct ecs_kv kv;
 
-			if (!v)
+			if (pair_new(key, strlen(key), strempty(value), strlen(strempty(value)), &kv) < 0)
 				return -ENOMEM;
-			free(l->items[i].value);
-			l->items[i].value = v;
+			free(l->items[i].key);
+			l->items[i] = kv;
 			return 0;
 		}
 	}
@@ -76,8 +87,7 @@ size_t ecs_kvlist_remove(struct ecs_kvlist *l, const char *key)
 
 	for (size_t i = 0; i < l->n; i++) {
 		if (streq(l->items[i].key, key)) {
-			free(l->items[i].key);
-			free(l->items[i].value);
+			free(l->items[i].key); /* and its value */
 			removed++;
 			continue;
 		}
@@ -122,10 +132,8 @@ int ecs_kvlist_sort(struct ecs_kvlist *l)
 
 void ecs_kvlist_clear(struct ecs_kvlist *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->items[i].key);
-		free(l->items[i].value);
-	}
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i].key); /* and its value */
 	free(l->items);
 	l->items = NULL;
 	l->n = l->cap = 0;
