@@ -17,9 +17,10 @@ e2fsprogs openssh-client ca-certificates"
 
 # Storage: the project's Ceph cluster (scripts/ceph.sh, docs/storage.md): its daemons and
 # command line, the RADOS and RBD libraries for the daemons and tests, QEMU's rbd driver;
-# protobuf-c for ecs-otsd's wire format (storage/ots/ots.proto).
+# protobuf-c for ecs-otsd's wire format (storage/ots/ots.proto); radosgw, Ceph's own S3
+# gateway, is ecs-ossd's peer in bench_oss.py.
 STORAGE="ceph-mon ceph-osd ceph-mgr ceph-common python3-rados python3-rbd librados-dev librbd-dev
-qemu-block-extra libprotobuf-c-dev protobuf-c-compiler"
+qemu-block-extra libprotobuf-c-dev protobuf-c-compiler radosgw"
 
 # Guest image: busybox and dropbear are copied into the image; cpio packs the initramfs.
 IMAGE="busybox-static dropbear-bin cpio kmod"

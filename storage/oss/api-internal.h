@@ -110,6 +110,11 @@ void oss_etag_quoted(const struct ecs_http_request *req, const char *etag, char 
 void oss_reply_etag(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *etag);
 /* 501 NotImplemented for S3 grants no canned ACL makes (parse.h, oss_acl_body_parse). */
 void oss_acl_not_canned(const struct ecs_http_request *req, struct ecs_http_response *resp);
+/* An S3 request's x-amz-grant-* headers as the canned ACL they make (OWNER's grant is its
+ * FULL_CONTROL): 0 with RET set, 1 when none is given (or not S3), else answered: 400
+ * beside x-amz-acl or malformed, 501 for grants no canned ACL makes. */
+int oss_acl_from_grants(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *owner,
+			char ret[24]);
 /* x-oss-hash-crc64ecma (OSS requests only) when known: the CRC-64/ECMA of the whole object
  * (PutObject, GetObject, HeadObject, AppendObject, CompleteMultipartUpload) or of a part. */
 void oss_reply_crc64(const struct ecs_http_request *req, struct ecs_http_response *resp, bool known, uint64_t crc);
@@ -123,9 +128,10 @@ const char *oss_declared_length(const struct ecs_http_request *req);
  * (EntityTooLarge, too_large) and opens q->w. 0, or an error answered. */
 int oss_body_begin(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
 		   const char *clen, uint64_t max, const char *too_large);
-/* The entry's fields the client gave: Content-Type, x-oss-meta-*, the object ACL. 0, or an
- * error answered. */
-int oss_entry_from_headers(const struct ecs_http_request *req, struct ecs_http_response *resp, struct oss_entry *e);
+/* The entry's fields the client gave: Content-Type, x-oss-meta-*, the object ACL (OWNER: the
+ * bucket's owner, named by S3 grants). 0, or an error answered. */
+int oss_entry_from_headers(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *owner,
+			   struct oss_entry *e);
 /* The copy source header's "/bucket/key" (percent-encoded) checked: 0, or an error answered;
  * *ret_layout names the bytes (the caller clears it) and *ret_e the entry. */
 int oss_copy_source_open(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,

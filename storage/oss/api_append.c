@@ -27,6 +27,25 @@ void oss_acl_not_canned(const struct ecs_http_request *req, struct ecs_http_resp
 		 NULL);
 }
 
+int oss_acl_from_grants(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *owner,
+			char ret[24])
+{
+	int r;
+
+	if (!oss_req_is_s3(req) || (r = oss_acl_grant_headers_parse(req->headers, owner, ret)) == 1)
+		return 1;
+	if (oss_hdr(req, "acl")) {
+		oss_fail(req, resp, 400, "InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed.",
+			 NULL);
+		return -EINVAL;
+	}
+	if (r == -EOPNOTSUPP)
+		oss_acl_not_canned(req, resp);
+	else if (r < 0)
+		oss_fail(req, resp, 400, "InvalidArgument", "An x-amz-grant-* header is malformed.", NULL);
+	return r;
+}
+
 void oss_xacl(struct oss_xml *w, const struct ecs_http_request *req, const char *owner, const char *acl)
 {
 	static const char all_users[] = "<Grantee " XSI " xsi:type=\"Group\">"
@@ -85,7 +104,7 @@ static void object_append(struct oss_req *q, const struct ecs_http_request *req,
 	uint64_t len = 0;
 	int r;
 
-	if (oss_entry_from_headers(req, resp, &tmpl) < 0)
+	if (oss_entry_from_headers(req, resp, q->b.owner, &tmpl) < 0)
 		goto out;
 	r = oss_append(TAKE_PTR(q->w), q->position, &tmpl, &e, &len);
 	if (r == -ESPIPE) {
@@ -138,7 +157,12 @@ static void object_acl_put(struct oss_req *q, const struct ecs_http_request *req
 
 	if (!q->caller[0] || !streq(q->caller, q->b.owner))
 		return oss_denied(req, resp);
-	/* S3 sends grants in the body instead of a canned x-amz-acl. */
+	if ((r = oss_acl_from_grants(req, resp, q->b.owner, from_body)) < 0)
+		return;
+	if (r == 0)
+		acl = h = from_body;
+	r = 0;
+	/* S3 sends grants in the body (or x-amz-grant-* headers) instead of a canned x-amz-acl. */
 	if (!h && q->body.len && (r = oss_acl_body_parse(q->body.data, q->body.len, q->b.owner, from_body)) == 0)
 		acl = from_body;
 	if (r == -EOPNOTSUPP)

@@ -94,10 +94,15 @@ static void bucket_put(struct oss_req *q, const struct ecs_http_request *req, st
 	const char *acl_h = oss_hdr(req, "acl");
 	const char *acl = acl_h ? oss_acl_canonical(acl_h, false) : "private";
 	struct oss_bucket b = { 0 }, cur;
+	char granted[24];
 	int r;
 
 	if (!q->caller[0])
 		return oss_fail(req, resp, 403, "AccessDenied", "Anonymous access is forbidden for this operation.", NULL);
+	if ((r = oss_acl_from_grants(req, resp, q->caller, granted)) < 0)
+		return;
+	if (r == 0)
+		acl = acl_h = granted;
 	if (!acl)
 		return oss_fail(req, resp, 400, "InvalidArgument", "no such bucket access control exists", NULL);
 	snprintf(b.name, sizeof(b.name), "%s", q->bucket);
@@ -292,6 +297,11 @@ static void bucket_acl_put(struct oss_req *q, const struct ecs_http_request *req
 
 	if (!is_owner(q))
 		return denied(req, resp);
+	if ((r = oss_acl_from_grants(req, resp, q->b.owner, from_body)) < 0)
+		return;
+	if (r == 0)
+		acl = h = from_body;
+	r = 0;
 	if (!h && q->body.len && (r = oss_acl_body_parse(q->body.data, q->body.len, q->b.owner, from_body)) == 0)
 		acl = from_body;
 	if (r == -EOPNOTSUPP)

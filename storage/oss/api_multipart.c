@@ -1,7 +1,8 @@
 /* The multipart calls: InitiateMultipartUpload, UploadPart (its body streamed into a
  * writer), UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts and
- * ListMultipartUploads. Every one needs write access to the bucket but ListParts, which
- * needs read access (as OSS: a public-read bucket's uploads are listed); an upload id is
+ * ListMultipartUploads. Every one needs write access to the bucket but ListParts and
+ * ListMultipartUploads, which need read access (as OSS: a public-read bucket's uploads and
+ * parts are listed); an upload id is
  * looked up under this bucket and key only, so another's id is NoSuchUpload. */
 #include <errno.h>
 #include <stdio.h>
@@ -162,7 +163,7 @@ static void upload_init(struct oss_req *q, const struct ecs_http_request *req, s
 
 	if (!oss_allowed(q, q->b.acl, true))
 		return oss_denied(req, resp);
-	if (oss_entry_from_headers(req, resp, &u.e) < 0)
+	if (oss_entry_from_headers(req, resp, q->b.owner, &u.e) < 0)
 		goto out;
 	snprintf(u.e.key, sizeof(u.e.key), "%s", q->key);
 	snprintf(u.initiator, sizeof(u.initiator), "%s", q->caller);
@@ -320,7 +321,7 @@ static void uploads_list(struct oss_req *q, const struct ecs_http_request *req, 
 	long long max;
 	int r;
 
-	if (!oss_allowed(q, q->b.acl, true))
+	if (!oss_allowed(q, q->b.acl, false))
 		return oss_denied(req, resp);
 	if (query_uint(req, resp, "max-uploads", 1, MAX_LIST, MAX_LIST, &max) < 0)
 		return;

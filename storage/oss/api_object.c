@@ -56,14 +56,21 @@ static void no_key(const struct ecs_http_request *req, struct ecs_http_response 
 
 /* The entry's fields the client gave: Content-Type, x-oss-meta-*, x-oss-object-acl.
  * 0, or an error answered. */
-int oss_entry_from_headers(const struct ecs_http_request *req, struct ecs_http_response *resp, struct oss_entry *e)
+int oss_entry_from_headers(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *owner,
+			   struct oss_entry *e)
 {
 	const char *ct = ecs_kvlist_get_case(req->headers, "Content-Type");
 	const char *acl_h = oss_hdr(req, oss_req_is_s3(req) ? "acl" : "object-acl");
 	const char *mp = oss_req_is_s3(req) ? "x-amz-meta-" : "x-oss-meta-";
 	const char *acl = acl_h ? oss_acl_canonical(acl_h, true) : "default";
+	char granted[24];
 	size_t meta = 0;
+	int g = oss_acl_from_grants(req, resp, owner, granted);
 
+	if (g < 0)
+		return g;
+	if (g == 0)
+		acl = granted;
 	if (!acl) {
 		oss_fail(req, resp, 400, "InvalidArgument", "no such object access control exists", NULL);
 		return -EINVAL;
@@ -116,7 +123,7 @@ static void object_put(struct oss_req *q, const struct ecs_http_request *req, st
 
 	if (md5_b64 && (ecs_base64_decode(md5_b64, strlen(md5_b64), &md5, &ml) < 0 || ml != ECS_MD5_LEN))
 		return oss_fail(req, resp, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.", NULL);
-	if (oss_entry_from_headers(req, resp, &e) < 0)
+	if (oss_entry_from_headers(req, resp, q->b.owner, &e) < 0)
 		goto out;
 	r = oss_writer_commit(TAKE_PTR(q->w), &e, md5, streq(forbid, "true"));
 	if (r == -EBADMSG) {
@@ -491,7 +498,7 @@ static void object_copy(struct oss_req *q, const struct ecs_http_request *req, s
 	if (oss_copy_source_open(q, req, resp, &se, &sl) < 0)
 		return;
 	if (streq(directive, "REPLACE")) {
-		if (oss_entry_from_headers(req, resp, &ne) < 0)
+		if (oss_entry_from_headers(req, resp, q->b.owner, &ne) < 0)
 			goto out;
 	} else {
 		snprintf(ne.ctype, sizeof(ne.ctype), "%s", se.ctype);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "kv.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -266,48 +267,146 @@ static xmlNodePtr child(xmlNodePtr n, const char *name)
 	return n;
 }
 
-static bool text_is(xmlNodePtr n, const char *want)
-{
-	xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
-	bool yes = t && streq((const char *)t, want);
+#define ALL_USERS "http://acs.amazonaws.com/groups/global/AllUsers"
+#define GRANTEE_MAX 256
 
-	xmlFree(t);
-	return yes;
+/* What S3 grants add up to, when a canned ACL makes them. */
+struct grants {
+	bool read, write;
+};
+
+/* One grant: the grantee by ID or by URI (the other NULL; both NULL for an e-mail) given
+ * PERM. 0, or -EOPNOTSUPP when no canned ACL makes it. */
+static int grant_add(struct grants *g, const char *owner, const char *id, const char *uri, const char *perm)
+{
+	if (id && !uri && streq(id, owner) && streq(perm, "FULL_CONTROL"))
+		return 0;
+	if (!uri || id || !streq(uri, ALL_USERS))
+		return -EOPNOTSUPP;
+	if (streq(perm, "READ"))
+		g->read = true;
+	else if (streq(perm, "WRITE"))
+		g->write = true;
+	else
+		return -EOPNOTSUPP;
+	return 0;
 }
 
-#define ALL_USERS "http://acs.amazonaws.com/groups/global/AllUsers"
+static int grants_canned(const struct grants *g, char ret[24])
+{
+	if (g->write && !g->read)
+		return -EOPNOTSUPP;
+	snprintf(ret, 24, "%s", g->write ? "public-read-write" : g->read ? "public-read" : "private");
+	return 0;
+}
 
 /* S3's grants, each <Grant><Grantee>(<ID>|<URI>|<EmailAddress>)</Grantee><Permission>. */
 static int s3_grants(xmlNodePtr list, const char *owner, char ret[24])
 {
-	bool read = false, write = false;
+	struct grants g = { 0 };
 
-	for (xmlNodePtr g = list->children; g; g = g->next) {
-		xmlNodePtr who, perm, id, uri;
+	for (xmlNodePtr n = list->children; n; n = n->next) {
+		xmlNodePtr who, perm;
+		xmlChar *id = NULL, *uri = NULL, *p;
+		int r;
 
-		if (!named(g, "Grant"))
+		if (!named(n, "Grant"))
 			continue;
-		who = child(g, "Grantee");
-		perm = child(g, "Permission");
+		who = child(n, "Grantee");
+		perm = child(n, "Permission");
 		if (!who || !perm)
 			return -EINVAL;
-		id = child(who, "ID");
-		uri = child(who, "URI");
-		if (id && !uri && text_is(id, owner) && text_is(perm, "FULL_CONTROL"))
-			continue;
-		if (!uri || id || !text_is(uri, ALL_USERS))
-			return -EOPNOTSUPP;
-		if (text_is(perm, "READ"))
-			read = true;
-		else if (text_is(perm, "WRITE"))
-			write = true;
-		else
-			return -EOPNOTSUPP;
+		if (child(who, "ID"))
+			id = xmlNodeGetContent(child(who, "ID"));
+		if (child(who, "URI"))
+			uri = xmlNodeGetContent(child(who, "URI"));
+		p = xmlNodeGetContent(perm);
+		r = grant_add(&g, owner, (const char *)id, (const char *)uri, p ? (const char *)p : "");
+		xmlFree(id);
+		xmlFree(uri);
+		xmlFree(p);
+		if (r < 0)
+			return r;
 	}
-	if (write && !read)
-		return -EOPNOTSUPP;
-	snprintf(ret, 24, "%s", write ? "public-read-write" : read ? "public-read" : "private");
-	return 0;
+	return grants_canned(&g, ret);
+}
+
+/* One header's list of grantees, `type="value"` (quotes optional) separated by commas, each
+ * given PERM. */
+static int grant_header(struct grants *g, const char *owner, const char *list, const char *perm)
+{
+	const char *p = list;
+	bool any = false;
+
+	for (;;) {
+		char type[16], value[GRANTEE_MAX];
+		size_t n;
+		int r;
+
+		p += strspn(p, " \t");
+		if (!*p)
+			return any ? 0 : -EINVAL;
+		n = strcspn(p, "=");
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (!n || n >= sizeof(type) || !strchr(p, '='))
+			return -EINVAL;
+		memcpy(type, p, n);
+		type[n] = '\0';
+		p = strchr(p, '=') + 1;
+		p += strspn(p, " \t");
+		if (*p == '"') {
+			n = strcspn(++p, "\"");
+			if (p[n] != '"')
+				return -EINVAL;
+		} else {
+			n = strcspn(p, ", \t");
+		}
+		if (!n || n >= sizeof(value))
+			return -EINVAL;
+		memcpy(value, p, n);
+		value[n] = '\0';
+		p += n + (p[n] == '"');
+		p += strspn(p, " \t");
+		if (*p && *p++ != ',')
+			return -EINVAL;
+		if (strcaseeq(type, "id"))
+			r = grant_add(g, owner, value, NULL, perm);
+		else if (strcaseeq(type, "uri"))
+			r = grant_add(g, owner, NULL, value, perm);
+		else if (strcaseeq(type, "emailAddress"))
+			r = grant_add(g, owner, NULL, NULL, perm);
+		else
+			return -EINVAL;
+		if (r < 0)
+			return r;
+		any = true;
+	}
+}
+
+int oss_acl_grant_headers_parse(const struct ecs_kvlist *headers, const char *owner, char ret[24])
+{
+	static const struct {
+		const char *header, *perm;
+	} kinds[] = {
+		{ "x-amz-grant-read", "READ" },		 { "x-amz-grant-write", "WRITE" },
+		{ "x-amz-grant-read-acp", "READ_ACP" },	 { "x-amz-grant-write-acp", "WRITE_ACP" },
+		{ "x-amz-grant-full-control", "FULL_CONTROL" },
+	};
+	struct grants g = { 0 };
+	bool any = false;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *v = ecs_kvlist_get_case(headers, kinds[i].header);
+		int r;
+
+		if (!v)
+			continue;
+		any = true;
+		if ((r = grant_header(&g, owner, v, kinds[i].perm)) < 0)
+			return r;
+	}
+	return any ? grants_canned(&g, ret) : 1;
 }
 
 int oss_acl_body_parse(const char *body, size_t len, const char *owner, char ret[24])

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <time.h>
 
+struct ecs_kvlist;
+
 #define OSS_BUCKET_MIN 3
 #define OSS_BUCKET_MAX 63
 #define OSS_KEY_MAX 1023
@@ -51,6 +53,12 @@ const char *oss_acl_canonical(const char *s, bool allow_default);
  * (public-read), or READ and WRITE (public-read-write); -EOPNOTSUPP for any other grant (another
  * user, another group, an e-mail, READ_ACP, WRITE alone), -EINVAL when malformed. */
 int oss_acl_body_parse(const char *body, size_t len, const char *owner, char ret[24]);
+
+/* S3's x-amz-grant-read, -write, -read-acp, -write-acp and -full-control headers (each a
+ * comma list of id="…", uri="…" or emailAddress="…"), taken as oss_acl_body_parse takes
+ * grants: 0 with the canned ACL in RET, 1 when none is given, -EOPNOTSUPP for grants no
+ * canned ACL makes, -EINVAL when malformed. */
+int oss_acl_grant_headers_parse(const struct ecs_kvlist *headers, const char *owner, char ret[24]);
 
 /* <CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>"hex"</ETag></Part>…:
  * the numbers and ETags (quotes dropped, lower case), in the body's order (caller frees

@@ -263,15 +263,17 @@ def test_second_account(oss, alice, bob):
     err(bob.request("PUT", "mp-bob", "k", query={"partNumber": 1, "uploadId": uid}, data=b"bob"), 404, "NoSuchUpload")
     err(complete(bob, "mp-bob", "k", uid, [(1, e1)]), 404, "NoSuchUpload")
     err(bob.request("DELETE", "mp-bob", "k", query={"uploadId": uid}), 404, "NoSuchUpload")
-    # On a public-read bucket ListParts needs read access only (anonymous too); the rest
-    # still needs write access.
+    # On a public-read bucket ListParts and ListMultipartUploads need read access only
+    # (anonymous too); the rest still needs write access.
     ok(alice.request("PUT", "mp-c", query={"acl": ""}, headers={"x-oss-acl": "public-read"}))
     for who in ({}, {"anonymous": True}):
         lp = ET.fromstring(ok(bob.request("GET", "mp-c", "k", query={"uploadId": uid}, **who)).content)
         assert [p.findtext("PartNumber") for p in lp.iter("Part")] == ["1"]
+        lu = ET.fromstring(ok(bob.request("GET", "mp-c", query={"uploads": ""}, **who)).content)
+        assert [u.findtext("UploadId") for u in lu.iter("Upload")] == [uid]
     err(bob.request("PUT", "mp-c", "k", query={"partNumber": 2, "uploadId": uid}, data=b"bob"), 403, "AccessDenied")
     err(bob.request("DELETE", "mp-c", "k", query={"uploadId": uid}), 403, "AccessDenied")
-    err(bob.request("GET", "mp-c", query={"uploads": ""}), 403, "AccessDenied")
+    err(bob.request("POST", "mp-c", "k2", query={"uploads": ""}, data=b""), 403, "AccessDenied")
     ok(alice.request("PUT", "mp-c", query={"acl": ""}, headers={"x-oss-acl": "private"}))
     # bob cannot copy alice's private object into a part of his own upload
     ok(alice.request("PUT", "mp-c", "secret", data=b"s" * 10))

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -246,7 +247,67 @@ static void test_xml(void **state)
 	free(e);
 }
 
+/* x-amz-grant-* headers: a canned ACL's grants, else -EOPNOTSUPP; malformed lists -EINVAL. */
+static void test_grant_headers(void **state)
+{
+#define AU "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""
+	static const struct {
+		const char *read, *write, *full, *read_acp;
+		int r;
+		const char *acl;
+	} cases[] = {
+		{ NULL, NULL, NULL, NULL, 1, NULL },
+		{ AU, NULL, NULL, NULL, 0, "public-read" },
+		{ AU, AU, "id=\"me\"", NULL, 0, "public-read-write" },
+		{ "uri=http://acs.amazonaws.com/groups/global/AllUsers", NULL, "ID = me", NULL, 0, "public-read" },
+		{ NULL, NULL, " id=\"me\" ", NULL, 0, "private" },
+		{ NULL, AU, NULL, NULL, -EOPNOTSUPP, NULL },
+		{ NULL, NULL, NULL, AU, -EOPNOTSUPP, NULL },
+		{ "id=\"other\"", NULL, NULL, NULL, -EOPNOTSUPP, NULL },
+		{ AU ", id=\"other\"", NULL, NULL, NULL, -EOPNOTSUPP, NULL },
+		{ "emailAddress=\"a@b.c\"", NULL, NULL, NULL, -EOPNOTSUPP, NULL },
+		{ NULL, NULL, "uri=\"http://acs.amazonaws.com/groups/global/AuthenticatedUsers\"", NULL, -EOPNOTSUPP,
+		  NULL },
+		{ "", NULL, NULL, NULL, -EINVAL, NULL },
+		{ "nonsense", NULL, NULL, NULL, -EINVAL, NULL },
+		{ "id=\"me", NULL, NULL, NULL, -EINVAL, NULL },
+		{ "id=", NULL, NULL, NULL, -EINVAL, NULL },
+		{ "colour=\"me\"", NULL, NULL, NULL, -EINVAL, NULL },
+		{ AU " " AU, NULL, NULL, NULL, -EINVAL, NULL },
+		{ AU ",", NULL, NULL, NULL, 0, "public-read" },
+	};
+	char acl[24], big[400];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ecs_kvlist h = ECS_KVLIST_INIT;
+
+		ecs_kvlist_add(&h, "Content-Type", "text/plain");
+		if (cases[i].read)
+			ecs_kvlist_add(&h, "X-Amz-Grant-Read", cases[i].read);
+		if (cases[i].write)
+			ecs_kvlist_add(&h, "x-amz-grant-write", cases[i].write);
+		if (cases[i].full)
+			ecs_kvlist_add(&h, "x-amz-grant-full-control", cases[i].full);
+		if (cases[i].read_acp)
+			ecs_kvlist_add(&h, "x-amz-grant-read-acp", cases[i].read_acp);
+		assert_int_equal(oss_acl_grant_headers_parse(&h, "me", acl), cases[i].r);
+		if (cases[i].acl)
+			assert_string_equal(acl, cases[i].acl);
+		ecs_kvlist_clear(&h);
+	}
+	{
+		/* A grantee is at most 255 bytes. */
+		struct ecs_kvlist h = ECS_KVLIST_INIT;
+
+		snprintf(big, sizeof(big), "id=\"%0300d\"", 0);
+		ecs_kvlist_add(&h, "x-amz-grant-read", big);
+		assert_int_equal(oss_acl_grant_headers_parse(&h, "me", acl), -EINVAL);
+		ecs_kvlist_clear(&h);
+	}
+}
+
 UNIT_MAIN("oss_parse", NULL, NULL, NULL, NULL,
 	  cmocka_unit_test(test_string_to_sign), cmocka_unit_test(test_auth_header), cmocka_unit_test(test_range),
 	  cmocka_unit_test(test_dates),	       cmocka_unit_test(test_names),	   cmocka_unit_test(test_xml),
-	  cmocka_unit_test(test_complete_body))
+	  cmocka_unit_test(test_complete_body),  cmocka_unit_test(test_grant_headers))
