@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "agent_config.h"
+#include "prom.h"
 
 #define AGENT_LOCK_STRIPES 64
 #define AGENT_VERSION "0.1.0"
@@ -28,6 +29,7 @@ struct ecs_nonce_cache;
 struct agent {
 	struct agent_config cfg;
 	char *host_key;
+	char metrics_token[ECS_PROM_TOKEN_LEN + 1]; /* GET /metrics asks for it (lib/prom.h) */
 	const char *domain_type; /* "kvm" or "qemu" */
 	char *images_dir, *disks_dir, *instances_dir, *snapshots_dir, *tmp_dir;
 	char *image_source_dir; /* where `make up` installs images: <data_dir>/../images */

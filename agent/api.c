@@ -22,6 +22,7 @@
 #include "slb.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "scrape.h"
 #include "snapshot.h"
 #include "storage.h"
 #include "util.h"
@@ -649,6 +650,8 @@ int agent_api_start(struct agent *a)
 {
 	static const struct ecs_http_route routes[] = {
 		{ NULL, "/v1/", true, handle },
+		{ "GET", "/metrics", false, agent_scrape_handle },
+		{ "HEAD", "/metrics", false, agent_scrape_handle },
 	};
 	struct ecs_http_server_config cfg = {
 		.name = "agent-api",

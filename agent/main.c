@@ -103,7 +103,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ecs_daemon_log_setup("agent", a->cfg.log_level);
-	if (ecs_daemon_host_key("ecs-agent", a->cfg.host_key_file, &a->host_key) < 0)
+	if (ecs_daemon_host_key("ecs-agent", a->cfg.host_key_file, &a->host_key) < 0 ||
+	    ecs_prom_token(a->host_key, a->metrics_token) < 0)
 		return 2;
 
 	/* Signals are taken by sigwait below; every thread inherits the mask. */

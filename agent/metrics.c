@@ -682,6 +682,33 @@ int agent_metrics_sample(struct agent_metrics *m, virConnectPtr conn, const char
 	return r;
 }
 
+static void devs_total(const struct metrics_dev *devs, size_t n, uint64_t ret[METRICS_DEV_COUNTERS])
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < METRICS_DEV_COUNTERS; k++)
+			ret[k] += devs[i].c[k];
+}
+
+size_t agent_metrics_latest(struct agent_metrics *m, struct agent_metrics_latest *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->n_states;
+	for (size_t i = 0; i < n && i < max; i++) {
+		const struct metrics_snapshot *sn = &m->states[i].snap;
+		struct agent_metrics_latest *l = &out[i];
+
+		*l = (struct agent_metrics_latest){ .cpu_ns = sn->cpu_ns, .vcpus = sn->vcpus, .has_mem = sn->has_mem,
+						    .mem_kib = sn->mem_kib };
+		ecs_strlcpy(l->instance_id, m->states[i].instance_id, sizeof(l->instance_id));
+		devs_total(sn->net, sn->n_net, l->net);
+		devs_total(sn->blk, sn->n_blk, l->blk);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
 /* --- reading ---------------------------------------------------------------------------- */
 
 static int64_t div_round(uint64_t num, uint64_t den)

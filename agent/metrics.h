@@ -12,6 +12,8 @@
 
 #include <json-c/json.h>
 #include <libvirt/libvirt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #define AGENT_METRICS_RETENTION_S (30 * 24 * 3600)
@@ -34,6 +36,20 @@ int agent_metrics_sample(struct agent_metrics *m, virConnectPtr conn, const char
  * -E2BIG when the range holds more than AGENT_METRICS_MAX_POINTS points. */
 int agent_metrics_query(struct agent_metrics *m, const char *instance_id, time_t start, time_t end, int period,
 			struct json_object **ret);
+
+/* The last sample of a running instance: counters since its domain started (/metrics). */
+struct agent_metrics_latest {
+	char instance_id[65];
+	uint64_t cpu_ns;
+	unsigned vcpus;
+	bool has_mem;
+	uint64_t mem_kib;
+	uint64_t net[4]; /* received bytes, received packets, sent bytes, sent packets: all interfaces */
+	uint64_t blk[4]; /* read requests, read bytes, write requests, write bytes: all disks */
+};
+
+/* Up to max of them into out; returns how many instances there are (may exceed max). */
+size_t agent_metrics_latest(struct agent_metrics *m, struct agent_metrics_latest *out, size_t max);
 
 /* Drop points older than the retention, and everything of an instance that is deleted. */
 int agent_metrics_prune(struct agent_metrics *m, time_t now);

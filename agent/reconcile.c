@@ -24,12 +24,15 @@
 #include "snapshot.h"
 #include "storage.h"
 #include "store.h"
+#include "timeutil.h"
 #include "util.h"
 #include "virt.h"
 #include "volume.h"
 
 static pthread_t thread;
 static bool started;
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct agent_reconcile_stats stats;
 
 static bool older_than(const char *path, int seconds)
 {
@@ -201,8 +204,16 @@ static void *loop(void *arg)
 
 	while (!a->stopping) {
 		struct timespec ts;
+		int64_t t0 = ecs_now_mono_ms();
 		int problems = agent_reconcile_once(a);
+		double took = (double)(ecs_now_mono_ms() - t0) / 1000.0;
 
+		pthread_mutex_lock(&stats_lock);
+		stats.passes++;
+		stats.with_problems += problems > 0;
+		stats.seconds_sum += took;
+		stats.last_seconds = took;
+		pthread_mutex_unlock(&stats_lock);
 		if (problems)
 			log_debug("reconcile pass", "problems=%d", problems);
 		pthread_mutex_lock(&a->wake_lock);
@@ -214,6 +225,13 @@ static void *loop(void *arg)
 		pthread_mutex_unlock(&a->wake_lock);
 	}
 	return NULL;
+}
+
+void agent_reconcile_stats(struct agent_reconcile_stats *ret)
+{
+	pthread_mutex_lock(&stats_lock);
+	*ret = stats;
+	pthread_mutex_unlock(&stats_lock);
 }
 
 int agent_reconcile_start(struct agent *a)

@@ -17,6 +17,15 @@ struct agent;
 /* One pass; returns how many problems it saw (0: converged). */
 int agent_reconcile_once(struct agent *a);
 int agent_reconcile_start(struct agent *a);
+
+/* What the background passes did so far (/metrics). */
+struct agent_reconcile_stats {
+	unsigned long long passes;
+	unsigned long long with_problems; /* passes that left something not converged */
+	double seconds_sum;
+	double last_seconds;
+};
+void agent_reconcile_stats(struct agent_reconcile_stats *ret);
 void agent_reconcile_stop(struct agent *a);
 
 #endif

@@ -38,10 +38,19 @@ struct agent_virt {
 };
 
 /* libvirt prints every error to stderr by default; ours are logged where handled. */
+static _Atomic unsigned long long errors;
+
+/* libvirt's error function: not printed (callers log what they handle), only counted. */
 static void quiet_errors(void *userdata, virErrorPtr err)
 {
 	(void)userdata;
 	(void)err;
+	errors++;
+}
+
+unsigned long long agent_virt_errors(void)
+{
+	return errors;
 }
 
 void agent_virt_expect(struct agent_virt *v, const char *domain, int event)

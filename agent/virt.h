@@ -33,5 +33,7 @@ int agent_virt_conn_or_fail(struct agent_virt *v, virConnectPtr *ret, struct age
 void agent_virt_expect(struct agent_virt *v, const char *domain, int event);
 /* How many times the connection was (re)established; 1 after the first connect. */
 unsigned agent_virt_generation(struct agent_virt *v);
+/* libvirt errors raised in this process so far, handled or not (/metrics). */
+unsigned long long agent_virt_errors(void);
 
 #endif

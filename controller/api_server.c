@@ -7,35 +7,20 @@
 #include "hosts.h"
 #include "http_server.h"
 #include "metrics.h"
+#include "prom_http.h"
 #include "rpc.h"
 #include "storage_keys.h"
 #include "util.h"
 
-static void reply_text(struct ecs_http_response *resp, int status, const char *text)
-{
-	ecs_http_reply(resp, status, "text/plain; charset=utf-8", text, strlen(text));
-}
-
-/* GET /metrics: only with the bearer token (metrics.h). */
+/* GET /metrics: only with the bearer token (lib/prom.h). */
 static void metrics_handle(const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
 	struct ctl *c = req->userdata;
-	const char *auth = ecs_kvlist_get_case(req->headers, "Authorization");
-	char token[65];
-	char *text;
+	char token[ECS_PROM_TOKEN_LEN + 1] = "";
 
-	if (ctl_metrics_token(c->host_key, token) < 0 || !auth || !str_has_prefix(auth, "Bearer ") ||
-	    !ecs_streq_ct(auth + 7, token)) {
-		ecs_http_add_header(resp, "WWW-Authenticate", "Bearer realm=\"ecs-metrics\"");
-		reply_text(resp, 401, "a bearer token is required (ecs-controller metrics-token)\n");
+	if (ecs_prom_token(c->host_key, token) < 0 || !ecs_prom_authorized(req, resp, token))
 		return;
-	}
-	text = ctl_metrics_render(c, ctl_console_sessions(c->console));
-	if (!text) {
-		reply_text(resp, 500, "the store could not be read\n");
-		return;
-	}
-	ecs_http_reply_take(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text));
+	ecs_prom_reply(resp, ctl_metrics_render(c, ctl_console_sessions(c->console)), "the store could not be read\n");
 }
 
 int ctl_rpc_start(struct ctl *c)

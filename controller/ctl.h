@@ -26,7 +26,7 @@ struct ecs_nonce_set;
 struct ecs_nonce_cache;
 struct ctl_throttle;
 struct ctl_ceph;
-struct ctl_metrics;
+struct ecs_prom;
 struct ctl_console;
 
 struct ctl {
@@ -44,7 +44,7 @@ struct ctl {
 	struct ctl_throttle *throttle;
 	pthread_mutex_t sched_lock;	    /* one placement decision at a time */
 	struct ctl_ceph *ceph;		    /* the storage cluster watched (ceph.h); NULL: none */
-	struct ctl_metrics *metrics;	    /* request counters for /metrics (metrics.h); NULL: none */
+	struct ecs_prom *metrics;	    /* request counters for /metrics (metrics.h); NULL: none */
 	struct ctl_console *console;	    /* the web console's sessions (console.h) */
 	volatile sig_atomic_t stopping;
 	/* Test hooks: the clock the auto-snapshot runner uses (0: real time). */

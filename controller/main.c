@@ -162,9 +162,9 @@ static int account_cmd(struct ctl *c, int argc, char **argv)
 static int metrics_token(struct ctl *c)
 {
 	_cleanup_free_ char *key = NULL;
-	char token[65];
+	char token[ECS_PROM_TOKEN_LEN + 1];
 
-	if (ecs_daemon_host_key("ecs-controller", c->cfg.host_key_file, &key) < 0 || ctl_metrics_token(key, token) < 0)
+	if (ecs_daemon_host_key("ecs-controller", c->cfg.host_key_file, &key) < 0 || ecs_prom_token(key, token) < 0)
 		return 1;
 	printf("%s\n", token);
 	return 0;
@@ -296,7 +296,7 @@ static int serve(struct ctl *c)
 	ecs_nonce_cache_free(c->host_nonces);
 	ctl_throttle_free(c->throttle);
 	ctl_console_free(c->console);
-	ctl_metrics_free(c->metrics);
+	ecs_prom_free(c->metrics);
 	log_info("controller stopped", NULL);
 	return 0;
 }

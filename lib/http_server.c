@@ -17,6 +17,7 @@
 #include "id.h"
 #include "json.h"
 #include "log.h"
+#include "prom.h"
 #include "timeutil.h"
 #include "util.h"
 
@@ -59,6 +60,8 @@ struct request_ctx {
 	int64_t start_ms;
 	int status;
 	size_t resp_bytes;
+	uint64_t req_bytes;
+	const char *op;
 	const struct ecs_http_stream_ops *stream;
 	void *stream_state;
 	bool stream_failed;
@@ -421,6 +424,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct request_ct
 	for (size_t i = 0; i < resp->headers.n; i++)
 		MHD_add_response_header(r, resp->headers.items[i].key, resp->headers.items[i].value);
 	ctx->status = status;
+	ctx->op = resp->op;
 	ctx->resp_bytes = resp->reader_size ? resp->reader_size : resp->body_len;
 	ctx->answered = true;
 	ret = MHD_queue_response(c, (unsigned)status, r);
@@ -536,6 +540,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		ctx->req_bytes += n;
 		if (ctx->stream) {
 			if (!ctx->answered && !ctx->stream_failed && ctx->stream->data(ctx->stream_state, upload_data, n) < 0)
 				ctx->stream_failed = true;
@@ -603,6 +608,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 			 ctx->resp_bytes, (long long)(ecs_now_mono_ms() - ctx->start_ms),
 			 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=true");
 		ecs_log_set_request_id(NULL);
+	}
+	if (srv->cfg.metrics && ctx->answered) {
+		char code[16];
+
+		snprintf(code, sizeof(code), "%d", ctx->status);
+		ecs_prom_request(srv->cfg.metrics, ctx->op, code, ecs_now_mono_ms() - ctx->start_ms, ctx->req_bytes,
+				 ctx->resp_bytes);
 	}
 	if (ctx->stream && ctx->stream->free)
 		ctx->stream->free(ctx->stream_state);

@@ -17,6 +17,8 @@
 
 #include "kv.h"
 
+struct ecs_prom;
+
 #define ECS_HTTP_REQUEST_ID_HEADER "X-Ecs-Request-Id"
 #define ECS_HTTP_RESPONSE_ID_HEADER "X-Acs-Request-Id"
 
@@ -54,6 +56,9 @@ struct ecs_http_response {
 	ecs_http_upgrade_fn upgrade;
 	void (*upgrade_free)(void *cls);
 	void *upgrade_cls;
+	/* The operation the server's request table (config.metrics) counts this answer under:
+	 * a string with static lifetime from the handler's fixed set; NULL: "unknown". */
+	const char *op;
 };
 
 /* Errors the server raises before any handler runs. */
@@ -103,6 +108,9 @@ struct ecs_http_server_config {
 	bool access_log;
 	ecs_http_error_fn error_fn; /* NULL: JSON {"RequestId","Code","Message"} */
 	const struct ecs_http_stream_ops *stream; /* set: every request streams through it */
+	/* Set: every answered request is counted there (prom.h) by resp->op and its status,
+	 * with the body bytes received and the bytes answered (the Content-Length). */
+	struct ecs_prom *metrics;
 	void *userdata;
 };
 

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "http_server.h"
+#include "prom.h"
 
 struct storage_keys;
 
@@ -30,11 +31,14 @@ struct storage_keys;
 	{ SEC, "pool", ECS_CONFIG_STRING, POOL, 0, 0, "the RADOS pool" },                                          \
 	{ SEC, "log_level", ECS_CONFIG_STRING, "info", 0, 0, "debug, info, warn, error" }
 
-/* Where a gateway's HTTP API listens: its listen_address, port and max_connections. */
+/* Where a gateway's HTTP API listens: its listen_address, port and max_connections; and
+ * its /metrics: the request table the server counts into and the token it asks for. */
 struct storage_api_config {
 	const char *address;
 	uint16_t port;
 	unsigned max_connections;
+	struct ecs_prom *metrics;
+	const char *metrics_token;
 };
 
 struct storage_gateway {
@@ -45,6 +49,11 @@ struct storage_gateway {
 	rados_t cluster;
 	rados_ioctx_t io;
 	sigset_t sigs;
+	/* /metrics: requests counted as ecs_<section>_requests_total{operation,status} ... */
+	char metrics_prefix[32];
+	struct ecs_prom_names metrics_names;
+	struct ecs_prom *metrics;
+	char metrics_token[ECS_PROM_TOKEN_LEN + 1];
 };
 
 /* -1 when the gateway may go on; otherwise the exit code for main() (0 after --help;
@@ -56,6 +65,9 @@ void storage_gateway_api_config(const struct storage_gateway *g, struct storage_
  * stops srv. */
 void storage_gateway_serve(struct storage_gateway *g, const struct storage_api_config *ac,
 			   struct ecs_http_server *srv);
+/* GET /metrics of a gateway: 401 without the token (prom.h), else the request table. */
+void storage_gateway_metrics(const struct ecs_http_request *req, struct ecs_http_response *resp,
+			     struct ecs_prom *metrics, const char *token);
 /* Accepts a gateway that open() refused or never opened. */
 void storage_gateway_close(struct storage_gateway *g);
 

@@ -116,16 +116,28 @@ static bool host_is_ours(const char *host, size_t len)
 }
 
 /* Bucket and key from Host and the (decoded) path. -EINVAL: a bucket name that is not one. */
-static int target(const struct ecs_http_request *req, struct oss_req *q)
+/* Whether the request's Host is the gateway's own (path style), not a bucket's; the Host
+ * header and the length of its name without the port into ret_*. */
+static bool request_host_ours(const struct ecs_http_request *req, const char **ret_host, size_t *ret_len)
 {
-	const char *host = ecs_kvlist_get_case(req->headers, "Host"), *path = req->path, *key = NULL;
+	const char *host = ecs_kvlist_get_case(req->headers, "Host");
 	size_t hl = host ? strcspn(host, ":") : 0;
 
 	if (host && host[0] == '[')
 		hl = strlen(host);
+	*ret_host = host;
+	*ret_len = hl;
+	return host_is_ours(host, hl);
+}
+
+static int target(const struct ecs_http_request *req, struct oss_req *q)
+{
+	const char *host, *path = req->path, *key = NULL;
+	size_t hl;
+
 	if (path[0] != '/')
 		return -EINVAL;
-	if (!host_is_ours(host, hl)) {
+	if (!request_host_ours(req, &host, &hl)) {
 		size_t bl = strcspn(host, ".");
 
 		if (bl >= sizeof(q->bucket))
@@ -256,6 +268,7 @@ static void begin(const struct ecs_http_request *req, struct ecs_http_response *
 	if (!q)
 		return oss_fail(req, resp, 503, "ServiceUnavailable", "out of memory", NULL);
 	q->o = o;
+	q->op = OSS_OP_NOT_IMPLEMENTED; /* until classified */
 	r = target(req, q);
 	if (r == -ENOMEM)
 		goto fail_mem;
@@ -322,9 +335,63 @@ static int deliver(void *state, const char *buf, size_t len)
 	return ecs_buf_append(&q->body, buf, len, OSS_SMALL_BODY_MAX);
 }
 
+/* Operation names of the request table (/metrics): the API's own. */
+static const char *const op_names[_OSS_OP_MAX] = {
+	[OSS_OP_SERVICE_LIST] = "ListBuckets",
+	[OSS_OP_BUCKET_PUT] = "PutBucket",
+	[OSS_OP_BUCKET_DELETE] = "DeleteBucket",
+	[OSS_OP_BUCKET_LIST] = "ListObjects",
+	[OSS_OP_BUCKET_HEAD] = "HeadBucket",
+	[OSS_OP_BUCKET_INFO] = "GetBucketInfo",
+	[OSS_OP_BUCKET_LOCATION] = "GetBucketLocation",
+	[OSS_OP_BUCKET_ACL_GET] = "GetBucketAcl",
+	[OSS_OP_BUCKET_ACL_PUT] = "PutBucketAcl",
+	[OSS_OP_OBJECTS_DELETE] = "DeleteMultipleObjects",
+	[OSS_OP_OBJECT_PUT] = "PutObject",
+	[OSS_OP_OBJECT_COPY] = "CopyObject",
+	[OSS_OP_OBJECT_GET] = "GetObject",
+	[OSS_OP_OBJECT_HEAD] = "HeadObject",
+	[OSS_OP_OBJECT_META] = "GetObjectMeta",
+	[OSS_OP_OBJECT_DELETE] = "DeleteObject",
+	[OSS_OP_OBJECT_APPEND] = "AppendObject",
+	[OSS_OP_OBJECT_ACL_GET] = "GetObjectAcl",
+	[OSS_OP_OBJECT_ACL_PUT] = "PutObjectAcl",
+	[OSS_OP_UPLOAD_INIT] = "InitiateMultipartUpload",
+	[OSS_OP_UPLOAD_PART] = "UploadPart",
+	[OSS_OP_UPLOAD_PART_COPY] = "UploadPartCopy",
+	[OSS_OP_UPLOAD_COMPLETE] = "CompleteMultipartUpload",
+	[OSS_OP_UPLOAD_ABORT] = "AbortMultipartUpload",
+	[OSS_OP_UPLOAD_PARTS] = "ListParts",
+	[OSS_OP_UPLOADS_LIST] = "ListMultipartUploads",
+	[OSS_OP_NOT_IMPLEMENTED] = "Other", /* also a request refused before it was classified */
+};
+
+static const char *op_name(const struct oss_req *q)
+{
+	return q && q->op < _OSS_OP_MAX ? op_names[q->op] : NULL;
+}
+
+/* "/-/metrics" on the gateway's own host: no bucket is named "-", so no request of the
+ * API is shadowed (a bucket's host, virtual-hosted style, keeps the path as a key). */
+static bool is_metrics(const struct ecs_http_request *req)
+{
+	const char *host;
+	size_t hl;
+
+	return streq(req->path, OSS_METRICS_PATH) && (streq(req->method, "GET") || streq(req->method, "HEAD")) &&
+	       request_host_ours(req, &host, &hl);
+}
+
 static void on_begin(const struct ecs_http_request *req, struct ecs_http_response *resp, void **ret_state)
 {
+	struct oss *o = req->userdata;
+
+	if (is_metrics(req)) {
+		*ret_state = NULL;
+		return storage_gateway_metrics(req, resp, o->metrics, o->metrics_token);
+	}
 	begin(req, resp, ret_state);
+	resp->op = op_name(*ret_state);
 	if (resp->status && oss_req_is_s3(req))
 		ecs_http_add_header(resp, "x-amz-request-id", req->request_id);
 }
@@ -412,6 +479,7 @@ static void on_end(void *state, const struct ecs_http_request *req, struct ecs_h
 	if (!q)
 		return oss_fail(req, resp, 503, "ServiceUnavailable", "out of memory", NULL);
 	dispatch(q, req, resp);
+	resp->op = op_name(q);
 	if (oss_req_is_s3(req))
 		ecs_http_add_header(resp, "x-amz-request-id", req->request_id);
 }
@@ -452,8 +520,11 @@ int oss_api_start(struct oss *o, const struct storage_api_config *cfg, struct ec
 		.access_log = true,
 		.error_fn = server_error,
 		.stream = &stream_ops,
+		.metrics = cfg->metrics,
 		.userdata = o,
 	};
 
+	o->metrics = cfg->metrics;
+	o->metrics_token = cfg->metrics_token;
 	return ecs_http_server_start(&sc, NULL, 0, ret);
 }

@@ -8,6 +8,9 @@
 #include "oss.h"
 #include "storage_gateway.h"
 
+/* Where the gateway answers /metrics (docs/operations.md). */
+#define OSS_METRICS_PATH "/-/metrics"
+
 int oss_api_start(struct oss *o, const struct storage_api_config *cfg, struct ecs_http_server **ret);
 
 #endif

@@ -5,6 +5,8 @@
 
 #include <pthread.h>
 #include <rados/librados.h>
+
+struct ecs_prom;
 #include <stdbool.h>
 
 struct storage_keys;
@@ -14,6 +16,8 @@ struct oss {
 	rados_t cluster;
 	rados_ioctx_t io;
 	struct storage_keys *keys;
+	struct ecs_prom *metrics;	  /* /metrics: the server counts requests here */
+	const char *metrics_token; /* and asks for this bearer token */
 	const char *region;	  /* "cn-local": GetBucketLocation answers oss-<region> */
 	const char *host_name;	  /* HostId in errors */
 	unsigned gc_delay_s;	  /* a replaced version's stripes live this long (readers in flight) */

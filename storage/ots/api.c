@@ -207,6 +207,9 @@ static void handle(const struct ecs_http_request *req, struct ecs_http_response 
 	const char *op = NULL;
 	bool signed_ok = false;
 
+	/* No operation of the API is named "metrics". */
+	if (streq(req->path, "/metrics") && (streq(req->method, "GET") || streq(req->method, "HEAD")))
+		return storage_gateway_metrics(req, resp, c.o->metrics, c.o->metrics_token);
 	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
 		if (streq(req->path + 1, ops[i].name))
 			op = ops[i].name;
@@ -223,6 +226,7 @@ static void handle(const struct ecs_http_request *req, struct ecs_http_response 
 				ops[i].fn(&c);
 	}
 	respond(req, resp, &c, op, signed_ok ? &key : NULL);
+	resp->op = op;
 	explicit_bzero(&key, sizeof(key));
 	free(c.out);
 }
@@ -264,8 +268,11 @@ int ots_api_start(struct ots *o, const struct storage_api_config *cfg, struct ec
 		.timeout_s = 120,
 		.access_log = true,
 		.error_fn = server_error,
+		.metrics = cfg->metrics,
 		.userdata = o,
 	};
 
+	o->metrics = cfg->metrics;
+	o->metrics_token = cfg->metrics_token;
 	return ecs_http_server_start(&sc, routes, ARRAY_SIZE(routes), ret);
 }

@@ -5,6 +5,8 @@
 
 #include <rados/librados.h>
 
+struct ecs_prom;
+
 struct storage_keys;
 
 /* Tablestore's limits (docs/ots-api.md), enforced with OTSParameterInvalid. */
@@ -24,6 +26,8 @@ struct ots {
 	rados_t cluster;
 	rados_ioctx_t io;
 	struct storage_keys *keys;
+	struct ecs_prom *metrics;	  /* /metrics: the server counts requests here */
+	const char *metrics_token; /* and asks for this bearer token */
 	unsigned max_tables;
 	int txn_idle_s; /* a local transaction without a request for this long is over */
 };

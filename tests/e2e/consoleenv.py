@@ -1,16 +1,10 @@
 """The web console's HTTP side as a browser's page uses it (controller/console.h): a session
 signed in with an AccessKey pair, its CSRF token, and actions posted as forms to
-/console/api/<Action>. Also /metrics, read with the bearer token `ecs-controller
-metrics-token` prints, and parsed by prometheus_client's text-format parser."""
+/console/api/<Action>. (/metrics is read with tests/e2e/promscrape.py.)"""
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import requests
-
-from cloudenv import CTL_BIN
 
 
 class ConsoleSession:
@@ -52,30 +46,6 @@ def signed_in(endpoint: str, api) -> ConsoleSession:
     r = s.sign_in(api.ak, api.secret)
     assert r.status_code == 200, r.text
     return s
-
-
-def metrics_token(config: Path) -> str:
-    return subprocess.run([str(CTL_BIN), "-c", str(config), "metrics-token"], capture_output=True, text=True,
-                          check=True).stdout.strip()
-
-
-def scrape(endpoint: str, token: str) -> dict:
-    """/metrics parsed: {family name: [(sample name, labels, value), ...]}."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    r = requests.get(f"{endpoint}/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    assert r.status_code == 200, r.text
-    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    return {f.name: [(s.name, s.labels, s.value) for s in f.samples] for f in text_string_to_metric_families(r.text)}
-
-
-def sample(families: dict, name: str, **labels) -> float | None:
-    """The value of the sample `name` with these labels, in any family."""
-    for samples in families.values():
-        for n, lab, v in samples:
-            if n == name and all(lab.get(k) == val for k, val in labels.items()):
-                return v
-    return None
 
 
 def ws_open(endpoint: str, path: str, *, cookie: str | None = None, origin: str | None = None,

@@ -227,3 +227,24 @@ def test_a_request_signed_for_one_host_is_refused_by_another(env, tiny_image):
         assert other.client.get("/v1/host")["host_id"] == f"other-{env.tag}"
     finally:
         other.close()
+
+
+def test_metrics(env, unchanged):
+    """GET /metrics: refused without the token (the host key's, lib/prom.h); with it the host's
+    figures parse with prometheus_client (guest counters: test_agent_lifecycle.py)."""
+    from promscrape import assert_refused_without_token, sample, scrape, token_of_key
+    from waiting import wait_for
+
+    base = env.client.base
+    token = token_of_key(env.agent.key)
+    assert_refused_without_token(base, token)
+    m = wait_for(lambda: scrape(base, token), 60, "a reconcile pass counted", 1,
+                 until=lambda m: sample(m, "ecs_agent_reconcile_duration_seconds_count") >= 1)
+    assert sample(m, "ecs_agent_libvirt_up") == 1
+    assert sample(m, "ecs_agent_libvirt_connections_total") >= 1
+    assert sample(m, "ecs_agent_libvirt_errors_total") is not None
+    for state in ("running", "paused", "shutoff", "crashed", "other"):
+        assert sample(m, "ecs_agent_instances", state=state) is not None, state
+    passes = sum(sample(m, "ecs_agent_reconcile_passes_total", result=r) for r in ("ok", "problems"))
+    assert passes == sample(m, "ecs_agent_reconcile_duration_seconds_count")
+    assert sample(m, "ecs_agent_instances_unlabelled") == 0

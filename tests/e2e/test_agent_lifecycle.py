@@ -108,6 +108,20 @@ def test_metrics_sampled_from_the_running_guest(agent_env, inst):
     assert st == 400 and "400 points" in body["message"]
 
 
+def test_prometheus_metrics_of_the_running_guest(agent_env, inst):
+    """GET /metrics with the host key's token: the guest's counters from the last sample."""
+    from promscrape import sample, scrape, token_of_key
+
+    base, token, iid = agent_env.client.base, token_of_key(agent_env.agent.key), inst["instance_id"]
+    m = wait_for(lambda: scrape(base, token), 30, "the guest's counters", 1,
+                 until=lambda m: (sample(m, "ecs_guest_network_transmit_bytes_total", instance=iid) or 0) > 0)
+    assert sample(m, "ecs_guest_cpu_seconds_total", instance=iid) > 0
+    assert sample(m, "ecs_guest_vcpus", instance=iid) >= 1
+    assert sample(m, "ecs_guest_network_receive_bytes_total", instance=iid) > 0
+    assert sample(m, "ecs_guest_disk_read_bytes_total", instance=iid) > 0
+    assert sample(m, "ecs_agent_instances", state="running") == 1
+
+
 SHUTTING_DOWN = "ecs-tiny: shutting down"  # the tiny image's rcK, on the console
 
 

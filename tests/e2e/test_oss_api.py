@@ -226,3 +226,37 @@ def test_limits(oss, alice):
     assert r.status_code in (400, 403)
     err(alice.request("GET", "alice-lim", "x", query={"tagging": ""}), 501, "NotImplemented")
     ok(alice.request("DELETE", "alice-lim"), 204)
+
+
+def test_metrics(oss, alice, bob):
+    """GET /-/metrics: refused without the cloud's token; with it, requests by operation and
+    status, a latency histogram and bytes in and out, parsed by prometheus_client. The path
+    shadows no bucket: "/metrics" is still the bucket named metrics."""
+    from promscrape import assert_refused_without_token, metrics_token, sample, scrape
+
+    token = metrics_token(oss.ctl_config)
+    assert_refused_without_token(oss.endpoint, token, "/-/metrics")
+    before = scrape(oss.endpoint, token, "/-/metrics")
+    ok(alice.request("PUT", "metrics"))
+    body = os.urandom(3000)
+    ok(alice.request("PUT", "metrics", "obj", data=body))
+    assert ok(alice.request("GET", "metrics", "obj")).content == body
+    err(bob.request("GET", "metrics", "obj"), 403, "AccessDenied")
+    listing = ET.fromstring(ok(alice.request("GET", "metrics")).content)
+    assert [k.findtext("Key") for k in listing.iter("Contents")] == ["obj"]
+    m = scrape(oss.endpoint, token, "/-/metrics")
+
+    def grew(name, **labels):
+        return (sample(m, name, **labels) or 0) - (sample(before, name, **labels) or 0)
+
+    assert grew("ecs_oss_requests_total", operation="PutObject", status="200") == 1
+    assert grew("ecs_oss_requests_total", operation="GetObject", status="200") == 1
+    assert grew("ecs_oss_requests_total", operation="GetObject", status="403") == 1
+    assert grew("ecs_oss_requests_total", operation="ListObjects", status="200") == 1
+    assert grew("ecs_oss_received_bytes_total", operation="PutObject") == len(body)
+    assert grew("ecs_oss_sent_bytes_total", operation="GetObject") >= len(body)
+    count = sample(m, "ecs_oss_request_duration_seconds_count", operation="PutObject")
+    assert count >= 1 and sample(m, "ecs_oss_request_duration_seconds_bucket", operation="PutObject",
+                                 le="+Inf") == count
+    ok(alice.request("DELETE", "metrics", "obj"), 204)
+    ok(alice.request("DELETE", "metrics"), 204)

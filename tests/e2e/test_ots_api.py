@@ -527,3 +527,35 @@ def test_paging_ten_thousand_rows(ots, accounts):
     res = run(ots, PAGING, accounts[0])
     assert res["fwd"] == {"sizes": [5000, 5000], "ordered": True, "first": -5000, "last": 4999, "count": 10000}
     assert res["bwd"] == {"sizes": [5000, 5000], "ordered": True, "first": 4999, "last": -5000, "count": 10000}
+
+
+def test_metrics(ots, accounts):
+    """GET /metrics: refused without the cloud's token; with it, requests by operation and
+    status, a latency histogram and bytes in and out, parsed by prometheus_client."""
+    from promscrape import assert_refused_without_token, metrics_token, sample, scrape
+
+    token = metrics_token(ots.ctl_config)
+    assert_refused_without_token(ots.endpoint, token)
+    a = accounts[0]
+    before = scrape(ots.endpoint, token)
+    for _ in range(2):
+        assert raw(ots, a, "ListTable", b"").status_code == 200
+    assert raw(ots, a, "ListTable", b"", secret="wrong-secret-123").status_code == 403
+    assert raw(ots, a, "NoSuchOperation", b"xyz").status_code == 400
+    m = scrape(ots.endpoint, token)
+
+    def grew(name, **labels):
+        return (sample(m, name, **labels) or 0) - (sample(before, name, **labels) or 0)
+
+    assert grew("ecs_ots_requests_total", operation="ListTable", status="200") == 2
+    assert grew("ecs_ots_requests_total", operation="ListTable", status="403") == 1
+    # An operation the client names that the API lacks is not a label of its own.
+    assert grew("ecs_ots_requests_total", operation="unknown", status="400") == 1
+    assert not any(lab.get("operation") == "NoSuchOperation" for f in m.values() for _, lab, _ in f)
+    count = sample(m, "ecs_ots_request_duration_seconds_count", operation="ListTable")
+    assert count >= 3 and sample(m, "ecs_ots_request_duration_seconds_bucket", operation="ListTable",
+                                 le="+Inf") == count
+    assert grew("ecs_ots_received_bytes_total", operation="unknown") >= 3
+    assert grew("ecs_ots_sent_bytes_total", operation="ListTable") > 0
+    # The scrapes themselves are counted, under an operation of their own.
+    assert sample(m, "ecs_ots_requests_total", operation="Metrics", status="200") >= 1
