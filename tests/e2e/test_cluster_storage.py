@@ -216,11 +216,11 @@ const ids = JSON.parse(process.env.IDS);
 const bad = [];
 for (let i = 0; i < ids.length; i += 100) {
   const rows = ids.slice(i, i + 100).map(id => [{id: Long.fromNumber(id)}]);
-  const res = await c.batchGetRow({tables: [{tableName: 'killtest', primaryKeys: rows, maxVersions: 1}]});
+  const res = await c.batchGetRow({tables: [{tableName: 'killtest', primaryKey: rows, maxVersions: 1}]});
   res.tables[0].forEach((r, j) => {
     const id = ids[i + j];
-    const a = r.isOk && r.row && r.row.primaryKey ? attrs(r.row) : null;
-    if (!a || a.v !== 'row-' + id || a.n !== id * 7) bad.push([id, a, r.isOk ? null : r.errorMessage]);
+    const a = r.isOk && r.primaryKey ? attrs(r) : null;
+    if (!a || a.v !== 'row-' + id || a.n !== id * 7) bad.push([id, a, r.isOk ? null : r.errorCode]);
   });
 }
 out({read: ids.length, bad: bad.slice(0, 5), nbad: bad.length});
