@@ -22,6 +22,7 @@ static const struct ecs_config_option options[] = {
 	{ "oss", "max_buckets", ECS_CONFIG_INT, "100", 1, 100000, "buckets an account may own" },
 	{ "oss", "gc_delay_s", ECS_CONFIG_INT, "60", 0, 86400, "a replaced version's bytes live this long" },
 	{ "oss", "gc_interval_s", ECS_CONFIG_INT, "30", 1, 3600, "how often the GC queue is swept" },
+	{ "oss", "gc_pending_s", ECS_CONFIG_INT, "21600", 1, 604800, "a PUT may take this long; a cut one is collected after" },
 };
 
 static void usage(void)
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 	o.host_name = hostname;
 	o.region = ecs_config_str(g.cfg, "oss", "region");
 	o.gc_delay_s = (unsigned)ecs_config_int(g.cfg, "oss", "gc_delay_s");
+	o.gc_pending_s = (unsigned)ecs_config_int(g.cfg, "oss", "gc_pending_s");
 	o.max_buckets = (unsigned)ecs_config_int(g.cfg, "oss", "max_buckets");
 	o.keys = g.keys;
 	o.cluster = g.cluster;

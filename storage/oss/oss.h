@@ -21,6 +21,7 @@ struct oss {
 	const char *region;	  /* "cn-local": GetBucketLocation answers oss-<region> */
 	const char *host_name;	  /* HostId in errors */
 	unsigned gc_delay_s;	  /* a replaced version's stripes live this long (readers in flight) */
+	unsigned gc_pending_s;	  /* a PUT in flight is queued this far ahead (a cut one is collected then) */
 	unsigned max_buckets;	  /* per account */
 	/* the GC thread */
 	pthread_t gc_thread;

@@ -17,7 +17,6 @@
 #define OSS_STRIPE (4u << 20)
 #define OSS_WRITE_CHUNK (1u << 20) /* bytes buffered before a RADOS write */
 #define OSS_SHARDS 16
-#define OSS_PENDING_S (6 * 3600)   /* a PUT may take this long; its stripes are collected after */
 #define OSS_OBJECT_MAX (5ull << 30)
 #define OSS_LIST_BATCH 100	    /* omap entries read from one shard at a time (OSD cap: 1,024) */
 

@@ -206,7 +206,7 @@ int oss_writer_begin(struct oss *o, const struct oss_bucket *b, const char *key,
 	snprintf(w->key, sizeof(w->key), "%s", key);
 	oss_random_hex(w->version);
 	/* Queued before the first byte: a gateway that dies mid-PUT leaves a collectable version. */
-	gc_key(w->pending, sizeof(w->pending), time(NULL) + OSS_PENDING_S, b->id, w->version);
+	gc_key(w->pending, sizeof(w->pending), time(NULL) + o->gc_pending_s, b->id, w->version);
 	if ((r = gc_update(o, w->pending, v, NULL)) < 0) {
 		w->pending[0] = '\0';
 		oss_writer_abort(w);
