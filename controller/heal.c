@@ -13,10 +13,13 @@
  *  4. recovery: each instance of a dead host is placed by the scheduler (same filters) on
  *     another host and created there with the same id, disks, private IP, MAC, groups and key
  *     pair; an event SystemFailure.Reboot records it (Executing, then Executed once Running);
+ *     a silent host holding load balancers is confirmed and fenced the same way: they move
+ *     off it once it is dead (ctl_slbsync_failover);
  *  5. a revived host's agent asks which of its instances moved (POST
  *     /agent/v1/instances/moved) and removes them before starting anything; once it has
  *     none left (evicted_at), its blocklist entry is removed.
- * Without [ceph] nothing is confirmed, so nothing is fenced or moved. */
+ * Without [ceph] nothing is confirmed, so nothing is fenced and no instance moves (load
+ * balancers still leave a host silent for host_dead_after_s, slbsync.c). */
 #include "heal.h"
 
 #include <errno.h>
@@ -344,8 +347,10 @@ static void pass(struct ctl *c, rados_t *cluster, bool *connected)
 			sqlite3_stmt *st;
 			bool any;
 
+			/* Its load balancers wait for the fence too (ctl_slbsync_failover). */
 			st = ctl_db_prepare_args(conn.db, "SELECT 1 FROM instances WHERE host_id = ?1 AND deleted = 0 AND"
-							  " desired != 'deleted'",
+							  " desired != 'deleted' UNION ALL SELECT 1 FROM load_balancers"
+							  " WHERE host_id = ?1 AND deleted = 0",
 						 (const char *const[]){ h->id }, 1);
 			any = st && sqlite3_step(st) == SQLITE_ROW;
 			sqlite3_finalize(st);

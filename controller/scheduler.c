@@ -140,11 +140,12 @@ int ctl_schedule(struct ctl *c, sqlite3 *db, const struct ctl_sched_request *rq,
 	return r;
 }
 
-/* The alive host (of zone, if given) holding the fewest LBs and public IPs. */
+/* The alive, undrained host (of zone, if given) holding the fewest LBs and public IPs. */
 int ctl_schedule_lb(struct ctl *c, sqlite3 *db, const char *zone, char host[64], char zone_out[64])
 {
 	sqlite3_stmt *st = ctl_db_prepare(
-		db, "SELECT h.host_id, h.zone_id FROM hosts h WHERE h.last_seen >= ?1 AND (?2 IS NULL OR h.zone_id = ?2)"
+		db, "SELECT h.host_id, h.zone_id FROM hosts h WHERE h.last_seen >= ?1 AND h.drained = 0 AND"
+		    " (?2 IS NULL OR h.zone_id = ?2)"
 		    " ORDER BY (SELECT count(*) FROM load_balancers l WHERE l.host_id = h.host_id AND l.deleted = 0) +"
 		    " (SELECT count(*) FROM public_ips p WHERE p.host_id = h.host_id AND p.owner_id LIKE 'i-%'),"
 		    " h.host_id LIMIT 1");

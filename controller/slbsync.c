@@ -526,8 +526,9 @@ static void periodic(struct ctl *c, const char *host_id)
 
 /* ---- failover ---- */
 
-/* Move lb_id (zone) off dead_host, in the caller's transaction: 1 when moved, 0 when no
- * host of its zone is alive. */
+/* Move lb_id (zone) off dead_host (dead or drained), in the caller's transaction: 1 when
+ * moved, 0 when no host of its zone is alive. Its address, listeners and backends are the
+ * LB's records: the put sends them whole to the new host. */
 static int move_lb(struct ctl *c, sqlite3 *db, const char *lb_id, const char *zone, const char *dead_host)
 {
 	char host[64], zone_out[64];
@@ -546,7 +547,7 @@ static int move_lb(struct ctl *c, sqlite3 *db, const char *lb_id, const char *zo
 	if (r == 0)
 		r = ctl_slbsync_queue(db, "lb", lb_id, "put");
 	if (r == 0)
-		log_warn("load balancer moved off a dead host", "lb=%s from=%s to=%s", lb_id, dead_host, host);
+		log_warn("load balancer moved off a dead or drained host", "lb=%s from=%s to=%s", lb_id, dead_host, host);
 	return r < 0 ? r : 1;
 }
 
@@ -574,11 +575,16 @@ void ctl_slbsync_failover(struct ctl *c)
 		pthread_mutex_unlock(&lock);
 		return;
 	}
+	/* An LB leaves a drained host, and a dead one: with a storage cluster to fence in, a
+	 * host heal fenced (a silent host may only have lost the controller and still serve the
+	 * VIP); without, a host silent for host_dead_after_s. */
 	st = ctl_db_prepare(db, "SELECT l.lb_id, l.zone_id, l.host_id FROM load_balancers l WHERE l.deleted = 0 AND"
-				" NOT EXISTS (SELECT 1 FROM hosts h WHERE h.host_id = l.host_id AND h.last_seen >= ?1)"
+				" NOT EXISTS (SELECT 1 FROM hosts h WHERE h.host_id = l.host_id AND h.drained = 0 AND"
+				" CASE WHEN ?2 THEN h.state != 'dead' ELSE h.last_seen >= ?1 END)"
 				" ORDER BY l.lb_id LIMIT 256");
 	if (st) {
 		sqlite3_bind_int64(st, 1, time(NULL) - c->cfg.host_dead_after_s);
+		sqlite3_bind_int(st, 2, c->ceph != NULL);
 		while (r >= 0 && sqlite3_step(st) == SQLITE_ROW) {
 			r = move_lb(c, db, ctl_col(st, 0), ctl_col(st, 1), ctl_col(st, 2));
 			moved += r > 0;

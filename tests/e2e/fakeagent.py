@@ -9,9 +9,11 @@ hosts but no libvirt.
 
 A FakeAgent answers the controller's calls (docs/agent-api.md) on 127.0.0.1: it verifies each
 request's host-key signature, records it, and makes instances exist at once (a create answers
-Running or Stopped as the spec's `start` says). POST /v1/security/sync pulls the host's view
-from the controller and answers its generation, or, as `sync_mode` says, answers 404 (an
-agent without the endpoint) or answers late (`slow`)."""
+Running or Stopped as the spec's `start` says), holds load balancers and public IPs when they
+are put and lets go of them when deleted, and names what it holds (and `underlay_ip`, when set)
+in its heartbeats. POST /v1/security/sync pulls the host's view from the controller and
+answers its generation, or, as `sync_mode` says, answers 404 (an agent without the endpoint)
+or answers late (`slow`)."""
 
 from __future__ import annotations
 
@@ -99,6 +101,16 @@ def lone_cloud_fixtures(tmp_prefix: str, host_id: str, extra: dict | None = None
     return cloud_pair, ctl, host
 
 
+def healing_controller(workdir: Path, ceph_cluster) -> LoneController:
+    """A controller whose hosts die after 3 s of silence and are fenced in the session's test
+    Ceph cluster (heal.c). Stand-ins name an underlay address of a documentation range
+    (FakeAgent.underlay_ip), so a fence blocklists nothing real."""
+    return LoneController(workdir, extra={
+        "controller": {"host_dead_after_s": 3},
+        "ceph": {"conf": ceph_cluster.conf, "user": "ecs-controller",
+                 "keyring": ceph_cluster.keyring("client.ecs-controller"), "interval_s": 1, "timeout_s": 5}})
+
+
 class HostClient:
     """A host's signed calls to the controller (X-Ecs-Host-Id and the host key)."""
 
@@ -116,13 +128,18 @@ class HostClient:
         return body
 
     def heartbeat(self, api_url: str, instances: list | None = None, max_instances: int = 256,
-                  state_seq: int | None = None) -> dict:
+                  state_seq: int | None = None, held: dict[str, list] | None = None,
+                  underlay_ip: str | None = None) -> dict:
         facts = {"host_id": self.host_id, "api_url": api_url, "zone_id": "cn-local-a", "hypervisor": "qemu",
                  "vcpus": 64, "memory_mib": 65536, "disk_total_gib": 1000, "disk_free_gib": 1000,
                  "max_instances": max_instances, "images": ["tiny"], "instances": instances or [],
                  "sent_at": int(time.time())}
         if state_seq is not None:
             facts["state_seq"] = state_seq
+        if held is not None:  # the load balancers and public IPs it holds
+            facts.update(held)
+        if underlay_ip:  # heal.c fences a host by this address
+            facts["overlay"] = {"vni": 4242, "underlay_ip": underlay_ip}
         status, body = self.raw("POST", "/agent/v1/heartbeat", facts)
         assert status == 200, (status, body)
         return body
@@ -136,6 +153,9 @@ class FakeAgent(StartClose):
         self.host = ctl.agent_client(host_id)
         self.calls: list[dict] = []  # {method, path, body, signed}
         self.instances: dict[str, str] = {}  # instance id -> status
+        self.lbs: dict[str, dict] = {}  # load balancer id -> the body of its last put
+        self.eips: dict[str, dict] = {}  # public IP -> the body of its last put
+        self.underlay_ip: str | None = None  # named in heartbeats when set
         self.fail_creates = False  # True: every create is answered 500 (the scheduler moves it on)
         self.state_seq = 1  # as the agent's (agent/agent.h): stepped by each instance action's answer
         self.sync_mode = "pull"  # pull | 404 | slow (a nudge is answered once release is set, or after 30 s)
@@ -186,10 +206,28 @@ class FakeAgent(StartClose):
                         outer.state_seq += 1
                         seq = outer.state_seq
                     return self.reply_json(200, {"instance_id": iid, "status": status, "state_seq": seq})
+                if parts[:2] == ["v1", "load-balancers"]:
+                    return self.held(outer.lbs, "load_balancers", "load_balancer_id", parts[2:], body)
+                if parts[:2] == ["v1", "public-ips"]:
+                    return self.held(outer.eips, "public_ips", "public_ip", parts[2:], body)
                 if len(parts) == 3 and parts[:2] in (["v1", "disks"], ["v1", "snapshots"]) and \
                         self.command in ("PUT", "DELETE"):
                     # Disks and snapshots are made (and removed) at once.
                     return self.reply_json(200, {"status": "accomplished"} if parts[1] == "snapshots" else {})
+                return self.reply_json(404, {"code": "NotFound", "message": "no such resource"})
+
+            def held(self, what: dict, key: str, id_key: str, rest: list[str], body: bytes):
+                """Load balancers and public IPs are held (put) and let go (delete) at once."""
+                with outer.lock:
+                    if not rest and self.command == "GET":
+                        return self.reply_json(200, {key: [{id_key: i} for i in what]})
+                    if len(rest) == 1 and self.command == "PUT":
+                        what[rest[0]] = json.loads(body or b"{}")
+                        return self.reply_json(200, {})
+                    if len(rest) == 1 and self.command == "DELETE" and what.pop(rest[0], None) is not None:
+                        return self.reply_json(200, {})
+                    if len(rest) == 1 and self.command == "GET" and rest[0] in what:
+                        return self.reply_json(200, what[rest[0]])
                 return self.reply_json(404, {"code": "NotFound", "message": "no such resource"})
 
             do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
@@ -214,7 +252,8 @@ class FakeAgent(StartClose):
         with self.lock:
             seq = self.state_seq if state_seq is None else state_seq
             insts = [{"instance_id": i, "status": s} for i, s in (instances or self.instances).items()]
-        return self.host.heartbeat(self.url, insts, self.max_instances, seq)
+            held = {"load_balancers": sorted(self.lbs), "public_ips": sorted(self.eips)}
+        return self.host.heartbeat(self.url, insts, self.max_instances, seq, held, self.underlay_ip)
 
     def view(self) -> dict:
         return self.host.view()

@@ -23,7 +23,7 @@ import time
 import pytest
 
 from ecsapi import ApiError
-from fakeagent import FakeAgent, LoneController
+from fakeagent import FakeAgent, LoneController, healing_controller
 from fakecontroller import agent_with_fake_controller
 from test_cluster import cluster  # noqa: F401,F811  (the module fixture: `up 3`, `down`)
 from waiting import wait_for
@@ -84,20 +84,7 @@ def test_dead_host_fenced_recovered_and_let_back(tmp_path, ceph_cluster):
     so the watches on its instances' disk images are the witness: it has none (no disks
     in RBD here): once silent it is dead."""
     addr = "192.0.2.77:0/0"
-    ctl = LoneController(tmp_path, extra={
-        "controller": {"host_dead_after_s": 3},
-        "ceph": {"conf": ceph_cluster.conf, "user": "ecs-controller",
-                 "keyring": ceph_cluster.keyring("client.ecs-controller"), "interval_s": 1, "timeout_s": 5},
-    })
-
-    def beat(host, underlay):
-        with host.lock:
-            insts = [{"instance_id": i, "status": st} for i, st in host.instances.items()]
-        facts = {"host_id": host.host_id, "api_url": host.url, "zone_id": "cn-local-a", "hypervisor": "qemu",
-                 "vcpus": 64, "memory_mib": 65536, "disk_total_gib": 1000, "max_instances": 256, "images": ["tiny"],
-                 "instances": insts, "overlay": {"vni": 4242, "underlay_ip": underlay}}
-        status, body = host.host.raw("POST", "/agent/v1/heartbeat", facts)
-        assert status == 200, (status, body)
+    ctl = healing_controller(tmp_path, ceph_cluster)
 
     def blocklist():
         return ceph_cluster.ceph("osd", "blocklist", "ls")
@@ -106,8 +93,9 @@ def test_dead_host_fenced_recovered_and_let_back(tmp_path, ceph_cluster):
         with ctl:
             api, other = ctl.account("alice"), ctl.account("mallory")
             with FakeAgent(ctl, "heal-a") as a, FakeAgent(ctl, "heal-b") as b:
-                beat(a, "192.0.2.77")
-                beat(b, "192.0.2.78")
+                a.underlay_ip, b.underlay_ip = "192.0.2.77", "192.0.2.78"
+                a.heartbeat()
+                b.heartbeat()
                 iid = api.call("RunInstances", ImageId="tiny", InstanceType="ecs.t1.small")["InstanceIdSets"][
                     "InstanceIdSet"][0]
                 wait_for(lambda: instance(api, iid), 30, "Running on heal-a", 0.3,
@@ -116,7 +104,7 @@ def test_dead_host_fenced_recovered_and_let_back(tmp_path, ceph_cluster):
 
                 # heal-a falls silent; heal-b beats on.
                 def b_beats():
-                    beat(b, "192.0.2.78")
+                    b.heartbeat()
                     return instance(api, iid)
 
                 i = wait_for(b_beats, 60, "recovered on heal-b", 0.5,
@@ -142,15 +130,15 @@ def test_dead_host_fenced_recovered_and_let_back(tmp_path, ceph_cluster):
                 # answer names none, the fence is lifted.
                 with a.lock:
                     a.instances[iid] = "Running"
-                beat(a, "192.0.2.77")
+                a.heartbeat()
                 assert moved(a, [iid]) == [iid]
                 with a.lock:
                     del a.instances[iid]
                 assert moved(a, []) == []
 
                 def both_beat():
-                    beat(a, "192.0.2.77")
-                    beat(b, "192.0.2.78")
+                    a.heartbeat()
+                    b.heartbeat()
                     return blocklist()
 
                 wait_for(both_beat, 30, "heal-a's fence lifted", 0.5, until=lambda out: addr not in out)
