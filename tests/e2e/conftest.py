@@ -595,6 +595,8 @@ def pytest_runtest_makereport(item, call):
     """On failure, add the console tail of every live guest to the report."""
     outcome = yield
     rep = outcome.get_result()
+    if rep.when == "call":
+        item.rep_call = rep  # for fixtures that add their own logs to a failure
     if rep.failed:
         for g in list(_LIVE_GUESTS):
             rep.sections.append((f"serial console {g.name} (tail)", g.console_tail(60)))

@@ -61,6 +61,17 @@ class Who:
         self.bucket = f"{name}-images"
 
 
+@pytest.fixture(autouse=True)
+def logs_on_failure(request, env):
+    """A failing test's report carries the controller's and the gateway's log tails (a 503
+    from ImportImage says only that the probe of the object failed; the logs say why)."""
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        rep.sections.append(("controller log (tail)", env.log_tail(60)))
+        rep.sections.append(("ecs-ossd log (tail)", env.gw.log_tail(60)))
+
+
 @pytest.fixture(scope="module")
 def alice(env):
     w = Who(env, "alice")
