@@ -460,7 +460,7 @@ int agent_instance_create(struct agent *a, struct json_object *body, struct json
 			       a->cfg.max_instances);
 		goto out;
 	}
-	r = agent_instance_record_disks(a, spec, true, err);
+	r = agent_instance_record_disks(a, spec, err);
 	if (r < 0)
 		goto out;
 	doc = agent_instance_new_doc(body, spec->start);
@@ -728,11 +728,9 @@ int agent_instance_reinit(struct agent *a, const char *id, const char *image_id,
 		ecs_jb_str(jget(doc, "spec"), "image_id", image_id);
 		ecs_jb_str(sys, "image_id", image_id);
 	}
-	/* A fresh overlay on the image: "remake" makes the volume code replace the file, and
-	 * "fresh" one a crash left half made. */
+	/* A fresh overlay on the image: "remake" makes the volume code replace the file. */
 	ecs_jb_bool(sys, "ready", false);
 	ecs_jb_bool(sys, "remake", true);
-	ecs_jb_bool(sys, "fresh", true);
 	ecs_jb_str(sys, "snapshot_id", "");
 	r = agent_store_put(a->store, "disk", jstr(sys, "disk_id"), sys);
 	if (r == 0)

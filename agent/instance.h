@@ -66,8 +66,7 @@ int agent_instance_incoming_locked(struct agent *a, const struct agent_instance_
 /* A new instance's document (its spec, the power wanted). */
 struct json_object *agent_instance_new_doc(struct json_object *spec, bool start);
 /* Record the documents of a new instance's disks (each must be new here: 409 otherwise). */
-int agent_instance_record_disks(struct agent *a, const struct agent_instance_spec *spec, bool fresh,
-				struct agent_err *err);
+int agent_instance_record_disks(struct agent *a, const struct agent_instance_spec *spec, struct agent_err *err);
 /* Remove an instance that runs on another host now (domain, taps, folder, documents; never
  * its shared disks). Its lock held. */
 int agent_instance_evict_locked(struct agent *a, const char *id);

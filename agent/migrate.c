@@ -38,8 +38,7 @@ struct json_object *agent_instance_new_doc(struct json_object *spec, bool start)
 	return doc;
 }
 
-int agent_instance_record_disks(struct agent *a, const struct agent_instance_spec *spec, bool fresh,
-				struct agent_err *err)
+int agent_instance_record_disks(struct agent *a, const struct agent_instance_spec *spec, struct agent_err *err)
 {
 	const char *id = spec->instance_id;
 	struct json_object *disk;
@@ -61,8 +60,6 @@ int agent_instance_record_disks(struct agent *a, const struct agent_instance_spe
 	/* Intent first: the documents, durably; then the host. */
 	disk = agent_volume_doc(spec->system_disk.disk_id, "system", spec->system_disk.size_gib, id, "vda",
 				spec->image_id, NULL, true);
-	if (!fresh)
-		json_object_object_del(disk, "fresh");
 	r = agent_store_put(a->store, "disk", spec->system_disk.disk_id, disk);
 	json_object_put(disk);
 	for (size_t i = 0; r == 0 && i < spec->n_data_disks; i++) {
@@ -70,8 +67,6 @@ int agent_instance_record_disks(struct agent *a, const struct agent_instance_spe
 		char dev[4] = { 'v', 'd', (char)('b' + i), '\0' };
 
 		disk = agent_volume_doc(d->disk_id, "data", d->size_gib, id, dev, NULL, d->snapshot_id, true);
-		if (!fresh)
-			json_object_object_del(disk, "fresh");
 		r = agent_store_put(a->store, "disk", d->disk_id, disk);
 		json_object_put(disk);
 	}
@@ -145,8 +140,7 @@ static int step_in(struct agent *a, const char *id, struct json_object *body, st
 			goto out;
 		}
 	} else {
-		/* Its disks exist (shared storage, made by the source host): not fresh. */
-		r = agent_instance_record_disks(a, spec, false, err);
+		r = agent_instance_record_disks(a, spec, err);
 		if (r < 0)
 			goto out;
 		doc = agent_instance_new_doc(body_spec, spec->start);

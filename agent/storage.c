@@ -97,17 +97,6 @@ int agent_storage_disk_exists(struct agent *a, const char *disk_id, bool *ret)
 	return 0;
 }
 
-int agent_storage_disk_discard(struct agent *a, const char *disk_id)
-{
-	_cleanup_free_ char *p = where(a, disk_id);
-
-	if (!p)
-		return -ENOMEM;
-	if (a->rbd)
-		return agent_rbd_discard(a->rbd, p);
-	return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
-}
-
 /* The RBD image holding a deleted disk's snapshots until the last of them goes. */
 static char *snaps_name(const char *disk_id)
 {
@@ -122,7 +111,7 @@ int agent_storage_disk_remove(struct agent *a, const char *disk_id)
 	if (!p)
 		return -ENOMEM;
 	if (!a->rbd)
-		return agent_storage_disk_discard(a, disk_id);
+		return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
 	/* Its snapshots outlive it (as ECS's do): the image is kept under another name. */
 	r = agent_rbd_snap_count(a->rbd, p, &n);
 	if (r == -ENOENT)

@@ -21,9 +21,6 @@ void agent_storage_close(struct agent *a);
 int agent_storage_disk_exists(struct agent *a, const char *disk_id, bool *ret);
 /* 0 also when absent. */
 int agent_storage_disk_remove(struct agent *a, const char *disk_id);
-/* A disk whose making a crash cut short (its document not ready, never used): removed as
- * it is, snapshots and all (it has none). 0 also when absent. */
-int agent_storage_disk_discard(struct agent *a, const char *disk_id);
 /* Snapshots inside RADOS (rbd only; -EOPNOTSUPP for qcow2): disk-<disk-id>@<snapshot-id>,
  * taken live (crash-consistent: librbd has the image's lock holder, QEMU, take it). A
  * deleted disk with snapshots left is kept as snaps-<disk-id> until the last one goes. */

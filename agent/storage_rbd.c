@@ -431,21 +431,21 @@ static char *fresh_tmp(struct agent_rbd *r, const char *name)
 	return tmp;
 }
 
-/* Made straight under its name: a disk's document is written first and says it is not
- * ready yet, and a disk found so is discarded and made again (agent_volume_ensure_file). */
 int agent_rbd_create(struct agent_rbd *r, const char *name, unsigned long long size)
 {
-	int order = 22;
+	_cleanup_free_ char *tmp = fresh_tmp(r, name);
+	int order = 22, e;
 
-	return rbd_create(r->io, name, size, &order);
-}
-
-int agent_rbd_discard(struct agent_rbd *r, const char *name)
-{
-	/* rbd_remove, not an open first: a create or clone a crash cut short may not open. */
-	int e = rbd_remove(r->io, name);
-
-	return e == -ENOENT ? 0 : e;
+	if (!tmp)
+		return -ENOMEM;
+	e = rbd_create(r->io, tmp, size, &order);
+	if (e == 0)
+		e = tag(r, tmp);
+	if (e == 0)
+		e = rbd_rename(r->io, tmp, name);
+	if (e < 0)
+		agent_rbd_remove(r, tmp);
+	return e;
 }
 
 static int resize_to(struct agent_rbd *r, const char *name, unsigned long long size)
@@ -479,62 +479,50 @@ static int snap_fresh(rbd_image_t img, const char *snap)
 	return e < 0 ? e : rbd_snap_protect(img, snap);
 }
 
-static int clone_as(struct agent_rbd *r, const char *parent, const char *snap, const char *name)
+/* A clone of parent@snap as name (through this host's temporary), grown to size (0: as
+ * it is), with its own snapshot keep made and protected when keep is set. */
+static int clone_into(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
+		      unsigned long long size, const char *keep)
 {
+	_cleanup_free_ char *tmp = fresh_tmp(r, name);
 	rbd_image_options_t opts;
-	int e;
-
-	rbd_image_options_create(&opts);
-	rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, 22);
-	e = rbd_clone3(r->io, parent, snap, r->io, name, opts);
-	rbd_image_options_destroy(opts);
-	return e;
-}
-
-/* A clone just made, grown to size (0: as it is); with keep, tagged as this process's,
- * marked pending and given its own snapshot keep, protected. One open for all (each open
- * is a few round trips and a watch). */
-static int finish_clone(struct agent_rbd *r, const char *name, unsigned long long size, const char *keep)
-{
 	rbd_image_t img;
 	uint64_t have = 0;
-	int e = rbd_open(r->io, name, &img, NULL);
+	int e;
 
-	if (e < 0)
-		return e;
-	if (keep)
+	if (!tmp)
+		return -ENOMEM;
+	rbd_image_options_create(&opts);
+	rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, 22);
+	e = rbd_clone3(r->io, parent, snap, r->io, tmp, opts);
+	rbd_image_options_destroy(opts);
+	/* Tag, grow and snapshot on one open (each open is a few round trips and a watch). */
+	if (e == 0 && (e = rbd_open(r->io, tmp, &img, NULL)) == 0) {
 		e = rbd_metadata_set(img, MAKER_KEY, r->maker);
-	if (e == 0 && size && (e = rbd_get_size(img, &have)) == 0 && size != have)
-		e = size < have ? -EINVAL : rbd_resize(img, size);
-	if (e == 0 && keep && (e = rbd_metadata_set(img, PENDING_KEY, "1")) == 0)
-		e = snap_fresh(img, keep);
-	rbd_close(img);
+		if (e == 0 && size && (e = rbd_get_size(img, &have)) == 0 && size != have)
+			e = size < have ? -EINVAL : rbd_resize(img, size);
+		if (e == 0 && keep && (e = rbd_metadata_set(img, PENDING_KEY, "1")) == 0)
+			e = snap_fresh(img, keep);
+		rbd_close(img);
+	}
+	if (e == 0)
+		e = rbd_rename(r->io, tmp, name);
+	if (e < 0)
+		agent_rbd_remove(r, tmp);
 	return e;
 }
 
-/* A disk: cloned straight under its name, as agent_rbd_create makes one (no temporary and
- * rename: the rename alone opened the image again and took its lock, ~100 ms). */
 int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
 		    unsigned long long size)
 {
-	int e = clone_as(r, parent, snap, name);
-
-	return e < 0 ? e : finish_clone(r, name, size, NULL);
+	return clone_into(r, parent, snap, name, size, NULL);
 }
 
 int agent_rbd_clone_image(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
 			  const char *keep)
 {
-	/* No document names an image before it is whole: made through this host's temporary. */
-	_cleanup_free_ char *tmp = fresh_tmp(r, name);
-	int e = tmp ? clone_as(r, parent, snap, tmp) : -ENOMEM;
+	int e = clone_into(r, parent, snap, name, 0, keep);
 
-	if (e == 0)
-		e = finish_clone(r, tmp, 0, keep);
-	if (e == 0)
-		e = rbd_rename(r->io, tmp, name);
-	if (e < 0 && tmp)
-		agent_rbd_remove(r, tmp);
 	if (e == -EEXIST) {
 		/* Made meanwhile (a repeated request, another host): that one serves, tagged as
 		 * this process's now, so the sweep takes it for nobody's only if this one dies too. */

@@ -58,11 +58,7 @@ int agent_rbd_snap_rollback(struct agent_rbd *r, const char *name, const char *s
 /* How many (user) snapshots name has. */
 int agent_rbd_snap_count(struct agent_rbd *r, const char *name, int *ret);
 int agent_rbd_rename(struct agent_rbd *r, const char *from, const char *to);
-/* Disks (agent_rbd_create, agent_rbd_clone) are made straight under their names: a crash
- * may leave one half made, which the caller knows from its document (not ready) and removes
- * with agent_rbd_discard (no open: a half-made image may not open). 0 also when absent. */
 int agent_rbd_create(struct agent_rbd *r, const char *name, unsigned long long size);
-int agent_rbd_discard(struct agent_rbd *r, const char *name);
 /* An image made from a snapshot inside the cluster: a clone of parent@snap as name with its
  * own snapshot keep, protected (disks are clones of it), marked pending until
  * agent_rbd_image_published; 0 also when name exists already (then tagged as this process's). */
@@ -71,7 +67,7 @@ int agent_rbd_clone_image(struct agent_rbd *r, const char *parent, const char *s
 /* Image image_id's RBD copy (img-<id>, made from a snapshot by agent_rbd_clone_image) has
  * its manifest published now: no longer pending (the sweep leaves it alone). */
 int agent_rbd_image_published(struct agent_rbd *r, const char *image_id);
-/* A copy-on-write clone of parent@snap named name, grown to size. */
+/* A copy-on-write clone of parent@snap named name, grown to size (made as name.tmp). */
 int agent_rbd_clone(struct agent_rbd *r, const char *parent, const char *snap, const char *name,
 		    unsigned long long size);
 int agent_rbd_size(struct agent_rbd *r, const char *name, unsigned long long *ret);

@@ -42,8 +42,6 @@ struct json_object *agent_volume_doc(const char *disk_id, const char *kind, long
 	ecs_jb_str(d, "base_image", "");
 	ecs_jb_bool(d, "delete_with_instance", delete_with_instance);
 	ecs_jb_bool(d, "ready", false);
-	/* To be made here: whatever is under its name before it is ready is a half-made one. */
-	ecs_jb_bool(d, "fresh", true);
 	ecs_jb_bool(d, "deleting", false);
 	return d;
 }
@@ -145,15 +143,6 @@ int agent_volume_ensure_file(struct agent *a, const char *disk_id)
 	r = agent_storage_disk_exists(a, disk_id, &exists);
 	if (r < 0)
 		goto out;
-	if (exists && !jbool(d, "ready") && jbool(d, "fresh")) {
-		/* RBD disks are made straight under their names (agent_rbd_clone): a crash cut
-		 * this one's making short; never used, so made again. */
-		log_warn("discarding a disk a crash left half made", "disk=%s", disk_id);
-		r = agent_storage_disk_discard(a, disk_id);
-		if (r < 0)
-			goto out;
-		exists = false;
-	}
 	if (exists && jbool(d, "ready") && *jstr(d, "rolling_back")) {
 		/* A rollback a crash cut short: done again, whole. */
 		_cleanup_free_ char *snap = strdup(jstr(d, "rolling_back"));
@@ -172,16 +161,13 @@ int agent_volume_ensure_file(struct agent *a, const char *disk_id)
 		r = -EIO;
 		goto out;
 	}
-	/* Here an existing disk is whole: files appear only whole (renamed into place), and a
-	 * fresh disk's RBD image was discarded above unless the document is ready. What is
-	 * left is one made elsewhere (an incoming migration) or by an older agent. */
+	/* Files appear only whole (renamed into place): one that exists is complete. */
 	if (!exists) {
 		r = make_file(a, d, disk_id);
 		if (r < 0) {
 			log_error("cannot make disk", "disk=%s error=%s", disk_id, strerror(-r));
 			goto out;
 		}
-		agent_fault_point(a, "disk.after_make");
 	}
 	pthread_mutex_lock(&a->docs_lock);
 	{
@@ -191,7 +177,6 @@ int agent_volume_ensure_file(struct agent *a, const char *disk_id)
 		if (agent_store_get(a->store, "disk", disk_id, &cur) == 0) {
 			ecs_jb_bool(cur, "ready", true);
 			json_object_object_del(cur, "remake");
-			json_object_object_del(cur, "fresh");
 			ecs_jb_str(cur, "base_image", jstr(d, "base_image"));
 			r = agent_store_put(a->store, "disk", disk_id, cur);
 			json_object_put(cur);
