@@ -85,7 +85,7 @@ static void service_list(struct oss_req *q, const struct ecs_http_request *req, 
 		oss_xput(&w, "<StorageClass>Standard</StorageClass></Bucket>");
 	}
 	oss_xput(&w, "</Buckets></ListAllMyBucketsResult>\n");
-	oss_strv_free(names, n);
+	ecs_strv_free(names, n);
 	oss_reply_xml(req, resp, 200, oss_xfinish(&w));
 }
 

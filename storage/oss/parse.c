@@ -175,13 +175,6 @@ char *oss_xml_escape(const char *s)
 	return ecs_buf_steal(&b);
 }
 
-void oss_strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static xmlDocPtr xml_read(const char *body, size_t len)
 {
 	if (!len || len > OSS_DELETE_MAX_BODY)
@@ -251,7 +244,7 @@ int oss_delete_body_parse(const char *body, size_t len, char ***ret_keys, size_t
 	*ret_quiet = quiet;
 	r = 0;
 out:
-	oss_strv_free(keys, n);
+	ecs_strv_free(keys, n);
 	xmlFreeDoc(doc);
 	return r;
 }
