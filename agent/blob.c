@@ -90,7 +90,7 @@ int agent_copy_file(const char *src, const char *dst)
 int agent_copy_fd(int in, const char *dst)
 {
 	_cleanup_free_ char *tmp = ecs_strdup_printf("%s.tmp", dst);
-	int out = -1, r = 0;
+	int out, r = 0;
 	struct stat st;
 
 	if (!tmp)
@@ -100,35 +100,19 @@ int agent_copy_fd(int in, const char *dst)
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0)
 		return -errno;
-	for (off_t left = st.st_size; left > 0;) {
+	for (off_t left = st.st_size; left > 0 && r == 0;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto fail;
+			if (errno != EINTR)
+				r = -errno;
+			continue;
 		}
 		if (n == 0)
 			break; /* the source shrank */
 		left -= n;
 	}
-	if (fsync(out) < 0 || close(out) < 0) {
-		out = -1;
-		r = -errno;
-		goto fail;
-	}
-	out = -1;
-	if (rename(tmp, dst) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	return 0;
-fail:
-	if (out >= 0)
-		close(out);
-	unlink(tmp);
-	return r;
+	return ecs_replace_finish(out, tmp, dst, r);
 }
 
 static char *blob_path(struct agent_blob *b, const char *key)

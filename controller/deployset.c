@@ -11,6 +11,7 @@
 #include "json.h"
 #include "log.h"
 #include "params.h"
+#include "rowjson.h"
 #include "store.h"
 #include "util.h"
 
@@ -138,6 +139,12 @@ static void capacities(struct ctl_call *call, const char *set_id, struct json_ob
 
 static struct json_object *set_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
 {
+	static const struct ctl_col_key cols[] = {
+		{ "DeploymentSetId", CTL_COL_STR },
+		{ "DeploymentSetName", CTL_COL_STR },
+		{ "DeploymentSetDescription", CTL_COL_STR },
+		{ "Strategy", CTL_COL_STR },
+	};
 	struct json_object *o = json_object_new_object(), *ids;
 	char created[ECS_ISO8601_LEN + 1];
 	const char *members = ctl_col(st, 6);
@@ -146,10 +153,7 @@ static struct json_object *set_json(struct ctl_call *call, sqlite3_stmt *st, voi
 
 	(void)arg;
 	ctl_time_str(sqlite3_column_int64(st, 4), created);
-	ecs_jb_str(o, "DeploymentSetId", ctl_col(st, 0));
-	ecs_jb_str(o, "DeploymentSetName", ctl_col(st, 1));
-	ecs_jb_str(o, "DeploymentSetDescription", ctl_col(st, 2));
-	ecs_jb_str(o, "Strategy", ctl_col(st, 3));
+	ctl_row_json(st, 0, CTL_COLS(cols), o);
 	ecs_jb_str(o, "DeploymentStrategy", ctl_col(st, 3));
 	ecs_jb_str(o, "Domain", "Default");
 	ecs_jb_str(o, "Granularity", "Host");

@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "params.h"
+#include "rowjson.h"
 #include "snapshot.h"
 #include "store.h"
 #include "util.h"
@@ -184,17 +185,20 @@ out:
 
 static struct json_object *policy_json(struct ctl_call *call, sqlite3_stmt *st, void *arg)
 {
+	static const struct ctl_col_key cols[] = {
+		{ "AutoSnapshotPolicyId", CTL_COL_STR },
+		{ "AutoSnapshotPolicyName", CTL_COL_STR },
+		/* Strings holding a JSON array, as ECS answers them. */
+		{ "TimePoints", CTL_COL_STR },
+		{ "RepeatWeekdays", CTL_COL_STR },
+		{ "RetentionDays", CTL_COL_INT },
+	};
 	struct json_object *o = json_object_new_object();
 	char created[ECS_ISO8601_LEN + 1];
 
 	(void)arg;
 	ctl_time_str(sqlite3_column_int64(st, 5), created);
-	ecs_jb_str(o, "AutoSnapshotPolicyId", ctl_col(st, 0));
-	ecs_jb_str(o, "AutoSnapshotPolicyName", ctl_col(st, 1));
-	/* Strings holding a JSON array, as ECS answers them. */
-	ecs_jb_str(o, "TimePoints", ctl_col(st, 2));
-	ecs_jb_str(o, "RepeatWeekdays", ctl_col(st, 3));
-	ecs_jb_int(o, "RetentionDays", sqlite3_column_int64(st, 4));
+	ctl_row_json(st, 0, CTL_COLS(cols), o);
 	ecs_jb_int(o, "DiskNums", sqlite3_column_int64(st, 6));
 	ecs_jb_int(o, "VolumeNums", 0);
 	ecs_jb_str(o, "CreationTime", created);

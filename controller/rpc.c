@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "account.h"
+#include "common.h"
 #include "crypto.h"
 #include "http_server.h"
 #include "json.h"
@@ -346,6 +347,7 @@ static bool token_ok(const char *t)
 static enum token_state token_claim(struct ctl_call *call, const char *token, int *ret_status,
 				    char **ret_body)
 {
+	const char *const key[] = { call->account->account_id, call->action, token };
 	sqlite3 *db = ctl_db_get(call->c->store);
 	sqlite3_stmt *st;
 	enum token_state s = TOKEN_NONE;
@@ -353,13 +355,11 @@ static enum token_state token_claim(struct ctl_call *call, const char *token, in
 	if (!db)
 		return TOKEN_NONE;
 	for (int tries = 0; tries < 300 && s == TOKEN_NONE; tries++) {
-		st = ctl_db_prepare(db, "INSERT INTO client_tokens (account_id, action, token, status, body, created_at)"
-					" VALUES (?1, ?2, ?3, 0, '', ?4)");
+		st = ctl_db_prepare_args(db, "INSERT INTO client_tokens (account_id, action, token, status, body,"
+					     " created_at) VALUES (?1, ?2, ?3, 0, '', ?4)",
+					 key, 3);
 		if (!st)
 			break;
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, call->action, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, time(NULL));
 		if (ctl_db_step_done(st) == 0) {
 			s = TOKEN_NEW;
@@ -367,13 +367,11 @@ static enum token_state token_claim(struct ctl_call *call, const char *token, in
 			break;
 		}
 		sqlite3_finalize(st);
-		st = ctl_db_prepare(db, "SELECT status, body FROM client_tokens WHERE account_id = ?1 AND action = ?2"
-					" AND token = ?3");
+		st = ctl_db_prepare_args(db, "SELECT status, body FROM client_tokens WHERE account_id = ?1 AND"
+					     " action = ?2 AND token = ?3",
+					 key, 3);
 		if (!st)
 			break;
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, call->action, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) != 0) {
 			*ret_status = sqlite3_column_int(st, 0);
 			*ret_body = strdup((const char *)sqlite3_column_text(st, 1));
@@ -389,18 +387,17 @@ static enum token_state token_claim(struct ctl_call *call, const char *token, in
 
 static void token_finish(struct ctl_call *call, const char *token, int status, const char *body)
 {
+	const char *const key[] = { call->account->account_id, call->action, token };
 	sqlite3 *db = ctl_db_get(call->c->store);
-	sqlite3_stmt *st = db ? ctl_db_prepare(db, status == 200 ? "UPDATE client_tokens SET status = ?4, body = ?5 WHERE"
-							      " account_id = ?1 AND action = ?2 AND token = ?3"
-							    : "DELETE FROM client_tokens WHERE account_id = ?1 AND"
-							      " action = ?2 AND token = ?3")
-			      : NULL;
-
 	/* Only a success is remembered: a failed request may be retried with the token. */
+	sqlite3_stmt *st = ctl_db_prepare_args(db,
+					       status == 200 ? "UPDATE client_tokens SET status = ?4, body = ?5 WHERE"
+							       " account_id = ?1 AND action = ?2 AND token = ?3"
+							     : "DELETE FROM client_tokens WHERE account_id = ?1 AND"
+							       " action = ?2 AND token = ?3",
+					       key, 3);
+
 	if (st) {
-		sqlite3_bind_text(st, 1, call->account->account_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, call->action, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, token, -1, SQLITE_STATIC);
 		if (status == 200) {
 			sqlite3_bind_int(st, 4, status);
 			sqlite3_bind_text(st, 5, body, -1, SQLITE_STATIC);

@@ -63,8 +63,10 @@ void ecs_jr_fail(struct ecs_jreader *r, int rc, const char *key, const char *fmt
 	va_end(ap);
 }
 
-/* Look key up, remember it was read, report a missing required field. */
-static struct json_object *lookup(struct ecs_jreader *r, const char *key, unsigned flags)
+/* Look key up, remember it was read, report a missing required field or one not of TYPE
+ * ("KEY must be WHAT"): NULL then, as when it is absent. */
+static struct json_object *lookup(struct ecs_jreader *r, const char *key, unsigned flags, json_type type,
+				  const char *what)
 {
 	struct json_object *v = NULL;
 
@@ -77,20 +79,20 @@ static struct json_object *lookup(struct ecs_jreader *r, const char *key, unsign
 			ecs_jr_fail(r, -ENOENT, key, "%s is mandatory for this action", key);
 		return NULL;
 	}
+	if (!json_object_is_type(v, type)) {
+		ecs_jr_fail(r, -EINVAL, key, "%s must be %s", key, what);
+		return NULL;
+	}
 	return v;
 }
 
 const char *ecs_jr_str(struct ecs_jreader *r, const char *key, unsigned flags, size_t maxlen, const char *def)
 {
-	struct json_object *v = lookup(r, key, flags);
+	struct json_object *v = lookup(r, key, flags, json_type_string, "a string");
 	size_t len;
 
 	if (!v)
 		return def;
-	if (!json_object_is_type(v, json_type_string)) {
-		ecs_jr_fail(r, -EINVAL, key, "%s must be a string", key);
-		return def;
-	}
 	len = (size_t)json_object_get_string_len(v);
 	if (len == 0 && (flags & ECS_JR_NONEMPTY)) {
 		if (flags & ECS_JR_REQUIRED)
@@ -111,15 +113,11 @@ const char *ecs_jr_str(struct ecs_jreader *r, const char *key, unsigned flags, s
 long long ecs_jr_int(struct ecs_jreader *r, const char *key, unsigned flags, long long min, long long max,
 		     long long def)
 {
-	struct json_object *v = lookup(r, key, flags);
+	struct json_object *v = lookup(r, key, flags, json_type_int, "an integer");
 	int64_t n;
 
 	if (!v)
 		return def;
-	if (!json_object_is_type(v, json_type_int)) {
-		ecs_jr_fail(r, -EINVAL, key, "%s must be an integer", key);
-		return def;
-	}
 	errno = 0;
 	n = json_object_get_int64(v);
 	/* json-c clamps out-of-range literals to INT64_MIN/MAX and sets errno. */
@@ -132,27 +130,19 @@ long long ecs_jr_int(struct ecs_jreader *r, const char *key, unsigned flags, lon
 
 bool ecs_jr_bool(struct ecs_jreader *r, const char *key, unsigned flags, bool def)
 {
-	struct json_object *v = lookup(r, key, flags);
+	struct json_object *v = lookup(r, key, flags, json_type_boolean, "true or false");
 
 	if (!v)
 		return def;
-	if (!json_object_is_type(v, json_type_boolean)) {
-		ecs_jr_fail(r, -EINVAL, key, "%s must be true or false", key);
-		return def;
-	}
 	return json_object_get_boolean(v);
 }
 
 struct json_object *ecs_jr_array(struct ecs_jreader *r, const char *key, unsigned flags, size_t max_items)
 {
-	struct json_object *v = lookup(r, key, flags);
+	struct json_object *v = lookup(r, key, flags, json_type_array, "an array");
 
 	if (!v)
 		return NULL;
-	if (!json_object_is_type(v, json_type_array)) {
-		ecs_jr_fail(r, -EINVAL, key, "%s must be an array", key);
-		return NULL;
-	}
 	if (json_object_array_length(v) > max_items) {
 		ecs_jr_fail(r, -EINVAL, key, "%s holds more than %zu items", key, max_items);
 		return NULL;
@@ -162,15 +152,7 @@ struct json_object *ecs_jr_array(struct ecs_jreader *r, const char *key, unsigne
 
 struct json_object *ecs_jr_object(struct ecs_jreader *r, const char *key, unsigned flags)
 {
-	struct json_object *v = lookup(r, key, flags);
-
-	if (!v)
-		return NULL;
-	if (!json_object_is_type(v, json_type_object)) {
-		ecs_jr_fail(r, -EINVAL, key, "%s must be an object", key);
-		return NULL;
-	}
-	return v;
+	return lookup(r, key, flags, json_type_object, "an object");
 }
 
 int ecs_jr_finish(struct ecs_jreader *r, bool strict)

@@ -147,6 +147,19 @@ int ecs_remove_tree(const char *path)
 	return r;
 }
 
+int ecs_replace_finish(int fd, const char *tmp, const char *path, int r)
+{
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
 int ecs_write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
 	_cleanup_free_ char *tmp = ecs_strdup_printf("%s.tmp.%d", path, getpid());
@@ -158,38 +171,18 @@ int ecs_write_file_atomic(const char *path, const void *data, size_t len, int mo
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	while (len > 0) {
+	while (len > 0 && r == 0) {
 		ssize_t n = write(fd, p, len);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto fail;
+			if (errno != EINTR)
+				r = -errno;
+			continue;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		r = -errno;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return r;
+	return ecs_replace_finish(fd, tmp, path, r);
 }
 
 int ecs_mkdirs(const char *path, mode_t mode)

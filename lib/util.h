@@ -111,5 +111,9 @@ int ecs_mkdirs(const char *path, mode_t mode);
 
 /* Write a file atomically: temp file, fsync, rename. */
 int ecs_write_file_atomic(const char *path, const void *data, size_t len, int mode);
+/* The end of an atomic replace of PATH by TMP, FD being TMP open for writing and R what the
+ * writing met (0 or a negative errno): FD fsynced and closed, TMP renamed over PATH. FD is
+ * closed in every case, and TMP removed on failure; returns 0 or the first negative errno. */
+int ecs_replace_finish(int fd, const char *tmp, const char *path, int r);
 
 #endif

@@ -106,6 +106,8 @@ void oss_xroot(struct oss_xml *w, const struct ecs_http_request *req, const char
 char *oss_xfinish(struct oss_xml *w); /* NULL when something failed */
 /* "\"ETAG\"": upper-case hex for OSS, as stored for S3. */
 void oss_etag_quoted(const struct ecs_http_request *req, const char *etag, char out[56]);
+/* 200 with no body, only the request id (PutBucket, PutBucketAcl, HeadBucket, PutObjectAcl). */
+void oss_reply_empty(const struct ecs_http_request *req, struct ecs_http_response *resp);
 /* 200 with no body and the ETag header (PutObject, AppendObject, UploadPart). */
 void oss_reply_etag(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *etag);
 /* 501 NotImplemented for S3 grants no canned ACL makes (parse.h, oss_acl_body_parse). */
@@ -115,6 +117,11 @@ void oss_acl_not_canned(const struct ecs_http_request *req, struct ecs_http_resp
  * beside x-amz-acl or malformed, 501 for grants no canned ACL makes. */
 int oss_acl_from_grants(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *owner,
 			char ret[24]);
+/* The canned ACL a PutBucketAcl / PutObjectAcl asks for: the HEADER (canonical, "default"
+ * only with ALLOW_DEFAULT), else S3's x-amz-grant-* headers, else S3's grants body. 0 with
+ * *RET_ACL set (a constant or BUF), else answered: 400 INVALID when none is valid. */
+int oss_acl_requested(const struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
+		      const char *header, bool allow_default, const char *invalid, char buf[24], const char **ret_acl);
 /* x-oss-hash-crc64ecma (OSS requests only) when known: the CRC-64/ECMA of the whole object
  * (PutObject, GetObject, HeadObject, AppendObject, CompleteMultipartUpload) or of a part. */
 void oss_reply_crc64(const struct ecs_http_request *req, struct ecs_http_response *resp, bool known, uint64_t crc);

@@ -46,6 +46,33 @@ int oss_acl_from_grants(const struct ecs_http_request *req, struct ecs_http_resp
 	return r;
 }
 
+int oss_acl_requested(const struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp,
+		      const char *header, bool allow_default, const char *invalid, char buf[24], const char **ret_acl)
+{
+	const char *h = oss_hdr(req, header);
+	const char *acl = h ? oss_acl_canonical(h, allow_default) : NULL;
+	int r;
+
+	if ((r = oss_acl_from_grants(req, resp, q->b.owner, buf)) < 0)
+		return r;
+	if (r == 0)
+		acl = h = buf;
+	r = 0;
+	/* S3 sends grants in the body (or x-amz-grant-* headers) instead of a canned x-amz-acl. */
+	if (!h && q->body.len && (r = oss_acl_body_parse(q->body.data, q->body.len, q->b.owner, buf)) == 0)
+		acl = buf;
+	if (r == -EOPNOTSUPP) {
+		oss_acl_not_canned(req, resp);
+		return r;
+	}
+	if (!acl) {
+		oss_fail(req, resp, 400, "InvalidArgument", invalid, NULL);
+		return -EINVAL;
+	}
+	*ret_acl = acl;
+	return 0;
+}
+
 void oss_xacl(struct oss_xml *w, const struct ecs_http_request *req, const char *owner, const char *acl)
 {
 	static const char all_users[] = "<Grantee " XSI " xsi:type=\"Group\">"
@@ -150,32 +177,21 @@ static void object_acl_get(struct oss_req *q, const struct ecs_http_request *req
 
 static void object_acl_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *h = oss_hdr(req, oss_req_is_s3(req) ? "acl" : "object-acl");
-	const char *acl = h ? oss_acl_canonical(h, true) : NULL;
-	char from_body[24];
-	int r = 0;
+	const char *acl;
+	char buf[24];
+	int r;
 
 	if (!q->caller[0] || !streq(q->caller, q->b.owner))
 		return oss_denied(req, resp);
-	if ((r = oss_acl_from_grants(req, resp, q->b.owner, from_body)) < 0)
+	if (oss_acl_requested(q, req, resp, oss_req_is_s3(req) ? "acl" : "object-acl", true,
+			      "no such object access control exists", buf, &acl) < 0)
 		return;
-	if (r == 0)
-		acl = h = from_body;
-	r = 0;
-	/* S3 sends grants in the body (or x-amz-grant-* headers) instead of a canned x-amz-acl. */
-	if (!h && q->body.len && (r = oss_acl_body_parse(q->body.data, q->body.len, q->b.owner, from_body)) == 0)
-		acl = from_body;
-	if (r == -EOPNOTSUPP)
-		return oss_acl_not_canned(req, resp);
-	if (!acl)
-		return oss_fail(req, resp, 400, "InvalidArgument", "no such object access control exists", NULL);
 	r = oss_entry_set_acl(q->o, &q->b, q->key, acl);
 	if (r == -ENOENT)
 		return oss_fail(req, resp, 404, "NoSuchKey", "The specified key does not exist.", NULL);
 	if (r < 0)
 		return oss_fail_errno(req, resp, r);
-	ecs_http_reply(resp, 200, "application/xml", "", 0);
-	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+	oss_reply_empty(req, resp);
 }
 
 void oss_append_op(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)

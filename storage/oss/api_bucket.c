@@ -85,7 +85,7 @@ static void service_list(struct oss_req *q, const struct ecs_http_request *req, 
 		oss_xput(&w, "<StorageClass>Standard</StorageClass></Bucket>");
 	}
 	oss_xput(&w, "</Buckets></ListAllMyBucketsResult>\n");
-	oss_strv_free(names, n);
+	ecs_strv_free(names, n);
 	oss_reply_xml(req, resp, 200, oss_xfinish(&w));
 }
 
@@ -126,8 +126,7 @@ static void bucket_put(struct oss_req *q, const struct ecs_http_request *req, st
 	if (r < 0)
 		return oss_fail_errno(req, resp, r);
 ok:
-	ecs_http_reply(resp, 200, "application/xml", "", 0);
-	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+	oss_reply_empty(req, resp);
 	ecs_http_add_header(resp, "Location", "/");
 }
 
@@ -266,8 +265,7 @@ static void bucket_head(struct oss_req *q, const struct ecs_http_request *req, s
 {
 	if (!oss_allowed(q, q->b.acl, false))
 		return denied(req, resp);
-	ecs_http_reply(resp, 200, "application/xml", "", 0);
-	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+	oss_reply_empty(req, resp);
 }
 
 static void bucket_location(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
@@ -290,28 +288,17 @@ static void bucket_acl_get(struct oss_req *q, const struct ecs_http_request *req
 
 static void bucket_acl_put(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)
 {
-	const char *h = oss_hdr(req, "acl");
-	const char *acl = h ? oss_acl_canonical(h, false) : NULL;
-	char from_body[24];
-	int r = 0;
+	const char *acl;
+	char buf[24];
+	int r;
 
 	if (!is_owner(q))
 		return denied(req, resp);
-	if ((r = oss_acl_from_grants(req, resp, q->b.owner, from_body)) < 0)
+	if (oss_acl_requested(q, req, resp, "acl", false, "no such bucket access control exists", buf, &acl) < 0)
 		return;
-	if (r == 0)
-		acl = h = from_body;
-	r = 0;
-	if (!h && q->body.len && (r = oss_acl_body_parse(q->body.data, q->body.len, q->b.owner, from_body)) == 0)
-		acl = from_body;
-	if (r == -EOPNOTSUPP)
-		return oss_acl_not_canned(req, resp);
-	if (!acl)
-		return oss_fail(req, resp, 400, "InvalidArgument", "no such bucket access control exists", NULL);
 	if ((r = oss_bucket_set_acl(q->o, &q->b, acl)) < 0)
 		return oss_fail_errno(req, resp, r);
-	ecs_http_reply(resp, 200, "application/xml", "", 0);
-	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+	oss_reply_empty(req, resp);
 }
 
 void oss_bucket_op(struct oss_req *q, const struct ecs_http_request *req, struct ecs_http_response *resp)

@@ -383,7 +383,7 @@ static void objects_delete(struct oss_req *q, const struct ecs_http_request *req
 		return oss_fail(req, resp, 400, "MalformedXML", "The XML you provided was not well-formed.", NULL);
 	for (size_t i = 0; i < n; i++)
 		if (oss_key_check(keys[i]) < 0) {
-			oss_strv_free(keys, n);
+			ecs_strv_free(keys, n);
 			return oss_fail(req, resp, 400, "InvalidObjectName", "The object name is not valid.", NULL);
 		}
 	r |= app(&out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DeleteResult>");
@@ -393,7 +393,7 @@ static void objects_delete(struct oss_req *q, const struct ecs_http_request *req
 		int d = oss_entry_delete(q->o, &q->b, keys[i]);
 
 		if (d < 0 && d != -ENOENT) {
-			oss_strv_free(keys, n);
+			ecs_strv_free(keys, n);
 			ecs_buf_free(&out);
 			return oss_fail_errno(req, resp, d);
 		}
@@ -407,7 +407,7 @@ static void objects_delete(struct oss_req *q, const struct ecs_http_request *req
 		}
 	}
 	r |= app(&out, "</DeleteResult>\n");
-	oss_strv_free(keys, n);
+	ecs_strv_free(keys, n);
 	if (r) {
 		ecs_buf_free(&out);
 		return oss_fail_errno(req, resp, -ENOMEM);

@@ -90,12 +90,17 @@ void oss_reply_crc64(const struct ecs_http_request *req, struct ecs_http_respons
 	ecs_http_add_header(resp, "x-oss-hash-crc64ecma", v);
 }
 
+void oss_reply_empty(const struct ecs_http_request *req, struct ecs_http_response *resp)
+{
+	ecs_http_reply(resp, 200, "application/xml", "", 0);
+	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+}
+
 void oss_reply_etag(const struct ecs_http_request *req, struct ecs_http_response *resp, const char *etag)
 {
 	char q[56];
 
 	oss_etag_quoted(req, etag, q);
-	ecs_http_reply(resp, 200, "application/xml", "", 0);
-	ecs_http_add_header(resp, "x-oss-request-id", req->request_id);
+	oss_reply_empty(req, resp);
 	ecs_http_add_header(resp, "ETag", q);
 }

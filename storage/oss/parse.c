@@ -175,13 +175,6 @@ char *oss_xml_escape(const char *s)
 	return ecs_buf_steal(&b);
 }
 
-void oss_strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static xmlDocPtr xml_read(const char *body, size_t len)
 {
 	if (!len || len > OSS_DELETE_MAX_BODY)
@@ -194,19 +187,27 @@ static bool named(xmlNodePtr n, const char *name)
 	return n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name);
 }
 
+/* A request body's root element when it is NAME (else NULL); *ret_doc the document to
+ * free with xmlFreeDoc (NULL when the body is empty, too large or not XML). */
+static xmlNodePtr xml_root(const char *body, size_t len, const char *name, xmlDocPtr *ret_doc)
+{
+	xmlNodePtr root;
+
+	*ret_doc = xml_read(body, len);
+	root = *ret_doc ? xmlDocGetRootElement(*ret_doc) : NULL;
+	return root && named(root, name) ? root : NULL;
+}
+
 int oss_delete_body_parse(const char *body, size_t len, char ***ret_keys, size_t *ret_n, bool *ret_quiet)
 {
-	xmlDocPtr doc = xml_read(body, len);
-	xmlNodePtr root;
+	xmlDocPtr doc;
+	xmlNodePtr root = xml_root(body, len, "Delete", &doc);
 	char **keys = NULL;
 	size_t n = 0;
 	bool quiet = false;
 	int r = -EINVAL;
 
-	if (!doc)
-		return -EINVAL;
-	root = xmlDocGetRootElement(doc);
-	if (!root || !named(root, "Delete"))
+	if (!root)
 		goto out;
 	keys = calloc(OSS_DELETE_MAX_KEYS, sizeof(*keys));
 	if (!keys) {
@@ -243,7 +244,7 @@ int oss_delete_body_parse(const char *body, size_t len, char ***ret_keys, size_t
 	*ret_quiet = quiet;
 	r = 0;
 out:
-	oss_strv_free(keys, n);
+	ecs_strv_free(keys, n);
 	xmlFreeDoc(doc);
 	return r;
 }
@@ -411,15 +412,11 @@ int oss_acl_grant_headers_parse(const struct ecs_kvlist *headers, const char *ow
 
 int oss_acl_body_parse(const char *body, size_t len, const char *owner, char ret[24])
 {
-	xmlDocPtr doc = xml_read(body, len);
-	xmlNodePtr root, list, n;
+	xmlDocPtr doc;
+	xmlNodePtr root = xml_root(body, len, "AccessControlPolicy", &doc);
+	xmlNodePtr list = child(root, "AccessControlList"), n = child(list, "Grant");
 	int r = -EINVAL;
 
-	if (!doc)
-		return -EINVAL;
-	root = xmlDocGetRootElement(doc);
-	list = root && named(root, "AccessControlPolicy") ? child(root, "AccessControlList") : NULL;
-	n = child(list, "Grant");
 	if (n && (child(n, "Grantee") || child(n, "Permission"))) {
 		r = s3_grants(list, owner, ret);
 	} else if (n) {
@@ -475,18 +472,15 @@ static int part_parse(xmlNodePtr part, unsigned *ret_number, char ret_etag[33])
 int oss_complete_body_parse(const char *body, size_t len, size_t max, unsigned **ret_numbers, char (**ret_etags)[33],
 			    size_t *ret_n)
 {
-	xmlDocPtr doc = xml_read(body, len);
-	xmlNodePtr root;
+	xmlDocPtr doc;
+	xmlNodePtr root = xml_root(body, len, "CompleteMultipartUpload", &doc);
 	unsigned *numbers = NULL;
 	char (*etags)[33] = NULL;
 	size_t n = 0;
 	bool ordered = true;
 	int r = -EINVAL;
 
-	if (!doc)
-		return -EINVAL;
-	root = xmlDocGetRootElement(doc);
-	if (!root || !named(root, "CompleteMultipartUpload"))
+	if (!root)
 		goto out;
 	if (!(numbers = calloc(max ? max : 1, sizeof(*numbers))) || !(etags = calloc(max ? max : 1, sizeof(*etags)))) {
 		r = -ENOMEM;

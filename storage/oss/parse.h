@@ -38,10 +38,9 @@ void oss_iso_date_format(time_t t, char buf[32]);
 char *oss_xml_escape(const char *s);
 
 /* <Delete><Quiet>true|false</Quiet><Object><Key>k</Key></Object>…</Delete>: the keys
- * (caller frees each and the array) and Quiet. -EINVAL when malformed, no key or more
+ * (ecs_strv_free them) and Quiet. -EINVAL when malformed, no key or more
  * than OSS_DELETE_MAX_KEYS. */
 int oss_delete_body_parse(const char *body, size_t len, char ***ret_keys, size_t *ret_n, bool *ret_quiet);
-void oss_strv_free(char **v, size_t n);
 
 /* x-oss-acl / x-oss-object-acl: "private", "public-read", "public-read-write" (and "default"
  * for an object when allow_default); the canonical string or NULL when unknown. */

@@ -194,7 +194,7 @@ static int owner_count(struct oss *o, const char *owner, unsigned *ret)
 
 	if (r < 0)
 		return r;
-	oss_strv_free(names, n);
+	ecs_strv_free(names, n);
 	*ret = (unsigned)n;
 	return 0;
 }
@@ -347,7 +347,7 @@ int oss_bucket_names(struct oss *o, const char *owner, const char *prefix, const
 		rados_omap_get_end(it);
 	rados_release_read_op(op);
 	if (r < 0) {
-		oss_strv_free(names, n);
+		ecs_strv_free(names, n);
 		return r;
 	}
 	*ret_names = names;

@@ -220,8 +220,6 @@ void oss_listing_clear(struct oss_listing *l)
 	for (size_t i = 0; i < l->n; i++)
 		oss_entry_clear(&l->entries[i]);
 	free(l->entries);
-	for (size_t i = 0; i < l->n_prefixes; i++)
-		free(l->prefixes[i]);
-	free(l->prefixes);
+	ecs_strv_free(l->prefixes, l->n_prefixes);
 	memset(l, 0, sizeof(*l));
 }

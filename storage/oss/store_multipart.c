@@ -487,9 +487,7 @@ void oss_upload_listing_clear(struct oss_upload_listing *l)
 	for (size_t i = 0; i < l->n; i++)
 		oss_upload_clear(&l->uploads[i]);
 	free(l->uploads);
-	for (size_t i = 0; i < l->n_prefixes; i++)
-		free(l->prefixes[i]);
-	free(l->prefixes);
+	ecs_strv_free(l->prefixes, l->n_prefixes);
 	memset(l, 0, sizeof(*l));
 }
 

@@ -10,7 +10,6 @@ printed too.
 """
 
 import json
-import re
 import shutil
 import statistics
 import subprocess
@@ -24,6 +23,7 @@ sys.path.insert(0, str(HERE.parent / "e2e"))
 
 from agentenv import AgentEnv  # noqa: E402
 from conftest import REPO  # noqa: E402
+from peerdomain import peer_domain, peer_remove  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 8
 CONCURRENT = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -61,29 +61,16 @@ def main():
             c.delete(f"/v1/instances/{s['instance_id']}")
 
             # The peer: the same XML with its own name, overlay, tap and ISO, ready-made.
-            name = f"peer-{i}"
-            tap = f"{env.tap_prefix}p{i}"
             pdisk = env.workdir / f"peer-{i}.qcow2"
             t_disk = time.perf_counter()
             subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", backing, "-F", "qcow2", str(pdisk),
                             "1G"], check=True)
             disk_t.append(time.perf_counter() - t_disk)
-            subprocess.run(["ip", "tuntap", "add", "dev", tap, "mode", "tap"], check=True)
-            subprocess.run(["ip", "link", "set", tap, "master", env.bridge, "up"], check=True)
-            px = xml
-            px = px.replace(f"<name>ecs-{spec['instance_id']}</name>", f"<name>{name}</name>")
-            px = "\n".join(l for l in px.splitlines() if "<uuid>" not in l)
-            px = px.replace(str(disk), str(pdisk)).replace(str(inst_dir / "config.iso"), str(iso))
-            px = px.replace(str(inst_dir / "console.log"), str(env.workdir / f"peer-{i}.log"))
-            px = re.sub(r"<target dev='[^']*' managed='no'/>", f"<target dev='{tap}' managed='no'/>", px)
-            px = re.sub(r"<mac address='[^']*'/>", "<mac address='52:54:00:00:ee:%02x'/>" % i, px)
-            xp = env.workdir / f"peer-{i}.xml"
-            xp.write_text(px)
+            name, tap, xp = peer_domain(env, xml, spec["instance_id"], inst_dir, iso, i, (str(disk), str(pdisk)))
             t0 = time.perf_counter()
             env.libvirt.virsh("create", xp)
             virsh_t.append(time.perf_counter() - t0)
-            env.libvirt.virsh("destroy", name)
-            subprocess.run(["ip", "link", "del", tap], check=False)
+            peer_remove(env, name, tap)
             pdisk.unlink()
 
         peer_t = [d + v for d, v in zip(disk_t, virsh_t)]

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import socket
 import statistics
@@ -52,6 +51,7 @@ from agentenv import AgentEnv  # noqa: E402
 from agentlib import ApiError, random_id  # noqa: E402
 from cephenv import POOL_RBD, CephCluster  # noqa: E402
 from conftest import REPO  # noqa: E402
+from peerdomain import peer_domain, peer_remove  # noqa: E402
 from waiting import wait_for  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
@@ -126,17 +126,8 @@ def create_runs(env, ceph, io, rbd, xml, iid, src, inst_dir, iso) -> dict:
         remove_instance(env, s)
 
         # The peer: the same XML with its own name, clone, tap and ISO.
-        name, tap, image = f"peer-{i}", f"{env.tap_prefix}p{i}", f"{POOL_RBD}/peer-create-{i}"
-        subprocess.run(["ip", "tuntap", "add", "dev", tap, "mode", "tap"], check=True)
-        subprocess.run(["ip", "link", "set", tap, "master", env.bridge, "up"], check=True)
-        px = xml.replace(f"<name>ecs-{iid}</name>", f"<name>{name}</name>")
-        px = "\n".join(line for line in px.splitlines() if "<uuid>" not in line)
-        px = px.replace(f"name='{src}'", f"name='{image}'").replace(str(inst_dir / "config.iso"), str(iso))
-        px = px.replace(str(inst_dir / "console.log"), str(env.workdir / f"peer-{i}.log"))
-        px = re.sub(r"<target dev='[^']*' managed='no'/>", f"<target dev='{tap}' managed='no'/>", px)
-        px = re.sub(r"<mac address='[^']*'/>", "<mac address='52:54:00:00:ee:%02x'/>" % i, px)
-        xp = env.workdir / f"peer-{i}.xml"
-        xp.write_text(px)
+        image = f"{POOL_RBD}/peer-create-{i}"
+        name, tap, xp = peer_domain(env, xml, iid, inst_dir, iso, i, (f"name='{src}'", f"name='{image}'"))
         t0 = time.perf_counter()
         rbd.RBD().clone(io, "img-tiny", "base", io, f"peer-create-{i}")
         with rbd.Image(io, f"peer-create-{i}") as img:
@@ -145,8 +136,7 @@ def create_runs(env, ceph, io, rbd, xml, iid, src, inst_dir, iso) -> dict:
         env.libvirt.virsh("create", xp)
         clone_t.append(t1 - t0)
         virsh_t.append(time.perf_counter() - t1)
-        env.libvirt.virsh("destroy", name)
-        subprocess.run(["ip", "link", "del", tap], check=False)
+        peer_remove(env, name, tap)
         ceph.cli("rbd", "rm", "--no-progress", image)
     return {"agent": agent_t, "virsh": virsh_t, "clone": clone_t}
 

@@ -150,19 +150,23 @@ class Cluster:
         shutil.rmtree(self.base, ignore_errors=True)
         assert p.returncode == 0 and not left, f"after down (exit {p.returncode}): {left}\n{p.stdout}\n{p.stderr}"
 
+    def up_for_module(self):
+        """A module fixture's body (`yield from`): `up 3`, the cluster yielded, then `close` it
+        whatever happened; both times printed as figures."""
+        try:
+            t0 = time.monotonic()
+            self.script("up", "3", timeout=900)
+            figure("up 3", time.monotonic() - t0)
+            yield self
+        finally:
+            t0 = time.monotonic()
+            self.close()
+            figure("down (finalizer)", time.monotonic() - t0)
+
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster()
-    try:
-        t0 = time.monotonic()
-        c.script("up", "3", timeout=900)
-        figure("up 3", time.monotonic() - t0)
-        yield c
-    finally:
-        t0 = time.monotonic()
-        c.close()
-        figure("down (finalizer)", time.monotonic() - t0)
+    yield from Cluster().up_for_module()
 
 
 @pytest.fixture(scope="module")

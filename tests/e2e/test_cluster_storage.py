@@ -66,13 +66,7 @@ def cluster():
     # The gateways' GC without delay (config overrides in the environment reach them through
     # scripts/cluster): the SIGKILL test waits for it.
     c.env.update(ECS_OSS_GC_DELAY_S="0", ECS_OSS_GC_INTERVAL_S="1")
-    try:
-        t0 = time.monotonic()
-        c.script("up", "3", timeout=900)
-        figure("up 3", time.monotonic() - t0)
-        yield c
-    finally:
-        c.close()
+    yield from c.up_for_module()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@
 #include "sigv1.h"
 #include "sigv4.h"
 #include "url.h"
+#include "util.h"
 
 static void check_range(const char *s, uint64_t size)
 {
@@ -115,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (oss_delete_body_parse(s, size, &keys, &n, &quiet) == 0) {
 		if (!n || n > OSS_DELETE_MAX_KEYS)
 			abort();
-		oss_strv_free(keys, n);
+		ecs_strv_free(keys, n);
 	}
 	oss_acl_body_parse(s, size, "owner", acl);
 	{

@@ -203,6 +203,29 @@ static void params_clear(struct params *pp)
 	memset(pp, 0, sizeof(*pp));
 }
 
+/* NIC I's fields (net.I.name, net.I.rx.bytes, …) as the QEMU driver names them. */
+static void add_nic(struct params *pp, int i, const char *tap, unsigned long long rx_bytes,
+		    unsigned long long rx_pkts, unsigned long long tx_bytes, unsigned long long tx_pkts)
+{
+	const struct {
+		const char *field;
+		unsigned long long v;
+	} counters[] = {
+		{ "rx.bytes", rx_bytes },
+		{ "rx.pkts", rx_pkts },
+		{ "tx.bytes", tx_bytes },
+		{ "tx.pkts", tx_pkts },
+	};
+	char key[VIR_TYPED_PARAM_FIELD_LENGTH];
+
+	snprintf(key, sizeof(key), "net.%d.name", i);
+	add_str(pp, key, tap);
+	for (size_t k = 0; k < ARRAY_SIZE(counters); k++) {
+		snprintf(key, sizeof(key), "net.%d.%s", i, counters[k].field);
+		add_ull(pp, key, counters[k].v);
+	}
+}
+
 /* What the QEMU driver gives for a domain with two NICs and one disk. */
 static void params_full(struct params *pp, uint64_t cpu_ns, uint64_t rx_bytes, uint64_t rd_reqs)
 {
@@ -214,16 +237,8 @@ static void params_full(struct params *pp, uint64_t cpu_ns, uint64_t rx_bytes, u
 	add_ull(pp, "balloon.current", 1048576);
 	add_ull(pp, "balloon.rss", 300000);
 	add_uint(pp, "net.count", 2);
-	add_str(pp, "net.0.name", "ecst0");
-	add_ull(pp, "net.0.rx.bytes", rx_bytes);
-	add_ull(pp, "net.0.rx.pkts", rx_bytes / 1000);
-	add_ull(pp, "net.0.tx.bytes", rx_bytes / 2);
-	add_ull(pp, "net.0.tx.pkts", rx_bytes / 2000);
-	add_str(pp, "net.1.name", "ecst1");
-	add_ull(pp, "net.1.rx.bytes", 1000);
-	add_ull(pp, "net.1.rx.pkts", 1);
-	add_ull(pp, "net.1.tx.bytes", 1000);
-	add_ull(pp, "net.1.tx.pkts", 1);
+	add_nic(pp, 0, "ecst0", rx_bytes, rx_bytes / 1000, rx_bytes / 2, rx_bytes / 2000);
+	add_nic(pp, 1, "ecst1", 1000, 1, 1000, 1);
 	add_uint(pp, "block.count", 1);
 	add_str(pp, "block.0.name", "vda");
 	add_ull(pp, "block.0.rd.reqs", rd_reqs);

@@ -32,6 +32,7 @@
 #include <netlink/socket.h>
 
 #include "cmd.h"
+#include "contains.h"
 #include "log.h"
 #include "net.h"
 #include "nstest.h"
@@ -128,6 +129,15 @@ static char *read_text(const char *path)
 
 	assert_int_equal(ecs_read_file(path, 4096, &text, &len), 0);
 	return text;
+}
+
+/* The agent turns IPv6 off on every link it makes (no link-local address, no router solicitations). */
+static void assert_ipv6_off(const char *name)
+{
+	_cleanup_free_ char *path = ecs_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", name);
+	_cleanup_free_ char *v6 = read_text(path);
+
+	assert_string_equal(v6, "1\n");
 }
 
 static void add_plain_link(const char *name)
@@ -242,19 +252,16 @@ static void test_bridge_create_idempotent(void **state)
 	const char *addrs[] = { "10.240.0.1/16" };
 	const char *more[] = { "10.240.0.1/16", "10.241.0.1/24" };
 	const char *manual[] = { "ip", "addr", "add", "192.0.2.1/24", "dev", "ecsbr0", NULL };
-	_cleanup_free_ char *detail = NULL, *a1 = NULL, *a2 = NULL, *a3 = NULL, *v6 = NULL;
+	_cleanup_free_ char *detail = NULL, *a1 = NULL, *a2 = NULL, *a3 = NULL;
 
 	assert_false(agent_net_link_exists(net, "ecsbr0"));
 	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", addrs, 1), 0);
 	assert_true(agent_net_link_exists(net, "ecsbr0"));
 
 	detail = link_detail("ecsbr0");
-	assert_non_null(strstr(detail, " bridge "));
-	assert_non_null(strstr(detail, " stp_state 0 "));
-	assert_non_null(strstr(detail, " forward_delay 0 "));
+	assert_contains(detail, " bridge ", " stp_state 0 ", " forward_delay 0 ");
 	assert_true(link_flags("ecsbr0") & IFF_UP);
-	v6 = read_text("/proc/sys/net/ipv6/conf/ecsbr0/disable_ipv6");
-	assert_string_equal(v6, "1\n");
+	assert_ipv6_off("ecsbr0");
 
 	/* Twice: nothing changes, the address is there once. */
 	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", addrs, 1), 0);
@@ -286,7 +293,7 @@ static void test_bridge_converges(void **state)
 	struct agent_net *net = *state;
 	const char *stp_on[] = { "ip", "link", "set", "ecsbr1", "down", "type", "bridge", "stp_state", "1", NULL };
 	const char *v6_on[] = { "sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/ecsbr1/disable_ipv6", NULL };
-	_cleanup_free_ char *d1 = NULL, *d2 = NULL, *v6 = NULL;
+	_cleanup_free_ char *d1 = NULL, *d2 = NULL;
 
 	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr1", NULL, 0), 0);
 	/* Someone turned STP on (which raises the forward delay), IPv6 back on, and the link down. */
@@ -302,8 +309,7 @@ static void test_bridge_converges(void **state)
 	assert_non_null(strstr(d2, " stp_state 0 "));
 	assert_non_null(strstr(d2, " forward_delay 0 "));
 	assert_true(link_flags("ecsbr1") & IFF_UP);
-	v6 = read_text("/proc/sys/net/ipv6/conf/ecsbr1/disable_ipv6");
-	assert_string_equal(v6, "1\n");
+	assert_ipv6_off("ecsbr1");
 	assert_int_equal(agent_net_delete_link(net, "ecsbr1"), 0);
 }
 
@@ -372,7 +378,7 @@ static void test_bridge_name_taken_by_other_kind(void **state)
 static void test_tap_create_idempotent(void **state)
 {
 	struct agent_net *net = *state;
-	_cleanup_free_ char *detail = NULL, *v6 = NULL;
+	_cleanup_free_ char *detail = NULL;
 	int before;
 
 	assert_int_equal(agent_net_ensure_bridge(net, "ecsbr0", NULL, 0), 0);
@@ -382,15 +388,11 @@ static void test_tap_create_idempotent(void **state)
 	assert_int_equal(count_inheritable_fds(), before);
 	assert_true(agent_net_link_exists(net, "ecst1"));
 	detail = link_detail("ecst1");
-	assert_non_null(strstr(detail, " tun type tap "));
-	assert_non_null(strstr(detail, " pi off "));
-	assert_non_null(strstr(detail, " persist on "));
+	assert_contains(detail, " tun type tap ", " pi off ", " persist on ", " master ecsbr0 ");
 	assert_null(strstr(detail, "multi_queue"));
-	assert_non_null(strstr(detail, " master ecsbr0 "));
 	assert_true(link_flags("ecst1") & IFF_UP);
 	assert_master(net, "ecst1", "ecsbr0");
-	v6 = read_text("/proc/sys/net/ipv6/conf/ecst1/disable_ipv6");
-	assert_string_equal(v6, "1\n");
+	assert_ipv6_off("ecst1");
 
 	assert_int_equal(agent_net_ensure_tap(net, "ecst1", "ecsbr0"), 0);
 	assert_int_equal(agent_net_ensure_tap(net, "ecst1", "ecsbr0"), 0);
@@ -842,7 +844,7 @@ static void test_vxlan_create_idempotent(void **state)
 {
 	struct agent_net *net = *state;
 	const char *unplug[] = { "ip", "link", "set", "ecstvx0", "nomaster", "down", NULL };
-	_cleanup_free_ char *detail = NULL, *v6 = NULL, *again = NULL, *mtu_text = NULL;
+	_cleanup_free_ char *detail = NULL, *again = NULL, *mtu_text = NULL;
 	unsigned mtu = 0;
 	int ifindex;
 
@@ -857,8 +859,7 @@ static void test_vxlan_create_idempotent(void **state)
 	assert_non_null(strstr(detail, " master ecsbr0 "));
 	assert_true(link_flags("ecstvx0") & IFF_UP);
 	assert_master(net, "ecstvx0", "ecsbr0");
-	v6 = read_text("/proc/sys/net/ipv6/conf/ecstvx0/disable_ipv6");
-	assert_string_equal(v6, "1\n");
+	assert_ipv6_off("ecstvx0");
 	ifindex = link_ifindex("ecstvx0");
 	assert_true(ifindex > 0);
 
@@ -922,7 +923,7 @@ static void test_vxlan_recreated_when_different(void **state)
 
 	/* Each change: a new link, configured, enslaved and up. */
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
-		_cleanup_free_ char *detail = NULL, *v6 = NULL;
+		_cleanup_free_ char *detail = NULL;
 		int r = agent_net_ensure_vxlan(net, "ecstvx0", steps[i].vni, steps[i].local, steps[i].port, "ecsbr0");
 
 		assert_int_equal(r, 0);
@@ -933,8 +934,7 @@ static void test_vxlan_recreated_when_different(void **state)
 		assert_non_null(strstr(detail, steps[i].want));
 		assert_non_null(strstr(detail, " master ecsbr0 "));
 		assert_true(link_flags("ecstvx0") & IFF_UP);
-		v6 = read_text("/proc/sys/net/ipv6/conf/ecstvx0/disable_ipv6");
-		assert_string_equal(v6, "1\n");
+		assert_ipv6_off("ecstvx0");
 		/* A new link has no peers: the caller sets them again. */
 		assert_peers(net, "ecstvx0", NULL, 0);
 		before = after;

@@ -220,12 +220,40 @@ static struct run_result run_with_fds(const char *line, const char *input, char 
 	return res;
 }
 
+/* `ecsctl ssh ID --port PORT REST`, INPUT on its stdin, against one connection of a server
+ * with the host key HOST that accepts the client key ALLOWED (*d: what the server saw).
+ * Its stdout and stderr replace *ret_stdout and *ret_stderr. */
+static struct run_result ssh_once(struct sshd *d, ssh_key host, ssh_key allowed, const char *id, const char *rest,
+				  const char *input, char **ret_stdout, char **ret_stderr)
+{
+	_cleanup_free_ char *line = NULL;
+	struct run_result res;
+
+	free(*ret_stdout);
+	free(*ret_stderr);
+	*ret_stdout = *ret_stderr = NULL;
+	sshd_start(d, host, allowed);
+	line = ecs_strdup_printf("ssh %s --port %u %s", id, d->port, rest);
+	assert_non_null(line);
+	res = run_with_fds(line, input, ret_stdout, ret_stderr);
+	sshd_stop(d);
+	return res;
+}
+
 static void set_address(const char *id, const char *ip)
 {
 	struct json_object *o = fake_find(fake.instances, "InstanceId", id, NULL);
 
 	json_object_object_del(o, "InnerIpAddress");
 	json_object_array_add(ecs_jb_list(o, "InnerIpAddress", "IpAddress"), json_object_new_string(ip));
+}
+
+/* The fake API holds one instance, ID, Running at 127.0.0.1 (where sshd_start listens). */
+static void only_instance_on_loopback(const char *id)
+{
+	fake_reset();
+	fake_add_instance(id, "Running");
+	set_address(id, "127.0.0.1");
 }
 
 static int setup(void **state)
@@ -264,18 +292,13 @@ static void test_run_command(void **state)
 	struct sshd d;
 	struct run_result res;
 	_cleanup_free_ char *out = NULL, *err = NULL, *kh = NULL;
-	char line[200], path[160];
+	char path[160];
 
 	(void)state;
-	fake_reset();
-	fake_add_instance("i-ssh", "Running");
-	set_address("i-ssh", "127.0.0.1");
+	only_instance_on_loopback("i-ssh");
 
 	/* First use: the host key is recorded. */
-	sshd_start(&d, host_a, client_key);
-	snprintf(line, sizeof(line), "ssh i-ssh --port %u --timeout 5 -- uname -a", d.port);
-	res = run_with_fds(line, "hello\n", &out, &err);
-	sshd_stop(&d);
+	res = ssh_once(&d, host_a, client_key, "i-ssh", "--timeout 5 -- uname -a", "hello\n", &out, &err);
 	assert_int_equal(res.status, 7);
 	assert_string_equal(d.command, "uname -a");
 	assert_string_equal(out, "out:uname -a\nstdin:hello\n");
@@ -287,23 +310,13 @@ static void test_run_command(void **state)
 	assert_true(str_has_prefix(kh, "i-ssh ssh-ed25519 AAAA"));
 
 	/* Second use: the same key passes. */
-	free(out);
-	free(err);
-	sshd_start(&d, host_a, client_key);
-	snprintf(line, sizeof(line), "ssh i-ssh --port %u -- exit 3", d.port);
-	res = run_with_fds(line, "", &out, &err);
-	sshd_stop(&d);
+	res = ssh_once(&d, host_a, client_key, "i-ssh", "-- exit 3", "", &out, &err);
 	assert_int_equal(res.status, 7);
 	assert_string_equal(out, "out:exit 3\nstdin:");
 	run_result_clear(&res);
 
 	/* Another host key for the same instance: refused, nothing run, 255. */
-	free(out);
-	free(err);
-	sshd_start(&d, host_b, client_key);
-	snprintf(line, sizeof(line), "ssh i-ssh --port %u -- rm -rf /", d.port);
-	res = run_with_fds(line, "", &out, &err);
-	sshd_stop(&d);
+	res = ssh_once(&d, host_b, client_key, "i-ssh", "-- rm -rf /", "", &out, &err);
 	assert_int_equal(res.status, 255);
 	assert_false(d.exec);
 	assert_false(d.authed);
@@ -317,18 +330,12 @@ static void test_refusals(void **state)
 	struct sshd d;
 	struct run_result res;
 	_cleanup_free_ char *out = NULL, *err = NULL;
-	char line[200];
 
 	(void)state;
-	fake_reset();
-	fake_add_instance("i-key", "Running");
-	set_address("i-key", "127.0.0.1");
+	only_instance_on_loopback("i-key");
 
 	/* The server does not know our key. */
-	sshd_start(&d, host_a, other_key);
-	snprintf(line, sizeof(line), "ssh i-key --port %u -- true", d.port);
-	res = run_with_fds(line, "", &out, &err);
-	sshd_stop(&d);
+	res = ssh_once(&d, host_a, other_key, "i-key", "-- true", "", &out, &err);
 	assert_int_equal(res.status, 255);
 	assert_non_null(strstr(res.err, "did not accept the key"));
 	assert_false(d.exec);
@@ -359,7 +366,7 @@ static void test_identity_and_vpc(void **state)
 	struct sshd d;
 	struct run_result res;
 	_cleanup_free_ char *out = NULL, *err = NULL;
-	char line[300];
+	char rest[300];
 	struct json_object *o;
 
 	(void)state;
@@ -369,10 +376,8 @@ static void test_identity_and_vpc(void **state)
 	json_object_object_del(o, "KeyPairName");
 	json_object_array_add(ecs_jb_list(ecs_jb_obj(o, "VpcAttributes"), "PrivateIpAddress", "IpAddress"),
 			      json_object_new_string("127.0.0.1"));
-	sshd_start(&d, host_a, client_key);
-	snprintf(line, sizeof(line), "ssh i-vpc --identity %s --port %u -- id", pem, d.port);
-	res = run_with_fds(line, "", &out, &err);
-	sshd_stop(&d);
+	snprintf(rest, sizeof(rest), "--identity %s -- id", pem);
+	res = ssh_once(&d, host_a, client_key, "i-vpc", rest, "", &out, &err);
 	assert_int_equal(res.status, 7);
 	assert_string_equal(out, "out:id\nstdin:");
 	run_result_clear(&res);

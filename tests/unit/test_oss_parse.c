@@ -195,7 +195,7 @@ static void test_xml(void **state)
 	assert_int_equal(n, 2);
 	assert_true(quiet);
 	assert_string_equal(keys[0], "a&b");
-	oss_strv_free(keys, n);
+	ecs_strv_free(keys, n);
 	assert_int_equal(oss_delete_body_parse("<Delete></Delete>", 17, &keys, &n, &quiet), -EINVAL);
 	assert_int_equal(oss_delete_body_parse("<Delete>", 8, &keys, &n, &quiet), -EINVAL);
 	assert_int_equal(oss_delete_body_parse("<Other/>", 8, &keys, &n, &quiet), -EINVAL);

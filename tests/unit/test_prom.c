@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "contains.h"
 #include "prom.h"
 
 static const struct ecs_prom_names gw = { .prefix = "ecs_gw", .op_label = "operation", .code_label = "status",
@@ -40,17 +41,18 @@ static void test_families_and_bytes(void **state)
 	ecs_prom_request(m, "GetObject", "404", 1, 0, 250);
 	ecs_prom_request(m, NULL, "say \"hi\"\n\\", 1, 5, 6);
 	text = render(m);
-	assert_non_null(strstr(text, "# TYPE ecs_gw_requests_total counter\n"));
-	assert_non_null(strstr(text, "ecs_gw_requests_total{operation=\"PutObject\",status=\"200\"} 2\n"));
-	assert_non_null(strstr(text, "ecs_gw_requests_total{operation=\"GetObject\",status=\"404\"} 1\n"));
-	assert_non_null(strstr(text, "ecs_gw_requests_total{operation=\"unknown\",status=\"say \\\"hi\\\"\\n\\\\\"} 1\n"));
-	assert_non_null(strstr(text, "ecs_gw_request_duration_seconds_bucket{operation=\"PutObject\",le=\"0.005\"} 1\n"));
-	assert_non_null(strstr(text, "ecs_gw_request_duration_seconds_bucket{operation=\"PutObject\",le=\"1\"} 2\n"));
-	assert_non_null(strstr(text, "ecs_gw_request_duration_seconds_bucket{operation=\"PutObject\",le=\"+Inf\"} 2\n"));
-	assert_non_null(strstr(text, "ecs_gw_request_duration_seconds_sum{operation=\"PutObject\"} 0.703000\n"));
-	assert_non_null(strstr(text, "ecs_gw_received_bytes_total{operation=\"PutObject\"} 1024\n"));
-	assert_non_null(strstr(text, "ecs_gw_sent_bytes_total{operation=\"GetObject\"} 250\n"));
-	assert_non_null(strstr(text, "ecs_gw_requests_unlabelled_total 0\n"));
+	assert_contains(text,
+			"# TYPE ecs_gw_requests_total counter\n",
+			"ecs_gw_requests_total{operation=\"PutObject\",status=\"200\"} 2\n",
+			"ecs_gw_requests_total{operation=\"GetObject\",status=\"404\"} 1\n",
+			"ecs_gw_requests_total{operation=\"unknown\",status=\"say \\\"hi\\\"\\n\\\\\"} 1\n",
+			"ecs_gw_request_duration_seconds_bucket{operation=\"PutObject\",le=\"0.005\"} 1\n",
+			"ecs_gw_request_duration_seconds_bucket{operation=\"PutObject\",le=\"1\"} 2\n",
+			"ecs_gw_request_duration_seconds_bucket{operation=\"PutObject\",le=\"+Inf\"} 2\n",
+			"ecs_gw_request_duration_seconds_sum{operation=\"PutObject\"} 0.703000\n",
+			"ecs_gw_received_bytes_total{operation=\"PutObject\"} 1024\n",
+			"ecs_gw_sent_bytes_total{operation=\"GetObject\"} 250\n",
+			"ecs_gw_requests_unlabelled_total 0\n");
 	free(text);
 	ecs_prom_free(m);
 	ecs_prom_free(NULL);

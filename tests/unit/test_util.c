@@ -98,7 +98,7 @@ static void test_parse_helpers(void **state)
 
 static void test_files(void **state)
 {
-	char path[64];
+	char path[64], inner[80], tmp[96];
 	_cleanup_free_ char *data = NULL;
 	char *big = NULL;
 	size_t len;
@@ -114,6 +114,14 @@ static void test_files(void **state)
 	unlink(path);
 	assert_int_equal(ecs_read_file(path, 5, &big, &len), -ENOENT);
 	assert_int_equal(ecs_write_file_atomic("/nonexistent/dir/x", "a", 1, 0600), -ENOENT);
+	/* A rename over a folder that is not empty fails, and the temp file does not stay. */
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(inner, sizeof(inner), "%s/f", path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, getpid());
+	assert_int_equal(ecs_write_file_atomic(inner, "b", 1, 0600), 0);
+	assert_int_equal(ecs_write_file_atomic(path, "a", 1, 0600), -EISDIR);
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(ecs_remove_tree(path), 0);
 }
 
 static void test_buf_bound(void **state)
