@@ -454,6 +454,57 @@
     ready("bucket");
   }
 
+  // ---- tables (controller/console_ots.h: the controller signs and forwards; instance "default") ----
+  const otsCall = (op, params) => post("/console/ots/call", Object.assign({ Op: op }, params));
+  async function pageTables() {
+    const r = await otsCall("ListTable");
+    const rows = r.TableNames.map((n) => ({ __id: n, n }));
+    page(t("ots.title"), h("p", { class: "hint", text: t("ots.hint") }),
+      table([{ k: "name", f: (x) => h("a", { href: `#/table/${encodeURIComponent(x.n)}` }, x.n) }], rows, t("ots.empty")));
+    ready("tables");
+  }
+  const cellText = (c) => (c ? String(c.Value) : "");
+  async function pageTable(nameEnc) {
+    const name = decodeURIComponent(nameEnc);
+    const d = await otsCall("DescribeTable", { Table: name });
+    const cols = (list) => list.map((c) => `${c.Name} (${c.Type}${c.AutoIncrement ? ", auto" : ""})`).join(", ") || "-";
+    const row = (k, v) => [h("dt", { text: t(k) }), h("dd", {}, v)];
+    const info = h("div", { class: "card" }, h("dl", { class: "attrs" }, row("name", d.TableName),
+      row("ots.pk", cols(d.PrimaryKey)), row("ots.defined", cols(d.DefinedColumns)),
+      row("ots.ttl", d.TimeToLive === -1 ? t("ots.forever") : `${d.TimeToLive} s`), row("ots.versions", d.MaxVersions),
+      row("ots.indexes", d.Indexes.join(", ") || "-")));
+    const wrap = h("div", { class: "tablewrap" });
+    const pageNo = h("span", { class: "hint", "data-page": "1" });
+    const more = h("button", { type: "button", "data-action": "next" }, t("ots.next"));
+    const first = h("button", { type: "button", "data-action": "first" }, t("ots.first"));
+    let next = null, n = 0;
+    // A page of rows: the key's columns first, then every attribute column any row of it has.
+    async function scan(from) {
+      const r = await otsCall("GetRange", { Table: name, Next: from || undefined });
+      n = from ? n + 1 : 1;
+      next = r.Next || null;
+      const keys = d.PrimaryKey.map((c) => c.Name);
+      const attrNames = [...new Set(r.Rows.flatMap((x) => x.Columns.map((c) => c.Name)))];
+      const head = h("tr", {}, [...keys, ...attrNames].map((c) => h("th", { scope: "col", text: c })));
+      const body = r.Rows.length ? r.Rows.map((x) => {
+        const by = Object.fromEntries([...x.PrimaryKey, ...x.Columns].map((c) => [c.Name, c]));
+        return h("tr", { "data-id": JSON.stringify(x.PrimaryKey.map((c) => c.Value)) },
+          [...keys, ...attrNames].map((c) => h("td", { title: by[c]?.Type, text: cellText(by[c]) })));
+      }) : [h("tr", {}, h("td", { colspan: keys.length, text: t("ots.norows") }))];
+      wrap.replaceChildren(h("table", {}, h("thead", {}, head), h("tbody", {}, body)));
+      pageNo.dataset.page = String(n);
+      pageNo.textContent = t("ots.page", n, r.Rows.length);
+      more.disabled = !next;
+      first.disabled = n === 1;
+    }
+    more.addEventListener("click", () => run(() => scan(next)));
+    first.addEventListener("click", () => run(() => scan(null)));
+    await scan(null);
+    page(`${t("ots.table")} ${name}`, h("p", { class: "toolbar" }, h("a", { href: "#/tables" }, t("ots.title"))), info,
+      h("h2", { text: t("ots.rows") }), h("div", { class: "toolbar" }, first, more, pageNo), wrap);
+    ready("table");
+  }
+
   // ---- load balancers ----
   async function pageSlbs() {
     const r = await api("DescribeLoadBalancers", { PageSize: 100 });
@@ -644,7 +695,7 @@
     [/^#\/disks$/, pageDisks], [/^#\/snapshots$/, pageSnapshots], [/^#\/images$/, pageImages],
     [/^#\/vnc\/([\w-]+)$/, pageVnc], [/^#\/slbs$/, pageSlbs], [/^#\/slb\/([\w-]+)$/, pageSlb],
     [/^#\/policies$/, pagePolicies], [/^#\/buckets$/, pageBuckets],
-    [/^#\/bucket\/([a-z0-9-]+)(?:\/(.*))?$/, pageBucket]];
+    [/^#\/bucket\/([a-z0-9-]+)(?:\/(.*))?$/, pageBucket], [/^#\/tables$/, pageTables], [/^#\/table\/([^/]+)$/, pageTable]];
   // One page drawn at a time, the latest asked for last: a page still loading (after an action,
   // say) would otherwise draw over the one navigated to meanwhile.
   let routing = Promise.resolve(), routesAsked = 0;

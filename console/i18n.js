@@ -58,6 +58,11 @@ window.ECS_I18N = {
     "oss.uploading": "Uploading {0}…", "oss.uploaded": "{0} uploaded.", "oss.up": "Up", "oss.download": "Download",
     "oss.downloaded": "{0} downloaded.", "oss.presign": "Link", "oss.link": "Presigned link, valid 15 minutes",
     "oss.linkmade": "A link to {0}, valid 15 minutes.", "oss.empty": "Nothing here yet.",
+    "nav.tables": "Tables", "ots.title": "Tables", "ots.hint": "Tables of the instance \"default\" (made with a Tablestore SDK).",
+    "ots.empty": "No table yet.", "ots.table": "Table", "ots.pk": "Primary key", "ots.defined": "Defined columns",
+    "ots.ttl": "Time to live", "ots.forever": "forever", "ots.versions": "Max versions", "ots.indexes": "Indexes",
+    "ots.rows": "Rows", "ots.next": "Next page", "ots.first": "First page", "ots.page": "Page {0}: {1} rows",
+    "ots.norows": "No rows.",
   },
   zh: {
     skip: "跳到内容", language: "语言", signout: "退出登录", cancel: "取消", confirm: "确认",
@@ -113,5 +118,10 @@ window.ECS_I18N = {
     "oss.uploading": "正在上传 {0}…", "oss.uploaded": "已上传 {0}。", "oss.up": "上一级", "oss.download": "下载",
     "oss.downloaded": "已下载 {0}。", "oss.presign": "链接", "oss.link": "预签名链接，15 分钟内有效",
     "oss.linkmade": "{0} 的链接，15 分钟内有效。", "oss.empty": "这里还没有内容。",
+    "nav.tables": "表格存储", "ots.title": "数据表", "ots.hint": "实例 \"default\" 的数据表（用表格存储 SDK 创建）。",
+    "ots.empty": "还没有数据表。", "ots.table": "数据表", "ots.pk": "主键", "ots.defined": "预定义列",
+    "ots.ttl": "数据生命周期", "ots.forever": "永久", "ots.versions": "最大版本数", "ots.indexes": "索引",
+    "ots.rows": "数据", "ots.next": "下一页", "ots.first": "第一页", "ots.page": "第 {0} 页：{1} 行",
+    "ots.norows": "没有数据。",
   },
 };

@@ -1,5 +1,6 @@
 #include "console.h"
 #include "console_oss.h"
+#include "console_ots.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -466,11 +467,11 @@ void ctl_console_handle(const struct ecs_http_request *req, struct ecs_http_resp
 		json_object_put(o);
 		goto out;
 	}
-	if (str_has_prefix(path, "oss/")) {
+	if (str_has_prefix(path, "oss/") || str_has_prefix(path, "ots/")) {
 		call.account = &a;
 		if (!ctl_throttle_take(c->throttle, a.account_id, ecs_now_mono_ms()))
 			ctl_fail(&call, 400, "Throttling", "Request was denied due to request throttling.");
-		else if (ctl_console_oss(&call, path + 4, req, resp) == 0)
+		else if ((path[1] == 's' ? ctl_console_oss : ctl_console_ots)(&call, path + 4, req, resp) == 0)
 			security_headers(resp, false);
 		if (call.status)
 			fail(&call, req, resp);

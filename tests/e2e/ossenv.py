@@ -99,8 +99,9 @@ class OssEnv:
         self.ctl_config = self.dir / "controller.ini"
         self.ctl_config.write_text(f"[controller]\nport = {self.ctl_port}\ndata_dir = {self.dir / 'ctl'}\n"
                                    f"host_key_file = {self.key_file}\n" +
-                                   # the controller's own object store (ImportImage, the console)
-                                   (f"[oss]\nendpoint = http://127.0.0.1:{self.port}\n" if controller_uses_it else ""))
+                                   # the controller's own store (ImportImage, the console's pages)
+                                   (f"[{self.SECTION}]\nendpoint = http://127.0.0.1:{self.port}\n"
+                                    if controller_uses_it else ""))
         gw = self.BIN.name[len("ecs-"):]  # ossd, otsd
         self.config = self.dir / f"{gw}.ini"
         self.config.write_text(

@@ -40,5 +40,30 @@ module.exports = (base, errors) => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await ready(page, "instances");
   }
-  return { LAPTOP, PHONE, launch, openPage, watch, ready, timed, signIn };
+  // The browser's reports since errors[n] of refusals the test asked for (a 4xx answer is a
+  // failed load to it) dropped; any other error stays.
+  function dropRefused(n, status) {
+    const refusal = `Failed to load resource: the server responded with a status of ${status}`;
+    for (const e of errors.splice(n)) if (!e.includes(refusal)) errors.push(e);
+  }
+  // body(browser) in a launched browser; its result printed as the JSON line the Python side
+  // reads if no browser error is left, else (or on any failure) what each page showed and exit 1.
+  function runBrowser(body) {
+    (async () => {
+      const browser = await launch();
+      try {
+        const result = await body(browser);
+        if (errors.length) throw new Error(`browser errors: ${errors.join("; ")}`);
+        console.log(JSON.stringify(Object.assign({ ok: true }, result)));
+      } catch (e) {
+        for (const pg of browser.contexts().flatMap((c) => c.pages()))
+          console.error(`page ${pg.url()}: error box: ${await pg.locator("#error").textContent().catch(() => "?")}`);
+        console.error(`browser errors: ${errors.join("; ")}`);
+        throw e;
+      } finally {
+        await browser.close();
+      }
+    })().catch((e) => { console.error(e.stack || String(e)); process.exit(1); });
+  }
+  return { LAPTOP, PHONE, launch, openPage, watch, ready, timed, signIn, dropRefused, runBrowser };
 };
