@@ -71,6 +71,11 @@ def test_buckets_objects_and_a_second_account(env, console):
     assert oss(b, "DeleteObject", Bucket="con-alice-b", Key="top.bin").status_code == 403
     assert upload(b, "con-alice-b", "evil", b"x").status_code == 403
     assert oss(b, "DeleteBucket", Bucket="con-alice-b").status_code == 403
+    # bob's link to alice's object is signed with bob's key: ecs-ossd refuses it.
+    hb = {"Origin": b.origin, "X-Ecs-Csrf-Token": b.csrf}
+    bob_link = b.http.post(f"{console}/console/oss/presign", data={"Bucket": "con-alice-b", "Key": "top.bin"},
+                           headers=hb, timeout=30).json()["Url"]
+    assert bob.ak in bob_link and requests.get(bob_link, timeout=30).status_code == 403
     assert oss(a, "GetObject", Bucket="con-alice-b", Key="top.bin").content == body
     # Bad input gets the console's own codes; without CSRF or a session nothing happens.
     for form, code in (({"Bucket": "Bad_Name"}, "InvalidBucketName"),):
