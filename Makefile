@@ -27,7 +27,7 @@ PKG_LIBS = $(shell pkg-config --libs $(LIB_PKGS))
 AGENT_LIBS = $(shell pkg-config --libs $(AGENT_PKGS)) -lrbd -lrados
 ECSCTL_LIBS = $(shell pkg-config --libs $(ECSCTL_PKGS))
 # librados has no pkg-config file in Debian (librados-dev).
-CTL_LIBS := -lrbd -lrados
+CTL_LIBS := -lrbd -lrados -lprotobuf-c
 TEST_LIBS = $(shell pkg-config --libs cmocka)
 
 CFLAGS ?= -O2 -g
@@ -56,6 +56,9 @@ LIBAGENT := $(BUILD)/agent/libagent.a
 # --- ecs-controller: controller/*.c; all but main.c form libcontroller ----------
 CTL_SRCS := $(filter-out controller/main.c,$(wildcard controller/*.c))
 CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/controller/console_assets.o
+# The console's tables pages (console_ots.c) speak ecs-otsd's protocol with its own encoders.
+CTL_OTS_OBJS := $(BUILD)/storage/ots/plainbuf.o $(BUILD)/storage/ots/ots_sign.o $(BUILD)/storage/ots/ots.pb-c.o
+CTL_OBJS += $(CTL_OTS_OBJS)
 # The web console's files (console/), built into the controller (console_assets.h).
 CONSOLE_FILES := $(wildcard console/*.html console/*.css console/*.js console/*.svg)
 LIBCTL := $(BUILD)/controller/libcontroller.a
@@ -158,12 +161,14 @@ $(BUILD)/bin/ecs-ossd: $(BUILD)/storage/oss/main.o $(LIBOSS) $(LIBECS)
 $(BUILD)/tests/unit/test_oss_%: $(BUILD)/tests/unit/test_oss_%.o $(LIBOSS) $(LIBECS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBOSS) $(LIBECS) $(OSS_LIBS) $(PKG_LIBS) $(TEST_LIBS) $(LDLIBS)
 
-# ecs-otsd: its headers and the generated ots.pb-c.h for its own objects and tests only.
+# ecs-otsd: its headers and the generated ots.pb-c.h for its own objects and tests, and the
+# console's tables pages.
 $(BUILD)/storage/ots/%.o $(BUILD)/tests/unit/test_ots_%.o: CPPFLAGS += -Istorage/ots -Istorage/common \
 	-I$(BUILD)/storage/ots
+$(BUILD)/controller/console_ots.o: CPPFLAGS += -Istorage/ots -I$(BUILD)/storage/ots
 # (explicit targets: a pattern rule without a recipe would add no prerequisite)
 OTS_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/test_ots_*.c))
-$(OTS_OBJS) $(BUILD)/storage/ots/main.o $(OTS_UNIT_OBJS): | $(OTS_PROTO_C)
+$(OTS_OBJS) $(BUILD)/storage/ots/main.o $(OTS_UNIT_OBJS) $(BUILD)/controller/console_ots.o: | $(OTS_PROTO_C)
 
 $(BUILD)/storage/ots/ots.pb-c.c: storage/ots/ots.proto
 	@mkdir -p $(@D)

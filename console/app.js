@@ -354,6 +354,157 @@
     ready("keypairs");
   }
 
+  // ---- object storage (controller/console_oss.h: the controller signs and forwards) ----
+  async function ossFetch(path, body, extra) {
+    const headers = Object.assign({ "X-Ecs-Csrf-Token": session.CsrfToken }, extra || {});
+    const r = await fetch(path, { method: "POST", headers, body, credentials: "same-origin", cache: "no-store" });
+    if (r.ok) return r;
+    const text = await r.text();
+    let code = `HTTP ${r.status}`, message = r.statusText, rid;
+    try { const j = JSON.parse(text); code = j.Code; message = j.Message; rid = j.RequestId; } catch (e) {
+      const x = new DOMParser().parseFromString(text, "application/xml");
+      code = x.querySelector("Code")?.textContent || code;
+      message = x.querySelector("Message")?.textContent || message;
+      rid = x.querySelector("RequestId")?.textContent;
+    }
+    if (code === "SessionExpired") { session = null; showSignIn(t("session.expired")); }
+    throw new ApiError(code, message, rid);
+  }
+  const ossCall = (op, params) => ossFetch("/console/oss/call", new URLSearchParams(Object.assign({ Op: op }, params)),
+    { "Content-Type": "application/x-www-form-urlencoded" });
+  const xmlOf = async (r) => new DOMParser().parseFromString(await r.text(), "application/xml");
+  const texts = (x, sel) => [...x.querySelectorAll(sel)].map((e) => e.textContent);
+
+  async function pageBuckets() {
+    const x = await xmlOf(await ossCall("ListBuckets"));
+    const rows = [...x.querySelectorAll("Bucket")].map((b) => ({ __id: b.querySelector("Name").textContent,
+      name: b.querySelector("Name").textContent, created: b.querySelector("CreationDate")?.textContent || "" }));
+    const name = h("input", { name: "BucketName", required: true, autocomplete: "off", pattern: "[a-z0-9][a-z0-9\\-]{1,61}[a-z0-9]" });
+    const form = h("form", { class: "row card", onsubmit: async (ev) => {
+      ev.preventDefault();
+      if (await run(() => ossCall("PutBucket", { Bucket: name.value }))) { await route(); say(t("done.created", name.value)); }
+    } }, field(t("name"), name, t("oss.namehint")), h("button", { class: "primary", type: "submit" }, t("oss.create")));
+    page(t("oss.title"), form, table([{ k: "name", f: (b) => h("a", { href: `#/bucket/${b.name}` }, b.name) },
+      { k: "created", opt: true, f: (b) => b.created },
+      { k: "actions", f: (b) => h("button", { type: "button", class: "danger", "aria-label": `${t("delete")} ${b.name}`,
+        onclick: async () => {
+          if (!(await confirmed(t("confirm.delbucket", b.name)))) return;
+          if (await run(() => ossCall("DeleteBucket", { Bucket: b.name }))) await route();
+        } }, t("delete")) }], rows));
+    ready("buckets");
+  }
+
+  async function pageBucket(bucket, prefixEnc) {
+    const prefix = decodeURIComponent(prefixEnc || "");
+    const x = await xmlOf(await ossCall("ListObjects", { Bucket: bucket, Prefix: prefix, Delimiter: "/" }));
+    const at = (p) => `#/bucket/${bucket}/${encodeURIComponent(p)}`;
+    const dirs = texts(x, "CommonPrefixes > Prefix").map((p) => ({ __id: p, dir: true, key: p }));
+    const objs = [...x.querySelectorAll("Contents")].map((c) => ({ __id: c.querySelector("Key").textContent,
+      key: c.querySelector("Key").textContent, size: c.querySelector("Size")?.textContent || "",
+      modified: c.querySelector("LastModified")?.textContent || "" }));
+    const file = h("input", { type: "file", name: "file", required: true });
+    const form = h("form", { class: "row card", onsubmit: async (ev) => {
+      ev.preventDefault();
+      const f = file.files[0];
+      if (!f) return;
+      const key = prefix + f.name;
+      say(t("oss.uploading", key));
+      const q = new URLSearchParams({ Bucket: bucket, Key: key });
+      if (await run(() => ossFetch(`/console/oss/upload?${q}`, f, { "Content-Type": "application/octet-stream" }))) {
+        await route();
+        say(t("oss.uploaded", key));
+      }
+    } }, field(t("oss.file"), file, t("oss.limit")), h("button", { class: "primary", type: "submit" }, t("oss.upload")));
+    const up = prefix ? prefix.replace(/[^/]*\/$/, "") : null;
+    const crumbs = h("p", { class: "toolbar" }, h("a", { href: "#/buckets" }, t("oss.title")), " / ",
+      h("a", { href: at("") }, bucket), prefix ? ` / ${prefix}` : "",
+      up !== null ? h("a", { href: at(up), class: "button", "data-action": "up" }, t("oss.up")) : null);
+    async function download(o) {
+      const r = await ossCall("GetObject", { Bucket: bucket, Key: o.key });
+      const a = h("a", { href: URL.createObjectURL(await r.blob()), download: o.key.split("/").pop() });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      say(t("oss.downloaded", o.key));
+    }
+    async function presign(o, cell) {
+      const r = await ossFetch("/console/oss/presign", new URLSearchParams({ Bucket: bucket, Key: o.key }),
+        { "Content-Type": "application/x-www-form-urlencoded" });
+      const url = (await r.json()).Url;
+      cell.replaceChildren(h("input", { class: "mono", readonly: true, value: url, "aria-label": t("oss.link"), "data-link": o.key }));
+      say(t("oss.linkmade", o.key));
+    }
+    page(`${t("oss.bucket")} ${bucket}`, crumbs, form, table([
+      { k: "oss.key", f: (o) => (o.dir ? h("a", { href: at(o.key) }, o.key.slice(prefix.length)) : o.key.slice(prefix.length)) },
+      { k: "oss.size", opt: true, f: (o) => (o.dir ? "-" : o.size) },
+      { k: "oss.modified", opt: true, f: (o) => o.modified },
+      { k: "actions", f: (o) => {
+        if (o.dir) return "";
+        const cell = h("span", {});
+        return h("span", { class: "row" },
+          h("button", { type: "button", "data-action": "download", "aria-label": `${t("oss.download")} ${o.key}`,
+            onclick: () => run(() => download(o)) }, t("oss.download")),
+          h("button", { type: "button", "data-action": "presign", "aria-label": `${t("oss.presign")} ${o.key}`,
+            onclick: () => run(() => presign(o, cell)) }, t("oss.presign")),
+          h("button", { type: "button", class: "danger", "aria-label": `${t("delete")} ${o.key}`, onclick: async () => {
+            if (!(await confirmed(t("confirm.delobject", o.key)))) return;
+            if (await run(() => ossCall("DeleteObject", { Bucket: bucket, Key: o.key }))) await route();
+          } }, t("delete")), cell);
+      } }], [...dirs, ...objs], t("oss.empty")));
+    ready("bucket");
+  }
+
+  // ---- tables (controller/console_ots.h: the controller signs and forwards; instance "default") ----
+  const otsCall = (op, params) => post("/console/ots/call", Object.assign({ Op: op }, params));
+  async function pageTables() {
+    const r = await otsCall("ListTable");
+    const rows = r.TableNames.map((n) => ({ __id: n, n }));
+    page(t("ots.title"), h("p", { class: "hint", text: t("ots.hint") }),
+      table([{ k: "name", f: (x) => h("a", { href: `#/table/${encodeURIComponent(x.n)}` }, x.n) }], rows, t("ots.empty")));
+    ready("tables");
+  }
+  const cellText = (c) => (c ? String(c.Value) : "");
+  async function pageTable(nameEnc) {
+    const name = decodeURIComponent(nameEnc);
+    const d = await otsCall("DescribeTable", { Table: name });
+    const cols = (list) => list.map((c) => `${c.Name} (${c.Type}${c.AutoIncrement ? ", auto" : ""})`).join(", ") || "-";
+    const row = (k, v) => [h("dt", { text: t(k) }), h("dd", {}, v)];
+    const info = h("div", { class: "card" }, h("dl", { class: "attrs" }, row("name", d.TableName),
+      row("ots.pk", cols(d.PrimaryKey)), row("ots.defined", cols(d.DefinedColumns)),
+      row("ots.ttl", d.TimeToLive === -1 ? t("ots.forever") : `${d.TimeToLive} s`), row("ots.versions", d.MaxVersions),
+      row("ots.indexes", d.Indexes.join(", ") || "-")));
+    const wrap = h("div", { class: "tablewrap" });
+    const pageNo = h("span", { class: "hint", "data-page": "1" });
+    const more = h("button", { type: "button", "data-action": "next" }, t("ots.next"));
+    const first = h("button", { type: "button", "data-action": "first" }, t("ots.first"));
+    let next = null, n = 0;
+    // A page of rows: the key's columns first, then every attribute column any row of it has.
+    async function scan(from) {
+      const r = await otsCall("GetRange", { Table: name, Next: from || undefined });
+      n = from ? n + 1 : 1;
+      next = r.Next || null;
+      const keys = d.PrimaryKey.map((c) => c.Name);
+      const attrNames = [...new Set(r.Rows.flatMap((x) => x.Columns.map((c) => c.Name)))];
+      const head = h("tr", {}, [...keys, ...attrNames].map((c) => h("th", { scope: "col", text: c })));
+      const body = r.Rows.length ? r.Rows.map((x) => {
+        const by = Object.fromEntries([...x.PrimaryKey, ...x.Columns].map((c) => [c.Name, c]));
+        return h("tr", { "data-id": JSON.stringify(x.PrimaryKey.map((c) => c.Value)) },
+          [...keys, ...attrNames].map((c) => h("td", { title: by[c]?.Type, text: cellText(by[c]) })));
+      }) : [h("tr", {}, h("td", { colspan: keys.length, text: t("ots.norows") }))];
+      wrap.replaceChildren(h("table", {}, h("thead", {}, head), h("tbody", {}, body)));
+      pageNo.dataset.page = String(n);
+      pageNo.textContent = t("ots.page", n, r.Rows.length);
+      more.disabled = !next;
+      first.disabled = n === 1;
+    }
+    more.addEventListener("click", () => run(() => scan(next)));
+    first.addEventListener("click", () => run(() => scan(null)));
+    await scan(null);
+    page(`${t("ots.table")} ${name}`, h("p", { class: "toolbar" }, h("a", { href: "#/tables" }, t("ots.title"))), info,
+      h("h2", { text: t("ots.rows") }), h("div", { class: "toolbar" }, first, more, pageNo), wrap);
+    ready("table");
+  }
+
   // ---- load balancers ----
   async function pageSlbs() {
     const r = await api("DescribeLoadBalancers", { PageSize: 100 });
@@ -543,8 +694,17 @@
     [/^#\/keypairs$/, pageKeyPairs], [/^#\/sgs$/, pageSecurityGroups], [/^#\/sg\/([\w-]+)$/, pageSecurityGroup],
     [/^#\/disks$/, pageDisks], [/^#\/snapshots$/, pageSnapshots], [/^#\/images$/, pageImages],
     [/^#\/vnc\/([\w-]+)$/, pageVnc], [/^#\/slbs$/, pageSlbs], [/^#\/slb\/([\w-]+)$/, pageSlb],
-    [/^#\/policies$/, pagePolicies]];
-  async function route() {
+    [/^#\/policies$/, pagePolicies], [/^#\/buckets$/, pageBuckets],
+    [/^#\/bucket\/([a-z0-9-]+)(?:\/(.*))?$/, pageBucket], [/^#\/tables$/, pageTables], [/^#\/table\/([^/]+)$/, pageTable]];
+  // One page drawn at a time, the latest asked for last: a page still loading (after an action,
+  // say) would otherwise draw over the one navigated to meanwhile.
+  let routing = Promise.resolve(), routesAsked = 0;
+  function route() {
+    const n = ++routesAsked;
+    routing = routing.then(() => (n === routesAsked ? drawRoute() : undefined));
+    return routing;
+  }
+  async function drawRoute() {
     clearInterval(poll);
     if (vncConn) { const v = vncConn; vncConn = null; v.disconnect(); }
     if (!session) return;

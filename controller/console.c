@@ -1,4 +1,6 @@
 #include "console.h"
+#include "console_oss.h"
+#include "console_ots.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -435,7 +437,8 @@ void ctl_console_handle(const struct ecs_http_request *req, struct ecs_http_resp
 		fail(&call, req, resp);
 		goto out;
 	}
-	if (read_form(&call, req, &params) < 0) {
+	/* An upload's body is the object's bytes, not a form. */
+	if (!streq(path, "oss/upload") && read_form(&call, req, &params) < 0) {
 		fail(&call, req, resp);
 		goto out;
 	}
@@ -462,6 +465,16 @@ void ctl_console_handle(const struct ecs_http_request *req, struct ecs_http_resp
 		ecs_jb_str(o, "RequestId", req->request_id);
 		reply_json(resp, 200, o);
 		json_object_put(o);
+		goto out;
+	}
+	if (str_has_prefix(path, "oss/") || str_has_prefix(path, "ots/")) {
+		call.account = &a;
+		if (!ctl_throttle_take(c->throttle, a.account_id, ecs_now_mono_ms()))
+			ctl_fail(&call, 400, "Throttling", "Request was denied due to request throttling.");
+		else if ((path[1] == 's' ? ctl_console_oss : ctl_console_ots)(&call, path + 4, req, resp) == 0)
+			security_headers(resp, false);
+		if (call.status)
+			fail(&call, req, resp);
 		goto out;
 	}
 	if (!str_has_prefix(path, "api/") || !action_name_ok(path + 4)) {

@@ -63,6 +63,7 @@ struct ctl_config {
 	/* [oss]: ecs-ossd for ImportImage/ExportImage (image_oss.c); endpoint "" = none. */
 	const char *oss_endpoint;
 	long long oss_import_max_mib;
+	const char *ots_endpoint;
 
 	/* [ceph]: the storage cluster watched (ceph.h); conf "" = none. */
 	const char *ceph_conf, *ceph_user, *ceph_keyring, *ceph_rbd_pool;

@@ -36,7 +36,11 @@ int ctl_image_import_oss(struct ctl_call *call, const char *id, const char *name
  * -ENOENT when that key no longer exists. */
 int ctl_image_oss_body(struct ctl *c, struct ctl_job *job, struct json_object *body);
 enum ctl_job_result ctl_image_export_job(struct ctl *c, struct ctl_job *job, char *why, size_t why_size);
-/* A URL of [oss] endpoint for method on bucket/key (key NULL: the bucket; sub: a signed
+/* OSS's bucket name rule (3-63 of a-z, 0-9, '-'), and an object name's (1-1023 bytes, no
+ * control character, not starting with '/' or '\\'). */
+bool ctl_oss_bucket_name_ok(const char *b);
+bool ctl_oss_object_name_ok(const char *o);
+/* A URL of [oss] endpoint for method on bucket/key (bucket "": the service; key NULL: the bucket; sub: a signed
  * sub-resource such as "acl"), OSS V1 presigned with ak/secret for 15 minutes. */
 char *ctl_oss_presign(const struct ctl *c, const char *ak, const char *secret, const char *method, const char *bucket,
 		      const char *key, const char *sub);

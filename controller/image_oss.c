@@ -29,7 +29,7 @@
 #define URL_TTL_S 900
 
 /* OSS's rule: 3-63 characters of a-z, 0-9 and '-', neither first nor last a '-'. */
-static bool bucket_name_ok(const char *b)
+bool ctl_oss_bucket_name_ok(const char *b)
 {
 	size_t n = strlen(b);
 
@@ -43,7 +43,7 @@ static bool bucket_name_ok(const char *b)
 
 /* 1-1023 bytes, not starting with '/' or '\', no control character (the API already checked
  * it is UTF-8). */
-static bool object_name_ok(const char *o)
+bool ctl_oss_object_name_ok(const char *o)
 {
 	size_t n = strlen(o);
 
@@ -65,8 +65,9 @@ char *ctl_oss_presign(const struct ctl *c, const char *ak, const char *secret, c
 	char sig[ECS_HMAC_SHA1_B64_LEN + 1];
 
 	/* OSS V1 (storage/oss/sigv1.h): no Content-MD5 or Content-Type, Expires in the date slot. */
-	sts = ecs_strdup_printf("%s\n\n\n%lld\n/%s/%s%s%s", method, expires, bucket, key ? key : "", sub ? "?" : "",
-				sub ? sub : "");
+	/* No bucket: the service (ListBuckets), resource "/". */
+	sts = ecs_strdup_printf("%s\n\n\n%lld\n/%s%s%s%s%s", method, expires, bucket, *bucket ? "/" : "",
+				key ? key : "", sub ? "?" : "", sub ? sub : "");
 	if (!sts || ecs_hmac_sha1_b64(secret, sts, sig) < 0)
 		return NULL;
 	ekey = ecs_percent_encode_path(key ? key : "");
@@ -76,8 +77,8 @@ char *ctl_oss_presign(const struct ctl *c, const char *ak, const char *secret, c
 		return NULL;
 	while (eplen && ep[eplen - 1] == '/')
 		eplen--;
-	return ecs_strdup_printf("%.*s/%s/%s?%s%sOSSAccessKeyId=%s&Expires=%lld&Signature=%s", (int)eplen, ep, bucket,
-				 ekey, sub ? sub : "", sub ? "&" : "", eak, expires, esig);
+	return ecs_strdup_printf("%.*s/%s%s%s?%s%sOSSAccessKeyId=%s&Expires=%lld&Signature=%s", (int)eplen, ep, bucket,
+				 *bucket ? "/" : "", ekey, sub ? sub : "", sub ? "&" : "", eak, expires, esig);
 }
 
 /* GET url (with a Range of one byte when ranged): the status, the OSS error Code and the
@@ -158,10 +159,10 @@ int ctl_image_import_oss(struct ctl_call *call, const char *id, const char *name
 		return ctl_fail(call, 403, "OperationDenied.OSSUnavailable",
 				"This cloud has no object store ([oss] endpoint): import from a folder the operator "
 				"allows, with DiskDeviceMapping.1.ImportPath.");
-	if (!bucket_name_ok(bucket))
+	if (!ctl_oss_bucket_name_ok(bucket))
 		return ctl_fail(call, 400, "InvalidOSSBucket.Malformed",
 				"OSSBucket is 3 to 63 characters of a-z, 0-9 and '-', neither first nor last a '-'.");
-	if (!object_name_ok(object))
+	if (!ctl_oss_object_name_ok(object))
 		return ctl_fail(call, 400, "InvalidOSSObject.Malformed",
 				"OSSObject is 1 to 1023 bytes, not starting with '/' or '\\', without control characters.");
 	if ((r = check_object(call, bucket, object, &size)) < 0)
@@ -290,7 +291,7 @@ int ctl_image_export(struct ctl_call *call, struct json_object *out)
 		return r;
 	if (!call->c->cfg.oss_endpoint[0])
 		return ctl_fail(call, 403, "OperationDenied.OSSUnavailable", "This cloud has no object store ([oss] endpoint).");
-	if (!bucket_name_ok(bucket))
+	if (!ctl_oss_bucket_name_ok(bucket))
 		return ctl_fail(call, 400, "InvalidOSSBucket.Malformed",
 				"OSSBucket is 3 to 63 characters of a-z, 0-9 and '-', neither first nor last a '-'.");
 	if (!prefix_ok(prefix))

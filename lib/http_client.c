@@ -210,6 +210,7 @@ static int attempt(struct ecs_http_client *c, const struct ecs_http_call *call, 
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->cfg.connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->cfg.timeout_ms);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, c->cfg.user_agent);
+	curl_easy_setopt(h, CURLOPT_FORBID_REUSE, c->cfg.fresh_connections ? 1L : 0L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);

@@ -21,6 +21,10 @@ struct ecs_http_client_config {
 	long backoff_max_ms;	 /* 0: 5000 */
 	size_t max_response;	 /* 0: 64 MiB */
 	const char *user_agent;
+	/* A new connection for every call, none kept: for calls back into a server that may be
+	 * waiting on us in the thread that owns a kept connection (the controller's pool thread
+	 * making a storage call that asks the controller for a key). */
+	bool fresh_connections;
 };
 
 struct ecs_http_call {

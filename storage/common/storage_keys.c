@@ -45,7 +45,11 @@ int storage_keys_new(const char *controller_url, const char *host_key, unsigned 
 		     struct storage_keys **ret)
 {
 	struct ecs_http_client_config cfg = { .connect_timeout_ms = 2000, .timeout_ms = 5000, .retries = 2,
-					      .max_response = 64 * 1024, .user_agent = user_agent };
+					      .max_response = 64 * 1024, .user_agent = user_agent,
+					      /* The controller may be calling this gateway from the pool
+					       * thread that serves a kept connection (console, ImportImage):
+					       * a key asked on it would wait until the timeout. */
+					      .fresh_connections = true };
 	struct storage_keys *k = calloc(1, sizeof(*k));
 	int r;
 

@@ -89,7 +89,7 @@ class OssEnv:
     SECTION = "oss"
     READY = 'msg="ossd ready"'
 
-    def __init__(self, ceph, extra: str = ""):
+    def __init__(self, ceph, extra: str = "", controller_uses_it: bool = False):
         self.ceph = ceph
         self.dir = Path(tempfile.mkdtemp(prefix="ecs-oss-"))
         self.key_file = self.dir / "host.key"
@@ -98,7 +98,10 @@ class OssEnv:
         self.port = free_port()
         self.ctl_config = self.dir / "controller.ini"
         self.ctl_config.write_text(f"[controller]\nport = {self.ctl_port}\ndata_dir = {self.dir / 'ctl'}\n"
-                                   f"host_key_file = {self.key_file}\n")
+                                   f"host_key_file = {self.key_file}\n" +
+                                   # the controller's own store (ImportImage, the console's pages)
+                                   (f"[{self.SECTION}]\nendpoint = http://127.0.0.1:{self.port}\n"
+                                    if controller_uses_it else ""))
         gw = self.BIN.name[len("ecs-"):]  # ossd, otsd
         self.config = self.dir / f"{gw}.ini"
         self.config.write_text(
@@ -159,9 +162,9 @@ class OssEnv:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def running(ceph, extra: str = ""):
+def running(ceph, extra: str = "", controller_uses_it: bool = False):
     """An OssEnv started for a fixture to yield from, closed afterwards whatever happened."""
-    env = OssEnv(ceph, extra)
+    env = OssEnv(ceph, extra, controller_uses_it)
     try:
         env.start()
         yield env

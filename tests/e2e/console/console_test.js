@@ -3,7 +3,6 @@
 // AK2/SK2 (two accounts), EVIL (a page of another origin that posts a form to the console),
 // SHOTS (where the screenshots go), CHROMIUM (the browser).
 "use strict";
-const { chromium } = require("playwright-core");
 const fs = require("fs");
 
 const E = process.env;
@@ -12,33 +11,8 @@ const out = (o) => console.log(JSON.stringify(o));
 const errors = [];
 const timings = {};
 const PAGES = ["instances", "create", "keypairs", "sgs", "disks", "snapshots", "images", "slbs", "policies"];
-const LAPTOP = { width: 1366, height: 768 };
-const PHONE = { width: 390, height: 844 };
 
-function watch(page, who) {
-  page.on("console", (m) => { if (m.type() === "error") errors.push(`${who}: console: ${m.text()}`); });
-  page.on("pageerror", (e) => errors.push(`${who}: page error: ${e.message}`));
-}
-async function ready(page, name, timeout = 30000) {
-  await page.waitForSelector(`main[data-ready="${name}"]`, { timeout });
-}
-// From a blank page to the page's data on screen: a full load of the console (its files from
-// the browser's cache when it may) and the page's API calls.
-async function timed(page, hash, name) {
-  await page.goto("about:blank");
-  const t0 = Date.now();
-  await page.goto(base + hash);
-  await ready(page, name);
-  return Date.now() - t0;
-}
-async function signIn(page, ak, sk) {
-  await page.goto(base);
-  await ready(page, "signin");
-  await page.getByLabel(/AccessKey ID/).fill(ak);
-  await page.getByLabel(/AccessKey secret/).fill(sk);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await ready(page, "instances");
-}
+const { PHONE, launch, openPage, watch, ready, timed, signIn } = require("./helpers")(base, errors);
 // A refused call is a failed load to the browser (a 4xx answer): expected where the test
 // asks for one, so the errors since n of that kind only are dropped.
 function expectRefused(n) {
@@ -64,12 +38,10 @@ async function waitRow(page, id, status, timeoutMs) {
 }
 
 (async () => {
-  const browser = await chromium.launch({ executablePath: E.CHROMIUM, headless: true, args: ["--no-sandbox"] });
+  const browser = await launch();
   try {
     // ---- account 1 at laptop width ----
-    const ctx = await browser.newContext({ viewport: LAPTOP, acceptDownloads: true });
-    const page = await ctx.newPage();
-    watch(page, "alice");
+    const { ctx, page } = await openPage(browser, "alice", { acceptDownloads: true });
     await page.goto(base);
     await ready(page, "signin");
     await shot(page, "signin", "laptop");
@@ -282,9 +254,7 @@ async function waitRow(page, id, status, timeoutMs) {
     out({ step: "error shown", text: shown });
 
     // ---- account 2 sees none of account 1's resources ----
-    const ctx2 = await browser.newContext({ viewport: LAPTOP });
-    const p2 = await ctx2.newPage();
-    watch(p2, "bob");
+    const { ctx: ctx2, page: p2 } = await openPage(browser, "bob");
     await signIn(p2, E.AK2, E.SK2);
     const seen = {};
     for (const p of ["instances", "keypairs", "sgs", "disks", "snapshots", "slbs", "policies"]) {
