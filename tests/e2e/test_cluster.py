@@ -61,7 +61,8 @@ class Cluster:
 
     def logs(self) -> str:
         out = []
-        for f in sorted(self.dir.glob("log/*.log")) + sorted(self.dir.glob("hosts/*/agent.log")):
+        for f in sorted(self.dir.glob("log/*.log")) + sorted(self.dir.glob("hosts/*/agent.log")) + \
+                sorted(self.dir.glob("hosts/*/ossd.log")) + sorted(self.dir.glob("hosts/*/otsd.log")):
             try:
                 out.append(f"--- {f} ---\n" + "\n".join(f.read_text(errors="replace").splitlines()[-8:]))
             except OSError:
