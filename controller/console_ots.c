@@ -25,35 +25,15 @@ static const char *param(const struct ctl_call *call, const char *name, const ch
 	return v && *v ? v : dflt;
 }
 
-/* ecs-otsd's instance name rule ([A-Za-z][A-Za-z0-9-]{2,15}): it goes into a header. */
-static bool instance_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 3 || n > 16 || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-		      s[i] == '-'))
-			return false;
-	return true;
-}
-
 /* The x-ots-* headers of a request of op with body, signed with the session's key. */
 static int sign(const struct ctl_account *a, const char *inst, const char *op, const void *body, size_t len,
 		struct ecs_kvlist *h)
 {
-	struct timespec ts;
-	struct tm tm;
-	char date[32], sig[OTS_SIG_LEN + 1];
+	char date[OTS_DATE_LEN], sig[OTS_SIG_LEN + 1];
 	uint8_t sum[ECS_MD5_LEN];
 	_cleanup_free_ char *md5 = NULL, *sts = NULL;
-	size_t n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(date, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(date + n, sizeof(date) - n, ".%03uZ", (unsigned)(ts.tv_nsec / 1000000) % 1000);
+	ots_sign_date(date);
 	if (ecs_md5(len ? body : "", len, sum) < 0 || !(md5 = ecs_base64_encode(sum, sizeof(sum))))
 		return -ENOMEM;
 	if (ecs_kvlist_add(h, "x-ots-date", date) < 0 || ecs_kvlist_add(h, "x-ots-apiversion", OTS_API_VERSION) < 0 ||
@@ -357,7 +337,7 @@ int ctl_console_ots(struct ctl_call *call, const char *path, const struct ecs_ht
 				"Specified api is not found, please check your url and method.");
 	if (!streq(op, "ListTable") && !streq(op, "DescribeTable") && !streq(op, "GetRange"))
 		return ctl_fail(call, 400, "InvalidParameter", "Op is not an operation of the console's tables pages.");
-	if (!instance_ok(inst))
+	if (!ots_instance_name_valid(inst))
 		return ctl_fail(call, 400, "InvalidParameter", "Instance is 3-16 of A-Z, a-z, 0-9 and -, first a letter.");
 	if (!streq(op, "ListTable") && !table)
 		return ctl_fail(call, 400, "MissingParameter", "Table is missing.");

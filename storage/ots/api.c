@@ -94,18 +94,6 @@ static int parse_date(const char *s, time_t *ret)
 	return 0;
 }
 
-static void format_date(char buf[32])
-{
-	struct timespec ts;
-	struct tm tm;
-	size_t n;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(buf, 24, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, 32 - n, ".%03uZ", (unsigned)(ts.tv_nsec / 1000000) % 1000);
-}
-
 /* Who signed: fills c->scope and key. 0, or an error recorded in c. */
 static int authenticate(struct ots_call *c, const struct ecs_http_request *req, const char *op,
 			struct storage_key *key)
@@ -179,7 +167,7 @@ static void respond(const struct ecs_http_request *req, struct ecs_http_response
 		if (c->status >= 500 || c->status == 403)
 			log_info("request failed", "op=%s code=%s message=%s", op ? op : "-", c->code, c->message);
 	}
-	format_date(date);
+	ots_sign_date(date);
 	if (ecs_md5(c->out ? (const void *)c->out : "", c->out_len, sum) < 0 ||
 	    !(md5 = ecs_base64_encode(sum, sizeof(sum))) || ecs_kvlist_add(&h, "x-ots-contentmd5", md5) < 0 ||
 	    ecs_kvlist_add(&h, "x-ots-requestid", req->request_id) < 0 || ecs_kvlist_add(&h, "x-ots-date", date) < 0 ||

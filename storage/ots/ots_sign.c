@@ -2,9 +2,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -81,4 +83,32 @@ char *ots_sign_response(const char *ak, const char *secret, const char *op, cons
 	if (!lines || !(sts = ecs_strdup_printf("%s\n/%s", lines, op)) || ecs_hmac_sha1_b64(secret, sts, sig) < 0)
 		return NULL;
 	return ecs_strdup_printf("OTS %s:%s", ak, sig);
+}
+
+bool ots_instance_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < 3 || n > 16 || name[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+
+		if (!alpha && (i == 0 || ((c < '0' || c > '9') && c != '-')))
+			return false;
+	}
+	return true;
+}
+
+void ots_sign_date(char buf[OTS_DATE_LEN])
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, OTS_DATE_LEN - n, ".%03uZ", (unsigned)(ts.tv_nsec / 1000000) % 1000);
 }

@@ -8,6 +8,8 @@
 #ifndef OTS_SIGN_H
 #define OTS_SIGN_H
 
+#include <stdbool.h>
+
 #include "crypto.h"
 #include "kv.h"
 
@@ -22,5 +24,12 @@ char *ots_sign_request_string(const char *op, const struct ecs_kvlist *headers);
 int ots_sign_verify(const char *secret, const char *op, const struct ecs_kvlist *headers);
 /* The response's Authorization value "OTS ak:sig" over its x-ots-* headers (caller frees). */
 char *ots_sign_response(const char *ak, const char *secret, const char *op, const struct ecs_kvlist *headers);
+
+/* Whether name is an instance name ([A-Za-z][A-Za-z0-9-]{2,15}, not ending in '-'): it is
+ * part of the catalogue's object names and goes into the x-ots-instancename header. */
+bool ots_instance_name_valid(const char *name);
+/* Now as x-ots-date carries it: 2006-01-02T15:04:05.000Z. */
+#define OTS_DATE_LEN 32
+void ots_sign_date(char buf[OTS_DATE_LEN]);
 
 #endif

@@ -18,22 +18,6 @@
 /* The catalogue's table count, beside the tables (no table name starts with '~'). */
 #define CAT_COUNT_KEY "~count"
 
-bool ots_instance_name_valid(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n < 3 || n > 16 || name[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-
-		if (!alpha && (i == 0 || ((c < '0' || c > '9') && c != '-')))
-			return false;
-	}
-	return true;
-}
-
 static void cat_oid(const struct ots_scope *sc, char *buf, size_t len)
 {
 	snprintf(buf, len, "ots.cat.%s.%s", sc->account, sc->instance);

@@ -47,7 +47,6 @@ struct ots_scope {
 };
 
 /* Instance names: [A-Za-z][A-Za-z0-9-]{2,15}, not ending in '-'. */
-bool ots_instance_name_valid(const char *name);
 
 /* Table names in byte order (caller frees each and the array). */
 int ots_cat_list(struct ots *o, const struct ots_scope *sc, char ***ret, size_t *ret_n);
